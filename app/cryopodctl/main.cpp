@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// cryopodctl: the command-line face of Cryopod. Wiring only: every command
+// lives in its own file and calls the backend, image or engine libraries.
+
+#include "commands.h"
+
+#include <QCoreApplication>
+#include <QTextStream>
+
+#include <cstdio>
+#include <functional>
+#include <map>
+
+namespace
+{
+struct Command {
+    std::function<int(const QStringList &)> run;
+    const char *synopsis;
+};
+
+const std::map<QString, Command> &commands()
+{
+    static const std::map<QString, Command> table = {
+        {QStringLiteral("ps"), {Cryopodctl::runPs, "ps [--all] [--flat]              the process tree"}},
+        {QStringLiteral("report"), {Cryopodctl::runReport, "report PID [--json]              what can be checkpointed, and why not"}},
+        {QStringLiteral("checkpoint"),
+         {Cryopodctl::runCheckpoint, "checkpoint --direct PID -o IMAGE [--leave-running|--kill] [--level N]"}},
+        {QStringLiteral("restore"), {Cryopodctl::runRestore, "restore --direct -i IMAGE [--frozen]"}},
+        {QStringLiteral("inspect"), {Cryopodctl::runInspect, "inspect IMAGE [--json]           header, tree, credentials, memory, fds"}},
+    };
+    return table;
+}
+
+void printUsage(FILE *out)
+{
+    std::fprintf(out, "usage: cryopodctl COMMAND [ARGS...]\n\ncommands:\n");
+    for (const auto &[name, command] : commands()) {
+        std::fprintf(out, "  %s\n", command.synopsis);
+    }
+}
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("cryopodctl"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(CRYOPOD_VERSION_STRING));
+
+    QStringList args = QCoreApplication::arguments().mid(1);
+    if (args.isEmpty()) {
+        printUsage(stderr);
+        return 2;
+    }
+    const QString name = args.takeFirst();
+    if (name == QLatin1String("--help") || name == QLatin1String("-h") || name == QLatin1String("help")) {
+        printUsage(stdout);
+        return 0;
+    }
+    if (name == QLatin1String("--version")) {
+        std::printf("cryopodctl %s\n", CRYOPOD_VERSION_STRING);
+        return 0;
+    }
+    const auto it = commands().find(name);
+    if (it == commands().end()) {
+        std::fprintf(stderr, "cryopodctl: unknown command '%s'\n\n", qPrintable(name));
+        printUsage(stderr);
+        return 2;
+    }
+    return it->second.run(args);
+}

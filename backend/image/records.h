@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// The records of a Cryopod image: one struct per kernel object the engine
+// captures. The engine fills them on dump and consumes them on restore; only
+// backend/image encodes and decodes them (see docs/image-format.md).
+// All integers are fixed width; nothing here depends on the host's ABI except
+// where a record says "x86-64" (register state is per architecture by nature).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cryopod::image
+{
+
+// ---- stream framing ---------------------------------------------------------
+
+inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
+inline constexpr uint32_t kFormatVersion = 1;
+
+enum class SectionType : uint32_t {
+    ProcessTree = 1, // ProcessTreeRecord, exactly one, first after the header
+    Task = 2, // TaskRecord, one per process
+    Thread = 3, // ThreadRecord, one per thread
+    Creds = 4, // CredsRecord, one per process
+    Signals = 5, // SignalsRecord, one per process
+    Mm = 6, // MmRecord (with its VMAs), one per address space
+    Files = 7, // FilesRecord, one per process (its fd table)
+    FileData = 8, // FileDataRecord: contents of an unlinked-but-open file
+    Pages = 9, // PagesRecord: a batch of page runs of one address space, zstd
+    End = 0xffff, // EndRecord, exactly one, last
+};
+
+struct Header {
+    uint32_t formatVersion = kFormatVersion;
+    std::string arch; // "x86_64"
+    std::string kernelRelease; // uname -r at dump
+    std::string hostname;
+    std::string engineVersion; // e.g. "cryopod 0.1.0"
+    uint32_t pageSize = 4096;
+    uint64_t createdUnixNs = 0;
+    uint32_t flags = 0; // reserved, 0
+};
+
+// ---- process tree ---------------------------------------------------------
+
+struct ProcessEntry {
+    int32_t pid = 0;
+    int32_t ppid = 0; // parent's pid; the root's ppid is its parent at dump (informational)
+    int32_t pgid = 0;
+    int32_t sid = 0;
+    std::vector<int32_t> tids; // tids[0] == pid (the thread-group leader)
+};
+
+struct ProcessTreeRecord {
+    int32_t rootPid = 0;
+    std::vector<ProcessEntry> processes; // parents before children
+};
+
+// ---- per process ------------------------------------------------------------
+
+struct Rlimit {
+    uint64_t cur = 0; // RLIM_INFINITY encoded as UINT64_MAX
+    uint64_t max = 0;
+};
+
+struct TaskRecord {
+    int32_t pid = 0;
+    std::string comm; // /proc/PID/comm, at most 15 bytes
+    std::string exePath; // /proc/PID/exe target
+    std::string cwd;
+    std::string root; // "/" unless chrooted
+    uint32_t umask = 022;
+    uint32_t personality = 0;
+    std::array<Rlimit, 16> rlimits{}; // indexed by RLIMIT_* (Linux numbering, stable ABI)
+    int32_t exitSignal = 17; // SIGCHLD
+};
+
+// Credentials in an architecture-independent encoding (docs/image-format.md):
+// ids are 32-bit, capability sets are 64-bit masks using the kernel's
+// capability numbers (CAP_CHOWN = bit 0 ... CAP_CHECKPOINT_RESTORE = bit 40).
+struct CredsRecord {
+    int32_t pid = 0;
+    uint32_t uid = 0, euid = 0, suid = 0, fsuid = 0;
+    uint32_t gid = 0, egid = 0, sgid = 0, fsgid = 0;
+    std::vector<uint32_t> groups;
+    uint64_t capInheritable = 0;
+    uint64_t capPermitted = 0;
+    uint64_t capEffective = 0;
+    uint64_t capBounding = 0;
+    uint64_t capAmbient = 0;
+    uint32_t securebits = 0;
+    bool noNewPrivs = false;
+};
+
+struct SigactionEntry {
+    uint32_t signo = 0; // 1..64
+    uint64_t handler = 0; // SIG_DFL = 0, SIG_IGN = 1, else address
+    uint64_t flags = 0; // SA_*
+    uint64_t restorer = 0;
+    uint64_t mask = 0; // bit (n-1) for signal n
+};
+
+struct SignalsRecord {
+    int32_t pid = 0;
+    std::vector<SigactionEntry> actions; // only non-default dispositions
+};
+
+// ---- per thread -------------------------------------------------------------
+
+// x86-64 user_regs_struct, in the kernel's field order (27 registers).
+struct X86Regs {
+    std::array<uint64_t, 27> gpr{};
+};
+
+// Why a thread was in a system call when frozen; the restore side uses it to
+// restart the call the way the kernel would have.
+struct ThreadRecord {
+    int32_t pid = 0;
+    int32_t tid = 0;
+    std::string name; // /proc/PID/task/TID/comm
+    X86Regs regs;
+    std::vector<uint8_t> fpregs; // user_fpregs_struct (512 bytes, FXSAVE layout)
+    std::vector<uint8_t> xstate; // NT_X86_XSTATE regset as read (XSAVE layout), may be empty
+    uint64_t sigmask = 0; // blocked signals, bit (n-1) for signal n
+    uint64_t altstackSp = 0;
+    uint64_t altstackSize = 0;
+    uint32_t altstackFlags = 0; // SS_DISABLE etc.
+    uint64_t clearChildTid = 0; // v2
+};
+
+// ---- memory -----------------------------------------------------------------
+
+enum class VmaKind : uint32_t {
+    Anonymous = 0, // private anonymous (including [heap] and [stack], see MmRecord bounds)
+    FilePrivate = 1, // MAP_PRIVATE of a file
+    FileShared = 2, // MAP_SHARED of a file (v2)
+    SharedAnonymous = 3, // MAP_SHARED anonymous (v2)
+    Vdso = 4,
+    Vvar = 5,
+    VvarVclock = 6,
+    Vsyscall = 7, // fixed by the kernel; recorded, never restored
+};
+
+inline constexpr uint32_t kVmaRead = 1, kVmaWrite = 2, kVmaExec = 4; // prot bits
+inline constexpr uint32_t kVmaGrowsDown = 1 << 0; // flag bits
+inline constexpr uint32_t kVmaLocked = 1 << 1;
+inline constexpr uint32_t kVmaDontFork = 1 << 2;
+inline constexpr uint32_t kVmaWipeOnFork = 1 << 3;
+
+struct VmaRecord {
+    uint64_t start = 0;
+    uint64_t end = 0; // exclusive
+    uint32_t prot = 0; // kVmaRead | kVmaWrite | kVmaExec
+    uint32_t flags = 0; // kVma* flag bits
+    VmaKind kind = VmaKind::Anonymous;
+    uint64_t pgoff = 0; // file offset in bytes
+    std::string path; // file mappings: the file; "[heap]", "[stack]", ... otherwise
+    uint64_t dev = 0; // st_dev of the file (makedev encoding)
+    uint64_t ino = 0;
+    uint64_t fileSize = 0; // at dump, to detect a changed file on restore
+};
+
+struct MmRecord {
+    int32_t pid = 0; // the process owning this address space
+    uint64_t startCode = 0, endCode = 0, startData = 0, endData = 0;
+    uint64_t startBrk = 0, brk = 0, startStack = 0;
+    uint64_t argStart = 0, argEnd = 0, envStart = 0, envEnd = 0;
+    std::vector<uint64_t> auxv; // pairs (type, value), ending with AT_NULL
+    std::string exePath;
+    uint64_t vdsoHash = 0; // hash of the [vdso] bytes; restore refuses a different vDSO
+    std::vector<VmaRecord> vmas; // sorted by start
+};
+
+// A batch of page runs of one address space. On the wire the page bytes are
+// one zstd frame; in memory `data` holds the raw pages, runs in order.
+struct PageRun {
+    uint64_t vaddr = 0; // page aligned
+    uint32_t pages = 0;
+};
+
+struct PagesRecord {
+    int32_t pid = 0; // owner of the address space (MmRecord::pid)
+    std::vector<PageRun> runs;
+    std::vector<uint8_t> data; // sum(runs.pages) * pageSize bytes, uncompressed
+};
+
+// ---- files --------------------------------------------------------------------
+
+enum class FdKind : uint32_t {
+    Regular = 0,
+    Directory = 1,
+    CharDevice = 2, // /dev/null, /dev/zero, /dev/urandom, ... by path and rdev
+};
+
+struct FdRecord {
+    int32_t fd = 0;
+    FdKind kind = FdKind::Regular;
+    std::string path; // at dump (without the " (deleted)" suffix)
+    uint32_t openFlags = 0; // O_* as in fdinfo "flags" (octal there), without O_CLOEXEC
+    bool cloexec = false;
+    uint64_t pos = 0;
+    uint32_t mode = 0; // st_mode
+    uint64_t dev = 0, ino = 0, rdev = 0;
+    uint64_t size = 0;
+    bool unlinked = false; // then FileDataRecord with the same (pid, fd) follows
+};
+
+struct FilesRecord {
+    int32_t pid = 0;
+    std::vector<FdRecord> fds; // sorted by fd
+};
+
+struct FileDataRecord {
+    int32_t pid = 0;
+    int32_t fd = 0;
+    std::vector<uint8_t> data; // whole file contents, zstd on the wire
+};
+
+// ---- trailer ----------------------------------------------------------------
+
+struct EndRecord {
+    uint64_t sections = 0; // number of sections before this one
+    uint64_t pagesStored = 0; // total pages in PagesRecords
+    uint64_t rawBytes = 0; // sum of uncompressed section payloads
+};
+
+} // namespace cryopod::image

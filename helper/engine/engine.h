@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// The public face of the checkpoint/restore engine. Plain C++, no Qt, no
+// global state: each call builds its own context and tears it down.
+#pragma once
+
+#include "result.h"
+
+#include <cstdint>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace cryopod::engine
+{
+
+// ---- checkpointability report ------------------------------------------------
+
+enum class Verdict {
+    Ok, // can be checkpointed and restored faithfully
+    Caveat, // can be, with the caveats named
+    Refused, // cannot be: the reasons say why
+};
+
+struct FdReport {
+    int fd = -1;
+    std::string target; // what it points to: path, "pipe:[123]", "socket:[456]", ...
+    Verdict verdict = Verdict::Ok;
+    std::string reason; // empty when Ok
+};
+
+struct ProcessReport {
+    pid_t pid = 0;
+    pid_t ppid = 0;
+    std::string comm;
+    Verdict verdict = Verdict::Ok;
+    std::vector<std::string> reasons; // process-level ("2 threads: ...")
+    std::vector<FdReport> fds;
+};
+
+struct Report {
+    pid_t root = 0;
+    Verdict verdict = Verdict::Ok; // the worst of all processes
+    std::vector<ProcessReport> processes;
+    std::string summary() const; // one line per refused or caveat item
+};
+
+// Analyses PID (and, later, its tree) without stopping it.
+Result<Report> analyze(pid_t pid);
+
+// ---- checkpoint -------------------------------------------------------------
+
+struct CheckpointOptions {
+    bool leaveRunning = true; // false: kill the tree once the image is completely written
+    int compressionLevel = 1;
+    int workers = 0; // zstd workers; 0 = automatic
+};
+
+struct CheckpointResult {
+    pid_t root = 0;
+    uint64_t imageBytes = 0; // written to the fd
+    uint64_t rawBytes = 0; // uncompressed payload
+    uint64_t pagesSaved = 0;
+    uint64_t pauseNs = 0; // time the target was stopped
+    uint64_t totalNs = 0;
+};
+
+// Freezes PID, captures it into an image written to outFd, then resumes or
+// kills it. On any failure the target is resumed unchanged and the error says
+// which step failed; nothing is written when the analysis refuses.
+Result<CheckpointResult> checkpoint(pid_t pid, int outFd, const CheckpointOptions &options);
+
+// ---- restore ----------------------------------------------------------------
+
+struct RestoreOptions {
+    bool frozen = false; // leave the restored tree stopped (SIGSTOP)
+};
+
+struct RestoreResult {
+    pid_t root = 0;
+    uint64_t totalNs = 0;
+};
+
+// Reads an image from inFd and recreates the process with its original PID.
+// The restored process is a child of the caller. On failure everything created
+// is killed and reaped, and the error names the step.
+Result<RestoreResult> restore(int inFd, const RestoreOptions &options);
+
+} // namespace cryopod::engine
