@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// A private, real `dbus-daemon` configured as a system bus (type "system",
+// EXTERNAL auth, the helper's own bus policy included), for tests. It listens
+// on a socket in a temporary directory and dies with the fixture.
+#pragma once
+
+#include <QProcess>
+#include <QString>
+#include <QStringList>
+#include <QTemporaryDir>
+
+class PrivateSystemBus
+{
+public:
+    // policyFiles are included into the bus configuration.
+    explicit PrivateSystemBus(const QStringList &policyFiles);
+    ~PrivateSystemBus();
+
+    bool start(QString *error);
+    QString address() const; // for DBUS_SYSTEM_BUS_ADDRESS
+
+private:
+    QTemporaryDir m_dir;
+    QStringList m_policyFiles;
+    QProcess m_daemon;
+    QString m_address;
+};
