@@ -3,11 +3,14 @@
 //
 // cryopod-helper: bus-activated on the system bus, exits when idle.
 
+#include "authorizer.h"
+#include "canceltoken.h"
 #include "helperservice.h"
 
 #include <QCoreApplication>
 #include <QDBusConnection>
 #include <QDBusError>
+#include <QDBusMetaType>
 
 #include <cstdio>
 #include <cstring>
@@ -30,16 +33,21 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    // Blocked reads and writes on callers' fds are interrupted for Cancel;
+    // writes to a vanished reader fail with EPIPE.
+    installInterruptHandler();
+
     QCoreApplication app(argc, argv);
+    qDBusRegisterMetaType<QList<QVariantMap>>();
     QDBusConnection bus = QDBusConnection::systemBus();
     if (!bus.isConnected()) {
         std::fprintf(stderr, "cryopod-helper: cannot connect to the system bus: %s\n", qPrintable(bus.lastError().message()));
         return 1;
     }
-    HelperService service(qEnvironmentVariableIntValue("CRYOPOD_HELPER_IDLE_MS") > 0 ? qEnvironmentVariableIntValue("CRYOPOD_HELPER_IDLE_MS")
-                                                                                      : kIdleTimeoutMs);
+    const int idleMs = qEnvironmentVariableIntValue("CRYOPOD_HELPER_IDLE_MS");
+    HelperService service(bus, idleMs > 0 ? idleMs : kIdleTimeoutMs);
     QObject::connect(&service, &HelperService::idleTimeout, &app, &QCoreApplication::quit);
-    if (!bus.registerObject(QLatin1String(kObjectPath), &service, QDBusConnection::ExportAllSlots | QDBusConnection::ExportAllSignals)) {
+    if (!bus.registerObject(QLatin1String(kObjectPath), &service, QDBusConnection::ExportAllSlots)) {
         std::fprintf(stderr, "cryopod-helper: cannot register %s\n", kObjectPath);
         return 1;
     }
@@ -47,5 +55,8 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "cryopod-helper: cannot own %s: %s\n", kServiceName, qPrintable(bus.lastError().message()));
         return 1;
     }
+    // polkit-qt's Authority is made here, on the main thread (no call is
+    // handled before exec()); the checks themselves run on the workers.
+    Authorizer::initialize();
     return app.exec();
 }

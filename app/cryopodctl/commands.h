@@ -14,4 +14,15 @@ int runInspect(const QStringList &args);
 int runReport(const QStringList &args);
 int runCheckpoint(const QStringList &args);
 int runRestore(const QStringList &args);
+// The snapshot store (storecommand.cpp)
+int runSnapshot(const QStringList &args);
+int runList(const QStringList &args);
+int runShow(const QStringList &args);
+int runRestoreDispatch(const QStringList &args); // restore ID, or restore --direct -i IMAGE (runRestore)
+int runDiff(const QStringList &args);
+int runExport(const QStringList &args);
+int runImport(const QStringList &args);
+int runDelete(const QStringList &args);
+int runEdit(const QStringList &args);
+int runStore(const QStringList &args);
 }

@@ -20,6 +20,10 @@ struct ReaderLimits {
     uint64_t maxSectionBytes = 256ull << 20; // compressed or raw payload of one section
     uint64_t maxStringBytes = 1 << 20;
     uint64_t maxVectorItems = 1 << 24;
+    // At the End record, require every process of the tree to have its Task,
+    // Creds, Signals, Files, Mm and Thread records, and every unlinked fd its
+    // FileData. Turn off only to look at partial images.
+    bool requireComplete = true;
 };
 
 using Section = std::variant<ProcessTreeRecord, TaskRecord, ThreadRecord, CredsRecord, SignalsRecord, MmRecord, FilesRecord, FileDataRecord, PagesRecord, EndRecord>;

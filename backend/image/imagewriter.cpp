@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+
+#include "imagewriter.h"
+
+#include "encoder.h"
+#include "fdio.h"
+#include "imagevalidator.h"
+#include "recordcodec.h"
+#include "sectionframe.h"
+
+#include <cstring>
+#include <format>
+#include <optional>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+namespace cryopod::image
+{
+
+namespace
+{
+struct CCtxDeleter {
+    void operator()(ZSTD_CCtx *c) const
+    {
+        ZSTD_freeCCtx(c);
+    }
+};
+
+// A growable byte buffer that is not zero-filled (the compressed output of a
+// section is written over it at once).
+class ByteBuffer
+{
+public:
+    uint8_t *reserve(size_t size)
+    {
+        if (size > m_capacity) {
+            m_data.reset(new uint8_t[size]);
+            m_capacity = size;
+        }
+        return m_data.get();
+    }
+
+private:
+    std::unique_ptr<uint8_t[]> m_data;
+    size_t m_capacity = 0;
+};
+
+int resolveWorkers(int requested)
+{
+    if (requested > 0) {
+        return requested;
+    }
+    if (requested < 0) {
+        return 0;
+    }
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 1 ? int(cpus) : 0;
+}
+} // namespace
+
+struct ImageWriter::Private {
+    int fd = -1;
+    Header header;
+    WriterOptions options;
+    ReaderLimits limits; // what the reader accepts by default: the writer stays inside it
+    std::unique_ptr<ImageValidator> validator;
+    std::unique_ptr<ZSTD_CCtx, CCtxDeleter> cctx;
+    std::vector<uint8_t> small; // frame of a field-only section
+    ByteBuffer bulk; // frame of a Pages / FileData section
+    uint64_t bytesWritten = 0;
+    uint64_t rawBytes = 0;
+    uint64_t sections = 0;
+    uint64_t pagesStored = 0;
+    bool finished = false;
+    std::optional<Error> failure;
+
+    Result<void> usable(const char *what)
+    {
+        if (failure) {
+            return fail(std::format("write {}: the writer failed earlier ({})", what, failure->describe()));
+        }
+        if (finished) {
+            return fail(std::format("write {}: the image is already finished", what));
+        }
+        return {};
+    }
+
+    Result<void> emit(const uint8_t *data, size_t size)
+    {
+        auto r = writeAll(fd, data, size);
+        if (!r) {
+            failure = r.error();
+            return r;
+        }
+        bytesWritten += size;
+        return {};
+    }
+
+    // Writes a section whose payload is the field block `encode` produces.
+    template<typename Record>
+    Result<void> writeFields(SectionType type, const Record &record)
+    {
+        small.clear();
+        small.resize(kFrameHeaderBytes);
+        Encoder e(small);
+        RecordCodec::encode(e, record);
+        const uint64_t payload = small.size() - kFrameHeaderBytes;
+        if (payload > limits.maxSectionBytes) {
+            return fail(std::format("write {}: the record takes {} bytes, more than the section limit of {}", sectionTypeName(uint32_t(type)), payload,
+                                    limits.maxSectionBytes));
+        }
+        SectionFrame {uint32_t(type), 0, payload, payload}.store(small.data());
+        const uint64_t sum = XXH3_64bits(small.data(), small.size());
+        e.u64(sum);
+        CRYOPOD_PROPAGATE(emit(small.data(), small.size()));
+        if (type != SectionType::End) {
+            ++sections;
+            rawBytes += payload;
+        }
+        return {};
+    }
+
+    Result<ZSTD_CCtx *> compressor()
+    {
+        if (cctx) {
+            return cctx.get();
+        }
+        cctx.reset(ZSTD_createCCtx());
+        if (!cctx) {
+            return fail("create zstd compression context", ENOMEM);
+        }
+        size_t rc = ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, options.compressionLevel);
+        if (!ZSTD_isError(rc)) {
+            rc = ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 0); // the section checksum covers it
+        }
+        const int workers = resolveWorkers(options.workers);
+        if (!ZSTD_isError(rc) && workers > 0) {
+            // fails when libzstd was built without threads: then compress in this thread
+            ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_nbWorkers, workers);
+        }
+        if (ZSTD_isError(rc)) {
+            cctx.reset();
+            return fail(std::format("configure zstd (level {}): {}", options.compressionLevel, ZSTD_getErrorName(rc)));
+        }
+        return cctx.get();
+    }
+
+    // Writes a section of a field block followed by `data` as one zstd frame.
+    template<typename EncodeFields>
+    Result<void> writeBulk(SectionType type, EncodeFields encodeFields, std::span<const uint8_t> data)
+    {
+        auto c = compressor();
+        if (!c) {
+            failure = c.error();
+            return std::unexpected(c.error());
+        }
+        small.clear();
+        Encoder e(small);
+        encodeFields(e);
+        const size_t fieldBytes = small.size();
+        const size_t bound = ZSTD_compressBound(data.size());
+        uint8_t *out = bulk.reserve(kFrameHeaderBytes + fieldBytes + bound + kChecksumBytes);
+        std::memcpy(out + kFrameHeaderBytes, small.data(), fieldBytes);
+        uint8_t *frame = out + kFrameHeaderBytes + fieldBytes;
+        const size_t frameBytes = ZSTD_compress2(*c, frame, bound, data.data(), data.size());
+        if (ZSTD_isError(frameBytes)) {
+            failure = Error {0, std::format("zstd compression of a {} section: {}", sectionTypeName(uint32_t(type)), ZSTD_getErrorName(frameBytes))};
+            return std::unexpected(*failure);
+        }
+        const uint64_t payload = fieldBytes + frameBytes;
+        const uint64_t raw = fieldBytes + data.size();
+        SectionFrame {uint32_t(type), kSectionZstd, payload, raw}.store(out);
+        const size_t total = kFrameHeaderBytes + payload;
+        Encoder::putU64(out + total, XXH3_64bits(out, total));
+        CRYOPOD_PROPAGATE(emit(out, total + kChecksumBytes));
+        ++sections;
+        rawBytes += raw;
+        return {};
+    }
+
+    template<typename Record>
+    Result<void> writeChecked(SectionType type, const Record &record, Result<void> checked)
+    {
+        const char *name = sectionTypeName(uint32_t(type));
+        CRYOPOD_PROPAGATE(usable(name));
+        if (!checked) {
+            return std::unexpected(checked.error().context(std::format("write {}", name)));
+        }
+        if (auto ok = validator->accept(Section(record)); !ok) {
+            return std::unexpected(ok.error().context(std::format("write {}", name)));
+        }
+        return writeFields(type, record);
+    }
+};
+
+ImageWriter::ImageWriter()
+    : d(std::make_unique<Private>())
+{
+}
+
+ImageWriter::~ImageWriter() = default;
+
+Result<std::unique_ptr<ImageWriter>> ImageWriter::create(int fd, const Header &header, const WriterOptions &options)
+{
+    if (header.formatVersion != kFormatVersion) {
+        return fail(std::format("write header: this writer writes format version {}, not {}", kFormatVersion, header.formatVersion));
+    }
+    if (auto ok = ImageValidator::check(header); !ok) {
+        return std::unexpected(ok.error().context("write header"));
+    }
+    std::unique_ptr<ImageWriter> w(new ImageWriter);
+    Private &p = *w->d;
+    p.fd = fd;
+    p.header = header;
+    p.options = options;
+    p.limits.requireComplete = options.requireComplete;
+    p.validator = std::make_unique<ImageValidator>(header, p.limits);
+
+    std::vector<uint8_t> bytes(kHeaderPrefixBytes);
+    std::memcpy(bytes.data(), kMagic, sizeof kMagic);
+    Encoder::putU32(bytes.data() + 8, kFormatVersion);
+    Encoder e(bytes);
+    RecordCodec::encode(e, header);
+    Encoder::putU32(bytes.data() + 12, uint32_t(bytes.size() - kHeaderPrefixBytes));
+    e.u64(XXH3_64bits(bytes.data(), bytes.size()));
+    if (auto ok = p.emit(bytes.data(), bytes.size()); !ok) {
+        return std::unexpected(ok.error().context("write header"));
+    }
+    return w;
+}
+
+Result<void> ImageWriter::write(const ProcessTreeRecord &record)
+{
+    return d->writeChecked(SectionType::ProcessTree, record, ImageValidator::check(record, d->limits));
+}
+
+Result<void> ImageWriter::write(const TaskRecord &record)
+{
+    return d->writeChecked(SectionType::Task, record, ImageValidator::check(record));
+}
+
+Result<void> ImageWriter::write(const ThreadRecord &record)
+{
+    return d->writeChecked(SectionType::Thread, record, ImageValidator::check(record));
+}
+
+Result<void> ImageWriter::write(const CredsRecord &record)
+{
+    return d->writeChecked(SectionType::Creds, record, ImageValidator::check(record));
+}
+
+Result<void> ImageWriter::write(const SignalsRecord &record)
+{
+    return d->writeChecked(SectionType::Signals, record, ImageValidator::check(record));
+}
+
+Result<void> ImageWriter::write(const MmRecord &record)
+{
+    return d->writeChecked(SectionType::Mm, record, ImageValidator::check(record, d->header.pageSize, d->limits));
+}
+
+Result<void> ImageWriter::write(const FilesRecord &record)
+{
+    return d->writeChecked(SectionType::Files, record, ImageValidator::check(record, d->limits));
+}
+
+Result<void> ImageWriter::write(const FileDataRecord &record)
+{
+    CRYOPOD_PROPAGATE(d->usable("FileData"));
+    if (auto ok = ImageValidator::checkFileData(record.pid, record.fd, record.data.size(), d->limits); !ok) {
+        return std::unexpected(ok.error().context("write FileData"));
+    }
+    if (auto ok = d->validator->acceptFileData(record.pid, record.fd); !ok) {
+        return std::unexpected(ok.error().context("write FileData"));
+    }
+    return d->writeBulk(
+        SectionType::FileData, [&](Encoder &e) { RecordCodec::encodeFileDataFields(e, record.pid, record.fd, record.data.size()); }, record.data);
+}
+
+Result<void> ImageWriter::write(const PagesRecord &record)
+{
+    return writePages(record.pid, record.runs, record.data);
+}
+
+Result<void> ImageWriter::writePages(int32_t pid, std::span<const PageRun> runs, std::span<const uint8_t> data)
+{
+    CRYOPOD_PROPAGATE(d->usable("Pages"));
+    if (auto ok = ImageValidator::checkPages(pid, runs, data.size(), d->header.pageSize, d->limits); !ok) {
+        return std::unexpected(ok.error().context("write Pages"));
+    }
+    if (auto ok = d->validator->acceptPages(pid, runs); !ok) {
+        return std::unexpected(ok.error().context("write Pages"));
+    }
+    CRYOPOD_PROPAGATE(d->writeBulk(
+        SectionType::Pages, [&](Encoder &e) { RecordCodec::encodePagesFields(e, pid, runs, data.size()); }, data));
+    d->pagesStored += data.size() / d->header.pageSize;
+    return {};
+}
+
+Result<void> ImageWriter::finish()
+{
+    CRYOPOD_PROPAGATE(d->usable("End"));
+    if (auto ok = d->validator->accept(Section(EndRecord {})); !ok) {
+        return std::unexpected(ok.error().context("write End"));
+    }
+    const EndRecord end {d->sections, d->pagesStored, d->rawBytes};
+    CRYOPOD_PROPAGATE(d->writeFields(SectionType::End, end));
+    d->finished = true;
+    return {};
+}
+
+uint64_t ImageWriter::bytesWritten() const
+{
+    return d->bytesWritten;
+}
+
+uint64_t ImageWriter::rawBytes() const
+{
+    return d->rawBytes;
+}
+
+} // namespace cryopod::image

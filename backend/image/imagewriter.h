@@ -2,6 +2,11 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 //
 // Writes an image front to back into any fd (file, pipe, socket).
+// Every record is checked as the reader would (ImageValidator) before it is
+// written: a refused record is not written and the writer stays usable; after
+// a write error every later call fails. Page batches (writePages) may hold at
+// most ReaderLimits::maxSectionBytes (256 MiB) of data; 8-64 MiB is the
+// useful range. See docs/image-format.md.
 #pragma once
 
 #include "records.h"
@@ -16,7 +21,10 @@ namespace cryopod::image
 
 struct WriterOptions {
     int compressionLevel = 1; // zstd level for page and file data
-    int workers = 0; // zstd worker threads; 0 = one per online CPU when there is more than one
+    int workers = 0; // zstd worker threads; 0 = one per online CPU when there is more than one, < 0 = compress in the caller's thread
+    // Refuse finish() unless every process of the tree has all its records
+    // (the reader's ReaderLimits::requireComplete). Off only for partial test images.
+    bool requireComplete = true;
 };
 
 class ImageWriter

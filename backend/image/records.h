@@ -43,6 +43,8 @@ struct Header {
     uint32_t pageSize = 4096;
     uint64_t createdUnixNs = 0;
     uint32_t flags = 0; // reserved, 0
+
+    friend bool operator==(const Header &, const Header &) = default;
 };
 
 // ---- process tree ---------------------------------------------------------
@@ -53,11 +55,15 @@ struct ProcessEntry {
     int32_t pgid = 0;
     int32_t sid = 0;
     std::vector<int32_t> tids; // tids[0] == pid (the thread-group leader)
+
+    friend bool operator==(const ProcessEntry &, const ProcessEntry &) = default;
 };
 
 struct ProcessTreeRecord {
     int32_t rootPid = 0;
     std::vector<ProcessEntry> processes; // parents before children
+
+    friend bool operator==(const ProcessTreeRecord &, const ProcessTreeRecord &) = default;
 };
 
 // ---- per process ------------------------------------------------------------
@@ -65,6 +71,8 @@ struct ProcessTreeRecord {
 struct Rlimit {
     uint64_t cur = 0; // RLIM_INFINITY encoded as UINT64_MAX
     uint64_t max = 0;
+
+    friend bool operator==(const Rlimit &, const Rlimit &) = default;
 };
 
 struct TaskRecord {
@@ -77,6 +85,8 @@ struct TaskRecord {
     uint32_t personality = 0;
     std::array<Rlimit, 16> rlimits{}; // indexed by RLIMIT_* (Linux numbering, stable ABI)
     int32_t exitSignal = 17; // SIGCHLD
+
+    friend bool operator==(const TaskRecord &, const TaskRecord &) = default;
 };
 
 // Credentials in an architecture-independent encoding (docs/image-format.md):
@@ -94,6 +104,8 @@ struct CredsRecord {
     uint64_t capAmbient = 0;
     uint32_t securebits = 0;
     bool noNewPrivs = false;
+
+    friend bool operator==(const CredsRecord &, const CredsRecord &) = default;
 };
 
 struct SigactionEntry {
@@ -102,11 +114,15 @@ struct SigactionEntry {
     uint64_t flags = 0; // SA_*
     uint64_t restorer = 0;
     uint64_t mask = 0; // bit (n-1) for signal n
+
+    friend bool operator==(const SigactionEntry &, const SigactionEntry &) = default;
 };
 
 struct SignalsRecord {
     int32_t pid = 0;
     std::vector<SigactionEntry> actions; // only non-default dispositions
+
+    friend bool operator==(const SignalsRecord &, const SignalsRecord &) = default;
 };
 
 // ---- per thread -------------------------------------------------------------
@@ -114,6 +130,8 @@ struct SignalsRecord {
 // x86-64 user_regs_struct, in the kernel's field order (27 registers).
 struct X86Regs {
     std::array<uint64_t, 27> gpr{};
+
+    friend bool operator==(const X86Regs &, const X86Regs &) = default;
 };
 
 // Why a thread was in a system call when frozen; the restore side uses it to
@@ -130,6 +148,8 @@ struct ThreadRecord {
     uint64_t altstackSize = 0;
     uint32_t altstackFlags = 0; // SS_DISABLE etc.
     uint64_t clearChildTid = 0; // v2
+
+    friend bool operator==(const ThreadRecord &, const ThreadRecord &) = default;
 };
 
 // ---- memory -----------------------------------------------------------------
@@ -162,6 +182,8 @@ struct VmaRecord {
     uint64_t dev = 0; // st_dev of the file (makedev encoding)
     uint64_t ino = 0;
     uint64_t fileSize = 0; // at dump, to detect a changed file on restore
+
+    friend bool operator==(const VmaRecord &, const VmaRecord &) = default;
 };
 
 struct MmRecord {
@@ -173,6 +195,8 @@ struct MmRecord {
     std::string exePath;
     uint64_t vdsoHash = 0; // hash of the [vdso] bytes; restore refuses a different vDSO
     std::vector<VmaRecord> vmas; // sorted by start
+
+    friend bool operator==(const MmRecord &, const MmRecord &) = default;
 };
 
 // A batch of page runs of one address space. On the wire the page bytes are
@@ -180,12 +204,16 @@ struct MmRecord {
 struct PageRun {
     uint64_t vaddr = 0; // page aligned
     uint32_t pages = 0;
+
+    friend bool operator==(const PageRun &, const PageRun &) = default;
 };
 
 struct PagesRecord {
     int32_t pid = 0; // owner of the address space (MmRecord::pid)
     std::vector<PageRun> runs;
     std::vector<uint8_t> data; // sum(runs.pages) * pageSize bytes, uncompressed
+
+    friend bool operator==(const PagesRecord &, const PagesRecord &) = default;
 };
 
 // ---- files --------------------------------------------------------------------
@@ -207,17 +235,23 @@ struct FdRecord {
     uint64_t dev = 0, ino = 0, rdev = 0;
     uint64_t size = 0;
     bool unlinked = false; // then FileDataRecord with the same (pid, fd) follows
+
+    friend bool operator==(const FdRecord &, const FdRecord &) = default;
 };
 
 struct FilesRecord {
     int32_t pid = 0;
     std::vector<FdRecord> fds; // sorted by fd
+
+    friend bool operator==(const FilesRecord &, const FilesRecord &) = default;
 };
 
 struct FileDataRecord {
     int32_t pid = 0;
     int32_t fd = 0;
     std::vector<uint8_t> data; // whole file contents, zstd on the wire
+
+    friend bool operator==(const FileDataRecord &, const FileDataRecord &) = default;
 };
 
 // ---- trailer ----------------------------------------------------------------
@@ -226,6 +260,8 @@ struct EndRecord {
     uint64_t sections = 0; // number of sections before this one
     uint64_t pagesStored = 0; // total pages in PagesRecords
     uint64_t rawBytes = 0; // sum of uncompressed section payloads
+
+    friend bool operator==(const EndRecord &, const EndRecord &) = default;
 };
 
 } // namespace cryopod::image

@@ -1,3 +1,238 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 #include "engine.h"
+
+#include "files.h"
+#include "mem.h"
+#include "procfs.h"
+#include "report.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace cryopod::engine
+{
+
+namespace
+{
+
+Verdict worse(Verdict a, Verdict b)
+{
+    return static_cast<int>(a) >= static_cast<int>(b) ? a : b;
+}
+
+const char *verdictWord(Verdict v)
+{
+    switch (v) {
+    case Verdict::Ok:
+        return "ok";
+    case Verdict::Caveat:
+        return "caveat";
+    case Verdict::Refused:
+        return "refused";
+    }
+    return "?";
+}
+
+void note(ProcessReport &report, Verdict verdict, std::string reason)
+{
+    report.verdict = worse(report.verdict, verdict);
+    report.reasons.push_back(std::move(reason));
+}
+
+std::string commOf(pid_t pid)
+{
+    auto stat = procfs::readStat(pid);
+    return stat && stat->fields.size() > 1 ? stat->fields[1] : std::string("?");
+}
+
+void checkNamespaces(pid_t pid, ProcessReport &report)
+{
+    struct Ns {
+        const char *name;
+        Verdict verdict;
+    };
+    // Restore recreates the process in the caller's namespaces.
+    const Ns namespaces[] = {
+        {"mnt", Verdict::Refused},
+        {"pid", Verdict::Refused},
+        {"user", Verdict::Refused},
+        {"net", Verdict::Caveat},
+        {"ipc", Verdict::Caveat},
+        {"uts", Verdict::Caveat},
+        {"cgroup", Verdict::Caveat},
+        {"time", Verdict::Caveat},
+    };
+    for (const Ns &ns : namespaces) {
+        auto theirs = procfs::readLink(procfs::path(pid, std::string("ns/") + ns.name));
+        auto ours = procfs::readLink(std::string("/proc/self/ns/") + ns.name);
+        if (!theirs || !ours || *theirs == *ours) {
+            continue;
+        }
+        if (ns.verdict == Verdict::Refused) {
+            note(report, ns.verdict, std::string("runs in another ") + ns.name + " namespace (" + *theirs + "): engine v1 restores into cryopod's own");
+        } else {
+            note(report, ns.verdict, std::string("runs in another ") + ns.name + " namespace (" + *theirs + "): it is restored into cryopod's own");
+        }
+    }
+}
+
+} // namespace
+
+std::string Report::summary() const
+{
+    std::string out;
+    for (const ProcessReport &p : processes) {
+        const std::string who = std::to_string(p.pid) + " (" + p.comm + ")";
+        for (const std::string &reason : p.reasons) {
+            out += who + ": " + reason + "\n";
+        }
+        for (const FdReport &fd : p.fds) {
+            if (fd.verdict != Verdict::Ok) {
+                out += who + ": " + (fd.reason.empty() ? "fd " + std::to_string(fd.fd) + " " + verdictWord(fd.verdict) : fd.reason) + "\n";
+            }
+        }
+    }
+    return out;
+}
+
+std::string refusalMessage(const ProcessReport &report)
+{
+    std::string out = std::to_string(report.pid) + " (" + report.comm + ") cannot be checkpointed: ";
+    bool first = true;
+    auto add = [&](const std::string &reason) {
+        out += (first ? "" : "; ") + reason;
+        first = false;
+    };
+    for (const std::string &reason : report.reasons) {
+        add(reason);
+    }
+    for (const FdReport &fd : report.fds) {
+        if (fd.verdict == Verdict::Refused) {
+            add(fd.reason);
+        }
+    }
+    return out;
+}
+
+Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
+{
+    ProcessReport report;
+    report.pid = pid;
+    auto status = procfs::readStatus(pid);
+    if (!status) {
+        if (status.error().code == ENOENT) {
+            return fail("no process " + std::to_string(pid), ESRCH);
+        }
+        return std::unexpected(status.error().context("analyze " + std::to_string(pid)));
+    }
+    auto stat = procfs::readStat(pid);
+    if (!stat) {
+        return std::unexpected(stat.error().context("analyze " + std::to_string(pid)));
+    }
+    report.comm = stat->fields.size() > 1 ? stat->fields[1] : std::string();
+    report.ppid = pid_t(stat->number(4));
+
+    const char state = stat->state();
+    if (state == 'Z' || state == 'X') {
+        note(report, Verdict::Refused, "has exited (zombie, not yet reaped by its parent)");
+        return report;
+    }
+    constexpr uint64_t kPfKthread = 0x00200000;
+    if (stat->number(9) & kPfKthread) {
+        note(report, Verdict::Refused, "is a kernel thread");
+        return report;
+    }
+    if (pid == ::getpid()) {
+        note(report, Verdict::Refused, "is the process doing the checkpoint");
+        return report;
+    }
+
+    if (auto threads = procfs::statusNumbers(*status, "Threads"); threads && !threads->empty() && (*threads)[0] > 1) {
+        note(report, Verdict::Refused, std::to_string((*threads)[0]) + " threads: engine v1 captures single-threaded processes only");
+    }
+    if (auto tracer = procfs::statusNumbers(*status, "TracerPid"); tracer && !tracer->empty() && (*tracer)[0] != 0
+        && pid_t((*tracer)[0]) != context.ourTracer) {
+        const pid_t t = pid_t((*tracer)[0]);
+        note(report, Verdict::Refused, "is being traced by " + std::to_string(t) + " (" + commOf(t) + "), so it cannot be frozen with ptrace");
+    }
+    if (auto seccomp = procfs::statusNumbers(*status, "Seccomp"); seccomp && !seccomp->empty() && (*seccomp)[0] != 0) {
+        note(report, Verdict::Refused, std::string("runs under seccomp (") + ((*seccomp)[0] == 1 ? "strict" : "filter") + " mode): not supported by engine v1");
+    }
+    if ((state == 'T' || state == 't') && context.ourTracer == 0) {
+        note(report, Verdict::Caveat, "is stopped (job control); the restored copy will be running");
+    }
+    checkNamespaces(pid, report);
+
+    if (auto children = procfs::listChildren(pid); children && !children->empty()) {
+        std::string list;
+        for (size_t i = 0; i < children->size() && i < 5; ++i) {
+            list += (i ? ", " : "") + std::to_string((*children)[i]);
+        }
+        if (children->size() > 5) {
+            list += ", ...";
+        }
+        note(report, Verdict::Caveat, "has " + std::to_string(children->size()) + " child process" + (children->size() > 1 ? "es" : "") + " (" + list
+                 + "): engine v1 captures this process alone; the restored copy has no children");
+    }
+    if (auto timers = procfs::countPosixTimers(pid); timers && *timers > 0) {
+        note(report, Verdict::Refused, "has " + std::to_string(*timers) + " POSIX timer" + (*timers > 1 ? "s" : "") + ": not supported by engine v1");
+    }
+    {
+        auto pending = procfs::statusHex(*status, "SigPnd");
+        auto shared = procfs::statusHex(*status, "ShdPnd");
+        if (pending && shared && (*pending | *shared) != 0) {
+            note(report, Verdict::Caveat, "has pending signals that engine v1 does not carry over");
+        }
+    }
+    if (auto cwd = procfs::readLink(procfs::path(pid, "cwd")); cwd && cwd->ends_with(" (deleted)")) {
+        note(report, Verdict::Refused, "its working directory " + *cwd + " was removed: engine v1 cannot enter it again");
+    }
+    if (auto exe = procfs::readLink(procfs::path(pid, "exe")); exe && exe->ends_with(" (deleted)")) {
+        note(report, Verdict::Refused, "its executable " + *exe + " was deleted or replaced (an upgrade?): engine v1 cannot map it again");
+    }
+
+    // Memory.
+    std::vector<procfs::Mapping> ownMappings;
+    const std::vector<procfs::Mapping> *mappings = context.mappings;
+    if (!mappings) {
+        auto smaps = procfs::readSmaps(pid);
+        if (!smaps) {
+            return std::unexpected(smaps.error().context("analyze " + std::to_string(pid)));
+        }
+        ownMappings = std::move(*smaps);
+        mappings = &ownMappings;
+    }
+    for (const procfs::Mapping &m : *mappings) {
+        const MappingCheck check = checkMapping(pid, m);
+        if (check.verdict != Verdict::Ok) {
+            note(report, check.verdict, check.reason);
+        }
+    }
+
+    // Files.
+    auto fds = checkFds(pid);
+    if (!fds) {
+        return std::unexpected(fds.error().context("analyze " + std::to_string(pid)));
+    }
+    report.fds = std::move(*fds);
+    for (const FdReport &fd : report.fds) {
+        report.verdict = worse(report.verdict, fd.verdict);
+    }
+    return report;
+}
+
+Result<Report> analyze(pid_t pid)
+{
+    auto process = analyzeProcess(pid);
+    if (!process) {
+        return std::unexpected(process.error());
+    }
+    Report report;
+    report.root = pid;
+    report.verdict = process->verdict;
+    report.processes.push_back(std::move(*process));
+    return report;
+}
+
+} // namespace cryopod::engine

@@ -18,6 +18,16 @@ PrivateSystemBus::~PrivateSystemBus()
     }
 }
 
+void PrivateSystemBus::addServiceDirectory(const QString &directory)
+{
+    m_serviceDirectories << directory;
+}
+
+qint64 PrivateSystemBus::daemonPid() const
+{
+    return m_daemon.processId();
+}
+
 bool PrivateSystemBus::start(QString *error)
 {
     if (!m_dir.isValid()) {
@@ -30,6 +40,9 @@ bool PrivateSystemBus::start(QString *error)
     QString includes;
     for (const QString &file : std::as_const(m_policyFiles)) {
         includes += QStringLiteral("  <include>%1</include>\n").arg(file);
+    }
+    for (const QString &dir : std::as_const(m_serviceDirectories)) {
+        includes += QStringLiteral("  <servicedir>%1</servicedir>\n").arg(dir);
     }
     // The default policy mirrors Debian's system.conf: deny owning names, allow
     // method calls; the included files grant what each service needs.
@@ -62,6 +75,9 @@ bool PrivateSystemBus::start(QString *error)
         return false;
     }
     file.close();
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("DBUS_SYSTEM_BUS_ADDRESS"), QStringLiteral("unix:path=%1").arg(socket));
+    m_daemon.setProcessEnvironment(env);
     m_daemon.start(QStringLiteral("dbus-daemon"), {QStringLiteral("--config-file=%1").arg(file.fileName()), QStringLiteral("--nofork"), QStringLiteral("--print-address")});
     if (!m_daemon.waitForStarted(5000) || !m_daemon.waitForReadyRead(5000)) {
         *error = QStringLiteral("dbus-daemon did not start: %1 %2").arg(m_daemon.errorString(), QString::fromLocal8Bit(m_daemon.readAllStandardError()));

@@ -18,12 +18,19 @@ public:
     explicit PrivateSystemBus(const QStringList &policyFiles);
     ~PrivateSystemBus();
 
+    // A directory of .service files the bus activates from (before start()).
+    // Activated services run as the daemon's user, with
+    // DBUS_SYSTEM_BUS_ADDRESS set to this bus.
+    void addServiceDirectory(const QString &directory);
+
     bool start(QString *error);
     QString address() const; // for DBUS_SYSTEM_BUS_ADDRESS
+    qint64 daemonPid() const;
 
 private:
     QTemporaryDir m_dir;
     QStringList m_policyFiles;
+    QStringList m_serviceDirectories;
     QProcess m_daemon;
     QString m_address;
 };

@@ -1,0 +1,7 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+
+#include "backendlogging.h"
+
+Q_LOGGING_CATEGORY(lcProc, "cryopod.backend.proc", QtWarningMsg)
+Q_LOGGING_CATEGORY(lcProcessModel, "cryopod.backend.model", QtWarningMsg)

@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// Logging categories of the backend, one per subsystem. Enable with e.g.
+// QT_LOGGING_RULES="cryopod.backend.*.debug=true".
+#pragma once
+
+#include <QLoggingCategory>
+
+Q_DECLARE_LOGGING_CATEGORY(lcProc) // cryopod.backend.proc: reading /proc
+Q_DECLARE_LOGGING_CATEGORY(lcProcessModel) // cryopod.backend.model: the process tree model

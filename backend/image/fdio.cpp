@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+
+#include "fdio.h"
+
+#include <csignal>
+#include <ctime>
+#include <pthread.h>
+#include <unistd.h>
+
+namespace cryopod::image
+{
+
+namespace
+{
+// Blocks SIGPIPE in this thread for its lifetime; a SIGPIPE raised by our own
+// write is consumed before the old mask comes back.
+class SigpipeGuard
+{
+public:
+    SigpipeGuard()
+    {
+        sigset_t pipe;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe, &m_old);
+        sigset_t pending;
+        sigpending(&pending);
+        m_wasPending = sigismember(&pending, SIGPIPE) == 1;
+    }
+    ~SigpipeGuard()
+    {
+        if (m_gotEpipe && !m_wasPending) {
+            sigset_t pipe;
+            sigemptyset(&pipe);
+            sigaddset(&pipe, SIGPIPE);
+            const timespec zero {0, 0};
+            while (sigtimedwait(&pipe, nullptr, &zero) == -1 && errno == EINTR) { }
+        }
+        pthread_sigmask(SIG_SETMASK, &m_old, nullptr);
+    }
+    void gotEpipe()
+    {
+        m_gotEpipe = true;
+    }
+
+private:
+    sigset_t m_old;
+    bool m_wasPending = false;
+    bool m_gotEpipe = false;
+};
+} // namespace
+
+Result<void> writeAll(int fd, const void *data, size_t size)
+{
+    SigpipeGuard guard;
+    const auto *p = static_cast<const uint8_t *>(data);
+    while (size > 0) {
+        const ssize_t n = ::write(fd, p, size);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            const int saved = errno;
+            if (saved == EPIPE) {
+                guard.gotEpipe();
+            }
+            errno = saved;
+            return sysError("write image");
+        }
+        if (n == 0) {
+            return fail("write image: the fd accepted no bytes", EIO);
+        }
+        p += n;
+        size -= size_t(n);
+    }
+    return {};
+}
+
+Result<size_t> readFull(int fd, void *data, size_t size)
+{
+    auto *p = static_cast<uint8_t *>(data);
+    size_t done = 0;
+    while (done < size) {
+        const ssize_t n = ::read(fd, p + done, size - done);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return sysError("read image");
+        }
+        if (n == 0) {
+            break;
+        }
+        done += size_t(n);
+    }
+    return done;
+}
+
+} // namespace cryopod::image

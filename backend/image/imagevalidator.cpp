@@ -1,0 +1,598 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+
+#include "imagevalidator.h"
+
+#include "recordcodec.h"
+#include "sectionframe.h"
+
+#include <algorithm>
+#include <format>
+#include <sys/stat.h>
+
+namespace cryopod::image
+{
+
+namespace
+{
+constexpr size_t kMaxPathBytes = 4096; // PATH_MAX
+constexpr size_t kMaxCommBytes = 15; // TASK_COMM_LEN - 1
+constexpr uint32_t kSsOnStack = 1, kSsDisable = 2, kSsAutoDisarm = 1u << 31;
+constexpr uint32_t kOAccMode = 3, kOCloexec = 02000000;
+
+bool validPid(int32_t pid)
+{
+    return pid > 0 && pid <= kMaxPid;
+}
+
+Result<void> checkPath(const std::string &path, const std::string &what, bool allowEmpty)
+{
+    if (path.empty()) {
+        if (allowEmpty) {
+            return {};
+        }
+        return fail(what + " is empty");
+    }
+    if (path.size() > kMaxPathBytes) {
+        return fail(std::format("{} is {} bytes long, more than {}", what, path.size(), kMaxPathBytes));
+    }
+    if (path[0] != '/') {
+        return fail(std::format("{} '{}' is not absolute", what, path));
+    }
+    return {};
+}
+
+std::string hex(uint64_t v)
+{
+    return std::format("{:#x}", v);
+}
+
+bool vmaIsFile(VmaKind kind)
+{
+    return kind == VmaKind::FilePrivate || kind == VmaKind::FileShared;
+}
+} // namespace
+
+// ---- single records -------------------------------------------------------------
+
+Result<void> ImageValidator::check(const Header &h)
+{
+    if (h.arch != "x86_64") {
+        return fail(std::format("architecture '{}' is not supported (format version {} defines x86_64 only)", h.arch, kFormatVersion));
+    }
+    if (h.pageSize != 4096) {
+        return fail(std::format("page size {} is not supported (x86_64 uses 4096)", h.pageSize));
+    }
+    if (h.flags != 0) {
+        return fail(std::format("header flags {} are unknown (must be 0)", hex(h.flags)));
+    }
+    if (h.kernelRelease.size() > 64 || h.hostname.size() > 64 || h.engineVersion.size() > 256) {
+        return fail("header string too long (kernelRelease and hostname at most 64 bytes, engineVersion at most 256)");
+    }
+    for (const std::string *s : {&h.arch, &h.kernelRelease, &h.hostname, &h.engineVersion}) {
+        if (s->find('\0') != std::string::npos) {
+            return fail("header string contains a NUL byte");
+        }
+    }
+    return {};
+}
+
+Result<void> ImageValidator::check(const ProcessTreeRecord &r, const ReaderLimits &limits)
+{
+    if (r.processes.empty()) {
+        return fail("process tree is empty");
+    }
+    if (r.processes.size() > limits.maxVectorItems) {
+        return fail(std::format("process tree has {} processes, more than the limit of {}", r.processes.size(), limits.maxVectorItems));
+    }
+    if (r.processes.front().pid != r.rootPid) {
+        return fail(std::format("process tree: root pid {} is not the first process (first is {})", r.rootPid, r.processes.front().pid));
+    }
+    std::set<int32_t> pids, tids;
+    for (const ProcessEntry &p : r.processes) {
+        if (!validPid(p.pid)) {
+            return fail(std::format("process tree: pid {} out of range 1..{}", p.pid, kMaxPid));
+        }
+        if (p.ppid < 0 || p.ppid > kMaxPid || p.pgid < 0 || p.pgid > kMaxPid || p.sid < 0 || p.sid > kMaxPid) {
+            return fail(std::format("process tree: pid {}: ppid {}, pgid {} or sid {} out of range", p.pid, p.ppid, p.pgid, p.sid));
+        }
+        if (p.pid != r.rootPid && !pids.contains(p.ppid)) {
+            return fail(std::format("process tree: pid {} comes before its parent {} (or its parent is not in the tree)", p.pid, p.ppid));
+        }
+        if (!pids.insert(p.pid).second) {
+            return fail(std::format("process tree: pid {} appears twice", p.pid));
+        }
+        if (p.tids.empty() || p.tids.front() != p.pid) {
+            return fail(std::format("process tree: pid {}: the first tid must be the pid itself", p.pid));
+        }
+        if (p.tids.size() > limits.maxVectorItems) {
+            return fail(std::format("process tree: pid {} has {} threads, more than the limit", p.pid, p.tids.size()));
+        }
+        for (int32_t tid : p.tids) {
+            if (!validPid(tid)) {
+                return fail(std::format("process tree: pid {}: tid {} out of range 1..{}", p.pid, tid, kMaxPid));
+            }
+            if (!tids.insert(tid).second) {
+                return fail(std::format("process tree: tid {} appears twice", tid));
+            }
+        }
+    }
+    return {};
+}
+
+Result<void> ImageValidator::check(const TaskRecord &r)
+{
+    const std::string what = std::format("task {}", r.pid);
+    if (!validPid(r.pid)) {
+        return fail(std::format("{}: pid out of range 1..{}", what, kMaxPid));
+    }
+    if (r.comm.size() > kMaxCommBytes || r.comm.find('\0') != std::string::npos) {
+        return fail(std::format("{}: comm is {} bytes, at most {} without NUL", what, r.comm.size(), kMaxCommBytes));
+    }
+    CRYOPOD_PROPAGATE(checkPath(r.exePath, what + ": exePath", true));
+    CRYOPOD_PROPAGATE(checkPath(r.cwd, what + ": cwd", false));
+    CRYOPOD_PROPAGATE(checkPath(r.root, what + ": root", false));
+    for (const std::string *s : {&r.exePath, &r.cwd, &r.root}) {
+        if (s->find('\0') != std::string::npos) {
+            return fail(what + ": path contains a NUL byte");
+        }
+    }
+    if (r.umask > 0777) {
+        return fail(std::format("{}: umask {:#o} has bits outside 0777", what, r.umask));
+    }
+    for (size_t i = 0; i < r.rlimits.size(); ++i) {
+        if (r.rlimits[i].cur > r.rlimits[i].max) {
+            return fail(std::format("{}: rlimit {}: soft limit {} above hard limit {}", what, i, r.rlimits[i].cur, r.rlimits[i].max));
+        }
+    }
+    if (r.exitSignal < 0 || r.exitSignal > 64) {
+        return fail(std::format("{}: exit signal {} out of range 0..64", what, r.exitSignal));
+    }
+    return {};
+}
+
+Result<void> ImageValidator::check(const ThreadRecord &r)
+{
+    const std::string what = std::format("thread {} of pid {}", r.tid, r.pid);
+    if (!validPid(r.pid) || !validPid(r.tid)) {
+        return fail(std::format("{}: pid or tid out of range 1..{}", what, kMaxPid));
+    }
+    if (r.name.size() > kMaxCommBytes || r.name.find('\0') != std::string::npos) {
+        return fail(std::format("{}: name is {} bytes, at most {} without NUL", what, r.name.size(), kMaxCommBytes));
+    }
+    if (!r.fpregs.empty() && r.fpregs.size() != kFpregsBytes) {
+        return fail(std::format("{}: fpregs is {} bytes, must be {} or empty", what, r.fpregs.size(), kFpregsBytes));
+    }
+    if (!r.xstate.empty() && (r.xstate.size() < 576 || r.xstate.size() > kMaxXstateBytes)) {
+        return fail(std::format("{}: xstate is {} bytes, must be empty or 576..{}", what, r.xstate.size(), kMaxXstateBytes));
+    }
+    if ((r.altstackFlags & ~(kSsOnStack | kSsDisable | kSsAutoDisarm)) != 0) {
+        return fail(std::format("{}: unknown sigaltstack flags {}", what, hex(r.altstackFlags)));
+    }
+    return {};
+}
+
+Result<void> ImageValidator::check(const CredsRecord &r)
+{
+    const std::string what = std::format("credentials of pid {}", r.pid);
+    if (!validPid(r.pid)) {
+        return fail(std::format("{}: pid out of range 1..{}", what, kMaxPid));
+    }
+    if (r.groups.size() > 65536) {
+        return fail(std::format("{}: {} supplementary groups, more than NGROUPS_MAX (65536)", what, r.groups.size()));
+    }
+    const std::pair<const char *, uint64_t> sets[] = {{"inheritable", r.capInheritable},
+                                                      {"permitted", r.capPermitted},
+                                                      {"effective", r.capEffective},
+                                                      {"bounding", r.capBounding},
+                                                      {"ambient", r.capAmbient}};
+    for (const auto &[name, set] : sets) {
+        if ((set & ~kValidCapabilities) != 0) {
+            return fail(std::format("{}: {} capability set {} has bits above CAP_CHECKPOINT_RESTORE ({})", what, name, hex(set), kLastCapability));
+        }
+    }
+    if ((r.capEffective & ~r.capPermitted) != 0) {
+        return fail(std::format("{}: effective capabilities {} are not a subset of permitted {}", what, hex(r.capEffective), hex(r.capPermitted)));
+    }
+    if ((r.capAmbient & ~(r.capPermitted & r.capInheritable)) != 0) {
+        return fail(std::format("{}: ambient capabilities {} are not a subset of permitted and inheritable", what, hex(r.capAmbient)));
+    }
+    if ((r.securebits & ~kKnownSecurebits) != 0) {
+        return fail(std::format("{}: unknown securebits {}", what, hex(r.securebits)));
+    }
+    return {};
+}
+
+Result<void> ImageValidator::check(const SignalsRecord &r)
+{
+    const std::string what = std::format("signals of pid {}", r.pid);
+    if (!validPid(r.pid)) {
+        return fail(std::format("{}: pid out of range 1..{}", what, kMaxPid));
+    }
+    uint32_t last = 0;
+    for (const SigactionEntry &a : r.actions) {
+        if (a.signo < 1 || a.signo > 64) {
+            return fail(std::format("{}: signal number {} out of range 1..64", what, a.signo));
+        }
+        if (a.signo == 9 || a.signo == 19) {
+            return fail(std::format("{}: signal {} (SIGKILL/SIGSTOP) cannot have a disposition", what, a.signo));
+        }
+        if (a.signo <= last) {
+            return fail(std::format("{}: signal {} is out of order or repeated", what, a.signo));
+        }
+        last = a.signo;
+        if ((a.flags & ~kKnownSaFlags) != 0) {
+            return fail(std::format("{}: signal {}: unknown SA_ flags {}", what, a.signo, hex(a.flags & ~kKnownSaFlags)));
+        }
+    }
+    return {};
+}
+
+Result<void> ImageValidator::check(const MmRecord &r, uint32_t pageSize, const ReaderLimits &limits)
+{
+    const std::string what = std::format("mm of pid {}", r.pid);
+    if (!validPid(r.pid)) {
+        return fail(std::format("{}: pid out of range 1..{}", what, kMaxPid));
+    }
+    const std::tuple<const char *, uint64_t, uint64_t> bounds[] = {{"code", r.startCode, r.endCode},
+                                                                   {"data", r.startData, r.endData},
+                                                                   {"brk", r.startBrk, r.brk},
+                                                                   {"arg", r.argStart, r.argEnd},
+                                                                   {"env", r.envStart, r.envEnd}};
+    for (const auto &[name, begin, end] : bounds) {
+        if (begin > end) {
+            return fail(std::format("{}: {} start {} is above its end {}", what, name, hex(begin), hex(end)));
+        }
+    }
+    if (r.auxv.size() % 2 != 0 || r.auxv.size() > 1024) {
+        return fail(std::format("{}: auxv has {} values, must be an even number of at most 1024", what, r.auxv.size()));
+    }
+    if (!r.auxv.empty() && r.auxv[r.auxv.size() - 2] != 0) {
+        return fail(what + ": auxv does not end with AT_NULL");
+    }
+    CRYOPOD_PROPAGATE(checkPath(r.exePath, what + ": exePath", true));
+    if (r.vmas.size() > limits.maxVectorItems) {
+        return fail(std::format("{}: {} VMAs, more than the limit of {}", what, r.vmas.size(), limits.maxVectorItems));
+    }
+    const uint64_t pageMask = uint64_t(pageSize) - 1;
+    uint64_t previousEnd = 0;
+    for (size_t i = 0; i < r.vmas.size(); ++i) {
+        const VmaRecord &v = r.vmas[i];
+        const std::string vma = std::format("{}: VMA {}-{}", what, hex(v.start), hex(v.end));
+        if (v.start >= v.end) {
+            return fail(vma + ": start is not below end");
+        }
+        if ((v.start & pageMask) != 0 || (v.end & pageMask) != 0) {
+            return fail(vma + ": not page aligned");
+        }
+        if (i > 0 && v.start < previousEnd) {
+            return fail(std::format("{}: overlaps or is out of order (previous VMA ends at {})", vma, hex(previousEnd)));
+        }
+        previousEnd = v.end;
+        if ((v.prot & ~(kVmaRead | kVmaWrite | kVmaExec)) != 0) {
+            return fail(std::format("{}: unknown protection bits {}", vma, hex(v.prot)));
+        }
+        if ((v.flags & ~(kVmaGrowsDown | kVmaLocked | kVmaDontFork | kVmaWipeOnFork)) != 0) {
+            return fail(std::format("{}: unknown flag bits {}", vma, hex(v.flags)));
+        }
+        if (uint32_t(v.kind) > uint32_t(VmaKind::Vsyscall)) {
+            return fail(std::format("{}: unknown kind {}", vma, uint32_t(v.kind)));
+        }
+        if (v.path.find('\0') != std::string::npos || v.path.size() > kMaxPathBytes) {
+            return fail(vma + ": path too long or contains a NUL byte");
+        }
+        if (vmaIsFile(v.kind)) {
+            CRYOPOD_PROPAGATE(checkPath(v.path, vma + ": file path", false));
+            if ((v.pgoff & pageMask) != 0) {
+                return fail(std::format("{}: file offset {} is not page aligned", vma, hex(v.pgoff)));
+            }
+        }
+    }
+    return {};
+}
+
+Result<void> ImageValidator::check(const FilesRecord &r, const ReaderLimits &limits)
+{
+    const std::string what = std::format("files of pid {}", r.pid);
+    if (!validPid(r.pid)) {
+        return fail(std::format("{}: pid out of range 1..{}", what, kMaxPid));
+    }
+    if (r.fds.size() > limits.maxVectorItems) {
+        return fail(std::format("{}: {} fds, more than the limit of {}", what, r.fds.size(), limits.maxVectorItems));
+    }
+    int32_t previous = -1;
+    for (const FdRecord &f : r.fds) {
+        const std::string fd = std::format("{}: fd {}", what, f.fd);
+        if (f.fd < 0) {
+            return fail(fd + ": negative fd");
+        }
+        if (f.fd <= previous) {
+            return fail(fd + ": out of order or repeated");
+        }
+        previous = f.fd;
+        if (f.path.find('\0') != std::string::npos) {
+            return fail(fd + ": path contains a NUL byte");
+        }
+        CRYOPOD_PROPAGATE(checkPath(f.path, fd + ": path", false));
+        uint32_t expectedType = 0;
+        switch (f.kind) {
+        case FdKind::Regular:
+            expectedType = S_IFREG;
+            break;
+        case FdKind::Directory:
+            expectedType = S_IFDIR;
+            break;
+        case FdKind::CharDevice:
+            expectedType = S_IFCHR;
+            break;
+        default:
+            return fail(std::format("{}: unknown kind {}", fd, uint32_t(f.kind)));
+        }
+        if ((f.mode & S_IFMT) != expectedType) {
+            return fail(std::format("{}: mode {:#o} does not match its kind", fd, f.mode));
+        }
+        if ((f.openFlags & kOCloexec) != 0) {
+            return fail(fd + ": O_CLOEXEC belongs in cloexec, not in openFlags");
+        }
+        if ((f.openFlags & kOAccMode) == kOAccMode) {
+            return fail(std::format("{}: invalid access mode in open flags {:#o}", fd, f.openFlags));
+        }
+        if (f.unlinked && f.kind != FdKind::Regular) {
+            return fail(fd + ": only regular files can be marked unlinked");
+        }
+    }
+    return {};
+}
+
+Result<void> ImageValidator::checkPages(int32_t pid, std::span<const PageRun> runs, uint64_t dataBytes, uint32_t pageSize, const ReaderLimits &limits)
+{
+    const std::string what = std::format("pages of pid {}", pid);
+    if (!validPid(pid)) {
+        return fail(std::format("{}: pid out of range 1..{}", what, kMaxPid));
+    }
+    if (runs.empty()) {
+        return fail(what + ": no page runs");
+    }
+    if (runs.size() > limits.maxVectorItems) {
+        return fail(std::format("{}: {} runs, more than the limit of {}", what, runs.size(), limits.maxVectorItems));
+    }
+    const uint64_t pageMask = uint64_t(pageSize) - 1;
+    uint64_t pages = 0;
+    uint64_t previousEnd = 0;
+    for (size_t i = 0; i < runs.size(); ++i) {
+        const PageRun &run = runs[i];
+        if ((run.vaddr & pageMask) != 0) {
+            return fail(std::format("{}: run at {} is not page aligned", what, hex(run.vaddr)));
+        }
+        if (run.pages == 0) {
+            return fail(std::format("{}: run at {} has no pages", what, hex(run.vaddr)));
+        }
+        const uint64_t length = uint64_t(run.pages) * pageSize;
+        if (run.vaddr + length < run.vaddr || run.vaddr + length == 0) {
+            // end == 0 only when the run ends exactly at 2^64, which no VMA does
+            return fail(std::format("{}: run at {} of {} pages wraps around the address space", what, hex(run.vaddr), run.pages));
+        }
+        if (i > 0 && run.vaddr < previousEnd) {
+            return fail(std::format("{}: run at {} overlaps or is out of order (previous run ends at {})", what, hex(run.vaddr), hex(previousEnd)));
+        }
+        previousEnd = run.vaddr + length;
+        pages += run.pages; // at most 2^24 runs of 2^32 pages: no overflow
+    }
+    if (pages > limits.maxSectionBytes / pageSize) {
+        return fail(std::format("{}: {} pages exceed the section limit of {} bytes", what, pages, limits.maxSectionBytes));
+    }
+    if (dataBytes != pages * pageSize) {
+        return fail(std::format("{}: {} bytes of data for {} pages of {} bytes", what, dataBytes, pages, pageSize));
+    }
+    return {};
+}
+
+Result<void> ImageValidator::checkFileData(int32_t pid, int32_t fd, uint64_t dataBytes, const ReaderLimits &limits)
+{
+    if (!validPid(pid)) {
+        return fail(std::format("file data of pid {}: pid out of range 1..{}", pid, kMaxPid));
+    }
+    if (fd < 0) {
+        return fail(std::format("file data of pid {}: negative fd {}", pid, fd));
+    }
+    if (dataBytes > limits.maxSectionBytes) {
+        return fail(std::format("file data of pid {} fd {}: {} bytes exceed the section limit of {} bytes", pid, fd, dataBytes, limits.maxSectionBytes));
+    }
+    return {};
+}
+
+// ---- across records ----------------------------------------------------------------
+
+ImageValidator::ImageValidator(const Header &header, const ReaderLimits &limits)
+    : m_header(header)
+    , m_limits(limits)
+{
+}
+
+Result<void> ImageValidator::knownPid(int32_t pid, const char *what)
+{
+    if (!m_tids.contains(pid)) {
+        return fail(std::format("{} record for pid {}, which is not in the process tree", what, pid));
+    }
+    return {};
+}
+
+Result<void> ImageValidator::once(std::set<int32_t> &seen, int32_t pid, const char *what)
+{
+    CRYOPOD_PROPAGATE(knownPid(pid, what));
+    if (!seen.insert(pid).second) {
+        return fail(std::format("second {} record for pid {}", what, pid));
+    }
+    return {};
+}
+
+Result<void> ImageValidator::acceptTree(const ProcessTreeRecord &r)
+{
+    if (m_haveTree) {
+        return fail("second ProcessTree record");
+    }
+    m_haveTree = true;
+    for (const ProcessEntry &p : r.processes) {
+        m_tids[p.pid] = std::set<int32_t>(p.tids.begin(), p.tids.end());
+    }
+    return {};
+}
+
+Result<void> ImageValidator::acceptEnd()
+{
+    if (!m_limits.requireComplete) {
+        return {};
+    }
+    for (const auto &[pid, tids] : m_tids) {
+        const std::pair<const char *, const std::set<int32_t> *> kinds[] = {
+            {"Task", &m_tasks},
+            {"Creds", &m_creds},
+            {"Signals", &m_signals},
+            {"Files", &m_files},
+        };
+        for (const auto &[name, seen] : kinds) {
+            if (!seen->contains(pid)) {
+                return fail(std::format("image incomplete: no {} record for pid {}", name, pid));
+            }
+        }
+        if (!m_vmas.contains(pid)) {
+            return fail(std::format("image incomplete: no Mm record for pid {}", pid));
+        }
+        for (int32_t tid : tids) {
+            if (!m_threads.contains(tid)) {
+                return fail(std::format("image incomplete: no Thread record for tid {} of pid {}", tid, pid));
+            }
+        }
+    }
+    for (const auto &[key, haveData] : m_unlinked) {
+        if (!haveData) {
+            return fail(std::format("image incomplete: fd {} of pid {} is an unlinked file but no FileData record follows", key.second, key.first));
+        }
+    }
+    return {};
+}
+
+Result<void> ImageValidator::acceptPages(int32_t pid, std::span<const PageRun> runs)
+{
+    if (!m_haveTree) {
+        return fail("the first section must be the ProcessTree");
+    }
+    CRYOPOD_PROPAGATE(knownPid(pid, "Pages"));
+    const auto mm = m_vmas.find(pid);
+    if (mm == m_vmas.end()) {
+        return fail(std::format("Pages record for pid {} comes before its Mm record", pid));
+    }
+    if (runs.empty()) {
+        return fail(std::format("pages of pid {}: no page runs", pid));
+    }
+    const std::vector<VmaRecord> &vmas = mm->second;
+    uint64_t &lastEnd = m_pagesEnd[pid];
+    if (runs.front().vaddr < lastEnd) {
+        return fail(std::format("pages of pid {}: run at {} is below the end of an earlier run ({}); page runs must ascend across records", pid,
+                                hex(runs.front().vaddr), hex(lastEnd)));
+    }
+    for (const PageRun &run : runs) {
+        const uint64_t end = run.vaddr + uint64_t(run.pages) * m_header.pageSize;
+        // the VMA containing run.vaddr, then the adjacent VMAs after it until end is covered
+        auto it = std::upper_bound(vmas.begin(), vmas.end(), run.vaddr, [](uint64_t a, const VmaRecord &v) { return a < v.start; });
+        bool covered = false;
+        if (it != vmas.begin()) {
+            --it;
+            uint64_t coveredTo = run.vaddr;
+            while (it != vmas.end() && it->start <= coveredTo && it->end > coveredTo) {
+                if (it->kind == VmaKind::Vvar || it->kind == VmaKind::VvarVclock || it->kind == VmaKind::Vsyscall) {
+                    return fail(std::format("pages of pid {}: run at {} lies in a [vvar]/[vsyscall] VMA, which has no pages to save", pid, hex(run.vaddr)));
+                }
+                coveredTo = it->end;
+                if (coveredTo >= end) {
+                    covered = true;
+                    break;
+                }
+                ++it;
+            }
+        }
+        if (!covered) {
+            return fail(std::format("pages of pid {}: run {}-{} is not inside the VMAs of its Mm record", pid, hex(run.vaddr), hex(end)));
+        }
+        lastEnd = end;
+    }
+    return {};
+}
+
+Result<void> ImageValidator::acceptFileData(int32_t pid, int32_t fd)
+{
+    if (!m_haveTree) {
+        return fail("the first section must be the ProcessTree");
+    }
+    CRYOPOD_PROPAGATE(knownPid(pid, "FileData"));
+    const auto it = m_unlinked.find({pid, fd});
+    if (it == m_unlinked.end()) {
+        return fail(std::format("FileData record for fd {} of pid {}, which is not an unlinked file of an earlier Files record", fd, pid));
+    }
+    if (it->second) {
+        return fail(std::format("second FileData record for fd {} of pid {}", fd, pid));
+    }
+    it->second = true;
+    return {};
+}
+
+Result<void> ImageValidator::accept(const Section &section)
+{
+    if (!m_haveTree && !std::holds_alternative<ProcessTreeRecord>(section)) {
+        return fail("the first section must be the ProcessTree");
+    }
+    return std::visit(
+        [this](const auto &r) -> Result<void> {
+            using T = std::decay_t<decltype(r)>;
+            if constexpr (std::is_same_v<T, ProcessTreeRecord>) {
+                return acceptTree(r);
+            } else if constexpr (std::is_same_v<T, TaskRecord>) {
+                return once(m_tasks, r.pid, "Task");
+            } else if constexpr (std::is_same_v<T, CredsRecord>) {
+                return once(m_creds, r.pid, "Creds");
+            } else if constexpr (std::is_same_v<T, SignalsRecord>) {
+                return once(m_signals, r.pid, "Signals");
+            } else if constexpr (std::is_same_v<T, ThreadRecord>) {
+                CRYOPOD_PROPAGATE(knownPid(r.pid, "Thread"));
+                if (!m_tids[r.pid].contains(r.tid)) {
+                    return fail(std::format("Thread record for tid {}, which is not a thread of pid {} in the process tree", r.tid, r.pid));
+                }
+                if (!m_threads.insert(r.tid).second) {
+                    return fail(std::format("second Thread record for tid {}", r.tid));
+                }
+                return {};
+            } else if constexpr (std::is_same_v<T, MmRecord>) {
+                CRYOPOD_PROPAGATE(knownPid(r.pid, "Mm"));
+                if (m_vmas.contains(r.pid)) {
+                    return fail(std::format("second Mm record for pid {}", r.pid));
+                }
+                std::vector<VmaRecord> &vmas = m_vmas[r.pid];
+                vmas.reserve(r.vmas.size());
+                for (const VmaRecord &v : r.vmas) {
+                    VmaRecord copy;
+                    copy.start = v.start;
+                    copy.end = v.end;
+                    copy.kind = v.kind;
+                    vmas.push_back(copy);
+                }
+                return {};
+            } else if constexpr (std::is_same_v<T, FilesRecord>) {
+                CRYOPOD_PROPAGATE(once(m_files, r.pid, "Files"));
+                for (const FdRecord &f : r.fds) {
+                    if (f.unlinked) {
+                        m_unlinked[{r.pid, f.fd}] = false;
+                    }
+                }
+                return {};
+            } else if constexpr (std::is_same_v<T, PagesRecord>) {
+                return acceptPages(r.pid, r.runs);
+            } else if constexpr (std::is_same_v<T, FileDataRecord>) {
+                return acceptFileData(r.pid, r.fd);
+            } else if constexpr (std::is_same_v<T, EndRecord>) {
+                return acceptEnd();
+            }
+        },
+        section);
+}
+
+} // namespace cryopod::image

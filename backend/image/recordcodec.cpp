@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+
+#include "recordcodec.h"
+
+namespace cryopod::image
+{
+
+namespace
+{
+// Smallest encodings of repeated items, for Decoder::count().
+constexpr uint32_t kMinProcessEntryBytes = 4 * 4 + 4;
+constexpr uint32_t kMinVmaBytes = 8 + 8 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8;
+constexpr uint32_t kMinFdBytes = 4 + 4 + 4 + 4 + 1 + 8 + 4 + 8 * 4 + 1;
+constexpr uint32_t kSigactionBytes = 4 + 8 * 4;
+constexpr uint32_t kPageRunBytes = 8 + 4;
+constexpr uint64_t kMaxGroups = 65536; // NGROUPS_MAX
+constexpr uint64_t kMaxAuxvItems = 1024;
+} // namespace
+
+// ---- header -------------------------------------------------------------------
+
+void RecordCodec::encode(Encoder &e, const Header &h)
+{
+    e.string(h.arch);
+    e.string(h.kernelRelease);
+    e.string(h.hostname);
+    e.string(h.engineVersion);
+    e.u32(h.pageSize);
+    e.u64(h.createdUnixNs);
+    e.u32(h.flags);
+}
+
+void RecordCodec::decode(Decoder &d, Header &h)
+{
+    h.arch = d.string("arch");
+    h.kernelRelease = d.string("kernelRelease");
+    h.hostname = d.string("hostname");
+    h.engineVersion = d.string("engineVersion");
+    h.pageSize = d.u32("pageSize");
+    h.createdUnixNs = d.u64("createdUnixNs");
+    h.flags = d.u32("flags");
+}
+
+// ---- process tree ---------------------------------------------------------------
+
+void RecordCodec::encode(Encoder &e, const ProcessTreeRecord &r)
+{
+    e.i32(r.rootPid);
+    e.count(r.processes.size());
+    for (const ProcessEntry &p : r.processes) {
+        e.i32(p.pid);
+        e.i32(p.ppid);
+        e.i32(p.pgid);
+        e.i32(p.sid);
+        e.count(p.tids.size());
+        for (int32_t tid : p.tids) {
+            e.i32(tid);
+        }
+    }
+}
+
+void RecordCodec::decode(Decoder &d, ProcessTreeRecord &r)
+{
+    r.rootPid = d.i32("rootPid");
+    const uint32_t n = d.count("processes", kMinProcessEntryBytes);
+    r.processes.reserve(n);
+    for (uint32_t i = 0; i < n && !d.failed(); ++i) {
+        ProcessEntry p;
+        p.pid = d.i32("processes.pid");
+        p.ppid = d.i32("processes.ppid");
+        p.pgid = d.i32("processes.pgid");
+        p.sid = d.i32("processes.sid");
+        const uint32_t tids = d.count("processes.tids", 4);
+        p.tids.reserve(tids);
+        for (uint32_t t = 0; t < tids && !d.failed(); ++t) {
+            p.tids.push_back(d.i32("processes.tids"));
+        }
+        r.processes.push_back(std::move(p));
+    }
+}
+
+// ---- task -------------------------------------------------------------------------
+
+void RecordCodec::encode(Encoder &e, const TaskRecord &r)
+{
+    e.i32(r.pid);
+    e.string(r.comm);
+    e.string(r.exePath);
+    e.string(r.cwd);
+    e.string(r.root);
+    e.u32(r.umask);
+    e.u32(r.personality);
+    for (const Rlimit &l : r.rlimits) {
+        e.u64(l.cur);
+        e.u64(l.max);
+    }
+    e.i32(r.exitSignal);
+}
+
+void RecordCodec::decode(Decoder &d, TaskRecord &r)
+{
+    r.pid = d.i32("pid");
+    r.comm = d.string("comm");
+    r.exePath = d.string("exePath");
+    r.cwd = d.string("cwd");
+    r.root = d.string("root");
+    r.umask = d.u32("umask");
+    r.personality = d.u32("personality");
+    for (Rlimit &l : r.rlimits) {
+        l.cur = d.u64("rlimits.cur");
+        l.max = d.u64("rlimits.max");
+    }
+    r.exitSignal = d.i32("exitSignal");
+}
+
+// ---- thread -------------------------------------------------------------------------
+
+void RecordCodec::encode(Encoder &e, const ThreadRecord &r)
+{
+    e.i32(r.pid);
+    e.i32(r.tid);
+    e.string(r.name);
+    for (uint64_t reg : r.regs.gpr) {
+        e.u64(reg);
+    }
+    e.bytes(r.fpregs);
+    e.bytes(r.xstate);
+    e.u64(r.sigmask);
+    e.u64(r.altstackSp);
+    e.u64(r.altstackSize);
+    e.u32(r.altstackFlags);
+    e.u64(r.clearChildTid);
+}
+
+void RecordCodec::decode(Decoder &d, ThreadRecord &r)
+{
+    r.pid = d.i32("pid");
+    r.tid = d.i32("tid");
+    r.name = d.string("name");
+    for (uint64_t &reg : r.regs.gpr) {
+        reg = d.u64("regs");
+    }
+    r.fpregs = d.bytes("fpregs", kFpregsBytes);
+    r.xstate = d.bytes("xstate", kMaxXstateBytes);
+    r.sigmask = d.u64("sigmask");
+    r.altstackSp = d.u64("altstackSp");
+    r.altstackSize = d.u64("altstackSize");
+    r.altstackFlags = d.u32("altstackFlags");
+    r.clearChildTid = d.u64("clearChildTid");
+}
+
+// ---- credentials -------------------------------------------------------------------
+
+void RecordCodec::encode(Encoder &e, const CredsRecord &r)
+{
+    e.i32(r.pid);
+    for (uint32_t id : {r.uid, r.euid, r.suid, r.fsuid, r.gid, r.egid, r.sgid, r.fsgid}) {
+        e.u32(id);
+    }
+    e.count(r.groups.size());
+    for (uint32_t g : r.groups) {
+        e.u32(g);
+    }
+    e.u64(r.capInheritable);
+    e.u64(r.capPermitted);
+    e.u64(r.capEffective);
+    e.u64(r.capBounding);
+    e.u64(r.capAmbient);
+    e.u32(r.securebits);
+    e.boolean(r.noNewPrivs);
+}
+
+void RecordCodec::decode(Decoder &d, CredsRecord &r)
+{
+    r.pid = d.i32("pid");
+    r.uid = d.u32("uid");
+    r.euid = d.u32("euid");
+    r.suid = d.u32("suid");
+    r.fsuid = d.u32("fsuid");
+    r.gid = d.u32("gid");
+    r.egid = d.u32("egid");
+    r.sgid = d.u32("sgid");
+    r.fsgid = d.u32("fsgid");
+    const uint32_t n = d.count("groups", 4, kMaxGroups);
+    r.groups.reserve(n);
+    for (uint32_t i = 0; i < n && !d.failed(); ++i) {
+        r.groups.push_back(d.u32("groups"));
+    }
+    r.capInheritable = d.u64("capInheritable");
+    r.capPermitted = d.u64("capPermitted");
+    r.capEffective = d.u64("capEffective");
+    r.capBounding = d.u64("capBounding");
+    r.capAmbient = d.u64("capAmbient");
+    r.securebits = d.u32("securebits");
+    r.noNewPrivs = d.boolean("noNewPrivs");
+}
+
+// ---- signals -------------------------------------------------------------------------
+
+void RecordCodec::encode(Encoder &e, const SignalsRecord &r)
+{
+    e.i32(r.pid);
+    e.count(r.actions.size());
+    for (const SigactionEntry &a : r.actions) {
+        e.u32(a.signo);
+        e.u64(a.handler);
+        e.u64(a.flags);
+        e.u64(a.restorer);
+        e.u64(a.mask);
+    }
+}
+
+void RecordCodec::decode(Decoder &d, SignalsRecord &r)
+{
+    r.pid = d.i32("pid");
+    const uint32_t n = d.count("actions", kSigactionBytes, 64);
+    r.actions.reserve(n);
+    for (uint32_t i = 0; i < n && !d.failed(); ++i) {
+        SigactionEntry a;
+        a.signo = d.u32("actions.signo");
+        a.handler = d.u64("actions.handler");
+        a.flags = d.u64("actions.flags");
+        a.restorer = d.u64("actions.restorer");
+        a.mask = d.u64("actions.mask");
+        r.actions.push_back(a);
+    }
+}
+
+// ---- memory ----------------------------------------------------------------------------
+
+void RecordCodec::encode(Encoder &e, const MmRecord &r)
+{
+    e.i32(r.pid);
+    for (uint64_t v : {r.startCode, r.endCode, r.startData, r.endData, r.startBrk, r.brk, r.startStack, r.argStart, r.argEnd, r.envStart, r.envEnd}) {
+        e.u64(v);
+    }
+    e.count(r.auxv.size());
+    for (uint64_t v : r.auxv) {
+        e.u64(v);
+    }
+    e.string(r.exePath);
+    e.u64(r.vdsoHash);
+    e.count(r.vmas.size());
+    for (const VmaRecord &v : r.vmas) {
+        e.u64(v.start);
+        e.u64(v.end);
+        e.u32(v.prot);
+        e.u32(v.flags);
+        e.u32(uint32_t(v.kind));
+        e.u64(v.pgoff);
+        e.string(v.path);
+        e.u64(v.dev);
+        e.u64(v.ino);
+        e.u64(v.fileSize);
+    }
+}
+
+void RecordCodec::decode(Decoder &d, MmRecord &r)
+{
+    r.pid = d.i32("pid");
+    r.startCode = d.u64("startCode");
+    r.endCode = d.u64("endCode");
+    r.startData = d.u64("startData");
+    r.endData = d.u64("endData");
+    r.startBrk = d.u64("startBrk");
+    r.brk = d.u64("brk");
+    r.startStack = d.u64("startStack");
+    r.argStart = d.u64("argStart");
+    r.argEnd = d.u64("argEnd");
+    r.envStart = d.u64("envStart");
+    r.envEnd = d.u64("envEnd");
+    const uint32_t naux = d.count("auxv", 8, kMaxAuxvItems);
+    r.auxv.reserve(naux);
+    for (uint32_t i = 0; i < naux && !d.failed(); ++i) {
+        r.auxv.push_back(d.u64("auxv"));
+    }
+    r.exePath = d.string("exePath");
+    r.vdsoHash = d.u64("vdsoHash");
+    const uint32_t n = d.count("vmas", kMinVmaBytes);
+    r.vmas.reserve(n);
+    for (uint32_t i = 0; i < n && !d.failed(); ++i) {
+        VmaRecord v;
+        v.start = d.u64("vmas.start");
+        v.end = d.u64("vmas.end");
+        v.prot = d.u32("vmas.prot");
+        v.flags = d.u32("vmas.flags");
+        v.kind = VmaKind(d.u32("vmas.kind"));
+        v.pgoff = d.u64("vmas.pgoff");
+        v.path = d.string("vmas.path");
+        v.dev = d.u64("vmas.dev");
+        v.ino = d.u64("vmas.ino");
+        v.fileSize = d.u64("vmas.fileSize");
+        r.vmas.push_back(std::move(v));
+    }
+}
+
+// ---- files --------------------------------------------------------------------------------
+
+void RecordCodec::encode(Encoder &e, const FilesRecord &r)
+{
+    e.i32(r.pid);
+    e.count(r.fds.size());
+    for (const FdRecord &f : r.fds) {
+        e.i32(f.fd);
+        e.u32(uint32_t(f.kind));
+        e.string(f.path);
+        e.u32(f.openFlags);
+        e.boolean(f.cloexec);
+        e.u64(f.pos);
+        e.u32(f.mode);
+        e.u64(f.dev);
+        e.u64(f.ino);
+        e.u64(f.rdev);
+        e.u64(f.size);
+        e.boolean(f.unlinked);
+    }
+}
+
+void RecordCodec::decode(Decoder &d, FilesRecord &r)
+{
+    r.pid = d.i32("pid");
+    const uint32_t n = d.count("fds", kMinFdBytes);
+    r.fds.reserve(n);
+    for (uint32_t i = 0; i < n && !d.failed(); ++i) {
+        FdRecord f;
+        f.fd = d.i32("fds.fd");
+        f.kind = FdKind(d.u32("fds.kind"));
+        f.path = d.string("fds.path");
+        f.openFlags = d.u32("fds.openFlags");
+        f.cloexec = d.boolean("fds.cloexec");
+        f.pos = d.u64("fds.pos");
+        f.mode = d.u32("fds.mode");
+        f.dev = d.u64("fds.dev");
+        f.ino = d.u64("fds.ino");
+        f.rdev = d.u64("fds.rdev");
+        f.size = d.u64("fds.size");
+        f.unlinked = d.boolean("fds.unlinked");
+        r.fds.push_back(std::move(f));
+    }
+}
+
+// ---- bulk records ---------------------------------------------------------------------------
+
+void RecordCodec::encodePagesFields(Encoder &e, int32_t pid, std::span<const PageRun> runs, uint64_t dataLength)
+{
+    e.i32(pid);
+    e.count(runs.size());
+    for (const PageRun &run : runs) {
+        e.u64(run.vaddr);
+        e.u32(run.pages);
+    }
+    e.u64(dataLength);
+}
+
+uint64_t RecordCodec::decodePagesFields(Decoder &d, PagesRecord &r)
+{
+    r.pid = d.i32("pid");
+    const uint32_t n = d.count("runs", kPageRunBytes);
+    r.runs.reserve(n);
+    for (uint32_t i = 0; i < n && !d.failed(); ++i) {
+        PageRun run;
+        run.vaddr = d.u64("runs.vaddr");
+        run.pages = d.u32("runs.pages");
+        r.runs.push_back(run);
+    }
+    return d.u64("dataLength");
+}
+
+void RecordCodec::encodeFileDataFields(Encoder &e, int32_t pid, int32_t fd, uint64_t dataLength)
+{
+    e.i32(pid);
+    e.i32(fd);
+    e.u64(dataLength);
+}
+
+uint64_t RecordCodec::decodeFileDataFields(Decoder &d, FileDataRecord &r)
+{
+    r.pid = d.i32("pid");
+    r.fd = d.i32("fd");
+    return d.u64("dataLength");
+}
+
+// ---- end ---------------------------------------------------------------------------------------
+
+void RecordCodec::encode(Encoder &e, const EndRecord &r)
+{
+    e.u64(r.sections);
+    e.u64(r.pagesStored);
+    e.u64(r.rawBytes);
+}
+
+void RecordCodec::decode(Decoder &d, EndRecord &r)
+{
+    r.sections = d.u64("sections");
+    r.pagesStored = d.u64("pagesStored");
+    r.rawBytes = d.u64("rawBytes");
+}
+
+} // namespace cryopod::image

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// ProcessModel: the running processes as a tree (children under their parent
+// process), refreshed periodically from a ProcessScanner on a worker thread.
+// A refresh is applied incrementally: rows are inserted, removed and moved
+// (a process re-parented when its parent exits) and changed values are
+// reported with dataChanged, never with a model reset, so that selections and
+// expanded rows survive. CPU usage is derived from the CPU time consumed
+// between two refreshes.
+#pragma once
+
+#include "processinfo.h"
+
+#include <QAbstractItemModel>
+#include <QHash>
+#include <QTimer>
+#include <QtQmlIntegration>
+
+#include <memory>
+#include <vector>
+
+class ProcessScanner;
+
+class ProcessModel : public QAbstractItemModel
+{
+    Q_OBJECT
+    QML_ELEMENT
+
+    // Milliseconds between automatic refreshes; 0 turns them off.
+    Q_PROPERTY(int refreshInterval READ refreshInterval WRITE setRefreshInterval NOTIFY refreshIntervalChanged)
+    // When false, nothing refreshes automatically (refresh() still works).
+    Q_PROPERTY(bool active READ isActive WRITE setActive NOTIFY activeChanged)
+    // Only the caller's own processes (ProcessForest::isOwnedBy): no other users', no kernel threads.
+    Q_PROPERTY(bool showOnlyMine READ showOnlyMine WRITE setShowOnlyMine NOTIFY showOnlyMineChanged)
+    // True until the first scan has been applied.
+    Q_PROPERTY(bool loading READ isLoading NOTIFY loadingChanged)
+    // Number of processes in the model (all levels).
+    Q_PROPERTY(int processCount READ processCount NOTIFY processCountChanged)
+
+public:
+    enum Column {
+        NameColumn,
+        PidColumn,
+        UserColumn,
+        CpuColumn,
+        MemoryColumn,
+        ColumnCount,
+    };
+    Q_ENUM(Column)
+
+    enum Role {
+        NameRole = Qt::UserRole + 1,
+        PidRole,
+        ParentPidRole,
+        UserNameRole,
+        UidRole,
+        CommandLineRole,
+        ExecutableRole,
+        StateRole,
+        KernelThreadRole,
+        MemoryRole, // bytes
+        CpuPercentRole, // share of the whole machine, 0..100
+        CpuTimeRole, // ms
+        StartTimeRole, // QDateTime
+        IconNameRole,
+        SortRole, // the raw value of the cell's column, for sorting
+        SortIndicatorRole, // header data: Qt::SortOrder of the sorted column (set by proxies)
+    };
+    Q_ENUM(Role)
+
+    explicit ProcessModel(QObject *parent = nullptr);
+    ~ProcessModel() override;
+
+    QModelIndex index(int row, int column, const QModelIndex &parent = {}) const override;
+    QModelIndex parent(const QModelIndex &child) const override;
+    int rowCount(const QModelIndex &parent = {}) const override;
+    int columnCount(const QModelIndex &parent = {}) const override;
+    bool hasChildren(const QModelIndex &parent = {}) const override;
+    QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+    QHash<int, QByteArray> roleNames() const override;
+
+    int refreshInterval() const;
+    void setRefreshInterval(int milliseconds);
+    bool isActive() const;
+    void setActive(bool active);
+    bool showOnlyMine() const;
+    void setShowOnlyMine(bool only);
+    bool isLoading() const;
+    int processCount() const;
+
+    // The row of a process (column 0), or an invalid index.
+    Q_INVOKABLE QModelIndex indexForPid(int pid) const;
+
+    // Scans /proc on a worker thread and applies the result; refreshed()
+    // follows. Requests while a scan runs are coalesced.
+    Q_INVOKABLE void refresh();
+
+    // Applies a snapshot (what refresh() does with each scan). Public so that
+    // tests and other scanners can feed the model directly.
+    void applySnapshot(const ProcessSnapshot &snapshot);
+
+Q_SIGNALS:
+    void refreshIntervalChanged();
+    void activeChanged();
+    void showOnlyMineChanged();
+    void loadingChanged();
+    void processCountChanged();
+    // A snapshot has been applied.
+    void refreshed();
+
+private:
+    struct Node;
+    struct Key {
+        pid_t pid = 0;
+        quint64 startTicks = 0;
+        friend bool operator==(const Key &, const Key &) = default;
+        friend size_t qHash(const Key &key, size_t seed = 0)
+        {
+            return qHashMulti(seed, key.pid, key.startTicks);
+        }
+    };
+
+    Node *nodeOf(const QModelIndex &index) const;
+    QModelIndex indexOf(Node *node, int column = 0) const;
+    void updateTimer();
+    void moveNode(Node *node, Node *newParent);
+    void removeChild(Node *parent, int row);
+    void forgetSubtree(Node *node);
+    void emitDataChanged(const QList<Node *> &changed);
+
+    std::unique_ptr<Node> m_root;
+    QHash<Key, Node *> m_nodes;
+    ProcessScanner *m_scanner = nullptr;
+    QTimer m_timer;
+    ProcessSnapshot m_lastSnapshot;
+    int m_refreshInterval = 2000;
+    bool m_active = true;
+    bool m_showOnlyMine = false;
+    bool m_loading = true;
+    quint64 m_pass = 0; // applySnapshot() calls so far
+};

@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+
+#include "processscanner.h"
+
+#include "backendlogging.h"
+
+#include <QElapsedTimer>
+#include <QFuture>
+#include <QHash>
+#include <QMutex>
+#include <QtConcurrentRun>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <unistd.h>
+
+namespace
+{
+// The kernel's PF_KTHREAD flag, as reported in field 9 of /proc/PID/stat.
+constexpr unsigned long kPfKthread = 0x00200000;
+
+// An owned file descriptor.
+class Fd
+{
+public:
+    explicit Fd(int fd)
+        : m_fd(fd)
+    {
+    }
+    ~Fd()
+    {
+        if (m_fd >= 0) {
+            ::close(m_fd);
+        }
+    }
+    Fd(const Fd &) = delete;
+    Fd &operator=(const Fd &) = delete;
+
+    int get() const
+    {
+        return m_fd;
+    }
+    bool valid() const
+    {
+        return m_fd >= 0;
+    }
+
+private:
+    int m_fd;
+};
+
+// An owned DIR stream.
+class Dir
+{
+public:
+    explicit Dir(DIR *dir)
+        : m_dir(dir)
+    {
+    }
+    ~Dir()
+    {
+        if (m_dir) {
+            ::closedir(m_dir);
+        }
+    }
+    Dir(const Dir &) = delete;
+    Dir &operator=(const Dir &) = delete;
+
+    DIR *get() const
+    {
+        return m_dir;
+    }
+
+private:
+    DIR *m_dir;
+};
+
+// Reads a whole (small) file relative to dirFd. nullopt when it cannot be
+// opened or read; for /proc/PID files that means the process is gone (ESRCH,
+// ENOENT) or not ours to read (EACCES).
+std::optional<std::string> readFileAt(int dirFd, const char *name, size_t maxBytes = 1 << 20)
+{
+    Fd fd(::openat(dirFd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd.valid()) {
+        return std::nullopt;
+    }
+    std::string data;
+    char buffer[4096];
+    while (data.size() < maxBytes) {
+        const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return std::nullopt;
+        }
+        if (n == 0) {
+            break;
+        }
+        data.append(buffer, size_t(n));
+    }
+    return data;
+}
+
+template<typename T>
+bool parseNumber(std::string_view text, T &value)
+{
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return ec == std::errc() && end == text.data() + text.size();
+}
+
+// Fields of /proc/PID/stat that Cryopod uses.
+struct StatFields {
+    std::string comm;
+    char state = '?';
+    pid_t ppid = 0;
+    unsigned long flags = 0;
+    quint64 utime = 0;
+    quint64 stime = 0;
+    quint64 startTicks = 0;
+    quint64 rssPages = 0;
+};
+
+// "pid (comm) state ppid ...": comm may contain spaces and parentheses, so it
+// ends at the LAST ')'.
+std::optional<StatFields> parseStat(const std::string &text)
+{
+    const size_t open = text.find('(');
+    const size_t close = text.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open || close + 2 > text.size()) {
+        return std::nullopt;
+    }
+    StatFields stat;
+    stat.comm = text.substr(open + 1, close - open - 1);
+
+    // Split the rest (starting with field 3, the state) on spaces.
+    std::vector<std::string_view> fields;
+    fields.reserve(52);
+    std::string_view rest(text);
+    rest.remove_prefix(close + 2);
+    while (!rest.empty()) {
+        const size_t space = rest.find_first_of(" \n");
+        fields.push_back(rest.substr(0, space));
+        if (space == std::string_view::npos) {
+            break;
+        }
+        rest.remove_prefix(space + 1);
+    }
+    // fields[i] is stat field i + 3 (1-based, as in proc(5)).
+    auto field = [&fields](int number) -> std::string_view {
+        const size_t i = size_t(number - 3);
+        return i < fields.size() ? fields[i] : std::string_view();
+    };
+    if (fields.size() < 22 || field(3).size() != 1) {
+        return std::nullopt;
+    }
+    stat.state = field(3).front();
+    if (!parseNumber(field(4), stat.ppid) || !parseNumber(field(9), stat.flags) || !parseNumber(field(14), stat.utime)
+        || !parseNumber(field(15), stat.stime) || !parseNumber(field(22), stat.startTicks) || !parseNumber(field(24), stat.rssPages)) {
+        return std::nullopt;
+    }
+    return stat;
+}
+
+// The real and effective uid from the "Uid:" line of /proc/PID/status.
+bool parseUids(const std::string &status, uid_t &uid, uid_t &euid)
+{
+    const size_t at = status.find("\nUid:");
+    if (at == std::string::npos) {
+        return false;
+    }
+    std::string_view line(status);
+    line.remove_prefix(at + 5);
+    line = line.substr(0, line.find('\n'));
+    uid_t values[2] = {};
+    for (uid_t &value : values) {
+        const size_t start = line.find_first_not_of(" \t");
+        if (start == std::string_view::npos) {
+            return false;
+        }
+        line.remove_prefix(start);
+        const size_t end = line.find_first_of(" \t");
+        if (!parseNumber(line.substr(0, end), value)) {
+            return false;
+        }
+        line.remove_prefix(end == std::string_view::npos ? line.size() : end);
+    }
+    uid = values[0];
+    euid = values[1];
+    return true;
+}
+
+QStringList parseCmdline(const std::string &data)
+{
+    QStringList arguments;
+    size_t start = 0;
+    while (start < data.size()) {
+        size_t end = data.find('\0', start);
+        if (end == std::string::npos) {
+            end = data.size();
+        }
+        arguments.append(QString::fromUtf8(data.data() + start, qsizetype(end - start)));
+        start = end + 1;
+    }
+    return arguments;
+}
+
+QString readLinkAt(int dirFd, const char *name)
+{
+    char buffer[4096];
+    const ssize_t n = ::readlinkat(dirFd, name, buffer, sizeof buffer);
+    if (n <= 0) {
+        return {};
+    }
+    return QString::fromUtf8(buffer, n);
+}
+
+// User names by uid, shared by all scans (they may run on different threads).
+QString userNameOf(uid_t uid)
+{
+    static QMutex mutex;
+    static QHash<uid_t, QString> cache;
+    QMutexLocker locker(&mutex);
+    const auto it = cache.constFind(uid);
+    if (it != cache.constEnd()) {
+        return *it;
+    }
+    struct passwd entry;
+    struct passwd *result = nullptr;
+    std::vector<char> buffer(16384);
+    QString name;
+    if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &result) == 0 && result) {
+        name = QString::fromUtf8(result->pw_name);
+    } else {
+        name = QString::number(uid);
+    }
+    cache.insert(uid, name);
+    return name;
+}
+
+// Boot time in seconds since the epoch ("btime" in /proc/stat); fixed while
+// the system runs.
+qint64 bootTimeSeconds()
+{
+    static const qint64 bootTime = [] {
+        Fd proc(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        const auto stat = proc.valid() ? readFileAt(proc.get(), "stat") : std::nullopt;
+        if (!stat) {
+            return qint64(0);
+        }
+        const size_t at = stat->find("\nbtime ");
+        if (at == std::string::npos) {
+            return qint64(0);
+        }
+        std::string_view value(*stat);
+        value.remove_prefix(at + 7);
+        value = value.substr(0, value.find('\n'));
+        qint64 seconds = 0;
+        return parseNumber(value, seconds) ? seconds : qint64(0);
+    }();
+    return bootTime;
+}
+
+qint64 monotonicNowNs()
+{
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    return qint64(now.tv_sec) * 1000000000 + now.tv_nsec;
+}
+
+std::optional<ProcessInfo> readProcessAt(int procFd, pid_t pid)
+{
+    static const long ticksPerSecond = ::sysconf(_SC_CLK_TCK);
+    static const long pageSize = ::sysconf(_SC_PAGESIZE);
+
+    // Holding the directory open pins this process: if it exits meanwhile,
+    // reads fail instead of returning a successor's data under a reused pid.
+    const std::string name = std::to_string(pid);
+    Fd dir(::openat(procFd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir.valid()) {
+        return std::nullopt;
+    }
+    const auto statText = readFileAt(dir.get(), "stat");
+    const auto stat = statText ? parseStat(*statText) : std::nullopt;
+    if (!stat) {
+        return std::nullopt;
+    }
+    const auto status = readFileAt(dir.get(), "status");
+    ProcessInfo info;
+    if (!status || !parseUids(*status, info.uid, info.euid)) {
+        return std::nullopt;
+    }
+    info.pid = pid;
+    info.ppid = stat->ppid;
+    info.name = QString::fromUtf8(stat->comm.data(), qsizetype(stat->comm.size()));
+    info.state = stat->state;
+    info.kernelThread = (stat->flags & kPfKthread) != 0;
+    info.rssBytes = stat->rssPages * quint64(pageSize);
+    info.cpuTimeNs = (stat->utime + stat->stime) * (1000000000ULL / quint64(ticksPerSecond));
+    info.startTicks = stat->startTicks;
+    info.startTimeMs = bootTimeSeconds() * 1000 + qint64(stat->startTicks * 1000 / quint64(ticksPerSecond));
+    info.userName = userNameOf(info.euid);
+    if (!info.kernelThread) {
+        // Both may be legitimately unreadable (zombies, other users' processes).
+        if (const auto cmdline = readFileAt(dir.get(), "cmdline")) {
+            info.arguments = parseCmdline(*cmdline);
+        }
+        info.executable = readLinkAt(dir.get(), "exe");
+    }
+    return info;
+}
+} // namespace
+
+ProcessScanner::ProcessScanner(QObject *parent)
+    : QObject(parent)
+{
+}
+
+ProcessScanner::~ProcessScanner() = default;
+
+std::optional<ProcessInfo> ProcessScanner::readProcess(pid_t pid)
+{
+    Fd proc(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!proc.valid()) {
+        return std::nullopt;
+    }
+    return readProcessAt(proc.get(), pid);
+}
+
+ProcessSnapshot ProcessScanner::scan()
+{
+    ProcessSnapshot snapshot;
+    QElapsedTimer timer;
+    timer.start();
+    snapshot.monotonicNs = monotonicNowNs();
+    snapshot.cpuCount = std::max(1, int(::sysconf(_SC_NPROCESSORS_ONLN)));
+
+    const int procFd = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (procFd < 0) {
+        snapshot.error = QStringLiteral("open /proc: %1").arg(QString::fromUtf8(std::strerror(errno)));
+        qCWarning(lcProc) << snapshot.error;
+        return snapshot;
+    }
+    // fdopendir takes ownership of procFd; readProcessAt uses it as a dirfd.
+    Dir dir(::fdopendir(procFd));
+    if (!dir.get()) {
+        snapshot.error = QStringLiteral("read /proc: %1").arg(QString::fromUtf8(std::strerror(errno)));
+        ::close(procFd);
+        qCWarning(lcProc) << snapshot.error;
+        return snapshot;
+    }
+    std::vector<pid_t> pids;
+    pids.reserve(1024);
+    while (const dirent *entry = ::readdir(dir.get())) {
+        pid_t pid = 0;
+        if (parseNumber(std::string_view(entry->d_name), pid) && pid > 0) {
+            pids.push_back(pid);
+        }
+    }
+    std::sort(pids.begin(), pids.end());
+
+    snapshot.processes.reserve(qsizetype(pids.size()));
+    int vanished = 0;
+    for (pid_t pid : pids) {
+        if (auto info = readProcessAt(procFd, pid)) {
+            snapshot.processes.append(std::move(*info));
+        } else {
+            ++vanished;
+        }
+    }
+    snapshot.scanDurationUs = timer.nsecsElapsed() / 1000;
+    qCDebug(lcProc) << "scanned" << snapshot.processes.size() << "processes in" << snapshot.scanDurationUs << "us," << vanished
+                    << "vanished or unreadable";
+    return snapshot;
+}
+
+void ProcessScanner::requestScan()
+{
+    if (m_scanning) {
+        m_pending = true;
+        return;
+    }
+    startScan();
+}
+
+bool ProcessScanner::isScanning() const
+{
+    return m_scanning;
+}
+
+void ProcessScanner::startScan()
+{
+    m_scanning = true;
+    // The continuation runs in this object's thread, and not at all once this
+    // object is gone; the scan itself touches nothing of ours.
+    QtConcurrent::run(&ProcessScanner::scan).then(this, [this](const ProcessSnapshot &snapshot) {
+        m_scanning = false;
+        Q_EMIT snapshotReady(snapshot);
+        if (m_pending) {
+            m_pending = false;
+            startScan();
+        }
+    });
+}

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// ProcessScanner reads /proc into a ProcessSnapshot. A scan tolerates
+// processes that exit while it runs (they are left out). The GUI asks for
+// scans with requestScan(), which runs them on a worker thread and delivers
+// the result in the scanner's own thread; the CLI and tests call scan().
+#pragma once
+
+#include "processinfo.h"
+
+#include <QObject>
+
+#include <optional>
+
+class ProcessScanner : public QObject
+{
+    Q_OBJECT
+
+public:
+    explicit ProcessScanner(QObject *parent = nullptr);
+    ~ProcessScanner() override;
+
+    // Reads every process in /proc, in the calling thread. Never call it from
+    // the UI thread: use requestScan() there.
+    static ProcessSnapshot scan();
+
+    // Reads one process; nullopt when it does not exist (or vanished while
+    // being read).
+    static std::optional<ProcessInfo> readProcess(pid_t pid);
+
+    // Starts a scan on a worker thread; snapshotReady() follows in this
+    // object's thread. A request while a scan runs is coalesced into one more
+    // scan after it.
+    void requestScan();
+    bool isScanning() const;
+
+Q_SIGNALS:
+    void snapshotReady(const ProcessSnapshot &snapshot);
+
+private:
+    void startScan();
+
+    bool m_scanning = false;
+    bool m_pending = false;
+};

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// The two data paths of the design, between a store and an image transport:
+//
+//   take:    producer --pipe--> SnapshotIngest  (the stream is stored as it
+//            is written; the snapshot commits only when both sides succeeded)
+//   restore: SnapshotRebuilder --pipe--> consumer (the consumer on the
+//            calling thread, the rebuild on a second one)
+//
+// Errors name the side that failed first: a store that runs out of disk
+// closes its end of the pipe, the producer then fails with EPIPE and leaves
+// the process running, and the store's error is the one reported.
+#pragma once
+
+#include "imagetransport.h"
+#include "result.h"
+#include "storetypes.h"
+
+#include <cstdint>
+#include <sys/types.h>
+
+namespace cryopod::store
+{
+
+class SnapshotStore;
+
+struct TakeResult {
+    int64_t id = 0;
+    ProducerResult producer;
+    IngestStats ingest;
+};
+
+struct RestoreResult {
+    ConsumerResult consumer;
+    RebuildResult rebuild;
+};
+
+class SnapshotJob
+{
+public:
+    static Result<TakeResult> take(SnapshotStore &store, ImageProducer &producer, pid_t pid, const IngestOptions &options);
+    static Result<RestoreResult> restore(SnapshotStore &store, int64_t id, ImageConsumer &consumer, const RebuildOptions &options = {});
+};
+
+} // namespace cryopod::store

@@ -1,0 +1,852 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// cr_throughput: checkpoint/restore throughput on a 1 GiB workload
+// (bench/workloads/bigmem.cpp: half random, half text), and beside it, on
+// the same memory in the same run:
+//   - the limit: process_vm_readv of all present pages into one reused
+//     buffer, streamed through zstd at the same level on all cores, output
+//     discarded (raw zstd, and through ImageWriter::writePages);
+//   - the engine: checkpoint with --leave-running, restore, verify
+//     (engineDump()/engineRestore(), helper/engine called directly);
+//   - the peer: CRIU dump --leave-running to tmpfs and restore -d, when criu
+//     is installed (CRIU_FAULT=130: no hardware breakpoints here);
+//   - gcore, when gdb is installed.
+// Prints times, GB/s and ratios. A program, not a test: run it as root,
+// alone on the machine for meaningful numbers.
+//
+// usage: cr_throughput [--size MIB] [--level N] [--workers N] [--buffer MIB]
+//                      [--tmp DIR] [--no-criu] [--no-gcore]
+
+#include "engine.h"
+#include "imagereader.h"
+#include "imagewriter.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+#include <zstd.h>
+
+using namespace cryopod;
+using namespace cryopod::image;
+
+namespace
+{
+struct Options {
+    uint64_t sizeMiB = 1024;
+    int level = 1;
+    int workers = 0; // 0 = one per online CPU
+    size_t bufferMiB = 8;
+    std::string tmp = "/dev/shm"; // tmpfs for images
+    bool criu = true;
+    bool gcore = true;
+};
+
+double now()
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+int onlineCpus()
+{
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? int(n) : 1;
+}
+
+std::string selfDir()
+{
+    char buf[4096];
+    const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) {
+        return ".";
+    }
+    std::string path(buf, size_t(n));
+    return path.substr(0, path.rfind('/'));
+}
+
+std::string readFileText(const std::string &path)
+{
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+bool findProgram(const char *name, std::string *path)
+{
+    const char *env = std::getenv("PATH");
+    std::string dirs = std::string(env ? env : "") + ":/usr/sbin:/sbin:/usr/bin:/bin";
+    std::stringstream ss(dirs);
+    std::string dir;
+    while (std::getline(ss, dir, ':')) {
+        if (dir.empty()) {
+            continue;
+        }
+        const std::string candidate = dir + "/" + name;
+        if (access(candidate.c_str(), X_OK) == 0) {
+            *path = candidate;
+            return true;
+        }
+    }
+    return false;
+}
+
+// Runs a program with stdout/stderr into logPath; returns its exit status (or -1).
+int runProgram(const std::vector<std::string> &argv, const std::vector<std::string> &extraEnv, const std::string &logPath)
+{
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int log = open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        const int null = open("/dev/null", O_RDONLY);
+        dup2(null, 0);
+        dup2(log, 1);
+        dup2(log, 2);
+        close_range(3, ~0u, 0);
+        for (const std::string &e : extraEnv) {
+            putenv(const_cast<char *>(e.c_str()));
+        }
+        std::vector<char *> args;
+        for (const std::string &a : argv) {
+            args.push_back(const_cast<char *>(a.c_str()));
+        }
+        args.push_back(nullptr);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) { }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// ---- the workload ------------------------------------------------------------------
+
+class Workload
+{
+public:
+    Workload(std::string program, std::string outPath)
+        : m_program(std::move(program))
+        , m_out(std::move(outPath))
+    {
+    }
+    ~Workload()
+    {
+        kill();
+    }
+
+    // Starts it in its own session with fds 0 (/dev/null), 1 and 2 (a
+    // regular file) only, and waits for "ready".
+    bool start(uint64_t sizeMiB)
+    {
+        unlink(m_out.c_str());
+        m_pid = fork();
+        if (m_pid == 0) {
+            setsid();
+            const int out = open(m_out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+            const int null = open("/dev/null", O_RDONLY);
+            dup2(null, 0);
+            dup2(out, 1);
+            dup2(out, 2);
+            close_range(3, ~0u, 0);
+            const std::string size = std::to_string(sizeMiB);
+            execl(m_program.c_str(), m_program.c_str(), size.c_str(), static_cast<char *>(nullptr));
+            _exit(127);
+        }
+        return m_pid > 0 && waitFor("ready ", 180);
+    }
+
+    pid_t pid() const
+    {
+        return m_pid;
+    }
+    bool alive() const
+    {
+        return m_pid > 0;
+    }
+
+    // Waits until the output file has a line starting with prefix.
+    bool waitFor(const std::string &prefix, double timeoutSeconds) const
+    {
+        const double deadline = now() + timeoutSeconds;
+        while (now() < deadline) {
+            const std::string text = readFileText(m_out);
+            if (text.find("\n" + prefix) != std::string::npos || text.starts_with(prefix)) {
+                return true;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        return false;
+    }
+
+    // SIGUSR1: the process (original or restored, same pid) re-hashes its
+    // memory and exits 0 when it matches.
+    bool verifyAndReap()
+    {
+        if (m_pid <= 0) {
+            return false;
+        }
+        ::kill(m_pid, SIGUSR1);
+        const bool said = waitFor("verified ", 60);
+        int status = 0;
+        const pid_t r = waitpid(m_pid, &status, 0);
+        m_pid = -1;
+        return said && r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && readFileText(m_out).find("verified ok") != std::string::npos;
+    }
+
+    void kill()
+    {
+        if (m_pid > 0) {
+            ::kill(m_pid, SIGKILL);
+            waitpid(m_pid, nullptr, 0);
+            m_pid = -1;
+        }
+    }
+
+    // A restored copy runs under the same pid (reparented to us, the subreaper).
+    void adopt(pid_t pid)
+    {
+        m_pid = pid;
+    }
+
+    const std::string &outPath() const
+    {
+        return m_out;
+    }
+
+private:
+    std::string m_program;
+    std::string m_out;
+    pid_t m_pid = -1;
+};
+
+// ---- the memory of a process -------------------------------------------------------------
+
+struct Region {
+    uint64_t start = 0, end = 0;
+    uint32_t prot = 0;
+    bool shared = false;
+    uint64_t pgoff = 0;
+    uint64_t ino = 0;
+    std::string path;
+};
+
+std::vector<Region> readMaps(pid_t pid)
+{
+    std::vector<Region> out;
+    std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+    std::string line;
+    while (std::getline(in, line)) {
+        Region r;
+        char perms[5] = {};
+        char dev[16] = {};
+        unsigned long long start, end, off, ino;
+        int pathAt = 0;
+        if (std::sscanf(line.c_str(), "%llx-%llx %4s %llx %15s %llu %n", &start, &end, perms, &off, dev, &ino, &pathAt) < 6) {
+            continue;
+        }
+        r.start = start;
+        r.end = end;
+        r.prot = (perms[0] == 'r' ? kVmaRead : 0) | (perms[1] == 'w' ? kVmaWrite : 0) | (perms[2] == 'x' ? kVmaExec : 0);
+        r.shared = perms[3] == 's';
+        r.pgoff = off;
+        r.ino = ino;
+        if (pathAt > 0 && size_t(pathAt) <= line.size()) {
+            r.path = line.substr(size_t(pathAt));
+        }
+        out.push_back(r);
+    }
+    return out;
+}
+
+bool isSpecial(const Region &r)
+{
+    return r.path == "[vvar]" || r.path == "[vvar_vclock]" || r.path == "[vsyscall]" || r.path == "[vdso]";
+}
+
+struct Run {
+    uint64_t vaddr;
+    uint64_t pages;
+};
+
+// Present pages (pagemap bit 63) of the readable, non-special mappings.
+std::vector<Run> presentRuns(pid_t pid, const std::vector<Region> &regions, uint64_t *pagesOut)
+{
+    std::vector<Run> runs;
+    const int fd = open(("/proc/" + std::to_string(pid) + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        std::perror("open pagemap");
+        return runs;
+    }
+    std::vector<uint64_t> entries(65536);
+    uint64_t total = 0;
+    for (const Region &r : regions) {
+        if (!(r.prot & kVmaRead) || isSpecial(r)) {
+            continue;
+        }
+        for (uint64_t page = r.start / 4096; page < r.end / 4096;) {
+            const uint64_t n = std::min<uint64_t>(entries.size(), r.end / 4096 - page);
+            const ssize_t got = pread(fd, entries.data(), n * 8, off_t(page * 8));
+            if (got <= 0) {
+                break;
+            }
+            const uint64_t have = uint64_t(got) / 8;
+            for (uint64_t i = 0; i < have; ++i) {
+                if (entries[i] >> 63) {
+                    const uint64_t vaddr = (page + i) * 4096;
+                    if (!runs.empty() && runs.back().vaddr + runs.back().pages * 4096 == vaddr) {
+                        ++runs.back().pages;
+                    } else {
+                        runs.push_back({vaddr, 1});
+                    }
+                    ++total;
+                }
+            }
+            page += have;
+        }
+    }
+    close(fd);
+    *pagesOut = total;
+    return runs;
+}
+
+// Reads all runs through one reused buffer with process_vm_readv and calls
+// sink(runs of this batch, bytes) for every full (or last) buffer.
+template<typename Sink>
+bool forEachBatch(pid_t pid, const std::vector<Run> &runs, std::vector<uint8_t> &buffer, Sink sink)
+{
+    const uint64_t capacityPages = buffer.size() / 4096;
+    std::vector<PageRun> batch;
+    std::vector<iovec> remote;
+    uint64_t pagesInBatch = 0;
+    auto flush = [&]() -> bool {
+        if (pagesInBatch == 0) {
+            return true;
+        }
+        iovec local {buffer.data(), size_t(pagesInBatch * 4096)};
+        const ssize_t n = process_vm_readv(pid, &local, 1, remote.data(), remote.size(), 0);
+        if (n != ssize_t(pagesInBatch * 4096)) {
+            std::fprintf(stderr, "process_vm_readv: %zd of %llu bytes: %s\n", n, static_cast<unsigned long long>(pagesInBatch * 4096), std::strerror(errno));
+            return false;
+        }
+        sink(std::span<const PageRun>(batch), std::span<const uint8_t>(buffer.data(), size_t(pagesInBatch * 4096)));
+        batch.clear();
+        remote.clear();
+        pagesInBatch = 0;
+        return true;
+    };
+    for (const Run &run : runs) {
+        uint64_t vaddr = run.vaddr;
+        uint64_t left = run.pages;
+        while (left > 0) {
+            if (pagesInBatch == capacityPages || remote.size() == 1024) { // IOV_MAX
+                if (!flush()) {
+                    return false;
+                }
+            }
+            const uint64_t take = std::min(left, capacityPages - pagesInBatch);
+            batch.push_back(PageRun {vaddr, uint32_t(take)});
+            remote.push_back(iovec {reinterpret_cast<void *>(vaddr), size_t(take * 4096)});
+            pagesInBatch += take;
+            vaddr += take * 4096;
+            left -= take;
+        }
+    }
+    return flush();
+}
+
+struct Measure {
+    std::string name;
+    double seconds = 0;
+    uint64_t rawBytes = 0;
+    uint64_t outBytes = 0; // compressed / image bytes, 0 when not applicable
+};
+
+void printMeasure(const Measure &m)
+{
+    const double gbs = m.seconds > 0 ? double(m.rawBytes) / m.seconds / 1e9 : 0;
+    std::printf("  %-64s %7.3f s  %6.2f GB/s", m.name.c_str(), m.seconds, gbs);
+    if (m.outBytes) {
+        std::printf("  ratio %.3f", double(m.outBytes) / double(m.rawBytes));
+    }
+    std::printf("\n");
+}
+
+// ---- the limit ----------------------------------------------------------------------------
+
+Measure measureRead(pid_t pid, const std::vector<Run> &runs, size_t bufferBytes)
+{
+    std::vector<uint8_t> buffer(bufferBytes);
+    Measure m {"process_vm_readv only (" + std::to_string(bufferBytes >> 20) + " MiB buffer)"};
+    const double t0 = now();
+    forEachBatch(pid, runs, buffer, [&](std::span<const PageRun>, std::span<const uint8_t> data) { m.rawBytes += data.size(); });
+    m.seconds = now() - t0;
+    return m;
+}
+
+Measure measureRawZstd(pid_t pid, const std::vector<Run> &runs, size_t bufferBytes, int level, int workers)
+{
+    std::vector<uint8_t> buffer(bufferBytes);
+    std::vector<uint8_t> out(ZSTD_CStreamOutSize());
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, workers);
+    Measure m {"read + raw zstd -" + std::to_string(level) + " stream, " + std::to_string(workers) + " workers"};
+    auto drain = [&](ZSTD_inBuffer &in, ZSTD_EndDirective mode) {
+        for (;;) {
+            ZSTD_outBuffer o {out.data(), out.size(), 0};
+            const size_t left = ZSTD_compressStream2(c, &o, &in, mode);
+            m.outBytes += o.pos;
+            if (ZSTD_isError(left)) {
+                std::fprintf(stderr, "zstd: %s\n", ZSTD_getErrorName(left));
+                return;
+            }
+            if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size) {
+                return;
+            }
+        }
+    };
+    const double t0 = now();
+    forEachBatch(pid, runs, buffer, [&](std::span<const PageRun>, std::span<const uint8_t> data) {
+        ZSTD_inBuffer in {data.data(), data.size(), 0};
+        drain(in, ZSTD_e_continue);
+        m.rawBytes += data.size();
+    });
+    ZSTD_inBuffer none {nullptr, 0, 0};
+    drain(none, ZSTD_e_end);
+    m.seconds = now() - t0;
+    ZSTD_freeCCtx(c);
+    return m;
+}
+
+// The records that must precede Pages: a one-process tree and its Mm.
+bool writePrologue(ImageWriter &w, pid_t pid, const std::vector<Region> &regions)
+{
+    ProcessTreeRecord tree;
+    tree.rootPid = pid;
+    tree.processes.push_back(ProcessEntry {pid, getpid(), pid, pid, {pid}});
+    MmRecord mm;
+    mm.pid = pid;
+    for (const Region &r : regions) {
+        VmaRecord v;
+        v.start = r.start;
+        v.end = r.end;
+        v.prot = r.prot;
+        v.path = r.path;
+        if (r.path == "[vdso]") {
+            v.kind = VmaKind::Vdso;
+        } else if (r.path == "[vvar]") {
+            v.kind = VmaKind::Vvar;
+        } else if (r.path == "[vvar_vclock]") {
+            v.kind = VmaKind::VvarVclock;
+        } else if (r.path == "[vsyscall]") {
+            v.kind = VmaKind::Vsyscall;
+        } else if (r.ino != 0 && r.path.starts_with("/")) {
+            v.kind = r.shared ? VmaKind::FileShared : VmaKind::FilePrivate;
+            v.pgoff = r.pgoff;
+            v.ino = r.ino;
+        } else {
+            v.kind = r.shared ? VmaKind::SharedAnonymous : VmaKind::Anonymous;
+        }
+        mm.vmas.push_back(v);
+    }
+    auto a = w.write(tree);
+    auto b = a ? w.write(mm) : a;
+    if (!b) {
+        std::fprintf(stderr, "image prologue: %s\n", b.error().describe().c_str());
+        return false;
+    }
+    return true;
+}
+
+// ImageWriter::writePages per buffer, as the engine's dump does; into
+// imagePath, or /dev/null when it is empty.
+Measure measureWritePages(pid_t pid, const std::vector<Region> &regions, const std::vector<Run> &runs, size_t bufferBytes, int level, int workers,
+                          const std::string &imagePath)
+{
+    std::vector<uint8_t> buffer(bufferBytes);
+    const std::string workerText = workers < 0 ? "caller's thread" : std::to_string(workers == 0 ? onlineCpus() : workers) + " workers";
+    Measure m {"read + ImageWriter::writePages -" + std::to_string(level) + ", " + workerText + ", " + std::to_string(bufferBytes >> 20) + " MiB"};
+    const int fd = imagePath.empty() ? open("/dev/null", O_WRONLY | O_CLOEXEC) : open(imagePath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    Header header;
+    header.arch = "x86_64";
+    header.kernelRelease = "bench";
+    header.engineVersion = "cr_throughput";
+    WriterOptions options {level, workers, false};
+    auto writer = ImageWriter::create(fd, header, options);
+    if (!writer || !writePrologue(**writer, pid, regions)) {
+        close(fd);
+        return m;
+    }
+    const double t0 = now();
+    bool ok = forEachBatch(pid, runs, buffer, [&](std::span<const PageRun> batch, std::span<const uint8_t> data) {
+        if (auto r = (*writer)->writePages(pid, batch, data); !r) {
+            std::fprintf(stderr, "writePages: %s\n", r.error().describe().c_str());
+            std::exit(1);
+        }
+        m.rawBytes += data.size();
+    });
+    if (ok) {
+        (void)(*writer)->finish();
+    }
+    m.seconds = now() - t0;
+    m.outBytes = (*writer)->bytesWritten();
+    close(fd);
+    return m;
+}
+
+// ImageReader over a whole image: checksums, validation, zstd decompression.
+Measure measureReadBack(const std::string &imagePath)
+{
+    Measure m {"ImageReader read back (verify + decompress, 1 thread)"};
+    const int fd = open(imagePath.c_str(), O_RDONLY | O_CLOEXEC);
+    ReaderLimits limits;
+    limits.requireComplete = false;
+    const double t0 = now();
+    auto reader = ImageReader::open(fd, limits);
+    while (reader) {
+        auto s = (*reader)->next();
+        if (!s) {
+            std::fprintf(stderr, "read back: %s\n", s.error().describe().c_str());
+            break;
+        }
+        if (const auto *p = std::get_if<PagesRecord>(&*s)) {
+            m.rawBytes += p->data.size();
+        }
+        if (std::holds_alternative<EndRecord>(*s)) {
+            m.outBytes = (*reader)->bytesRead();
+            break;
+        }
+    }
+    m.seconds = now() - t0;
+    close(fd);
+    return m;
+}
+
+// ---- the engine ---------------------------------------------------------
+
+struct DumpResult {
+    double seconds = 0; // whole dump
+    double pauseSeconds = 0; // the target was stopped
+    uint64_t imageBytes = 0;
+};
+
+struct RestoreResult {
+    double seconds = 0; // until the restored process runs
+    bool verified = false; // its memory hashed the same
+};
+
+// Checkpoint `pid` with the engine into imagePath, leaving it running: the
+// library behind `cryopodctl checkpoint --direct PID -o IMAGE --leave-running`.
+std::optional<DumpResult> engineDump(pid_t pid, const std::string &imagePath, const Options &options)
+{
+    const int fd = open(imagePath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        std::fprintf(stderr, "engine dump: open %s: %s\n", imagePath.c_str(), std::strerror(errno));
+        return std::nullopt;
+    }
+    cryopod::engine::CheckpointOptions co;
+    co.leaveRunning = true;
+    co.compressionLevel = options.level;
+    co.workers = options.workers;
+    const double t0 = now();
+    const auto result = cryopod::engine::checkpoint(pid, fd, co);
+    const double t = now() - t0;
+    close(fd);
+    if (!result) {
+        std::fprintf(stderr, "engine dump: %s\n", result.error().describe().c_str());
+        return std::nullopt;
+    }
+    DumpResult r;
+    r.seconds = t;
+    r.pauseSeconds = double(result->pauseNs) / 1e9;
+    r.imageBytes = result->imageBytes;
+    return r;
+}
+
+// Restore imagePath with the engine (the original is gone by then); returns
+// once the restored process runs (it is our child), without waiting for it.
+std::optional<RestoreResult> engineRestore(const std::string &imagePath, const Options &options)
+{
+    (void)options;
+    const int fd = open(imagePath.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        std::fprintf(stderr, "engine restore: open %s: %s\n", imagePath.c_str(), std::strerror(errno));
+        return std::nullopt;
+    }
+    const double t0 = now();
+    const auto result = cryopod::engine::restore(fd, {});
+    const double t = now() - t0;
+    close(fd);
+    if (!result) {
+        std::fprintf(stderr, "engine restore: %s\n", result.error().describe().c_str());
+        return std::nullopt;
+    }
+    RestoreResult r;
+    r.seconds = t;
+    return r;
+}
+
+// ---- the peers ------------------------------------------------------------------------------------
+
+std::string g_criu;
+
+std::optional<DumpResult> criuDump(pid_t pid, const std::string &dir)
+{
+    mkdir(dir.c_str(), 0700);
+    const double t0 = now();
+    const int rc =
+        runProgram({g_criu, "dump", "--leave-running", "-t", std::to_string(pid), "-D", dir, "-o", "dump.log"}, {"CRIU_FAULT=130"}, dir + "/run.log");
+    const double t = now() - t0;
+    if (rc != 0) {
+        std::fprintf(stderr, "criu dump failed (exit %d); see %s/dump.log\n", rc, dir.c_str());
+        return std::nullopt;
+    }
+    DumpResult r;
+    r.seconds = t;
+    r.pauseSeconds = t; // CRIU keeps the tree frozen for the whole dump
+    std::error_code ec;
+    for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
+        if (entry.path().extension() == ".img") {
+            r.imageBytes += entry.file_size(ec);
+        }
+    }
+    return r;
+}
+
+std::optional<RestoreResult> criuRestore(const std::string &dir, Workload &workload, pid_t pid)
+{
+    const double t0 = now();
+    const int rc = runProgram({g_criu, "restore", "-d", "-D", dir, "-o", "restore.log"}, {"CRIU_FAULT=130"}, dir + "/run.log");
+    RestoreResult r;
+    r.seconds = now() - t0;
+    if (rc != 0) {
+        std::fprintf(stderr, "criu restore failed (exit %d); see %s/restore.log\n", rc, dir.c_str());
+        return std::nullopt;
+    }
+    workload.adopt(pid);
+    r.verified = workload.verifyAndReap();
+    return r;
+}
+
+std::optional<DumpResult> gcoreDump(pid_t pid, const std::string &prefix)
+{
+    std::string gcore;
+    if (!findProgram("gcore", &gcore)) {
+        return std::nullopt;
+    }
+    const double t0 = now();
+    const int rc = runProgram({gcore, "-o", prefix, std::to_string(pid)}, {}, prefix + ".log");
+    DumpResult r;
+    r.seconds = now() - t0;
+    r.pauseSeconds = r.seconds;
+    struct stat st;
+    const std::string core = prefix + "." + std::to_string(pid);
+    if (rc != 0 || stat(core.c_str(), &st) != 0) {
+        std::fprintf(stderr, "gcore failed (exit %d); see %s.log\n", rc, prefix.c_str());
+        return std::nullopt;
+    }
+    r.imageBytes = uint64_t(st.st_size);
+    unlink(core.c_str());
+    unlink((prefix + ".log").c_str());
+    return r;
+}
+
+void removeTree(const std::string &dir)
+{
+    runProgram({"/bin/rm", "-rf", dir}, {}, "/dev/null");
+}
+
+int usage(FILE *to, int code)
+{
+    std::fprintf(to,
+                 "usage: cr_throughput [--size MIB] [--level N] [--workers N] [--buffer MIB] [--tmp DIR] [--no-criu] [--no-gcore]\n"
+                 "  --size MIB    workload size (default 1024)\n"
+                 "  --level N     zstd level (default 1)\n"
+                 "  --workers N   zstd workers (default: one per online CPU)\n"
+                 "  --buffer MIB  process_vm_readv buffer (default 8)\n"
+                 "  --tmp DIR     tmpfs directory for images (default /dev/shm)\n");
+    return code;
+}
+} // namespace
+
+int main(int argc, char **argv)
+{
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> const char * { return i + 1 < argc ? argv[++i] : nullptr; };
+        const char *v = nullptr;
+        if (a == "--size" && (v = value())) {
+            o.sizeMiB = std::strtoull(v, nullptr, 10);
+        } else if (a == "--level" && (v = value())) {
+            o.level = std::atoi(v);
+        } else if (a == "--workers" && (v = value())) {
+            o.workers = std::atoi(v);
+        } else if (a == "--buffer" && (v = value())) {
+            o.bufferMiB = std::strtoull(v, nullptr, 10);
+        } else if (a == "--tmp" && (v = value())) {
+            o.tmp = v;
+        } else if (a == "--no-criu") {
+            o.criu = false;
+        } else if (a == "--no-gcore") {
+            o.gcore = false;
+        } else if (a == "-h" || a == "--help") {
+            return usage(stdout, 0);
+        } else {
+            return usage(stderr, 2);
+        }
+    }
+    const int workers = o.workers > 0 ? o.workers : onlineCpus();
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    char dirTemplate[4096];
+    std::snprintf(dirTemplate, sizeof dirTemplate, "%s/cr_throughput-XXXXXX", o.tmp.c_str());
+    if (!mkdtemp(dirTemplate)) {
+        std::perror("mkdtemp");
+        return 1;
+    }
+    const std::string dir = dirTemplate;
+
+    Workload workload(selfDir() + "/cr_bigmem", dir + "/workload.out");
+    std::printf("cr_throughput: %llu MiB workload (half random, half text), zstd level %d, %d online CPUs\n", static_cast<unsigned long long>(o.sizeMiB),
+                o.level, onlineCpus());
+    double t0 = now();
+    if (!workload.start(o.sizeMiB)) {
+        std::fprintf(stderr, "the workload did not become ready; see %s\n", workload.outPath().c_str());
+        removeTree(dir);
+        return 1;
+    }
+    const pid_t pid = workload.pid();
+    std::printf("workload pid %d ready after %.2f s\n\n", int(pid), now() - t0);
+
+    t0 = now();
+    const std::vector<Region> regions = readMaps(pid);
+    uint64_t pages = 0;
+    const std::vector<Run> runs = presentRuns(pid, regions, &pages);
+    const double scan = now() - t0;
+    const uint64_t resident = pages * 4096;
+    std::printf("resident: %llu pages (%.1f MiB) in %zu runs, %zu mappings; maps+pagemap scan %.3f s\n\n", static_cast<unsigned long long>(pages),
+                double(resident) / 1048576.0, runs.size(), regions.size(), scan);
+
+    // ---- the limit
+    std::printf("limit (same memory, output discarded unless noted):\n");
+    const size_t buffer = o.bufferMiB << 20;
+    const Measure read = measureRead(pid, runs, buffer);
+    printMeasure(read);
+    const Measure limit = measureRawZstd(pid, runs, buffer, o.level, workers);
+    printMeasure(limit);
+    printMeasure(measureRawZstd(pid, runs, buffer, o.level, 0));
+    const Measure ours = measureWritePages(pid, regions, runs, buffer, o.level, o.workers, {});
+    printMeasure(ours);
+    printMeasure(measureWritePages(pid, regions, runs, buffer, o.level, -1, {}));
+    printMeasure(measureWritePages(pid, regions, runs, 64u << 20, o.level, o.workers, {}));
+    const std::string pagesImage = dir + "/pages.cryopod";
+    Measure toTmpfs = measureWritePages(pid, regions, runs, buffer, o.level, o.workers, pagesImage);
+    toTmpfs.name += " to tmpfs";
+    printMeasure(toTmpfs);
+    printMeasure(measureReadBack(pagesImage));
+    unlink(pagesImage.c_str());
+    std::printf("  writePages / raw zstd time: %.2f\n\n", ours.seconds / limit.seconds);
+
+    // ---- the engine
+    const std::string image = dir + "/engine.cryopod";
+    const std::optional<DumpResult> dump = engineDump(pid, image, o);
+    std::printf("engine:\n");
+    if (dump) {
+        std::printf("  dump    %7.3f s  %6.2f GB/s  pause %.3f s  image %.1f MiB (ratio %.3f)  %.2fx the limit\n", dump->seconds,
+                    double(resident) / dump->seconds / 1e9, dump->pauseSeconds, double(dump->imageBytes) / 1048576.0,
+                    double(dump->imageBytes) / double(resident), dump->seconds / limit.seconds);
+    } else {
+        std::printf("  dump    not wired yet (engineDump() in bench/cr_throughput.cpp)\n");
+    }
+
+    // ---- the peers: dumps while the workload runs
+    std::optional<DumpResult> criu;
+    const std::string criuDir = dir + "/criu";
+    if (o.criu && findProgram("criu", &g_criu)) {
+        criu = criuDump(pid, criuDir);
+    }
+    std::optional<DumpResult> gcore;
+    if (o.gcore) {
+        gcore = gcoreDump(pid, dir + "/core");
+    }
+
+    // ---- restores: the original goes first (same pid), each copy verifies and exits
+    std::optional<RestoreResult> restore;
+    if (dump) {
+        workload.kill();
+        restore = engineRestore(image, o);
+        if (restore) {
+            workload.adopt(pid);
+            restore->verified = workload.verifyAndReap();
+        }
+    }
+    if (restore) {
+        std::printf("  restore %7.3f s  %6.2f GB/s  memory %s\n", restore->seconds, double(resident) / restore->seconds / 1e9,
+                    restore->verified ? "verified" : "NOT verified");
+    } else {
+        std::printf("  restore not wired yet (engineRestore() in bench/cr_throughput.cpp)\n");
+    }
+    unlink(image.c_str());
+
+    std::printf("\npeers:\n");
+    std::optional<RestoreResult> criuRestored;
+    if (criu) {
+        workload.kill();
+        criuRestored = criuRestore(criuDir, workload, pid);
+        std::printf("  criu dump    %7.3f s  %6.2f GB/s  (frozen throughout)  images %.1f MiB\n", criu->seconds, double(resident) / criu->seconds / 1e9,
+                    double(criu->imageBytes) / 1048576.0);
+        if (criuRestored) {
+            std::printf("  criu restore %7.3f s  %6.2f GB/s  memory %s\n", criuRestored->seconds, double(resident) / criuRestored->seconds / 1e9,
+                        criuRestored->verified ? "verified" : "NOT verified");
+        } else {
+            std::printf("  criu restore failed\n");
+        }
+    } else {
+        std::printf("  criu: %s\n", !o.criu ? "skipped (--no-criu)" : g_criu.empty() ? "not installed" : "dump failed");
+    }
+    if (gcore) {
+        std::printf("  gcore        %7.3f s  %6.2f GB/s  core %.1f MiB\n", gcore->seconds, double(resident) / gcore->seconds / 1e9,
+                    double(gcore->imageBytes) / 1048576.0);
+    } else {
+        std::printf("  gcore: %s\n", o.gcore ? "not installed or failed" : "skipped (--no-gcore)");
+    }
+
+    std::printf("\nratios (targets from issue 4):\n");
+    if (dump) {
+        std::printf("  engine dump / limit         %.2f (target <= 1.5)\n", dump->seconds / limit.seconds);
+        if (criu) {
+            std::printf("  engine dump / criu dump     %.2f (target <= 0.5)\n", dump->seconds / criu->seconds);
+        }
+    } else {
+        std::printf("  engine dump: n/a; writePages path / limit %.2f\n", ours.seconds / limit.seconds);
+    }
+    if (restore) {
+        std::printf("  engine restore GB/s         %.2f (target >= 1)\n", double(resident) / restore->seconds / 1e9);
+        if (criuRestored) {
+            std::printf("  engine restore / criu       %.2f (target <= 0.67)\n", restore->seconds / criuRestored->seconds);
+        }
+    } else {
+        std::printf("  engine restore: n/a\n");
+    }
+
+    workload.kill();
+    removeTree(dir);
+    return 0;
+}

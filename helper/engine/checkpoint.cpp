@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+#include "checkpoint.h"
+
+#include "creds.h"
+#include "ptrace_inject.h"
+#include "report.h"
+#include "signals.h"
+#include "task.h"
+#include "threads.h"
+
+#include <csignal>
+#include <ctime>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#ifndef CRYOPOD_ENGINE_VERSION
+#define CRYOPOD_ENGINE_VERSION "0"
+#endif
+
+namespace cryopod::engine
+{
+
+namespace
+{
+
+// Writing to a pipe whose reader is gone raises SIGPIPE, which would kill the
+// caller. While it lives, SIGPIPE is blocked in this thread (and in threads
+// it starts), so the write fails with EPIPE instead; one raised meanwhile is
+// discarded at the end.
+class ScopedSigpipeBlock
+{
+public:
+    ScopedSigpipeBlock()
+    {
+        sigemptyset(&m_set);
+        sigaddset(&m_set, SIGPIPE);
+        sigset_t pending;
+        sigemptyset(&pending);
+        ::sigpending(&pending);
+        m_wasPending = sigismember(&pending, SIGPIPE) == 1;
+        ::pthread_sigmask(SIG_BLOCK, &m_set, &m_old);
+    }
+    ~ScopedSigpipeBlock()
+    {
+        if (!m_wasPending) {
+            const timespec zero{};
+            while (::sigtimedwait(&m_set, nullptr, &zero) > 0) {
+            }
+        }
+        ::pthread_sigmask(SIG_SETMASK, &m_old, nullptr);
+    }
+    ScopedSigpipeBlock(const ScopedSigpipeBlock &) = delete;
+    ScopedSigpipeBlock &operator=(const ScopedSigpipeBlock &) = delete;
+
+private:
+    sigset_t m_set;
+    sigset_t m_old;
+    bool m_wasPending = false;
+};
+
+image::Header makeHeader()
+{
+    image::Header header;
+    utsname uts{};
+    ::uname(&uts);
+    header.arch = uts.machine;
+    header.kernelRelease = uts.release;
+    header.hostname = uts.nodename;
+    header.engineVersion = std::string("cryopod ") + CRYOPOD_ENGINE_VERSION;
+    header.pageSize = uint32_t(::sysconf(_SC_PAGESIZE));
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    header.createdUnixNs = uint64_t(now.tv_sec) * 1000000000ull + uint64_t(now.tv_nsec);
+    return header;
+}
+
+template<typename T>
+Result<void> store(T &target, Result<T> &&value)
+{
+    if (!value) {
+        return std::unexpected(std::move(value.error()));
+    }
+    target = std::move(*value);
+    return {};
+}
+
+} // namespace
+
+Result<void> checkpointPrecheck(CheckpointContext &ctx)
+{
+    auto report = analyzeProcess(ctx.pid);
+    if (!report) {
+        return std::unexpected(report.error());
+    }
+    if (report->verdict == Verdict::Refused) {
+        return fail(refusalMessage(*report)); // not a system call's failure: no errno
+    }
+    return {};
+}
+
+Result<void> checkpointFreeze(CheckpointContext &ctx)
+{
+    ctx.freezeNs = monotonicNs();
+    auto process = FrozenProcess::freeze(ctx.pid);
+    if (!process) {
+        return std::unexpected(process.error());
+    }
+    ctx.process = std::move(*process);
+    return {};
+}
+
+Result<void> checkpointCapture(CheckpointContext &ctx)
+{
+    const pid_t pid = ctx.pid;
+    CRYOPOD_PROPAGATE(store(ctx.status, procfs::readStatus(pid)));
+    CRYOPOD_PROPAGATE(store(ctx.stat, procfs::readStat(pid)));
+
+    // What the threads show by ptrace alone, before anything runs in them.
+    for (const Tracee &thread : ctx.process.threads()) {
+        auto record = dumpThread(pid, thread);
+        if (!record) {
+            return std::unexpected(record.error());
+        }
+        ctx.threads.push_back(std::move(*record));
+    }
+
+    // What only the process can tell, by injected system calls. The scratch
+    // page is unmapped and the registers put back before the memory layout
+    // is read.
+    {
+        auto injector = Injector::create(ctx.process.leader());
+        if (!injector) {
+            return std::unexpected(injector.error().context("inject into " + std::to_string(pid)));
+        }
+        auto scratch = RemoteScratch::map(*injector);
+        if (!scratch) {
+            return std::unexpected(scratch.error().context("inject into " + std::to_string(pid)));
+        }
+        CRYOPOD_PROPAGATE(dumpThreadInjected(*injector, *scratch, ctx.threads.front()));
+        CRYOPOD_PROPAGATE(store(ctx.signals, dumpSignals(pid, ctx.status, *injector, *scratch)));
+        CRYOPOD_PROPAGATE(store(ctx.creds, dumpCreds(pid, ctx.status, &*injector)));
+        auto brk = injector->call("brk(0) in " + std::to_string(pid), SYS_brk, 0);
+        if (!brk) {
+            return std::unexpected(brk.error());
+        }
+        ctx.brk = *brk;
+        CRYOPOD_PROPAGATE(scratch->unmap());
+        CRYOPOD_PROPAGATE(injector->finish());
+    }
+
+    CRYOPOD_PROPAGATE(store(ctx.mappings, procfs::readSmaps(pid)));
+
+    // Again, now that it cannot change: a thread, an fd or a mapping may have
+    // appeared since the precheck.
+    auto report = analyzeProcess(pid, AnalyzeContext{pid_t(::gettid()), &ctx.mappings});
+    if (!report) {
+        return std::unexpected(report.error());
+    }
+    if (report->verdict == Verdict::Refused) {
+        return fail(refusalMessage(*report)); // not a system call's failure: no errno
+    }
+
+    CRYOPOD_PROPAGATE(store(ctx.tree, dumpProcessTree(pid)));
+    CRYOPOD_PROPAGATE(store(ctx.task, dumpTask(pid, ctx.status, ctx.stat)));
+    CRYOPOD_PROPAGATE(store(ctx.mm, dumpMm(pid, ctx.mappings, ctx.stat, ctx.brk)));
+    CRYOPOD_PROPAGATE(store(ctx.files, dumpFiles(pid)));
+    return {};
+}
+
+Result<void> checkpointWrite(CheckpointContext &ctx)
+{
+    image::WriterOptions writerOptions;
+    writerOptions.compressionLevel = ctx.options.compressionLevel;
+    writerOptions.workers = ctx.options.workers;
+    auto writer = image::ImageWriter::create(ctx.outFd, makeHeader(), writerOptions);
+    if (!writer) {
+        return std::unexpected(writer.error().context("write image"));
+    }
+    ctx.writer = std::move(*writer);
+    image::ImageWriter &w = *ctx.writer;
+
+    // All metadata before the pages: restore builds the process from it and
+    // then streams the pages straight into place.
+    auto written = [](Result<void> r) -> Result<void> {
+        if (!r) {
+            return std::unexpected(r.error().context("write image"));
+        }
+        return {};
+    };
+    CRYOPOD_PROPAGATE(written(w.write(ctx.tree)));
+    CRYOPOD_PROPAGATE(written(w.write(ctx.task)));
+    CRYOPOD_PROPAGATE(written(w.write(ctx.creds)));
+    CRYOPOD_PROPAGATE(written(w.write(ctx.signals)));
+    for (const image::ThreadRecord &thread : ctx.threads) {
+        CRYOPOD_PROPAGATE(written(w.write(thread)));
+    }
+    CRYOPOD_PROPAGATE(written(w.write(ctx.mm)));
+    CRYOPOD_PROPAGATE(written(w.write(ctx.files.files)));
+    for (const image::FileDataRecord &data : ctx.files.data) {
+        CRYOPOD_PROPAGATE(written(w.write(data)));
+    }
+    auto pages = dumpPages(ctx.pid, ctx.mm, ctx.mappings, w, ctx.pagesOptions);
+    if (!pages) {
+        return std::unexpected(pages.error().context("write image"));
+    }
+    ctx.pages = *pages;
+    CRYOPOD_PROPAGATE(written(w.finish()));
+    return {};
+}
+
+Result<void> checkpointRelease(CheckpointContext &ctx)
+{
+    auto r = ctx.options.leaveRunning ? ctx.process.thaw() : ctx.process.kill();
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return {};
+}
+
+Result<CheckpointResult> checkpointWith(pid_t pid, int outFd, const CheckpointOptions &options, const PagesOptions &pagesOptions, PagesStats *pagesStats)
+{
+    CheckpointContext ctx;
+    ctx.pid = pid;
+    ctx.outFd = outFd;
+    ctx.options = options;
+    ctx.pagesOptions = pagesOptions;
+    ctx.startNs = monotonicNs();
+    const ScopedSigpipeBlock sigpipe;
+
+    const std::string what = "checkpoint " + std::to_string(pid);
+    auto step = [&what](Result<void> r) -> Result<void> {
+        if (!r) {
+            return std::unexpected(r.error().context(what));
+        }
+        return {};
+    };
+    CRYOPOD_PROPAGATE(checkpointPrecheck(ctx)); // "1234 (comm) cannot be checkpointed: ..." needs no prefix
+    CRYOPOD_PROPAGATE(step(checkpointFreeze(ctx)));
+    CRYOPOD_PROPAGATE(step(checkpointCapture(ctx)));
+    CRYOPOD_PROPAGATE(step(checkpointWrite(ctx)));
+    CRYOPOD_PROPAGATE(step(checkpointRelease(ctx)));
+    const uint64_t end = monotonicNs();
+
+    ctx.result.root = pid;
+    ctx.result.imageBytes = ctx.writer->bytesWritten();
+    ctx.result.rawBytes = ctx.writer->rawBytes();
+    ctx.result.pagesSaved = ctx.pages.pagesSaved;
+    ctx.result.pauseNs = end - ctx.freezeNs;
+    ctx.result.totalNs = end - ctx.startNs;
+    if (pagesStats) {
+        *pagesStats = ctx.pages;
+    }
+    return ctx.result;
+}
+
+Result<CheckpointResult> checkpoint(pid_t pid, int outFd, const CheckpointOptions &options)
+{
+    return checkpointWith(pid, outFd, options, PagesOptions{});
+}
+
+} // namespace cryopod::engine

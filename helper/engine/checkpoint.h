@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// Orchestration of engine::checkpoint(): analyse, freeze, capture every
+// concern into records, stream the image, resume or kill. All state of one
+// checkpoint lives in a CheckpointContext; the steps are plain functions on it.
+#pragma once
+
+#include "engine.h"
+#include "files.h"
+#include "imagewriter.h"
+#include "mem.h"
+#include "procfs.h"
+#include "pstree.h"
+#include "records.h"
+
+#include <memory>
+#include <vector>
+
+namespace cryopod::engine
+{
+
+struct CheckpointContext {
+    pid_t pid = 0;
+    int outFd = -1;
+    CheckpointOptions options;
+    PagesOptions pagesOptions;
+    uint64_t startNs = 0;
+    uint64_t freezeNs = 0; // when freezing began
+
+    FrozenProcess process; // detaches on destruction: the target runs on
+    procfs::Status status;
+    procfs::Stat stat;
+    std::vector<procfs::Mapping> mappings; // smaps, read while frozen
+    uint64_t brk = 0;
+
+    image::ProcessTreeRecord tree;
+    image::TaskRecord task;
+    image::CredsRecord creds;
+    image::SignalsRecord signals;
+    std::vector<image::ThreadRecord> threads;
+    image::MmRecord mm;
+    FilesDump files;
+
+    std::unique_ptr<image::ImageWriter> writer;
+    PagesStats pages;
+    CheckpointResult result;
+};
+
+// The steps of checkpoint(), in order. Each fails without side effects on the
+// target beyond what the context's destructor undoes.
+Result<void> checkpointPrecheck(CheckpointContext &ctx); // analyze: refuse before anything happens
+Result<void> checkpointFreeze(CheckpointContext &ctx); // seize + interrupt every thread
+Result<void> checkpointCapture(CheckpointContext &ctx); // every record but the pages
+Result<void> checkpointWrite(CheckpointContext &ctx); // the image, pages last
+Result<void> checkpointRelease(CheckpointContext &ctx); // detach or kill
+
+// As engine::checkpoint(), with the page-dump knobs and figures exposed (tests, bench).
+Result<CheckpointResult>
+checkpointWith(pid_t pid, int outFd, const CheckpointOptions &options, const PagesOptions &pagesOptions, PagesStats *pagesStats = nullptr);
+
+} // namespace cryopod::engine

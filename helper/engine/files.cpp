@@ -1,0 +1,675 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+#include "files.h"
+
+#include "procfs.h"
+#include "unique_fd.h"
+
+#include <arpa/inet.h>
+#include <charconv>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <optional>
+#include <string_view>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+// restore side:
+#include <sys/syscall.h>
+#include <vector>
+
+namespace cryopod::engine
+{
+
+// ---- dump
+
+namespace
+{
+
+constexpr std::string_view kDeletedSuffix = " (deleted)";
+
+struct FdFacts {
+    int fd = -1;
+    std::string link; // readlink /proc/PID/fd/N
+    struct stat st{};
+    procfs::FdInfo info;
+};
+
+// ENOENT when the fd was closed meanwhile.
+Result<FdFacts> inspectFd(pid_t pid, int fd)
+{
+    FdFacts facts;
+    facts.fd = fd;
+    const std::string link = procfs::path(pid, "fd/" + std::to_string(fd));
+    auto target = procfs::readLink(link);
+    if (!target) {
+        return std::unexpected(target.error());
+    }
+    facts.link = std::move(*target);
+    if (::stat(link.c_str(), &facts.st) != 0) {
+        return sysError("stat " + link);
+    }
+    auto info = procfs::readFdInfo(pid, fd);
+    if (!info) {
+        return std::unexpected(info.error());
+    }
+    facts.info = std::move(*info);
+    return facts;
+}
+
+std::string withoutDeleted(const std::string &path)
+{
+    return path.ends_with(kDeletedSuffix) ? path.substr(0, path.size() - kDeletedSuffix.size()) : path;
+}
+
+bool isUnlinked(const FdFacts &f)
+{
+    return f.st.st_nlink == 0 || f.link.ends_with(kDeletedSuffix);
+}
+
+std::vector<std::string_view> words(std::string_view s)
+{
+    std::vector<std::string_view> out;
+    size_t i = 0;
+    while (i < s.size()) {
+        while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) {
+            ++i;
+        }
+        const size_t start = i;
+        while (i < s.size() && s[i] != ' ' && s[i] != '\t') {
+            ++i;
+        }
+        if (i > start) {
+            out.push_back(s.substr(start, i - start));
+        }
+    }
+    return out;
+}
+
+// The line of a /proc/PID/net/* table whose column `inodeColumn` is `inode`.
+std::optional<std::vector<std::string>> findSocketLine(pid_t pid, const char *table, size_t inodeColumn, uint64_t inode)
+{
+    auto text = procfs::readFile(procfs::path(pid, std::string("net/") + table));
+    if (!text) {
+        return std::nullopt;
+    }
+    std::string_view rest = *text;
+    bool header = true;
+    while (!rest.empty()) {
+        const size_t nl = rest.find('\n');
+        const std::string_view line = rest.substr(0, nl);
+        rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+        if (header) {
+            header = false;
+            continue;
+        }
+        const auto w = words(line);
+        uint64_t value = 0;
+        if (w.size() > inodeColumn && std::from_chars(w[inodeColumn].data(), w[inodeColumn].data() + w[inodeColumn].size(), value).ec == std::errc()
+            && value == inode) {
+            return std::vector<std::string>(w.begin(), w.end());
+        }
+    }
+    return std::nullopt;
+}
+
+// "7F000001:1F90" style (IPv4 as a host-order word, IPv6 as four) -> "127.0.0.1:8080".
+std::string inetAddress(std::string_view hex, bool v6)
+{
+    const size_t colon = hex.find(':');
+    if (colon == std::string_view::npos) {
+        return std::string(hex);
+    }
+    unsigned port = 0;
+    std::from_chars(hex.data() + colon + 1, hex.data() + hex.size(), port, 16);
+    const std::string_view addr = hex.substr(0, colon);
+    char text[INET6_ADDRSTRLEN] = {};
+    if (!v6 && addr.size() == 8) {
+        uint32_t a = 0;
+        std::from_chars(addr.data(), addr.data() + 8, a, 16);
+        in_addr in{a}; // the kernel printed the raw word in host order
+        ::inet_ntop(AF_INET, &in, text, sizeof text);
+        return std::string(text) + ":" + std::to_string(port);
+    }
+    if (v6 && addr.size() == 32) {
+        in6_addr in6{};
+        for (int i = 0; i < 4; ++i) {
+            uint32_t word = 0;
+            std::from_chars(addr.data() + 8 * i, addr.data() + 8 * i + 8, word, 16);
+            std::memcpy(reinterpret_cast<uint8_t *>(&in6) + 4 * i, &word, 4);
+        }
+        ::inet_ntop(AF_INET6, &in6, text, sizeof text);
+        return "[" + std::string(text) + "]:" + std::to_string(port);
+    }
+    return std::string(hex);
+}
+
+// The peer's inode of a connected unix socket, by sock_diag (our net namespace).
+std::optional<uint32_t> unixPeer(uint32_t inode)
+{
+    UniqueFd sock(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+    if (!sock) {
+        return std::nullopt;
+    }
+    struct {
+        nlmsghdr nlh;
+        unix_diag_req req;
+    } request{};
+    request.nlh.nlmsg_len = sizeof request;
+    request.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    request.nlh.nlmsg_flags = NLM_F_REQUEST;
+    request.req.sdiag_family = AF_UNIX;
+    request.req.udiag_states = ~0u;
+    request.req.udiag_ino = inode;
+    request.req.udiag_show = UDIAG_SHOW_PEER;
+    request.req.udiag_cookie[0] = request.req.udiag_cookie[1] = ~0u;
+    if (::send(sock.get(), &request, sizeof request, 0) != ssize_t(sizeof request)) {
+        return std::nullopt;
+    }
+    alignas(nlmsghdr) char buf[8192];
+    const ssize_t n = ::recv(sock.get(), buf, sizeof buf, 0);
+    if (n <= 0) {
+        return std::nullopt;
+    }
+    auto *nlh = reinterpret_cast<nlmsghdr *>(buf);
+    if (!NLMSG_OK(nlh, size_t(n)) || nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY) {
+        return std::nullopt;
+    }
+    auto *msg = static_cast<unix_diag_msg *>(NLMSG_DATA(nlh));
+    int len = int(nlh->nlmsg_len) - int(NLMSG_LENGTH(sizeof *msg));
+    auto *attr = reinterpret_cast<nlattr *>(msg + 1);
+    while (len >= int(sizeof(nlattr)) && attr->nla_len >= sizeof(nlattr) && int(attr->nla_len) <= len) {
+        if ((attr->nla_type & NLA_TYPE_MASK) == UNIX_DIAG_PEER && attr->nla_len >= NLA_HDRLEN + sizeof(uint32_t)) {
+            uint32_t peer = 0;
+            std::memcpy(&peer, reinterpret_cast<char *>(attr) + NLA_HDRLEN, sizeof peer);
+            return peer;
+        }
+        const int step = NLA_ALIGN(attr->nla_len);
+        len -= step;
+        attr = reinterpret_cast<nlattr *>(reinterpret_cast<char *>(attr) + step);
+    }
+    return std::nullopt;
+}
+
+// Plain words for a socket: "unix stream socket connected to /run/x.sock",
+// "TCP socket connected to 127.0.0.1:80", ...
+std::string describeSocket(pid_t pid, uint64_t inode)
+{
+    if (auto u = findSocketLine(pid, "unix", 6, inode)) {
+        const auto &w = *u;
+        const std::string type = w.size() > 4 ? (w[4] == "0001" ? "stream" : w[4] == "0002" ? "datagram" : w[4] == "0005" ? "seqpacket" : "") : "";
+        const std::string path = w.size() > 7 ? w[7] : "";
+        const bool listening = w.size() > 3 && w[3] == "00010000";
+        const bool connected = w.size() > 5 && w[5] == "03";
+        std::string s = "unix " + (type.empty() ? std::string() : type + " ") + "socket";
+        if (listening) {
+            return s + " listening on " + (path.empty() ? "an unnamed address" : path);
+        }
+        if (connected) {
+            if (const auto peer = unixPeer(uint32_t(inode))) {
+                if (auto p = findSocketLine(pid, "unix", 6, *peer); p && p->size() > 7) {
+                    return s + " connected to " + (*p)[7];
+                }
+                return s + " connected to an unnamed peer (socket:[" + std::to_string(*peer) + "])";
+            }
+            return s + " (connected)";
+        }
+        return s + (path.empty() ? std::string() : " bound to " + path);
+    }
+    const std::pair<const char *, const char *> inetTables[] = {{"tcp", "TCP"}, {"tcp6", "TCP"}, {"udp", "UDP"}, {"udp6", "UDP"}, {"raw", "raw IP"}, {"raw6", "raw IP"}};
+    for (const auto &[table, name] : inetTables) {
+        if (auto t = findSocketLine(pid, table, 9, inode)) {
+            const auto &w = *t;
+            const bool v6 = std::string_view(table).ends_with("6");
+            const std::string local = w.size() > 1 ? inetAddress(w[1], v6) : "?";
+            const std::string remote = w.size() > 2 ? inetAddress(w[2], v6) : "?";
+            const std::string state = w.size() > 3 ? w[3] : "";
+            const std::string s = std::string(name) + " socket";
+            if (std::string_view(name) == "TCP" && state == "0A") {
+                return s + " listening on " + local;
+            }
+            if (!remote.ends_with(":0")) {
+                return s + " connected to " + remote + " (from " + local + ")";
+            }
+            return s + " bound to " + local;
+        }
+    }
+    if (findSocketLine(pid, "netlink", 9, inode)) {
+        return "netlink socket";
+    }
+    if (findSocketLine(pid, "packet", 8, inode)) {
+        return "packet socket";
+    }
+    return "socket";
+}
+
+// "an eventfd", "an inotify instance", ... for "anon_inode:[eventfd]" and the like.
+std::string describeAnonInode(std::string_view link)
+{
+    std::string_view name = link;
+    if (name.starts_with("anon_inode:")) {
+        name.remove_prefix(11);
+    }
+    if (name.starts_with("[") && name.ends_with("]")) {
+        name = name.substr(1, name.size() - 2);
+    }
+    if (name == "eventfd") {
+        return "an eventfd";
+    }
+    if (name == "inotify") {
+        return "an inotify instance";
+    }
+    if (name == "fanotify") {
+        return "a fanotify instance";
+    }
+    if (name == "eventpoll") {
+        return "an epoll instance";
+    }
+    if (name == "signalfd") {
+        return "a signalfd";
+    }
+    if (name == "timerfd") {
+        return "a timerfd";
+    }
+    if (name == "pidfd" || link.starts_with("pidfd:")) {
+        return "a pidfd";
+    }
+    if (name == "io_uring") {
+        return "an io_uring instance";
+    }
+    if (name == "userfaultfd") {
+        return "a userfaultfd";
+    }
+    if (name == "perf_event") {
+        return "a perf event";
+    }
+    if (name.starts_with("bpf")) {
+        return "a BPF object";
+    }
+    return "a kernel object";
+}
+
+// Character devices v1 reopens by path: /dev/null, zero, full, random, urandom.
+bool isSimpleCharDevice(dev_t rdev)
+{
+    if (major(rdev) != 1) {
+        return false;
+    }
+    switch (minor(rdev)) {
+    case 3: // null
+    case 5: // zero
+    case 7: // full
+    case 8: // random
+    case 9: // urandom
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool isTerminal(dev_t rdev)
+{
+    const unsigned maj = major(rdev);
+    return maj == 4 || maj == 5 || (maj >= 136 && maj <= 143);
+}
+
+// Pseudo file systems whose files v1 does not reopen.
+std::optional<std::string> pseudoFilesystem(pid_t pid, int fd)
+{
+    struct statfs fs{};
+    const std::string link = procfs::path(pid, "fd/" + std::to_string(fd));
+    if (::statfs(link.c_str(), &fs) != 0) {
+        return std::nullopt;
+    }
+    switch (static_cast<unsigned long>(fs.f_type)) {
+    case 0x9fa0: // PROC_SUPER_MAGIC
+        return "procfs";
+    case 0x62656572: // SYSFS_MAGIC
+        return "sysfs";
+    case 0x64626720: // DEBUGFS_MAGIC
+        return "debugfs";
+    case 0x27e0eb: // CGROUP_SUPER_MAGIC
+    case 0x63677270: // CGROUP2_SUPER_MAGIC
+        return "cgroupfs";
+    default:
+        return std::nullopt;
+    }
+}
+
+// Ok, or why not, for one fd.
+FdReport classify(pid_t pid, const FdFacts &f)
+{
+    FdReport report;
+    report.fd = f.fd;
+    report.target = f.link;
+    const std::string fdName = "fd " + std::to_string(f.fd);
+    auto refuse = [&](const std::string &why) {
+        report.verdict = Verdict::Refused;
+        report.reason = why;
+        return report;
+    };
+    const mode_t type = f.st.st_mode & S_IFMT;
+
+    if (type == S_IFSOCK || f.link.starts_with("socket:")) {
+        return refuse(fdName + " is a " + describeSocket(pid, f.st.st_ino) + " (" + f.link + "): sockets are not supported by engine v1");
+    }
+    if (f.link.starts_with("pipe:")) {
+        return refuse(fdName + " is a pipe (" + f.link + "): pipes are not supported by engine v1");
+    }
+    if (type == S_IFIFO) {
+        return refuse(fdName + " is a named pipe (FIFO " + f.link + "): pipes are not supported by engine v1");
+    }
+    if (!f.link.starts_with("/")) {
+        return refuse(fdName + " is " + describeAnonInode(f.link) + " (" + f.link + "): not supported by engine v1");
+    }
+    for (const std::string &line : f.info.extraLines) {
+        if (line.starts_with("lock:")) {
+            return refuse(fdName + " (" + f.link + ") holds a file lock: locks are not supported by engine v1");
+        }
+    }
+    if (type == S_IFCHR) {
+        if (isTerminal(f.st.st_rdev)) {
+            return refuse(fdName + " is a terminal (" + f.link + "): terminals are not supported by engine v1");
+        }
+        if (!isSimpleCharDevice(f.st.st_rdev)) {
+            return refuse(fdName + " is the character device " + f.link + " (" + std::to_string(major(f.st.st_rdev)) + ":"
+                          + std::to_string(minor(f.st.st_rdev)) + "): only /dev/null, zero, full, random and urandom are supported by engine v1");
+        }
+        return report;
+    }
+    if (type == S_IFBLK) {
+        return refuse(fdName + " is the block device " + f.link + ": block devices are not supported by engine v1");
+    }
+    if (type != S_IFREG && type != S_IFDIR) {
+        return refuse(fdName + " (" + f.link + ") is a kind of file engine v1 does not support");
+    }
+    if (f.link.starts_with("/memfd:")) {
+        return refuse(fdName + " is a memfd (" + f.link + "): not yet supported (engine v1)");
+    }
+    if (auto fs = pseudoFilesystem(pid, f.fd)) {
+        return refuse(fdName + " is a file on " + *fs + " (" + f.link + "): files of pseudo file systems are not supported by engine v1");
+    }
+    if (isUnlinked(f)) {
+        if (type != S_IFREG) {
+            return refuse(fdName + " is a directory that was removed (" + f.link + "): engine v1 cannot open it again");
+        }
+        if (uint64_t(f.st.st_size) > kMaxUnlinkedFileBytes) {
+            return refuse(fdName + " is an unlinked file of " + std::to_string(uint64_t(f.st.st_size) >> 20)
+                          + " MiB (" + f.link + "): engine v1 saves unlinked files up to " + std::to_string(kMaxUnlinkedFileBytes >> 20) + " MiB");
+        }
+        return report; // its contents go into the image
+    }
+    // Restore opens it again by path: the path must still lead to this file.
+    struct stat byPath{};
+    const std::string viaRoot = procfs::path(pid, "root") + f.link;
+    if (::stat(viaRoot.c_str(), &byPath) != 0) {
+        return refuse(fdName + " (" + f.link + "): the file is no longer at that path (" + std::strerror(errno) + ")");
+    }
+    if (byPath.st_dev != f.st.st_dev || byPath.st_ino != f.st.st_ino) {
+        return refuse(fdName + " (" + f.link + "): another file is at that path now (renamed or replaced since it was opened)");
+    }
+    return report;
+}
+
+Result<std::vector<uint8_t>> readUnlinkedFile(pid_t pid, const FdFacts &f)
+{
+    const std::string link = procfs::path(pid, "fd/" + std::to_string(f.fd));
+    // Opening the magic link opens the file itself, whatever the fd's mode.
+    UniqueFd file(::open(link.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!file) {
+        return sysError("open " + link);
+    }
+    struct stat st{};
+    if (::fstat(file.get(), &st) != 0) {
+        return sysError("stat " + link);
+    }
+    if (uint64_t(st.st_size) > kMaxUnlinkedFileBytes) {
+        return fail("unlinked file " + f.link + " grew to " + std::to_string(uint64_t(st.st_size)) + " bytes", EFBIG);
+    }
+    std::vector<uint8_t> data(size_t(st.st_size));
+    size_t done = 0;
+    while (done < data.size()) {
+        const ssize_t n = ::pread(file.get(), data.data() + done, data.size() - done, off_t(done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return sysError("read " + link);
+        }
+        if (n == 0) {
+            break; // shrank meanwhile (only another process can do that now)
+        }
+        done += size_t(n);
+    }
+    data.resize(done);
+    return data;
+}
+
+} // namespace
+
+Result<std::vector<FdReport>> checkFds(pid_t pid)
+{
+    auto fds = procfs::listFds(pid);
+    if (!fds) {
+        return std::unexpected(fds.error());
+    }
+    std::vector<FdReport> out;
+    for (const int fd : *fds) {
+        auto facts = inspectFd(pid, fd);
+        if (!facts) {
+            if (facts.error().code == ENOENT) {
+                continue; // closed while we looked
+            }
+            FdReport report;
+            report.fd = fd;
+            report.verdict = Verdict::Refused;
+            report.reason = "fd " + std::to_string(fd) + ": cannot be inspected: " + facts.error().describe();
+            out.push_back(std::move(report));
+            continue;
+        }
+        out.push_back(classify(pid, *facts));
+    }
+    return out;
+}
+
+Result<FilesDump> dumpFiles(pid_t pid)
+{
+    const std::string what = "files of " + std::to_string(pid);
+    auto fds = procfs::listFds(pid);
+    if (!fds) {
+        return std::unexpected(fds.error().context(what));
+    }
+    FilesDump dump;
+    dump.files.pid = pid;
+    for (const int fd : *fds) {
+        const std::string fdName = "fd " + std::to_string(fd);
+        auto facts = inspectFd(pid, fd);
+        if (!facts) {
+            return std::unexpected(facts.error().context(what + ": " + fdName));
+        }
+        const FdReport check = classify(pid, *facts);
+        if (check.verdict == Verdict::Refused) {
+            return fail(what + ": " + check.reason);
+        }
+        image::FdRecord record;
+        record.fd = fd;
+        const mode_t type = facts->st.st_mode & S_IFMT;
+        record.kind = type == S_IFDIR ? image::FdKind::Directory : type == S_IFCHR ? image::FdKind::CharDevice : image::FdKind::Regular;
+        record.path = withoutDeleted(facts->link);
+        record.cloexec = facts->info.flags & O_CLOEXEC;
+        record.openFlags = facts->info.flags & ~uint32_t(O_CLOEXEC);
+        record.pos = facts->info.pos;
+        record.mode = facts->st.st_mode;
+        record.dev = facts->st.st_dev;
+        record.ino = facts->st.st_ino;
+        record.rdev = facts->st.st_rdev;
+        record.size = uint64_t(facts->st.st_size);
+        record.unlinked = record.kind == image::FdKind::Regular && isUnlinked(*facts);
+        if (record.unlinked) {
+            auto data = readUnlinkedFile(pid, *facts);
+            if (!data) {
+                return std::unexpected(data.error().context(what + ": " + fdName));
+            }
+            record.size = data->size();
+            image::FileDataRecord fileData;
+            fileData.pid = pid;
+            fileData.fd = fd;
+            fileData.data = std::move(*data);
+            dump.data.push_back(std::move(fileData));
+        }
+        dump.files.fds.push_back(std::move(record));
+    }
+    return dump;
+}
+
+// ---- restore
+
+Result<void> validateFilesForRestore(const image::FilesRecord &files)
+{
+    int32_t previous = -1;
+    for (const image::FdRecord &fd : files.fds) {
+        const std::string what = "image fd " + std::to_string(fd.fd);
+        if (fd.fd <= previous) {
+            return fail(what + ": fds not unique and in order", EINVAL);
+        }
+        previous = fd.fd;
+        if (fd.kind != image::FdKind::Regular && fd.kind != image::FdKind::Directory && fd.kind != image::FdKind::CharDevice) {
+            return fail(what + ": unknown fd kind " + std::to_string(uint32_t(fd.kind)), EINVAL);
+        }
+        if (!fd.path.starts_with("/")) {
+            return fail(what + ": path '" + fd.path + "' is not absolute", EINVAL);
+        }
+        if (fd.unlinked && fd.kind != image::FdKind::Regular) {
+            return fail(what + ": only regular files can be restored from saved contents", EINVAL);
+        }
+    }
+    return {};
+}
+
+Result<std::string> createUnlinkedFileCopy(const image::FdRecord &fd, const image::FileDataRecord &data)
+{
+    const std::string what = "restore fd " + std::to_string(fd.fd) + ": recreate unlinked " + fd.path;
+    const mode_t mode = mode_t(fd.mode & 07777);
+    std::string path = fd.path;
+    int file = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (file < 0) {
+        // The name is taken (or the directory is gone): a temporary name in
+        // the same directory, else in /tmp.
+        const size_t slash = fd.path.rfind('/');
+        const std::string dir = slash == 0 ? "/" : fd.path.substr(0, slash);
+        for (const std::string &base : {dir, std::string("/tmp")}) {
+            std::string templ = base + (base.ends_with("/") ? "" : "/") + ".cryopod-restore-XXXXXX";
+            std::vector<char> buf(templ.begin(), templ.end());
+            buf.push_back('\0');
+            file = ::mkostemp(buf.data(), O_CLOEXEC);
+            if (file >= 0) {
+                path = buf.data();
+                break;
+            }
+        }
+        if (file < 0) {
+            return sysError(what + ": create");
+        }
+    }
+    UniqueFd owner(file);
+    auto removeAndFail = [&](const std::string &step) {
+        const int err = errno;
+        ::unlink(path.c_str());
+        errno = err;
+        return sysError(what + ": " + step + " " + path);
+    };
+    if (::fchmod(file, mode) != 0) {
+        return removeAndFail("chmod");
+    }
+    size_t done = 0;
+    while (done < data.data.size()) {
+        const ssize_t n = ::write(file, data.data.data() + done, data.data.size() - done);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return removeAndFail("write");
+        }
+        done += size_t(n);
+    }
+    return path;
+}
+
+Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::map<int32_t, std::string> &unlinkedCopies)
+{
+    const pid_t pid = injector.tracee().tid();
+    const size_t mark = scratch.used();
+    // In ascending order: the fd openat returns is the lowest free one, at
+    // most the one wanted, and never one a later record needs (all lower
+    // wanted fds are already in place).
+    for (const image::FdRecord &fd : files.fds) {
+        const std::string what = "restore fd " + std::to_string(fd.fd) + " (" + fd.path + ")";
+        std::string path = fd.path;
+        if (fd.unlinked) {
+            const auto it = unlinkedCopies.find(fd.fd);
+            if (it == unlinkedCopies.end()) {
+                return fail(what + ": the image has no contents for this unlinked file", EINVAL);
+            }
+            path = it->second;
+        }
+        scratch.reset(mark);
+        auto pathAddr = scratch.putString(path);
+        if (!pathAddr) {
+            return std::unexpected(pathAddr.error().context(what));
+        }
+        const uint32_t flags = (fd.openFlags & ~uint32_t(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC)) | (fd.cloexec ? O_CLOEXEC : 0);
+        auto opened = injector.call(what + ": open", SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, flags, 0);
+        scratch.reset(mark);
+        if (!opened) {
+            return std::unexpected(opened.error());
+        }
+        int number = int(*opened);
+        if (number != fd.fd) {
+            auto dup = injector.call(what + ": dup3", SYS_dup3, uint64_t(number), uint64_t(fd.fd), fd.cloexec ? O_CLOEXEC : 0);
+            auto closed = injector.call(what + ": close", SYS_close, uint64_t(number));
+            if (!dup) {
+                return std::unexpected(dup.error());
+            }
+            if (!closed) {
+                return std::unexpected(closed.error());
+            }
+            number = fd.fd;
+        }
+        struct stat st{};
+        const std::string link = procfs::path(pid, "fd/" + std::to_string(number));
+        if (::stat(link.c_str(), &st) != 0) {
+            return sysError(what + ": stat " + link);
+        }
+        if (fd.kind == image::FdKind::CharDevice) {
+            if (!S_ISCHR(st.st_mode) || uint64_t(st.st_rdev) != fd.rdev) {
+                return fail(what + ": not the same character device any more (" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev))
+                                + ")",
+                            ESTALE);
+            }
+            continue; // no offset to speak of
+        }
+        if (!fd.unlinked && (uint64_t(st.st_dev) != fd.dev || uint64_t(st.st_ino) != fd.ino)) {
+            return fail(what + ": another file is at that path now (device/inode differ from the checkpoint)", ESTALE);
+        }
+        if (fd.kind == image::FdKind::Directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+            return fail(what + ": no longer a " + (fd.kind == image::FdKind::Directory ? "directory" : "regular file"), ESTALE);
+        }
+        if (fd.pos != 0) {
+            auto pos = injector.call(what + ": lseek", SYS_lseek, uint64_t(number), fd.pos, SEEK_SET);
+            if (!pos) {
+                return std::unexpected(pos.error());
+            }
+            if (*pos != fd.pos) {
+                return fail(what + ": lseek to " + std::to_string(fd.pos) + " ended at " + std::to_string(*pos), EIO);
+            }
+        }
+    }
+    return {};
+}
+
+} // namespace cryopod::engine

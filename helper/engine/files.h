@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// The fd table of a process (FilesRecord) and the contents of files that were
+// unlinked while open (FileDataRecord). Engine v1 handles regular files,
+// directories and the simple character devices; everything else is named in
+// the report and refused.
+#pragma once
+
+#include "engine.h"
+#include "records.h"
+#include "result.h"
+
+#include "ptrace_inject.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace cryopod::engine
+{
+
+// The largest unlinked-but-open file whose contents go into an image (one
+// FileDataRecord must stay below the reader's section limit).
+inline constexpr uint64_t kMaxUnlinkedFileBytes = (256ull << 20) - (64u << 10);
+
+// ---- dump
+
+// What engine v1 thinks of each open fd of pid ("fd 3 is a pipe (pipe:[1234]):
+// pipes are not supported by engine v1"). Fds closed while we look are skipped.
+// Changes nothing in the process.
+Result<std::vector<FdReport>> checkFds(pid_t pid);
+
+struct FilesDump {
+    image::FilesRecord files;
+    std::vector<image::FileDataRecord> data; // one per unlinked regular file
+};
+
+// Every fd from /proc/PID/fd with /proc/PID/fdinfo (pos, flags, O_CLOEXEC) and
+// fstat through /proc/PID/fd/N; unlinked files are read through
+// /proc/PID/fd/N. Fails on an fd kind v1 does not support (checkFds explains).
+Result<FilesDump> dumpFiles(pid_t pid);
+
+// ---- restore
+
+// (restore engineer's part)
+// Before anything is created: fd numbers unique, sorted and non-negative,
+// absolute paths, kinds v1 restores.
+Result<void> validateFilesForRestore(const image::FilesRecord &files);
+
+// Recreates an unlinked-but-open file from its saved contents, with its mode:
+// at its original path when that name is free (so that /proc/PID/fd/N shows
+// "PATH (deleted)" as before), else under a temporary name in the same
+// directory, else in /tmp. Returns the path; the caller unlinks it as soon as
+// the restored process has opened it (restoreFiles). On failure nothing is left.
+Result<std::string> createUnlinkedFileCopy(const image::FdRecord &fd, const image::FileDataRecord &data);
+
+// Opens every fd of the record in the process (injected openat, then dup3 to
+// its number), with its flags (O_APPEND, O_NONBLOCK, ...; never O_CREAT or
+// O_TRUNC), O_CLOEXEC and offset. Each path must still name the same file
+// (device and inode), a character device the same device number; otherwise
+// the restore is refused. Unlinked files are opened from `unlinkedCopies`
+// (by fd number).
+Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::map<int32_t, std::string> &unlinkedCopies);
+
+} // namespace cryopod::engine

@@ -1,0 +1,1122 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+#include "mem.h"
+
+#include "pstree.h"
+#include "unique_fd.h"
+#include "vdso.h"
+
+#include <algorithm>
+#include <climits>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <mutex>
+#include <optional>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <thread>
+#include <unistd.h>
+
+namespace cryopod::engine
+{
+
+// ---- dump
+
+namespace
+{
+
+constexpr uint64_t kPage = 4096;
+
+std::string hexRange(uint64_t start, uint64_t end)
+{
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%llx-%llx", static_cast<unsigned long long>(start), static_cast<unsigned long long>(end));
+    return buf;
+}
+
+bool isSharedMapping(const procfs::Mapping &m)
+{
+    // "s" in maps is VM_MAYSHARE; a MAP_SHARED mapping of a file opened
+    // read-only has "ms" without "sh".
+    return m.shared || m.hasVmFlag("sh") || m.hasVmFlag("ms");
+}
+
+bool isAnonymousPath(const procfs::Mapping &m)
+{
+    return m.inode == 0 && (m.path.empty() || m.path == "[heap]" || m.path == "[stack]" || m.path.starts_with("[anon:"));
+}
+
+// stat of the file behind a file mapping, through /proc/PID/map_files (the
+// mapped file itself, even when renamed or deleted).
+Result<struct stat> statMappedFile(pid_t pid, const procfs::Mapping &m)
+{
+    struct stat st{};
+    const std::string link = procfs::path(pid, "map_files/" + hexRange(m.start, m.end));
+    if (::stat(link.c_str(), &st) != 0) {
+        return sysError("stat " + link);
+    }
+    return st;
+}
+
+} // namespace
+
+image::VmaKind vmaKindOf(const procfs::Mapping &m)
+{
+    if (const auto special = specialMappingKind(m.path)) {
+        return *special;
+    }
+    const bool shared = isSharedMapping(m);
+    if (m.inode == 0 && !m.path.starts_with("/")) {
+        return shared ? image::VmaKind::SharedAnonymous : image::VmaKind::Anonymous;
+    }
+    return shared ? image::VmaKind::FileShared : image::VmaKind::FilePrivate;
+}
+
+MappingCheck checkMapping(pid_t pid, const procfs::Mapping &m)
+{
+    const std::string where = "mapping " + hexRange(m.start, m.end) + (m.path.empty() ? std::string() : " (" + m.path + ")");
+    auto refuse = [&where](const std::string &why) {
+        return MappingCheck{Verdict::Refused, where + ": " + why};
+    };
+    if (specialMappingKind(m.path)) {
+        return {};
+    }
+    if (m.hasVmFlag("ht")) {
+        return refuse("hugetlb memory is not supported by engine v1");
+    }
+    if (m.hasVmFlag("ss")) {
+        return refuse("a shadow stack (CET) is not supported by engine v1");
+    }
+    if (m.hasVmFlag("uw") || m.hasVmFlag("ui")) {
+        return refuse("memory registered with userfaultfd is not supported by engine v1");
+    }
+    if (m.path.starts_with("/SYSV")) {
+        return refuse("SysV shared memory is not yet supported (engine v1)");
+    }
+    if (m.path.starts_with("/memfd:")) {
+        return refuse("memfd memory is not yet supported (engine v1)");
+    }
+    if (m.path.starts_with("[anon_shmem:") || (isSharedMapping(m) && m.path == "/dev/zero (deleted)")) {
+        return refuse("shared anonymous memory (MAP_SHARED) is not yet supported (engine v1)");
+    }
+    if (m.hasVmFlag("io") || m.hasVmFlag("pf")) {
+        return refuse("a device mapping (VM_IO/VM_PFNMAP) cannot be checkpointed");
+    }
+    if (m.path.starts_with("[") && !isAnonymousPath(m)) {
+        return refuse("special mapping " + m.path + " is not supported by engine v1");
+    }
+    if (isSharedMapping(m)) {
+        if (m.inode == 0 && !m.path.starts_with("/")) {
+            return refuse("shared anonymous memory (MAP_SHARED) is not yet supported (engine v1)");
+        }
+        if (m.write || m.hasVmFlag("mw")) {
+            return refuse("writable shared file mapping (MAP_SHARED) is not yet supported (engine v1)");
+        }
+        // Read-only for good (the file was opened read-only): its contents
+        // are the file's, restore maps the file again (see mem.h).
+    }
+    if (m.inode == 0 && !m.path.starts_with("/")) {
+        return {}; // private anonymous
+    }
+    // A file mapping: restore maps the file again by path.
+    if (m.deleted()) {
+        return refuse("the mapped file was deleted, engine v1 cannot map it again");
+    }
+    struct stat byPath{};
+    const std::string viaRoot = procfs::path(pid, "root") + m.path;
+    if (::stat(viaRoot.c_str(), &byPath) != 0) {
+        return refuse("the mapped file is no longer at that path: " + std::string(std::strerror(errno)));
+    }
+    auto mapped = statMappedFile(pid, m);
+    if (!mapped) {
+        if (mapped.error().code != EPERM && mapped.error().code != EACCES) {
+            return refuse("cannot inspect the mapped file: " + mapped.error().describe());
+        }
+        // Without CAP_SYS_ADMIN (an unprivileged report) map_files is closed:
+        // the inode number that maps shows has to do.
+        if (uint64_t(byPath.st_ino) != m.inode) {
+            return refuse("the mapped file was replaced since it was mapped (another file is at that path now)");
+        }
+    } else if (byPath.st_dev != mapped->st_dev || byPath.st_ino != mapped->st_ino) {
+        return refuse("the mapped file was replaced since it was mapped (another file is at that path now)");
+    }
+    if (!S_ISREG(byPath.st_mode)) {
+        return refuse("a mapping of a special file is not supported by engine v1");
+    }
+    return {};
+}
+
+Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &mappings, const procfs::Stat &stat, uint64_t brk)
+{
+    const std::string what = "mm of " + std::to_string(pid);
+    image::MmRecord mm;
+    mm.pid = pid;
+    // proc(5) field numbers.
+    mm.startCode = stat.number(26);
+    mm.endCode = stat.number(27);
+    mm.startStack = stat.number(28);
+    mm.startData = stat.number(45);
+    mm.endData = stat.number(46);
+    mm.startBrk = stat.number(47);
+    mm.argStart = stat.number(48);
+    mm.argEnd = stat.number(49);
+    mm.envStart = stat.number(50);
+    mm.envEnd = stat.number(51);
+    mm.brk = brk;
+    if (stat.fields.size() < 51 || (mm.startCode == 0 && mm.endCode == 0 && mm.startStack == 0)) {
+        return fail(what + ": /proc/" + std::to_string(pid) + "/stat does not show the mm fields (no access, or a kernel thread)", EPERM);
+    }
+
+    auto auxv = procfs::readAuxv(pid);
+    if (!auxv) {
+        return std::unexpected(auxv.error().context(what));
+    }
+    mm.auxv = std::move(*auxv);
+    auto exe = procfs::readLink(procfs::path(pid, "exe"));
+    if (!exe) {
+        return std::unexpected(exe.error().context(what));
+    }
+    mm.exePath = std::move(*exe);
+
+    mm.vmas.reserve(mappings.size());
+    for (const procfs::Mapping &m : mappings) {
+        image::VmaRecord vma;
+        vma.start = m.start;
+        vma.end = m.end;
+        vma.prot = (m.read ? image::kVmaRead : 0) | (m.write ? image::kVmaWrite : 0) | (m.exec ? image::kVmaExec : 0);
+        vma.flags = (m.hasVmFlag("gd") ? image::kVmaGrowsDown : 0) | (m.hasVmFlag("lo") ? image::kVmaLocked : 0)
+            | (m.hasVmFlag("dc") ? image::kVmaDontFork : 0) | (m.hasVmFlag("wf") ? image::kVmaWipeOnFork : 0);
+        vma.kind = vmaKindOf(m);
+        vma.path = m.pathWithoutDeleted();
+        if (vma.kind == image::VmaKind::FilePrivate || vma.kind == image::VmaKind::FileShared) {
+            vma.pgoff = m.offset;
+            auto st = statMappedFile(pid, m);
+            if (st) {
+                vma.dev = st->st_dev;
+                vma.ino = st->st_ino;
+                vma.fileSize = uint64_t(st->st_size);
+            } else {
+                vma.dev = makedev(m.devMajor, m.devMinor);
+                vma.ino = m.inode;
+            }
+        }
+        mm.vmas.push_back(std::move(vma));
+    }
+    std::sort(mm.vmas.begin(), mm.vmas.end(), [](const image::VmaRecord &a, const image::VmaRecord &b) {
+        return a.start < b.start;
+    });
+
+    auto hash = dumpVdsoHash(pid, mm);
+    if (!hash) {
+        return std::unexpected(hash.error().context(what));
+    }
+    mm.vdsoHash = *hash;
+    return mm;
+}
+
+namespace
+{
+
+// Anonymous page-aligned memory, unmapped in the destructor.
+class MappedBuffer
+{
+public:
+    MappedBuffer() = default;
+    ~MappedBuffer()
+    {
+        if (m_data) {
+            ::munmap(m_data, m_size);
+        }
+    }
+    MappedBuffer(const MappedBuffer &) = delete;
+    MappedBuffer &operator=(const MappedBuffer &) = delete;
+
+    Result<void> allocate(size_t size)
+    {
+        void *p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (p == MAP_FAILED) {
+            return sysError("allocate a " + std::to_string(size >> 20) + " MiB page buffer");
+        }
+        m_data = static_cast<uint8_t *>(p);
+        m_size = size;
+        return {};
+    }
+    uint8_t *data() const
+    {
+        return m_data;
+    }
+    size_t size() const
+    {
+        return m_size;
+    }
+
+private:
+    uint8_t *m_data = nullptr;
+    size_t m_size = 0;
+};
+
+// A run of wanted pages inside one VMA.
+struct Range {
+    uint64_t addr = 0;
+    uint64_t pages = 0;
+    bool readable = true; // else read through /proc/PID/mem
+};
+
+struct Batch {
+    MappedBuffer buffer;
+    size_t capacityPages = 0;
+    std::vector<Range> ranges; // what to read, in buffer order
+    size_t pages = 0; // sum of ranges[].pages
+    std::vector<image::PageRun> runs; // after zero pages are removed
+    size_t dataBytes = 0;
+
+    void clear()
+    {
+        ranges.clear();
+        pages = 0;
+        runs.clear();
+        dataBytes = 0;
+    }
+};
+
+using u64a = uint64_t __attribute__((may_alias));
+
+bool isZeroPage(const uint8_t *page)
+{
+    const auto *w = reinterpret_cast<const u64a *>(page);
+    for (size_t i = 0; i < kPage / 8; i += 8) {
+        if ((w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7]) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Reads a batch's ranges into its buffer, removes the zero pages and builds
+// its page runs.
+class BatchReader
+{
+public:
+    explicit BatchReader(pid_t pid)
+        : m_pid(pid)
+    {
+    }
+
+    Result<void> read(Batch &batch, PagesStats &stats)
+    {
+        const uint64_t t0 = monotonicNs();
+        CRYOPOD_PROPAGATE(readRanges(batch));
+        const uint64_t t1 = monotonicNs();
+        compact(batch, stats.zeroPages);
+        stats.readNs += t1 - t0;
+        stats.scanNs += monotonicNs() - t1;
+        return {};
+    }
+
+private:
+    Result<int> memFd()
+    {
+        if (!m_mem) {
+            const std::string file = procfs::path(m_pid, "mem");
+            m_mem.reset(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+            if (!m_mem) {
+                return sysError("open " + file);
+            }
+        }
+        return m_mem.get();
+    }
+
+    // /proc/PID/mem for what process_vm_readv refuses (PROT_NONE and such).
+    Result<void> readThroughMem(uint64_t addr, uint8_t *out, size_t bytes)
+    {
+        auto fd = memFd();
+        if (!fd) {
+            return std::unexpected(fd.error());
+        }
+        size_t done = 0;
+        while (done < bytes) {
+            const ssize_t n = ::pread(*fd, out + done, bytes - done, off_t(addr + done));
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                if (n == 0) {
+                    errno = EIO;
+                }
+                return sysError("read memory of " + std::to_string(m_pid) + " at 0x" + hexRange(addr + done, addr + bytes));
+            }
+            done += size_t(n);
+        }
+        return {};
+    }
+
+    Result<void> readRanges(Batch &batch)
+    {
+        uint8_t *const base = batch.buffer.data();
+        size_t offset = 0; // in the buffer, of ranges[i]
+        size_t i = 0;
+        while (i < batch.ranges.size()) {
+            const Range &first = batch.ranges[i];
+            if (!first.readable) {
+                CRYOPOD_PROPAGATE(readThroughMem(first.addr, base + offset, first.pages * kPage));
+                offset += first.pages * kPage;
+                ++i;
+                continue;
+            }
+            // Up to IOV_MAX readable ranges in one call, into one local iovec.
+            m_remote.clear();
+            size_t bytes = 0;
+            for (size_t j = i; j < batch.ranges.size() && m_remote.size() < IOV_MAX && batch.ranges[j].readable; ++j) {
+                m_remote.push_back(iovec{reinterpret_cast<void *>(batch.ranges[j].addr), batch.ranges[j].pages * kPage});
+                bytes += batch.ranges[j].pages * kPage;
+            }
+            iovec local{base + offset, bytes};
+            ssize_t n = ::process_vm_readv(m_pid, &local, 1, m_remote.data(), m_remote.size(), 0);
+            if (n < 0) {
+                if (errno == ESRCH) {
+                    return sysError("read memory of " + std::to_string(m_pid));
+                }
+                n = 0; // the first range failed: handled below
+            }
+            // Skip the ranges read in full.
+            size_t got = size_t(n);
+            size_t j = 0;
+            while (j < m_remote.size() && got >= m_remote[j].iov_len) {
+                got -= m_remote[j].iov_len;
+                offset += m_remote[j].iov_len;
+                ++j;
+            }
+            i += j;
+            if (j < m_remote.size()) {
+                // Range i stopped after `got` bytes: take the rest through
+                // /proc/PID/mem, which also reads what process_vm_readv refuses.
+                const Range &r = batch.ranges[i];
+                CRYOPOD_PROPAGATE(readThroughMem(r.addr + got, base + offset + got, r.pages * kPage - got));
+                offset += r.pages * kPage;
+                ++i;
+            }
+        }
+        return {};
+    }
+
+    static void compact(Batch &batch, uint64_t &zeroPages)
+    {
+        uint8_t *const base = batch.buffer.data();
+        size_t src = 0, dst = 0;
+        batch.runs.clear();
+        for (const Range &r : batch.ranges) {
+            bool runOpen = false;
+            for (uint64_t p = 0; p < r.pages; ++p, src += kPage) {
+                if (isZeroPage(base + src)) {
+                    ++zeroPages;
+                    runOpen = false;
+                    continue;
+                }
+                if (dst != src) {
+                    std::memcpy(base + dst, base + src, kPage);
+                }
+                dst += kPage;
+                if (runOpen) {
+                    ++batch.runs.back().pages;
+                } else {
+                    batch.runs.push_back(image::PageRun{r.addr + p * kPage, 1});
+                    runOpen = true;
+                }
+            }
+        }
+        batch.dataBytes = dst;
+    }
+
+    pid_t m_pid;
+    UniqueFd m_mem;
+    std::vector<iovec> m_remote;
+};
+
+// Writes filled batches on its own thread while the caller reads the next.
+class BatchWriter
+{
+public:
+    BatchWriter(image::ImageWriter &writer, int32_t pid, bool threaded)
+        : m_writer(writer)
+        , m_pid(pid)
+    {
+        if (threaded) {
+            m_thread = std::thread([this] {
+                run();
+            });
+        }
+    }
+    ~BatchWriter()
+    {
+        // Reached without finish() only on an error path: drop what is queued.
+        {
+            std::lock_guard lock(m_mutex);
+            m_abandon = true;
+        }
+        stop();
+    }
+    BatchWriter(const BatchWriter &) = delete;
+    BatchWriter &operator=(const BatchWriter &) = delete;
+
+    // Queues a filled batch (or writes it at once without a thread).
+    Result<void> submit(Batch *batch)
+    {
+        if (!m_thread.joinable()) {
+            auto r = write(*batch);
+            batch->clear();
+            return r;
+        }
+        std::lock_guard lock(m_mutex);
+        if (m_error) {
+            return std::unexpected(*m_error);
+        }
+        m_queue.push_back(batch);
+        m_cv.notify_all();
+        return {};
+    }
+
+    // Waits until `batch` is no longer queued or being written.
+    Result<void> waitIdle(Batch *batch)
+    {
+        if (!m_thread.joinable()) {
+            return {};
+        }
+        std::unique_lock lock(m_mutex);
+        m_cv.wait(lock, [&] {
+            return m_busy != batch && std::find(m_queue.begin(), m_queue.end(), batch) == m_queue.end();
+        });
+        if (m_error) {
+            return std::unexpected(*m_error);
+        }
+        return {};
+    }
+
+    // Writes everything queued and stops the thread; the first error, if any.
+    Result<void> finish()
+    {
+        stop();
+        if (m_error) {
+            return std::unexpected(*m_error);
+        }
+        return {};
+    }
+
+private:
+    Result<void> write(Batch &batch)
+    {
+        if (batch.runs.empty()) {
+            return {};
+        }
+        return m_writer.writePages(m_pid, batch.runs, std::span<const uint8_t>(batch.buffer.data(), batch.dataBytes));
+    }
+
+    void run()
+    {
+        std::unique_lock lock(m_mutex);
+        for (;;) {
+            m_cv.wait(lock, [this] {
+                return !m_queue.empty() || m_stopping;
+            });
+            if (m_queue.empty()) {
+                return;
+            }
+            Batch *batch = m_queue.front();
+            m_queue.pop_front();
+            m_busy = batch;
+            const bool failed = m_error.has_value() || m_abandon;
+            lock.unlock();
+            Result<void> r;
+            if (!failed) {
+                r = write(*batch);
+            }
+            batch->clear();
+            lock.lock();
+            if (!r && !m_error) {
+                m_error = r.error();
+            }
+            m_busy = nullptr;
+            m_cv.notify_all();
+        }
+    }
+
+    void stop()
+    {
+        if (m_thread.joinable()) {
+            {
+                std::lock_guard lock(m_mutex);
+                m_stopping = true;
+                m_cv.notify_all();
+            }
+            m_thread.join();
+        }
+    }
+
+    image::ImageWriter &m_writer;
+    int32_t m_pid;
+    std::thread m_thread;
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    std::deque<Batch *> m_queue;
+    Batch *m_busy = nullptr;
+    bool m_stopping = false;
+    bool m_abandon = false;
+    std::optional<Error> m_error;
+};
+
+constexpr uint64_t kPmPresent = 1ull << 63;
+constexpr uint64_t kPmSwap = 1ull << 62;
+constexpr uint64_t kPmFile = 1ull << 61; // file page or shared anonymous
+
+} // namespace
+
+Result<PagesStats> dumpPages(pid_t pid,
+                             const image::MmRecord &mm,
+                             const std::vector<procfs::Mapping> &mappings,
+                             image::ImageWriter &writer,
+                             const PagesOptions &options)
+{
+    const std::string what = "pages of " + std::to_string(pid);
+    PagesStats stats;
+    const size_t batchBytes = std::max<size_t>(options.batchBytes / kPage * kPage, 64 * kPage);
+
+    const std::string pagemapFile = procfs::path(pid, "pagemap");
+    UniqueFd pagemap(::open(pagemapFile.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!pagemap) {
+        return sysError(what + ": open " + pagemapFile);
+    }
+
+    // A small process needs no 2 x 8 MiB of buffers: smaps says how many
+    // pages there can be at most.
+    size_t bufferBytes = batchBytes;
+    const bool haveCounters = mappings.size() == mm.vmas.size();
+    if (haveCounters) {
+        uint64_t upperKiB = 0;
+        for (size_t v = 0; v < mm.vmas.size(); ++v) {
+            const image::VmaKind kind = mm.vmas[v].kind;
+            if (kind == image::VmaKind::Anonymous) {
+                upperKiB += mappings[v].rssKiB + mappings[v].swapKiB;
+            } else if (kind == image::VmaKind::FilePrivate) {
+                upperKiB += mappings[v].anonKiB + mappings[v].swapKiB;
+            }
+        }
+        bufferBytes = size_t(std::clamp<uint64_t>(upperKiB * 1024, 16 * kPage, batchBytes));
+    }
+
+    Batch batches[2];
+    for (Batch &b : batches) {
+        auto r = b.buffer.allocate(bufferBytes);
+        if (!r) {
+            return std::unexpected(r.error().context(what));
+        }
+        b.capacityPages = bufferBytes / kPage;
+    }
+    BatchReader reader(pid);
+    BatchWriter batchWriter(writer, pid, options.overlap);
+    int current = 0;
+
+    auto flush = [&]() -> Result<void> {
+        Batch &batch = batches[current];
+        if (batch.pages == 0) {
+            return {};
+        }
+        auto r = reader.read(batch, stats);
+        if (!r) {
+            return std::unexpected(r.error().context(what));
+        }
+        stats.pagesSaved += batch.dataBytes / kPage;
+        ++stats.batches;
+        CRYOPOD_PROPAGATE(batchWriter.submit(&batch));
+        current ^= 1;
+        const uint64_t t1 = monotonicNs();
+        auto idle = batchWriter.waitIdle(&batches[current]);
+        stats.writeWaitNs += monotonicNs() - t1;
+        return idle;
+    };
+    auto addRange = [&](uint64_t addr, uint64_t pages, bool readable) -> Result<void> {
+        while (pages > 0) {
+            Batch &batch = batches[current];
+            const uint64_t room = batch.capacityPages - batch.pages;
+            const uint64_t take = std::min(room, pages);
+            batch.ranges.push_back(Range{addr, take, readable});
+            batch.pages += take;
+            addr += take * kPage;
+            pages -= take;
+            if (batch.pages == batch.capacityPages || batch.ranges.size() >= 4 * IOV_MAX) {
+                CRYOPOD_PROPAGATE(flush());
+            }
+        }
+        return {};
+    };
+
+    constexpr size_t kEntries = 64 * 1024; // 512 KiB of pagemap per read: 256 MiB of address space
+    uint64_t largestVmaPages = 1;
+    for (const image::VmaRecord &vma : mm.vmas) {
+        largestVmaPages = std::max<uint64_t>(largestVmaPages, (vma.end - vma.start) / kPage);
+    }
+    std::vector<uint64_t> entries(size_t(std::min<uint64_t>(kEntries, largestVmaPages)));
+
+    for (size_t v = 0; v < mm.vmas.size(); ++v) {
+        const image::VmaRecord &vma = mm.vmas[v];
+        const bool anonymous = vma.kind == image::VmaKind::Anonymous;
+        if (!anonymous && vma.kind != image::VmaKind::FilePrivate) {
+            continue; // special mappings are the kernel's; shared ones are refused
+        }
+        if (haveCounters && mappings[v].start == vma.start) {
+            const procfs::Mapping &m = mappings[v];
+            // Rss does not count the shared zero page; Anonymous counts the
+            // copy-on-write pages of a file mapping.
+            if (m.swapKiB == 0 && (anonymous ? m.rssKiB == 0 : m.anonKiB == 0)) {
+                continue;
+            }
+        }
+        const bool readable = vma.prot & image::kVmaRead;
+        uint64_t runStart = 0, runPages = 0;
+        for (uint64_t addr = vma.start; addr < vma.end;) {
+            const size_t count = size_t(std::min<uint64_t>(entries.size(), (vma.end - addr) / kPage));
+            const size_t bytes = count * sizeof(uint64_t);
+            const uint64_t t0 = monotonicNs();
+            size_t done = 0;
+            while (done < bytes) {
+                const ssize_t n = ::pread(pagemap.get(), reinterpret_cast<uint8_t *>(entries.data()) + done, bytes - done, off_t((addr / kPage) * 8 + done));
+                if (n < 0 && errno == EINTR) {
+                    continue;
+                }
+                if (n <= 0) {
+                    if (n == 0) {
+                        errno = EIO;
+                    }
+                    return sysError(what + ": read " + pagemapFile + " at 0x" + hexRange(addr, vma.end));
+                }
+                done += size_t(n);
+            }
+            stats.pagemapNs += monotonicNs() - t0;
+            for (size_t k = 0; k < count; ++k) {
+                const uint64_t e = entries[k];
+                const bool want = (e & (kPmPresent | kPmSwap)) && (anonymous || !(e & kPmFile));
+                const uint64_t page = addr + k * kPage;
+                if (want) {
+                    if (runPages > 0 && runStart + runPages * kPage == page) {
+                        ++runPages;
+                    } else {
+                        if (runPages > 0) {
+                            CRYOPOD_PROPAGATE(addRange(runStart, runPages, readable));
+                        }
+                        runStart = page;
+                        runPages = 1;
+                    }
+                }
+            }
+            addr += count * kPage;
+        }
+        if (runPages > 0) {
+            CRYOPOD_PROPAGATE(addRange(runStart, runPages, readable));
+        }
+    }
+    CRYOPOD_PROPAGATE(flush());
+    auto finished = batchWriter.finish();
+    if (!finished) {
+        return std::unexpected(finished.error().context(what));
+    }
+    return stats;
+}
+
+// ---- restore
+
+namespace
+{
+std::string rangeText(uint64_t start, uint64_t end)
+{
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "0x%llx-0x%llx", static_cast<unsigned long long>(start), static_cast<unsigned long long>(end));
+    return buf;
+}
+
+std::string vmaText(const image::VmaRecord &vma)
+{
+    return "vma " + rangeText(vma.start, vma.end) + (vma.path.empty() ? std::string() : " (" + vma.path + ")");
+}
+
+bool isSpecialKind(image::VmaKind kind)
+{
+    return kind == image::VmaKind::Vdso || kind == image::VmaKind::Vvar || kind == image::VmaKind::VvarVclock || kind == image::VmaKind::Vsyscall;
+}
+
+int protOf(const image::VmaRecord &vma)
+{
+    return ((vma.prot & image::kVmaRead) ? PROT_READ : 0) | ((vma.prot & image::kVmaWrite) ? PROT_WRITE : 0) | ((vma.prot & image::kVmaExec) ? PROT_EXEC : 0);
+}
+
+// Top of the user address space with 4-level paging; a 5-level machine could
+// allow more, but an image from such a process is refused by mmap itself.
+constexpr uint64_t kUserTop = 0x800000000000ull;
+constexpr int kPrSetVma = 0x53564d41; // PR_SET_VMA (Linux 5.17)
+constexpr int kPrSetVmaAnonName = 0;
+
+struct PrctlMmMap {
+    uint64_t startCode, endCode, startData, endData;
+    uint64_t startBrk, brk, startStack;
+    uint64_t argStart, argEnd, envStart, envEnd;
+    uint64_t auxv;
+    uint32_t auxvSize;
+    uint32_t exeFd;
+};
+static_assert(sizeof(PrctlMmMap) == 104, "struct prctl_mm_map");
+} // namespace
+
+Result<void> validateMmForRestore(const image::MmRecord &mm, uint32_t pageSize)
+{
+    const uint64_t mask = uint64_t(pageSize) - 1;
+    uint64_t previousEnd = 0;
+    for (const image::VmaRecord &vma : mm.vmas) {
+        const std::string what = "image " + vmaText(vma);
+        if (vma.start >= vma.end || (vma.start & mask) || (vma.end & mask)) {
+            return fail(what + ": not a page-aligned range", EINVAL);
+        }
+        if (vma.start < previousEnd) {
+            return fail(what + ": overlaps the previous VMA or is out of order", EINVAL);
+        }
+        previousEnd = vma.end;
+        switch (vma.kind) {
+        case image::VmaKind::Anonymous:
+        case image::VmaKind::FilePrivate:
+            if (vma.end > kUserTop) {
+                return fail(what + ": beyond the user address space", EINVAL);
+            }
+            if (vma.kind == image::VmaKind::FilePrivate && (!vma.path.starts_with("/") || (vma.pgoff & mask))) {
+                return fail(what + ": file mapping without an absolute path or with an unaligned offset", EINVAL);
+            }
+            break;
+        case image::VmaKind::Vdso:
+        case image::VmaKind::Vvar:
+        case image::VmaKind::VvarVclock:
+        case image::VmaKind::Vsyscall:
+            break;
+        case image::VmaKind::FileShared:
+            return fail(what + ": shared file mappings are not supported by engine v1", ENOTSUP);
+        case image::VmaKind::SharedAnonymous:
+            return fail(what + ": shared anonymous memory is not supported by engine v1", ENOTSUP);
+        default:
+            return fail(what + ": unknown kind " + std::to_string(uint32_t(vma.kind)), EINVAL);
+        }
+    }
+    if (mm.auxv.size() % 2 != 0 || mm.auxv.size() * 8 > 64 * 8 || (!mm.auxv.empty() && mm.auxv[mm.auxv.size() - 2] != 0)) {
+        return fail("image auxv: " + std::to_string(mm.auxv.size()) + " words, not (type, value) pairs ending with AT_NULL", EINVAL);
+    }
+    if (mm.exePath.empty() || !mm.exePath.starts_with("/")) {
+        return fail("image exe path '" + mm.exePath + "' is not absolute", EINVAL);
+    }
+    return {};
+}
+
+Result<uint64_t> findFreeRange(const image::MmRecord &mm,
+                               const std::vector<procfs::Mapping> &current,
+                               const std::vector<std::pair<uint64_t, uint64_t>> &avoid,
+                               uint64_t size)
+{
+    std::vector<std::pair<uint64_t, uint64_t>> used = avoid;
+    for (const image::VmaRecord &vma : mm.vmas) {
+        used.emplace_back(vma.start, vma.end);
+    }
+    for (const procfs::Mapping &m : current) {
+        used.emplace_back(m.start, m.end);
+    }
+    // Keep a guard gap around grows-down stacks and other VMAs: one page of
+    // distance on each side keeps the kernel from merging our area with them.
+    std::sort(used.begin(), used.end());
+    // Start low (4 GiB) and walk up: a deterministic choice, far from the
+    // places the kernel picks for mmap (near the stack) and for brk.
+    uint64_t candidate = 0x100000000ull;
+    for (const auto &[start, end] : used) {
+        if (end + 4096 <= candidate) {
+            continue;
+        }
+        if (candidate + size + 4096 <= start) {
+            break;
+        }
+        candidate = std::max(candidate, (end + 4096 + 0xffff) & ~uint64_t(0xffff));
+    }
+    if (candidate + size > 0x7f0000000000ull) {
+        return fail("no free address range of " + std::to_string(size) + " bytes", ENOMEM);
+    }
+    return candidate;
+}
+
+Result<void> unmapStubMappings(Injector &injector, const std::vector<procfs::Mapping> &current, uint64_t keepStart, uint64_t keepEnd)
+{
+    for (const procfs::Mapping &m : current) {
+        if (specialMappingKind(m.path) || (m.start >= keepStart && m.end <= keepEnd)) {
+            continue;
+        }
+        auto r = injector.call("unmap stub mapping " + rangeText(m.start, m.end) + " (" + m.path + "): munmap", SYS_munmap, m.start, m.end - m.start);
+        if (!r) {
+            return std::unexpected(r.error());
+        }
+    }
+    return {};
+}
+
+// Would the kernel merge `vma` into `prev` if both were mapped fresh?
+bool kernelWouldMerge(const image::VmaRecord &prev, const image::VmaRecord &vma)
+{
+    if (prev.end != vma.start || prev.kind != vma.kind || prev.prot != vma.prot || prev.flags != vma.flags) {
+        return false;
+    }
+    if (vma.kind == image::VmaKind::Anonymous) {
+        return prev.path == vma.path; // [anon:name] names keep them apart
+    }
+    return vma.kind == image::VmaKind::FilePrivate && prev.dev == vma.dev && prev.ino == vma.ino && prev.pgoff + (prev.end - prev.start) == vma.pgoff;
+}
+
+Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm)
+{
+    const pid_t pid = injector.tracee().tid();
+    MappedVmas mapped;
+    mapped.prot.reserve(mm.vmas.size());
+    const size_t scratchMark = scratch.used();
+    // One fd per file, opened in the target for as long as its VMAs need it.
+    std::string openPath;
+    int openFd = -1;
+    auto closeOpen = [&]() -> Result<void> {
+        if (openFd >= 0) {
+            auto r = injector.call("close " + openPath, SYS_close, uint64_t(openFd));
+            openFd = -1;
+            if (!r) {
+                return std::unexpected(r.error());
+            }
+        }
+        return {};
+    };
+    for (size_t i = 0; i < mm.vmas.size(); ++i) {
+        const image::VmaRecord &vma = mm.vmas[i];
+        mapped.prot.push_back(vma.prot);
+        if (isSpecialKind(vma.kind)) {
+            continue;
+        }
+        const std::string what = "restore " + vmaText(vma);
+        const uint64_t length = vma.end - vma.start;
+        if (i > 0 && kernelWouldMerge(mm.vmas[i - 1], vma)) {
+            mapped.prot.back() |= (vma.prot & image::kVmaWrite) ? image::kVmaExec : image::kVmaWrite;
+        }
+        const int prot = ((mapped.prot.back() & image::kVmaRead) ? PROT_READ : 0) | ((mapped.prot.back() & image::kVmaWrite) ? PROT_WRITE : 0)
+            | ((mapped.prot.back() & image::kVmaExec) ? PROT_EXEC : 0);
+        if (vma.kind == image::VmaKind::Anonymous) {
+            int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE;
+            if (vma.flags & image::kVmaGrowsDown) {
+                flags |= MAP_GROWSDOWN;
+            }
+            auto r = injector.call(what + ": mmap", SYS_mmap, vma.start, length, uint64_t(prot), uint64_t(flags), ~0ull, 0);
+            if (!r) {
+                return std::unexpected(r.error());
+            }
+            if (*r != vma.start) {
+                return fail(what + ": mmap placed it at " + rangeText(*r, *r + length), EEXIST);
+            }
+            if (vma.path.starts_with("[anon:") && vma.path.ends_with("]")) {
+                const std::string name = vma.path.substr(6, vma.path.size() - 7);
+                scratch.reset(scratchMark);
+                auto nameAddr = scratch.putString(name);
+                if (!nameAddr) {
+                    return std::unexpected(nameAddr.error().context(what));
+                }
+                auto named = injector.call(what + ": name", SYS_prctl, kPrSetVma, kPrSetVmaAnonName, vma.start, length, *nameAddr);
+                if (!named) {
+                    return std::unexpected(named.error());
+                }
+            }
+            continue;
+        }
+        // A private file mapping.
+        if (vma.path != openPath || openFd < 0) {
+            CRYOPOD_PROPAGATE(closeOpen());
+            scratch.reset(scratchMark);
+            auto pathAddr = scratch.putString(vma.path);
+            if (!pathAddr) {
+                return std::unexpected(pathAddr.error().context(what));
+            }
+            auto fd = injector.call(what + ": open", SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, uint64_t(O_RDONLY | O_CLOEXEC), 0);
+            if (!fd) {
+                return std::unexpected(fd.error());
+            }
+            openFd = int(*fd);
+            openPath = vma.path;
+            struct stat st{};
+            const std::string link = procfs::path(pid, "fd/" + std::to_string(openFd));
+            if (::stat(link.c_str(), &st) != 0) {
+                return sysError(what + ": stat " + link);
+            }
+            if (uint64_t(st.st_dev) != vma.dev || uint64_t(st.st_ino) != vma.ino) {
+                return fail(what + ": the file at that path is not the one that was mapped (device/inode differ): it was replaced since the checkpoint",
+                            ESTALE);
+            }
+            if (vma.fileSize != 0 && uint64_t(st.st_size) != vma.fileSize) {
+                return fail(what + ": the file changed since the checkpoint (size " + std::to_string(vma.fileSize) + " then, "
+                                + std::to_string(st.st_size) + " now)",
+                            ESTALE);
+            }
+        }
+        auto r = injector.call(what + ": mmap", SYS_mmap, vma.start, length, uint64_t(prot), uint64_t(MAP_PRIVATE | MAP_FIXED_NOREPLACE), uint64_t(openFd), vma.pgoff);
+        if (!r) {
+            return std::unexpected(r.error());
+        }
+        if (*r != vma.start) {
+            return fail(what + ": mmap placed it at " + rangeText(*r, *r + length), EEXIST);
+        }
+    }
+    CRYOPOD_PROPAGATE(closeOpen());
+    scratch.reset(scratchMark);
+    return mapped;
+}
+
+Result<uint64_t>
+restorePages(pid_t pid, const RemoteMemory &memory, const image::MmRecord &mm, const MappedVmas &mapped, const image::PagesRecord &pages, uint32_t pageSize)
+{
+    uint64_t totalPages = 0;
+    for (const image::PageRun &run : pages.runs) {
+        totalPages += run.pages;
+    }
+    if (totalPages * pageSize != pages.data.size()) {
+        return fail("restore pages: the record holds " + std::to_string(pages.data.size()) + " bytes for " + std::to_string(totalPages) + " pages", EINVAL);
+    }
+    // Split every run by VMA: writable parts are gathered for one
+    // process_vm_writev, the others are written through /proc/PID/mem.
+    std::vector<iovec> local, remote;
+    local.reserve(pages.runs.size());
+    remote.reserve(pages.runs.size());
+    const uint8_t *data = pages.data.data();
+    for (const image::PageRun &run : pages.runs) {
+        uint64_t at = run.vaddr;
+        const uint64_t end = run.vaddr + uint64_t(run.pages) * pageSize;
+        if (at % pageSize != 0 || end < at) {
+            return fail("restore pages at " + rangeText(run.vaddr, end) + ": not page aligned", EINVAL);
+        }
+        while (at < end) {
+            auto it = std::upper_bound(mm.vmas.begin(), mm.vmas.end(), at, [](uint64_t addr, const image::VmaRecord &v) {
+                return addr < v.start;
+            });
+            if (it == mm.vmas.begin() || (--it)->end <= at || isSpecialKind(it->kind)) {
+                return fail("restore pages at " + rangeText(at, end) + ": outside the image's VMAs", EINVAL);
+            }
+            const uint64_t partEnd = std::min(end, it->end);
+            const size_t bytes = size_t(partEnd - at);
+            if (mapped.prot[size_t(it - mm.vmas.begin())] & image::kVmaWrite) {
+                local.push_back({const_cast<uint8_t *>(data), bytes});
+                remote.push_back({reinterpret_cast<void *>(at), bytes});
+            } else {
+                auto w = memory.write(at, std::span(data, bytes));
+                if (!w) {
+                    return std::unexpected(w.error().context("restore pages of " + vmaText(*it)));
+                }
+            }
+            data += bytes;
+            at = partEnd;
+        }
+    }
+    if (!local.empty()) {
+        auto n = vmWrite(pid, local, remote);
+        if (!n) {
+            // Fall back to /proc/PID/mem for the whole batch (slower, but it
+            // also works where the kernel refuses process_vm_writev).
+            for (size_t i = 0; i < local.size(); ++i) {
+                auto w = memory.write(reinterpret_cast<uint64_t>(remote[i].iov_base), std::span(static_cast<const uint8_t *>(local[i].iov_base), local[i].iov_len));
+                if (!w) {
+                    return std::unexpected(w.error().context("restore pages (after " + n.error().describe() + ")"));
+                }
+            }
+        }
+    }
+    return totalPages;
+}
+
+Result<void> finishVmas(Injector &injector, const image::MmRecord &mm, const MappedVmas &mapped)
+{
+    for (size_t i = 0; i < mm.vmas.size(); ++i) {
+        const image::VmaRecord &vma = mm.vmas[i];
+        if (isSpecialKind(vma.kind)) {
+            continue;
+        }
+        const std::string what = "restore " + vmaText(vma);
+        const uint64_t length = vma.end - vma.start;
+        if (i < mapped.prot.size() && mapped.prot[i] != vma.prot) {
+            CRYOPOD_PROPAGATE(injector.call(what + ": mprotect", SYS_mprotect, vma.start, length, uint64_t(protOf(vma))));
+        }
+        if (vma.flags & image::kVmaDontFork) {
+            auto r = injector.call(what + ": madvise MADV_DONTFORK", SYS_madvise, vma.start, length, MADV_DONTFORK);
+            if (!r) {
+                return std::unexpected(r.error());
+            }
+        }
+        if (vma.flags & image::kVmaWipeOnFork) {
+            auto r = injector.call(what + ": madvise MADV_WIPEONFORK", SYS_madvise, vma.start, length, MADV_WIPEONFORK);
+            if (!r) {
+                return std::unexpected(r.error());
+            }
+        }
+        if (vma.flags & image::kVmaLocked) {
+            auto r = injector.call(what + ": mlock", SYS_mlock, vma.start, length);
+            if (!r) {
+                return std::unexpected(r.error());
+            }
+        }
+    }
+    return {};
+}
+
+Result<void> restoreMmFields(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm)
+{
+    const std::string what = "restore mm fields (PR_SET_MM_MAP)";
+    const size_t mark = scratch.used();
+    auto pathAddr = scratch.putString(mm.exePath);
+    if (!pathAddr) {
+        return std::unexpected(pathAddr.error().context(what));
+    }
+    auto exeFd = injector.call(what + ": open exe " + mm.exePath, SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, uint64_t(O_RDONLY | O_CLOEXEC), 0);
+    if (!exeFd) {
+        scratch.reset(mark);
+        return std::unexpected(exeFd.error());
+    }
+    uint64_t auxvAddr = 0;
+    if (!mm.auxv.empty()) {
+        auto a = scratch.put(std::span(reinterpret_cast<const uint8_t *>(mm.auxv.data()), mm.auxv.size() * 8));
+        if (!a) {
+            scratch.reset(mark);
+            return std::unexpected(a.error().context(what));
+        }
+        auxvAddr = *a;
+    }
+    PrctlMmMap map{};
+    map.startCode = mm.startCode;
+    map.endCode = mm.endCode;
+    map.startData = mm.startData;
+    map.endData = mm.endData;
+    map.startBrk = mm.startBrk;
+    map.brk = mm.brk;
+    map.startStack = mm.startStack;
+    map.argStart = mm.argStart;
+    map.argEnd = mm.argEnd;
+    map.envStart = mm.envStart;
+    map.envEnd = mm.envEnd;
+    map.auxv = auxvAddr;
+    map.auxvSize = uint32_t(mm.auxv.size() * 8);
+    map.exeFd = uint32_t(*exeFd);
+    auto mapAddr = scratch.put(std::span(reinterpret_cast<const uint8_t *>(&map), sizeof map));
+    Result<uint64_t> r = mapAddr ? injector.call(what, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, *mapAddr, sizeof map, 0)
+                                 : Result<uint64_t>(std::unexpected(mapAddr.error().context(what)));
+    auto closed = injector.call(what + ": close exe", SYS_close, *exeFd);
+    scratch.reset(mark);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    if (!closed) {
+        return std::unexpected(closed.error());
+    }
+    return {};
+}
+
+} // namespace cryopod::engine

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// The address space of a process: its VMAs and mm fields (MmRecord) and the
+// contents of the pages that need saving (PagesRecord).
+//
+// NOTE (dump engineer -> restore engineer): v1 images contain VmaKind::FileShared
+// VMAs, but only read-only ones: MAP_SHARED of a file opened O_RDONLY (no
+// VM_MAYWRITE, so they can never become writable). glibc maps
+// /usr/lib/.../gconv/gconv-modules.cache that way in every program that calls
+// setlocale/iconv, /bin/sleep included. They have no pages in the image (the
+// contents are the file's): restore opens vma.path O_RDONLY and mmaps it
+// MAP_SHARED|MAP_FIXED with vma.prot at vma.pgoff. Writable shared mappings and
+// shared anonymous memory are refused at dump.
+#pragma once
+
+#include "engine.h"
+#include "imagewriter.h"
+#include "procfs.h"
+#include "ptrace_inject.h"
+#include "records.h"
+#include "result.h"
+
+#include <cstdint>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace cryopod::engine
+{
+
+// ---- dump
+
+// What engine v1 thinks of one mapping (for the report): Ok, or Refused with
+// the reason in plain words. Reads nothing but `mapping` and, for file
+// mappings, /proc/PID/map_files to see whether the file is still the same.
+struct MappingCheck {
+    Verdict verdict = Verdict::Ok;
+    std::string reason;
+};
+MappingCheck checkMapping(pid_t pid, const procfs::Mapping &mapping);
+
+// The VMA kind of a mapping (FileShared/SharedAnonymous for what v1 refuses).
+image::VmaKind vmaKindOf(const procfs::Mapping &mapping);
+
+// MmRecord from the mappings (read from /proc/PID/smaps while the process was
+// frozen), the mm fields of /proc/PID/stat, /proc/PID/auxv, the exe link, the
+// vDSO hash, and brk (the current program break, read by an injected brk(0)).
+Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &mappings, const procfs::Stat &stat, uint64_t brk);
+
+struct PagesOptions {
+    size_t batchBytes = 8u << 20; // size of each of the two read buffers
+    bool overlap = true; // compress and write one batch while reading the next
+};
+
+struct PagesStats {
+    uint64_t pagesSaved = 0; // non-zero pages written
+    uint64_t zeroPages = 0; // present pages found all-zero: holes, not written
+    uint64_t batches = 0;
+    uint64_t pagemapNs = 0; // reading /proc/PID/pagemap
+    uint64_t readNs = 0; // process_vm_readv (and /proc/PID/mem)
+    uint64_t scanNs = 0; // finding zero pages and closing the gaps they leave
+    uint64_t writeWaitNs = 0; // time the reader waited for the writer
+};
+
+// Writes the pages that need saving as PagesRecords: for private anonymous
+// VMAs every present or swapped page, for private file mappings only the
+// anonymous (copy-on-write) pages; all-zero pages are left out (holes).
+// Found with /proc/PID/pagemap, read with process_vm_readv in large batches
+// (/proc/PID/mem where that is refused, e.g. PROT_NONE), written with
+// ImageWriter::writePages on a second thread while the next batch is read.
+// `mappings` are the smaps entries mm was built from (same order); their
+// Rss/Anonymous/Swap counters let VMAs without such pages be skipped.
+// The process must be frozen.
+Result<PagesStats> dumpPages(pid_t pid,
+                             const image::MmRecord &mm,
+                             const std::vector<procfs::Mapping> &mappings,
+                             image::ImageWriter &writer,
+                             const PagesOptions &options = {});
+
+// ---- restore
+
+// (restore engineer's part) The restorer's steps for one address space, in
+// this order. Every VMA is mapped directly with its final protection rather
+// than writable first: mapping a large PROT_NONE or read-only reservation
+// (JVM, Go, V8 reserve GiBs) writable would be charged to the commit limit and
+// can fail with ENOMEM under the default overcommit heuristic, and it saves a
+// pass of mprotect calls. Page contents go in with process_vm_writev where the
+// VMA is writable and through /proc/PID/mem (FOLL_FORCE) where it is not
+// (RELRO segments, PROT_NONE guard regions with data).
+
+// What restore relies on, checked before anything is created: page-aligned,
+// sorted, non-overlapping VMAs below the top of user space, only kinds v1
+// restores, mm fields PR_SET_MM_MAP accepts.
+Result<void> validateMmForRestore(const image::MmRecord &mm, uint32_t pageSize);
+
+// `size` bytes, page aligned, free both in the image's VMAs and in `current`
+// (the stub's mappings) and outside every range in `avoid`.
+Result<uint64_t> findFreeRange(const image::MmRecord &mm,
+                               const std::vector<procfs::Mapping> &current,
+                               const std::vector<std::pair<uint64_t, uint64_t>> &avoid,
+                               uint64_t size);
+
+// Unmaps every mapping of `current` except the kernel's special mappings
+// ([vdso], [vvar], [vvar_vclock], [vsyscall]) and [keepStart, keepEnd).
+Result<void> unmapStubMappings(Injector &injector, const std::vector<procfs::Mapping> &current, uint64_t keepStart, uint64_t keepEnd);
+
+// The protection restoreVmas mapped each VMA with (parallel to mm.vmas). A
+// VMA the kernel would merge with its predecessor (same file and contiguous
+// offsets, or both anonymous; same protection and flags) was kept apart in
+// the original for a reason the maps do not show (VM_ACCOUNT from having been
+// writable, as ld.so's RELRO segments; a different anon_vma). Such a VMA is
+// mapped with PROT_WRITE added (PROT_EXEC when it is writable already), which
+// keeps it apart, and finishVmas gives it its real protection after its pages
+// are in: a RELRO segment then keeps VM_ACCOUNT exactly like the original.
+struct MappedVmas {
+    std::vector<uint32_t> prot; // image::kVma* bits
+};
+
+// Maps every non-special VMA of mm at its address with its protection:
+// anonymous (MAP_GROWSDOWN for grows-down VMAs, [anon:name] names again), or
+// private file mappings opened in the target by path and checked against the
+// image's device, inode and size (a changed file is refused). Uses
+// MAP_FIXED_NOREPLACE: nothing is silently replaced.
+Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm);
+
+// Writes one PagesRecord into the process; every run must lie inside the
+// image's VMAs. Returns the number of pages written.
+Result<uint64_t>
+restorePages(pid_t pid, const RemoteMemory &memory, const image::MmRecord &mm, const MappedVmas &mapped, const image::PagesRecord &pages, uint32_t pageSize);
+
+// After the pages: the real protection where restoreVmas mapped differently,
+// then madvise(MADV_DONTFORK / MADV_WIPEONFORK) and mlock as recorded.
+Result<void> finishVmas(Injector &injector, const image::MmRecord &mm, const MappedVmas &mapped);
+
+// prctl(PR_SET_MM, PR_SET_MM_MAP): code/data/brk/stack/arg/env bounds, auxv,
+// and the exe file (opened in the target by path, closed again).
+Result<void> restoreMmFields(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm);
+
+} // namespace cryopod::engine

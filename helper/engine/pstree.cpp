@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+#include "pstree.h"
+
+#include "procfs.h"
+
+#include <algorithm>
+#include <optional>
+#include <csignal>
+#include <ctime>
+#include <sys/wait.h>
+#include <unistd.h>
+// restore side:
+#include <fcntl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <utility>
+#include <memory>
+#include <pthread.h>
+#include <sched.h>
+
+// clone3 that runs fn(arg) in the child on the stack given in the clone args
+// and never returns there; the parent gets the child's pid or -errno. (A
+// plain syscall() would return into our frame on the child's new stack.)
+extern "C" long cryopod_clone3_run(void *args, size_t size, void (*fn)(void *), void *arg);
+asm(R"(
+        .text
+        .p2align 4
+        .type   cryopod_clone3_run, @function
+cryopod_clone3_run:
+        movq    %rdx, %r8
+        movq    %rcx, %r9
+        movl    $435, %eax
+        syscall
+        testq   %rax, %rax
+        jnz     1f
+        xorl    %ebp, %ebp
+        movq    %r9, %rdi
+        call    *%r8
+        movl    $60, %eax
+        movl    $127, %edi
+        syscall
+        hlt
+1:      ret
+        .size   cryopod_clone3_run, . - cryopod_clone3_run
+)");
+
+namespace cryopod::engine
+{
+
+// ---- dump
+
+uint64_t monotonicNs()
+{
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+FrozenProcess::~FrozenProcess()
+{
+    // ~Tracee detaches each thread; followers first, the leader last.
+    while (!m_threads.empty()) {
+        m_threads.pop_back();
+    }
+}
+
+Result<FrozenProcess> FrozenProcess::freeze(pid_t pid)
+{
+    FrozenProcess process;
+    process.m_pid = pid;
+    // A thread created while we seize the others shows up in the next scan;
+    // once every listed thread is stopped none can create another.
+    for (int round = 0;; ++round) {
+        auto tids = procfs::listThreads(pid);
+        if (!tids) {
+            if (tids.error().code == ENOENT) {
+                return fail("freeze " + std::to_string(pid) + ": no such process", ESRCH);
+            }
+            return std::unexpected(tids.error().context("freeze " + std::to_string(pid)));
+        }
+        bool added = false;
+        for (const pid_t tid : *tids) {
+            const bool known = std::any_of(process.m_threads.begin(), process.m_threads.end(), [tid](const Tracee &t) {
+                return t.tid() == tid;
+            });
+            if (known) {
+                continue;
+            }
+            auto tracee = Tracee::seize(tid);
+            if (!tracee) {
+                if (tracee.error().code == ESRCH && tid != pid) {
+                    continue; // the thread exited meanwhile
+                }
+                return std::unexpected(tracee.error().context("freeze " + std::to_string(pid) + ": thread " + std::to_string(tid)));
+            }
+            process.m_threads.push_back(std::move(*tracee));
+            added = true;
+        }
+        if (!added) {
+            break;
+        }
+        if (round > 1000) {
+            return fail("freeze " + std::to_string(pid) + ": threads keep appearing");
+        }
+    }
+    // The leader first.
+    std::stable_partition(process.m_threads.begin(), process.m_threads.end(), [pid](const Tracee &t) {
+        return t.tid() == pid;
+    });
+    if (process.m_threads.empty() || process.m_threads.front().tid() != pid) {
+        return fail("freeze " + std::to_string(pid) + ": the thread-group leader is gone (the process is exiting)", ESRCH);
+    }
+    process.m_frozenAtNs = monotonicNs();
+    return process;
+}
+
+Result<void> FrozenProcess::thaw()
+{
+    std::optional<Error> first;
+    while (!m_threads.empty()) {
+        auto r = m_threads.back().detach();
+        if (!r && !first) {
+            first = r.error().context("thaw " + std::to_string(m_pid));
+        }
+        m_threads.pop_back();
+    }
+    if (first) {
+        return std::unexpected(*first);
+    }
+    return {};
+}
+
+Result<void> FrozenProcess::kill()
+{
+    if (m_threads.empty()) {
+        return fail("kill " + std::to_string(m_pid) + ": not frozen");
+    }
+    auto stat = procfs::readStat(m_pid);
+    const bool ourChild = stat && pid_t(stat->number(4)) == ::getpid();
+    if (::kill(m_pid, SIGKILL) != 0) {
+        return sysError("kill " + std::to_string(m_pid));
+    }
+    for (Tracee &t : m_threads) {
+        t.release();
+    }
+    m_threads.clear();
+    if (ourChild) {
+        return {}; // the caller reaps its child
+    }
+    // As its tracer we are told of its death first; after that the kernel
+    // hands it to its parent.
+    for (;;) {
+        int status = 0;
+        const pid_t r = ::waitpid(m_pid, &status, __WALL);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == ECHILD) {
+                return {};
+            }
+            return sysError("kill " + std::to_string(m_pid) + ": wait");
+        }
+        if (WIFEXITED(status) || WIFSIGNALED(status)) {
+            return {};
+        }
+    }
+}
+
+Result<image::ProcessTreeRecord> dumpProcessTree(pid_t pid)
+{
+    auto stat = procfs::readStat(pid);
+    if (!stat) {
+        return std::unexpected(stat.error().context("process tree"));
+    }
+    auto tids = procfs::listThreads(pid);
+    if (!tids) {
+        return std::unexpected(tids.error().context("process tree"));
+    }
+    image::ProcessEntry entry;
+    entry.pid = pid;
+    entry.ppid = int32_t(stat->number(4));
+    entry.pgid = int32_t(stat->number(5));
+    entry.sid = int32_t(stat->number(6));
+    entry.tids.assign(tids->begin(), tids->end());
+    image::ProcessTreeRecord record;
+    record.rootPid = pid;
+    record.processes.push_back(std::move(entry));
+    return record;
+}
+
+// ---- restore
+
+namespace
+{
+// struct clone_args up to set_tid_size (CLONE_ARGS_SIZE_VER1), spelled out
+// here because <linux/sched.h> collides with glibc's <sched.h>.
+struct CloneArgs {
+    uint64_t flags = 0;
+    uint64_t pidfd = 0;
+    uint64_t childTid = 0;
+    uint64_t parentTid = 0;
+    uint64_t exitSignal = 0;
+    uint64_t stack = 0;
+    uint64_t stackSize = 0;
+    uint64_t tls = 0;
+    uint64_t setTid = 0;
+    uint64_t setTidSize = 0;
+};
+static_assert(sizeof(CloneArgs) == 80);
+
+// A system call that leaves errno alone: the child below shares our memory
+// (CLONE_VM), errno included, so it must not write it.
+long rawSyscall(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0)
+{
+    long ret;
+    register long r10 asm("r10") = a3;
+    asm volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10) : "rcx", "r11", "memory");
+    return ret;
+}
+
+struct StubChildArgs {
+    int syncFd;
+    const char *stubPath;
+};
+
+// The child between clone3 and execve. It runs on its own small stack in our
+// address space (CLONE_VM, as posix_spawn does: no page tables are copied and
+// our other threads take no copy-on-write faults), with all signals blocked:
+// raw system calls only, no locks, no allocation, no errno.
+[[noreturn]] void stubChild(void *opaque)
+{
+    const auto *a = static_cast<const StubChildArgs *>(opaque);
+    char go = 0;
+    while (rawSyscall(SYS_read, a->syncFd, reinterpret_cast<long>(&go), 1) == -EINTR) {
+    }
+    if (go != 'g') {
+        rawSyscall(SYS_exit, 126);
+    }
+    // Default dispositions (exec keeps SIG_IGN), then an empty mask; the
+    // image's dispositions and mask are set later.
+    struct {
+        uint64_t handler, flags, restorer, mask;
+    } dfl{}; // kernel struct sigaction, SIG_DFL
+    for (long sig = 1; sig <= 64; ++sig) {
+        rawSyscall(SYS_rt_sigaction, sig, reinterpret_cast<long>(&dfl), 0, 8);
+    }
+    uint64_t none = 0;
+    rawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&none), 0, 8);
+    // No fds at all: restore recreates the fd table exactly.
+    rawSyscall(SYS_close_range, 0, ~0u, 0);
+    char *const argv[] = {const_cast<char *>(a->stubPath), nullptr};
+    char *const envp[] = {nullptr};
+    rawSyscall(SYS_execve, reinterpret_cast<long>(a->stubPath), reinterpret_cast<long>(argv), reinterpret_cast<long>(envp));
+    rawSyscall(SYS_exit, 127);
+    __builtin_unreachable();
+}
+} // namespace
+
+std::string describePidHolder(pid_t pid)
+{
+    const std::string base = "pid " + std::to_string(pid) + " is in use";
+    auto status = procfs::readStatus(pid);
+    if (!status) {
+        return base;
+    }
+    const auto name = status->find("Name");
+    const auto tgid = status->find("Tgid");
+    const std::string comm = name != status->end() ? name->second : "?";
+    if (tgid != status->end() && tgid->second != std::to_string(pid)) {
+        auto owner = procfs::readFile(procfs::path(std::stoi(tgid->second), "comm"));
+        std::string ownerComm = owner ? *owner : comm;
+        while (!ownerComm.empty() && ownerComm.back() == '\n') {
+            ownerComm.pop_back();
+        }
+        return base + " by thread " + std::to_string(pid) + " of process " + tgid->second + " (" + ownerComm + ")";
+    }
+    return base + " by process " + std::to_string(pid) + " (" + comm + ")";
+}
+
+RestoredProcess::RestoredProcess(RestoredProcess &&other) noexcept
+    : m_pid(std::exchange(other.m_pid, 0))
+    , m_tracee(std::move(other.m_tracee))
+    , m_entry(other.m_entry)
+{
+}
+
+RestoredProcess &RestoredProcess::operator=(RestoredProcess &&other) noexcept
+{
+    if (this != &other) {
+        kill();
+        m_pid = std::exchange(other.m_pid, 0);
+        m_tracee = std::move(other.m_tracee);
+        m_entry = other.m_entry;
+    }
+    return *this;
+}
+
+RestoredProcess::~RestoredProcess()
+{
+    kill();
+}
+
+void RestoredProcess::kill()
+{
+    if (m_pid <= 0) {
+        return;
+    }
+    const pid_t pid = std::exchange(m_pid, 0);
+    m_tracee.release(); // a dead tracee needs no detach
+    ::kill(pid, SIGKILL);
+    // As parent and tracer we get the death; reap it so no zombie stays.
+    for (;;) {
+        int status = 0;
+        const pid_t r = ::waitpid(pid, &status, __WALL);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status)) {
+            break;
+        }
+    }
+}
+
+void RestoredProcess::release()
+{
+    m_tracee.release();
+    m_pid = 0;
+}
+
+Result<RestoredProcess> RestoredProcess::spawn(pid_t pid, const std::string &stubPath)
+{
+    const std::string what = "create process " + std::to_string(pid);
+    if (pid <= 1) {
+        return fail(what + ": invalid pid", EINVAL);
+    }
+    if (::access(stubPath.c_str(), X_OK) != 0) {
+        return sysError(what + ": restore stub " + stubPath);
+    }
+    // A quick look first for a clear message; clone3 decides (EEXIST) anyway.
+    if (::kill(pid, 0) == 0 || errno != ESRCH) {
+        return fail(what + ": " + describePidHolder(pid), EEXIST);
+    }
+    int sync[2];
+    if (::pipe2(sync, O_CLOEXEC) != 0) {
+        return sysError(what + ": pipe");
+    }
+    UniqueFd syncRead(sync[0]);
+    UniqueFd syncWrite(sync[1]);
+
+    // The child's stack and arguments live until it has exec'd: declared
+    // before `process`, whose destructor (any failure below) kills and reaps
+    // the child before they go.
+    constexpr size_t kChildStack = 64 * 1024;
+    std::unique_ptr<uint8_t[]> childStack(new uint8_t[kChildStack]);
+    StubChildArgs childArgs{syncRead.get(), stubPath.c_str()};
+    int64_t setTid = pid;
+    CloneArgs args;
+    args.flags = CLONE_VM;
+    args.exitSignal = SIGCHLD;
+    args.stack = reinterpret_cast<uint64_t>(childStack.get());
+    args.stackSize = kChildStack;
+    args.setTid = reinterpret_cast<uint64_t>(&setTid);
+    args.setTidSize = 1;
+    // No signal handler of ours may run in the child: block everything
+    // around the clone; the child unblocks after resetting the dispositions.
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    const long child = cryopod_clone3_run(&args, sizeof args, stubChild, &childArgs);
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (child < 0) {
+        if (child == -EEXIST) {
+            return fail(what + ": " + describePidHolder(pid), EEXIST);
+        }
+        return fail(what + ": clone3 set_tid", int(-child));
+    }
+    RestoredProcess process;
+    process.m_pid = static_cast<pid_t>(child);
+    syncRead.reset();
+    // EXITKILL: should we die half-way, the kernel kills the half-made process.
+    const unsigned long options = PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL;
+    if (::ptrace(PTRACE_SEIZE, process.m_pid, nullptr, reinterpret_cast<void *>(options)) != 0) {
+        return sysError(what + ": ptrace seize");
+    }
+    process.m_tracee = Tracee::adopt(process.m_pid);
+    if (::write(syncWrite.get(), "g", 1) != 1) {
+        return sysError(what + ": start child");
+    }
+    syncWrite.reset();
+    for (;;) {
+        int status = 0;
+        const pid_t r = ::waitpid(process.m_pid, &status, __WALL);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return sysError(what + ": waitpid");
+        }
+        if (!WIFSTOPPED(status)) {
+            process.m_tracee.release();
+            process.m_pid = 0;
+            const bool execFailed = WIFEXITED(status) && WEXITSTATUS(status) == 127;
+            return fail(what + ": " + (execFailed ? "exec " + stubPath + " failed" : "child " + describeWaitStatus(status)), ECHILD);
+        }
+        if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXEC << 8))) {
+            break;
+        }
+        // Anything else before the exec (a stray signal): swallow it.
+        if (::ptrace(PTRACE_CONT, process.m_pid, nullptr, nullptr) != 0) {
+            return sysError(what + ": ptrace cont");
+        }
+    }
+    // The exec event stop comes before execve's own syscall-exit stop: step
+    // to that one, so that the next PTRACE_SYSCALL of an injection reaches
+    // the syscall-enter stop of the injected call. Still no user instruction ran.
+    for (;;) {
+        if (::ptrace(PTRACE_SYSCALL, process.m_pid, nullptr, nullptr) != 0) {
+            return sysError(what + ": ptrace syscall");
+        }
+        auto status = process.m_tracee.waitStop();
+        if (!status) {
+            return std::unexpected(status.error().context(what));
+        }
+        if (WSTOPSIG(*status) == (SIGTRAP | 0x80)) {
+            break;
+        }
+    }
+    auto regs = process.m_tracee.getRegs();
+    if (!regs) {
+        return std::unexpected(regs.error().context(what));
+    }
+    process.m_entry = regs->rip;
+    return process;
+}
+
+Result<void> restoreProcessGroup(Injector &injector, const image::ProcessEntry &entry)
+{
+    const std::string what = "restore process group of " + std::to_string(entry.pid);
+    if (entry.sid == entry.pid) {
+        auto r = injector.call(what + ": setsid", SYS_setsid);
+        if (!r) {
+            return std::unexpected(r.error());
+        }
+        return {};
+    }
+    if (entry.pgid == entry.pid) {
+        auto r = injector.call(what + ": setpgid", SYS_setpgid, 0, 0);
+        if (!r) {
+            return std::unexpected(r.error());
+        }
+    }
+    return {};
+}
+
+} // namespace cryopod::engine

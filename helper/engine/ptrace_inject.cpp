@@ -1,0 +1,740 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// See ptrace_inject.h for the API. Notes on the kernel behaviour this relies on:
+//
+// - Injection runs one `syscall` instruction with rip pointing at it, stopping
+//   at syscall-enter and syscall-exit (PTRACE_SYSCALL, TRACESYSGOOD marks the
+//   stops with SIGTRAP|0x80). Hardware breakpoints do not fire on the project's
+//   machines, so nothing here uses them. Any occurrence of the bytes 0f 05 is
+//   usable, even inside a longer instruction: decoding starts at rip.
+// - orig_rax is set to -1 in the injected registers: when the thread leaves a
+//   signal/interrupt stop, the kernel's restart logic looks at orig_rax and
+//   rax; with orig_rax < 0 it never rewinds rip over our instruction.
+// - The saved registers of a thread frozen inside a system call carry rax =
+//   -ERESTART* and orig_rax = nr. If we simply put them back at a syscall-exit
+//   stop and detached, the restart logic would not run (it runs only on the
+//   signal path) and user space would see -ERESTART*. finish() therefore
+//   re-enters an interrupt stop (PTRACE_INTERRUPT + PTRACE_CONT) after putting
+//   the registers back: the thread then leaves through the signal path at
+//   detach and the kernel restarts the call with its own restart block.
+// - All signals are blocked while injecting (PTRACE_SETSIGMASK), so that no
+//   handler runs on our registers. SIGKILL and SIGSTOP cannot be blocked: a
+//   SIGSTOP seen as a signal-delivery-stop is suppressed and sent again at
+//   finish().
+#include "ptrace_inject.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <elf.h>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace cryopod::engine
+{
+
+// ---- helpers ------------------------------------------------------------------
+
+std::string errnoName(int code)
+{
+    if (const char *name = strerrorname_np(code)) {
+        return name;
+    }
+    return "errno " + std::to_string(code);
+}
+
+std::string describeWaitStatus(int status)
+{
+    char buf[96];
+    if (WIFEXITED(status)) {
+        std::snprintf(buf, sizeof buf, "exited with status %d", WEXITSTATUS(status));
+    } else if (WIFSIGNALED(status)) {
+        const char *name = sigabbrev_np(WTERMSIG(status));
+        std::snprintf(buf, sizeof buf, "killed by SIG%s%s", name ? name : "?", WCOREDUMP(status) ? " (core dumped)" : "");
+    } else if (WIFSTOPPED(status)) {
+        const int sig = WSTOPSIG(status);
+        const int event = status >> 16;
+        const char *name = sigabbrev_np(sig & 0x7f);
+        std::snprintf(buf, sizeof buf, "stopped by SIG%s%s event %d", name ? name : "?", (sig & 0x80) ? "|0x80" : "", event);
+    } else {
+        std::snprintf(buf, sizeof buf, "wait status 0x%x", status);
+    }
+    return buf;
+}
+
+namespace
+{
+std::string hex(uint64_t v)
+{
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+bool isSyscallStop(int status)
+{
+    return WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80);
+}
+
+bool isEventStop(int status)
+{
+    return WIFSTOPPED(status) && (status >> 16) == PTRACE_EVENT_STOP;
+}
+
+// A plain signal-delivery-stop (not a syscall stop, not a ptrace event).
+bool isSignalDeliveryStop(int status)
+{
+    return WIFSTOPPED(status) && (status >> 16) == 0 && WSTOPSIG(status) != (SIGTRAP | 0x80);
+}
+} // namespace
+
+// ---- Tracee -------------------------------------------------------------------
+
+Tracee::~Tracee()
+{
+    if (attached()) {
+        (void)detach(0);
+    }
+}
+
+Tracee::Tracee(Tracee &&other) noexcept
+    : m_tid(other.release())
+{
+}
+
+Tracee &Tracee::operator=(Tracee &&other) noexcept
+{
+    if (this != &other) {
+        if (attached()) {
+            (void)detach(0);
+        }
+        m_tid = other.release();
+    }
+    return *this;
+}
+
+Result<Tracee> Tracee::seize(pid_t tid, unsigned options)
+{
+    if (::ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void *>(static_cast<uintptr_t>(options))) != 0) {
+        return sysError("ptrace seize " + std::to_string(tid));
+    }
+    Tracee tracee(tid);
+    if (::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0) {
+        return sysError("ptrace interrupt " + std::to_string(tid));
+    }
+    // Wait for the interrupt (or a group) stop. A signal that arrives first
+    // shows up as a signal-delivery-stop: deliver it as the kernel would have;
+    // the pending interrupt then stops the thread right after.
+    for (;;) {
+        auto status = tracee.waitStop();
+        if (!status) {
+            tracee.release();
+            return std::unexpected(status.error().context("seize " + std::to_string(tid)));
+        }
+        if (isEventStop(*status)) {
+            return tracee;
+        }
+        const int sig = isSignalDeliveryStop(*status) ? WSTOPSIG(*status) : 0;
+        if (::ptrace(PTRACE_CONT, tid, nullptr, reinterpret_cast<void *>(static_cast<uintptr_t>(sig))) != 0) {
+            return sysError("seize " + std::to_string(tid) + ": ptrace cont");
+        }
+    }
+}
+
+Tracee Tracee::adopt(pid_t tid)
+{
+    return Tracee(tid);
+}
+
+Result<user_regs_struct> Tracee::getRegs() const
+{
+    user_regs_struct regs{};
+    if (::ptrace(PTRACE_GETREGS, m_tid, nullptr, &regs) != 0) {
+        return sysError("ptrace getregs " + std::to_string(m_tid));
+    }
+    return regs;
+}
+
+Result<void> Tracee::setRegs(const user_regs_struct &regs) const
+{
+    if (::ptrace(PTRACE_SETREGS, m_tid, nullptr, &regs) != 0) {
+        return sysError("ptrace setregs " + std::to_string(m_tid));
+    }
+    return {};
+}
+
+Result<user_fpregs_struct> Tracee::getFpRegs() const
+{
+    user_fpregs_struct regs{};
+    if (::ptrace(PTRACE_GETFPREGS, m_tid, nullptr, &regs) != 0) {
+        return sysError("ptrace getfpregs " + std::to_string(m_tid));
+    }
+    return regs;
+}
+
+Result<void> Tracee::setFpRegs(const user_fpregs_struct &regs) const
+{
+    if (::ptrace(PTRACE_SETFPREGS, m_tid, nullptr, &regs) != 0) {
+        return sysError("ptrace setfpregs " + std::to_string(m_tid));
+    }
+    return {};
+}
+
+Result<std::vector<uint8_t>> Tracee::getXState() const
+{
+    // The XSAVE area is at most a few KiB today (AMX makes it ~11 KiB); the
+    // kernel shortens iov_len to what it wrote.
+    std::vector<uint8_t> buf(64 * 1024);
+    iovec iov{buf.data(), buf.size()};
+    if (::ptrace(PTRACE_GETREGSET, m_tid, reinterpret_cast<void *>(NT_X86_XSTATE), &iov) != 0) {
+        return sysError("ptrace getregset xstate " + std::to_string(m_tid));
+    }
+    buf.resize(iov.iov_len);
+    return buf;
+}
+
+Result<void> Tracee::setXState(std::span<const uint8_t> xstate) const
+{
+    std::vector<uint8_t> copy(xstate.begin(), xstate.end());
+    iovec iov{copy.data(), copy.size()};
+    if (::ptrace(PTRACE_SETREGSET, m_tid, reinterpret_cast<void *>(NT_X86_XSTATE), &iov) != 0) {
+        return sysError("ptrace setregset xstate " + std::to_string(m_tid));
+    }
+    return {};
+}
+
+Result<uint64_t> Tracee::getSigmask() const
+{
+    uint64_t mask = 0;
+    if (::ptrace(PTRACE_GETSIGMASK, m_tid, reinterpret_cast<void *>(sizeof mask), &mask) != 0) {
+        return sysError("ptrace getsigmask " + std::to_string(m_tid));
+    }
+    return mask;
+}
+
+Result<void> Tracee::setSigmask(uint64_t mask) const
+{
+    if (::ptrace(PTRACE_SETSIGMASK, m_tid, reinterpret_cast<void *>(sizeof mask), &mask) != 0) {
+        return sysError("ptrace setsigmask " + std::to_string(m_tid));
+    }
+    return {};
+}
+
+Result<int> Tracee::waitStop() const
+{
+    int status = 0;
+    for (;;) {
+        const pid_t r = ::waitpid(m_tid, &status, __WALL);
+        if (r == m_tid) {
+            break;
+        }
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        return sysError("waitpid " + std::to_string(m_tid));
+    }
+    if (!WIFSTOPPED(status)) {
+        return fail("process " + std::to_string(m_tid) + " " + describeWaitStatus(status), ESRCH);
+    }
+    return status;
+}
+
+Result<void> Tracee::reinterrupt() const
+{
+    if (::ptrace(PTRACE_INTERRUPT, m_tid, nullptr, nullptr) != 0) {
+        return sysError("ptrace interrupt " + std::to_string(m_tid));
+    }
+    int sig = 0;
+    for (;;) {
+        if (::ptrace(PTRACE_CONT, m_tid, nullptr, reinterpret_cast<void *>(static_cast<uintptr_t>(sig))) != 0) {
+            return sysError("ptrace cont " + std::to_string(m_tid));
+        }
+        auto status = waitStop();
+        if (!status) {
+            return std::unexpected(status.error());
+        }
+        if (isEventStop(*status)) {
+            return {};
+        }
+        sig = isSignalDeliveryStop(*status) ? WSTOPSIG(*status) : 0;
+    }
+}
+
+Result<void> Tracee::detach(int sig)
+{
+    const pid_t tid = release();
+    if (tid <= 0) {
+        return {};
+    }
+    if (::ptrace(PTRACE_DETACH, tid, nullptr, reinterpret_cast<void *>(static_cast<uintptr_t>(sig))) != 0) {
+        return sysError("ptrace detach " + std::to_string(tid));
+    }
+    return {};
+}
+
+pid_t Tracee::release()
+{
+    const pid_t tid = m_tid;
+    m_tid = -1;
+    return tid;
+}
+
+// ---- remote memory ------------------------------------------------------------
+
+Result<RemoteMemory> RemoteMemory::open(pid_t pid)
+{
+    const std::string path = "/proc/" + std::to_string(pid) + "/mem";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        return sysError("open " + path);
+    }
+    RemoteMemory memory;
+    memory.m_fd.reset(fd);
+    return memory;
+}
+
+Result<void> RemoteMemory::read(uint64_t addr, std::span<uint8_t> out) const
+{
+    size_t done = 0;
+    while (done < out.size()) {
+        const ssize_t n = ::pread(m_fd.get(), out.data() + done, out.size() - done, static_cast<off_t>(addr + done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            if (n == 0) {
+                errno = EIO;
+            }
+            return sysError("read remote memory " + hex(addr + done) + "+" + std::to_string(out.size() - done));
+        }
+        done += static_cast<size_t>(n);
+    }
+    return {};
+}
+
+Result<void> RemoteMemory::write(uint64_t addr, std::span<const uint8_t> in) const
+{
+    size_t done = 0;
+    while (done < in.size()) {
+        const ssize_t n = ::pwrite(m_fd.get(), in.data() + done, in.size() - done, static_cast<off_t>(addr + done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            if (n == 0) {
+                errno = EIO;
+            }
+            return sysError("write remote memory " + hex(addr + done) + "+" + std::to_string(in.size() - done));
+        }
+        done += static_cast<size_t>(n);
+    }
+    return {};
+}
+
+namespace
+{
+// Shared loop of vmRead/vmWrite: walks both iovec lists in step, calls the
+// syscall with at most IOV_MAX entries each, and continues after partial
+// transfers (which the kernel reports when a remote iovec faults).
+template<typename Fn>
+Result<size_t> vmTransfer(pid_t pid, std::span<const iovec> local, std::span<const iovec> remote, Fn fn, const char *what)
+{
+    size_t total = 0;
+    for (const iovec &v : remote) {
+        total += v.iov_len;
+    }
+    size_t localTotal = 0;
+    for (const iovec &v : local) {
+        localTotal += v.iov_len;
+    }
+    if (localTotal != total) {
+        return fail(std::string(what) + ": local and remote sizes differ", EINVAL);
+    }
+    std::vector<iovec> l(local.begin(), local.end());
+    std::vector<iovec> r(remote.begin(), remote.end());
+    size_t li = 0, ri = 0, done = 0;
+    while (done < total) {
+        while (li < l.size() && l[li].iov_len == 0) {
+            ++li;
+        }
+        while (ri < r.size() && r[ri].iov_len == 0) {
+            ++ri;
+        }
+        const size_t lc = std::min<size_t>(IOV_MAX, l.size() - li);
+        const size_t rc = std::min<size_t>(IOV_MAX, r.size() - ri);
+        const ssize_t n = fn(pid, &l[li], lc, &r[ri], rc, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            if (n == 0) {
+                errno = EFAULT;
+            }
+            return sysError(std::string(what) + " " + std::to_string(pid) + " at " + hex(reinterpret_cast<uint64_t>(r[ri].iov_base)));
+        }
+        done += static_cast<size_t>(n);
+        // Advance both lists by n bytes.
+        for (size_t left = static_cast<size_t>(n); left > 0;) {
+            const size_t step = std::min(left, l[li].iov_len);
+            l[li].iov_base = static_cast<uint8_t *>(l[li].iov_base) + step;
+            l[li].iov_len -= step;
+            left -= step;
+            if (l[li].iov_len == 0) {
+                ++li;
+            }
+        }
+        for (size_t left = static_cast<size_t>(n); left > 0;) {
+            const size_t step = std::min(left, r[ri].iov_len);
+            r[ri].iov_base = static_cast<uint8_t *>(r[ri].iov_base) + step;
+            r[ri].iov_len -= step;
+            left -= step;
+            if (r[ri].iov_len == 0) {
+                ++ri;
+            }
+        }
+    }
+    return done;
+}
+} // namespace
+
+Result<size_t> vmRead(pid_t pid, std::span<const iovec> local, std::span<const iovec> remote)
+{
+    return vmTransfer(pid, local, remote, ::process_vm_readv, "process_vm_readv");
+}
+
+Result<size_t> vmWrite(pid_t pid, std::span<const iovec> local, std::span<const iovec> remote)
+{
+    return vmTransfer(pid, local, remote, ::process_vm_writev, "process_vm_writev");
+}
+
+Result<uint64_t> findSyscallInstruction(pid_t pid, const RemoteMemory &memory)
+{
+    struct Range {
+        uint64_t start, end;
+        bool vdso;
+    };
+    std::vector<Range> ranges;
+    {
+        std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+        if (!maps) {
+            return sysError("open /proc/" + std::to_string(pid) + "/maps");
+        }
+        std::string line;
+        while (std::getline(maps, line)) {
+            unsigned long long start = 0, end = 0;
+            char perms[8] = {};
+            if (std::sscanf(line.c_str(), "%llx-%llx %7s", &start, &end, perms) != 3 || perms[2] != 'x' || perms[0] != 'r') {
+                continue;
+            }
+            const bool vdso = line.ends_with("[vdso]");
+            if (line.ends_with("[vsyscall]")) {
+                continue; // emulated or execute-only: never usable
+            }
+            ranges.push_back({start, end, vdso});
+        }
+    }
+    std::stable_partition(ranges.begin(), ranges.end(), [](const Range &r) {
+        return r.vdso;
+    });
+    std::vector<uint8_t> buf(64 * 1024);
+    for (const Range &range : ranges) {
+        for (uint64_t at = range.start; at < range.end; at += buf.size() - 1) {
+            const size_t len = std::min<uint64_t>(buf.size(), range.end - at);
+            if (!memory.read(at, std::span(buf.data(), len))) {
+                break; // unreadable mapping: try the next one
+            }
+            for (size_t i = 0; i + 1 < len; ++i) {
+                if (buf[i] == 0x0f && buf[i + 1] == 0x05) {
+                    return at + i;
+                }
+            }
+            if (len < buf.size()) {
+                break;
+            }
+        }
+    }
+    return fail("no syscall instruction found in process " + std::to_string(pid), ENOENT);
+}
+
+// ---- Injector -----------------------------------------------------------------
+
+Injector::~Injector()
+{
+    if (m_active) {
+        (void)finish();
+    }
+}
+
+Injector::Injector(Injector &&other) noexcept
+    : m_tracee(other.m_tracee)
+    , m_memory(std::move(other.m_memory))
+    , m_savedRegs(other.m_savedRegs)
+    , m_savedMask(other.m_savedMask)
+    , m_syscallInsn(other.m_syscallInsn)
+    , m_count(other.m_count)
+    , m_active(other.m_active)
+    , m_suppressedSignals(std::move(other.m_suppressedSignals))
+{
+    other.m_active = false;
+    other.m_tracee = nullptr;
+}
+
+Result<Injector> Injector::create(Tracee &tracee)
+{
+    auto memory = RemoteMemory::open(tracee.tid());
+    if (!memory) {
+        return std::unexpected(memory.error());
+    }
+    auto insn = findSyscallInstruction(tracee.tid(), *memory);
+    if (!insn) {
+        return std::unexpected(insn.error());
+    }
+    Injector injector;
+    injector.m_tracee = &tracee;
+    injector.m_memory = std::move(*memory);
+    CRYOPOD_PROPAGATE(injector.init(*insn));
+    return injector;
+}
+
+Result<Injector> Injector::create(Tracee &tracee, uint64_t syscallInsn)
+{
+    auto memory = RemoteMemory::open(tracee.tid());
+    if (!memory) {
+        return std::unexpected(memory.error());
+    }
+    Injector injector;
+    injector.m_tracee = &tracee;
+    injector.m_memory = std::move(*memory);
+    CRYOPOD_PROPAGATE(injector.init(syscallInsn));
+    return injector;
+}
+
+Result<void> Injector::init(uint64_t syscallInsn)
+{
+    CRYOPOD_PROPAGATE(setSyscallAddress(syscallInsn));
+    auto regs = m_tracee->getRegs();
+    if (!regs) {
+        return std::unexpected(regs.error());
+    }
+    auto mask = m_tracee->getSigmask();
+    if (!mask) {
+        return std::unexpected(mask.error());
+    }
+    m_savedRegs = *regs;
+    m_savedMask = *mask;
+    CRYOPOD_PROPAGATE(m_tracee->setSigmask(~uint64_t(0)));
+    m_active = true;
+    return {};
+}
+
+Result<void> Injector::setSyscallAddress(uint64_t syscallInsn)
+{
+    uint8_t insn[2] = {};
+    if (auto r = m_memory.read(syscallInsn, insn); !r) {
+        return std::unexpected(r.error().context("syscall instruction"));
+    }
+    if (insn[0] != 0x0f || insn[1] != 0x05) {
+        return fail("no syscall instruction at " + hex(syscallInsn), EINVAL);
+    }
+    m_syscallInsn = syscallInsn;
+    return {};
+}
+
+Result<int64_t> Injector::syscall(long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    if (!m_active) {
+        return fail("inject syscall " + std::to_string(nr) + ": injector finished", EINVAL);
+    }
+    const pid_t tid = m_tracee->tid();
+    user_regs_struct regs = m_savedRegs;
+    regs.rip = m_syscallInsn;
+    regs.rax = static_cast<uint64_t>(nr);
+    regs.orig_rax = ~0ull; // no restart logic on our way out of the current stop
+    regs.rdi = a0;
+    regs.rsi = a1;
+    regs.rdx = a2;
+    regs.r10 = a3;
+    regs.r8 = a4;
+    regs.r9 = a5;
+    CRYOPOD_PROPAGATE(m_tracee->setRegs(regs));
+
+    // Two syscall stops: enter, then exit. A group stop (SIGSTOP from outside)
+    // or a signal-delivery-stop of an unblockable signal can come in between;
+    // resume through them (remembering the signal, see finish()).
+    for (int stage = 0; stage < 2;) {
+        if (::ptrace(PTRACE_SYSCALL, tid, nullptr, nullptr) != 0) {
+            return sysError("inject syscall " + std::to_string(nr) + ": ptrace syscall");
+        }
+        auto status = m_tracee->waitStop();
+        if (!status) {
+            m_active = false;
+            return std::unexpected(status.error().context("inject syscall " + std::to_string(nr)));
+        }
+        if (isSyscallStop(*status)) {
+            ++stage;
+            continue;
+        }
+        if (isSignalDeliveryStop(*status)) {
+            m_suppressedSignals.push_back(WSTOPSIG(*status));
+        }
+    }
+    auto after = m_tracee->getRegs();
+    if (!after) {
+        return std::unexpected(after.error());
+    }
+    if (after->rip != m_syscallInsn + 2) {
+        return fail("inject syscall " + std::to_string(nr) + ": thread stopped at " + hex(after->rip) + ", expected " + hex(m_syscallInsn + 2), EFAULT);
+    }
+    ++m_count;
+    return static_cast<int64_t>(after->rax);
+}
+
+Result<uint64_t> Injector::call(std::string_view what, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    auto r = syscall(nr, a0, a1, a2, a3, a4, a5);
+    if (!r) {
+        return std::unexpected(r.error().context(std::string(what)));
+    }
+    if (*r < 0 && *r >= -4095) {
+        return fail(std::string(what), static_cast<int>(-*r));
+    }
+    return static_cast<uint64_t>(*r);
+}
+
+Result<void> Injector::finish()
+{
+    if (!m_active) {
+        return {};
+    }
+    m_active = false;
+    CRYOPOD_PROPAGATE(m_tracee->setRegs(m_savedRegs));
+    CRYOPOD_PROPAGATE(m_tracee->reinterrupt());
+    CRYOPOD_PROPAGATE(m_tracee->setSigmask(m_savedMask));
+    for (int sig : m_suppressedSignals) {
+        ::syscall(SYS_tkill, m_tracee->tid(), sig);
+    }
+    m_suppressedSignals.clear();
+    return {};
+}
+
+void Injector::dismiss()
+{
+    m_active = false;
+    m_suppressedSignals.clear();
+}
+
+// ---- RemoteScratch --------------------------------------------------------------
+
+RemoteScratch::~RemoteScratch()
+{
+    (void)unmap();
+}
+
+RemoteScratch::RemoteScratch(RemoteScratch &&other) noexcept
+    : m_injector(other.m_injector)
+    , m_base(other.m_base)
+    , m_size(other.m_size)
+    , m_used(other.m_used)
+{
+    other.release();
+}
+
+RemoteScratch &RemoteScratch::operator=(RemoteScratch &&other) noexcept
+{
+    if (this != &other) {
+        (void)unmap();
+        m_injector = other.m_injector;
+        m_base = other.m_base;
+        m_size = other.m_size;
+        m_used = other.m_used;
+        other.release();
+    }
+    return *this;
+}
+
+Result<RemoteScratch> RemoteScratch::map(Injector &injector, size_t size, uint64_t hint, int prot)
+{
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+    if (hint != 0) {
+        flags |= MAP_FIXED_NOREPLACE;
+    }
+    auto addr = injector.call("mmap scratch", SYS_mmap, hint, size, static_cast<uint64_t>(prot), static_cast<uint64_t>(flags), ~0ull, 0);
+    if (!addr) {
+        return std::unexpected(addr.error());
+    }
+    if (hint != 0 && *addr != hint) {
+        // Kernels before 4.17 ignore MAP_FIXED_NOREPLACE and treat it as a hint.
+        (void)injector.syscall(SYS_munmap, *addr, size);
+        return fail("mmap scratch at " + hex(hint) + ": got " + hex(*addr), EEXIST);
+    }
+    return adopt(injector, *addr, size);
+}
+
+RemoteScratch RemoteScratch::adopt(Injector &injector, uint64_t base, size_t size)
+{
+    RemoteScratch scratch;
+    scratch.m_injector = &injector;
+    scratch.m_base = base;
+    scratch.m_size = size;
+    return scratch;
+}
+
+Result<uint64_t> RemoteScratch::reserve(size_t bytes)
+{
+    const size_t start = (m_used + 15) & ~size_t(15);
+    if (start > m_size || bytes > m_size - start) {
+        return fail("scratch area full (" + std::to_string(bytes) + " bytes asked, " + std::to_string(m_size - std::min(start, m_size)) + " left)", ENOSPC);
+    }
+    m_used = start + bytes;
+    return m_base + start;
+}
+
+Result<uint64_t> RemoteScratch::put(std::span<const uint8_t> bytes)
+{
+    auto addr = reserve(bytes.size());
+    if (!addr) {
+        return addr;
+    }
+    CRYOPOD_PROPAGATE(m_injector->memory().write(*addr, bytes));
+    return addr;
+}
+
+Result<uint64_t> RemoteScratch::putString(std::string_view text)
+{
+    std::vector<uint8_t> bytes(text.begin(), text.end());
+    bytes.push_back(0);
+    return put(bytes);
+}
+
+Result<void> RemoteScratch::read(uint64_t addr, std::span<uint8_t> out) const
+{
+    return m_injector->memory().read(addr, out);
+}
+
+Result<void> RemoteScratch::unmap()
+{
+    if (m_injector == nullptr || m_size == 0) {
+        return {};
+    }
+    Injector *injector = m_injector;
+    const uint64_t base = m_base;
+    const size_t size = m_size;
+    release();
+    auto r = injector->call("munmap scratch", SYS_munmap, base, size);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return {};
+}
+
+} // namespace cryopod::engine

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// ptrace attachment, remote memory and remote system calls.
+//
+// API in short (dump and restore both use it; everything is RAII, every call
+// returns Result<T>, all calls on one tracee must come from the thread that
+// attached it, as ptrace requires):
+//
+//   (UniqueFd comes from unique_fd.h; done, the copy here is gone.)
+//
+//   Tracee t = Tracee::seize(pid)   PTRACE_SEIZE (TRACESYSGOOD by default) +
+//                            PTRACE_INTERRUPT, waits until the thread is in a
+//                            ptrace stop. A signal arriving in between is passed
+//                            through (delivered as the kernel would have).
+//   Tracee::adopt(tid)       takes over a thread already seized and stopped.
+//   ~Tracee                  PTRACE_DETACH unless detach()/release() was called.
+//   t.getRegs()/setRegs()    user_regs_struct; getFpRegs()/setFpRegs() FXSAVE;
+//   t.getXState()/setXState() NT_X86_XSTATE regset (XSAVE layout);
+//   t.getSigmask()/setSigmask() blocked mask, bit (n-1) for signal n.
+//   t.detach(sig)            PTRACE_DETACH; t.release() forgets the thread.
+//
+//   RemoteMemory mem = RemoteMemory::open(pid)   /proc/PID/mem, read()/write()
+//                            (write works on read-only mappings: FOLL_FORCE).
+//   vmRead(pid, local, remote) / vmWrite(...)    process_vm_readv/writev over
+//                            any number of iovecs (split by IOV_MAX, partial
+//                            transfers continued, failures name the address).
+//
+//   Injector inj = Injector::create(t)  finds a `syscall` instruction (0f 05)
+//                            in the tracee ([vdso] first, then its executable
+//                            mappings), saves the registers and the signal mask
+//                            and blocks all signals. Injector::create(t, addr)
+//                            uses a known instruction (the restore stub's).
+//   inj.syscall(nr, a...)    runs one system call in the tracee: PTRACE_SYSCALL
+//                            to syscall-enter, PTRACE_SYSCALL to syscall-exit;
+//                            returns the kernel's raw result (-errno on failure).
+//   inj.call("what", nr, a...) same, but a result in [-4095, -1] becomes an
+//                            Error{errno, "what"}.
+//   inj.finish()             puts back the saved registers and signal mask and
+//                            re-enters a ptrace interrupt stop, so that an
+//                            interrupted system call of the target is restarted
+//                            by the kernel exactly as if nothing had happened.
+//                            The destructor does it too (best effort).
+//   inj.dismiss()            forget the saved state (restore sets its own).
+//
+//   RemoteScratch s = RemoteScratch::map(inj)   injected mmap of anonymous RW
+//                            memory (one page by default) for syscall arguments;
+//                            s.put(bytes)/s.putString(str) copy data in and
+//                            return the remote address; s.read(addr, out);
+//                            s.reset() rewinds; s.unmap() (or the destructor,
+//                            while the injector lives) removes it. NOTE for the
+//                            dump side: the scratch mapping shows up in
+//                            /proc/PID/maps while it exists: read maps before
+//                            mapping it, or skip s.range().
+//
+// Example (dump side: read a disposition):
+//   auto t = Tracee::seize(pid);  auto inj = Injector::create(*t);
+//   auto s = RemoteScratch::map(*inj);
+//   auto old = s->reserve(sizeof(KernelSigaction));
+//   inj->call("rt_sigaction", SYS_rt_sigaction, sig, 0, *old, 8);
+//   KernelSigaction ka; s->read(*old, {(uint8_t *)&ka, sizeof ka});
+//   s->unmap(); inj->finish();  // ~Tracee detaches
+#pragma once
+
+#include "result.h"
+#include "unique_fd.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <vector>
+
+namespace cryopod::engine
+{
+
+// ---- helpers ------------------------------------------------------------------
+
+// "EPERM" style name of an errno value, for messages that must be greppable.
+std::string errnoName(int code);
+// Human-readable description of a wait status ("exited 3", "killed by SIGKILL", ...).
+std::string describeWaitStatus(int status);
+
+// ---- the ptrace attachment --------------------------------------------------
+
+class Tracee
+{
+public:
+    Tracee() = default;
+    ~Tracee();
+    Tracee(Tracee &&other) noexcept;
+    Tracee &operator=(Tracee &&other) noexcept;
+    Tracee(const Tracee &) = delete;
+    Tracee &operator=(const Tracee &) = delete;
+
+    // PTRACE_SEIZE with `options` (PTRACE_O_*), then PTRACE_INTERRUPT, and
+    // waits for the interrupt (or group) stop.
+    static Result<Tracee> seize(pid_t tid, unsigned options = 0x1 /* PTRACE_O_TRACESYSGOOD */);
+    // Takes over a thread this thread has already seized and that is in a stop.
+    static Tracee adopt(pid_t tid);
+
+    pid_t tid() const
+    {
+        return m_tid;
+    }
+    bool attached() const
+    {
+        return m_tid > 0;
+    }
+
+    Result<user_regs_struct> getRegs() const;
+    Result<void> setRegs(const user_regs_struct &regs) const;
+    Result<user_fpregs_struct> getFpRegs() const;
+    Result<void> setFpRegs(const user_fpregs_struct &regs) const;
+    Result<std::vector<uint8_t>> getXState() const; // NT_X86_XSTATE
+    Result<void> setXState(std::span<const uint8_t> xstate) const;
+    Result<uint64_t> getSigmask() const;
+    Result<void> setSigmask(uint64_t mask) const;
+
+    // waitpid(tid, __WALL) for the next stop; an exit or death is an error.
+    Result<int> waitStop() const;
+    // PTRACE_INTERRUPT + PTRACE_CONT from any ptrace stop and wait until the
+    // thread is back in a PTRACE_EVENT_STOP. Signals arriving meanwhile are
+    // delivered. Used after injection so the kernel's restart logic for an
+    // interrupted system call runs on the original registers at detach.
+    Result<void> reinterrupt() const;
+
+    // PTRACE_DETACH, delivering `sig` if the thread is in a signal or syscall stop.
+    Result<void> detach(int sig = 0);
+    // Forget the thread without detaching (it died, or someone else takes over).
+    pid_t release();
+
+private:
+    explicit Tracee(pid_t tid)
+        : m_tid(tid)
+    {
+    }
+    pid_t m_tid = -1;
+};
+
+// ---- remote memory ----------------------------------------------------------
+
+class RemoteMemory
+{
+public:
+    RemoteMemory() = default;
+    static Result<RemoteMemory> open(pid_t pid);
+
+    // Whole transfers or an error naming the address ("read 0x7f..+4096: EIO").
+    Result<void> read(uint64_t addr, std::span<uint8_t> out) const;
+    Result<void> write(uint64_t addr, std::span<const uint8_t> in) const;
+    int fd() const
+    {
+        return m_fd.get();
+    }
+
+private:
+    UniqueFd m_fd;
+};
+
+// process_vm_readv/writev over any number of iovecs; partial transfers are
+// continued. Returns the bytes moved; an error names the remote address.
+Result<size_t> vmRead(pid_t pid, std::span<const iovec> local, std::span<const iovec> remote);
+Result<size_t> vmWrite(pid_t pid, std::span<const iovec> local, std::span<const iovec> remote);
+
+// The address of a `syscall` instruction (0f 05) in the process: [vdso] first,
+// then its executable mappings.
+Result<uint64_t> findSyscallInstruction(pid_t pid, const RemoteMemory &memory);
+
+// ---- injected system calls --------------------------------------------------
+
+class Injector
+{
+public:
+    ~Injector();
+    Injector(Injector &&other) noexcept;
+    Injector &operator=(Injector &&) = delete;
+    Injector(const Injector &) = delete;
+    Injector &operator=(const Injector &) = delete;
+
+    // Finds a syscall instruction itself.
+    static Result<Injector> create(Tracee &tracee);
+    // Uses the `syscall` instruction at `syscallInsn` (checked to hold 0f 05).
+    static Result<Injector> create(Tracee &tracee, uint64_t syscallInsn);
+
+    // The kernel's raw return value (negative errno on failure).
+    Result<int64_t>
+    syscall(long nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0);
+    // As syscall(), but a result in [-4095, -1] is returned as Error{errno, what}.
+    Result<uint64_t>
+    call(std::string_view what, long nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0);
+
+    // Switches to another syscall instruction (must hold 0f 05).
+    Result<void> setSyscallAddress(uint64_t syscallInsn);
+    uint64_t syscallAddress() const
+    {
+        return m_syscallInsn;
+    }
+
+    // Puts back the registers and signal mask saved at create() and re-enters
+    // an interrupt stop (see Tracee::reinterrupt). Nothing may be injected after.
+    Result<void> finish();
+    // Forget the saved state: the caller sets the final registers and mask.
+    void dismiss();
+
+    Tracee &tracee()
+    {
+        return *m_tracee;
+    }
+    const RemoteMemory &memory() const
+    {
+        return m_memory;
+    }
+    const user_regs_struct &savedRegs() const
+    {
+        return m_savedRegs;
+    }
+    uint64_t savedSigmask() const
+    {
+        return m_savedMask;
+    }
+    uint64_t injectedCount() const
+    {
+        return m_count;
+    }
+
+private:
+    Injector() = default;
+    Result<void> init(uint64_t syscallInsn);
+    Tracee *m_tracee = nullptr;
+    RemoteMemory m_memory;
+    user_regs_struct m_savedRegs{};
+    uint64_t m_savedMask = 0;
+    uint64_t m_syscallInsn = 0;
+    uint64_t m_count = 0;
+    bool m_active = false; // saved state not yet restored
+    std::vector<int> m_suppressedSignals; // signal-delivery-stops seen while injecting: re-sent at finish()
+};
+
+// ---- remote scratch memory --------------------------------------------------
+
+class RemoteScratch
+{
+public:
+    RemoteScratch() = default;
+    ~RemoteScratch();
+    RemoteScratch(RemoteScratch &&other) noexcept;
+    RemoteScratch &operator=(RemoteScratch &&other) noexcept; // unmaps what it held
+    RemoteScratch(const RemoteScratch &) = delete;
+    RemoteScratch &operator=(const RemoteScratch &) = delete;
+
+    // Injected mmap of `size` bytes of anonymous memory (PROT_READ|PROT_WRITE
+    // unless `prot` says otherwise); at `hint` with MAP_FIXED_NOREPLACE when non-zero.
+    static Result<RemoteScratch> map(Injector &injector, size_t size = 4096, uint64_t hint = 0, int prot = 3);
+    // Uses [base, base+size) of memory the caller mapped; unmap() removes it.
+    static RemoteScratch adopt(Injector &injector, uint64_t base, size_t size);
+
+    uint64_t base() const
+    {
+        return m_base;
+    }
+    size_t size() const
+    {
+        return m_size;
+    }
+    std::pair<uint64_t, uint64_t> range() const
+    {
+        return {m_base, m_base + m_size};
+    }
+
+    // Bump allocation (16-byte aligned) inside the area; reset() rewinds to
+    // `offset` (default: the start).
+    Result<uint64_t> reserve(size_t bytes);
+    Result<uint64_t> put(std::span<const uint8_t> bytes);
+    Result<uint64_t> putString(std::string_view text); // NUL-terminated
+    Result<void> read(uint64_t addr, std::span<uint8_t> out) const;
+    void reset(size_t offset = 0)
+    {
+        m_used = offset;
+    }
+    size_t used() const
+    {
+        return m_used;
+    }
+
+    // Injected munmap. A no-op when already unmapped.
+    Result<void> unmap();
+    // Forget the area without unmapping it.
+    void release()
+    {
+        m_injector = nullptr;
+        m_base = 0;
+        m_size = 0;
+    }
+
+private:
+    Injector *m_injector = nullptr;
+    uint64_t m_base = 0;
+    size_t m_size = 0;
+    size_t m_used = 0;
+};
+
+} // namespace cryopod::engine

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+#include "regs.h"
+
+#include <cstring>
+
+namespace cryopod::engine
+{
+
+static_assert(sizeof(user_regs_struct) == sizeof(image::X86Regs::gpr), "user_regs_struct is 27 registers");
+static_assert(sizeof(user_fpregs_struct) == 512, "FXSAVE area");
+
+image::X86Regs toImageRegs(const user_regs_struct &regs)
+{
+    image::X86Regs out;
+    std::memcpy(out.gpr.data(), &regs, sizeof regs);
+    return out;
+}
+
+user_regs_struct fromImageRegs(const image::X86Regs &regs)
+{
+    user_regs_struct out{};
+    std::memcpy(&out, regs.gpr.data(), sizeof out);
+    return out;
+}
+
+// ---- dump
+
+Result<void> dumpRegs(const Tracee &tracee, image::ThreadRecord &thread)
+{
+    const std::string what = "registers of thread " + std::to_string(tracee.tid());
+    auto regs = tracee.getRegs();
+    if (!regs) {
+        return std::unexpected(regs.error().context(what));
+    }
+    thread.regs = toImageRegs(*regs);
+    auto fp = tracee.getFpRegs();
+    if (!fp) {
+        return std::unexpected(fp.error().context(what));
+    }
+    thread.fpregs.resize(sizeof(user_fpregs_struct));
+    std::memcpy(thread.fpregs.data(), &*fp, sizeof(user_fpregs_struct));
+    auto xstate = tracee.getXState();
+    if (!xstate) {
+        // A CPU without XSAVE has no such regset: FXSAVE is all there is.
+        if (xstate.error().code != ENODEV && xstate.error().code != EINVAL) {
+            return std::unexpected(xstate.error().context(what));
+        }
+        thread.xstate.clear();
+    } else {
+        thread.xstate = std::move(*xstate);
+    }
+    return {};
+}
+
+// ---- restore
+
+user_regs_struct restartedRegs(const user_regs_struct &regs)
+{
+    user_regs_struct out = regs;
+    const auto origRax = static_cast<int64_t>(regs.orig_rax);
+    const auto rax = static_cast<int64_t>(regs.rax);
+    if (origRax >= 0 && (rax == -512 || rax == -513 || rax == -514 || rax == -516)) {
+        out.rax = regs.orig_rax;
+        out.rip = regs.rip - 2;
+    }
+    return out;
+}
+
+Result<void> restoreRegs(const Tracee &tracee, const image::ThreadRecord &thread)
+{
+    const std::string what = "restore registers of thread " + std::to_string(thread.tid);
+    bool xstateDone = false;
+    if (!thread.xstate.empty()) {
+        auto current = tracee.getXState();
+        if (!current) {
+            return std::unexpected(current.error().context(what));
+        }
+        if (current->size() != thread.xstate.size()) {
+            return fail(what + ": the image's FPU/AVX state is " + std::to_string(thread.xstate.size()) + " bytes, this CPU's " + std::to_string(current->size())
+                            + ": the image comes from a different CPU",
+                        ENOTSUP);
+        }
+        auto r = tracee.setXState(thread.xstate);
+        if (!r) {
+            return std::unexpected(r.error().context(what));
+        }
+        xstateDone = true;
+    }
+    if (!xstateDone) {
+        if (thread.fpregs.size() != sizeof(user_fpregs_struct)) {
+            return fail(what + ": the image has no FPU state", EINVAL);
+        }
+        user_fpregs_struct fp{};
+        std::memcpy(&fp, thread.fpregs.data(), sizeof fp);
+        auto r = tracee.setFpRegs(fp);
+        if (!r) {
+            return std::unexpected(r.error().context(what));
+        }
+    }
+    const user_regs_struct regs = restartedRegs(fromImageRegs(thread.regs));
+    // Refuse registers the kernel would reject or that cannot be user mode.
+    if (regs.cs != 0x33 || regs.ss != 0x2b) {
+        return fail(what + ": not a 64-bit user-mode register set (cs " + std::to_string(regs.cs) + ")", ENOTSUP);
+    }
+    auto r = tracee.setRegs(regs);
+    if (!r) {
+        return std::unexpected(r.error().context(what));
+    }
+    return {};
+}
+
+} // namespace cryopod::engine

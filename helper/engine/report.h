@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// The checkpointability analysis behind engine::analyze(), also run by
+// checkpoint() once the target is frozen (then our own ptrace attachment and
+// tracing stop are expected, and the mappings already read are reused).
+#pragma once
+
+#include "engine.h"
+#include "procfs.h"
+
+#include <sys/types.h>
+#include <vector>
+
+namespace cryopod::engine
+{
+
+struct AnalyzeContext {
+    pid_t ourTracer = 0; // a TracerPid that is us (the thread that froze the target)
+    const std::vector<procfs::Mapping> *mappings = nullptr; // smaps already read, or null
+};
+
+// One process, without stopping it.
+Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context = {});
+
+// "1234 (comm): fd 3 is a pipe ...; 2 threads: ..." for an error message.
+std::string refusalMessage(const ProcessReport &report);
+
+} // namespace cryopod::engine

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// Restore orchestration: reads an image front to back and rebuilds the process
+// step by step through the concern files' "restore" parts. engine::restore()
+// (engine.h) is the public entry; this header exposes the pieces tests and the
+// helper need.
+#pragma once
+
+#include "engine.h"
+#include "ptrace_inject.h"
+#include "pstree.h"
+#include "records.h"
+#include "result.h"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cryopod::engine
+{
+
+// Where the restore stub is: $CRYOPOD_RESTORE_STUB, else next to the running
+// executable (the build tree's bin/), else the installed libexec path.
+Result<std::string> findRestoreStub();
+
+// A temporary file the restorer created (an unlinked file's contents); it is
+// unlinked when this object goes, whatever happened.
+class TempFile
+{
+public:
+    TempFile() = default;
+    explicit TempFile(std::string path)
+        : m_path(std::move(path))
+    {
+    }
+    TempFile(TempFile &&other) noexcept
+        : m_path(std::exchange(other.m_path, {}))
+    {
+    }
+    TempFile &operator=(TempFile &&) = delete;
+    TempFile(const TempFile &) = delete;
+    TempFile &operator=(const TempFile &) = delete;
+    ~TempFile();
+    const std::string &path() const
+    {
+        return m_path;
+    }
+
+private:
+    std::string m_path;
+};
+
+// Everything one restore works with; passed explicitly, no globals. Members
+// are declared in destruction-safe order: the injector refers to the process's
+// tracee, so it goes first (C++ destroys in reverse order).
+struct RestoreContext {
+    RestoreOptions options;
+    uint32_t pageSize = 4096;
+    std::string stubPath;
+
+    // The image's metadata, complete before anything is created.
+    image::Header header;
+    image::ProcessTreeRecord tree;
+    image::ProcessEntry entry; // the one process of v1
+    image::TaskRecord task;
+    image::CredsRecord creds;
+    image::SignalsRecord signals;
+    image::ThreadRecord thread;
+    image::MmRecord mm;
+    image::FilesRecord files;
+    std::map<int32_t, TempFile> unlinkedFiles; // by fd: the saved contents, on disk
+
+    // The process being built.
+    RestoredProcess process;
+    std::optional<Injector> injector;
+    RemoteScratch scratch; // the injection area minus its first bytes
+    uint64_t injectionArea = 0; // start of the RWX area holding `syscall`
+    uint64_t pagesRestored = 0;
+    uint64_t injected = 0; // system calls injected
+
+    uint64_t startNs = 0;
+    uint64_t lastNs = 0;
+    bool trace = false; // $CRYOPOD_RESTORE_TRACE: step timings on stderr
+    void step(const char *name);
+};
+
+// Size of the injection area: one page for the `syscall` instruction and the
+// small arguments, plus room for a path (PATH_MAX) and PR_SET_MM_MAP's auxv.
+inline constexpr size_t kInjectionAreaSize = 64 * 1024;
+// Offset of the scratch space in the area (the instruction lives at offset 0).
+inline constexpr size_t kScratchOffset = 64;
+
+} // namespace cryopod::engine

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+#include "threads.h"
+
+#include "procfs.h"
+#include "regs.h"
+
+#include <cstring>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+namespace cryopod::engine
+{
+
+// ---- dump
+
+Result<image::ThreadRecord> dumpThread(pid_t pid, const Tracee &tracee)
+{
+    const pid_t tid = tracee.tid();
+    const std::string what = "thread " + std::to_string(tid);
+    image::ThreadRecord thread;
+    thread.pid = pid;
+    thread.tid = tid;
+    auto name = procfs::readFile(procfs::path(pid, "task/" + std::to_string(tid) + "/comm"));
+    if (!name) {
+        return std::unexpected(name.error().context(what));
+    }
+    if (!name->empty() && name->back() == '\n') {
+        name->pop_back();
+    }
+    thread.name = std::move(*name);
+    CRYOPOD_PROPAGATE(dumpRegs(tracee, thread));
+    auto mask = tracee.getSigmask();
+    if (!mask) {
+        return std::unexpected(mask.error().context(what + ": signal mask"));
+    }
+    thread.sigmask = *mask;
+    thread.altstackFlags = SS_DISABLE;
+    return thread;
+}
+
+Result<void> dumpThreadInjected(Injector &injector, RemoteScratch &scratch, image::ThreadRecord &thread)
+{
+    const std::string what = "thread " + std::to_string(thread.tid);
+    scratch.reset();
+
+    // The kernel's stack_t on x86-64: ss_sp, ss_flags (+ padding), ss_size.
+    struct KernelStack {
+        uint64_t sp;
+        int32_t flags;
+        int32_t pad;
+        uint64_t size;
+    };
+    static_assert(sizeof(KernelStack) == 24);
+    auto stackAddr = scratch.reserve(sizeof(KernelStack));
+    if (!stackAddr) {
+        return std::unexpected(stackAddr.error().context(what));
+    }
+    CRYOPOD_PROPAGATE(injector.call(what + ": sigaltstack", SYS_sigaltstack, 0, *stackAddr));
+    KernelStack stack{};
+    CRYOPOD_PROPAGATE(scratch.read(*stackAddr, {reinterpret_cast<uint8_t *>(&stack), sizeof stack}));
+    thread.altstackSp = stack.sp;
+    thread.altstackSize = stack.size;
+    thread.altstackFlags = uint32_t(stack.flags);
+
+    auto tidAddr = scratch.reserve(sizeof(uint64_t));
+    if (!tidAddr) {
+        return std::unexpected(tidAddr.error().context(what));
+    }
+    CRYOPOD_PROPAGATE(injector.call(what + ": prctl(PR_GET_TID_ADDRESS)", SYS_prctl, PR_GET_TID_ADDRESS, *tidAddr));
+    uint64_t clearChildTid = 0;
+    CRYOPOD_PROPAGATE(scratch.read(*tidAddr, {reinterpret_cast<uint8_t *>(&clearChildTid), sizeof clearChildTid}));
+    thread.clearChildTid = clearChildTid;
+    return {};
+}
+
+// ---- restore
+
+Result<void> restoreThreadInjected(Injector &injector, RemoteScratch &scratch, const image::ThreadRecord &thread)
+{
+    const std::string what = "restore thread " + std::to_string(thread.tid);
+    const size_t mark = scratch.used();
+    if (!thread.name.empty()) {
+        auto name = scratch.putString(thread.name.substr(0, 15));
+        if (!name) {
+            return std::unexpected(name.error().context(what));
+        }
+        auto r = injector.call(what + ": name (PR_SET_NAME)", SYS_prctl, PR_SET_NAME, *name);
+        scratch.reset(mark);
+        if (!r) {
+            return std::unexpected(r.error());
+        }
+    }
+    if (!(thread.altstackFlags & SS_DISABLE)) {
+        // SS_ONSTACK only reports that the thread ran on the stack; the
+        // kernel accepts 0 or SS_AUTODISARM when setting.
+        stack_t ss{};
+        ss.ss_sp = reinterpret_cast<void *>(thread.altstackSp);
+        ss.ss_size = thread.altstackSize;
+        constexpr uint32_t kSsAutodisarm = 1u << 31; // SS_AUTODISARM (linux/signal.h)
+        ss.ss_flags = int(thread.altstackFlags & kSsAutodisarm);
+        auto addr = scratch.put({reinterpret_cast<const uint8_t *>(&ss), sizeof ss});
+        if (!addr) {
+            return std::unexpected(addr.error().context(what));
+        }
+        auto r = injector.call(what + ": sigaltstack", SYS_sigaltstack, *addr, 0);
+        scratch.reset(mark);
+        if (!r) {
+            return std::unexpected(r.error());
+        }
+    }
+    if (thread.clearChildTid != 0) {
+        CRYOPOD_PROPAGATE(injector.call(what + ": set_tid_address", SYS_set_tid_address, thread.clearChildTid));
+    }
+    return {};
+}
+
+Result<void> restoreThreadState(const Tracee &tracee, const image::ThreadRecord &thread)
+{
+    CRYOPOD_PROPAGATE(restoreRegs(tracee, thread));
+    auto r = tracee.setSigmask(thread.sigmask);
+    if (!r) {
+        return std::unexpected(r.error().context("restore thread " + std::to_string(thread.tid) + ": signal mask"));
+    }
+    return {};
+}
+
+} // namespace cryopod::engine

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// Argument validation of cryopod-helper: small functions without side
+// effects, each refusal with its error name and a message. They run after
+// the caller was authorized for the method and before anything is touched.
+#pragma once
+
+#include "engine.h"
+#include "helpererror.h"
+
+#include <QVariantMap>
+
+#include <sys/types.h>
+
+namespace Validation
+{
+
+// pid: 1 < pid <= pidMax (kernel.pid_max). PID 1 is never a target.
+HelperResult<pid_t> checkPidRange(qint64 pid, qint64 pidMax);
+// kernel.pid_max, or PID_MAX_LIMIT when it cannot be read.
+qint64 systemPidMax();
+// The process exists (and is not a zombie): NoSuchProcess otherwise.
+HelperResult<void> checkPidExists(pid_t pid);
+
+// Checkpoint options (a{sv}); unknown keys are refused.
+//   leave-running  b  true (default): the process runs on; false: it is
+//                     ended once its image is completely written
+//   compression-level i  zstd level of page data, -7..19 (default 1)
+//   workers        i  zstd worker threads, 0..4 (default 0: none)
+//   include-file-contents b  false (default); true is Unsupported (engine v1
+//                     saves the contents of unlinked files only)
+HelperResult<cryopod::engine::CheckpointOptions> parseCheckpointOptions(const QVariantMap &options);
+
+// Restore options (a{sv}); unknown keys are refused.
+//   frozen  b  leave the restored tree stopped (default false)
+//   pty     s  "refuse" (default): an image with a terminal is refused;
+//              "new" / "inherit" are Unsupported by engine v1
+HelperResult<cryopod::engine::RestoreOptions> parseRestoreOptions(const QVariantMap &options);
+
+enum class FdDirection { Read, Write };
+
+// What a caller's fd must be: a regular file, pipe (FIFO) or socket, open
+// for reading (Restore) or writing (Checkpoint). Describes other kinds.
+HelperResult<void> checkImageFd(int fd, FdDirection direction);
+
+// "a directory", "a character device", ... for st_mode.
+QString describeFileType(mode_t mode);
+
+} // namespace Validation

@@ -1,0 +1,95 @@
+pragma ComponentBehavior: Bound
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+
+// i18n() and its siblings come from the engine's KLocalizedQmlContext, a
+// context object that qmllint cannot see.
+// qmllint disable unqualified
+
+import QtQuick
+import QtQuick.Controls as QQC2
+import QtQuick.Layouts
+import org.kde.kirigami as Kirigami
+import org.kde.kirigamiaddons.formcard as FormCard
+
+// The main window: a sidebar of pages and the page stack.
+Kirigami.ApplicationWindow {
+    id: root
+
+    title: i18nc("@title:window", "Cryopod")
+
+    width: Kirigami.Units.gridUnit * 60
+    height: Kirigami.Units.gridUnit * 38
+    minimumWidth: Kirigami.Units.gridUnit * 30
+    minimumHeight: Kirigami.Units.gridUnit * 20
+
+    pageStack.globalToolBar.style: Kirigami.ApplicationHeaderStyle.ToolBar
+    pageStack.globalToolBar.showNavigationButtons: Kirigami.ApplicationHeaderStyle.NoNavigationButtons
+    pageStack.columnView.columnResizeMode: Kirigami.ColumnView.SingleColumn
+    pageStack.initialPage: ProcessesPage {}
+
+    globalDrawer: Kirigami.GlobalDrawer {
+        id: drawer
+
+        isMenu: false
+        modal: !root.wideScreen
+        handleVisible: modal
+        width: Kirigami.Units.gridUnit * 11
+        collapsible: false
+
+        header: QQC2.ToolBar {
+            implicitHeight: root.pageStack.globalToolBar.preferredHeight
+
+            contentItem: RowLayout {
+                spacing: Kirigami.Units.smallSpacing
+
+                Kirigami.Icon {
+                    source: "qrc:/icons/io.github.cryopod.svg"
+                    Layout.preferredWidth: Kirigami.Units.iconSizes.smallMedium
+                    Layout.preferredHeight: Kirigami.Units.iconSizes.smallMedium
+                    Layout.leftMargin: Kirigami.Units.smallSpacing
+                }
+                Kirigami.Heading {
+                    text: i18nc("@title application name", "Cryopod")
+                    level: 2
+                    Layout.fillWidth: true
+                }
+            }
+        }
+
+        // Timeline, Schedules and Settings join the list as they are built.
+        actions: [
+            Kirigami.Action {
+                objectName: "processesAction"
+                text: i18nc("@action:inmenu page", "Processes")
+                icon.name: "view-process-tree"
+                checkable: true
+                checked: root.pageStack.layers.depth <= 1
+                // The main page stays below the others (layers), so that it
+                // keeps its state: selection, expanded rows, search.
+                onTriggered: root.pageStack.layers.clear()
+            },
+            Kirigami.Action {
+                separator: true
+            },
+            Kirigami.Action {
+                objectName: "aboutAction"
+                text: i18nc("@action:inmenu", "About Cryopod")
+                icon.name: "help-about"
+                checkable: true
+                checked: root.pageStack.layers.depth > 1
+                onTriggered: {
+                    if (root.pageStack.layers.depth <= 1) {
+                        root.pageStack.layers.push(aboutPage);
+                    }
+                }
+            }
+        ]
+    }
+
+    Component {
+        id: aboutPage
+
+        FormCard.AboutPage {}
+    }
+}

@@ -1,0 +1,87 @@
+pragma ComponentBehavior: Bound
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+
+import QtQml.Models
+import QtQuick
+import QtQuick.Controls as QQC2
+import QtQuick.Layouts
+import org.kde.kirigami as Kirigami
+import io.github.cryopod
+
+// One cell of the process tree: the name column with the tree branches and
+// the process's icon, the other columns as text (numbers right-aligned).
+// Hover and selection cover the whole row.
+QQC2.TreeViewDelegate {
+    id: cell
+
+    // The row under the pointer, shared by the cells of a row (set by the view).
+    required property int hoveredRow
+    signal hoverChanged(int row, bool hovered)
+
+    // The style's delegate has a required column property; the generic
+    // TreeViewDelegate that qmllint checks against does not declare it.
+    readonly property int columnIndex: cell.column // qmllint disable missing-property
+    readonly property bool numeric: cell.columnIndex === ProcessModel.PidColumn || cell.columnIndex === ProcessModel.CpuColumn || cell.columnIndex === ProcessModel.MemoryColumn
+    readonly property bool rowSelected: cell.selected
+    readonly property bool rowHovered: cell.hoveredRow === cell.row
+
+    icon.name: cell.columnIndex === ProcessModel.NameColumn ? cell.model.iconName : ""
+    // The style's own padding in the tree column (branches and indentation),
+    // even spacing elsewhere.
+    leftPadding: cell.isTreeNode ? cell.leftMargin + cell.indentation * (cell.depth + 1) + cell.spacing : Kirigami.Units.largeSpacing
+    rightPadding: Kirigami.Units.largeSpacing
+    highlighted: cell.rowSelected
+
+    QQC2.ToolTip.text: cell.model.toolTip ?? ""
+    QQC2.ToolTip.visible: cell.columnIndex === ProcessModel.NameColumn && cell.hovered && QQC2.ToolTip.text.length > 0
+    QQC2.ToolTip.delay: Kirigami.Units.toolTipDelay
+
+    // A click selects the row (the arrow keys move the current row, which the
+    // view's selection follows).
+    TapHandler {
+        onTapped: {
+            const index = cell.treeView.index(cell.row, 0);
+            cell.treeView.selectionModel.setCurrentIndex(index, ItemSelectionModel.ClearAndSelect | ItemSelectionModel.Rows);
+        }
+    }
+
+    HoverHandler {
+        onHoveredChanged: cell.hoverChanged(cell.row, hovered)
+    }
+
+    background: Rectangle {
+        color: {
+            if (cell.rowSelected) {
+                return Kirigami.Theme.highlightColor;
+            }
+            const base = cell.row % 2 === 1 ? Kirigami.Theme.alternateBackgroundColor : Kirigami.Theme.backgroundColor;
+            return cell.rowHovered ? Kirigami.ColorUtils.tintWithAlpha(base, Kirigami.Theme.hoverColor, 0.2) : base;
+        }
+    }
+
+    contentItem: RowLayout {
+        spacing: cell.spacing
+
+        Kirigami.Icon {
+            visible: cell.icon.name !== ""
+            source: cell.icon.name
+            selected: cell.rowSelected
+            Layout.alignment: Qt.AlignVCenter
+            Layout.preferredWidth: Kirigami.Units.iconSizes.small
+            Layout.preferredHeight: Kirigami.Units.iconSizes.small
+        }
+        QQC2.Label {
+            text: cell.model.display ?? ""
+            elide: Text.ElideRight
+            horizontalAlignment: cell.numeric ? Text.AlignRight : Text.AlignLeft
+            verticalAlignment: Text.AlignVCenter
+            color: cell.rowSelected ? Kirigami.Theme.highlightedTextColor : Kirigami.Theme.textColor
+            font.features: cell.numeric ? {
+                "tnum": 1
+            } : {}
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+        }
+    }
+}

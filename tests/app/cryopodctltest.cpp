@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// The built cryopodctl binary: `ps` shows the processes this test starts in
+// their places in the tree, with their owners; bad input gets usage and
+// exit status 2.
+
+#include "../backend/testprocesses.h"
+
+#include <QProcess>
+#include <QRegularExpression>
+#include <QTest>
+
+using namespace TestProcesses;
+
+namespace
+{
+struct Run {
+    int exitCode = -1;
+    QString out;
+    QString err;
+};
+
+Run cryopodctl(const QStringList &arguments, const QByteArray &lang = "C.UTF-8")
+{
+    QProcess process;
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert(QStringLiteral("LANG"), QString::fromLatin1(lang));
+    environment.insert(QStringLiteral("LC_ALL"), QString::fromLatin1(lang));
+    process.setProcessEnvironment(environment);
+    process.start(QStringLiteral(CRYOPODCTL_PATH), arguments);
+    if (!process.waitForFinished(30000)) {
+        return {};
+    }
+    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
+            QString::fromUtf8(process.readAllStandardOutput()),
+            QString::fromUtf8(process.readAllStandardError())};
+}
+
+// One line of `ps` output: "    PID USER          RSS  <tree>NAME".
+struct PsLine {
+    int pid = 0;
+    QString user;
+    QString rss;
+    int depth = 0; // tree level: three columns of branches per level
+    QString name;
+};
+
+QList<PsLine> parsePs(const QString &output)
+{
+    static const QRegularExpression pattern(QStringLiteral(R"(^\s*(\d+) (\S+)\s+(\S+)  (.*)$)"));
+    QList<PsLine> lines;
+    const QStringList rows = output.split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    for (const QString &row : rows.mid(1)) {
+        const QRegularExpressionMatch match = pattern.match(row);
+        if (!match.hasMatch()) {
+            continue;
+        }
+        PsLine line;
+        line.pid = match.captured(1).toInt();
+        line.user = match.captured(2);
+        line.rss = match.captured(3);
+        const QString tree = match.captured(4);
+        // The name starts after the branch drawing (3 columns per level).
+        qsizetype nameStart = 0;
+        while (nameStart + 3 <= tree.size()) {
+            const QString cell = tree.mid(nameStart, 3);
+            static const QStringList drawn = {QStringLiteral("├─ "),
+                                              QStringLiteral("└─ "),
+                                              QStringLiteral("│  "),
+                                              QStringLiteral("|- "),
+                                              QStringLiteral("`- "),
+                                              QStringLiteral("|  "),
+                                              QStringLiteral("   ")};
+            if (!drawn.contains(cell)) {
+                break;
+            }
+            nameStart += 3;
+        }
+        line.depth = int(nameStart / 3);
+        line.name = tree.mid(nameStart);
+        lines.append(line);
+    }
+    return lines;
+}
+
+qsizetype indexOfPid(const QList<PsLine> &lines, int pid)
+{
+    for (qsizetype i = 0; i < lines.size(); ++i) {
+        if (lines.at(i).pid == pid) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+// True when the line at child is in the subtree of the line at parent, one level below.
+bool isDirectChild(const QList<PsLine> &lines, qsizetype parent, qsizetype child)
+{
+    if (parent < 0 || child <= parent || lines.at(child).depth != lines.at(parent).depth + 1) {
+        return false;
+    }
+    for (qsizetype i = parent + 1; i < child; ++i) {
+        if (lines.at(i).depth <= lines.at(parent).depth) {
+            return false;
+        }
+    }
+    return true;
+}
+} // namespace
+
+class CryopodctlTest : public QObject
+{
+    Q_OBJECT
+
+    Tree m_tree;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QCOMPARE(::geteuid(), uid_t(0));
+        becomeSubreaper();
+        QVERIFY(m_tree.start());
+    }
+
+    void cleanupTestCase()
+    {
+        m_tree.stop();
+    }
+
+    void testPsTree_data()
+    {
+        QTest::addColumn<QByteArray>("lang");
+        QTest::newRow("utf-8") << QByteArray("C.UTF-8");
+        QTest::newRow("ascii") << QByteArray("C");
+    }
+
+    void testPsTree()
+    {
+        QFETCH(QByteArray, lang);
+        const Run run = cryopodctl({QStringLiteral("ps")}, lang);
+        QCOMPARE(run.exitCode, 0);
+        QVERIFY(run.err.isEmpty());
+        QVERIFY(run.out.startsWith(QLatin1String("    PID USER          RSS  NAME\n")));
+        if (lang == "C") {
+            QVERIFY(!run.out.contains(QStringLiteral("├")));
+        } else {
+            QVERIFY(run.out.contains(QStringLiteral("├─ ")) || run.out.contains(QStringLiteral("└─ ")));
+        }
+        const QList<PsLine> lines = parsePs(run.out);
+        const qsizetype self = indexOfPid(lines, ::getpid());
+        const qsizetype parent = indexOfPid(lines, m_tree.parent);
+        const qsizetype child = indexOfPid(lines, m_tree.child);
+        const qsizetype sleeper = indexOfPid(lines, m_tree.sleeper);
+        QVERIFY(self >= 0 && parent >= 0 && child >= 0 && sleeper >= 0);
+
+        QVERIFY(isDirectChild(lines, self, parent));
+        QVERIFY(isDirectChild(lines, parent, child));
+        QVERIFY(isDirectChild(lines, parent, sleeper));
+        QCOMPARE(lines.at(parent).name, QStringLiteral("cpt-parent"));
+        QCOMPARE(lines.at(child).name, QStringLiteral("cpt-child"));
+        QCOMPARE(lines.at(sleeper).name, QStringLiteral("sleep"));
+        QCOMPARE(lines.at(child).user, QStringLiteral("root"));
+        QVERIFY(QRegularExpression(QStringLiteral(R"(^\d+(\.\d)?[KMGT]$)")).match(lines.at(child).rss).hasMatch());
+
+        // Own processes only: not nobody's, no kernel threads.
+        QCOMPARE(indexOfPid(lines, m_tree.nobody), -1);
+        QCOMPARE(indexOfPid(lines, 2), -1);
+        for (const PsLine &line : lines) {
+            QCOMPARE(line.user, QStringLiteral("root"));
+        }
+    }
+
+    void testPsAll()
+    {
+        const Run run = cryopodctl({QStringLiteral("ps"), QStringLiteral("--all")});
+        QCOMPARE(run.exitCode, 0);
+        const QList<PsLine> lines = parsePs(run.out);
+        const qsizetype parent = indexOfPid(lines, m_tree.parent);
+        const qsizetype nobody = indexOfPid(lines, m_tree.nobody);
+        QVERIFY(nobody >= 0);
+        QVERIFY(isDirectChild(lines, parent, nobody));
+        QCOMPARE(lines.at(nobody).user, QStringLiteral("nobody"));
+        QCOMPARE(lines.at(nobody).name, QStringLiteral("cpt-nobody"));
+        // Kernel threads, bracketed as ps shows them.
+        const qsizetype kthreadd = indexOfPid(lines, 2);
+        QVERIFY(kthreadd >= 0);
+        QCOMPARE(lines.at(kthreadd).name, QStringLiteral("[kthreadd]"));
+        QCOMPARE(lines.at(kthreadd).depth, 0);
+    }
+
+    void testPsFlat()
+    {
+        const Run run = cryopodctl({QStringLiteral("ps"), QStringLiteral("--flat"), QStringLiteral("--all")});
+        QCOMPARE(run.exitCode, 0);
+        const QList<PsLine> lines = parsePs(run.out);
+        QVERIFY(lines.size() > 4);
+        int previous = 0;
+        for (const PsLine &line : lines) {
+            QCOMPARE(line.depth, 0);
+            QVERIFY(line.pid > previous); // pid order
+            previous = line.pid;
+        }
+        QCOMPARE(lines.at(indexOfPid(lines, m_tree.child)).name, QStringLiteral("cpt-child"));
+        QVERIFY(indexOfPid(lines, m_tree.nobody) >= 0);
+    }
+
+    void testUsageErrors_data()
+    {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("unknown command") << QStringList{QStringLiteral("frobnicate")} << QStringLiteral("unknown command 'frobnicate'");
+        QTest::newRow("no command") << QStringList{} << QString();
+        QTest::newRow("unknown ps option") << QStringList{QStringLiteral("ps"), QStringLiteral("--bogus")} << QStringLiteral("unknown option '--bogus'");
+    }
+
+    void testUsageErrors()
+    {
+        QFETCH(QStringList, arguments);
+        QFETCH(QString, message);
+        const Run run = cryopodctl(arguments);
+        QCOMPARE(run.exitCode, 2);
+        QVERIFY(run.out.isEmpty());
+        QVERIFY2(run.err.contains(QLatin1String("usage: cryopodctl")), qPrintable(run.err));
+        QVERIFY2(run.err.contains(message), qPrintable(run.err));
+    }
+
+    void testPsHelp()
+    {
+        const Run run = cryopodctl({QStringLiteral("ps"), QStringLiteral("--help")});
+        QCOMPARE(run.exitCode, 0);
+        QVERIFY(run.out.contains(QLatin1String("usage: cryopodctl ps [--all] [--flat]")));
+        QVERIFY(run.out.contains(QLatin1String("--all")));
+    }
+};
+
+QTEST_GUILESS_MAIN(CryopodctlTest)
+#include "cryopodctltest.moc"

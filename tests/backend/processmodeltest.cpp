@@ -1,0 +1,522 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// ProcessModel and ProcessFilterModel on the real process table, under
+// QAbstractItemModelTester: the tree's shape for processes this test starts,
+// and refreshes applied incrementally (rows removed, moved, changed; never a
+// reset).
+
+#include "processfiltermodel.h"
+#include "processmodel.h"
+#include "processscanner.h"
+#include "testprocesses.h"
+
+#include <QAbstractItemModelTester>
+#include <QPersistentModelIndex>
+#include <QSet>
+#include <QSignalSpy>
+#include <QTest>
+
+#include <sys/prctl.h>
+
+using namespace TestProcesses;
+
+namespace
+{
+int pidOf(const QModelIndex &index)
+{
+    return index.data(ProcessModel::PidRole).toInt();
+}
+
+// The model's own invariants: each process once, each under its parent
+// process, top-level rows only for processes whose parent is not shown.
+void verifyTreeConsistency(const QAbstractItemModel &model)
+{
+    QSet<int> pids;
+    QList<QModelIndex> topLevel;
+    QList<QModelIndex> pending{QModelIndex()};
+    while (!pending.isEmpty()) {
+        const QModelIndex parent = pending.takeLast();
+        for (int row = 0; row < model.rowCount(parent); ++row) {
+            const QModelIndex index = model.index(row, 0, parent);
+            const int pid = pidOf(index);
+            QVERIFY2(!pids.contains(pid), qPrintable(QStringLiteral("pid %1 shown twice").arg(pid)));
+            pids.insert(pid);
+            if (parent.isValid()) {
+                QCOMPARE(index.data(ProcessModel::ParentPidRole).toInt(), pidOf(parent));
+            } else {
+                topLevel.append(index);
+            }
+            pending.append(index);
+        }
+    }
+    for (const QModelIndex &index : std::as_const(topLevel)) {
+        const int ppid = index.data(ProcessModel::ParentPidRole).toInt();
+        QVERIFY2(ppid == 0 || !pids.contains(ppid), qPrintable(QStringLiteral("pid %1 is top-level but its parent %2 is shown").arg(pidOf(index)).arg(ppid)));
+    }
+}
+
+// Finds a pid anywhere in a model (also a proxy).
+QModelIndex findPid(const QAbstractItemModel &model, int pid, const QModelIndex &parent = {})
+{
+    for (int row = 0; row < model.rowCount(parent); ++row) {
+        const QModelIndex index = model.index(row, 0, parent);
+        if (pidOf(index) == pid) {
+            return index;
+        }
+        const QModelIndex found = findPid(model, pid, index);
+        if (found.isValid()) {
+            return found;
+        }
+    }
+    return {};
+}
+
+bool refreshAndWait(ProcessModel &model)
+{
+    QSignalSpy refreshed(&model, &ProcessModel::refreshed);
+    model.refresh();
+    return refreshed.wait(10000);
+}
+
+ProcessInfo fakeProcess(pid_t pid, pid_t ppid, quint64 startTicks, const char *name)
+{
+    ProcessInfo info;
+    info.pid = pid;
+    info.ppid = ppid;
+    info.startTicks = startTicks;
+    info.name = QString::fromLatin1(name);
+    info.userName = QStringLiteral("root");
+    info.state = 'S';
+    return info;
+}
+} // namespace
+
+class ProcessModelTest : public QObject
+{
+    Q_OBJECT
+
+    Tree m_tree;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QCOMPARE(::geteuid(), uid_t(0));
+        becomeSubreaper();
+    }
+
+    void init()
+    {
+        QVERIFY(m_tree.start());
+    }
+
+    void cleanup()
+    {
+        m_tree.stop();
+    }
+
+    void testTreeStructure()
+    {
+        ProcessModel model;
+        model.setActive(false);
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QVERIFY(model.isLoading());
+        QVERIFY(refreshAndWait(model));
+        QVERIFY(!model.isLoading());
+        QVERIFY(model.processCount() > 4);
+        QCOMPARE(model.columnCount(), int(ProcessModel::ColumnCount));
+
+        const QModelIndex self = model.indexForPid(::getpid());
+        const QModelIndex parent = model.indexForPid(m_tree.parent);
+        const QModelIndex child = model.indexForPid(m_tree.child);
+        const QModelIndex nobody = model.indexForPid(m_tree.nobody);
+        const QModelIndex sleeper = model.indexForPid(m_tree.sleeper);
+        QVERIFY(self.isValid() && parent.isValid() && child.isValid() && nobody.isValid() && sleeper.isValid());
+
+        // The shape: test -> parent -> {child, nobody, sleeper}, in pid order.
+        QCOMPARE(parent.parent(), self);
+        QCOMPARE(model.rowCount(parent), 3);
+        QCOMPARE(child.parent(), parent);
+        QCOMPARE(nobody.parent(), parent);
+        QCOMPARE(sleeper.parent(), parent);
+        QCOMPARE(model.index(0, 0, parent), child);
+        QCOMPARE(model.index(1, 0, parent), nobody);
+        QCOMPARE(model.index(2, 0, parent), sleeper);
+        QVERIFY(!model.hasChildren(child));
+        QVERIFY(model.hasChildren(parent));
+        verifyTreeConsistency(model);
+
+        // Roles and columns.
+        QCOMPARE(child.data(ProcessModel::NameRole).toString(), QStringLiteral("cpt-child"));
+        QCOMPARE(child.data(Qt::DisplayRole).toString(), QStringLiteral("cpt-child"));
+        QCOMPARE(child.siblingAtColumn(ProcessModel::PidColumn).data().toString(), QString::number(m_tree.child));
+        QCOMPARE(child.siblingAtColumn(ProcessModel::UserColumn).data().toString(), QStringLiteral("root"));
+        QCOMPARE(nobody.siblingAtColumn(ProcessModel::UserColumn).data().toString(), QStringLiteral("nobody"));
+        QCOMPARE(nobody.data(ProcessModel::UidRole).toUInt(), uint(nobodyUid));
+        QCOMPARE(sleeper.data(ProcessModel::CommandLineRole).toString(), QStringLiteral("sleep 3600"));
+        QCOMPARE(sleeper.data(Qt::ToolTipRole).toString(), QStringLiteral("sleep 3600"));
+        QVERIFY(child.data(ProcessModel::MemoryRole).toULongLong() > 0);
+        QVERIFY(child.siblingAtColumn(ProcessModel::MemoryColumn).data().toString().contains(QLatin1String("iB")));
+        QCOMPARE(child.data(ProcessModel::StateRole).toString(), QStringLiteral("S"));
+        QCOMPARE(child.data(ProcessModel::IconNameRole).toString(), QStringLiteral("system-run"));
+        QVERIFY(model.roleNames().value(ProcessModel::PidRole) == "pid");
+        QVERIFY(model.roleNames().value(ProcessModel::SortIndicatorRole) == "sort");
+    }
+
+    void testChildExitRemovesRow()
+    {
+        ProcessModel model;
+        model.setActive(false);
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QVERIFY(refreshAndWait(model));
+
+        const QPersistentModelIndex parent = model.indexForPid(m_tree.parent);
+        const QPersistentModelIndex nobody = model.indexForPid(m_tree.nobody);
+        const QModelIndex child = model.indexForPid(m_tree.child);
+        QVERIFY(parent.isValid() && nobody.isValid() && child.isValid());
+        const int childRow = child.row();
+
+        // The child exits; its parent reaps it.
+        ::kill(m_tree.child, SIGKILL);
+        QVERIFY(waitGone(m_tree.child));
+        const pid_t gone = m_tree.child;
+        m_tree.child = -1;
+
+        QSignalSpy reset(&model, &QAbstractItemModel::modelAboutToBeReset);
+        QSignalSpy removed(&model, &QAbstractItemModel::rowsAboutToBeRemoved);
+        QSignalSpy layout(&model, &QAbstractItemModel::layoutAboutToBeChanged);
+        QVERIFY(refreshAndWait(model));
+
+        QCOMPARE(reset.count(), 0);
+        QCOMPARE(layout.count(), 0);
+        QVERIFY(!model.indexForPid(gone).isValid());
+        bool sawChildRemoved = false;
+        for (const auto &arguments : std::as_const(removed)) {
+            if (arguments.at(0).value<QModelIndex>() == QModelIndex(parent)) {
+                QCOMPARE(arguments.at(1).toInt(), childRow);
+                QCOMPARE(arguments.at(2).toInt(), childRow);
+                sawChildRemoved = true;
+            }
+        }
+        QVERIFY(sawChildRemoved);
+        // The rest of the tree kept its indexes.
+        QVERIFY(parent.isValid() && nobody.isValid());
+        QCOMPARE(pidOf(parent), m_tree.parent);
+        QCOMPARE(pidOf(nobody), m_tree.nobody);
+        QCOMPARE(nobody.parent(), QModelIndex(parent));
+        QCOMPARE(model.rowCount(parent), 2);
+        verifyTreeConsistency(model);
+    }
+
+    void testOrphanIsMovedNotRemoved()
+    {
+        ProcessModel model;
+        model.setActive(false);
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QVERIFY(refreshAndWait(model));
+        const QPersistentModelIndex child = model.indexForPid(m_tree.child);
+        QVERIFY(child.isValid());
+
+        // The parent exits: its children are re-parented to us, the subreaper.
+        killAndReap(m_tree.parent);
+        const pid_t parent = m_tree.parent;
+        m_tree.parent = -1;
+        QTRY_COMPARE(ProcessScanner::readProcess(m_tree.child)->ppid, ::getpid());
+
+        QSignalSpy reset(&model, &QAbstractItemModel::modelAboutToBeReset);
+        QSignalSpy moved(&model, &QAbstractItemModel::rowsMoved);
+        QList<int> removedPids;
+        connect(&model, &QAbstractItemModel::rowsAboutToBeRemoved, this, [&](const QModelIndex &removedParent, int first, int last) {
+            for (int row = first; row <= last; ++row) {
+                removedPids.append(pidOf(model.index(row, 0, removedParent)));
+            }
+        });
+        QVERIFY(refreshAndWait(model));
+
+        QCOMPARE(reset.count(), 0);
+        QVERIFY(moved.count() >= 3); // child, nobody, sleeper
+        QVERIFY(!model.indexForPid(parent).isValid());
+        // The same row, now under the test process: a selection on it survives.
+        QVERIFY(child.isValid());
+        QCOMPARE(pidOf(child), m_tree.child);
+        QCOMPARE(child.parent(), model.indexForPid(::getpid()));
+        QCOMPARE(model.indexForPid(m_tree.nobody).parent(), model.indexForPid(::getpid()));
+        // The parent's row was removed, none of its former children.
+        QVERIFY(removedPids.contains(parent));
+        QVERIFY(!removedPids.contains(m_tree.child) && !removedPids.contains(m_tree.nobody) && !removedPids.contains(m_tree.sleeper));
+        verifyTreeConsistency(model);
+
+        // We are their parent now: stop() reaps them.
+    }
+
+    void testShowOnlyMine()
+    {
+        ProcessModel model;
+        model.setActive(false);
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QVERIFY(refreshAndWait(model));
+        QVERIFY(model.indexForPid(m_tree.nobody).isValid());
+        QVERIFY(model.indexForPid(2).isValid() || !ProcessScanner::readProcess(2)); // kthreadd, when visible here
+        const QPersistentModelIndex child = model.indexForPid(m_tree.child);
+
+        QSignalSpy reset(&model, &QAbstractItemModel::modelAboutToBeReset);
+        QSignalSpy countChanged(&model, &ProcessModel::processCountChanged);
+        const int allCount = model.processCount();
+        model.setShowOnlyMine(true); // applied at once, without a new scan
+        QCOMPARE(reset.count(), 0);
+        QCOMPARE(countChanged.count(), 1);
+        QVERIFY(model.processCount() < allCount);
+        QVERIFY(!model.indexForPid(m_tree.nobody).isValid()); // nobody's
+        QVERIFY(model.indexForPid(m_tree.parent).isValid()); // ours (root's)
+        QVERIFY(child.isValid()); // untouched rows keep their indexes
+        for (int row = 0; row < model.rowCount(); ++row) {
+            QVERIFY(!model.index(row, 0).data(ProcessModel::KernelThreadRole).toBool());
+        }
+        verifyTreeConsistency(model);
+
+        QVERIFY(refreshAndWait(model));
+        QVERIFY(!model.indexForPid(m_tree.nobody).isValid());
+        verifyTreeConsistency(model);
+
+        model.setShowOnlyMine(false);
+        QCOMPARE(reset.count(), 0);
+        const QModelIndex nobody = model.indexForPid(m_tree.nobody);
+        QVERIFY(nobody.isValid());
+        QCOMPARE(nobody.parent(), model.indexForPid(m_tree.parent));
+        verifyTreeConsistency(model);
+    }
+
+    void testCpuPercent()
+    {
+        const pid_t busy = forkBusy("cpt-busy");
+        QVERIFY(busy > 0);
+        ProcessModel model;
+        model.setActive(false);
+        QVERIFY(refreshAndWait(model));
+        QTest::qWait(1000);
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        QVERIFY(refreshAndWait(model));
+        const QModelIndex busyIndex = model.indexForPid(busy);
+        const QModelIndex idleIndex = model.indexForPid(m_tree.child);
+        const double busyPercent = busyIndex.data(ProcessModel::CpuPercentRole).toDouble();
+        const double idlePercent = idleIndex.data(ProcessModel::CpuPercentRole).toDouble();
+        killAndReap(busy);
+
+        // One spinning thread is up to 100 / (number of CPUs) percent of the
+        // machine; others share the CPUs, so only ask for a clear share.
+        qInfo("busy child: %.1f%% of the machine", busyPercent);
+        QVERIFY2(busyPercent > 5.0, qPrintable(QString::number(busyPercent)));
+        QVERIFY(busyPercent <= 100.0);
+        QCOMPARE(idlePercent, 0.0);
+        QVERIFY(!busyIndex.siblingAtColumn(ProcessModel::CpuColumn).data().toString().isEmpty());
+        QVERIFY(idleIndex.siblingAtColumn(ProcessModel::CpuColumn).data().toString().isEmpty());
+        // The busy process's row was reported changed.
+        bool busyChanged = false;
+        for (const auto &arguments : std::as_const(changed)) {
+            const QModelIndex first = arguments.at(0).value<QModelIndex>();
+            const QModelIndex last = arguments.at(1).value<QModelIndex>();
+            if (first.parent() == busyIndex.parent() && first.row() <= busyIndex.row() && last.row() >= busyIndex.row()) {
+                busyChanged = true;
+            }
+        }
+        QVERIFY(busyChanged);
+    }
+
+    void testPidReuseIsANewRow()
+    {
+        // Synthetic snapshots: the same pid with a different start time is a
+        // different process, so its row is replaced, not updated.
+        ProcessModel model;
+        model.setActive(false);
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        ProcessSnapshot first;
+        first.monotonicNs = 1'000'000'000;
+        first.processes = {fakeProcess(1, 0, 1, "init"), fakeProcess(50, 1, 100, "old"), fakeProcess(51, 50, 101, "kid")};
+        model.applySnapshot(first);
+        QCOMPARE(model.processCount(), 3);
+        const QPersistentModelIndex old = model.indexForPid(50);
+        QVERIFY(old.isValid());
+
+        ProcessSnapshot second;
+        second.monotonicNs = 2'000'000'000;
+        // 50 is a new process now; 51 survived its old parent and was re-parented to 1.
+        second.processes = {fakeProcess(1, 0, 1, "init"), fakeProcess(50, 51, 500, "new"), fakeProcess(51, 1, 101, "kid")};
+        QSignalSpy reset(&model, &QAbstractItemModel::modelAboutToBeReset);
+        model.applySnapshot(second);
+        QCOMPARE(reset.count(), 0);
+        QVERIFY(!old.isValid());
+        const QModelIndex reused = model.indexForPid(50);
+        QCOMPARE(reused.data(ProcessModel::NameRole).toString(), QStringLiteral("new"));
+        QCOMPARE(reused.parent(), model.indexForPid(51));
+        QCOMPARE(model.indexForPid(51).parent(), model.indexForPid(1));
+        QCOMPARE(model.processCount(), 3);
+        verifyTreeConsistency(model);
+    }
+
+    void testMoveIntoChildlessParent()
+    {
+        // Re-parenting under a process that shows no children (with
+        // showOnlyMine, a hidden intermediate process can exit) is a removal
+        // and an insertion: Qt's TreeView misplaces rows moved there.
+        ProcessModel model;
+        model.setActive(false);
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        ProcessSnapshot first;
+        first.monotonicNs = 1'000'000'000;
+        first.processes = {fakeProcess(1, 0, 1, "init"), fakeProcess(10, 1, 10, "reaper"), fakeProcess(20, 1, 20, "a"), fakeProcess(21, 20, 21, "b")};
+        model.applySnapshot(first);
+        ProcessSnapshot second = first;
+        second.monotonicNs = 2'000'000'000;
+        second.processes[3].ppid = 10; // b: from a to the childless reaper
+        QSignalSpy moved(&model, &QAbstractItemModel::rowsMoved);
+        QSignalSpy removed(&model, &QAbstractItemModel::rowsRemoved);
+        QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+        model.applySnapshot(second);
+        QCOMPARE(moved.count(), 0);
+        QCOMPARE(removed.count(), 1);
+        QCOMPARE(inserted.count(), 1);
+        QCOMPARE(model.indexForPid(21).parent(), model.indexForPid(10));
+        QCOMPARE(model.rowCount(model.indexForPid(20)), 0);
+
+        // Into a parent that has children already: a move.
+        ProcessSnapshot third = second;
+        third.monotonicNs = 3'000'000'000;
+        third.processes[2].ppid = 10; // a joins b under the reaper
+        model.applySnapshot(third);
+        QCOMPARE(moved.count(), 1);
+        QCOMPARE(model.indexForPid(20).parent(), model.indexForPid(10));
+        verifyTreeConsistency(model);
+    }
+
+    void testFilterModel()
+    {
+        ProcessModel model;
+        model.setActive(false);
+        ProcessFilterModel filter;
+        filter.setSourceModel(&model);
+        QAbstractItemModelTester tester(&filter, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QVERIFY(refreshAndWait(model));
+
+        // Searching by name keeps the matches and their ancestors.
+        filter.setFilterString(QStringLiteral("CPT-CHILD"));
+        const QModelIndex child = findPid(filter, m_tree.child);
+        QVERIFY(child.isValid());
+        QCOMPARE(pidOf(child.parent()), m_tree.parent);
+        QCOMPARE(pidOf(child.parent().parent()), ::getpid());
+        QCOMPARE(filter.rowCount(child.parent()), 1);
+        QVERIFY(!findPid(filter, m_tree.nobody).isValid());
+
+        // By command line, and by pid.
+        filter.setFilterString(QStringLiteral("sleep 3600"));
+        QVERIFY(findPid(filter, m_tree.sleeper).isValid());
+        QVERIFY(!findPid(filter, m_tree.child).isValid());
+        filter.setFilterString(QString::number(m_tree.nobody));
+        QVERIFY(findPid(filter, m_tree.nobody).isValid());
+
+        // Sorting within the parent: by PID, both ways.
+        filter.setFilterString(QString());
+        QSignalSpy headerChanged(&filter, &QAbstractItemModel::headerDataChanged);
+        filter.setSortColumn(ProcessModel::PidColumn);
+        filter.setSortOrder(Qt::DescendingOrder);
+        QVERIFY(headerChanged.count() >= 1);
+        QModelIndex parent = findPid(filter, m_tree.parent);
+        QCOMPARE(pidOf(filter.index(0, 0, parent)), m_tree.sleeper);
+        QCOMPARE(pidOf(filter.index(2, 0, parent)), m_tree.child);
+        filter.toggleSort(ProcessModel::PidColumn);
+        QCOMPARE(filter.sortOrder(), Qt::AscendingOrder);
+        parent = findPid(filter, m_tree.parent);
+        QCOMPARE(pidOf(filter.index(0, 0, parent)), m_tree.child);
+        // By name: cpt-child < cpt-nobody < sleep.
+        filter.toggleSort(ProcessModel::NameColumn);
+        QCOMPARE(filter.sortColumn(), int(ProcessModel::NameColumn));
+        parent = findPid(filter, m_tree.parent);
+        QCOMPARE(pidOf(filter.index(0, 0, parent)), m_tree.child);
+        QCOMPARE(pidOf(filter.index(1, 0, parent)), m_tree.nobody);
+        QCOMPARE(pidOf(filter.index(2, 0, parent)), m_tree.sleeper);
+        // Numbers sort largest first on the first click.
+        filter.toggleSort(ProcessModel::MemoryColumn);
+        QCOMPARE(filter.sortOrder(), Qt::DescendingOrder);
+
+        // Header: translated titles from the GUI, the sort indicator.
+        filter.setColumnTitles({QStringLiteral("Nom"), QStringLiteral("PID")});
+        QCOMPARE(filter.headerData(0, Qt::Horizontal).toString(), QStringLiteral("Nom"));
+        QCOMPARE(filter.headerData(2, Qt::Horizontal).toString(), QStringLiteral("User"));
+        QCOMPARE(filter.headerData(ProcessModel::MemoryColumn, Qt::Horizontal, ProcessModel::SortIndicatorRole).toInt(), int(Qt::DescendingOrder));
+        QVERIFY(!filter.headerData(ProcessModel::NameColumn, Qt::Horizontal, ProcessModel::SortIndicatorRole).isValid());
+
+        // A refresh through the proxy keeps the tree consistent.
+        QVERIFY(refreshAndWait(model));
+        verifyTreeConsistency(filter);
+    }
+
+    void testLiveChurn()
+    {
+        // Processes appear, exit and get re-parented while the model refreshes:
+        // the testers watch every signal, and the tree stays consistent.
+        const pid_t self = ::getpid();
+        const pid_t churner = ::fork();
+        if (churner == 0) {
+            dieWithParent(self);
+            ::prctl(PR_SET_NAME, "cpt-churner");
+            for (unsigned i = 0;; ++i) {
+                const pid_t middle = ::fork();
+                if (middle == 0) {
+                    // A grandchild that outlives its parent for a while: re-parented.
+                    if (::fork() == 0) {
+                        ::usleep(30000 + (i % 5) * 20000);
+                        ::_exit(0);
+                    }
+                    ::usleep((i % 3) * 20000);
+                    ::_exit(0);
+                }
+                ::usleep(5000);
+                while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+                }
+            }
+        }
+        QVERIFY(churner > 0);
+        ProcessModel model;
+        model.setActive(false);
+        ProcessFilterModel filter;
+        filter.setSourceModel(&model);
+        QAbstractItemModelTester modelTester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QAbstractItemModelTester filterTester(&filter, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy reset(&model, &QAbstractItemModel::modelAboutToBeReset);
+        for (int i = 0; i < 30; ++i) {
+            QVERIFY(refreshAndWait(model));
+            verifyTreeConsistency(model);
+            verifyTreeConsistency(filter);
+            // Orphaned grandchildren come to us, the subreaper.
+            while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+            }
+            if (i == 10) {
+                filter.setFilterString(QStringLiteral("cpt-"));
+            }
+            if (i == 20) {
+                filter.setFilterString(QString());
+                model.setShowOnlyMine(true);
+            }
+            QTest::qWait(20);
+        }
+        QCOMPARE(reset.count(), 0);
+        killAndReap(churner);
+        QTest::qWait(200);
+        while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+        }
+    }
+
+    void benchmarkRefresh()
+    {
+        // Applying a snapshot to a populated model (the UI thread's share of a refresh).
+        ProcessModel model;
+        model.setActive(false);
+        QVERIFY(refreshAndWait(model));
+        const ProcessSnapshot snapshot = ProcessScanner::scan();
+        QBENCHMARK {
+            model.applySnapshot(snapshot);
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(ProcessModelTest)
+#include "processmodeltest.moc"

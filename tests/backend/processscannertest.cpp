@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// ProcessScanner against processes this test starts: parent/child links,
+// names, owners, command lines, executables, zombies, processes exiting
+// during a scan, and the asynchronous path.
+
+#include "processforest.h"
+#include "processscanner.h"
+#include "testprocesses.h"
+
+#include <QDateTime>
+#include <QFileInfo>
+#include <QSet>
+#include <QSignalSpy>
+#include <QTest>
+#include <QThread>
+
+#include <sys/prctl.h>
+
+using namespace TestProcesses;
+
+namespace
+{
+const ProcessInfo *find(const ProcessSnapshot &snapshot, pid_t pid)
+{
+    for (const ProcessInfo &info : snapshot.processes) {
+        if (info.pid == pid) {
+            return &info;
+        }
+    }
+    return nullptr;
+}
+} // namespace
+
+class ProcessScannerTest : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QCOMPARE(::geteuid(), uid_t(0)); // tests run as root: one child becomes nobody
+        becomeSubreaper();
+    }
+
+    void testSnapshotOfOwnTree()
+    {
+        const qint64 before = QDateTime::currentMSecsSinceEpoch();
+        Tree running;
+        QVERIFY(running.start());
+        const Tree tree = running; // stop() forgets the pids
+        const ProcessSnapshot snapshot = ProcessScanner::scan();
+        const qint64 after = QDateTime::currentMSecsSinceEpoch();
+        running.stop();
+
+        QVERIFY(snapshot.error.isEmpty());
+        QVERIFY(snapshot.monotonicNs > 0);
+        QVERIFY(snapshot.cpuCount >= 1);
+
+        const ProcessInfo *parent = find(snapshot, tree.parent);
+        const ProcessInfo *child = find(snapshot, tree.child);
+        const ProcessInfo *nobody = find(snapshot, tree.nobody);
+        const ProcessInfo *sleeper = find(snapshot, tree.sleeper);
+        QVERIFY(parent && child && nobody && sleeper);
+
+        // Parent/child links.
+        QCOMPARE(parent->ppid, ::getpid());
+        QCOMPARE(child->ppid, tree.parent);
+        QCOMPARE(nobody->ppid, tree.parent);
+        QCOMPARE(sleeper->ppid, tree.parent);
+
+        // Names set with prctl, and by exec.
+        QCOMPARE(parent->name, QStringLiteral("cpt-parent"));
+        QCOMPARE(child->name, QStringLiteral("cpt-child"));
+        QCOMPARE(nobody->name, QStringLiteral("cpt-nobody"));
+        QCOMPARE(sleeper->name, QStringLiteral("sleep"));
+        QCOMPARE(sleeper->arguments, QStringList({QStringLiteral("sleep"), QStringLiteral("3600")}));
+        QCOMPARE(sleeper->executable, QFileInfo(QStringLiteral("/bin/sleep")).canonicalFilePath());
+        // A fork without exec keeps the test's command line and executable.
+        QCOMPARE(child->executable, QFileInfo(QStringLiteral("/proc/self/exe")).canonicalFilePath());
+
+        // Owners: nobody's process is not dumpable (its /proc files belong to
+        // root), yet its owner is read correctly.
+        QCOMPARE(parent->euid, uid_t(0));
+        QCOMPARE(parent->userName, QStringLiteral("root"));
+        QCOMPARE(nobody->uid, nobodyUid);
+        QCOMPARE(nobody->euid, nobodyUid);
+        QCOMPARE(nobody->userName, QStringLiteral("nobody"));
+
+        // State, memory, times.
+        QCOMPARE(child->state, 'S');
+        QVERIFY(!child->kernelThread);
+        QVERIFY(child->rssBytes > 0);
+        QVERIFY(sleeper->rssBytes > 0);
+        QVERIFY2(child->startTimeMs >= before - 1000 && child->startTimeMs <= after + 1000, qPrintable(QString::number(child->startTimeMs - before)));
+        QVERIFY(child->startTicks >= parent->startTicks);
+
+        // Sorted by pid, each process once.
+        QSet<pid_t> seen;
+        pid_t previous = 0;
+        for (const ProcessInfo &info : snapshot.processes) {
+            QVERIFY(info.pid > previous);
+            previous = info.pid;
+            QVERIFY(!seen.contains(info.pid));
+            seen.insert(info.pid);
+        }
+        // Kernel threads are recognised as such.
+        const ProcessInfo *kthreadd = find(snapshot, 2);
+        if (kthreadd) {
+            QVERIFY(kthreadd->kernelThread);
+            QVERIFY(kthreadd->arguments.isEmpty());
+            QCOMPARE(kthreadd->ppid, 0);
+        }
+    }
+
+    void testForest()
+    {
+        Tree running;
+        QVERIFY(running.start());
+        const Tree tree = running;
+        const ProcessSnapshot snapshot = ProcessScanner::scan();
+        running.stop();
+
+        const ProcessForest forest(snapshot.processes);
+        const qsizetype parent = forest.indexOf(tree.parent);
+        QVERIFY(parent >= 0);
+        QList<pid_t> children;
+        for (qsizetype index : forest.children(parent)) {
+            children.append(snapshot.processes.at(index).pid);
+        }
+        QCOMPARE(children, QList<pid_t>({tree.child, tree.nobody, tree.sleeper}));
+        QCOMPARE(forest.parentOf(parent), forest.indexOf(::getpid()));
+
+        // Every process is reached exactly once, parents before children.
+        QSet<qsizetype> visited;
+        forest.forEachDepthFirst([&](qsizetype index, int depth) {
+            QVERIFY(!visited.contains(index));
+            const qsizetype up = forest.parentOf(index);
+            QVERIFY(up < 0 || visited.contains(up));
+            QCOMPARE(depth == 0, up < 0);
+            visited.insert(index);
+        });
+        QCOMPARE(visited.size(), snapshot.processes.size());
+
+        // Without root's processes, the nobody child is a root of its own.
+        const QList<ProcessInfo> own = ProcessForest::filtered(snapshot.processes, [](const ProcessInfo &info) {
+            return ProcessForest::isOwnedBy(info, nobodyUid);
+        });
+        const ProcessForest ownForest(own);
+        const qsizetype nobody = ownForest.indexOf(tree.nobody);
+        QVERIFY(nobody >= 0);
+        QCOMPARE(ownForest.parentOf(nobody), -1);
+        QVERIFY(ownForest.roots().contains(nobody));
+        QCOMPARE(ownForest.indexOf(tree.parent), -1);
+    }
+
+    void testForestBreaksCycles()
+    {
+        // Not a real state of the kernel, but a non-atomic scan with reused
+        // pids could produce it: 10 -> 11 -> 12 -> 10.
+        QList<ProcessInfo> processes(4);
+        processes[0].pid = 10;
+        processes[0].ppid = 12;
+        processes[1].pid = 11;
+        processes[1].ppid = 10;
+        processes[2].pid = 12;
+        processes[2].ppid = 11;
+        processes[3].pid = 13;
+        processes[3].ppid = 13; // its own parent
+        const ProcessForest forest(processes);
+        QCOMPARE(forest.roots().size(), 2);
+        int reached = 0;
+        forest.forEachDepthFirst([&](qsizetype, int) {
+            ++reached;
+        });
+        QCOMPARE(reached, 4);
+    }
+
+    void testParenthesesInName()
+    {
+        // comm may contain ") " — the stat parser must split at the last ')'.
+        const pid_t pid = forkNamed("x) (y) 1 2 3");
+        QVERIFY(pid > 0);
+        std::optional<ProcessInfo> info;
+        // Sleeping once it has passed its readiness byte and reached pause().
+        QTRY_VERIFY((info = ProcessScanner::readProcess(pid)) && info->state == 'S');
+        killAndReap(pid);
+        QCOMPARE(info->name, QStringLiteral("x) (y) 1 2 3"));
+        QCOMPARE(info->ppid, ::getpid());
+    }
+
+    void testZombieAndGone()
+    {
+        const pid_t pid = forkNamed("cpt-zombie");
+        QVERIFY(pid > 0);
+        ::kill(pid, SIGKILL);
+        // Not reaped yet: a zombie, with no command line and no executable.
+        std::optional<ProcessInfo> info;
+        QTRY_VERIFY((info = ProcessScanner::readProcess(pid)) && info->state == 'Z');
+        QVERIFY(info->arguments.isEmpty());
+        QVERIFY(info->executable.isEmpty());
+        QCOMPARE(info->rssBytes, quint64(0));
+        ::waitpid(pid, nullptr, 0);
+        QVERIFY(!ProcessScanner::readProcess(pid));
+        QVERIFY(!find(ProcessScanner::scan(), pid));
+    }
+
+    void testScanWhileProcessesComeAndGo()
+    {
+        // A child that forks short-lived processes as fast as it can, so that
+        // processes vanish between listing /proc and reading their files.
+        const pid_t self = ::getpid();
+        const pid_t churner = ::fork();
+        if (churner == 0) {
+            dieWithParent(self);
+            ::prctl(PR_SET_NAME, "cpt-churner");
+            for (;;) {
+                const pid_t shortLived = ::fork();
+                if (shortLived == 0) {
+                    ::_exit(0);
+                }
+                if (shortLived > 0) {
+                    ::waitpid(shortLived, nullptr, 0);
+                }
+            }
+        }
+        QVERIFY(churner > 0);
+        for (int i = 0; i < 20; ++i) {
+            const ProcessSnapshot snapshot = ProcessScanner::scan();
+            QVERIFY(snapshot.error.isEmpty());
+            QVERIFY(find(snapshot, churner));
+            QSet<pid_t> seen;
+            for (const ProcessInfo &info : snapshot.processes) {
+                QVERIFY(info.pid > 0);
+                QVERIFY(!seen.contains(info.pid));
+                seen.insert(info.pid);
+                QVERIFY(info.state != '?');
+                QVERIFY(!info.userName.isEmpty());
+            }
+        }
+        killAndReap(churner);
+    }
+
+    void testAsyncScan()
+    {
+        ProcessScanner scanner;
+        QSignalSpy spy(&scanner, &ProcessScanner::snapshotReady);
+        QThread *deliveredOn = nullptr;
+        connect(&scanner, &ProcessScanner::snapshotReady, this, [&deliveredOn] {
+            deliveredOn = QThread::currentThread();
+        });
+        // Three requests while the first runs: one more scan, not three.
+        scanner.requestScan();
+        QVERIFY(scanner.isScanning());
+        scanner.requestScan();
+        scanner.requestScan();
+        QVERIFY(spy.wait(10000));
+        QTRY_VERIFY(!scanner.isScanning());
+        QTest::qWait(100);
+        QCOMPARE(spy.count(), 2);
+        QCOMPARE(deliveredOn, QThread::currentThread());
+        const auto snapshot = spy.at(0).at(0).value<ProcessSnapshot>();
+        QVERIFY(find(snapshot, ::getpid()));
+        QVERIFY(snapshot.monotonicNs < spy.at(1).at(0).value<ProcessSnapshot>().monotonicNs);
+    }
+
+    void benchmarkScan()
+    {
+        ProcessSnapshot snapshot;
+        QBENCHMARK {
+            snapshot = ProcessScanner::scan();
+        }
+        qInfo("%lld processes, last scan %lld us", qlonglong(snapshot.processes.size()), qlonglong(snapshot.scanDurationUs));
+    }
+};
+
+QTEST_GUILESS_MAIN(ProcessScannerTest)
+#include "processscannertest.moc"

@@ -1,0 +1,890 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// The dump side of the engine on real processes: the report, the records a
+// checkpoint writes (read back with ImageReader), refusals that write nothing,
+// and that the target always runs on unchanged, also when a checkpoint fails.
+#include "checkpoint.h"
+#include "engine.h"
+#include "imagereader.h"
+#include "procfs.h"
+#include "records.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <grp.h>
+#include <map>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace cryopod;
+using namespace cryopod::engine;
+
+namespace
+{
+
+constexpr uint64_t kPage = 4096;
+
+// One started dumptarget: killed and reaped when the test ends.
+struct Target {
+    pid_t pid = -1;
+    std::string out; // its stdout and stderr
+    std::map<std::string, uint64_t> ready;
+
+    Target() = default;
+    Target(const Target &) = delete;
+    Target &operator=(const Target &) = delete;
+    ~Target()
+    {
+        if (pid > 0) {
+            ::kill(pid, SIGKILL);
+            int status = 0;
+            while (::waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
+            }
+        }
+    }
+};
+
+std::string fileContents(const std::string &path)
+{
+    auto text = procfs::readFile(path);
+    return text ? *text : std::string();
+}
+
+// Starts dumptarget with only fds 0 (/dev/null), 1 and 2 (a file) open and
+// waits for its "ready" line.
+bool start(Target &t, const std::string &outPath, const std::vector<std::string> &args, uid_t uid = 0)
+{
+    t.out = outPath;
+    std::vector<std::string> argvStrings{DUMPTARGET_PATH};
+    argvStrings.insert(argvStrings.end(), args.begin(), args.end());
+    std::vector<char *> argv;
+    for (std::string &s : argvStrings) {
+        argv.push_back(s.data());
+    }
+    argv.push_back(nullptr);
+    const int out = ::open(outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (out < 0 || null < 0) {
+        return false;
+    }
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::dup2(null, 0);
+        ::dup2(out, 1);
+        ::dup2(out, 2);
+        ::close_range(3, ~0u, 0);
+        if (uid != 0 && (::setgroups(0, nullptr) != 0 || ::setresgid(uid, uid, uid) != 0 || ::setresuid(uid, uid, uid) != 0)) {
+            ::_exit(126);
+        }
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    ::close(out);
+    ::close(null);
+    if (pid < 0) {
+        return false;
+    }
+    t.pid = pid;
+    for (int i = 0; i < 500; ++i) {
+        const std::string text = fileContents(outPath);
+        const size_t nl = text.find('\n');
+        if (text.starts_with("ready") && nl != std::string::npos) {
+            std::string line = text.substr(6, nl - 6);
+            size_t pos = 0;
+            while (pos < line.size()) {
+                size_t end = line.find(' ', pos);
+                if (end == std::string::npos) {
+                    end = line.size();
+                }
+                const std::string item = line.substr(pos, end - pos);
+                const size_t eq = item.find('=');
+                if (eq != std::string::npos) {
+                    t.ready[item.substr(0, eq)] = std::stoull(item.substr(eq + 1), nullptr, 16);
+                }
+                pos = end + 1;
+            }
+            return true;
+        }
+        int status = 0;
+        if (::waitpid(pid, &status, WNOHANG) == pid) {
+            t.pid = -1;
+            qWarning("dumptarget exited early: %s", text.c_str());
+            return false;
+        }
+        ::usleep(10000);
+    }
+    return false;
+}
+
+char stateOf(pid_t pid)
+{
+    auto st = procfs::readStat(pid);
+    return st ? st->state() : '?';
+}
+
+uint64_t tracerOf(pid_t pid)
+{
+    auto status = procfs::readStatus(pid);
+    if (!status) {
+        return ~0ull;
+    }
+    auto tracer = procfs::statusNumbers(*status, "TracerPid");
+    return tracer && !tracer->empty() ? (*tracer)[0] : ~0ull;
+}
+
+uint64_t cpuTicks(pid_t pid)
+{
+    auto st = procfs::readStat(pid);
+    return st ? st->number(14) + st->number(15) : 0;
+}
+
+// Running on: not stopped, not traced, and making progress (its output grows
+// for --then tick, its CPU time for --then spin).
+bool runsOn(const Target &t, bool spinning)
+{
+    const char state = stateOf(t.pid);
+    if (state == 't' || state == 'T' || state == 'Z' || state == 'X') {
+        qWarning("target %d is in state %c", t.pid, state);
+        return false;
+    }
+    if (tracerOf(t.pid) != 0) {
+        qWarning("target %d is still traced", t.pid);
+        return false;
+    }
+    const size_t size0 = fileContents(t.out).size();
+    const uint64_t ticks0 = cpuTicks(t.pid);
+    for (int i = 0; i < 100; ++i) {
+        ::usleep(20000);
+        if (spinning ? cpuTicks(t.pid) > ticks0 + 2 : fileContents(t.out).size() > size0 + 2) {
+            return true;
+        }
+    }
+    qWarning("target %d makes no progress", t.pid);
+    return false;
+}
+
+struct Image {
+    image::Header header;
+    std::vector<image::Section> sections;
+
+    template<typename T>
+    std::vector<const T *> all() const
+    {
+        std::vector<const T *> out;
+        for (const auto &s : sections) {
+            if (const T *r = std::get_if<T>(&s)) {
+                out.push_back(r);
+            }
+        }
+        return out;
+    }
+    template<typename T>
+    const T *one() const
+    {
+        const auto v = all<T>();
+        return v.size() == 1 ? v.front() : nullptr;
+    }
+};
+
+Result<Image> readImage(int fd)
+{
+    if (::lseek(fd, 0, SEEK_SET) != 0) {
+        return sysError("lseek");
+    }
+    auto reader = image::ImageReader::open(fd);
+    if (!reader) {
+        return std::unexpected(reader.error());
+    }
+    Image img;
+    img.header = (*reader)->header();
+    for (;;) {
+        auto section = (*reader)->next();
+        if (!section) {
+            return std::unexpected(section.error());
+        }
+        const bool end = std::holds_alternative<image::EndRecord>(*section);
+        img.sections.push_back(std::move(*section));
+        if (end) {
+            return img;
+        }
+    }
+}
+
+int tempImageFd()
+{
+    return ::memfd_create("cryopod-test-image", MFD_CLOEXEC);
+}
+
+uint64_t patternWord(uint64_t page, uint64_t word)
+{
+    uint64_t x = (page << 20) ^ word ^ 0x9e3779b97f4a7c15ull;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+// user_regs_struct indexes.
+constexpr size_t kR15 = offsetof(user_regs_struct, r15) / 8, kR14 = offsetof(user_regs_struct, r14) / 8, kR13 = offsetof(user_regs_struct, r13) / 8,
+                 kR12 = offsetof(user_regs_struct, r12) / 8, kRip = offsetof(user_regs_struct, rip) / 8, kFsBase = offsetof(user_regs_struct, fs_base) / 8;
+
+} // namespace
+
+class CheckpointTest : public QObject
+{
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    std::string dir() const
+    {
+        return m_dir.path().toStdString();
+    }
+    std::string outFile(const char *name) const
+    {
+        return dir() + "/" + name + ".out";
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        if (::geteuid() != 0) {
+            QSKIP("the engine needs root");
+        }
+        QVERIFY(m_dir.isValid());
+        QCOMPARE(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+        ::signal(SIGPIPE, SIG_DFL); // checkpoint() must cope without our help
+    }
+
+    void reportOfPlainProcess()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("plain"), {"plain"}));
+        auto report = analyze(t.pid);
+        QVERIFY2(report, report ? "" : report.error().describe().c_str());
+        QCOMPARE(report->verdict, Verdict::Ok);
+        QCOMPARE(report->processes.size(), size_t(1));
+        const ProcessReport &p = report->processes.front();
+        QCOMPARE(p.pid, t.pid);
+        QCOMPARE(p.ppid, ::getpid());
+        QCOMPARE(p.comm, std::string("dumptarget"));
+        QVERIFY(p.reasons.empty());
+        QCOMPARE(p.fds.size(), size_t(3));
+        QCOMPARE(p.fds[0].target, std::string("/dev/null"));
+        QCOMPARE(p.fds[1].target, outFile("plain"));
+        for (const FdReport &fd : p.fds) {
+            QCOMPARE(fd.verdict, Verdict::Ok);
+        }
+        QVERIFY(report->summary().empty());
+        QCOMPARE(stateOf(t.pid), 'S'); // analysis does not stop it
+    }
+
+    void reportNamesPipe()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("pipe"), {"pipe"}));
+        auto report = analyze(t.pid);
+        QVERIFY(report);
+        QCOMPARE(report->verdict, Verdict::Refused);
+        const ProcessReport &p = report->processes.front();
+        QCOMPARE(p.fds.size(), size_t(5));
+        QCOMPARE(p.fds[3].verdict, Verdict::Refused);
+        QVERIFY2(p.fds[3].reason.starts_with("fd 3 is a pipe (pipe:["), p.fds[3].reason.c_str());
+        QVERIFY(p.fds[3].reason.ends_with("pipes are not supported by engine v1"));
+        QCOMPARE(p.fds[4].verdict, Verdict::Refused);
+        QVERIFY(report->summary().find("fd 4 is a pipe") != std::string::npos);
+    }
+
+    void reportNamesThreads()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("threads"), {"threads"}));
+        auto report = analyze(t.pid);
+        QVERIFY(report);
+        QCOMPARE(report->verdict, Verdict::Refused);
+        const auto &reasons = report->processes.front().reasons;
+        QVERIFY(std::any_of(reasons.begin(), reasons.end(), [](const std::string &r) {
+            return r == "2 threads: engine v1 captures single-threaded processes only";
+        }));
+    }
+
+    void reportNamesSocketsAndEventfd()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("sockets"), {"sockets"}));
+        auto report = analyze(t.pid);
+        QVERIFY(report);
+        QCOMPARE(report->verdict, Verdict::Refused);
+        const auto &fds = report->processes.front().fds;
+        QCOMPARE(fds.size(), size_t(7));
+        auto reasonOf = [&fds](int fd) {
+            return fds[size_t(fd)].reason;
+        };
+        const std::string port = std::to_string(t.ready["port"]);
+        QVERIFY2(reasonOf(3).starts_with("fd 3 is a TCP socket listening on 127.0.0.1:" + port + " (socket:["), reasonOf(3).c_str());
+        QVERIFY2(reasonOf(4).starts_with("fd 4 is a unix stream socket connected to an unnamed peer"), reasonOf(4).c_str());
+        QVERIFY2(reasonOf(5).starts_with("fd 5 is a unix stream socket connected to an unnamed peer"), reasonOf(5).c_str());
+        QVERIFY2(reasonOf(6) == "fd 6 is an eventfd (anon_inode:[eventfd]): not supported by engine v1", reasonOf(6).c_str());
+    }
+
+    void refusedCheckpointWritesNothing_data()
+    {
+        QTest::addColumn<QString>("mode");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("pipe") << QStringLiteral("pipe") << QStringLiteral("fd 3 is a pipe (pipe:[");
+        QTest::newRow("threads") << QStringLiteral("threads") << QStringLiteral("2 threads");
+        QTest::newRow("shmem") << QStringLiteral("shmem") << QStringLiteral("shared anonymous memory (MAP_SHARED) is not yet supported");
+    }
+    void refusedCheckpointWritesNothing()
+    {
+        QFETCH(QString, mode);
+        QFETCH(QString, expected);
+        Target t;
+        QVERIFY(start(t, outFile("refused"), {mode.toStdString(), "--then", "tick"}));
+        const int fd = tempImageFd();
+        QVERIFY(fd >= 0);
+        auto result = checkpoint(t.pid, fd, CheckpointOptions{});
+        QVERIFY(!result);
+        const std::string message = result.error().describe();
+        QVERIFY2(message.find(expected.toStdString()) != std::string::npos, message.c_str());
+        QVERIFY2(message.find(std::to_string(t.pid) + " (dumptarget)") != std::string::npos, message.c_str());
+        struct stat st{};
+        QCOMPARE(::fstat(fd, &st), 0);
+        QCOMPARE(st.st_size, off_t(0));
+        ::close(fd);
+        QVERIFY(runsOn(t, false));
+    }
+
+    void registersAndLayout()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("spin"), {"plain", "--then", "spin"}));
+        ::usleep(50000); // let it reach the loop
+        auto maps = procfs::readMaps(t.pid); // before: the checkpoint must leave no trace in them
+        QVERIFY(maps);
+        const int fd = tempImageFd();
+        auto result = checkpoint(t.pid, fd, CheckpointOptions{});
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        QCOMPARE(result->root, t.pid);
+        QVERIFY(result->imageBytes > 0);
+        QVERIFY(result->pauseNs > 0 && result->pauseNs <= result->totalNs);
+        QCOMPARE(off_t(result->imageBytes), ::lseek(fd, 0, SEEK_END));
+        QVERIFY(runsOn(t, true));
+
+        auto img = readImage(fd);
+        ::close(fd);
+        QVERIFY2(img, img ? "" : img.error().describe().c_str());
+        QCOMPARE(img->header.arch, std::string("x86_64"));
+        QCOMPARE(img->header.pageSize, uint32_t(4096));
+
+        // Stream order: tree, task, creds, signals, thread, mm, files, pages..., end.
+        std::vector<size_t> order;
+        for (const auto &s : img->sections) {
+            order.push_back(s.index());
+        }
+        const std::vector<size_t> expectedHead = {0, 1, 3, 4, 2, 5, 6};
+        QVERIFY(order.size() >= expectedHead.size() + 1);
+        QCOMPARE(std::vector<size_t>(order.begin(), order.begin() + 7), expectedHead);
+        QCOMPARE(order.back(), size_t(9));
+
+        const auto *thread = img->one<image::ThreadRecord>();
+        QVERIFY(thread);
+        QCOMPARE(thread->tid, t.pid);
+        QCOMPARE(thread->name, std::string("dumptarget"));
+        QCOMPARE(thread->regs.gpr[kR12], 0x1111111111111111ull);
+        QCOMPARE(thread->regs.gpr[kR13], 0x2222222222222222ull);
+        QCOMPARE(thread->regs.gpr[kR14], 0x3333333333333333ull);
+        QCOMPARE(thread->regs.gpr[kR15], 0x4444444444444444ull);
+        QVERIFY(thread->regs.gpr[kFsBase] != 0); // glibc's TLS
+        QCOMPARE(thread->fpregs.size(), size_t(512));
+        uint64_t xmm8[2];
+        std::memcpy(xmm8, thread->fpregs.data() + 160 + 8 * 16, 16);
+        QCOMPARE(xmm8[0], 0x0123456789abcdefull);
+        QCOMPARE(xmm8[1], 0xfedcba9876543210ull);
+        QVERIFY(thread->xstate.size() >= 576);
+        QVERIFY(std::memcmp(thread->xstate.data() + 160 + 8 * 16, xmm8, 16) == 0);
+
+        // Every VMA of /proc/PID/maps (read now: nothing changed since).
+        const auto *mm = img->one<image::MmRecord>();
+        QVERIFY(mm);
+        QCOMPARE(mm->vmas.size(), maps->size());
+        bool sawStack = false, sawVdso = false, sawVvar = false, sawExe = false;
+        for (size_t i = 0; i < maps->size(); ++i) {
+            const auto &v = mm->vmas[i];
+            const auto &m = (*maps)[i];
+            QCOMPARE(v.start, m.start);
+            QCOMPARE(v.end, m.end);
+            QCOMPARE(v.prot, uint32_t((m.read ? 1 : 0) | (m.write ? 2 : 0) | (m.exec ? 4 : 0)));
+            QCOMPARE(v.path, m.path);
+            const bool rip = thread->regs.gpr[kRip] >= v.start && thread->regs.gpr[kRip] < v.end;
+            if (rip) {
+                QCOMPARE(v.kind, image::VmaKind::FilePrivate);
+                QVERIFY(v.prot & image::kVmaExec);
+                sawExe = v.path == mm->exePath;
+            }
+            if (m.path == "[stack]") {
+                sawStack = true;
+                QVERIFY(v.flags & image::kVmaGrowsDown);
+                QCOMPARE(v.kind, image::VmaKind::Anonymous);
+            }
+            if (m.path == "[vdso]") {
+                sawVdso = true;
+                QCOMPARE(v.kind, image::VmaKind::Vdso);
+            }
+            if (m.path == "[vvar]") {
+                sawVvar = true;
+                QCOMPARE(v.kind, image::VmaKind::Vvar);
+            }
+            if (m.path == "[vvar_vclock]") {
+                QCOMPARE(v.kind, image::VmaKind::VvarVclock);
+            }
+            if (v.kind == image::VmaKind::FilePrivate) {
+                struct stat st{};
+                QCOMPARE(::stat(m.path.c_str(), &st), 0);
+                QCOMPARE(v.ino, uint64_t(st.st_ino));
+                QCOMPARE(v.dev, uint64_t(st.st_dev));
+                QCOMPARE(v.pgoff, m.offset);
+            }
+        }
+        QVERIFY(sawStack && sawVdso && sawVvar && sawExe);
+        QVERIFY(mm->vdsoHash != 0);
+        QCOMPARE(mm->exePath, std::string(DUMPTARGET_PATH));
+        auto stat = procfs::readStat(t.pid);
+        QVERIFY(stat);
+        QCOMPARE(mm->startCode, stat->number(26));
+        QCOMPARE(mm->startStack, stat->number(28));
+        QCOMPARE(mm->startBrk, stat->number(47));
+        QCOMPARE(mm->envEnd, stat->number(51));
+        QVERIFY(mm->brk >= mm->startBrk);
+        QVERIFY(mm->auxv.size() >= 2 && mm->auxv.size() % 2 == 0);
+        QCOMPARE(mm->auxv[mm->auxv.size() - 2], uint64_t(0));
+
+        const auto *tree = img->one<image::ProcessTreeRecord>();
+        QVERIFY(tree);
+        QCOMPARE(tree->rootPid, t.pid);
+        QCOMPARE(tree->processes.size(), size_t(1));
+        QCOMPARE(tree->processes[0].ppid, ::getpid());
+        QCOMPARE(tree->processes[0].tids, std::vector<int32_t>{t.pid});
+
+        auto after = procfs::readMaps(t.pid);
+        QVERIFY(after);
+        QCOMPARE(after->size(), maps->size());
+        for (size_t i = 0; i < maps->size(); ++i) {
+            QCOMPARE((*after)[i].start, (*maps)[i].start);
+            QCOMPARE((*after)[i].end, (*maps)[i].end);
+        }
+    }
+
+    void stoppedTargetStaysStopped()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("stopped"), {"plain", "--then", "tick"}));
+        QCOMPARE(::kill(t.pid, SIGSTOP), 0);
+        QVERIFY(QTest::qWaitFor([&] {
+            return stateOf(t.pid) == 'T';
+        }));
+        auto report = analyze(t.pid);
+        QVERIFY(report);
+        QCOMPARE(report->verdict, Verdict::Caveat);
+        const int fd = tempImageFd();
+        auto result = checkpoint(t.pid, fd, CheckpointOptions{});
+        ::close(fd);
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        // Still stopped by job control, no longer traced; SIGCONT lets it go on.
+        QTest::qWait(100);
+        QCOMPARE(stateOf(t.pid), 'T');
+        QCOMPARE(tracerOf(t.pid), uint64_t(0));
+        QCOMPARE(::kill(t.pid, SIGCONT), 0);
+        QVERIFY(runsOn(t, false));
+    }
+
+    void memoryPages()
+    {
+        const std::string mapped = dir() + "/mapped.bin";
+        {
+            std::string bytes(2 * kPage, 'F');
+            QVERIFY(::close(::open(mapped.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644)) == 0);
+            const int f = ::open(mapped.c_str(), O_WRONLY);
+            QCOMPARE(::write(f, bytes.data(), bytes.size()), ssize_t(bytes.size()));
+            ::close(f);
+        }
+        Target t;
+        QVERIFY(start(t, outFile("memory"), {"memory", "24", mapped, "--then", "tick"}));
+        const uint64_t mem = t.ready["mem"], memSize = t.ready["memsize"], filemap = t.ready["filemap"];
+        QVERIFY(mem && memSize == (24u << 20) && filemap);
+
+        // Small batches so that the batching and the writer thread are exercised.
+        const int fd = tempImageFd();
+        PagesOptions pages;
+        pages.batchBytes = 1 << 20;
+        auto result = checkpointWith(t.pid, fd, CheckpointOptions{}, pages);
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        QVERIFY(runsOn(t, false));
+        auto img = readImage(fd);
+        ::close(fd);
+        QVERIFY2(img, img ? "" : img.error().describe().c_str());
+
+        std::map<uint64_t, const uint8_t *> pageAt;
+        uint64_t stored = 0;
+        for (const auto *p : img->all<image::PagesRecord>()) {
+            QCOMPARE(p->pid, t.pid);
+            size_t offset = 0;
+            for (const auto &run : p->runs) {
+                for (uint32_t i = 0; i < run.pages; ++i) {
+                    QVERIFY2(pageAt.emplace(run.vaddr + i * kPage, p->data.data() + offset).second, "a page stored twice");
+                    offset += kPage;
+                }
+            }
+            QCOMPARE(offset, p->data.size());
+            stored += p->data.size() / kPage;
+        }
+        QCOMPARE(stored, result->pagesSaved);
+        QVERIFY(img->all<image::PagesRecord>().size() > 2);
+        const auto *end = img->one<image::EndRecord>();
+        QVERIFY(end);
+        QCOMPARE(end->pagesStored, stored);
+
+        // The pattern: every page, but the zero pages are holes.
+        const uint64_t pages24 = memSize / kPage;
+        for (uint64_t p = 0; p < pages24; ++p) {
+            const auto it = pageAt.find(mem + p * kPage);
+            if (p % 16 == 15) {
+                QVERIFY2(it == pageAt.end(), "a zero page was stored");
+                continue;
+            }
+            QVERIFY2(it != pageAt.end(), qPrintable(QStringLiteral("page %1 missing").arg(p)));
+            if (p < pages24 / 2) {
+                uint64_t w[512];
+                std::memcpy(w, it->second, kPage);
+                for (size_t i = 0; i < 512; i += 97) {
+                    QCOMPARE(w[i], patternWord(p, i));
+                }
+            } else {
+                uint64_t first = 0;
+                std::memcpy(&first, it->second, 8);
+                QCOMPARE(first, p);
+            }
+        }
+        // The private file mapping: the written page (copy-on-write) is
+        // saved, the one only read is not (restore maps the file).
+        QVERIFY(pageAt.count(filemap));
+        QCOMPARE(pageAt[filemap][100], uint8_t(0x5a));
+        QVERIFY(!pageAt.count(filemap + kPage));
+        // The read-only shared mapping of the file: recorded, no pages.
+        const uint64_t shared = t.ready["shared"];
+        QVERIFY(shared && !pageAt.count(shared));
+        // The PROT_NONE page (read through /proc/PID/mem).
+        const uint64_t protnone = t.ready["protnone"];
+        QVERIFY(protnone && pageAt.count(protnone));
+        QCOMPARE(pageAt[protnone][0], uint8_t(0xa7));
+        QCOMPARE(pageAt[protnone][4095], uint8_t(0xa7));
+        QVERIFY(!pageAt.count(protnone + kPage));
+        // Nothing outside anonymous and private file VMAs.
+        const auto *mm = img->one<image::MmRecord>();
+        QVERIFY(mm);
+        const auto sharedVma = std::find_if(mm->vmas.begin(), mm->vmas.end(), [shared](const image::VmaRecord &v) {
+            return v.start == shared;
+        });
+        QVERIFY(sharedVma != mm->vmas.end());
+        QCOMPARE(sharedVma->kind, image::VmaKind::FileShared);
+        QCOMPARE(sharedVma->prot, image::kVmaRead);
+        QCOMPARE(sharedVma->path, mapped);
+        for (const auto &[addr, data] : pageAt) {
+            const auto vma = std::find_if(mm->vmas.begin(), mm->vmas.end(), [addr](const image::VmaRecord &v) {
+                return addr >= v.start && addr < v.end;
+            });
+            QVERIFY(vma != mm->vmas.end());
+            QVERIFY(vma->kind == image::VmaKind::Anonymous || vma->kind == image::VmaKind::FilePrivate);
+        }
+        QVERIFY(result->rawBytes >= stored * kPage);
+        QVERIFY(result->imageBytes < result->rawBytes); // compressed
+    }
+
+    void filesAndUnlinkedData()
+    {
+        const std::string files = dir() + "/files";
+        QCOMPARE(::mkdir(files.c_str(), 0755), 0);
+        {
+            const int f = ::open((files + "/read.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            QCOMPARE(::write(f, "0123456789", 10), ssize_t(10));
+            ::close(f);
+        }
+        Target t;
+        QVERIFY(start(t, outFile("files"), {"files", files, "--then", "tick"}));
+        auto report = analyze(t.pid);
+        QVERIFY(report);
+        QVERIFY2(report->verdict == Verdict::Ok, report->summary().c_str());
+
+        const int fd = tempImageFd();
+        auto result = checkpoint(t.pid, fd, CheckpointOptions{});
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        QVERIFY(runsOn(t, false));
+        auto img = readImage(fd);
+        ::close(fd);
+        QVERIFY(img);
+        const auto *rec = img->one<image::FilesRecord>();
+        QVERIFY(rec);
+        QCOMPARE(rec->fds.size(), size_t(8));
+        std::map<int, const image::FdRecord *> byFd;
+        for (const auto &f : rec->fds) {
+            byFd[f.fd] = &f;
+        }
+        QCOMPARE(byFd[3]->kind, image::FdKind::Regular);
+        QCOMPARE(byFd[3]->path, files + "/read.txt");
+        QCOMPARE(byFd[3]->pos, uint64_t(5));
+        QCOMPARE(byFd[3]->openFlags & O_ACCMODE, uint32_t(O_RDONLY));
+        QCOMPARE(byFd[3]->size, uint64_t(10));
+        QVERIFY(!byFd[3]->cloexec);
+        QVERIFY(!byFd[3]->unlinked);
+        QCOMPARE(byFd[4]->openFlags & (O_ACCMODE | O_APPEND), uint32_t(O_WRONLY | O_APPEND));
+        QCOMPARE(byFd[5]->path, files + "/unlinked.txt");
+        QVERIFY(byFd[5]->unlinked);
+        QCOMPARE(byFd[5]->pos, uint64_t(3));
+        QCOMPARE(byFd[5]->openFlags & O_ACCMODE, uint32_t(O_RDWR));
+        QCOMPARE(byFd[6]->kind, image::FdKind::Directory);
+        QCOMPARE(byFd[6]->path, files);
+        QCOMPARE(byFd[7]->kind, image::FdKind::CharDevice);
+        QCOMPARE(byFd[7]->path, std::string("/dev/null"));
+        QCOMPARE(byFd[7]->rdev, uint64_t(makedev(1, 3)));
+        QVERIFY(byFd[7]->cloexec);
+        QCOMPARE(byFd[7]->openFlags & O_CLOEXEC, 0u);
+        const auto data = img->all<image::FileDataRecord>();
+        QCOMPARE(data.size(), size_t(1));
+        QCOMPARE(data[0]->fd, 5);
+        const std::string secret(data[0]->data.begin(), data[0]->data.end());
+        QCOMPARE(secret, std::string("secret contents of an unlinked file"));
+    }
+
+    void signalsAndAltstack()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("signals"), {"signals"}));
+        const int fd = tempImageFd();
+        auto result = checkpoint(t.pid, fd, CheckpointOptions{});
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        auto img = readImage(fd);
+        ::close(fd);
+        QVERIFY(img);
+        const auto *sig = img->one<image::SignalsRecord>();
+        QVERIFY(sig);
+        std::map<uint32_t, image::SigactionEntry> actions;
+        for (const auto &a : sig->actions) {
+            actions[a.signo] = a;
+        }
+        QVERIFY(actions.count(SIGUSR1));
+        QCOMPARE(actions[SIGUSR1].handler, t.ready["handler"]);
+        QCOMPARE(actions[SIGUSR1].flags & (SA_RESTART | SA_SIGINFO), uint64_t(SA_RESTART | SA_SIGINFO));
+        QVERIFY(actions[SIGUSR1].restorer != 0); // glibc's __restore_rt
+        QCOMPARE(actions[SIGUSR1].mask, uint64_t(1) << (SIGUSR2 - 1));
+        QVERIFY(actions.count(SIGPIPE));
+        QCOMPARE(actions[SIGPIPE].handler, uint64_t(1)); // SIG_IGN
+        QVERIFY(!actions.count(SIGTERM));
+        const auto *thread = img->one<image::ThreadRecord>();
+        QVERIFY(thread);
+        QCOMPARE(thread->sigmask, uint64_t(1) << (SIGHUP - 1));
+        QCOMPARE(thread->altstackSp, t.ready["altstack"]);
+        QCOMPARE(thread->altstackSize, uint64_t(64 * 1024));
+        QCOMPARE(thread->altstackFlags, 0u);
+        QVERIFY(thread->clearChildTid != 0); // glibc sets it at start-up
+
+        // It was in pause(): after the checkpoint it still is, and its handler
+        // still runs.
+        QVERIFY(QTest::qWaitFor([&] {
+            return stateOf(t.pid) == 'S';
+        }));
+        QCOMPARE(tracerOf(t.pid), uint64_t(0));
+        QCOMPARE(::kill(t.pid, SIGUSR1), 0);
+        QVERIFY(QTest::qWaitFor([&] {
+            return fileContents(t.out).find("usr1") != std::string::npos;
+        }));
+    }
+
+    void taskAndCreds()
+    {
+        const std::string cwd = dir() + "/cwd";
+        QCOMPARE(::mkdir(cwd.c_str(), 0755), 0);
+        Target t;
+        QVERIFY(start(t, outFile("task"), {"task", cwd, "--then", "tick"}));
+        const int fd = tempImageFd();
+        auto result = checkpoint(t.pid, fd, CheckpointOptions{});
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        QVERIFY(runsOn(t, false));
+        auto img = readImage(fd);
+        ::close(fd);
+        QVERIFY(img);
+        const auto *task = img->one<image::TaskRecord>();
+        QVERIFY(task);
+        QCOMPARE(task->pid, t.pid);
+        QCOMPARE(task->comm, std::string("dumptask"));
+        QCOMPARE(task->umask, 027u);
+        QCOMPARE(task->cwd, cwd);
+        QCOMPARE(task->root, std::string("/"));
+        QCOMPARE(task->exePath, std::string(DUMPTARGET_PATH));
+        QCOMPARE(task->rlimits[RLIMIT_NOFILE].cur, uint64_t(100));
+        rlimit own{};
+        ::getrlimit(RLIMIT_STACK, &own);
+        QCOMPARE(task->rlimits[RLIMIT_STACK].max, uint64_t(own.rlim_max));
+        QCOMPARE(task->exitSignal, SIGCHLD);
+        const auto *creds = img->one<image::CredsRecord>();
+        QVERIFY(creds);
+        QCOMPARE(creds->uid, 0u);
+        QCOMPARE(creds->euid, 0u);
+        QCOMPARE(creds->fsgid, 0u);
+        auto status = procfs::readStatus(t.pid);
+        QVERIFY(status);
+        QCOMPARE(creds->capBounding, *procfs::statusHex(*status, "CapBnd"));
+        QCOMPARE(creds->capEffective, *procfs::statusHex(*status, "CapEff"));
+        QVERIFY(!creds->noNewPrivs);
+        QCOMPARE(creds->securebits, 0u);
+    }
+
+    void anotherUsersProcess()
+    {
+        // Root here lacks CAP_SYS_RESOURCE: nothing may depend on it (prlimit
+        // on another user's process would).
+        Target t;
+        QVERIFY(start(t, outFile("nobody"), {"plain", "--then", "tick"}, 65534));
+        const int fd = tempImageFd();
+        auto result = checkpoint(t.pid, fd, CheckpointOptions{});
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        QVERIFY(runsOn(t, false));
+        auto img = readImage(fd);
+        ::close(fd);
+        QVERIFY(img);
+        const auto *creds = img->one<image::CredsRecord>();
+        QVERIFY(creds);
+        QCOMPARE(creds->uid, 65534u);
+        QCOMPARE(creds->suid, 65534u);
+        QCOMPARE(creds->fsgid, 65534u);
+        QVERIFY(creds->groups.empty());
+        QCOMPARE(creds->capEffective, uint64_t(0));
+        const auto *task = img->one<image::TaskRecord>();
+        QVERIFY(task);
+        rlimit own{};
+        ::getrlimit(RLIMIT_NOFILE, &own);
+        QCOMPARE(task->rlimits[RLIMIT_NOFILE].cur, uint64_t(own.rlim_cur));
+        QCOMPARE(task->rlimits[RLIMIT_NOFILE].max, uint64_t(own.rlim_max));
+        QCOMPARE(task->rlimits[RLIMIT_CPU].cur, uint64_t(RLIM_INFINITY));
+    }
+
+    void interruptedSleepRestarts()
+    {
+        // Ticking in nanosleep: frozen mid-sleep, injected into, released;
+        // the sleep must restart by itself, not fail.
+        Target t;
+        QVERIFY(start(t, outFile("tick"), {"plain", "--then", "tick"}));
+        for (int i = 0; i < 5; ++i) {
+            const int fd = tempImageFd();
+            auto result = checkpoint(t.pid, fd, CheckpointOptions{});
+            ::close(fd);
+            QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        }
+        QVERIFY(runsOn(t, false));
+        QVERIFY(fileContents(t.out).find("dumptarget:") == std::string::npos); // no error from write/nanosleep
+    }
+
+    void failureMidwayLeavesTargetRunning()
+    {
+        Target t;
+        const std::string mapped = dir() + "/mapped2.bin";
+        QCOMPARE(::close(::open(mapped.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644)), 0);
+        QCOMPARE(::truncate(mapped.c_str(), 2 * kPage), 0);
+        QVERIFY(start(t, outFile("midway"), {"memory", "32", mapped, "--then", "tick"}));
+
+        // A closed pipe: the very first write fails (EPIPE, no SIGPIPE death).
+        {
+            int p[2];
+            QCOMPARE(::pipe2(p, O_CLOEXEC), 0);
+            ::close(p[0]);
+            auto result = checkpoint(t.pid, p[1], CheckpointOptions{});
+            ::close(p[1]);
+            QVERIFY(!result);
+            QCOMPARE(result.error().code, EPIPE);
+            QVERIFY(runsOn(t, false));
+        }
+        // A reader that goes away after 256 KiB: fails among the pages.
+        {
+            int p[2];
+            QCOMPARE(::pipe2(p, O_CLOEXEC), 0);
+            std::atomic<size_t> got{0};
+            std::thread reader([&] {
+                char buf[65536];
+                while (got < 256 * 1024) {
+                    const ssize_t n = ::read(p[0], buf, sizeof buf);
+                    if (n <= 0) {
+                        break;
+                    }
+                    got += size_t(n);
+                }
+                ::close(p[0]);
+            });
+            auto result = checkpoint(t.pid, p[1], CheckpointOptions{});
+            reader.join();
+            ::close(p[1]);
+            QVERIFY(!result);
+            QVERIFY(got >= 256 * 1024);
+            QVERIFY2(result.error().describe().find("write image") != std::string::npos, result.error().describe().c_str());
+            QVERIFY(runsOn(t, false));
+        }
+        // And then a checkpoint still works.
+        const int fd = tempImageFd();
+        auto result = checkpoint(t.pid, fd, CheckpointOptions{});
+        ::close(fd);
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        QVERIFY(runsOn(t, false));
+    }
+
+    void killMode()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("kill"), {"plain", "--then", "tick"}));
+        const int fd = tempImageFd();
+        CheckpointOptions options;
+        options.leaveRunning = false;
+        auto result = checkpoint(t.pid, fd, options);
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        int status = 0;
+        QCOMPARE(::waitpid(t.pid, &status, __WALL), t.pid);
+        t.pid = -1;
+        QVERIFY(WIFSIGNALED(status));
+        QCOMPARE(WTERMSIG(status), SIGKILL);
+        auto img = readImage(fd); // complete before the kill
+        ::close(fd);
+        QVERIFY2(img, img ? "" : img.error().describe().c_str());
+    }
+
+    void vanishedProcess()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("gone"), {"plain"}));
+        const pid_t pid = t.pid;
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        t.pid = -1;
+        const int fd = tempImageFd();
+        auto result = checkpoint(pid, fd, CheckpointOptions{});
+        QVERIFY(!result);
+        QCOMPARE(result.error().code, ESRCH);
+        struct stat st{};
+        ::fstat(fd, &st);
+        QCOMPARE(st.st_size, off_t(0));
+        ::close(fd);
+    }
+};
+
+QTEST_GUILESS_MAIN(CheckpointTest)
+#include "checkpointtest.moc"

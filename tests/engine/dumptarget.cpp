@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// A process for the dump-side engine tests to checkpoint. No Qt.
+//
+//   dumptarget MODE [ARG] [--then pause|spin|tick]
+//
+// It sets up what MODE says, writes one line "ready key=value ..." to stdout
+// (the test reads it to know what to expect), then waits in the --then way:
+//   pause  blocked in pause(); SIGUSR1 makes it print "usr1" (if MODE installed it)
+//   tick   nanosleep 10 ms, then write "." to stdout, forever (progress is visible)
+//   spin   a register-only loop: r12..r15 hold known values, rbx counts, xmm8
+//          holds a known pattern (CPU time grows)
+//
+// Modes:
+//   plain            nothing more
+//   memory MIB       MIB MiB anonymous: half pseudo-random, half text-like, one
+//                    zero page in every 16; plus a private file mapping of the
+//                    file ARG2 with one page written (copy-on-write) and one not,
+//                    and ARG2 mapped MAP_SHARED read-only (ready shared=), and a
+//                    PROT_NONE page holding 0xa7 bytes (ready protnone=)
+//   files DIR        DIR/read.txt open at offset 5 (fd 3), DIR/append.txt
+//                    O_APPEND|O_WRONLY (fd 4), DIR/unlinked.txt unlinked while
+//                    open O_RDWR at offset 3 (fd 5), DIR opened O_DIRECTORY
+//                    (fd 6), /dev/null (fd 7, O_CLOEXEC)
+//   signals          SIGUSR1 handler (SA_RESTART|SA_SIGINFO, mask SIGUSR2),
+//                    SIGPIPE ignored, SIGHUP blocked, sigaltstack of 64 KiB
+//   task DIR         umask 027, chdir DIR, RLIMIT_NOFILE soft 100, comm "dumptask"
+//   pipe             a pipe held open (fds 3 and 4)
+//   threads          a second thread (blocked in pause)
+//   shmem            shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS)
+//   sockets          TCP listener on 127.0.0.1 (fd 3, ready port=), a unix
+//                    socketpair (fds 4, 5), an eventfd (fd 6)
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <vector>
+#include <unistd.h>
+
+namespace
+{
+
+std::string g_ready = "ready";
+
+void add(const char *key, unsigned long long value)
+{
+    char buf[96];
+    std::snprintf(buf, sizeof buf, " %s=0x%llx", key, value);
+    g_ready += buf;
+}
+
+[[noreturn]] void die(const char *what)
+{
+    std::fprintf(stderr, "dumptarget: %s: %s\n", what, std::strerror(errno));
+    std::exit(1);
+}
+
+void writeAll(int fd, const void *data, size_t size)
+{
+    const char *p = static_cast<const char *>(data);
+    while (size > 0) {
+        const ssize_t n = ::write(fd, p, size);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            die("write");
+        }
+        p += n;
+        size -= size_t(n);
+    }
+}
+
+void onUsr1(int, siginfo_t *, void *)
+{
+    const char msg[] = "usr1\n";
+    (void)!::write(STDOUT_FILENO, msg, sizeof msg - 1);
+}
+
+// Deterministic contents the test recomputes: word w of page p.
+uint64_t patternWord(uint64_t page, uint64_t word)
+{
+    uint64_t x = (page << 20) ^ word ^ 0x9e3779b97f4a7c15ull;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+void setupMemory(long mib, const char *file)
+{
+    const size_t size = size_t(mib) << 20;
+    auto *mem = static_cast<uint8_t *>(::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (mem == MAP_FAILED) {
+        die("mmap");
+    }
+    const size_t pages = size / 4096;
+    static const char text[] = "The quick brown fox jumps over the lazy dog; cryopod keeps it all. ";
+    for (size_t p = 0; p < pages; ++p) {
+        uint8_t *page = mem + p * 4096;
+        if (p % 16 == 15) {
+            page[0] = 1; // touch it, then make it zero again: a present zero page
+            page[0] = 0;
+            continue;
+        }
+        if (p < pages / 2) {
+            auto *w = reinterpret_cast<uint64_t *>(page);
+            for (size_t i = 0; i < 512; ++i) {
+                w[i] = patternWord(p, i);
+            }
+        } else {
+            for (size_t i = 0; i < 4096; ++i) {
+                page[i] = uint8_t(text[(i + p) % (sizeof text - 1)]);
+            }
+            std::memcpy(page, &p, sizeof p);
+        }
+    }
+    add("mem", uint64_t(mem));
+    add("memsize", size);
+
+    // A page with data that is then made inaccessible (PROT_NONE):
+    // process_vm_readv refuses it, /proc/PID/mem reads it.
+    auto *hidden = static_cast<uint8_t *>(::mmap(nullptr, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (hidden == MAP_FAILED) {
+        die("mmap");
+    }
+    std::memset(hidden, 0xa7, 4096);
+    if (::mprotect(hidden, 2 * 4096, PROT_NONE) != 0) {
+        die("mprotect");
+    }
+    add("protnone", uint64_t(hidden));
+
+    // A private file mapping: page 0 written (copy-on-write), page 1 read only.
+    const int fd = ::open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        die("open mapped file");
+    }
+    auto *map = static_cast<uint8_t *>(::mmap(nullptr, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0));
+    if (map == MAP_FAILED) {
+        die("mmap file");
+    }
+    // The same file shared read-only, as glibc maps its gconv cache.
+    auto *shared = static_cast<uint8_t *>(::mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0));
+    if (shared == MAP_FAILED) {
+        die("mmap shared");
+    }
+    volatile uint8_t first = shared[0];
+    (void)first;
+    add("shared", uint64_t(shared));
+    ::close(fd);
+    std::memset(map, 0x5a, 4096);
+    volatile uint8_t sink = map[4096];
+    (void)sink;
+    add("filemap", uint64_t(map));
+}
+
+void setupFiles(const char *dir)
+{
+    const std::string d = dir;
+    auto openAt = [](const std::string &path, int flags, int want) {
+        const int fd = ::open(path.c_str(), flags, 0644);
+        if (fd < 0) {
+            die(path.c_str());
+        }
+        if (fd != want) {
+            if (::dup2(fd, want) < 0) {
+                die("dup2");
+            }
+            ::close(fd);
+        }
+    };
+    openAt(d + "/read.txt", O_RDONLY, 3);
+    if (::lseek(3, 5, SEEK_SET) != 5) {
+        die("lseek");
+    }
+    openAt(d + "/append.txt", O_WRONLY | O_APPEND | O_CREAT, 4);
+    openAt(d + "/unlinked.txt", O_RDWR | O_CREAT | O_TRUNC, 5);
+    const char secret[] = "secret contents of an unlinked file";
+    writeAll(5, secret, sizeof secret - 1);
+    if (::lseek(5, 3, SEEK_SET) != 3) {
+        die("lseek");
+    }
+    if (::unlink((d + "/unlinked.txt").c_str()) != 0) {
+        die("unlink");
+    }
+    openAt(d, O_RDONLY | O_DIRECTORY, 6);
+    openAt("/dev/null", O_WRONLY | O_CLOEXEC, 7);
+}
+
+void setupSignals()
+{
+    struct sigaction sa{};
+    sa.sa_sigaction = onUsr1;
+    sa.sa_flags = SA_RESTART | SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGUSR2);
+    if (::sigaction(SIGUSR1, &sa, nullptr) != 0) {
+        die("sigaction");
+    }
+    add("handler", uint64_t(reinterpret_cast<uintptr_t>(&onUsr1)));
+    ::signal(SIGPIPE, SIG_IGN);
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGHUP);
+    ::sigprocmask(SIG_BLOCK, &block, nullptr);
+    static uint8_t altstack[64 * 1024];
+    stack_t ss{};
+    ss.ss_sp = altstack;
+    ss.ss_size = sizeof altstack;
+    if (::sigaltstack(&ss, nullptr) != 0) {
+        die("sigaltstack");
+    }
+    add("altstack", uint64_t(reinterpret_cast<uintptr_t>(altstack)));
+}
+
+void setupTask(const char *dir)
+{
+    ::umask(027);
+    if (::chdir(dir) != 0) {
+        die("chdir");
+    }
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = 100;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        die("setrlimit");
+    }
+    ::prctl(PR_SET_NAME, "dumptask");
+}
+
+void *threadMain(void *)
+{
+    for (;;) {
+        ::pause();
+    }
+}
+
+[[noreturn]] void spin()
+{
+    static const uint64_t xmmPattern[2] = {0x0123456789abcdefull, 0xfedcba9876543210ull};
+    asm volatile("movdqu (%0), %%xmm8\n\t"
+                 "mov $0x1111111111111111, %%r12\n\t"
+                 "mov $0x2222222222222222, %%r13\n\t"
+                 "mov $0x3333333333333333, %%r14\n\t"
+                 "mov $0x4444444444444444, %%r15\n\t"
+                 "xor %%ebx, %%ebx\n\t"
+                 "1: inc %%rbx\n\t"
+                 "jmp 1b\n\t"
+                 :
+                 : "r"(xmmPattern)
+                 : "xmm8", "r12", "r13", "r14", "r15", "rbx", "memory");
+    __builtin_unreachable();
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: dumptarget MODE [ARG] [--then pause|spin|tick]\n");
+        return 2;
+    }
+    std::string then = "pause";
+    std::string mode = argv[1];
+    std::vector<const char *> args;
+    for (int i = 2; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--then") == 0 && i + 1 < argc) {
+            then = argv[++i];
+        } else {
+            args.push_back(argv[i]);
+        }
+    }
+    auto arg = [&args](size_t i) {
+        if (i >= args.size()) {
+            std::fprintf(stderr, "dumptarget: missing argument\n");
+            std::exit(2);
+        }
+        return args[i];
+    };
+
+    if (mode == "memory") {
+        setupMemory(std::atol(arg(0)), arg(1));
+    } else if (mode == "files") {
+        setupFiles(arg(0));
+    } else if (mode == "signals") {
+        setupSignals();
+    } else if (mode == "task") {
+        setupTask(arg(0));
+    } else if (mode == "pipe") {
+        int fds[2];
+        if (::pipe(fds) != 0) {
+            die("pipe");
+        }
+    } else if (mode == "threads") {
+        pthread_t t;
+        if (::pthread_create(&t, nullptr, threadMain, nullptr) != 0) {
+            die("pthread_create");
+        }
+    } else if (mode == "shmem") {
+        void *p = ::mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            die("mmap");
+        }
+        static_cast<char *>(p)[0] = 1;
+    } else if (mode == "sockets") {
+        const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof addr;
+        if (s != 3 || ::bind(s, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 || ::listen(s, 1) != 0
+            || ::getsockname(s, reinterpret_cast<sockaddr *>(&addr), &len) != 0) {
+            die("tcp listener");
+        }
+        add("port", ntohs(addr.sin_port));
+        int pair[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0 || ::eventfd(0, 0) != 6) {
+            die("socketpair/eventfd");
+        }
+    } else if (mode != "plain") {
+        std::fprintf(stderr, "dumptarget: unknown mode %s\n", mode.c_str());
+        return 2;
+    }
+
+    g_ready += "\n";
+    writeAll(STDOUT_FILENO, g_ready.data(), g_ready.size());
+
+    if (then == "spin") {
+        spin();
+    }
+    if (then == "tick") {
+        for (;;) {
+            const timespec ts{0, 10 * 1000 * 1000};
+            ::nanosleep(&ts, nullptr);
+            writeAll(STDOUT_FILENO, ".", 1);
+        }
+    }
+    for (;;) {
+        ::pause();
+    }
+}

@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// The restore engine's building blocks on real processes: clone3 set_tid, the
+// restore stub under ptrace, injected system calls into the stub and into a
+// live, unrelated process (which must run on unchanged afterwards, including
+// a system call it was blocked in).
+#include "mem.h"
+#include "procfs.h"
+#include "pstree.h"
+#include "ptrace_inject.h"
+#include "restore.h"
+#include "vdso.h"
+
+#include <QTest>
+
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <fstream>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace cryopod;
+using namespace cryopod::engine;
+
+namespace
+{
+// A pid that is free now (well above the last one handed out).
+pid_t freePid()
+{
+    std::ifstream f("/proc/sys/kernel/pid_max");
+    long pidMax = 32768;
+    f >> pidMax;
+    std::ifstream l("/proc/sys/kernel/ns_last_pid");
+    long last = 300;
+    l >> last;
+    for (long candidate = last + 7919; candidate < last + 7919 + 10000; ++candidate) {
+        const pid_t pid = pid_t(300 + (candidate % (pidMax - 300)));
+        if (::kill(pid, 0) != 0 && errno == ESRCH && ::access(("/proc/" + std::to_string(pid)).c_str(), F_OK) != 0) {
+            return pid;
+        }
+    }
+    return 0;
+}
+
+std::string readLink(const std::string &path)
+{
+    char buf[4096];
+    const ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, size_t(n)) : std::string();
+}
+
+void reap(pid_t pid)
+{
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
+    }
+}
+
+int g_pipeOut = -1;
+void usr1Handler(int)
+{
+    const char c = 'H';
+    (void)!::write(g_pipeOut, &c, 1);
+}
+
+// Reads exactly n bytes with a timeout; returns what came.
+std::string readWithTimeout(int fd, size_t n, int ms)
+{
+    std::string out;
+    const timespec start = [] {
+        timespec t{};
+        ::clock_gettime(CLOCK_MONOTONIC, &t);
+        return t;
+    }();
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    while (out.size() < n) {
+        char buf[256];
+        const ssize_t r = ::read(fd, buf, std::min(sizeof buf, n - out.size()));
+        if (r > 0) {
+            out.append(buf, size_t(r));
+            continue;
+        }
+        timespec now{};
+        ::clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 > ms) {
+            break;
+        }
+        ::usleep(2000);
+    }
+    return out;
+}
+} // namespace
+
+class RestorePrimitivesTest : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+        QVERIFY2(::geteuid() == 0, "the engine tests run as root");
+        auto stub = findRestoreStub();
+        QVERIFY2(stub.has_value(), stub ? "" : stub.error().describe().c_str());
+        m_stub = *stub;
+    }
+
+    void spawnGivesTheRequestedPid()
+    {
+        const pid_t want = freePid();
+        QVERIFY(want > 0);
+        auto process = RestoredProcess::spawn(want, m_stub);
+        QVERIFY2(process.has_value(), process ? "" : process.error().describe().c_str());
+        QCOMPARE(process->pid(), want);
+        // It is our child, it runs the stub, and it has no fds at all.
+        std::ifstream stat("/proc/" + std::to_string(want) + "/stat");
+        std::string pid, comm, state;
+        long ppid = 0;
+        stat >> pid >> comm >> state >> ppid;
+        QCOMPARE(ppid, long(::getpid()));
+        QCOMPARE(readLink("/proc/" + std::to_string(want) + "/exe"), m_stub);
+        QCOMPARE(readLink("/proc/" + std::to_string(want) + "/fd/0"), std::string());
+        // The exec stop is at the stub's entry, which holds the injection instruction at +5.
+        auto memory = RemoteMemory::open(want);
+        QVERIFY(memory.has_value());
+        uint8_t insn[2] = {};
+        QVERIFY(memory->read(process->entry() + 5, insn).has_value());
+        QCOMPARE(insn[0], uint8_t(0x0f));
+        QCOMPARE(insn[1], uint8_t(0x05));
+        // Destroying it kills and reaps it: the pid is free again.
+        process = std::unexpected(Error{});
+        QCOMPARE(::kill(want, 0), -1);
+        QCOMPARE(errno, ESRCH);
+    }
+
+    void pidInUseNamesTheHolder()
+    {
+        const pid_t holder = ::fork();
+        if (holder == 0) {
+            ::prctl(PR_SET_NAME, "pidholder");
+            for (;;) {
+                ::pause();
+            }
+        }
+        QVERIFY(holder > 0);
+        // Wait for the name to show.
+        for (int i = 0; i < 200; ++i) {
+            std::ifstream c("/proc/" + std::to_string(holder) + "/comm");
+            std::string name;
+            c >> name;
+            if (name == "pidholder") {
+                break;
+            }
+            ::usleep(5000);
+        }
+        auto process = RestoredProcess::spawn(holder, m_stub);
+        QVERIFY(!process.has_value());
+        QCOMPARE(process.error().code, EEXIST);
+        const std::string message = process.error().describe();
+        QVERIFY2(message.find("pid " + std::to_string(holder) + " is in use by process " + std::to_string(holder) + " (pidholder)") != std::string::npos,
+                 message.c_str());
+        reap(holder);
+    }
+
+    void injectIntoTheStub()
+    {
+        const pid_t want = freePid();
+        auto process = RestoredProcess::spawn(want, m_stub);
+        QVERIFY2(process.has_value(), process ? "" : process.error().describe().c_str());
+        auto injector = Injector::create(process->tracee(), process->entry() + 5);
+        QVERIFY2(injector.has_value(), injector ? "" : injector.error().describe().c_str());
+
+        auto pid = injector->call("getpid", SYS_getpid);
+        QVERIFY2(pid.has_value(), pid ? "" : pid.error().describe().c_str());
+        QCOMPARE(pid_t(*pid), want);
+
+        // An anonymous page where we ask for it, written from outside and read back through an injected write to... itself:
+        const uint64_t hint = 0x5a5a0000000;
+        auto scratch = RemoteScratch::map(*injector, 4096, hint);
+        QVERIFY2(scratch.has_value(), scratch ? "" : scratch.error().describe().c_str());
+        QCOMPARE(scratch->base(), hint);
+        auto text = scratch->putString("cryopod");
+        QVERIFY(text.has_value());
+        char back[8] = {};
+        QVERIFY(scratch->read(*text, std::span(reinterpret_cast<uint8_t *>(back), 8)).has_value());
+        QCOMPARE(std::string(back), std::string("cryopod"));
+        // The mapping is really there in the child.
+        bool found = false;
+        std::ifstream maps("/proc/" + std::to_string(want) + "/maps");
+        for (std::string line; std::getline(maps, line);) {
+            found = found || line.starts_with("5a5a0000000-5a5a0001000 rw-p");
+        }
+        QVERIFY(found);
+        // An error comes back as errno: munmap of an unaligned address is EINVAL.
+        auto bad = injector->call("munmap", SYS_munmap, hint + 1, 4096);
+        QVERIFY(!bad.has_value());
+        QCOMPARE(bad.error().code, EINVAL);
+        QVERIFY(scratch->unmap().has_value());
+        // Signals stay blocked while we inject.
+        auto mask = process->tracee().getSigmask();
+        QVERIFY(mask.has_value());
+        QCOMPARE(*mask & (1ull << (SIGTERM - 1)), 1ull << (SIGTERM - 1));
+        QVERIFY(injector->injectedCount() >= 4);
+        injector->dismiss();
+    }
+
+    // Moving [vvar]/[vvar_vclock]/[vdso] one page up: old and new ranges
+    // overlap, so they must go through a temporary address.
+    void vdsoMovesThroughATemporaryAddress()
+    {
+        const pid_t want = freePid();
+        auto process = RestoredProcess::spawn(want, m_stub);
+        QVERIFY2(process.has_value(), process ? "" : process.error().describe().c_str());
+        auto injector = Injector::create(process->tracee(), process->entry() + 5);
+        QVERIFY(injector.has_value());
+        auto maps = procfs::readMaps(want);
+        QVERIFY(maps.has_value());
+        image::MmRecord mm;
+        for (const procfs::Mapping &m : *maps) {
+            if (auto kind = specialMappingKind(m.path); kind && *kind != image::VmaKind::Vsyscall) {
+                image::VmaRecord vma;
+                vma.start = m.start + 4096;
+                vma.end = m.end + 4096;
+                vma.kind = *kind;
+                vma.path = m.path;
+                mm.vmas.push_back(vma);
+            }
+        }
+        QCOMPARE(mm.vmas.size(), size_t(3));
+        auto temp = findFreeRange(mm, *maps, {}, 64 * 1024);
+        QVERIFY(temp.has_value());
+        auto moved = restoreVdso(*injector, mm, *maps, *temp);
+        QVERIFY2(moved.has_value(), moved ? "" : moved.error().describe().c_str());
+        auto after = procfs::readMaps(want);
+        QVERIFY(after.has_value());
+        size_t found = 0;
+        for (const procfs::Mapping &m : *after) {
+            for (const image::VmaRecord &vma : mm.vmas) {
+                if (m.path == vma.path) {
+                    QCOMPARE(m.start, vma.start);
+                    QCOMPARE(m.end, vma.end);
+                    ++found;
+                }
+            }
+        }
+        QCOMPARE(found, size_t(3));
+        // The code is still this kernel's vDSO (the same bytes as ours).
+        const image::VmaRecord *vdso = nullptr;
+        for (const image::VmaRecord &vma : mm.vmas) {
+            vdso = vma.kind == image::VmaKind::Vdso ? &vma : vdso;
+        }
+        QVERIFY(vdso);
+        std::vector<uint8_t> bytes(vdso->end - vdso->start);
+        QVERIFY(injector->memory().read(vdso->start, bytes).has_value());
+        mm.vdsoHash = vdsoHashOf(bytes.data(), bytes.size());
+        auto ownMaps = procfs::readMaps(::getpid());
+        QVERIFY(ownMaps.has_value());
+        image::MmRecord own;
+        own.vdsoHash = mm.vdsoHash;
+        for (const procfs::Mapping &m : *ownMaps) {
+            if (auto kind = specialMappingKind(m.path); kind && *kind != image::VmaKind::Vsyscall) {
+                image::VmaRecord vma;
+                vma.start = m.start;
+                vma.end = m.end;
+                vma.kind = *kind;
+                own.vmas.push_back(vma);
+            }
+        }
+        auto compatible = checkVdsoCompatible(own);
+        QVERIFY2(compatible.has_value(), compatible ? "" : compatible.error().describe().c_str());
+        // A different vDSO is refused.
+        own.vdsoHash ^= 1;
+        QVERIFY(!checkVdsoCompatible(own).has_value());
+        injector->dismiss();
+    }
+
+    // Seize an unrelated live process, read the disposition of a handler it
+    // installed by injection, let it go: it must run on normally (the handler
+    // fires) and a system call it was blocked in must complete as if nothing
+    // had happened.
+    void injectIntoALiveProcess()
+    {
+        int toChild[2], fromChild[2];
+        QVERIFY(::pipe(toChild) == 0 && ::pipe(fromChild) == 0);
+        const pid_t child = ::fork();
+        if (child == 0) {
+            ::close(toChild[1]);
+            ::close(fromChild[0]);
+            g_pipeOut = fromChild[1];
+            struct sigaction sa{};
+            sa.sa_handler = usr1Handler;
+            sa.sa_flags = SA_RESTART | SA_ONSTACK;
+            sigemptyset(&sa.sa_mask);
+            sigaddset(&sa.sa_mask, SIGUSR2);
+            ::sigaction(SIGUSR1, &sa, nullptr);
+            (void)!::write(fromChild[1], "R", 1);
+            // Blocked in read() until the parent writes; the result goes back.
+            char buf[4] = {};
+            const ssize_t n = ::read(toChild[0], buf, 4);
+            char reply[16];
+            const int len = std::snprintf(reply, sizeof reply, "%zd:%.4s", n, buf);
+            (void)!::write(fromChild[1], reply, size_t(len));
+            // Then a relative sleep, interrupted by a second injection session.
+            timespec ts{0, 300 * 1000 * 1000};
+            const int r = ::clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
+            (void)!::write(fromChild[1], r == 0 ? "S" : "E", 1);
+            for (;;) {
+                ::pause();
+            }
+        }
+        ::close(toChild[0]);
+        ::close(fromChild[1]);
+        QCOMPARE(readWithTimeout(fromChild[0], 1, 5000), std::string("R"));
+        ::usleep(50 * 1000); // let it block in read()
+
+        {
+            auto tracee = Tracee::seize(child);
+            QVERIFY2(tracee.has_value(), tracee ? "" : tracee.error().describe().c_str());
+            auto before = tracee->getRegs();
+            QVERIFY(before.has_value());
+            QCOMPARE(long(before->orig_rax), long(SYS_read));
+            auto injector = Injector::create(*tracee);
+            QVERIFY2(injector.has_value(), injector ? "" : injector.error().describe().c_str());
+            auto scratch = RemoteScratch::map(*injector);
+            QVERIFY2(scratch.has_value(), scratch ? "" : scratch.error().describe().c_str());
+            auto old = scratch->reserve(32);
+            QVERIFY(old.has_value());
+            auto r = injector->call("rt_sigaction", SYS_rt_sigaction, SIGUSR1, 0, *old, 8);
+            QVERIFY2(r.has_value(), r ? "" : r.error().describe().c_str());
+            uint64_t ka[4] = {};
+            QVERIFY(scratch->read(*old, std::span(reinterpret_cast<uint8_t *>(ka), sizeof ka)).has_value());
+            QCOMPARE(ka[0], reinterpret_cast<uint64_t>(&usr1Handler)); // same binary, forked: same address
+            QVERIFY(ka[1] & SA_RESTART);
+            QVERIFY(ka[1] & SA_ONSTACK);
+            QCOMPARE(ka[3], 1ull << (SIGUSR2 - 1));
+            auto pid = injector->call("getpid", SYS_getpid);
+            QVERIFY(pid.has_value());
+            QCOMPARE(pid_t(*pid), child);
+            QVERIFY(scratch->unmap().has_value());
+            QVERIFY(injector->finish().has_value());
+            // Everything as before.
+            auto after = tracee->getRegs();
+            QVERIFY(after.has_value());
+            QVERIFY(std::memcmp(&*before, &*after, sizeof *before) == 0);
+            auto mask = tracee->getSigmask();
+            QVERIFY(mask.has_value());
+            QCOMPARE(*mask, uint64_t(0));
+        } // ~Tracee detaches
+
+        // The handler still fires (and read() restarts after it: SA_RESTART).
+        QCOMPARE(::kill(child, SIGUSR1), 0);
+        QCOMPARE(readWithTimeout(fromChild[0], 1, 5000), std::string("H"));
+        // The read() it was blocked in completes normally.
+        QCOMPARE(::write(toChild[1], "data", 4), ssize_t(4));
+        QCOMPARE(readWithTimeout(fromChild[0], 6, 5000), std::string("4:data"));
+        ::usleep(50 * 1000); // into the sleep
+
+        // Interrupt the clock_nanosleep (-ERESTART_RESTARTBLOCK) with another
+        // injection session: the sleep must still end with 0, not EINTR.
+        {
+            auto tracee = Tracee::seize(child);
+            QVERIFY(tracee.has_value());
+            auto regs = tracee->getRegs();
+            QVERIFY(regs.has_value());
+            QCOMPARE(long(regs->orig_rax), long(SYS_clock_nanosleep));
+            QCOMPARE(long(regs->rax), -516L);
+            auto injector = Injector::create(*tracee);
+            QVERIFY(injector.has_value());
+            auto pid = injector->call("getppid", SYS_getppid);
+            QVERIFY(pid.has_value());
+            QVERIFY(injector->finish().has_value());
+        }
+        QCOMPARE(readWithTimeout(fromChild[0], 1, 5000), std::string("S"));
+        ::close(toChild[1]);
+        ::close(fromChild[0]);
+        reap(child);
+    }
+
+private:
+    std::string m_stub;
+};
+
+QTEST_GUILESS_MAIN(RestorePrimitivesTest)
+
+#include "restoreprimitivestest.moc"

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// Checkpoint and restore through cryopod-helper, by unprivileged users, with
+// the real engine: a user's own workload survives a checkpoint/restore
+// cycle; a cancelled checkpoint, a vanished caller and a killed helper all
+// leave the target running (not stopped); twenty jobs of two users at once
+// all complete.
+
+#include "helpertestenv.h"
+#include "imageinfo.h"
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QTest>
+
+#include <csignal>
+#include <unistd.h>
+
+namespace
+{
+const QString kUser = QStringLiteral("cryopod-hlp-user");
+const QString kUser2 = QStringLiteral("cryopod-hlp-user2");
+
+QString pidText(const ProcessPtr &p)
+{
+    return QString::number(p->processId());
+}
+
+QString readFile(const QString &path)
+{
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? QString::fromUtf8(f.readAll()).trimmed() : QString();
+}
+
+uint statusUid(qint64 pid)
+{
+    QFile f(QStringLiteral("/proc/%1/status").arg(pid));
+    if (!f.open(QIODevice::ReadOnly)) {
+        return uint(-1);
+    }
+    for (const QByteArray &line : f.readAll().split('\n')) {
+        if (line.startsWith("Uid:")) {
+            return line.mid(4).trimmed().split('\t').value(0).toUInt();
+        }
+    }
+    return uint(-1);
+}
+
+bool stopped(qint64 pid)
+{
+    const char s = processState(pid);
+    return s == 't' || s == 'T';
+}
+}
+
+class HelperEngineTest : public QObject
+{
+    Q_OBJECT
+
+private:
+    HelperTestEnv m_env;
+
+    ProcessPtr bigTarget(const QString &user, int mib)
+    {
+        return m_env.startProcess(user, QStringLiteral(HELPER_TARGET), {QString::number(mib)});
+    }
+
+    // Waits for a line starting with prefix in a running client's output.
+    bool waitForLine(QProcess *client, const QString &prefix, int timeoutMs)
+    {
+        QElapsedTimer timer;
+        timer.start();
+        while (timer.elapsed() < timeoutMs) {
+            const QString out = QString::fromLocal8Bit(client->peek(1 << 20));
+            for (const QString &line : out.split(QLatin1Char('\n'))) {
+                if (line.startsWith(prefix)) {
+                    return true;
+                }
+            }
+            if (client->state() == QProcess::NotRunning) {
+                return false;
+            }
+            client->waitForReadyRead(100);
+        }
+        return false;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QString error;
+        QVERIFY2(m_env.start(&error), qPrintable(error));
+        QVERIFY2(m_env.startHelper(&error), qPrintable(error));
+    }
+
+    void init()
+    {
+        if (!m_env.helperRunning()) {
+            QString error;
+            QVERIFY2(m_env.startHelper(&error), qPrintable(error));
+        }
+    }
+
+    void ownWorkloadCheckpointAndRestore()
+    {
+        const TestUser u = m_env.user(kUser);
+        const QString state = m_env.userDirectory(kUser);
+        auto workload = m_env.startProcess(kUser, QStringLiteral(WL_HEAP), {state}, state);
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(state + QStringLiteral("/ready")), 15000);
+        const QString pid = pidText(workload);
+
+        // Checkpoint, ending the original once the image is complete.
+        const QString image = state + QStringLiteral("/heap.img");
+        ClientRun cp = m_env.runClient(kUser, {QStringLiteral("checkpoint"), pid, image, QStringLiteral("--opt"), QStringLiteral("leave-running=b:false")});
+        QVERIFY2(cp.ok(), qPrintable(cp.lines.join(QLatin1Char('\n')) + cp.stderrText));
+        QCOMPARE(cp.value(QStringLiteral("root-pid")), pid);
+        QVERIFY(cp.has(QStringLiteral("progress write")));
+        QCOMPARE(cp.value(QStringLiteral("image-bytes")).toLongLong(), QFileInfo(image).size());
+        QVERIFY(workload->waitForFinished(10000));
+        auto info = cryopod::image::ImageInfo::readFile(image.toStdString());
+        QVERIFY2(info, info ? "" : info.error().describe().c_str());
+        QCOMPARE(QString::number(info->rootPid), pid);
+
+        // Restore, as the same user; the copy runs as that user.
+        ClientRun rs = m_env.runClient(kUser, {QStringLiteral("restore"), image});
+        QVERIFY2(rs.ok(), qPrintable(rs.lines.join(QLatin1Char('\n')) + rs.stderrText));
+        QCOMPARE(rs.value(QStringLiteral("root-pid")), pid);
+        QVERIFY(rs.has(QStringLiteral("progress restore")));
+        QCOMPARE(statusUid(pid.toLongLong()), uint(u.uid));
+
+        QFile go(state + QStringLiteral("/go"));
+        QVERIFY(go.open(QIODevice::WriteOnly));
+        go.close();
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(state + QStringLiteral("/result")), 20000);
+        QCOMPARE(readFile(state + QStringLiteral("/result")), QStringLiteral("ok"));
+    }
+
+    void cryopodctlThroughTheHelper()
+    {
+        // The user story: an ordinary user checkpoints and restores
+        // its own workload with cryopodctl, which talks to the helper.
+        const QString state = m_env.userDirectory(kUser);
+        auto workload = m_env.startProcess(kUser, QStringLiteral(WL_HEAP), {state}, state);
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(state + QStringLiteral("/ready")), 15000);
+        const QString pid = pidText(workload);
+        const QString image = state + QStringLiteral("/ctl.img");
+        ClientRun cp = m_env.runAs(kUser, QStringLiteral(CRYOPODCTL), {QStringLiteral("checkpoint"), pid, QStringLiteral("-o"), image, QStringLiteral("--kill")});
+        QVERIFY2(cp.exitCode == 0, qPrintable(cp.lines.join(QLatin1Char('\n')) + cp.stderrText));
+        QVERIFY(cp.has(QStringLiteral("checkpointed ") + pid));
+        QVERIFY(workload->waitForFinished(10000));
+        ClientRun rs = m_env.runAs(kUser, QStringLiteral(CRYOPODCTL), {QStringLiteral("restore"), QStringLiteral("-i"), image});
+        QVERIFY2(rs.exitCode == 0, qPrintable(rs.lines.join(QLatin1Char('\n')) + rs.stderrText));
+        QVERIFY(rs.has(QStringLiteral("restored pid ") + pid));
+        QFile go(state + QStringLiteral("/go"));
+        QVERIFY(go.open(QIODevice::WriteOnly));
+        go.close();
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(state + QStringLiteral("/result")), 20000);
+        QCOMPARE(readFile(state + QStringLiteral("/result")), QStringLiteral("ok"));
+
+        // A root-owned process: refused, and no image is left behind.
+        auto rootTarget = bigTarget(QString(), 1);
+        const QString refusedImage = state + QStringLiteral("/root.img");
+        ClientRun refused = m_env.runAs(kUser, QStringLiteral(CRYOPODCTL), {QStringLiteral("checkpoint"), pidText(rootTarget), QStringLiteral("-o"), refusedImage});
+        QCOMPARE(refused.exitCode, 1);
+        QVERIFY2(refused.stderrText.contains(QLatin1String("NotAuthorized")), qPrintable(refused.stderrText));
+        QVERIFY(!QFile::exists(refusedImage));
+    }
+
+    void cancelMidCheckpoint()
+    {
+        auto t = bigTarget(kUser, 48);
+        QTest::qWait(500); // it fills its memory
+        const ClientRun r = m_env.runClient(kUser,
+                                            {QStringLiteral("checkpoint"),
+                                             pidText(t),
+                                             QStringLiteral("-"),
+                                             QStringLiteral("--fd"),
+                                             QStringLiteral("pipe"),
+                                             QStringLiteral("--stall"),
+                                             QStringLiteral("--cancel-on"),
+                                             QStringLiteral("write")});
+        QCOMPARE(r.errorName(), QStringLiteral("io.github.cryopod.Error.Cancelled"));
+        QVERIFY2(r.has(QStringLiteral("pipe-bytes ")) && r.lines.last().endsWith(QLatin1String(" eof")), qPrintable(r.lines.join(QLatin1Char('\n'))));
+        QCOMPARE(t->state(), QProcess::Running);
+        QTRY_VERIFY_WITH_TIMEOUT(!stopped(t->processId()), 3000);
+        QTest::qWait(300);
+        QVERIFY(!stopped(t->processId()));
+    }
+
+    void callerVanishesMidCheckpoint()
+    {
+        auto t = bigTarget(kUser, 48);
+        QTest::qWait(500);
+        const ClientRun r = m_env.runClient(
+            kUser,
+            {QStringLiteral("checkpoint"), pidText(t), QStringLiteral("-"), QStringLiteral("--fd"), QStringLiteral("pipe"), QStringLiteral("--stall"), QStringLiteral("--exit-on"), QStringLiteral("write")});
+        QVERIFY2(r.has(QStringLiteral("exiting")), qPrintable(r.lines.join(QLatin1Char('\n'))));
+        QTRY_VERIFY_WITH_TIMEOUT(!stopped(t->processId()), 5000);
+        QTest::qWait(300);
+        QVERIFY(!stopped(t->processId()));
+        QCOMPARE(t->state(), QProcess::Running);
+        QVERIFY(m_env.helperRunning());
+    }
+
+    void helperKilledMidCheckpoint()
+    {
+        auto t = bigTarget(kUser, 48);
+        QTest::qWait(500);
+        auto client = m_env.startClient(kUser, {QStringLiteral("checkpoint"), pidText(t), QStringLiteral("-"), QStringLiteral("--fd"), QStringLiteral("pipe"), QStringLiteral("--stall")});
+        QVERIFY(waitForLine(client.get(), QStringLiteral("progress write"), 30000));
+        // Mid-write, the engine holds the target stopped...
+        QTRY_VERIFY_WITH_TIMEOUT(stopped(t->processId()), 5000);
+        m_env.killHelper();
+        // ...and the kernel lets it go when the helper dies.
+        QTRY_VERIFY_WITH_TIMEOUT(!stopped(t->processId()), 5000);
+        QTest::qWait(300);
+        QVERIFY(!stopped(t->processId()));
+        QCOMPARE(t->state(), QProcess::Running);
+        client->kill();
+        client->waitForFinished(5000);
+    }
+
+    void twentyJobsOfTwoUsers()
+    {
+        std::vector<ProcessPtr> targets;
+        QStringList pids[2];
+        const QString users[2] = {kUser, kUser2};
+        for (int u = 0; u < 2; ++u) {
+            for (int i = 0; i < 10; ++i) {
+                targets.push_back(bigTarget(users[u], 1));
+                pids[u] << pidText(targets.back());
+            }
+        }
+        QTest::qWait(300);
+        QString dirs[2];
+        ProcessPtr clients[2];
+        for (int u = 0; u < 2; ++u) {
+            dirs[u] = m_env.userDirectory(users[u]);
+            QStringList args{QStringLiteral("--timeout"), QStringLiteral("120"), QStringLiteral("checkpoint-many"), dirs[u]};
+            args << pids[u];
+            clients[u] = m_env.startClient(users[u], args);
+        }
+        for (int u = 0; u < 2; ++u) {
+            QVERIFY(clients[u]->waitForFinished(150000));
+            const QString out = QString::fromLocal8Bit(clients[u]->readAllStandardOutput());
+            QCOMPARE(out.count(QLatin1String("result ok")), 10);
+            QCOMPARE(clients[u]->exitCode(), 0);
+            for (const QString &pid : std::as_const(pids[u])) {
+                const QString image = dirs[u] + QLatin1Char('/') + pid + QStringLiteral(".img");
+                auto info = cryopod::image::ImageInfo::readFile(image.toStdString());
+                QVERIFY2(info, info ? "" : info.error().describe().c_str());
+                QCOMPARE(QString::number(info->rootPid), pid);
+            }
+        }
+        for (auto &t : targets) {
+            QCOMPARE(t->state(), QProcess::Running);
+            QVERIFY(!stopped(t->processId()));
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(HelperEngineTest)
+#include "helperenginetest.moc"

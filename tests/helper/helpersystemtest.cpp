@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// The helper's pieces that need root and the real kernel, without the bus:
+// file checks as another user (AsCaller), the image checks built on them,
+// the cgroup freezer (v2 and v1) on real process trees, and the image
+// streams' cancel (a relay blocked on a pipe nobody reads).
+
+#include "ascaller.h"
+#include "canceltoken.h"
+#include "freezer.h"
+#include "imagecheck.h"
+#include "imageinfo.h"
+#include "imagestream.h"
+#include "testimage.h"
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QTemporaryDir>
+#include <QFileInfo>
+#include <QTest>
+#include <QThread>
+
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace
+{
+constexpr uid_t kNobody = 65534;
+
+void writeAll(int fd, const char *data, size_t size)
+{
+    size_t off = 0;
+    while (off < size) {
+        const ssize_t n = ::write(fd, data + off, size - off);
+        if (n <= 0) {
+            return;
+        }
+        off += size_t(n);
+    }
+}
+
+AsCaller::FsCreds nobody()
+{
+    return AsCaller::FsCreds{kNobody, kNobody, {}};
+}
+
+AsCaller::PathCheck openCheck(const std::string &path, int flags, bool identity = true)
+{
+    AsCaller::PathCheck c;
+    c.kind = AsCaller::PathCheck::Kind::Open;
+    c.what = "test";
+    c.path = path;
+    c.flags = flags;
+    struct stat st{};
+    if (identity && ::stat(path.c_str(), &st) == 0) {
+        c.haveIdentity = true;
+        c.dev = st.st_dev;
+        c.ino = st.st_ino;
+    }
+    return c;
+}
+
+AsCaller::PathVerdict::Kind verdict(const AsCaller::FsCreds &creds, const AsCaller::PathCheck &check)
+{
+    auto v = AsCaller::checkPaths(creds, {check});
+    if (!v || v->size() != 1) {
+        return AsCaller::PathVerdict::Kind::Failed;
+    }
+    return v->front().kind;
+}
+
+// A process tree that counts: the child and the grandchild each increment a
+// counter in shared memory as fast as they can.
+struct CountingTree {
+    std::atomic<uint64_t> *counters = nullptr;
+    pid_t child = 0;
+
+    bool start()
+    {
+        void *shared = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (shared == MAP_FAILED) {
+            return false;
+        }
+        counters = static_cast<std::atomic<uint64_t> *>(shared);
+        child = ::fork();
+        if (child == 0) {
+            if (::fork() == 0) {
+                for (;;) {
+                    counters[1].fetch_add(1);
+                }
+            }
+            for (;;) {
+                counters[0].fetch_add(1);
+            }
+        }
+        return child > 0;
+    }
+    bool moving(int index)
+    {
+        const uint64_t before = counters[index].load();
+        QThread::msleep(150);
+        return counters[index].load() != before;
+    }
+    void stop()
+    {
+        if (child > 0) {
+            // The grandchild is reparented when the child dies: kill the tree.
+            const std::vector<pid_t> pids = ProcStatus::processTree(child);
+            for (pid_t p : pids) {
+                ::kill(p, SIGKILL);
+            }
+            // We are their subreaper: reap them all (the grandchild once it
+            // has been reparented to us), so no zombie stays in a cgroup.
+            for (pid_t p : pids) {
+                for (int i = 0; i < 200 && ::waitpid(p, nullptr, 0) < 0 && errno == ECHILD; ++i) {
+                    QThread::msleep(10);
+                }
+            }
+            child = 0;
+        }
+        if (counters) {
+            ::munmap(counters, 4096);
+            counters = nullptr;
+        }
+    }
+    ~CountingTree()
+    {
+        stop();
+    }
+};
+}
+
+class HelperSystemTest : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        if (::geteuid() != 0) {
+            QSKIP("needs root (it changes credentials and cgroups)");
+        }
+        // Orphaned grandchildren come back to us.
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        // Writes to a pipe whose reader is gone fail with EPIPE (QtTest would
+        // take SIGPIPE for a crash).
+        ::signal(SIGPIPE, SIG_IGN);
+    }
+
+    void asCallerOpens()
+    {
+        using K = AsCaller::PathVerdict::Kind;
+        QCOMPARE(verdict(nobody(), openCheck("/etc/shadow", O_RDONLY)), K::Denied);
+        QCOMPARE(verdict(nobody(), openCheck("/etc/passwd", O_RDONLY)), K::Ok);
+        QCOMPARE(verdict(nobody(), openCheck("/etc/passwd", O_RDWR)), K::Denied);
+        auto wrongInode = openCheck("/etc/passwd", O_RDONLY);
+        wrongInode.ino += 1;
+        QCOMPARE(verdict(nobody(), wrongInode), K::Failed);
+        QCOMPARE(verdict(nobody(), openCheck("/nonexistent/file", O_RDONLY, false)), K::Failed);
+        // Root can: the same checks pass for uid 0 with root's groups.
+        QCOMPARE(verdict(AsCaller::FsCreds{0, 0, {0}}, openCheck("/etc/shadow", O_RDONLY)), K::Ok);
+
+        AsCaller::PathCheck search;
+        search.kind = AsCaller::PathCheck::Kind::SearchDirectory;
+        search.path = "/root";
+        QFile::setPermissions(QStringLiteral("/root"), QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner);
+        QCOMPARE(verdict(nobody(), search), K::Denied);
+        search.path = "/tmp";
+        QCOMPARE(verdict(nobody(), search), K::Ok);
+
+        AsCaller::PathCheck create;
+        create.kind = AsCaller::PathCheck::Kind::CreateIn;
+        create.path = "/tmp";
+        QCOMPARE(verdict(nobody(), create), K::Ok);
+        create.path = "/etc";
+        QCOMPARE(verdict(nobody(), create), K::Denied);
+
+        AsCaller::PathCheck device;
+        device.kind = AsCaller::PathCheck::Kind::CharDevice;
+        device.path = "/dev/null";
+        device.accessMode = R_OK | W_OK;
+        struct stat st{};
+        QCOMPARE(::stat("/dev/null", &st), 0);
+        device.rdev = st.st_rdev;
+        QCOMPARE(verdict(nobody(), device), K::Ok);
+        device.rdev += 1;
+        QCOMPARE(verdict(nobody(), device), K::Failed);
+
+        AsCaller::PathCheck exe;
+        exe.kind = AsCaller::PathCheck::Kind::ReadOrExecute;
+        exe.path = "/usr/bin/sleep";
+        QCOMPARE(verdict(nobody(), exe), K::Ok);
+    }
+
+    void asCallerGroupsAndThreads()
+    {
+        QTemporaryDir dir;
+        QFile::setPermissions(dir.path(), QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner | QFileDevice::ExeOther);
+        const std::string path = dir.filePath(QStringLiteral("group-only")).toStdString();
+        QFile file(QString::fromStdString(path));
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.close();
+        QCOMPARE(::chown(path.c_str(), 0, 4242), 0);
+        QCOMPARE(::chmod(path.c_str(), 0040), 0);
+        using K = AsCaller::PathVerdict::Kind;
+        QCOMPARE(verdict(nobody(), openCheck(path, O_RDONLY)), K::Denied);
+        QCOMPARE(verdict(AsCaller::FsCreds{kNobody, kNobody, {4242}}, openCheck(path, O_RDONLY)), K::Ok);
+        QCOMPARE(verdict(AsCaller::FsCreds{kNobody, 4242, {}}, openCheck(path, O_RDONLY)), K::Ok);
+
+        // Only the checking thread changed: this one (and the process) is still root.
+        const int fd = ::open("/etc/shadow", O_RDONLY | O_CLOEXEC);
+        QVERIFY(fd >= 0);
+        ::close(fd);
+        std::atomic<bool> rootMeanwhile{false};
+        auto r = AsCaller::run(nobody(), [&] {
+            std::thread other([&] {
+                const int f = ::open("/etc/shadow", O_RDONLY | O_CLOEXEC);
+                rootMeanwhile = f >= 0;
+                if (f >= 0) {
+                    ::close(f);
+                }
+            });
+            other.join();
+        });
+        QVERIFY(r);
+        QVERIFY(!rootMeanwhile); // a thread started by the caller's thread inherits its credentials
+        const int again = ::open("/etc/shadow", O_RDONLY | O_CLOEXEC);
+        QVERIFY(again >= 0);
+        ::close(again);
+    }
+
+    void imageChecksAsCaller()
+    {
+        QTemporaryDir dir;
+        const std::string image = dir.filePath(QStringLiteral("image")).toStdString();
+        AccessPolicy::CallerCreds caller;
+        caller.uid = kNobody;
+        caller.gid = kNobody;
+        caller.capBnd = (uint64_t(1) << 41) - 1;
+        for (auto &l : caller.limits) {
+            l.hard = UINT64_MAX;
+        }
+
+        // The caller's own image: nothing needs more.
+        TestImageSpec own;
+        own.uid = kNobody;
+        own.gid = kNobody;
+        own.cwd = "/tmp";
+        own.fds = {fdFor(0, "/dev/null", O_RDONLY), fdFor(1, "/etc/passwd", O_RDONLY)};
+        QCOMPARE(QString::fromStdString(writeTestImage(image, own)), QString());
+        auto info = cryopod::image::ImageInfo::readFile(image);
+        QVERIFY2(info, info ? "" : info.error().describe().c_str());
+        auto a = ImageCheck::assess(*info, caller, nobody());
+        QVERIFY(a);
+        QVERIFY2(a->adminReasons.isEmpty(), qPrintable(a->adminReasons.join(QLatin1Char('\n'))));
+        QCOMPARE(a->rootPid, own.pid);
+
+        // An edited image: uid 0, and /etc/shadow open.
+        TestImageSpec edited = own;
+        edited.uid = 0;
+        edited.fds.push_back(fdFor(3, "/etc/shadow", O_RDONLY));
+        QCOMPARE(QString::fromStdString(writeTestImage(image, edited)), QString());
+        info = cryopod::image::ImageInfo::readFile(image);
+        QVERIFY(info);
+        a = ImageCheck::assess(*info, caller, nobody());
+        QVERIFY(a);
+        const QString reasons = a->adminReasons.join(QLatin1Char('\n'));
+        QVERIFY2(reasons.contains(QLatin1String("uid 0")), qPrintable(reasons));
+        QVERIFY2(reasons.contains(QLatin1String("/etc/shadow")), qPrintable(reasons));
+
+        // A file replaced since: refused outright (the engine would, too).
+        TestImageSpec replaced = own;
+        replaced.fds[1].ino += 7;
+        QCOMPARE(QString::fromStdString(writeTestImage(image, replaced)), QString());
+        info = cryopod::image::ImageInfo::readFile(image);
+        a = ImageCheck::assess(*info, caller, nobody());
+        QVERIFY(!a);
+        QCOMPARE(a.error().name, QString::fromLatin1(HelperErrorName::Failed));
+    }
+
+    void freezer_data()
+    {
+        QTest::addColumn<int>("version");
+        QTest::newRow("cgroup v2") << int(Freezer::Version::V2);
+        QTest::newRow("cgroup v1") << int(Freezer::Version::V1);
+    }
+
+    void freezer()
+    {
+        QFETCH(int, version);
+        auto cgroups = Freezer::Cgroups::use(Freezer::Version(version));
+        if (!cgroups) {
+            QSKIP(cgroups.error().describe().c_str());
+        }
+        CountingTree tree;
+        QVERIFY(tree.start());
+        QTRY_COMPARE_WITH_TIMEOUT(ProcStatus::processTree(tree.child).size(), size_t(2), 5000);
+        QVERIFY(tree.moving(0) && tree.moving(1));
+        const std::string before = *cgroups->cgroupOf(tree.child);
+
+        auto frozen = cgroups->freeze(tree.child);
+        QVERIFY2(frozen, frozen ? "" : frozen.error().describe().c_str());
+        QCOMPARE(frozen->pids.size(), size_t(2));
+        QVERIFY(!tree.moving(0) && !tree.moving(1));
+        QVERIFY(*cgroups->isFrozen(tree.child));
+        QVERIFY(frozen->created); // the test's cgroup holds more than the tree
+        QCOMPARE(*cgroups->cgroupOf(tree.child), before + "/" + Freezer::kChildPrefix + std::to_string(tree.child));
+
+        auto again = cgroups->freeze(tree.child);
+        QVERIFY(!again);
+        QCOMPARE(again.error().code, EALREADY);
+
+        QVERIFY(cgroups->thaw(tree.child));
+        QVERIFY(tree.moving(0) && tree.moving(1));
+        QCOMPARE(*cgroups->cgroupOf(tree.child), before);
+        QVERIFY(!QFileInfo::exists(QString::fromStdString(frozen->cgroup)));
+        auto notFrozen = cgroups->thaw(tree.child);
+        QVERIFY(!notFrozen);
+        QCOMPARE(notFrozen.error().code, EINVAL);
+    }
+
+    void freezerWholeScope_data()
+    {
+        freezer_data();
+    }
+
+    void freezerWholeScope()
+    {
+        // A tree alone in its cgroup (an app's scope) is frozen in place.
+        QFETCH(int, version);
+        auto cgroups = Freezer::Cgroups::use(Freezer::Version(version));
+        if (!cgroups) {
+            QSKIP(cgroups.error().describe().c_str());
+        }
+        CountingTree tree;
+        QVERIFY(tree.start());
+        QTRY_COMPARE_WITH_TIMEOUT(ProcStatus::processTree(tree.child).size(), size_t(2), 5000);
+        const std::string home = *cgroups->cgroupOf(tree.child);
+        const std::string scope = home + "/cryopod-test-scope-" + std::to_string(::getpid());
+        QCOMPARE(::mkdir(scope.c_str(), 0755), 0);
+        for (pid_t p : ProcStatus::processTree(tree.child)) {
+            QFile procs(QString::fromStdString(scope + "/cgroup.procs"));
+            QVERIFY(procs.open(QIODevice::WriteOnly));
+            procs.write(QByteArray::number(p));
+        }
+        QCOMPARE(*cgroups->cgroupOf(tree.child), scope);
+        auto frozen = cgroups->freeze(tree.child);
+        QVERIFY2(frozen, frozen ? "" : frozen.error().describe().c_str());
+        QVERIFY(!frozen->created);
+        QCOMPARE(frozen->cgroup, scope);
+        QVERIFY(!tree.moving(0) && !tree.moving(1));
+        QVERIFY(cgroups->thaw(tree.child));
+        QVERIFY(tree.moving(0) && tree.moving(1));
+        QCOMPARE(*cgroups->cgroupOf(tree.child), scope); // never moved out
+        tree.stop();
+        bool removed = false;
+        for (int i = 0; i < 250 && !removed; ++i) {
+            removed = ::rmdir(scope.c_str()) == 0;
+            if (!removed) {
+                QThread::msleep(20);
+            }
+        }
+        QVERIFY2(removed, std::strerror(errno));
+    }
+
+    void relayCancel()
+    {
+        // The caller's fd is a pipe nobody reads: the relay blocks writing
+        // into it, the "engine" blocks writing into the relay. Cancel must
+        // free both, quickly.
+        int caller[2];
+        QCOMPARE(::pipe2(caller, O_CLOEXEC), 0);
+        CancelToken token;
+        std::atomic<uint64_t> progressBytes{0};
+        auto relay = ImageStream::OutputRelay::start(caller[1], token, [&](uint64_t b) {
+            progressBytes = b;
+        });
+        QVERIFY(relay);
+        std::atomic<int> engineErrno{0};
+        std::thread engine([fd = (*relay)->engineFd(), &engineErrno] {
+            std::vector<char> chunk(1 << 20, 'x');
+            for (int i = 0; i < 64; ++i) {
+                if (::write(fd, chunk.data(), chunk.size()) < 0) {
+                    engineErrno = errno;
+                    return;
+                }
+            }
+        });
+        QTest::qWait(300);
+        const int stillBlocked = engineErrno.load(); // 0: the engine is stuck writing
+        QElapsedTimer timer;
+        timer.start();
+        token.cancel();
+        engine.join();
+        const ImageStream::Outcome out = (*relay)->finish();
+        QVERIFY(timer.elapsed() < 2000);
+        QCOMPARE(stillBlocked, 0);
+        QCOMPARE(progressBytes.load(), uint64_t(0)); // nothing reached the caller's fd whole
+        QCOMPARE(engineErrno.load(), EPIPE);
+        QVERIFY(out.cancelled);
+        QVERIFY(!out.error);
+        ::close(caller[0]);
+        ::close(caller[1]);
+    }
+
+    void relayDelivers()
+    {
+        int caller[2];
+        QCOMPARE(::pipe2(caller, O_CLOEXEC), 0);
+        CancelToken token;
+        auto relay = ImageStream::OutputRelay::start(caller[1], token, {});
+        QVERIFY(relay);
+        std::atomic<uint64_t> received{0};
+        std::thread reader([&] {
+            char buf[65536];
+            ssize_t n;
+            while ((n = ::read(caller[0], buf, sizeof buf)) > 0) {
+                received += uint64_t(n);
+            }
+        });
+        std::vector<char> chunk(3 << 20, 'y');
+        QCOMPARE(::write((*relay)->engineFd(), chunk.data(), chunk.size()), ssize_t(chunk.size()));
+        const ImageStream::Outcome out = (*relay)->finish();
+        ::close(caller[1]);
+        reader.join();
+        ::close(caller[0]);
+        QCOMPARE(out.bytes, uint64_t(chunk.size()));
+        QCOMPARE(received.load(), uint64_t(chunk.size()));
+        QVERIFY(!out.cancelled && !out.error);
+    }
+
+    void receiveAndFeed()
+    {
+        // receive(): a caller that stops writing is interrupted by Cancel.
+        int p[2];
+        QCOMPARE(::pipe2(p, O_CLOEXEC), 0);
+        std::vector<char> data(2 << 20);
+        for (size_t i = 0; i < data.size(); ++i) {
+            data[i] = char(i * 31);
+        }
+        std::thread writer([&] {
+            writeAll(p[1], data.data(), data.size());
+        });
+        CancelToken stalled;
+        std::thread canceller([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(400));
+            stalled.cancel();
+        });
+        auto r = ImageStream::receive(p[0], 64 << 20, stalled, {});
+        canceller.join();
+        writer.join();
+        QVERIFY(!r);
+        QCOMPARE(r.error().code, ECANCELED);
+
+        // A complete one (the writer closes), then fed to an "engine".
+        std::thread writer2([&] {
+            writeAll(p[1], data.data(), data.size());
+            ::close(p[1]);
+        });
+        CancelToken token;
+        auto received = ImageStream::receive(p[0], 64 << 20, token, {});
+        writer2.join();
+        ::close(p[0]);
+        QVERIFY(received);
+        QCOMPARE(received->size, uint64_t(data.size()));
+        std::vector<char> back(data.size());
+        QCOMPARE(::pread(received->memfd.get(), back.data(), back.size(), 0), ssize_t(back.size()));
+        QVERIFY(back == data);
+
+        auto tooBig = [&] {
+            int q[2];
+            QVERIFY(::pipe2(q, O_CLOEXEC) == 0);
+            std::thread w([&] {
+                writeAll(q[1], data.data(), data.size());
+                ::close(q[1]);
+            });
+            auto big = ImageStream::receive(q[0], 1 << 20, token, {});
+            ::close(q[0]); // the writer's rest fails with EPIPE
+            w.join();
+            QVERIFY(!big);
+            QCOMPARE(big.error().code, E2BIG);
+        };
+        tooBig();
+
+        auto feeder = ImageStream::InputFeeder::start(received->memfd.get(), received->size, token, {});
+        QVERIFY(feeder);
+        uint64_t got = 0;
+        char buf[65536];
+        ssize_t n;
+        while ((n = ::read((*feeder)->engineFd(), buf, sizeof buf)) > 0) {
+            got += uint64_t(n);
+        }
+        const ImageStream::Outcome out = (*feeder)->finish();
+        QCOMPARE(got, received->size);
+        QCOMPARE(out.bytes, received->size);
+
+        // Cancel while the engine does not read: the engine sees the end early
+        // (a 16 MiB image: far more than the pipe holds).
+        const uint64_t bigSize = 16 << 20;
+        QCOMPARE(::ftruncate(received->memfd.get(), off_t(bigSize)), 0);
+        CancelToken cancelMe;
+        auto slow = ImageStream::InputFeeder::start(received->memfd.get(), bigSize, cancelMe, {});
+        QVERIFY(slow);
+        QTest::qWait(200);
+        cancelMe.cancel();
+        uint64_t partial = 0;
+        while ((n = ::read((*slow)->engineFd(), buf, sizeof buf)) > 0) {
+            partial += uint64_t(n);
+        }
+        const ImageStream::Outcome cut = (*slow)->finish();
+        QVERIFY2(cut.cancelled, qPrintable(QStringLiteral("bytes %1 of %2, error %3").arg(cut.bytes).arg(bigSize).arg(QString::fromStdString(cut.error ? cut.error->describe() : std::string()))));
+        QVERIFY(partial < bigSize);
+    }
+};
+
+QTEST_GUILESS_MAIN(HelperSystemTest)
+#include "helpersystemtest.moc"

@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// The helper's pure pieces: argument validation, /proc parsing, the access
+// policy (ptrace rules, image credentials and limits), cgroup parsing and
+// the path checks an image needs. Real fds and processes where they matter.
+
+#include "accesspolicy.h"
+#include "freezer.h"
+#include "imagecheck.h"
+#include "procstatus.h"
+#include "validation.h"
+
+#include <QDir>
+#include <QTest>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace cryopod::image;
+
+namespace
+{
+const QString kInvalid = QString::fromLatin1(HelperErrorName::InvalidArgument);
+const QString kUnsupported = QString::fromLatin1(HelperErrorName::Unsupported);
+
+AccessPolicy::CallerCreds user1000()
+{
+    AccessPolicy::CallerCreds c;
+    c.uid = 1000;
+    c.gid = 1000;
+    c.groups = {1000, 24, 27};
+    c.capBnd = (uint64_t(1) << 41) - 1;
+    for (auto &l : c.limits) {
+        l.soft = 1024;
+        l.hard = 4096;
+    }
+    return c;
+}
+
+AccessPolicy::TargetFacts ownTarget()
+{
+    AccessPolicy::TargetFacts t;
+    t.pid = 4242;
+    t.creds.uid = t.creds.euid = t.creds.suid = t.creds.fsuid = 1000;
+    t.creds.gid = t.creds.egid = t.creds.sgid = t.creds.fsgid = 1000;
+    t.creds.name = "editor";
+    t.stat.state = 'S';
+    t.procOwner = 1000;
+    return t;
+}
+
+CredsRecord ownCreds()
+{
+    CredsRecord c;
+    c.pid = 4242;
+    c.uid = c.euid = c.suid = c.fsuid = 1000;
+    c.gid = c.egid = c.sgid = c.fsgid = 1000;
+    c.groups = {24};
+    c.capBounding = (uint64_t(1) << 41) - 1;
+    return c;
+}
+}
+
+class HelperValidationTest : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void pidRange()
+    {
+        QCOMPARE(Validation::checkPidRange(0, 100000).error().name, kInvalid);
+        QCOMPARE(Validation::checkPidRange(-5, 100000).error().name, kInvalid);
+        QCOMPARE(Validation::checkPidRange(100001, 100000).error().name, kInvalid);
+        QCOMPARE(Validation::checkPidRange(1, 100000).error().name, kUnsupported);
+        QCOMPARE(*Validation::checkPidRange(2, 100000), 2);
+        QCOMPARE(*Validation::checkPidRange(100000, 100000), 100000);
+        QVERIFY(Validation::systemPidMax() > 300);
+    }
+
+    void pidExists()
+    {
+        QVERIFY(Validation::checkPidExists(::getpid()));
+        // A zombie is no process to act on; a reaped one is gone.
+        const pid_t child = ::fork();
+        if (child == 0) {
+            ::_exit(0);
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(Validation::checkPidExists(child).has_value(), false, 5000);
+        QCOMPARE(Validation::checkPidExists(child).error().name, QString::fromLatin1(HelperErrorName::NoSuchProcess));
+        QVERIFY(Validation::checkPidExists(child).error().message.contains(QLatin1String("zombie")));
+        ::waitpid(child, nullptr, 0);
+        QCOMPARE(Validation::checkPidExists(child).error().name, QString::fromLatin1(HelperErrorName::NoSuchProcess));
+    }
+
+    void checkpointOptions()
+    {
+        auto defaults = Validation::parseCheckpointOptions({});
+        QVERIFY(defaults);
+        QCOMPARE(defaults->leaveRunning, true);
+        QCOMPARE(defaults->compressionLevel, 1);
+
+        auto set = Validation::parseCheckpointOptions({{QStringLiteral("leave-running"), false},
+                                                       {QStringLiteral("compression-level"), 7u},
+                                                       {QStringLiteral("workers"), qlonglong(2)},
+                                                       {QStringLiteral("include-file-contents"), false}});
+        QVERIFY(set);
+        QCOMPARE(set->leaveRunning, false);
+        QCOMPARE(set->compressionLevel, 7);
+        QCOMPARE(set->workers, 2);
+
+        auto unknown = Validation::parseCheckpointOptions({{QStringLiteral("leave-runing"), true}});
+        QCOMPARE(unknown.error().name, kInvalid);
+        QVERIFY(unknown.error().message.contains(QLatin1String("leave-runing")));
+
+        QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("leave-running"), 1}}).error().name, kInvalid);
+        QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("compression-level"), QStringLiteral("3")}}).error().name, kInvalid);
+        QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("compression-level"), 20}}).error().name, kInvalid);
+        QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("compression-level"), -8}}).error().name, kInvalid);
+        QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("compression-level"), quint64(1) << 63}}).error().name, kInvalid);
+        QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("workers"), 5}}).error().name, kInvalid);
+        QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("include-file-contents"), true}}).error().name, kUnsupported);
+    }
+
+    void restoreOptions()
+    {
+        auto frozen = Validation::parseRestoreOptions({{QStringLiteral("frozen"), true}, {QStringLiteral("pty"), QStringLiteral("refuse")}});
+        QVERIFY(frozen);
+        QCOMPARE(frozen->frozen, true);
+        QCOMPARE(Validation::parseRestoreOptions({{QStringLiteral("frozen"), QStringLiteral("yes")}}).error().name, kInvalid);
+        QCOMPARE(Validation::parseRestoreOptions({{QStringLiteral("pty"), QStringLiteral("new")}}).error().name, kUnsupported);
+        QCOMPARE(Validation::parseRestoreOptions({{QStringLiteral("pty"), QStringLiteral("sideways")}}).error().name, kInvalid);
+        QCOMPARE(Validation::parseRestoreOptions({{QStringLiteral("pty"), 1}}).error().name, kInvalid);
+        QCOMPARE(Validation::parseRestoreOptions({{QStringLiteral("leave-running"), true}}).error().name, kInvalid);
+    }
+
+    void fdKinds()
+    {
+        using Validation::FdDirection;
+        int p[2];
+        QCOMPARE(::pipe2(p, O_CLOEXEC), 0);
+        QVERIFY(Validation::checkImageFd(p[1], FdDirection::Write));
+        QVERIFY(Validation::checkImageFd(p[0], FdDirection::Read));
+        QCOMPARE(Validation::checkImageFd(p[0], FdDirection::Write).error().name, kInvalid);
+        QCOMPARE(Validation::checkImageFd(p[1], FdDirection::Read).error().name, kInvalid);
+        ::close(p[0]);
+        ::close(p[1]);
+
+        int s[2];
+        QCOMPARE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+        QVERIFY(Validation::checkImageFd(s[0], FdDirection::Write));
+        QVERIFY(Validation::checkImageFd(s[0], FdDirection::Read));
+        ::close(s[0]);
+        ::close(s[1]);
+
+        const QByteArray file = QDir::tempPath().toLocal8Bit() + "/cryopod-validation-" + QByteArray::number(::getpid());
+        const int wr = ::open(file.constData(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        const int rd = ::open(file.constData(), O_RDONLY | O_CLOEXEC);
+        const int rw = ::open(file.constData(), O_RDWR | O_CLOEXEC);
+        QVERIFY(wr >= 0 && rd >= 0 && rw >= 0);
+        QVERIFY(Validation::checkImageFd(wr, FdDirection::Write));
+        QCOMPARE(Validation::checkImageFd(wr, FdDirection::Read).error().name, kInvalid);
+        QVERIFY(Validation::checkImageFd(rd, FdDirection::Read));
+        QVERIFY(Validation::checkImageFd(rd, FdDirection::Write).error().message.contains(QLatin1String("not open for writing")));
+        QVERIFY(Validation::checkImageFd(rw, FdDirection::Read));
+        QVERIFY(Validation::checkImageFd(rw, FdDirection::Write));
+        ::close(wr);
+        ::close(rd);
+        ::close(rw);
+        ::unlink(file.constData());
+
+        const int dir = ::open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        QVERIFY(Validation::checkImageFd(dir, FdDirection::Read).error().message.contains(QLatin1String("a directory")));
+        ::close(dir);
+        const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        QVERIFY(Validation::checkImageFd(null, FdDirection::Write).error().message.contains(QLatin1String("a character device")));
+        ::close(null);
+        const int path = ::open("/etc/passwd", O_PATH | O_CLOEXEC);
+        QVERIFY(Validation::checkImageFd(path, FdDirection::Read).error().message.contains(QLatin1String("O_PATH")));
+        ::close(path);
+        QCOMPARE(Validation::checkImageFd(-1, FdDirection::Read).error().name, kInvalid);
+        QCOMPARE(Validation::checkImageFd(path, FdDirection::Read).error().name, kInvalid); // closed now
+    }
+
+    void parseStatus()
+    {
+        const std::string text =
+            "Name:\tmy prog\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t77\nPid:\t77\nPPid:\t1\n"
+            "Uid:\t1000\t1001\t1002\t1003\nGid:\t100\t101\t102\t103\nGroups:\t24 27 1000 \n"
+            "CapInh:\t0000000000000000\nCapPrm:\t0000000000003000\nCapEff:\t0000000000001000\n"
+            "CapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n";
+        auto c = ProcStatus::parseStatus(text);
+        QVERIFY(c);
+        QCOMPARE(c->uid, 1000u);
+        QCOMPARE(c->euid, 1001u);
+        QCOMPARE(c->suid, 1002u);
+        QCOMPARE(c->fsuid, 1003u);
+        QCOMPARE(c->egid, 101u);
+        QCOMPARE(c->groups, (std::vector<gid_t>{24, 27, 1000}));
+        QCOMPARE(c->capPrm, uint64_t(0x3000));
+        QCOMPARE(c->capBnd, uint64_t(0x1ffffffffff));
+        QVERIFY(c->noNewPrivs);
+        QCOMPARE(c->name, std::string("my prog"));
+        QVERIFY(!ProcStatus::parseStatus("Name:\tx\nGid:\t1\t1\t1\t1\n"));
+        QVERIFY(!ProcStatus::parseStatus(text.substr(0, text.find("CapInh"))));
+
+        auto self = ProcStatus::ProcessDir::open(::getpid());
+        QVERIFY(self);
+        QCOMPARE(self->creds()->uid, ::getuid());
+        QCOMPARE(self->creds()->gid, ::getgid());
+        QCOMPARE(*self->owner(), ::geteuid()); // dumpable
+    }
+
+    void parseStatAndLimits()
+    {
+        auto s = ProcStatus::parseStat("123 (a) b) (c) t 1 123 123 0 -1 4194560 0 0");
+        QVERIFY(s);
+        QCOMPARE(s->state, 't');
+        QCOMPARE(s->ppid, 1);
+        QCOMPARE(s->flags, uint64_t(4194560));
+        QVERIFY(!ProcStatus::parseStat("123 no paren"));
+
+        auto self = ProcStatus::ProcessDir::open(::getpid());
+        auto limits = self->limits();
+        QVERIFY(limits);
+        rlimit nofile{};
+        ::getrlimit(RLIMIT_NOFILE, &nofile);
+        QCOMPARE((*limits)[RLIMIT_NOFILE].soft, uint64_t(nofile.rlim_cur));
+        QCOMPARE((*limits)[RLIMIT_NOFILE].hard, uint64_t(nofile.rlim_max));
+        rlimit stack{};
+        ::getrlimit(RLIMIT_STACK, &stack);
+        QCOMPARE((*limits)[RLIMIT_STACK].soft, stack.rlim_cur == RLIM_INFINITY ? UINT64_MAX : uint64_t(stack.rlim_cur));
+    }
+
+    void processTree()
+    {
+        // A child with a grandchild: both in the tree, parents first.
+        int sync[2];
+        QCOMPARE(::pipe2(sync, O_CLOEXEC), 0);
+        const pid_t child = ::fork();
+        if (child == 0) {
+            const pid_t grandchild = ::fork();
+            if (grandchild == 0) {
+                ::pause();
+                ::_exit(0);
+            }
+            if (::write(sync[1], &grandchild, sizeof grandchild) < 0) {
+                ::_exit(1);
+            }
+            ::pause();
+            ::_exit(0);
+        }
+        pid_t grandchild = 0;
+        QCOMPARE(::read(sync[0], &grandchild, sizeof grandchild), ssize_t(sizeof grandchild));
+        const std::vector<pid_t> tree = ProcStatus::processTree(child);
+        ::kill(grandchild, SIGKILL);
+        ::kill(child, SIGKILL);
+        ::waitpid(child, nullptr, 0);
+        ::close(sync[0]);
+        ::close(sync[1]);
+        QCOMPARE(tree, (std::vector<pid_t>{child, grandchild}));
+    }
+
+    void ptraceRules()
+    {
+        using AccessPolicy::Verdict;
+        const auto caller = user1000();
+        QCOMPARE(AccessPolicy::mayTrace(caller, ownTarget(), 0).verdict, Verdict::Allowed);
+        QCOMPARE(AccessPolicy::mayTrace(caller, ownTarget(), 1).verdict, Verdict::Allowed);
+
+        auto other = ownTarget();
+        other.creds.uid = other.creds.euid = other.creds.suid = 0;
+        other.procOwner = 0;
+        auto d = AccessPolicy::mayTrace(caller, other, 0);
+        QCOMPARE(d.verdict, Verdict::NeedsAdmin);
+        QVERIFY(d.reasons.join(QString()).contains(QLatin1String("belongs to uid 0")));
+
+        auto setuid = ownTarget();
+        setuid.creds.euid = 0;
+        setuid.procOwner = 0;
+        d = AccessPolicy::mayTrace(caller, setuid, 0);
+        QCOMPARE(d.verdict, Verdict::NeedsAdmin);
+        QVERIFY(d.reasons.join(QString()).contains(QLatin1String("set-user-ID")));
+
+        auto setgid = ownTarget();
+        setgid.creds.egid = 42;
+        QCOMPARE(AccessPolicy::mayTrace(caller, setgid, 0).verdict, Verdict::NeedsAdmin);
+
+        auto undumpable = ownTarget();
+        undumpable.procOwner = 0;
+        d = AccessPolicy::mayTrace(caller, undumpable, 0);
+        QCOMPARE(d.verdict, Verdict::NeedsAdmin);
+        QVERIFY(d.reasons.join(QString()).contains(QLatin1String("not dumpable")));
+
+        auto capable = ownTarget();
+        capable.creds.capPrm = uint64_t(1) << 13; // CAP_NET_RAW
+        d = AccessPolicy::mayTrace(caller, capable, 0);
+        QCOMPARE(d.verdict, Verdict::NeedsAdmin);
+        QVERIFY(d.reasons.join(QString()).contains(QLatin1String("CAP_NET_RAW")));
+        auto capableCaller = caller;
+        capableCaller.capPrm = uint64_t(1) << 13;
+        QCOMPARE(AccessPolicy::mayTrace(capableCaller, capable, 0).verdict, Verdict::Allowed);
+
+        QCOMPARE(AccessPolicy::mayTrace(caller, ownTarget(), 2).verdict, Verdict::NeedsAdmin);
+        d = AccessPolicy::mayTrace(caller, ownTarget(), 3);
+        QCOMPARE(d.verdict, Verdict::Refused);
+        QCOMPARE(QString::fromLatin1(d.errorName), QString::fromLatin1(HelperErrorName::NotAuthorized));
+
+        auto kthread = ownTarget();
+        kthread.stat.flags = ProcStatus::kPfKthread;
+        d = AccessPolicy::mayTrace(caller, kthread, 0);
+        QCOMPARE(d.verdict, Verdict::Refused);
+        QCOMPARE(QString::fromLatin1(d.errorName), kUnsupported);
+
+        // CAP_SYS_PTRACE: what the kernel lets root do, except Yama's 3.
+        auto root = caller;
+        root.uid = 0;
+        root.capEff = root.capPrm = (uint64_t(1) << 41) - 1;
+        QCOMPARE(AccessPolicy::mayTrace(root, other, 2).verdict, Verdict::Allowed);
+        QCOMPARE(AccessPolicy::mayTrace(root, other, 3).verdict, Verdict::Refused);
+    }
+
+    void imageCredentials()
+    {
+        const auto caller = user1000();
+        QVERIFY(AccessPolicy::imageCredsExceed(caller, ownCreds()).isEmpty());
+
+        auto root = ownCreds();
+        root.uid = root.euid = root.suid = root.fsuid = 0;
+        const QStringList reasons = AccessPolicy::imageCredsExceed(caller, root);
+        QCOMPARE(reasons.size(), 4);
+        QVERIFY(reasons.first().contains(QLatin1String("uid 0")));
+
+        auto primaryFromGroups = ownCreds();
+        primaryFromGroups.gid = primaryFromGroups.egid = 27; // a group the caller is in
+        QVERIFY(AccessPolicy::imageCredsExceed(caller, primaryFromGroups).isEmpty());
+
+        auto foreignGroup = ownCreds();
+        foreignGroup.groups = {24, 0};
+        QVERIFY(AccessPolicy::imageCredsExceed(caller, foreignGroup).join(QString()).contains(QLatin1String("supplementary group 0")));
+
+        auto caps = ownCreds();
+        caps.capPermitted = caps.capEffective = uint64_t(1) << 21; // CAP_SYS_ADMIN
+        QVERIFY(AccessPolicy::imageCredsExceed(caller, caps).join(QString()).contains(QLatin1String("CAP_SYS_ADMIN")));
+
+        auto bounding = ownCreds();
+        auto narrowCaller = caller;
+        narrowCaller.capBnd = 0xff;
+        QVERIFY(!AccessPolicy::imageCredsExceed(narrowCaller, bounding).isEmpty());
+
+        TaskRecord task;
+        task.pid = 4242;
+        for (Rlimit &r : task.rlimits) {
+            r.cur = r.max = 4096;
+        }
+        QVERIFY(AccessPolicy::imageLimitsExceed(caller, task).isEmpty());
+        task.rlimits[RLIMIT_NOFILE].max = 1 << 20;
+        const QStringList limits = AccessPolicy::imageLimitsExceed(caller, task);
+        QCOMPARE(limits.size(), 1);
+        QVERIFY(limits.first().contains(QLatin1String("RLIMIT_NOFILE")));
+    }
+
+    void cgroupParsing()
+    {
+        const std::string mountinfo =
+            "30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+            "31 30 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+            "36 30 0:33 / /sys/fs/cgroup/free\\040zer rw,relatime - cgroup cgroup rw,freezer\n"
+            "40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+        const Freezer::Mounts m = Freezer::parseMountinfo(mountinfo);
+        QCOMPARE(m.v2, std::string("/sys/fs/cgroup/unified"));
+        QCOMPARE(m.v1Freezer, std::string("/sys/fs/cgroup/free zer"));
+        QCOMPARE(m.v1Root, std::string("/"));
+        QVERIFY(Freezer::parseMountinfo("22 1 0:20 / /sys rw - sysfs sysfs rw\n").v2.empty());
+
+        const std::string cgroup = "9:name=systemd:/user.slice\n6:freezer:/a/b\n4:memory,cpu:/x\n0::/user.slice/app.scope\n";
+        QCOMPARE(Freezer::parseCgroupFile(cgroup, Freezer::Version::V1), std::string("/a/b"));
+        QCOMPARE(Freezer::parseCgroupFile(cgroup, Freezer::Version::V2), std::string("/user.slice/app.scope"));
+        QCOMPARE(Freezer::parseCgroupFile("1:cpu:/\n", Freezer::Version::V1), std::string());
+    }
+
+    void imagePathChecks()
+    {
+        ImageInfo info;
+        info.rootPid = 4242;
+        ImageProcess p;
+        p.entry.pid = 4242;
+        p.task = TaskRecord{};
+        p.task->pid = 4242;
+        p.task->cwd = "/home/u";
+        p.task->exePath = "/usr/bin/editor";
+        p.task->root = "/";
+        p.mm = MmRecord{};
+        p.mm->exePath = "/usr/bin/editor";
+        auto vma = [](uint64_t start, VmaKind kind, const std::string &path, uint64_t ino, uint32_t prot) {
+            ImageVma v;
+            v.vma.start = start;
+            v.vma.end = start + 0x1000;
+            v.vma.kind = kind;
+            v.vma.path = path;
+            v.vma.dev = 8;
+            v.vma.ino = ino;
+            v.vma.prot = prot;
+            return v;
+        };
+        p.vmas = {vma(0x400000, VmaKind::FilePrivate, "/usr/bin/editor", 11, kVmaRead | kVmaExec),
+                  vma(0x401000, VmaKind::FilePrivate, "/usr/bin/editor", 11, kVmaRead),
+                  vma(0x7f0000000000, VmaKind::FilePrivate, "/usr/lib/libc.so.6", 12, kVmaRead),
+                  vma(0x7f0000001000, VmaKind::FileShared, "/home/u/shared", 13, kVmaRead | kVmaWrite),
+                  vma(0x7f0000002000, VmaKind::Anonymous, "[heap]", 0, kVmaRead)};
+        auto fd = [](int32_t n, FdKind kind, const std::string &path, uint32_t flags) {
+            ImageFd f;
+            f.fd.fd = n;
+            f.fd.kind = kind;
+            f.fd.path = path;
+            f.fd.openFlags = flags;
+            f.fd.dev = 8;
+            f.fd.ino = 100 + uint64_t(n);
+            f.fd.rdev = 0x103;
+            return f;
+        };
+        p.fds = {fd(0, FdKind::CharDevice, "/dev/null", O_RDONLY),
+                 fd(1, FdKind::CharDevice, "/dev/null", O_WRONLY),
+                 fd(3, FdKind::Regular, "/home/u/notes", O_RDWR | O_APPEND),
+                 fd(4, FdKind::Directory, "/home/u", O_RDONLY),
+                 fd(5, FdKind::Regular, "/home/u/gone", O_RDWR)};
+        p.fds.back().fd.unlinked = true;
+        p.fds.back().fd.mode = S_IFREG | 04755;
+        info.processes = {p};
+
+        using Kind = AsCaller::PathCheck::Kind;
+        const std::vector<AsCaller::PathCheck> checks = ImageCheck::pathChecks(info);
+        auto find = [&](const std::string &path, Kind kind) -> const AsCaller::PathCheck * {
+            for (const auto &c : checks) {
+                if (c.path == path && c.kind == kind) {
+                    return &c;
+                }
+            }
+            return nullptr;
+        };
+        QVERIFY(find("/home/u", Kind::SearchDirectory));
+        const AsCaller::PathCheck *exe = find("/usr/bin/editor", Kind::ReadOrExecute);
+        QVERIFY(exe && exe->haveIdentity && exe->ino == 11);
+        QCOMPARE(std::count_if(checks.begin(), checks.end(), [](const auto &c) { return c.path == "/usr/bin/editor"; }), 1); // deduplicated
+        const AsCaller::PathCheck *lib = find("/usr/lib/libc.so.6", Kind::Open);
+        QVERIFY(lib && lib->flags == O_RDONLY && lib->ino == 12);
+        const AsCaller::PathCheck *shared = find("/home/u/shared", Kind::Open);
+        QVERIFY(shared && shared->flags == O_RDWR);
+        QVERIFY(!find("[heap]", Kind::Open));
+        const AsCaller::PathCheck *null0 = nullptr;
+        int devnulls = 0;
+        for (const auto &c : checks) {
+            if (c.path == "/dev/null") {
+                ++devnulls;
+                null0 = &c;
+                QCOMPARE(c.kind, Kind::CharDevice);
+                QCOMPARE(c.rdev, uint64_t(0x103));
+            }
+        }
+        QCOMPARE(devnulls, 2); // read and write are different checks
+        QVERIFY(null0);
+        const AsCaller::PathCheck *notes = find("/home/u/notes", Kind::Open);
+        QVERIFY(notes && (notes->flags & O_ACCMODE) == O_RDWR && (notes->flags & O_APPEND) && notes->ino == 103);
+        const AsCaller::PathCheck *dir = find("/home/u", Kind::Open);
+        QVERIFY(dir && (dir->flags & O_DIRECTORY));
+        QVERIFY(find("/home/u", Kind::CreateIn)); // the unlinked file's directory
+
+        const QStringList reasons = ImageCheck::policyReasons(info, user1000());
+        QVERIFY2(reasons.join(QString()).contains(QLatin1String("set-id")), qPrintable(reasons.join(QLatin1Char('\n'))));
+
+        info.processes.front().task->root = "/srv/jail";
+        info.processes.front().entry.pid = 200;
+        const QString more = ImageCheck::policyReasons(info, user1000()).join(QLatin1Char('\n'));
+        QVERIFY(more.contains(QLatin1String("chroot")));
+        QVERIFY(more.contains(QLatin1String("PID 200")));
+    }
+};
+
+QTEST_GUILESS_MAIN(HelperValidationTest)
+#include "helpervalidationtest.moc"

@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// Every record through ImageWriter and back through ImageReader, via a file
+// and via a pipe, at several compression settings; a large Pages record; the
+// writer's own refusals; ImageInfo and the capability names.
+
+#include "capabilities.h"
+#include "imageinfo.h"
+#include "imagereader.h"
+#include "imagewriter.h"
+#include "sampleimage.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <csignal>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace cryopod;
+using namespace cryopod::image;
+using namespace cryopod::image::test;
+
+namespace
+{
+// Reads every section from fd; fails the test on error.
+std::vector<Section> readFd(int fd, Header *header = nullptr, uint64_t *bytesRead = nullptr)
+{
+    auto reader = ImageReader::open(fd);
+    if (!reader) {
+        qWarning("open: %s", reader.error().describe().c_str());
+        return {};
+    }
+    if (header) {
+        *header = (*reader)->header();
+    }
+    std::vector<Section> out;
+    for (;;) {
+        auto s = (*reader)->next();
+        if (!s) {
+            qWarning("next: %s", s.error().describe().c_str());
+            return {};
+        }
+        const bool end = std::holds_alternative<EndRecord>(*s);
+        out.push_back(std::move(*s));
+        if (end) {
+            break;
+        }
+    }
+    if (bytesRead) {
+        *bytesRead = (*reader)->bytesRead();
+    }
+    auto after = (*reader)->next();
+    if (after || after.error().message.find("past the End") == std::string::npos) {
+        qWarning("reading past End did not fail as expected");
+        return {};
+    }
+    return out;
+}
+
+const char *typeName(const Section &s)
+{
+    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End"};
+    return names[s.index()];
+}
+
+void compareSections(const std::vector<Section> &got, const SampleImage &sample)
+{
+    const std::vector<Section> expected = sample.sections();
+    QCOMPARE(got.size(), expected.size() + 1);
+    for (size_t i = 0; i < expected.size(); ++i) {
+        QVERIFY2(got[i] == expected[i], qPrintable(QStringLiteral("section %1 (%2) differs").arg(i).arg(QLatin1String(typeName(expected[i])))));
+    }
+    const auto *end = std::get_if<EndRecord>(&got.back());
+    QVERIFY(end);
+    QCOMPARE(end->sections, uint64_t(expected.size()));
+    uint64_t pages = 0;
+    for (const PagesRecord &p : sample.pages) {
+        pages += p.data.size() / 4096;
+    }
+    QCOMPARE(end->pagesStored, pages);
+}
+
+struct PipeFds {
+    int read = -1, write = -1;
+    PipeFds()
+    {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) == 0) {
+            read = fds[0];
+            write = fds[1];
+        }
+    }
+    ~PipeFds()
+    {
+        closeWrite();
+        if (read >= 0) {
+            ::close(read);
+        }
+    }
+    void closeWrite()
+    {
+        if (write >= 0) {
+            ::close(write);
+            write = -1;
+        }
+    }
+};
+} // namespace
+
+class ImageRoundTripTest : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void roundTripFile_data()
+    {
+        QTest::addColumn<int>("level");
+        QTest::addColumn<int>("workers");
+        QTest::newRow("level 1, default workers") << 1 << 0;
+        QTest::newRow("level 1, caller's thread") << 1 << -1;
+        QTest::newRow("level 3, 2 workers") << 3 << 2;
+        QTest::newRow("level 19, 1 worker") << 19 << 1;
+        QTest::newRow("level -5 (fast)") << -5 << 0;
+    }
+
+    void roundTripFile()
+    {
+        QFETCH(int, level);
+        QFETCH(int, workers);
+        const SampleImage sample = SampleImage::make(40);
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QByteArray path = dir.filePath(QStringLiteral("image.cryopod")).toLocal8Bit();
+        uint64_t written = 0, raw = 0;
+        {
+            const int fd = ::open(path.constData(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            QVERIFY(fd >= 0);
+            auto writer = ImageWriter::create(fd, sample.header, WriterOptions {level, workers});
+            QVERIFY2(writer, writer ? "" : writer.error().describe().c_str());
+            auto ok = sample.write(**writer);
+            QVERIFY2(ok, ok ? "" : ok.error().describe().c_str());
+            written = (*writer)->bytesWritten();
+            raw = (*writer)->rawBytes();
+            ::close(fd);
+        }
+        struct stat st;
+        QCOMPARE(stat(path.constData(), &st), 0);
+        QCOMPARE(uint64_t(st.st_size), written);
+
+        const int fd = ::open(path.constData(), O_RDONLY | O_CLOEXEC);
+        Header header;
+        uint64_t bytesRead = 0;
+        const std::vector<Section> got = readFd(fd, &header, &bytesRead);
+        ::close(fd);
+        QVERIFY(!got.empty());
+        QVERIFY(header == sample.header);
+        QCOMPARE(header.formatVersion, kFormatVersion);
+        QCOMPARE(bytesRead, written);
+        compareSections(got, sample);
+        QCOMPARE(std::get<EndRecord>(got.back()).rawBytes, raw);
+    }
+
+    void roundTripPipe()
+    {
+        // A small pipe buffer makes the writer and reader go through many
+        // short writes and reads.
+        const SampleImage sample = SampleImage::make(64);
+        PipeFds p;
+        QVERIFY(p.read >= 0);
+        fcntl(p.write, F_SETPIPE_SZ, 4096);
+        std::string writeError;
+        std::thread writer([&] {
+            auto w = ImageWriter::create(p.write, sample.header);
+            if (!w) {
+                writeError = w.error().describe();
+            } else if (auto ok = sample.write(**w); !ok) {
+                writeError = ok.error().describe();
+            }
+            p.closeWrite();
+        });
+        const std::vector<Section> got = readFd(p.read);
+        writer.join();
+        QVERIFY2(writeError.empty(), writeError.c_str());
+        compareSections(got, sample);
+    }
+
+    void largePages()
+    {
+        // 64 MiB in one Pages section, written with writePages (no copy)
+        // through a pipe; half random, half text.
+        constexpr uint32_t pages = 16384;
+        std::vector<uint8_t> data(size_t(pages) * 4096);
+        fillMixed(data.data(), data.size(), 99);
+        SampleImage sample = SampleImage::make(4);
+        const PageRun run {0x1000000, pages};
+        PipeFds p;
+        std::string writeError;
+        uint64_t written = 0;
+        std::thread writer([&] {
+            auto w = ImageWriter::create(p.write, sample.header);
+            auto check = [&](const Result<void> &r) {
+                if (!r && writeError.empty()) {
+                    writeError = r.error().describe();
+                }
+            };
+            if (!w) {
+                writeError = w.error().describe();
+                p.closeWrite();
+                return;
+            }
+            for (const Section &s : sample.sections()) {
+                if (const auto *pr = std::get_if<PagesRecord>(&s)) {
+                    if (pr->runs.front().vaddr == 0x600000 + 4096) {
+                        // in place of the sample's heap run: the big one
+                        check((*w)->writePages(pr->pid, std::span(&run, 1), data));
+                        continue;
+                    }
+                    check((*w)->write(*pr));
+                    continue;
+                }
+                std::visit(
+                    [&](const auto &r) {
+                        if constexpr (!std::is_same_v<std::decay_t<decltype(r)>, EndRecord>) {
+                            check((*w)->write(r));
+                        }
+                    },
+                    s);
+            }
+            check((*w)->finish());
+            written = (*w)->bytesWritten();
+            p.closeWrite();
+        });
+        auto reader = ImageReader::open(p.read);
+        QVERIFY(reader);
+        int found = 0;
+        for (;;) {
+            auto s = (*reader)->next();
+            QVERIFY2(s, s ? "" : s.error().describe().c_str());
+            if (auto *pr = std::get_if<PagesRecord>(&*s); pr && pr->runs.size() == 1 && pr->runs[0].pages == pages) {
+                QVERIFY(pr->data == data);
+                ++found;
+            }
+            if (std::holds_alternative<EndRecord>(*s)) {
+                break;
+            }
+        }
+        writer.join();
+        QVERIFY2(writeError.empty(), writeError.c_str());
+        QCOMPARE(found, 2); // one per process
+        QCOMPARE((*reader)->bytesRead(), written);
+        // half of it is text: the image must be clearly smaller than the data
+        QVERIFY2(written < 2 * data.size() * 3 / 4, qPrintable(QString::number(written)));
+    }
+
+    void writeToClosedPipeIsAnError()
+    {
+        // No SIGPIPE death: the writer reports EPIPE.
+        const SampleImage sample = SampleImage::make(8);
+        PipeFds p;
+        ::close(p.read);
+        p.read = -1;
+        auto w = ImageWriter::create(p.write, sample.header);
+        QVERIFY(!w);
+        QCOMPARE(w.error().code, EPIPE);
+        QVERIFY(w.error().message.find("write header") != std::string::npos);
+        sigset_t pending;
+        sigpending(&pending);
+        QVERIFY(!sigismember(&pending, SIGPIPE));
+    }
+
+    void writerRefusesBadRecords()
+    {
+        const SampleImage sample = SampleImage::make(8);
+        const int fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+        auto fresh = [&] {
+            auto w = ImageWriter::create(fd, sample.header);
+            return std::move(*w);
+        };
+        auto expectError = [](const Result<void> &r, const char *part) {
+            QVERIFY2(!r, part);
+            QVERIFY2(r.error().message.find(part) != std::string::npos, r.error().message.c_str());
+        };
+        {
+            auto w = fresh();
+            expectError(w->write(sample.tasks[0]), "the first section must be the ProcessTree");
+        }
+        {
+            auto w = fresh();
+            QVERIFY(w->write(sample.tree));
+            MmRecord mm = sample.mms[0];
+            mm.vmas[1].start += 1;
+            expectError(w->write(mm), "not page aligned");
+            mm = sample.mms[0];
+            std::swap(mm.vmas[0], mm.vmas[1]);
+            expectError(w->write(mm), "overlaps or is out of order");
+            const PageRun run {0x1000000, 1};
+            std::vector<uint8_t> page(4096);
+            expectError(w->writePages(4242, std::span(&run, 1), page), "comes before its Mm record");
+            QVERIFY(w->write(sample.mms[0]));
+            expectError(w->writePages(4242, std::span(&run, 1), std::span(page).first(4095)), "4095 bytes of data for 1 pages");
+            const PageRun outside {0x9000000, 1};
+            expectError(w->writePages(4242, std::span(&outside, 1), page), "not inside the VMAs");
+            const PageRun vvar {0x7ffc00100000, 1};
+            expectError(w->writePages(4242, std::span(&vvar, 1), page), "[vvar]");
+            QVERIFY(w->writePages(4242, std::span(&run, 1), page));
+            expectError(w->writePages(4242, std::span(&run, 1), page), "must ascend across records");
+            SignalsRecord sig = sample.signals[0];
+            sig.actions[0].signo = 65;
+            expectError(w->write(sig), "signal number 65 out of range");
+            CredsRecord creds = sample.creds[0];
+            creds.capPermitted |= uint64_t(1) << 41;
+            expectError(w->write(creds), "bits above CAP_CHECKPOINT_RESTORE");
+            FilesRecord files = sample.files[0];
+            files.fds[0].fd = -1;
+            expectError(w->write(files), "negative fd");
+            expectError(w->finish(), "image incomplete");
+        }
+        {
+            // a failed write leaves the writer usable; a finished one is closed
+            auto w = ImageWriter::create(fd, sample.header, WriterOptions {1, 0, false});
+            QVERIFY(w);
+            QVERIFY((*w)->write(sample.tree));
+            QVERIFY((*w)->finish());
+            expectError((*w)->write(sample.tasks[0]), "already finished");
+        }
+        Header bad = sample.header;
+        bad.arch = "aarch64";
+        auto w = ImageWriter::create(fd, bad);
+        QVERIFY(!w);
+        QVERIFY(w.error().message.find("'aarch64' is not supported") != std::string::npos);
+        ::close(fd);
+    }
+
+    void partialImageWhenNotRequiredComplete()
+    {
+        const SampleImage sample = SampleImage::make(8);
+        const int fd = memfd_create("partial", MFD_CLOEXEC);
+        auto w = ImageWriter::create(fd, sample.header, WriterOptions {1, 0, false});
+        QVERIFY(w);
+        QVERIFY((*w)->write(sample.tree));
+        QVERIFY((*w)->write(sample.mms[0]));
+        QVERIFY((*w)->write(sample.pages[0]));
+        QVERIFY((*w)->finish());
+        std::vector<uint8_t> bytes(size_t(lseek(fd, 0, SEEK_END)));
+        pread(fd, bytes.data(), bytes.size(), 0);
+        ::close(fd);
+        QVERIFY(readError(bytes).find("image incomplete: no Task record for pid 4242") != std::string::npos);
+        ReaderLimits lenient;
+        lenient.requireComplete = false;
+        auto got = readAll(bytes, lenient);
+        QVERIFY(got);
+        QCOMPARE(got->size(), size_t(4));
+        QVERIFY(std::get<PagesRecord>((*got)[2]) == sample.pages[0]);
+    }
+
+    void imageInfo()
+    {
+        const SampleImage sample = SampleImage::make(40);
+        const std::vector<uint8_t> bytes = writeToBytes(sample);
+        QVERIFY(!bytes.empty());
+        const int fd = memfdWith(bytes);
+        auto info = ImageInfo::read(fd);
+        ::close(fd);
+        QVERIFY2(info, info ? "" : info.error().describe().c_str());
+        QVERIFY(info->header == sample.header);
+        QCOMPARE(info->rootPid, 4242);
+        QCOMPARE(info->imageBytes, uint64_t(bytes.size()));
+        QCOMPARE(info->processes.size(), size_t(2));
+        const ImageProcess *root = info->process(4242);
+        QVERIFY(root);
+        QVERIFY(root->task && root->task->comm == "sample-main");
+        QVERIFY(root->creds && *root->creds == sample.creds[0]);
+        QCOMPARE(root->threads.size(), size_t(2));
+        QCOMPARE(root->fds.size(), size_t(5));
+        QVERIFY(root->fds[3].hasData);
+        QCOMPARE(root->fds[3].dataRawBytes, uint64_t(3000));
+        QCOMPARE(root->vmas.size(), sample.mms[0].vmas.size());
+        QVERIFY(root->mm && root->mm->vmas.empty() && root->mm->auxv == sample.mms[0].auxv);
+        QCOMPARE(root->pages, uint64_t(40));
+        // the run from the data mapping into the bss: one page each
+        QCOMPARE(root->vmas[1].pages, uint64_t(1));
+        QCOMPARE(root->vmas[2].pages, uint64_t(1));
+        QCOMPARE(root->vmas[0].pages, uint64_t(0));
+        uint64_t raw = 0, stored = 0;
+        for (const ImageProcess &p : info->processes) {
+            for (const ImageVma &v : p.vmas) {
+                raw += v.rawBytes;
+                stored += v.storedBytes;
+                QCOMPARE(v.rawBytes, v.pages * 4096);
+                QVERIFY(v.pages == 0 || v.storedBytes > 0);
+            }
+        }
+        QCOMPARE(raw, info->pagesRawBytes);
+        QCOMPARE(raw, uint64_t(80 * 4096));
+        // shares are rounded per piece: at most one byte off per run piece
+        QVERIFY(stored + 16 >= info->pagesStoredBytes && stored <= info->pagesStoredBytes + 16);
+        QCOMPARE(info->sections.at("Pages").count, uint64_t(6));
+        QCOMPARE(info->sections.at("Thread").count, uint64_t(3));
+        QCOMPARE(info->end.pagesStored, uint64_t(80));
+        uint64_t total = 0;
+        for (const auto &[name, s] : info->sections) {
+            total += s.storedBytes;
+        }
+        QCOMPARE(total + 16 + 8 + uint64_t(bytes[12] | bytes[13] << 8), info->imageBytes);
+
+        auto missing = ImageInfo::readFile("/nonexistent/image");
+        QVERIFY(!missing);
+        QCOMPARE(missing.error().code, ENOENT);
+        QVERIFY(missing.error().message.find("/nonexistent/image") != std::string::npos);
+    }
+
+    void capabilityNames()
+    {
+#define CHECK_CAP(name) QCOMPARE(QByteArray(capabilityName(name)), QByteArray(#name))
+        CHECK_CAP(CAP_CHOWN);
+        CHECK_CAP(CAP_DAC_OVERRIDE);
+        CHECK_CAP(CAP_DAC_READ_SEARCH);
+        CHECK_CAP(CAP_FOWNER);
+        CHECK_CAP(CAP_FSETID);
+        CHECK_CAP(CAP_KILL);
+        CHECK_CAP(CAP_SETGID);
+        CHECK_CAP(CAP_SETUID);
+        CHECK_CAP(CAP_SETPCAP);
+        CHECK_CAP(CAP_LINUX_IMMUTABLE);
+        CHECK_CAP(CAP_NET_BIND_SERVICE);
+        CHECK_CAP(CAP_NET_BROADCAST);
+        CHECK_CAP(CAP_NET_ADMIN);
+        CHECK_CAP(CAP_NET_RAW);
+        CHECK_CAP(CAP_IPC_LOCK);
+        CHECK_CAP(CAP_IPC_OWNER);
+        CHECK_CAP(CAP_SYS_MODULE);
+        CHECK_CAP(CAP_SYS_RAWIO);
+        CHECK_CAP(CAP_SYS_CHROOT);
+        CHECK_CAP(CAP_SYS_PTRACE);
+        CHECK_CAP(CAP_SYS_PACCT);
+        CHECK_CAP(CAP_SYS_ADMIN);
+        CHECK_CAP(CAP_SYS_BOOT);
+        CHECK_CAP(CAP_SYS_NICE);
+        CHECK_CAP(CAP_SYS_RESOURCE);
+        CHECK_CAP(CAP_SYS_TIME);
+        CHECK_CAP(CAP_SYS_TTY_CONFIG);
+        CHECK_CAP(CAP_MKNOD);
+        CHECK_CAP(CAP_LEASE);
+        CHECK_CAP(CAP_AUDIT_WRITE);
+        CHECK_CAP(CAP_AUDIT_CONTROL);
+        CHECK_CAP(CAP_SETFCAP);
+        CHECK_CAP(CAP_MAC_OVERRIDE);
+        CHECK_CAP(CAP_MAC_ADMIN);
+        CHECK_CAP(CAP_SYSLOG);
+        CHECK_CAP(CAP_WAKE_ALARM);
+        CHECK_CAP(CAP_BLOCK_SUSPEND);
+        CHECK_CAP(CAP_AUDIT_READ);
+        CHECK_CAP(CAP_PERFMON);
+        CHECK_CAP(CAP_BPF);
+        CHECK_CAP(CAP_CHECKPOINT_RESTORE);
+#undef CHECK_CAP
+        QCOMPARE(kCapabilityCount, unsigned(CAP_LAST_CAP + 1));
+        QVERIFY(capabilityName(41) == nullptr);
+        const std::vector<std::string> names = cryopod::image::capabilityNames((uint64_t(1) << 21) | 1 | (uint64_t(1) << 45));
+        QCOMPARE(names, (std::vector<std::string> {"CAP_CHOWN", "CAP_SYS_ADMIN", "bit 45"}));
+        QCOMPARE(capabilityFromName("sys_admin"), std::optional<unsigned>(21));
+        QCOMPARE(capabilityFromName("CAP_CHECKPOINT_RESTORE"), std::optional<unsigned>(40));
+        QCOMPARE(capabilityFromName("CAP_FLY"), std::optional<unsigned>());
+    }
+};
+
+QTEST_GUILESS_MAIN(ImageRoundTripTest)
+#include "imageroundtriptest.moc"

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// `cryopodctl inspect`: the built binary run on images this test writes,
+// checking text and JSON output, errors and exit codes.
+
+#include "imageinfo.h"
+#include "sampleimage.h"
+
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace cryopod::image;
+using namespace cryopod::image::test;
+
+namespace
+{
+struct Run {
+    int exitCode = -1;
+    QString out;
+    QString err;
+};
+
+Run cryopodctl(const QStringList &args, const QByteArray &input = {})
+{
+    QProcess p;
+    p.start(QStringLiteral(CRYOPODCTL_PATH), args);
+    if (!p.waitForStarted()) {
+        return {};
+    }
+    p.write(input);
+    p.closeWriteChannel();
+    p.waitForFinished(60000);
+    Run r;
+    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.out = QString::fromUtf8(p.readAllStandardOutput());
+    r.err = QString::fromUtf8(p.readAllStandardError());
+    return r;
+}
+
+bool writeFile(const QString &path, const std::vector<uint8_t> &bytes)
+{
+    QFile f(path);
+    return f.open(QIODevice::WriteOnly) && f.write(reinterpret_cast<const char *>(bytes.data()), qint64(bytes.size())) == qint64(bytes.size());
+}
+} // namespace
+
+class InspectCommandTest : public QObject
+{
+    Q_OBJECT
+
+    QTemporaryDir m_dir;
+    SampleImage m_sample;
+    std::vector<uint8_t> m_bytes;
+    QString m_image;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        m_sample = SampleImage::make(40);
+        m_bytes = writeToBytes(m_sample);
+        QVERIFY(!m_bytes.empty());
+        m_image = m_dir.filePath(QStringLiteral("sample.cryopod"));
+        QVERIFY(writeFile(m_image, m_bytes));
+    }
+
+    void text()
+    {
+        const Run r = cryopodctl({QStringLiteral("inspect"), m_image});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY(r.err.isEmpty());
+        const QString &o = r.out;
+        const QStringList expected = {
+            QStringLiteral("Image %1\n").arg(m_image),
+            QStringLiteral("format:      version 1, "),
+            QStringLiteral("created:     2026-01-01T00:00:00.123Z"),
+            QStringLiteral("host:        pod-host, kernel 6.18.0-cryopod-test, x86_64, page size 4096"),
+            QStringLiteral("engine:      cryopod 0.1.0"),
+            QStringLiteral("memory:      80 pages, 320.0 KiB raw, "),
+            QStringLiteral("Process tree (root 4242)\n  4242 sample-main  (ppid 1, pgid 4242, sid 4000, threads 4242 4243)\n  └─ 4250 sample-child"),
+            QStringLiteral("Process 4242 (sample-main)"),
+            QStringLiteral("cwd:         /home/user/work dir"),
+            QStringLiteral("umask:       0027"),
+            QStringLiteral("NOFILE=1024/524288"),
+            QStringLiteral("uid:         1000  euid 0  suid 1001  fsuid 0"),
+            QStringLiteral("groups:      4 24 27 1000 4294967294"),
+            QStringLiteral("effective:   CAP_NET_RAW (0x2000)"),
+            QStringLiteral("permitted:   CAP_NET_RAW CAP_SYS_ADMIN CAP_CHECKPOINT_RESTORE (0x10000202000)"),
+            QStringLiteral("ambient:     CAP_CHECKPOINT_RESTORE (0x10000000000)"),
+            QStringLiteral("bounding:    all except CAP_SYS_RESOURCE (0x1fffeffffff)"),
+            QStringLiteral("securebits:  0x10   no_new_privs: yes"),
+            QStringLiteral("4243 worker#4243"),
+            QStringLiteral("SIGINT    0x401234"),
+            QStringLiteral("SIGPIPE   ignored"),
+            QStringLiteral("SIG64"),
+            QStringLiteral("0000000001000000-0000000009000000 rw-  anon"),
+            QStringLiteral("[heap]"),
+            QStringLiteral("[stack] [growsdown]"),
+            QStringLiteral("/usr/bin/sample @0x1000"),
+            QStringLiteral("O_RDONLY"),
+            QStringLiteral("O_WRONLY|O_APPEND"),
+            QStringLiteral("/dev/null (device 1:3)"),
+            QStringLiteral("/tmp/scratch file (unlinked; contents in image: 2.9 KiB raw,"),
+            QStringLiteral("O_RDONLY|O_DIRECTORY"),
+            QStringLiteral(" cloexec  /home/user"),
+        };
+        for (const QString &part : expected) {
+            QVERIFY2(o.contains(part), qPrintable(QStringLiteral("missing '%1' in:\n%2").arg(part, o)));
+        }
+    }
+
+    void json()
+    {
+        const Run r = cryopodctl({QStringLiteral("inspect"), m_image, QStringLiteral("--json")});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QJsonParseError error;
+        const QJsonDocument doc = QJsonDocument::fromJson(r.out.toUtf8(), &error);
+        QVERIFY2(error.error == QJsonParseError::NoError, qPrintable(error.errorString()));
+        const QJsonObject root = doc.object();
+        QCOMPARE(root[QStringLiteral("formatVersion")].toInt(), 1);
+        QCOMPARE(root[QStringLiteral("arch")].toString(), QStringLiteral("x86_64"));
+        QCOMPARE(root[QStringLiteral("hostname")].toString(), QStringLiteral("pod-host"));
+        QCOMPARE(root[QStringLiteral("createdUnixNs")].toString(), QStringLiteral("1767225600123456789"));
+        QCOMPARE(root[QStringLiteral("imageBytes")].toInteger(), qint64(m_bytes.size()));
+        QCOMPARE(root[QStringLiteral("rootPid")].toInt(), 4242);
+        QCOMPARE(root[QStringLiteral("sections")][QStringLiteral("Pages")][QStringLiteral("count")].toInt(), 6);
+
+        // the same numbers as the library computes
+        const int fd = memfdWith(m_bytes);
+        auto info = ImageInfo::read(fd);
+        ::close(fd);
+        QVERIFY(info);
+        QCOMPARE(root[QStringLiteral("memory")][QStringLiteral("storedBytes")].toInteger(), qint64(info->pagesStoredBytes));
+        QCOMPARE(root[QStringLiteral("memory")][QStringLiteral("rawBytes")].toInteger(), qint64(80 * 4096));
+
+        const QJsonArray processes = root[QStringLiteral("processes")].toArray();
+        QCOMPARE(processes.size(), 2);
+        const QJsonObject p = processes[0].toObject();
+        QCOMPARE(p[QStringLiteral("pid")].toInt(), 4242);
+        QCOMPARE(p[QStringLiteral("comm")].toString(), QStringLiteral("sample-main"));
+        QCOMPARE(p[QStringLiteral("tids")].toArray(), (QJsonArray {4242, 4243}));
+        QCOMPARE(p[QStringLiteral("umask")].toString(), QStringLiteral("0027"));
+        QCOMPARE(p[QStringLiteral("rlimits")][QStringLiteral("NOFILE")][QStringLiteral("max")].toInteger(), 524288);
+        QCOMPARE(p[QStringLiteral("rlimits")][QStringLiteral("CPU")][QStringLiteral("cur")].toString(), QStringLiteral("unlimited"));
+        const QJsonObject creds = p[QStringLiteral("credentials")].toObject();
+        QCOMPARE(creds[QStringLiteral("euid")].toInt(), 0);
+        QCOMPARE(creds[QStringLiteral("groups")].toArray().last().toInteger(), qint64(4294967294));
+        const QJsonObject caps = creds[QStringLiteral("capabilities")].toObject();
+        QCOMPARE(caps[QStringLiteral("permitted")][QStringLiteral("mask")].toString(), QStringLiteral("0x10000202000"));
+        QCOMPARE(caps[QStringLiteral("permitted")][QStringLiteral("names")].toArray(),
+                 (QJsonArray {QStringLiteral("CAP_NET_RAW"), QStringLiteral("CAP_SYS_ADMIN"), QStringLiteral("CAP_CHECKPOINT_RESTORE")}));
+        QCOMPARE(caps[QStringLiteral("bounding")][QStringLiteral("names")].toArray().size(), 40);
+        QCOMPARE(creds[QStringLiteral("noNewPrivs")].toBool(), true);
+        const QJsonArray threads = p[QStringLiteral("threads")].toArray();
+        QCOMPARE(threads.size(), 2);
+        QCOMPARE(threads[1][QStringLiteral("regs")][QStringLiteral("rip")].toString(),
+                 QStringLiteral("0x") + QString::number(m_sample.threads[1].regs.gpr[16], 16));
+        QCOMPARE(p[QStringLiteral("signals")].toArray()[1][QStringLiteral("handler")].toString(), QStringLiteral("ignored"));
+
+        const QJsonArray vmas = p[QStringLiteral("vmas")].toArray();
+        QCOMPARE(vmas.size(), qsizetype(m_sample.mms[0].vmas.size()));
+        qint64 raw = 0;
+        for (qsizetype i = 0; i < vmas.size(); ++i) {
+            const QJsonObject v = vmas[i].toObject();
+            QCOMPARE(v[QStringLiteral("rawBytes")].toInteger(), qint64(info->processes[0].vmas[size_t(i)].rawBytes));
+            QCOMPARE(v[QStringLiteral("storedBytes")].toInteger(), qint64(info->processes[0].vmas[size_t(i)].storedBytes));
+            raw += v[QStringLiteral("rawBytes")].toInteger();
+        }
+        QCOMPARE(raw, qint64(40 * 4096));
+        QCOMPARE(vmas[3][QStringLiteral("path")].toString(), QStringLiteral("[heap]"));
+        QCOMPARE(vmas[3][QStringLiteral("start")].toString(), QStringLiteral("0x1000000"));
+        QCOMPARE(vmas[9][QStringLiteral("start")].toString(), QStringLiteral("0xffffffffff600000"));
+        QCOMPARE(vmas[6][QStringLiteral("flags")].toArray(), (QJsonArray {QStringLiteral("growsdown")}));
+        QCOMPARE(vmas[1][QStringLiteral("offset")].toInteger(), 0x1000);
+
+        const QJsonArray fds = p[QStringLiteral("fds")].toArray();
+        QCOMPARE(fds.size(), 5);
+        QCOMPARE(fds[0][QStringLiteral("device")].toString(), QStringLiteral("1:3"));
+        QCOMPARE(fds[1][QStringLiteral("flags")].toString(), QStringLiteral("O_WRONLY|O_APPEND"));
+        QCOMPARE(fds[1][QStringLiteral("pos")].toInteger(), 1234);
+        QCOMPARE(fds[3][QStringLiteral("unlinked")].toBool(), true);
+        QCOMPARE(fds[3][QStringLiteral("dataRawBytes")].toInteger(), 3000);
+        QCOMPARE(fds[4][QStringLiteral("cloexec")].toBool(), true);
+    }
+
+    void fromStandardInput()
+    {
+        const Run r =
+            cryopodctl({QStringLiteral("inspect"), QStringLiteral("-")}, QByteArray(reinterpret_cast<const char *>(m_bytes.data()), qsizetype(m_bytes.size())));
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY(r.out.startsWith(QStringLiteral("Image (standard input)\n")));
+    }
+
+    void errors()
+    {
+        const QString missing = m_dir.filePath(QStringLiteral("missing.cryopod"));
+        Run r = cryopodctl({QStringLiteral("inspect"), missing});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.out.isEmpty());
+        QCOMPARE(r.err, QStringLiteral("cryopodctl: inspect: open %1: No such file or directory\n").arg(missing));
+
+        std::vector<uint8_t> bad = m_bytes;
+        const Wire wire = parseWire(bad);
+        bad[wire.sections[3].offset + 30] ^= 0x10;
+        const QString corrupt = m_dir.filePath(QStringLiteral("corrupt.cryopod"));
+        QVERIFY(writeFile(corrupt, bad));
+        r = cryopodctl({QStringLiteral("inspect"), corrupt, QStringLiteral("--json")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.out.isEmpty());
+        QVERIFY2(r.err.startsWith(QStringLiteral("cryopodctl: inspect: %1: section #3 (Signals) at byte ").arg(corrupt)), qPrintable(r.err));
+        QVERIFY2(r.err.contains(QStringLiteral("checksum mismatch")), qPrintable(r.err));
+
+        const std::vector<uint8_t> cut(m_bytes.begin(), m_bytes.begin() + qsizetype(wire.sections[5].offset + 10));
+        const QString truncated = m_dir.filePath(QStringLiteral("truncated.cryopod"));
+        QVERIFY(writeFile(truncated, cut));
+        r = cryopodctl({QStringLiteral("inspect"), truncated});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains(QStringLiteral("image truncated at byte %1 in section #5 (FileData)").arg(cut.size())), qPrintable(r.err));
+
+        r = cryopodctl({QStringLiteral("inspect"), QStringLiteral("/etc/hostname")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains(QStringLiteral("not a Cryopod image")), qPrintable(r.err));
+    }
+
+    void usage()
+    {
+        Run r = cryopodctl({QStringLiteral("inspect")});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY(r.err.startsWith(QStringLiteral("cryopodctl: inspect: no IMAGE given\n")));
+        QVERIFY(r.err.contains(QStringLiteral("usage: cryopodctl inspect IMAGE [--json]")));
+        r = cryopodctl({QStringLiteral("inspect"), m_image, QStringLiteral("--bogus")});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY(r.err.startsWith(QStringLiteral("cryopodctl: inspect: unknown option '--bogus'")));
+        r = cryopodctl({QStringLiteral("inspect"), m_image, m_image});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY(r.err.contains(QStringLiteral("more than one IMAGE")));
+        r = cryopodctl({QStringLiteral("inspect"), QStringLiteral("--help")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.out.startsWith(QStringLiteral("usage: cryopodctl inspect IMAGE [--json]")));
+    }
+};
+
+QTEST_GUILESS_MAIN(InspectCommandTest)
+#include "inspectcommandtest.moc"

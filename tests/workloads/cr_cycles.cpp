@@ -1,0 +1,882 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// cr_cycles: drives one workload through N checkpoint/restore cycles with
+// cryopodctl and checks, after every step, that the process is where it must
+// be. See README.md beside this file for the workload contract and the steps.
+//
+//   cr_cycles --cryopodctl PATH --cycles N --mode leave-running|kill|mixed
+//             [--keep DIR] [--frozen] [--plain] [--min-runtime S]
+//             [--timeout S] [--expect-fail] -- WORKLOAD ARGS...
+//
+// Plain C++ (no Qt), no exceptions: every step returns false with a message.
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <filesystem>
+#include <format>
+#include <fstream>
+#include <optional>
+#include <poll.h>
+#include <set>
+#include <sstream>
+#include <string>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace
+{
+
+using Clock = std::chrono::steady_clock;
+
+enum class Mode { LeaveRunning, Kill, Mixed };
+
+struct Options {
+    std::string cryopodctl;
+    int cycles = 10;
+    Mode mode = Mode::Mixed;
+    std::string keepDir;
+    bool frozen = false;
+    bool plain = false;
+    double minRuntime = 0;
+    double timeout = 50;
+    bool expectFail = false;
+    std::vector<std::string> workload;
+};
+
+// Step timeouts, in seconds; each is also capped by the overall deadline.
+constexpr double ReadyTimeout = 15;
+constexpr double CryopodctlTimeout = 20;
+constexpr double ReapTimeout = 5;
+constexpr double ProgressTimeout = 3;
+constexpr double FinalTimeout = 10;
+
+void say(const std::string &line)
+{
+    std::fprintf(stdout, "cr_cycles: %s\n", line.c_str());
+    std::fflush(stdout);
+}
+
+std::string readFile(const std::string &path, size_t limit = 64 * 1024)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        return {};
+    }
+    std::string data(limit, '\0');
+    in.read(data.data(), static_cast<std::streamsize>(limit));
+    data.resize(static_cast<size_t>(in.gcount()));
+    return data;
+}
+
+bool fileExists(const std::string &path)
+{
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string trimmed(std::string s)
+{
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) {
+        s.pop_back();
+    }
+    return s;
+}
+
+std::string describeStatus(int status)
+{
+    if (WIFEXITED(status)) {
+        return std::format("exited with status {}", WEXITSTATUS(status));
+    }
+    if (WIFSIGNALED(status)) {
+        return std::format("killed by signal {} ({}){}", WTERMSIG(status), sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?",
+                           WCOREDUMP(status) ? ", core dumped" : "");
+    }
+    return std::format("wait status {:#x}", status);
+}
+
+// What /proc says about a process.
+struct ProcInfo {
+    bool exists = false;
+    char state = '?';
+    pid_t ppid = 0;
+    pid_t tracer = 0;
+    std::string comm;
+    uint64_t runNs = 0; // schedstat: time on cpu
+    uint64_t slices = 0; // schedstat: times scheduled in
+    uint64_t switches = 0; // voluntary + nonvoluntary context switches
+};
+
+ProcInfo procInfo(pid_t pid)
+{
+    ProcInfo info;
+    const std::string stat = readFile(std::format("/proc/{}/stat", pid));
+    if (stat.empty()) {
+        return info;
+    }
+    info.exists = true;
+    const auto open = stat.find('(');
+    const auto close = stat.rfind(')');
+    if (open != std::string::npos && close != std::string::npos && close + 2 < stat.size()) {
+        info.comm = stat.substr(open + 1, close - open - 1);
+        info.state = stat[close + 2];
+    }
+    std::istringstream status(readFile(std::format("/proc/{}/status", pid)));
+    std::string line;
+    while (std::getline(status, line)) {
+        auto value = [&line](const char *key) -> std::optional<uint64_t> {
+            const size_t n = std::strlen(key);
+            if (line.compare(0, n, key) != 0) {
+                return std::nullopt;
+            }
+            return std::strtoull(line.c_str() + n, nullptr, 10);
+        };
+        if (auto v = value("PPid:")) {
+            info.ppid = static_cast<pid_t>(*v);
+        } else if (auto v = value("TracerPid:")) {
+            info.tracer = static_cast<pid_t>(*v);
+        } else if (auto v = value("voluntary_ctxt_switches:")) {
+            info.switches += *v;
+        } else if (auto v = value("nonvoluntary_ctxt_switches:")) {
+            info.switches += *v;
+        }
+    }
+    std::istringstream sched(readFile(std::format("/proc/{}/schedstat", pid)));
+    uint64_t wait = 0;
+    sched >> info.runNs >> wait >> info.slices;
+    return info;
+}
+
+std::string stateName(char state)
+{
+    switch (state) {
+    case 'R':
+        return "R (running)";
+    case 'S':
+        return "S (sleeping)";
+    case 'D':
+        return "D (disk sleep)";
+    case 'T':
+        return "T (stopped)";
+    case 't':
+        return "t (tracing stop)";
+    case 'Z':
+        return "Z (zombie)";
+    case 'X':
+        return "X (dead)";
+    default:
+        return std::string(1, state);
+    }
+}
+
+std::vector<pid_t> ownChildren()
+{
+    std::set<pid_t> children;
+    const std::string dir = std::format("/proc/{}/task", getpid());
+    for (const auto &task : std::filesystem::directory_iterator(dir, std::filesystem::directory_options::skip_permission_denied)) {
+        std::istringstream in(readFile(task.path().string() + "/children"));
+        pid_t pid;
+        while (in >> pid) {
+            children.insert(pid);
+        }
+    }
+    return {children.begin(), children.end()};
+}
+
+// A child process with an optional deadline.
+struct Child {
+    pid_t pid = -1;
+    int pidfd = -1;
+};
+
+Child spawn(const std::vector<std::string> &argv, const std::string &cwd, const std::string &outPath, const std::string &errPath, std::string *error)
+{
+    int execPipe[2];
+    if (pipe2(execPipe, O_CLOEXEC) != 0) {
+        *error = std::format("pipe2: {}", std::strerror(errno));
+        return {};
+    }
+    std::vector<char *> cargv;
+    for (const auto &a : argv) {
+        cargv.push_back(const_cast<char *>(a.c_str()));
+    }
+    cargv.push_back(nullptr);
+
+    const pid_t pid = fork();
+    if (pid < 0) {
+        *error = std::format("fork: {}", std::strerror(errno));
+        close(execPipe[0]);
+        close(execPipe[1]);
+        return {};
+    }
+    if (pid == 0) {
+        // Clean slate: default signal dispositions, nothing blocked, fds 0-2
+        // only (the rest close on exec), stdio to /dev/null or the files asked.
+        for (int sig = 1; sig < NSIG; ++sig) {
+            if (sig != SIGKILL && sig != SIGSTOP) {
+                signal(sig, SIG_DFL);
+            }
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        auto redirect = [](const std::string &path, int target, int flags) {
+            const int fd = open(path.empty() ? "/dev/null" : path.c_str(), flags, 0644);
+            if (fd < 0) {
+                return false;
+            }
+            if (fd != target) {
+                dup2(fd, target);
+                close(fd);
+            }
+            return true;
+        };
+        bool ok = redirect({}, 0, O_RDONLY) && redirect(outPath, 1, O_WRONLY | O_CREAT | O_TRUNC) && redirect(errPath, 2, O_WRONLY | O_CREAT | O_TRUNC);
+        if (ok && !cwd.empty() && chdir(cwd.c_str()) != 0) {
+            ok = false;
+        }
+        if (ok) {
+            syscall(SYS_close_range, 3u, ~0u, 4u /* CLOSE_RANGE_CLOEXEC */);
+            execvp(cargv[0], cargv.data());
+        }
+        const int err = errno;
+        (void)!write(execPipe[1], &err, sizeof err);
+        _exit(127);
+    }
+    close(execPipe[1]);
+    int err = 0;
+    ssize_t n;
+    do {
+        n = read(execPipe[0], &err, sizeof err);
+    } while (n < 0 && errno == EINTR);
+    close(execPipe[0]);
+    if (n > 0) {
+        *error = std::format("exec {}: {}", argv[0], std::strerror(err));
+        waitpid(pid, nullptr, 0);
+        return {};
+    }
+    Child child;
+    child.pid = pid;
+    child.pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    return child;
+}
+
+// Waits for PID (a child of ours) to end; returns its wait status, or
+// nullopt on timeout.
+std::optional<int> waitChild(pid_t pid, double seconds)
+{
+    const auto deadline = Clock::now() + std::chrono::duration<double>(std::max(seconds, 0.0));
+    while (true) {
+        int status = 0;
+        const pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+            return status;
+        }
+        if (r < 0 && errno != EINTR) {
+            return std::nullopt;
+        }
+        if (Clock::now() >= deadline) {
+            return std::nullopt;
+        }
+        usleep(2000);
+    }
+}
+
+class Harness
+{
+public:
+    explicit Harness(Options options)
+        : m_opt(std::move(options))
+    {
+    }
+
+    int run();
+
+private:
+    bool setUp();
+    bool startWorkload();
+    bool cycle(int index, bool leaveRunning);
+    bool finish();
+    bool runCryopodctl(const std::vector<std::string> &args, const std::string &tag, std::string *out);
+    bool checkRunning(const char *what, bool expectProgress);
+    bool waitProgress(const char *what);
+    bool checkNoStrayChildren();
+    void cleanUp();
+    void printDiagnostics();
+    double remaining() const;
+    double cap(double seconds) const
+    {
+        return std::min(seconds, remaining());
+    }
+    bool fail(std::string message)
+    {
+        m_error = std::move(message);
+        return false;
+    }
+
+    Options m_opt;
+    std::string m_name;
+    std::string m_stateDir;
+    pid_t m_pid = -1;
+    pid_t m_cmdPid = -1; // a running cryopodctl
+    std::string m_step = "setup";
+    std::string m_error;
+    std::string m_lastErrPath; // stderr of the last cryopodctl
+    std::string m_lastCommand;
+    Clock::time_point m_start;
+    Clock::time_point m_deadline;
+    Clock::time_point m_workloadStart;
+    struct stat m_ready {}; // STATEDIR/ready as the original wrote it
+};
+
+double Harness::remaining() const
+{
+    return std::chrono::duration<double>(m_deadline - Clock::now()).count();
+}
+
+bool Harness::setUp()
+{
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+        return fail(std::format("PR_SET_CHILD_SUBREAPER: {}", std::strerror(errno)));
+    }
+    std::string base = m_opt.keepDir.empty() ? std::string("/tmp") : m_opt.keepDir;
+    std::error_code ec;
+    std::filesystem::create_directories(base, ec);
+    std::string tmpl = std::format("{}/cr_cycles.{}.XXXXXX", base, m_name);
+    if (!mkdtemp(tmpl.data())) {
+        return fail(std::format("mkdtemp {}: {}", tmpl, std::strerror(errno)));
+    }
+    m_stateDir = tmpl;
+    chmod(m_stateDir.c_str(), 0755);
+    return true;
+}
+
+bool Harness::startWorkload()
+{
+    m_step = "start workload";
+    std::vector<std::string> argv = m_opt.workload;
+    if (!m_opt.plain) {
+        argv.push_back(m_stateDir);
+    }
+    std::string error;
+    Child child = spawn(argv, m_stateDir, {}, {}, &error);
+    if (child.pid < 0) {
+        return fail(error);
+    }
+    if (child.pidfd >= 0) {
+        close(child.pidfd);
+    }
+    m_pid = child.pid;
+    m_workloadStart = Clock::now();
+
+    if (m_opt.plain) {
+        // No contract: ready once it sleeps (or after a short while).
+        m_step = "wait until the plain workload sleeps";
+        const auto until = Clock::now() + std::chrono::milliseconds(500);
+        while (Clock::now() < until && procInfo(m_pid).state != 'S') {
+            usleep(5000);
+        }
+    } else {
+        m_step = "wait for ready";
+        const std::string ready = m_stateDir + "/ready";
+        const auto until = Clock::now() + std::chrono::duration<double>(cap(ReadyTimeout));
+        while (!fileExists(ready)) {
+            int status;
+            if (waitpid(m_pid, &status, WNOHANG) == m_pid) {
+                return fail(std::format("workload {} before writing ready", describeStatus(status)));
+            }
+            if (Clock::now() >= until) {
+                return fail(std::format("no {} within {:.0f} s", ready, cap(ReadyTimeout)));
+            }
+            usleep(5000);
+        }
+        const std::string text = trimmed(readFile(ready));
+        if (text != std::to_string(m_pid)) {
+            return fail(std::format("ready says pid '{}', the workload is pid {}", text, m_pid));
+        }
+        ::stat(ready.c_str(), &m_ready);
+    }
+    std::string fds;
+    std::vector<std::pair<int, std::string>> list;
+    const std::string fdDir = std::format("/proc/{}/fd", m_pid);
+    std::error_code ec;
+    for (const auto &e : std::filesystem::directory_iterator(fdDir, ec)) {
+        std::error_code lec;
+        list.emplace_back(std::atoi(e.path().filename().c_str()), std::filesystem::read_symlink(e.path(), lec).string());
+    }
+    std::sort(list.begin(), list.end());
+    for (const auto &[fd, target] : list) {
+        fds += std::format(" {}={}", fd, target);
+    }
+    say(std::format("{}: pid {} ready, state dir {}, fds:{}", m_name, m_pid, m_stateDir, fds));
+    return true;
+}
+
+bool Harness::runCryopodctl(const std::vector<std::string> &args, const std::string &tag, std::string *out)
+{
+    std::vector<std::string> argv{m_opt.cryopodctl};
+    argv.insert(argv.end(), args.begin(), args.end());
+    m_lastCommand.clear();
+    for (const auto &a : argv) {
+        m_lastCommand += (m_lastCommand.empty() ? "" : " ") + a;
+    }
+    const std::string outPath = std::format("{}/cryopodctl.{}.out", m_stateDir, tag);
+    m_lastErrPath = std::format("{}/cryopodctl.{}.err", m_stateDir, tag);
+    std::string error;
+    Child child = spawn(argv, {}, outPath, m_lastErrPath, &error);
+    if (child.pid < 0) {
+        return fail(error);
+    }
+    if (child.pidfd >= 0) {
+        close(child.pidfd);
+    }
+    m_cmdPid = child.pid;
+    const double limit = cap(CryopodctlTimeout);
+    const auto status = waitChild(child.pid, limit);
+    if (!status) {
+        kill(child.pid, SIGKILL);
+        waitpid(child.pid, nullptr, 0);
+        m_cmdPid = -1;
+        return fail(std::format("'{}' did not finish within {:.1f} s (killed)", m_lastCommand, limit));
+    }
+    m_cmdPid = -1;
+    *out = readFile(outPath);
+    if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+        return fail(std::format("'{}' {}", m_lastCommand, describeStatus(*status)));
+    }
+    return true;
+}
+
+bool Harness::waitProgress(const char *what)
+{
+    // Progress: the process got cpu time or was scheduled since the first
+    // look. Sleepers wake every 200 ms at most, spinners always run.
+    const ProcInfo first = procInfo(m_pid);
+    const double limit = cap(ProgressTimeout);
+    const auto until = Clock::now() + std::chrono::duration<double>(limit);
+    while (Clock::now() < until) {
+        usleep(10000);
+        const ProcInfo now = procInfo(m_pid);
+        if (!now.exists) {
+            return fail(std::format("{} pid {} vanished", what, m_pid));
+        }
+        if (now.runNs > first.runNs || now.slices > first.slices || now.switches > first.switches) {
+            return true;
+        }
+    }
+    const ProcInfo now = procInfo(m_pid);
+    return fail(std::format("{} pid {} made no progress in {:.1f} s (state {}, cpu {} ns, scheduled {} times, unchanged)", what, m_pid, limit,
+                            stateName(now.state), now.runNs, now.slices));
+}
+
+bool Harness::checkRunning(const char *what, bool expectProgress)
+{
+    const ProcInfo info = procInfo(m_pid);
+    if (!info.exists) {
+        return fail(std::format("{} pid {} does not exist", what, m_pid));
+    }
+    if (info.state == 'T' || info.state == 't' || info.state == 'Z' || info.state == 'X') {
+        return fail(std::format("{} pid {} is in state {}", what, m_pid, stateName(info.state)));
+    }
+    if (info.tracer != 0) {
+        return fail(std::format("{} pid {} is still traced by pid {}", what, m_pid, info.tracer));
+    }
+    if (expectProgress && !m_opt.plain) {
+        return waitProgress(what);
+    }
+    return true;
+}
+
+bool Harness::checkNoStrayChildren()
+{
+    // Reap zombies cryopodctl left to us; anything else alive besides the
+    // workload is a leftover of the engine.
+    const auto until = Clock::now() + std::chrono::milliseconds(1000);
+    std::vector<pid_t> stray;
+    do {
+        stray.clear();
+        for (pid_t child : ownChildren()) {
+            if (child == m_pid) {
+                continue;
+            }
+            if (waitpid(child, nullptr, WNOHANG) == child) {
+                continue;
+            }
+            stray.push_back(child);
+        }
+        if (stray.empty()) {
+            return true;
+        }
+        usleep(10000);
+    } while (Clock::now() < until);
+    std::string list;
+    for (pid_t p : stray) {
+        const ProcInfo info = procInfo(p);
+        list += std::format(" {} ({}, state {})", p, info.comm, stateName(info.state));
+    }
+    return fail(std::format("cryopodctl left processes behind:{}", list));
+}
+
+bool Harness::cycle(int index, bool leaveRunning)
+{
+    const std::string modeName = leaveRunning ? "leave-running" : "kill";
+    m_step = std::format("cycle {}/{} ({}): pre-checkpoint check", index, m_opt.cycles, modeName);
+    {
+        int status;
+        if (waitpid(m_pid, &status, WNOHANG) == m_pid) {
+            return fail(std::format("the workload {} before the checkpoint", describeStatus(status)));
+        }
+    }
+    if (!checkRunning("workload", false)) {
+        return false;
+    }
+
+    m_step = std::format("cycle {}/{} ({}): checkpoint", index, m_opt.cycles, modeName);
+    const std::string image = std::format("{}/image.{}", m_stateDir, index);
+    std::string out;
+    auto t0 = Clock::now();
+    if (!runCryopodctl({"checkpoint", "--direct", std::to_string(m_pid), "-o", image, leaveRunning ? "--leave-running" : "--kill"},
+                       std::format("{}.checkpoint", index), &out)) {
+        return false;
+    }
+    const double checkpointSec = std::chrono::duration<double>(Clock::now() - t0).count();
+    struct stat st;
+    if (::stat(image.c_str(), &st) != 0 || st.st_size == 0) {
+        return fail(std::format("cryopodctl exited 0 but {} is {}", image, ::stat(image.c_str(), &st) != 0 ? "missing" : "empty"));
+    }
+
+    if (leaveRunning) {
+        m_step = std::format("cycle {}/{} ({}): original after checkpoint", index, m_opt.cycles, modeName);
+        if (!checkRunning("original after --leave-running", true)) {
+            return false;
+        }
+        m_step = std::format("cycle {}/{} ({}): kill the original", index, m_opt.cycles, modeName);
+        kill(m_pid, SIGKILL);
+        const auto status = waitChild(m_pid, cap(ReapTimeout));
+        if (!status) {
+            return fail(std::format("original pid {} not reaped within {:.0f} s after SIGKILL (state {})", m_pid, ReapTimeout, stateName(procInfo(m_pid).state)));
+        }
+        if (!WIFSIGNALED(*status) || WTERMSIG(*status) != SIGKILL) {
+            return fail(std::format("original {} instead of dying from SIGKILL", describeStatus(*status)));
+        }
+    } else {
+        m_step = std::format("cycle {}/{} ({}): reap the original", index, m_opt.cycles, modeName);
+        const auto status = waitChild(m_pid, cap(ReapTimeout));
+        if (!status) {
+            return fail(std::format("cryopodctl --kill returned but pid {} is still alive (state {})", m_pid, stateName(procInfo(m_pid).state)));
+        }
+        if (!WIFSIGNALED(*status)) {
+            return fail(std::format("after --kill the original {} (expected death by a signal)", describeStatus(*status)));
+        }
+    }
+    m_step = std::format("cycle {}/{} ({}): pid free", index, m_opt.cycles, modeName);
+    if (kill(m_pid, 0) == 0 || errno != ESRCH || fileExists(std::format("/proc/{}", m_pid))) {
+        return fail(std::format("pid {} is still in use after the original was reaped", m_pid));
+    }
+
+    m_step = std::format("cycle {}/{} ({}): restore", index, m_opt.cycles, modeName);
+    t0 = Clock::now();
+    std::vector<std::string> restoreArgs{"restore", "--direct", "-i", image};
+    if (m_opt.frozen) {
+        restoreArgs.push_back("--frozen");
+    }
+    if (!runCryopodctl(restoreArgs, std::format("{}.restore", index), &out)) {
+        // The engine must leave nothing behind; if it did, it is ours now.
+        if (procInfo(m_pid).exists) {
+            m_error += std::format(" (and pid {} exists after the failed restore)", m_pid);
+        }
+        return false;
+    }
+    const double restoreSec = std::chrono::duration<double>(Clock::now() - t0).count();
+    const auto pos = out.find("restored pid ");
+    if (pos == std::string::npos) {
+        return fail(std::format("cryopodctl restore printed no 'restored pid N' (stdout: '{}')", trimmed(out)));
+    }
+    const long restored = std::strtol(out.c_str() + pos + 13, nullptr, 10);
+    if (restored != m_pid) {
+        if (restored > 0 && procInfo(static_cast<pid_t>(restored)).exists) {
+            kill(static_cast<pid_t>(restored), SIGKILL);
+        }
+        return fail(std::format("restored pid {} instead of {}", restored, m_pid));
+    }
+    m_step = std::format("cycle {}/{} ({}): restored process", index, m_opt.cycles, modeName);
+    const ProcInfo info = procInfo(m_pid);
+    if (!info.exists) {
+        return fail(std::format("restored pid {} does not exist after cryopodctl exited", m_pid));
+    }
+    if (info.ppid != getpid()) {
+        return fail(std::format("restored pid {} has parent {}, expected the subreaper {} after cryopodctl exited", m_pid, info.ppid, getpid()));
+    }
+    if (m_opt.frozen) {
+        if (info.state != 'T' && info.state != 't') {
+            return fail(std::format("restored with --frozen but pid {} is in state {}", m_pid, stateName(info.state)));
+        }
+        usleep(100000);
+        const ProcInfo later = procInfo(m_pid);
+        if (later.runNs != info.runNs) {
+            return fail(std::format("restored with --frozen but pid {} ran ({} ns -> {} ns)", m_pid, info.runNs, later.runNs));
+        }
+        kill(m_pid, SIGCONT);
+        usleep(5000);
+    }
+    if (!checkRunning("restored", true)) {
+        return false;
+    }
+    if (!m_opt.plain) {
+        // A copy that started over instead of going on would write ready again.
+        struct stat ready;
+        if (::stat((m_stateDir + "/ready").c_str(), &ready) != 0 || ready.st_ino != m_ready.st_ino || ready.st_mtim.tv_sec != m_ready.st_mtim.tv_sec
+            || ready.st_mtim.tv_nsec != m_ready.st_mtim.tv_nsec) {
+            return fail("STATEDIR/ready was written again: the restored process started over instead of resuming");
+        }
+    }
+    if (!checkNoStrayChildren()) {
+        return false;
+    }
+    if (m_opt.keepDir.empty()) {
+        unlink(image.c_str());
+    }
+    say(std::format("{}: cycle {}/{} {}: checkpoint {:.3f} s, image {} KiB, restore {:.3f} s, pid {} running", m_name, index, m_opt.cycles, modeName,
+                    checkpointSec, (st.st_size + 1023) / 1024, restoreSec, m_pid));
+    return true;
+}
+
+bool Harness::finish()
+{
+    if (m_opt.plain) {
+        m_step = "final: wait for the plain workload to exit";
+        const double limit = remaining();
+        const auto status = waitChild(m_pid, limit);
+        if (!status) {
+            return fail(std::format("pid {} did not exit within {:.1f} s (state {})", m_pid, limit, stateName(procInfo(m_pid).state)));
+        }
+        const double ran = std::chrono::duration<double>(Clock::now() - m_workloadStart).count();
+        if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+            return fail(std::format("workload {}", describeStatus(*status)));
+        }
+        if (ran < m_opt.minRuntime) {
+            return fail(std::format("workload exited after {:.2f} s, expected at least {:.2f} s", ran, m_opt.minRuntime));
+        }
+        say(std::format("{}: final: exit 0 after {:.2f} s", m_name, ran));
+        return true;
+    }
+    m_step = "final: go, wait for the workload's verdict";
+    const std::string go = m_stateDir + "/go";
+    const int fd = open(go.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return fail(std::format("create {}: {}", go, std::strerror(errno)));
+    }
+    close(fd);
+    const double limit = cap(FinalTimeout);
+    const auto status = waitChild(m_pid, limit);
+    if (!status) {
+        return fail(std::format("workload pid {} did not exit within {:.1f} s of go (state {})", m_pid, limit, stateName(procInfo(m_pid).state)));
+    }
+    const std::string result = trimmed(readFile(m_stateDir + "/result"));
+    if (m_opt.expectFail) {
+        if (WIFEXITED(*status) && WEXITSTATUS(*status) == 1 && result.starts_with("FAIL:")) {
+            say(std::format("{}: final: the workload noticed the sabotage, as expected: {}", m_name, result));
+            return true;
+        }
+        return fail(std::format("expected the workload to report FAIL and exit 1; it {}, result '{}'", describeStatus(*status), result));
+    }
+    if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+        return fail(std::format("workload {}, result: {}", describeStatus(*status), result.empty() ? "(none)" : result));
+    }
+    if (result != "ok") {
+        return fail(std::format("workload exited 0 but result is '{}'", result));
+    }
+    say(std::format("{}: final: exit 0, result ok", m_name));
+    return true;
+}
+
+void Harness::printDiagnostics()
+{
+    say(std::format("{}: FAILED at step '{}': {}", m_name, m_step, m_error));
+    if (!m_lastErrPath.empty() && fileExists(m_lastErrPath)) {
+        const std::string err = trimmed(readFile(m_lastErrPath));
+        say(std::format("last command: {}", m_lastCommand));
+        say(std::format("its stderr: {}", err.empty() ? "(empty)" : ""));
+        if (!err.empty()) {
+            std::fprintf(stdout, "%s\n", err.c_str());
+        }
+    }
+    if (!m_stateDir.empty()) {
+        const std::string result = trimmed(readFile(m_stateDir + "/result"));
+        say(std::format("workload result: {}", result.empty() ? "(none)" : result));
+    }
+    if (m_pid > 0) {
+        const ProcInfo info = procInfo(m_pid);
+        if (info.exists) {
+            say(std::format("pid {} ({}): state {}, parent {}, tracer {}", m_pid, info.comm, stateName(info.state), info.ppid, info.tracer));
+        }
+    }
+    if (m_opt.keepDir.empty()) {
+        say("(rerun with --keep DIR to keep the state dir and images)");
+    } else {
+        say(std::format("state dir kept: {}", m_stateDir));
+    }
+}
+
+void Harness::cleanUp()
+{
+    // Kill only what we started: a running cryopodctl, then every child of
+    // ours (the workload, copies re-parented to us), then reap them all.
+    if (m_cmdPid > 0) {
+        kill(m_cmdPid, SIGKILL);
+        waitpid(m_cmdPid, nullptr, 0);
+        m_cmdPid = -1;
+    }
+    const auto until = Clock::now() + std::chrono::seconds(5);
+    while (Clock::now() < until) {
+        const auto children = ownChildren();
+        if (children.empty()) {
+            break;
+        }
+        for (pid_t child : children) {
+            kill(child, SIGKILL);
+        }
+        for (pid_t child : children) {
+            waitChild(child, 0.2);
+        }
+    }
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    if (m_opt.keepDir.empty() && !m_stateDir.empty()) {
+        std::error_code ec;
+        std::filesystem::remove_all(m_stateDir, ec);
+    }
+}
+
+int Harness::run()
+{
+    m_start = Clock::now();
+    m_deadline = m_start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(m_opt.timeout));
+    // The program, or the wl_ script an interpreter runs, names the run.
+    m_name = std::filesystem::path(m_opt.workload.front()).filename().string();
+    for (const auto &arg : m_opt.workload) {
+        if (arg.find("wl_") != std::string::npos) {
+            m_name = std::filesystem::path(arg).filename().string();
+        }
+    }
+    int passed = 0;
+    bool ok = setUp() && startWorkload();
+    for (int i = 1; ok && i <= m_opt.cycles; ++i) {
+        const bool leaveRunning = m_opt.mode == Mode::LeaveRunning || (m_opt.mode == Mode::Mixed && i % 2 == 1);
+        ok = cycle(i, leaveRunning);
+        passed += ok ? 1 : 0;
+    }
+    if (ok) {
+        ok = finish();
+        passed += ok ? 1 : 0;
+    }
+    if (!ok) {
+        printDiagnostics();
+    }
+    cleanUp();
+    const double total = std::chrono::duration<double>(Clock::now() - m_start).count();
+    say(std::format("{}: {} after {} cycles in {:.2f} s", m_name, ok ? "PASS" : "FAIL", ok ? m_opt.cycles : passed, total));
+    std::fprintf(stdout, "cr_cycles: %d passed, %d failed\n", passed, ok ? 0 : 1);
+    return ok ? 0 : 1;
+}
+
+[[noreturn]] void usage(const char *message)
+{
+    if (message) {
+        std::fprintf(stderr, "cr_cycles: %s\n", message);
+    }
+    std::fprintf(stderr,
+                 "usage: cr_cycles --cryopodctl PATH --cycles N --mode leave-running|kill|mixed\n"
+                 "                 [--keep DIR] [--frozen] [--plain] [--min-runtime S] [--timeout S]\n"
+                 "                 [--expect-fail] -- WORKLOAD ARGS...\n");
+    std::exit(2);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    Options opt;
+    int i = 1;
+    auto value = [&](const char *name) -> std::string {
+        if (i + 1 >= argc) {
+            usage(std::format("{} needs a value", name).c_str());
+        }
+        return argv[++i];
+    };
+    for (; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--") {
+            ++i;
+            break;
+        } else if (arg == "--cryopodctl") {
+            opt.cryopodctl = value("--cryopodctl");
+        } else if (arg == "--cycles") {
+            opt.cycles = std::atoi(value("--cycles").c_str());
+        } else if (arg == "--mode") {
+            const std::string m = value("--mode");
+            if (m == "leave-running") {
+                opt.mode = Mode::LeaveRunning;
+            } else if (m == "kill") {
+                opt.mode = Mode::Kill;
+            } else if (m == "mixed") {
+                opt.mode = Mode::Mixed;
+            } else {
+                usage("--mode is leave-running, kill or mixed");
+            }
+        } else if (arg == "--keep") {
+            opt.keepDir = value("--keep");
+        } else if (arg == "--frozen") {
+            opt.frozen = true;
+        } else if (arg == "--plain") {
+            opt.plain = true;
+        } else if (arg == "--min-runtime") {
+            opt.minRuntime = std::atof(value("--min-runtime").c_str());
+        } else if (arg == "--timeout") {
+            opt.timeout = std::atof(value("--timeout").c_str());
+        } else if (arg == "--expect-fail") {
+            opt.expectFail = true;
+        } else if (arg == "--help" || arg == "-h") {
+            usage(nullptr);
+        } else {
+            usage(std::format("unknown option {}", arg).c_str());
+        }
+    }
+    for (; i < argc; ++i) {
+        opt.workload.push_back(argv[i]);
+    }
+    if (opt.workload.empty()) {
+        usage("no workload given");
+    }
+    if (opt.cycles < 0 || (opt.cycles > 0 && opt.cryopodctl.empty())) {
+        usage("--cycles N > 0 needs --cryopodctl PATH");
+    }
+    if (opt.timeout <= 0) {
+        usage("--timeout must be positive");
+    }
+    // The workload runs in STATEDIR: make relative paths (the program, a
+    // script for an interpreter) absolute.
+    for (auto &arg : opt.workload) {
+        std::error_code ec;
+        if (arg.find('/') != std::string::npos && arg[0] != '/' && std::filesystem::exists(arg, ec)) {
+            arg = std::filesystem::absolute(arg, ec).lexically_normal().string();
+        }
+    }
+    if (opt.cryopodctl.find('/') != std::string::npos && opt.cryopodctl[0] != '/') {
+        std::error_code ec;
+        opt.cryopodctl = std::filesystem::absolute(opt.cryopodctl, ec).lexically_normal().string();
+    }
+    std::signal(SIGPIPE, SIG_IGN);
+    return Harness(std::move(opt)).run();
+}

@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "wl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WL_LIFETIME_NS (90ull * 1000000000ull)
+
+static const char *s_name = "wl";
+static char s_statedir[PATH_MAX];
+static char s_goPath[PATH_MAX + 8];
+static uint64_t s_seed;
+static bool s_sabotage;
+static uint64_t s_startNs;
+static char s_failures[4096];
+static size_t s_failuresLen;
+static int s_failureCount;
+
+uint64_t wl_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void writeAll(int fd, const void *data, size_t n)
+{
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+// Writes STATEDIR/NAME atomically (NAME.tmp, then rename).
+static bool writeStateFile(const char *name, const char *text)
+{
+    char tmp[PATH_MAX + 64], final[PATH_MAX + 64];
+    snprintf(tmp, sizeof tmp, "%s/%s.tmp", s_statedir, name);
+    snprintf(final, sizeof final, "%s/%s", s_statedir, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return false;
+    }
+    writeAll(fd, text, strlen(text));
+    close(fd);
+    return rename(tmp, final) == 0;
+}
+
+void wl_die(const char *fmt, ...)
+{
+    char msg[1024];
+    int n = snprintf(msg, sizeof msg, "FAIL: %s: setup: ", s_name);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    size_t len = strlen(msg);
+    if (len + 2 < sizeof msg) {
+        msg[len] = '\n';
+        msg[len + 1] = 0;
+    }
+    writeStateFile("result", msg);
+    _exit(1);
+}
+
+void wl_init(int argc, char **argv, const char *name)
+{
+    s_name = name;
+    s_startNs = wl_now_ns();
+    if (argc < 2) {
+        dprintf(2, "usage: %s STATEDIR\n", argv[0]);
+        _exit(2);
+    }
+    if (!realpath(argv[1], s_statedir)) {
+        dprintf(2, "%s: %s: %s\n", argv[0], argv[1], strerror(errno));
+        _exit(2);
+    }
+    snprintf(s_goPath, sizeof s_goPath, "%s/go", s_statedir);
+
+    // The default seed depends on the name only: runs are reproducible.
+    uint64_t h = 1469598103934665603ull;
+    for (const char *c = name; *c; ++c) {
+        h = (h ^ (uint8_t)*c) * 1099511628211ull;
+    }
+    s_seed = h;
+    const char *seed = getenv("WL_SEED");
+    if (seed && *seed) {
+        s_seed = strtoull(seed, NULL, 0);
+    }
+    const char *sab = getenv("WL_SABOTAGE");
+    s_sabotage = sab && *sab && strcmp(sab, "0") != 0;
+}
+
+const char *wl_name(void)
+{
+    return s_name;
+}
+
+const char *wl_statedir(void)
+{
+    return s_statedir;
+}
+
+uint64_t wl_seed(void)
+{
+    return s_seed;
+}
+
+bool wl_sabotage_requested(void)
+{
+    return s_sabotage;
+}
+
+void wl_path(char *buf, size_t size, const char *rel)
+{
+    int n = snprintf(buf, size, "%s/%s", s_statedir, rel);
+    if (n < 0 || (size_t)n >= size) {
+        wl_die("path too long: %s/%s", s_statedir, rel);
+    }
+}
+
+uint64_t wl_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint64_t wl_derive(uint64_t seed, uint64_t tag)
+{
+    uint64_t s = seed ^ (tag * 0xd6e8feb86659fd93ull);
+    return wl_next(&s);
+}
+
+void wl_fill(void *p, size_t n, uint64_t seed)
+{
+    uint8_t *b = p;
+    uint64_t s = seed;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v = wl_next(&s);
+        memcpy(b + i, &v, 8);
+    }
+    if (i < n) {
+        uint64_t v = wl_next(&s);
+        memcpy(b + i, &v, n - i);
+    }
+}
+
+size_t wl_mismatch(const void *p, size_t n, uint64_t seed)
+{
+    const uint8_t *b = p;
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t v = wl_next(&s);
+        size_t len = n - i < 8 ? n - i : 8;
+        if (memcmp(b + i, &v, len) != 0) {
+            const uint8_t *e = (const uint8_t *)&v;
+            for (size_t k = 0; k < len; ++k) {
+                if (b[i + k] != e[k]) {
+                    return i + k;
+                }
+            }
+        }
+    }
+    return n;
+}
+
+uint8_t wl_byte_at(uint64_t seed, size_t off)
+{
+    // splitmix64 can jump: the state after k steps is seed + k * golden.
+    uint64_t s = seed + (uint64_t)(off / 8) * 0x9e3779b97f4a7c15ull;
+    uint64_t v = wl_next(&s);
+    return (uint8_t)(v >> (8 * (off % 8)));
+}
+
+__attribute__((format(printf, 1, 0))) static void appendFailure(const char *fmt, va_list ap)
+{
+    ++s_failureCount;
+    if (s_failuresLen + 4 >= sizeof s_failures) {
+        return;
+    }
+    if (s_failuresLen > 0) {
+        s_failuresLen += (size_t)snprintf(s_failures + s_failuresLen, sizeof s_failures - s_failuresLen, "; ");
+    }
+    int n = vsnprintf(s_failures + s_failuresLen, sizeof s_failures - s_failuresLen, fmt, ap);
+    if (n > 0) {
+        s_failuresLen += (size_t)n;
+    }
+    if (s_failuresLen >= sizeof s_failures) {
+        s_failuresLen = sizeof s_failures - 1;
+    }
+}
+
+void wl_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    appendFailure(fmt, ap);
+    va_end(ap);
+}
+
+bool wl_check(bool cond, const char *fmt, ...)
+{
+    if (!cond) {
+        va_list ap;
+        va_start(ap, fmt);
+        appendFailure(fmt, ap);
+        va_end(ap);
+    }
+    return cond;
+}
+
+int wl_failures(void)
+{
+    return s_failureCount;
+}
+
+void wl_ready(void)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%d\n", (int)getpid());
+    if (!writeStateFile("ready", text)) {
+        wl_die("cannot write %s/ready: %s", s_statedir, strerror(errno));
+    }
+}
+
+bool wl_go(void)
+{
+    return access(s_goPath, F_OK) == 0;
+}
+
+bool wl_expired(void)
+{
+    return wl_now_ns() - s_startNs > WL_LIFETIME_NS;
+}
+
+void wl_sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+void wl_run(void (*step)(void), void (*sabotage)(void), unsigned sleep_ms)
+{
+    wl_ready();
+    bool sabotaged = false;
+    while (!wl_go()) {
+        if (wl_expired()) {
+            wl_fail("no go within the workload's lifetime");
+            break;
+        }
+        if (step) {
+            step();
+        }
+        if (s_sabotage && !sabotaged && sabotage) {
+            sabotage();
+            sabotaged = true;
+        }
+        wl_sleep_ms(sleep_ms);
+    }
+}
+
+int wl_finish(void)
+{
+    static char text[sizeof s_failures + 64];
+    if (s_failureCount == 0) {
+        snprintf(text, sizeof text, "ok\n");
+    } else {
+        snprintf(text, sizeof text, "FAIL: %s\n", s_failures);
+    }
+    if (!writeStateFile("result", text)) {
+        return 1;
+    }
+    return s_failureCount == 0 ? 0 : 1;
+}
+
+void wl_write_file(const char *path, const void *data, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        wl_die("create %s: %s", path, strerror(errno));
+    }
+    writeAll(fd, data, n);
+    close(fd);
+}
+
+long wl_read_file_at(const char *path, void *buf, size_t n, long off)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, off + (long)got);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    return (long)got;
+}

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// The common part of every workload (see README.md for the contract):
+// STATEDIR handling, the ready/go/result protocol, a seeded generator for
+// memory patterns, and a failure list that ends up in STATEDIR/result.
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WL_PAGE 4096u
+
+// Parses argv[1] (STATEDIR, made absolute) and the environment:
+//   WL_SEED=N      the seed of every pattern (default: derived from NAME)
+//   WL_SABOTAGE=1  corrupt one piece of the verified state right after ready
+// Exits with status 2 on a usage error.
+void wl_init(int argc, char **argv, const char *name);
+
+const char *wl_name(void);
+const char *wl_statedir(void);
+uint64_t wl_seed(void);
+bool wl_sabotage_requested(void);
+
+// Writes STATEDIR/REL into buf (always NUL-terminated; aborts if too long).
+void wl_path(char *buf, size_t size, const char *rel);
+
+// splitmix64: the generator behind every pattern.
+uint64_t wl_next(uint64_t *state);
+// A value derived from the seed and a tag, for independent streams.
+uint64_t wl_derive(uint64_t seed, uint64_t tag);
+
+// Fills [p, p+n) with the stream of SEED; wl_mismatch returns the offset of
+// the first byte that differs from that stream, or n when all match.
+void wl_fill(void *p, size_t n, uint64_t seed);
+size_t wl_mismatch(const void *p, size_t n, uint64_t seed);
+// The byte at offset OFF of the stream of SEED.
+uint8_t wl_byte_at(uint64_t seed, size_t off);
+
+// Records a failed check; every failure is listed in the result.
+void wl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// wl_fail unless COND, with the message; returns COND.
+bool wl_check(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int wl_failures(void);
+
+// Writes STATEDIR/ready (via ready.tmp + rename) containing the pid.
+void wl_ready(void);
+// True once STATEDIR/go exists.
+bool wl_go(void);
+// True after the workload's own lifetime limit (90 s from start): a
+// workload never outlives a harness that died.
+bool wl_expired(void);
+
+// Sleeps MS milliseconds, resuming after EINTR.
+void wl_sleep_ms(unsigned ms);
+uint64_t wl_now_ns(void); // CLOCK_MONOTONIC
+
+// The usual main loop: wl_ready(), then until go: STEP(), SABOTAGE() once if
+// requested, sleep SLEEP_MS. Records a failure if the lifetime expires.
+// Either callback may be NULL.
+void wl_run(void (*step)(void), void (*sabotage)(void), unsigned sleep_ms);
+
+// Writes STATEDIR/result ("ok" or "FAIL: ...") and returns the exit status
+// (0 when no check failed, 1 otherwise).
+int wl_finish(void);
+
+// Small file helpers for setup and verification (abort on setup errors).
+void wl_write_file(const char *path, const void *data, size_t n);
+// Reads up to n bytes from PATH at OFF; returns the count or -1.
+long wl_read_file_at(const char *path, void *buf, size_t n, long off);
+// Dies with a message in the result file (for setup errors).
+void wl_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
