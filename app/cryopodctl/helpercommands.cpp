@@ -48,9 +48,16 @@ bool run(HelperCall *call)
     return call->ok();
 }
 
+const char kDirectHint[] = "as root, --direct runs the engine in this process instead";
+
 QString describe(const HelperCall *call)
 {
-    return QStringLiteral("%1 (%2)").arg(call->errorMessage(), call->errorName().section(QLatin1Char('.'), -1));
+    QString text = QStringLiteral("%1 (%2)").arg(call->errorMessage(), call->errorName().section(QLatin1Char('.'), -1));
+    if (!call->errorName().startsWith(QLatin1String("io.github.cryopod."))) {
+        // The helper is not there (not installed, not activatable, crashed).
+        text += QStringLiteral("; is cryopod-helper installed? ") + QLatin1String(kDirectHint);
+    }
+    return text;
 }
 
 bool connected(const char *command)

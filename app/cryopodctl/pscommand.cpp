@@ -13,9 +13,7 @@
 #include <QString>
 
 #include <cstdio>
-#include <cstring>
 
-#include <langinfo.h>
 #include <unistd.h>
 
 namespace
@@ -115,12 +113,11 @@ int Cryopodctl::runPs(const QStringList &args)
         return 0;
     }
 
-    // Box-drawing branches in a UTF-8 locale, ASCII otherwise; three columns
-    // per level either way.
-    const bool utf8 = std::strcmp(::nl_langinfo(CODESET), "UTF-8") == 0;
-    const QString branch = utf8 ? QStringLiteral("├─ ") : QStringLiteral("|- ");
-    const QString lastBranch = utf8 ? QStringLiteral("└─ ") : QStringLiteral("`- ");
-    const QString through = utf8 ? QStringLiteral("│  ") : QStringLiteral("|  ");
+    // Box-drawing branches, three columns per level. (Qt runs with a UTF-8
+    // locale: it switches a C/POSIX locale to C.UTF-8.)
+    const QString branch = QStringLiteral("├─ ");
+    const QString lastBranch = QStringLiteral("└─ ");
+    const QString through = QStringLiteral("│  ");
     const QString blank = QStringLiteral("   ");
 
     const ProcessForest forest(processes);

@@ -7,6 +7,7 @@
 #include "chunkhash.h"
 #include "manifest.h"
 #include "packformat.h"
+#include "blobpacker.h"
 #include "packwriter.h"
 #include "rawimagereader.h"
 #include "snapshotstore.h"
@@ -57,6 +58,32 @@ uint32_t frameFingerprint(uint32_t type, std::span<const uint8_t> stored)
     return (type << 16) | (uint32_t(descriptor) << 8) | (singleSegment ? 0u : stored[5]);
 }
 
+uint64_t cpuNs()
+{
+    timespec ts {};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000 + uint64_t(ts.tv_nsec);
+}
+
+// Adds the CPU time of a scope to a counter.
+class CpuTimer
+{
+public:
+    explicit CpuTimer(uint64_t &counter)
+        : m_counter(counter)
+        , m_start(cpuNs())
+    {
+    }
+    ~CpuTimer()
+    {
+        m_counter += cpuNs() - m_start;
+    }
+
+private:
+    uint64_t &m_counter;
+    uint64_t m_start;
+};
+
 uint64_t monotonicNs()
 {
     timespec ts {};
@@ -72,13 +99,6 @@ struct NewChunk {
     uint32_t offset = 0;
     uint32_t size = 0;
     uint32_t refs = 0;
-};
-
-struct DonePack {
-    std::string name;
-    std::string path;
-    uint64_t bytes = 0;
-    uint64_t rawBytes = 0;
 };
 } // namespace
 
@@ -109,12 +129,10 @@ struct SnapshotIngest::Private {
     std::vector<NewChunk> newChunks;
     std::optional<SqliteStatement> lookup;
 
-    // blobs and packs being written
+    // the blob being filled, and the packer that compresses and writes full ones
     std::vector<uint8_t> blob;
     std::vector<size_t> blobMembers; // indices into newChunks
-    std::unique_ptr<PackWriter> pack;
-    std::vector<DonePack> packs;
-    bool wroteBlob = false;
+    std::unique_ptr<BlobPacker> packer;
 
     // bulk data
     image::BulkCodec codec;
@@ -135,7 +153,7 @@ struct SnapshotIngest::Private {
 
     Result<int64_t> chunkId(std::span<const uint8_t> bytes);
     Result<void> flushBlob();
-    Result<void> closePack();
+    void applyPacked();
     Result<void> addBytesEntry(uint32_t sectionType, std::span<const uint8_t> bytes);
     Result<void> addSection(const image::RawSection &section);
     Result<std::optional<image::BulkEncoding>> findEncoding(const image::RawSection &section);
@@ -179,20 +197,17 @@ Result<std::unique_ptr<SnapshotIngest>> SnapshotIngest::begin(SnapshotStore &sto
     p.lookup.emplace(std::move(*lookup));
     p.imageHash = XXH3_createState();
     XXH3_128bits_reset(p.imageHash);
+    p.packer = std::make_unique<BlobPacker>(store.packsDirectory(), options.blobLevel);
+    p.blob.reserve(kBlobTargetBytes + kPieceBytes);
     StoreFault::point("ingest-begin");
     return ingest;
 }
 
 void SnapshotIngest::Private::discardFiles()
 {
-    if (pack) {
-        pack->discard();
-        pack.reset();
+    if (packer) {
+        packer->discard();
     }
-    for (const DonePack &done : packs) {
-        ::unlink(done.path.c_str());
-    }
-    packs.clear();
 }
 
 void SnapshotIngest::abort()
@@ -205,16 +220,16 @@ void SnapshotIngest::abort()
     d->lock.reset();
 }
 
-Result<void> SnapshotIngest::Private::closePack()
+void SnapshotIngest::Private::applyPacked()
 {
-    if (!pack) {
-        return {};
+    for (const PackedBlob &done : packer->collect()) {
+        for (const size_t k : done.members) {
+            NewChunk &c = newChunks[k];
+            c.pack = done.pack;
+            c.blobOffset = done.place.offset;
+            c.blobBytes = done.place.bytes;
+        }
     }
-    CRYOPOD_PROPAGATE(pack->finish());
-    packs.push_back(DonePack {pack->name(), pack->path(), pack->size(), pack->rawBytes()});
-    stats.packs = packs.size();
-    pack.reset();
-    return {};
 }
 
 Result<void> SnapshotIngest::Private::flushBlob()
@@ -222,34 +237,11 @@ Result<void> SnapshotIngest::Private::flushBlob()
     if (blob.empty()) {
         return {};
     }
-    if (!pack) {
-        auto created = PackWriter::create(store->packsDirectory());
-        if (!created) {
-            return std::unexpected(created.error());
-        }
-        pack = std::move(*created);
-    }
-    auto place = pack->append(blob, options.blobLevel);
-    if (!place) {
-        return std::unexpected(place.error());
-    }
-    for (const size_t k : blobMembers) {
-        NewChunk &c = newChunks[k];
-        c.pack = packs.size(); // the open pack gets the next index when it closes
-        c.blobOffset = place->offset;
-        c.blobBytes = place->bytes;
-    }
-    stats.storedBytes += place->bytes;
-    blob.clear();
-    blobMembers.clear();
-    if (!wroteBlob) {
-        wroteBlob = true;
-        StoreFault::point("pack-written");
-    }
-    if (pack->size() >= kPackTargetBytes) {
-        CRYOPOD_PROPAGATE(closePack());
-        StoreFault::point("pack-synced");
-    }
+    std::vector<uint8_t> full;
+    full.reserve(kBlobTargetBytes + kPieceBytes);
+    full.swap(blob);
+    CRYOPOD_PROPAGATE(packer->submit(std::move(full), std::exchange(blobMembers, {})));
+    applyPacked();
     return {};
 }
 
@@ -370,7 +362,12 @@ Result<void> SnapshotIngest::Private::addSection(const image::RawSection &sectio
     if (data.size() < section.dataLength) {
         data.resize(section.dataLength);
     }
-    if (auto ok = codec.decode(section, std::span<uint8_t>(data.data(), section.dataLength)); !ok) {
+    Result<void> decoded;
+    {
+        CpuTimer timer(stats.decodeNs);
+        decoded = codec.decode(section, std::span<uint8_t>(data.data(), section.dataLength));
+    }
+    if (auto ok = decoded; !ok) {
         return std::unexpected(ok.error().context(std::format("section #{} ({}) at byte {}", section.index, image::describeSectionType(section.frame.type), section.offset)));
     }
     std::optional<image::BulkEncoding> use;
@@ -380,7 +377,9 @@ Result<void> SnapshotIngest::Private::addSection(const image::RawSection &sectio
         if (failedPrints.contains(print)) {
             // frames like this one did not re-encode: keep it as it is
         } else if (options.verify == VerifyPolicy::EverySection || !encoding || !verifiedPrints.contains(print) || index % kSampleEvery == 0) {
+            const uint64_t verifyStart = cpuNs();
             auto found = findEncoding(section);
+            stats.verifyNs += cpuNs() - verifyStart;
             if (!found) {
                 return std::unexpected(found.error());
             }
@@ -420,13 +419,23 @@ Result<void> SnapshotIngest::Private::addSection(const image::RawSection &sectio
     }
     e.fieldChunk = *field;
     e.chunks.reserve((section.dataLength + e.chunkSize - 1) / e.chunkSize);
-    for (uint64_t at = 0; at < section.dataLength; at += e.chunkSize) {
-        auto id = chunkId(std::span<const uint8_t>(data.data() + at, std::min<uint64_t>(e.chunkSize, section.dataLength - at)));
-        if (!id) {
-            return std::unexpected(id.error());
+    const uint64_t chunkStart = cpuNs();
+    {
+        // one read transaction for all the section's lookups (not one per page)
+        auto tx = SqliteTransaction::begin(store->database(), SqliteTransaction::Mode::Deferred);
+        if (!tx) {
+            return std::unexpected(tx.error());
         }
-        e.chunks.push_back(*id);
+        for (uint64_t at = 0; at < section.dataLength; at += e.chunkSize) {
+            auto id = chunkId(std::span<const uint8_t>(data.data() + at, std::min<uint64_t>(e.chunkSize, section.dataLength - at)));
+            if (!id) {
+                return std::unexpected(id.error());
+            }
+            e.chunks.push_back(*id);
+        }
+        CRYOPOD_PROPAGATE(tx->commit());
     }
+    stats.chunkNs += cpuNs() - chunkStart;
     manifest.push_back(std::move(e));
     return {};
 }
@@ -452,7 +461,9 @@ Result<void> SnapshotIngest::consume(int fd)
         return fault(ok.error());
     }
     for (;;) {
+        const uint64_t readStart = cpuNs();
         auto section = (*reader)->next();
+        p.stats.readNs += cpuNs() - readStart;
         if (!section) {
             return fault(section.error());
         }
@@ -468,9 +479,13 @@ Result<void> SnapshotIngest::consume(int fd)
     if (auto ok = p.flushBlob(); !ok) {
         return fault(ok.error());
     }
-    if (auto ok = p.closePack(); !ok) {
+    if (auto ok = p.packer->finish(); !ok) {
         return fault(ok.error());
     }
+    p.applyPacked();
+    p.stats.packs = p.packer->packs().size();
+    p.stats.storedBytes = p.packer->storedBytes();
+    p.stats.packNs = p.packer->cpuNs();
     const XXH128_hash_t digest = XXH3_128bits_digest(p.imageHash);
     XXH128_canonical_t canonical;
     XXH128_canonicalFromHash(&canonical, digest);
@@ -490,7 +505,7 @@ Result<int64_t> SnapshotIngest::commit(const CommitInfo &info)
         return std::unexpected(e.context("commit snapshot"));
     };
     // 1. durable data: every pack was fsync'ed when it was closed; now their directory entries
-    if (!p.packs.empty()) {
+    if (!p.packer->packs().empty()) {
         if (auto ok = syncDirectory(p.store->packsDirectory()); !ok) {
             return failed(ok.error());
         }
@@ -511,7 +526,7 @@ Result<int64_t> SnapshotIngest::commit(const CommitInfo &info)
             return failed(ins.error());
         }
         const int64_t now = nowNs();
-        for (const DonePack &done : p.packs) {
+        for (const DonePack &done : p.packer->packs()) {
             ins->bind(1, std::string_view(done.name)).bind(2, int64_t(done.bytes)).bind(3, int64_t(done.rawBytes)).bind(4, now);
             if (auto ok = ins->run(); !ok) {
                 return failed(ok.error());
@@ -547,22 +562,28 @@ Result<int64_t> SnapshotIngest::commit(const CommitInfo &info)
         }
     }
     {
-        // references to chunks stored before, in id order (the table's order)
+        // references to chunks stored before, in id order (the table's
+        // order), one statement per run of consecutive ids with the same count
         std::vector<std::pair<int64_t, uint32_t>> refs(p.existingRefs.begin(), p.existingRefs.end());
         std::sort(refs.begin(), refs.end());
-        auto upd = db.prepare("UPDATE chunks SET refs = refs + ?1 WHERE id = ?2");
+        auto upd = db.prepare("UPDATE chunks SET refs = refs + ?1 WHERE id BETWEEN ?2 AND ?3");
         if (!upd) {
             return failed(upd.error());
         }
-        for (const auto &[id, n] : refs) {
-            upd->bind(1, int64_t(n)).bind(2, id);
+        for (size_t i = 0; i < refs.size();) {
+            size_t j = i + 1;
+            while (j < refs.size() && refs[j].first == refs[j - 1].first + 1 && refs[j].second == refs[i].second) {
+                ++j;
+            }
+            upd->bind(1, int64_t(refs[i].second)).bind(2, refs[i].first).bind(3, refs[j - 1].first);
             if (auto ok = upd->run(); !ok) {
                 return failed(ok.error());
             }
             upd->reset();
-            if (db.changes() != 1) {
-                return failed(Error {EBADMSG, std::format("chunk {} disappeared from the index while the snapshot was stored", id)});
+            if (db.changes() != int64_t(j - i)) {
+                return failed(Error {EBADMSG, std::format("chunks {}..{} disappeared from the index while the snapshot was stored", refs[i].first, refs[j - 1].first)});
             }
+            i = j;
         }
     }
     // the target

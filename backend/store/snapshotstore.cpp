@@ -409,20 +409,30 @@ Result<void> SnapshotStore::remove(int64_t id, bool force)
         });
     }
     {
-        auto upd = db.prepare("UPDATE chunks SET refs = refs - ?1 WHERE id = ?2 AND refs >= ?1");
+        // one statement per run of consecutive ids released the same number of times
+        const std::vector<std::pair<int64_t, int64_t>> counts(refs.begin(), refs.end());
+        auto upd = db.prepare("UPDATE chunks SET refs = refs - ?1 WHERE id BETWEEN ?2 AND ?3 AND refs >= ?1");
         if (!upd) {
             return std::unexpected(upd.error());
         }
-        for (const auto &[chunk, n] : refs) {
-            upd->bind(1, n).bind(2, chunk);
+        for (size_t i = 0; i < counts.size();) {
+            size_t j = i + 1;
+            while (j < counts.size() && counts[j].first == counts[j - 1].first + 1 && counts[j].second == counts[i].second) {
+                ++j;
+            }
+            upd->bind(1, counts[i].second).bind(2, counts[i].first).bind(3, counts[j - 1].first);
             if (auto ok = upd->run(); !ok) {
                 return std::unexpected(ok.error().context(what));
             }
             upd->reset();
-            if (db.changes() != 1) {
-                return fail(std::format("{}: chunk {} is missing or has fewer references than the snapshot holds (run `cryopodctl store check`)", what, chunk),
+            if (db.changes() != int64_t(j - i)) {
+                return fail(std::format("{}: some of chunks {}..{} are missing or have fewer references than the snapshot holds (run `cryopodctl store check`)",
+                                        what,
+                                        counts[i].first,
+                                        counts[j - 1].first),
                             EBADMSG);
             }
+            i = j;
         }
     }
     {

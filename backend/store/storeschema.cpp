@@ -173,7 +173,9 @@ Result<void> StoreSchema::configure(SqliteDatabase &db)
         return fail("switch the index to WAL: SQLite kept journal mode " + (*row ? mode->columnText(0) : std::string("?")));
     }
     // FULL: a committed snapshot survives a power cut, not only a crash.
-    return db.exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=60000; PRAGMA temp_store=FILE;");
+    // journal_size_limit: the WAL is cut back to 4 MiB after a checkpoint
+    // instead of keeping the size of the largest transaction on disk.
+    return db.exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=60000; PRAGMA temp_store=FILE; PRAGMA journal_size_limit=4194304;");
 }
 
 Result<void> StoreSchema::migrate(SqliteDatabase &db, int target)

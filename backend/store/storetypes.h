@@ -112,6 +112,13 @@ struct IngestStats {
     uint64_t newBytes = 0; // raw bytes of new chunks
     uint64_t storedBytes = 0; // bytes written to packs
     uint64_t packs = 0;
+    // where the time went: CPU time of the ingesting thread per step, and
+    // the commit's wall time
+    uint64_t readNs = 0; // reading and checking sections
+    uint64_t decodeNs = 0; // decompressing bulk data
+    uint64_t verifyNs = 0; // re-encoding to verify
+    uint64_t chunkNs = 0; // hashing and looking up chunks
+    uint64_t packNs = 0; // compressing and writing blobs
     uint64_t commitNs = 0;
 };
 

@@ -573,6 +573,9 @@ private:
 constexpr uint64_t kPmPresent = 1ull << 63;
 constexpr uint64_t kPmSwap = 1ull << 62;
 constexpr uint64_t kPmFile = 1ull << 61; // file page or shared anonymous
+// A guard region (MADV_GUARD_INSTALL, Linux 6.13) shows as a swap entry with
+// this bit: there is nothing to read. v1 does not recreate guard regions.
+constexpr uint64_t kPmGuardRegion = 1ull << 58;
 
 } // namespace
 
@@ -699,7 +702,8 @@ Result<PagesStats> dumpPages(pid_t pid,
             stats.pagemapNs += monotonicNs() - t0;
             for (size_t k = 0; k < count; ++k) {
                 const uint64_t e = entries[k];
-                const bool want = (e & (kPmPresent | kPmSwap)) && (anonymous || !(e & kPmFile));
+                const bool want = (e & (kPmPresent | kPmSwap)) && !(e & kPmGuardRegion) && (anonymous || !(e & kPmFile));
+                stats.guardPages += (e & kPmGuardRegion) ? 1 : 0;
                 const uint64_t page = addr + k * kPage;
                 if (want) {
                     if (runPages > 0 && runStart + runPages * kPage == page) {
@@ -784,12 +788,21 @@ Result<void> validateMmForRestore(const image::MmRecord &mm, uint32_t pageSize)
         }
         previousEnd = vma.end;
         switch (vma.kind) {
+        case image::VmaKind::FileShared:
+            // Read-only MAP_SHARED of a file opened read-only (glibc's
+            // gconv-modules.cache, locale archives): the dump side admits
+            // only those, without VM_MAYWRITE; mapped again from an
+            // O_RDONLY fd they get exactly that. No page data belongs to them.
+            if (vma.prot & image::kVmaWrite) {
+                return fail(what + ": writable shared file mappings are not supported by engine v1", ENOTSUP);
+            }
+            [[fallthrough]];
         case image::VmaKind::Anonymous:
         case image::VmaKind::FilePrivate:
             if (vma.end > kUserTop) {
                 return fail(what + ": beyond the user address space", EINVAL);
             }
-            if (vma.kind == image::VmaKind::FilePrivate && (!vma.path.starts_with("/") || (vma.pgoff & mask))) {
+            if (vma.kind != image::VmaKind::Anonymous && (!vma.path.starts_with("/") || (vma.pgoff & mask))) {
                 return fail(what + ": file mapping without an absolute path or with an unaligned offset", EINVAL);
             }
             break;
@@ -798,8 +811,6 @@ Result<void> validateMmForRestore(const image::MmRecord &mm, uint32_t pageSize)
         case image::VmaKind::VvarVclock:
         case image::VmaKind::Vsyscall:
             break;
-        case image::VmaKind::FileShared:
-            return fail(what + ": shared file mappings are not supported by engine v1", ENOTSUP);
         case image::VmaKind::SharedAnonymous:
             return fail(what + ": shared anonymous memory is not supported by engine v1", ENOTSUP);
         default:
@@ -871,6 +882,8 @@ bool kernelWouldMerge(const image::VmaRecord &prev, const image::VmaRecord &vma)
     if (vma.kind == image::VmaKind::Anonymous) {
         return prev.path == vma.path; // [anon:name] names keep them apart
     }
+    // (Shared file mappings are left alone: PROT_WRITE is not allowed on
+    // them, and the kernel merges them in the original just the same.)
     return vma.kind == image::VmaKind::FilePrivate && prev.dev == vma.dev && prev.ino == vma.ino && prev.pgoff + (prev.end - prev.start) == vma.pgoff;
 }
 
@@ -932,7 +945,7 @@ Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const
             }
             continue;
         }
-        // A private file mapping.
+        // A file mapping: private, or read-only shared.
         if (vma.path != openPath || openFd < 0) {
             CRYOPOD_PROPAGATE(closeOpen());
             scratch.reset(scratchMark);
@@ -961,7 +974,8 @@ Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const
                             ESTALE);
             }
         }
-        auto r = injector.call(what + ": mmap", SYS_mmap, vma.start, length, uint64_t(prot), uint64_t(MAP_PRIVATE | MAP_FIXED_NOREPLACE), uint64_t(openFd), vma.pgoff);
+        const int share = vma.kind == image::VmaKind::FileShared ? MAP_SHARED : MAP_PRIVATE;
+        auto r = injector.call(what + ": mmap", SYS_mmap, vma.start, length, uint64_t(prot), uint64_t(share | MAP_FIXED_NOREPLACE), uint64_t(openFd), vma.pgoff);
         if (!r) {
             return std::unexpected(r.error());
         }
@@ -1002,6 +1016,9 @@ restorePages(pid_t pid, const RemoteMemory &memory, const image::MmRecord &mm, c
             });
             if (it == mm.vmas.begin() || (--it)->end <= at || isSpecialKind(it->kind)) {
                 return fail("restore pages at " + rangeText(at, end) + ": outside the image's VMAs", EINVAL);
+            }
+            if (it->kind == image::VmaKind::FileShared) {
+                return fail("restore pages at " + rangeText(at, end) + ": page data for a shared file mapping (" + it->path + ")", EINVAL);
             }
             const uint64_t partEnd = std::min(end, it->end);
             const size_t bytes = size_t(partEnd - at);

@@ -56,6 +56,7 @@ struct PagesOptions {
 struct PagesStats {
     uint64_t pagesSaved = 0; // non-zero pages written
     uint64_t zeroPages = 0; // present pages found all-zero: holes, not written
+    uint64_t guardPages = 0; // MADV_GUARD_INSTALL pages: skipped, not recreated by v1
     uint64_t batches = 0;
     uint64_t pagemapNs = 0; // reading /proc/PID/pagemap
     uint64_t readNs = 0; // process_vm_readv (and /proc/PID/mem)
@@ -119,7 +120,8 @@ struct MappedVmas {
 
 // Maps every non-special VMA of mm at its address with its protection:
 // anonymous (MAP_GROWSDOWN for grows-down VMAs, [anon:name] names again), or
-// private file mappings opened in the target by path and checked against the
+// private (and read-only shared) file mappings opened in the target by path
+// (O_RDONLY) and checked against the
 // image's device, inode and size (a changed file is refused). Uses
 // MAP_FIXED_NOREPLACE: nothing is silently replaced.
 Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm);

@@ -114,6 +114,8 @@ class ProcessesPageTest : public QObject
     // The tree view's rows: each process at most once, each below its parent.
     void verifyViewRows()
     {
+        // The view applies model changes once per frame: catch up first.
+        QMetaObject::invokeMethod(m_tree, "forceLayout");
         const int rows = m_tree->property("rows").toInt();
         QVERIFY(rows > 0);
         QSet<int> pids;

@@ -172,7 +172,7 @@ private Q_SLOTS:
         const QString image = QString::fromLocal8Bit(path("pipe.img"));
         const Run r = cryopodctl({QStringLiteral("checkpoint"), QStringLiteral("--direct"), QString::number(pid), QStringLiteral("-o"), image});
         QCOMPARE(r.exitCode, 1);
-        QVERIFY2(r.err.startsWith("cryopodctl: checkpoint: " + QByteArray::number(pid) + " (dumptarget) cannot be checkpointed: fd 3 is a pipe (pipe:["),
+        QVERIFY2(r.err.startsWith(QByteArray("cryopodctl: checkpoint: " + QByteArray::number(pid) + " (dumptarget) cannot be checkpointed: fd 3 is a pipe (pipe:[")),
                  r.err.constData());
         QVERIFY(!QFile::exists(image));
         QVERIFY(stateOf(pid) != 't' && stateOf(pid) != 'T');
@@ -189,7 +189,7 @@ private Q_SLOTS:
         const pid_t pid = startTarget(path("report.out"), "pipe");
         const Run text = cryopodctl({QStringLiteral("report"), QString::number(pid)});
         QCOMPARE(text.exitCode, 0);
-        QVERIFY2(text.out.startsWith(QByteArray::number(pid) + " (dumptarget): refused\n"), text.out.constData());
+        QVERIFY2(text.out.startsWith(QByteArray(QByteArray::number(pid) + " (dumptarget): refused\n")), text.out.constData());
         QVERIFY(text.out.contains("fd 3 -> pipe:["));
         const Run json = cryopodctl({QStringLiteral("report"), QString::number(pid), QStringLiteral("--json")});
         QCOMPARE(json.exitCode, 0);

@@ -592,6 +592,12 @@ private Q_SLOTS:
         QCOMPARE(pageAt[protnone][0], uint8_t(0xa7));
         QCOMPARE(pageAt[protnone][4095], uint8_t(0xa7));
         QVERIFY(!pageAt.count(protnone + kPage));
+        // Around a guard region: the data pages, not the guard.
+        if (const uint64_t guard = t.ready["guard"]) {
+            QVERIFY(pageAt.count(guard) && pageAt.count(guard + 2 * kPage));
+            QCOMPARE(pageAt[guard + 2 * kPage][0], uint8_t(0x3c));
+            QVERIFY(!pageAt.count(guard + kPage));
+        }
         // Nothing outside anonymous and private file VMAs.
         const auto *mm = img->one<image::MmRecord>();
         QVERIFY(mm);

@@ -145,6 +145,16 @@ void setupMemory(long mib, const char *file)
     }
     add("protnone", uint64_t(hidden));
 
+    // A guard region (MADV_GUARD_INSTALL, Linux 6.13) between two data pages:
+    // nothing to read there.
+    auto *guarded = static_cast<uint8_t *>(::mmap(nullptr, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (guarded == MAP_FAILED) {
+        die("mmap");
+    }
+    std::memset(guarded, 0x3c, 3 * 4096);
+    constexpr int kMadvGuardInstall = 102;
+    add("guard", ::madvise(guarded + 4096, 4096, kMadvGuardInstall) == 0 ? uint64_t(guarded) : 0);
+
     // A private file mapping: page 0 written (copy-on-write), page 1 read only.
     const int fd = ::open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {

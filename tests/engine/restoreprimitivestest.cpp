@@ -63,6 +63,18 @@ void reap(pid_t pid)
     }
 }
 
+// Kills and reaps the pid when the test function is left (also through a
+// failed QVERIFY).
+struct ProcessGuard {
+    pid_t pid = 0;
+    ~ProcessGuard()
+    {
+        if (pid > 0) {
+            reap(pid);
+        }
+    }
+};
+
 int g_pipeOut = -1;
 void usr1Handler(int)
 {
@@ -150,6 +162,7 @@ private Q_SLOTS:
             }
         }
         QVERIFY(holder > 0);
+        ProcessGuard guard{holder};
         // Wait for the name to show.
         for (int i = 0; i < 200; ++i) {
             std::ifstream c("/proc/" + std::to_string(holder) + "/comm");
@@ -166,7 +179,6 @@ private Q_SLOTS:
         const std::string message = process.error().describe();
         QVERIFY2(message.find("pid " + std::to_string(holder) + " is in use by process " + std::to_string(holder) + " (pidholder)") != std::string::npos,
                  message.c_str());
-        reap(holder);
     }
 
     void injectIntoTheStub()
@@ -315,6 +327,7 @@ private Q_SLOTS:
                 ::pause();
             }
         }
+        ProcessGuard guard{child};
         ::close(toChild[0]);
         ::close(fromChild[1]);
         QCOMPARE(readWithTimeout(fromChild[0], 1, 5000), std::string("R"));
@@ -380,7 +393,6 @@ private Q_SLOTS:
         QCOMPARE(readWithTimeout(fromChild[0], 1, 5000), std::string("S"));
         ::close(toChild[1]);
         ::close(fromChild[0]);
-        reap(child);
     }
 
 private:

@@ -107,6 +107,22 @@ std::string describe(const Error &e)
 {
     return e.describe();
 }
+
+// Kills and reaps a pid when the test function is left, whichever way (a
+// failed QVERIFY returns early): no test leaves a process behind. The pid is
+// ours to reap: our child, or re-parented to us (we are a subreaper).
+struct ProcessGuard {
+    pid_t pid = 0;
+    ~ProcessGuard()
+    {
+        if (pid > 0) {
+            ::kill(pid, SIGKILL);
+            int status = 0;
+            while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+            }
+        }
+    }
+};
 } // namespace
 
 class RestoreRoundTripTest : public QObject
@@ -170,14 +186,6 @@ private:
         return last;
     }
 
-    static void reap(pid_t pid)
-    {
-        ::kill(pid, SIGKILL);
-        int status = 0;
-        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
-    }
-
     // Checkpoints pid into `image`; the original is killed (and reaped) unless leaveRunning.
     static bool checkpointTo(pid_t pid, const std::string &image, bool leaveRunning)
     {
@@ -234,6 +242,7 @@ private:
         const std::string log = logOf(dir);
         const std::string image = dir.path().toStdString() + "/image";
         const pid_t pid = startTarget(dir, extra);
+        ProcessGuard guard{pid};
         QVERIFY(pid > 0);
         QVERIFY2(waitForTick(log, 2) >= 2, readText(log).c_str());
         const auto before = snapshot(pid);
@@ -274,7 +283,6 @@ private:
         QVERIFY2(signals.find("usr2 onstack\n") != std::string::npos, signals.c_str());
         QVERIFY2(signals.find("CORRUPT") == std::string::npos, signals.c_str());
         QVERIFY(strayFiles(dir).isEmpty());
-        reap(pid);
     }
 
 private Q_SLOTS:
@@ -320,6 +328,7 @@ private Q_SLOTS:
         const std::string log = logOf(dir);
         const std::string image = dir.path().toStdString() + "/image";
         const pid_t pid = startTarget(dir);
+        ProcessGuard guard{pid};
         QVERIFY(waitForTick(log, 1) >= 1);
         QVERIFY(checkpointTo(pid, image, false));
 
@@ -348,7 +357,6 @@ private Q_SLOTS:
         QCOMPARE(again.exitCode(), 1);
         const QByteArray againErr = again.readAllStandardError();
         QVERIFY2(againErr.startsWith("cryopodctl: restore: ") && againErr.contains("is in use by process"), againErr.constData());
-        reap(pid);
     }
 
     void frozenStaysStopped()
@@ -357,6 +365,7 @@ private Q_SLOTS:
         const std::string log = logOf(dir);
         const std::string image = dir.path().toStdString() + "/image";
         const pid_t pid = startTarget(dir);
+        ProcessGuard guard{pid};
         QVERIFY(waitForTick(log, 1) >= 1);
         QVERIFY(checkpointTo(pid, image, false));
         const long lastBefore = lastTick(log);
@@ -369,7 +378,6 @@ private Q_SLOTS:
         QCOMPARE(::kill(pid, SIGCONT), 0);
         QVERIFY(waitForTick(log, lastBefore + 2) >= lastBefore + 2);
         QVERIFY(readText(log).find("CORRUPT") == std::string::npos);
-        reap(pid);
     }
 
     void pidInUseIsRefusedAndLeavesNothing()
@@ -378,6 +386,7 @@ private Q_SLOTS:
         const std::string log = logOf(dir);
         const std::string image = dir.path().toStdString() + "/image";
         const pid_t pid = startTarget(dir);
+        ProcessGuard guard{pid};
         QVERIFY(waitForTick(log, 1) >= 1);
         QVERIFY(checkpointTo(pid, image, true)); // the original keeps running, holding the pid
         auto restored = restoreFrom(image);
@@ -390,7 +399,6 @@ private Q_SLOTS:
         // The original is untouched and goes on.
         const long last = lastTick(log);
         QVERIFY(waitForTick(log, last + 2) >= last + 2);
-        reap(pid);
     }
 
     void truncatedImageLeavesNothing()
@@ -399,6 +407,7 @@ private Q_SLOTS:
         const std::string log = logOf(dir);
         const std::string image = dir.path().toStdString() + "/image";
         const pid_t pid = startTarget(dir);
+        ProcessGuard guard{pid};
         QVERIFY(waitForTick(log, 1) >= 1);
         QVERIFY(checkpointTo(pid, image, false));
         struct stat st{};
@@ -424,7 +433,6 @@ private Q_SLOTS:
         auto again = restoreFrom(image);
         QVERIFY2(again.has_value(), again ? "" : describe(again.error()).c_str());
         QVERIFY(waitForTick(log, lastTick(log) + 1) > 0);
-        reap(pid);
     }
 
     void replacedFileIsRefused()
@@ -433,6 +441,7 @@ private Q_SLOTS:
         const std::string log = logOf(dir);
         const std::string image = dir.path().toStdString() + "/image";
         const pid_t pid = startTarget(dir);
+        ProcessGuard guard{pid};
         QVERIFY(waitForTick(log, 1) >= 1);
         QVERIFY(checkpointTo(pid, image, false));
         // Another file at the mapped file's path (same contents; created

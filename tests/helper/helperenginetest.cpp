@@ -13,6 +13,7 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QTest>
 
 #include <csignal>
@@ -222,8 +223,39 @@ private Q_SLOTS:
         client->waitForFinished(5000);
     }
 
+    void measureHelperOverhead()
+    {
+        // Not a check: timings for the record (CRYOPOD_HELPER_MEASURE=MIB).
+        const int mib = qEnvironmentVariableIntValue("CRYOPOD_HELPER_MEASURE");
+        if (mib <= 0) {
+            QSKIP("set CRYOPOD_HELPER_MEASURE=MIB to measure");
+        }
+        auto t = bigTarget(kUser, mib);
+        QTest::qWait(1000 + mib * 10);
+        const QString dir = m_env.userDirectory(kUser);
+        for (int round = 0; round < 3; ++round) {
+            QElapsedTimer timer;
+            timer.start();
+            ClientRun viaHelper = m_env.runAs(kUser, QStringLiteral(CRYOPODCTL), {QStringLiteral("checkpoint"), pidText(t), QStringLiteral("-o"), dir + QStringLiteral("/h.img")});
+            const qint64 helperMs = timer.restart();
+            ClientRun direct = m_env.runAs(QString(), QStringLiteral(CRYOPODCTL), {QStringLiteral("checkpoint"), QStringLiteral("--direct"), pidText(t), QStringLiteral("-o"), dir + QStringLiteral("/d.img")});
+            const qint64 directMs = timer.elapsed();
+            QVERIFY2(viaHelper.exitCode == 0 && direct.exitCode == 0, qPrintable(viaHelper.stderrText + direct.stderrText));
+            qInfo("%d MiB: via helper (as user) %lld ms, direct (root) %lld ms; images %lld / %lld bytes; helper: %s; direct: %s",
+                  mib,
+                  helperMs,
+                  directMs,
+                  QFileInfo(dir + QStringLiteral("/h.img")).size(),
+                  QFileInfo(dir + QStringLiteral("/d.img")).size(),
+                  qPrintable(viaHelper.lines.join(QLatin1Char(' '))),
+                  qPrintable(direct.lines.join(QLatin1Char(' '))));
+        }
+    }
+
     void twentyJobsOfTwoUsers()
     {
+        QElapsedTimer elapsed;
+        elapsed.start();
         std::vector<ProcessPtr> targets;
         QStringList pids[2];
         const QString users[2] = {kUser, kUser2};
@@ -254,6 +286,7 @@ private Q_SLOTS:
                 QCOMPARE(QString::number(info->rootPid), pid);
             }
         }
+        qInfo("20 checkpoint jobs of two users: %lld ms in all", elapsed.elapsed());
         for (auto &t : targets) {
             QCOMPARE(t->state(), QProcess::Running);
             QVERIFY(!stopped(t->processId()));

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+
+#include "blobpacker.h"
+
+#include "packformat.h"
+#include "storefault.h"
+
+#include <ctime>
+#include <unistd.h>
+
+namespace cryopod::store
+{
+
+namespace
+{
+uint64_t threadCpuNs()
+{
+    timespec ts {};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000 + uint64_t(ts.tv_nsec);
+}
+} // namespace
+
+BlobPacker::BlobPacker(std::string packsDirectory, int level, size_t maxQueued)
+    : m_dir(std::move(packsDirectory))
+    , m_level(level)
+    , m_maxQueued(std::max<size_t>(maxQueued, 1))
+{
+    m_thread = std::thread([this] {
+        run();
+    });
+}
+
+BlobPacker::~BlobPacker()
+{
+    {
+        std::lock_guard lock(m_mutex);
+        m_stop = true;
+    }
+    m_changed.notify_all();
+    if (m_thread.joinable()) {
+        m_thread.join();
+    }
+}
+
+Result<void> BlobPacker::submit(std::vector<uint8_t> raw, std::vector<size_t> members)
+{
+    std::unique_lock lock(m_mutex);
+    m_changed.wait(lock, [&] {
+        return m_queue.size() < m_maxQueued || m_error || m_stop;
+    });
+    if (m_error) {
+        return std::unexpected(*m_error);
+    }
+    if (m_stop) {
+        return fail("store: the blob packer was stopped");
+    }
+    m_queue.push_back(Job {std::move(raw), std::move(members)});
+    m_changed.notify_all();
+    return {};
+}
+
+std::vector<PackedBlob> BlobPacker::collect()
+{
+    std::lock_guard lock(m_mutex);
+    return std::exchange(m_done, {});
+}
+
+Result<void> BlobPacker::finish()
+{
+    std::unique_lock lock(m_mutex);
+    m_changed.wait(lock, [&] {
+        return (m_queue.empty() && !m_busy) || m_error;
+    });
+    if (m_error) {
+        return std::unexpected(*m_error);
+    }
+    // the thread is idle: the open pack is ours to close
+    auto closed = closePack();
+    if (!closed) {
+        m_error = closed.error();
+    }
+    return closed;
+}
+
+void BlobPacker::discard()
+{
+    {
+        std::lock_guard lock(m_mutex);
+        m_stop = true;
+        m_queue.clear();
+    }
+    m_changed.notify_all();
+    if (m_thread.joinable()) {
+        m_thread.join();
+    }
+    if (m_pack) {
+        m_pack->discard();
+        m_pack.reset();
+    }
+    for (const DonePack &done : m_packs) {
+        ::unlink(done.path.c_str());
+    }
+    m_packs.clear();
+}
+
+const std::vector<DonePack> &BlobPacker::packs() const
+{
+    return m_packs;
+}
+
+uint64_t BlobPacker::storedBytes() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_storedBytes;
+}
+
+uint64_t BlobPacker::cpuNs() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_cpuNs;
+}
+
+Result<void> BlobPacker::closePack()
+{
+    if (!m_pack) {
+        return {};
+    }
+    CRYOPOD_PROPAGATE(m_pack->finish());
+    m_packs.push_back(DonePack {m_pack->name(), m_pack->path(), m_pack->size(), m_pack->rawBytes()});
+    m_pack.reset();
+    return {};
+}
+
+Result<void> BlobPacker::write(std::vector<uint8_t> &raw, std::vector<size_t> &members)
+{
+    if (!m_pack) {
+        auto created = PackWriter::create(m_dir);
+        if (!created) {
+            return std::unexpected(created.error());
+        }
+        m_pack = std::move(*created);
+    }
+    auto place = m_pack->append(raw, m_level);
+    if (!place) {
+        return std::unexpected(place.error());
+    }
+    {
+        std::lock_guard lock(m_mutex);
+        m_done.push_back(PackedBlob {std::move(members), m_packs.size(), *place});
+        m_storedBytes += place->bytes;
+    }
+    if (!m_wroteBlob) {
+        m_wroteBlob = true;
+        StoreFault::point("pack-written");
+    }
+    if (m_pack->size() >= kPackTargetBytes) {
+        CRYOPOD_PROPAGATE(closePack());
+        StoreFault::point("pack-synced");
+    }
+    return {};
+}
+
+void BlobPacker::run()
+{
+    for (;;) {
+        Job job;
+        {
+            std::unique_lock lock(m_mutex);
+            m_changed.wait(lock, [&] {
+                return !m_queue.empty() || m_stop;
+            });
+            if (m_stop) {
+                return;
+            }
+            job = std::move(m_queue.front());
+            m_queue.pop_front();
+            if (m_error) {
+                m_changed.notify_all();
+                continue; // after a failure nothing more is written
+            }
+            m_busy = true;
+        }
+        m_changed.notify_all(); // room in the queue
+        const uint64_t start = threadCpuNs();
+        auto ok = write(job.raw, job.members);
+        const uint64_t spent = threadCpuNs() - start;
+        {
+            std::lock_guard lock(m_mutex);
+            m_cpuNs += spent;
+            m_busy = false;
+            if (!ok && !m_error) {
+                m_error = ok.error();
+            }
+        }
+        m_changed.notify_all();
+    }
+}
+
+} // namespace cryopod::store
