@@ -13,7 +13,7 @@ import io.github.cryopod
 FocusScope {
     id: root
 
-    required property var model
+    required property ProcessFilterModel model
     // Set once the model holds its first scan: the tree then opens fully.
     property bool loaded: false
     readonly property alias rows: tree.rows

@@ -45,8 +45,6 @@ Kirigami.Page {
 
     actions: [
         Kirigami.Action {
-            id: showAction
-
             text: processModel.showOnlyMine ? i18nc("@action:button", "Show: Own Processes") : i18nc("@action:button", "Show: All Processes")
             icon.name: processModel.showOnlyMine ? "view-process-own" : "view-process-all"
 
