@@ -17,18 +17,24 @@
 //
 // usage: cr_throughput [--size MIB] [--level N] [--workers N] [--buffer MIB]
 //                      [--tmp DIR] [--no-criu] [--no-gcore]
+//        cr_throughput [--workers N] --read-back IMAGE   (read-back lines only)
 
 #include "engine.h"
 #include "imagereader.h"
 #include "imagewriter.h"
 
 #include <algorithm>
+#include <mutex>
+#include <deque>
+#include <condition_variable>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -538,6 +544,97 @@ Measure measureReadBack(const std::string &imagePath)
     return m;
 }
 
+// The restore's side of the limit: ImageReader::nextStored (read + verify,
+// data still compressed) on one thread, and `decoders` threads decompressing
+// with PageDecoder into buffers of their own (reused), output discarded. With
+// decoders == 0 nothing is decompressed: reading and verifying alone.
+Measure measureStoredReadBack(const std::string &imagePath, unsigned decoders)
+{
+    Measure m {decoders == 0 ? std::string("ImageReader::nextStored only (read + verify)")
+                             : "ImageReader::nextStored + " + std::to_string(decoders) + " PageDecoder thread" + (decoders > 1 ? "s" : "")};
+    const int fd = open(imagePath.c_str(), O_RDONLY | O_CLOEXEC);
+    ReaderLimits limits;
+    limits.requireComplete = false;
+    const double t0 = now();
+    auto reader = ImageReader::open(fd, limits);
+    if (!reader) {
+        std::fprintf(stderr, "read back: %s\n", reader.error().describe().c_str());
+        close(fd);
+        return m;
+    }
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::deque<StoredPages> queue;
+    bool done = false;
+    std::atomic<uint64_t> raw{0};
+    std::vector<std::thread> threads;
+    for (unsigned i = 0; i < decoders; ++i) {
+        threads.emplace_back([&] {
+            PageDecoder decoder;
+            std::vector<uint8_t> out;
+            for (;;) {
+                std::unique_lock lock(mutex);
+                cv.wait(lock, [&] {
+                    return !queue.empty() || done;
+                });
+                if (queue.empty()) {
+                    return;
+                }
+                StoredPages pages = std::move(queue.front());
+                queue.pop_front();
+                lock.unlock();
+                cv.notify_all();
+                if (out.size() < pages.dataLength) {
+                    out.resize(pages.dataLength);
+                }
+                if (auto r = decoder.decode(pages, std::span(out.data(), pages.dataLength)); !r) {
+                    std::fprintf(stderr, "read back: %s\n", r.error().describe().c_str());
+                }
+                raw += pages.dataLength;
+                (*reader)->recycle(std::move(pages));
+            }
+        });
+    }
+    for (;;) {
+        auto item = (*reader)->nextStored();
+        if (!item) {
+            std::fprintf(stderr, "read back: %s\n", item.error().describe().c_str());
+            break;
+        }
+        if (auto *pages = std::get_if<StoredPages>(&*item)) {
+            if (decoders == 0) {
+                raw += pages->dataLength;
+                (*reader)->recycle(std::move(*pages));
+                continue;
+            }
+            std::unique_lock lock(mutex);
+            cv.wait(lock, [&] {
+                return queue.size() < 3;
+            });
+            queue.push_back(std::move(*pages));
+            lock.unlock();
+            cv.notify_all();
+            continue;
+        }
+        if (std::holds_alternative<EndRecord>(std::get<Section>(*item))) {
+            m.outBytes = (*reader)->bytesRead();
+            break;
+        }
+    }
+    {
+        std::lock_guard lock(mutex);
+        done = true;
+    }
+    cv.notify_all();
+    for (std::thread &t : threads) {
+        t.join();
+    }
+    m.seconds = now() - t0;
+    m.rawBytes = raw;
+    close(fd);
+    return m;
+}
+
 // ---- the engine ---------------------------------------------------------
 
 struct DumpResult {
@@ -680,7 +777,8 @@ int usage(FILE *to, int code)
                  "  --level N     zstd level (default 1)\n"
                  "  --workers N   zstd workers (default: one per online CPU)\n"
                  "  --buffer MIB  process_vm_readv buffer (default 8)\n"
-                 "  --tmp DIR     tmpfs directory for images (default /dev/shm)\n");
+                 "  --tmp DIR     tmpfs directory for images (default /dev/shm)\n"
+                 "  --read-back IMAGE  only the read-back measurements, on IMAGE\n");
     return code;
 }
 } // namespace
@@ -706,6 +804,28 @@ int main(int argc, char **argv)
             o.criu = false;
         } else if (a == "--no-gcore") {
             o.gcore = false;
+        } else if (a == "--read-back" && (v = value())) {
+            // Only the read-back measurements, on an existing image.
+            // With the CPU time of the whole process beside the wall time:
+            // on a shared machine that is the steadier figure.
+            const int n = o.workers > 0 ? o.workers : onlineCpus();
+            auto cpu = [] {
+                timespec ts{};
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+                return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+            };
+            auto withCpu = [&](auto measure) {
+                const double c0 = cpu();
+                const Measure m = measure();
+                printMeasure(m);
+                std::printf("  %-64s %7.3f s CPU\n", "", cpu() - c0);
+            };
+            withCpu([&] { return measureReadBack(v); });
+            withCpu([&] { return measureStoredReadBack(v, 0); });
+            for (int k = 1; k <= n; ++k) {
+                withCpu([&] { return measureStoredReadBack(v, unsigned(k)); });
+            }
+            return 0;
         } else if (a == "-h" || a == "--help") {
             return usage(stdout, 0);
         } else {
@@ -761,6 +881,8 @@ int main(int argc, char **argv)
     toTmpfs.name += " to tmpfs";
     printMeasure(toTmpfs);
     printMeasure(measureReadBack(pagesImage));
+    printMeasure(measureStoredReadBack(pagesImage, 0));
+    printMeasure(measureStoredReadBack(pagesImage, unsigned(workers)));
     unlink(pagesImage.c_str());
     std::printf("  writePages / raw zstd time: %.2f\n\n", ours.seconds / limit.seconds);
 

@@ -80,7 +80,7 @@ HelperResult<Caller> identifyCaller(const QDBusConnection &bus, const QString &b
     if (pidfd < 0) {
         return refuse(QStringLiteral("process %1 is gone").arg(caller.pid));
     }
-    caller.pidfd = std::make_shared<OwnedFd>(pidfd);
+    caller.pidfd = std::make_shared<cryopod::UniqueFd>(pidfd);
 
     auto dir = ProcStatus::ProcessDir::open(caller.pid);
     if (!dir) {

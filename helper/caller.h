@@ -12,7 +12,7 @@
 #include "accesspolicy.h"
 #include "ascaller.h"
 #include "helpererror.h"
-#include "ownedfd.h"
+#include "uniquefd.h"
 
 #include <QDBusConnection>
 #include <QString>
@@ -24,7 +24,7 @@ struct Caller {
     uid_t uid = 0;
     pid_t pid = 0;
     AccessPolicy::CallerCreds creds;
-    std::shared_ptr<OwnedFd> pidfd;
+    std::shared_ptr<cryopod::UniqueFd> pidfd;
 
     AsCaller::FsCreds fsCreds() const;
     bool isRoot() const

@@ -85,7 +85,7 @@ QDBusObjectPath HelperService::Checkpoint(int pid, const QVariantMap &options, c
         return {};
     }
     const Request request = takeRequest();
-    auto own = std::make_shared<OwnedFd>(fd.isValid() ? ::fcntl(fd.fileDescriptor(), F_DUPFD_CLOEXEC, 3) : -1);
+    auto own = std::make_shared<cryopod::UniqueFd>(fd.isValid() ? ::fcntl(fd.fileDescriptor(), F_DUPFD_CLOEXEC, 3) : -1);
     startWorker([this, request, pid, options, own] {
         Operations::checkpoint(request, *this, pid, options, std::move(*own));
     });
@@ -99,7 +99,7 @@ QDBusObjectPath HelperService::Restore(const QDBusUnixFileDescriptor &fd, const 
         return {};
     }
     const Request request = takeRequest();
-    auto own = std::make_shared<OwnedFd>(fd.isValid() ? ::fcntl(fd.fileDescriptor(), F_DUPFD_CLOEXEC, 3) : -1);
+    auto own = std::make_shared<cryopod::UniqueFd>(fd.isValid() ? ::fcntl(fd.fileDescriptor(), F_DUPFD_CLOEXEC, 3) : -1);
     startWorker([this, request, options, own] {
         Operations::restore(request, *this, std::move(*own), options);
     });

@@ -4,11 +4,12 @@
 // What restoring an image would grant, compared with what the caller has.
 // An image is the caller's data: its credentials must be the caller's, and
 // every file, directory, executable, mapped file and device it names must be
-// one the caller could open the same way. The engine opens them later as
-// root (in the half-built process, before its credentials are restored), so
-// the helper checks them here, as the caller (AsCaller), against the device
-// and inode the image recorded; the engine then refuses if what it opens is
-// not that same file. See docs/security.md.
+// one the caller could open the same way. The helper checks them here, as the
+// caller (AsCaller), against the device and inode the image recorded, before
+// anything is created; the engine then opens them in the half-built process
+// with the caller's filesystem identity (RestoreOptions::openAs: setfsuid,
+// setfsgid, setgroups), so the kernel checks every open again, and refuses if
+// what it opens is not that same file. See docs/security.md.
 #pragma once
 
 #include "accesspolicy.h"

@@ -53,7 +53,7 @@ private:
     std::chrono::steady_clock::time_point m_last{};
 };
 
-cryopod::Result<void> makePipe(OwnedFd &readEnd, OwnedFd &writeEnd)
+cryopod::Result<void> makePipe(cryopod::UniqueFd &readEnd, cryopod::UniqueFd &writeEnd)
 {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {

@@ -11,7 +11,7 @@
 #pragma once
 
 #include "canceltoken.h"
-#include "ownedfd.h"
+#include "uniquefd.h"
 #include "result.h"
 
 #include <cstdint>
@@ -55,8 +55,8 @@ private:
 
     CancelToken &m_token;
     Progress m_progress;
-    OwnedFd m_readEnd;
-    OwnedFd m_writeEnd;
+    cryopod::UniqueFd m_readEnd;
+    cryopod::UniqueFd m_writeEnd;
     Outcome m_outcome;
     std::thread m_thread;
 };
@@ -83,14 +83,14 @@ private:
 
     CancelToken &m_token;
     Progress m_progress;
-    OwnedFd m_readEnd;
-    OwnedFd m_writeEnd;
+    cryopod::UniqueFd m_readEnd;
+    cryopod::UniqueFd m_writeEnd;
     Outcome m_outcome;
     std::thread m_thread;
 };
 
 struct Received {
-    OwnedFd memfd; // the image, at offset 0 .. size
+    cryopod::UniqueFd memfd; // the image, at offset 0 .. size
     uint64_t size = 0;
 };
 

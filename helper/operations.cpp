@@ -75,7 +75,7 @@ QString userName(uid_t uid)
 
 struct Target {
     AccessPolicy::TargetFacts facts;
-    std::shared_ptr<OwnedFd> pidfd; // pins the process the facts are about
+    std::shared_ptr<cryopod::UniqueFd> pidfd; // pins the process the facts are about
 };
 
 // Reads what the policy needs about pid; the pidfd taken first and checked
@@ -90,7 +90,7 @@ HelperResult<Target> examine(pid_t pid)
     if (pidfd < 0) {
         return noSuch();
     }
-    target.pidfd = std::make_shared<OwnedFd>(pidfd);
+    target.pidfd = std::make_shared<cryopod::UniqueFd>(pidfd);
     auto dir = ProcStatus::ProcessDir::open(pid);
     if (!dir) {
         return noSuch();
@@ -359,7 +359,7 @@ HelperResult<QVariantMap> runCheckpoint(HelperJob &job, pid_t pid, const Target 
 
 // ---- restore ------------------------------------------------------------------
 
-HelperResult<QVariantMap> runRestore(HelperJob &job, JobHost &host, const Request &request, const Caller &caller, OwnedFd fd, const cryopod::engine::RestoreOptions &options)
+HelperResult<QVariantMap> runRestore(HelperJob &job, JobHost &host, const Request &request, const Caller &caller, cryopod::UniqueFd fd, const cryopod::engine::RestoreOptions &options)
 {
     namespace image = cryopod::image;
     CancelToken &token = job.token();
@@ -431,7 +431,14 @@ HelperResult<QVariantMap> runRestore(HelperJob &job, JobHost &host, const Reques
     if (!feeder) {
         return helperError(HelperErrorName::Failed, QString::fromStdString(feeder.error().describe()));
     }
-    auto restored = cryopod::engine::restore((*feeder)->engineFd(), options);
+    // The engine uses every path of the image with the caller's rights,
+    // unless an administrator authorized more (adminReasons) above.
+    cryopod::engine::RestoreOptions engineOptions = options;
+    if (assessment->adminReasons.isEmpty()) {
+        const AsCaller::FsCreds fs = caller.fsCreds();
+        engineOptions.openAs = cryopod::engine::FsIdentity{fs.uid, fs.gid, fs.groups};
+    }
+    auto restored = cryopod::engine::restore((*feeder)->engineFd(), engineOptions);
     (*feeder)->finish();
     if (!restored) {
         if (token.isCancelled()) {
@@ -576,7 +583,7 @@ void thaw(const Request &request, qint64 pidArg)
     request.reply({});
 }
 
-void checkpoint(const Request &request, JobHost &host, qint64 pidArg, const QVariantMap &optionsArg, OwnedFd fd)
+void checkpoint(const Request &request, JobHost &host, qint64 pidArg, const QVariantMap &optionsArg, cryopod::UniqueFd fd)
 {
     auto caller = begin(request, Action::Checkpoint, QStringLiteral("checkpoint processes"));
     if (!caller) {
@@ -612,7 +619,7 @@ void checkpoint(const Request &request, JobHost &host, qint64 pidArg, const QVar
     host.releaseJob(*job);
 }
 
-void restore(const Request &request, JobHost &host, OwnedFd fd, const QVariantMap &optionsArg)
+void restore(const Request &request, JobHost &host, cryopod::UniqueFd fd, const QVariantMap &optionsArg)
 {
     auto caller = begin(request, Action::Restore, QStringLiteral("restore processes"));
     if (!caller) {

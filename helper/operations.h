@@ -17,7 +17,7 @@
 
 #include "engine.h"
 #include "helpererror.h"
-#include "ownedfd.h"
+#include "uniquefd.h"
 
 #include <QDBusConnection>
 #include <QDBusMessage>
@@ -61,8 +61,8 @@ namespace Operations
 void report(const Request &request, qint64 pid);
 void freeze(const Request &request, qint64 pid);
 void thaw(const Request &request, qint64 pid);
-void checkpoint(const Request &request, JobHost &host, qint64 pid, const QVariantMap &options, OwnedFd fd);
-void restore(const Request &request, JobHost &host, OwnedFd fd, const QVariantMap &options);
+void checkpoint(const Request &request, JobHost &host, qint64 pid, const QVariantMap &options, cryopod::UniqueFd fd);
+void restore(const Request &request, JobHost &host, cryopod::UniqueFd fd, const QVariantMap &options);
 
 // The report as a{sv} (docs/dbus-interface.md).
 QVariantMap reportToMap(const cryopod::engine::Report &report);

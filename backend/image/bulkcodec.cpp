@@ -328,7 +328,7 @@ Result<Header> SectionBytes::decodeHeader(std::span<const uint8_t> bytes)
         return fail("not a Cryopod image header");
     }
     const uint32_t version = loadU32(bytes.data() + 8);
-    if (version == 0 || version > kFormatVersion) {
+    if (version != kFormatVersion) {
         return fail(std::format("image format version {} is not supported (this reader knows version {})", version, kFormatVersion));
     }
     const uint32_t fieldBytes = loadU32(bytes.data() + 12);

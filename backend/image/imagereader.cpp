@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 #include <format>
+#include <mutex>
 #include <optional>
 #define XXH_STATIC_LINKING_ONLY // XXH3_state_t on the stack
 #include <xxhash.h>
@@ -40,7 +41,181 @@ std::string hex(uint64_t v)
 {
     return std::format("{:#018x}", v);
 }
+
+ZSTD_DCtx *newDCtx()
+{
+    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    if (dctx) {
+        ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 27);
+    }
+    return dctx;
+}
+
+// The bulk data of a Pages/FileData section into out (exactly its size):
+// copied when stored as is, else one zstd frame that records its content
+// size, holds exactly out.size() bytes and has nothing after it.
+Result<void> inflateInto(ZSTD_DCtx *dctx, std::span<const uint8_t> stored, std::span<uint8_t> out, bool zstd)
+{
+    if (!zstd) {
+        if (stored.size() != out.size()) {
+            return fail(std::format("{} bytes of stored data, the fields say {}", stored.size(), out.size()));
+        }
+        if (!out.empty()) {
+            std::memcpy(out.data(), stored.data(), out.size());
+        }
+        return {};
+    }
+    const unsigned long long contentSize = ZSTD_getFrameContentSize(stored.data(), stored.size());
+    if (contentSize == ZSTD_CONTENTSIZE_ERROR) {
+        return fail("the data is not a valid zstd frame");
+    }
+    if (contentSize == ZSTD_CONTENTSIZE_UNKNOWN) {
+        return fail("the zstd frame does not record its size");
+    }
+    if (contentSize != out.size()) {
+        return fail(std::format("the zstd frame holds {} bytes, the fields say {}", contentSize, out.size()));
+    }
+    const size_t frameSize = ZSTD_findFrameCompressedSize(stored.data(), stored.size());
+    if (ZSTD_isError(frameSize)) {
+        return fail(std::format("the zstd frame is damaged: {}", ZSTD_getErrorName(frameSize)));
+    }
+    if (frameSize != stored.size()) {
+        return fail(std::format("{} bytes after the zstd frame", stored.size() - frameSize));
+    }
+    const size_t n = ZSTD_decompressDCtx(dctx, out.data(), out.size(), stored.data(), stored.size());
+    if (ZSTD_isError(n)) {
+        return fail(std::format("zstd decompression failed: {}", ZSTD_getErrorName(n)));
+    }
+    if (n != out.size()) {
+        return fail(std::format("zstd decompression produced {} bytes, expected {}", n, out.size()));
+    }
+    return {};
+}
+
+// Where payload bytes go: the reader's own buffer, or a StoredPages' one.
+struct PayloadBuffer {
+    std::unique_ptr<uint8_t[]> &bytes;
+    size_t &capacity;
+};
+
+// Buffers of StoredPages handed back, kept for the next Pages sections.
+constexpr size_t kMaxRecycled = 6;
 } // namespace
+
+struct PageDecoder::Private {
+    std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx;
+};
+
+PageDecoder::PageDecoder()
+    : d(std::make_unique<Private>())
+{
+}
+
+PageDecoder::~PageDecoder() = default;
+
+Result<void> PageDecoder::decode(const StoredPages &pages, std::span<uint8_t> out)
+{
+    const std::string at = std::format("section #{} (Pages) at byte {}", pages.index, pages.offset);
+    if (out.size() != pages.dataLength) {
+        return fail(std::format("{}: a buffer of {} bytes for {} bytes of page data", at, out.size(), pages.dataLength), EINVAL);
+    }
+    const bool zstd = pages.flags & kSectionZstd;
+    if (zstd && !d->dctx) {
+        d->dctx.reset(newDCtx());
+        if (!d->dctx) {
+            return fail("create zstd decompression context", ENOMEM);
+        }
+    }
+    auto r = inflateInto(d->dctx.get(), pages.stored(), out, zstd);
+    if (!r) {
+        return std::unexpected(r.error().context(at));
+    }
+    return {};
+}
+
+Result<void> PageDecoder::decode(const StoredPages &pages, std::span<uint8_t> chunk, const ChunkSink &sink)
+{
+    const std::string at = std::format("section #{} (Pages) at byte {}", pages.index, pages.offset);
+    const std::span<const uint8_t> stored = pages.stored();
+    if (chunk.empty()) {
+        return fail(at + ": no buffer to decode into", EINVAL);
+    }
+    if (!(pages.flags & kSectionZstd)) {
+        if (stored.size() != pages.dataLength) {
+            return fail(std::format("{}: {} bytes of stored data, the fields say {}", at, stored.size(), pages.dataLength));
+        }
+        for (uint64_t offset = 0; offset < stored.size(); offset += chunk.size()) {
+            CRYOPOD_PROPAGATE(sink(offset, stored.subspan(offset, std::min<uint64_t>(chunk.size(), stored.size() - offset))));
+        }
+        return {};
+    }
+    // The frame's own claims first, as decode() checks them.
+    const unsigned long long contentSize = ZSTD_getFrameContentSize(stored.data(), stored.size());
+    if (contentSize == ZSTD_CONTENTSIZE_ERROR) {
+        return fail(at + ": the data is not a valid zstd frame");
+    }
+    if (contentSize == ZSTD_CONTENTSIZE_UNKNOWN) {
+        return fail(at + ": the zstd frame does not record its size");
+    }
+    if (contentSize != pages.dataLength) {
+        return fail(std::format("{}: the zstd frame holds {} bytes, the fields say {}", at, contentSize, pages.dataLength));
+    }
+    const size_t frameSize = ZSTD_findFrameCompressedSize(stored.data(), stored.size());
+    if (ZSTD_isError(frameSize)) {
+        return fail(std::format("{}: the zstd frame is damaged: {}", at, ZSTD_getErrorName(frameSize)));
+    }
+    if (frameSize != stored.size()) {
+        return fail(std::format("{}: {} bytes after the zstd frame", at, stored.size() - frameSize));
+    }
+    if (!d->dctx) {
+        d->dctx.reset(newDCtx());
+        if (!d->dctx) {
+            return fail("create zstd decompression context", ENOMEM);
+        }
+    }
+    ZSTD_DCtx_reset(d->dctx.get(), ZSTD_reset_session_only);
+    ZSTD_inBuffer in{stored.data(), stored.size(), 0};
+    uint64_t offset = 0;
+    size_t hint = 1; // 0 once the frame is complete
+    while (offset < pages.dataLength) {
+        ZSTD_outBuffer out{chunk.data(), size_t(std::min<uint64_t>(chunk.size(), pages.dataLength - offset)), 0};
+        while (out.pos < out.size && hint != 0) {
+            const size_t inBefore = in.pos, outBefore = out.pos;
+            hint = ZSTD_decompressStream(d->dctx.get(), &out, &in);
+            if (ZSTD_isError(hint)) {
+                return fail(std::format("{}: zstd decompression failed: {}", at, ZSTD_getErrorName(hint)));
+            }
+            if (hint != 0 && in.pos == inBefore && out.pos == outBefore) {
+                return fail(std::format("{}: the zstd frame ended after {} of {} bytes", at, offset + out.pos, pages.dataLength));
+            }
+        }
+        if (out.pos == 0) {
+            return fail(std::format("{}: the zstd frame ended after {} of {} bytes", at, offset, pages.dataLength));
+        }
+        CRYOPOD_PROPAGATE(sink(offset, std::span<const uint8_t>(chunk.data(), out.pos)));
+        offset += out.pos;
+    }
+    // All bytes are out; the frame must end here, with nothing more in it.
+    uint8_t extra = 0;
+    while (hint != 0) {
+        ZSTD_outBuffer out{&extra, 1, 0};
+        const size_t inBefore = in.pos;
+        hint = ZSTD_decompressStream(d->dctx.get(), &out, &in);
+        if (ZSTD_isError(hint)) {
+            return fail(std::format("{}: zstd decompression failed: {}", at, ZSTD_getErrorName(hint)));
+        }
+        if (out.pos != 0) {
+            return fail(std::format("{}: the zstd frame holds more than the {} bytes the fields say", at, pages.dataLength));
+        }
+        if (hint != 0 && in.pos == inBefore) {
+            return fail(at + ": the zstd frame does not end");
+        }
+    }
+    if (in.pos != in.size) {
+        return fail(std::format("{}: {} bytes after the zstd frame", at, in.size - in.pos));
+    }
+    return {};
+}
 
 struct ImageReader::Private {
     int fd = -1;
@@ -50,6 +225,8 @@ struct ImageReader::Private {
     std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx;
     std::unique_ptr<uint8_t[]> payload; // grows as payload bytes actually arrive
     size_t payloadCapacity = 0;
+    std::mutex recycledMutex;
+    std::vector<StoredPages> recycled; // buffers for the next StoredPages
     uint64_t bytesRead = 0;
     uint64_t sections = 0;
     uint64_t pages = 0;
@@ -72,37 +249,45 @@ struct ImageReader::Private {
     }
 
     // Reads a payload of n bytes (already checked against the limits) into
-    // `payload`, growing the buffer only as the bytes arrive, so a hostile
-    // length on a short stream allocates little.
-    Result<void> readPayload(uint64_t n, const std::string &where)
+    // `buffer`, growing it only as the bytes arrive, so a hostile length on a
+    // short stream allocates little. The bytes go into the checksum `state`
+    // piece by piece as they arrive, while they are still in the cache.
+    Result<void> readPayload(PayloadBuffer buffer, uint64_t n, const std::string &where, XXH3_state_t &state)
     {
         uint64_t have = 0;
         while (have < n) {
-            const uint64_t want = std::min<uint64_t>(n, std::max<uint64_t>(have * 2, 1u << 20));
-            if (want > payloadCapacity) {
+            const uint64_t want = std::min<uint64_t>(n, std::max<uint64_t>({have * 2, 1u << 20, buffer.capacity}));
+            if (want > buffer.capacity) {
                 std::unique_ptr<uint8_t[]> bigger(new uint8_t[want]);
                 if (have > 0) {
-                    std::memcpy(bigger.get(), payload.get(), have);
+                    std::memcpy(bigger.get(), buffer.bytes.get(), have);
                 }
-                payload = std::move(bigger);
-                payloadCapacity = want;
+                buffer.bytes = std::move(bigger);
+                buffer.capacity = want;
             }
-            auto got = readFull(fd, payload.get() + have, want - have);
-            if (!got) {
-                return std::unexpected(got.error().context(std::format("{}, at byte {}", where, bytesRead)));
-            }
-            bytesRead += *got;
-            have += *got;
-            if (have < want) {
-                return fail(std::format("image truncated at byte {} in {}: the stream ended inside the payload ({} of {} bytes)", bytesRead, where, have, n));
+            while (have < want) {
+                constexpr uint64_t kPiece = 256 * 1024;
+                const uint64_t piece = std::min(want - have, kPiece);
+                auto got = readFull(fd, buffer.bytes.get() + have, piece);
+                if (!got) {
+                    return std::unexpected(got.error().context(std::format("{}, at byte {}", where, bytesRead)));
+                }
+                XXH3_64bits_update(&state, buffer.bytes.get() + have, *got);
+                bytesRead += *got;
+                have += *got;
+                if (*got < piece) {
+                    return fail(
+                        std::format("image truncated at byte {} in {}: the stream ended inside the payload ({} of {} bytes)", bytesRead, where, have, n));
+                }
             }
         }
         return {};
     }
 
-    Result<Section> readSection();
+    Result<Item> readSection(bool keepPagesStored);
     template<typename Record>
     Result<Section> decodeFields(std::span<const uint8_t> bytes);
+    Result<uint64_t> decodePagesFields(std::span<const uint8_t> bytes, const SectionFrame &frame, PagesRecord &record, uint64_t &fieldBytes);
     Result<Section> decodePages(std::span<const uint8_t> bytes, const SectionFrame &frame);
     Result<Section> decodeFileData(std::span<const uint8_t> bytes, const SectionFrame &frame);
     Result<std::vector<uint8_t>> inflate(std::span<const uint8_t> stored, uint64_t dataLength, bool zstd);
@@ -140,6 +325,10 @@ Result<std::unique_ptr<ImageReader>> ImageReader::open(int fd, const ReaderLimit
     }
     if (version > kFormatVersion) {
         return fail(std::format("image format version {} is newer than this reader supports (version {})", version, kFormatVersion));
+    }
+    if (version < kFormatVersion) {
+        // The records' layouts differ between versions and only the current one is decoded.
+        return fail(std::format("image format version {} is older than this reader supports (version {}); take the snapshot again", version, kFormatVersion));
     }
     const uint32_t fieldBytes = loadU32(prefix + 12);
     if (fieldBytes > kMaxHeaderFieldBytes) {
@@ -193,11 +382,38 @@ Result<Section> ImageReader::next()
     if (d->ended) {
         return fail("read past the End record of the image");
     }
-    auto section = d->readSection();
-    if (!section) {
-        d->failure = section.error();
+    auto item = d->readSection(false);
+    if (!item) {
+        d->failure = item.error();
+        return std::unexpected(item.error());
     }
-    return section;
+    return std::get<Section>(std::move(*item));
+}
+
+Result<ImageReader::Item> ImageReader::nextStored()
+{
+    if (d->failure) {
+        return std::unexpected(*d->failure);
+    }
+    if (d->ended) {
+        return fail("read past the End record of the image");
+    }
+    auto item = d->readSection(true);
+    if (!item) {
+        d->failure = item.error();
+    }
+    return item;
+}
+
+void ImageReader::recycle(StoredPages &&pages)
+{
+    if (!pages.m_bytes) {
+        return;
+    }
+    std::lock_guard lock(d->recycledMutex);
+    if (d->recycled.size() < kMaxRecycled) {
+        d->recycled.push_back(std::move(pages));
+    }
 }
 
 template<typename Record>
@@ -228,44 +444,27 @@ Result<Section> ImageReader::Private::decodeFields(std::span<const uint8_t> byte
 
 Result<std::vector<uint8_t>> ImageReader::Private::inflate(std::span<const uint8_t> stored, uint64_t dataLength, bool zstd)
 {
-    if (!zstd) {
-        if (stored.size() != dataLength) {
-            return fail(std::format("{} bytes of stored data, the fields say {}", stored.size(), dataLength));
+    // Checked before allocating: data that claims another size costs nothing.
+    if (!zstd && stored.size() != dataLength) {
+        return fail(std::format("{} bytes of stored data, the fields say {}", stored.size(), dataLength));
+    }
+    if (zstd) {
+        const unsigned long long contentSize = ZSTD_getFrameContentSize(stored.data(), stored.size());
+        if (contentSize != ZSTD_CONTENTSIZE_ERROR && contentSize != ZSTD_CONTENTSIZE_UNKNOWN && contentSize != dataLength) {
+            return fail(std::format("the zstd frame holds {} bytes, the fields say {}", contentSize, dataLength));
         }
-        return std::vector<uint8_t>(stored.begin(), stored.end());
-    }
-    const unsigned long long contentSize = ZSTD_getFrameContentSize(stored.data(), stored.size());
-    if (contentSize == ZSTD_CONTENTSIZE_ERROR) {
-        return fail("the data is not a valid zstd frame");
-    }
-    if (contentSize == ZSTD_CONTENTSIZE_UNKNOWN) {
-        return fail("the zstd frame does not record its size");
-    }
-    if (contentSize != dataLength) {
-        return fail(std::format("the zstd frame holds {} bytes, the fields say {}", contentSize, dataLength));
-    }
-    const size_t frameSize = ZSTD_findFrameCompressedSize(stored.data(), stored.size());
-    if (ZSTD_isError(frameSize)) {
-        return fail(std::format("the zstd frame is damaged: {}", ZSTD_getErrorName(frameSize)));
-    }
-    if (frameSize != stored.size()) {
-        return fail(std::format("{} bytes after the zstd frame", stored.size() - frameSize));
     }
     std::vector<uint8_t> data(dataLength);
-    const size_t n = ZSTD_decompressDCtx(dctx.get(), data.data(), data.size(), stored.data(), stored.size());
-    if (ZSTD_isError(n)) {
-        return fail(std::format("zstd decompression failed: {}", ZSTD_getErrorName(n)));
-    }
-    if (n != dataLength) {
-        return fail(std::format("zstd decompression produced {} bytes, expected {}", n, dataLength));
-    }
+    CRYOPOD_PROPAGATE(inflateInto(dctx.get(), stored, data, zstd));
     return data;
 }
 
-Result<Section> ImageReader::Private::decodePages(std::span<const uint8_t> bytes, const SectionFrame &frame)
+// The fields of a Pages section, checked alone and against the image so far.
+// Returns the length of its data; fieldBytes is where the data starts.
+Result<uint64_t>
+ImageReader::Private::decodePagesFields(std::span<const uint8_t> bytes, const SectionFrame &frame, PagesRecord &record, uint64_t &fieldBytes)
 {
     Decoder dec(bytes, limits.maxStringBytes, limits.maxVectorItems);
-    PagesRecord record;
     const uint64_t dataLength = RecordCodec::decodePagesFields(dec, record);
     if (dec.failed()) {
         return fail(*dec.error());
@@ -276,7 +475,19 @@ Result<Section> ImageReader::Private::decodePages(std::span<const uint8_t> bytes
     }
     // cross-record checks first: nothing is allocated for pages that do not belong
     CRYOPOD_PROPAGATE(validator->acceptPages(record.pid, record.runs));
-    auto data = inflate(dec.rest(), dataLength, frame.flags & kSectionZstd);
+    fieldBytes = dec.offset();
+    return dataLength;
+}
+
+Result<Section> ImageReader::Private::decodePages(std::span<const uint8_t> bytes, const SectionFrame &frame)
+{
+    PagesRecord record;
+    uint64_t fieldBytes = 0;
+    auto dataLength = decodePagesFields(bytes, frame, record, fieldBytes);
+    if (!dataLength) {
+        return std::unexpected(dataLength.error());
+    }
+    auto data = inflate(bytes.subspan(fieldBytes), *dataLength, frame.flags & kSectionZstd);
     if (!data) {
         return std::unexpected(data.error());
     }
@@ -305,7 +516,7 @@ Result<Section> ImageReader::Private::decodeFileData(std::span<const uint8_t> by
     return Section(std::move(record));
 }
 
-Result<Section> ImageReader::Private::readSection()
+Result<ImageReader::Item> ImageReader::Private::readSection(bool keepPagesStored)
 {
     const uint64_t index = sections;
     const uint64_t start = bytesRead;
@@ -334,14 +545,24 @@ Result<Section> ImageReader::Private::readSection()
     if (frame.rawLength > limit) {
         return fail(std::format("{}: raw length {} exceeds the limit of {} bytes", at, frame.rawLength, limit));
     }
-    CRYOPOD_PROPAGATE(readPayload(frame.payloadLength, where));
-    uint8_t sumBytes[kChecksumBytes];
-    CRYOPOD_PROPAGATE(readExact(sumBytes, sizeof sumBytes, where, "checksum"));
-
+    // A Pages section kept stored goes into a buffer of its own (a recycled
+    // one when there is one), every other section into the reader's.
+    const bool storePages = keepPagesStored && frame.type == uint32_t(SectionType::Pages);
+    StoredPages kept;
+    if (storePages) {
+        std::lock_guard lock(recycledMutex);
+        if (!recycled.empty()) {
+            kept = std::move(recycled.back());
+            recycled.pop_back();
+        }
+    }
+    PayloadBuffer buffer = storePages ? PayloadBuffer{kept.m_bytes, kept.m_capacity} : PayloadBuffer{payload, payloadCapacity};
     XXH3_state_t state;
     XXH3_64bits_reset(&state);
     XXH3_64bits_update(&state, head, sizeof head);
-    XXH3_64bits_update(&state, payload.get(), frame.payloadLength);
+    CRYOPOD_PROPAGATE(readPayload(buffer, frame.payloadLength, where, state));
+    uint8_t sumBytes[kChecksumBytes];
+    CRYOPOD_PROPAGATE(readExact(sumBytes, sizeof sumBytes, where, "checksum"));
     const uint64_t computed = XXH3_64bits_digest(&state);
     const uint64_t stored = loadU64(sumBytes);
     if (computed != stored) {
@@ -357,7 +578,30 @@ Result<Section> ImageReader::Private::readSection()
         return fail(std::format("{}: raw length {} differs from payload length {} in an uncompressed section", at, frame.rawLength, frame.payloadLength));
     }
 
-    const std::span<const uint8_t> bytes(payload.get(), frame.payloadLength);
+    const std::span<const uint8_t> bytes(buffer.bytes.get(), frame.payloadLength);
+    if (storePages) {
+        PagesRecord record;
+        uint64_t fieldBytes = 0;
+        auto dataLength = decodePagesFields(bytes, frame, record, fieldBytes);
+        if (!dataLength) {
+            return std::unexpected(dataLength.error().context(at));
+        }
+        if (!(frame.flags & kSectionZstd) && frame.payloadLength - fieldBytes != *dataLength) {
+            return fail(std::format("{}: {} bytes of stored data, the fields say {}", at, frame.payloadLength - fieldBytes, *dataLength));
+        }
+        kept.pid = record.pid;
+        kept.runs = std::move(record.runs);
+        kept.dataLength = *dataLength;
+        kept.flags = frame.flags;
+        kept.index = index;
+        kept.offset = start;
+        kept.m_storedOffset = fieldBytes;
+        kept.m_storedSize = frame.payloadLength - fieldBytes;
+        ++sections;
+        rawBytes += frame.rawLength;
+        pages += *dataLength / header.pageSize;
+        return Item(std::move(kept));
+    }
     Result<Section> section = fail("unreachable");
     switch (SectionType(frame.type)) {
     case SectionType::ProcessTree:
@@ -405,14 +649,14 @@ Result<Section> ImageReader::Private::readSection()
                                     end->sections, end->pagesStored, end->rawBytes, sections, pages, rawBytes));
         }
         ended = true;
-        return section;
+        return Item(std::move(*section));
     }
     ++sections;
     rawBytes += frame.rawLength;
     if (const auto *pagesRecord = std::get_if<PagesRecord>(&*section)) {
         pages += pagesRecord->data.size() / header.pageSize;
     }
-    return section;
+    return Item(std::move(*section));
 }
 
 } // namespace cryopod::image

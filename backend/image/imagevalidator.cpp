@@ -51,6 +51,26 @@ bool vmaIsFile(VmaKind kind)
 {
     return kind == VmaKind::FilePrivate || kind == VmaKind::FileShared;
 }
+
+// Pending signals: numbers 1..64 (never SIGKILL/SIGSTOP, which are never left
+// pending in a stopped task), whole siginfo blobs whose si_signo agrees.
+Result<void> checkPending(const std::vector<PendingSignal> &pending, const std::string &what)
+{
+    for (size_t i = 0; i < pending.size(); ++i) {
+        const PendingSignal &p = pending[i];
+        if (p.signo < 1 || p.signo > 64 || p.signo == 9 || p.signo == 19) {
+            return fail(std::format("{}: pending signal #{}: signal number {} out of range 1..64 (or SIGKILL/SIGSTOP)", what, i, p.signo));
+        }
+        if (p.siginfo.size() != kSiginfoBytes) {
+            return fail(std::format("{}: pending signal #{}: siginfo is {} bytes, must be {}", what, i, p.siginfo.size(), kSiginfoBytes));
+        }
+        const uint32_t infoSigno = uint32_t(p.siginfo[0]) | uint32_t(p.siginfo[1]) << 8 | uint32_t(p.siginfo[2]) << 16 | uint32_t(p.siginfo[3]) << 24;
+        if (infoSigno != p.signo) {
+            return fail(std::format("{}: pending signal #{}: siginfo names signal {}, the record {}", what, i, infoSigno, p.signo));
+        }
+    }
+    return {};
+}
 } // namespace
 
 // ---- single records -------------------------------------------------------------
@@ -169,6 +189,20 @@ Result<void> ImageValidator::check(const ThreadRecord &r)
     if ((r.altstackFlags & ~(kSsOnStack | kSsDisable | kSsAutoDisarm)) != 0) {
         return fail(std::format("{}: unknown sigaltstack flags {}", what, hex(r.altstackFlags)));
     }
+    CRYOPOD_PROPAGATE(checkPending(r.pending, what));
+    if (r.rseqSize == 0) {
+        if (r.rseqAddr != 0 || r.rseqFlags != 0 || r.rseqSignature != 0) {
+            return fail(what + ": rseq fields set without an rseq size");
+        }
+    } else {
+        // The kernel wants at least the original 32-byte struct rseq, 32-byte aligned.
+        if (r.rseqSize < 32 || r.rseqSize > 4096 || (r.rseqAddr & 31) != 0 || r.rseqAddr == 0) {
+            return fail(std::format("{}: rseq area {} of {} bytes is not a valid registration", what, hex(r.rseqAddr), r.rseqSize));
+        }
+        if (r.rseqFlags != 0) {
+            return fail(std::format("{}: unknown rseq flags {}", what, hex(r.rseqFlags)));
+        }
+    }
     return {};
 }
 
@@ -225,6 +259,7 @@ Result<void> ImageValidator::check(const SignalsRecord &r)
             return fail(std::format("{}: signal {}: unknown SA_ flags {}", what, a.signo, hex(a.flags & ~kKnownSaFlags)));
         }
     }
+    CRYOPOD_PROPAGATE(checkPending(r.pending, what));
     return {};
 }
 
@@ -339,6 +374,23 @@ Result<void> ImageValidator::check(const FilesRecord &r, const ReaderLimits &lim
         }
         if (f.unlinked && f.kind != FdKind::Regular) {
             return fail(fd + ": only regular files can be marked unlinked");
+        }
+        if (f.dupOf != -1) {
+            // Shares the open file description of a lower fd that owns one.
+            // The fds before this one are known to ascend: binary search.
+            const auto before = r.fds.begin() + (&f - r.fds.data());
+            const auto owner = std::lower_bound(r.fds.begin(), before, f.dupOf, [](const FdRecord &o, int32_t fdNumber) {
+                return o.fd < fdNumber;
+            });
+            if (f.dupOf < 0 || f.dupOf >= f.fd || owner == before || owner->fd != f.dupOf) {
+                return fail(std::format("{}: shares the open file of fd {}, which is not a lower fd of the process", fd, f.dupOf));
+            }
+            if (owner->dupOf != -1) {
+                return fail(std::format("{}: shares the open file of fd {}, which itself shares one (must name the owner)", fd, f.dupOf));
+            }
+            if (owner->kind != f.kind || owner->dev != f.dev || owner->ino != f.ino || owner->unlinked != f.unlinked) {
+                return fail(std::format("{}: shares the open file of fd {}, but describes another file", fd, f.dupOf));
+            }
         }
     }
     return {};
@@ -579,7 +631,7 @@ Result<void> ImageValidator::accept(const Section &section)
             } else if constexpr (std::is_same_v<T, FilesRecord>) {
                 CRYOPOD_PROPAGATE(once(m_files, r.pid, "Files"));
                 for (const FdRecord &f : r.fds) {
-                    if (f.unlinked) {
+                    if (f.unlinked && f.dupOf == -1) {
                         m_unlinked[{r.pid, f.fd}] = false;
                     }
                 }

@@ -122,6 +122,10 @@ Result<std::unique_ptr<RawImageReader>> RawImageReader::open(int fd, const Reade
     if (version > kFormatVersion) {
         return fail(std::format("image format version {} is newer than this reader supports (version {})", version, kFormatVersion));
     }
+    if (version < kFormatVersion) {
+        // The records' layouts differ between versions and only the current one is decoded.
+        return fail(std::format("image format version {} is older than this reader supports (version {}); take the snapshot again", version, kFormatVersion));
+    }
     const uint32_t fieldBytes = loadU32(prefix + 12);
     if (fieldBytes > kMaxHeaderFieldBytes) {
         return fail(std::format("image header: field block length {} exceeds the limit of {} bytes", fieldBytes, kMaxHeaderFieldBytes));

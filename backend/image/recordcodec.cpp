@@ -11,11 +11,34 @@ namespace
 // Smallest encodings of repeated items, for Decoder::count().
 constexpr uint32_t kMinProcessEntryBytes = 4 * 4 + 4;
 constexpr uint32_t kMinVmaBytes = 8 + 8 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8;
-constexpr uint32_t kMinFdBytes = 4 + 4 + 4 + 4 + 1 + 8 + 4 + 8 * 4 + 1;
+constexpr uint32_t kMinFdBytes = 4 + 4 + 4 + 4 + 1 + 8 + 4 + 8 * 4 + 1 + 4;
+constexpr uint32_t kMinPendingSignalBytes = 4 + 4;
+constexpr uint64_t kMaxPendingSignals = 1 << 20; // RLIMIT_SIGPENDING is the real bound
+
 constexpr uint32_t kSigactionBytes = 4 + 8 * 4;
 constexpr uint32_t kPageRunBytes = 8 + 4;
 constexpr uint64_t kMaxGroups = 65536; // NGROUPS_MAX
 constexpr uint64_t kMaxAuxvItems = 1024;
+void encodePending(Encoder &e, const std::vector<PendingSignal> &pending)
+{
+    e.count(pending.size());
+    for (const PendingSignal &p : pending) {
+        e.u32(p.signo);
+        e.bytes(p.siginfo);
+    }
+}
+
+void decodePending(Decoder &d, std::vector<PendingSignal> &pending)
+{
+    const uint32_t n = d.count("pending", kMinPendingSignalBytes, kMaxPendingSignals);
+    pending.reserve(n);
+    for (uint32_t i = 0; i < n && !d.failed(); ++i) {
+        PendingSignal p;
+        p.signo = d.u32("pending.signo");
+        p.siginfo = d.bytes("pending.siginfo", kSiginfoBytes);
+        pending.push_back(std::move(p));
+    }
+}
 } // namespace
 
 // ---- header -------------------------------------------------------------------
@@ -131,6 +154,11 @@ void RecordCodec::encode(Encoder &e, const ThreadRecord &r)
     e.u64(r.altstackSize);
     e.u32(r.altstackFlags);
     e.u64(r.clearChildTid);
+    encodePending(e, r.pending);
+    e.u64(r.rseqAddr);
+    e.u32(r.rseqSize);
+    e.u32(r.rseqFlags);
+    e.u32(r.rseqSignature);
 }
 
 void RecordCodec::decode(Decoder &d, ThreadRecord &r)
@@ -148,6 +176,11 @@ void RecordCodec::decode(Decoder &d, ThreadRecord &r)
     r.altstackSize = d.u64("altstackSize");
     r.altstackFlags = d.u32("altstackFlags");
     r.clearChildTid = d.u64("clearChildTid");
+    decodePending(d, r.pending);
+    r.rseqAddr = d.u64("rseqAddr");
+    r.rseqSize = d.u32("rseqSize");
+    r.rseqFlags = d.u32("rseqFlags");
+    r.rseqSignature = d.u32("rseqSignature");
 }
 
 // ---- credentials -------------------------------------------------------------------
@@ -209,6 +242,7 @@ void RecordCodec::encode(Encoder &e, const SignalsRecord &r)
         e.u64(a.restorer);
         e.u64(a.mask);
     }
+    encodePending(e, r.pending);
 }
 
 void RecordCodec::decode(Decoder &d, SignalsRecord &r)
@@ -225,6 +259,7 @@ void RecordCodec::decode(Decoder &d, SignalsRecord &r)
         a.mask = d.u64("actions.mask");
         r.actions.push_back(a);
     }
+    decodePending(d, r.pending);
 }
 
 // ---- memory ----------------------------------------------------------------------------
@@ -314,6 +349,7 @@ void RecordCodec::encode(Encoder &e, const FilesRecord &r)
         e.u64(f.rdev);
         e.u64(f.size);
         e.boolean(f.unlinked);
+        e.i32(f.dupOf);
     }
 }
 
@@ -336,6 +372,7 @@ void RecordCodec::decode(Decoder &d, FilesRecord &r)
         f.rdev = d.u64("fds.rdev");
         f.size = d.u64("fds.size");
         f.unlinked = d.boolean("fds.unlinked");
+        f.dupOf = d.i32("fds.dupOf");
         r.fds.push_back(std::move(f));
     }
 }

@@ -19,7 +19,7 @@ namespace cryopod::image
 // ---- stream framing ---------------------------------------------------------
 
 inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
 
 enum class SectionType : uint32_t {
     ProcessTree = 1, // ProcessTreeRecord, exactly one, first after the header
@@ -118,9 +118,22 @@ struct SigactionEntry {
     friend bool operator==(const SigactionEntry &, const SigactionEntry &) = default;
 };
 
+// A signal pending at dump: the kernel's siginfo as PTRACE_PEEKSIGINFO
+// returned it (x86-64 siginfo_t, 128 bytes), so that restore re-queues it
+// with the same code, sender and payload.
+inline constexpr uint32_t kSiginfoBytes = 128;
+
+struct PendingSignal {
+    uint32_t signo = 0; // 1..64, equal to the siginfo's si_signo
+    std::vector<uint8_t> siginfo; // kSiginfoBytes bytes
+
+    friend bool operator==(const PendingSignal &, const PendingSignal &) = default;
+};
+
 struct SignalsRecord {
     int32_t pid = 0;
     std::vector<SigactionEntry> actions; // only non-default dispositions
+    std::vector<PendingSignal> pending; // pending for the whole process (ShdPnd), in queue order
 
     friend bool operator==(const SignalsRecord &, const SignalsRecord &) = default;
 };
@@ -147,7 +160,13 @@ struct ThreadRecord {
     uint64_t altstackSp = 0;
     uint64_t altstackSize = 0;
     uint32_t altstackFlags = 0; // SS_DISABLE etc.
-    uint64_t clearChildTid = 0; // v2
+    uint64_t clearChildTid = 0;
+    std::vector<PendingSignal> pending; // pending for this thread only (SigPnd), in queue order
+    // The thread's rseq registration (PTRACE_GET_RSEQ_CONFIGURATION); rseqSize 0: none.
+    uint64_t rseqAddr = 0;
+    uint32_t rseqSize = 0;
+    uint32_t rseqFlags = 0;
+    uint32_t rseqSignature = 0;
 
     friend bool operator==(const ThreadRecord &, const ThreadRecord &) = default;
 };
@@ -234,7 +253,12 @@ struct FdRecord {
     uint32_t mode = 0; // st_mode
     uint64_t dev = 0, ino = 0, rdev = 0;
     uint64_t size = 0;
-    bool unlinked = false; // then FileDataRecord with the same (pid, fd) follows
+    bool unlinked = false; // then FileDataRecord with the same (pid, fd) follows (unless dupOf >= 0)
+    // -1: this record describes its own open file description. Otherwise the
+    // (lower) fd whose open file description this fd shares (dup, inherited):
+    // restore opens that one once and dup3()s it here. The file fields repeat
+    // the owner's, for readers; cloexec is per fd.
+    int32_t dupOf = -1;
 
     friend bool operator==(const FdRecord &, const FdRecord &) = default;
 };

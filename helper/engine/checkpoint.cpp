@@ -11,9 +11,11 @@
 
 #include <csignal>
 #include <ctime>
+#include <optional>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <thread>
 #include <unistd.h>
 
 #ifndef CRYOPOD_ENGINE_VERSION
@@ -104,7 +106,7 @@ Result<void> checkpointPrecheck(CheckpointContext &ctx)
 Result<void> checkpointFreeze(CheckpointContext &ctx)
 {
     ctx.freezeNs = monotonicNs();
-    auto process = FrozenProcess::freeze(ctx.pid);
+    auto process = FrozenProcess::freeze(ctx.pid, ctx.options.freezeTimeoutMs);
     if (!process) {
         return std::unexpected(process.error());
     }
@@ -220,7 +222,10 @@ Result<void> checkpointRelease(CheckpointContext &ctx)
     return {};
 }
 
-Result<CheckpointResult> checkpointWith(pid_t pid, int outFd, const CheckpointOptions &options, const PagesOptions &pagesOptions, PagesStats *pagesStats)
+namespace
+{
+Result<CheckpointResult>
+checkpointOnThisThread(pid_t pid, int outFd, const CheckpointOptions &options, const PagesOptions &pagesOptions, PagesStats *pagesStats)
 {
     CheckpointContext ctx;
     ctx.pid = pid;
@@ -254,6 +259,23 @@ Result<CheckpointResult> checkpointWith(pid_t pid, int outFd, const CheckpointOp
         *pagesStats = ctx.pages;
     }
     return ctx.result;
+}
+} // namespace
+
+Result<CheckpointResult> checkpointWith(pid_t pid, int outFd, const CheckpointOptions &options, const PagesOptions &pagesOptions, PagesStats *pagesStats)
+{
+    // Every ptrace attachment belongs to the thread that made it, and the
+    // kernel detaches a thread's tracees when it exits. A thread that never
+    // reaches its ptrace stop (uninterruptible sleep past the freeze timeout)
+    // cannot be detached by PTRACE_DETACH; running the checkpoint on a thread
+    // of its own means it is detached (and runs on untouched) when this
+    // thread ends, instead of stopping for good once it wakes up.
+    std::optional<Result<CheckpointResult>> result;
+    std::thread worker([&] {
+        result.emplace(checkpointOnThisThread(pid, outFd, options, pagesOptions, pagesStats));
+    });
+    worker.join();
+    return std::move(*result);
 }
 
 Result<CheckpointResult> checkpoint(pid_t pid, int outFd, const CheckpointOptions &options)

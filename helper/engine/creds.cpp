@@ -5,8 +5,10 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 // restore side:
+#include <cerrno>
 #include <cstring>
 #include <iterator>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -264,6 +266,99 @@ Result<void> restoreCreds(Injector &injector, RemoteScratch &scratch, const imag
         CRYOPOD_PROPAGATE(injector.call(what + ": PR_SET_DUMPABLE", SYS_prctl, PR_SET_DUMPABLE, 1));
     }
     return {};
+}
+
+// ---- filesystem identity
+
+namespace
+{
+std::string identityText(const FsIdentity &identity)
+{
+    return "uid " + std::to_string(identity.uid) + ", gid " + std::to_string(identity.gid);
+}
+
+// The kernel takes at most NGROUPS_MAX (65536); the injection scratch holds far
+// fewer. No real caller has more than a few dozen.
+constexpr size_t kMaxIdentityGroups = 4096;
+} // namespace
+
+Result<void> assumeFsIdentity(Injector &injector, RemoteScratch &scratch, const FsIdentity &identity)
+{
+    const std::string what = "restore as the caller (" + identityText(identity) + ")";
+    if (identity.groups.size() > kMaxIdentityGroups) {
+        return fail(what + ": " + std::to_string(identity.groups.size()) + " supplementary groups", E2BIG);
+    }
+    const size_t mark = scratch.used();
+    uint64_t groupsAddr = 0;
+    if (!identity.groups.empty()) {
+        std::vector<uint8_t> bytes(identity.groups.size() * sizeof(gid_t));
+        std::memcpy(bytes.data(), identity.groups.data(), bytes.size());
+        auto g = scratch.put(bytes);
+        if (!g) {
+            return std::unexpected(g.error().context(what + ": groups"));
+        }
+        groupsAddr = *g;
+    }
+    auto r = injector.call(what + ": setgroups", SYS_setgroups, identity.groups.size(), groupsAddr);
+    scratch.reset(mark);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    // setfsgid/setfsuid return the previous value, never an error: a second
+    // call with an invalid id reads the current one back.
+    (void)injector.syscall(SYS_setfsgid, identity.gid);
+    auto fsgid = injector.syscall(SYS_setfsgid, ~0u);
+    if (!fsgid || uint32_t(*fsgid) != identity.gid) {
+        return fail(what + ": setfsgid was not accepted", EPERM);
+    }
+    (void)injector.syscall(SYS_setfsuid, identity.uid);
+    auto fsuid = injector.syscall(SYS_setfsuid, ~0u);
+    if (!fsuid || uint32_t(*fsuid) != identity.uid) {
+        return fail(what + ": setfsuid was not accepted", EPERM);
+    }
+    return {};
+}
+
+Result<void> leaveFsIdentity(Injector &injector)
+{
+    (void)injector.syscall(SYS_setfsuid, 0);
+    auto fsuid = injector.syscall(SYS_setfsuid, ~0u);
+    (void)injector.syscall(SYS_setfsgid, 0);
+    auto fsgid = injector.syscall(SYS_setfsgid, ~0u);
+    if (!fsuid || !fsgid || *fsuid != 0 || *fsgid != 0) {
+        return fail("restore: back to the restorer's filesystem identity: setfsuid/setfsgid 0 was not accepted", EPERM);
+    }
+    return {};
+}
+
+Result<void> runWithFsIdentity(const FsIdentity &identity, const std::function<void()> &fn)
+{
+    const std::string what = "act as the caller (" + identityText(identity) + ")";
+    if (identity.groups.size() > kMaxIdentityGroups) {
+        return fail(what + ": " + std::to_string(identity.groups.size()) + " supplementary groups", E2BIG);
+    }
+    Result<void> result;
+    std::thread thread([&] {
+        // Raw system calls: this thread only (glibc's setgroups would
+        // change every thread of the process).
+        if (::syscall(SYS_setgroups, identity.groups.size(), identity.groups.data()) != 0) {
+            result = sysError(what + ": setgroups");
+            return;
+        }
+        ::syscall(SYS_setfsgid, identity.gid);
+        if (uint32_t(::syscall(SYS_setfsgid, ~0u)) != identity.gid) {
+            result = fail(what + ": setfsgid was not accepted", EPERM);
+            return;
+        }
+        ::syscall(SYS_setfsuid, identity.uid);
+        if (uint32_t(::syscall(SYS_setfsuid, ~0u)) != identity.uid) {
+            result = fail(what + ": setfsuid was not accepted", EPERM);
+            return;
+        }
+        fn();
+    });
+    thread.join();
+    return result;
 }
 
 } // namespace cryopod::engine

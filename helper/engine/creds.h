@@ -5,11 +5,13 @@
 // capability sets, securebits, no_new_privs.
 #pragma once
 
+#include "engine.h"
 #include "procfs.h"
 #include "ptrace_inject.h"
 #include "records.h"
 #include "result.h"
 
+#include <functional>
 #include <sys/types.h>
 
 namespace cryopod::engine
@@ -44,6 +46,34 @@ Result<void> checkCredsRestorable(const image::CredsRecord &creds);
 //     transition (a uid change makes the kernel clear it; the image does not
 //     record it, and an ordinary process is dumpable).
 Result<void> restoreCreds(Injector &injector, RemoteScratch &scratch, const image::CredsRecord &creds);
+
+// ---- whose rights the restore's path operations use
+//
+// A restore started for an unprivileged caller (RestoreOptions::openAs) must
+// not open, map, search or create anything the caller could not: the image
+// is the caller's data. The process being restored does every path-based
+// step itself (it opens its mapped files, its exe for PR_SET_MM_MAP, its
+// fds, chdir and chroot); while it does, its filesystem identity is the
+// caller's. With fsuid != 0 the kernel also takes the filesystem
+// capabilities (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, ...) out
+// of its effective set, so it is refused exactly what the caller is refused.
+// Other capabilities (CAP_SYS_ADMIN for PR_SET_MM_MAP, CAP_SETUID for the
+// credentials) are not affected.
+
+// In the process (still root): setgroups(identity.groups),
+// setfsgid(identity.gid), setfsuid(identity.uid), each checked.
+Result<void> assumeFsIdentity(Injector &injector, RemoteScratch &scratch, const FsIdentity &identity);
+// Back to fsuid 0 and fsgid 0 (the filesystem capabilities return), before
+// restoreCreds sets the image's credentials.
+Result<void> leaveFsIdentity(Injector &injector);
+
+// What the restorer itself does on the process's behalf (the copies of
+// unlinked files it creates and later removes): fn runs on a short-lived
+// thread of this process whose filesystem identity is `identity`. Credentials
+// are per thread in the kernel; raw setgroups/setfsgid/setfsuid system calls
+// (not glibc's wrappers, which change every thread) change only that thread.
+// Fails, without running fn, if the identity cannot be taken on.
+Result<void> runWithFsIdentity(const FsIdentity &identity, const std::function<void()> &fn);
 
 // "CAP_SYS_ADMIN" etc.; "cap 45" beyond the known ones.
 std::string capabilityName(int cap);

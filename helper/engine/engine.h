@@ -8,6 +8,7 @@
 #include "result.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -55,6 +56,11 @@ struct CheckpointOptions {
     bool leaveRunning = true; // false: kill the tree once the image is completely written
     int compressionLevel = 1;
     int workers = 0; // zstd workers; 0 = automatic
+    // How long a thread may take to reach its ptrace stop when freezing; one
+    // in uninterruptible sleep (D) never does: the checkpoint then fails with
+    // ETIMEDOUT, naming the process and its state, and the target runs on.
+    // < 0: no limit.
+    int freezeTimeoutMs = 10000;
 };
 
 struct CheckpointResult {
@@ -73,8 +79,22 @@ Result<CheckpointResult> checkpoint(pid_t pid, int outFd, const CheckpointOption
 
 // ---- restore ----------------------------------------------------------------
 
+// A filesystem identity: the uid, gid and supplementary groups the kernel
+// checks file permissions against (fsuid, fsgid, groups).
+struct FsIdentity {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;
+};
+
 struct RestoreOptions {
     bool frozen = false; // leave the restored tree stopped (SIGSTOP)
+    // Whose rights every path the image names is used with: the executable,
+    // mapped files, open files, the cwd and root, and the copies of unlinked
+    // files the restore creates. The helper sets the caller's identity, so
+    // that an image cannot make the restore open or create what the caller
+    // could not. Unset: the engine's own (root for cryopodctl --direct).
+    std::optional<FsIdentity> openAs;
 };
 
 struct RestoreResult {

@@ -3,10 +3,13 @@
 #include "files.h"
 
 #include "procfs.h"
-#include "unique_fd.h"
+#include "uniquefd.h"
 
 #include <arpa/inet.h>
+#include <algorithm>
 #include <charconv>
+#include <linux/kcmp.h>
+#include <map>
 #include <cstring>
 #include <fcntl.h>
 #include <linux/netlink.h>
@@ -19,7 +22,6 @@
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
-// restore side:
 #include <sys/syscall.h>
 #include <vector>
 
@@ -450,6 +452,46 @@ Result<std::vector<uint8_t>> readUnlinkedFile(pid_t pid, const FdFacts &f)
     return data;
 }
 
+// Marks fds that share one open file description (dup, F_DUPFD, inherited):
+// every fd but the lowest of a group names that lowest one in dupOf, and the
+// group's unlinked file is saved once. Only fds of the same file can share a
+// description, so kcmp(KCMP_FILE) compares just those.
+Result<void> findSharedOpenFiles(pid_t pid, FilesDump &dump)
+{
+    std::map<std::pair<uint64_t, uint64_t>, std::vector<size_t>> byFile; // (dev, ino) -> owners so far (indices)
+    std::vector<int32_t> dropData;
+    for (size_t i = 0; i < dump.files.fds.size(); ++i) {
+        image::FdRecord &fd = dump.files.fds[i];
+        std::vector<size_t> &owners = byFile[{fd.dev, fd.ino}];
+        for (const size_t o : owners) {
+            const image::FdRecord &owner = dump.files.fds[o];
+            const long same = ::syscall(SYS_kcmp, pid, pid, KCMP_FILE, owner.fd, fd.fd);
+            if (same < 0) {
+                return sysError("files of " + std::to_string(pid) + ": kcmp fd " + std::to_string(owner.fd) + " and " + std::to_string(fd.fd));
+            }
+            if (same == 0) {
+                fd.dupOf = owner.fd;
+                // One description, one offset and status flags; both come
+                // from the owner (fdinfo showed the same, barring a race).
+                fd.pos = owner.pos;
+                fd.openFlags = owner.openFlags;
+                fd.size = owner.size;
+                if (fd.unlinked) {
+                    dropData.push_back(fd.fd);
+                }
+                break;
+            }
+        }
+        if (fd.dupOf == -1) {
+            owners.push_back(i);
+        }
+    }
+    std::erase_if(dump.data, [&](const image::FileDataRecord &d) {
+        return std::find(dropData.begin(), dropData.end(), d.fd) != dropData.end();
+    });
+    return {};
+}
+
 } // namespace
 
 Result<std::vector<FdReport>> checkFds(pid_t pid)
@@ -524,6 +566,7 @@ Result<FilesDump> dumpFiles(pid_t pid)
         }
         dump.files.fds.push_back(std::move(record));
     }
+    CRYOPOD_PROPAGATE(findSharedOpenFiles(pid, dump));
     return dump;
 }
 
@@ -546,6 +589,14 @@ Result<void> validateFilesForRestore(const image::FilesRecord &files)
         }
         if (fd.unlinked && fd.kind != image::FdKind::Regular) {
             return fail(what + ": only regular files can be restored from saved contents", EINVAL);
+        }
+        if (fd.dupOf != -1) {
+            const auto owner = std::lower_bound(files.fds.begin(), files.fds.end(), fd.dupOf, [](const image::FdRecord &o, int32_t number) {
+                return o.fd < number;
+            });
+            if (fd.dupOf < 0 || fd.dupOf >= fd.fd || owner == files.fds.end() || owner->fd != fd.dupOf || owner->dupOf != -1 || owner->kind != fd.kind) {
+                return fail(what + ": shares the open file of fd " + std::to_string(fd.dupOf) + ", which is not a lower fd owning its open file", EINVAL);
+            }
         }
     }
     return {};
@@ -609,6 +660,21 @@ Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const imag
     // wanted fds are already in place).
     for (const image::FdRecord &fd : files.fds) {
         const std::string what = "restore fd " + std::to_string(fd.fd) + " (" + fd.path + ")";
+        if (fd.dupOf != -1) {
+            // The owner (a lower fd) is open already: one description, shared.
+            const auto owner = std::find_if(files.fds.begin(), files.fds.end(), [&](const image::FdRecord &o) {
+                return o.fd == fd.dupOf;
+            });
+            if (owner == files.fds.end() || owner->fd >= fd.fd || owner->dupOf != -1) {
+                return fail(what + ": shares the open file of fd " + std::to_string(fd.dupOf) + ", which the image does not open", EINVAL);
+            }
+            auto dup =
+                injector.call(what + ": dup3 of fd " + std::to_string(fd.dupOf), SYS_dup3, uint64_t(fd.dupOf), uint64_t(fd.fd), fd.cloexec ? O_CLOEXEC : 0);
+            if (!dup) {
+                return std::unexpected(dup.error());
+            }
+            continue;
+        }
         std::string path = fd.path;
         if (fd.unlinked) {
             const auto it = unlinkedCopies.find(fd.fd);

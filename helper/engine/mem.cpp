@@ -3,18 +3,21 @@
 #include "mem.h"
 
 #include "pstree.h"
-#include "unique_fd.h"
+#include "uniquefd.h"
 #include "vdso.h"
 
 #include <algorithm>
 #include <climits>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fcntl.h>
 #include <mutex>
 #include <optional>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -48,6 +51,14 @@ bool isSharedMapping(const procfs::Mapping &m)
     return m.shared || m.hasVmFlag("sh") || m.hasVmFlag("ms");
 }
 
+// MAP_PRIVATE of /dev/zero: the kernel makes it anonymous memory (no page
+// comes from the device), though maps still names /dev/zero. MAP_SHARED of
+// it is shmem instead and shows as "/dev/zero (deleted)".
+bool isPrivateDevZero(const procfs::Mapping &m)
+{
+    return !isSharedMapping(m) && m.inode != 0 && m.path == "/dev/zero";
+}
+
 bool isAnonymousPath(const procfs::Mapping &m)
 {
     return m.inode == 0 && (m.path.empty() || m.path == "[heap]" || m.path == "[stack]" || m.path.starts_with("[anon:"));
@@ -73,7 +84,7 @@ image::VmaKind vmaKindOf(const procfs::Mapping &m)
         return *special;
     }
     const bool shared = isSharedMapping(m);
-    if (m.inode == 0 && !m.path.starts_with("/")) {
+    if ((m.inode == 0 && !m.path.starts_with("/")) || isPrivateDevZero(m)) {
         return shared ? image::VmaKind::SharedAnonymous : image::VmaKind::Anonymous;
     }
     return shared ? image::VmaKind::FileShared : image::VmaKind::FilePrivate;
@@ -103,7 +114,10 @@ MappingCheck checkMapping(pid_t pid, const procfs::Mapping &m)
     if (m.path.starts_with("/memfd:")) {
         return refuse("memfd memory is not yet supported (engine v1)");
     }
-    if (m.path.starts_with("[anon_shmem:") || (isSharedMapping(m) && m.path == "/dev/zero (deleted)")) {
+    if (isSharedMapping(m) && (m.path == "/dev/zero (deleted)" || m.path == "/dev/zero")) {
+        return refuse("a MAP_SHARED mapping of /dev/zero is shmem: shared anonymous memory (MAP_SHARED) is not yet supported (engine v1)");
+    }
+    if (m.path.starts_with("[anon_shmem:")) {
         return refuse("shared anonymous memory (MAP_SHARED) is not yet supported (engine v1)");
     }
     if (m.hasVmFlag("io") || m.hasVmFlag("pf")) {
@@ -124,6 +138,15 @@ MappingCheck checkMapping(pid_t pid, const procfs::Mapping &m)
     }
     if (m.inode == 0 && !m.path.starts_with("/")) {
         return {}; // private anonymous
+    }
+    if (isPrivateDevZero(m)) {
+        // Anonymous memory, saved and restored as such, once it is sure that
+        // the file is the zero device (major 1, minor 5).
+        auto mapped = statMappedFile(pid, m);
+        if (mapped && !(S_ISCHR(mapped->st_mode) && major(mapped->st_rdev) == 1 && minor(mapped->st_rdev) == 5)) {
+            return refuse("a mapping of a special file is not supported by engine v1");
+        }
+        return {}; // (without CAP_SYS_ADMIN map_files is closed: the name has to do)
     }
     // A file mapping: restore maps the file again by path.
     if (m.deleted()) {
@@ -194,7 +217,9 @@ Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &ma
         vma.flags = (m.hasVmFlag("gd") ? image::kVmaGrowsDown : 0) | (m.hasVmFlag("lo") ? image::kVmaLocked : 0)
             | (m.hasVmFlag("dc") ? image::kVmaDontFork : 0) | (m.hasVmFlag("wf") ? image::kVmaWipeOnFork : 0);
         vma.kind = vmaKindOf(m);
-        vma.path = m.pathWithoutDeleted();
+        // A private /dev/zero mapping is plain anonymous memory: no name, so
+        // that it is recreated (and kept apart from its neighbours) as such.
+        vma.path = isPrivateDevZero(m) ? std::string() : m.pathWithoutDeleted();
         if (vma.kind == image::VmaKind::FilePrivate || vma.kind == image::VmaKind::FileShared) {
             vma.pgoff = m.offset;
             auto st = statMappedFile(pid, m);
@@ -988,23 +1013,100 @@ Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const
     return mapped;
 }
 
-Result<uint64_t>
-restorePages(pid_t pid, const RemoteMemory &memory, const image::MmRecord &mm, const MappedVmas &mapped, const image::PagesRecord &pages, uint32_t pageSize)
+Result<PageFill> preparePageFill(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm, const MappedVmas &mapped)
+{
+    const std::string what = "restore pages: userfaultfd";
+    PageFill fill;
+    fill.registered.assign(mm.vmas.size(), 0);
+    if (const char *off = std::getenv("CRYOPOD_RESTORE_NO_USERFAULTFD"); off && *off && *off != '0') {
+        return fill; // for comparisons: process_vm_writev only
+    }
+    auto uffd = injector.syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    if (!uffd) {
+        return std::unexpected(uffd.error().context(what));
+    }
+    if (*uffd < 0) {
+        return fill; // ENOSYS, EPERM (vm.unprivileged_userfaultfd, LSM): the slower way
+    }
+    fill.remoteFd = int(*uffd);
+    const size_t mark = scratch.used();
+    struct uffdio_api api{};
+    api.api = UFFD_API;
+    auto apiAddr = scratch.put({reinterpret_cast<const uint8_t *>(&api), sizeof api});
+    if (!apiAddr) {
+        return std::unexpected(apiAddr.error().context(what));
+    }
+    auto r = injector.call(what + ": UFFDIO_API", SYS_ioctl, uint64_t(fill.remoteFd), UFFDIO_API, *apiAddr);
+    scratch.reset(mark);
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    for (size_t i = 0; i < mm.vmas.size(); ++i) {
+        const image::VmaRecord &vma = mm.vmas[i];
+        if (vma.kind != image::VmaKind::Anonymous || !(mapped.prot[i] & image::kVmaWrite)) {
+            continue;
+        }
+        struct uffdio_register reg{};
+        reg.range.start = vma.start;
+        reg.range.len = vma.end - vma.start;
+        reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+        auto regAddr = scratch.put({reinterpret_cast<const uint8_t *>(&reg), sizeof reg});
+        if (!regAddr) {
+            return std::unexpected(regAddr.error().context(what));
+        }
+        auto registered = injector.syscall(SYS_ioctl, uint64_t(fill.remoteFd), UFFDIO_REGISTER, *regAddr);
+        scratch.reset(mark);
+        if (!registered) {
+            return std::unexpected(registered.error().context(what));
+        }
+        fill.registered[i] = *registered == 0; // a VMA the kernel refuses is filled the other way
+    }
+    const int pidfd = int(::syscall(SYS_pidfd_open, injector.tracee().tid(), 0));
+    if (pidfd < 0) {
+        return sysError(what + ": pidfd_open");
+    }
+    UniqueFd pidfdOwner(pidfd);
+    const int local = int(::syscall(SYS_pidfd_getfd, pidfd, fill.remoteFd, 0));
+    if (local < 0) {
+        return sysError(what + ": pidfd_getfd");
+    }
+    fill.uffd.reset(local);
+    return fill;
+}
+
+Result<void> finishPageFill(Injector &injector, PageFill &fill)
+{
+    fill.uffd.reset();
+    if (fill.remoteFd >= 0) {
+        const int fd = std::exchange(fill.remoteFd, -1);
+        CRYOPOD_PROPAGATE(injector.call("restore pages: close userfaultfd", SYS_close, uint64_t(fd)));
+    }
+    return {};
+}
+
+Result<uint64_t> restorePages(pid_t pid,
+                              const RemoteMemory &memory,
+                              const image::MmRecord &mm,
+                              const MappedVmas &mapped,
+                              const PageFill &fill,
+                              std::span<const image::PageRun> runs,
+                              std::span<const uint8_t> pageData,
+                              uint32_t pageSize)
 {
     uint64_t totalPages = 0;
-    for (const image::PageRun &run : pages.runs) {
+    for (const image::PageRun &run : runs) {
         totalPages += run.pages;
     }
-    if (totalPages * pageSize != pages.data.size()) {
-        return fail("restore pages: the record holds " + std::to_string(pages.data.size()) + " bytes for " + std::to_string(totalPages) + " pages", EINVAL);
+    if (totalPages * pageSize != pageData.size()) {
+        return fail("restore pages: the record holds " + std::to_string(pageData.size()) + " bytes for " + std::to_string(totalPages) + " pages", EINVAL);
     }
     // Split every run by VMA: writable parts are gathered for one
     // process_vm_writev, the others are written through /proc/PID/mem.
     std::vector<iovec> local, remote;
-    local.reserve(pages.runs.size());
-    remote.reserve(pages.runs.size());
-    const uint8_t *data = pages.data.data();
-    for (const image::PageRun &run : pages.runs) {
+    local.reserve(runs.size());
+    remote.reserve(runs.size());
+    const uint8_t *data = pageData.data();
+    for (const image::PageRun &run : runs) {
         uint64_t at = run.vaddr;
         const uint64_t end = run.vaddr + uint64_t(run.pages) * pageSize;
         if (at % pageSize != 0 || end < at) {
@@ -1022,7 +1124,24 @@ restorePages(pid_t pid, const RemoteMemory &memory, const image::MmRecord &mm, c
             }
             const uint64_t partEnd = std::min(end, it->end);
             const size_t bytes = size_t(partEnd - at);
-            if (mapped.prot[size_t(it - mm.vmas.begin())] & image::kVmaWrite) {
+            const size_t index = size_t(it - mm.vmas.begin());
+            if (fill.uffd.valid() && fill.registered[index]) {
+                // UFFDIO_COPY may stop early (-EAGAIN, `copy` says how far).
+                for (size_t done = 0; done < bytes;) {
+                    struct uffdio_copy copy{};
+                    copy.dst = at + done;
+                    copy.src = reinterpret_cast<uint64_t>(data + done);
+                    copy.len = bytes - done;
+                    copy.mode = UFFDIO_COPY_MODE_DONTWAKE;
+                    if (::ioctl(fill.uffd.get(), UFFDIO_COPY, &copy) == 0) {
+                        break;
+                    }
+                    if (errno != EAGAIN || copy.copy <= 0) {
+                        return sysError("restore pages of " + vmaText(*it) + ": UFFDIO_COPY at " + rangeText(at + done, partEnd));
+                    }
+                    done += size_t(copy.copy);
+                }
+            } else if (mapped.prot[index] & image::kVmaWrite) {
                 local.push_back({const_cast<uint8_t *>(data), bytes});
                 remote.push_back({reinterpret_cast<void *>(at), bytes});
             } else {

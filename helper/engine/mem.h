@@ -18,10 +18,12 @@
 #include "imagewriter.h"
 #include "procfs.h"
 #include "ptrace_inject.h"
+#include "uniquefd.h"
 #include "records.h"
 #include "result.h"
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -126,10 +128,36 @@ struct MappedVmas {
 // MAP_FIXED_NOREPLACE: nothing is silently replaced.
 Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm);
 
-// Writes one PagesRecord into the process; every run must lie inside the
-// image's VMAs. Returns the number of pages written.
-Result<uint64_t>
-restorePages(pid_t pid, const RemoteMemory &memory, const image::MmRecord &mm, const MappedVmas &mapped, const image::PagesRecord &pages, uint32_t pageSize);
+// How page contents get in. The restored process opens a userfaultfd
+// (injected) and registers its writable anonymous VMAs; the restorer takes
+// the fd (pidfd_getfd) and fills them with UFFDIO_COPY, which allocates each
+// page and copies into it without zeroing it first: about 1.7x less CPU than
+// process_vm_writev into fresh memory on the project's machines. Other VMAs
+// (file mappings, read-only ones) take process_vm_writev or /proc/PID/mem.
+// Without userfaultfd in the kernel everything goes the second way.
+struct PageFill {
+    UniqueFd uffd; // ours (pidfd_getfd); invalid: no userfaultfd
+    int remoteFd = -1; // the same file in the restored process
+    std::vector<uint8_t> registered; // parallel to mm.vmas: filled by UFFDIO_COPY
+};
+Result<PageFill> preparePageFill(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm, const MappedVmas &mapped);
+// Closes the userfaultfd in the process (which unregisters every VMA) and ours.
+Result<void> finishPageFill(Injector &injector, PageFill &fill);
+
+// Writes the pages of one Pages record (its runs, and `data`: the runs'
+// pages back to back) into the process; every run must lie inside the
+// image's VMAs. Returns the number of pages written. Safe to call from
+// several threads at once for disjoint runs (the image's runs ascend across
+// records): it uses no ptrace, only process_vm_writev, pwrite on
+// /proc/PID/mem and UFFDIO_COPY.
+Result<uint64_t> restorePages(pid_t pid,
+                              const RemoteMemory &memory,
+                              const image::MmRecord &mm,
+                              const MappedVmas &mapped,
+                              const PageFill &fill,
+                              std::span<const image::PageRun> runs,
+                              std::span<const uint8_t> data,
+                              uint32_t pageSize);
 
 // After the pages: the real protection where restoreVmas mapped differently,
 // then madvise(MADV_DONTFORK / MADV_WIPEONFORK) and mlock as recorded.

@@ -2,7 +2,7 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 #include "procfs.h"
 
-#include "unique_fd.h"
+#include "uniquefd.h"
 
 #include <algorithm>
 #include <charconv>

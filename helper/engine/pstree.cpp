@@ -65,7 +65,35 @@ FrozenProcess::~FrozenProcess()
     }
 }
 
-Result<FrozenProcess> FrozenProcess::freeze(pid_t pid)
+namespace
+{
+// "state D (uninterruptible sleep) in /proc/PID/stat, waiting in
+// do_wait_for_vfork_done" (wchan when the kernel shows it).
+std::string describeThreadState(pid_t pid, pid_t tid)
+{
+    const std::string file = tid == pid ? procfs::path(pid, "stat") : procfs::path(pid, "task/" + std::to_string(tid) + "/stat");
+    auto stat = procfs::readStat(pid, tid == pid ? 0 : tid);
+    if (!stat) {
+        return "its state is unknown (" + stat.error().describe() + ")";
+    }
+    const char state = stat->state();
+    const char *name = state == 'D' ? "uninterruptible sleep"
+        : state == 'R'              ? "running"
+        : state == 'S'              ? "sleeping"
+        : state == 'T'              ? "stopped"
+        : state == 't'              ? "stopped by a tracer"
+        : state == 'Z'              ? "zombie"
+        : state == 'X'              ? "dead"
+                                    : "?";
+    std::string text = std::string("state ") + state + " (" + name + ") in " + file;
+    if (auto wchan = procfs::readFile(procfs::path(pid, "task/" + std::to_string(tid) + "/wchan")); wchan && !wchan->empty() && *wchan != "0") {
+        text += ", waiting in " + *wchan;
+    }
+    return text;
+}
+} // namespace
+
+Result<FrozenProcess> FrozenProcess::freeze(pid_t pid, int timeoutMs)
 {
     FrozenProcess process;
     process.m_pid = pid;
@@ -87,10 +115,17 @@ Result<FrozenProcess> FrozenProcess::freeze(pid_t pid)
             if (known) {
                 continue;
             }
-            auto tracee = Tracee::seize(tid);
+            auto tracee = Tracee::seize(tid, 0x1 /* PTRACE_O_TRACESYSGOOD */, timeoutMs);
             if (!tracee) {
                 if (tracee.error().code == ESRCH && tid != pid) {
                     continue; // the thread exited meanwhile
+                }
+                if (tracee.error().code == ETIMEDOUT) {
+                    const std::string thread = tid == pid ? std::string() : " (thread " + std::to_string(tid) + ")";
+                    return fail("freeze " + std::to_string(pid) + ": process " + std::to_string(pid) + thread + " did not stop within "
+                                    + std::to_string(timeoutMs) + " ms: " + describeThreadState(pid, tid)
+                                    + "; nothing was captured, try again when it has left that state",
+                                ETIMEDOUT);
                 }
                 return std::unexpected(tracee.error().context("freeze " + std::to_string(pid) + ": thread " + std::to_string(tid)));
             }

@@ -36,8 +36,13 @@ public:
 
     // Seizes every thread of pid, re-reading /proc/PID/task until no new
     // thread appears. Fails (and lets go of what it seized) if the process
-    // exits or cannot be traced.
-    static Result<FrozenProcess> freeze(pid_t pid);
+    // exits or cannot be traced, or (ETIMEDOUT) when a thread does not reach
+    // its ptrace stop within timeoutMs (< 0: no limit), e.g. because it is in
+    // uninterruptible sleep (D); the error names the thread and its state.
+    // Such a thread cannot be detached while it runs: it stays attached to
+    // the calling thread until that thread exits (checkpoint() runs on a
+    // thread of its own for this reason).
+    static Result<FrozenProcess> freeze(pid_t pid, int timeoutMs = -1);
 
     pid_t pid() const
     {

@@ -30,6 +30,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <elf.h>
 #include <fcntl.h>
 #include <fstream>
@@ -81,6 +82,13 @@ std::string hex(uint64_t v)
     return buf;
 }
 
+uint64_t nowMs()
+{
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+}
+
 bool isSyscallStop(int status)
 {
     return WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80);
@@ -123,7 +131,7 @@ Tracee &Tracee::operator=(Tracee &&other) noexcept
     return *this;
 }
 
-Result<Tracee> Tracee::seize(pid_t tid, unsigned options)
+Result<Tracee> Tracee::seize(pid_t tid, unsigned options, int timeoutMs)
 {
     if (::ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void *>(static_cast<uintptr_t>(options))) != 0) {
         return sysError("ptrace seize " + std::to_string(tid));
@@ -135,9 +143,13 @@ Result<Tracee> Tracee::seize(pid_t tid, unsigned options)
     // Wait for the interrupt (or a group) stop. A signal that arrives first
     // shows up as a signal-delivery-stop: deliver it as the kernel would have;
     // the pending interrupt then stops the thread right after.
+    const uint64_t deadline = timeoutMs < 0 ? 0 : nowMs() + uint64_t(timeoutMs);
     for (;;) {
-        auto status = tracee.waitStop();
+        const int left = timeoutMs < 0 ? -1 : int(std::max<int64_t>(0, int64_t(deadline) - int64_t(nowMs())));
+        auto status = tracee.waitStop(left);
         if (!status) {
+            // Not stopped (or gone): PTRACE_DETACH would fail. A thread that
+            // never stopped stays attached to us until our thread exits.
             tracee.release();
             return std::unexpected(status.error().context("seize " + std::to_string(tid)));
         }
@@ -228,6 +240,83 @@ Result<void> Tracee::setSigmask(uint64_t mask) const
         return sysError("ptrace setsigmask " + std::to_string(m_tid));
     }
     return {};
+}
+
+Result<std::vector<Tracee::Siginfo>> Tracee::peekSiginfo(bool shared) const
+{
+    std::vector<Siginfo> out;
+    constexpr int kBatch = 32;
+    Siginfo batch[kBatch];
+    for (;;) {
+        __ptrace_peeksiginfo_args args{};
+        args.off = out.size();
+        args.flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0;
+        args.nr = kBatch;
+        const long n = ::ptrace(PTRACE_PEEKSIGINFO, m_tid, &args, batch);
+        if (n < 0) {
+            return sysError(std::string("ptrace peeksiginfo") + (shared ? " (shared)" : "") + " " + std::to_string(m_tid));
+        }
+        if (n == 0) {
+            return out;
+        }
+        out.insert(out.end(), batch, batch + n);
+    }
+}
+
+Result<Tracee::RseqConfiguration> Tracee::getRseqConfiguration() const
+{
+    // struct ptrace_rseq_configuration
+    struct {
+        uint64_t rseqAbiPointer;
+        uint32_t rseqAbiSize;
+        uint32_t signature;
+        uint32_t flags;
+        uint32_t pad;
+    } conf{};
+    static_assert(sizeof conf == 24);
+    const long n = ::ptrace(PTRACE_GET_RSEQ_CONFIGURATION, m_tid, reinterpret_cast<void *>(sizeof conf), &conf);
+    if (n < 0) {
+        return sysError("ptrace get rseq configuration " + std::to_string(m_tid));
+    }
+    RseqConfiguration r;
+    r.addr = conf.rseqAbiPointer;
+    r.size = conf.rseqAbiSize;
+    r.signature = conf.signature;
+    r.flags = conf.flags;
+    return r;
+}
+
+Result<int> Tracee::waitStop(int timeoutMs) const
+{
+    if (timeoutMs < 0) {
+        return waitStop();
+    }
+    // No wait-with-timeout for ptrace stops: poll, sleeping a little longer
+    // each time (a stop normally comes within microseconds).
+    const uint64_t deadline = nowMs() + uint64_t(timeoutMs);
+    long sleepNs = 10000;
+    int status = 0;
+    for (;;) {
+        const pid_t r = ::waitpid(m_tid, &status, __WALL | WNOHANG);
+        if (r == m_tid) {
+            break;
+        }
+        if (r < 0 && errno != EINTR) {
+            return sysError("waitpid " + std::to_string(m_tid));
+        }
+        if (r == 0) {
+            if (nowMs() >= deadline) {
+                return fail("thread " + std::to_string(m_tid) + " did not stop within " + std::to_string(timeoutMs) + " ms", ETIMEDOUT);
+            }
+            const timespec pause{0, sleepNs};
+            ::nanosleep(&pause, nullptr);
+            sleepNs = std::min<long>(sleepNs * 2, 10000000);
+        }
+    }
+    if (!WIFSTOPPED(status)) {
+        return fail("process " + std::to_string(m_tid) + " " + describeWaitStatus(status), ESRCH);
+    }
+    return status;
 }
 
 Result<int> Tracee::waitStop() const

@@ -7,17 +7,25 @@
 // returns Result<T>, all calls on one tracee must come from the thread that
 // attached it, as ptrace requires):
 //
-//   (UniqueFd comes from unique_fd.h; done, the copy here is gone.)
+//   (UniqueFd comes from backend/image/uniquefd.h.)
 //
 //   Tracee t = Tracee::seize(pid)   PTRACE_SEIZE (TRACESYSGOOD by default) +
 //                            PTRACE_INTERRUPT, waits until the thread is in a
 //                            ptrace stop. A signal arriving in between is passed
 //                            through (delivered as the kernel would have).
+//                            With a timeout, a thread that does not stop in
+//                            time (uninterruptible sleep) fails with ETIMEDOUT;
+//                            it stays attached to the calling thread (ptrace
+//                            cannot detach a running tracee) until that thread
+//                            exits, when the kernel detaches it.
 //   Tracee::adopt(tid)       takes over a thread already seized and stopped.
 //   ~Tracee                  PTRACE_DETACH unless detach()/release() was called.
 //   t.getRegs()/setRegs()    user_regs_struct; getFpRegs()/setFpRegs() FXSAVE;
 //   t.getXState()/setXState() NT_X86_XSTATE regset (XSAVE layout);
 //   t.getSigmask()/setSigmask() blocked mask, bit (n-1) for signal n.
+//   t.peekSiginfo(shared)    PTRACE_PEEKSIGINFO: the pending queue of the thread
+//                            (or of its process), whole siginfos in queue order.
+//   t.getRseqConfiguration() PTRACE_GET_RSEQ_CONFIGURATION.
 //   t.detach(sig)            PTRACE_DETACH; t.release() forgets the thread.
 //
 //   RemoteMemory mem = RemoteMemory::open(pid)   /proc/PID/mem, read()/write()
@@ -63,8 +71,9 @@
 #pragma once
 
 #include "result.h"
-#include "unique_fd.h"
+#include "uniquefd.h"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -99,8 +108,9 @@ public:
     Tracee &operator=(const Tracee &) = delete;
 
     // PTRACE_SEIZE with `options` (PTRACE_O_*), then PTRACE_INTERRUPT, and
-    // waits for the interrupt (or group) stop.
-    static Result<Tracee> seize(pid_t tid, unsigned options = 0x1 /* PTRACE_O_TRACESYSGOOD */);
+    // waits for the interrupt (or group) stop: forever when timeoutMs < 0,
+    // else at most timeoutMs (then ETIMEDOUT, see the note at the top).
+    static Result<Tracee> seize(pid_t tid, unsigned options = 0x1 /* PTRACE_O_TRACESYSGOOD */, int timeoutMs = -1);
     // Takes over a thread this thread has already seized and that is in a stop.
     static Tracee adopt(pid_t tid);
 
@@ -122,8 +132,25 @@ public:
     Result<uint64_t> getSigmask() const;
     Result<void> setSigmask(uint64_t mask) const;
 
+    // The kernel's siginfo_t as PTRACE_PEEKSIGINFO copies it out.
+    using Siginfo = std::array<uint8_t, 128>;
+    // Every signal queued for this thread (shared = false) or for its whole
+    // process (shared = true), in queue order.
+    Result<std::vector<Siginfo>> peekSiginfo(bool shared) const;
+
+    // The thread's rseq registration; size 0 when it has none.
+    struct RseqConfiguration {
+        uint64_t addr = 0;
+        uint32_t size = 0;
+        uint32_t signature = 0;
+        uint32_t flags = 0;
+    };
+    Result<RseqConfiguration> getRseqConfiguration() const;
+
     // waitpid(tid, __WALL) for the next stop; an exit or death is an error.
     Result<int> waitStop() const;
+    // The same, for at most timeoutMs (ETIMEDOUT after); < 0 waits forever.
+    Result<int> waitStop(int timeoutMs) const;
     // PTRACE_INTERRUPT + PTRACE_CONT from any ptrace stop and wait until the
     // thread is back in a PTRACE_EVENT_STOP. Signals arriving meanwhile are
     // delivered. Used after injection so the kernel's restart logic for an

@@ -178,13 +178,6 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
     if (auto timers = procfs::countPosixTimers(pid); timers && *timers > 0) {
         note(report, Verdict::Refused, "has " + std::to_string(*timers) + " POSIX timer" + (*timers > 1 ? "s" : "") + ": not supported by engine v1");
     }
-    {
-        auto pending = procfs::statusHex(*status, "SigPnd");
-        auto shared = procfs::statusHex(*status, "ShdPnd");
-        if (pending && shared && (*pending | *shared) != 0) {
-            note(report, Verdict::Caveat, "has pending signals that engine v1 does not carry over");
-        }
-    }
     if (auto cwd = procfs::readLink(procfs::path(pid, "cwd")); cwd && cwd->ends_with(" (deleted)")) {
         note(report, Verdict::Refused, "its working directory " + *cwd + " was removed: engine v1 cannot enter it again");
     }

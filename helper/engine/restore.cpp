@@ -21,7 +21,10 @@
 //   not stop the rebuild) but before the credentials (lowering is always
 //   allowed; afterwards the process might not be allowed to change them);
 // - chroot after everything that opens paths, credentials after everything
-//   that needs privileges, the blocked mask and registers from outside last.
+//   that needs privileges, the blocked mask and registers from outside last;
+// - pending signals after the dispositions (SIG_IGN would discard them) and
+//   while the injector still blocks everything, so none is delivered before
+//   the process runs and the blocked ones stay pending.
 #include "restore.h"
 
 #include "creds.h"
@@ -36,10 +39,13 @@
 
 #include "imagereader.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
+#include <ctime>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <sys/mman.h>
@@ -94,13 +100,29 @@ void RestoreContext::step(const char *name)
 
 TempFile::~TempFile()
 {
-    if (!m_path.empty()) {
+    if (m_path.empty()) {
+        return;
+    }
+    if (m_owner) {
+        (void)runWithFsIdentity(*m_owner, [this] {
+            ::unlink(m_path.c_str());
+        });
+    } else {
         ::unlink(m_path.c_str());
     }
 }
 
 namespace
 {
+
+// CPU time of the calling thread (for $CRYOPOD_RESTORE_TRACE): unlike wall
+// time it does not grow when other processes take the CPUs.
+uint64_t threadCpuNs()
+{
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
 
 std::string hexAddr(uint64_t v)
 {
@@ -159,17 +181,25 @@ Result<void> validate(RestoreContext &ctx, const std::vector<bool> &seen)
 // Reads sections up to the first Pages or End section (returned in
 // `pending`), validating once all metadata is known. FileData sections are
 // written to disk as they come (after validation).
-Result<void> readMetadata(RestoreContext &ctx, image::ImageReader &reader, std::optional<image::Section> &pending)
+Result<void> readMetadata(RestoreContext &ctx, image::ImageReader &reader, std::optional<image::ImageReader::Item> &pending)
 {
     // ProcessTree, Task, Thread, Creds, Signals, Mm, Files: exactly once each.
     std::vector<bool> seen(7, false);
     bool validated = false;
     for (;;) {
-        auto next = reader.next();
+        auto next = reader.nextStored();
         if (!next) {
             return std::unexpected(next.error().context("read image"));
         }
-        image::Section &section = *next;
+        if (std::holds_alternative<image::StoredPages>(*next)) {
+            if (!validated) {
+                ctx.step("metadata and 1st pages read");
+                CRYOPOD_PROPAGATE(validate(ctx, seen));
+            }
+            pending = std::move(*next);
+            return {};
+        }
+        image::Section &section = std::get<image::Section>(*next);
         const size_t index = section.index();
         if (index > 0 && index < 7 && !seen[0]) {
             return fail(std::string("image: ") + sectionName(section) + " section before the process tree", EINVAL);
@@ -184,6 +214,7 @@ Result<void> readMetadata(RestoreContext &ctx, image::ImageReader &reader, std::
             seen[index] = true;
         }
         if (index >= 7 && !validated) {
+            ctx.step("metadata sections read");
             CRYOPOD_PROPAGATE(validate(ctx, seen));
             validated = true;
         }
@@ -223,85 +254,349 @@ Result<void> readMetadata(RestoreContext &ctx, image::ImageReader &reader, std::
             if (ctx.unlinkedFiles.contains(data->fd)) {
                 return fail("image: file data for fd " + std::to_string(data->fd) + " twice", EINVAL);
             }
-            auto path = createUnlinkedFileCopy(*fd, *data);
+            // Created as the caller when the restore runs for one.
+            Result<std::string> path = fail("restore fd " + std::to_string(data->fd) + ": not created");
+            if (ctx.options.openAs) {
+                CRYOPOD_PROPAGATE(runWithFsIdentity(*ctx.options.openAs, [&] {
+                    path = createUnlinkedFileCopy(*fd, *data);
+                }));
+            } else {
+                path = createUnlinkedFileCopy(*fd, *data);
+            }
             if (!path) {
                 return std::unexpected(path.error());
             }
-            ctx.unlinkedFiles.emplace(data->fd, TempFile(*path));
+            ctx.unlinkedFiles.emplace(data->fd, TempFile(*path, ctx.options.openAs));
         } else {
-            pending = std::move(section); // Pages or End
+            pending = std::move(*next); // End (Pages come stored)
             return {};
         }
     }
 }
 
-// Reads the page sections on a second thread while the tracer thread writes
-// the previous ones into the process: decompression and the copy into the
-// target overlap (each runs at roughly the same speed). At most kDepth
-// decoded sections wait. Destroying the pipe stops the reader after the
-// section it is reading (with a stalled input stream, after that stream ends).
-class SectionPipe
+// The page data, in parallel: one thread reads the stream
+// (ImageReader::nextStored: checksum verified, fields checked against the
+// image, data still compressed) into a short queue, and `workers` threads -
+// the tracer thread is one of them - each take the next section, decompress
+// it into a buffer of their own (PageDecoder) and write it into the process.
+// Sections cover disjoint, ascending ranges, so they can land in any order.
+// Memory stays bounded: kDepth sections queued, one being read, one per
+// worker (compressed and decoded), buffers reused. The first failure stops
+// everything; destroying the pipeline stops the reader after the section it
+// is reading (with a stalled input stream, after that stream ends).
+class PagePipeline
 {
 public:
-    SectionPipe() = default;
-    SectionPipe(const SectionPipe &) = delete;
-    SectionPipe &operator=(const SectionPipe &) = delete;
-    ~SectionPipe()
+    // Writes one decoded section into the process; returns its pages.
+    // `runs` are the part of the section's runs that `data` holds.
+    using WriteFn = std::function<Result<uint64_t>(const image::StoredPages &, std::span<const image::PageRun> runs, std::span<const uint8_t> data)>;
+
+    PagePipeline() = default;
+    PagePipeline(const PagePipeline &) = delete;
+    PagePipeline &operator=(const PagePipeline &) = delete;
+    ~PagePipeline()
+    {
+        stop();
+        for (std::thread &t : m_workers) {
+            if (t.joinable()) {
+                t.join();
+            }
+        }
+        if (m_reader.joinable()) {
+            m_reader.join();
+        }
+    }
+
+    // Starts reading after `first`, the section the metadata pass stopped
+    // at (a Pages section; with End there is nothing to read).
+    void start(image::ImageReader &reader, image::ImageReader::Item first)
+    {
+        m_imageReader = &reader;
+        if (auto *end = std::get_if<image::Section>(&first)) {
+            finishReading(std::move(*end));
+            return;
+        }
+        m_queue.push_back(std::get<image::StoredPages>(std::move(first)));
+        m_reader = std::thread([this] {
+            readLoop();
+        });
+    }
+
+    // Decodes and writes everything with `workers` threads (this one
+    // included) until the End record; returns the pages written and the End
+    // record, or the first failure.
+    //
+    // chunkBytes > 0 (a multiple of the page size): each section is
+    // decompressed in pieces of that size, each written while it is still in
+    // the CPU cache; 0: a whole section at a time.
+    Result<std::pair<uint64_t, image::EndRecord>> run(unsigned workers, size_t chunkBytes, uint32_t pageSize, const WriteFn &write)
+    {
+        m_chunkBytes = chunkBytes;
+        m_pageSize = pageSize;
+        for (unsigned i = 1; i < workers; ++i) {
+            m_workers.emplace_back([this, &write] {
+                work(write);
+            });
+        }
+        work(write);
+        for (std::thread &t : m_workers) {
+            t.join();
+        }
+        m_workers.clear();
+        std::lock_guard lock(m_mutex);
+        if (m_error) {
+            return std::unexpected(*m_error);
+        }
+        if (!m_end) {
+            return fail("image: page data not followed by the End record", EINVAL); // not reached: the reader reports it
+        }
+        return std::pair{m_pages, *m_end};
+    }
+
+    void stop()
     {
         {
             std::lock_guard lock(m_mutex);
             m_stop = true;
         }
         m_cv.notify_all();
-        if (m_thread.joinable()) {
-            m_thread.join();
-        }
     }
 
-    void start(image::ImageReader &reader)
+    // For $CRYOPOD_RESTORE_TRACE (read once run() returned).
+    uint64_t sections() const
     {
-        m_thread = std::thread([this, &reader] {
-            for (;;) {
-                auto section = reader.next();
-                const bool last = !section || std::holds_alternative<image::EndRecord>(*section);
-                std::unique_lock lock(m_mutex);
-                m_cv.wait(lock, [this] {
-                    return m_queue.size() < kDepth || m_stop;
-                });
-                if (m_stop) {
-                    return;
-                }
-                m_queue.push_back(std::move(section));
-                lock.unlock();
-                m_cv.notify_all();
-                if (last) {
-                    return;
-                }
-            }
-        });
+        return m_sections;
     }
-
-    Result<image::Section> pop()
+    uint64_t readNs() const
     {
-        std::unique_lock lock(m_mutex);
-        m_cv.wait(lock, [this] {
-            return !m_queue.empty();
-        });
-        Result<image::Section> section = std::move(m_queue.front());
-        m_queue.pop_front();
-        lock.unlock();
-        m_cv.notify_all();
-        return section;
+        return m_readNs;
+    }
+    uint64_t decodeNs() const
+    {
+        return m_decodeNs;
+    }
+    uint64_t writeNs() const
+    {
+        return m_writeNs;
+    }
+    uint64_t waitNs() const
+    {
+        return m_waitNs;
+    }
+    // The same as CPU time of the threads.
+    uint64_t readCpuNs() const
+    {
+        return m_readCpuNs;
+    }
+    uint64_t decodeCpuNs() const
+    {
+        return m_decodeCpuNs;
+    }
+    uint64_t writeCpuNs() const
+    {
+        return m_writeCpuNs;
     }
 
 private:
-    static constexpr size_t kDepth = 2;
+    static constexpr size_t kDepth = 3;
+
+    void finishReading(image::Section last)
+    {
+        std::lock_guard lock(m_mutex);
+        if (auto *end = std::get_if<image::EndRecord>(&last)) {
+            m_end = *end;
+        } else {
+            failLocked(fail(std::string("image: ") + sectionName(last) + " section after page data", EINVAL).error());
+        }
+        m_readDone = true;
+    }
+
+    void failLocked(Error error)
+    {
+        if (!m_error) {
+            m_error = std::move(error);
+        }
+        m_stop = true;
+    }
+
+    void readLoop()
+    {
+        for (;;) {
+            const uint64_t t0 = monotonicNs();
+            const uint64_t c0 = threadCpuNs();
+            auto item = m_imageReader->nextStored();
+            m_readNs += monotonicNs() - t0;
+            m_readCpuNs += threadCpuNs() - c0;
+            if (!item) {
+                std::lock_guard lock(m_mutex);
+                failLocked(item.error().context("read image"));
+                m_readDone = true;
+                break;
+            }
+            if (auto *section = std::get_if<image::Section>(&*item)) {
+                finishReading(std::move(*section));
+                break;
+            }
+            std::unique_lock lock(m_mutex);
+            m_cv.wait(lock, [this] {
+                return m_queue.size() < kDepth || m_stop;
+            });
+            if (m_stop) {
+                m_readDone = true;
+                break;
+            }
+            m_queue.push_back(std::get<image::StoredPages>(std::move(*item)));
+            lock.unlock();
+            m_cv.notify_all();
+        }
+        m_cv.notify_all();
+    }
+
+    void work(const WriteFn &write)
+    {
+        image::PageDecoder decoder;
+        std::unique_ptr<uint8_t[]> buffer;
+        size_t capacity = 0;
+        uint64_t pages = 0, decodeNs = 0, writeNs = 0, waitNs = 0, sections = 0, decodeCpuNs = 0, writeCpuNs = 0;
+        for (;;) {
+            const uint64_t t0 = monotonicNs();
+            std::unique_lock lock(m_mutex);
+            m_cv.wait(lock, [this] {
+                return !m_queue.empty() || m_readDone || m_stop;
+            });
+            if (m_stop || m_queue.empty()) {
+                break;
+            }
+            image::StoredPages stored = std::move(m_queue.front());
+            m_queue.pop_front();
+            lock.unlock();
+            m_cv.notify_all();
+            const uint64_t t1 = monotonicNs();
+            const uint64_t c1 = threadCpuNs();
+            const size_t want = m_chunkBytes ? m_chunkBytes : stored.dataLength;
+            if (want > capacity) {
+                buffer.reset(new uint8_t[want]);
+                capacity = want;
+            }
+            uint64_t written = 0, sectionWriteNs = 0, sectionWriteCpuNs = 0;
+            Result<void> ok;
+            auto writePart = [&](std::span<const image::PageRun> runs, std::span<const uint8_t> data) -> Result<void> {
+                const uint64_t w0 = monotonicNs(), wc0 = threadCpuNs();
+                auto n = write(stored, runs, data);
+                sectionWriteNs += monotonicNs() - w0;
+                sectionWriteCpuNs += threadCpuNs() - wc0;
+                if (!n) {
+                    return std::unexpected(n.error());
+                }
+                written += *n;
+                return {};
+            };
+            if (m_chunkBytes) {
+                std::vector<image::PageRun> part;
+                ok = decoder.decode(stored, std::span(buffer.get(), m_chunkBytes), [&](uint64_t offset, std::span<const uint8_t> data) -> Result<void> {
+                    sliceRuns(stored.runs, offset, data.size(), part);
+                    return writePart(part, data);
+                });
+            } else {
+                const std::span<uint8_t> data(buffer.get(), stored.dataLength);
+                ok = decoder.decode(stored, data);
+                if (ok) {
+                    ok = writePart(stored.runs, data);
+                }
+            }
+            const uint64_t t3 = monotonicNs();
+            const uint64_t c3 = threadCpuNs();
+            m_imageReader->recycle(std::move(stored));
+            if (!ok) {
+                std::lock_guard failLock(m_mutex);
+                // Errors of the image itself name their section; the
+                // process's own ("restore pages of vma ...") do not.
+                failLocked(ok.error().message.starts_with("section #") ? ok.error().context("read image") : ok.error());
+                break;
+            }
+            pages += written;
+            ++sections;
+            waitNs += t1 - t0;
+            decodeNs += t3 - t1 - sectionWriteNs;
+            writeNs += sectionWriteNs;
+            decodeCpuNs += c3 - c1 - sectionWriteCpuNs;
+            writeCpuNs += sectionWriteCpuNs;
+        }
+        {
+            std::lock_guard lock(m_mutex);
+            m_pages += pages;
+            m_sections += sections;
+            m_decodeNs += decodeNs;
+            m_writeNs += writeNs;
+            m_waitNs += waitNs;
+            m_decodeCpuNs += decodeCpuNs;
+            m_writeCpuNs += writeCpuNs;
+        }
+        m_cv.notify_all();
+    }
+
+    // The runs of `runs` (a section's, its data back to back) that bytes
+    // [offset, offset + length) of its data belong to, cut to fit (all
+    // page aligned).
+    void sliceRuns(std::span<const image::PageRun> runs, uint64_t offset, uint64_t length, std::vector<image::PageRun> &out) const
+    {
+        out.clear();
+        const uint64_t end = offset + length;
+        uint64_t at = 0; // where the current run's data starts
+        for (const image::PageRun &run : runs) {
+            const uint64_t runEnd = at + uint64_t(run.pages) * m_pageSize;
+            if (runEnd > offset) {
+                const uint64_t from = std::max(at, offset), to = std::min(runEnd, end);
+                out.push_back({run.vaddr + (from - at), uint32_t((to - from) / m_pageSize)});
+            }
+            at = runEnd;
+            if (at >= end) {
+                break;
+            }
+        }
+    }
+
+    image::ImageReader *m_imageReader = nullptr;
+    size_t m_chunkBytes = 0;
+    uint32_t m_pageSize = 4096;
     std::mutex m_mutex;
     std::condition_variable m_cv;
-    std::deque<Result<image::Section>> m_queue;
+    std::deque<image::StoredPages> m_queue;
+    bool m_readDone = false;
     bool m_stop = false;
-    std::thread m_thread;
+    std::optional<Error> m_error;
+    std::optional<image::EndRecord> m_end;
+    uint64_t m_pages = 0;
+    uint64_t m_sections = 0;
+    std::atomic<uint64_t> m_readNs{0}, m_readCpuNs{0};
+    uint64_t m_decodeNs = 0, m_writeNs = 0, m_waitNs = 0, m_decodeCpuNs = 0, m_writeCpuNs = 0;
+    std::thread m_reader;
+    std::vector<std::thread> m_workers;
 };
+
+// Page data is decompressed and written in pieces of this size, small enough
+// to stay in the CPU cache between the two ($CRYOPOD_RESTORE_CHUNK_KIB to
+// compare; 0: whole sections).
+size_t pageChunkBytes(uint32_t pageSize)
+{
+    size_t kib = 256;
+    if (const char *env = std::getenv("CRYOPOD_RESTORE_CHUNK_KIB"); env && *env) {
+        kib = size_t(std::strtoul(env, nullptr, 10));
+    }
+    const size_t bytes = std::min<size_t>(kib, 64 * 1024) * 1024;
+    return bytes / pageSize * pageSize;
+}
+
+// Threads that decompress and write page data: one per online CPU
+// ($CRYOPOD_RESTORE_WORKERS to compare), at most 8.
+unsigned pageWorkers()
+{
+    long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+    if (const char *env = std::getenv("CRYOPOD_RESTORE_WORKERS"); env && *env) {
+        n = std::strtol(env, nullptr, 10);
+    }
+    return unsigned(std::clamp<long>(n, 1, 8));
+}
 
 // Creates the process and empties it: the stub's mappings go, except the
 // injection area (RWX, holding `syscall` at its start and the scratch space)
@@ -367,7 +662,7 @@ Result<void> createProcess(RestoreContext &ctx)
     return {};
 }
 
-Result<void> restoreMemory(RestoreContext &ctx, SectionPipe &pipe, std::optional<image::Section> &pending)
+Result<void> restoreMemory(RestoreContext &ctx, PagePipeline &pipeline)
 {
     Injector &inj = *ctx.injector;
     auto mapped = restoreVmas(inj, ctx.scratch, ctx.mm);
@@ -375,42 +670,49 @@ Result<void> restoreMemory(RestoreContext &ctx, SectionPipe &pipe, std::optional
         return std::unexpected(mapped.error());
     }
     ctx.step("vmas mapped");
-    uint64_t readNs = 0, writeNs = 0, pageRecords = 0;
-    while (pending) {
-        if (auto *pages = std::get_if<image::PagesRecord>(&*pending)) {
-            if (pages->pid != ctx.entry.pid) {
-                return fail("image: page data of pid " + std::to_string(pages->pid) + ", not of " + std::to_string(ctx.entry.pid), EINVAL);
-            }
-            const uint64_t writeStart = ctx.trace ? monotonicNs() : 0;
-            auto n = restorePages(ctx.entry.pid, inj.memory(), ctx.mm, *mapped, *pages, ctx.pageSize);
-            if (!n) {
-                return std::unexpected(n.error());
-            }
-            ctx.pagesRestored += *n;
-            ++pageRecords;
-            writeNs += ctx.trace ? monotonicNs() - writeStart : 0;
-        } else if (auto *end = std::get_if<image::EndRecord>(&*pending)) {
-            if (end->pagesStored != ctx.pagesRestored) {
-                return fail("image: the end record counts " + std::to_string(end->pagesStored) + " pages, the image held " + std::to_string(ctx.pagesRestored),
-                            EINVAL);
-            }
-            pending.reset();
-            break;
-        } else {
-            return fail(std::string("image: ") + sectionName(*pending) + " section after page data", EINVAL);
-        }
-        const uint64_t readStart = ctx.trace ? monotonicNs() : 0;
-        auto next = pipe.pop();
-        if (!next) {
-            return std::unexpected(next.error().context("read image"));
-        }
-        pending = std::move(*next);
-        readNs += ctx.trace ? monotonicNs() - readStart : 0;
+    auto fill = preparePageFill(inj, ctx.scratch, ctx.mm, *mapped);
+    if (!fill) {
+        return std::unexpected(fill.error());
+    }
+    ctx.step(fill->uffd.valid() ? "userfaultfd registered" : "no userfaultfd: process_vm_writev");
+    const pid_t pid = ctx.entry.pid;
+    const RemoteMemory &memory = inj.memory();
+    const unsigned workers = pageWorkers();
+    const size_t chunk = pageChunkBytes(ctx.pageSize);
+    auto written = pipeline.run(workers,
+                                chunk,
+                                ctx.pageSize,
+                                [&](const image::StoredPages &stored, std::span<const image::PageRun> runs, std::span<const uint8_t> data) -> Result<uint64_t> {
+                                    if (stored.pid != pid) {
+                                        return fail("image: page data of pid " + std::to_string(stored.pid) + ", not of " + std::to_string(pid), EINVAL);
+                                    }
+                                    return restorePages(pid, memory, ctx.mm, *mapped, *fill, runs, data, ctx.pageSize);
+                                });
+    if (!written) {
+        return std::unexpected(written.error());
+    }
+    ctx.pagesRestored = written->first;
+    if (written->second.pagesStored != ctx.pagesRestored) {
+        return fail("image: the end record counts " + std::to_string(written->second.pagesStored) + " pages, the image held "
+                        + std::to_string(ctx.pagesRestored),
+                    EINVAL);
     }
     if (ctx.trace) {
-        std::fprintf(stderr, "restore: %llu page records: %.2f ms reading them, %.2f ms writing them\n", static_cast<unsigned long long>(pageRecords),
-                     double(readNs) / 1e6, double(writeNs) / 1e6);
+        std::fprintf(stderr,
+                     "restore: %llu page records, %u workers, %zu KiB pieces: reading %.2f ms, waiting %.2f ms, decompressing %.2f ms, writing %.2f ms (thread time); "
+                     "CPU: reading %.2f ms, decompressing %.2f ms, writing %.2f ms\n",
+                     static_cast<unsigned long long>(pipeline.sections()),
+                     workers,
+                     chunk / 1024,
+                     double(pipeline.readNs()) / 1e6,
+                     double(pipeline.waitNs()) / 1e6,
+                     double(pipeline.decodeNs()) / 1e6,
+                     double(pipeline.writeNs()) / 1e6,
+                     double(pipeline.readCpuNs()) / 1e6,
+                     double(pipeline.decodeCpuNs()) / 1e6,
+                     double(pipeline.writeCpuNs()) / 1e6);
     }
+    CRYOPOD_PROPAGATE(finishPageFill(inj, *fill));
     ctx.step("pages written");
     CRYOPOD_PROPAGATE(finishVmas(inj, ctx.mm, *mapped));
     CRYOPOD_PROPAGATE(restoreMmFields(inj, ctx.scratch, ctx.mm));
@@ -432,7 +734,16 @@ Result<void> restoreState(RestoreContext &ctx)
     CRYOPOD_PROPAGATE(restoreRlimits(inj, ctx.scratch, ctx.task));
     CRYOPOD_PROPAGATE(restoreSignals(inj, ctx.scratch, ctx.signals));
     CRYOPOD_PROPAGATE(restoreThreadInjected(inj, ctx.scratch, ctx.thread));
+    // While the injector blocks every signal: they stay pending through the
+    // rest of the rebuild; restoreThreadState() then puts the image's mask back.
+    CRYOPOD_PROPAGATE(restorePendingSignals(inj, ctx.scratch, ctx.entry.pid, ctx.thread.tid, ctx.signals.pending, true));
+    CRYOPOD_PROPAGATE(restorePendingSignals(inj, ctx.scratch, ctx.entry.pid, ctx.thread.tid, ctx.thread.pending, false));
     CRYOPOD_PROPAGATE(restoreRoot(inj, ctx.scratch, ctx.task));
+    // The last path-based step is done: the credentials need the restorer's
+    // own filesystem identity to start from.
+    if (ctx.options.openAs) {
+        CRYOPOD_PROPAGATE(leaveFsIdentity(inj));
+    }
     CRYOPOD_PROPAGATE(restoreCreds(inj, ctx.scratch, ctx.creds));
     ctx.step("files, task, signals, creds");
     ctx.injected = inj.injectedCount();
@@ -470,17 +781,22 @@ Result<void> run(RestoreContext &ctx, int inFd)
         return std::unexpected(reader.error().context("read image"));
     }
     CRYOPOD_PROPAGATE(checkHeader(ctx, (*reader)->header()));
-    std::optional<image::Section> pending;
+    ctx.step("image header");
+    std::optional<image::ImageReader::Item> pending;
     CRYOPOD_PROPAGATE(readMetadata(ctx, **reader, pending));
     ctx.step("metadata read, validated");
-    // From here on only the pipe's thread reads the image.
-    SectionPipe pipe;
-    if (pending && !std::holds_alternative<image::EndRecord>(*pending)) {
-        pipe.start(**reader);
-    }
+    // From here on only the pipeline's thread reads the image; it reads
+    // ahead while the process is created.
+    PagePipeline pipeline;
+    pipeline.start(**reader, std::move(*pending));
     CRYOPOD_PROPAGATE(createProcess(ctx));
     ctx.step("process created, emptied");
-    CRYOPOD_PROPAGATE(restoreMemory(ctx, pipe, pending));
+    // Every path the image names (mapped files, exe, fds, cwd, root) is
+    // opened by the process itself, from here on with the caller's rights.
+    if (ctx.options.openAs) {
+        CRYOPOD_PROPAGATE(assumeFsIdentity(*ctx.injector, ctx.scratch, *ctx.options.openAs));
+    }
+    CRYOPOD_PROPAGATE(restoreMemory(ctx, pipeline));
     CRYOPOD_PROPAGATE(restoreState(ctx));
     CRYOPOD_PROPAGATE(letGo(ctx));
     ctx.step("detached");
@@ -515,7 +831,11 @@ Result<RestoreResult> restore(int inFd, const RestoreOptions &options)
             ctx.injector->dismiss();
         }
         ctx.process.kill();
-        return std::unexpected(r.error());
+        Error error = r.error();
+        if (options.openAs && (error.code == EACCES || error.code == EPERM)) {
+            error.message += " (with the caller's rights: uid " + std::to_string(options.openAs->uid) + ", gid " + std::to_string(options.openAs->gid) + ")";
+        }
+        return std::unexpected(error);
     }
     RestoreResult result;
     result.root = ctx.entry.pid;

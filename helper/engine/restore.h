@@ -27,17 +27,21 @@ namespace cryopod::engine
 Result<std::string> findRestoreStub();
 
 // A temporary file the restorer created (an unlinked file's contents); it is
-// unlinked when this object goes, whatever happened.
+// unlinked when this object goes, whatever happened, with the identity it
+// was created with (the caller's, when the restore runs for one: the
+// directory is one the caller could write to, and may have been changed).
 class TempFile
 {
 public:
     TempFile() = default;
-    explicit TempFile(std::string path)
+    explicit TempFile(std::string path, std::optional<FsIdentity> owner = std::nullopt)
         : m_path(std::move(path))
+        , m_owner(std::move(owner))
     {
     }
     TempFile(TempFile &&other) noexcept
         : m_path(std::exchange(other.m_path, {}))
+        , m_owner(std::move(other.m_owner))
     {
     }
     TempFile &operator=(TempFile &&) = delete;
@@ -51,6 +55,7 @@ public:
 
 private:
     std::string m_path;
+    std::optional<FsIdentity> m_owner;
 };
 
 // Everything one restore works with; passed explicitly, no globals. Members

@@ -3,6 +3,7 @@
 #include "signals.h"
 
 #include <csignal>
+#include <cstring>
 #include <sys/syscall.h>
 
 namespace cryopod::engine
@@ -46,7 +47,37 @@ Result<image::SignalsRecord> dumpSignals(pid_t pid, const procfs::Status &status
         entry.mask = ka.mask;
         record.actions.push_back(entry);
     }
+    auto pending = dumpPendingSignals(injector.tracee(), true);
+    if (!pending) {
+        return std::unexpected(pending.error().context(what));
+    }
+    record.pending = std::move(*pending);
     return record;
+}
+
+Result<std::vector<image::PendingSignal>> dumpPendingSignals(const Tracee &tracee, bool shared)
+{
+    auto infos = tracee.peekSiginfo(shared);
+    if (!infos) {
+        return std::unexpected(infos.error().context(shared ? "pending signals of the process" : "pending signals of the thread"));
+    }
+    std::vector<image::PendingSignal> out;
+    out.reserve(infos->size());
+    for (const Tracee::Siginfo &info : *infos) {
+        image::PendingSignal p;
+        int32_t signo = 0;
+        std::memcpy(&signo, info.data(), sizeof signo); // si_signo comes first
+        if (signo == SIGKILL || signo == SIGSTOP) {
+            // Never left pending in a thread we hold stopped but for a
+            // moment: SIGKILL ends it anyway, SIGSTOP is job control that a
+            // restored copy does not inherit (as with a stopped process).
+            continue;
+        }
+        p.signo = uint32_t(signo);
+        p.siginfo.assign(info.begin(), info.end());
+        out.push_back(std::move(p));
+    }
+    return out;
 }
 
 // ---- restore
@@ -81,6 +112,33 @@ Result<void> restoreSignals(Injector &injector, RemoteScratch &scratch, const im
         }
     }
     scratch.reset(mark);
+    return {};
+}
+
+Result<void> restorePendingSignals(Injector &injector, RemoteScratch &scratch, pid_t pid, pid_t tid, const std::vector<image::PendingSignal> &pending,
+                                   bool shared)
+{
+    const std::string what = std::string("restore pending signals of ") + (shared ? "process " + std::to_string(pid) : "thread " + std::to_string(tid));
+    const size_t mark = scratch.used();
+    for (size_t i = 0; i < pending.size(); ++i) {
+        const image::PendingSignal &p = pending[i];
+        const std::string sig = "signal " + std::to_string(p.signo) + " (#" + std::to_string(i) + ")";
+        if (p.signo < 1 || p.signo > 64 || p.signo == SIGKILL || p.signo == SIGSTOP || p.siginfo.size() != image::kSiginfoBytes) {
+            scratch.reset(mark);
+            return fail(what + ": image holds an invalid pending " + sig, EINVAL);
+        }
+        scratch.reset(mark);
+        auto info = scratch.put(p.siginfo);
+        if (!info) {
+            return std::unexpected(info.error().context(what));
+        }
+        auto r = shared ? injector.call(what + ": rt_sigqueueinfo " + sig, SYS_rt_sigqueueinfo, uint64_t(pid), p.signo, *info)
+                        : injector.call(what + ": rt_tgsigqueueinfo " + sig, SYS_rt_tgsigqueueinfo, uint64_t(pid), uint64_t(tid), p.signo, *info);
+        scratch.reset(mark);
+        if (!r) {
+            return std::unexpected(r.error());
+        }
+    }
     return {};
 }
 

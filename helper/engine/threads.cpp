@@ -4,6 +4,7 @@
 
 #include "procfs.h"
 #include "regs.h"
+#include "signals.h"
 
 #include <cstring>
 #include <signal.h>
@@ -37,6 +38,22 @@ Result<image::ThreadRecord> dumpThread(pid_t pid, const Tracee &tracee)
     }
     thread.sigmask = *mask;
     thread.altstackFlags = SS_DISABLE;
+    auto pending = dumpPendingSignals(tracee, false);
+    if (!pending) {
+        return std::unexpected(pending.error().context(what));
+    }
+    thread.pending = std::move(*pending);
+    auto rseq = tracee.getRseqConfiguration();
+    if (!rseq) {
+        if (rseq.error().code != EIO) { // EIO: a kernel without the request (before 5.13) has no rseq to speak of
+            return std::unexpected(rseq.error().context(what + ": rseq"));
+        }
+    } else if (rseq->size != 0) {
+        thread.rseqAddr = rseq->addr;
+        thread.rseqSize = rseq->size;
+        thread.rseqFlags = rseq->flags;
+        thread.rseqSignature = rseq->signature;
+    }
     return thread;
 }
 
@@ -112,6 +129,13 @@ Result<void> restoreThreadInjected(Injector &injector, RemoteScratch &scratch, c
     }
     if (thread.clearChildTid != 0) {
         CRYOPOD_PROPAGATE(injector.call(what + ": set_tid_address", SYS_set_tid_address, thread.clearChildTid));
+    }
+    if (thread.rseqSize != 0) {
+        // The same area, length, flags and signature as glibc (or whoever)
+        // registered: the kernel fills in cpu_id and friends again on the
+        // way back to user space, and aborts critical sections to the same
+        // signature-checked handlers.
+        CRYOPOD_PROPAGATE(injector.call(what + ": rseq", SYS_rseq, thread.rseqAddr, thread.rseqSize, thread.rseqFlags, thread.rseqSignature));
     }
     return {};
 }

@@ -318,7 +318,9 @@ private Q_SLOTS:
 
         bad = m_image;
         storeU32(bad.data() + 8, kFormatVersion + 1);
-        EXPECT_ERROR(bad, "image format version 2 is newer than this reader supports (version 1)");
+        EXPECT_ERROR(bad, std::format("image format version {} is newer than this reader supports (version {})", kFormatVersion + 1, kFormatVersion));
+        storeU32(bad.data() + 8, kFormatVersion - 1);
+        EXPECT_ERROR(bad, std::format("image format version {} is older than this reader supports (version {})", kFormatVersion - 1, kFormatVersion));
         storeU32(bad.data() + 8, 0);
         EXPECT_ERROR(bad, "invalid format version 0");
 
@@ -517,6 +519,15 @@ private Q_SLOTS:
         signals = s.signals[0];
         signals.actions[0].flags |= 0x100000000ull;
         EXPECT_ERROR(withSection(signalsAt, signals), "unknown SA_ flags 0x100000000");
+        signals = s.signals[0];
+        signals.pending[0].signo = 9;
+        EXPECT_ERROR(withSection(signalsAt, signals), "pending signal #0: signal number 9 out of range");
+        signals = s.signals[0];
+        signals.pending[1].siginfo.resize(100);
+        EXPECT_ERROR(withSection(signalsAt, signals), "pending signal #1: siginfo is 100 bytes, must be 128");
+        signals = s.signals[0];
+        signals.pending[0].signo = 35;
+        EXPECT_ERROR(withSection(signalsAt, signals), "pending signal #0: siginfo names signal 34, the record 35");
 
         auto files = s.files[0];
         files.fds[1].fd = -3;
@@ -536,6 +547,15 @@ private Q_SLOTS:
         files = s.files[0];
         files.fds[3].unlinked = false;
         EXPECT_ERROR(withSection(filesAt, files), "FileData record for fd 3 of pid 4242, which is not an unlinked file");
+        files = s.files[0];
+        files.fds[2].dupOf = 2;
+        EXPECT_ERROR(withSection(filesAt, files), "fd 2: shares the open file of fd 2, which is not a lower fd of the process");
+        files = s.files[0];
+        files.fds[2].dupOf = 0;
+        EXPECT_ERROR(withSection(filesAt, files), "fd 2: shares the open file of fd 0, but describes another file");
+        files = s.files[0];
+        files.fds[3].dupOf = 2;
+        EXPECT_ERROR(withSection(filesAt, files), "fd 3: shares the open file of fd 2, which itself shares one");
 
         auto thread = s.threads[0];
         thread.tid = 4250;
@@ -546,6 +566,15 @@ private Q_SLOTS:
         thread = s.threads[0];
         thread.altstackFlags = 0x40;
         EXPECT_ERROR(withSection(threadAt, thread), "unknown sigaltstack flags 0x40");
+        thread = s.threads[0];
+        thread.rseqAddr += 8;
+        EXPECT_ERROR(withSection(threadAt, thread), "of 32 bytes is not a valid registration");
+        thread = s.threads[0];
+        thread.rseqSize = 0;
+        EXPECT_ERROR(withSection(threadAt, thread), "rseq fields set without an rseq size");
+        thread = s.threads[0];
+        thread.pending[0].siginfo[0] = 12;
+        EXPECT_ERROR(withSection(threadAt, thread), "pending signal #0: siginfo names signal 12, the record 10");
         thread = s.threads[1];
         EXPECT_ERROR(withSection(threadAt, thread), "second Thread record for tid 4243");
 

@@ -78,7 +78,7 @@ private Q_SLOTS:
         const QString &o = r.out;
         const QStringList expected = {
             QStringLiteral("Image %1\n").arg(m_image),
-            QStringLiteral("format:      version 1, "),
+            QStringLiteral("format:      version %1, ").arg(cryopod::image::kFormatVersion),
             QStringLiteral("created:     2026-01-01T00:00:00.123Z"),
             QStringLiteral("host:        pod-host, kernel 6.18.0-cryopod-test, x86_64, page size 4096"),
             QStringLiteral("engine:      cryopod 0.1.0"),
@@ -123,7 +123,7 @@ private Q_SLOTS:
         const QJsonDocument doc = QJsonDocument::fromJson(r.out.toUtf8(), &error);
         QVERIFY2(error.error == QJsonParseError::NoError, qPrintable(error.errorString()));
         const QJsonObject root = doc.object();
-        QCOMPARE(root[QStringLiteral("formatVersion")].toInt(), 1);
+        QCOMPARE(root[QStringLiteral("formatVersion")].toInt(), int(cryopod::image::kFormatVersion));
         QCOMPARE(root[QStringLiteral("arch")].toString(), QStringLiteral("x86_64"));
         QCOMPARE(root[QStringLiteral("hostname")].toString(), QStringLiteral("pod-host"));
         QCOMPARE(root[QStringLiteral("createdUnixNs")].toString(), QStringLiteral("1767225600123456789"));

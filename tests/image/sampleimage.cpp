@@ -109,6 +109,17 @@ std::vector<PagesRecord> makePages(int32_t pid, uint32_t total, uint32_t pageSiz
     return out;
 }
 
+// A pending signal's siginfo: si_signo, si_errno, si_code, then a payload.
+PendingSignal pendingSignal(uint32_t signo, int32_t code, int32_t value)
+{
+    PendingSignal p;
+    p.signo = signo;
+    p.siginfo.resize(kSiginfoBytes);
+    const int32_t head[] = {int32_t(signo), 0, code, 0, 4242, 1000, value};
+    std::memcpy(p.siginfo.data(), head, sizeof head);
+    return p;
+}
+
 ThreadRecord makeThread(int32_t pid, int32_t tid, bool withXstate)
 {
     ThreadRecord t;
@@ -133,6 +144,12 @@ ThreadRecord makeThread(int32_t pid, int32_t tid, bool withXstate)
     t.altstackSize = 0x8000;
     t.altstackFlags = withXstate ? 0 : 2; // SS_DISABLE
     t.clearChildTid = 0x7f0000001990 + uint64_t(tid);
+    if (tid == pid) {
+        t.pending = {pendingSignal(10, -6 /* SI_TKILL */, 0)}; // SIGUSR1 for this thread
+        t.rseqAddr = 0x7f00000019e0 + 0x20 * uint64_t(tid % 4);
+        t.rseqSize = 32;
+        t.rseqSignature = 0x53053053;
+    }
     return t;
 }
 
@@ -280,6 +297,7 @@ SampleImage SampleImage::make(uint32_t pagesPerProcess)
             SigactionEntry {13, 1, 0, 0, 0},
             SigactionEntry {64, 0x401300, 0x04000000 | 0x08000000 | 0x80000000, 0x7f0000002000, ~0ull >> 1},
         };
+        sig.pending = {pendingSignal(34, -1 /* SI_QUEUE */, 7), pendingSignal(34, -1, 8)}; // SIGRTMIN queued twice
         s.signals.push_back(sig);
 
         FilesRecord f;
@@ -291,6 +309,7 @@ SampleImage SampleImage::make(uint32_t pagesPerProcess)
         log.size = 5678;
         FdRecord err = log;
         err.fd = 2;
+        err.dupOf = 1; // 2>&1: one open file description
         FdRecord scratch = fdRecord(root ? 3 : 5, FdKind::Regular, "/tmp/scratch file", 02, S_IFREG | 0600);
         scratch.pos = 77;
         scratch.unlinked = true;

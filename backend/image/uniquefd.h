@@ -1,31 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 //
-// OwnedFd: one file descriptor of the helper, closed when it goes.
+// UniqueFd: owns one file descriptor and closes it when it goes out of scope.
+// The one owned-fd type of the project: the image library, the engine, the
+// helper and the store all use it.
 #pragma once
 
 #include <unistd.h>
 #include <utility>
 
-class OwnedFd
+namespace cryopod
+{
+
+class UniqueFd
 {
 public:
-    OwnedFd() = default;
-    explicit OwnedFd(int fd)
+    UniqueFd() = default;
+    explicit UniqueFd(int fd)
         : m_fd(fd)
     {
     }
-    ~OwnedFd()
+    ~UniqueFd()
     {
         reset();
     }
-    OwnedFd(const OwnedFd &) = delete;
-    OwnedFd &operator=(const OwnedFd &) = delete;
-    OwnedFd(OwnedFd &&other) noexcept
+    UniqueFd(const UniqueFd &) = delete;
+    UniqueFd &operator=(const UniqueFd &) = delete;
+    UniqueFd(UniqueFd &&other) noexcept
         : m_fd(std::exchange(other.m_fd, -1))
     {
     }
-    OwnedFd &operator=(OwnedFd &&other) noexcept
+    UniqueFd &operator=(UniqueFd &&other) noexcept
     {
         if (this != &other) {
             reset(std::exchange(other.m_fd, -1));
@@ -41,6 +46,11 @@ public:
     {
         return m_fd >= 0;
     }
+    explicit operator bool() const
+    {
+        return valid();
+    }
+    // Gives up ownership without closing.
     int release()
     {
         return std::exchange(m_fd, -1);
@@ -56,3 +66,5 @@ public:
 private:
     int m_fd = -1;
 };
+
+} // namespace cryopod
