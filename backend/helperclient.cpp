@@ -136,34 +136,47 @@ HelperCall *HelperClient::call(const QString &method, const QVariantList &argume
     QDBusMessage message = QDBusMessage::createMethodCall(QLatin1String(kService), QLatin1String(kPath), QLatin1String(kInterface), method);
     message.setArguments(arguments);
     message.setInteractiveAuthorizationAllowed(m_interactive);
+    if (m_blockingCalls) {
+        handleReply(c, method, m_bus.call(message, QDBus::Block, m_timeoutMs));
+        return c;
+    }
     auto *watcher = new QDBusPendingCallWatcher(m_bus.asyncCall(message, m_timeoutMs), c);
     connect(watcher, &QDBusPendingCallWatcher::finished, c, [this, c, watcher, method] {
         watcher->deleteLater();
-        const QDBusMessage reply = watcher->reply();
-        if (reply.type() != QDBusMessage::ReplyMessage) {
-            c->finish(false, reply.errorName(), reply.errorMessage(), {});
-            return;
-        }
-        const QVariant first = reply.arguments().value(0);
-        if (!c->m_expectsJob) {
-            QVariantMap result;
-            if (method == QLatin1String("Version")) {
-                result.insert(QStringLiteral("version"), first.toString());
-            } else if (first.isValid()) {
-                result = toMap(first);
-            }
-            c->finish(true, {}, {}, result);
-            return;
-        }
-        const QString path = first.canConvert<QDBusArgument>() ? qdbus_cast<QDBusObjectPath>(first.value<QDBusArgument>()).path()
-                                                                : first.value<QDBusObjectPath>().path();
-        if (path.isEmpty()) {
-            c->finish(false, QStringLiteral("io.github.cryopod.Error.Failed"), QStringLiteral("the helper returned no job"), {});
-            return;
-        }
-        jobPathKnown(c, path);
+        handleReply(c, method, watcher->reply());
     });
     return c;
+}
+
+void HelperClient::setBlockingCalls(bool blocking)
+{
+    m_blockingCalls = blocking;
+}
+
+void HelperClient::handleReply(HelperCall *c, const QString &method, const QDBusMessage &reply)
+{
+    if (reply.type() != QDBusMessage::ReplyMessage) {
+        c->finish(false, reply.errorName(), reply.errorMessage(), {});
+        return;
+    }
+    const QVariant first = reply.arguments().value(0);
+    if (!c->m_expectsJob) {
+        QVariantMap result;
+        if (method == QLatin1String("Version")) {
+            result.insert(QStringLiteral("version"), first.toString());
+        } else if (first.isValid()) {
+            result = toMap(first);
+        }
+        c->finish(true, {}, {}, result);
+        return;
+    }
+    const QString path = first.canConvert<QDBusArgument>() ? qdbus_cast<QDBusObjectPath>(first.value<QDBusArgument>()).path()
+                                                            : first.value<QDBusObjectPath>().path();
+    if (path.isEmpty()) {
+        c->finish(false, QStringLiteral("io.github.cryopod.Error.Failed"), QStringLiteral("the helper returned no job"), {});
+        return;
+    }
+    jobPathKnown(c, path);
 }
 
 void HelperClient::jobPathKnown(HelperCall *call, const QString &path)

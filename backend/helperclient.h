@@ -95,6 +95,13 @@ public:
     // How long a method call may take (it includes an authentication
     // dialog); default 10 minutes.
     void setCallTimeout(int ms);
+    // Method calls wait for the helper's answer (for Checkpoint and Restore:
+    // the job's path) before they return, instead of in the event loop. For
+    // callers that read or write the other end of the fd they pass on the
+    // same thread: an asynchronous call keeps a copy of that fd in its
+    // pending message until the event loop runs, so the stream would never
+    // see its end. The job's signals still arrive in the event loop.
+    void setBlockingCalls(bool blocking);
 
     HelperCall *version();
     HelperCall *report(int pid); // result: the report a{sv}
@@ -111,11 +118,13 @@ private Q_SLOTS:
 private:
     friend class HelperCall;
     HelperCall *call(const QString &method, const QVariantList &arguments, bool expectsJob);
+    void handleReply(HelperCall *call, const QString &method, const QDBusMessage &reply);
     void jobPathKnown(HelperCall *call, const QString &path);
     void sendCancel(const QString &path);
 
     QDBusConnection m_bus;
     bool m_interactive = true;
+    bool m_blockingCalls = false;
     int m_timeoutMs = 10 * 60 * 1000;
     QHash<QString, QPointer<HelperCall>> m_jobs; // by path
     // Signals of jobs whose path the reply has not told yet.

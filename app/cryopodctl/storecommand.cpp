@@ -4,12 +4,15 @@
 // cryopodctl's snapshot store commands (docs/store.md): snapshot, list, show,
 // restore ID, diff, export, import, delete, edit, store check|gc|stats|path.
 // Wiring only: the work is in backend/store. Checkpoint and restore go
-// through an ImageProducer/ImageConsumer; today that is the engine in this
-// process (root only, DirectEngine), later the privileged helper.
+// through an ImageProducer/ImageConsumer: cryopod-helper over the system bus
+// (HelperEngine, unprivileged), or with --direct the engine in this process
+// (DirectEngine, root only).
 
 #include "commands.h"
 
 #include "directengine.h"
+#include "helperclient.h"
+#include "helperengine.h"
 #include "snapshotdiff.h"
 #include "snapshotjob.h"
 #include "snapshotstore.h"
@@ -24,6 +27,7 @@
 #include <QStringList>
 
 #include <cstdio>
+#include <memory>
 #include <functional>
 #include <map>
 #include <optional>
@@ -179,17 +183,20 @@ QJsonObject snapshotJson(const SnapshotInfo &s)
 // ---- snapshot
 
 const char snapshotUsage[] =
-    "usage: cryopodctl snapshot PID [--label L] [--note N] [--level N] [--verify-all] [--store DIR]\n"
+    "usage: cryopodctl snapshot PID [--label L] [--note N] [--level N] [--verify-all] [--direct] [--store DIR]\n"
     "\n"
     "Checkpoints process PID (it keeps running) and stores the image in the\n"
     "snapshot store as it is written: only pages the store does not hold yet\n"
-    "take space. Prints the new snapshot's id.\n"
+    "take space. Prints the new snapshot's id. The checkpoint is done by\n"
+    "cryopod-helper (polkit decides whether you may); as root, --direct runs\n"
+    "the engine in this process instead.\n"
     "\n"
     "options:\n"
     "  --label L        a label for the snapshot\n"
     "  --note N         a note\n"
     "  --level N        zstd level of the image (default 1)\n"
     "  --verify-all     re-encode every page section at store time (default: a sample)\n"
+    "  --direct         run the engine in this process (root only), not the helper\n"
     "%s"
     "  -h, --help       this text\n";
 
@@ -197,7 +204,7 @@ int runSnapshot(const QStringList &list)
 {
     const std::string usage = std::string(snapshotUsage).replace(std::string(snapshotUsage).find("%s"), 2, storeOption);
     const Args args(list, {QStringLiteral("--label"), QStringLiteral("--note"), QStringLiteral("--level"), QStringLiteral("--store")},
-                    {QStringLiteral("--verify-all")});
+                    {QStringLiteral("--verify-all"), QStringLiteral("--direct")});
     if (args.help) {
         std::fputs(usage.c_str(), stdout);
         return 0;
@@ -220,7 +227,7 @@ int runSnapshot(const QStringList &list)
             return usageError("snapshot", QStringLiteral("--level must be a zstd level, -7 to 22"), usage.c_str());
         }
     }
-    if (!DirectEngine::available()) {
+    if (args.has("--direct") && !DirectEngine::available()) {
         return failure("snapshot", DirectEngine::unavailableReason());
     }
     auto store = openStore(args);
@@ -239,8 +246,15 @@ int runSnapshot(const QStringList &list)
     writer.compressionLevel = level;
     options.encodingHint = image::bulkEncodingOf(writer);
     options.verify = args.has("--verify-all") ? VerifyPolicy::EverySection : VerifyPolicy::Sample;
-    DirectEngine::Producer producer(level);
-    auto taken = SnapshotJob::take(**store, producer, pid, options);
+    std::unique_ptr<HelperClient> client;
+    std::unique_ptr<ImageProducer> producer;
+    if (args.has("--direct")) {
+        producer = std::make_unique<DirectEngine::Producer>(level);
+    } else {
+        client = std::make_unique<HelperClient>();
+        producer = std::make_unique<HelperEngine::Producer>(*client, level);
+    }
+    auto taken = SnapshotJob::take(**store, *producer, pid, options);
     if (!taken) {
         return failure("snapshot", taken.error().describe());
     }
@@ -444,22 +458,25 @@ int runShow(const QStringList &list)
 // ---- restore ID
 
 const char restoreIdUsage[] =
-    "usage: cryopodctl restore ID [--frozen] [--store DIR]\n"
-    "       cryopodctl restore --direct -i IMAGE [--frozen]\n"
+    "usage: cryopodctl restore ID [--frozen] [--direct] [--store DIR]\n"
+    "       cryopodctl restore -i IMAGE [--frozen] [--direct]\n"
     "\n"
     "Restores snapshot ID from the store: the image is rebuilt (every section\n"
     "verified) and streamed to the engine, which recreates the process with its\n"
-    "original PID. The second form restores an image file (see `restore --direct --help`).\n"
+    "original PID. cryopod-helper restores it (polkit decides whether you may);\n"
+    "as root, --direct runs the engine in this process instead. The second form\n"
+    "restores an image file (see `restore -i IMAGE --help`).\n"
     "\n"
     "options:\n"
     "  --frozen         leave the restored process stopped (SIGSTOP)\n"
+    "  --direct         run the engine in this process (root only), not the helper\n"
     "%s"
     "  -h, --help       this text\n";
 
 int runRestoreSnapshot(const QStringList &list)
 {
     const std::string usage = std::string(restoreIdUsage).replace(std::string(restoreIdUsage).find("%s"), 2, storeOption);
-    const Args args(list, {QStringLiteral("--store")}, {QStringLiteral("--frozen")});
+    const Args args(list, {QStringLiteral("--store")}, {QStringLiteral("--frozen"), QStringLiteral("--direct")});
     if (args.help) {
         std::fputs(usage.c_str(), stdout);
         return 0;
@@ -467,17 +484,29 @@ int runRestoreSnapshot(const QStringList &list)
     if (!args.error.isEmpty() || args.positional.size() != 1 || !parseId(args.positional[0])) {
         return usageError("restore", args.error.isEmpty() ? QStringLiteral("give one snapshot id") : args.error, usage.c_str());
     }
-    if (!DirectEngine::available()) {
+    if (args.has("--direct") && !DirectEngine::available()) {
         return failure("restore", DirectEngine::unavailableReason());
     }
     auto store = openStore(args);
     if (!store) {
         return failure("restore", store.error().describe());
     }
-    DirectEngine::Consumer consumer(args.has("--frozen"));
-    auto restored = SnapshotJob::restore(**store, *parseId(args.positional[0]), consumer);
+    std::unique_ptr<HelperClient> client;
+    std::unique_ptr<ImageConsumer> consumer;
+    if (args.has("--direct")) {
+        consumer = std::make_unique<DirectEngine::Consumer>(args.has("--frozen"));
+    } else {
+        client = std::make_unique<HelperClient>();
+        consumer = std::make_unique<HelperEngine::Consumer>(*client, args.has("--frozen"));
+    }
+    auto restored = SnapshotJob::restore(**store, *parseId(args.positional[0]), *consumer);
     if (!restored) {
         return failure("restore", restored.error().describe());
+    }
+    if (restored->rebuild.reencodedSections) {
+        std::fprintf(stderr,
+                     "cryopodctl: restore: note: %llu sections were re-encoded (the zstd library changed since the snapshot was stored)\n",
+                     static_cast<unsigned long long>(restored->rebuild.reencodedSections));
     }
     std::printf("restored pid %d\n", int(restored->consumer.pid));
     std::fflush(stdout);
@@ -544,14 +573,17 @@ int runDiff(const QStringList &list)
 // ---- export / import
 
 const char exportUsage[] =
-    "usage: cryopodctl export ID FILE [--store DIR]\n"
+    "usage: cryopodctl export ID FILE [--allow-reencode] [--store DIR]\n"
     "\n"
     "Writes snapshot ID as one self-contained image file, byte for byte the\n"
-    "image that was stored (`cryopodctl inspect FILE` reads it).\n";
+    "image that was stored (`cryopodctl inspect FILE` reads it). When the zstd\n"
+    "library changed since the snapshot was stored, that is refused unless\n"
+    "--allow-reencode accepts an equivalent image (same records and pages,\n"
+    "other compressed bytes).\n";
 
 int runExport(const QStringList &list)
 {
-    const Args args(list, {QStringLiteral("--store")}, {});
+    const Args args(list, {QStringLiteral("--store")}, {QStringLiteral("--allow-reencode")});
     if (args.help) {
         std::fputs(exportUsage, stdout);
         return 0;
@@ -563,13 +595,17 @@ int runExport(const QStringList &list)
     if (!store) {
         return failure("export", store.error().describe());
     }
-    auto result = (*store)->exportImage(*parseId(args.positional[0]), args.positional[1].toStdString());
+    RebuildOptions options;
+    options.exact = !args.has("--allow-reencode");
+    auto result = (*store)->exportImage(*parseId(args.positional[0]), args.positional[1].toStdString(), options);
     if (!result) {
         return failure("export", result.error().describe());
     }
-    print(QStringLiteral("exported snapshot %1 to %2 (%3, %4 sections, identical to the stored image)\n")
+    print(QStringLiteral("exported snapshot %1 to %2 (%3, %4 sections, %5)\n")
               .arg(args.positional[0], args.positional[1], q(formatBytes(result->bytes)))
-              .arg(result->sections));
+              .arg(result->sections)
+              .arg(result->identical ? QStringLiteral("identical to the stored image")
+                                     : QStringLiteral("%1 sections re-encoded: equivalent to the stored image").arg(result->reencodedSections)));
     return 0;
 }
 
@@ -769,6 +805,9 @@ int runStoreCommand(const QStringList &list)
         for (const std::string &g : report->garbage) {
             out += QStringLiteral("garbage (store gc reclaims it): %1\n").arg(q(g));
         }
+        for (const std::string &n : report->notes) {
+            out += QStringLiteral("note: %1\n").arg(q(n));
+        }
         out += report->ok() ? QStringLiteral("store is intact\n") : QStringLiteral("store is damaged\n");
         print(out);
         return report->ok() ? 0 : 1;
@@ -825,10 +864,10 @@ int Cryopodctl::runShow(const QStringList &args)
 
 int Cryopodctl::runRestoreDispatch(const QStringList &args)
 {
-    // `restore --direct -i IMAGE` restores an image file (restorecommand.cpp);
+    // `restore -i IMAGE` restores an image file (restorecommand.cpp);
     // `restore ID` restores a snapshot from the store.
     for (const QString &a : args) {
-        if (a == QLatin1String("--direct") || a == QLatin1String("-i") || a == QLatin1String("--input")) {
+        if (a == QLatin1String("-i") || a == QLatin1String("--input")) {
             return Cryopodctl::runRestore(args);
         }
     }

@@ -154,6 +154,7 @@ struct SnapshotIngest::Private {
     Result<int64_t> chunkId(std::span<const uint8_t> bytes);
     Result<void> flushBlob();
     void applyPacked();
+    Result<void> prefetchParent();
     Result<void> addBytesEntry(uint32_t sectionType, std::span<const uint8_t> bytes);
     Result<void> addSection(const image::RawSection &section);
     Result<std::optional<image::BulkEncoding>> findEncoding(const image::RawSection &section);
@@ -199,6 +200,9 @@ Result<std::unique_ptr<SnapshotIngest>> SnapshotIngest::begin(SnapshotStore &sto
     XXH3_128bits_reset(p.imageHash);
     p.packer = std::make_unique<BlobPacker>(store.packsDirectory(), options.blobLevel);
     p.blob.reserve(kBlobTargetBytes + kPieceBytes);
+    if (auto ok = p.prefetchParent(); !ok) {
+        return std::unexpected(ok.error());
+    }
     StoreFault::point("ingest-begin");
     return ingest;
 }
@@ -218,6 +222,86 @@ void SnapshotIngest::abort()
     d->failed = true;
     d->discardFiles();
     d->lock.reset();
+}
+
+// A later snapshot of a target mostly repeats the pages of its previous
+// one: their hashes are loaded up front, by id ranges (the previous
+// snapshot's chunks were mostly stored in order), so that most pages are
+// found in memory instead of by one index lookup each.
+Result<void> SnapshotIngest::Private::prefetchParent()
+{
+    if (!options.target) {
+        return {};
+    }
+    const TargetInfo &t = *options.target;
+    SqliteDatabase &db = store->database();
+    auto tx = SqliteTransaction::begin(db, SqliteTransaction::Mode::Deferred);
+    if (!tx) {
+        return std::unexpected(tx.error());
+    }
+    auto q = db.prepare(
+        "SELECT s.id FROM snapshots s JOIN targets t ON t.id = s.target_id WHERE t.host = ?1 AND t.uid = ?2 AND t.exe = ?3 AND t.cmdline = ?4 "
+        "AND t.pid = ?5 AND t.start_time = ?6 ORDER BY s.created_at DESC, s.id DESC LIMIT 1");
+    if (!q) {
+        return std::unexpected(q.error());
+    }
+    q->bind(1, std::string_view(t.host))
+        .bind(2, int64_t(t.uid))
+        .bind(3, std::string_view(t.exe))
+        .bind(4, std::string_view(t.cmdline))
+        .bind(5, int64_t(t.pid))
+        .bind(6, t.startTimeNs);
+    auto row = q->step();
+    if (!row) {
+        return std::unexpected(row.error());
+    }
+    if (!*row) {
+        return {};
+    }
+    const int64_t parent = q->columnInt(0);
+    auto manifest = Manifest::load(db, parent);
+    if (!manifest) {
+        return {}; // not worth failing a snapshot for: store check reports it
+    }
+    std::vector<int64_t> ids;
+    for (const ManifestEntry &e : *manifest) {
+        if (e.kind == ManifestKind::Bulk) {
+            for (const int64_t id : e.chunks) {
+                if (id > 0) {
+                    ids.push_back(id);
+                }
+            }
+        }
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    auto range = db.prepare("SELECT id, hash FROM chunks WHERE id BETWEEN ?1 AND ?2");
+    if (!range) {
+        return std::unexpected(range.error());
+    }
+    known.reserve(ids.size() + ids.size() / 8);
+    for (size_t i = 0; i < ids.size();) {
+        size_t j = i + 1;
+        // ranges with small gaps: scanning a few rows too many beats another query
+        while (j < ids.size() && ids[j] - ids[j - 1] <= 16) {
+            ++j;
+        }
+        range->bind(1, ids[i]).bind(2, ids[j - 1]);
+        for (;;) {
+            auto r = range->step();
+            if (!r) {
+                return std::unexpected(r.error());
+            }
+            if (!*r) {
+                break;
+            }
+            known.emplace(ChunkHash::fromBytes(range->columnBlob(1)), range->columnInt(0));
+        }
+        range->reset();
+        i = j;
+    }
+    stats.prefetchedChunks = known.size();
+    return tx->commit();
 }
 
 void SnapshotIngest::Private::applyPacked()

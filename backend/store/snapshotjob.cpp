@@ -73,6 +73,13 @@ Result<TakeResult> SnapshotJob::take(SnapshotStore &store, ImageProducer &produc
     return result;
 }
 
+RebuildOptions SnapshotJob::restoreOptions()
+{
+    RebuildOptions options;
+    options.exact = false;
+    return options;
+}
+
 Result<RestoreResult> SnapshotJob::restore(SnapshotStore &store, int64_t id, ImageConsumer &consumer, const RebuildOptions &options)
 {
     if (auto s = store.snapshot(id); !s) {
@@ -95,6 +102,11 @@ Result<RestoreResult> SnapshotJob::restore(SnapshotStore &store, int64_t id, Ima
     });
     auto consumed = consumer.finish();
     rebuilder.join();
+    // The consumer stopped reading (a refusal, a failed restore): the stream's
+    // EPIPE is only the echo of its error.
+    if (!consumed && (!rebuilt && rebuilt.error().code == EPIPE)) {
+        return std::unexpected(consumed.error().context(std::format("restore snapshot {}", id)));
+    }
     if (!rebuilt) {
         return std::unexpected(rebuilt.error().context(std::format("restore snapshot {}", id)));
     }

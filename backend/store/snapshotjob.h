@@ -40,7 +40,11 @@ class SnapshotJob
 {
 public:
     static Result<TakeResult> take(SnapshotStore &store, ImageProducer &producer, pid_t pid, const IngestOptions &options);
-    static Result<RestoreResult> restore(SnapshotStore &store, int64_t id, ImageConsumer &consumer, const RebuildOptions &options = {});
+    // By default the stream is the stored image byte for byte; only when the
+    // zstd library changed since the snapshot was stored may sections come
+    // out re-encoded (RebuildOptions::exact off, see there).
+    static Result<RestoreResult> restore(SnapshotStore &store, int64_t id, ImageConsumer &consumer, const RebuildOptions &options = restoreOptions());
+    static RebuildOptions restoreOptions();
 };
 
 } // namespace cryopod::store

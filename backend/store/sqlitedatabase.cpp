@@ -107,7 +107,7 @@ Result<bool> SqliteStatement::step()
     return std::unexpected(e);
 }
 
-Result<void> SqliteStatement::run()
+Result<void> SqliteStatement::each(const std::function<void(const SqliteStatement &)> &row)
 {
     for (;;) {
         auto more = step();
@@ -117,7 +117,22 @@ Result<void> SqliteStatement::run()
         if (!*more) {
             return {};
         }
+        row(*this);
     }
+}
+
+Result<void> SqliteDatabase::each(const std::string &sql, const std::function<void(const SqliteStatement &)> &row)
+{
+    auto q = prepare(sql);
+    if (!q) {
+        return std::unexpected(q.error());
+    }
+    return q->each(row);
+}
+
+Result<void> SqliteStatement::run()
+{
+    return each([](const SqliteStatement &) {});
 }
 
 void SqliteStatement::reset()

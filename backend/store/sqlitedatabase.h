@@ -18,6 +18,7 @@
 #include "result.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -53,6 +54,8 @@ public:
     Result<bool> step();
     // Steps to the end (for statements without rows).
     Result<void> run();
+    // Steps to the end, handing every row to `row`.
+    Result<void> each(const std::function<void(const SqliteStatement &)> &row);
     void reset(); // resets and clears the bindings
 
     int64_t columnInt(int column) const;
@@ -76,6 +79,8 @@ public:
 
     Result<void> exec(const std::string &sql);
     Result<SqliteStatement> prepare(const std::string &sql);
+    // Prepares sql (no parameters) and hands every row to `row`.
+    Result<void> each(const std::string &sql, const std::function<void(const SqliteStatement &)> &row);
     // A single integer from a query (e.g. PRAGMA user_version); nullopt for no row.
     Result<std::optional<int64_t>> queryInt(const std::string &sql);
     int64_t lastInsertRowid() const;

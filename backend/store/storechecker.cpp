@@ -3,6 +3,7 @@
 
 #include "storechecker.h"
 
+#include "bulkcodec.h"
 #include "chunkhash.h"
 #include "manifest.h"
 #include "packreader.h"
@@ -77,21 +78,10 @@ Result<CheckReport> StoreChecker::check(SnapshotStore &store, const CheckOptions
     std::map<int64_t, std::string> packNames;
     std::set<int64_t> missingPacks;
     {
-        auto q = db.prepare("SELECT id, name, bytes FROM packs ORDER BY id");
-        if (!q) {
-            return std::unexpected(q.error());
-        }
-        for (;;) {
-            auto row = q->step();
-            if (!row) {
-                return std::unexpected(row.error());
-            }
-            if (!*row) {
-                break;
-            }
-            const int64_t id = q->columnInt(0);
-            const std::string name = q->columnText(1);
-            const uint64_t bytes = uint64_t(q->columnInt(2));
+        auto listed = db.each("SELECT id, name, bytes FROM packs ORDER BY id", [&](const SqliteStatement &row) {
+            const int64_t id = row.columnInt(0);
+            const std::string name = row.columnText(1);
+            const uint64_t bytes = uint64_t(row.columnInt(2));
             packNames[id] = name;
             ++report.packs;
             struct stat st {};
@@ -101,6 +91,9 @@ Result<CheckReport> StoreChecker::check(SnapshotStore &store, const CheckOptions
             } else if (uint64_t(st.st_size) != bytes) {
                 report.problems.push_back(std::format("pack {} (id {}) has {} bytes, the index says {}", name, id, st.st_size, bytes));
             }
+        });
+        if (!listed) {
+            return std::unexpected(listed.error());
         }
     }
 
@@ -187,21 +180,12 @@ Result<CheckReport> StoreChecker::check(SnapshotStore &store, const CheckOptions
     // 4. manifests
     std::map<int64_t, std::set<int64_t>> snapshotsOf; // damaged or missing chunk -> snapshots
     std::vector<int64_t> snapshotIds;
-    {
-        auto q = db.prepare("SELECT id FROM snapshots ORDER BY id");
-        if (!q) {
-            return std::unexpected(q.error());
-        }
-        for (;;) {
-            auto row = q->step();
-            if (!row) {
-                return std::unexpected(row.error());
-            }
-            if (!*row) {
-                break;
-            }
-            snapshotIds.push_back(q->columnInt(0));
-        }
+    if (auto listed = db.each("SELECT id FROM snapshots ORDER BY id",
+                              [&](const SqliteStatement &row) {
+                                  snapshotIds.push_back(row.columnInt(0));
+                              });
+        !listed) {
+        return std::unexpected(listed.error());
     }
     report.snapshots = snapshotIds.size();
     for (const int64_t sid : snapshotIds) {
@@ -281,16 +265,37 @@ Result<CheckReport> StoreChecker::check(SnapshotStore &store, const CheckOptions
 
     // 6. optionally the images themselves
     if (options.rebuild) {
-        RebuildOptions exact;
-        exact.exact = true;
+        RebuildOptions equivalent;
+        equivalent.exact = false;
         for (const int64_t sid : snapshotIds) {
             if (report.damagedSnapshots.contains(sid)) {
                 continue;
             }
-            auto rebuilt = SnapshotRebuilder::rebuild(store, sid, -1, exact);
+            auto rebuilt = SnapshotRebuilder::rebuild(store, sid, -1, equivalent);
             if (!rebuilt) {
                 report.problems.push_back(rebuilt.error().describe());
                 report.damagedSnapshots.insert(sid);
+                continue;
+            }
+            if (rebuilt->reencodedSections == 0) {
+                continue;
+            }
+            auto info = store.snapshot(sid);
+            const std::string codec = info ? info->codec : std::string("?");
+            if (codec == image::bulkCodecVersion()) {
+                // same library, other bytes: the stored frame or encoding is wrong
+                report.problems.push_back(std::format("snapshot {}: {} sections do not re-encode to their stored bytes with the zstd that stored them ({})",
+                                                      sid,
+                                                      rebuilt->reencodedSections,
+                                                      codec));
+                report.damagedSnapshots.insert(sid);
+            } else {
+                report.notes.push_back(std::format("snapshot {}: stored with {}, this is {}: {} sections re-encode to other (equivalent) bytes; "
+                                                   "it restores, and exports as an equivalent image",
+                                                   sid,
+                                                   codec,
+                                                   image::bulkCodecVersion(),
+                                                   rebuilt->reencodedSections));
             }
         }
     }

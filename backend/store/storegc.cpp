@@ -256,44 +256,29 @@ Result<GcReport> StoreGc::run(SnapshotStore &store, const GcOptions &options)
     // 2. what is left alive in every pack
     std::map<int64_t, PackRow> packs;
     {
-        auto q = db.prepare("SELECT id, name, bytes, raw_bytes FROM packs ORDER BY id");
-        if (!q) {
-            return std::unexpected(q.error());
-        }
-        for (;;) {
-            auto row = q->step();
-            if (!row) {
-                return std::unexpected(row.error());
-            }
-            if (!*row) {
-                break;
-            }
+        auto listed = db.each("SELECT id, name, bytes, raw_bytes FROM packs ORDER BY id", [&](const SqliteStatement &row) {
             PackRow p;
-            p.id = q->columnInt(0);
-            p.name = q->columnText(1);
-            p.bytes = uint64_t(q->columnInt(2));
-            p.rawBytes = uint64_t(q->columnInt(3));
+            p.id = row.columnInt(0);
+            p.name = row.columnText(1);
+            p.bytes = uint64_t(row.columnInt(2));
+            p.rawBytes = uint64_t(row.columnInt(3));
             packs.emplace(p.id, std::move(p));
+        });
+        if (!listed) {
+            return std::unexpected(listed.error());
         }
-        auto blobs = db.prepare("SELECT pack_id, blob_offset, max(blob_bytes), sum(size) FROM chunks GROUP BY pack_id, blob_offset ORDER BY pack_id, blob_offset");
-        if (!blobs) {
-            return std::unexpected(blobs.error());
-        }
-        for (;;) {
-            auto row = blobs->step();
-            if (!row) {
-                return std::unexpected(row.error());
-            }
-            if (!*row) {
-                break;
-            }
-            auto it = packs.find(blobs->columnInt(0));
-            if (it == packs.end()) {
-                continue; // a chunk in a pack the index does not know: store check reports it
-            }
-            const LiveBlob b {uint64_t(blobs->columnInt(1)), uint32_t(blobs->columnInt(2)), uint64_t(blobs->columnInt(3))};
-            it->second.blobs.push_back(b);
-            it->second.liveRaw += b.liveRaw;
+        listed = db.each("SELECT pack_id, blob_offset, max(blob_bytes), sum(size) FROM chunks GROUP BY pack_id, blob_offset ORDER BY pack_id, blob_offset",
+                         [&](const SqliteStatement &row) {
+                             auto it = packs.find(row.columnInt(0));
+                             if (it == packs.end()) {
+                                 return; // a chunk in a pack the index does not know: store check reports it
+                             }
+                             const LiveBlob b{uint64_t(row.columnInt(1)), uint32_t(row.columnInt(2)), uint64_t(row.columnInt(3))};
+                             it->second.blobs.push_back(b);
+                             it->second.liveRaw += b.liveRaw;
+                         });
+        if (!listed) {
+            return std::unexpected(listed.error());
         }
     }
 
@@ -342,19 +327,12 @@ Result<GcReport> StoreGc::run(SnapshotStore &store, const GcOptions &options)
     // 4. files nobody refers to
     {
         std::set<std::string> known;
-        auto q = db.prepare("SELECT name FROM packs");
-        if (!q) {
-            return std::unexpected(q.error());
-        }
-        for (;;) {
-            auto row = q->step();
-            if (!row) {
-                return std::unexpected(row.error());
-            }
-            if (!*row) {
-                break;
-            }
-            known.insert(q->columnText(0));
+        if (auto listed = db.each("SELECT name FROM packs",
+                                  [&](const SqliteStatement &row) {
+                                      known.insert(row.columnText(0));
+                                  });
+            !listed) {
+            return std::unexpected(listed.error());
         }
         DIR *dir = ::opendir(store.packsDirectory().c_str());
         if (!dir) {

@@ -112,6 +112,7 @@ struct IngestStats {
     uint64_t newBytes = 0; // raw bytes of new chunks
     uint64_t storedBytes = 0; // bytes written to packs
     uint64_t packs = 0;
+    uint64_t prefetchedChunks = 0; // hashes of the previous snapshot's pages loaded up front
     // where the time went: CPU time of the ingesting thread per step, and
     // the commit's wall time
     uint64_t readNs = 0; // reading and checking sections
@@ -125,8 +126,10 @@ struct IngestStats {
 struct RebuildOptions {
     // Fail unless every section comes out byte for byte as stored. Off: a
     // section whose re-encoding differs (after a zstd upgrade) is written as
-    // an equivalent section (same records and data, new compressed bytes
-    // and checksum) and counted in RebuildResult::reencodedSections.
+    // an equivalent section (same records and data, each page verified
+    // against its hash, new compressed bytes and checksum) and counted in
+    // RebuildResult::reencodedSections. Export and check use exact; restore
+    // does not, so that a zstd upgrade never makes a snapshot unrestorable.
     bool exact = true;
     int workers = 0; // zstd workers for re-compression; 0: one per CPU
 };
@@ -150,6 +153,7 @@ struct CheckReport {
     uint64_t bytesVerified = 0;
     std::vector<std::string> problems; // damage: each line names the object and what is wrong
     std::vector<std::string> garbage; // leftovers that gc reclaims (not damage)
+    std::vector<std::string> notes; // neither damage nor garbage (e.g. snapshots that now rebuild as equivalent, not identical, images)
     std::set<int64_t> damagedSnapshots; // snapshots that cannot be rebuilt
     bool ok() const
     {

@@ -391,6 +391,7 @@ int main(int argc, char **argv)
     DirectEngine::Producer producer;
     uint64_t firstStore = 0, imageBytes = 0, rawBytes = 0;
     double firstTime = 0, laterTime = 0, laterPause = 0, firstPause = 0;
+    IngestStats laterStats;
     std::printf("3. %u snapshots through engine -> pipe -> store:\n", o.snapshots);
     for (unsigned i = 0; i < o.snapshots; ++i) {
         if (i > 0) {
@@ -412,6 +413,14 @@ int main(int argc, char **argv)
         } else {
             laterTime += t;
             laterPause += double(taken->producer.pauseNs) / 1e9;
+            const IngestStats &st = taken->ingest;
+            laterStats.readNs += st.readNs;
+            laterStats.decodeNs += st.decodeNs;
+            laterStats.verifyNs += st.verifyNs;
+            laterStats.chunkNs += st.chunkNs;
+            laterStats.packNs += st.packNs;
+            laterStats.commitNs += st.commitNs;
+            laterStats.prefetchedChunks += st.prefetchedChunks;
         }
         std::printf("   #%-2u %.3f s (%.0f MiB/s raw), pause %4.0f ms, +%7.2f MiB, store %7.1f MiB\n",
                     i + 1,
@@ -437,6 +446,18 @@ int main(int argc, char **argv)
                 mib(rawBytes) / later,
                 100.0 * mib(rawBytes) / later / dumpRate,
                 100.0 * mib(rawBytes) / later / dumpRate >= 80.0 ? "met" : "MISSED");
+    if (o.snapshots > 1) {
+        const double n = double(o.snapshots - 1);
+        std::printf("   later snapshots, store CPU ms on average: read %.0f, decompress %.0f, verify %.0f, hash+lookup %.0f (%.0f hashes prefetched), "
+                    "compress+write %.0f; commit %.0f ms wall\n",
+                    double(laterStats.readNs) / 1e6 / n,
+                    double(laterStats.decodeNs) / 1e6 / n,
+                    double(laterStats.verifyNs) / 1e6 / n,
+                    double(laterStats.chunkNs) / 1e6 / n,
+                    double(laterStats.prefetchedChunks) / n,
+                    double(laterStats.packNs) / 1e6 / n,
+                    double(laterStats.commitNs) / 1e6 / n);
+    }
     std::printf("   pause: engine alone %.0f ms, through the store first %.0f ms, later %.0f ms on average\n",
                 double(dump.pauseNs) / 1e6,
                 firstPause * 1e3,

@@ -14,6 +14,8 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
 #include <QTest>
 
 #include <csignal>
@@ -167,6 +169,54 @@ private Q_SLOTS:
         QCOMPARE(refused.exitCode, 1);
         QVERIFY2(refused.stderrText.contains(QLatin1String("NotAuthorized")), qPrintable(refused.stderrText));
         QVERIFY(!QFile::exists(refusedImage));
+    }
+
+    void storeThroughTheHelper()
+    {
+        // Issue 7's user story: an ordinary user keeps snapshots in a store of
+        // its own; cryopodctl streams the helper's image into it and back.
+        const QString state = m_env.userDirectory(kUser);
+        const QString store = state + QStringLiteral("/store");
+        auto workload = m_env.startProcess(kUser, QStringLiteral(WL_HEAP), {state}, state);
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(state + QStringLiteral("/ready")), 15000);
+        const QString pid = pidText(workload);
+        const QStringList storeArg{QStringLiteral("--store"), store};
+        ClientRun first = m_env.runAs(kUser, QStringLiteral(CRYOPODCTL), QStringList{QStringLiteral("snapshot"), pid, QStringLiteral("--label"), QStringLiteral("one")} + storeArg);
+        QVERIFY2(first.exitCode == 0, qPrintable(first.lines.join(QLatin1Char('\n')) + first.stderrText));
+        QVERIFY2(first.has(QStringLiteral("snapshot 1 of ") + pid), qPrintable(first.lines.join(QLatin1Char('\n'))));
+        ClientRun second = m_env.runAs(kUser, QStringLiteral(CRYOPODCTL), QStringList{QStringLiteral("snapshot"), pid} + storeArg);
+        QVERIFY2(second.exitCode == 0, qPrintable(second.stderrText));
+        QVERIFY(second.has(QStringLiteral("snapshot 2 of ") + pid));
+        // the store belongs to the user, not to the helper
+        QCOMPARE(QFileInfo(store).ownerId(), uint(m_env.user(kUser).uid));
+
+        // A root-owned process is refused and the store is untouched.
+        auto rootTarget = bigTarget(QString(), 1);
+        ClientRun refused = m_env.runAs(kUser, QStringLiteral(CRYOPODCTL), QStringList{QStringLiteral("snapshot"), pidText(rootTarget)} + storeArg);
+        QCOMPARE(refused.exitCode, 1);
+        QVERIFY2(refused.stderrText.contains(QLatin1String("NotAuthorized")), qPrintable(refused.stderrText));
+        ClientRun check = m_env.runAs(kUser, QStringLiteral(CRYOPODCTL), QStringList{QStringLiteral("store"), QStringLiteral("check")} + storeArg);
+        QVERIFY2(check.exitCode == 0 && check.has(QStringLiteral("store is intact")), qPrintable(check.lines.join(QLatin1Char('\n')) + check.stderrText));
+        ClientRun list = m_env.runAs(kUser, QStringLiteral(CRYOPODCTL), QStringList{QStringLiteral("list"), QStringLiteral("--json")} + storeArg);
+        QCOMPARE(list.exitCode, 0);
+        QCOMPARE(QJsonDocument::fromJson(list.lines.join(QLatin1Char('\n')).toUtf8()).array().size(), 2);
+
+        // The original goes; snapshot 1 comes back with its pid, as the user.
+        workload->kill();
+        QVERIFY(workload->waitForFinished(10000));
+        ClientRun rs = m_env.runAs(kUser, QStringLiteral(CRYOPODCTL), QStringList{QStringLiteral("restore"), QStringLiteral("1")} + storeArg);
+        QVERIFY2(rs.exitCode == 0, qPrintable(rs.lines.join(QLatin1Char('\n')) + rs.stderrText));
+        QVERIFY(rs.has(QStringLiteral("restored pid ") + pid));
+        QCOMPARE(statusUid(pid.toLongLong()), uint(m_env.user(kUser).uid));
+        // While it runs its pid is taken: restoring snapshot 2 fails with the helper's reason.
+        ClientRun again = m_env.runAs(kUser, QStringLiteral(CRYOPODCTL), QStringList{QStringLiteral("restore"), QStringLiteral("2")} + storeArg);
+        QCOMPARE(again.exitCode, 1);
+        QVERIFY2(again.stderrText.contains(QLatin1String("PidInUse")), qPrintable(again.stderrText));
+        QFile go(state + QStringLiteral("/go"));
+        QVERIFY(go.open(QIODevice::WriteOnly));
+        go.close();
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(state + QStringLiteral("/result")), 20000);
+        QCOMPARE(readFile(state + QStringLiteral("/result")), QStringLiteral("ok"));
     }
 
     void cancelMidCheckpoint()

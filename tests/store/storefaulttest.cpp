@@ -228,14 +228,14 @@ private Q_SLOTS:
         const std::string before = live.hash();
         const std::string dir = newStoreDir();
         std::string output;
-        const int status = runFaulted("pack-written", {"snapshot", std::to_string(live.pid()), "--store", dir}, &output);
+        const int status = runFaulted("pack-written", {"snapshot", "--direct", std::to_string(live.pid()), "--store", dir}, &output);
         QVERIFY2(status == StoreFault::kExitCode, (std::to_string(status) + ": " + output).c_str());
         QVERIFY(::kill(live.pid(), 0) == 0);
         QCOMPARE(live.hash(), before);
         QVERIFY(live.change());
         verifyStore(dir, {}, true);
         // and it can be snapshotted afterwards
-        QCOMPARE(runFaulted({}, {"snapshot", std::to_string(live.pid()), "--store", dir}, &output), 0);
+        QCOMPARE(runFaulted({}, {"snapshot", "--direct", std::to_string(live.pid()), "--store", dir}, &output), 0);
     }
 
     void deletingDiesAtEveryStep_data()

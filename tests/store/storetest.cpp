@@ -322,6 +322,49 @@ private Q_SLOTS:
         QVERIFY(report && report->ok());
     }
 
+    void reencodingThatNoLongerMatches()
+    {
+        // What a different zstd would do: the recorded encoding no longer
+        // reproduces the stored frames. Simulated by changing the level a
+        // manifest entry records.
+        using namespace cryopod::image;
+        auto store = freshStore();
+        QVERIFY(store);
+        const int64_t id = importOrFail(*store, m_imageC);
+        QVERIFY(id > 0);
+        QVERIFY(store->database().exec(std::format("UPDATE manifest SET level = 7 WHERE snapshot_id = {} AND kind = 1", id)));
+        std::string error;
+        QVERIFY(rebuilt(*store, id, nullptr, &error).empty());
+        QVERIFY2(error.find("re-encodes to different bytes") != std::string::npos, error.c_str());
+
+        // not exact: an equivalent image, valid, with the same records and pages
+        RebuildOptions equivalent;
+        equivalent.exact = false;
+        const std::string out = path("equivalent.img");
+        auto r = store->exportImage(id, out, equivalent);
+        QVERIFY2(r, r ? "" : describe(r.error()).c_str());
+        QVERIFY(r->reencodedSections > 0);
+        QVERIFY(!r->identical);
+        const std::string a = readFile(m_imageC);
+        const std::string b = readFile(out);
+        QVERIFY(a != b);
+        auto original = test::readAll(std::vector<uint8_t>(a.begin(), a.end()));
+        auto again = test::readAll(std::vector<uint8_t>(b.begin(), b.end()));
+        QVERIFY2(again, again ? "" : describe(again.error()).c_str());
+        QVERIFY(original);
+        QVERIFY(*original == *again);
+
+        // check: damage while the same zstd stored it, a note once the library changed
+        auto report = store->check({true});
+        QVERIFY(report && !report->ok() && report->damagedSnapshots.contains(id));
+        QVERIFY(store->database().exec(std::format("UPDATE snapshots SET codec = 'zstd 0.0.1' WHERE id = {}", id)));
+        report = store->check({true});
+        QVERIFY(report);
+        QVERIFY2(report->ok(), report->problems.empty() ? "" : report->problems.front().c_str());
+        QCOMPARE(report->notes.size(), size_t(1));
+        QVERIFY(report->notes.front().find("zstd 0.0.1") != std::string::npos);
+    }
+
     void timeline()
     {
         auto store = freshStore();

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// The image transports of the unprivileged backend: checkpoint and restore
+// through cryopod-helper (HelperClient), the image stream passing through an
+// fd handed over D-Bus. The store reads and writes the other end of the
+// pipe on the calling thread while the helper works, so the method calls
+// block until the helper answers (HelperClient::setBlockingCalls) and
+// finish() waits for the job's Finished signal in a local event loop. DirectEngine
+// (backend/store/directengine.h) is the same for root, in-process.
+#pragma once
+
+#include "imagetransport.h"
+
+#include <QPointer>
+#include <QVariantMap>
+
+class HelperCall;
+class HelperClient;
+
+class HelperEngine
+{
+public:
+    class Producer : public cryopod::store::ImageProducer
+    {
+    public:
+        // client outlives the producer.
+        explicit Producer(HelperClient &client, int compressionLevel = 1);
+        cryopod::Result<void> start(pid_t pid, cryopod::UniqueFd fd) override;
+        cryopod::Result<cryopod::store::ProducerResult> finish() override;
+
+    private:
+        HelperClient &m_client;
+        int m_level;
+        QPointer<HelperCall> m_call;
+    };
+
+    class Consumer : public cryopod::store::ImageConsumer
+    {
+    public:
+        Consumer(HelperClient &client, bool frozen = false);
+        cryopod::Result<void> start(cryopod::UniqueFd fd) override;
+        cryopod::Result<cryopod::store::ConsumerResult> finish() override;
+
+    private:
+        HelperClient &m_client;
+        bool m_frozen;
+        QPointer<HelperCall> m_call;
+    };
+
+    // The helper's error as an Error: its message and D-Bus error name.
+    static cryopod::Error callError(const HelperCall &call);
+};
