@@ -66,7 +66,7 @@ Error HelperEngine::callError(const HelperCall &call)
     return Error{code, "cryopod-helper: " + message};
 }
 
-HelperEngine::Producer::Producer(HelperClient &client, int compressionLevel)
+HelperEngine::Producer::Producer(HelperClient &client, std::optional<int> compressionLevel)
     : m_client(client)
     , m_level(compressionLevel)
 {
@@ -80,7 +80,11 @@ Result<void> HelperEngine::Producer::start(pid_t pid, UniqueFd fd)
     }
     QVariantMap options;
     options.insert(QStringLiteral("leave-running"), true);
-    options.insert(QStringLiteral("compression-level"), m_level);
+    if (m_level) {
+        options.insert(QStringLiteral("compression-level"), *m_level);
+    } else {
+        options.insert(QStringLiteral("compress"), false);
+    }
     // The D-Bus message holds its own copy of the fd; ours closes on return,
     // so the store sees the end of the stream when the helper closes its copy.
     m_call = m_client.checkpoint(int(pid), options, fd.get());

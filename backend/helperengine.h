@@ -13,6 +13,8 @@
 #include "imagetransport.h"
 
 #include <QPointer>
+
+#include <optional>
 #include <QVariantMap>
 
 class HelperCall;
@@ -25,13 +27,15 @@ public:
     {
     public:
         // client outlives the producer.
-        explicit Producer(HelperClient &client, int compressionLevel = 1);
+        // compressionLevel: the zstd level of the stream; none: the pages travel
+        // uncompressed (the store compresses what it keeps by itself).
+        explicit Producer(HelperClient &client, std::optional<int> compressionLevel = std::nullopt);
         cryopod::Result<void> start(pid_t pid, cryopod::UniqueFd fd) override;
         cryopod::Result<cryopod::store::ProducerResult> finish() override;
 
     private:
         HelperClient &m_client;
-        int m_level;
+        std::optional<int> m_level;
         QPointer<HelperCall> m_call;
     };
 

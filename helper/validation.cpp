@@ -136,7 +136,7 @@ HelperResult<void> checkPidExists(pid_t pid)
 
 HelperResult<cryopod::engine::CheckpointOptions> parseCheckpointOptions(const QVariantMap &options)
 {
-    if (auto r = rejectUnknown(options, {"leave-running", "compression-level", "workers", "include-file-contents"}, "Checkpoint"); !r) {
+    if (auto r = rejectUnknown(options, {"leave-running", "compression-level", "compress", "workers", "include-file-contents"}, "Checkpoint"); !r) {
         return std::unexpected(r.error());
     }
     cryopod::engine::CheckpointOptions result;
@@ -154,6 +154,12 @@ HelperResult<cryopod::engine::CheckpointOptions> parseCheckpointOptions(const QV
                 return std::unexpected(n.error());
             }
             result.compressionLevel = *n;
+        } else if (key == QLatin1String("compress")) {
+            auto b = boolOption(key, it.value());
+            if (!b) {
+                return std::unexpected(b.error());
+            }
+            result.compress = *b;
         } else if (key == QLatin1String("workers")) {
             auto n = integerOption(key, it.value(), 0, 4);
             if (!n) {

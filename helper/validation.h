@@ -27,6 +27,7 @@ HelperResult<void> checkPidExists(pid_t pid);
 //   leave-running  b  true (default): the process runs on; false: it is
 //                     ended once its image is completely written
 //   compression-level i  zstd level of page data, -7..19 (default 1)
+//   compress b           false: page data uncompressed (default true)
 //   workers        i  zstd worker threads, 0..4 (default 0: none)
 //   include-file-contents b  false (default); true is Unsupported (engine v1
 //                     saves the contents of unlinked files only)

@@ -194,7 +194,9 @@ const char snapshotUsage[] =
     "options:\n"
     "  --label L        a label for the snapshot\n"
     "  --note N         a note\n"
-    "  --level N        zstd level of the image (default 1)\n"
+    "  --level N        compress the image stream with zstd at level N, -7 to 19\n"
+    "                   (default: the stream is not compressed; the store\n"
+    "                   compresses what it keeps by itself)\n"
     "  --verify-all     re-encode every page section at store time (default: a sample)\n"
     "  --direct         run the engine in this process (root only), not the helper\n"
     "%s"
@@ -220,11 +222,11 @@ int runSnapshot(const QStringList &list)
     if (!ok || pid <= 0) {
         return usageError("snapshot", QStringLiteral("PID must be a positive number"), usage.c_str());
     }
-    int level = 1;
+    std::optional<int> level;
     if (const auto l = args.value("--level")) {
         level = l->toInt(&ok);
-        if (!ok || level < -7 || level > 22) {
-            return usageError("snapshot", QStringLiteral("--level must be a zstd level, -7 to 22"), usage.c_str());
+        if (!ok || *level < -7 || *level > 19) {
+            return usageError("snapshot", QStringLiteral("--level must be a zstd level, -7 to 19"), usage.c_str());
         }
     }
     if (args.has("--direct") && !DirectEngine::available()) {
@@ -243,7 +245,7 @@ int runSnapshot(const QStringList &list)
     options.label = args.value("--label").value_or(QString()).toStdString();
     options.note = args.value("--note").value_or(QString()).toStdString();
     image::WriterOptions writer;
-    writer.compressionLevel = level;
+    writer.compressionLevel = level.value_or(writer.compressionLevel);
     options.encodingHint = image::bulkEncodingOf(writer);
     options.verify = args.has("--verify-all") ? VerifyPolicy::EverySection : VerifyPolicy::Sample;
     std::unique_ptr<HelperClient> client;

@@ -147,31 +147,41 @@ struct ImageWriter::Private {
         return cctx.get();
     }
 
-    // Writes a section of a field block followed by `data` as one zstd frame.
+    // Writes a section of a field block followed by `data`: as one zstd
+    // frame, or as it is when the options say not to compress.
     template<typename EncodeFields>
     Result<void> writeBulk(SectionType type, EncodeFields encodeFields, std::span<const uint8_t> data)
     {
-        auto c = compressor();
-        if (!c) {
-            failure = c.error();
-            return std::unexpected(c.error());
+        ZSTD_CCtx *c = nullptr;
+        if (options.compress) {
+            auto made = compressor();
+            if (!made) {
+                failure = made.error();
+                return std::unexpected(made.error());
+            }
+            c = *made;
         }
         small.clear();
         Encoder e(small);
         encodeFields(e);
         const size_t fieldBytes = small.size();
-        const size_t bound = ZSTD_compressBound(data.size());
+        const size_t bound = c ? ZSTD_compressBound(data.size()) : data.size();
         uint8_t *out = bulk.reserve(kFrameHeaderBytes + fieldBytes + bound + kChecksumBytes);
         std::memcpy(out + kFrameHeaderBytes, small.data(), fieldBytes);
         uint8_t *frame = out + kFrameHeaderBytes + fieldBytes;
-        const size_t frameBytes = ZSTD_compress2(*c, frame, bound, data.data(), data.size());
-        if (ZSTD_isError(frameBytes)) {
-            failure = Error {0, std::format("zstd compression of a {} section: {}", sectionTypeName(uint32_t(type)), ZSTD_getErrorName(frameBytes))};
-            return std::unexpected(*failure);
+        size_t frameBytes = data.size();
+        if (c) {
+            frameBytes = ZSTD_compress2(c, frame, bound, data.data(), data.size());
+            if (ZSTD_isError(frameBytes)) {
+                failure = Error {0, std::format("zstd compression of a {} section: {}", sectionTypeName(uint32_t(type)), ZSTD_getErrorName(frameBytes))};
+                return std::unexpected(*failure);
+            }
+        } else if (!data.empty()) {
+            std::memcpy(frame, data.data(), data.size());
         }
         const uint64_t payload = fieldBytes + frameBytes;
         const uint64_t raw = fieldBytes + data.size();
-        SectionFrame {uint32_t(type), kSectionZstd, payload, raw}.store(out);
+        SectionFrame {uint32_t(type), c ? kSectionZstd : 0u, payload, raw}.store(out);
         const size_t total = kFrameHeaderBytes + payload;
         Encoder::putU64(out + total, XXH3_64bits(out, total));
         CRYOPOD_PROPAGATE(emit(out, total + kChecksumBytes));

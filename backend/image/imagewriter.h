@@ -25,6 +25,10 @@ struct WriterOptions {
     // Refuse finish() unless every process of the tree has all its records
     // (the reader's ReaderLimits::requireComplete). Off only for partial test images.
     bool requireComplete = true;
+    // false: page and file data are written as they are, without zstd. For a
+    // consumer that compresses what it keeps by itself (the store): the
+    // stream then costs neither side compression time.
+    bool compress = true;
 };
 
 class ImageWriter

@@ -20,7 +20,7 @@ const char *DirectEngine::unavailableReason()
     return "checkpoint and restore need the Cryopod helper, which is not available yet; run as root to use the engine directly";
 }
 
-DirectEngine::Producer::Producer(int compressionLevel)
+DirectEngine::Producer::Producer(std::optional<int> compressionLevel)
     : m_level(compressionLevel)
 {
 }
@@ -44,7 +44,8 @@ Result<void> DirectEngine::Producer::start(pid_t pid, UniqueFd fd)
     m_thread = std::thread([this, pid, out = std::move(fd)]() mutable {
         engine::CheckpointOptions options;
         options.leaveRunning = true;
-        options.compressionLevel = m_level;
+        options.compress = m_level.has_value();
+        options.compressionLevel = m_level.value_or(options.compressionLevel);
         auto r = engine::checkpoint(pid, out.get(), options);
         out.reset(); // end of stream for the store
         if (r) {

@@ -29,13 +29,15 @@ public:
     class Producer : public ImageProducer
     {
     public:
-        explicit Producer(int compressionLevel = 1);
+        // compressionLevel: the zstd level of the stream; none: the pages travel
+        // uncompressed (the store compresses what it keeps by itself).
+        explicit Producer(std::optional<int> compressionLevel = std::nullopt);
         ~Producer() override;
         Result<void> start(pid_t pid, UniqueFd fd) override;
         Result<ProducerResult> finish() override;
 
     private:
-        int m_level;
+        std::optional<int> m_level;
         std::thread m_thread;
         std::optional<Result<ProducerResult>> m_result;
     };

@@ -443,19 +443,27 @@ Result<void> SnapshotIngest::Private::addSection(const image::RawSection &sectio
 
     ++stats.bulkSections;
     const uint64_t index = bulkIndex++;
-    if (data.size() < section.dataLength) {
-        data.resize(section.dataLength);
-    }
-    Result<void> decoded;
-    {
-        CpuTimer timer(stats.decodeNs);
-        decoded = codec.decode(section, std::span<uint8_t>(data.data(), section.dataLength));
-    }
-    if (auto ok = decoded; !ok) {
-        return std::unexpected(ok.error().context(std::format("section #{} ({}) at byte {}", section.index, image::describeSectionType(section.frame.type), section.offset)));
+    const bool zstd = section.frame.flags & image::kSectionZstd;
+    // An uncompressed section's data is hashed where it lies; a zstd one is
+    // decompressed first.
+    std::span<const uint8_t> raw = section.stored();
+    if (zstd) {
+        if (data.size() < section.dataLength) {
+            data.resize(section.dataLength);
+        }
+        Result<void> decoded;
+        {
+            CpuTimer timer(stats.decodeNs);
+            decoded = codec.decode(section, std::span<uint8_t>(data.data(), section.dataLength));
+        }
+        if (auto ok = decoded; !ok) {
+            return std::unexpected(ok.error().context(std::format("section #{} ({}) at byte {}", section.index, image::describeSectionType(section.frame.type), section.offset)));
+        }
+        raw = std::span<const uint8_t>(data.data(), section.dataLength);
+    } else if (raw.size() != section.dataLength) {
+        return fail(std::format("section #{}: {} bytes of data, the fields say {}", section.index, raw.size(), section.dataLength), EBADMSG);
     }
     std::optional<image::BulkEncoding> use;
-    const bool zstd = section.frame.flags & image::kSectionZstd;
     if (zstd) {
         const uint32_t print = frameFingerprint(section.frame.type, section.stored());
         if (failedPrints.contains(print)) {
@@ -511,7 +519,7 @@ Result<void> SnapshotIngest::Private::addSection(const image::RawSection &sectio
             return std::unexpected(tx.error());
         }
         for (uint64_t at = 0; at < section.dataLength; at += e.chunkSize) {
-            auto id = chunkId(std::span<const uint8_t>(data.data() + at, std::min<uint64_t>(e.chunkSize, section.dataLength - at)));
+            auto id = chunkId(raw.subspan(at, std::min<uint64_t>(e.chunkSize, section.dataLength - at)));
             if (!id) {
                 return std::unexpected(id.error());
             }

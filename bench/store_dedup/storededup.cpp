@@ -20,6 +20,11 @@
 //
 // usage: store_dedup [--size MIB] [--snapshots N] [--percent P] [--list N]
 //                    [--dir DIR] [--shm DIR] [--verify-all] [--check]
+//                    [--stream-level N]
+//
+// The image stream from the engine to the store is uncompressed, as in
+// cryopodctl snapshot (the store compresses what it keeps by itself);
+// --stream-level N compresses it with zstd at level N instead, to compare.
 
 #include "directengine.h"
 #include "engine.h"
@@ -38,6 +43,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <optional>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -63,6 +69,7 @@ struct Options {
     std::string shm = "/dev/shm"; // image files for the ingest-only run
     bool verifyAll = false;
     bool check = false;
+    std::optional<int> streamLevel; // none: an uncompressed stream
 };
 
 double now()
@@ -256,7 +263,7 @@ void cloneSnapshots(SnapshotStore &store, unsigned total)
 
 void usage()
 {
-    std::fprintf(stderr, "usage: store_dedup [--size MIB] [--snapshots N] [--percent P] [--list N] [--dir DIR] [--shm DIR] [--verify-all] [--check]\n");
+    std::fprintf(stderr, "usage: store_dedup [--size MIB] [--snapshots N] [--percent P] [--list N] [--dir DIR] [--shm DIR] [--verify-all] [--check] [--stream-level N]\n");
     std::exit(2);
 }
 } // namespace
@@ -288,6 +295,8 @@ int main(int argc, char **argv)
             o.verifyAll = true;
         } else if (a == "--check") {
             o.check = true;
+        } else if (a == "--stream-level") {
+            o.streamLevel = std::stoi(value());
         } else {
             usage();
         }
@@ -388,11 +397,12 @@ int main(int argc, char **argv)
         die(target.error().describe());
     }
     options.target = *target;
-    DirectEngine::Producer producer;
+    DirectEngine::Producer producer(o.streamLevel);
     uint64_t firstStore = 0, imageBytes = 0, rawBytes = 0;
     double firstTime = 0, laterTime = 0, laterPause = 0, firstPause = 0;
     IngestStats laterStats;
-    std::printf("3. %u snapshots through engine -> pipe -> store:\n", o.snapshots);
+    const std::string stream = o.streamLevel ? "zstd level " + std::to_string(*o.streamLevel) : std::string("uncompressed");
+    std::printf("3. %u snapshots through engine -> pipe (%s) -> store:\n", o.snapshots, stream.c_str());
     for (unsigned i = 0; i < o.snapshots; ++i) {
         if (i > 0) {
             w.change();

@@ -176,6 +176,7 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
 {
     image::WriterOptions writerOptions;
     writerOptions.compressionLevel = ctx.options.compressionLevel;
+    writerOptions.compress = ctx.options.compress;
     writerOptions.workers = ctx.options.workers;
     auto writer = image::ImageWriter::create(ctx.outFd, makeHeader(), writerOptions);
     if (!writer) {

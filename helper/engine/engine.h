@@ -55,6 +55,9 @@ Result<Report> analyze(pid_t pid);
 struct CheckpointOptions {
     bool leaveRunning = true; // false: kill the tree once the image is completely written
     int compressionLevel = 1;
+    // false: page and file data go into the image without zstd (for a
+    // consumer that compresses what it keeps itself, as the store does).
+    bool compress = true;
     int workers = 0; // zstd workers; 0 = automatic
     // How long a thread may take to reach its ptrace stop when freezing; one
     // in uninterruptible sleep (D) never does: the checkpoint then fails with

@@ -103,15 +103,18 @@ private Q_SLOTS:
         QVERIFY(defaults);
         QCOMPARE(defaults->leaveRunning, true);
         QCOMPARE(defaults->compressionLevel, 1);
+        QCOMPARE(defaults->compress, true);
 
         auto set = Validation::parseCheckpointOptions({{QStringLiteral("leave-running"), false},
                                                        {QStringLiteral("compression-level"), 7u},
+                                                       {QStringLiteral("compress"), false},
                                                        {QStringLiteral("workers"), qlonglong(2)},
                                                        {QStringLiteral("include-file-contents"), false}});
         QVERIFY(set);
         QCOMPARE(set->leaveRunning, false);
         QCOMPARE(set->compressionLevel, 7);
         QCOMPARE(set->workers, 2);
+        QCOMPARE(set->compress, false);
 
         auto unknown = Validation::parseCheckpointOptions({{QStringLiteral("leave-runing"), true}});
         QCOMPARE(unknown.error().name, kInvalid);
@@ -123,6 +126,7 @@ private Q_SLOTS:
         QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("compression-level"), -8}}).error().name, kInvalid);
         QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("compression-level"), quint64(1) << 63}}).error().name, kInvalid);
         QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("workers"), 5}}).error().name, kInvalid);
+        QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("compress"), 0}}).error().name, kInvalid);
         QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("include-file-contents"), true}}).error().name, kUnsupported);
     }
 

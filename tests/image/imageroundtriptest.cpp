@@ -11,6 +11,7 @@
 #include "imagewriter.h"
 #include "sampleimage.h"
 
+#include <QFile>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -122,17 +123,20 @@ private Q_SLOTS:
     {
         QTest::addColumn<int>("level");
         QTest::addColumn<int>("workers");
-        QTest::newRow("level 1, default workers") << 1 << 0;
-        QTest::newRow("level 1, caller's thread") << 1 << -1;
-        QTest::newRow("level 3, 2 workers") << 3 << 2;
-        QTest::newRow("level 19, 1 worker") << 19 << 1;
-        QTest::newRow("level -5 (fast)") << -5 << 0;
+        QTest::addColumn<bool>("compress");
+        QTest::newRow("level 1, default workers") << 1 << 0 << true;
+        QTest::newRow("level 1, caller's thread") << 1 << -1 << true;
+        QTest::newRow("level 3, 2 workers") << 3 << 2 << true;
+        QTest::newRow("level 19, 1 worker") << 19 << 1 << true;
+        QTest::newRow("level -5 (fast)") << -5 << 0 << true;
+        QTest::newRow("uncompressed") << 1 << 0 << false;
     }
 
     void roundTripFile()
     {
         QFETCH(int, level);
         QFETCH(int, workers);
+        QFETCH(bool, compress);
         const SampleImage sample = SampleImage::make(40);
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
@@ -141,7 +145,9 @@ private Q_SLOTS:
         {
             const int fd = ::open(path.constData(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
             QVERIFY(fd >= 0);
-            auto writer = ImageWriter::create(fd, sample.header, WriterOptions {level, workers});
+            WriterOptions options {level, workers};
+            options.compress = compress;
+            auto writer = ImageWriter::create(fd, sample.header, options);
             QVERIFY2(writer, writer ? "" : writer.error().describe().c_str());
             auto ok = sample.write(**writer);
             QVERIFY2(ok, ok ? "" : ok.error().describe().c_str());
@@ -164,6 +170,24 @@ private Q_SLOTS:
         QCOMPARE(bytesRead, written);
         compareSections(got, sample);
         QCOMPARE(std::get<EndRecord>(got.back()).rawBytes, raw);
+        // Without compression every page is in the file as it is; with it,
+        // the text pages are not.
+        QFile file(QString::fromLocal8Bit(path));
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QByteArray all = file.readAll();
+        const std::vector<uint8_t> &pages = sample.pages.front().data;
+        const size_t pageSize = sample.header.pageSize;
+        int found = 0;
+        for (size_t at = 0; at + pageSize <= pages.size(); at += pageSize) {
+            found += all.contains(QByteArrayView(pages.data() + at, qsizetype(pageSize))) ? 1 : 0;
+        }
+        if (compress) {
+            QVERIFY2(found < int(pages.size() / pageSize), "every page is in the compressed image as it is");
+            QVERIFY(written < raw);
+        } else {
+            QCOMPARE(found, int(pages.size() / pageSize));
+            QVERIFY(written > raw);
+        }
     }
 
     void roundTripPipe()

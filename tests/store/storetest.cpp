@@ -186,6 +186,41 @@ private Q_SLOTS:
         QVERIFY(report->garbage.empty());
     }
 
+    // The stream cryopodctl snapshot sends by default: pages without zstd.
+    // The store hashes them where they lie, compresses what it keeps, and
+    // gives the same uncompressed image back; a compressed image of the same
+    // memory then adds almost nothing.
+    void uncompressedImageIsStoredCompressed()
+    {
+        const std::string rawImage = path("uncompressed.img");
+        const std::string zstdImage = path("compressed.img");
+        QVERIFY(m_churn.checkpointTo(rawImage, false));
+        QVERIFY(m_churn.checkpointTo(zstdImage));
+        auto store = freshStore();
+        QVERIFY(store);
+        IngestStats raw, again;
+        const int64_t id = importOrFail(*store, rawImage, &raw);
+        QVERIFY(id > 0);
+        QVERIFY(importOrFail(*store, zstdImage, &again) > 0);
+        const std::string bytes = readFile(rawImage);
+        QCOMPARE(raw.imageBytes, uint64_t(bytes.size()));
+        QVERIFY(raw.bulkSections > 0);
+        QCOMPARE(raw.verifiedSections + raw.verbatimSections + raw.decodeNs, uint64_t(0)); // nothing to decode or re-encode
+        // the image holds its pages as they are, the store keeps them
+        // compressed (the churn pages are half text)
+        QVERIFY(raw.imageBytes >= raw.rawBytes);
+        QVERIFY2(raw.storedBytes < raw.imageBytes * 3 / 4, std::to_string(raw.storedBytes).c_str());
+        QVERIFY2(again.newBytes < again.rawBytes / 10, std::to_string(again.newBytes).c_str());
+        RebuildResult result;
+        QVERIFY(rebuilt(*store, id, &result) == bytes);
+        QVERIFY(result.identical);
+        auto report = store->check({true});
+        QVERIFY(report);
+        QVERIFY2(report->ok(), report->problems.empty() ? "" : report->problems.front().c_str());
+        ::unlink(rawImage.c_str());
+        ::unlink(zstdImage.c_str());
+    }
+
     void everySectionVerified()
     {
         auto store = freshStore();

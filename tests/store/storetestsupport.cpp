@@ -129,7 +129,7 @@ std::string Churn::hash()
     return line;
 }
 
-bool Churn::checkpointTo(const std::string &path) const
+bool Churn::checkpointTo(const std::string &path, bool compress) const
 {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -137,6 +137,7 @@ bool Churn::checkpointTo(const std::string &path) const
     }
     cryopod::engine::CheckpointOptions options;
     options.leaveRunning = true;
+    options.compress = compress;
     auto r = cryopod::engine::checkpoint(m_pid, fd, options);
     ::close(fd);
     if (!r) {

@@ -29,7 +29,9 @@ public:
     // SIGUSR2 and wait for the "hash" line; returns the hash text ("" on timeout).
     std::string hash();
     // The engine checkpoints the process into `path` (it keeps running).
-    bool checkpointTo(const std::string &path) const;
+    // compress false: the pages go into the image without zstd (as
+    // cryopodctl snapshot streams them to the store).
+    bool checkpointTo(const std::string &path, bool compress = true) const;
     void kill();
     pid_t pid() const
     {
