@@ -6,6 +6,7 @@
 #include "packformat.h"
 #include "storefault.h"
 
+#include <algorithm>
 #include <ctime>
 #include <unistd.h>
 
@@ -22,14 +23,19 @@ uint64_t threadCpuNs()
 }
 } // namespace
 
-BlobPacker::BlobPacker(std::string packsDirectory, int level, size_t maxQueued)
+BlobPacker::BlobPacker(std::string packsDirectory, int level, size_t maxQueued, unsigned workers)
     : m_dir(std::move(packsDirectory))
     , m_level(level)
     , m_maxQueued(std::max<size_t>(maxQueued, 1))
 {
-    m_thread = std::thread([this] {
-        run();
-    });
+    if (workers == 0) {
+        workers = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+    }
+    for (unsigned i = 0; i < workers; ++i) {
+        m_threads.emplace_back([this] {
+            run();
+        });
+    }
 }
 
 BlobPacker::~BlobPacker()
@@ -39,9 +45,10 @@ BlobPacker::~BlobPacker()
         m_stop = true;
     }
     m_changed.notify_all();
-    if (m_thread.joinable()) {
-        m_thread.join();
+    for (std::thread &t : m_threads) {
+        t.join();
     }
+    m_threads.clear();
 }
 
 Result<void> BlobPacker::submit(std::vector<uint8_t> raw, std::vector<size_t> members)
@@ -71,12 +78,13 @@ Result<void> BlobPacker::finish()
 {
     std::unique_lock lock(m_mutex);
     m_changed.wait(lock, [&] {
-        return (m_queue.empty() && !m_busy) || m_error;
+        return (m_queue.empty() && m_busy == 0) || m_error;
     });
     if (m_error) {
         return std::unexpected(*m_error);
     }
-    // the thread is idle: the open pack is ours to close
+    // every worker is idle: the open pack is ours to close
+    std::lock_guard writing(m_writeMutex);
     auto closed = closePack();
     if (!closed) {
         m_error = closed.error();
@@ -92,9 +100,10 @@ void BlobPacker::discard()
         m_queue.clear();
     }
     m_changed.notify_all();
-    if (m_thread.joinable()) {
-        m_thread.join();
+    for (std::thread &t : m_threads) {
+        t.join();
     }
+    m_threads.clear();
     if (m_pack) {
         m_pack->discard();
         m_pack.reset();
@@ -133,7 +142,8 @@ Result<void> BlobPacker::closePack()
     return {};
 }
 
-Result<void> BlobPacker::write(std::vector<uint8_t> &raw, std::vector<size_t> &members)
+// Called with m_writeMutex held.
+Result<void> BlobPacker::write(std::span<const uint8_t> blob, std::vector<size_t> &members)
 {
     if (!m_pack) {
         auto created = PackWriter::create(m_dir);
@@ -142,7 +152,7 @@ Result<void> BlobPacker::write(std::vector<uint8_t> &raw, std::vector<size_t> &m
         }
         m_pack = std::move(*created);
     }
-    auto place = m_pack->append(raw, m_level);
+    auto place = m_pack->appendStored(blob);
     if (!place) {
         return std::unexpected(place.error());
     }
@@ -164,6 +174,7 @@ Result<void> BlobPacker::write(std::vector<uint8_t> &raw, std::vector<size_t> &m
 
 void BlobPacker::run()
 {
+    BlobEncoder encoder;
     for (;;) {
         Job job;
         {
@@ -180,16 +191,30 @@ void BlobPacker::run()
                 m_changed.notify_all();
                 continue; // after a failure nothing more is written
             }
-            m_busy = true;
+            ++m_busy;
         }
         m_changed.notify_all(); // room in the queue
         const uint64_t start = threadCpuNs();
-        auto ok = write(job.raw, job.members);
+        Result<void> ok;
+        auto blob = encoder.encode(job.raw, m_level);
+        if (!blob) {
+            ok = std::unexpected(blob.error().context("store a blob"));
+        } else {
+            std::lock_guard writing(m_writeMutex);
+            bool failed = false;
+            {
+                std::lock_guard lock(m_mutex);
+                failed = m_error.has_value();
+            }
+            if (!failed) {
+                ok = write(*blob, job.members);
+            }
+        }
         const uint64_t spent = threadCpuNs() - start;
         {
             std::lock_guard lock(m_mutex);
             m_cpuNs += spent;
-            m_busy = false;
+            --m_busy;
             if (!ok && !m_error) {
                 m_error = ok.error();
             }

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 //
-// Compresses blobs and appends them to new pack files on a thread of its
-// own, in the order they were submitted, so that storing an image hashes
-// and looks up the next pages while the new ones are compressed. A pack is
-// closed (fsync'ed) when it reaches kPackTargetBytes and the next blob
-// starts a new one. At most a few blobs wait in the queue (bounded memory);
-// submit() blocks when it is full.
+// Compresses blobs and appends them to new pack files on worker threads of
+// its own (one per CPU, at most 4), so that storing an image hashes and
+// looks up the next pages while the new ones are compressed: the first
+// snapshot of a program compresses every page it stores. Workers compress
+// in parallel and append one at a time, so blobs land in the packs roughly,
+// not strictly, in the order they were submitted (each blob's place is
+// reported with it). A pack is closed (fsync'ed) when it reaches
+// kPackTargetBytes and the next blob starts a new one. At most a few blobs
+// wait in the queue (bounded memory); submit() blocks when it is full.
 #pragma once
 
 #include "packwriter.h"
@@ -18,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,15 +45,16 @@ struct DonePack {
 class BlobPacker
 {
 public:
-    BlobPacker(std::string packsDirectory, int level, size_t maxQueued = 8);
-    ~BlobPacker(); // stops the thread; files stay unless discard() was called
+    // workers 0: one per online CPU, at most 4.
+    BlobPacker(std::string packsDirectory, int level, size_t maxQueued = 8, unsigned workers = 0);
+    ~BlobPacker(); // stops the threads; files stay unless discard() was called
     BlobPacker(const BlobPacker &) = delete;
     BlobPacker &operator=(const BlobPacker &) = delete;
 
     // Queues a blob (members: the caller's ids of the chunks in it). Fails
     // once writing failed (the first error, e.g. a full disk).
     Result<void> submit(std::vector<uint8_t> raw, std::vector<size_t> members);
-    // The blobs written since the last call, in order.
+    // The blobs written since the last call.
     std::vector<PackedBlob> collect();
     // Waits for every queued blob and finishes (fsyncs) the open pack.
     Result<void> finish();
@@ -58,11 +63,11 @@ public:
 
     const std::vector<DonePack> &packs() const; // complete after finish()
     uint64_t storedBytes() const;
-    uint64_t cpuNs() const; // CPU time of the packer thread
+    uint64_t cpuNs() const; // CPU time of the packer's threads, summed
 
 private:
     void run();
-    Result<void> write(std::vector<uint8_t> &raw, std::vector<size_t> &members);
+    Result<void> write(std::span<const uint8_t> blob, std::vector<size_t> &members);
     Result<void> closePack();
 
     std::string m_dir;
@@ -75,17 +80,18 @@ private:
         std::vector<size_t> members;
     };
     std::deque<Job> m_queue;
-    bool m_busy = false;
+    unsigned m_busy = 0; // workers with a job
     bool m_stop = false;
     std::optional<Error> m_error;
     std::vector<PackedBlob> m_done;
-    // owned by the thread while it runs
+    // the open pack and the finished ones: one worker at a time (m_writeMutex)
+    std::mutex m_writeMutex;
     std::unique_ptr<PackWriter> m_pack;
     std::vector<DonePack> m_packs;
     bool m_wroteBlob = false;
     uint64_t m_storedBytes = 0;
     uint64_t m_cpuNs = 0;
-    std::thread m_thread;
+    std::vector<std::thread> m_threads;
 };
 
 } // namespace cryopod::store

@@ -34,7 +34,7 @@ void putU64(uint8_t *at, uint64_t v)
 }
 } // namespace
 
-struct PackWriter::ZstdContext {
+struct BlobEncoder::ZstdContext {
     ZSTD_CCtx *cctx = nullptr;
     int level = 0;
     ~ZstdContext()
@@ -110,20 +110,22 @@ Result<void> PackWriter::write(const void *data, size_t size)
     return {};
 }
 
-Result<PackWriter::BlobPlace> PackWriter::append(std::span<const uint8_t> raw, int level)
+BlobEncoder::BlobEncoder() = default;
+BlobEncoder::~BlobEncoder() = default;
+
+Result<std::span<const uint8_t>> BlobEncoder::encode(std::span<const uint8_t> raw, int level)
 {
-    if (m_fd < 0) {
-        return fail("append to pack " + m_path + ": the pack is closed");
-    }
     if (raw.size() > kMaxBlobRawBytes) {
-        return fail(std::format("append to pack {}: a blob of {} bytes is larger than {}", m_path, raw.size(), kMaxBlobRawBytes));
+        return fail(std::format("a blob of {} bytes is larger than {}", raw.size(), kMaxBlobRawBytes));
     }
     if (!m_zstd) {
         m_zstd = std::make_unique<ZstdContext>();
         m_zstd->cctx = ZSTD_createCCtx();
         if (!m_zstd->cctx) {
+            m_zstd.reset();
             return fail("create zstd compression context", ENOMEM);
         }
+        m_zstd->level = level + 1; // set below
     }
     if (m_zstd->level != level) {
         ZSTD_CCtx_setParameter(m_zstd->cctx, ZSTD_c_compressionLevel, level);
@@ -153,11 +155,22 @@ Result<PackWriter::BlobPlace> PackWriter::append(std::span<const uint8_t> raw, i
     XXH3_64bits_update(state, stored, storedBytes);
     putU64(header + 16, XXH3_64bits_digest(state));
     XXH3_freeState(state);
+    return std::span<const uint8_t>(m_buffer.data(), kBlobHeaderBytes + storedBytes);
+}
 
-    const BlobPlace place {m_size, uint32_t(kBlobHeaderBytes + storedBytes), uint32_t(storedBytes)};
-    CRYOPOD_PROPAGATE(write(m_buffer.data(), kBlobHeaderBytes + storedBytes));
-    m_rawBytes += raw.size();
-    return place;
+Result<PackWriter::BlobPlace> PackWriter::append(std::span<const uint8_t> raw, int level)
+{
+    if (m_fd < 0) {
+        return fail("append to pack " + m_path + ": the pack is closed");
+    }
+    if (!m_encoder) {
+        m_encoder = std::make_unique<BlobEncoder>();
+    }
+    auto blob = m_encoder->encode(raw, level);
+    if (!blob) {
+        return std::unexpected(blob.error().context("append to pack " + m_path));
+    }
+    return appendStored(*blob);
 }
 
 Result<PackWriter::BlobPlace> PackWriter::appendStored(std::span<const uint8_t> blob)

@@ -17,6 +17,26 @@
 namespace cryopod::store
 {
 
+// Encodes raw bytes as one blob (header, stored bytes; packformat.h):
+// zstd-compressed at `level` when that makes it smaller, raw otherwise. One
+// encoder per thread: it keeps its zstd context and output buffer.
+class BlobEncoder
+{
+public:
+    BlobEncoder();
+    ~BlobEncoder();
+    BlobEncoder(const BlobEncoder &) = delete;
+    BlobEncoder &operator=(const BlobEncoder &) = delete;
+
+    // The blob, valid until the next call.
+    Result<std::span<const uint8_t>> encode(std::span<const uint8_t> raw, int level);
+
+private:
+    std::vector<uint8_t> m_buffer;
+    struct ZstdContext;
+    std::unique_ptr<ZstdContext> m_zstd;
+};
+
 class PackWriter
 {
 public:
@@ -31,10 +51,10 @@ public:
         uint32_t bytes = 0; // header + stored bytes
         uint32_t storedBytes = 0;
     };
-    // Appends raw as one blob, zstd-compressed at `level` when that makes it
-    // smaller, stored raw otherwise.
+    // Appends raw as one blob (BlobEncoder).
     Result<BlobPlace> append(std::span<const uint8_t> raw, int level);
-    // Copies a blob read from another pack as it is (gc).
+    // Appends an encoded blob as it is: one from a BlobEncoder, or one read
+    // from another pack (gc).
     Result<BlobPlace> appendStored(std::span<const uint8_t> blob);
     // fsync and close. The directory entry is made durable by the caller
     // (one fsync of the directory for all packs of a snapshot).
@@ -68,9 +88,7 @@ private:
     int m_fd = -1;
     uint64_t m_size = 0;
     uint64_t m_rawBytes = 0;
-    std::vector<uint8_t> m_buffer;
-    struct ZstdContext;
-    std::unique_ptr<ZstdContext> m_zstd;
+    std::unique_ptr<BlobEncoder> m_encoder;
 };
 
 // fsync of a directory, so that new or removed entries in it are durable.
