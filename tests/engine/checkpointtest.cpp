@@ -308,17 +308,36 @@ private Q_SLOTS:
         QVERIFY(report->summary().find("fd 4 is a pipe") != std::string::npos);
     }
 
-    void reportNamesThreads()
+    void reportAcceptsThreads()
     {
         Target t;
         QVERIFY(start(t, outFile("threads"), {"threads"}));
         auto report = analyze(t.pid);
         QVERIFY(report);
+        QCOMPARE(report->verdict, Verdict::Ok);
+        QVERIFY2(report->processes.front().reasons.empty(), report->summary().c_str());
+    }
+
+    // What threads may hold of their own that the engine restores per
+    // process is named, per thread.
+    void reportNamesThreadsOfTheirOwn_data()
+    {
+        QTest::addColumn<QString>("mode");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("creds") << QStringLiteral("threadcreds") << QStringLiteral(" has its own Gid (0 4242 0 4242, the process 0 0 0 0)");
+        QTest::newRow("files") << QStringLiteral("threadfiles") << QStringLiteral(" has a file descriptor table of its own (unshare(CLONE_FILES))");
+    }
+    void reportNamesThreadsOfTheirOwn()
+    {
+        QFETCH(QString, mode);
+        QFETCH(QString, expected);
+        Target t;
+        QVERIFY(start(t, outFile(mode.toStdString()), {mode.toStdString()}));
+        auto report = analyze(t.pid);
+        QVERIFY(report);
         QCOMPARE(report->verdict, Verdict::Refused);
-        const auto &reasons = report->processes.front().reasons;
-        QVERIFY(std::any_of(reasons.begin(), reasons.end(), [](const std::string &r) {
-            return r == "2 threads: engine v1 captures single-threaded processes only";
-        }));
+        const std::string want = "thread " + std::to_string(t.ready["tid"]) + expected.toStdString();
+        QVERIFY2(report->summary().find(want) != std::string::npos, (report->summary() + " lacks: " + want).c_str());
     }
 
     void reportNamesSocketsAndEventfd()
@@ -345,7 +364,7 @@ private Q_SLOTS:
         QTest::addColumn<QString>("mode");
         QTest::addColumn<QString>("expected");
         QTest::newRow("pipe") << QStringLiteral("pipe") << QStringLiteral("fd 3 is a pipe (pipe:[");
-        QTest::newRow("threads") << QStringLiteral("threads") << QStringLiteral("2 threads");
+        QTest::newRow("thread creds") << QStringLiteral("threadcreds") << QStringLiteral("has its own Gid");
         QTest::newRow("shmem") << QStringLiteral("shmem") << QStringLiteral("shared anonymous memory (MAP_SHARED) is not yet supported");
     }
     void refusedCheckpointWritesNothing()
@@ -716,6 +735,48 @@ private Q_SLOTS:
         QVERIFY(QTest::qWaitFor([&] {
             return fileContents(t.out).find("usr1") != std::string::npos;
         }));
+    }
+
+    // Every thread gets its record: tid, name, mask, clear_child_tid and
+    // robust list (from injection and get_robust_list), fs base (TLS).
+    void everyThreadCaptured()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("threads"), {"threads", "--then", "tick"}));
+        const pid_t worker = pid_t(t.ready["tid"]);
+        const int fd = tempImageFd();
+        auto result = checkpoint(t.pid, fd, CheckpointOptions{});
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        auto img = readImage(fd);
+        ::close(fd);
+        QVERIFY(img);
+        const auto *tree = img->one<image::ProcessTreeRecord>();
+        QVERIFY(tree);
+        QCOMPARE(tree->processes.front().tids, (std::vector<int32_t>{t.pid, worker}));
+        const auto threads = img->all<image::ThreadRecord>();
+        QCOMPARE(threads.size(), size_t(2));
+        const image::ThreadRecord &leader = *threads[0];
+        const image::ThreadRecord &second = *threads[1];
+        QCOMPARE(leader.tid, t.pid);
+        QCOMPARE(second.tid, worker);
+        QCOMPARE(second.pid, t.pid);
+        QCOMPARE(leader.name, std::string("dumptarget"));
+        QCOMPARE(second.name, std::string("worker"));
+        QCOMPARE(second.sigmask & (uint64_t(1) << (SIGUSR2 - 1)), uint64_t(1) << (SIGUSR2 - 1));
+        QCOMPARE(leader.sigmask & (uint64_t(1) << (SIGUSR2 - 1)), uint64_t(0));
+        for (const image::ThreadRecord *thread : threads) {
+            QVERIFY(thread->clearChildTid != 0);
+            QVERIFY(thread->robustListHead != 0);
+            QCOMPARE(thread->robustListLen, uint64_t(24));
+            QVERIFY(thread->regs.gpr[kFsBase] != 0);
+        }
+        // glibc keeps each thread's robust list head in its thread descriptor,
+        // which the fs base points at.
+        QVERIFY(leader.robustListHead != second.robustListHead);
+        QVERIFY(leader.regs.gpr[kFsBase] != second.regs.gpr[kFsBase]);
+        QVERIFY(second.robustListHead > second.regs.gpr[kFsBase] && second.robustListHead < second.regs.gpr[kFsBase] + 4096);
+        QVERIFY(runsOn(t, false));
+        QCOMPARE(stateOf(worker), 'S');
     }
 
     void taskAndCreds()
