@@ -2,8 +2,8 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 //
 // The process tree: finding the processes to capture and freezing them.
-// Engine v1 captures one single-threaded process; the types already hold a
-// tree so that v2 can grow into them.
+// The engine captures one process with all its threads; the types already
+// hold a tree so that process trees can grow into them.
 #pragma once
 
 #include "ptrace_inject.h"

@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "imagereader.h"
 #include "procfs.h"
+#include "pstree.h"
 #include "records.h"
 
 #include <QTemporaryDir>
@@ -23,6 +24,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -332,7 +334,7 @@ private Q_SLOTS:
         QFETCH(QString, mode);
         QFETCH(QString, expected);
         Target t;
-        QVERIFY(start(t, outFile(mode.toStdString()), {mode.toStdString()}));
+        QVERIFY(start(t, outFile(mode.toStdString().c_str()), {mode.toStdString()}));
         auto report = analyze(t.pid);
         QVERIFY(report);
         QCOMPARE(report->verdict, Verdict::Refused);
@@ -775,6 +777,68 @@ private Q_SLOTS:
         QVERIFY(leader.robustListHead != second.robustListHead);
         QVERIFY(leader.regs.gpr[kFsBase] != second.regs.gpr[kFsBase]);
         QVERIFY(second.robustListHead > second.regs.gpr[kFsBase] && second.robustListHead < second.regs.gpr[kFsBase] + 4096);
+        QVERIFY(runsOn(t, false));
+        QCOMPARE(stateOf(worker), 'S');
+    }
+
+    // A restore that cannot give a thread its tid fails naming the holder and
+    // leaves nothing behind; once the tid is free the same image restores
+    // both threads, with their tids and names, and the process runs on.
+    void threadTidInUseThenRestored()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("threads-restore"), {"threads", "--then", "tick"}));
+        const pid_t pid = t.pid;
+        const pid_t worker = pid_t(t.ready["tid"]);
+        const int fd = tempImageFd();
+        QVERIFY(fd >= 0);
+        CheckpointOptions options;
+        options.leaveRunning = false;
+        auto result = checkpoint(pid, fd, options);
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        int status = 0;
+        QCOMPARE(::waitpid(pid, &status, 0), pid);
+        t.pid = -1;
+
+        // A process holding the worker's tid (clone3 set_tid, fork-like).
+        int64_t setTid = worker;
+        CloneArgs args;
+        args.exitSignal = SIGCHLD;
+        args.setTid = reinterpret_cast<uint64_t>(&setTid);
+        args.setTidSize = 1;
+        const long holder = ::syscall(SYS_clone3, &args, sizeof args);
+        if (holder == 0) {
+            for (;;) {
+                ::pause();
+            }
+        }
+        QCOMPARE(holder, long(worker));
+        Target holderGuard;
+        holderGuard.pid = pid_t(holder);
+
+        QCOMPARE(::lseek(fd, 0, SEEK_SET), off_t(0));
+        auto failed = restore(fd, RestoreOptions{});
+        QVERIFY(!failed);
+        QCOMPARE(failed.error().code, EEXIST);
+        const std::string message = failed.error().describe();
+        QVERIFY2(message.find("pid " + std::to_string(worker) + " is in use by process " + std::to_string(worker)) != std::string::npos, message.c_str());
+        QCOMPARE(::kill(pid, 0), -1); // the leader is gone, and reaped
+        QCOMPARE(errno, ESRCH);
+        QCOMPARE(::waitpid(pid, &status, WNOHANG), -1);
+
+        ::kill(pid_t(holder), SIGKILL);
+        QCOMPARE(::waitpid(pid_t(holder), &status, 0), pid_t(holder));
+        holderGuard.pid = -1;
+        QCOMPARE(::lseek(fd, 0, SEEK_SET), off_t(0));
+        auto restored = restore(fd, RestoreOptions{});
+        ::close(fd);
+        QVERIFY2(restored, restored ? "" : restored.error().describe().c_str());
+        QCOMPARE(restored->root, pid);
+        t.pid = pid; // ours again: the restored process is our child
+        auto tids = procfs::listThreads(pid);
+        QVERIFY(tids);
+        QCOMPARE(*tids, (std::vector<pid_t>{pid, worker}));
+        QCOMPARE(fileContents("/proc/" + std::to_string(pid) + "/task/" + std::to_string(worker) + "/comm"), std::string("worker\n"));
         QVERIFY(runsOn(t, false));
         QCOMPARE(stateOf(worker), 'S');
     }
