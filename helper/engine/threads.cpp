@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <ctime>
 #include <unistd.h>
 
 namespace cryopod::engine
@@ -142,7 +143,19 @@ Result<pid_t> cloneThread(Injector &leader, RemoteScratch &scratch, const image:
         scratch.reset(mark);
         return std::unexpected(argsAddr.error().context(what));
     }
-    auto tid = leader.syscall(SYS_clone3, *argsAddr, sizeof args);
+    // The kernel frees a dead thread's tid only after it has told the
+    // parent that the process died (free_pids() at the end of
+    // release_task()): right after the original was reaped its tids may
+    // still be taken for a moment, by no task /proc shows. Try again then.
+    Result<int64_t> tid = 0;
+    for (int attempt = 0;; ++attempt) {
+        tid = leader.syscall(SYS_clone3, *argsAddr, sizeof args);
+        if (!tid || *tid != -EEXIST || attempt == 100 || ::access(procfs::path(thread.tid).c_str(), F_OK) == 0) {
+            break;
+        }
+        const timespec pause{0, 10 * 1000 * 1000};
+        ::nanosleep(&pause, nullptr);
+    }
     scratch.reset(mark);
     if (!tid) {
         return std::unexpected(tid.error().context(what));
