@@ -20,8 +20,14 @@
 // - rlimits after mappings and files (a low RLIMIT_AS/NOFILE of the image must
 //   not stop the rebuild) but before the credentials (lowering is always
 //   allowed; afterwards the process might not be allowed to change them);
+// - the other threads (clone3 set_tid in the leader, each then restoring its
+//   own name, altstack, tid address, robust list, rseq, pending signals and
+//   credentials) after everything they share with the leader (memory, fds,
+//   cwd/root/umask, dispositions, fs identity) and before the leader's
+//   credentials: choosing a tid takes the restorer's capabilities;
 // - chroot after everything that opens paths, credentials after everything
-//   that needs privileges, the blocked mask and registers from outside last;
+//   that needs privileges, the blocked mask and registers from outside last
+//   (every thread's), then all threads are detached one right after another;
 // - pending signals after the dispositions (SIG_IGN would discard them) and
 //   while the injector still blocks everything, so none is delivered before
 //   the process runs and the blocked ones stay pending.
