@@ -843,6 +843,39 @@ private Q_SLOTS:
         QCOMPARE(stateOf(worker), 'S');
     }
 
+    // Credentials are per thread in the kernel: every restored thread must
+    // get the process's, not the restorer's.
+    void threadsGetTheProcessCredentials()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("threads-nobody"), {"threads", "--then", "tick"}, 65534));
+        const pid_t pid = t.pid;
+        const pid_t worker = pid_t(t.ready["tid"]);
+        const int fd = tempImageFd();
+        CheckpointOptions options;
+        options.leaveRunning = false;
+        auto result = checkpoint(pid, fd, options);
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        int status = 0;
+        QCOMPARE(::waitpid(pid, &status, 0), pid);
+        t.pid = -1;
+        QCOMPARE(::lseek(fd, 0, SEEK_SET), off_t(0));
+        auto restored = restore(fd, RestoreOptions{});
+        ::close(fd);
+        QVERIFY2(restored, restored ? "" : restored.error().describe().c_str());
+        t.pid = pid;
+        for (const pid_t tid : {pid, worker}) {
+            auto st = procfs::readStatus(pid, tid);
+            QVERIFY(st);
+            QCOMPARE(st->at("Uid"), std::string("65534\t65534\t65534\t65534"));
+            QCOMPARE(st->at("Gid"), std::string("65534\t65534\t65534\t65534"));
+            QCOMPARE(st->at("Groups"), std::string());
+            QCOMPARE(st->at("CapEff"), std::string("0000000000000000"));
+            QCOMPARE(st->at("CapPrm"), std::string("0000000000000000"));
+        }
+        QVERIFY(runsOn(t, false));
+    }
+
     void taskAndCreds()
     {
         const std::string cwd = dir() + "/cwd";
