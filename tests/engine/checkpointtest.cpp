@@ -11,9 +11,11 @@
 #include "pstree.h"
 #include "records.h"
 
+#include <QFile>
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstring>
@@ -841,6 +843,54 @@ private Q_SLOTS:
         QCOMPARE(fileContents("/proc/" + std::to_string(pid) + "/task/" + std::to_string(worker) + "/comm"), std::string("worker\n"));
         QVERIFY(runsOn(t, false));
         QCOMPARE(stateOf(worker), 'S');
+    }
+
+    // A restore failing after it created some threads (the last tid is
+    // taken) kills and reaps the process and every thread it made.
+    void failureAfterSomeThreadsLeavesNothing()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("threads3"), {"threads3", "--then", "tick"}));
+        const pid_t pid = t.pid;
+        const pid_t tids[] = {pid_t(t.ready["tid"]), pid_t(t.ready["tid2"]), pid_t(t.ready["tid3"])};
+        const int fd = tempImageFd();
+        CheckpointOptions options;
+        options.leaveRunning = false;
+        auto result = checkpoint(pid, fd, options);
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        int status = 0;
+        QCOMPARE(::waitpid(pid, &status, 0), pid);
+        t.pid = -1;
+
+        const pid_t last = *std::max_element(std::begin(tids), std::end(tids));
+        int64_t setTid = last;
+        CloneArgs args;
+        args.exitSignal = SIGCHLD;
+        args.setTid = reinterpret_cast<uint64_t>(&setTid);
+        args.setTidSize = 1;
+        const long holder = ::syscall(SYS_clone3, &args, sizeof args);
+        if (holder == 0) {
+            for (;;) {
+                ::pause();
+            }
+        }
+        QCOMPARE(holder, long(last));
+        Target holderGuard;
+        holderGuard.pid = pid_t(holder);
+
+        QCOMPARE(::lseek(fd, 0, SEEK_SET), off_t(0));
+        auto failed = restore(fd, RestoreOptions{});
+        ::close(fd);
+        QVERIFY(!failed);
+        QCOMPARE(failed.error().code, EEXIST);
+        for (const pid_t tid : {pid, tids[0], tids[1], tids[2]}) {
+            if (tid == last) {
+                continue;
+            }
+            QVERIFY2(::kill(tid, 0) == -1 && errno == ESRCH, ("thread " + std::to_string(tid) + " was left behind").c_str());
+            QVERIFY(!QFile::exists(QString::fromStdString("/proc/" + std::to_string(tid))));
+        }
+        QCOMPARE(::waitpid(-1, &status, WNOHANG), 0); // only the holder is a child, alive: no zombie
     }
 
     // Credentials are per thread in the kernel: every restored thread must

@@ -29,6 +29,7 @@
 //   pipe             a pipe held open (fds 3 and 4)
 //   threads          a second thread named "worker" (blocked in pause,
 //                    SIGUSR2 blocked in it alone; ready tid=)
+//   threads3         three such threads (ready tid=, tid2=, tid3=)
 //   threadcreds      a second thread that switched its own egid to 4242 (raw
 //                    setresgid: only that thread)
 //   threadfiles      a second thread with a file descriptor table of its own
@@ -341,17 +342,21 @@ int main(int argc, char **argv)
         if (::pipe(fds) != 0) {
             die("pipe");
         }
-    } else if (mode == "threads" || mode == "threadcreds" || mode == "threadfiles") {
-        pthread_t t;
+    } else if (mode == "threads" || mode == "threads3" || mode == "threadcreds" || mode == "threadfiles") {
         static std::string how;
         how = mode;
-        if (::pthread_create(&t, nullptr, threadMain, how.data()) != 0) {
-            die("pthread_create");
+        const char *const keys[] = {"tid", "tid2", "tid3"};
+        for (int i = 0; i < (mode == "threads3" ? 3 : 1); ++i) {
+            pthread_t t;
+            g_threadTid = 0;
+            if (::pthread_create(&t, nullptr, threadMain, how.data()) != 0) {
+                die("pthread_create");
+            }
+            while (g_threadTid == 0) {
+                ::usleep(1000);
+            }
+            add(keys[i], (unsigned long long)g_threadTid.load());
         }
-        while (g_threadTid == 0) {
-            ::usleep(1000);
-        }
-        add("tid", (unsigned long long)g_threadTid.load());
     } else if (mode == "shmem") {
         void *p = ::mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) {
