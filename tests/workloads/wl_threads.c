@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 //
-// A multi-threaded process: the main thread and 11 others, each in a
+// A multi-threaded process: the main thread and 12 others, each in a
 // different situation when the checkpoint lands:
 //   cpu0, cpu1    CPU-bound asm loops with register invariants (rbx, rdx,
 //                 r12-r14) and SSE state (xmm8-xmm11: packed integers and a
@@ -18,6 +18,8 @@
 //   joiner        in pthread_join of joinee (futex wait on its tid, which the
 //                 kernel clears through clear_child_tid when joinee exits)
 //   joinee        polls go, then returns a seeded value
+//   pi            in pthread_mutex_lock of a priority-inheritance mutex the
+//                 main thread holds until go (FUTEX_LOCK_PI)
 //   sig           SIGUSR1 (tgkill) and SIGRTMIN+3 (sigqueue, with a payload)
 //                 pending for it alone, both blocked in it
 // Every thread also holds, and checks itself after go: its tid (the one the
@@ -46,10 +48,10 @@
 #include <time.h>
 #include <unistd.h>
 
-enum Role { CPU0, CPU1, COND0, COND1, MTX0, MTX1, BLOCKED, SLEEPER, JOINER, JOINEE, SIG, MAIN, ROLES };
+enum Role { CPU0, CPU1, COND0, COND1, MTX0, MTX1, BLOCKED, SLEEPER, JOINER, JOINEE, SIG, PI, MAIN, ROLES };
 
-static const char *const s_names[ROLES] = {"wl-cpu0",    "wl-cpu1",    "wl-cond0",  "wl-cond1",  "wl-mtx0", "wl-mtx1",
-                                           "wl-blocked", "wl-sleeper", "wl-joiner", "wl-joinee", "wl-sig",  "wl_threads"};
+static const char *const s_names[ROLES] = {"wl-cpu0",    "wl-cpu1",   "wl-cond0",  "wl-cond1", "wl-mtx0", "wl-mtx1",   "wl-blocked",
+                                           "wl-sleeper", "wl-joiner", "wl-joinee", "wl-sig",   "wl-pi",   "wl_threads"};
 
 #define CPU_ITERATIONS 4000000ull
 #define SLEEP_CHUNK_NS 200000000L
@@ -78,6 +80,9 @@ static uint64_t s_counter, s_counts[2];
 
 // blocked: the main thread holds this one until go.
 static pthread_mutex_t s_heldLock = PTHREAD_MUTEX_INITIALIZER;
+// pi: the same with a priority-inheritance mutex (FUTEX_LOCK_PI: the kernel
+// finds the owner by the tid in the futex word).
+static pthread_mutex_t s_piLock;
 
 // Per-thread state, set by each thread from the seed.
 static __thread uint64_t t_value;
@@ -357,6 +362,20 @@ static void *blockedMain(void *arg)
     return NULL;
 }
 
+static void *piMain(void *arg)
+{
+    const int role = (int)(intptr_t)arg;
+    setUp(role);
+    const int r = pthread_mutex_lock(&s_piLock);
+    wl_check(r == 0, "wl-pi: pthread_mutex_lock (PI): %s", strerror(r));
+    wl_check(atomic_load(&s_go), "wl-pi: got the PI mutex before the main thread let go of it");
+    if (r == 0) {
+        pthread_mutex_unlock(&s_piLock);
+    }
+    checkSelf();
+    return NULL;
+}
+
 // ---- nanosleep
 
 static void *sleeperMain(void *arg)
@@ -470,14 +489,22 @@ static int countTasks(void)
 int main(int argc, char **argv)
 {
     wl_init(argc, argv, "threads");
-    void *(*const mains[MAIN])(void *) = {cpuMain, cpuMain, condMain, condMain, mtxMain, mtxMain, blockedMain, sleeperMain, joinerMain, joineeMain, sigMain};
+    void *(*const mains[MAIN])(void *) = {cpuMain,     cpuMain,     condMain,   condMain,   mtxMain, mtxMain,
+                                          blockedMain, sleeperMain, joinerMain, joineeMain, sigMain, piMain};
     // Threads start with the main thread's mask: every signal blocked, so
     // none is delivered before each sets its own.
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, NULL);
     pthread_mutex_lock(&s_heldLock);
-    const int order[MAIN] = {CPU0, CPU1, COND0, COND1, MTX0, MTX1, BLOCKED, SLEEPER, JOINEE, JOINER, SIG};
+    pthread_mutexattr_t pi;
+    pthread_mutexattr_init(&pi);
+    if (pthread_mutexattr_setprotocol(&pi, PTHREAD_PRIO_INHERIT) != 0 || pthread_mutex_init(&s_piLock, &pi) != 0) {
+        wl_die("PI mutex");
+    }
+    pthread_mutexattr_destroy(&pi);
+    pthread_mutex_lock(&s_piLock);
+    const int order[MAIN] = {CPU0, CPU1, COND0, COND1, MTX0, MTX1, BLOCKED, SLEEPER, JOINEE, JOINER, SIG, PI};
     for (int k = 0; k < MAIN; ++k) {
         const int role = order[k];
         const int r = pthread_create(&s_threads[role].handle, NULL, mains[role], (void *)(intptr_t)role);
@@ -515,6 +542,7 @@ int main(int argc, char **argv)
     pthread_cond_broadcast(&s_cond);
     pthread_mutex_unlock(&s_condLock);
     pthread_mutex_unlock(&s_heldLock);
+    pthread_mutex_unlock(&s_piLock);
     for (int role = 0; role < MAIN; ++role) {
         if (role == JOINEE) {
             continue; // joiner's
