@@ -115,7 +115,9 @@ void checkThreads(pid_t pid, const procfs::Status &leader, ProcessReport &report
             std::replace(a.begin(), a.end(), '\t', ' ');
             std::replace(b.begin(), b.end(), '\t', ' ');
             if (a != b) {
-                note(report, Verdict::Refused, who + " has its own " + key + " (" + a + ", the process " + b + "): threads are restored with the credentials of the process");
+                note(report,
+                     Verdict::Refused,
+                     who + " has its own " + key + " (" + a + ", the process " + b + "): threads are restored with the credentials of the process");
             }
         }
         for (const auto &[type, what] : shared) {

@@ -8,11 +8,11 @@
 #include "signals.h"
 
 #include <cstring>
+#include <ctime>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <ctime>
 #include <unistd.h>
 
 namespace cryopod::engine
