@@ -331,6 +331,20 @@ private Q_SLOTS:
         QTest::newRow("creds") << QStringLiteral("threadcreds") << QStringLiteral(" has its own Gid (0 4242 0 4242, the process 0 0 0 0)");
         QTest::newRow("files") << QStringLiteral("threadfiles") << QStringLiteral(" has a file descriptor table of its own (unshare(CLONE_FILES))");
     }
+
+    void reportNamesAnExitedMainThread()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("leaderexit"), {"leaderexit"}));
+        QVERIFY(QTest::qWaitFor([&] {
+            return stateOf(t.pid) == 'Z';
+        }));
+        auto report = analyze(t.pid);
+        QVERIFY(report);
+        QCOMPARE(report->verdict, Verdict::Refused);
+        const std::vector<std::string> expected{"its main thread has exited (pthread_exit) while 1 other thread runs on: not supported"};
+        QCOMPARE(report->processes.front().reasons, expected);
+    }
     void reportNamesThreadsOfTheirOwn()
     {
         QFETCH(QString, mode);

@@ -30,6 +30,8 @@
 //   threads          a second thread named "worker" (blocked in pause,
 //                    SIGUSR2 blocked in it alone; ready tid=)
 //   threads3         three such threads (ready tid=, tid2=, tid3=)
+//   leaderexit       a second thread, then the main thread ends with
+//                    pthread_exit (the process lives on in the worker)
 //   threadcreds      a second thread that switched its own egid to 4242 (raw
 //                    setresgid: only that thread)
 //   threadfiles      a second thread with a file descriptor table of its own
@@ -342,7 +344,7 @@ int main(int argc, char **argv)
         if (::pipe(fds) != 0) {
             die("pipe");
         }
-    } else if (mode == "threads" || mode == "threads3" || mode == "threadcreds" || mode == "threadfiles") {
+    } else if (mode == "threads" || mode == "threads3" || mode == "threadcreds" || mode == "threadfiles" || mode == "leaderexit") {
         static std::string how;
         how = mode;
         const char *const keys[] = {"tid", "tid2", "tid3"};
@@ -386,6 +388,9 @@ int main(int argc, char **argv)
     g_ready += "\n";
     writeAll(STDOUT_FILENO, g_ready.data(), g_ready.size());
 
+    if (mode == "leaderexit") {
+        ::pthread_exit(nullptr); // the worker runs on; the leader is a zombie
+    }
     if (then == "spin") {
         spin();
     }
