@@ -516,7 +516,10 @@ QJsonObject jsonReport(const QString &path, const ImageInfo &info)
                                         {QStringLiteral("altstack"),
                                          QJsonObject {{QStringLiteral("sp"), hex(t.altstackSp)},
                                                       {QStringLiteral("size"), qint64(t.altstackSize)},
-                                                      {QStringLiteral("flags"), hex(t.altstackFlags)}}}});
+                                                      {QStringLiteral("flags"), hex(t.altstackFlags)}}},
+                                        {QStringLiteral("clearChildTid"), hex(t.clearChildTid)},
+                                        {QStringLiteral("robustList"),
+                                         QJsonObject {{QStringLiteral("head"), hex(t.robustListHead)}, {QStringLiteral("length"), qint64(t.robustListLen)}}}});
         }
         o.insert(QStringLiteral("threads"), threads);
         if (p.signals) {

@@ -18,6 +18,7 @@ namespace
 constexpr size_t kMaxPathBytes = 4096; // PATH_MAX
 constexpr size_t kMaxCommBytes = 15; // TASK_COMM_LEN - 1
 constexpr uint32_t kSsOnStack = 1, kSsDisable = 2, kSsAutoDisarm = 1u << 31;
+constexpr uint64_t kRobustListHeadBytes = 24; // struct robust_list_head on x86-64
 constexpr uint32_t kOAccMode = 3, kOCloexec = 02000000;
 
 bool validPid(int32_t pid)
@@ -202,6 +203,14 @@ Result<void> ImageValidator::check(const ThreadRecord &r)
         if (r.rseqFlags != 0) {
             return fail(std::format("{}: unknown rseq flags {}", what, hex(r.rseqFlags)));
         }
+    }
+    // The kernel accepts exactly sizeof(struct robust_list_head) (24 on
+    // x86-64) and reports that size even for a thread without a list.
+    if (r.robustListLen != 0 && r.robustListLen != kRobustListHeadBytes) {
+        return fail(std::format("{}: robust list length {}, must be {}", what, r.robustListLen, kRobustListHeadBytes));
+    }
+    if (r.robustListHead != 0 && r.robustListLen == 0) {
+        return fail(std::format("{}: robust list {} without a length", what, hex(r.robustListHead)));
     }
     return {};
 }

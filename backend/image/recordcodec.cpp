@@ -159,6 +159,8 @@ void RecordCodec::encode(Encoder &e, const ThreadRecord &r)
     e.u32(r.rseqSize);
     e.u32(r.rseqFlags);
     e.u32(r.rseqSignature);
+    e.u64(r.robustListHead);
+    e.u64(r.robustListLen);
 }
 
 void RecordCodec::decode(Decoder &d, ThreadRecord &r)
@@ -181,6 +183,8 @@ void RecordCodec::decode(Decoder &d, ThreadRecord &r)
     r.rseqSize = d.u32("rseqSize");
     r.rseqFlags = d.u32("rseqFlags");
     r.rseqSignature = d.u32("rseqSignature");
+    r.robustListHead = d.u64("robustListHead");
+    r.robustListLen = d.u64("robustListLen");
 }
 
 // ---- credentials -------------------------------------------------------------------

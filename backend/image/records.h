@@ -19,7 +19,7 @@ namespace cryopod::image
 // ---- stream framing ---------------------------------------------------------
 
 inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
-inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kFormatVersion = 3;
 
 enum class SectionType : uint32_t {
     ProcessTree = 1, // ProcessTreeRecord, exactly one, first after the header
@@ -167,6 +167,10 @@ struct ThreadRecord {
     uint32_t rseqSize = 0;
     uint32_t rseqFlags = 0;
     uint32_t rseqSignature = 0;
+    // The thread's robust futex list (get_robust_list): the head glibc keeps
+    // in its thread descriptor and the size of struct robust_list_head; 0: none.
+    uint64_t robustListHead = 0;
+    uint64_t robustListLen = 0;
 
     friend bool operator==(const ThreadRecord &, const ThreadRecord &) = default;
 };

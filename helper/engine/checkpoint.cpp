@@ -142,6 +142,11 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
             return std::unexpected(scratch.error().context("inject into " + std::to_string(pid)));
         }
         CRYOPOD_PROPAGATE(dumpThreadInjected(*injector, *scratch, ctx.threads.front()));
+        // The other threads, one after the other, through the same `syscall`
+        // instruction and scratch page (one address space).
+        for (size_t i = 1; i < ctx.threads.size(); ++i) {
+            CRYOPOD_PROPAGATE(dumpOtherThreadInjected(ctx.process.threads()[i], *injector, *scratch, ctx.threads[i]));
+        }
         CRYOPOD_PROPAGATE(store(ctx.signals, dumpSignals(pid, ctx.status, *injector, *scratch)));
         CRYOPOD_PROPAGATE(store(ctx.creds, dumpCreds(pid, ctx.status, &*injector)));
         auto brk = injector->call("brk(0) in " + std::to_string(pid), SYS_brk, 0);
@@ -165,7 +170,11 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         return fail(refusalMessage(*report)); // not a system call's failure: no errno
     }
 
-    CRYOPOD_PROPAGATE(store(ctx.tree, dumpProcessTree(pid)));
+    std::vector<pid_t> tids;
+    for (const Tracee &thread : ctx.process.threads()) {
+        tids.push_back(thread.tid());
+    }
+    CRYOPOD_PROPAGATE(store(ctx.tree, dumpProcessTree(pid, tids)));
     CRYOPOD_PROPAGATE(store(ctx.task, dumpTask(pid, ctx.status, ctx.stat)));
     CRYOPOD_PROPAGATE(store(ctx.mm, dumpMm(pid, ctx.mappings, ctx.stat, ctx.brk)));
     CRYOPOD_PROPAGATE(store(ctx.files, dumpFiles(pid)));

@@ -36,7 +36,7 @@ struct ProcessReport {
     pid_t ppid = 0;
     std::string comm;
     Verdict verdict = Verdict::Ok;
-    std::vector<std::string> reasons; // process-level ("2 threads: ...")
+    std::vector<std::string> reasons; // process-level ("thread 1235 has its own Uid ...")
     std::vector<FdReport> fds;
 };
 

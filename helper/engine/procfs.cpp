@@ -237,9 +237,9 @@ Result<std::string> readLink(const std::string &link)
     }
 }
 
-Result<Status> readStatus(pid_t pid)
+Result<Status> readStatus(pid_t pid, pid_t tid)
 {
-    const std::string file = path(pid, "status");
+    const std::string file = tid == 0 ? path(pid, "status") : path(pid, "task/" + std::to_string(tid) + "/status");
     auto text = readFile(file);
     if (!text) {
         return std::unexpected(text.error());

@@ -29,7 +29,7 @@ Result<std::string> readLink(const std::string &link);
 
 // /proc/PID/status as "Key" -> "value" (value trimmed of surrounding blanks).
 using Status = std::map<std::string, std::string, std::less<>>;
-Result<Status> readStatus(pid_t pid);
+Result<Status> readStatus(pid_t pid, pid_t tid = 0); // tid: /proc/PID/task/TID/status
 // Hex masks ("SigCgt", "CapEff", ...) and decimal lists ("Uid", "Groups").
 Result<uint64_t> statusHex(const Status &status, std::string_view key);
 Result<std::vector<uint64_t>> statusNumbers(const Status &status, std::string_view key);

@@ -93,6 +93,24 @@ std::string describeThreadState(pid_t pid, pid_t tid)
 }
 } // namespace
 
+namespace
+{
+// Waits until tid (a tracee of ours) has died.
+void reapTracee(pid_t tid)
+{
+    for (;;) {
+        int status = 0;
+        const pid_t r = ::waitpid(tid, &status, __WALL);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status)) {
+            break;
+        }
+    }
+}
+} // namespace
+
 Result<FrozenProcess> FrozenProcess::freeze(pid_t pid, int timeoutMs)
 {
     FrozenProcess process;
@@ -176,10 +194,20 @@ Result<void> FrozenProcess::kill()
     if (::kill(m_pid, SIGKILL) != 0) {
         return sysError("kill " + std::to_string(m_pid));
     }
+    std::vector<pid_t> others;
     for (Tracee &t : m_threads) {
-        t.release();
+        const pid_t tid = t.release();
+        if (tid != m_pid) {
+            others.push_back(tid);
+        }
     }
     m_threads.clear();
+    // A traced thread stays a zombie until its tracer (we) waits for it, and
+    // the leader's death is not reported to anyone before its threads are
+    // gone: reap them first.
+    for (const pid_t tid : others) {
+        reapTracee(tid);
+    }
     if (ourChild) {
         return {}; // the caller reaps its child
     }
@@ -203,22 +231,21 @@ Result<void> FrozenProcess::kill()
     }
 }
 
-Result<image::ProcessTreeRecord> dumpProcessTree(pid_t pid)
+Result<image::ProcessTreeRecord> dumpProcessTree(pid_t pid, const std::vector<pid_t> &tids)
 {
     auto stat = procfs::readStat(pid);
     if (!stat) {
         return std::unexpected(stat.error().context("process tree"));
     }
-    auto tids = procfs::listThreads(pid);
-    if (!tids) {
-        return std::unexpected(tids.error().context("process tree"));
+    if (tids.empty() || tids.front() != pid) {
+        return fail("process tree of " + std::to_string(pid) + ": the thread list does not start with the leader", EINVAL);
     }
     image::ProcessEntry entry;
     entry.pid = pid;
     entry.ppid = int32_t(stat->number(4));
     entry.pgid = int32_t(stat->number(5));
     entry.sid = int32_t(stat->number(6));
-    entry.tids.assign(tids->begin(), tids->end());
+    entry.tids.assign(tids.begin(), tids.end());
     image::ProcessTreeRecord record;
     record.rootPid = pid;
     record.processes.push_back(std::move(entry));
@@ -229,22 +256,6 @@ Result<image::ProcessTreeRecord> dumpProcessTree(pid_t pid)
 
 namespace
 {
-// struct clone_args up to set_tid_size (CLONE_ARGS_SIZE_VER1), spelled out
-// here because <linux/sched.h> collides with glibc's <sched.h>.
-struct CloneArgs {
-    uint64_t flags = 0;
-    uint64_t pidfd = 0;
-    uint64_t childTid = 0;
-    uint64_t parentTid = 0;
-    uint64_t exitSignal = 0;
-    uint64_t stack = 0;
-    uint64_t stackSize = 0;
-    uint64_t tls = 0;
-    uint64_t setTid = 0;
-    uint64_t setTidSize = 0;
-};
-static_assert(sizeof(CloneArgs) == 80);
-
 // A system call that leaves errno alone: the child below shares our memory
 // (CLONE_VM), errno included, so it must not write it.
 long rawSyscall(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0)
@@ -318,7 +329,11 @@ RestoredProcess::RestoredProcess(RestoredProcess &&other) noexcept
     : m_pid(std::exchange(other.m_pid, 0))
     , m_tracee(std::move(other.m_tracee))
     , m_entry(other.m_entry)
+    , m_threads(std::move(other.m_threads))
+    , m_threadTids(std::move(other.m_threadTids))
 {
+    other.m_threads.clear();
+    other.m_threadTids.clear();
 }
 
 RestoredProcess &RestoredProcess::operator=(RestoredProcess &&other) noexcept
@@ -328,6 +343,10 @@ RestoredProcess &RestoredProcess::operator=(RestoredProcess &&other) noexcept
         m_pid = std::exchange(other.m_pid, 0);
         m_tracee = std::move(other.m_tracee);
         m_entry = other.m_entry;
+        m_threads = std::move(other.m_threads);
+        m_threadTids = std::move(other.m_threadTids);
+        other.m_threads.clear();
+        other.m_threadTids.clear();
     }
     return *this;
 }
@@ -337,6 +356,7 @@ RestoredProcess::~RestoredProcess()
     kill();
 }
 
+
 void RestoredProcess::kill()
 {
     if (m_pid <= 0) {
@@ -344,24 +364,68 @@ void RestoredProcess::kill()
     }
     const pid_t pid = std::exchange(m_pid, 0);
     m_tracee.release(); // a dead tracee needs no detach
-    ::kill(pid, SIGKILL);
-    // As parent and tracer we get the death; reap it so no zombie stays.
-    for (;;) {
-        int status = 0;
-        const pid_t r = ::waitpid(pid, &status, __WALL);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status)) {
-            break;
-        }
+    for (Tracee &t : m_threads) {
+        t.release();
     }
+    m_threads.clear();
+    ::kill(pid, SIGKILL);
+    // A traced thread stays a zombie until its tracer waits for it, and the
+    // leader cannot be reaped before its threads are gone: the threads
+    // first, then the leader (we are its parent and tracer).
+    for (const pid_t tid : std::exchange(m_threadTids, {})) {
+        reapTracee(tid);
+    }
+    reapTracee(pid);
 }
 
 void RestoredProcess::release()
 {
     m_tracee.release();
+    for (Tracee &t : m_threads) {
+        t.release();
+    }
+    m_threads.clear();
+    m_threadTids.clear();
     m_pid = 0;
+}
+
+Result<void> RestoredProcess::traceClones()
+{
+    const unsigned long options = PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE;
+    if (::ptrace(PTRACE_SETOPTIONS, m_pid, nullptr, reinterpret_cast<void *>(options)) != 0) {
+        return sysError("restore " + std::to_string(m_pid) + ": ptrace setoptions TRACECLONE");
+    }
+    return {};
+}
+
+Result<Tracee *> RestoredProcess::adoptThread(pid_t tid)
+{
+    const std::string what = "restore thread " + std::to_string(tid) + " of " + std::to_string(m_pid);
+    m_threadTids.push_back(tid);
+    // An automatically attached thread starts in a PTRACE_EVENT_STOP, before
+    // its first instruction. Every signal is blocked in it (it inherited the
+    // injector's mask), so nothing else can come first.
+    for (;;) {
+        int status = 0;
+        const pid_t r = ::waitpid(tid, &status, __WALL);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return sysError(what + ": waitpid");
+        }
+        if (!WIFSTOPPED(status)) {
+            return fail(what + ": " + describeWaitStatus(status), ECHILD);
+        }
+        if ((status >> 16) == PTRACE_EVENT_STOP) {
+            break;
+        }
+        if (::ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) {
+            return sysError(what + ": ptrace cont");
+        }
+    }
+    m_threads.push_back(Tracee::adopt(tid));
+    return &m_threads.back();
 }
 
 Result<RestoredProcess> RestoredProcess::spawn(pid_t pid, const std::string &stubPath)

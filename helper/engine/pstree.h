@@ -2,8 +2,8 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 //
 // The process tree: finding the processes to capture and freezing them.
-// Engine v1 captures one single-threaded process; the types already hold a
-// tree so that v2 can grow into them.
+// The engine captures one process with all its threads; the types already
+// hold a tree so that process trees can grow into them.
 #pragma once
 
 #include "ptrace_inject.h"
@@ -11,6 +11,7 @@
 #include "result.h"
 
 #include <cstdint>
+#include <deque>
 #include <sys/types.h>
 #include <vector>
 
@@ -82,10 +83,27 @@ private:
 // CLOCK_MONOTONIC in ns.
 uint64_t monotonicNs();
 
-// The tree record of one process (v1: the root alone) with its threads.
-Result<image::ProcessTreeRecord> dumpProcessTree(pid_t pid);
+// The tree record of one process (the root alone) with its threads: tids
+// are the threads held frozen, the leader first.
+Result<image::ProcessTreeRecord> dumpProcessTree(pid_t pid, const std::vector<pid_t> &tids);
 
 // ---- restore
+
+// struct clone_args up to set_tid_size (CLONE_ARGS_SIZE_VER1), spelled out
+// here because <linux/sched.h> collides with glibc's <sched.h>.
+struct CloneArgs {
+    uint64_t flags = 0;
+    uint64_t pidfd = 0;
+    uint64_t childTid = 0;
+    uint64_t parentTid = 0;
+    uint64_t exitSignal = 0;
+    uint64_t stack = 0;
+    uint64_t stackSize = 0;
+    uint64_t tls = 0;
+    uint64_t setTid = 0;
+    uint64_t setTidSize = 0;
+};
+static_assert(sizeof(CloneArgs) == 80);
 
 // A process created by restore (restore engineer's part): our child, made with
 // clone3 set_tid = {pid}, which exec'd the restore stub under ptrace
@@ -121,15 +139,33 @@ public:
     {
         return m_entry;
     }
+
+    // From now on threads created in the process (injected clone) are
+    // attached automatically (PTRACE_O_TRACECLONE) and stop before their
+    // first instruction.
+    Result<void> traceClones();
+    // Takes thread tid, which an injected clone just created in the process,
+    // into the object's care: from this call on kill() reaps it too, even
+    // when waiting for its first stop fails. Waits for that stop.
+    Result<Tracee *> adoptThread(pid_t tid);
+    // The threads adopted so far, in creation order (the leader is tracee()).
+    std::deque<Tracee> &threads()
+    {
+        return m_threads;
+    }
+
     // The restore succeeded: stop owning the process (detach it first).
     void release();
-    // SIGKILL and reap now.
+    // SIGKILL and reap now: the other threads first (as their tracer we
+    // must), then the leader.
     void kill();
 
 private:
     pid_t m_pid = 0;
     Tracee m_tracee;
     uint64_t m_entry = 0;
+    std::deque<Tracee> m_threads; // stable addresses: injectors point at them
+    std::vector<pid_t> m_threadTids; // every thread created, adopted or not
 };
 
 // "pid 1234 is in use by process 1234 (sleep)", "... by thread 1234 of

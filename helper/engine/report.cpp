@@ -7,7 +7,9 @@
 #include "procfs.h"
 #include "report.h"
 
+#include <algorithm>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace cryopod::engine
@@ -77,6 +79,63 @@ void checkNamespaces(pid_t pid, ProcessReport &report)
     }
 }
 
+// What threads may have that the engine does not restore per thread: it
+// recreates every thread with the process's credentials, sharing its cwd,
+// root, umask, fd table and SysV undo list, in its namespaces.
+void checkThreads(pid_t pid, const procfs::Status &leader, ProcessReport &report)
+{
+    auto tids = procfs::listThreads(pid);
+    if (!tids || tids->size() < 2) {
+        return;
+    }
+    // Lines of /proc/PID/task/TID/status that are per thread in the kernel
+    // but restored per process.
+    const char *const sameAsLeader[] = {"Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp"};
+    const char *const namespaces[] = {"mnt", "pid_for_children", "user", "net", "ipc", "uts", "cgroup", "time_for_children"};
+    constexpr int kKcmpFiles = 2, kKcmpFs = 3, kKcmpSysvsem = 6; // enum kcmp_type
+    const std::pair<int, const char *> shared[] = {
+        {kKcmpFiles, "a file descriptor table of its own (unshare(CLONE_FILES))"},
+        {kKcmpFs, "a cwd, root and umask of its own (unshare(CLONE_FS))"},
+        {kKcmpSysvsem, "a SysV semaphore undo list of its own"},
+    };
+    for (const pid_t tid : *tids) {
+        if (tid == pid) {
+            continue;
+        }
+        const std::string who = "thread " + std::to_string(tid);
+        auto status = procfs::readStatus(pid, tid);
+        if (!status) {
+            continue; // it exited meanwhile
+        }
+        for (const char *key : sameAsLeader) {
+            const auto mine = status->find(key);
+            const auto theirs = leader.find(key);
+            std::string a = mine == status->end() ? std::string() : mine->second;
+            std::string b = theirs == leader.end() ? std::string() : theirs->second;
+            std::replace(a.begin(), a.end(), '\t', ' ');
+            std::replace(b.begin(), b.end(), '\t', ' ');
+            if (a != b) {
+                note(report,
+                     Verdict::Refused,
+                     who + " has its own " + key + " (" + a + ", the process " + b + "): threads are restored with the credentials of the process");
+            }
+        }
+        for (const auto &[type, what] : shared) {
+            const long r = ::syscall(SYS_kcmp, pid, tid, type, 0, 0);
+            if (r > 0) {
+                note(report, Verdict::Refused, who + " has " + what + ": not supported");
+            }
+        }
+        for (const char *ns : namespaces) {
+            auto mine = procfs::readLink(procfs::path(pid, "task/" + std::to_string(tid) + "/ns/" + ns));
+            auto theirs = procfs::readLink(procfs::path(pid, std::string("ns/") + ns));
+            if (mine && theirs && *mine != *theirs) {
+                note(report, Verdict::Refused, who + " runs in another " + ns + " namespace (" + *mine + ") than the process: not supported");
+            }
+        }
+    }
+}
+
 } // namespace
 
 std::string Report::summary() const
@@ -134,6 +193,14 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
     report.ppid = pid_t(stat->number(4));
 
     const char state = stat->state();
+    const auto threads = procfs::statusNumbers(*status, "Threads");
+    const uint64_t threadCount = threads && !threads->empty() ? (*threads)[0] : 1;
+    if ((state == 'Z' || state == 'X') && threadCount > 1) {
+        note(report, Verdict::Refused,
+             "its main thread has exited (pthread_exit) while " + std::to_string(threadCount - 1) + " other thread" + (threadCount > 2 ? "s run" : " runs")
+                 + " on: not supported");
+        return report;
+    }
     if (state == 'Z' || state == 'X') {
         note(report, Verdict::Refused, "has exited (zombie, not yet reaped by its parent)");
         return report;
@@ -148,9 +215,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
         return report;
     }
 
-    if (auto threads = procfs::statusNumbers(*status, "Threads"); threads && !threads->empty() && (*threads)[0] > 1) {
-        note(report, Verdict::Refused, std::to_string((*threads)[0]) + " threads: engine v1 captures single-threaded processes only");
-    }
+    checkThreads(pid, *status, report);
     if (auto tracer = procfs::statusNumbers(*status, "TracerPid"); tracer && !tracer->empty() && (*tracer)[0] != 0
         && pid_t((*tracer)[0]) != context.ourTracer) {
         const pid_t t = pid_t((*tracer)[0]);

@@ -23,7 +23,8 @@ struct AnalyzeContext {
 // One process, without stopping it.
 Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context = {});
 
-// "1234 (comm): fd 3 is a pipe ...; 2 threads: ..." for an error message.
+// "1234 (comm) cannot be checkpointed: fd 3 is a pipe ...; thread 1235 has
+// ..." for an error message.
 std::string refusalMessage(const ProcessReport &report);
 
 } // namespace cryopod::engine

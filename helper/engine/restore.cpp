@@ -20,8 +20,14 @@
 // - rlimits after mappings and files (a low RLIMIT_AS/NOFILE of the image must
 //   not stop the rebuild) but before the credentials (lowering is always
 //   allowed; afterwards the process might not be allowed to change them);
+// - the other threads (clone3 set_tid in the leader, each then restoring its
+//   own name, altstack, tid address, robust list, rseq, pending signals and
+//   credentials) after everything they share with the leader (memory, fds,
+//   cwd/root/umask, dispositions, fs identity) and before the leader's
+//   credentials: choosing a tid takes the restorer's capabilities;
 // - chroot after everything that opens paths, credentials after everything
-//   that needs privileges, the blocked mask and registers from outside last;
+//   that needs privileges, the blocked mask and registers from outside last
+//   (every thread's), then all threads are detached one right after another;
 // - pending signals after the dispositions (SIG_IGN would discard them) and
 //   while the injector still blocks everything, so none is delivered before
 //   the process runs and the blocked ones stay pending.
@@ -164,12 +170,31 @@ Result<void> validate(RestoreContext &ctx, const std::vector<bool> &seen)
         }
     }
     const int32_t pid = ctx.entry.pid;
-    if (ctx.task.pid != pid || ctx.creds.pid != pid || ctx.signals.pid != pid || ctx.mm.pid != pid || ctx.files.pid != pid || ctx.thread.pid != pid) {
+    if (ctx.task.pid != pid || ctx.creds.pid != pid || ctx.signals.pid != pid || ctx.mm.pid != pid || ctx.files.pid != pid) {
         return fail("image sections belong to different processes (expected all of pid " + std::to_string(pid) + ")", EINVAL);
     }
-    if (ctx.thread.tid != pid) {
-        return fail("image thread " + std::to_string(ctx.thread.tid) + " is not the leader of " + std::to_string(pid) + " (engine v1 restores one thread)",
-                    ENOTSUP);
+    // One Thread record per tid of the tree, put in the tree's order (the
+    // leader first).
+    std::vector<image::ThreadRecord> ordered;
+    for (const int32_t tid : ctx.entry.tids) {
+        auto it = std::find_if(ctx.threads.begin(), ctx.threads.end(), [tid](const image::ThreadRecord &t) {
+            return t.tid == tid;
+        });
+        if (it == ctx.threads.end()) {
+            return fail("image has no Thread record for thread " + std::to_string(tid) + " of " + std::to_string(pid), EINVAL);
+        }
+        ordered.push_back(std::move(*it));
+        ctx.threads.erase(it);
+    }
+    if (!ctx.threads.empty()) {
+        return fail("image has a Thread record for " + std::to_string(ctx.threads.front().tid) + ", which is no thread of " + std::to_string(pid), EINVAL);
+    }
+    ctx.threads = std::move(ordered);
+    for (const image::ThreadRecord &thread : ctx.threads) {
+        if (thread.pid != pid) {
+            return fail("image thread " + std::to_string(thread.tid) + " belongs to process " + std::to_string(thread.pid) + ", not " + std::to_string(pid),
+                        EINVAL);
+        }
     }
     CRYOPOD_PROPAGATE(validateMmForRestore(ctx.mm, ctx.pageSize));
     CRYOPOD_PROPAGATE(checkVdsoCompatible(ctx.mm));
@@ -205,8 +230,8 @@ Result<void> readMetadata(RestoreContext &ctx, image::ImageReader &reader, std::
             return fail(std::string("image: ") + sectionName(section) + " section before the process tree", EINVAL);
         }
         if (index < 7) {
-            if (seen[index]) {
-                return fail(std::string("image: more than one ") + sectionName(section) + " section (engine v1 restores one single-threaded process)", ENOTSUP);
+            if (seen[index] && !std::holds_alternative<image::ThreadRecord>(section)) {
+                return fail(std::string("image: more than one ") + sectionName(section) + " section (the engine restores one process)", ENOTSUP);
             }
             if (validated) {
                 return fail(std::string("image: ") + sectionName(section) + " section after file or page data", EINVAL);
@@ -223,19 +248,23 @@ Result<void> readMetadata(RestoreContext &ctx, image::ImageReader &reader, std::
                 return fail("image holds " + std::to_string(tree->processes.size()) + " processes (engine v1 restores one)", ENOTSUP);
             }
             const image::ProcessEntry &entry = tree->processes.front();
-            if (entry.pid != tree->rootPid || entry.tids.size() != 1 || entry.tids.front() != entry.pid) {
-                return fail("image process " + std::to_string(entry.pid) + " has " + std::to_string(entry.tids.size()) + " threads (engine v1 restores one)",
-                            ENOTSUP);
+            if (entry.pid != tree->rootPid || entry.tids.empty() || entry.tids.front() != entry.pid) {
+                return fail("image process " + std::to_string(entry.pid) + ": its thread list does not start with its leader", EINVAL);
             }
             if (entry.pid <= 1) {
                 return fail("image root pid " + std::to_string(entry.pid) + " is invalid", EINVAL);
+            }
+            std::vector<int32_t> sorted(entry.tids);
+            std::sort(sorted.begin(), sorted.end());
+            if (sorted.front() <= 1 || std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+                return fail("image process " + std::to_string(entry.pid) + ": invalid or repeated thread ids", EINVAL);
             }
             ctx.entry = entry;
             ctx.tree = std::move(*tree);
         } else if (auto *task = std::get_if<image::TaskRecord>(&section)) {
             ctx.task = std::move(*task);
         } else if (auto *thread = std::get_if<image::ThreadRecord>(&section)) {
-            ctx.thread = std::move(*thread);
+            ctx.threads.push_back(std::move(*thread));
         } else if (auto *creds = std::get_if<image::CredsRecord>(&section)) {
             ctx.creds = std::move(*creds);
         } else if (auto *signals = std::get_if<image::SignalsRecord>(&section)) {
@@ -720,9 +749,55 @@ Result<void> restoreMemory(RestoreContext &ctx, PagePipeline &pipeline)
     return {};
 }
 
+// The other threads: each is created with its tid by a clone3 injected in
+// the leader, then gets its own state by injection through the same
+// `syscall` instruction and scratch space. Each queues its own pending
+// signals (the kernel lets a thread queue a signal with a kill()-like or
+// kernel siginfo to itself only).
+Result<void> createThreads(RestoreContext &ctx)
+{
+    if (ctx.threads.size() < 2) {
+        return {};
+    }
+    Injector &leader = *ctx.injector;
+    CRYOPOD_PROPAGATE(ctx.process.traceClones());
+    for (size_t i = 1; i < ctx.threads.size(); ++i) {
+        const image::ThreadRecord &thread = ctx.threads[i];
+        auto tid = cloneThread(leader, ctx.scratch, thread);
+        if (!tid) {
+            return std::unexpected(tid.error());
+        }
+        auto tracee = ctx.process.adoptThread(*tid);
+        if (!tracee) {
+            return std::unexpected(tracee.error());
+        }
+        auto injector = Injector::create(**tracee, ctx.injectionArea);
+        if (!injector) {
+            return std::unexpected(injector.error().context("restore thread " + std::to_string(*tid)));
+        }
+        RemoteScratch scratch = RemoteScratch::adopt(*injector, ctx.injectionArea, kInjectionAreaSize);
+        scratch.reset(kScratchOffset);
+        auto r = restoreThreadInjected(*injector, scratch, thread);
+        if (r) {
+            // Its mask blocks everything while injecting (inherited from
+            // the leader's injector): they stay pending.
+            r = restorePendingSignals(*injector, scratch, ctx.entry.pid, thread.tid, thread.pending, false);
+        }
+        if (r) {
+            r = restoreCreds(*injector, scratch, ctx.creds);
+        }
+        scratch.release(); // the leader unmaps the area
+        ctx.injected += injector->injectedCount();
+        injector->dismiss(); // restoreThreadState() sets the final registers and mask
+        CRYOPOD_PROPAGATE(r);
+    }
+    return {};
+}
+
 Result<void> restoreState(RestoreContext &ctx)
 {
     Injector &inj = *ctx.injector;
+    const image::ThreadRecord &leader = ctx.threads.front();
     std::map<int32_t, std::string> copies;
     for (const auto &[fd, file] : ctx.unlinkedFiles) {
         copies.emplace(fd, file.path());
@@ -733,25 +808,33 @@ Result<void> restoreState(RestoreContext &ctx)
     CRYOPOD_PROPAGATE(restoreTask(inj, ctx.scratch, ctx.task));
     CRYOPOD_PROPAGATE(restoreRlimits(inj, ctx.scratch, ctx.task));
     CRYOPOD_PROPAGATE(restoreSignals(inj, ctx.scratch, ctx.signals));
-    CRYOPOD_PROPAGATE(restoreThreadInjected(inj, ctx.scratch, ctx.thread));
+    CRYOPOD_PROPAGATE(restoreThreadInjected(inj, ctx.scratch, leader));
     // While the injector blocks every signal: they stay pending through the
     // rest of the rebuild; restoreThreadState() then puts the image's mask back.
-    CRYOPOD_PROPAGATE(restorePendingSignals(inj, ctx.scratch, ctx.entry.pid, ctx.thread.tid, ctx.signals.pending, true));
-    CRYOPOD_PROPAGATE(restorePendingSignals(inj, ctx.scratch, ctx.entry.pid, ctx.thread.tid, ctx.thread.pending, false));
+    CRYOPOD_PROPAGATE(restorePendingSignals(inj, ctx.scratch, ctx.entry.pid, leader.tid, ctx.signals.pending, true));
+    CRYOPOD_PROPAGATE(restorePendingSignals(inj, ctx.scratch, ctx.entry.pid, leader.tid, leader.pending, false));
     CRYOPOD_PROPAGATE(restoreRoot(inj, ctx.scratch, ctx.task));
     // The last path-based step is done: the credentials need the restorer's
     // own filesystem identity to start from.
     if (ctx.options.openAs) {
         CRYOPOD_PROPAGATE(leaveFsIdentity(inj));
     }
+    // Threads share cwd, root and fs identity with the leader (CLONE_FS) but
+    // have credentials of their own: they are created while the leader may
+    // still choose tids (CAP_CHECKPOINT_RESTORE) and set theirs themselves.
+    CRYOPOD_PROPAGATE(createThreads(ctx));
+    ctx.step(ctx.threads.size() > 1 ? "threads created" : "single thread");
     CRYOPOD_PROPAGATE(restoreCreds(inj, ctx.scratch, ctx.creds));
     ctx.step("files, task, signals, creds");
-    ctx.injected = inj.injectedCount();
+    ctx.injected += inj.injectedCount();
     // The injection area goes last: the munmap returns at its syscall-exit
-    // stop and the thread never runs there again.
+    // stop and no thread runs there again.
     CRYOPOD_PROPAGATE(ctx.scratch.unmap());
     inj.dismiss();
-    CRYOPOD_PROPAGATE(restoreThreadState(ctx.process.tracee(), ctx.thread));
+    CRYOPOD_PROPAGATE(restoreThreadState(ctx.process.tracee(), leader));
+    for (size_t i = 1; i < ctx.threads.size(); ++i) {
+        CRYOPOD_PROPAGATE(restoreThreadState(ctx.process.threads()[i - 1], ctx.threads[i]));
+    }
     return {};
 }
 
@@ -766,6 +849,13 @@ Result<void> letGo(RestoreContext &ctx)
         }
     }
     ctx.injector.reset();
+    // Every thread is ready: let them all go, one right after the other.
+    for (Tracee &thread : ctx.process.threads()) {
+        auto r = thread.detach(0);
+        if (!r) {
+            return std::unexpected(r.error().context("restore: detach"));
+        }
+    }
     auto r = ctx.process.tracee().detach(0);
     if (!r) {
         return std::unexpected(r.error().context("restore: detach"));

@@ -73,7 +73,7 @@ struct RestoreContext {
     image::TaskRecord task;
     image::CredsRecord creds;
     image::SignalsRecord signals;
-    image::ThreadRecord thread;
+    std::vector<image::ThreadRecord> threads; // the tree's order: the leader first
     image::MmRecord mm;
     image::FilesRecord files;
     std::map<int32_t, TempFile> unlinkedFiles; // by fd: the saved contents, on disk

@@ -3,13 +3,17 @@
 #include "threads.h"
 
 #include "procfs.h"
+#include "pstree.h"
 #include "regs.h"
 #include "signals.h"
 
 #include <cstring>
+#include <ctime>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 namespace cryopod::engine
 {
@@ -54,6 +58,16 @@ Result<image::ThreadRecord> dumpThread(pid_t pid, const Tracee &tracee)
         thread.rseqFlags = rseq->flags;
         thread.rseqSignature = rseq->signature;
     }
+    // get_robust_list works from outside for a thread we may ptrace.
+    uint64_t head = 0;
+    size_t len = 0;
+    if (::syscall(SYS_get_robust_list, tid, &head, &len) != 0) {
+        return sysError(what + ": get_robust_list");
+    }
+    if (head != 0) {
+        thread.robustListHead = head;
+        thread.robustListLen = len;
+    }
     return thread;
 }
 
@@ -92,7 +106,71 @@ Result<void> dumpThreadInjected(Injector &injector, RemoteScratch &scratch, imag
     return {};
 }
 
+Result<void> dumpOtherThreadInjected(Tracee &tracee, Injector &leader, RemoteScratch &leaderScratch, image::ThreadRecord &thread)
+{
+    auto injector = Injector::create(tracee, leader.syscallAddress());
+    if (!injector) {
+        return std::unexpected(injector.error().context("inject into thread " + std::to_string(tracee.tid())));
+    }
+    RemoteScratch scratch = RemoteScratch::adopt(*injector, leaderScratch.base(), leaderScratch.size());
+    auto r = dumpThreadInjected(*injector, scratch, thread);
+    scratch.release(); // the leader's: it unmaps it
+    CRYOPOD_PROPAGATE(r);
+    return injector->finish();
+}
+
 // ---- restore
+
+Result<pid_t> cloneThread(Injector &leader, RemoteScratch &scratch, const image::ThreadRecord &thread)
+{
+    const std::string what = "restore thread " + std::to_string(thread.tid) + ": clone3";
+    const size_t mark = scratch.used();
+    const int32_t setTid = thread.tid;
+    auto tidAddr = scratch.put({reinterpret_cast<const uint8_t *>(&setTid), sizeof setTid});
+    if (!tidAddr) {
+        return std::unexpected(tidAddr.error().context(what));
+    }
+    CloneArgs args;
+    // What pthread_create asks for; the thread's own fs base also comes back
+    // with its registers, CLONE_SETTLS sets it from the start. No stack: the
+    // thread runs nothing before its registers are set.
+    args.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | CLONE_SETTLS;
+    args.tls = fromImageRegs(thread.regs).fs_base;
+    args.setTid = *tidAddr;
+    args.setTidSize = 1;
+    auto argsAddr = scratch.put({reinterpret_cast<const uint8_t *>(&args), sizeof args});
+    if (!argsAddr) {
+        scratch.reset(mark);
+        return std::unexpected(argsAddr.error().context(what));
+    }
+    // The kernel frees a dead thread's tid only after it has told the
+    // parent that the process died (free_pids() at the end of
+    // release_task()): right after the original was reaped its tids may
+    // still be taken for a moment, by no task /proc shows. Try again then.
+    Result<int64_t> tid = 0;
+    for (int attempt = 0;; ++attempt) {
+        tid = leader.syscall(SYS_clone3, *argsAddr, sizeof args);
+        if (!tid || *tid != -EEXIST || attempt == 100 || ::access(procfs::path(thread.tid).c_str(), F_OK) == 0) {
+            break;
+        }
+        const timespec pause{0, 10 * 1000 * 1000};
+        ::nanosleep(&pause, nullptr);
+    }
+    scratch.reset(mark);
+    if (!tid) {
+        return std::unexpected(tid.error().context(what));
+    }
+    if (*tid == -EEXIST) {
+        return fail(what + ": " + describePidHolder(thread.tid), EEXIST);
+    }
+    if (*tid < 0) {
+        return fail(what + " set_tid", int(-*tid));
+    }
+    if (*tid != thread.tid) {
+        return fail(what + ": created thread " + std::to_string(*tid) + " instead", EINVAL);
+    }
+    return pid_t(*tid);
+}
 
 Result<void> restoreThreadInjected(Injector &injector, RemoteScratch &scratch, const image::ThreadRecord &thread)
 {
@@ -129,6 +207,9 @@ Result<void> restoreThreadInjected(Injector &injector, RemoteScratch &scratch, c
     }
     if (thread.clearChildTid != 0) {
         CRYOPOD_PROPAGATE(injector.call(what + ": set_tid_address", SYS_set_tid_address, thread.clearChildTid));
+    }
+    if (thread.robustListHead != 0) {
+        CRYOPOD_PROPAGATE(injector.call(what + ": set_robust_list", SYS_set_robust_list, thread.robustListHead, thread.robustListLen));
     }
     if (thread.rseqSize != 0) {
         // The same area, length, flags and signature as glibc (or whoever)

@@ -8,11 +8,14 @@
 #include "engine.h"
 #include "imagereader.h"
 #include "procfs.h"
+#include "pstree.h"
 #include "records.h"
 
+#include <QFile>
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstring>
@@ -23,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -308,17 +312,50 @@ private Q_SLOTS:
         QVERIFY(report->summary().find("fd 4 is a pipe") != std::string::npos);
     }
 
-    void reportNamesThreads()
+    void reportAcceptsThreads()
     {
         Target t;
         QVERIFY(start(t, outFile("threads"), {"threads"}));
         auto report = analyze(t.pid);
         QVERIFY(report);
-        QCOMPARE(report->verdict, Verdict::Refused);
-        const auto &reasons = report->processes.front().reasons;
-        QVERIFY(std::any_of(reasons.begin(), reasons.end(), [](const std::string &r) {
-            return r == "2 threads: engine v1 captures single-threaded processes only";
+        QCOMPARE(report->verdict, Verdict::Ok);
+        QVERIFY2(report->processes.front().reasons.empty(), report->summary().c_str());
+    }
+
+    // What threads may hold of their own that the engine restores per
+    // process is named, per thread.
+    void reportNamesThreadsOfTheirOwn_data()
+    {
+        QTest::addColumn<QString>("mode");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("creds") << QStringLiteral("threadcreds") << QStringLiteral(" has its own Gid (0 4242 0 4242, the process 0 0 0 0)");
+        QTest::newRow("files") << QStringLiteral("threadfiles") << QStringLiteral(" has a file descriptor table of its own (unshare(CLONE_FILES))");
+    }
+
+    void reportNamesAnExitedMainThread()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("leaderexit"), {"leaderexit"}));
+        QVERIFY(QTest::qWaitFor([&] {
+            return stateOf(t.pid) == 'Z';
         }));
+        auto report = analyze(t.pid);
+        QVERIFY(report);
+        QCOMPARE(report->verdict, Verdict::Refused);
+        const std::vector<std::string> expected{"its main thread has exited (pthread_exit) while 1 other thread runs on: not supported"};
+        QCOMPARE(report->processes.front().reasons, expected);
+    }
+    void reportNamesThreadsOfTheirOwn()
+    {
+        QFETCH(QString, mode);
+        QFETCH(QString, expected);
+        Target t;
+        QVERIFY(start(t, outFile(mode.toStdString().c_str()), {mode.toStdString()}));
+        auto report = analyze(t.pid);
+        QVERIFY(report);
+        QCOMPARE(report->verdict, Verdict::Refused);
+        const std::string want = "thread " + std::to_string(t.ready["tid"]) + expected.toStdString();
+        QVERIFY2(report->summary().find(want) != std::string::npos, (report->summary() + " lacks: " + want).c_str());
     }
 
     void reportNamesSocketsAndEventfd()
@@ -345,7 +382,7 @@ private Q_SLOTS:
         QTest::addColumn<QString>("mode");
         QTest::addColumn<QString>("expected");
         QTest::newRow("pipe") << QStringLiteral("pipe") << QStringLiteral("fd 3 is a pipe (pipe:[");
-        QTest::newRow("threads") << QStringLiteral("threads") << QStringLiteral("2 threads");
+        QTest::newRow("thread creds") << QStringLiteral("threadcreds") << QStringLiteral("has its own Gid");
         QTest::newRow("shmem") << QStringLiteral("shmem") << QStringLiteral("shared anonymous memory (MAP_SHARED) is not yet supported");
     }
     void refusedCheckpointWritesNothing()
@@ -716,6 +753,191 @@ private Q_SLOTS:
         QVERIFY(QTest::qWaitFor([&] {
             return fileContents(t.out).find("usr1") != std::string::npos;
         }));
+    }
+
+    // Every thread gets its record: tid, name, mask, clear_child_tid and
+    // robust list (from injection and get_robust_list), fs base (TLS).
+    void everyThreadCaptured()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("threads"), {"threads", "--then", "tick"}));
+        const pid_t worker = pid_t(t.ready["tid"]);
+        const int fd = tempImageFd();
+        auto result = checkpoint(t.pid, fd, CheckpointOptions{});
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        auto img = readImage(fd);
+        ::close(fd);
+        QVERIFY(img);
+        const auto *tree = img->one<image::ProcessTreeRecord>();
+        QVERIFY(tree);
+        QCOMPARE(tree->processes.front().tids, (std::vector<int32_t>{t.pid, worker}));
+        const auto threads = img->all<image::ThreadRecord>();
+        QCOMPARE(threads.size(), size_t(2));
+        const image::ThreadRecord &leader = *threads[0];
+        const image::ThreadRecord &second = *threads[1];
+        QCOMPARE(leader.tid, t.pid);
+        QCOMPARE(second.tid, worker);
+        QCOMPARE(second.pid, t.pid);
+        QCOMPARE(leader.name, std::string("dumptarget"));
+        QCOMPARE(second.name, std::string("worker"));
+        QCOMPARE(second.sigmask & (uint64_t(1) << (SIGUSR2 - 1)), uint64_t(1) << (SIGUSR2 - 1));
+        QCOMPARE(leader.sigmask & (uint64_t(1) << (SIGUSR2 - 1)), uint64_t(0));
+        for (const image::ThreadRecord *thread : threads) {
+            QVERIFY(thread->clearChildTid != 0);
+            QVERIFY(thread->robustListHead != 0);
+            QCOMPARE(thread->robustListLen, uint64_t(24));
+            QVERIFY(thread->regs.gpr[kFsBase] != 0);
+        }
+        // glibc keeps each thread's robust list head in its thread descriptor,
+        // which the fs base points at.
+        QVERIFY(leader.robustListHead != second.robustListHead);
+        QVERIFY(leader.regs.gpr[kFsBase] != second.regs.gpr[kFsBase]);
+        QVERIFY(second.robustListHead > second.regs.gpr[kFsBase] && second.robustListHead < second.regs.gpr[kFsBase] + 4096);
+        QVERIFY(runsOn(t, false));
+        QCOMPARE(stateOf(worker), 'S');
+    }
+
+    // A restore that cannot give a thread its tid fails naming the holder and
+    // leaves nothing behind; once the tid is free the same image restores
+    // both threads, with their tids and names, and the process runs on.
+    void threadTidInUseThenRestored()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("threads-restore"), {"threads", "--then", "tick"}));
+        const pid_t pid = t.pid;
+        const pid_t worker = pid_t(t.ready["tid"]);
+        const int fd = tempImageFd();
+        QVERIFY(fd >= 0);
+        CheckpointOptions options;
+        options.leaveRunning = false;
+        auto result = checkpoint(pid, fd, options);
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        int status = 0;
+        QCOMPARE(::waitpid(pid, &status, 0), pid);
+        t.pid = -1;
+
+        // A process holding the worker's tid (clone3 set_tid, fork-like).
+        int64_t setTid = worker;
+        CloneArgs args;
+        args.exitSignal = SIGCHLD;
+        args.setTid = reinterpret_cast<uint64_t>(&setTid);
+        args.setTidSize = 1;
+        const long holder = ::syscall(SYS_clone3, &args, sizeof args);
+        if (holder == 0) {
+            for (;;) {
+                ::pause();
+            }
+        }
+        QCOMPARE(holder, long(worker));
+        Target holderGuard;
+        holderGuard.pid = pid_t(holder);
+
+        QCOMPARE(::lseek(fd, 0, SEEK_SET), off_t(0));
+        auto failed = restore(fd, RestoreOptions{});
+        QVERIFY(!failed);
+        QCOMPARE(failed.error().code, EEXIST);
+        const std::string message = failed.error().describe();
+        QVERIFY2(message.find("pid " + std::to_string(worker) + " is in use by process " + std::to_string(worker)) != std::string::npos, message.c_str());
+        QCOMPARE(::kill(pid, 0), -1); // the leader is gone, and reaped
+        QCOMPARE(errno, ESRCH);
+        QCOMPARE(::waitpid(pid, &status, WNOHANG), -1);
+
+        ::kill(pid_t(holder), SIGKILL);
+        QCOMPARE(::waitpid(pid_t(holder), &status, 0), pid_t(holder));
+        holderGuard.pid = -1;
+        QCOMPARE(::lseek(fd, 0, SEEK_SET), off_t(0));
+        auto restored = restore(fd, RestoreOptions{});
+        ::close(fd);
+        QVERIFY2(restored, restored ? "" : restored.error().describe().c_str());
+        QCOMPARE(restored->root, pid);
+        t.pid = pid; // ours again: the restored process is our child
+        auto tids = procfs::listThreads(pid);
+        QVERIFY(tids);
+        QCOMPARE(*tids, (std::vector<pid_t>{pid, worker}));
+        QCOMPARE(fileContents("/proc/" + std::to_string(pid) + "/task/" + std::to_string(worker) + "/comm"), std::string("worker\n"));
+        QVERIFY(runsOn(t, false));
+        QCOMPARE(stateOf(worker), 'S');
+    }
+
+    // A restore failing after it created some threads (the last tid is
+    // taken) kills and reaps the process and every thread it made.
+    void failureAfterSomeThreadsLeavesNothing()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("threads3"), {"threads3", "--then", "tick"}));
+        const pid_t pid = t.pid;
+        const pid_t tids[] = {pid_t(t.ready["tid"]), pid_t(t.ready["tid2"]), pid_t(t.ready["tid3"])};
+        const int fd = tempImageFd();
+        CheckpointOptions options;
+        options.leaveRunning = false;
+        auto result = checkpoint(pid, fd, options);
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        int status = 0;
+        QCOMPARE(::waitpid(pid, &status, 0), pid);
+        t.pid = -1;
+
+        const pid_t last = *std::max_element(std::begin(tids), std::end(tids));
+        int64_t setTid = last;
+        CloneArgs args;
+        args.exitSignal = SIGCHLD;
+        args.setTid = reinterpret_cast<uint64_t>(&setTid);
+        args.setTidSize = 1;
+        const long holder = ::syscall(SYS_clone3, &args, sizeof args);
+        if (holder == 0) {
+            for (;;) {
+                ::pause();
+            }
+        }
+        QCOMPARE(holder, long(last));
+        Target holderGuard;
+        holderGuard.pid = pid_t(holder);
+
+        QCOMPARE(::lseek(fd, 0, SEEK_SET), off_t(0));
+        auto failed = restore(fd, RestoreOptions{});
+        ::close(fd);
+        QVERIFY(!failed);
+        QCOMPARE(failed.error().code, EEXIST);
+        for (const pid_t tid : {pid, tids[0], tids[1], tids[2]}) {
+            if (tid == last) {
+                continue;
+            }
+            QVERIFY2(::kill(tid, 0) == -1 && errno == ESRCH, ("thread " + std::to_string(tid) + " was left behind").c_str());
+            QVERIFY(!QFile::exists(QString::fromStdString("/proc/" + std::to_string(tid))));
+        }
+        QCOMPARE(::waitpid(-1, &status, WNOHANG), 0); // only the holder is a child, alive: no zombie
+    }
+
+    // Credentials are per thread in the kernel: every restored thread must
+    // get the process's, not the restorer's.
+    void threadsGetTheProcessCredentials()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("threads-nobody"), {"threads", "--then", "tick"}, 65534));
+        const pid_t pid = t.pid;
+        const pid_t worker = pid_t(t.ready["tid"]);
+        const int fd = tempImageFd();
+        CheckpointOptions options;
+        options.leaveRunning = false;
+        auto result = checkpoint(pid, fd, options);
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        int status = 0;
+        QCOMPARE(::waitpid(pid, &status, 0), pid);
+        t.pid = -1;
+        QCOMPARE(::lseek(fd, 0, SEEK_SET), off_t(0));
+        auto restored = restore(fd, RestoreOptions{});
+        ::close(fd);
+        QVERIFY2(restored, restored ? "" : restored.error().describe().c_str());
+        t.pid = pid;
+        for (const pid_t tid : {pid, worker}) {
+            auto st = procfs::readStatus(pid, tid);
+            QVERIFY(st);
+            QCOMPARE(st->at("Uid"), std::string("65534\t65534\t65534\t65534"));
+            QCOMPARE(st->at("Gid"), std::string("65534\t65534\t65534\t65534"));
+            QCOMPARE(st->at("Groups"), std::string());
+            QCOMPARE(st->at("CapEff"), std::string("0000000000000000"));
+            QCOMPARE(st->at("CapPrm"), std::string("0000000000000000"));
+        }
+        QVERIFY(runsOn(t, false));
     }
 
     void taskAndCreds()

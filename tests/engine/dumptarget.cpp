@@ -27,10 +27,19 @@
 //                    SIGPIPE ignored, SIGHUP blocked, sigaltstack of 64 KiB
 //   task DIR         umask 027, chdir DIR, RLIMIT_NOFILE soft 100, comm "dumptask"
 //   pipe             a pipe held open (fds 3 and 4)
-//   threads          a second thread (blocked in pause)
+//   threads          a second thread named "worker" (blocked in pause,
+//                    SIGUSR2 blocked in it alone; ready tid=)
+//   threads3         three such threads (ready tid=, tid2=, tid3=)
+//   leaderexit       a second thread, then the main thread ends with
+//                    pthread_exit (the process lives on in the worker)
+//   threadcreds      a second thread that switched its own egid to 4242 (raw
+//                    setresgid: only that thread)
+//   threadfiles      a second thread with a file descriptor table of its own
+//                    (unshare(CLONE_FILES))
 //   shmem            shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS)
 //   sockets          TCP listener on 127.0.0.1 (fd 3, ready port=), a unix
 //                    socketpair (fds 4, 5), an eventfd (fd 6)
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -40,6 +49,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -49,6 +59,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <vector>
 #include <unistd.h>
 
@@ -253,8 +264,25 @@ void setupTask(const char *dir)
     ::prctl(PR_SET_NAME, "dumptask");
 }
 
-void *threadMain(void *)
+std::atomic<pid_t> g_threadTid{0};
+
+// The second thread of the threads modes: sets itself up as `how` says,
+// publishes its tid, then waits in pause().
+void *threadMain(void *arg)
 {
+    const std::string how = static_cast<const char *>(arg);
+    ::prctl(PR_SET_NAME, "worker");
+    sigset_t usr2;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    ::pthread_sigmask(SIG_BLOCK, &usr2, nullptr);
+    if (how == "threadcreds" && ::syscall(SYS_setresgid, -1, 4242, -1) != 0) {
+        die("setresgid");
+    }
+    if (how == "threadfiles" && ::unshare(CLONE_FILES) != 0) {
+        die("unshare");
+    }
+    g_threadTid = pid_t(::syscall(SYS_gettid));
     for (;;) {
         ::pause();
     }
@@ -316,10 +344,20 @@ int main(int argc, char **argv)
         if (::pipe(fds) != 0) {
             die("pipe");
         }
-    } else if (mode == "threads") {
-        pthread_t t;
-        if (::pthread_create(&t, nullptr, threadMain, nullptr) != 0) {
-            die("pthread_create");
+    } else if (mode == "threads" || mode == "threads3" || mode == "threadcreds" || mode == "threadfiles" || mode == "leaderexit") {
+        static std::string how;
+        how = mode;
+        const char *const keys[] = {"tid", "tid2", "tid3"};
+        for (int i = 0; i < (mode == "threads3" ? 3 : 1); ++i) {
+            pthread_t t;
+            g_threadTid = 0;
+            if (::pthread_create(&t, nullptr, threadMain, how.data()) != 0) {
+                die("pthread_create");
+            }
+            while (g_threadTid == 0) {
+                ::usleep(1000);
+            }
+            add(keys[i], (unsigned long long)g_threadTid.load());
         }
     } else if (mode == "shmem") {
         void *p = ::mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -350,6 +388,9 @@ int main(int argc, char **argv)
     g_ready += "\n";
     writeAll(STDOUT_FILENO, g_ready.data(), g_ready.size());
 
+    if (mode == "leaderexit") {
+        ::pthread_exit(nullptr); // the worker runs on; the leader is a zombie
+    }
     if (then == "spin") {
         spin();
     }

@@ -573,6 +573,12 @@ private Q_SLOTS:
         thread.rseqSize = 0;
         EXPECT_ERROR(withSection(threadAt, thread), "rseq fields set without an rseq size");
         thread = s.threads[0];
+        thread.robustListLen = 16;
+        EXPECT_ERROR(withSection(threadAt, thread), "robust list length 16, must be 24");
+        thread = s.threads[0];
+        thread.robustListLen = 0;
+        EXPECT_ERROR(withSection(threadAt, thread), "without a length");
+        thread = s.threads[0];
         thread.pending[0].siginfo[0] = 12;
         EXPECT_ERROR(withSection(threadAt, thread), "pending signal #0: siginfo names signal 12, the record 10");
         thread = s.threads[1];

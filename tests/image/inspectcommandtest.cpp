@@ -161,6 +161,9 @@ private Q_SLOTS:
         QCOMPARE(threads.size(), 2);
         QCOMPARE(threads[1][QStringLiteral("regs")][QStringLiteral("rip")].toString(),
                  QStringLiteral("0x") + QString::number(m_sample.threads[1].regs.gpr[16], 16));
+        QCOMPARE(threads[1][QStringLiteral("robustList")][QStringLiteral("head")].toString(),
+                 QStringLiteral("0x") + QString::number(m_sample.threads[1].robustListHead, 16));
+        QCOMPARE(threads[1][QStringLiteral("robustList")][QStringLiteral("length")].toInt(), 24);
         QCOMPARE(p[QStringLiteral("signals")].toArray()[1][QStringLiteral("handler")].toString(), QStringLiteral("ignored"));
 
         const QJsonArray vmas = p[QStringLiteral("vmas")].toArray();

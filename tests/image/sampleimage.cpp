@@ -144,6 +144,8 @@ ThreadRecord makeThread(int32_t pid, int32_t tid, bool withXstate)
     t.altstackSize = 0x8000;
     t.altstackFlags = withXstate ? 0 : 2; // SS_DISABLE
     t.clearChildTid = 0x7f0000001990 + uint64_t(tid);
+    t.robustListHead = 0x7f00000019a0 + 0x1000 * uint64_t(tid % 8);
+    t.robustListLen = 24;
     if (tid == pid) {
         t.pending = {pendingSignal(10, -6 /* SI_TKILL */, 0)}; // SIGUSR1 for this thread
         t.rseqAddr = 0x7f00000019e0 + 0x20 * uint64_t(tid % 4);

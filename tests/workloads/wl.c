@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,7 +196,10 @@ uint8_t wl_byte_at(uint64_t seed, size_t off)
     return (uint8_t)(v >> (8 * (off % 8)));
 }
 
-__attribute__((format(printf, 1, 0))) static void appendFailure(const char *fmt, va_list ap)
+// Threads of a workload may record failures at the same time.
+static pthread_mutex_t s_failuresLock = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((format(printf, 1, 0))) static void appendFailureLocked(const char *fmt, va_list ap)
 {
     ++s_failureCount;
     if (s_failuresLen + 4 >= sizeof s_failures) {
@@ -211,6 +215,13 @@ __attribute__((format(printf, 1, 0))) static void appendFailure(const char *fmt,
     if (s_failuresLen >= sizeof s_failures) {
         s_failuresLen = sizeof s_failures - 1;
     }
+}
+
+__attribute__((format(printf, 1, 0))) static void appendFailure(const char *fmt, va_list ap)
+{
+    pthread_mutex_lock(&s_failuresLock);
+    appendFailureLocked(fmt, ap);
+    pthread_mutex_unlock(&s_failuresLock);
 }
 
 void wl_fail(const char *fmt, ...)
