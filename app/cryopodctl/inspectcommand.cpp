@@ -164,6 +164,18 @@ QString fdKindName(FdKind kind)
         return QStringLiteral("dir");
     case FdKind::CharDevice:
         return QStringLiteral("chr");
+    case FdKind::Pipe:
+        return QStringLiteral("pipe");
+    case FdKind::Fifo:
+        return QStringLiteral("fifo");
+    case FdKind::EventFd:
+        return QStringLiteral("eventfd");
+    case FdKind::TimerFd:
+        return QStringLiteral("timerfd");
+    case FdKind::SignalFd:
+        return QStringLiteral("signalfd");
+    case FdKind::Epoll:
+        return QStringLiteral("epoll");
     }
     return QStringLiteral("kind-%1").arg(uint32_t(kind));
 }
@@ -384,6 +396,9 @@ QString textReport(const QString &path, const ImageInfo &info)
             if (f.fd.kind == FdKind::CharDevice) {
                 extra += QStringLiteral(" (device %1:%2)").arg(major(f.fd.rdev)).arg(minor(f.fd.rdev));
             }
+            if (f.fd.object != 0) {
+                extra += QStringLiteral(" (object %1)").arg(f.fd.object);
+            }
             if (f.fd.unlinked) {
                 extra += f.hasData
                     ? QStringLiteral(" (unlinked; contents in image: %1 raw, %2 stored)").arg(humanSize(f.dataRawBytes), humanSize(f.dataStoredBytes))
@@ -579,6 +594,9 @@ QJsonObject jsonReport(const QString &path, const ImageInfo &info)
                             {QStringLiteral("unlinked"), f.fd.unlinked}};
             if (f.fd.kind == FdKind::CharDevice) {
                 fo.insert(QStringLiteral("device"), QStringLiteral("%1:%2").arg(major(f.fd.rdev)).arg(minor(f.fd.rdev)));
+            }
+            if (f.fd.object != 0) {
+                fo.insert(QStringLiteral("object"), qint64(f.fd.object));
             }
             if (f.hasData) {
                 fo.insert(QStringLiteral("dataRawBytes"), qint64(f.dataRawBytes));
