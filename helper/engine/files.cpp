@@ -2,6 +2,10 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 #include "files.h"
 
+#include "anonfiles.h"
+#include "epoll.h"
+#include "fileobjects.h"
+#include "pipes.h"
 #include "procfs.h"
 #include "uniquefd.h"
 
@@ -343,8 +347,21 @@ std::optional<std::string> pseudoFilesystem(pid_t pid, int fd)
     }
 }
 
-// Ok, or why not, for one fd.
-FdReport classify(pid_t pid, const FdFacts &f)
+// The pipes and FIFOs (dev, ino) among `facts`.
+std::vector<std::pair<uint64_t, uint64_t>> pipesOf(const std::vector<FdFacts> &facts)
+{
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    for (const FdFacts &f : facts) {
+        if (S_ISFIFO(f.st.st_mode)) {
+            out.emplace_back(uint64_t(f.st.st_dev), uint64_t(f.st.st_ino));
+        }
+    }
+    return out;
+}
+
+// Ok, or why not, for one fd. `holders`: the processes outside that have a
+// pipe or FIFO of the process open (pipeHoldersOutside).
+FdReport classify(pid_t pid, const FdFacts &f, const PipeHolders &holders)
 {
     FdReport report;
     report.fd = f.fd;
@@ -360,14 +377,34 @@ FdReport classify(pid_t pid, const FdFacts &f)
     if (type == S_IFSOCK || f.link.starts_with("socket:")) {
         return refuse(fdName + " is a " + describeSocket(pid, f.st.st_ino) + " (" + f.link + "): sockets are not supported by engine v1");
     }
-    if (f.link.starts_with("pipe:")) {
-        return refuse(fdName + " is a pipe (" + f.link + "): pipes are not supported by engine v1");
-    }
     if (type == S_IFIFO) {
-        return refuse(fdName + " is a named pipe (FIFO " + f.link + "): pipes are not supported by engine v1");
+        const bool fifo = !f.link.starts_with("pipe:");
+        const auto outside = holders.find({uint64_t(f.st.st_dev), uint64_t(f.st.st_ino)});
+        const std::string why = pipeRefusal(fdName, f.link, fifo, f.info.flags, outside == holders.end() ? std::vector<pid_t>{} : outside->second);
+        if (!why.empty()) {
+            return refuse(why);
+        }
+        if (!fifo) {
+            return report;
+        }
+        if (isUnlinked(f)) {
+            return refuse(fdName + " is a named pipe that was removed (" + f.link + "): it cannot be opened again");
+        }
     }
     if (!f.link.starts_with("/")) {
-        return refuse(fdName + " is " + describeAnonInode(f.link) + " (" + f.link + "): not supported by engine v1");
+        switch (anonFileKind(f.link)) {
+        case image::FdKind::EventFd:
+        case image::FdKind::TimerFd:
+        case image::FdKind::SignalFd:
+            return report;
+        case image::FdKind::Epoll:
+            if (const std::string why = epollRefusal(pid, f.fd, f.info); !why.empty()) {
+                return refuse(why);
+            }
+            return report;
+        default:
+            return refuse(fdName + " is " + describeAnonInode(f.link) + " (" + f.link + "): not supported by engine v2");
+        }
     }
     for (const std::string &line : f.info.extraLines) {
         if (line.starts_with("lock:")) {
@@ -387,7 +424,7 @@ FdReport classify(pid_t pid, const FdFacts &f)
     if (type == S_IFBLK) {
         return refuse(fdName + " is the block device " + f.link + ": block devices are not supported by engine v1");
     }
-    if (type != S_IFREG && type != S_IFDIR) {
+    if (type != S_IFREG && type != S_IFDIR && type != S_IFIFO) {
         return refuse(fdName + " (" + f.link + ") is a kind of file engine v1 does not support");
     }
     if (f.link.starts_with("/memfd:")) {
@@ -501,6 +538,7 @@ Result<std::vector<FdReport>> checkFds(pid_t pid)
         return std::unexpected(fds.error());
     }
     std::vector<FdReport> out;
+    std::vector<FdFacts> all;
     for (const int fd : *fds) {
         auto facts = inspectFd(pid, fd);
         if (!facts) {
@@ -514,8 +552,15 @@ Result<std::vector<FdReport>> checkFds(pid_t pid)
             out.push_back(std::move(report));
             continue;
         }
-        out.push_back(classify(pid, *facts));
+        all.push_back(std::move(*facts));
     }
+    const PipeHolders holders = pipeHoldersOutside(pid, pipesOf(all));
+    for (const FdFacts &facts : all) {
+        out.push_back(classify(pid, facts, holders));
+    }
+    std::sort(out.begin(), out.end(), [](const FdReport &a, const FdReport &b) {
+        return a.fd < b.fd;
+    });
     return out;
 }
 
@@ -528,13 +573,20 @@ Result<FilesDump> dumpFiles(pid_t pid)
     }
     FilesDump dump;
     dump.files.pid = pid;
+    std::vector<FdFacts> all;
     for (const int fd : *fds) {
-        const std::string fdName = "fd " + std::to_string(fd);
         auto facts = inspectFd(pid, fd);
         if (!facts) {
-            return std::unexpected(facts.error().context(what + ": " + fdName));
+            return std::unexpected(facts.error().context(what + ": fd " + std::to_string(fd)));
         }
-        const FdReport check = classify(pid, *facts);
+        all.push_back(std::move(*facts));
+    }
+    const PipeHolders holders = pipeHoldersOutside(pid, pipesOf(all));
+    for (FdFacts &f : all) {
+        const int fd = f.fd;
+        const std::string fdName = "fd " + std::to_string(fd);
+        auto *facts = &f;
+        const FdReport check = classify(pid, *facts, holders);
         if (check.verdict == Verdict::Refused) {
             return fail(what + ": " + check.reason);
         }
@@ -542,6 +594,11 @@ Result<FilesDump> dumpFiles(pid_t pid)
         record.fd = fd;
         const mode_t type = facts->st.st_mode & S_IFMT;
         record.kind = type == S_IFDIR ? image::FdKind::Directory : type == S_IFCHR ? image::FdKind::CharDevice : image::FdKind::Regular;
+        if (type == S_IFIFO) {
+            record.kind = facts->link.starts_with("pipe:") ? image::FdKind::Pipe : image::FdKind::Fifo;
+        } else if (!facts->link.starts_with("/")) {
+            record.kind = anonFileKind(facts->link);
+        }
         record.path = withoutDeleted(facts->link);
         record.cloexec = facts->info.flags & O_CLOEXEC;
         record.openFlags = facts->info.flags & ~uint32_t(O_CLOEXEC);
@@ -567,6 +624,7 @@ Result<FilesDump> dumpFiles(pid_t pid)
         dump.files.fds.push_back(std::move(record));
     }
     CRYOPOD_PROPAGATE(findSharedOpenFiles(pid, dump));
+    CRYOPOD_PROPAGATE(dumpFileObjects(pid, dump.files, dump.objects));
     return dump;
 }
 
@@ -581,10 +639,15 @@ Result<void> validateFilesForRestore(const image::FilesRecord &files)
             return fail(what + ": fds not unique and in order", EINVAL);
         }
         previous = fd.fd;
-        if (fd.kind != image::FdKind::Regular && fd.kind != image::FdKind::Directory && fd.kind != image::FdKind::CharDevice) {
+        if (uint32_t(fd.kind) > uint32_t(image::FdKind::Epoll)) {
             return fail(what + ": unknown fd kind " + std::to_string(uint32_t(fd.kind)), EINVAL);
         }
-        if (!fd.path.starts_with("/")) {
+        const bool byPath = fd.kind == image::FdKind::Regular || fd.kind == image::FdKind::Directory || fd.kind == image::FdKind::CharDevice
+            || fd.kind == image::FdKind::Fifo;
+        if (fd.kind != image::FdKind::Regular && fd.kind != image::FdKind::Directory && fd.kind != image::FdKind::CharDevice && fd.object == 0) {
+            return fail(what + ": a kernel file object without its object", EINVAL);
+        }
+        if (byPath && !fd.path.starts_with("/")) {
             return fail(what + ": path '" + fd.path + "' is not absolute", EINVAL);
         }
         if (fd.unlinked && fd.kind != image::FdKind::Regular) {
@@ -651,7 +714,8 @@ Result<std::string> createUnlinkedFileCopy(const image::FdRecord &fd, const imag
     return path;
 }
 
-Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::map<int32_t, std::string> &unlinkedCopies)
+Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::map<int32_t, std::string> &unlinkedCopies,
+                          const std::map<int32_t, int32_t> &objectFds)
 {
     const pid_t pid = injector.tracee().tid();
     const size_t mark = scratch.used();
@@ -670,6 +734,19 @@ Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const imag
             }
             auto dup =
                 injector.call(what + ": dup3 of fd " + std::to_string(fd.dupOf), SYS_dup3, uint64_t(fd.dupOf), uint64_t(fd.fd), fd.cloexec ? O_CLOEXEC : 0);
+            if (!dup) {
+                return std::unexpected(dup.error());
+            }
+            continue;
+        }
+        if (fd.object != 0) {
+            // Created already (createFileObjects) at a temporary fd.
+            const auto temporary = objectFds.find(fd.fd);
+            if (temporary == objectFds.end()) {
+                return fail(what + ": its file object was not created", EINVAL);
+            }
+            auto dup = injector.call(what + ": dup3 from fd " + std::to_string(temporary->second), SYS_dup3, uint64_t(temporary->second), uint64_t(fd.fd),
+                                     fd.cloexec ? O_CLOEXEC : 0);
             if (!dup) {
                 return std::unexpected(dup.error());
             }

@@ -73,9 +73,11 @@ struct RestoreContext {
     image::TaskRecord task;
     image::CredsRecord creds;
     image::SignalsRecord signals;
+    image::TimersRecord timers; // all disarmed when the image has none
     image::ThreadRecord thread;
     image::MmRecord mm;
     image::FilesRecord files;
+    std::vector<image::FileObjectRecord> fileObjects; // pipes, eventfds, ... named by fds of `files`
     std::map<int32_t, TempFile> unlinkedFiles; // by fd: the saved contents, on disk
 
     // The process being built.
