@@ -371,6 +371,11 @@ Result<void> ImageValidator::check(const FilesRecord &r, const ReaderLimits &lim
             objectKind = FileObjectKind::Pipe;
             byPath = false;
             break;
+        case FdKind::UnixSocket:
+            expectedType = S_IFSOCK;
+            objectKind = FileObjectKind::UnixSocket;
+            byPath = false;
+            break;
         case FdKind::EventFd:
         case FdKind::TimerFd:
         case FdKind::SignalFd:
@@ -440,9 +445,32 @@ Result<void> ImageValidator::check(const FileObjectRecord &r, const ReaderLimits
     case FileObjectKind::TimerFd:
     case FileObjectKind::SignalFd:
     case FileObjectKind::Epoll:
+    case FileObjectKind::UnixSocket:
         break;
     default:
         return fail(std::format("{}: unknown kind {}", what, uint32_t(r.kind)));
+    }
+    if (r.kind != FileObjectKind::UnixSocket
+        && (r.socketType != 0 || r.peer != 0 || r.shutdown != 0 || r.sndbuf != 0 || r.rcvbuf != 0 || r.passcred || !r.messages.empty())) {
+        return fail(what + ": socket fields set on an object that is no socket");
+    }
+    if (r.kind == FileObjectKind::UnixSocket) {
+        if (r.socketType != 1 && r.socketType != 2 && r.socketType != 5) {
+            return fail(std::format("{}: socket type {} is not stream, datagram or seqpacket", what, r.socketType));
+        }
+        if (r.peer == 0 || r.peer == r.id) {
+            return fail(what + ": a socket of a pair without its peer");
+        }
+        if ((r.shutdown & ~3u) != 0) {
+            return fail(std::format("{}: unknown shutdown bits {:#x}", what, r.shutdown));
+        }
+        uint64_t queued = 0;
+        for (const std::vector<uint8_t> &m : r.messages) {
+            queued += m.size();
+        }
+        if (queued > kMaxPipeDataBytes || r.messages.size() > limits.maxVectorItems) {
+            return fail(std::format("{}: {} bytes in {} messages queued, more than the limits", what, queued, r.messages.size()));
+        }
     }
     // Fields of the other kinds stay empty: a reader never has to guess.
     if (!isPipe && (r.ino != 0 || r.pipeSize != 0 || !r.data.empty())) {

@@ -403,6 +403,16 @@ void RecordCodec::encode(Encoder &e, const FileObjectRecord &r)
         e.u32(t.events);
         e.u64(t.data);
     }
+    e.u32(r.socketType);
+    e.u64(r.peer);
+    e.u32(r.shutdown);
+    e.u32(r.sndbuf);
+    e.u32(r.rcvbuf);
+    e.boolean(r.passcred);
+    e.count(r.messages.size());
+    for (const std::vector<uint8_t> &m : r.messages) {
+        e.bytes(m);
+    }
 }
 
 void RecordCodec::encode(Encoder &e, const TimersRecord &r)
@@ -448,6 +458,17 @@ void RecordCodec::decode(Decoder &d, FileObjectRecord &r)
         t.events = d.u32("targets.events");
         t.data = d.u64("targets.data");
         r.targets.push_back(t);
+    }
+    r.socketType = d.u32("socketType");
+    r.peer = d.u64("peer");
+    r.shutdown = d.u32("shutdown");
+    r.sndbuf = d.u32("sndbuf");
+    r.rcvbuf = d.u32("rcvbuf");
+    r.passcred = d.boolean("passcred");
+    const uint32_t messages = d.count("messages", 4);
+    r.messages.reserve(messages);
+    for (uint32_t i = 0; i < messages && !d.failed(); ++i) {
+        r.messages.push_back(d.bytes("messages", kMaxPipeDataBytes));
     }
 }
 

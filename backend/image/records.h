@@ -250,6 +250,7 @@ enum class FdKind : uint32_t {
     TimerFd = 6,
     SignalFd = 7,
     Epoll = 8,
+    UnixSocket = 9, // one end of a connected unix socket pair whose other end is in the image too
 };
 
 struct FdRecord {
@@ -303,6 +304,7 @@ enum class FileObjectKind : uint32_t {
     TimerFd = 4,
     SignalFd = 5,
     Epoll = 6,
+    UnixSocket = 7, // one socket of a connected pair (socketpair) inside the image
 };
 
 // One registration of an epoll set, as /proc/PID/fdinfo shows it: the fd
@@ -333,6 +335,8 @@ constexpr FileObjectKind fileObjectKindOf(FdKind kind)
         return FileObjectKind::SignalFd;
     case FdKind::Epoll:
         return FileObjectKind::Epoll;
+    case FdKind::UnixSocket:
+        return FileObjectKind::UnixSocket;
     default:
         return FileObjectKind::Pipe;
     }
@@ -369,6 +373,17 @@ struct FileObjectRecord {
 
     // Epoll
     std::vector<EpollTarget> targets; // in fdinfo order
+
+    // UnixSocket
+    uint32_t socketType = 0; // SOCK_STREAM (1), SOCK_DGRAM (2), SOCK_SEQPACKET (5)
+    uint64_t peer = 0; // id of the FileObjectRecord of the other socket of the pair
+    uint32_t shutdown = 0; // the socket's own shutdown bits: receive 1, send 2
+    uint32_t sndbuf = 0; // SO_SNDBUF, SO_RCVBUF as getsockopt reports them
+    uint32_t rcvbuf = 0;
+    bool passcred = false; // SO_PASSCRED
+    // What waits in its receive queue, oldest first: one entry per datagram
+    // or packet; for a stream socket the bytes, in pieces of any size.
+    std::vector<std::vector<uint8_t>> messages;
 
     friend bool operator==(const FileObjectRecord &, const FileObjectRecord &) = default;
 };

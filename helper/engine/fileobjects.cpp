@@ -6,6 +6,7 @@
 #include "epoll.h"
 #include "pipes.h"
 #include "procfs.h"
+#include "unixsockets.h"
 
 #include <algorithm>
 #include <fcntl.h>
@@ -32,6 +33,7 @@ bool isObjectKind(image::FdKind kind)
     case image::FdKind::TimerFd:
     case image::FdKind::SignalFd:
     case image::FdKind::Epoll:
+    case image::FdKind::UnixSocket:
         return true;
     default:
         return false;
@@ -60,7 +62,37 @@ Result<void> dumpFileObjects(pid_t pid, image::FilesRecord &files, std::vector<i
     uint64_t nextId = 1;
     std::map<std::pair<uint64_t, uint64_t>, uint64_t> pipes; // (dev, ino) -> id
     std::map<int32_t, uint64_t> byOwner; // owner fd -> id (the kinds with one object per description)
+    // A socket names its peer's object: all socket ids first (one socket, one
+    // open file: its owner fd).
+    std::map<uint64_t, uint64_t> socketIds; // inode -> id
+    for (const image::FdRecord &fd : files.fds) {
+        if (fd.kind == image::FdKind::UnixSocket && fd.dupOf == -1) {
+            socketIds.emplace(fd.ino, nextId++);
+        }
+    }
     for (image::FdRecord &fd : files.fds) {
+        if (fd.kind == image::FdKind::UnixSocket) {
+            const std::string fdWhat = what + ": fd " + std::to_string(fd.fd);
+            fd.object = socketIds.at(fd.ino);
+            if (fd.dupOf != -1) {
+                continue;
+            }
+            const auto info = unixSocketInfo(uint32_t(fd.ino));
+            const auto peer = info ? socketIds.find(info->peer) : socketIds.end();
+            if (peer == socketIds.end()) {
+                return fail(fdWhat + ": its peer socket is not open in the process", ENOTCONN);
+            }
+            auto object = dumpUnixSocket(pid, fd, fd.object, peer->second);
+            if (!object) {
+                return std::unexpected(object.error().context(fdWhat));
+            }
+            objects.push_back(std::move(*object));
+        }
+    }
+    for (image::FdRecord &fd : files.fds) {
+        if (fd.kind == image::FdKind::UnixSocket) {
+            continue;
+        }
         if (!isObjectKind(fd.kind)) {
             continue;
         }
@@ -72,10 +104,10 @@ Result<void> dumpFileObjects(pid_t pid, image::FilesRecord &files, std::vector<i
                 continue;
             }
             // Read what is queued only when the process can read it.
-            const bool readable = std::any_of(files.fds.begin(), files.fds.end(), [&](const image::FdRecord &o) {
+            const auto reader = std::find_if(files.fds.begin(), files.fds.end(), [&](const image::FdRecord &o) {
                 return o.dev == fd.dev && o.ino == fd.ino && isPipeKind(o.kind) && (o.openFlags & O_ACCMODE) != O_WRONLY;
             });
-            auto object = dumpPipe(pid, fd, readable, nextId);
+            auto object = dumpPipe(pid, fd, reader == files.fds.end() ? -1 : reader->fd, nextId);
             if (!object) {
                 return std::unexpected(object.error().context(fdWhat));
             }
@@ -170,6 +202,15 @@ Result<void> validateFileObjectsForRestore(const image::FilesRecord &files, cons
                 return fail(what + ": the epoll set watches fd " + std::to_string(t.fd) + ", which the image does not open", EINVAL);
             }
         }
+        if (object.kind == image::FileObjectKind::UnixSocket) {
+            const auto peer = std::find_if(objects.begin(), objects.end(), [&](const image::FileObjectRecord &o) {
+                return o.id == object.peer;
+            });
+            if (peer == objects.end() || peer->kind != image::FileObjectKind::UnixSocket || peer->peer != object.id
+                || peer->socketType != object.socketType) {
+                return fail(what + ": its peer socket " + std::to_string(object.peer) + " is not a socket of the same type naming it back", EINVAL);
+            }
+        }
     }
     for (const image::FdRecord &fd : files.fds) {
         if (fd.object != 0 && std::none_of(objects.begin(), objects.end(), [&](const image::FileObjectRecord &o) { return o.id == fd.object; })) {
@@ -184,12 +225,28 @@ Result<ObjectFds> createFileObjects(Injector &injector, RemoteScratch &scratch, 
 {
     ObjectFds fds;
     fds.nextTemporary = files.fds.empty() ? 3 : std::max(files.fds.back().fd + 1, 3);
+    std::set<uint64_t> done; // sockets made with their peer
     for (const image::FileObjectRecord &object : objects) {
         const auto owners = ownersOf(files, object.id);
         if (owners.empty()) {
             return fail("restore file object " + std::to_string(object.id) + ": no fd of the image has it open", EINVAL);
         }
+        if (done.contains(object.id)) {
+            continue;
+        }
         switch (object.kind) {
+        case image::FileObjectKind::UnixSocket: {
+            const auto peer = std::find_if(objects.begin(), objects.end(), [&](const image::FileObjectRecord &o) {
+                return o.id == object.peer;
+            });
+            const auto peerOwners = peer == objects.end() ? std::vector<const image::FdRecord *>{} : ownersOf(files, peer->id);
+            if (peerOwners.empty()) {
+                return fail("restore file object " + std::to_string(object.id) + ": its peer socket is not in the image", EINVAL);
+            }
+            CRYOPOD_PROPAGATE(restoreUnixSocketPair(injector, scratch, object, *peer, *owners.front(), *peerOwners.front(), fds));
+            done.insert(peer->id);
+            break;
+        }
         case image::FileObjectKind::Pipe:
         case image::FileObjectKind::Fifo:
             CRYOPOD_PROPAGATE(restorePipe(injector, scratch, object, owners, fds));

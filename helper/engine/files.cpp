@@ -7,6 +7,7 @@
 #include "fileobjects.h"
 #include "pipes.h"
 #include "procfs.h"
+#include "unixsockets.h"
 #include "uniquefd.h"
 
 #include <arpa/inet.h>
@@ -16,10 +17,8 @@
 #include <map>
 #include <cstring>
 #include <fcntl.h>
-#include <linux/netlink.h>
-#include <linux/sock_diag.h>
-#include <linux/unix_diag.h>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -155,53 +154,6 @@ std::string inetAddress(std::string_view hex, bool v6)
     return std::string(hex);
 }
 
-// The peer's inode of a connected unix socket, by sock_diag (our net namespace).
-std::optional<uint32_t> unixPeer(uint32_t inode)
-{
-    UniqueFd sock(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-    if (!sock) {
-        return std::nullopt;
-    }
-    struct {
-        nlmsghdr nlh;
-        unix_diag_req req;
-    } request{};
-    request.nlh.nlmsg_len = sizeof request;
-    request.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    request.nlh.nlmsg_flags = NLM_F_REQUEST;
-    request.req.sdiag_family = AF_UNIX;
-    request.req.udiag_states = ~0u;
-    request.req.udiag_ino = inode;
-    request.req.udiag_show = UDIAG_SHOW_PEER;
-    request.req.udiag_cookie[0] = request.req.udiag_cookie[1] = ~0u;
-    if (::send(sock.get(), &request, sizeof request, 0) != ssize_t(sizeof request)) {
-        return std::nullopt;
-    }
-    alignas(nlmsghdr) char buf[8192];
-    const ssize_t n = ::recv(sock.get(), buf, sizeof buf, 0);
-    if (n <= 0) {
-        return std::nullopt;
-    }
-    auto *nlh = reinterpret_cast<nlmsghdr *>(buf);
-    if (!NLMSG_OK(nlh, size_t(n)) || nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY) {
-        return std::nullopt;
-    }
-    auto *msg = static_cast<unix_diag_msg *>(NLMSG_DATA(nlh));
-    int len = int(nlh->nlmsg_len) - int(NLMSG_LENGTH(sizeof *msg));
-    auto *attr = reinterpret_cast<nlattr *>(msg + 1);
-    while (len >= int(sizeof(nlattr)) && attr->nla_len >= sizeof(nlattr) && int(attr->nla_len) <= len) {
-        if ((attr->nla_type & NLA_TYPE_MASK) == UNIX_DIAG_PEER && attr->nla_len >= NLA_HDRLEN + sizeof(uint32_t)) {
-            uint32_t peer = 0;
-            std::memcpy(&peer, reinterpret_cast<char *>(attr) + NLA_HDRLEN, sizeof peer);
-            return peer;
-        }
-        const int step = NLA_ALIGN(attr->nla_len);
-        len -= step;
-        attr = reinterpret_cast<nlattr *>(reinterpret_cast<char *>(attr) + step);
-    }
-    return std::nullopt;
-}
-
 // Plain words for a socket: "unix stream socket connected to /run/x.sock",
 // "TCP socket connected to 127.0.0.1:80", ...
 std::string describeSocket(pid_t pid, uint64_t inode)
@@ -217,11 +169,11 @@ std::string describeSocket(pid_t pid, uint64_t inode)
             return s + " listening on " + (path.empty() ? "an unnamed address" : path);
         }
         if (connected) {
-            if (const auto peer = unixPeer(uint32_t(inode))) {
-                if (auto p = findSocketLine(pid, "unix", 6, *peer); p && p->size() > 7) {
+            if (const auto info = unixSocketInfo(uint32_t(inode)); info && info->peer != 0) {
+                if (auto p = findSocketLine(pid, "unix", 6, info->peer); p && p->size() > 7) {
                     return s + " connected to " + (*p)[7];
                 }
-                return s + " connected to an unnamed peer (socket:[" + std::to_string(*peer) + "])";
+                return s + " connected to an unnamed peer (socket:[" + std::to_string(info->peer) + "])";
             }
             return s + " (connected)";
         }
@@ -359,10 +311,28 @@ std::vector<std::pair<uint64_t, uint64_t>> pipesOf(const std::vector<FdFacts> &f
     return out;
 }
 
-// Ok, or why not, for one fd. `holders`: the processes outside that have a
-// pipe or FIFO of the process open (pipeHoldersOutside).
-FdReport classify(pid_t pid, const FdFacts &f, const PipeHolders &holders)
+// What classify() needs to know about the process's other fds.
+struct FdContext {
+    PipeHolders holders; // processes outside that have a pipe or FIFO of the process open
+    std::set<uint64_t> sockets; // the socket inodes the process has open
+};
+
+FdContext contextOf(pid_t pid, const std::vector<FdFacts> &facts)
 {
+    FdContext context;
+    context.holders = pipeHoldersOutside(pid, pipesOf(facts));
+    for (const FdFacts &f : facts) {
+        if (S_ISSOCK(f.st.st_mode)) {
+            context.sockets.insert(uint64_t(f.st.st_ino));
+        }
+    }
+    return context;
+}
+
+// Ok, or why not, for one fd.
+FdReport classify(pid_t pid, const FdFacts &f, const FdContext &context)
+{
+    const PipeHolders &holders = context.holders;
     FdReport report;
     report.fd = f.fd;
     report.target = f.link;
@@ -374,6 +344,12 @@ FdReport classify(pid_t pid, const FdFacts &f, const PipeHolders &holders)
     };
     const mode_t type = f.st.st_mode & S_IFMT;
 
+    if (type == S_IFSOCK && unixSocketInfo(uint32_t(f.st.st_ino))) {
+        if (const std::string why = unixSocketRefusal(fdName, uint64_t(f.st.st_ino), context.sockets); !why.empty()) {
+            return refuse(why);
+        }
+        return report;
+    }
     if (type == S_IFSOCK || f.link.starts_with("socket:")) {
         return refuse(fdName + " is a " + describeSocket(pid, f.st.st_ino) + " (" + f.link + "): sockets are not supported by engine v1");
     }
@@ -554,9 +530,9 @@ Result<std::vector<FdReport>> checkFds(pid_t pid)
         }
         all.push_back(std::move(*facts));
     }
-    const PipeHolders holders = pipeHoldersOutside(pid, pipesOf(all));
+    const FdContext context = contextOf(pid, all);
     for (const FdFacts &facts : all) {
-        out.push_back(classify(pid, facts, holders));
+        out.push_back(classify(pid, facts, context));
     }
     std::sort(out.begin(), out.end(), [](const FdReport &a, const FdReport &b) {
         return a.fd < b.fd;
@@ -581,12 +557,12 @@ Result<FilesDump> dumpFiles(pid_t pid)
         }
         all.push_back(std::move(*facts));
     }
-    const PipeHolders holders = pipeHoldersOutside(pid, pipesOf(all));
+    const FdContext context = contextOf(pid, all);
     for (FdFacts &f : all) {
         const int fd = f.fd;
         const std::string fdName = "fd " + std::to_string(fd);
         auto *facts = &f;
-        const FdReport check = classify(pid, *facts, holders);
+        const FdReport check = classify(pid, *facts, context);
         if (check.verdict == Verdict::Refused) {
             return fail(what + ": " + check.reason);
         }
@@ -596,6 +572,8 @@ Result<FilesDump> dumpFiles(pid_t pid)
         record.kind = type == S_IFDIR ? image::FdKind::Directory : type == S_IFCHR ? image::FdKind::CharDevice : image::FdKind::Regular;
         if (type == S_IFIFO) {
             record.kind = facts->link.starts_with("pipe:") ? image::FdKind::Pipe : image::FdKind::Fifo;
+        } else if (type == S_IFSOCK) {
+            record.kind = image::FdKind::UnixSocket; // classify() let only those through
         } else if (!facts->link.starts_with("/")) {
             record.kind = anonFileKind(facts->link);
         }
@@ -639,7 +617,7 @@ Result<void> validateFilesForRestore(const image::FilesRecord &files)
             return fail(what + ": fds not unique and in order", EINVAL);
         }
         previous = fd.fd;
-        if (uint32_t(fd.kind) > uint32_t(image::FdKind::Epoll)) {
+        if (uint32_t(fd.kind) > uint32_t(image::FdKind::UnixSocket)) {
             return fail(what + ": unknown fd kind " + std::to_string(uint32_t(fd.kind)), EINVAL);
         }
         const bool byPath = fd.kind == image::FdKind::Regular || fd.kind == image::FdKind::Directory || fd.kind == image::FdKind::CharDevice

@@ -125,7 +125,7 @@ std::string pipeRefusal(const std::string &fdName, const std::string &link, bool
     return {};
 }
 
-Result<image::FileObjectRecord> dumpPipe(pid_t pid, const image::FdRecord &fd, bool readable, uint64_t id)
+Result<image::FileObjectRecord> dumpPipe(pid_t pid, const image::FdRecord &fd, int32_t readableFd, uint64_t id)
 {
     const std::string what = "pipe of fd " + std::to_string(fd.fd) + " (" + fd.path + ")";
     image::FileObjectRecord record;
@@ -134,21 +134,25 @@ Result<image::FileObjectRecord> dumpPipe(pid_t pid, const image::FdRecord &fd, b
     record.ownerPid = pid;
     record.ino = fd.ino;
 
-    // A reference of our own: opening the magic link opens the pipe itself
-    // (a reader more, never blocking: O_NONBLOCK, and a pipe, unlike a FIFO,
-    // never waits for a partner). Reading through it would take the bytes;
-    // tee() into a pipe of ours copies them and leaves them queued.
-    const std::string link = procfs::path(pid, "fd/" + std::to_string(fd.fd));
-    UniqueFd theirs(::open(link.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    // The process's own open file (pidfd_getfd: the same description, no
+    // new reader or writer that the pipe or a FIFO partner could notice),
+    // one that reads when the process has one. Reading from it would take
+    // the bytes; tee() into a pipe of ours copies them and leaves them queued.
+    UniqueFd pidfd(int(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd) {
+        return sysError(what + ": pidfd_open " + std::to_string(pid));
+    }
+    const int32_t source = readableFd >= 0 ? readableFd : fd.fd;
+    UniqueFd theirs(int(::syscall(SYS_pidfd_getfd, pidfd.get(), source, 0)));
     if (!theirs) {
-        return sysError(what + ": open " + link);
+        return sysError(what + ": pidfd_getfd of fd " + std::to_string(source));
     }
     const int size = ::fcntl(theirs.get(), F_GETPIPE_SZ);
     if (size < 0) {
         return sysError(what + ": F_GETPIPE_SZ");
     }
     record.pipeSize = uint32_t(size);
-    if (!readable) {
+    if (readableFd < 0) {
         // Only write ends in the process and no reader anywhere (a holder
         // outside is refused): nobody can ever read what is queued.
         return record;

@@ -36,9 +36,10 @@ PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, 
 std::string pipeRefusal(const std::string &fdName, const std::string &link, bool fifo, uint32_t openFlags, const std::vector<pid_t> &holders);
 
 // The pipe (or FIFO) that fd `fd` of the (frozen) process has open: its size
-// and, when `readable` (some fd of the process reads from it), the bytes
-// queued in it, which stay where they are.
-Result<image::FileObjectRecord> dumpPipe(pid_t pid, const image::FdRecord &fd, bool readable, uint64_t id);
+// and, when the process reads from it (`readableFd`, an fd of the process
+// open for reading on it; -1: none), the bytes queued in it, which stay where
+// they are.
+Result<image::FileObjectRecord> dumpPipe(pid_t pid, const image::FdRecord &fd, int32_t readableFd, uint64_t id);
 
 // ---- restore
 
