@@ -47,7 +47,7 @@ std::vector<image::EpollTarget> parseTargets(const procfs::FdInfo &info, std::st
 // at fd `tfd` now (it may have been closed, or another file opened there).
 bool registeredFileStillAt(pid_t pid, int epfd, int tfd)
 {
-    struct kcmp_epoll_slot slot {
+    struct kcmp_epoll_slot slot{
         uint32_t(epfd), uint32_t(tfd), 0
     };
     return ::syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, tfd, &slot) == 0;

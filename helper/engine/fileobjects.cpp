@@ -98,7 +98,7 @@ Result<void> dumpFileObjects(pid_t pid, image::FilesRecord &files, std::vector<i
         }
         const std::string fdWhat = what + ": fd " + std::to_string(fd.fd);
         if (isPipeKind(fd.kind)) {
-            const std::pair<uint64_t, uint64_t> key {fd.dev, fd.ino};
+            const std::pair<uint64_t, uint64_t> key{fd.dev, fd.ino};
             if (const auto it = pipes.find(key); it != pipes.end()) {
                 fd.object = it->second;
                 continue;

@@ -299,12 +299,13 @@ std::optional<std::string> pseudoFilesystem(pid_t pid, int fd)
     }
 }
 
-// The pipes and FIFOs (dev, ino) among `facts`.
+// The pipes, FIFOs and sockets (dev, ino) among `facts`: what another
+// process may share.
 std::vector<std::pair<uint64_t, uint64_t>> pipesOf(const std::vector<FdFacts> &facts)
 {
     std::vector<std::pair<uint64_t, uint64_t>> out;
     for (const FdFacts &f : facts) {
-        if (S_ISFIFO(f.st.st_mode)) {
+        if (S_ISFIFO(f.st.st_mode) || S_ISSOCK(f.st.st_mode)) {
             out.emplace_back(uint64_t(f.st.st_dev), uint64_t(f.st.st_ino));
         }
     }
@@ -313,7 +314,7 @@ std::vector<std::pair<uint64_t, uint64_t>> pipesOf(const std::vector<FdFacts> &f
 
 // What classify() needs to know about the process's other fds.
 struct FdContext {
-    PipeHolders holders; // processes outside that have a pipe or FIFO of the process open
+    PipeHolders holders; // processes outside that have a pipe, FIFO or socket of the process open
     std::set<uint64_t> sockets; // the socket inodes the process has open
 };
 
@@ -345,6 +346,9 @@ FdReport classify(pid_t pid, const FdFacts &f, const FdContext &context)
     const mode_t type = f.st.st_mode & S_IFMT;
 
     if (type == S_IFSOCK && unixSocketInfo(uint32_t(f.st.st_ino))) {
+        if (const auto outside = holders.find({uint64_t(f.st.st_dev), uint64_t(f.st.st_ino)}); outside != holders.end()) {
+            return refuse(pipeRefusal(fdName, f.link, false, 0, outside->second));
+        }
         if (const std::string why = unixSocketRefusal(fdName, uint64_t(f.st.st_ino), context.sockets); !why.empty()) {
             return refuse(why);
         }

@@ -47,11 +47,12 @@ PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, 
     if (pipes.empty()) {
         return holders;
     }
-    // Pipes show as "pipe:[ino]"; FIFOs as their path, which is compared by
-    // (dev, ino) only when the fd is a FIFO at all.
+    // Pipes show as "pipe:[ino]", sockets as "socket:[ino]"; FIFOs as their
+    // path, which is compared by (dev, ino) only when the fd is a FIFO at all.
     std::vector<std::string> pipeLinks;
     for (const auto &[dev, ino] : pipes) {
         pipeLinks.push_back("pipe:[" + std::to_string(ino) + "]");
+        pipeLinks.push_back("socket:[" + std::to_string(ino) + "]");
     }
     std::unique_ptr<DIR, int (*)(DIR *)> proc(::opendir("/proc"), ::closedir);
     if (!proc) {
@@ -77,12 +78,11 @@ PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, 
             if (!target) {
                 continue;
             }
-            if (target->starts_with("socket:") || target->starts_with("anon_inode:")) {
+            if (target->starts_with("anon_inode:")) {
                 continue;
             }
-            struct stat st {
-            };
-            if (target->starts_with("pipe:")) {
+            struct stat st{};
+            if (target->starts_with("pipe:") || target->starts_with("socket:")) {
                 const auto it = std::find(pipeLinks.begin(), pipeLinks.end(), *target);
                 if (it == pipeLinks.end()) {
                     continue;
@@ -90,10 +90,10 @@ PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, 
             } else if (!target->starts_with("/")) {
                 continue;
             }
-            if (::stat(link.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) {
+            if (::stat(link.c_str(), &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
                 continue;
             }
-            const std::pair<uint64_t, uint64_t> key {uint64_t(st.st_dev), uint64_t(st.st_ino)};
+            const std::pair<uint64_t, uint64_t> key{uint64_t(st.st_dev), uint64_t(st.st_ino)};
             if (std::find(pipes.begin(), pipes.end(), key) == pipes.end()) {
                 continue;
             }
@@ -108,7 +108,8 @@ PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, 
 
 std::string pipeRefusal(const std::string &fdName, const std::string &link, bool fifo, uint32_t openFlags, const std::vector<pid_t> &holders)
 {
-    const std::string what = fdName + " is " + (fifo ? "a named pipe (FIFO " + link + ")" : "a pipe (" + link + ")");
+    const bool socket = link.starts_with("socket:");
+    const std::string what = fdName + " is " + (fifo ? "a named pipe (FIFO " + link + ")" : socket ? "a unix socket (" + link + ")" : "a pipe (" + link + ")");
     if (!holders.empty()) {
         std::string who;
         for (size_t i = 0; i < holders.size() && i < 3; ++i) {
@@ -117,7 +118,8 @@ std::string pipeRefusal(const std::string &fdName, const std::string &link, bool
         if (holders.size() > 3) {
             who += " and " + std::to_string(holders.size() - 3) + " more";
         }
-        return what + " also open in process " + who + " outside the checkpoint: a pipe to a process outside the checkpoint cannot be restored";
+        return what + " also open in process " + who + " outside the checkpoint: " + (socket ? "a socket" : "a pipe")
+            + " shared with a process outside the checkpoint cannot be restored";
     }
     if (openFlags & O_DIRECT) {
         return what + " in packet mode (O_DIRECT): the boundaries of its packets cannot be read back; not supported";
@@ -275,8 +277,7 @@ Result<void> restorePipe(Injector &injector, RemoteScratch &scratch, const image
         if (!keeper) {
             return std::unexpected(keeper.error());
         }
-        struct stat st {
-        };
+        struct stat st{};
         const std::string link = procfs::path(pid, "fd/" + std::to_string(*keeper));
         if (::stat(link.c_str(), &st) != 0) {
             return sysError(what + ": stat " + link);

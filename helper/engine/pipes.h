@@ -26,13 +26,14 @@ namespace cryopod::engine
 
 // ---- dump
 
-// The processes other than `pid` that have the pipe or FIFO (by dev, ino)
-// open, by pid; scanned once through /proc/*/fd for all of them.
+// The processes other than `pid` that have the pipe, FIFO or socket (by dev,
+// ino) open, by pid; scanned once through /proc/*/fd for all of them.
 using PipeHolders = std::map<std::pair<uint64_t, uint64_t>, std::vector<pid_t>>;
 PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, uint64_t>> &pipes);
 
 // Why the pipe or FIFO behind fd `fd` cannot be checkpointed, or empty:
-// another process holds it, or it is in packet mode (O_DIRECT).
+// another process holds it (`holders`), or it is in packet mode (O_DIRECT).
+// With a socket's link ("socket:[...]") only the holders are looked at.
 std::string pipeRefusal(const std::string &fdName, const std::string &link, bool fifo, uint32_t openFlags, const std::vector<pid_t> &holders);
 
 // The pipe (or FIFO) that fd `fd` of the (frozen) process has open: its size

@@ -20,7 +20,7 @@ constexpr const char *kNames[] = {"ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF"
 
 KernelItimerval toKernel(uint64_t valueNs, uint64_t intervalNs)
 {
-    KernelItimerval value {int64_t(intervalNs / 1000000000ull), int64_t(intervalNs % 1000000000ull / 1000ull), int64_t(valueNs / 1000000000ull),
+    KernelItimerval value{int64_t(intervalNs / 1000000000ull), int64_t(intervalNs % 1000000000ull / 1000ull), int64_t(valueNs / 1000000000ull),
                            int64_t(valueNs % 1000000000ull / 1000ull)};
     if (value.valueSec == 0 && value.valueUsec == 0) {
         value.valueUsec = 1; // less than a microsecond left: still armed
@@ -77,7 +77,7 @@ Result<image::TimersRecord> dumpTimers(pid_t pid, Injector &injector, RemoteScra
             scratch.reset(mark);
             return std::unexpected(got.error());
         }
-        KernelItimerval value {};
+        KernelItimerval value{};
         auto read = scratch.read(*addr, std::span(reinterpret_cast<uint8_t *>(&value), sizeof value));
         if (!read) {
             scratch.reset(mark);

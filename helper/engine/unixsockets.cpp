@@ -79,7 +79,7 @@ Result<std::vector<std::vector<uint8_t>>> peekQueue(int sock, uint32_t type, boo
     std::vector<uint8_t> buffer(type == SOCK_STREAM ? 256u << 10 : kMaxMessage);
     Result<void> result;
     for (;;) {
-        iovec iov {buffer.data(), buffer.size()};
+        iovec iov{buffer.data(), buffer.size()};
         alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(sizeof(ucred))];
         msghdr msg {};
         msg.msg_iov = &iov;
@@ -349,13 +349,13 @@ Result<void> restoreUnixSocketPair(Injector &injector, RemoteScratch &scratch, c
     // Buffers first (the queues must fit), then the queues: A's from B, B's
     // from A; then SO_PASSCRED and the shutdown state, which would stop the
     // refill.
-    for (const auto &[sock, object] : {std::pair {sockA->get(), &a}, std::pair {sockB->get(), &b}}) {
+    for (const auto &[sock, object] : {std::pair{sockA->get(), &a}, std::pair{sockB->get(), &b}}) {
         CRYOPOD_PROPAGATE(setBuffer(sock, SO_SNDBUFFORCE, SO_SNDBUF, object->sndbuf, what));
         CRYOPOD_PROPAGATE(setBuffer(sock, SO_RCVBUFFORCE, SO_RCVBUF, object->rcvbuf, what));
     }
     CRYOPOD_PROPAGATE(sendAll(sockB->get(), a.messages, a.socketType, what + " (queue of fd " + std::to_string(ownerA.fd) + ")"));
     CRYOPOD_PROPAGATE(sendAll(sockA->get(), b.messages, b.socketType, what + " (queue of fd " + std::to_string(ownerB.fd) + ")"));
-    for (const auto &[sock, object] : {std::pair {sockA->get(), &a}, std::pair {sockB->get(), &b}}) {
+    for (const auto &[sock, object] : {std::pair{sockA->get(), &a}, std::pair{sockB->get(), &b}}) {
         const int passcred = object->passcred ? 1 : 0;
         if (::setsockopt(sock, SOL_SOCKET, SO_PASSCRED, &passcred, sizeof passcred) != 0) {
             return sysError(what + ": SO_PASSCRED");

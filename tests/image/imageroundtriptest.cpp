@@ -65,7 +65,7 @@ std::vector<Section> readFd(int fd, Header *header = nullptr, uint64_t *bytesRea
 
 const char *typeName(const Section &s)
 {
-    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End"};
+    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End", "FileObject", "Timers"};
     return names[s.index()];
 }
 
