@@ -251,6 +251,14 @@ QString describeTimers(const TimersRecord &t)
             out << QStringLiteral("%1 %2 left, every %3").arg(QLatin1String(names[i]), seconds(t.itimers[i].valueNs), seconds(t.itimers[i].intervalNs));
         }
     }
+    for (const PosixTimer &p : t.posix) {
+        out << QStringLiteral("POSIX timer %1 (clock %2, %3 %4) %5, every %6")
+                   .arg(p.id)
+                   .arg(p.clockId)
+                   .arg(p.notify == 1 ? QStringLiteral("no signal") : signalName(p.signo))
+                   .arg(p.notify == 4 ? QStringLiteral("to thread %1").arg(p.tid) : QString())
+                   .arg(p.valueNs ? seconds(p.valueNs) + QStringLiteral(" left") : QStringLiteral("disarmed"), seconds(p.intervalNs));
+    }
     return out.isEmpty() ? QStringLiteral("none armed") : out.join(QStringLiteral("; "));
 }
 

@@ -533,6 +533,30 @@ Result<void> ImageValidator::check(const TimersRecord &r)
             return fail(std::format("timers of pid {}: interval timer {} out of range", r.pid, i));
         }
     }
+    int32_t previous = -1;
+    for (const PosixTimer &t : r.posix) {
+        const std::string what = std::format("timers of pid {}: POSIX timer {}", r.pid, t.id);
+        if (t.id <= previous) {
+            return fail(what + ": ids not ascending and unique");
+        }
+        previous = t.id;
+        constexpr int32_t kClocks[] = {0, 1, 2, 3, 7, 8, 9, 11}; // REALTIME ... BOOTTIME_ALARM, TAI
+        if (std::find(std::begin(kClocks), std::end(kClocks), t.clockId) == std::end(kClocks)) {
+            return fail(std::format("{}: clock {} is not supported", what, t.clockId));
+        }
+        if (t.notify != 0 && t.notify != 1 && t.notify != 4) {
+            return fail(std::format("{}: notification {} is not SIGEV_SIGNAL, SIGEV_NONE or SIGEV_THREAD_ID", what, t.notify));
+        }
+        if (t.notify != 1 && (t.signo < 1 || t.signo > 64)) {
+            return fail(std::format("{}: signal {} out of range 1..64", what, t.signo));
+        }
+        if (t.notify == 4 && !validPid(t.tid)) {
+            return fail(std::format("{}: thread {} out of range", what, t.tid));
+        }
+        if (t.valueNs > uint64_t(INT64_MAX) || t.intervalNs > uint64_t(INT64_MAX)) {
+            return fail(what + ": time out of range");
+        }
+    }
     return {};
 }
 

@@ -422,6 +422,17 @@ void RecordCodec::encode(Encoder &e, const TimersRecord &r)
         e.u64(t.valueNs);
         e.u64(t.intervalNs);
     }
+    e.count(r.posix.size());
+    for (const PosixTimer &t : r.posix) {
+        e.i32(t.id);
+        e.i32(t.clockId);
+        e.u32(t.notify);
+        e.u32(t.signo);
+        e.u64(t.sigval);
+        e.i32(t.tid);
+        e.u64(t.valueNs);
+        e.u64(t.intervalNs);
+    }
 }
 
 void RecordCodec::decode(Decoder &d, TimersRecord &r)
@@ -430,6 +441,20 @@ void RecordCodec::decode(Decoder &d, TimersRecord &r)
     for (Itimer &t : r.itimers) {
         t.valueNs = d.u64("itimers.valueNs");
         t.intervalNs = d.u64("itimers.intervalNs");
+    }
+    const uint32_t n = d.count("posix", 4 * 4 + 8 + 4 + 8 + 8);
+    r.posix.reserve(n);
+    for (uint32_t i = 0; i < n && !d.failed(); ++i) {
+        PosixTimer t;
+        t.id = d.i32("posix.id");
+        t.clockId = d.i32("posix.clockId");
+        t.notify = d.u32("posix.notify");
+        t.signo = d.u32("posix.signo");
+        t.sigval = d.u64("posix.sigval");
+        t.tid = d.i32("posix.tid");
+        t.valueNs = d.u64("posix.valueNs");
+        t.intervalNs = d.u64("posix.intervalNs");
+        r.posix.push_back(t);
     }
 }
 

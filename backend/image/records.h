@@ -399,9 +399,24 @@ struct Itimer {
     friend bool operator==(const Itimer &, const Itimer &) = default;
 };
 
+// A POSIX timer (timer_create) as /proc/PID/timers and timer_gettime show it.
+struct PosixTimer {
+    int32_t id = 0; // the timer_t the process knows it by (>= 0)
+    int32_t clockId = 0;
+    uint32_t notify = 0; // SIGEV_SIGNAL 0, SIGEV_NONE 1, SIGEV_SIGNAL|SIGEV_THREAD_ID 4
+    uint32_t signo = 0; // 1..64 unless SIGEV_NONE
+    uint64_t sigval = 0; // sigev_value
+    int32_t tid = 0; // SIGEV_THREAD_ID: the thread; else the process (informational)
+    uint64_t valueNs = 0; // time to the next expiration, 0: disarmed
+    uint64_t intervalNs = 0;
+
+    friend bool operator==(const PosixTimer &, const PosixTimer &) = default;
+};
+
 struct TimersRecord {
     int32_t pid = 0;
     std::array<Itimer, 3> itimers{}; // ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF
+    std::vector<PosixTimer> posix; // ascending ids
 
     friend bool operator==(const TimersRecord &, const TimersRecord &) = default;
 };

@@ -157,6 +157,35 @@ Result<int32_t> ObjectFds::adopt(Injector &injector, int32_t fd, const std::stri
     return target;
 }
 
+Result<std::array<int32_t, 2>> ObjectFds::adoptPair(Injector &injector, RemoteScratch &scratch,
+                                                     const std::function<Result<uint64_t>(uint64_t pairAddress)> &call, const std::string &what)
+{
+    const size_t mark = scratch.used();
+    auto pair = scratch.reserve(2 * sizeof(int32_t));
+    if (!pair) {
+        return std::unexpected(pair.error().context(what));
+    }
+    auto made = call(*pair);
+    int32_t ends[2] = {-1, -1};
+    auto read = made ? scratch.read(*pair, std::span(reinterpret_cast<uint8_t *>(ends), sizeof ends)) : Result<void>{};
+    scratch.reset(mark);
+    if (!made) {
+        return std::unexpected(made.error());
+    }
+    if (!read) {
+        return std::unexpected(read.error().context(what));
+    }
+    std::array<int32_t, 2> out{};
+    for (size_t i = 0; i < 2; ++i) {
+        auto fd = adopt(injector, ends[i], what);
+        if (!fd) {
+            return std::unexpected(fd.error());
+        }
+        out[i] = *fd;
+    }
+    return out;
+}
+
 Result<void> setStatusFlags(Injector &injector, int32_t fd, uint32_t openFlags, const std::string &what)
 {
     constexpr uint32_t kSettable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;

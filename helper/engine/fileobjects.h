@@ -15,7 +15,9 @@
 
 #include "ptrace_inject.h"
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <sys/types.h>
@@ -44,6 +46,10 @@ struct ObjectFds {
     // Moves `fd` (just returned by a system call in the process) to the next
     // temporary number and returns that number.
     Result<int32_t> adopt(Injector &injector, int32_t fd, const std::string &what);
+    // Runs `call` (pipe2, socketpair: it gets the address of an int[2] in the
+    // process) and adopts the two fds it returns there.
+    Result<std::array<int32_t, 2>> adoptPair(Injector &injector, RemoteScratch &scratch, const std::function<Result<uint64_t>(uint64_t pairAddress)> &call,
+                                             const std::string &what);
 };
 
 // Sets the status flags of the description at `fd` that F_SETFL can set

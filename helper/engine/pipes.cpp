@@ -299,32 +299,20 @@ Result<void> restorePipe(Injector &injector, RemoteScratch &scratch, const image
         return {}; // the keeper goes with the other temporary fds
     }
 
-    const size_t mark = scratch.used();
-    auto pair = scratch.reserve(2 * sizeof(int32_t));
-    if (!pair) {
-        return std::unexpected(pair.error().context(what));
+    auto ends = fds.adoptPair(
+        injector,
+        scratch,
+        [&](uint64_t pair) {
+            return injector.call(what + ": pipe2", SYS_pipe2, pair, O_CLOEXEC);
+        },
+        what);
+    if (!ends) {
+        return std::unexpected(ends.error());
     }
-    auto made = injector.call(what + ": pipe2", SYS_pipe2, *pair, O_CLOEXEC);
-    if (!made) {
-        scratch.reset(mark);
-        return std::unexpected(made.error());
-    }
-    int32_t ends[2] = {-1, -1};
-    auto read = scratch.read(*pair, std::span(reinterpret_cast<uint8_t *>(ends), sizeof ends));
-    scratch.reset(mark);
-    if (!read) {
-        return std::unexpected(read.error().context(what));
-    }
-    auto readEnd = fds.adopt(injector, ends[0], what);
-    if (!readEnd) {
-        return std::unexpected(readEnd.error());
-    }
-    auto writeEnd = fds.adopt(injector, ends[1], what);
-    if (!writeEnd) {
-        return std::unexpected(writeEnd.error());
-    }
-    CRYOPOD_PROPAGATE(setPipeSize(injector, *readEnd, pipe.pipeSize, what));
-    CRYOPOD_PROPAGATE(refill(pid, *writeEnd, pipe.data, what));
+    const int32_t readEnd = (*ends)[0];
+    const int32_t writeEnd = (*ends)[1];
+    CRYOPOD_PROPAGATE(setPipeSize(injector, readEnd, pipe.pipeSize, what));
+    CRYOPOD_PROPAGATE(refill(pid, writeEnd, pipe.data, what));
     // The first description of each direction is the end pipe2() made;
     // further ones (the pipe reopened through /proc) are opened again.
     bool readUsed = false, writeUsed = false;
@@ -333,13 +321,13 @@ Result<void> restorePipe(Injector &injector, RemoteScratch &scratch, const image
         const uint32_t access = owner->openFlags & kAccMode;
         int32_t fd = -1;
         if (access == O_RDONLY && !readUsed) {
-            fd = *readEnd;
+            fd = readEnd;
             readUsed = true;
         } else if (access == O_WRONLY && !writeUsed) {
-            fd = *writeEnd;
+            fd = writeEnd;
             writeUsed = true;
         } else {
-            auto again = reopenTemporary(injector, scratch, fds, *readEnd, owner->openFlags, fdWhat);
+            auto again = reopenTemporary(injector, scratch, fds, readEnd, owner->openFlags, fdWhat);
             if (!again) {
                 return std::unexpected(again.error());
             }

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 //
-// Interval timers of a process (TimersRecord): ITIMER_REAL, ITIMER_VIRTUAL
-// and ITIMER_PROF, read by injected getitimer and set again by injected
-// setitimer. The time left at the checkpoint starts over at the restore.
+// Timers of a process (TimersRecord): the interval timers ITIMER_REAL,
+// ITIMER_VIRTUAL and ITIMER_PROF (injected getitimer / setitimer) and the
+// POSIX timers (/proc/PID/timers and injected timer_gettime; recreated with
+// their ids by timer_create under PR_TIMER_CREATE_RESTORE_IDS, then
+// timer_settime). The time left at the checkpoint starts over at the
+// restore; overrun counts are not kept.
 #pragma once
 
 #include "records.h"
@@ -11,12 +14,18 @@
 
 #include "ptrace_inject.h"
 
+#include <string>
 #include <sys/types.h>
+#include <vector>
 
 namespace cryopod::engine
 {
 
 // ---- dump
+
+// Why the POSIX timers of pid cannot be checkpointed, one reason per timer
+// that cannot (SIGEV_THREAD, a CPU clock of another process, ...).
+std::vector<std::string> posixTimerRefusals(pid_t pid);
 
 Result<image::TimersRecord> dumpTimers(pid_t pid, Injector &injector, RemoteScratch &scratch);
 

@@ -4,7 +4,9 @@
 
 #include "uniquefd.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <linux/netlink.h>
 #include <linux/sockios.h>
@@ -160,13 +162,14 @@ Result<void> sendAll(int sock, const std::vector<std::vector<uint8_t>> &messages
     return {};
 }
 
-Result<void> setBuffer(int sock, int forceOption, int option, uint32_t reported, const std::string &what)
+// Without the *BUFFORCE options: an image must not get more than
+// net.core.[wr]mem_max through the restorer's privileges (a size set beyond
+// that by a privileged process comes back smaller; a queue that then does not
+// fit makes the restore fail, saying so).
+Result<void> setBuffer(int sock, int option, uint32_t reported, const std::string &what)
 {
     // getsockopt reports twice what was set (the kernel's bookkeeping).
-    const int value = int(reported / 2);
-    if (::setsockopt(sock, SOL_SOCKET, forceOption, &value, sizeof value) == 0) {
-        return {};
-    }
+    const int value = int(std::min<uint32_t>(reported / 2, INT32_MAX));
     if (::setsockopt(sock, SOL_SOCKET, option, &value, sizeof value) != 0) {
         return sysError(what + ": set its buffer size");
     }
@@ -315,34 +318,23 @@ Result<void> restoreUnixSocketPair(Injector &injector, RemoteScratch &scratch, c
     const pid_t pid = injector.tracee().tid();
     const std::string what =
         "restore unix " + std::string(typeName(a.socketType)) + " socket pair at fds " + std::to_string(ownerA.fd) + " and " + std::to_string(ownerB.fd);
-    const size_t mark = scratch.used();
-    auto pair = scratch.reserve(2 * sizeof(int32_t));
-    if (!pair) {
-        return std::unexpected(pair.error().context(what));
+    auto ends = fds.adoptPair(
+        injector,
+        scratch,
+        [&](uint64_t pair) {
+            return injector.call(what + ": socketpair", SYS_socketpair, AF_UNIX, a.socketType | SOCK_CLOEXEC, 0, pair);
+        },
+        what);
+    if (!ends) {
+        return std::unexpected(ends.error());
     }
-    auto made = injector.call(what + ": socketpair", SYS_socketpair, AF_UNIX, a.socketType | SOCK_CLOEXEC, 0, *pair);
-    int32_t ends[2] = {-1, -1};
-    auto read = made ? scratch.read(*pair, std::span(reinterpret_cast<uint8_t *>(ends), sizeof ends)) : Result<void> {};
-    scratch.reset(mark);
-    if (!made) {
-        return std::unexpected(made.error());
-    }
-    if (!read) {
-        return std::unexpected(read.error().context(what));
-    }
-    auto fdA = fds.adopt(injector, ends[0], what);
-    if (!fdA) {
-        return std::unexpected(fdA.error());
-    }
-    auto fdB = fds.adopt(injector, ends[1], what);
-    if (!fdB) {
-        return std::unexpected(fdB.error());
-    }
-    auto sockA = theirFd(pid, *fdA, what);
+    const int32_t fdA = (*ends)[0];
+    const int32_t fdB = (*ends)[1];
+    auto sockA = theirFd(pid, fdA, what);
     if (!sockA) {
         return std::unexpected(sockA.error());
     }
-    auto sockB = theirFd(pid, *fdB, what);
+    auto sockB = theirFd(pid, fdB, what);
     if (!sockB) {
         return std::unexpected(sockB.error());
     }
@@ -350,8 +342,8 @@ Result<void> restoreUnixSocketPair(Injector &injector, RemoteScratch &scratch, c
     // from A; then SO_PASSCRED and the shutdown state, which would stop the
     // refill.
     for (const auto &[sock, object] : {std::pair{sockA->get(), &a}, std::pair{sockB->get(), &b}}) {
-        CRYOPOD_PROPAGATE(setBuffer(sock, SO_SNDBUFFORCE, SO_SNDBUF, object->sndbuf, what));
-        CRYOPOD_PROPAGATE(setBuffer(sock, SO_RCVBUFFORCE, SO_RCVBUF, object->rcvbuf, what));
+        CRYOPOD_PROPAGATE(setBuffer(sock, SO_SNDBUF, object->sndbuf, what));
+        CRYOPOD_PROPAGATE(setBuffer(sock, SO_RCVBUF, object->rcvbuf, what));
     }
     CRYOPOD_PROPAGATE(sendAll(sockB->get(), a.messages, a.socketType, what + " (queue of fd " + std::to_string(ownerA.fd) + ")"));
     CRYOPOD_PROPAGATE(sendAll(sockA->get(), b.messages, b.socketType, what + " (queue of fd " + std::to_string(ownerB.fd) + ")"));
@@ -367,10 +359,10 @@ Result<void> restoreUnixSocketPair(Injector &injector, RemoteScratch &scratch, c
             }
         }
     }
-    CRYOPOD_PROPAGATE(setStatusFlags(injector, *fdA, ownerA.openFlags, what));
-    CRYOPOD_PROPAGATE(setStatusFlags(injector, *fdB, ownerB.openFlags, what));
-    fds.byFd[ownerA.fd] = *fdA;
-    fds.byFd[ownerB.fd] = *fdB;
+    CRYOPOD_PROPAGATE(setStatusFlags(injector, fdA, ownerA.openFlags, what));
+    CRYOPOD_PROPAGATE(setStatusFlags(injector, fdB, ownerB.openFlags, what));
+    fds.byFd[ownerA.fd] = fdA;
+    fds.byFd[ownerB.fd] = fdB;
     return {};
 }
 

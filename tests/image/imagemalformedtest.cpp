@@ -536,8 +536,8 @@ private Q_SLOTS:
         files.fds[2].fd = 1;
         EXPECT_ERROR(withSection(filesAt, files), "fd 1: out of order or repeated");
         files = s.files[0];
-        files.fds[0].kind = FdKind(7);
-        EXPECT_ERROR(withSection(filesAt, files), "fd 0: unknown kind 7");
+        files.fds[0].kind = FdKind(77);
+        EXPECT_ERROR(withSection(filesAt, files), "fd 0: unknown kind 77");
         files = s.files[0];
         files.fds[1].mode = S_IFDIR | 0755;
         EXPECT_ERROR(withSection(filesAt, files), "fd 1: mode 040755 does not match its kind");
@@ -736,6 +736,7 @@ private Q_SLOTS:
         EXPECT_ERROR(withSection(filesAt, objectFiles), "fd 10 of pid 4242 names file object 99, which no earlier FileObject record defines");
         objectFiles = s.files[0];
         objectFiles.fds[7].object = 3;
+        objectFiles.fds[8].object = 3; // its dup
         EXPECT_ERROR(withSection(filesAt, objectFiles), "fd 12 of pid 4242 names file object 3 of another kind");
         objectFiles = s.files[0];
         objectFiles.fds[7].object = 0;
@@ -746,6 +747,15 @@ private Q_SLOTS:
         objectFiles = s.files[0];
         objectFiles.fds[1].object = 2;
         EXPECT_ERROR(withSection(filesAt, objectFiles), "a file of its kind names no file object, but names 2");
+        auto timers = s.timers[0];
+        timers.posix[1].id = 0;
+        EXPECT_ERROR(withSection(indexOfRecord<TimersRecord>(s), timers), "POSIX timer 0: ids not ascending and unique");
+        timers = s.timers[0];
+        timers.posix[0].notify = 2; // SIGEV_THREAD
+        EXPECT_ERROR(withSection(indexOfRecord<TimersRecord>(s), timers), "notification 2 is not SIGEV_SIGNAL, SIGEV_NONE or SIGEV_THREAD_ID");
+        timers = s.timers[0];
+        timers.posix[0].clockId = -6;
+        EXPECT_ERROR(withSection(indexOfRecord<TimersRecord>(s), timers), "POSIX timer 0: clock -6 is not supported");
         {
             auto sections = sampleSections(s);
             sections.insert(sections.begin() + indexOfRecord<TimersRecord>(s), sections[indexOfRecord<TimersRecord>(s)]);

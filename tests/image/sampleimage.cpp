@@ -387,6 +387,7 @@ SampleImage SampleImage::make(uint32_t pagesPerProcess)
             timers.pid = p.pid;
             timers.itimers[0] = {50000000, 50000000};
             timers.itimers[2] = {1000000000000, 7000000000};
+            timers.posix = {PosixTimer {0, 1, 0, 35, 0x5eed1234, p.pid, 50000000, 50000000}, PosixTimer {3, 7, 4, 12, 0, 4243, 0, 0}};
             s.timers.push_back(timers);
         }
         FileDataRecord fd;

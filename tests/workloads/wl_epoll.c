@@ -70,6 +70,15 @@ static void sabotage(void)
     epoll_ctl(3, EPOLL_CTL_DEL, 5, NULL);
 }
 
+// One round of the main loop: blocked in epoll_wait for up to 200 ms.
+static void waitStep(void)
+{
+    uint64_t data = waitOnce(200, NULL);
+    if (data) {
+        wl_fail("epoll_wait reported data %#llx while nothing was sent", (unsigned long long)data);
+    }
+}
+
 int main(int argc, char **argv)
 {
     wl_init(argc, argv, "epoll");
@@ -89,22 +98,7 @@ int main(int argc, char **argv)
         wl_die("the one-shot registration did not fire");
     }
 
-    wl_ready();
-    bool sabotaged = false;
-    while (!wl_go()) {
-        if (wl_expired()) {
-            wl_fail("no go within the workload's lifetime");
-            break;
-        }
-        if (wl_sabotage_requested() && !sabotaged) {
-            sabotage();
-            sabotaged = true;
-        }
-        uint64_t data = waitOnce(200, NULL);
-        if (data) {
-            wl_fail("epoll_wait reported data %#llx while nothing was sent", (unsigned long long)data);
-        }
-    }
+    wl_run(waitStep, sabotage, 0);
 
     int timerEvents = 0;
     for (int i = 0; i < 3; ++i) {

@@ -30,30 +30,6 @@ static void sabotage(void)
     eventfd_write(3, 1);
 }
 
-// The value of "key" in /proc/self/fdinfo/FD (as text), or "".
-static const char *fdinfo(int fd, const char *key)
-{
-    static char line[256], value[256];
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-    FILE *f = fopen(path, "re");
-    value[0] = '\0';
-    while (f && fgets(line, sizeof line, f)) {
-        if (strncmp(line, key, strlen(key)) == 0) {
-            const char *p = line + strlen(key);
-            while (*p == ' ' || *p == '\t') {
-                ++p;
-            }
-            snprintf(value, sizeof value, "%s", p);
-            value[strcspn(value, "\n")] = '\0';
-        }
-    }
-    if (f) {
-        fclose(f);
-    }
-    return value;
-}
-
 int main(int argc, char **argv)
 {
     wl_init(argc, argv, "eventfd");
@@ -70,9 +46,9 @@ int main(int argc, char **argv)
 
     char expected[32];
     snprintf(expected, sizeof expected, "%llx", (unsigned long long)s_value);
-    wl_check(strcmp(fdinfo(3, "eventfd-count:"), expected) == 0, "fd 3: eventfd-count %s, expected %s", fdinfo(3, "eventfd-count:"), expected);
-    wl_check(strcmp(fdinfo(4, "eventfd-semaphore:"), "1") == 0 && strcmp(fdinfo(3, "eventfd-semaphore:"), "0") == 0, "EFD_SEMAPHORE: fd 3 %s, fd 4 %s",
-             fdinfo(3, "eventfd-semaphore:"), fdinfo(4, "eventfd-semaphore:"));
+    wl_check(strcmp(wl_fdinfo(3, "eventfd-count:"), expected) == 0, "fd 3: eventfd-count %s, expected %s", wl_fdinfo(3, "eventfd-count:"), expected);
+    wl_check(strcmp(wl_fdinfo(4, "eventfd-semaphore:"), "1") == 0 && strcmp(wl_fdinfo(3, "eventfd-semaphore:"), "0") == 0, "EFD_SEMAPHORE: fd 3 %s, fd 4 %s",
+             wl_fdinfo(3, "eventfd-semaphore:"), wl_fdinfo(4, "eventfd-semaphore:"));
     wl_check((fcntl(3, F_GETFL) & O_NONBLOCK) == 0 && (fcntl(4, F_GETFL) & O_NONBLOCK) && (fcntl(5, F_GETFL) & O_NONBLOCK), "O_NONBLOCK differs");
     wl_check(!(fcntl(3, F_GETFD) & FD_CLOEXEC) && (fcntl(5, F_GETFD) & FD_CLOEXEC) && !(fcntl(6, F_GETFD) & FD_CLOEXEC), "FD_CLOEXEC differs");
     eventfd_t v = 0;

@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,16 +32,9 @@ static void sabotage(void)
     }
 }
 
-static int pending(int fd)
-{
-    int n = -1;
-    ioctl(fd, FIONREAD, &n);
-    return n;
-}
-
 static void checkQueued(int fd, const unsigned char *expected, int n, const char *name)
 {
-    if (!wl_check(pending(fd) == n, "%s holds %d bytes, expected %d", name, pending(fd), n)) {
+    if (!wl_check(wl_queued(fd) == n, "%s holds %d bytes, expected %d", name, wl_queued(fd), n)) {
         return;
     }
     static unsigned char got[kBytes];

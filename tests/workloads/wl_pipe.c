@@ -24,7 +24,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -37,15 +36,7 @@ static void makePipe(int readFd, int writeFd, int flagsRead, int flagsWrite)
     if (pipe(p) != 0) {
         wl_die("pipe: %s", strerror(errno));
     }
-    // Move the ends to their numbers (the pipe's own may be one of them).
-    int r = fcntl(p[0], F_DUPFD, 20), w = fcntl(p[1], F_DUPFD, 20);
-    close(p[0]);
-    close(p[1]);
-    if (dup2(r, readFd) != readFd || dup2(w, writeFd) != writeFd) {
-        wl_die("dup2: %s", strerror(errno));
-    }
-    close(r);
-    close(w);
+    wl_place_pair(p, readFd, writeFd);
     fcntl(readFd, F_SETFL, flagsRead);
     fcntl(writeFd, F_SETFL, flagsWrite);
 }
@@ -81,13 +72,6 @@ static void sabotage(void)
     if (read(3, &b, 1) != 1) {
         wl_fail("sabotage: read failed");
     }
-}
-
-static int pending(int fd)
-{
-    int n = -1;
-    ioctl(fd, FIONREAD, &n);
-    return n;
 }
 
 static void checkFlags(int fd, int expected, bool cloexec, const char *name)
@@ -156,9 +140,9 @@ int main(int argc, char **argv)
     wl_check(a3.st_ino != b5.st_ino && a3.st_ino != c7.st_ino && b5.st_ino != c7.st_ino, "pipes A, B, C are not separate pipes");
 
     // A: the bytes still queued, in order, and nothing more.
-    wl_check(pending(3) == kBytesA - kConsumedA, "pipe A holds %d bytes, expected %d", pending(3), kBytesA - kConsumedA);
+    wl_check(wl_queued(3) == kBytesA - kConsumedA, "pipe A holds %d bytes, expected %d", wl_queued(3), kBytesA - kConsumedA);
     static unsigned char got[kBytesA];
-    size_t n = pending(3) == kBytesA - kConsumedA ? readUpTo(3, got, kBytesA - kConsumedA) : 0;
+    size_t n = wl_queued(3) == kBytesA - kConsumedA ? readUpTo(3, got, kBytesA - kConsumedA) : 0;
     if (n == kBytesA - kConsumedA) {
         for (size_t i = 0; i < n; ++i) {
             if (got[i] != stream[kConsumedA + i]) {
@@ -167,7 +151,7 @@ int main(int argc, char **argv)
             }
         }
     }
-    wl_check(pending(3) == 0, "pipe A holds %d more bytes", pending(3));
+    wl_check(wl_queued(3) == 0, "pipe A holds %d more bytes", wl_queued(3));
     unsigned char x = 0x5a, y = 0;
     wl_check(write(4, &x, 1) == 1 && read(9, &y, 1) == 1 && y == 0x5a, "pipe A: a byte written to fd 4 does not come out of fd 9");
 

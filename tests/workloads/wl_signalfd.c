@@ -16,7 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -28,19 +28,7 @@ static uint64_t maskOf(int a, int b)
 
 static uint64_t fdinfoMask(int fd)
 {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-    FILE *f = fopen(path, "re");
-    unsigned long long mask = 0;
-    while (f && fgets(line, sizeof line, f)) {
-        if (sscanf(line, "sigmask: %llx", &mask) == 1) {
-            break;
-        }
-    }
-    if (f) {
-        fclose(f);
-    }
-    return mask;
+    return strtoull(wl_fdinfo(fd, "sigmask:"), NULL, 16);
 }
 
 static void sabotage(void)

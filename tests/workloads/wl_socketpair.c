@@ -41,14 +41,7 @@ static void makePair(int type, int a, int b)
     if (socketpair(AF_UNIX, type, 0, sv) != 0) {
         wl_die("socketpair: %s", strerror(errno));
     }
-    int x = fcntl(sv[0], F_DUPFD, 20), y = fcntl(sv[1], F_DUPFD, 20);
-    close(sv[0]);
-    close(sv[1]);
-    if (dup2(x, a) != a || dup2(y, b) != b) {
-        wl_die("dup2: %s", strerror(errno));
-    }
-    close(x);
-    close(y);
+    wl_place_pair(sv, a, b);
 }
 
 static void sendAll(int fd, const void *p, size_t n)

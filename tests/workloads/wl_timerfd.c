@@ -33,29 +33,6 @@ static int64_t ns(struct timespec t)
     return (int64_t)t.tv_sec * 1000000000ll + t.tv_nsec;
 }
 
-static const char *fdinfo(int fd, const char *key)
-{
-    static char line[256], value[256];
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-    FILE *f = fopen(path, "re");
-    value[0] = '\0';
-    while (f && fgets(line, sizeof line, f)) {
-        if (strncmp(line, key, strlen(key)) == 0) {
-            const char *p = line + strlen(key);
-            while (*p == ' ' || *p == '\t') {
-                ++p;
-            }
-            snprintf(value, sizeof value, "%s", p);
-            value[strcspn(value, "\n")] = '\0';
-        }
-    }
-    if (f) {
-        fclose(f);
-    }
-    return value;
-}
-
 static void sabotage(void)
 {
     struct itimerspec its = {.it_interval = {4, 0}, .it_value = {100, 0}};
@@ -90,8 +67,8 @@ int main(int argc, char **argv)
     wl_run(NULL, sabotage, 10);
 
     const int64_t age = (int64_t)wl_now_ns() - start;
-    wl_check(strcmp(fdinfo(3, "clockid:"), "1") == 0 && strcmp(fdinfo(4, "clockid:"), "0") == 0 && strcmp(fdinfo(5, "clockid:"), "7") == 0,
-             "clocks differ (fdinfo clockid %s, %s, %s)", fdinfo(3, "clockid:"), fdinfo(4, "clockid:"), fdinfo(5, "clockid:"));
+    wl_check(strcmp(wl_fdinfo(3, "clockid:"), "1") == 0 && strcmp(wl_fdinfo(4, "clockid:"), "0") == 0 && strcmp(wl_fdinfo(5, "clockid:"), "7") == 0,
+             "clocks differ (fdinfo clockid %s, %s, %s)", wl_fdinfo(3, "clockid:"), wl_fdinfo(4, "clockid:"), wl_fdinfo(5, "clockid:"));
     struct itimerspec cur;
     timerfd_gettime(3, &cur);
     const int64_t left3 = ns(cur.it_value);
@@ -104,7 +81,7 @@ int main(int argc, char **argv)
     const int64_t left4 = ns(cur.it_value);
     const int64_t drift = ns(wall) + left4 - deadline;
     wl_check(left4 > 0 && drift > -50000000ll && drift < 50000000ll, "fd 4: the wall-clock deadline moved by %lld ms", (long long)(drift / 1000000));
-    wl_check(strcmp(fdinfo(4, "settime flags:"), "01") == 0, "fd 4: settime flags %s, expected 01 (TFD_TIMER_ABSTIME)", fdinfo(4, "settime flags:"));
+    wl_check(strcmp(wl_fdinfo(4, "settime flags:"), "01") == 0, "fd 4: settime flags %s, expected 01 (TFD_TIMER_ABSTIME)", wl_fdinfo(4, "settime flags:"));
     n = 0;
     wl_check(read(5, &n, sizeof n) == sizeof n && n == 1, "fd 5: read %llu expirations, expected 1", (unsigned long long)n);
     errno = 0;
