@@ -141,9 +141,18 @@ Result<void> dumpFileObjects(pid_t pid, image::FilesRecord &files, std::vector<i
 
 // ---- restore
 
-Result<int32_t> ObjectFds::adopt(Injector &injector, int32_t fd, const std::string &what)
+Result<int32_t> ObjectFds::adopt(Injector &injector, int32_t fd, const std::string &what, int32_t alsoOpen)
 {
-    const int32_t target = nextTemporary;
+    // A number the image does not use can stay where it is.
+    if (!imageFds.contains(fd)) {
+        open.insert(fd);
+        temporaries.push_back(fd);
+        return fd;
+    }
+    int32_t target = 0;
+    while (imageFds.contains(target) || open.contains(target) || target == fd || target == alsoOpen) {
+        ++target;
+    }
     auto moved = injector.call(what + ": move fd " + std::to_string(fd) + " to " + std::to_string(target), SYS_dup3, uint64_t(fd), uint64_t(target), O_CLOEXEC);
     auto closed = injector.call(what + ": close fd " + std::to_string(fd), SYS_close, uint64_t(fd));
     if (!moved) {
@@ -152,7 +161,7 @@ Result<int32_t> ObjectFds::adopt(Injector &injector, int32_t fd, const std::stri
     if (!closed) {
         return std::unexpected(closed.error());
     }
-    ++nextTemporary;
+    open.insert(target);
     temporaries.push_back(target);
     return target;
 }
@@ -177,7 +186,7 @@ Result<std::array<int32_t, 2>> ObjectFds::adoptPair(Injector &injector, RemoteSc
     }
     std::array<int32_t, 2> out{};
     for (size_t i = 0; i < 2; ++i) {
-        auto fd = adopt(injector, ends[i], what);
+        auto fd = adopt(injector, ends[i], what, i == 0 ? ends[1] : -1);
         if (!fd) {
             return std::unexpected(fd.error());
         }
@@ -253,7 +262,15 @@ Result<ObjectFds> createFileObjects(Injector &injector, RemoteScratch &scratch, 
                                     const std::vector<image::FileObjectRecord> &objects)
 {
     ObjectFds fds;
-    fds.nextTemporary = files.fds.empty() ? 3 : std::max(files.fds.back().fd + 1, 3);
+    for (const image::FdRecord &fd : files.fds) {
+        fds.imageFds.insert(fd.fd);
+    }
+    // Whatever the process has open already (nothing, normally) stays.
+    auto open = procfs::listFds(injector.tracee().tid());
+    if (!open) {
+        return std::unexpected(open.error().context("restore file objects"));
+    }
+    fds.open.insert(open->begin(), open->end());
     std::set<uint64_t> done; // sockets made with their peer
     for (const image::FileObjectRecord &object : objects) {
         const auto owners = ownersOf(files, object.id);

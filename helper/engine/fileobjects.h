@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -36,16 +37,20 @@ Result<void> dumpFileObjects(pid_t pid, image::FilesRecord &files, std::vector<i
 // ---- restore
 
 // The open file descriptions of file objects, created in the process before
-// its fd table is laid out: each at a temporary fd above every fd of the
-// image, so that nothing created later takes a number the image needs.
+// its fd table is laid out: each at a temporary fd, a number no fd of the
+// image has (the lowest such, so that they stay below RLIMIT_NOFILE where
+// the image's fds do), so that nothing placed later collides with them.
 struct ObjectFds {
     std::map<int32_t, int32_t> byFd; // image fd owning a description -> temporary fd holding it
-    std::vector<int32_t> temporaries; // every temporary fd, closed by closeTemporaryFds()
-    int32_t nextTemporary = 0;
+    std::vector<int32_t> temporaries; // every temporary fd, closed by finishFileObjects()
+    std::set<int32_t> imageFds; // numbers a temporary fd must not take
+    std::set<int32_t> open; // numbers open in the process (temporary fds included)
 
-    // Moves `fd` (just returned by a system call in the process) to the next
-    // temporary number and returns that number.
-    Result<int32_t> adopt(Injector &injector, int32_t fd, const std::string &what);
+    // Keeps `fd` (just returned by a system call in the process) as a
+    // temporary fd, moved to the lowest number that is neither an image fd
+    // nor open (nor `alsoOpen`, an fd just made with it) when it is an image
+    // fd; returns its number.
+    Result<int32_t> adopt(Injector &injector, int32_t fd, const std::string &what, int32_t alsoOpen = -1);
     // Runs `call` (pipe2, socketpair: it gets the address of an int[2] in the
     // process) and adopts the two fds it returns there.
     Result<std::array<int32_t, 2>> adoptPair(Injector &injector, RemoteScratch &scratch, const std::function<Result<uint64_t>(uint64_t pairAddress)> &call,
