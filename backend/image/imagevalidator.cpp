@@ -458,8 +458,8 @@ Result<void> ImageValidator::check(const FileObjectRecord &r, const ReaderLimits
         if (r.socketType != 1 && r.socketType != 2 && r.socketType != 5) {
             return fail(std::format("{}: socket type {} is not stream, datagram or seqpacket", what, r.socketType));
         }
-        if (r.peer == 0 || r.peer == r.id) {
-            return fail(what + ": a socket of a pair without its peer");
+        if (r.peer == r.id) {
+            return fail(what + ": a socket that is its own peer");
         }
         if ((r.shutdown & ~3u) != 0) {
             return fail(std::format("{}: unknown shutdown bits {:#x}", what, r.shutdown));

@@ -376,7 +376,7 @@ struct FileObjectRecord {
 
     // UnixSocket
     uint32_t socketType = 0; // SOCK_STREAM (1), SOCK_DGRAM (2), SOCK_SEQPACKET (5)
-    uint64_t peer = 0; // id of the FileObjectRecord of the other socket of the pair
+    uint64_t peer = 0; // id of the FileObjectRecord of the other socket of the pair; 0: it was closed
     uint32_t shutdown = 0; // the socket's own shutdown bits: receive 1, send 2
     uint32_t sndbuf = 0; // SO_SNDBUF, SO_RCVBUF as getsockopt reports them
     uint32_t rcvbuf = 0;

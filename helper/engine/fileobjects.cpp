@@ -79,10 +79,10 @@ Result<void> dumpFileObjects(pid_t pid, image::FilesRecord &files, std::vector<i
             }
             const auto info = unixSocketInfo(uint32_t(fd.ino));
             const auto peer = info ? socketIds.find(info->peer) : socketIds.end();
-            if (peer == socketIds.end()) {
+            if (!info || (info->peer != 0 && peer == socketIds.end())) {
                 return fail(fdWhat + ": its peer socket is not open in the process", ENOTCONN);
             }
-            auto object = dumpUnixSocket(pid, fd, fd.object, peer->second);
+            auto object = dumpUnixSocket(pid, fd, fd.object, info->peer == 0 ? 0 : peer->second); // 0: its peer was closed
             if (!object) {
                 return std::unexpected(object.error().context(fdWhat));
             }
@@ -240,7 +240,7 @@ Result<void> validateFileObjectsForRestore(const image::FilesRecord &files, cons
                 return fail(what + ": the epoll set watches fd " + std::to_string(t.fd) + ", which the image does not open", EINVAL);
             }
         }
-        if (object.kind == image::FileObjectKind::UnixSocket) {
+        if (object.kind == image::FileObjectKind::UnixSocket && object.peer != 0) {
             const auto peer = std::find_if(objects.begin(), objects.end(), [&](const image::FileObjectRecord &o) {
                 return o.id == object.peer;
             });
@@ -282,6 +282,10 @@ Result<ObjectFds> createFileObjects(Injector &injector, RemoteScratch &scratch, 
         }
         switch (object.kind) {
         case image::FileObjectKind::UnixSocket: {
+            if (object.peer == 0) { // its peer was closed
+                CRYOPOD_PROPAGATE(restoreUnixSocketPair(injector, scratch, object, nullptr, *owners.front(), nullptr, fds));
+                break;
+            }
             const auto peer = std::find_if(objects.begin(), objects.end(), [&](const image::FileObjectRecord &o) {
                 return o.id == object.peer;
             });
@@ -289,7 +293,7 @@ Result<ObjectFds> createFileObjects(Injector &injector, RemoteScratch &scratch, 
             if (peerOwners.empty()) {
                 return fail("restore file object " + std::to_string(object.id) + ": its peer socket is not in the image", EINVAL);
             }
-            CRYOPOD_PROPAGATE(restoreUnixSocketPair(injector, scratch, object, *peer, *owners.front(), *peerOwners.front(), fds));
+            CRYOPOD_PROPAGATE(restoreUnixSocketPair(injector, scratch, object, &*peer, *owners.front(), peerOwners.front(), fds));
             done.insert(peer->id);
             break;
         }

@@ -9,8 +9,8 @@
 #include <climits>
 #include <cstring>
 #include <linux/netlink.h>
-#include <linux/sockios.h>
 #include <linux/sock_diag.h>
+#include <linux/sockios.h>
 #include <linux/unix_diag.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -259,10 +259,10 @@ std::string unixSocketRefusal(const std::string &fdName, uint64_t inode, const s
     if (!info->name.empty()) {
         return what + " bound to " + info->name + ": named unix sockets are not supported yet";
     }
-    if (info->state != kTcpEstablished || info->peer == 0) {
-        return what + " without a peer (not connected, or its other end was closed): not supported yet";
+    if (info->state != kTcpEstablished) {
+        return what + " that is not connected: not supported yet";
     }
-    if (!processSockets.contains(info->peer)) {
+    if (info->peer != 0 && !processSockets.contains(info->peer)) {
         return what + " connected to socket:[" + std::to_string(info->peer) + "] outside the process: a connection leaving the checkpoint cannot be restored";
     }
     return {};
@@ -312,18 +312,23 @@ Result<image::FileObjectRecord> dumpUnixSocket(pid_t pid, const image::FdRecord 
 
 // ---- restore
 
-Result<void> restoreUnixSocketPair(Injector &injector, RemoteScratch &scratch, const image::FileObjectRecord &a, const image::FileObjectRecord &b,
-                                   const image::FdRecord &ownerA, const image::FdRecord &ownerB, ObjectFds &fds)
+Result<void> restoreUnixSocketPair(Injector &injector, RemoteScratch &scratch, const image::FileObjectRecord &a, const image::FileObjectRecord *peer,
+                                   const image::FdRecord &ownerA, const image::FdRecord *ownerB, ObjectFds &fds)
 {
+    // A socket whose peer was closed: made with a peer all the same (its
+    // queue is sent from there), which goes with the temporary fds; its
+    // closing leaves the socket as the original's (a stream socket shut down
+    // both ways, a datagram socket connected to a dead peer).
+    image::FileObjectRecord closed;
+    closed.socketType = a.socketType;
+    closed.sndbuf = std::max(a.sndbuf, a.rcvbuf);
+    closed.rcvbuf = a.rcvbuf;
+    const image::FileObjectRecord &b = peer ? *peer : closed;
     const pid_t pid = injector.tracee().tid();
-    const std::string what =
-        "restore unix " + std::string(typeName(a.socketType)) + " socket pair at fds " + std::to_string(ownerA.fd) + " and " + std::to_string(ownerB.fd);
+    const std::string what = "restore unix " + std::string(typeName(a.socketType)) + " socket at fd " + std::to_string(ownerA.fd) +
+        (ownerB ? " and its peer at fd " + std::to_string(ownerB->fd) : std::string(" (its peer closed)"));
     auto ends = fds.adoptPair(
-        injector,
-        scratch,
-        [&](uint64_t pair) {
-            return injector.call(what + ": socketpair", SYS_socketpair, AF_UNIX, a.socketType | SOCK_CLOEXEC, 0, pair);
-        },
+        injector, scratch, [&](uint64_t pair) { return injector.call(what + ": socketpair", SYS_socketpair, AF_UNIX, a.socketType | SOCK_CLOEXEC, 0, pair); },
         what);
     if (!ends) {
         return std::unexpected(ends.error());
@@ -346,7 +351,7 @@ Result<void> restoreUnixSocketPair(Injector &injector, RemoteScratch &scratch, c
         CRYOPOD_PROPAGATE(setBuffer(sock, SO_RCVBUF, object->rcvbuf, what));
     }
     CRYOPOD_PROPAGATE(sendAll(sockB->get(), a.messages, a.socketType, what + " (queue of fd " + std::to_string(ownerA.fd) + ")"));
-    CRYOPOD_PROPAGATE(sendAll(sockA->get(), b.messages, b.socketType, what + " (queue of fd " + std::to_string(ownerB.fd) + ")"));
+    CRYOPOD_PROPAGATE(sendAll(sockA->get(), b.messages, b.socketType, what + " (queue of its peer)"));
     for (const auto &[sock, object] : {std::pair{sockA->get(), &a}, std::pair{sockB->get(), &b}}) {
         const int passcred = object->passcred ? 1 : 0;
         if (::setsockopt(sock, SOL_SOCKET, SO_PASSCRED, &passcred, sizeof passcred) != 0) {
@@ -360,9 +365,11 @@ Result<void> restoreUnixSocketPair(Injector &injector, RemoteScratch &scratch, c
         }
     }
     CRYOPOD_PROPAGATE(setStatusFlags(injector, fdA, ownerA.openFlags, what));
-    CRYOPOD_PROPAGATE(setStatusFlags(injector, fdB, ownerB.openFlags, what));
     fds.byFd[ownerA.fd] = fdA;
-    fds.byFd[ownerB.fd] = fdB;
+    if (ownerB) {
+        CRYOPOD_PROPAGATE(setStatusFlags(injector, fdB, ownerB->openFlags, what));
+        fds.byFd[ownerB->fd] = fdB;
+    }
     return {};
 }
 

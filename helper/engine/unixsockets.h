@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 //
-// Connected pairs of unix sockets with both ends in the process (what
-// socketpair(2) makes; FileObjectRecord of kind UnixSocket): one object per
-// socket, naming its peer. What waits in each receive queue is read without
+// Connected pairs of unix sockets with both ends in the process, or one end
+// whose peer was closed (what socketpair(2) makes; FileObjectRecord of kind
+// UnixSocket): one object per socket, naming its peer (0: closed). What waits in each receive queue is read without
 // taking it (MSG_PEEK through the socket's own file, pidfd_getfd, with
 // SO_PEEK_OFF stepping through it and put back afterwards), datagram and
 // packet boundaries kept; restore makes a new pair, sends every queue's
@@ -40,7 +40,8 @@ std::optional<UnixSocketInfo> unixSocketInfo(uint32_t inode);
 
 // Why the unix socket `inode` (at fd `fdName`) cannot be checkpointed, or
 // empty: it must be unnamed, connected, of a supported type, with its peer
-// among `processSockets` (the socket inodes the process has open).
+// among `processSockets` (the socket inodes the process has open) or closed
+// (sock_diag shows no peer inode for a connected socket then).
 std::string unixSocketRefusal(const std::string &fdName, uint64_t inode, const std::set<uint64_t> &processSockets);
 
 // The socket of fd `fd` (the process frozen): type, buffers, SO_PASSCRED,
@@ -49,10 +50,11 @@ Result<image::FileObjectRecord> dumpUnixSocket(pid_t pid, const image::FdRecord 
 
 // ---- restore
 
-// Makes the pair `a`, `b` (each other's peers) in the process with
+// Makes the pair `a`, `peer` (each other's peers) in the process with
 // socketpair(), the descriptions of `ownerA` and `ownerB` at temporary fds
-// in `fds`, and gives both their state back.
-Result<void> restoreUnixSocketPair(Injector &injector, RemoteScratch &scratch, const image::FileObjectRecord &a, const image::FileObjectRecord &b,
-                                   const image::FdRecord &ownerA, const image::FdRecord &ownerB, ObjectFds &fds);
+// in `fds`, and gives both their state back. `peer` and `ownerB` null: a's
+// peer was closed; the other socket is made, used and closed again.
+Result<void> restoreUnixSocketPair(Injector &injector, RemoteScratch &scratch, const image::FileObjectRecord &a, const image::FileObjectRecord *peer,
+                                   const image::FdRecord &ownerA, const image::FdRecord *ownerB, ObjectFds &fds);
 
 } // namespace cryopod::engine

@@ -723,8 +723,8 @@ private Q_SLOTS:
         object.targets[1].fd = -2;
         EXPECT_ERROR(withSection(objectAt + 3, object), "file object 4: epoll registration of negative fd -2");
         object = s.fileObjects[4];
-        object.peer = 0;
-        EXPECT_ERROR(withSection(objectAt + 4, object), "file object 5: a socket of a pair without its peer");
+        object.peer = 5;
+        EXPECT_ERROR(withSection(objectAt + 4, object), "file object 5: a socket that is its own peer");
         object = s.fileObjects[4];
         object.socketType = 3; // SOCK_RAW
         EXPECT_ERROR(withSection(objectAt + 4, object), "socket type 3 is not stream, datagram or seqpacket");

@@ -8,10 +8,14 @@
 //   fds 5/6: SOCK_DGRAM; 7 datagrams of seeded sizes (one empty) wait at 6;
 //     5 has SO_SNDBUF 64 KiB (reported 128 KiB);
 //   fds 7/8: SOCK_SEQPACKET; 3 packets wait at 8, then 7 was shut down for
-//     writing.
+//     writing;
+//   fd 10: SOCK_STREAM whose peer sent 3000 bytes and was closed;
+//   fd 11: SOCK_DGRAM whose peer sent 2 datagrams and was closed.
 // After go: types (SO_TYPE), the pairs connected to each other (a byte each
 // way), every queued byte and every message boundary, then nothing more
-// (EAGAIN; end of file at 8 after its packets, EPIPE when 7 writes);
+// (EAGAIN; end of file at 8 after its packets, EPIPE when 7 writes; 10 reads
+// its bytes, then end of file, and cannot send; 11 reads its datagrams, then
+// EAGAIN, and its send is refused);
 // O_NONBLOCK, SO_PASSCRED, SO_SNDBUF; 3 and 9 one open file.
 
 #ifndef _GNU_SOURCE
@@ -130,6 +134,14 @@ int main(int argc, char **argv)
         }
     }
     shutdown(7, SHUT_WR);
+    makePair(SOCK_STREAM, 10, 12);
+    sendAll(12, s_back, 3000);
+    close(12);
+    makePair(SOCK_DGRAM, 11, 12);
+    if (send(12, s_packet[0], 10, 0) != 10 || send(12, s_packet[1], 20, 0) != 20) {
+        wl_die("datagrams to fd 11: %s", strerror(errno));
+    }
+    close(12);
 
     wl_run(NULL, sabotage, 10);
 
@@ -173,5 +185,17 @@ int main(int argc, char **argv)
     errno = 0;
     wl_check(send(7, &x, 1, MSG_NOSIGNAL) == -1 && errno == EPIPE, "fd 7 can still send (%s)", strerror(errno));
     wl_check(send(8, &x, 1, 0) == 1 && recv(7, &y, 1, 0) == 1, "fd 8 cannot send to 7");
+
+    // Peers closed: what they sent, then end of file / nothing; no sending.
+    n = readStream(10, got, sizeof got);
+    wl_check(n == 3000 && memcmp(got, s_back, 3000) == 0, "fd 10: read %zu bytes, expected 3000 then end of file", n);
+    errno = 0;
+    wl_check(send(10, &x, 1, MSG_NOSIGNAL) == -1 && errno == EPIPE, "fd 10 can still send (%s)", strerror(errno));
+    wl_check(recv(11, got, sizeof got, MSG_DONTWAIT) == 10 && memcmp(got, s_packet[0], 10) == 0, "fd 11: first datagram lost");
+    wl_check(recv(11, got, sizeof got, MSG_DONTWAIT) == 20 && memcmp(got, s_packet[1], 20) == 0, "fd 11: second datagram lost");
+    errno = 0;
+    wl_check(recv(11, got, sizeof got, MSG_DONTWAIT) == -1 && errno == EAGAIN, "fd 11: more than its datagrams");
+    errno = 0;
+    wl_check(send(11, &x, 1, 0) == -1 && errno == ECONNREFUSED, "fd 11: send to its closed peer did not fail with ECONNREFUSED (%s)", strerror(errno));
     return wl_finish();
 }
