@@ -106,13 +106,17 @@ PathVerdict runOne(const PathCheck &check)
         }
         return {};
     }
-    case PathCheck::Kind::CharDevice: {
+    case PathCheck::Kind::CharDevice:
+    case PathCheck::Kind::Fifo: {
         struct stat st{};
         if (::stat(check.path.c_str(), &st) != 0) {
             return failure(check, errno, "look it up");
         }
-        if (!S_ISCHR(st.st_mode) || uint64_t(st.st_rdev) != check.rdev) {
+        if (check.kind == PathCheck::Kind::CharDevice && (!S_ISCHR(st.st_mode) || uint64_t(st.st_rdev) != check.rdev)) {
             return different(check, "not the character device the image names");
+        }
+        if (check.kind == PathCheck::Kind::Fifo && (!S_ISFIFO(st.st_mode) || !sameFile(check, st))) {
+            return different(check, "not the named pipe (FIFO) the image names");
         }
         if (accessAsCaller(check.path, check.accessMode) != 0) {
             return failure(check, errno, "open it for " + std::string(check.accessMode == (R_OK | W_OK) ? "reading and writing" : check.accessMode == W_OK ? "writing" : "reading"));

@@ -39,12 +39,13 @@ struct PathCheck {
         SearchDirectory, // access(path, X_OK) and a directory (chdir)
         CreateIn, // access(path, W_OK | X_OK) and a directory (create a file in it)
         ReadOrExecute, // access(path, R_OK) or access(path, X_OK); with identity: names dev/ino
+        Fifo, // access(path, accessMode) and a FIFO; with identity: names dev/ino (opening one could block)
     };
     Kind kind = Kind::Open;
     std::string what; // "fd 3", "the executable", ... for messages
     std::string path;
     int flags = 0; // Open: the open flags (O_CREAT, O_TRUNC, O_EXCL are dropped)
-    int accessMode = 0; // CharDevice: R_OK and/or W_OK
+    int accessMode = 0; // CharDevice, Fifo: R_OK and/or W_OK
     bool haveIdentity = false;
     uint64_t dev = 0, ino = 0, rdev = 0;
 };

@@ -120,8 +120,19 @@ std::vector<PathCheck> pathChecks(const ImageInfo &info)
                 c.dev = fd.dev;
                 c.ino = fd.ino;
                 break;
+            case FdKind::Pipe:
+            case FdKind::EventFd:
+            case FdKind::TimerFd:
+            case FdKind::SignalFd:
+            case FdKind::Epoll:
+            case FdKind::UnixSocket:
+                continue; // made anew, no path
             case FdKind::CharDevice:
-                c.kind = PathCheck::Kind::CharDevice;
+            case FdKind::Fifo:
+                c.kind = fd.kind == FdKind::Fifo ? PathCheck::Kind::Fifo : PathCheck::Kind::CharDevice;
+                c.haveIdentity = fd.kind == FdKind::Fifo;
+                c.dev = fd.dev;
+                c.ino = fd.ino;
                 switch (fd.openFlags & O_ACCMODE) {
                 case O_WRONLY:
                     c.accessMode = W_OK;

@@ -164,8 +164,102 @@ QString fdKindName(FdKind kind)
         return QStringLiteral("dir");
     case FdKind::CharDevice:
         return QStringLiteral("chr");
+    case FdKind::Pipe:
+        return QStringLiteral("pipe");
+    case FdKind::Fifo:
+        return QStringLiteral("fifo");
+    case FdKind::EventFd:
+        return QStringLiteral("eventfd");
+    case FdKind::TimerFd:
+        return QStringLiteral("timerfd");
+    case FdKind::SignalFd:
+        return QStringLiteral("signalfd");
+    case FdKind::Epoll:
+        return QStringLiteral("epoll");
+    case FdKind::UnixSocket:
+        return QStringLiteral("unix");
     }
     return QStringLiteral("kind-%1").arg(uint32_t(kind));
+}
+
+QString seconds(quint64 ns)
+{
+    return QStringLiteral("%1 s").arg(double(ns) / 1e9, 0, 'f', ns % 1000000 ? 6 : 3);
+}
+
+// What a file object holds, in one line: "pipe of 64.0 KiB, 1500 bytes
+// queued", "eventfd count 0x5 (semaphore)", ...
+QString describeObject(const FileObjectRecord &o)
+{
+    switch (o.kind) {
+    case FileObjectKind::Pipe:
+    case FileObjectKind::Fifo:
+        return QStringLiteral("%1 of %2, %3 bytes queued")
+            .arg(o.kind == FileObjectKind::Pipe ? QStringLiteral("pipe") : QStringLiteral("FIFO"), humanSize(o.pipeSize))
+            .arg(o.data.size());
+    case FileObjectKind::EventFd:
+        return QStringLiteral("eventfd count %1%2").arg(hex(o.count), o.semaphore ? QStringLiteral(" (semaphore)") : QString());
+    case FileObjectKind::TimerFd:
+        return QStringLiteral("timerfd clock %1, %2, every %3, %4 unread%5")
+            .arg(o.clockId)
+            .arg(o.valueNs ? seconds(o.valueNs) + QStringLiteral(" left") : QStringLiteral("disarmed"), seconds(o.intervalNs))
+            .arg(o.ticks)
+            .arg(o.settimeFlags & 1 ? QStringLiteral(", absolute") : QString());
+    case FileObjectKind::SignalFd:
+        return QStringLiteral("signalfd mask %1").arg(hex(o.sigmask));
+    case FileObjectKind::Epoll: {
+        QStringList targets;
+        for (const EpollTarget &t : o.targets) {
+            targets << QStringLiteral("fd %1 events %2 data %3").arg(t.fd).arg(hex(t.events), hex(t.data));
+        }
+        return QStringLiteral("epoll set: %1").arg(targets.isEmpty() ? QStringLiteral("empty") : targets.join(QStringLiteral("; ")));
+    }
+    case FileObjectKind::UnixSocket: {
+        static const QString types[] = {QStringLiteral("?"), QStringLiteral("stream"), QStringLiteral("datagram"), QStringLiteral("?"), QStringLiteral("?"),
+                                        QStringLiteral("seqpacket")};
+        quint64 bytes = 0;
+        for (const std::vector<uint8_t> &m : o.messages) {
+            bytes += m.size();
+        }
+        return QStringLiteral("unix %1 socket, peer object %2, %3 bytes in %4 messages queued%5")
+            .arg(o.socketType < 6 ? types[o.socketType] : QStringLiteral("?"))
+            .arg(o.peer)
+            .arg(bytes)
+            .arg(o.messages.size())
+            .arg(o.shutdown ? QStringLiteral(", shut down %1").arg(o.shutdown) : QString());
+    }
+    }
+    return QStringLiteral("object kind %1").arg(uint32_t(o.kind));
+}
+
+const FileObjectRecord *objectOf(const ImageInfo &info, uint64_t id)
+{
+    for (const FileObjectRecord &o : info.fileObjects) {
+        if (o.id == id) {
+            return &o;
+        }
+    }
+    return nullptr;
+}
+
+QString describeTimers(const TimersRecord &t)
+{
+    static const char *const names[] = {"ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF"};
+    QStringList out;
+    for (size_t i = 0; i < t.itimers.size(); ++i) {
+        if (t.itimers[i].valueNs) {
+            out << QStringLiteral("%1 %2 left, every %3").arg(QLatin1String(names[i]), seconds(t.itimers[i].valueNs), seconds(t.itimers[i].intervalNs));
+        }
+    }
+    for (const PosixTimer &p : t.posix) {
+        out << QStringLiteral("POSIX timer %1 (clock %2, %3 %4) %5, every %6")
+                   .arg(p.id)
+                   .arg(p.clockId)
+                   .arg(p.notify == 1 ? QStringLiteral("no signal") : signalName(p.signo))
+                   .arg(p.notify == 4 ? QStringLiteral("to thread %1").arg(p.tid) : QString())
+                   .arg(p.valueNs ? seconds(p.valueNs) + QStringLiteral(" left") : QStringLiteral("disarmed"), seconds(p.intervalNs));
+    }
+    return out.isEmpty() ? QStringLiteral("none armed") : out.join(QStringLiteral("; "));
 }
 
 // O_* flags of fdinfo (x86-64 values), by name.
@@ -334,6 +428,9 @@ QString textReport(const QString &path, const ImageInfo &info)
                 out += QStringLiteral("    %1 %2  flags %3  mask %4\n").arg(signalName(a.signo), -9).arg(handler, -18).arg(hex(a.flags), hex(a.mask));
             }
         }
+        if (p.timers) {
+            out += QStringLiteral("  timers:      %1\n").arg(describeTimers(*p.timers));
+        }
         out += QStringLiteral("  memory:      %1 VMAs, %2 pages stored, %3 raw, %4 stored (ratio %5)\n")
                    .arg(p.vmas.size())
                    .arg(p.pages)
@@ -383,6 +480,10 @@ QString textReport(const QString &path, const ImageInfo &info)
             QString extra;
             if (f.fd.kind == FdKind::CharDevice) {
                 extra += QStringLiteral(" (device %1:%2)").arg(major(f.fd.rdev)).arg(minor(f.fd.rdev));
+            }
+            if (f.fd.object != 0) {
+                const FileObjectRecord *object = objectOf(info, f.fd.object);
+                extra += QStringLiteral(" (object %1: %2)").arg(f.fd.object).arg(object ? describeObject(*object) : QStringLiteral("missing"));
             }
             if (f.fd.unlinked) {
                 extra += f.hasData
@@ -537,6 +638,9 @@ QJsonObject jsonReport(const QString &path, const ImageInfo &info)
             }
             o.insert(QStringLiteral("signals"), actions);
         }
+        if (p.timers) {
+            o.insert(QStringLiteral("timers"), describeTimers(*p.timers));
+        }
         QJsonArray vmas;
         for (const ImageVma &v : p.vmas) {
             QJsonArray flags;
@@ -582,6 +686,12 @@ QJsonObject jsonReport(const QString &path, const ImageInfo &info)
                             {QStringLiteral("unlinked"), f.fd.unlinked}};
             if (f.fd.kind == FdKind::CharDevice) {
                 fo.insert(QStringLiteral("device"), QStringLiteral("%1:%2").arg(major(f.fd.rdev)).arg(minor(f.fd.rdev)));
+            }
+            if (f.fd.object != 0) {
+                fo.insert(QStringLiteral("object"), qint64(f.fd.object));
+                if (const FileObjectRecord *object = objectOf(info, f.fd.object)) {
+                    fo.insert(QStringLiteral("objectInfo"), describeObject(*object));
+                }
             }
             if (f.hasData) {
                 fo.insert(QStringLiteral("dataRawBytes"), qint64(f.dataRawBytes));

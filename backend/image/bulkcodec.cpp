@@ -213,7 +213,8 @@ Result<Section> decodeRecord(std::span<const uint8_t> payload, const Header &hea
     Result<void> ok;
     if constexpr (std::is_same_v<Record, MmRecord>) {
         ok = ImageValidator::check(record, header.pageSize, limits);
-    } else if constexpr (std::is_same_v<Record, ProcessTreeRecord> || std::is_same_v<Record, FilesRecord>) {
+    } else if constexpr (std::is_same_v<Record, ProcessTreeRecord> || std::is_same_v<Record, FilesRecord>
+                         || std::is_same_v<Record, FileObjectRecord>) {
         ok = ImageValidator::check(record, limits);
     } else if constexpr (!std::is_same_v<Record, EndRecord>) {
         ok = ImageValidator::check(record);
@@ -255,6 +256,12 @@ Result<Section> SectionBytes::decode(std::span<const uint8_t> bytes, const Heade
         break;
     case SectionType::Files:
         section = decodeRecord<FilesRecord>(payload, header, limits);
+        break;
+    case SectionType::FileObject:
+        section = decodeRecord<FileObjectRecord>(payload, header, limits);
+        break;
+    case SectionType::Timers:
+        section = decodeRecord<TimersRecord>(payload, header, limits);
         break;
     case SectionType::End:
         section = decodeRecord<EndRecord>(payload, header, limits);

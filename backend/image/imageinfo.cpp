@@ -152,6 +152,12 @@ Result<ImageInfo> ImageInfo::read(int fd, const ReaderLimits &limits)
                         p.fds.push_back(std::move(fi));
                     }
                     return "Files";
+                } else if constexpr (std::is_same_v<T, TimersRecord>) {
+                    processOf(r.pid).timers = r;
+                    return "Timers";
+                } else if constexpr (std::is_same_v<T, FileObjectRecord>) {
+                    info.fileObjects.push_back(std::move(r));
+                    return "FileObject";
                 } else if constexpr (std::is_same_v<T, PagesRecord>) {
                     raw = r.data.size();
                     accountPages(processOf(r.pid), r, info.header.pageSize, stored);

@@ -41,6 +41,7 @@ struct ImageProcess {
     std::optional<TaskRecord> task;
     std::optional<CredsRecord> creds;
     std::optional<SignalsRecord> signals;
+    std::optional<TimersRecord> timers;
     std::vector<ThreadRecord> threads;
     std::optional<MmRecord> mm; // its vmas are moved to `vmas`
     std::vector<ImageVma> vmas;
@@ -61,6 +62,7 @@ struct ImageInfo {
     int32_t rootPid = 0;
     std::vector<ImageProcess> processes; // parents before children
     std::map<std::string, ImageSectionStats> sections; // by section type name
+    std::vector<FileObjectRecord> fileObjects; // pipes, eventfds, ... (FdRecord::object names them)
     EndRecord end;
     uint64_t imageBytes = 0; // header through End
     uint64_t pagesRawBytes = 0;

@@ -431,7 +431,8 @@ Result<Section> ImageReader::Private::decodeFields(std::span<const uint8_t> byte
     Result<void> ok;
     if constexpr (std::is_same_v<Record, MmRecord>) {
         ok = ImageValidator::check(record, header.pageSize, limits);
-    } else if constexpr (std::is_same_v<Record, ProcessTreeRecord> || std::is_same_v<Record, FilesRecord>) {
+    } else if constexpr (std::is_same_v<Record, ProcessTreeRecord> || std::is_same_v<Record, FilesRecord>
+                         || std::is_same_v<Record, FileObjectRecord>) {
         ok = ImageValidator::check(record, limits);
     } else if constexpr (!std::is_same_v<Record, EndRecord>) {
         ok = ImageValidator::check(record);
@@ -624,6 +625,12 @@ Result<ImageReader::Item> ImageReader::Private::readSection(bool keepPagesStored
         break;
     case SectionType::Files:
         section = decodeFields<FilesRecord>(bytes);
+        break;
+    case SectionType::FileObject:
+        section = decodeFields<FileObjectRecord>(bytes);
+        break;
+    case SectionType::Timers:
+        section = decodeFields<TimersRecord>(bytes);
         break;
     case SectionType::End:
         section = decodeFields<EndRecord>(bytes);

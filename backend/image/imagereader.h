@@ -29,7 +29,7 @@ struct ReaderLimits {
     bool requireComplete = true;
 };
 
-using Section = std::variant<ProcessTreeRecord, TaskRecord, ThreadRecord, CredsRecord, SignalsRecord, MmRecord, FilesRecord, FileDataRecord, PagesRecord, EndRecord>;
+using Section = std::variant<ProcessTreeRecord, TaskRecord, ThreadRecord, CredsRecord, SignalsRecord, MmRecord, FilesRecord, FileDataRecord, PagesRecord, EndRecord, FileObjectRecord, TimersRecord>;
 
 // A Pages section as it is stored: its checksum verified, its fields decoded
 // and checked (alone and against the image so far: known pid, inside the

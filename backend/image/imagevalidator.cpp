@@ -7,6 +7,7 @@
 #include "sectionframe.h"
 
 #include <algorithm>
+#include <optional>
 #include <format>
 #include <sys/stat.h>
 
@@ -357,8 +358,9 @@ Result<void> ImageValidator::check(const FilesRecord &r, const ReaderLimits &lim
         if (f.path.find('\0') != std::string::npos) {
             return fail(fd + ": path contains a NUL byte");
         }
-        CRYOPOD_PROPAGATE(checkPath(f.path, fd + ": path", false));
         uint32_t expectedType = 0;
+        bool byPath = true; // reopened by its path
+        std::optional<FileObjectKind> objectKind;
         switch (f.kind) {
         case FdKind::Regular:
             expectedType = S_IFREG;
@@ -369,11 +371,40 @@ Result<void> ImageValidator::check(const FilesRecord &r, const ReaderLimits &lim
         case FdKind::CharDevice:
             expectedType = S_IFCHR;
             break;
+        case FdKind::Fifo:
+            expectedType = S_IFIFO;
+            objectKind = FileObjectKind::Fifo;
+            break;
+        case FdKind::Pipe:
+            expectedType = S_IFIFO;
+            objectKind = FileObjectKind::Pipe;
+            byPath = false;
+            break;
+        case FdKind::UnixSocket:
+            expectedType = S_IFSOCK;
+            objectKind = FileObjectKind::UnixSocket;
+            byPath = false;
+            break;
+        case FdKind::EventFd:
+        case FdKind::TimerFd:
+        case FdKind::SignalFd:
+        case FdKind::Epoll:
+            objectKind = fileObjectKindOf(f.kind);
+            byPath = false;
+            break;
         default:
             return fail(std::format("{}: unknown kind {}", fd, uint32_t(f.kind)));
         }
-        if ((f.mode & S_IFMT) != expectedType) {
+        if (byPath) {
+            CRYOPOD_PROPAGATE(checkPath(f.path, fd + ": path", false));
+        } else if (f.path.size() > kMaxPathBytes) {
+            return fail(std::format("{}: name is {} bytes long, more than {}", fd, f.path.size(), kMaxPathBytes));
+        }
+        if (expectedType != 0 && (f.mode & S_IFMT) != expectedType) {
             return fail(std::format("{}: mode {:#o} does not match its kind", fd, f.mode));
+        }
+        if (objectKind.has_value() != (f.object != 0)) {
+            return fail(objectKind ? fd + ": names no file object" : std::format("{}: a file of its kind names no file object, but names {}", fd, f.object));
         }
         if ((f.openFlags & kOCloexec) != 0) {
             return fail(fd + ": O_CLOEXEC belongs in cloexec, not in openFlags");
@@ -397,9 +428,142 @@ Result<void> ImageValidator::check(const FilesRecord &r, const ReaderLimits &lim
             if (owner->dupOf != -1) {
                 return fail(std::format("{}: shares the open file of fd {}, which itself shares one (must name the owner)", fd, f.dupOf));
             }
-            if (owner->kind != f.kind || owner->dev != f.dev || owner->ino != f.ino || owner->unlinked != f.unlinked) {
+            if (owner->kind != f.kind || owner->dev != f.dev || owner->ino != f.ino || owner->unlinked != f.unlinked || owner->object != f.object) {
                 return fail(std::format("{}: shares the open file of fd {}, but describes another file", fd, f.dupOf));
             }
+        }
+    }
+    return {};
+}
+
+Result<void> ImageValidator::check(const FileObjectRecord &r, const ReaderLimits &limits)
+{
+    const std::string what = std::format("file object {}", r.id);
+    if (r.id == 0) {
+        return fail("file object with id 0");
+    }
+    if (!validPid(r.ownerPid)) {
+        return fail(std::format("{}: owner pid out of range 1..{}", what, kMaxPid));
+    }
+    const bool isPipe = r.kind == FileObjectKind::Pipe || r.kind == FileObjectKind::Fifo;
+    const bool isTimer = r.kind == FileObjectKind::TimerFd;
+    switch (r.kind) {
+    case FileObjectKind::Pipe:
+    case FileObjectKind::Fifo:
+    case FileObjectKind::EventFd:
+    case FileObjectKind::TimerFd:
+    case FileObjectKind::SignalFd:
+    case FileObjectKind::Epoll:
+    case FileObjectKind::UnixSocket:
+        break;
+    default:
+        return fail(std::format("{}: unknown kind {}", what, uint32_t(r.kind)));
+    }
+    if (r.kind != FileObjectKind::UnixSocket
+        && (r.socketType != 0 || r.peer != 0 || r.shutdown != 0 || r.sndbuf != 0 || r.rcvbuf != 0 || r.passcred || !r.messages.empty())) {
+        return fail(what + ": socket fields set on an object that is no socket");
+    }
+    if (r.kind == FileObjectKind::UnixSocket) {
+        if (r.socketType != 1 && r.socketType != 2 && r.socketType != 5) {
+            return fail(std::format("{}: socket type {} is not stream, datagram or seqpacket", what, r.socketType));
+        }
+        if (r.peer == r.id) {
+            return fail(what + ": a socket that is its own peer");
+        }
+        if ((r.shutdown & ~3u) != 0) {
+            return fail(std::format("{}: unknown shutdown bits {:#x}", what, r.shutdown));
+        }
+        uint64_t queued = 0;
+        for (const std::vector<uint8_t> &m : r.messages) {
+            queued += m.size();
+        }
+        if (queued > kMaxPipeDataBytes || r.messages.size() > limits.maxVectorItems) {
+            return fail(std::format("{}: {} bytes in {} messages queued, more than the limits", what, queued, r.messages.size()));
+        }
+    }
+    // Fields of the other kinds stay empty: a reader never has to guess.
+    if (!isPipe && (r.ino != 0 || r.pipeSize != 0 || !r.data.empty())) {
+        return fail(what + ": pipe fields set on an object that is no pipe");
+    }
+    if (r.kind != FileObjectKind::EventFd && (r.count != 0 || r.semaphore)) {
+        return fail(what + ": eventfd fields set on an object that is no eventfd");
+    }
+    if (!isTimer && (r.clockId != 0 || r.settimeFlags != 0 || r.ticks != 0 || r.valueNs != 0 || r.intervalNs != 0 || r.deadlineNs != 0)) {
+        return fail(what + ": timerfd fields set on an object that is no timerfd");
+    }
+    if (r.kind != FileObjectKind::SignalFd && r.sigmask != 0) {
+        return fail(what + ": a signal mask on an object that is no signalfd");
+    }
+    if (r.kind != FileObjectKind::Epoll && !r.targets.empty()) {
+        return fail(what + ": epoll registrations on an object that is no epoll set");
+    }
+    if (isPipe) {
+        if (r.pipeSize < 4096 || (r.pipeSize & (r.pipeSize - 1)) != 0) {
+            return fail(std::format("{}: pipe size {} is not a power of two of at least one page", what, r.pipeSize));
+        }
+        if (r.data.size() > r.pipeSize || r.data.size() > kMaxPipeDataBytes) {
+            return fail(std::format("{}: {} bytes queued in a pipe of {} bytes", what, r.data.size(), r.pipeSize));
+        }
+    }
+    if (r.kind == FileObjectKind::EventFd && r.count == ~uint64_t(0)) {
+        return fail(what + ": eventfd count 0xffffffffffffffff is not a value an eventfd can hold");
+    }
+    if (isTimer) {
+        constexpr int32_t kClocks[] = {0 /* REALTIME */, 1 /* MONOTONIC */, 7 /* BOOTTIME */, 8 /* REALTIME_ALARM */, 9 /* BOOTTIME_ALARM */};
+        if (std::find(std::begin(kClocks), std::end(kClocks), r.clockId) == std::end(kClocks)) {
+            return fail(std::format("{}: clock {} is not one a timerfd can use", what, r.clockId));
+        }
+        if ((r.settimeFlags & ~3u) != 0) {
+            return fail(std::format("{}: unknown timerfd_settime flags {:#x}", what, r.settimeFlags));
+        }
+        if ((r.valueNs == 0) != (r.deadlineNs == 0)) {
+            return fail(what + ": a timer armed without a deadline, or disarmed with one");
+        }
+    }
+    if (r.targets.size() > limits.maxVectorItems) {
+        return fail(std::format("{}: {} epoll registrations, more than the limit of {}", what, r.targets.size(), limits.maxVectorItems));
+    }
+    for (const EpollTarget &t : r.targets) {
+        if (t.fd < 0) {
+            return fail(std::format("{}: epoll registration of negative fd {}", what, t.fd));
+        }
+    }
+    return {};
+}
+
+Result<void> ImageValidator::check(const TimersRecord &r)
+{
+    if (!validPid(r.pid)) {
+        return fail(std::format("timers of pid {}: pid out of range 1..{}", r.pid, kMaxPid));
+    }
+    // setitimer takes seconds as a time_t and refuses more than 2^63 ns.
+    for (size_t i = 0; i < r.itimers.size(); ++i) {
+        if (r.itimers[i].valueNs > uint64_t(INT64_MAX) || r.itimers[i].intervalNs > uint64_t(INT64_MAX)) {
+            return fail(std::format("timers of pid {}: interval timer {} out of range", r.pid, i));
+        }
+    }
+    int32_t previous = -1;
+    for (const PosixTimer &t : r.posix) {
+        const std::string what = std::format("timers of pid {}: POSIX timer {}", r.pid, t.id);
+        if (t.id <= previous) {
+            return fail(what + ": ids not ascending and unique");
+        }
+        previous = t.id;
+        constexpr int32_t kClocks[] = {0, 1, 2, 3, 7, 8, 9, 11}; // REALTIME ... BOOTTIME_ALARM, TAI
+        if (std::find(std::begin(kClocks), std::end(kClocks), t.clockId) == std::end(kClocks)) {
+            return fail(std::format("{}: clock {} is not supported", what, t.clockId));
+        }
+        if (t.notify != 0 && t.notify != 1 && t.notify != 4) {
+            return fail(std::format("{}: notification {} is not SIGEV_SIGNAL, SIGEV_NONE or SIGEV_THREAD_ID", what, t.notify));
+        }
+        if (t.notify != 1 && (t.signo < 1 || t.signo > 64)) {
+            return fail(std::format("{}: signal {} out of range 1..64", what, t.signo));
+        }
+        if (t.notify == 4 && !validPid(t.tid)) {
+            return fail(std::format("{}: thread {} out of range", what, t.tid));
+        }
+        if (t.valueNs > uint64_t(INT64_MAX) || t.intervalNs > uint64_t(INT64_MAX)) {
+            return fail(what + ": time out of range");
         }
     }
     return {};
@@ -637,9 +801,26 @@ Result<void> ImageValidator::accept(const Section &section)
                     vmas.push_back(copy);
                 }
                 return {};
+            } else if constexpr (std::is_same_v<T, TimersRecord>) {
+                return once(m_timers, r.pid, "Timers");
+            } else if constexpr (std::is_same_v<T, FileObjectRecord>) {
+                CRYOPOD_PROPAGATE(knownPid(r.ownerPid, "FileObject"));
+                if (!m_objects.emplace(r.id, r.kind).second) {
+                    return fail(std::format("second FileObject record with id {}", r.id));
+                }
+                return {};
             } else if constexpr (std::is_same_v<T, FilesRecord>) {
                 CRYOPOD_PROPAGATE(once(m_files, r.pid, "Files"));
                 for (const FdRecord &f : r.fds) {
+                    if (f.object != 0) {
+                        const auto object = m_objects.find(f.object);
+                        if (object == m_objects.end()) {
+                            return fail(std::format("fd {} of pid {} names file object {}, which no earlier FileObject record defines", f.fd, r.pid, f.object));
+                        }
+                        if (fileObjectKindOf(f.kind) != object->second) {
+                            return fail(std::format("fd {} of pid {} names file object {} of another kind", f.fd, r.pid, f.object));
+                        }
+                    }
                     if (f.unlinked && f.dupOf == -1) {
                         m_unlinked[{r.pid, f.fd}] = false;
                     }

@@ -38,6 +38,8 @@ public:
     static Result<void> check(const SignalsRecord &record);
     static Result<void> check(const MmRecord &record, uint32_t pageSize, const ReaderLimits &limits = {});
     static Result<void> check(const FilesRecord &record, const ReaderLimits &limits = {});
+    static Result<void> check(const FileObjectRecord &record, const ReaderLimits &limits = {});
+    static Result<void> check(const TimersRecord &record);
     // A Pages record: runs page aligned, ascending, non-overlapping, and
     // dataBytes == pages * pageSize within the section limit.
     static Result<void> checkPages(int32_t pid, std::span<const PageRun> runs, uint64_t dataBytes, uint32_t pageSize, const ReaderLimits &limits = {});
@@ -62,10 +64,11 @@ private:
     ReaderLimits m_limits;
     bool m_haveTree = false;
     std::map<int32_t, std::set<int32_t>> m_tids; // pid -> its tids
-    std::set<int32_t> m_tasks, m_creds, m_signals, m_files, m_threads;
+    std::set<int32_t> m_tasks, m_creds, m_signals, m_files, m_threads, m_timers;
     std::map<int32_t, std::vector<VmaRecord>> m_vmas; // pid -> VMAs of its MmRecord (no paths needed)
     std::map<int32_t, uint64_t> m_pagesEnd; // pid -> end of the last page run seen
     std::map<std::pair<int32_t, int32_t>, bool> m_unlinked; // (pid, fd) -> has FileData
+    std::map<uint64_t, FileObjectKind> m_objects; // FileObject id -> kind
 };
 
 } // namespace cryopod::image

@@ -276,6 +276,16 @@ Result<void> ImageWriter::write(const FilesRecord &record)
     return d->writeChecked(SectionType::Files, record, ImageValidator::check(record, d->limits));
 }
 
+Result<void> ImageWriter::write(const FileObjectRecord &record)
+{
+    return d->writeChecked(SectionType::FileObject, record, ImageValidator::check(record, d->limits));
+}
+
+Result<void> ImageWriter::write(const TimersRecord &record)
+{
+    return d->writeChecked(SectionType::Timers, record, ImageValidator::check(record));
+}
+
 Result<void> ImageWriter::write(const FileDataRecord &record)
 {
     CRYOPOD_PROPAGATE(d->usable("FileData"));

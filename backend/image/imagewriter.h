@@ -47,6 +47,8 @@ public:
     Result<void> write(const SignalsRecord &record);
     Result<void> write(const MmRecord &record);
     Result<void> write(const FilesRecord &record);
+    Result<void> write(const FileObjectRecord &record);
+    Result<void> write(const TimersRecord &record);
     Result<void> write(const FileDataRecord &record);
     Result<void> write(const PagesRecord &record);
     // Same as write(PagesRecord) without copying the page bytes.

@@ -214,7 +214,8 @@ Result<Section> RawImageReader::Private::decodeFields(std::span<const uint8_t> b
     Result<void> ok;
     if constexpr (std::is_same_v<Record, MmRecord>) {
         ok = ImageValidator::check(record, header.pageSize, limits);
-    } else if constexpr (std::is_same_v<Record, ProcessTreeRecord> || std::is_same_v<Record, FilesRecord>) {
+    } else if constexpr (std::is_same_v<Record, ProcessTreeRecord> || std::is_same_v<Record, FilesRecord>
+                         || std::is_same_v<Record, FileObjectRecord>) {
         ok = ImageValidator::check(record, limits);
     } else if constexpr (!std::is_same_v<Record, EndRecord>) {
         ok = ImageValidator::check(record);
@@ -345,6 +346,12 @@ Result<void> RawImageReader::Private::readSection()
         break;
     case SectionType::Files:
         section = decodeFields<FilesRecord>(payload);
+        break;
+    case SectionType::FileObject:
+        section = decodeFields<FileObjectRecord>(payload);
+        break;
+    case SectionType::Timers:
+        section = decodeFields<TimersRecord>(payload);
         break;
     case SectionType::End:
         section = decodeFields<EndRecord>(payload);

@@ -11,7 +11,8 @@ namespace
 // Smallest encodings of repeated items, for Decoder::count().
 constexpr uint32_t kMinProcessEntryBytes = 4 * 4 + 4;
 constexpr uint32_t kMinVmaBytes = 8 + 8 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8;
-constexpr uint32_t kMinFdBytes = 4 + 4 + 4 + 4 + 1 + 8 + 4 + 8 * 4 + 1 + 4;
+constexpr uint32_t kMinFdBytes = 4 + 4 + 4 + 4 + 1 + 8 + 4 + 8 * 4 + 1 + 4 + 8;
+constexpr uint32_t kEpollTargetBytes = 4 + 4 + 8;
 constexpr uint32_t kMinPendingSignalBytes = 4 + 4;
 constexpr uint64_t kMaxPendingSignals = 1 << 20; // RLIMIT_SIGPENDING is the real bound
 
@@ -354,6 +355,7 @@ void RecordCodec::encode(Encoder &e, const FilesRecord &r)
         e.u64(f.size);
         e.boolean(f.unlinked);
         e.i32(f.dupOf);
+        e.u64(f.object);
     }
 }
 
@@ -377,7 +379,125 @@ void RecordCodec::decode(Decoder &d, FilesRecord &r)
         f.size = d.u64("fds.size");
         f.unlinked = d.boolean("fds.unlinked");
         f.dupOf = d.i32("fds.dupOf");
+        f.object = d.u64("fds.object");
         r.fds.push_back(std::move(f));
+    }
+}
+
+void RecordCodec::encode(Encoder &e, const FileObjectRecord &r)
+{
+    e.u64(r.id);
+    e.u32(uint32_t(r.kind));
+    e.i32(r.ownerPid);
+    e.u64(r.ino);
+    e.u32(r.pipeSize);
+    e.bytes(r.data);
+    e.u64(r.count);
+    e.boolean(r.semaphore);
+    e.i32(r.clockId);
+    e.u32(r.settimeFlags);
+    e.u64(r.ticks);
+    e.u64(r.valueNs);
+    e.u64(r.intervalNs);
+    e.u64(uint64_t(r.deadlineNs));
+    e.u64(r.sigmask);
+    e.count(r.targets.size());
+    for (const EpollTarget &t : r.targets) {
+        e.i32(t.fd);
+        e.u32(t.events);
+        e.u64(t.data);
+    }
+    e.u32(r.socketType);
+    e.u64(r.peer);
+    e.u32(r.shutdown);
+    e.u32(r.sndbuf);
+    e.u32(r.rcvbuf);
+    e.boolean(r.passcred);
+    e.count(r.messages.size());
+    for (const std::vector<uint8_t> &m : r.messages) {
+        e.bytes(m);
+    }
+}
+
+void RecordCodec::encode(Encoder &e, const TimersRecord &r)
+{
+    e.i32(r.pid);
+    for (const Itimer &t : r.itimers) {
+        e.u64(t.valueNs);
+        e.u64(t.intervalNs);
+    }
+    e.count(r.posix.size());
+    for (const PosixTimer &t : r.posix) {
+        e.i32(t.id);
+        e.i32(t.clockId);
+        e.u32(t.notify);
+        e.u32(t.signo);
+        e.u64(t.sigval);
+        e.i32(t.tid);
+        e.u64(t.valueNs);
+        e.u64(t.intervalNs);
+    }
+}
+
+void RecordCodec::decode(Decoder &d, TimersRecord &r)
+{
+    r.pid = d.i32("pid");
+    for (Itimer &t : r.itimers) {
+        t.valueNs = d.u64("itimers.valueNs");
+        t.intervalNs = d.u64("itimers.intervalNs");
+    }
+    const uint32_t n = d.count("posix", 4 * 4 + 8 + 4 + 8 + 8);
+    r.posix.reserve(n);
+    for (uint32_t i = 0; i < n && !d.failed(); ++i) {
+        PosixTimer t;
+        t.id = d.i32("posix.id");
+        t.clockId = d.i32("posix.clockId");
+        t.notify = d.u32("posix.notify");
+        t.signo = d.u32("posix.signo");
+        t.sigval = d.u64("posix.sigval");
+        t.tid = d.i32("posix.tid");
+        t.valueNs = d.u64("posix.valueNs");
+        t.intervalNs = d.u64("posix.intervalNs");
+        r.posix.push_back(t);
+    }
+}
+
+void RecordCodec::decode(Decoder &d, FileObjectRecord &r)
+{
+    r.id = d.u64("id");
+    r.kind = FileObjectKind(d.u32("kind"));
+    r.ownerPid = d.i32("ownerPid");
+    r.ino = d.u64("ino");
+    r.pipeSize = d.u32("pipeSize");
+    r.data = d.bytes("data", kMaxPipeDataBytes);
+    r.count = d.u64("count");
+    r.semaphore = d.boolean("semaphore");
+    r.clockId = d.i32("clockId");
+    r.settimeFlags = d.u32("settimeFlags");
+    r.ticks = d.u64("ticks");
+    r.valueNs = d.u64("valueNs");
+    r.intervalNs = d.u64("intervalNs");
+    r.deadlineNs = int64_t(d.u64("deadlineNs"));
+    r.sigmask = d.u64("sigmask");
+    const uint32_t n = d.count("targets", kEpollTargetBytes);
+    r.targets.reserve(n);
+    for (uint32_t i = 0; i < n && !d.failed(); ++i) {
+        EpollTarget t;
+        t.fd = d.i32("targets.fd");
+        t.events = d.u32("targets.events");
+        t.data = d.u64("targets.data");
+        r.targets.push_back(t);
+    }
+    r.socketType = d.u32("socketType");
+    r.peer = d.u64("peer");
+    r.shutdown = d.u32("shutdown");
+    r.sndbuf = d.u32("sndbuf");
+    r.rcvbuf = d.u32("rcvbuf");
+    r.passcred = d.boolean("passcred");
+    const uint32_t messages = d.count("messages", 4);
+    r.messages.reserve(messages);
+    for (uint32_t i = 0; i < messages && !d.failed(); ++i) {
+        r.messages.push_back(d.bytes("messages", kMaxPipeDataBytes));
     }
 }
 

@@ -19,7 +19,7 @@ namespace cryopod::image
 // ---- stream framing ---------------------------------------------------------
 
 inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
-inline constexpr uint32_t kFormatVersion = 3;
+inline constexpr uint32_t kFormatVersion = 3; // 3: one Thread record per thread (robust list), FileObject and Timers records, fd kinds for kernel file objects
 
 enum class SectionType : uint32_t {
     ProcessTree = 1, // ProcessTreeRecord, exactly one, first after the header
@@ -31,6 +31,8 @@ enum class SectionType : uint32_t {
     Files = 7, // FilesRecord, one per process (its fd table)
     FileData = 8, // FileDataRecord: contents of an unlinked-but-open file
     Pages = 9, // PagesRecord: a batch of page runs of one address space, zstd
+    FileObject = 10, // FileObjectRecord: a pipe, FIFO, eventfd, timerfd, signalfd or epoll set, before the Files records naming it
+    Timers = 11, // TimersRecord, at most one per process: its interval timers
     End = 0xffff, // EndRecord, exactly one, last
 };
 
@@ -245,6 +247,14 @@ enum class FdKind : uint32_t {
     Regular = 0,
     Directory = 1,
     CharDevice = 2, // /dev/null, /dev/zero, /dev/urandom, ... by path and rdev
+    // Kernel file objects (format 3): the fd names its FileObjectRecord in `object`.
+    Pipe = 3, // one end of an anonymous pipe ("pipe:[ino]"; path is that text)
+    Fifo = 4, // a named pipe, reopened by path (dev, ino checked)
+    EventFd = 5,
+    TimerFd = 6,
+    SignalFd = 7,
+    Epoll = 8,
+    UnixSocket = 9, // one end of a connected unix socket pair whose other end is in the image too
 };
 
 struct FdRecord {
@@ -263,6 +273,10 @@ struct FdRecord {
     // restore opens that one once and dup3()s it here. The file fields repeat
     // the owner's, for readers; cloexec is per fd.
     int32_t dupOf = -1;
+    // Pipe, Fifo, EventFd, TimerFd, SignalFd, Epoll: the id of the
+    // FileObjectRecord (written before this Files record) this fd's open file
+    // refers to; 0 for the other kinds. Both ends of a pipe name one object.
+    uint64_t object = 0;
 
     friend bool operator==(const FdRecord &, const FdRecord &) = default;
 };
@@ -280,6 +294,135 @@ struct FileDataRecord {
     std::vector<uint8_t> data; // whole file contents, zstd on the wire
 
     friend bool operator==(const FileDataRecord &, const FileDataRecord &) = default;
+};
+
+// ---- kernel file objects (format 3) ------------------------------------------
+
+// A kernel object behind one or more fds, captured once and named by id from
+// every FdRecord that refers to it (`FdRecord::object`). The fields used
+// depend on `kind`; the others stay 0/empty (the validator insists).
+enum class FileObjectKind : uint32_t {
+    Pipe = 1, // anonymous pipe
+    Fifo = 2, // named pipe
+    EventFd = 3,
+    TimerFd = 4,
+    SignalFd = 5,
+    Epoll = 6,
+    UnixSocket = 7, // one socket of a connected pair (socketpair) inside the image
+};
+
+// One registration of an epoll set, as /proc/PID/fdinfo shows it: the fd
+// number it was added with (in the owner's fd table), its event mask
+// (EPOLLIN ... plus EPOLLET, EPOLLONESHOT, EPOLLEXCLUSIVE, EPOLLWAKEUP; a
+// fired EPOLLONESHOT registration keeps only those flag bits) and its data.
+struct EpollTarget {
+    int32_t fd = 0;
+    uint32_t events = 0;
+    uint64_t data = 0;
+
+    friend bool operator==(const EpollTarget &, const EpollTarget &) = default;
+};
+
+// The object kind an fd of kind `kind` refers to (FdKind::Pipe -> Pipe, ...);
+// Regular, Directory and CharDevice refer to none (returns Pipe: check
+// FdRecord::object first).
+constexpr FileObjectKind fileObjectKindOf(FdKind kind)
+{
+    switch (kind) {
+    case FdKind::Fifo:
+        return FileObjectKind::Fifo;
+    case FdKind::EventFd:
+        return FileObjectKind::EventFd;
+    case FdKind::TimerFd:
+        return FileObjectKind::TimerFd;
+    case FdKind::SignalFd:
+        return FileObjectKind::SignalFd;
+    case FdKind::Epoll:
+        return FileObjectKind::Epoll;
+    case FdKind::UnixSocket:
+        return FileObjectKind::UnixSocket;
+    default:
+        return FileObjectKind::Pipe;
+    }
+}
+
+inline constexpr uint64_t kMaxPipeDataBytes = 64ull << 20;
+
+struct FileObjectRecord {
+    uint64_t id = 0; // > 0, unique in the image
+    FileObjectKind kind = FileObjectKind::Pipe;
+    int32_t ownerPid = 0; // the process whose fd table the object was dumped from (epoll fds refer to it)
+
+    // Pipe, Fifo
+    uint64_t ino = 0; // the pipe's inode at dump (for readers; restore makes a new pipe / reopens the FIFO by path)
+    uint32_t pipeSize = 0; // F_GETPIPE_SZ, bytes
+    std::vector<uint8_t> data; // the bytes queued in the pipe, oldest first (at most kMaxPipeDataBytes)
+
+    // EventFd
+    uint64_t count = 0;
+    bool semaphore = false; // EFD_SEMAPHORE
+
+    // TimerFd: remaining time as the kernel reported it; restore re-arms the
+    // timer relative to the restore, except a CLOCK_REALTIME(_ALARM) timer set
+    // with TFD_TIMER_ABSTIME, which keeps its wall-clock deadline.
+    int32_t clockId = 0;
+    uint32_t settimeFlags = 0; // TFD_TIMER_ABSTIME (1), TFD_TIMER_CANCEL_ON_SET (2)
+    uint64_t ticks = 0; // expirations not yet read
+    uint64_t valueNs = 0; // time to the next expiration; 0: disarmed
+    uint64_t intervalNs = 0;
+    int64_t deadlineNs = 0; // clockId's time of the next expiration at dump (0: disarmed)
+
+    // SignalFd
+    uint64_t sigmask = 0; // bit (n-1) for signal n
+
+    // Epoll
+    std::vector<EpollTarget> targets; // in fdinfo order
+
+    // UnixSocket
+    uint32_t socketType = 0; // SOCK_STREAM (1), SOCK_DGRAM (2), SOCK_SEQPACKET (5)
+    uint64_t peer = 0; // id of the FileObjectRecord of the other socket of the pair; 0: it was closed
+    uint32_t shutdown = 0; // the socket's own shutdown bits: receive 1, send 2
+    uint32_t sndbuf = 0; // SO_SNDBUF, SO_RCVBUF as getsockopt reports them
+    uint32_t rcvbuf = 0;
+    bool passcred = false; // SO_PASSCRED
+    // What waits in its receive queue, oldest first: one entry per datagram
+    // or packet; for a stream socket the bytes, in pieces of any size.
+    std::vector<std::vector<uint8_t>> messages;
+
+    friend bool operator==(const FileObjectRecord &, const FileObjectRecord &) = default;
+};
+
+// ---- timers (format 3) ----------------------------------------------------------
+
+// One interval timer (getitimer): time to the next expiration (0: disarmed)
+// and the reload interval.
+struct Itimer {
+    uint64_t valueNs = 0;
+    uint64_t intervalNs = 0;
+
+    friend bool operator==(const Itimer &, const Itimer &) = default;
+};
+
+// A POSIX timer (timer_create) as /proc/PID/timers and timer_gettime show it.
+struct PosixTimer {
+    int32_t id = 0; // the timer_t the process knows it by (>= 0)
+    int32_t clockId = 0;
+    uint32_t notify = 0; // SIGEV_SIGNAL 0, SIGEV_NONE 1, SIGEV_SIGNAL|SIGEV_THREAD_ID 4
+    uint32_t signo = 0; // 1..64 unless SIGEV_NONE
+    uint64_t sigval = 0; // sigev_value
+    int32_t tid = 0; // SIGEV_THREAD_ID: the thread; else the process (informational)
+    uint64_t valueNs = 0; // time to the next expiration, 0: disarmed
+    uint64_t intervalNs = 0;
+
+    friend bool operator==(const PosixTimer &, const PosixTimer &) = default;
+};
+
+struct TimersRecord {
+    int32_t pid = 0;
+    std::array<Itimer, 3> itimers{}; // ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF
+    std::vector<PosixTimer> posix; // ascending ids
+
+    friend bool operator==(const TimersRecord &, const TimersRecord &) = default;
 };
 
 // ---- trailer ----------------------------------------------------------------

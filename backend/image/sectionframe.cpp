@@ -43,6 +43,10 @@ const char *sectionTypeName(uint32_t type)
         return "Files";
     case SectionType::FileData:
         return "FileData";
+    case SectionType::FileObject:
+        return "FileObject";
+    case SectionType::Timers:
+        return "Timers";
     case SectionType::Pages:
         return "Pages";
     case SectionType::End:

@@ -3,11 +3,13 @@
 #include "checkpoint.h"
 
 #include "creds.h"
+#include "epoll.h"
 #include "ptrace_inject.h"
 #include "report.h"
 #include "signals.h"
 #include "task.h"
 #include "threads.h"
+#include "timers.h"
 
 #include <csignal>
 #include <ctime>
@@ -128,6 +130,27 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         }
         ctx.threads.push_back(std::move(*record));
     }
+    // A thread the freeze took out of epoll_wait (-EINTR) goes back in.
+    for (size_t i = 0; i < ctx.threads.size(); ++i) {
+        const Tracee &thread = ctx.process.threads()[i];
+        auto status = procfs::readStatus(thread.tid());
+        if (!status) {
+            return std::unexpected(status.error().context("signals of thread " + std::to_string(thread.tid())));
+        }
+        uint64_t pending = 0;
+        for (const char *key : {"SigPnd", "ShdPnd"}) {
+            auto mask = procfs::statusHex(*status, key);
+            if (!mask) {
+                return std::unexpected(mask.error().context("signals of thread " + std::to_string(thread.tid())));
+            }
+            pending |= *mask;
+        }
+        auto blocked = procfs::statusHex(*status, "SigBlk");
+        if (!blocked) {
+            return std::unexpected(blocked.error().context("signals of thread " + std::to_string(thread.tid())));
+        }
+        CRYOPOD_PROPAGATE(restartInterruptedEpollWait(thread, ctx.threads[i], pending & ~*blocked));
+    }
 
     // What only the process can tell, by injected system calls. The scratch
     // page is unmapped and the registers put back before the memory layout
@@ -148,6 +171,7 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
             CRYOPOD_PROPAGATE(dumpOtherThreadInjected(ctx.process.threads()[i], *injector, *scratch, ctx.threads[i]));
         }
         CRYOPOD_PROPAGATE(store(ctx.signals, dumpSignals(pid, ctx.status, *injector, *scratch)));
+        CRYOPOD_PROPAGATE(store(ctx.timers, dumpTimers(pid, *injector, *scratch)));
         CRYOPOD_PROPAGATE(store(ctx.creds, dumpCreds(pid, ctx.status, &*injector)));
         auto brk = injector->call("brk(0) in " + std::to_string(pid), SYS_brk, 0);
         if (!brk) {
@@ -206,10 +230,14 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
     CRYOPOD_PROPAGATE(written(w.write(ctx.task)));
     CRYOPOD_PROPAGATE(written(w.write(ctx.creds)));
     CRYOPOD_PROPAGATE(written(w.write(ctx.signals)));
+    CRYOPOD_PROPAGATE(written(w.write(ctx.timers)));
     for (const image::ThreadRecord &thread : ctx.threads) {
         CRYOPOD_PROPAGATE(written(w.write(thread)));
     }
     CRYOPOD_PROPAGATE(written(w.write(ctx.mm)));
+    for (const image::FileObjectRecord &object : ctx.files.objects) {
+        CRYOPOD_PROPAGATE(written(w.write(object)));
+    }
     CRYOPOD_PROPAGATE(written(w.write(ctx.files.files)));
     for (const image::FileDataRecord &data : ctx.files.data) {
         CRYOPOD_PROPAGATE(written(w.write(data)));

@@ -38,6 +38,7 @@ struct CheckpointContext {
     image::TaskRecord task;
     image::CredsRecord creds;
     image::SignalsRecord signals;
+    image::TimersRecord timers;
     std::vector<image::ThreadRecord> threads;
     image::MmRecord mm;
     FilesDump files;

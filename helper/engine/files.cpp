@@ -2,7 +2,12 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 #include "files.h"
 
+#include "anonfiles.h"
+#include "epoll.h"
+#include "fileobjects.h"
+#include "pipes.h"
 #include "procfs.h"
+#include "unixsockets.h"
 #include "uniquefd.h"
 
 #include <arpa/inet.h>
@@ -12,10 +17,8 @@
 #include <map>
 #include <cstring>
 #include <fcntl.h>
-#include <linux/netlink.h>
-#include <linux/sock_diag.h>
-#include <linux/unix_diag.h>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -151,53 +154,6 @@ std::string inetAddress(std::string_view hex, bool v6)
     return std::string(hex);
 }
 
-// The peer's inode of a connected unix socket, by sock_diag (our net namespace).
-std::optional<uint32_t> unixPeer(uint32_t inode)
-{
-    UniqueFd sock(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-    if (!sock) {
-        return std::nullopt;
-    }
-    struct {
-        nlmsghdr nlh;
-        unix_diag_req req;
-    } request{};
-    request.nlh.nlmsg_len = sizeof request;
-    request.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    request.nlh.nlmsg_flags = NLM_F_REQUEST;
-    request.req.sdiag_family = AF_UNIX;
-    request.req.udiag_states = ~0u;
-    request.req.udiag_ino = inode;
-    request.req.udiag_show = UDIAG_SHOW_PEER;
-    request.req.udiag_cookie[0] = request.req.udiag_cookie[1] = ~0u;
-    if (::send(sock.get(), &request, sizeof request, 0) != ssize_t(sizeof request)) {
-        return std::nullopt;
-    }
-    alignas(nlmsghdr) char buf[8192];
-    const ssize_t n = ::recv(sock.get(), buf, sizeof buf, 0);
-    if (n <= 0) {
-        return std::nullopt;
-    }
-    auto *nlh = reinterpret_cast<nlmsghdr *>(buf);
-    if (!NLMSG_OK(nlh, size_t(n)) || nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY) {
-        return std::nullopt;
-    }
-    auto *msg = static_cast<unix_diag_msg *>(NLMSG_DATA(nlh));
-    int len = int(nlh->nlmsg_len) - int(NLMSG_LENGTH(sizeof *msg));
-    auto *attr = reinterpret_cast<nlattr *>(msg + 1);
-    while (len >= int(sizeof(nlattr)) && attr->nla_len >= sizeof(nlattr) && int(attr->nla_len) <= len) {
-        if ((attr->nla_type & NLA_TYPE_MASK) == UNIX_DIAG_PEER && attr->nla_len >= NLA_HDRLEN + sizeof(uint32_t)) {
-            uint32_t peer = 0;
-            std::memcpy(&peer, reinterpret_cast<char *>(attr) + NLA_HDRLEN, sizeof peer);
-            return peer;
-        }
-        const int step = NLA_ALIGN(attr->nla_len);
-        len -= step;
-        attr = reinterpret_cast<nlattr *>(reinterpret_cast<char *>(attr) + step);
-    }
-    return std::nullopt;
-}
-
 // Plain words for a socket: "unix stream socket connected to /run/x.sock",
 // "TCP socket connected to 127.0.0.1:80", ...
 std::string describeSocket(pid_t pid, uint64_t inode)
@@ -213,11 +169,11 @@ std::string describeSocket(pid_t pid, uint64_t inode)
             return s + " listening on " + (path.empty() ? "an unnamed address" : path);
         }
         if (connected) {
-            if (const auto peer = unixPeer(uint32_t(inode))) {
-                if (auto p = findSocketLine(pid, "unix", 6, *peer); p && p->size() > 7) {
+            if (const auto info = unixSocketInfo(uint32_t(inode)); info && info->peer != 0) {
+                if (auto p = findSocketLine(pid, "unix", 6, info->peer); p && p->size() > 7) {
                     return s + " connected to " + (*p)[7];
                 }
-                return s + " connected to an unnamed peer (socket:[" + std::to_string(*peer) + "])";
+                return s + " connected to an unnamed peer (socket:[" + std::to_string(info->peer) + "])";
             }
             return s + " (connected)";
         }
@@ -343,9 +299,41 @@ std::optional<std::string> pseudoFilesystem(pid_t pid, int fd)
     }
 }
 
-// Ok, or why not, for one fd.
-FdReport classify(pid_t pid, const FdFacts &f)
+// The pipes, FIFOs and sockets (dev, ino) among `facts`: what another
+// process may share.
+std::vector<std::pair<uint64_t, uint64_t>> pipesOf(const std::vector<FdFacts> &facts)
 {
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    for (const FdFacts &f : facts) {
+        if (S_ISFIFO(f.st.st_mode) || S_ISSOCK(f.st.st_mode)) {
+            out.emplace_back(uint64_t(f.st.st_dev), uint64_t(f.st.st_ino));
+        }
+    }
+    return out;
+}
+
+// What classify() needs to know about the process's other fds.
+struct FdContext {
+    PipeHolders holders; // processes outside that have a pipe, FIFO or socket of the process open
+    std::set<uint64_t> sockets; // the socket inodes the process has open
+};
+
+FdContext contextOf(pid_t pid, const std::vector<FdFacts> &facts)
+{
+    FdContext context;
+    context.holders = pipeHoldersOutside(pid, pipesOf(facts));
+    for (const FdFacts &f : facts) {
+        if (S_ISSOCK(f.st.st_mode)) {
+            context.sockets.insert(uint64_t(f.st.st_ino));
+        }
+    }
+    return context;
+}
+
+// Ok, or why not, for one fd.
+FdReport classify(pid_t pid, const FdFacts &f, const FdContext &context)
+{
+    const PipeHolders &holders = context.holders;
     FdReport report;
     report.fd = f.fd;
     report.target = f.link;
@@ -357,17 +345,46 @@ FdReport classify(pid_t pid, const FdFacts &f)
     };
     const mode_t type = f.st.st_mode & S_IFMT;
 
+    if (type == S_IFSOCK && unixSocketInfo(uint32_t(f.st.st_ino))) {
+        if (const auto outside = holders.find({uint64_t(f.st.st_dev), uint64_t(f.st.st_ino)}); outside != holders.end()) {
+            return refuse(pipeRefusal(fdName, f.link, false, 0, outside->second));
+        }
+        if (const std::string why = unixSocketRefusal(fdName, uint64_t(f.st.st_ino), context.sockets); !why.empty()) {
+            return refuse(why);
+        }
+        return report;
+    }
     if (type == S_IFSOCK || f.link.starts_with("socket:")) {
         return refuse(fdName + " is a " + describeSocket(pid, f.st.st_ino) + " (" + f.link + "): sockets are not supported by engine v1");
     }
-    if (f.link.starts_with("pipe:")) {
-        return refuse(fdName + " is a pipe (" + f.link + "): pipes are not supported by engine v1");
-    }
     if (type == S_IFIFO) {
-        return refuse(fdName + " is a named pipe (FIFO " + f.link + "): pipes are not supported by engine v1");
+        const bool fifo = !f.link.starts_with("pipe:");
+        const auto outside = holders.find({uint64_t(f.st.st_dev), uint64_t(f.st.st_ino)});
+        const std::string why = pipeRefusal(fdName, f.link, fifo, f.info.flags, outside == holders.end() ? std::vector<pid_t>{} : outside->second);
+        if (!why.empty()) {
+            return refuse(why);
+        }
+        if (!fifo) {
+            return report;
+        }
+        if (isUnlinked(f)) {
+            return refuse(fdName + " is a named pipe that was removed (" + f.link + "): it cannot be opened again");
+        }
     }
     if (!f.link.starts_with("/")) {
-        return refuse(fdName + " is " + describeAnonInode(f.link) + " (" + f.link + "): not supported by engine v1");
+        switch (anonFileKind(f.link)) {
+        case image::FdKind::EventFd:
+        case image::FdKind::TimerFd:
+        case image::FdKind::SignalFd:
+            return report;
+        case image::FdKind::Epoll:
+            if (const std::string why = epollRefusal(pid, f.fd, f.info); !why.empty()) {
+                return refuse(why);
+            }
+            return report;
+        default:
+            return refuse(fdName + " is " + describeAnonInode(f.link) + " (" + f.link + "): not supported by engine v2");
+        }
     }
     for (const std::string &line : f.info.extraLines) {
         if (line.starts_with("lock:")) {
@@ -387,7 +404,7 @@ FdReport classify(pid_t pid, const FdFacts &f)
     if (type == S_IFBLK) {
         return refuse(fdName + " is the block device " + f.link + ": block devices are not supported by engine v1");
     }
-    if (type != S_IFREG && type != S_IFDIR) {
+    if (type != S_IFREG && type != S_IFDIR && type != S_IFIFO) {
         return refuse(fdName + " (" + f.link + ") is a kind of file engine v1 does not support");
     }
     if (f.link.starts_with("/memfd:")) {
@@ -501,6 +518,7 @@ Result<std::vector<FdReport>> checkFds(pid_t pid)
         return std::unexpected(fds.error());
     }
     std::vector<FdReport> out;
+    std::vector<FdFacts> all;
     for (const int fd : *fds) {
         auto facts = inspectFd(pid, fd);
         if (!facts) {
@@ -514,8 +532,15 @@ Result<std::vector<FdReport>> checkFds(pid_t pid)
             out.push_back(std::move(report));
             continue;
         }
-        out.push_back(classify(pid, *facts));
+        all.push_back(std::move(*facts));
     }
+    const FdContext context = contextOf(pid, all);
+    for (const FdFacts &facts : all) {
+        out.push_back(classify(pid, facts, context));
+    }
+    std::sort(out.begin(), out.end(), [](const FdReport &a, const FdReport &b) {
+        return a.fd < b.fd;
+    });
     return out;
 }
 
@@ -528,13 +553,20 @@ Result<FilesDump> dumpFiles(pid_t pid)
     }
     FilesDump dump;
     dump.files.pid = pid;
+    std::vector<FdFacts> all;
     for (const int fd : *fds) {
-        const std::string fdName = "fd " + std::to_string(fd);
         auto facts = inspectFd(pid, fd);
         if (!facts) {
-            return std::unexpected(facts.error().context(what + ": " + fdName));
+            return std::unexpected(facts.error().context(what + ": fd " + std::to_string(fd)));
         }
-        const FdReport check = classify(pid, *facts);
+        all.push_back(std::move(*facts));
+    }
+    const FdContext context = contextOf(pid, all);
+    for (FdFacts &f : all) {
+        const int fd = f.fd;
+        const std::string fdName = "fd " + std::to_string(fd);
+        auto *facts = &f;
+        const FdReport check = classify(pid, *facts, context);
         if (check.verdict == Verdict::Refused) {
             return fail(what + ": " + check.reason);
         }
@@ -542,6 +574,13 @@ Result<FilesDump> dumpFiles(pid_t pid)
         record.fd = fd;
         const mode_t type = facts->st.st_mode & S_IFMT;
         record.kind = type == S_IFDIR ? image::FdKind::Directory : type == S_IFCHR ? image::FdKind::CharDevice : image::FdKind::Regular;
+        if (type == S_IFIFO) {
+            record.kind = facts->link.starts_with("pipe:") ? image::FdKind::Pipe : image::FdKind::Fifo;
+        } else if (type == S_IFSOCK) {
+            record.kind = image::FdKind::UnixSocket; // classify() let only those through
+        } else if (!facts->link.starts_with("/")) {
+            record.kind = anonFileKind(facts->link);
+        }
         record.path = withoutDeleted(facts->link);
         record.cloexec = facts->info.flags & O_CLOEXEC;
         record.openFlags = facts->info.flags & ~uint32_t(O_CLOEXEC);
@@ -567,6 +606,7 @@ Result<FilesDump> dumpFiles(pid_t pid)
         dump.files.fds.push_back(std::move(record));
     }
     CRYOPOD_PROPAGATE(findSharedOpenFiles(pid, dump));
+    CRYOPOD_PROPAGATE(dumpFileObjects(pid, dump.files, dump.objects));
     return dump;
 }
 
@@ -581,10 +621,15 @@ Result<void> validateFilesForRestore(const image::FilesRecord &files)
             return fail(what + ": fds not unique and in order", EINVAL);
         }
         previous = fd.fd;
-        if (fd.kind != image::FdKind::Regular && fd.kind != image::FdKind::Directory && fd.kind != image::FdKind::CharDevice) {
+        if (uint32_t(fd.kind) > uint32_t(image::FdKind::UnixSocket)) {
             return fail(what + ": unknown fd kind " + std::to_string(uint32_t(fd.kind)), EINVAL);
         }
-        if (!fd.path.starts_with("/")) {
+        const bool byPath = fd.kind == image::FdKind::Regular || fd.kind == image::FdKind::Directory || fd.kind == image::FdKind::CharDevice
+            || fd.kind == image::FdKind::Fifo;
+        if (fd.kind != image::FdKind::Regular && fd.kind != image::FdKind::Directory && fd.kind != image::FdKind::CharDevice && fd.object == 0) {
+            return fail(what + ": a kernel file object without its object", EINVAL);
+        }
+        if (byPath && !fd.path.starts_with("/")) {
             return fail(what + ": path '" + fd.path + "' is not absolute", EINVAL);
         }
         if (fd.unlinked && fd.kind != image::FdKind::Regular) {
@@ -651,7 +696,8 @@ Result<std::string> createUnlinkedFileCopy(const image::FdRecord &fd, const imag
     return path;
 }
 
-Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::map<int32_t, std::string> &unlinkedCopies)
+Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::map<int32_t, std::string> &unlinkedCopies,
+                          const std::map<int32_t, int32_t> &objectFds)
 {
     const pid_t pid = injector.tracee().tid();
     const size_t mark = scratch.used();
@@ -670,6 +716,19 @@ Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const imag
             }
             auto dup =
                 injector.call(what + ": dup3 of fd " + std::to_string(fd.dupOf), SYS_dup3, uint64_t(fd.dupOf), uint64_t(fd.fd), fd.cloexec ? O_CLOEXEC : 0);
+            if (!dup) {
+                return std::unexpected(dup.error());
+            }
+            continue;
+        }
+        if (fd.object != 0) {
+            // Created already (createFileObjects) at a temporary fd.
+            const auto temporary = objectFds.find(fd.fd);
+            if (temporary == objectFds.end()) {
+                return fail(what + ": its file object was not created", EINVAL);
+            }
+            auto dup = injector.call(what + ": dup3 from fd " + std::to_string(temporary->second), SYS_dup3, uint64_t(temporary->second), uint64_t(fd.fd),
+                                     fd.cloexec ? O_CLOEXEC : 0);
             if (!dup) {
                 return std::unexpected(dup.error());
             }

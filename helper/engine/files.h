@@ -35,6 +35,7 @@ Result<std::vector<FdReport>> checkFds(pid_t pid);
 
 struct FilesDump {
     image::FilesRecord files;
+    std::vector<image::FileObjectRecord> objects; // pipes, eventfds, ... the fds name (fileobjects.h)
     std::vector<image::FileDataRecord> data; // one per unlinked regular file
 };
 
@@ -63,6 +64,9 @@ Result<std::string> createUnlinkedFileCopy(const image::FdRecord &fd, const imag
 // (device and inode), a character device the same device number; otherwise
 // the restore is refused. Unlinked files are opened from `unlinkedCopies`
 // (by fd number).
-Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::map<int32_t, std::string> &unlinkedCopies);
+// Fds of kernel file objects (`object` set) are dup3()ed from the temporary
+// fds createFileObjects() made (`objectFds`: image fd -> temporary fd).
+Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::map<int32_t, std::string> &unlinkedCopies,
+                          const std::map<int32_t, int32_t> &objectFds = {});
 
 } // namespace cryopod::engine

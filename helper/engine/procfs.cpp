@@ -525,21 +525,6 @@ Result<uint32_t> readPersonality(pid_t pid)
     return value;
 }
 
-Result<int> countPosixTimers(pid_t pid)
-{
-    auto text = readFile(path(pid, "timers"));
-    if (!text) {
-        return std::unexpected(text.error());
-    }
-    int n = 0;
-    size_t pos = 0;
-    while ((pos = text->find("ID:", pos)) != std::string::npos) {
-        ++n;
-        pos += 3;
-    }
-    return n;
-}
-
 // ---- restore
 
 } // namespace cryopod::engine::procfs

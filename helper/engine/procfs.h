@@ -96,7 +96,5 @@ Result<std::vector<Limit>> readLimits(pid_t pid);
 // /proc/PID/personality (hex).
 Result<uint32_t> readPersonality(pid_t pid);
 
-// Posix timers listed in /proc/PID/timers.
-Result<int> countPosixTimers(pid_t pid);
 
 } // namespace cryopod::engine::procfs

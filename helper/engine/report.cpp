@@ -6,6 +6,7 @@
 #include "mem.h"
 #include "procfs.h"
 #include "report.h"
+#include "timers.h"
 
 #include <algorithm>
 #include <sys/stat.h>
@@ -240,8 +241,8 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
         note(report, Verdict::Caveat, "has " + std::to_string(children->size()) + " child process" + (children->size() > 1 ? "es" : "") + " (" + list
                  + "): engine v1 captures this process alone; the restored copy has no children");
     }
-    if (auto timers = procfs::countPosixTimers(pid); timers && *timers > 0) {
-        note(report, Verdict::Refused, "has " + std::to_string(*timers) + " POSIX timer" + (*timers > 1 ? "s" : "") + ": not supported by engine v1");
+    for (std::string &why : posixTimerRefusals(pid)) {
+        note(report, Verdict::Refused, std::move(why));
     }
     if (auto cwd = procfs::readLink(procfs::path(pid, "cwd")); cwd && cwd->ends_with(" (deleted)")) {
         note(report, Verdict::Refused, "its working directory " + *cwd + " was removed: engine v1 cannot enter it again");

@@ -34,6 +34,7 @@
 #include "restore.h"
 
 #include "creds.h"
+#include "fileobjects.h"
 #include "files.h"
 #include "mem.h"
 #include "procfs.h"
@@ -41,6 +42,7 @@
 #include "signals.h"
 #include "task.h"
 #include "threads.h"
+#include "timers.h"
 #include "vdso.h"
 
 #include "imagereader.h"
@@ -155,7 +157,7 @@ Result<void> checkHeader(RestoreContext &ctx, const image::Header &header)
 
 const char *sectionName(const image::Section &section)
 {
-    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End"};
+    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End", "FileObject", "Timers"};
     return names[section.index()];
 }
 
@@ -199,6 +201,7 @@ Result<void> validate(RestoreContext &ctx, const std::vector<bool> &seen)
     CRYOPOD_PROPAGATE(validateMmForRestore(ctx.mm, ctx.pageSize));
     CRYOPOD_PROPAGATE(checkVdsoCompatible(ctx.mm));
     CRYOPOD_PROPAGATE(validateFilesForRestore(ctx.files));
+    CRYOPOD_PROPAGATE(validateFileObjectsForRestore(ctx.files, ctx.fileObjects));
     CRYOPOD_PROPAGATE(checkCredsRestorable(ctx.creds));
     return {};
 }
@@ -225,6 +228,21 @@ Result<void> readMetadata(RestoreContext &ctx, image::ImageReader &reader, std::
             return {};
         }
         image::Section &section = std::get<image::Section>(*next);
+        if (auto *object = std::get_if<image::FileObjectRecord>(&section)) {
+            // Metadata too, any number of them, before the Files record.
+            if (!seen[0] || validated) {
+                return fail("image: FileObject section before the process tree or after file or page data", EINVAL);
+            }
+            ctx.fileObjects.push_back(std::move(*object));
+            continue;
+        }
+        if (auto *timers = std::get_if<image::TimersRecord>(&section)) {
+            if (!seen[0] || validated || timers->pid != ctx.entry.pid) {
+                return fail("image: Timers section before the process tree, after file or page data, or of another process", EINVAL);
+            }
+            ctx.timers = *timers;
+            continue;
+        }
         const size_t index = section.index();
         if (index > 0 && index < 7 && !seen[0]) {
             return fail(std::string("image: ") + sectionName(section) + " section before the process tree", EINVAL);
@@ -802,7 +820,14 @@ Result<void> restoreState(RestoreContext &ctx)
     for (const auto &[fd, file] : ctx.unlinkedFiles) {
         copies.emplace(fd, file.path());
     }
-    CRYOPOD_PROPAGATE(restoreFiles(inj, ctx.scratch, ctx.files, copies));
+    // Pipes, eventfds, ... first, at fds above the image's; then the fd
+    // table in order; then what needs every fd in place (epoll registrations).
+    auto objectFds = createFileObjects(inj, ctx.scratch, ctx.files, ctx.fileObjects);
+    if (!objectFds) {
+        return std::unexpected(objectFds.error());
+    }
+    CRYOPOD_PROPAGATE(restoreFiles(inj, ctx.scratch, ctx.files, copies, objectFds->byFd));
+    CRYOPOD_PROPAGATE(finishFileObjects(inj, ctx.scratch, ctx.files, ctx.fileObjects, *objectFds));
     ctx.unlinkedFiles.clear(); // opened: the names go, as they were gone before
     CRYOPOD_PROPAGATE(restoreProcessGroup(inj, ctx.entry));
     CRYOPOD_PROPAGATE(restoreTask(inj, ctx.scratch, ctx.task));
@@ -824,6 +849,8 @@ Result<void> restoreState(RestoreContext &ctx)
     // still choose tids (CAP_CHECKPOINT_RESTORE) and set theirs themselves.
     CRYOPOD_PROPAGATE(createThreads(ctx));
     ctx.step(ctx.threads.size() > 1 ? "threads created" : "single thread");
+    // After the threads: a POSIX timer may signal one of them (SIGEV_THREAD_ID).
+    CRYOPOD_PROPAGATE(restoreTimers(inj, ctx.scratch, ctx.timers));
     CRYOPOD_PROPAGATE(restoreCreds(inj, ctx.scratch, ctx.creds));
     ctx.step("files, task, signals, creds");
     ctx.injected += inj.injectedCount();

@@ -74,8 +74,10 @@ struct RestoreContext {
     image::CredsRecord creds;
     image::SignalsRecord signals;
     std::vector<image::ThreadRecord> threads; // the tree's order: the leader first
+    image::TimersRecord timers; // all disarmed when the image has none
     image::MmRecord mm;
     image::FilesRecord files;
+    std::vector<image::FileObjectRecord> fileObjects; // pipes, eventfds, ... named by fds of `files`
     std::map<int32_t, TempFile> unlinkedFiles; // by fd: the saved contents, on disk
 
     // The process being built.

@@ -20,6 +20,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <grp.h>
 #include <map>
 #include <sys/mman.h>
@@ -300,14 +301,25 @@ private Q_SLOTS:
     {
         Target t;
         QVERIFY(start(t, outFile("pipe"), {"pipe"}));
+        // Both ends in the process: fine.
         auto report = analyze(t.pid);
+        QVERIFY(report);
+        QCOMPARE(report->verdict, Verdict::Ok);
+        QCOMPARE(report->processes.front().fds.size(), size_t(5));
+        // Once another process (this one) has it open, it leaks outside.
+        const int outside = ::open(("/proc/" + std::to_string(t.pid) + "/fd/3").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        QVERIFY(outside >= 0);
+        report = analyze(t.pid);
+        ::close(outside);
         QVERIFY(report);
         QCOMPARE(report->verdict, Verdict::Refused);
         const ProcessReport &p = report->processes.front();
         QCOMPARE(p.fds.size(), size_t(5));
         QCOMPARE(p.fds[3].verdict, Verdict::Refused);
         QVERIFY2(p.fds[3].reason.starts_with("fd 3 is a pipe (pipe:["), p.fds[3].reason.c_str());
-        QVERIFY(p.fds[3].reason.ends_with("pipes are not supported by engine v1"));
+        const std::string holder = "also open in process " + std::to_string(::getpid()) + " (";
+        QVERIFY2(p.fds[3].reason.find(holder) != std::string::npos, p.fds[3].reason.c_str());
+        QVERIFY(p.fds[3].reason.ends_with("outside the checkpoint: a pipe shared with a process outside the checkpoint cannot be restored"));
         QCOMPARE(p.fds[4].verdict, Verdict::Refused);
         QVERIFY(report->summary().find("fd 4 is a pipe") != std::string::npos);
     }
@@ -372,16 +384,32 @@ private Q_SLOTS:
         };
         const std::string port = std::to_string(t.ready["port"]);
         QVERIFY2(reasonOf(3).starts_with("fd 3 is a TCP socket listening on 127.0.0.1:" + port + " (socket:["), reasonOf(3).c_str());
-        QVERIFY2(reasonOf(4).starts_with("fd 4 is a unix stream socket connected to an unnamed peer"), reasonOf(4).c_str());
-        QVERIFY2(reasonOf(5).starts_with("fd 5 is a unix stream socket connected to an unnamed peer"), reasonOf(5).c_str());
-        QVERIFY2(reasonOf(6) == "fd 6 is an eventfd (anon_inode:[eventfd]): not supported by engine v1", reasonOf(6).c_str());
+        // A socket pair inside the process is restored (engine v2)...
+        QCOMPARE(fds[4].verdict, Verdict::Ok);
+        QCOMPARE(fds[5].verdict, Verdict::Ok);
+        // ... unless a process outside has one of them open too.
+        const int pidfd = int(::syscall(SYS_pidfd_open, t.pid, 0));
+        const int shared = int(::syscall(SYS_pidfd_getfd, pidfd, 5, 0));
+        QVERIFY(pidfd >= 0 && shared >= 0);
+        auto again = analyze(t.pid);
+        ::close(shared);
+        ::close(pidfd);
+        QVERIFY(again);
+        const FdReport &five = again->processes.front().fds[5];
+        QCOMPARE(five.verdict, Verdict::Refused);
+        QVERIFY2(five.reason.starts_with("fd 5 is a unix socket (socket:[") && five.reason.find("also open in process " + std::to_string(::getpid())) != std::string::npos
+                     && five.reason.ends_with("a socket shared with a process outside the checkpoint cannot be restored"),
+                 five.reason.c_str());
+        QCOMPARE(again->processes.front().fds[4].verdict, Verdict::Ok);
+        QCOMPARE(fds[6].verdict, Verdict::Ok); // eventfds are restored (engine v2)
+        QVERIFY2(reasonOf(6).empty(), reasonOf(6).c_str());
     }
 
     void refusedCheckpointWritesNothing_data()
     {
         QTest::addColumn<QString>("mode");
         QTest::addColumn<QString>("expected");
-        QTest::newRow("pipe") << QStringLiteral("pipe") << QStringLiteral("fd 3 is a pipe (pipe:[");
+        QTest::newRow("sockets") << QStringLiteral("sockets") << QStringLiteral("fd 3 is a TCP socket listening on 127.0.0.1:");
         QTest::newRow("thread creds") << QStringLiteral("threadcreds") << QStringLiteral("has its own Gid");
         QTest::newRow("shmem") << QStringLiteral("shmem") << QStringLiteral("shared anonymous memory (MAP_SHARED) is not yet supported");
     }
@@ -427,14 +455,14 @@ private Q_SLOTS:
         QCOMPARE(img->header.arch, std::string("x86_64"));
         QCOMPARE(img->header.pageSize, uint32_t(4096));
 
-        // Stream order: tree, task, creds, signals, thread, mm, files, pages..., end.
+        // Stream order: tree, task, creds, signals, timers, thread, mm, files, pages..., end.
         std::vector<size_t> order;
         for (const auto &s : img->sections) {
             order.push_back(s.index());
         }
-        const std::vector<size_t> expectedHead = {0, 1, 3, 4, 2, 5, 6};
+        const std::vector<size_t> expectedHead = {0, 1, 3, 4, 11, 2, 5, 6};
         QVERIFY(order.size() >= expectedHead.size() + 1);
-        QCOMPARE(std::vector<size_t>(order.begin(), order.begin() + 7), expectedHead);
+        QCOMPARE(std::vector<size_t>(order.begin(), order.begin() + 8), expectedHead);
         QCOMPARE(order.back(), size_t(9));
 
         const auto *thread = img->one<image::ThreadRecord>();

@@ -460,6 +460,38 @@ private Q_SLOTS:
         QVERIFY(!alive(pid));
         QVERIFY(strayFiles(dir).isEmpty());
     }
+
+    void replacedFifoIsRefused()
+    {
+        QTemporaryDir dir;
+        const std::string log = logOf(dir);
+        const std::string image = dir.path().toStdString() + "/image";
+        const pid_t pid = startTarget(dir, {"--fifo"});
+        ProcessGuard guard{pid};
+        QVERIFY(waitForTick(log, 1) >= 1);
+        QVERIFY(checkpointTo(pid, image, false));
+        // Another FIFO at its path (made before the old one goes, so that it
+        // cannot reuse its inode number).
+        const std::string fifo = dir.path().toStdString() + "/fifo";
+        QCOMPARE(::mkfifo((fifo + ".new").c_str(), 0600), 0);
+        QCOMPARE(::rename((fifo + ".new").c_str(), fifo.c_str()), 0);
+        auto restored = restoreFrom(image);
+        QVERIFY(!restored.has_value());
+        QCOMPARE(restored.error().code, ESTALE);
+        const std::string message = restored.error().describe();
+        QVERIFY2(message.find("FIFO " + fifo) != std::string::npos && message.find("not the FIFO of the checkpoint") != std::string::npos, message.c_str());
+        QVERIFY(!alive(pid));
+        int status = 0;
+        QCOMPARE(::waitpid(pid, &status, WNOHANG), -1); // reaped already: no zombie
+        QVERIFY(strayFiles(dir).isEmpty());
+        // Gone altogether: refused as well, nothing created.
+        QCOMPARE(::unlink(fifo.c_str()), 0);
+        restored = restoreFrom(image);
+        QVERIFY(!restored.has_value());
+        QCOMPARE(restored.error().code, ENOENT);
+        QVERIFY(!alive(pid));
+        QVERIFY(::access(fifo.c_str(), F_OK) != 0);
+    }
 };
 
 QTEST_GUILESS_MAIN(RestoreRoundTripTest)

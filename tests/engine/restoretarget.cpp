@@ -8,7 +8,9 @@
 // <what>" and exits 3. SIGUSR1 makes it log "usr1"; SIGUSR2 runs a handler on
 // its sigaltstack, which logs "usr2 onstack" when it really ran there.
 //
-// usage: cryopod-restore-target LOG [--uid UID] [--caps]
+// usage: cryopod-restore-target LOG [--uid UID] [--caps] [--fifo]
+// (--fifo: also holds the FIFO "fifo" beside LOG open read-write, with 100
+// bytes queued in it)
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -185,6 +187,15 @@ int main(int argc, char **argv)
                 corrupt("setup caps");
             }
             g_securebits = 1 << 4;
+        }
+        if (std::strcmp(argv[i], "--fifo") == 0) {
+            static uint8_t queued[100];
+            fill(queued, sizeof queued, 66);
+            unlink("fifo");
+            const int fifo = mkfifo("fifo", 0600) == 0 ? open("fifo", O_RDWR | O_NONBLOCK) : -1;
+            if (fifo < 0 || write(fifo, queued, sizeof queued) != ssize_t(sizeof queued)) {
+                corrupt("setup fifo");
+            }
         }
         if (i + 1 < argc && std::strcmp(argv[i], "--uid") == 0) {
             const uid_t uid = uid_t(std::atoi(argv[i + 1]));

@@ -536,8 +536,8 @@ private Q_SLOTS:
         files.fds[2].fd = 1;
         EXPECT_ERROR(withSection(filesAt, files), "fd 1: out of order or repeated");
         files = s.files[0];
-        files.fds[0].kind = FdKind(7);
-        EXPECT_ERROR(withSection(filesAt, files), "fd 0: unknown kind 7");
+        files.fds[0].kind = FdKind(77);
+        EXPECT_ERROR(withSection(filesAt, files), "fd 0: unknown kind 77");
         files = s.files[0];
         files.fds[1].mode = S_IFDIR | 0755;
         EXPECT_ERROR(withSection(filesAt, files), "fd 1: mode 040755 does not match its kind");
@@ -696,6 +696,76 @@ private Q_SLOTS:
             f.insert(f.end(), good.begin(), good.end());
             const std::string err = readError(withBytes(pagesAt, frame(uint32_t(SectionType::Pages), 1, f, fieldBytes + s.pages[0].data.size())));
             QVERIFY2(err.empty() || contains(err, "zstd"), err.c_str());
+        }
+
+        // file objects and the fds naming them; timers
+        const size_t objectAt = indexOfRecord<FileObjectRecord>(s);
+        auto object = s.fileObjects[0];
+        object.id = 0;
+        EXPECT_ERROR(withSection(objectAt, object), "file object with id 0");
+        object = s.fileObjects[0];
+        object.pipeSize = 4096;
+        object.data.resize(8192);
+        EXPECT_ERROR(withSection(objectAt, object), "file object 1: 8192 bytes queued in a pipe of 4096 bytes");
+        object = s.fileObjects[0];
+        object.pipeSize = 3 * 4096;
+        EXPECT_ERROR(withSection(objectAt, object), "pipe size 12288 is not a power of two");
+        object = s.fileObjects[0];
+        object.count = 1;
+        EXPECT_ERROR(withSection(objectAt, object), "eventfd fields set on an object that is no eventfd");
+        object = s.fileObjects[0];
+        object.kind = FileObjectKind(99);
+        EXPECT_ERROR(withSection(objectAt, object), "file object 1: unknown kind 99");
+        object = s.fileObjects[1];
+        object.id = 1;
+        EXPECT_ERROR(withSection(objectAt + 1, object), "second FileObject record with id 1");
+        object = s.fileObjects[2];
+        object.clockId = 3; // CLOCK_THREAD_CPUTIME_ID
+        EXPECT_ERROR(withSection(objectAt + 2, object), "file object 3: clock 3 is not one a timerfd can use");
+        object = s.fileObjects[2];
+        object.deadlineNs = 0;
+        EXPECT_ERROR(withSection(objectAt + 2, object), "a timer armed without a deadline");
+        object = s.fileObjects[3];
+        object.targets[1].fd = -2;
+        EXPECT_ERROR(withSection(objectAt + 3, object), "file object 4: epoll registration of negative fd -2");
+        object = s.fileObjects[4];
+        object.peer = 5;
+        EXPECT_ERROR(withSection(objectAt + 4, object), "file object 5: a socket that is its own peer");
+        object = s.fileObjects[4];
+        object.socketType = 3; // SOCK_RAW
+        EXPECT_ERROR(withSection(objectAt + 4, object), "socket type 3 is not stream, datagram or seqpacket");
+        object = s.fileObjects[0];
+        object.passcred = true;
+        EXPECT_ERROR(withSection(objectAt, object), "socket fields set on an object that is no socket");
+        auto objectFiles = s.files[0];
+        objectFiles.fds[5].object = 99;
+        EXPECT_ERROR(withSection(filesAt, objectFiles), "fd 10 of pid 4242 names file object 99, which no earlier FileObject record defines");
+        objectFiles = s.files[0];
+        objectFiles.fds[7].object = 3;
+        objectFiles.fds[8].object = 3; // its dup
+        EXPECT_ERROR(withSection(filesAt, objectFiles), "fd 12 of pid 4242 names file object 3 of another kind");
+        objectFiles = s.files[0];
+        objectFiles.fds[7].object = 0;
+        EXPECT_ERROR(withSection(filesAt, objectFiles), "fd 12: names no file object");
+        objectFiles = s.files[0];
+        objectFiles.fds[8].object = 1;
+        EXPECT_ERROR(withSection(filesAt, objectFiles), "fd 13: shares the open file of fd 12, but describes another file");
+        objectFiles = s.files[0];
+        objectFiles.fds[1].object = 2;
+        EXPECT_ERROR(withSection(filesAt, objectFiles), "a file of its kind names no file object, but names 2");
+        auto timers = s.timers[0];
+        timers.posix[1].id = 0;
+        EXPECT_ERROR(withSection(indexOfRecord<TimersRecord>(s), timers), "POSIX timer 0: ids not ascending and unique");
+        timers = s.timers[0];
+        timers.posix[0].notify = 2; // SIGEV_THREAD
+        EXPECT_ERROR(withSection(indexOfRecord<TimersRecord>(s), timers), "notification 2 is not SIGEV_SIGNAL, SIGEV_NONE or SIGEV_THREAD_ID");
+        timers = s.timers[0];
+        timers.posix[0].clockId = -6;
+        EXPECT_ERROR(withSection(indexOfRecord<TimersRecord>(s), timers), "POSIX timer 0: clock -6 is not supported");
+        {
+            auto sections = sampleSections(s);
+            sections.insert(sections.begin() + indexOfRecord<TimersRecord>(s), sections[indexOfRecord<TimersRecord>(s)]);
+            EXPECT_ERROR(assemble(headerOf(m_image), sections), "second Timers record for pid 4242");
         }
 
         auto data = s.fileData[0];

@@ -109,6 +109,12 @@ private Q_SLOTS:
             QStringLiteral("/tmp/scratch file (unlinked; contents in image: 2.9 KiB raw,"),
             QStringLiteral("O_RDONLY|O_DIRECTORY"),
             QStringLiteral(" cloexec  /home/user"),
+            QStringLiteral("pipe:[777] (object 1: pipe of 64.0 KiB, 1500 bytes queued)"),
+            QStringLiteral("(object 2: eventfd count 0x123456789 (semaphore))"),
+            QStringLiteral("(object 3: timerfd clock 1, 1.500 s left, every 3.000 s, 2 unread, absolute)"),
+            QStringLiteral("(object 4: epoll set: fd 10 events 0x80000019 data 0xdead; fd 12 events 0x1 data 0xbeef)"),
+            QStringLiteral("timers:      ITIMER_REAL 0.050 s left, every 0.050 s; ITIMER_PROF 1000.000 s left, every 7.000 s; POSIX timer 0 (clock 1, SIG35 ) "
+                           "0.050 s left, every 0.050 s; POSIX timer 3 (clock 7, SIGUSR2 to thread 4243) disarmed, every 0.000 s"),
         };
         for (const QString &part : expected) {
             QVERIFY2(o.contains(part), qPrintable(QStringLiteral("missing '%1' in:\n%2").arg(part, o)));
@@ -183,7 +189,13 @@ private Q_SLOTS:
         QCOMPARE(vmas[1][QStringLiteral("offset")].toInteger(), 0x1000);
 
         const QJsonArray fds = p[QStringLiteral("fds")].toArray();
-        QCOMPARE(fds.size(), 5);
+        QCOMPARE(fds.size(), 13);
+        QCOMPARE(fds[11][QStringLiteral("objectInfo")].toString(), QStringLiteral("unix datagram socket, peer object 6, 703 bytes in 3 messages queued"));
+        QCOMPARE(fds[5][QStringLiteral("kind")].toString(), QStringLiteral("pipe"));
+        QCOMPARE(fds[6][QStringLiteral("object")].toInteger(), 1);
+        QCOMPARE(fds[8][QStringLiteral("kind")].toString(), QStringLiteral("eventfd"));
+        QCOMPARE(fds[8][QStringLiteral("objectInfo")].toString(), QStringLiteral("eventfd count 0x123456789 (semaphore)"));
+        QCOMPARE(fds[10][QStringLiteral("kind")].toString(), QStringLiteral("epoll"));
         QCOMPARE(fds[0][QStringLiteral("device")].toString(), QStringLiteral("1:3"));
         QCOMPARE(fds[1][QStringLiteral("flags")].toString(), QStringLiteral("O_WRONLY|O_APPEND"));
         QCOMPARE(fds[1][QStringLiteral("pos")].toInteger(), 1234);
@@ -224,7 +236,7 @@ private Q_SLOTS:
         QVERIFY(writeFile(truncated, cut));
         r = cryopodctl({QStringLiteral("inspect"), truncated});
         QCOMPARE(r.exitCode, 1);
-        QVERIFY2(r.err.contains(QStringLiteral("image truncated at byte %1 in section #5 (FileData)").arg(cut.size())), qPrintable(r.err));
+        QVERIFY2(r.err.contains(QStringLiteral("image truncated at byte %1 in section #5 (FileObject)").arg(cut.size())), qPrintable(r.err));
 
         r = cryopodctl({QStringLiteral("inspect"), QStringLiteral("/etc/hostname")});
         QCOMPARE(r.exitCode, 1);

@@ -320,6 +320,77 @@ SampleImage SampleImage::make(uint32_t pagesPerProcess)
         f.fds = {null, log, err, scratch};
         if (root) {
             f.fds.push_back(dir);
+            // A pipe with data (both ends), an eventfd, an epoll set watching both.
+            FileObjectRecord pipe;
+            pipe.id = 1;
+            pipe.kind = FileObjectKind::Pipe;
+            pipe.ownerPid = p.pid;
+            pipe.ino = 777;
+            pipe.pipeSize = 65536;
+            pipe.data.resize(1500);
+            fillMixed(pipe.data.data(), pipe.data.size(), 5);
+            FileObjectRecord event;
+            event.id = 2;
+            event.kind = FileObjectKind::EventFd;
+            event.ownerPid = p.pid;
+            event.count = 0x123456789ull;
+            event.semaphore = true;
+            FileObjectRecord timer;
+            timer.id = 3;
+            timer.kind = FileObjectKind::TimerFd;
+            timer.ownerPid = p.pid;
+            timer.clockId = 1;
+            timer.settimeFlags = 1;
+            timer.ticks = 2;
+            timer.valueNs = 1500000000;
+            timer.intervalNs = 3000000000;
+            timer.deadlineNs = 987654321000;
+            FileObjectRecord epoll;
+            epoll.id = 4;
+            epoll.kind = FileObjectKind::Epoll;
+            epoll.ownerPid = p.pid;
+            epoll.targets = {EpollTarget {10, 0x80000019, 0xdead}, EpollTarget {12, 0x1, 0xbeef}};
+            FileObjectRecord sockA;
+            sockA.id = 5;
+            sockA.kind = FileObjectKind::UnixSocket;
+            sockA.ownerPid = p.pid;
+            sockA.socketType = 2; // SOCK_DGRAM
+            sockA.peer = 6;
+            sockA.sndbuf = 212992;
+            sockA.rcvbuf = 212992;
+            sockA.messages = {{1, 2, 3}, {}, std::vector<uint8_t>(700, 0x5a)};
+            FileObjectRecord sockB = sockA;
+            sockB.id = 6;
+            sockB.peer = 5;
+            sockB.shutdown = 2;
+            sockB.passcred = true;
+            sockB.messages.clear();
+            s.fileObjects = {pipe, event, timer, epoll, sockA, sockB};
+            FdRecord readEnd = fdRecord(10, FdKind::Pipe, "pipe:[777]", 0, S_IFIFO | 0600);
+            readEnd.object = 1;
+            FdRecord writeEnd = fdRecord(11, FdKind::Pipe, "pipe:[777]", 01 | 04000, S_IFIFO | 0600);
+            writeEnd.object = 1;
+            FdRecord eventFd = fdRecord(12, FdKind::EventFd, "anon_inode:[eventfd]", 02, 0600);
+            eventFd.object = 2;
+            FdRecord eventDup = eventFd;
+            eventDup.fd = 13;
+            eventDup.dupOf = 12;
+            FdRecord timerFd = fdRecord(14, FdKind::TimerFd, "anon_inode:[timerfd]", 02, 0600);
+            timerFd.object = 3;
+            FdRecord epollFd = fdRecord(15, FdKind::Epoll, "anon_inode:[eventpoll]", 02, 0600);
+            epollFd.object = 4;
+            epollFd.cloexec = true;
+            FdRecord sockFdA = fdRecord(16, FdKind::UnixSocket, "socket:[1616]", 02, S_IFSOCK | 0777);
+            sockFdA.object = 5;
+            FdRecord sockFdB = fdRecord(17, FdKind::UnixSocket, "socket:[1617]", 02 | 04000, S_IFSOCK | 0777);
+            sockFdB.object = 6;
+            f.fds.insert(f.fds.end(), {readEnd, writeEnd, eventFd, eventDup, timerFd, epollFd, sockFdA, sockFdB});
+            TimersRecord timers;
+            timers.pid = p.pid;
+            timers.itimers[0] = {50000000, 50000000};
+            timers.itimers[2] = {1000000000000, 7000000000};
+            timers.posix = {PosixTimer {0, 1, 0, 35, 0x5eed1234, p.pid, 50000000, 50000000}, PosixTimer {3, 7, 4, 12, 0, 4243, 0, 0}};
+            s.timers.push_back(timers);
         }
         FileDataRecord fd;
         fd.pid = p.pid;
@@ -356,6 +427,12 @@ std::vector<Section> SampleImage::sections() const
         add(tasks);
         add(creds);
         add(signals);
+        add(timers);
+        for (const FileObjectRecord &o : fileObjects) {
+            if (o.ownerPid == p.pid) {
+                out.emplace_back(o);
+            }
+        }
         add(files);
         add(fileData);
         add(threads);
@@ -508,6 +585,8 @@ template std::vector<uint8_t> fields(const CredsRecord &);
 template std::vector<uint8_t> fields(const SignalsRecord &);
 template std::vector<uint8_t> fields(const MmRecord &);
 template std::vector<uint8_t> fields(const FilesRecord &);
+template std::vector<uint8_t> fields(const FileObjectRecord &);
+template std::vector<uint8_t> fields(const TimersRecord &);
 template std::vector<uint8_t> fields(const EndRecord &);
 
 std::vector<uint8_t> sectionBytes(const Section &section)
@@ -543,6 +622,10 @@ std::vector<uint8_t> sectionBytes(const Section &section)
                     type = SectionType::Mm;
                 } else if constexpr (std::is_same_v<T, FilesRecord>) {
                     type = SectionType::Files;
+                } else if constexpr (std::is_same_v<T, FileObjectRecord>) {
+                    type = SectionType::FileObject;
+                } else if constexpr (std::is_same_v<T, TimersRecord>) {
+                    type = SectionType::Timers;
                 }
                 const std::vector<uint8_t> f = fields(r);
                 return frame(uint32_t(type), 0, f, f.size());

@@ -23,6 +23,8 @@ struct SampleImage {
     std::vector<TaskRecord> tasks;
     std::vector<CredsRecord> creds;
     std::vector<SignalsRecord> signals;
+    std::vector<TimersRecord> timers;
+    std::vector<FileObjectRecord> fileObjects; // by ownerPid
     std::vector<FilesRecord> files;
     std::vector<FileDataRecord> fileData;
     std::vector<ThreadRecord> threads;
@@ -30,7 +32,7 @@ struct SampleImage {
     std::vector<PagesRecord> pages;
 
     // Two processes (the root with two threads, a child with one), every
-    // record kind, pagesPerProcess pages of mixed random and text data in
+    // record kind (the root's Timers and its pipe, eventfd and epoll set), pagesPerProcess pages of mixed random and text data in
     // several runs and sections per process.
     static SampleImage make(uint32_t pagesPerProcess = 24);
     // Writes every record in the documented natural order.

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -337,4 +338,51 @@ long wl_read_file_at(const char *path, void *buf, size_t n, long off)
     }
     close(fd);
     return (long)got;
+}
+
+const char *wl_fdinfo(int fd, const char *key)
+{
+    // A few calls may share one printf: each returns its own buffer.
+    static char line[512], values[4][512];
+    static unsigned next;
+    char *value = values[next++ % 4];
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+    FILE *f = fopen(path, "re");
+    value[0] = '\0';
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, strlen(key)) == 0) {
+            const char *p = line + strlen(key);
+            while (*p == ' ' || *p == '\t') {
+                ++p;
+            }
+            snprintf(value, sizeof values[0], "%s", p);
+            value[strcspn(value, "\n")] = '\0';
+            break;
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
+    return value;
+}
+
+int wl_queued(int fd)
+{
+    int n = -1;
+    ioctl(fd, FIONREAD, &n);
+    return n;
+}
+
+void wl_place_pair(const int made[2], int want0, int want1)
+{
+    // Out of the way first: one of the new fds may be a number wanted.
+    int a = fcntl(made[0], F_DUPFD, 20), b = fcntl(made[1], F_DUPFD, 20);
+    close(made[0]);
+    close(made[1]);
+    if (a < 0 || b < 0 || dup2(a, want0) != want0 || dup2(b, want1) != want1) {
+        wl_die("placing fds at %d and %d: %s", want0, want1, strerror(errno));
+    }
+    close(a);
+    close(b);
 }

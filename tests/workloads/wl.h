@@ -69,5 +69,15 @@ int wl_finish(void);
 void wl_write_file(const char *path, const void *data, size_t n);
 // Reads up to n bytes from PATH at OFF; returns the count or -1.
 long wl_read_file_at(const char *path, void *buf, size_t n, long off);
+// The value after KEY (e.g. "eventfd-count:") in /proc/self/fdinfo/FD,
+// blanks stripped; "" when there is none. Static storage (the last four
+// calls' answers stay valid).
+const char *wl_fdinfo(int fd, const char *key);
+// FIONREAD: the bytes waiting in a pipe or socket (-1 on error).
+int wl_queued(int fd);
+// Moves the two new fds MADE (from pipe() or socketpair()) to WANT0 and
+// WANT1 (dies on error).
+void wl_place_pair(const int made[2], int want0, int want1);
+
 // Dies with a message in the result file (for setup errors).
 void wl_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

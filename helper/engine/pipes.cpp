@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+#include "pipes.h"
+
+#include "procfs.h"
+#include "uniquefd.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <memory>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace cryopod::engine
+{
+
+namespace
+{
+
+constexpr uint32_t kAccMode = O_ACCMODE;
+
+std::string pidComm(pid_t pid)
+{
+    auto comm = procfs::readFile(procfs::path(pid, "comm"));
+    if (!comm) {
+        return "?";
+    }
+    std::string c = *comm;
+    while (!c.empty() && c.back() == '\n') {
+        c.pop_back();
+    }
+    return c;
+}
+
+} // namespace
+
+// ---- dump
+
+PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, uint64_t>> &pipes)
+{
+    PipeHolders holders;
+    if (pipes.empty()) {
+        return holders;
+    }
+    // Pipes show as "pipe:[ino]", sockets as "socket:[ino]"; FIFOs as their
+    // path, which is compared by (dev, ino) only when the fd is a FIFO at all.
+    std::vector<std::string> pipeLinks;
+    for (const auto &[dev, ino] : pipes) {
+        pipeLinks.push_back("pipe:[" + std::to_string(ino) + "]");
+        pipeLinks.push_back("socket:[" + std::to_string(ino) + "]");
+    }
+    std::unique_ptr<DIR, int (*)(DIR *)> proc(::opendir("/proc"), ::closedir);
+    if (!proc) {
+        return holders;
+    }
+    while (const dirent *entry = ::readdir(proc.get())) {
+        char *end = nullptr;
+        const long other = std::strtol(entry->d_name, &end, 10);
+        if (end == entry->d_name || *end != '\0' || other == pid || other <= 0) {
+            continue;
+        }
+        const std::string fdDir = "/proc/" + std::string(entry->d_name) + "/fd";
+        std::unique_ptr<DIR, int (*)(DIR *)> fds(::opendir(fdDir.c_str()), ::closedir);
+        if (!fds) {
+            continue; // gone, or a kernel thread
+        }
+        while (const dirent *fdEntry = ::readdir(fds.get())) {
+            if (fdEntry->d_name[0] == '.') {
+                continue;
+            }
+            const std::string link = fdDir + "/" + fdEntry->d_name;
+            auto target = procfs::readLink(link);
+            if (!target) {
+                continue;
+            }
+            if (target->starts_with("anon_inode:")) {
+                continue;
+            }
+            struct stat st{};
+            if (target->starts_with("pipe:") || target->starts_with("socket:")) {
+                const auto it = std::find(pipeLinks.begin(), pipeLinks.end(), *target);
+                if (it == pipeLinks.end()) {
+                    continue;
+                }
+            } else if (!target->starts_with("/")) {
+                continue;
+            }
+            if (::stat(link.c_str(), &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+                continue;
+            }
+            const std::pair<uint64_t, uint64_t> key{uint64_t(st.st_dev), uint64_t(st.st_ino)};
+            if (std::find(pipes.begin(), pipes.end(), key) == pipes.end()) {
+                continue;
+            }
+            std::vector<pid_t> &list = holders[key];
+            if (std::find(list.begin(), list.end(), pid_t(other)) == list.end()) {
+                list.push_back(pid_t(other));
+            }
+        }
+    }
+    return holders;
+}
+
+std::string pipeRefusal(const std::string &fdName, const std::string &link, bool fifo, uint32_t openFlags, const std::vector<pid_t> &holders)
+{
+    const bool socket = link.starts_with("socket:");
+    const std::string what = fdName + " is " + (fifo ? "a named pipe (FIFO " + link + ")" : socket ? "a unix socket (" + link + ")" : "a pipe (" + link + ")");
+    if (!holders.empty()) {
+        std::string who;
+        for (size_t i = 0; i < holders.size() && i < 3; ++i) {
+            who += (i ? ", " : "") + std::to_string(holders[i]) + " (" + pidComm(holders[i]) + ")";
+        }
+        if (holders.size() > 3) {
+            who += " and " + std::to_string(holders.size() - 3) + " more";
+        }
+        return what + " also open in process " + who + " outside the checkpoint: " + (socket ? "a socket" : "a pipe")
+            + " shared with a process outside the checkpoint cannot be restored";
+    }
+    if (openFlags & O_DIRECT) {
+        return what + " in packet mode (O_DIRECT): the boundaries of its packets cannot be read back; not supported";
+    }
+    return {};
+}
+
+Result<image::FileObjectRecord> dumpPipe(pid_t pid, const image::FdRecord &fd, int32_t readableFd, uint64_t id)
+{
+    const std::string what = "pipe of fd " + std::to_string(fd.fd) + " (" + fd.path + ")";
+    image::FileObjectRecord record;
+    record.id = id;
+    record.kind = fd.kind == image::FdKind::Fifo ? image::FileObjectKind::Fifo : image::FileObjectKind::Pipe;
+    record.ownerPid = pid;
+    record.ino = fd.ino;
+
+    // The process's own open file (pidfd_getfd: the same description, no
+    // new reader or writer that the pipe or a FIFO partner could notice),
+    // one that reads when the process has one. Reading from it would take
+    // the bytes; tee() into a pipe of ours copies them and leaves them queued.
+    UniqueFd pidfd(int(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd) {
+        return sysError(what + ": pidfd_open " + std::to_string(pid));
+    }
+    const int32_t source = readableFd >= 0 ? readableFd : fd.fd;
+    UniqueFd theirs(int(::syscall(SYS_pidfd_getfd, pidfd.get(), source, 0)));
+    if (!theirs) {
+        return sysError(what + ": pidfd_getfd of fd " + std::to_string(source));
+    }
+    const int size = ::fcntl(theirs.get(), F_GETPIPE_SZ);
+    if (size < 0) {
+        return sysError(what + ": F_GETPIPE_SZ");
+    }
+    record.pipeSize = uint32_t(size);
+    if (readableFd < 0) {
+        // Only write ends in the process and no reader anywhere (a holder
+        // outside is refused): nobody can ever read what is queued.
+        return record;
+    }
+    int queued = 0;
+    if (::ioctl(theirs.get(), FIONREAD, &queued) != 0) {
+        return sysError(what + ": FIONREAD");
+    }
+    if (queued <= 0) {
+        return record;
+    }
+    int ours[2];
+    if (::pipe2(ours, O_CLOEXEC | O_NONBLOCK) != 0) {
+        return sysError(what + ": pipe2");
+    }
+    UniqueFd ourRead(ours[0]), ourWrite(ours[1]);
+    // As many slots as theirs, so that every buffer of theirs fits.
+    if (::fcntl(ourWrite.get(), F_SETPIPE_SZ, size) < size) {
+        return sysError(what + ": F_SETPIPE_SZ " + std::to_string(size) + " on our copy");
+    }
+    const ssize_t copied = ::tee(theirs.get(), ourWrite.get(), size_t(queued), SPLICE_F_NONBLOCK);
+    if (copied < 0) {
+        return sysError(what + ": tee");
+    }
+    if (copied != queued) {
+        return fail(what + ": tee copied " + std::to_string(copied) + " of the " + std::to_string(queued) + " queued bytes", EIO);
+    }
+    record.data.resize(size_t(queued));
+    size_t done = 0;
+    while (done < record.data.size()) {
+        const ssize_t n = ::read(ourRead.get(), record.data.data() + done, record.data.size() - done);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? sysError(what + ": read our copy") : fail(what + ": our copy ended early", EIO);
+        }
+        done += size_t(n);
+    }
+    return record;
+}
+
+// ---- restore
+
+namespace
+{
+
+// Writes the saved bytes into the pipe through a reference of our own to the
+// write end the process holds at temporary fd `fd`.
+Result<void> refill(pid_t pid, int32_t fd, const std::vector<uint8_t> &data, const std::string &what)
+{
+    if (data.empty()) {
+        return {};
+    }
+    const std::string link = procfs::path(pid, "fd/" + std::to_string(fd));
+    UniqueFd writer(::open(link.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!writer) {
+        return sysError(what + ": open " + link + " to refill it");
+    }
+    size_t done = 0;
+    while (done < data.size()) {
+        const ssize_t n = ::write(writer.get(), data.data() + done, data.size() - done);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? sysError(what + ": refill " + std::to_string(data.size()) + " bytes (" + std::to_string(done) + " written)")
+                         : fail(what + ": refill stopped", EIO);
+        }
+        done += size_t(n);
+    }
+    return {};
+}
+
+Result<void> setPipeSize(Injector &injector, int32_t fd, uint32_t size, const std::string &what)
+{
+    auto set = injector.call(what + ": F_SETPIPE_SZ " + std::to_string(size), SYS_fcntl, uint64_t(fd), F_SETPIPE_SZ, size);
+    if (!set) {
+        return std::unexpected(set.error());
+    }
+    if (*set != size) {
+        return fail(what + ": F_SETPIPE_SZ " + std::to_string(size) + " gave " + std::to_string(*set) + " bytes", EIO);
+    }
+    return {};
+}
+
+// The process opens `path` (a FIFO) with `flags`; returns the temporary fd.
+Result<int32_t> openFifo(Injector &injector, RemoteScratch &scratch, ObjectFds &fds, const std::string &path, uint32_t flags, const std::string &what)
+{
+    const size_t mark = scratch.used();
+    auto pathAddr = scratch.putString(path);
+    if (!pathAddr) {
+        return std::unexpected(pathAddr.error().context(what));
+    }
+    auto opened = injector.call(what + ": open " + path, SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, flags | O_CLOEXEC | O_NONBLOCK, 0);
+    scratch.reset(mark);
+    if (!opened) {
+        return std::unexpected(opened.error());
+    }
+    return fds.adopt(injector, int32_t(*opened), what);
+}
+
+} // namespace
+
+Result<void> restorePipe(Injector &injector, RemoteScratch &scratch, const image::FileObjectRecord &pipe, const std::vector<const image::FdRecord *> &owners,
+                         ObjectFds &fds)
+{
+    const pid_t pid = injector.tracee().tid();
+    const bool fifo = pipe.kind == image::FileObjectKind::Fifo;
+    if (owners.empty()) {
+        return fail("restore file object " + std::to_string(pipe.id) + ": no fd of the image has it open", EINVAL);
+    }
+    const std::string what = "restore " + std::string(fifo ? "FIFO " + owners.front()->path : "pipe:[" + std::to_string(pipe.ino) + "]");
+
+    if (fifo) {
+        // A reader and writer of our own first: opening the FIFO then never
+        // blocks (nor fails for want of a reader), and the refilled bytes
+        // stay until the process's own descriptions are open.
+        auto keeper = openFifo(injector, scratch, fds, owners.front()->path, O_RDWR, what);
+        if (!keeper) {
+            return std::unexpected(keeper.error());
+        }
+        struct stat st{};
+        const std::string link = procfs::path(pid, "fd/" + std::to_string(*keeper));
+        if (::stat(link.c_str(), &st) != 0) {
+            return sysError(what + ": stat " + link);
+        }
+        if (!S_ISFIFO(st.st_mode) || uint64_t(st.st_dev) != owners.front()->dev || uint64_t(st.st_ino) != owners.front()->ino) {
+            return fail(what + ": another file is at that path now (not the FIFO of the checkpoint)", ESTALE);
+        }
+        CRYOPOD_PROPAGATE(setPipeSize(injector, *keeper, pipe.pipeSize, what));
+        CRYOPOD_PROPAGATE(refill(pid, *keeper, pipe.data, what));
+        for (const image::FdRecord *owner : owners) {
+            const std::string fdWhat = what + " at fd " + std::to_string(owner->fd);
+            auto opened = openFifo(injector, scratch, fds, owner->path, owner->openFlags & kAccMode, fdWhat);
+            if (!opened) {
+                return std::unexpected(opened.error());
+            }
+            CRYOPOD_PROPAGATE(setStatusFlags(injector, *opened, owner->openFlags, fdWhat));
+            fds.byFd[owner->fd] = *opened;
+        }
+        return {}; // the keeper goes with the other temporary fds
+    }
+
+    auto ends = fds.adoptPair(
+        injector,
+        scratch,
+        [&](uint64_t pair) {
+            return injector.call(what + ": pipe2", SYS_pipe2, pair, O_CLOEXEC);
+        },
+        what);
+    if (!ends) {
+        return std::unexpected(ends.error());
+    }
+    const int32_t readEnd = (*ends)[0];
+    const int32_t writeEnd = (*ends)[1];
+    CRYOPOD_PROPAGATE(setPipeSize(injector, readEnd, pipe.pipeSize, what));
+    CRYOPOD_PROPAGATE(refill(pid, writeEnd, pipe.data, what));
+    // The first description of each direction is the end pipe2() made;
+    // further ones (the pipe reopened through /proc) are opened again.
+    bool readUsed = false, writeUsed = false;
+    for (const image::FdRecord *owner : owners) {
+        const std::string fdWhat = what + " at fd " + std::to_string(owner->fd);
+        const uint32_t access = owner->openFlags & kAccMode;
+        int32_t fd = -1;
+        if (access == O_RDONLY && !readUsed) {
+            fd = readEnd;
+            readUsed = true;
+        } else if (access == O_WRONLY && !writeUsed) {
+            fd = writeEnd;
+            writeUsed = true;
+        } else {
+            auto again = reopenTemporary(injector, scratch, fds, readEnd, owner->openFlags, fdWhat);
+            if (!again) {
+                return std::unexpected(again.error());
+            }
+            fd = *again;
+        }
+        CRYOPOD_PROPAGATE(setStatusFlags(injector, fd, owner->openFlags, fdWhat));
+        fds.byFd[owner->fd] = fd;
+    }
+    return {}; // an end the process had closed goes with the temporary fds
+}
+
+} // namespace cryopod::engine
