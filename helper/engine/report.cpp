@@ -80,6 +80,16 @@ void checkNamespaces(pid_t pid, ProcessReport &report)
     }
 }
 
+// Whether a thread is on its way out (PF_EXITING in the flags of
+// /proc/PID/task/TID/stat, or already gone): it has let go of its fd table,
+// fs and undo list, which kcmp then shows as different from the leader's.
+bool exiting(pid_t pid, pid_t tid)
+{
+    constexpr uint64_t kPfExiting = 0x4;
+    auto stat = procfs::readStat(pid, tid);
+    return !stat || stat->state() == 'Z' || stat->state() == 'X' || (stat->number(9) & kPfExiting) != 0;
+}
+
 // What threads may have that the engine does not restore per thread: it
 // recreates every thread with the process's credentials, sharing its cwd,
 // root, umask, fd table and SysV undo list, in its namespaces.
@@ -123,7 +133,7 @@ void checkThreads(pid_t pid, const procfs::Status &leader, ProcessReport &report
         }
         for (const auto &[type, what] : shared) {
             const long r = ::syscall(SYS_kcmp, pid, tid, type, 0, 0);
-            if (r > 0) {
+            if (r > 0 && !exiting(pid, tid)) {
                 note(report, Verdict::Refused, who + " has " + what + ": not supported");
             }
         }
