@@ -35,7 +35,9 @@ bool PrivateSystemBus::start(QString *error)
         return false;
     }
     // Other users (the tests drop privileges) must reach the socket.
-    QFile::setPermissions(m_dir.path(), QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner | QFileDevice::ReadGroup | QFileDevice::ExeGroup | QFileDevice::ReadOther | QFileDevice::ExeOther);
+    QFile::setPermissions(m_dir.path(),
+                          QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner | QFileDevice::ReadGroup | QFileDevice::ExeGroup |
+                              QFileDevice::ReadOther | QFileDevice::ExeOther);
     const QString socket = m_dir.filePath(QStringLiteral("system_bus_socket"));
     QString includes;
     for (const QString &file : std::as_const(m_policyFiles)) {
@@ -66,7 +68,8 @@ bool PrivateSystemBus::start(QString *error)
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.insert(QStringLiteral("DBUS_SYSTEM_BUS_ADDRESS"), QStringLiteral("unix:path=%1").arg(socket));
     m_daemon.setProcessEnvironment(env);
-    m_daemon.start(QStringLiteral("dbus-daemon"), {QStringLiteral("--config-file=%1").arg(file.fileName()), QStringLiteral("--nofork"), QStringLiteral("--print-address")});
+    m_daemon.start(QStringLiteral("dbus-daemon"),
+                   {QStringLiteral("--config-file=%1").arg(file.fileName()), QStringLiteral("--nofork"), QStringLiteral("--print-address")});
     if (!m_daemon.waitForStarted(5000) || !m_daemon.waitForReadyRead(5000)) {
         *error = QStringLiteral("dbus-daemon did not start: %1 %2").arg(m_daemon.errorString(), QString::fromLocal8Bit(m_daemon.readAllStandardError()));
         return false;
