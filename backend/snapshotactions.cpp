@@ -176,14 +176,23 @@ qint64 SnapshotActions::targetIdOf(int pid) const
     return 0;
 }
 
+std::unique_ptr<SnapshotStore> SnapshotActions::openStore(const std::string &storeDir, Outcome &outcome)
+{
+    auto store = SnapshotStore::open(storeDir);
+    if (!store) {
+        outcome.error = tr("Cannot open the snapshot store: %1").arg(q(store.error().describe()));
+        return nullptr;
+    }
+    return std::move(*store);
+}
+
 SnapshotActions::Outcome SnapshotActions::takeSnapshot(const std::string &storeDir, int pid, const QString &label)
 {
     Outcome outcome;
     outcome.kind = Outcome::Snapshot;
     outcome.pid = pid;
-    auto store = SnapshotStore::open(storeDir);
+    auto store = openStore(storeDir, outcome);
     if (!store) {
-        outcome.error = tr("Cannot open the snapshot store: %1").arg(q(store.error().describe()));
         return outcome;
     }
     auto target = TargetProbe::probe(pid_t(pid));
@@ -196,12 +205,12 @@ SnapshotActions::Outcome SnapshotActions::takeSnapshot(const std::string &storeD
     options.label = label.toStdString();
     HelperClient client;
     HelperEngine::Producer producer(client);
-    auto taken = SnapshotJob::take(**store, producer, pid_t(pid), options);
+    auto taken = SnapshotJob::take(*store, producer, pid_t(pid), options);
     if (!taken) {
         outcome.error = tr("The snapshot of process %1 failed: %2").arg(pid).arg(q(taken.error().describe()));
         return outcome;
     }
-    auto info = (*store)->snapshot(taken->id);
+    auto info = store->snapshot(taken->id);
     outcome.ok = true;
     outcome.snapshotId = taken->id;
     outcome.targetId = info ? info->targetId : 0;
@@ -213,14 +222,13 @@ SnapshotActions::Outcome SnapshotActions::restoreSnapshot(const std::string &sto
     Outcome outcome;
     outcome.kind = Outcome::Restore;
     outcome.snapshotId = id;
-    auto store = SnapshotStore::open(storeDir);
+    auto store = openStore(storeDir, outcome);
     if (!store) {
-        outcome.error = tr("Cannot open the snapshot store: %1").arg(q(store.error().describe()));
         return outcome;
     }
     HelperClient client;
     HelperEngine::Consumer consumer(client);
-    auto restored = SnapshotJob::restore(**store, id, consumer);
+    auto restored = SnapshotJob::restore(*store, id, consumer);
     if (!restored) {
         outcome.error = tr("Restoring snapshot %1 failed: %2").arg(id).arg(q(restored.error().describe()));
         return outcome;

@@ -18,6 +18,11 @@
 #include <memory>
 #include <string>
 
+namespace cryopod::store
+{
+class SnapshotStore;
+}
+
 class SnapshotActions : public QObject
 {
     Q_OBJECT
@@ -66,6 +71,7 @@ Q_SIGNALS:
 
 private:
     struct Outcome;
+    static std::unique_ptr<cryopod::store::SnapshotStore> openStore(const std::string &storeDir, Outcome &outcome);
     // On the worker thread: its own bus client (whose signals arrive in the
     // worker's event loop, which HelperEngine runs while it waits) and its
     // own store object.

@@ -266,41 +266,30 @@ int TimelineModel::rowOf(qint64 snapshotId) const
     return -1;
 }
 
-bool TimelineModel::setLabel(qint64 snapshotId, const QString &label)
+bool TimelineModel::change(const QString &what, const std::function<cryopod::Result<void>(SnapshotStore &)> &apply)
 {
     SnapshotStore *s = store();
     if (!s) {
         return false;
     }
-    if (auto r = s->setLabel(snapshotId, label.toStdString()); !r) {
-        setError(tr("Cannot change the label: %1").arg(q(r.error().describe())));
+    if (auto r = apply(*s); !r) {
+        setError(what.arg(q(r.error().describe())));
         return false;
     }
     return reload();
+}
+
+bool TimelineModel::setLabel(qint64 snapshotId, const QString &label)
+{
+    return change(tr("Cannot change the label: %1"), [&](SnapshotStore &s) { return s.setLabel(snapshotId, label.toStdString()); });
 }
 
 bool TimelineModel::setPinned(qint64 snapshotId, bool pinned)
 {
-    SnapshotStore *s = store();
-    if (!s) {
-        return false;
-    }
-    if (auto r = s->setPinned(snapshotId, pinned); !r) {
-        setError(tr("Cannot change the pin: %1").arg(q(r.error().describe())));
-        return false;
-    }
-    return reload();
+    return change(tr("Cannot change the pin: %1"), [&](SnapshotStore &s) { return s.setPinned(snapshotId, pinned); });
 }
 
 bool TimelineModel::remove(qint64 snapshotId, bool force)
 {
-    SnapshotStore *s = store();
-    if (!s) {
-        return false;
-    }
-    if (auto r = s->remove(snapshotId, force); !r) {
-        setError(tr("Cannot delete the snapshot: %1").arg(q(r.error().describe())));
-        return false;
-    }
-    return reload();
+    return change(tr("Cannot delete the snapshot: %1"), [&](SnapshotStore &s) { return s.remove(snapshotId, force); });
 }

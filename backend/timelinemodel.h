@@ -8,11 +8,13 @@
 // model's thread; listing reads an index, not the snapshots.
 #pragma once
 
+#include "result.h"
 #include "storetypes.h"
 
 #include <QAbstractListModel>
 #include <QtQmlIntegration>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -92,6 +94,9 @@ Q_SIGNALS:
 
 private:
     cryopod::store::SnapshotStore *store();
+    // Applies a change to the store and reloads; what (with %1 for the
+    // store's message) when the store refuses.
+    bool change(const QString &what, const std::function<cryopod::Result<void>(cryopod::store::SnapshotStore &)> &apply);
     void setError(const QString &error);
     void closeStore();
 

@@ -187,8 +187,13 @@ private Q_SLOTS:
         const QRectF windowRect(0, 0, m_window->width(), m_window->height());
         searchField()->setProperty("text", QStringLiteral("cpt-gui-probe"));
         QTRY_VERIFY_WITH_TIMEOUT(!visibleTextItems(treeItem(), QStringLiteral("cpt-gui-probe"), windowRect).isEmpty(), kTimeout);
-        // The search's expansion (queued) has run and the view is laid out:
-        // the label is where the click goes.
+        // No scan may land between the press and the release (the row would
+        // move under the pointer): automatic refreshes off until the row is
+        // selected, one in flight applied first. Then the search's expansion
+        // (queued) has run and the view is laid out: the label is where the
+        // click goes.
+        m_model->setProperty("refreshInterval", 0);
+        waitForRefresh();
         waitForFrame();
         QMetaObject::invokeMethod(m_tree, "forceLayout");
         const QList<QQuickItem *> labels = visibleTextItems(treeItem(), QStringLiteral("cpt-gui-probe"), windowRect);
@@ -204,6 +209,7 @@ private Q_SLOTS:
         };
         QCOMPARE(selectedPid(), m_probe);
         movePointerAway(m_window);
+        m_model->setProperty("refreshInterval", 2000);
 
         // Refreshes (rows changed, others inserted and removed around it) keep it.
         searchField()->setProperty("text", QString());

@@ -120,6 +120,12 @@ private Q_SLOTS:
         auto *tree = find<QQuickItem>("processTree");
         QVERIFY(tree);
         QTRY_VERIFY_WITH_TIMEOUT(!visibleTextItems(tree, QString::number(m_pid), windowRect(m_window)).isEmpty(), kTimeout);
+        // No scan between press and release (see processespagetest).
+        auto *model = find("processModel");
+        model->setProperty("refreshInterval", 0);
+        QSignalSpy refreshed(model, SIGNAL(refreshed()));
+        QMetaObject::invokeMethod(model, "refresh");
+        QVERIFY(refreshed.wait(kTimeout));
         QVERIFY(waitForFrame(m_window));
         QMetaObject::invokeMethod(tree, "forceLayout");
         const QList<QQuickItem *> labels = visibleTextItems(tree, QString::number(m_pid), windowRect(m_window));
@@ -129,6 +135,7 @@ private Q_SLOTS:
         QVERIFY(processesPage);
         QTRY_COMPARE_WITH_TIMEOUT(processesPage->property("selectedPid").toLongLong(), m_pid, kTimeout);
         movePointerAway(m_window);
+        model->setProperty("refreshInterval", 2000);
 
         // Snapshot, with a label, from the dialog.
         auto *snapshotAction = find("snapshotAction");
