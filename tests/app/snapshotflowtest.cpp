@@ -48,6 +48,7 @@ class SnapshotFlowTest : public QObject
     qint64 m_pid = 0;
     qint64 m_restoredPid = 0;
     qint64 m_snapshotId = 0;
+    qint64 m_targetId = 0;
     QQmlApplicationEngine *m_engine = nullptr;
     QQuickWindow *m_window = nullptr;
     QPointer<SnapshotActions> m_actions;
@@ -154,7 +155,8 @@ private Q_SLOTS:
         QVERIFY(!m_actions->isBusy());
         QCOMPARE(busy.count(), 2);
         m_snapshotId = taken.at(0).at(0).toLongLong();
-        QVERIFY(m_snapshotId > 0);
+        m_targetId = taken.at(0).at(1).toLongLong();
+        QVERIFY(m_snapshotId > 0 && m_targetId > 0);
         // It keeps running: neither stopped nor frozen.
         QVERIFY(alive(m_pid));
         const QString state = readText(QStringLiteral("/proc/%1/stat").arg(m_pid)).section(QLatin1Char(')'), -1).trimmed().left(1);
@@ -174,13 +176,33 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(page("timelinePage"), kTimeout);
         QTRY_VERIFY_WITH_TIMEOUT(layersIdle(m_window), kTimeout);
         QObject *timeline = page("timelinePage");
-        QVERIFY(timeline->property("targetId").toLongLong() > 0);
+        QCOMPARE(timeline->property("targetId").toLongLong(), m_targetId);
+        QCOMPARE(timeline->property("title").toString(), QStringLiteral("Timeline of wl_heap"));
         auto *list = timeline->findChild<QObject *>(QStringLiteral("timelineList"));
         QVERIFY(list);
         QTRY_COMPARE_WITH_TIMEOUT(list->property("count").toInt(), 1, kTimeout);
         QTRY_VERIFY_WITH_TIMEOUT(findItem(m_window->contentItem(), QStringLiteral("restoreButton")), kTimeout);
         QVERIFY(waitForFrame(m_window));
         QVERIFY(saveScreenshot(m_window, QStringLiteral("timeline.png")));
+    }
+
+    void testTimelineOfTheSelectedProcess()
+    {
+        // Back on the Processes page, the selected row's Timeline action
+        // finds the process's target in the store.
+        QVERIFY(m_targetId > 0);
+        QMetaObject::invokeMethod(find("processesAction"), "trigger");
+        QTRY_VERIFY_WITH_TIMEOUT(layersIdle(m_window) && !page("timelinePage"), kTimeout);
+        auto *timelineAction = find("timelineAction");
+        QVERIFY(timelineAction && timelineAction->property("enabled").toBool());
+        QMetaObject::invokeMethod(timelineAction, "trigger");
+        QTRY_VERIFY_WITH_TIMEOUT(page("timelinePage"), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(layersIdle(m_window), kTimeout);
+        QCOMPARE(page("timelinePage")->property("targetId").toLongLong(), m_targetId);
+        auto *list = page("timelinePage")->findChild<QObject *>(QStringLiteral("timelineList"));
+        QTRY_COMPARE_WITH_TIMEOUT(list->property("count").toInt(), 1, kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(findItem(m_window->contentItem(), QStringLiteral("restoreButton")), kTimeout);
+        QVERIFY(waitForFrame(m_window));
     }
 
     void testRestoreAfterKill()
