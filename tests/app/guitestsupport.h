@@ -153,6 +153,13 @@ inline bool layersIdle(QQuickWindow *window)
     return layers && !layers->property("busy").toBool();
 }
 
+// A Flickable (a list, a tree) at rest: a press on a moving one stops it
+// instead of reaching the delegate under the pointer.
+inline bool viewAtRest(QObject *view)
+{
+    return !view->property("moving").toBool() && !view->property("flicking").toBool() && !view->property("dragging").toBool();
+}
+
 // A left click in the middle of item.
 inline void click(QQuickWindow *window, QQuickItem *item)
 {

@@ -59,6 +59,7 @@ class ProcessesPageTest : public QObject
         return m_window->findChild<QObject *>(QStringLiteral("searchField"));
     }
     pid_t m_probe = -1;
+    QString m_probeName;
 
     void saveScreenshot(const QString &name)
     {
@@ -113,7 +114,10 @@ private Q_SLOTS:
     {
         becomeSubreaper();
         installWarningCollector();
-        m_probe = forkNamed("cpt-gui-probe");
+        // Named after this test process: another run of this test beside it
+        // has its own probe (at most 15 bytes: the kernel's comm).
+        m_probeName = QStringLiteral("cptgui-%1").arg(::getpid());
+        m_probe = forkNamed(m_probeName.toLatin1().constData());
         QVERIFY(m_probe > 0);
 
         // Breeze icons are there (qt6-svg-plugins renders them).
@@ -159,9 +163,9 @@ private Q_SLOTS:
     void testSearchShowsProbe()
     {
         const QRectF windowRect(0, 0, m_window->width(), m_window->height());
-        searchField()->setProperty("text", QStringLiteral("cpt-gui-probe"));
+        searchField()->setProperty("text", m_probeName);
         // The probe's row, and only the rows of it and its ancestors.
-        QTRY_VERIFY_WITH_TIMEOUT(!visibleTextItems(treeItem(), QStringLiteral("cpt-gui-probe"), windowRect).isEmpty(), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(!visibleTextItems(treeItem(), m_probeName, windowRect).isEmpty(), kTimeout);
         QTRY_VERIFY_WITH_TIMEOUT(!visibleTextItems(treeItem(), QString::number(m_probe), windowRect).isEmpty(), kTimeout);
         waitForFrame();
         QVERIFY(!visibleTextItems(treeItem(), QString::number(::getpid()), windowRect).isEmpty());
@@ -185,8 +189,8 @@ private Q_SLOTS:
     {
         // Show only the probe's branch, click its row.
         const QRectF windowRect(0, 0, m_window->width(), m_window->height());
-        searchField()->setProperty("text", QStringLiteral("cpt-gui-probe"));
-        QTRY_VERIFY_WITH_TIMEOUT(!visibleTextItems(treeItem(), QStringLiteral("cpt-gui-probe"), windowRect).isEmpty(), kTimeout);
+        searchField()->setProperty("text", m_probeName);
+        QTRY_VERIFY_WITH_TIMEOUT(!visibleTextItems(treeItem(), m_probeName, windowRect).isEmpty(), kTimeout);
         // No scan may land between the press and the release (the row would
         // move under the pointer): automatic refreshes off until the row is
         // selected, one in flight applied first. Then the search's expansion
@@ -195,14 +199,21 @@ private Q_SLOTS:
         m_model->setProperty("refreshInterval", 0);
         waitForRefresh();
         waitForFrame();
+        QTRY_VERIFY_WITH_TIMEOUT(viewAtRest(m_tree), kTimeout); // the shrunken content settles
         QMetaObject::invokeMethod(m_tree, "forceLayout");
-        const QList<QQuickItem *> labels = visibleTextItems(treeItem(), QStringLiteral("cpt-gui-probe"), windowRect);
+        const QList<QQuickItem *> labels = visibleTextItems(treeItem(), m_probeName, windowRect);
         QVERIFY(!labels.isEmpty());
         const QPointF center = labels.constFirst()->mapToScene(QPointF(labels.constFirst()->width() / 2, labels.constFirst()->height() / 2));
         QTest::mouseClick(m_window, Qt::LeftButton, Qt::NoModifier, center.toPoint());
         auto *selection = m_tree->property("selectionModel").value<QItemSelectionModel *>();
         QVERIFY(selection);
-        QTRY_VERIFY_WITH_TIMEOUT(selection->hasSelection(), kTimeout);
+        QTRY_VERIFY2_WITH_TIMEOUT(selection->hasSelection(),
+                                  qPrintable(QStringLiteral("no selection after a click at %1,%2; the tree at rest: %3, contentY %4")
+                                                 .arg(center.x())
+                                                 .arg(center.y())
+                                                 .arg(viewAtRest(m_tree))
+                                                 .arg(m_tree->property("contentY").toDouble())),
+                                  kTimeout);
         auto selectedPid = [selection] {
             const QModelIndexList rows = selection->selectedRows();
             return rows.size() == 1 ? rows.constFirst().data(ProcessModel::PidRole).toInt() : -1;

@@ -128,6 +128,7 @@ private Q_SLOTS:
         QMetaObject::invokeMethod(model, "refresh");
         QVERIFY(refreshed.wait(kTimeout));
         QVERIFY(waitForFrame(m_window));
+        QTRY_VERIFY_WITH_TIMEOUT(viewAtRest(tree), kTimeout);
         QMetaObject::invokeMethod(tree, "forceLayout");
         const QList<QQuickItem *> labels = visibleTextItems(tree, QString::number(m_pid), windowRect(m_window));
         QVERIFY(!labels.isEmpty());
