@@ -5,3 +5,4 @@
 
 Q_LOGGING_CATEGORY(lcProc, "cryopod.backend.proc", QtWarningMsg)
 Q_LOGGING_CATEGORY(lcProcessModel, "cryopod.backend.model", QtWarningMsg)
+Q_LOGGING_CATEGORY(lcTimeline, "cryopod.backend.timeline", QtWarningMsg)

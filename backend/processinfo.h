@@ -17,6 +17,9 @@ struct ProcessInfo {
     pid_t ppid = 0; // 0 for the roots of the kernel's tree (init, kthreadd)
     QString name; // comm: at most 15 bytes, what prctl(PR_SET_NAME) sets
     QStringList arguments; // /proc/PID/cmdline; empty for kernel threads and zombies
+    // false when cmdline was not read: the process was stopped by a tracer
+    // (see ProcessScanner), so arguments says nothing.
+    bool argumentsRead = true;
     QString executable; // target of /proc/PID/exe; empty when not readable
     uid_t uid = 0; // real user id
     uid_t euid = 0; // effective user id: the owner Cryopod shows, like ps's USER

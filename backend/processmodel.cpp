@@ -33,13 +33,8 @@ QString iconNameFor(const ProcessInfo &info)
         return QStringLiteral("preferences-system-linux");
     }
     static const QSet<QString> shells = {
-        QStringLiteral("bash"),
-        QStringLiteral("sh"),
-        QStringLiteral("dash"),
-        QStringLiteral("zsh"),
-        QStringLiteral("fish"),
-        QStringLiteral("ksh"),
-        QStringLiteral("tcsh"),
+        QStringLiteral("bash"), QStringLiteral("sh"),  QStringLiteral("dash"), QStringLiteral("zsh"),
+        QStringLiteral("fish"), QStringLiteral("ksh"), QStringLiteral("tcsh"),
     };
     if (shells.contains(info.name)) {
         return QStringLiteral("utilities-terminal");
@@ -49,8 +44,8 @@ QString iconNameFor(const ProcessInfo &info)
 
 bool sameData(const ProcessInfo &a, const ProcessInfo &b)
 {
-    return a.ppid == b.ppid && a.name == b.name && a.arguments == b.arguments && a.executable == b.executable && a.uid == b.uid && a.euid == b.euid
-        && a.userName == b.userName && a.state == b.state && a.rssBytes == b.rssBytes && a.cpuTimeNs == b.cpuTimeNs;
+    return a.ppid == b.ppid && a.name == b.name && a.arguments == b.arguments && a.executable == b.executable && a.uid == b.uid && a.euid == b.euid &&
+        a.userName == b.userName && a.state == b.state && a.rssBytes == b.rssBytes && a.cpuTimeNs == b.cpuTimeNs;
 }
 } // namespace
 
@@ -329,46 +324,34 @@ void ProcessModel::updateTimer()
     }
 }
 
-void ProcessModel::moveNode(Node *node, Node *newParent)
+void ProcessModel::reparentNode(Node *node, Node *newParent)
 {
+    // A removal and an insertion, never a row move: Qt 6.8's QML TreeView
+    // (QQmlTreeModelToTableModel) and the proxies in front of it mishandle
+    // rows moved between parents (misplaced rows, and a crash under load).
+    // The node and its subtree keep their objects (and their entries in
+    // m_nodes); views see them leave and come back.
     Node *oldParent = node->parent;
     const int oldRow = node->row;
+    beginRemoveRows(indexOf(oldParent), oldRow, oldRow);
+    std::unique_ptr<Node> owned = std::move(oldParent->children[size_t(oldRow)]);
+    oldParent->children.erase(oldParent->children.begin() + oldRow);
+    for (size_t i = size_t(oldRow); i < oldParent->children.size(); ++i) {
+        oldParent->children[i]->row = int(i);
+    }
+    endRemoveRows();
+
     const int newRow = int(newParent->children.size());
-    auto take = [&] {
-        std::unique_ptr<Node> owned = std::move(oldParent->children[size_t(oldRow)]);
-        oldParent->children.erase(oldParent->children.begin() + oldRow);
-        for (size_t i = size_t(oldRow); i < oldParent->children.size(); ++i) {
-            oldParent->children[i]->row = int(i);
-        }
-        owned->parent = newParent;
-        owned->row = newRow;
-        return owned;
-    };
-    if (newRow == 0) {
-        // Qt 6.8's QML TreeView (QQmlTreeModelToTableModel) puts rows moved
-        // into a parent without children, which it may still hold expanded
-        // from earlier children, at the top of the view. Remove and insert.
-        beginRemoveRows(indexOf(oldParent), oldRow, oldRow);
-        std::unique_ptr<Node> owned = take();
-        endRemoveRows();
-        beginInsertRows(indexOf(newParent), 0, 0);
-        newParent->children.push_back(std::move(owned));
-        endInsertRows();
-        return;
-    }
-    if (!beginMoveRows(indexOf(oldParent), oldRow, oldRow, indexOf(newParent), newRow)) {
-        // Cannot happen with the top-down order of applySnapshot(); if it
-        // does, the node stays where it is until the next refresh.
-        qCWarning(lcProcessModel) << "cannot move process" << node->info.pid << "under" << newParent->info.pid;
-        return;
-    }
-    newParent->children.push_back(take());
-    endMoveRows();
+    beginInsertRows(indexOf(newParent), newRow, newRow);
+    owned->parent = newParent;
+    owned->row = newRow;
+    newParent->children.push_back(std::move(owned));
+    endInsertRows();
 }
 
 void ProcessModel::forgetSubtree(Node *node)
 {
-    m_nodes.remove(Key{node->info.pid, node->info.startTicks});
+    m_nodes.remove(Key {node->info.pid, node->info.startTicks});
     for (const auto &child : node->children) {
         forgetSubtree(child.get());
     }
@@ -414,7 +397,7 @@ void ProcessModel::applySnapshot(const ProcessSnapshot &snapshot)
     QHash<Key, quint64> previousCpu;
     QHash<Key, double> previousPercent;
     for (const ProcessInfo &info : std::as_const(m_lastSnapshot.processes)) {
-        previousCpu.insert(Key{info.pid, info.startTicks}, info.cpuTimeNs);
+        previousCpu.insert(Key {info.pid, info.startTicks}, info.cpuTimeNs);
     }
     for (auto it = m_nodes.cbegin(); it != m_nodes.cend(); ++it) {
         previousPercent.insert(it.key(), it.value()->cpuPercent);
@@ -432,19 +415,39 @@ void ProcessModel::applySnapshot(const ProcessSnapshot &snapshot)
     };
 
     const uid_t me = ::getuid();
-    auto isMine = [me](const ProcessInfo &info) {
-        return ProcessForest::isOwnedBy(info, me);
-    };
+    auto isMine = [me](const ProcessInfo &info) { return ProcessForest::isOwnedBy(info, me); };
     const QList<ProcessInfo> visible = m_showOnlyMine ? ProcessForest::filtered(snapshot.processes, isMine) : snapshot.processes;
     const ProcessForest forest(visible);
     QSet<Key> keep;
     keep.reserve(visible.size());
     for (const ProcessInfo &info : visible) {
-        keep.insert(Key{info.pid, info.startTicks});
+        keep.insert(Key {info.pid, info.startTicks});
     }
 
     const int countBefore = processCount();
+
+    // First the new values of the processes that stay, while every row is
+    // still where views and proxies have it; then the rows that come, move
+    // and go.
     QList<Node *> changed;
+    for (const ProcessInfo &scanned : visible) {
+        const Key key {scanned.pid, scanned.startTicks};
+        Node *node = m_nodes.value(key, nullptr);
+        if (!node) {
+            continue;
+        }
+        ProcessInfo info = scanned;
+        if (!info.argumentsRead) {
+            info.arguments = node->info.arguments; // not read this time: as before
+        }
+        const double cpuPercent = cpuPercentOf(info, key);
+        if (!sameData(node->info, info) || node->cpuPercent != cpuPercent) {
+            node->info = info;
+            node->cpuPercent = cpuPercent;
+            changed.append(node);
+        }
+    }
+    emitDataChanged(changed);
 
     // New processes are inserted with their new descendants already attached,
     // consecutive siblings in one batch.
@@ -467,7 +470,7 @@ void ProcessModel::applySnapshot(const ProcessSnapshot &snapshot)
     };
     auto buildSubtree = [&](auto &self, qsizetype index) -> std::unique_ptr<Node> {
         const ProcessInfo &info = visible.at(index);
-        const Key key{info.pid, info.startTicks};
+        const Key key {info.pid, info.startTicks};
         auto node = std::make_unique<Node>();
         node->info = info;
         node->cpuPercent = cpuPercentOf(info, key);
@@ -475,8 +478,8 @@ void ProcessModel::applySnapshot(const ProcessSnapshot &snapshot)
         m_nodes.insert(key, node.get());
         for (qsizetype childIndex : forest.children(index)) {
             const ProcessInfo &child = visible.at(childIndex);
-            if (m_nodes.contains(Key{child.pid, child.startTicks})) {
-                continue; // an existing process: moved here when its turn comes
+            if (m_nodes.contains(Key {child.pid, child.startTicks})) {
+                continue; // an existing process: re-parented here when its turn comes
             }
             auto childNode = self(self, childIndex);
             childNode->parent = node.get();
@@ -487,16 +490,16 @@ void ProcessModel::applySnapshot(const ProcessSnapshot &snapshot)
     };
 
     // Top-down (parents before children): every process's new parent is in
-    // place before the process itself is inserted or moved under it, and a
-    // process is never moved below one of its own descendants.
+    // place before the process itself is inserted or re-parented under it,
+    // and a process never goes below one of its own descendants.
     forest.forEachDepthFirst([&](qsizetype index, int) {
         const ProcessInfo &info = visible.at(index);
-        const Key key{info.pid, info.startTicks};
+        const Key key {info.pid, info.startTicks};
         const qsizetype parentIndex = forest.parentOf(index);
         Node *parent = m_root.get();
         if (parentIndex >= 0) {
             const ProcessInfo &parentInfo = visible.at(parentIndex);
-            parent = m_nodes.value(Key{parentInfo.pid, parentInfo.startTicks}, nullptr);
+            parent = m_nodes.value(Key {parentInfo.pid, parentInfo.startTicks}, nullptr);
             Q_ASSERT(parent);
         }
         Node *node = m_nodes.value(key, nullptr);
@@ -511,21 +514,15 @@ void ProcessModel::applySnapshot(const ProcessSnapshot &snapshot)
         if (node->createdInPass == pass) {
             return; // inserted with its new parent's subtree
         }
-        flush();
         if (node->parent != parent) {
-            moveNode(node, parent);
-        }
-        const double cpuPercent = cpuPercentOf(info, key);
-        if (!sameData(node->info, info) || node->cpuPercent != cpuPercent) {
-            node->info = info;
-            node->cpuPercent = cpuPercent;
-            changed.append(node);
+            flush();
+            reparentNode(node, parent);
         }
     });
     flush();
 
     // Processes that are gone (or filtered out). Their surviving descendants
-    // have all been moved to their new parents above, so whole subtrees go.
+    // have all been re-parented above, so whole subtrees go.
     QList<Node *> gone;
     for (auto it = m_nodes.cbegin(); it != m_nodes.cend(); ++it) {
         if (!keep.contains(it.key())) {
@@ -544,8 +541,6 @@ void ProcessModel::applySnapshot(const ProcessSnapshot &snapshot)
     for (Node *node : std::as_const(topmost)) {
         removeChild(node->parent, node->row);
     }
-
-    emitDataChanged(changed);
 
     m_lastSnapshot = snapshot;
     qCDebug(lcProcessModel) << "applied a snapshot of" << snapshot.processes.size() << "processes:" << visible.size() << "shown," << gone.size() << "removed,"

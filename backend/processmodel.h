@@ -3,11 +3,13 @@
 //
 // ProcessModel: the running processes as a tree (children under their parent
 // process), refreshed periodically from a ProcessScanner on a worker thread.
-// A refresh is applied incrementally: rows are inserted, removed and moved
-// (a process re-parented when its parent exits) and changed values are
-// reported with dataChanged, never with a model reset, so that selections and
-// expanded rows survive. CPU usage is derived from the CPU time consumed
-// between two refreshes.
+// A refresh is applied incrementally, never with a model reset, so that
+// selections and expanded rows survive: first the changed values of the
+// processes that stay (dataChanged, while every row is still in place), then
+// rows are inserted and removed. A process re-parented when its parent exits
+// is removed and inserted under its new parent, with its subtree: never a row
+// move, which Qt's QML TreeView and proxies mishandle between parents. CPU
+// usage is derived from the CPU time consumed between two refreshes.
 #pragma once
 
 #include "processinfo.h"
@@ -125,7 +127,7 @@ private:
     Node *nodeOf(const QModelIndex &index) const;
     QModelIndex indexOf(Node *node, int column = 0) const;
     void updateTimer();
-    void moveNode(Node *node, Node *newParent);
+    void reparentNode(Node *node, Node *newParent);
     void removeChild(Node *parent, int row);
     void forgetSubtree(Node *node);
     void emitDataChanged(const QList<Node *> &changed);

@@ -6,10 +6,8 @@
 #include "backendlogging.h"
 
 #include <QElapsedTimer>
-#include <QFuture>
 #include <QHash>
 #include <QMutex>
-#include <QtConcurrentRun>
 
 #include <algorithm>
 #include <cerrno>
@@ -166,8 +164,8 @@ std::optional<StatFields> parseStat(const std::string &text)
         return std::nullopt;
     }
     stat.state = field(3).front();
-    if (!parseNumber(field(4), stat.ppid) || !parseNumber(field(9), stat.flags) || !parseNumber(field(14), stat.utime)
-        || !parseNumber(field(15), stat.stime) || !parseNumber(field(22), stat.startTicks) || !parseNumber(field(24), stat.rssPages)) {
+    if (!parseNumber(field(4), stat.ppid) || !parseNumber(field(9), stat.flags) || !parseNumber(field(14), stat.utime) || !parseNumber(field(15), stat.stime) ||
+        !parseNumber(field(22), stat.startTicks) || !parseNumber(field(24), stat.rssPages)) {
         return std::nullopt;
     }
     return stat;
@@ -274,7 +272,7 @@ qint64 bootTimeSeconds()
 
 qint64 monotonicNowNs()
 {
-    timespec now{};
+    timespec now {};
     ::clock_gettime(CLOCK_MONOTONIC, &now);
     return qint64(now.tv_sec) * 1000000000 + now.tv_nsec;
 }
@@ -312,8 +310,17 @@ std::optional<ProcessInfo> readProcessAt(int procFd, pid_t pid)
     info.startTimeMs = bootTimeSeconds() * 1000 + qint64(stat->startTicks * 1000 / quint64(ticksPerSecond));
     info.userName = userNameOf(info.euid);
     if (!info.kernelThread) {
-        // Both may be legitimately unreadable (zombies, other users' processes).
-        if (const auto cmdline = readFileAt(dir.get(), "cmdline")) {
+        // cmdline is read from the process's memory, and that read waits as
+        // long as the memory cannot be read: for a process in the middle of
+        // a restore (ours, or CRIU's), whose pages a tracer fills through
+        // userfaultfd while the process is stopped, until its page is filled
+        // (under load, seconds; for a page the image does not hold, until
+        // the restore ends). One such process would stall the whole scan, so
+        // the command line of a traced, stopped process is not read.
+        if (stat->state == 't') {
+            info.argumentsRead = false;
+        } else if (const auto cmdline = readFileAt(dir.get(), "cmdline")) {
+            // Legitimately unreadable for zombies and other users' processes.
             info.arguments = parseCmdline(*cmdline);
         }
         info.executable = readLinkAt(dir.get(), "exe");
@@ -322,12 +329,39 @@ std::optional<ProcessInfo> readProcessAt(int procFd, pid_t pid)
 }
 } // namespace
 
+// Lives in the scanner's thread: scans when asked, answers with the snapshot.
+class ProcessScanWorker : public QObject
+{
+    Q_OBJECT
+
+public:
+    void scan()
+    {
+        Q_EMIT scanned(ProcessScanner::scan());
+    }
+
+Q_SIGNALS:
+    void scanned(const ProcessSnapshot &snapshot);
+};
+
 ProcessScanner::ProcessScanner(QObject *parent)
     : QObject(parent)
+    , m_worker(new ProcessScanWorker)
 {
+    m_thread.setObjectName(QStringLiteral("ProcessScanner"));
+    m_worker->moveToThread(&m_thread);
+    connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
+    connect(m_worker, &ProcessScanWorker::scanned, this, &ProcessScanner::onScanned);
+    m_thread.start(QThread::LowPriority);
 }
 
-ProcessScanner::~ProcessScanner() = default;
+ProcessScanner::~ProcessScanner()
+{
+    // A scan in progress ends on its own (reads of /proc do not wait; see
+    // readProcessAt); its snapshot is dropped with this object.
+    m_thread.quit();
+    m_thread.wait();
+}
 
 std::optional<ProcessInfo> ProcessScanner::readProcess(pid_t pid)
 {
@@ -380,8 +414,7 @@ ProcessSnapshot ProcessScanner::scan()
         }
     }
     snapshot.scanDurationUs = timer.nsecsElapsed() / 1000;
-    qCDebug(lcProc) << "scanned" << snapshot.processes.size() << "processes in" << snapshot.scanDurationUs << "us," << vanished
-                    << "vanished or unreadable";
+    qCDebug(lcProc) << "scanned" << snapshot.processes.size() << "processes in" << snapshot.scanDurationUs << "us," << vanished << "vanished or unreadable";
     return snapshot;
 }
 
@@ -402,14 +435,17 @@ bool ProcessScanner::isScanning() const
 void ProcessScanner::startScan()
 {
     m_scanning = true;
-    // The continuation runs in this object's thread, and not at all once this
-    // object is gone; the scan itself touches nothing of ours.
-    QtConcurrent::run(&ProcessScanner::scan).then(this, [this](const ProcessSnapshot &snapshot) {
-        m_scanning = false;
-        Q_EMIT snapshotReady(snapshot);
-        if (m_pending) {
-            m_pending = false;
-            startScan();
-        }
-    });
+    QMetaObject::invokeMethod(m_worker, &ProcessScanWorker::scan, Qt::QueuedConnection);
 }
+
+void ProcessScanner::onScanned(const ProcessSnapshot &snapshot)
+{
+    m_scanning = false;
+    Q_EMIT snapshotReady(snapshot);
+    if (m_pending) {
+        m_pending = false;
+        startScan();
+    }
+}
+
+#include "processscanner.moc"

@@ -10,8 +10,11 @@
 #include "processinfo.h"
 
 #include <QObject>
+#include <QThread>
 
 #include <optional>
+
+class ProcessScanWorker;
 
 class ProcessScanner : public QObject
 {
@@ -29,9 +32,9 @@ public:
     // being read).
     static std::optional<ProcessInfo> readProcess(pid_t pid);
 
-    // Starts a scan on a worker thread; snapshotReady() follows in this
-    // object's thread. A request while a scan runs is coalesced into one more
-    // scan after it.
+    // Starts a scan on this scanner's worker thread; snapshotReady() follows
+    // in this object's thread. A request while a scan runs is coalesced into
+    // one more scan after it.
     void requestScan();
     bool isScanning() const;
 
@@ -40,7 +43,14 @@ Q_SIGNALS:
 
 private:
     void startScan();
+    void onScanned(const ProcessSnapshot &snapshot);
 
+    // Its own thread and plain queued signals both ways, not a QFuture
+    // continuation on the global pool: under load such a continuation was
+    // lost now and then (the pool thread idle, the UI thread waiting, no
+    // snapshot ever delivered).
+    QThread m_thread;
+    ProcessScanWorker *m_worker = nullptr;
     bool m_scanning = false;
     bool m_pending = false;
 };

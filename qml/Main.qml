@@ -26,7 +26,26 @@ Kirigami.ApplicationWindow {
     pageStack.globalToolBar.style: Kirigami.ApplicationHeaderStyle.ToolBar
     pageStack.globalToolBar.showNavigationButtons: Kirigami.ApplicationHeaderStyle.NoNavigationButtons
     pageStack.columnView.columnResizeMode: Kirigami.ColumnView.SingleColumn
-    pageStack.initialPage: ProcessesPage {}
+    pageStack.initialPage: ProcessesPage {
+        snapshotActions: snapshotter
+        onTimelineRequested: (targetId, name) => root.showTimeline(targetId, name)
+    }
+
+    // Snapshot and Restore, shared by the pages (one operation at a time).
+    SnapshotActions {
+        id: snapshotter
+
+        objectName: "snapshotActions"
+    }
+
+    // A timeline on top of the Processes page (which keeps its state below).
+    function showTimeline(targetId: var, name: string) {
+        root.pageStack.layers.clear();
+        root.pageStack.layers.push(timelinePage, {
+            targetId: targetId,
+            targetName: name
+        });
+    }
 
     globalDrawer: Kirigami.GlobalDrawer {
         id: drawer
@@ -57,7 +76,7 @@ Kirigami.ApplicationWindow {
             }
         }
 
-        // Timeline, Schedules and Settings join the list as they are built.
+        // Schedules and Settings join the list as they are built.
         actions: [
             Kirigami.Action {
                 objectName: "processesAction"
@@ -70,6 +89,14 @@ Kirigami.ApplicationWindow {
                 onTriggered: root.pageStack.layers.clear()
             },
             Kirigami.Action {
+                objectName: "timelineDrawerAction"
+                text: i18nc("@action:inmenu page", "Timeline")
+                icon.name: "view-history"
+                checkable: true
+                checked: root.pageStack.layers.depth > 1 && root.pageStack.layers.currentItem?.objectName === "timelinePage"
+                onTriggered: root.showTimeline(0, "")
+            },
+            Kirigami.Action {
                 separator: true
             },
             Kirigami.Action {
@@ -77,11 +104,10 @@ Kirigami.ApplicationWindow {
                 text: i18nc("@action:inmenu", "About Cryopod")
                 icon.name: "help-about"
                 checkable: true
-                checked: root.pageStack.layers.depth > 1
+                checked: root.pageStack.layers.depth > 1 && root.pageStack.layers.currentItem?.objectName === "aboutPage"
                 onTriggered: {
-                    if (root.pageStack.layers.depth <= 1) {
-                        root.pageStack.layers.push(aboutPage);
-                    }
+                    root.pageStack.layers.clear();
+                    root.pageStack.layers.push(aboutPage);
                 }
             }
         ]
@@ -90,6 +116,16 @@ Kirigami.ApplicationWindow {
     Component {
         id: aboutPage
 
-        FormCard.AboutPage {}
+        FormCard.AboutPage {
+            objectName: "aboutPage"
+        }
+    }
+
+    Component {
+        id: timelinePage
+
+        TimelinePage {
+            snapshotActions: snapshotter
+        }
     }
 }

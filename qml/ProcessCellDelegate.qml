@@ -40,6 +40,10 @@ QQC2.TreeViewDelegate {
     // A click selects the row (the arrow keys move the current row, which the
     // view's selection follows).
     TapHandler {
+        // Rows have no long-press action, and a press that the UI thread
+        // holds past the default threshold (a frame rendered on a loaded
+        // machine between press and release) would not count as a tap.
+        longPressThreshold: 3600
         onTapped: {
             const index = cell.treeView.index(cell.row, 0);
             cell.treeView.selectionModel.setCurrentIndex(index, ItemSelectionModel.ClearAndSelect | ItemSelectionModel.Rows);

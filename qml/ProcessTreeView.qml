@@ -17,6 +17,10 @@ FocusScope {
     // Set once the model holds its first scan: the tree then opens fully.
     property bool loaded: false
     readonly property alias rows: tree.rows
+    // The selected process (0 and "" when none).
+    readonly property int selectedPid: tree.selectionModel.hasSelection && tree.selectionModel.currentIndex.valid
+        ? root.model.data(tree.selectionModel.currentIndex, ProcessModel.PidRole) : 0
+    readonly property string selectedName: selectedPid > 0 ? root.model.data(tree.selectionModel.currentIndex, ProcessModel.NameRole) : ""
 
     // The name column takes what the fixed-width columns leave.
     function columnWidth(column: int): real {

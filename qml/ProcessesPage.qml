@@ -7,16 +7,26 @@ pragma ComponentBehavior: Bound
 // qmllint disable unqualified
 
 import QtQuick
+import QtQuick.Controls as QQC2
 import QtQuick.Layouts
 import org.kde.kirigami as Kirigami
 import io.github.cryopod
 
-// The running processes as a tree, with search and an owner filter.
+// The running processes as a tree, with search and an owner filter, and
+// the actions on the selected process: Snapshot (through the shared
+// SnapshotActions) and Timeline.
 Kirigami.Page {
     id: page
 
+    required property SnapshotActions snapshotActions
     property string searchText
+    // The selected process.
+    readonly property alias selectedPid: treeView.selectedPid
 
+    // Asks the window to show a target's timeline (targetId -1: none yet).
+    signal timelineRequested(var targetId, string name)
+
+    objectName: "processesPage"
     title: i18nc("@title page", "Processes")
     padding: 0
     Kirigami.ColumnView.fillWidth: true
@@ -44,6 +54,29 @@ Kirigami.Page {
     }
 
     actions: [
+        Kirigami.Action {
+            objectName: "snapshotAction"
+            text: i18nc("@action:button", "Snapshot")
+            icon.name: "camera-photo"
+            tooltip: i18nc("@info:tooltip", "Save the selected process as it is now; it keeps running")
+            enabled: treeView.selectedPid > 0 && !page.snapshotActions.busy
+            onTriggered: {
+                snapshotDialog.pid = treeView.selectedPid;
+                snapshotDialog.name = treeView.selectedName;
+                snapshotDialog.open();
+            }
+        },
+        Kirigami.Action {
+            objectName: "timelineAction"
+            text: i18nc("@action:button", "Timeline")
+            icon.name: "view-history"
+            tooltip: i18nc("@info:tooltip", "The snapshots of the selected process")
+            enabled: treeView.selectedPid > 0
+            onTriggered: {
+                const target = page.snapshotActions.targetIdOf(treeView.selectedPid);
+                page.timelineRequested(target > 0 ? target : -1, treeView.selectedName);
+            }
+        },
         Kirigami.Action {
             text: processModel.showOnlyMine ? i18nc("@action:button", "Show: Own Processes") : i18nc("@action:button", "Show: All Processes")
             icon.name: processModel.showOnlyMine ? "view-process-own" : "view-process-all"
@@ -86,6 +119,116 @@ Kirigami.Page {
             i18nc("@title:column", "CPU"),
             i18nc("@title:column", "Memory")
         ]
+    }
+
+    header: ColumnLayout {
+        spacing: 0
+
+        // Progress of the running snapshot or restore.
+        Kirigami.InlineMessage {
+            objectName: "snapshotBusyMessage"
+            Layout.fillWidth: true
+            position: Kirigami.InlineMessage.Position.Header
+            visible: page.snapshotActions.busy
+            text: page.snapshotActions.phase
+
+            actions: [
+                Kirigami.Action {
+                    displayComponent: QQC2.BusyIndicator {
+                        running: page.snapshotActions.busy
+                    }
+                }
+            ]
+        }
+        // The helper's or the store's message, as it came.
+        Kirigami.InlineMessage {
+            objectName: "snapshotErrorMessage"
+            Layout.fillWidth: true
+            position: Kirigami.InlineMessage.Position.Header
+            type: Kirigami.MessageType.Error
+            visible: page.snapshotActions.errorString.length > 0
+            text: page.snapshotActions.errorString
+            showCloseButton: true
+            onVisibleChanged: {
+                if (!visible) {
+                    page.snapshotActions.clearError();
+                }
+            }
+        }
+        Kirigami.InlineMessage {
+            id: takenMessage
+
+            property var targetId: 0
+            property string name
+
+            objectName: "snapshotTakenMessage"
+            Layout.fillWidth: true
+            position: Kirigami.InlineMessage.Position.Header
+            type: Kirigami.MessageType.Positive
+            showCloseButton: true
+            visible: false
+
+            actions: [
+                Kirigami.Action {
+                    objectName: "openTakenTimelineAction"
+                    text: i18nc("@action:button", "Open Timeline")
+                    icon.name: "view-history"
+                    onTriggered: {
+                        takenMessage.visible = false;
+                        page.timelineRequested(takenMessage.targetId, takenMessage.name);
+                    }
+                }
+            ]
+        }
+    }
+
+    Connections {
+        target: page.snapshotActions
+
+        function onSnapshotTaken(snapshotId, targetId) {
+            takenMessage.targetId = targetId;
+            takenMessage.text = i18nc("@info", "Snapshot %1 taken.", String(snapshotId));
+            takenMessage.visible = true;
+        }
+        function onFailed() {
+            takenMessage.visible = false;
+        }
+    }
+
+    Kirigami.PromptDialog {
+        id: snapshotDialog
+
+        property int pid
+        property string name
+
+        objectName: "snapshotDialog"
+        title: i18nc("@title:window", "Snapshot %1", name)
+        subtitle: i18nc("@info", "Process %1 keeps running. A label helps you find this snapshot later.", String(pid))
+        standardButtons: Kirigami.Dialog.Cancel
+        customFooterActions: [
+            Kirigami.Action {
+                objectName: "takeSnapshotAction"
+                text: i18nc("@action:button", "Take Snapshot")
+                icon.name: "camera-photo"
+                onTriggered: {
+                    takenMessage.name = snapshotDialog.name;
+                    page.snapshotActions.snapshot(snapshotDialog.pid, labelField.text);
+                    snapshotDialog.close();
+                }
+            }
+        ]
+
+        QQC2.TextField {
+            id: labelField
+
+            objectName: "snapshotLabelField"
+            placeholderText: i18nc("@info:placeholder", "Label (optional)")
+            Accessible.name: i18nc("@label:textbox", "Label")
+        }
+        onOpened: {
+            labelField.text = "";
+            labelField.forceActiveFocus();
+        }
     }
 
     ProcessTreeView {

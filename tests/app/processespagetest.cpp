@@ -5,66 +5,25 @@
 // executable loads it, on a private Xvfb: it lists a process this test
 // started, search finds it, the tree view shows each process once while
 // processes come and go, and QML reports no warnings. Screenshots go to
-// <build>/screenshots/ as test artifacts.
+// <build>/screenshots/ as test artifacts. It runs on loaded machines: no
+// fixed sleeps, every wait is for a condition, with a generous timeout.
 
 #include "../backend/testprocesses.h"
-#include "application.h"
+#include "guitestsupport.h"
 #include "processmodel.h"
-#include "xvfbserver.h"
 
-#include <QApplication>
-#include <QCursor>
-#include <QDir>
 #include <QIcon>
 #include <QItemSelectionModel>
 #include <QPointer>
-#include <QQmlApplicationEngine>
-#include <QQuickItem>
-#include <QQuickWindow>
-#include <QScreen>
 #include <QSet>
-#include <QSignalSpy>
-#include <QTest>
 
 #include <sys/prctl.h>
 
 using namespace TestProcesses;
+using namespace GuiTest;
 
 namespace
 {
-QStringList g_qmlWarnings;
-QtMessageHandler g_previousHandler = nullptr;
-
-void collectWarnings(QtMsgType type, const QMessageLogContext &context, const QString &message)
-{
-    // Warnings from our module's QML (not from Kirigami's or Qt's own files).
-    const bool fromQml = (context.file && QByteArray(context.file).contains("io/github/cryopod/")) || message.contains(QLatin1String("io/github/cryopod/"));
-    if (type != QtDebugMsg && type != QtInfoMsg && fromQml) {
-        g_qmlWarnings.append(message);
-    }
-    g_previousHandler(type, context, message);
-}
-
-// Every text item in the window that shows exactly text and is on screen.
-QList<QQuickItem *> visibleTextItems(QQuickItem *item, const QString &text, const QRectF &windowRect)
-{
-    QList<QQuickItem *> found;
-    if (!item->isVisible() || item->opacity() == 0) {
-        return found;
-    }
-    if (item->property("text").toString() == text) {
-        const QRectF rect = item->mapRectToScene(QRectF(0, 0, item->width(), item->height()));
-        if (rect.width() > 0 && rect.height() > 0 && windowRect.contains(rect.center())) {
-            found.append(item);
-        }
-    }
-    const auto children = item->childItems();
-    for (QQuickItem *child : children) {
-        found += visibleTextItems(child, text, windowRect);
-    }
-    return found;
-}
-
 QModelIndex treeIndex(QObject *tree, int row)
 {
     QModelIndex index;
@@ -100,15 +59,29 @@ class ProcessesPageTest : public QObject
         return m_window->findChild<QObject *>(QStringLiteral("searchField"));
     }
     pid_t m_probe = -1;
+    QString m_probeName;
 
     void saveScreenshot(const QString &name)
     {
-        QDir().mkpath(QStringLiteral(CRYOPOD_SCREENSHOT_DIR));
-        const QString path = QStringLiteral(CRYOPOD_SCREENSHOT_DIR "/") + name;
-        const QImage image = m_window->grabWindow();
-        QVERIFY(!image.isNull());
-        QVERIFY(image.save(path));
-        qInfo("screenshot: %s", qPrintable(path));
+        QVERIFY(GuiTest::saveScreenshot(m_window, name));
+    }
+
+    void waitForFrame()
+    {
+        QVERIFY(GuiTest::waitForFrame(m_window));
+    }
+
+    // One more scan of /proc applied (requested now; a timer's may come first).
+    void waitForRefresh()
+    {
+        QSignalSpy refreshed(m_model, SIGNAL(refreshed()));
+        QMetaObject::invokeMethod(m_model, "refresh");
+        QVERIFY(refreshed.wait(kTimeout));
+    }
+
+    bool layersIdle() const
+    {
+        return GuiTest::layersIdle(m_window);
     }
 
     // The tree view's rows: each process at most once, each below its parent.
@@ -140,29 +113,24 @@ private Q_SLOTS:
     void initTestCase()
     {
         becomeSubreaper();
-        g_previousHandler = qInstallMessageHandler(collectWarnings);
-        m_probe = forkNamed("cpt-gui-probe");
+        installWarningCollector();
+        // Named after this test process: another run of this test beside it
+        // has its own probe (at most 15 bytes: the kernel's comm).
+        m_probeName = QStringLiteral("cptgui-%1").arg(::getpid());
+        m_probe = forkNamed(m_probeName.toLatin1().constData());
         QVERIFY(m_probe > 0);
 
         // Breeze icons are there (qt6-svg-plugins renders them).
         QVERIFY2(!QIcon::fromTheme(QStringLiteral("system-run")).isNull(), "no Breeze icons: is qt6-svg-plugins installed?");
 
         m_engine = new QQmlApplicationEngine(this);
-        CryopodApp::setupEngine(*m_engine);
-        m_engine->loadFromModule(CryopodApp::qmlModule, CryopodApp::mainComponent);
-        QCOMPARE(m_engine->rootObjects().size(), 1);
-        m_window = qobject_cast<QQuickWindow *>(m_engine->rootObjects().constFirst());
+        m_window = loadMainWindow(*m_engine);
         QVERIFY(m_window);
-        m_window->setGeometry(0, 0, 1280, 800);
-        m_window->show();
-        QVERIFY(QTest::qWaitForWindowExposed(m_window));
-        // The pointer away from the window: no hover, no tooltip in screenshots.
-        QCursor::setPos(m_window->screen(), QPoint(m_window->width() + 10, m_window->height() + 10));
 
         m_model = m_window->findChild<QObject *>(QStringLiteral("processModel"));
         m_tree = m_window->findChild<QObject *>(QStringLiteral("processTree"));
         QVERIFY(m_model && m_tree && searchField());
-        QTRY_VERIFY_WITH_TIMEOUT(!m_model->property("loading").toBool(), 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(!m_model->property("loading").toBool(), kTimeout);
     }
 
     void cleanupTestCase()
@@ -170,7 +138,7 @@ private Q_SLOTS:
         delete m_engine;
         m_engine = nullptr;
         killAndReap(m_probe);
-        qInstallMessageHandler(g_previousHandler);
+        removeWarningCollector();
     }
 
     void testWindow()
@@ -184,19 +152,22 @@ private Q_SLOTS:
         QVERIFY(!visibleTextItems(m_window->contentItem(), QStringLiteral("Processes"), windowRect).isEmpty());
         // Own processes by default: ours are root's, so the probe is there.
         QVERIFY(m_model->property("showOnlyMine").toBool());
-        QVERIFY(m_tree->property("rows").toInt() > 3);
+        QTRY_VERIFY_WITH_TIMEOUT(m_tree->property("rows").toInt() > 3, kTimeout);
         verifyViewRows();
-        QTest::qWait(500); // icons and the first CPU values
+        // The first CPU values come with the second scan.
+        waitForRefresh();
+        waitForFrame();
         saveScreenshot(QStringLiteral("processes.png"));
     }
 
     void testSearchShowsProbe()
     {
         const QRectF windowRect(0, 0, m_window->width(), m_window->height());
-        searchField()->setProperty("text", QStringLiteral("cpt-gui-probe"));
+        searchField()->setProperty("text", m_probeName);
         // The probe's row, and only the rows of it and its ancestors.
-        QTRY_VERIFY_WITH_TIMEOUT(!visibleTextItems(treeItem(), QStringLiteral("cpt-gui-probe"), windowRect).isEmpty(), 5000);
-        QTRY_VERIFY(!visibleTextItems(treeItem(), QString::number(m_probe), windowRect).isEmpty());
+        QTRY_VERIFY_WITH_TIMEOUT(!visibleTextItems(treeItem(), m_probeName, windowRect).isEmpty(), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(!visibleTextItems(treeItem(), QString::number(m_probe), windowRect).isEmpty(), kTimeout);
+        waitForFrame();
         QVERIFY(!visibleTextItems(treeItem(), QString::number(::getpid()), windowRect).isEmpty());
         const int rows = m_tree->property("rows").toInt();
         QVERIFY(rows >= 2);
@@ -207,40 +178,54 @@ private Q_SLOTS:
 
         // Nothing matches: the placeholder says so.
         searchField()->setProperty("text", QStringLiteral("no-such-process-xyz"));
-        QTRY_COMPARE(m_tree->property("rows").toInt(), 0);
-        QTRY_VERIFY(!visibleTextItems(m_window->contentItem(), QStringLiteral("No processes match “no-such-process-xyz”"), windowRect).isEmpty());
+        QTRY_COMPARE_WITH_TIMEOUT(m_tree->property("rows").toInt(), 0, kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(!visibleTextItems(m_window->contentItem(), QStringLiteral("No processes match “no-such-process-xyz”"), windowRect).isEmpty(),
+                                 kTimeout);
         searchField()->setProperty("text", QString());
-        QTRY_VERIFY(m_tree->property("rows").toInt() > rows);
+        QTRY_VERIFY_WITH_TIMEOUT(m_tree->property("rows").toInt() > rows, kTimeout);
     }
 
     void testSelectionSurvivesRefresh()
     {
         // Show only the probe's branch, click its row.
         const QRectF windowRect(0, 0, m_window->width(), m_window->height());
-        searchField()->setProperty("text", QStringLiteral("cpt-gui-probe"));
-        QList<QQuickItem *> labels;
-        QTRY_VERIFY(!(labels = visibleTextItems(treeItem(), QStringLiteral("cpt-gui-probe"), windowRect)).isEmpty());
-        QTest::qWait(100);
+        searchField()->setProperty("text", m_probeName);
+        QTRY_VERIFY_WITH_TIMEOUT(!visibleTextItems(treeItem(), m_probeName, windowRect).isEmpty(), kTimeout);
+        // No scan may land between the press and the release (the row would
+        // move under the pointer): automatic refreshes off until the row is
+        // selected, one in flight applied first. Then the search's expansion
+        // (queued) has run and the view is laid out: the label is where the
+        // click goes.
+        m_model->setProperty("refreshInterval", 0);
+        waitForRefresh();
+        waitForFrame();
+        QTRY_VERIFY_WITH_TIMEOUT(viewAtRest(m_tree), kTimeout); // the shrunken content settles
+        QMetaObject::invokeMethod(m_tree, "forceLayout");
+        const QList<QQuickItem *> labels = visibleTextItems(treeItem(), m_probeName, windowRect);
+        QVERIFY(!labels.isEmpty());
         const QPointF center = labels.constFirst()->mapToScene(QPointF(labels.constFirst()->width() / 2, labels.constFirst()->height() / 2));
         QTest::mouseClick(m_window, Qt::LeftButton, Qt::NoModifier, center.toPoint());
         auto *selection = m_tree->property("selectionModel").value<QItemSelectionModel *>();
         QVERIFY(selection);
-        QTest::qWait(200);
-        QTRY_VERIFY(selection->hasSelection());
+        QTRY_VERIFY2_WITH_TIMEOUT(selection->hasSelection(),
+                                  qPrintable(QStringLiteral("no selection after a click at %1,%2; the tree at rest: %3, contentY %4")
+                                                 .arg(center.x())
+                                                 .arg(center.y())
+                                                 .arg(viewAtRest(m_tree))
+                                                 .arg(m_tree->property("contentY").toDouble())),
+                                  kTimeout);
         auto selectedPid = [selection] {
             const QModelIndexList rows = selection->selectedRows();
             return rows.size() == 1 ? rows.constFirst().data(ProcessModel::PidRole).toInt() : -1;
         };
         QCOMPARE(selectedPid(), m_probe);
-        QCursor::setPos(m_window->screen(), QPoint(m_window->width() + 10, m_window->height() + 10));
+        movePointerAway(m_window);
+        m_model->setProperty("refreshInterval", 2000);
 
         // Refreshes (rows changed, others inserted and removed around it) keep it.
         searchField()->setProperty("text", QString());
-        QSignalSpy refreshed(m_model, SIGNAL(refreshed()));
-        QMetaObject::invokeMethod(m_model, "refresh");
-        QVERIFY(refreshed.wait(10000));
-        QMetaObject::invokeMethod(m_model, "refresh");
-        QVERIFY(refreshed.wait(10000));
+        waitForRefresh();
+        waitForRefresh();
         QCOMPARE(selectedPid(), m_probe);
         selection->clear();
     }
@@ -252,21 +237,27 @@ private Q_SLOTS:
         QVERIFY(about && processes);
         QMetaObject::invokeMethod(about, "trigger");
         const QRectF windowRect(0, 0, m_window->width(), m_window->height());
-        QTRY_VERIFY(!visibleTextItems(m_window->contentItem(), QStringLiteral("Snapshot running programs and bring them back exactly where they were"), windowRect).isEmpty());
-        QTest::qWait(1000); // the layer's transition
+        QTRY_VERIFY_WITH_TIMEOUT(
+            !visibleTextItems(m_window->contentItem(), QStringLiteral("Snapshot running programs and bring them back exactly where they were"), windowRect)
+                 .isEmpty(),
+            kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(layersIdle(), kTimeout); // the layer's transition
+        waitForFrame();
         saveScreenshot(QStringLiteral("about.png"));
         QMetaObject::invokeMethod(processes, "trigger");
-        QTRY_VERIFY(!visibleTextItems(m_window->contentItem(), QStringLiteral("PID"), windowRect).isEmpty());
+        QTRY_VERIFY_WITH_TIMEOUT(layersIdle(), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(!visibleTextItems(m_window->contentItem(), QStringLiteral("PID"), windowRect).isEmpty(), kTimeout);
         // The same page and model as before, not a new one.
         QVERIFY(!m_model.isNull() && !m_tree.isNull());
         QCOMPARE(m_window->findChild<QObject *>(QStringLiteral("processModel")), m_model.data());
-        QTRY_VERIFY(m_tree->property("rows").toInt() > 3);
+        QTRY_VERIFY_WITH_TIMEOUT(m_tree->property("rows").toInt() > 3, kTimeout);
     }
 
     void testViewFollowsChurn()
     {
         // Processes appear, exit and are re-parented while the page refreshes
-        // four times a second: the view's rows stay a faithful tree.
+        // four times a second: after each refresh the view's rows are a
+        // faithful tree.
         const pid_t self = ::getpid();
         const pid_t churner = ::fork();
         if (churner == 0) {
@@ -282,16 +273,15 @@ private Q_SLOTS:
                     ::_exit(0);
                 }
                 ::usleep(20000);
-                while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-                }
+                while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
             }
         }
         QVERIFY(churner > 0);
         m_model->setProperty("refreshInterval", 250);
+        QSignalSpy refreshed(m_model, SIGNAL(refreshed()));
         for (int i = 0; i < 16; ++i) {
-            QTest::qWait(250);
-            while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-            }
+            QVERIFY(refreshed.wait(kTimeout));
+            while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
             verifyViewRows();
             // Also through a search, and while switching owners.
             if (i == 4) {
@@ -310,25 +300,13 @@ private Q_SLOTS:
 
     void testNoQmlWarnings()
     {
-        QVERIFY2(g_qmlWarnings.isEmpty(), qPrintable(g_qmlWarnings.join(QLatin1Char('\n'))));
+        QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
     }
 };
 
 int main(int argc, char **argv)
 {
-    // Our own X server, whatever DISPLAY the caller has.
-    XvfbServer xvfb;
-    if (!xvfb.start()) {
-        return 1;
-    }
-    qputenv("DISPLAY", xvfb.display());
-    qputenv("QT_QPA_PLATFORM", "xcb");
-    qunsetenv("WAYLAND_DISPLAY");
-    qputenv("QT_QUICK_CONTROLS_STYLE", "org.kde.desktop");
-    QApplication app(argc, argv);
-    CryopodApp::initialize(app);
-    ProcessesPageTest test;
-    return QTest::qExec(&test, argc, argv);
+    return runGuiTest<ProcessesPageTest>(argc, argv);
 }
 
 #include "processespagetest.moc"

@@ -35,7 +35,9 @@ bool PrivateSystemBus::start(QString *error)
         return false;
     }
     // Other users (the tests drop privileges) must reach the socket.
-    QFile::setPermissions(m_dir.path(), QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner | QFileDevice::ReadGroup | QFileDevice::ExeGroup | QFileDevice::ReadOther | QFileDevice::ExeOther);
+    QFile::setPermissions(m_dir.path(),
+                          QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner | QFileDevice::ReadGroup | QFileDevice::ExeGroup |
+                              QFileDevice::ReadOther | QFileDevice::ExeOther);
     const QString socket = m_dir.filePath(QStringLiteral("system_bus_socket"));
     QString includes;
     for (const QString &file : std::as_const(m_policyFiles)) {
@@ -44,31 +46,19 @@ bool PrivateSystemBus::start(QString *error)
     for (const QString &dir : std::as_const(m_serviceDirectories)) {
         includes += QStringLiteral("  <servicedir>%1</servicedir>\n").arg(dir);
     }
-    // The default policy mirrors Debian's system.conf: deny owning names, allow
-    // method calls; the included files grant what each service needs.
-    const QString config = QStringLiteral(
-                               "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN\"\n"
-                               " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-                               "<busconfig>\n"
-                               "  <type>system</type>\n"
-                               "  <listen>unix:path=%1</listen>\n"
-                               "  <auth>EXTERNAL</auth>\n"
-                               "  <policy context=\"default\">\n"
-                               "    <allow user=\"*\"/>\n"
-                               "    <deny own=\"*\"/>\n"
-                               "    <deny send_type=\"method_call\"/>\n"
-                               "    <allow send_destination=\"org.freedesktop.DBus\"/>\n"
-                               "    <allow send_type=\"signal\"/>\n"
-                               "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
-                               "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
-                               "    <allow receive_type=\"method_call\"/>\n"
-                               "    <allow receive_type=\"method_return\"/>\n"
-                               "    <allow receive_type=\"error\"/>\n"
-                               "    <allow receive_type=\"signal\"/>\n"
-                               "  </policy>\n"
-                               "%2"
-                               "</busconfig>\n")
-                               .arg(socket, includes);
+    // The configuration scripts/run uses too, filled in the same way.
+    QFile templateFile(QStringLiteral(SYSTEM_BUS_CONFIG_TEMPLATE));
+    if (!templateFile.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot read the bus configuration template %1").arg(templateFile.fileName());
+        return false;
+    }
+    QString config = QString::fromUtf8(templateFile.readAll());
+    if (!config.contains(QLatin1String("@LISTEN@")) || !config.contains(QLatin1String("@INCLUDES@"))) {
+        *error = QStringLiteral("%1 lacks @LISTEN@ or @INCLUDES@").arg(templateFile.fileName());
+        return false;
+    }
+    config.replace(QLatin1String("@LISTEN@"), QStringLiteral("unix:path=%1").arg(socket));
+    config.replace(QLatin1String("@INCLUDES@"), includes);
     QFile file(m_dir.filePath(QStringLiteral("system.conf")));
     if (!file.open(QIODevice::WriteOnly) || file.write(config.toUtf8()) < 0) {
         *error = QStringLiteral("cannot write the bus configuration");
@@ -78,7 +68,8 @@ bool PrivateSystemBus::start(QString *error)
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.insert(QStringLiteral("DBUS_SYSTEM_BUS_ADDRESS"), QStringLiteral("unix:path=%1").arg(socket));
     m_daemon.setProcessEnvironment(env);
-    m_daemon.start(QStringLiteral("dbus-daemon"), {QStringLiteral("--config-file=%1").arg(file.fileName()), QStringLiteral("--nofork"), QStringLiteral("--print-address")});
+    m_daemon.start(QStringLiteral("dbus-daemon"),
+                   {QStringLiteral("--config-file=%1").arg(file.fileName()), QStringLiteral("--nofork"), QStringLiteral("--print-address")});
     if (!m_daemon.waitForStarted(5000) || !m_daemon.waitForReadyRead(5000)) {
         *error = QStringLiteral("dbus-daemon did not start: %1 %2").arg(m_daemon.errorString(), QString::fromLocal8Bit(m_daemon.readAllStandardError()));
         return false;

@@ -3,7 +3,8 @@
 //
 // A private, real `dbus-daemon` configured as a system bus (type "system",
 // EXTERNAL auth, the helper's own bus policy included), for tests. It listens
-// on a socket in a temporary directory and dies with the fixture.
+// on a socket in a temporary directory and dies with the fixture. Its
+// configuration is scripts/system-bus.conf.in, the template scripts/run uses.
 #pragma once
 
 #include <QProcess>

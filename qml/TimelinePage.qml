@@ -1,0 +1,190 @@
+pragma ComponentBehavior: Bound
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+
+// i18n() and its siblings come from the engine's KLocalizedQmlContext, a
+// context object that qmllint cannot see.
+// qmllint disable unqualified
+
+import QtQuick
+import QtQuick.Controls as QQC2
+import QtQuick.Layouts
+import org.kde.kirigami as Kirigami
+import io.github.cryopod
+
+// The snapshots of one target (or of all), newest first: time, label, sizes
+// and pause; Restore, pin and delete per snapshot. The work is done by the
+// shared SnapshotActions (through cryopod-helper) and the TimelineModel.
+Kirigami.ScrollablePage {
+    id: page
+
+    required property SnapshotActions snapshotActions
+    // 0: every target's snapshots.
+    property alias targetId: timelineModel.targetId
+    // What the page is about, for its title ("" for every target).
+    property string targetName
+
+    objectName: "timelinePage"
+    title: targetName.length > 0 ? i18nc("@title page, %1 a program's name", "Timeline of %1", targetName) : i18nc("@title page", "Timeline")
+
+    actions: [
+        Kirigami.Action {
+            text: i18nc("@action:button", "Refresh")
+            icon.name: "view-refresh"
+            onTriggered: timelineModel.reload()
+        }
+    ]
+
+    header: ColumnLayout {
+        spacing: 0
+
+        Kirigami.InlineMessage {
+            objectName: "timelineBusyMessage"
+            Layout.fillWidth: true
+            position: Kirigami.InlineMessage.Position.Header
+            visible: page.snapshotActions.busy
+            text: page.snapshotActions.phase
+            icon.name: "view-history" // qmllint disable unresolved-type missing-property
+
+            actions: [
+                Kirigami.Action {
+                    displayComponent: QQC2.BusyIndicator {
+                        running: page.snapshotActions.busy
+                    }
+                }
+            ]
+        }
+        Kirigami.InlineMessage {
+            objectName: "timelineErrorMessage"
+            Layout.fillWidth: true
+            position: Kirigami.InlineMessage.Position.Header
+            type: Kirigami.MessageType.Error
+            visible: text.length > 0
+            text: page.snapshotActions.errorString.length > 0 ? page.snapshotActions.errorString : timelineModel.errorString
+            showCloseButton: true
+            onVisibleChanged: {
+                if (!visible) {
+                    page.snapshotActions.clearError();
+                }
+            }
+        }
+        Kirigami.InlineMessage {
+            id: restoredMessage
+
+            objectName: "timelineRestoredMessage"
+            Layout.fillWidth: true
+            position: Kirigami.InlineMessage.Position.Header
+            type: Kirigami.MessageType.Positive
+            showCloseButton: true
+            visible: false
+        }
+    }
+
+    Connections {
+        target: page.snapshotActions
+
+        function onSnapshotTaken() {
+            timelineModel.reload();
+        }
+        function onFailed() {
+            restoredMessage.visible = false;
+        }
+        function onRestored(snapshotId, pid) {
+            restoredMessage.text = i18nc("@info", "Snapshot %1 restored: it runs again as process %2.", String(snapshotId), String(pid));
+            restoredMessage.visible = true;
+            timelineModel.reload();
+        }
+    }
+
+    ListView {
+        id: list
+
+        objectName: "timelineList"
+        model: TimelineModel {
+            id: timelineModel
+
+            storePath: page.snapshotActions.storePath
+        }
+        Component.onCompleted: timelineModel.reload()
+
+        delegate: QQC2.ItemDelegate {
+            id: row
+
+            required property int index
+            required property var snapshotId
+            required property string timeText
+            required property string label
+            required property string command
+            required property int rootPid
+            required property bool pinned
+            required property string sizeText
+            required property real pauseMs
+
+            width: ListView.view.width
+            highlighted: ListView.isCurrentItem
+            onClicked: list.currentIndex = index
+            Accessible.name: i18nc("@info accessible name of a snapshot", "Snapshot of %1 taken %2", row.command, row.timeText)
+
+            contentItem: RowLayout {
+                spacing: Kirigami.Units.largeSpacing
+
+                Kirigami.Icon {
+                    source: row.pinned ? "pin" : "camera-photo"
+                    Layout.preferredWidth: Kirigami.Units.iconSizes.medium
+                    Layout.preferredHeight: Kirigami.Units.iconSizes.medium
+                }
+                ColumnLayout {
+                    spacing: 0
+                    Layout.fillWidth: true
+
+                    QQC2.Label {
+                        text: row.label.length > 0 ? i18nc("@item time and label of a snapshot", "%1 — %2", row.timeText, row.label) : row.timeText
+                        font.bold: true
+                        elide: Text.ElideRight
+                        Layout.fillWidth: true
+                    }
+                    QQC2.Label {
+                        text: i18nc("@item details of a snapshot: %1 program, %2 pid, %3 sizes, %4 pause",
+                                    "%1 (process %2) · %3 · paused %4 ms", row.command, String(row.rootPid), row.sizeText, Math.round(row.pauseMs))
+                        opacity: 0.7
+                        elide: Text.ElideRight
+                        Layout.fillWidth: true
+                    }
+                }
+                QQC2.ToolButton {
+                    icon.name: row.pinned ? "window-unpin" : "pin"
+                    text: row.pinned ? i18nc("@action:button", "Unpin") : i18nc("@action:button", "Pin")
+                    display: QQC2.AbstractButton.IconOnly
+                    QQC2.ToolTip.text: text
+                    QQC2.ToolTip.visible: hovered
+                    onClicked: timelineModel.setPinned(row.snapshotId, !row.pinned)
+                }
+                QQC2.ToolButton {
+                    icon.name: "edit-delete"
+                    text: i18nc("@action:button", "Delete")
+                    display: QQC2.AbstractButton.IconOnly
+                    enabled: !row.pinned
+                    QQC2.ToolTip.text: text
+                    QQC2.ToolTip.visible: hovered
+                    onClicked: timelineModel.remove(row.snapshotId)
+                }
+                QQC2.Button {
+                    objectName: "restoreButton"
+                    icon.name: "edit-undo"
+                    text: i18nc("@action:button", "Restore")
+                    enabled: !page.snapshotActions.busy
+                    onClicked: page.snapshotActions.restore(row.snapshotId)
+                }
+            }
+        }
+
+        Kirigami.PlaceholderMessage {
+            anchors.centerIn: parent
+            width: parent.width - Kirigami.Units.gridUnit * 4
+            visible: list.count === 0
+            icon.name: "view-history" // qmllint disable unresolved-type missing-property
+            text: i18nc("@info:placeholder", "No snapshots yet")
+            explanation: i18nc("@info:placeholder", "Select a process on the Processes page and choose Snapshot: it keeps running, and you can bring it back from here exactly as it was.")
+        }
+    }
+}

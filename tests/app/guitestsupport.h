@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// Shared by the GUI tests: the real window on a private Xvfb, loaded from
+// the io.github.cryopod module as the cryopod executable loads it; QML
+// warnings from our module collected; what is on screen found by its text;
+// screenshots as test artifacts; waits for frames and conditions with
+// timeouts generous enough for a machine busy with other builds.
+#pragma once
+
+#include "application.h"
+#include "xvfbserver.h"
+
+#include <QApplication>
+#include <QCursor>
+#include <QDir>
+#include <QQmlApplicationEngine>
+#include <QQuickItem>
+#include <QQuickWindow>
+#include <QScreen>
+#include <QSignalSpy>
+#include <QTest>
+
+#include <algorithm>
+#include <functional>
+
+namespace GuiTest
+{
+// For anything the window does (a scan, a frame, a transition, a helper
+// job) on a loaded machine.
+constexpr int kTimeout = 60000;
+
+inline QStringList &qmlWarnings()
+{
+    static QStringList warnings;
+    return warnings;
+}
+
+inline QtMessageHandler &previousHandler()
+{
+    static QtMessageHandler handler = nullptr;
+    return handler;
+}
+
+inline void collectWarnings(QtMsgType type, const QMessageLogContext &context, const QString &message)
+{
+    // Warnings from our module's QML (not from Kirigami's or Qt's own files).
+    const bool fromQml = (context.file && QByteArray(context.file).contains("io/github/cryopod/")) || message.contains(QLatin1String("io/github/cryopod/"));
+    if (type != QtDebugMsg && type != QtInfoMsg && fromQml) {
+        qmlWarnings().append(message);
+    }
+    previousHandler()(type, context, message);
+}
+
+inline void installWarningCollector()
+{
+    previousHandler() = qInstallMessageHandler(collectWarnings);
+}
+
+inline void removeWarningCollector()
+{
+    qInstallMessageHandler(previousHandler());
+}
+
+// Every item in the tree below item that shows exactly text and is on screen.
+inline QList<QQuickItem *> visibleTextItems(QQuickItem *item, const QString &text, const QRectF &windowRect)
+{
+    QList<QQuickItem *> found;
+    if (!item->isVisible() || item->opacity() == 0) {
+        return found;
+    }
+    if (item->property("text").toString() == text) {
+        const QRectF rect = item->mapRectToScene(QRectF(0, 0, item->width(), item->height()));
+        if (rect.width() > 0 && rect.height() > 0 && windowRect.contains(rect.center())) {
+            found.append(item);
+        }
+    }
+    const auto children = item->childItems();
+    for (QQuickItem *child : children) {
+        found += visibleTextItems(child, text, windowRect);
+    }
+    return found;
+}
+
+// The first item named objectName in the visual tree below item (delegates
+// of views have no QObject parent, so findChild() misses them).
+inline QQuickItem *findItem(QQuickItem *item, const QString &objectName)
+{
+    if (item->objectName() == objectName) {
+        return item;
+    }
+    const auto children = item->childItems();
+    for (QQuickItem *child : children) {
+        if (QQuickItem *found = findItem(child, objectName)) {
+            return found;
+        }
+    }
+    return nullptr;
+}
+
+// The opacity an item is drawn with: its own times its ancestors'.
+inline qreal effectiveOpacity(const QQuickItem *item)
+{
+    qreal opacity = 1;
+    for (; item; item = item->parentItem()) {
+        opacity *= item->isVisible() ? item->opacity() : 0;
+    }
+    return opacity;
+}
+
+// A Kirigami.InlineMessage shown, its reveal finished and its text drawn in
+// full (it fades in after the message has opened).
+inline bool messageShown(QQuickItem *message)
+{
+    if (!message || !message->isVisible() || message->property("animating").toBool()) {
+        return false;
+    }
+    const QString text = message->property("text").toString();
+    const std::function<bool(QQuickItem *)> textDrawn = [&](QQuickItem *item) {
+        if (item != message && item->property("text").toString() == text && effectiveOpacity(item) > 0.999) {
+            return true;
+        }
+        const auto children = item->childItems();
+        return std::any_of(children.cbegin(), children.cend(), textDrawn);
+    };
+    return !text.isEmpty() && textDrawn(message);
+}
+
+inline QRectF windowRect(QQuickWindow *window)
+{
+    return QRectF(0, 0, window->width(), window->height());
+}
+
+inline bool showsText(QQuickWindow *window, const QString &text)
+{
+    return !visibleTextItems(window->contentItem(), text, windowRect(window)).isEmpty();
+}
+
+// A fresh frame: what the scene shows has been laid out and rendered (and
+// what Qt.callLater() queued before has run).
+inline bool waitForFrame(QQuickWindow *window)
+{
+    QSignalSpy swapped(window, &QQuickWindow::frameSwapped);
+    window->update();
+    return swapped.wait(kTimeout);
+}
+
+// No page transition running in the window's page stack layers.
+inline bool layersIdle(QQuickWindow *window)
+{
+    auto *pageStack = window->property("pageStack").value<QObject *>();
+    auto *layers = pageStack ? pageStack->property("layers").value<QObject *>() : nullptr;
+    return layers && !layers->property("busy").toBool();
+}
+
+// A Flickable (a list, a tree) at rest: a press on a moving one stops it
+// instead of reaching the delegate under the pointer.
+inline bool viewAtRest(QObject *view)
+{
+    return !view->property("moving").toBool() && !view->property("flicking").toBool() && !view->property("dragging").toBool();
+}
+
+// A left click in the middle of item.
+inline void click(QQuickWindow *window, QQuickItem *item)
+{
+    const QPointF center = item->mapToScene(QPointF(item->width() / 2, item->height() / 2));
+    QTest::mouseClick(window, Qt::LeftButton, Qt::NoModifier, center.toPoint());
+}
+
+// The pointer away from the window: no hover, no tooltip in screenshots.
+inline void movePointerAway(QQuickWindow *window)
+{
+    QCursor::setPos(window->screen(), QPoint(window->width() + 10, window->height() + 10));
+}
+
+inline bool saveScreenshot(QQuickWindow *window, const QString &name)
+{
+    QDir().mkpath(QStringLiteral(CRYOPOD_SCREENSHOT_DIR));
+    const QString path = QStringLiteral(CRYOPOD_SCREENSHOT_DIR "/") + name;
+    const QImage image = window->grabWindow();
+    if (image.isNull() || !image.save(path)) {
+        return false;
+    }
+    qInfo("screenshot: %s", qPrintable(path));
+    return true;
+}
+
+// Loads the main window into engine, 1280x800, shown and exposed.
+inline QQuickWindow *loadMainWindow(QQmlApplicationEngine &engine)
+{
+    CryopodApp::setupEngine(engine);
+    engine.loadFromModule(CryopodApp::qmlModule, CryopodApp::mainComponent);
+    if (engine.rootObjects().size() != 1) {
+        return nullptr;
+    }
+    auto *window = qobject_cast<QQuickWindow *>(engine.rootObjects().constFirst());
+    if (!window) {
+        return nullptr;
+    }
+    window->setGeometry(0, 0, 1280, 800);
+    window->show();
+    if (!QTest::qWaitForWindowExposed(window, kTimeout)) {
+        return nullptr;
+    }
+    movePointerAway(window);
+    return window;
+}
+
+// main() of a GUI test: our own X server, whatever DISPLAY the caller has,
+// the KDE style, then the test object.
+template<typename Test>
+int runGuiTest(int argc, char **argv)
+{
+    XvfbServer xvfb;
+    if (!xvfb.start()) {
+        return 1;
+    }
+    qputenv("DISPLAY", xvfb.display());
+    qputenv("QT_QPA_PLATFORM", "xcb");
+    qunsetenv("WAYLAND_DISPLAY");
+    qputenv("QT_QUICK_CONTROLS_STYLE", "org.kde.desktop");
+    QApplication app(argc, argv);
+    CryopodApp::initialize(app);
+    Test test;
+    return QTest::qExec(&test, argc, argv);
+}
+} // namespace GuiTest
