@@ -888,6 +888,24 @@ Result<void> letGo(RestoreContext &ctx)
         return std::unexpected(r.error().context("restore: detach"));
     }
     ctx.process.release();
+    if (ctx.options.frozen) {
+        // Back from its ptrace stop, each thread takes the queued SIGSTOP
+        // before its first instruction; until then /proc shows it running.
+        // Return once the whole group is stopped (or after 5 s), so that
+        // "restored frozen" holds when the caller looks.
+        for (const image::ThreadRecord &thread : ctx.threads) {
+            for (int waited = 0;; ++waited) {
+                auto stat = procfs::readStat(pid, thread.tid);
+                if (!stat || stat->state() == 'T') {
+                    break; // stopped, or gone (the caller sees that itself)
+                }
+                if (waited >= 5000) {
+                    break; // restored all the same: it stops when it leaves the kernel
+                }
+                ::usleep(1000);
+            }
+        }
+    }
     return {};
 }
 
