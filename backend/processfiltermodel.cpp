@@ -66,7 +66,27 @@ void ProcessFilterModel::toggleSort(int column)
 QModelIndex ProcessFilterModel::indexForPid(int pid) const
 {
     const auto *processes = qobject_cast<const ProcessModel *>(sourceModel());
-    return processes ? mapFromSource(processes->indexForPid(pid)) : QModelIndex();
+    if (!processes) {
+        return {};
+    }
+    // Mapped from the top down, stopping at the first hidden ancestor: Qt's
+    // mapFromSource() builds its row map of the source parent even when that
+    // parent is filtered out, and it does not keep such a map up to date when
+    // rows are inserted under the hidden parent (recursive filtering). Once the
+    // parent showed, the next insertion under it was refused as "invalid
+    // inserted rows" and the proxy lost track of its rows.
+    QList<QModelIndex> chain;
+    for (QModelIndex index = processes->indexForPid(pid); index.isValid(); index = index.parent()) {
+        chain.prepend(index);
+    }
+    QModelIndex mapped;
+    for (const QModelIndex &source : std::as_const(chain)) {
+        mapped = mapFromSource(source); // maps source.parent(), shown (or the root)
+        if (!mapped.isValid()) {
+            return {};
+        }
+    }
+    return mapped;
 }
 
 QStringList ProcessFilterModel::columnTitles() const

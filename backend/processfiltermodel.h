@@ -35,7 +35,8 @@ public:
     QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
 
     // The row of a process (column 0), or an invalid index when it is not
-    // shown. The source model must be a ProcessModel.
+    // shown. The source model must be a ProcessModel. Never maps a row under a
+    // hidden parent (see the .cpp).
     Q_INVOKABLE QModelIndex indexForPid(int pid) const;
 
     // Sorts by column; sorting again by the same column flips the order.
