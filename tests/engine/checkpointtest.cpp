@@ -228,6 +228,24 @@ Result<Image> readImage(int fd)
     }
 }
 
+// A child process that holds `tid` as its pid (clone3 with set_tid) and
+// pauses until killed; returns its pid, or -1.
+long holdTid(pid_t tid)
+{
+    int64_t setTid = tid;
+    CloneArgs args;
+    args.exitSignal = SIGCHLD;
+    args.setTid = reinterpret_cast<uint64_t>(&setTid);
+    args.setTidSize = 1;
+    const long holder = ::syscall(SYS_clone3, &args, sizeof args);
+    if (holder == 0) {
+        for (;;) {
+            ::pause();
+        }
+    }
+    return holder;
+}
+
 int tempImageFd()
 {
     return ::memfd_create("cryopod-test-image", MFD_CLOEXEC);
@@ -845,17 +863,7 @@ private Q_SLOTS:
         t.pid = -1;
 
         // A process holding the worker's tid (clone3 set_tid, fork-like).
-        int64_t setTid = worker;
-        CloneArgs args;
-        args.exitSignal = SIGCHLD;
-        args.setTid = reinterpret_cast<uint64_t>(&setTid);
-        args.setTidSize = 1;
-        const long holder = ::syscall(SYS_clone3, &args, sizeof args);
-        if (holder == 0) {
-            for (;;) {
-                ::pause();
-            }
-        }
+        const long holder = holdTid(worker);
         QCOMPARE(holder, long(worker));
         Target holderGuard;
         holderGuard.pid = pid_t(holder);
@@ -905,17 +913,7 @@ private Q_SLOTS:
         t.pid = -1;
 
         const pid_t last = *std::max_element(std::begin(tids), std::end(tids));
-        int64_t setTid = last;
-        CloneArgs args;
-        args.exitSignal = SIGCHLD;
-        args.setTid = reinterpret_cast<uint64_t>(&setTid);
-        args.setTidSize = 1;
-        const long holder = ::syscall(SYS_clone3, &args, sizeof args);
-        if (holder == 0) {
-            for (;;) {
-                ::pause();
-            }
-        }
+        const long holder = holdTid(last);
         QCOMPARE(holder, long(last));
         Target holderGuard;
         holderGuard.pid = pid_t(holder);
