@@ -650,7 +650,9 @@ struct RestoreResult {
 
 // Checkpoint `pid` with the engine into imagePath, leaving it running: the
 // library behind `cryopodctl checkpoint --direct PID -o IMAGE --leave-running`.
-std::optional<DumpResult> engineDump(pid_t pid, const std::string &imagePath, const Options &options)
+// compress == false streams the pages uncompressed, as a snapshot into the
+// store does (the store compresses what it keeps after the target runs on).
+std::optional<DumpResult> engineDump(pid_t pid, const std::string &imagePath, const Options &options, bool compress)
 {
     const int fd = open(imagePath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -660,6 +662,7 @@ std::optional<DumpResult> engineDump(pid_t pid, const std::string &imagePath, co
     cryopod::engine::CheckpointOptions co;
     co.leaveRunning = true;
     co.compressionLevel = options.level;
+    co.compress = compress;
     co.workers = options.workers;
     const double t0 = now();
     const auto result = cryopod::engine::checkpoint(pid, fd, co);
@@ -886,17 +889,24 @@ int main(int argc, char **argv)
     unlink(pagesImage.c_str());
     std::printf("  writePages / raw zstd time: %.2f\n\n", ours.seconds / limit.seconds);
 
-    // ---- the engine
+    // ---- the engine: a zstd image (cryopodctl checkpoint --direct) and an
+    // uncompressed one (what a snapshot into the store streams, and what CRIU writes)
     const std::string image = dir + "/engine.cryopod";
-    const std::optional<DumpResult> dump = engineDump(pid, image, o);
+    const std::string rawImage = dir + "/engine-raw.cryopod";
+    const std::optional<DumpResult> dump = engineDump(pid, image, o, true);
+    const std::optional<DumpResult> rawDump = engineDump(pid, rawImage, o, false);
     std::printf("engine:\n");
-    if (dump) {
-        std::printf("  dump    %7.3f s  %6.2f GB/s  pause %.3f s  image %.1f MiB (ratio %.3f)  %.2fx the limit\n", dump->seconds,
-                    double(resident) / dump->seconds / 1e9, dump->pauseSeconds, double(dump->imageBytes) / 1048576.0,
-                    double(dump->imageBytes) / double(resident), dump->seconds / limit.seconds);
-    } else {
-        std::printf("  dump    not wired yet (engineDump() in bench/cr_throughput.cpp)\n");
-    }
+    const auto printDump = [&](const char *what, const std::optional<DumpResult> &d) {
+        if (d) {
+            std::printf("  dump %-5s %7.3f s  %6.2f GB/s  pause %.3f s  image %.1f MiB (ratio %.3f)  %.2fx the limit\n", what, d->seconds,
+                        double(resident) / d->seconds / 1e9, d->pauseSeconds, double(d->imageBytes) / 1048576.0, double(d->imageBytes) / double(resident),
+                        d->seconds / limit.seconds);
+        } else {
+            std::printf("  dump %-5s failed\n", what);
+        }
+    };
+    printDump("zstd", dump);
+    printDump("raw", rawDump);
 
     // ---- the peers: dumps while the workload runs
     std::optional<DumpResult> criu;
@@ -910,22 +920,31 @@ int main(int argc, char **argv)
     }
 
     // ---- restores: the original goes first (same pid), each copy verifies and exits
-    std::optional<RestoreResult> restore;
-    if (dump) {
-        workload.kill();
-        restore = engineRestore(image, o);
-        if (restore) {
-            workload.adopt(pid);
-            restore->verified = workload.verifyAndReap();
+    const auto restoreFrom = [&](const std::optional<DumpResult> &d, const std::string &path) -> std::optional<RestoreResult> {
+        if (!d) {
+            return std::nullopt;
         }
-    }
-    if (restore) {
-        std::printf("  restore %7.3f s  %6.2f GB/s  memory %s\n", restore->seconds, double(resident) / restore->seconds / 1e9,
-                    restore->verified ? "verified" : "NOT verified");
-    } else {
-        std::printf("  restore not wired yet (engineRestore() in bench/cr_throughput.cpp)\n");
-    }
-    unlink(image.c_str());
+        workload.kill();
+        std::optional<RestoreResult> r = engineRestore(path, o);
+        if (r) {
+            workload.adopt(pid);
+            r->verified = workload.verifyAndReap();
+        }
+        unlink(path.c_str());
+        return r;
+    };
+    const std::optional<RestoreResult> restore = restoreFrom(dump, image);
+    const std::optional<RestoreResult> rawRestore = restoreFrom(rawDump, rawImage);
+    const auto printRestore = [&](const char *what, const std::optional<RestoreResult> &r) {
+        if (r) {
+            std::printf("  restore %-5s %7.3f s  %6.2f GB/s  memory %s\n", what, r->seconds, double(resident) / r->seconds / 1e9,
+                        r->verified ? "verified" : "NOT verified");
+        } else {
+            std::printf("  restore %-5s failed\n", what);
+        }
+    };
+    printRestore("zstd", restore);
+    printRestore("raw", rawRestore);
 
     std::printf("\npeers:\n");
     std::optional<RestoreResult> criuRestored;
@@ -951,22 +970,22 @@ int main(int argc, char **argv)
     }
 
     std::printf("\nratios (targets from issue 4):\n");
-    if (dump) {
-        std::printf("  engine dump / limit         %.2f (target <= 1.5)\n", dump->seconds / limit.seconds);
-        if (criu) {
-            std::printf("  engine dump / criu dump     %.2f (target <= 0.5)\n", dump->seconds / criu->seconds);
+    const auto printRatios = [&](const char *what, const std::optional<DumpResult> &d, const std::optional<RestoreResult> &r) {
+        if (d) {
+            std::printf("  %-5s dump / limit           %.2f (target <= 1.5)\n", what, d->seconds / limit.seconds);
+            if (criu) {
+                std::printf("  %-5s dump / criu dump       %.2f (target <= 0.5)\n", what, d->seconds / criu->seconds);
+            }
         }
-    } else {
-        std::printf("  engine dump: n/a; writePages path / limit %.2f\n", ours.seconds / limit.seconds);
-    }
-    if (restore) {
-        std::printf("  engine restore GB/s         %.2f (target >= 1)\n", double(resident) / restore->seconds / 1e9);
-        if (criuRestored) {
-            std::printf("  engine restore / criu       %.2f (target <= 0.67)\n", restore->seconds / criuRestored->seconds);
+        if (r) {
+            std::printf("  %-5s restore GB/s           %.2f (target >= 1)\n", what, double(resident) / r->seconds / 1e9);
+            if (criuRestored) {
+                std::printf("  %-5s restore / criu         %.2f (target <= 0.67)\n", what, r->seconds / criuRestored->seconds);
+            }
         }
-    } else {
-        std::printf("  engine restore: n/a\n");
-    }
+    };
+    printRatios("zstd", dump, restore);
+    printRatios("raw", rawDump, rawRestore);
 
     workload.kill();
     removeTree(dir);
