@@ -63,7 +63,7 @@ Kirigami.ApplicationWindow {
                 spacing: Kirigami.Units.smallSpacing
 
                 Kirigami.Icon {
-                    source: "qrc:/icons/io.github.cryopod.svg"
+                    source: "qrc:/icons/io.github.cryopod.Cryopod.svg"
                     Layout.preferredWidth: Kirigami.Units.iconSizes.smallMedium
                     Layout.preferredHeight: Kirigami.Units.iconSizes.smallMedium
                     Layout.leftMargin: Kirigami.Units.smallSpacing

@@ -64,7 +64,16 @@ in_env() {
     fi
     [ "$(id -u)" -eq 0 ] || die "entering the build root needs root (run as root or with sudo)"
     [ -x "$CRYOPOD_ROOT/bin/bash" ] || die "no build root at $CRYOPOD_ROOT: run ./scripts/bootstrap first"
-    local cwd
+    enter_root "$CRYOPOD_ROOT" "$@"
+}
+
+# enter_root ROOT CMD...: run CMD inside the Debian root ROOT, in the current
+# directory (the source tree and the current directory are bind-mounted at
+# the same paths; /proc, /sys, /dev and /tmp are the host's, /run is empty).
+# Also used by tests/packaging to enter a fresh root with the helper package.
+enter_root() {
+    local root="$1" cwd
+    shift
     cwd="$(pwd)"
     unshare -m --propagation private -- bash -c '
         set -e
@@ -91,7 +100,7 @@ in_env() {
         export CRYOPOD_IN_ROOT=1
         export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
         exec "$@"
-    ' cryopod-root "$CRYOPOD_ROOT" "$CRYOPOD_SRC" "$cwd" "$@"
+    ' cryopod-root "$root" "$CRYOPOD_SRC" "$cwd" "$@"
 }
 
 # Bootstrap unless the environment is already complete.

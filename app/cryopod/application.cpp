@@ -38,10 +38,10 @@ void CryopodApp::initialize(QApplication &app)
                      KAboutLicense::GPL_V2,
                      i18nc("@info copyright", "© 2026 Cryopod developers"));
     about.setLicense(KAboutLicense::GPL_V2, KAboutLicense::OrLaterVersions);
-    about.setDesktopFileName(QStringLiteral("io.github.cryopod"));
+    about.setDesktopFileName(QStringLiteral("io.github.cryopod.Cryopod"));
     about.setOrganizationDomain("cryopod.github.io");
     KAboutData::setApplicationData(about);
-    QApplication::setWindowIcon(QIcon::fromTheme(QStringLiteral("io.github.cryopod"), QIcon(QStringLiteral(":/icons/io.github.cryopod.svg"))));
+    QApplication::setWindowIcon(QIcon::fromTheme(QStringLiteral("io.github.cryopod.Cryopod"), QIcon(QStringLiteral(":/icons/io.github.cryopod.Cryopod.svg"))));
 }
 
 void CryopodApp::setupEngine(QQmlEngine &engine)
