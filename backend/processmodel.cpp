@@ -4,6 +4,7 @@
 #include "processmodel.h"
 
 #include "backendlogging.h"
+#include "helperprocesssource.h"
 #include "processforest.h"
 #include "processscanner.h"
 
@@ -52,7 +53,7 @@ bool sameData(const ProcessInfo &a, const ProcessInfo &b)
 ProcessModel::ProcessModel(QObject *parent)
     : QAbstractItemModel(parent)
     , m_root(std::make_unique<Node>())
-    , m_scanner(new ProcessScanner(this))
+    , m_scanner(new ProcessScanner(defaultProcessSource(), this))
 {
     connect(m_scanner, &ProcessScanner::snapshotReady, this, &ProcessModel::applySnapshot);
     connect(&m_timer, &QTimer::timeout, this, &ProcessModel::refresh);

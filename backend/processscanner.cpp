@@ -335,18 +335,41 @@ class ProcessScanWorker : public QObject
     Q_OBJECT
 
 public:
+    explicit ProcessScanWorker(std::shared_ptr<ProcessSource> source)
+        : m_source(std::move(source))
+    {
+    }
+
     void scan()
     {
-        Q_EMIT scanned(ProcessScanner::scan());
+        Q_EMIT scanned(m_source->scan());
     }
 
 Q_SIGNALS:
     void scanned(const ProcessSnapshot &snapshot);
+
+private:
+    std::shared_ptr<ProcessSource> m_source;
 };
 
+ProcessSnapshot ProcfsProcessSource::scan()
+{
+    return ProcessScanner::scan();
+}
+
+QString ProcfsProcessSource::name() const
+{
+    return QStringLiteral("procfs");
+}
+
 ProcessScanner::ProcessScanner(QObject *parent)
+    : ProcessScanner(std::make_shared<ProcfsProcessSource>(), parent)
+{
+}
+
+ProcessScanner::ProcessScanner(std::shared_ptr<ProcessSource> source, QObject *parent)
     : QObject(parent)
-    , m_worker(new ProcessScanWorker)
+    , m_worker(new ProcessScanWorker(std::move(source)))
 {
     m_thread.setObjectName(QStringLiteral("ProcessScanner"));
     m_worker->moveToThread(&m_thread);

@@ -8,10 +8,12 @@
 #pragma once
 
 #include "processinfo.h"
+#include "processsource.h"
 
 #include <QObject>
 #include <QThread>
 
+#include <memory>
 #include <optional>
 
 class ProcessScanWorker;
@@ -21,7 +23,11 @@ class ProcessScanner : public QObject
     Q_OBJECT
 
 public:
+    // Scans /proc (ProcfsProcessSource).
     explicit ProcessScanner(QObject *parent = nullptr);
+    // Scans through `source` on the worker thread (e.g. the helper's list
+    // inside a Flatpak).
+    explicit ProcessScanner(std::shared_ptr<ProcessSource> source, QObject *parent = nullptr);
     ~ProcessScanner() override;
 
     // Reads every process in /proc, in the calling thread. Never call it from

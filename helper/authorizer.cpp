@@ -37,6 +37,8 @@ QString actionId(Action action)
         return QStringLiteral("io.github.cryopod.restore");
     case Action::RestoreOther:
         return QStringLiteral("io.github.cryopod.restore-other");
+    case Action::ListProcesses:
+        return QStringLiteral("io.github.cryopod.list-processes");
     }
     return {};
 }
@@ -56,6 +58,8 @@ Action adminAction(Action action)
     case Action::Restore:
     case Action::RestoreOther:
         return Action::RestoreOther;
+    case Action::ListProcesses:
+        return Action::ListProcesses;
     }
     return action;
 }

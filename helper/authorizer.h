@@ -27,6 +27,7 @@ enum class Action {
     CheckpointOther,
     Restore,
     RestoreOther,
+    ListProcesses, // no admin variant: what anyone may read in /proc
 };
 
 QString actionId(Action action);

@@ -40,6 +40,19 @@ QString HelperService::Version()
     return QStringLiteral(CRYOPOD_VERSION_STRING);
 }
 
+QVariantMap HelperService::ListProcesses()
+{
+    touch();
+    if (!calledFromDBus()) {
+        return {};
+    }
+    const Request request = takeRequest();
+    startWorker([request] {
+        Operations::listProcesses(request);
+    });
+    return {};
+}
+
 QVariantMap HelperService::Report(int pid)
 {
     touch();

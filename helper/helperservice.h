@@ -47,6 +47,9 @@ public:
 public Q_SLOTS:
     // The helper's version; answers every caller, authorizes nothing.
     QString Version();
+    // The host's process tree, a{sv} (ProcessSnapshotCodec), as the caller
+    // could read it in /proc.
+    QVariantMap ListProcesses();
     // The checkpointability report of PID's tree, a{sv}.
     QVariantMap Report(int pid);
     // Freezes PID's tree with the cgroup freezer until Thaw(PID).

@@ -13,6 +13,9 @@
 #include "imagecheck.h"
 #include "imageinfo.h"
 #include "imagestream.h"
+#include "processlist.h"
+#include "processscanner.h"
+#include "processsnapshotcodec.h"
 #include "procstatus.h"
 #include "pstree.h"
 #include "validation.h"
@@ -493,6 +496,20 @@ QVariantMap reportToMap(const cryopod::engine::Report &report)
     map.insert(QStringLiteral("summary"), QString::fromStdString(report.summary()));
     map.insert(QStringLiteral("processes"), QVariant::fromValue(processes));
     return map;
+}
+
+void listProcesses(const Request &request)
+{
+    auto caller = begin(request, Action::ListProcesses, QStringLiteral("list processes"));
+    if (!caller) {
+        return request.fail(caller.error());
+    }
+    const ProcessSnapshot snapshot = ProcessScanner::scan();
+    if (!snapshot.error.isEmpty()) {
+        return request.fail(HelperError::make(HelperErrorName::Failed, snapshot.error));
+    }
+    const ProcessList::HidePid hidePid = ProcessList::hidePidOfProc();
+    request.reply({ProcessSnapshotCodec::encode(ProcessList::forCaller(snapshot, caller->uid, hidePid))});
 }
 
 void report(const Request &request, qint64 pidArg)

@@ -58,6 +58,9 @@ public:
 namespace Operations
 {
 
+// The host's process tree as the caller could read it in /proc (for callers
+// in a sandbox, whose own /proc shows only the sandbox).
+void listProcesses(const Request &request);
 void report(const Request &request, qint64 pid);
 void freeze(const Request &request, qint64 pid);
 void thaw(const Request &request, qint64 pid);

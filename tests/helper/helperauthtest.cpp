@@ -8,6 +8,7 @@
 // it waits for its image.
 
 #include "helpertestenv.h"
+#include "processscanner.h"
 #include "testimage.h"
 
 #include <QDBusConnection>
@@ -147,7 +148,7 @@ private Q_SLOTS:
         const QString xml = QString::fromUtf8(file.readAll());
         const QString live = introspect(QStringLiteral("/io/github/cryopod/Helper"));
         QCOMPARE(members(live, QStringLiteral("io.github.cryopod.Helper1")), members(xml, QStringLiteral("io.github.cryopod.Helper1")));
-        QVERIFY(members(xml, QStringLiteral("io.github.cryopod.Helper1")).size() == 6);
+        QVERIFY(members(xml, QStringLiteral("io.github.cryopod.Helper1")).size() == 7);
 
         // A job object: start a restore that waits for its image, look, cancel.
         const QString dir = m_env.userDirectory(kUser);
@@ -169,6 +170,68 @@ private Q_SLOTS:
         const ClientRun run = m_env.runClient(kNone, {QStringLiteral("version")});
         QVERIFY2(run.ok(), qPrintable(run.lines.join(QLatin1Char('\n')) + run.stderrText));
         QCOMPARE(run.value(QStringLiteral("version")), QStringLiteral(CRYOPOD_TEST_VERSION));
+    }
+
+    // The app inside a Flatpak lists the host's processes through the
+    // helper (HelperProcessSource, run by helpertestclient as the user): the
+    // same tree as a direct scan of /proc, with only what the user could read
+    // there (no executable of another user's process).
+    void listProcessesAsTheCallerCouldRead()
+    {
+        auto own = target(kUser);
+        QVERIFY(own);
+        const TestUser u = m_env.user(kUser);
+        QTRY_VERIFY_WITH_TIMEOUT(statusUidOf(own->processId()) == u.uid, 5000);
+        const ProcessSnapshot before = ProcessScanner::scan();
+        const ClientRun run = m_env.runClient(kUser, {QStringLiteral("list-processes")});
+        const ProcessSnapshot after = ProcessScanner::scan();
+        QVERIFY2(run.ok(), qPrintable(run.lines.join(QLatin1Char('\n')).right(2000) + run.stderrText));
+
+        QHash<int, QStringList> listed;
+        for (const QString &line : run.lines) {
+            if (line.startsWith(QLatin1String("process "))) {
+                const QStringList f = line.split(QLatin1Char(' '));
+                QCOMPARE(f.size(), 9);
+                listed.insert(f.at(1).toInt(), f);
+            }
+        }
+        QCOMPARE(run.value(QStringLiteral("count")).toInt(), listed.size());
+        QHash<int, ProcessInfo> afterByPid;
+        for (const ProcessInfo &p : after.processes) {
+            afterByPid.insert(p.pid, p);
+        }
+        int compared = 0, othersWithExe = 0;
+        for (const ProcessInfo &p : before.processes) {
+            const auto later = afterByPid.constFind(p.pid);
+            if (later == afterByPid.cend() || !later->isSameProcess(p) || later->ppid != p.ppid) {
+                continue; // exited, replaced or re-parented while the scans ran
+            }
+            QVERIFY2(listed.contains(p.pid), qPrintable(QStringLiteral("process %1 (%2) is missing from the helper's list").arg(p.pid).arg(p.name)));
+            const QStringList &f = listed.value(p.pid);
+            QCOMPARE(f.at(2).toInt(), int(p.ppid));
+            QCOMPARE(f.at(3).toUInt(), uint(p.uid));
+            QCOMPARE(f.at(4).toUInt(), uint(p.euid));
+            QCOMPARE(f.at(5).toULongLong(), p.startTicks);
+            QCOMPARE(f.at(6) == QLatin1String("1"), p.kernelThread);
+            QCOMPARE(f.at(7), QString(p.name).replace(QLatin1Char(' '), QLatin1Char('_')));
+            const bool ownProcess = p.uid == u.uid && p.euid == u.uid;
+            if (ownProcess) {
+                QCOMPARE(f.at(8), p.executable.isEmpty() ? QStringLiteral("-") : p.executable);
+            } else {
+                QCOMPARE(f.at(8), QStringLiteral("-"));
+                othersWithExe += p.executable.isEmpty() ? 0 : 1;
+            }
+            ++compared;
+        }
+        QVERIFY2(compared > 20, qPrintable(QStringLiteral("only %1 processes compared").arg(compared)));
+        QVERIFY2(othersWithExe > 0, "no process of another user with an executable: the filter was not exercised");
+        QVERIFY(listed.contains(int(own->processId())));
+        QCOMPARE(listed.value(int(own->processId())).at(8), QStringLiteral(HELPER_TARGET));
+
+        // Still authorized per call: a rule that refuses refuses this too.
+        const ClientRun refused = m_env.runClient(kNone, {QStringLiteral("list-processes")});
+        QVERIFY(!refused.ok());
+        QVERIFY2(refused.result().contains(QLatin1String("NotAuthorized")), qPrintable(refused.result()));
     }
 
     void ownProcessReport()

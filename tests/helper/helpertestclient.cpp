@@ -20,8 +20,13 @@
 //     restore IN [--fd KIND] [--opt K=T:V]... [--cancel-on PHASE] [--exit-on PHASE]
 //         KIND file (default) | pipe | writeonly | dir
 //     checkpoint-many OUTDIR PID...   (all at once; one result line per pid)
+//     list-processes   the tree through HelperProcessSource (what the app uses
+//         inside a Flatpak): one line per process,
+//         process PID PPID UID EUID START_TICKS KTHREAD NAME EXE
+//         then "result ok count=N" or "result error MESSAGE"
 
 #include "helperclient.h"
+#include "helperprocesssource.h"
 
 #include <QCoreApplication>
 #include <QDBusArgument>
@@ -220,6 +225,28 @@ int main(int argc, char **argv)
         say(QStringLiteral("timeout"));
         ::_exit(3);
     });
+
+    if (command == QLatin1String("list-processes")) {
+        // Blocking, on this thread, like the scanner's worker thread does.
+        HelperProcessSource source(bus, timeoutS * 1000);
+        const ProcessSnapshot snapshot = source.scan();
+        if (!snapshot.error.isEmpty()) {
+            say(QStringLiteral("result error ") + snapshot.error);
+            return 1;
+        }
+        for (const ProcessInfo &p : snapshot.processes) {
+            say(QStringLiteral("process %1 %2 %3 %4 %5 %6 %7 %8")
+                    .arg(p.pid)
+                    .arg(p.ppid)
+                    .arg(p.uid)
+                    .arg(p.euid)
+                    .arg(p.startTicks)
+                    .arg(p.kernelThread ? 1 : 0)
+                    .arg(QString(p.name).replace(QLatin1Char(' '), QLatin1Char('_')), p.executable.isEmpty() ? QStringLiteral("-") : p.executable));
+        }
+        say(QStringLiteral("result ok count=%1").arg(snapshot.processes.size()));
+        return 0;
+    }
 
     QList<HelperCall *> calls;
     int pipeRead = -1;

@@ -8,6 +8,8 @@
 #include "accesspolicy.h"
 #include "freezer.h"
 #include "imagecheck.h"
+#include "processlist.h"
+#include "processsnapshotcodec.h"
 #include "procstatus.h"
 #include "validation.h"
 
@@ -481,6 +483,148 @@ private Q_SLOTS:
         const QString more = ImageCheck::policyReasons(info, user1000()).join(QLatin1Char('\n'));
         QVERIFY(more.contains(QLatin1String("chroot")));
         QVERIFY(more.contains(QLatin1String("PID 200")));
+    }
+
+    // ---- ListProcesses: what the caller could read in /proc, no more
+
+    void hidePidOption_data()
+    {
+        QTest::addColumn<QString>("options");
+        QTest::addColumn<int>("expected");
+        QTest::newRow("none") << QStringLiteral("rw") << int(ProcessList::HidePid::Off);
+        QTest::newRow("0") << QStringLiteral("rw,hidepid=0") << int(ProcessList::HidePid::Off);
+        QTest::newRow("off") << QStringLiteral("rw,hidepid=off,subset=pid") << int(ProcessList::HidePid::Off);
+        QTest::newRow("1") << QStringLiteral("rw,hidepid=1") << int(ProcessList::HidePid::NoAccess);
+        QTest::newRow("noaccess") << QStringLiteral("rw,hidepid=noaccess,gid=27") << int(ProcessList::HidePid::NoAccess);
+        QTest::newRow("2") << QStringLiteral("hidepid=2,rw") << int(ProcessList::HidePid::Invisible);
+        QTest::newRow("invisible") << QStringLiteral("rw,hidepid=invisible") << int(ProcessList::HidePid::Invisible);
+        QTest::newRow("ptraceable") << QStringLiteral("rw,hidepid=ptraceable") << int(ProcessList::HidePid::Invisible);
+        QTest::newRow("last wins") << QStringLiteral("hidepid=2,hidepid=0") << int(ProcessList::HidePid::Off);
+        QTest::newRow("not hidepid") << QStringLiteral("rw,nohidepid=2") << int(ProcessList::HidePid::Off);
+    }
+
+    void hidePidOption()
+    {
+        QFETCH(QString, options);
+        QFETCH(int, expected);
+        QCOMPARE(int(ProcessList::parseHidePid(options)), expected);
+    }
+
+    void processListForCaller()
+    {
+        auto process = [](pid_t pid, uid_t uid, uid_t euid, const char *exe) {
+            ProcessInfo p;
+            p.pid = pid;
+            p.ppid = pid - 1;
+            p.uid = uid;
+            p.euid = euid;
+            p.name = QStringLiteral("p%1").arg(pid);
+            p.executable = QString::fromLatin1(exe);
+            return p;
+        };
+        ProcessSnapshot s;
+        s.processes = {process(2, 0, 0, "/sbin/init"), process(3, 1000, 1000, "/usr/bin/own"), process(4, 1000, 0, "/usr/bin/setuid"),
+                       process(5, 1001, 1001, "/usr/bin/other")};
+        s.cpuCount = 2;
+
+        const ProcessSnapshot root = ProcessList::forCaller(s, 0, ProcessList::HidePid::Invisible);
+        QCOMPARE(root.processes.size(), 4);
+        QCOMPARE(root.processes.at(3).executable, QStringLiteral("/usr/bin/other"));
+
+        const ProcessSnapshot user = ProcessList::forCaller(s, 1000, ProcessList::HidePid::Off);
+        QCOMPARE(user.processes.size(), 4);
+        QCOMPARE(user.cpuCount, 2);
+        QCOMPARE(user.processes.at(0).executable, QString()); // root's
+        QCOMPARE(user.processes.at(1).executable, QStringLiteral("/usr/bin/own"));
+        QCOMPARE(user.processes.at(2).executable, QString()); // set-uid: not the caller's
+        QCOMPARE(user.processes.at(3).executable, QString());
+        QCOMPARE(user.processes.at(3).name, QStringLiteral("p5")); // the rest stays
+
+        for (auto mode : {ProcessList::HidePid::NoAccess, ProcessList::HidePid::Invisible}) {
+            const ProcessSnapshot hidden = ProcessList::forCaller(s, 1000, mode);
+            QCOMPARE(hidden.processes.size(), 1);
+            QCOMPARE(hidden.processes.at(0).pid, 3);
+        }
+    }
+
+    void processSnapshotCodecRoundTrip()
+    {
+        ProcessInfo p;
+        p.pid = 42;
+        p.ppid = 1;
+        p.name = QStringLiteral("name with space");
+        p.arguments = {QStringLiteral("/bin/x"), QStringLiteral("--flag"), QString()};
+        p.argumentsRead = false;
+        p.executable = QStringLiteral("/bin/x");
+        p.uid = 1000;
+        p.euid = 1001;
+        p.userName = QStringLiteral("someone");
+        p.state = 'T';
+        p.kernelThread = false;
+        p.rssBytes = 1ull << 40;
+        p.cpuTimeNs = 123456789012ull;
+        p.startTicks = 987654321ull;
+        p.startTimeMs = 1764000000000;
+        ProcessSnapshot s;
+        s.processes = {p};
+        s.cpuCount = 8;
+        s.scanDurationUs = 77;
+        QString error;
+        const auto back = ProcessSnapshotCodec::decode(ProcessSnapshotCodec::encode(s), &error);
+        QVERIFY2(back, qPrintable(error));
+        QCOMPARE(back->cpuCount, 8);
+        QCOMPARE(back->scanDurationUs, 77);
+        QCOMPARE(back->processes.size(), 1);
+        const ProcessInfo &q = back->processes.first();
+        QCOMPARE(q.pid, p.pid);
+        QCOMPARE(q.name, p.name);
+        QCOMPARE(q.arguments, p.arguments);
+        QCOMPARE(q.argumentsRead, false);
+        QCOMPARE(q.uid, p.uid);
+        QCOMPARE(q.euid, p.euid);
+        QCOMPARE(q.state, 'T');
+        QCOMPARE(q.rssBytes, p.rssBytes);
+        QCOMPARE(q.cpuTimeNs, p.cpuTimeNs);
+        QCOMPARE(q.startTicks, p.startTicks);
+        QCOMPARE(q.startTimeMs, p.startTimeMs);
+    }
+
+    void processSnapshotCodecRefusesMalformed()
+    {
+        ProcessInfo p;
+        p.pid = 5;
+        ProcessSnapshot s;
+        s.processes = {p};
+        const QVariantMap good = ProcessSnapshotCodec::encode(s);
+        QString error;
+        QVERIFY(ProcessSnapshotCodec::decode(good, &error));
+
+        QVariantMap noList = good;
+        noList.remove(QStringLiteral("processes"));
+        QVERIFY(!ProcessSnapshotCodec::decode(noList, &error));
+        QVERIFY(error.contains(QLatin1String("process list")));
+
+        QVariantMap entry = ProcessSnapshotCodec::encodeProcess(p);
+        entry.insert(QStringLiteral("pid"), QStringLiteral("5")); // a string, not an int
+        QVERIFY(!ProcessSnapshotCodec::decodeProcess(entry, &error));
+        QVERIFY2(error.contains(QLatin1String("\"pid\"")), qPrintable(error));
+
+        entry = ProcessSnapshotCodec::encodeProcess(p);
+        entry.remove(QStringLiteral("startTicks"));
+        QVERIFY(!ProcessSnapshotCodec::decodeProcess(entry, &error));
+        QVERIFY2(error.contains(QLatin1String("missing")), qPrintable(error));
+
+        entry = ProcessSnapshotCodec::encodeProcess(p);
+        entry.insert(QStringLiteral("state"), QStringLiteral("RS"));
+        QVERIFY(!ProcessSnapshotCodec::decodeProcess(entry, &error));
+
+        ProcessSnapshot unsorted;
+        ProcessInfo a = p, b = p;
+        a.pid = 9;
+        b.pid = 3;
+        unsorted.processes = {a, b};
+        QVERIFY(!ProcessSnapshotCodec::decode(ProcessSnapshotCodec::encode(unsorted), &error));
+        QVERIFY(error.contains(QLatin1String("out of order")));
     }
 };
 
