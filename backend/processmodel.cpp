@@ -390,6 +390,20 @@ void ProcessModel::emitDataChanged(const QList<Node *> &changed)
 
 void ProcessModel::applySnapshot(const ProcessSnapshot &snapshot)
 {
+    if (m_scanError != snapshot.error) {
+        m_scanError = snapshot.error;
+        Q_EMIT scanErrorChanged();
+    }
+    if (!snapshot.error.isEmpty()) {
+        // A failed scan says nothing about the processes: keep the tree.
+        qCWarning(lcProcessModel) << "scan failed:" << snapshot.error;
+        if (m_loading) {
+            m_loading = false;
+            Q_EMIT loadingChanged();
+        }
+        Q_EMIT refreshed();
+        return;
+    }
     const quint64 pass = ++m_pass;
 
     // CPU usage between the previous scan and this one, as a share of all CPUs.

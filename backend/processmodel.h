@@ -39,6 +39,10 @@ class ProcessModel : public QAbstractItemModel
     Q_PROPERTY(bool loading READ isLoading NOTIFY loadingChanged)
     // Number of processes in the model (all levels).
     Q_PROPERTY(int processCount READ processCount NOTIFY processCountChanged)
+    // Why the last scan failed ("" when it did not): /proc unreadable, or,
+    // inside a Flatpak, the helper missing or refusing. The tree keeps what
+    // the last good scan showed.
+    Q_PROPERTY(QString scanError READ scanError NOTIFY scanErrorChanged)
 
 public:
     enum Column {
@@ -98,6 +102,10 @@ public:
     // Scans /proc on a worker thread and applies the result; refreshed()
     // follows. Requests while a scan runs are coalesced.
     Q_INVOKABLE void refresh();
+    QString scanError() const
+    {
+        return m_scanError;
+    }
 
     // Applies a snapshot (what refresh() does with each scan). Public so that
     // tests and other scanners can feed the model directly.
@@ -109,6 +117,7 @@ Q_SIGNALS:
     void showOnlyMineChanged();
     void loadingChanged();
     void processCountChanged();
+    void scanErrorChanged();
     // A snapshot has been applied.
     void refreshed();
 
@@ -137,6 +146,7 @@ private:
     ProcessScanner *m_scanner = nullptr;
     QTimer m_timer;
     ProcessSnapshot m_lastSnapshot;
+    QString m_scanError;
     int m_refreshInterval = 2000;
     bool m_active = true;
     bool m_showOnlyMine = false;

@@ -140,6 +140,16 @@ Kirigami.Page {
                 }
             ]
         }
+        // Why the process list could not be read (inside a Flatpak: the
+        // helper, which lists the host's processes, is missing or refused).
+        Kirigami.InlineMessage {
+            objectName: "scanErrorMessage"
+            Layout.fillWidth: true
+            position: Kirigami.InlineMessage.Position.Header
+            type: Kirigami.MessageType.Error
+            visible: processModel.scanError.length > 0
+            text: processModel.scanError
+        }
         // The helper's or the store's message, as it came.
         Kirigami.InlineMessage {
             objectName: "snapshotErrorMessage"

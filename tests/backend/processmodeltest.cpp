@@ -17,6 +17,7 @@
 #include <QRegularExpression>
 #include <QSet>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <linux/userfaultfd.h>
@@ -533,6 +534,53 @@ private Q_SLOTS:
         QCOMPARE(model.indexForPid(51).parent(), model.indexForPid(1));
         QCOMPARE(model.processCount(), 3);
         verifyTreeConsistency(model);
+    }
+
+    void testFailedScanKeepsTheTree()
+    {
+        ProcessModel model;
+        model.setActive(false);
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        ProcessSnapshot good;
+        good.monotonicNs = 1'000'000'000;
+        good.processes = {fakeProcess(1, 0, 1, "init"), fakeProcess(50, 1, 100, "app")};
+        model.applySnapshot(good);
+        QCOMPARE(model.processCount(), 2);
+        QCOMPARE(model.scanError(), QString());
+
+        QSignalSpy errorChanged(&model, &ProcessModel::scanErrorChanged);
+        ProcessSnapshot failed;
+        failed.monotonicNs = 2'000'000'000;
+        failed.error = QStringLiteral("the Cryopod helper did not list the processes: no helper");
+        model.applySnapshot(failed);
+        QCOMPARE(errorChanged.count(), 1);
+        QCOMPARE(model.scanError(), failed.error);
+        QCOMPARE(model.processCount(), 2); // not emptied by a scan that read nothing
+        QVERIFY(model.indexForPid(50).isValid());
+
+        good.monotonicNs = 3'000'000'000;
+        model.applySnapshot(good);
+        QCOMPARE(errorChanged.count(), 2);
+        QCOMPARE(model.scanError(), QString());
+    }
+
+    // Inside a Flatpak the tree comes from the helper; with no helper on the
+    // bus the model says why instead of showing an empty tree.
+    void testHelperSourceWithoutAHelper()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        qputenv("CRYOPOD_PROCESS_SOURCE", "helper");
+        qputenv("DBUS_SYSTEM_BUS_ADDRESS", QByteArray(QByteArray("unix:path=") + dir.filePath(QStringLiteral("no-bus")).toUtf8()));
+        ProcessModel model;
+        qunsetenv("CRYOPOD_PROCESS_SOURCE");
+        qunsetenv("DBUS_SYSTEM_BUS_ADDRESS");
+        QSignalSpy refreshed(&model, &ProcessModel::refreshed);
+        model.refresh();
+        QTRY_VERIFY_WITH_TIMEOUT(refreshed.count() > 0, 20000);
+        QVERIFY2(model.scanError().contains(QLatin1String("Cryopod helper")), qPrintable(model.scanError()));
+        QCOMPARE(model.processCount(), 0);
+        QVERIFY(!model.isLoading());
     }
 
     void testReparentIsRemoveAndInsert()
