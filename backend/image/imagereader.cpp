@@ -10,10 +10,13 @@
 #include "sectionframe.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <format>
 #include <mutex>
 #include <optional>
+#include <sys/stat.h>
+#include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY // XXH3_state_t on the stack
 #include <xxhash.h>
 #include <zstd.h>
@@ -100,7 +103,36 @@ struct PayloadBuffer {
 
 // Buffers of StoredPages handed back, kept for the next Pages sections.
 constexpr size_t kMaxRecycled = 6;
+// A deferred Pages section's fields are decoded from its first bytes.
+constexpr uint64_t kDeferredPeekBytes = 64 * 1024;
+
+// Bytes read at offset until size or the end of the file; fewer on an error.
+uint64_t preadFull(int fd, void *data, uint64_t size, uint64_t offset)
+{
+    uint64_t done = 0;
+    while (done < size) {
+        const ssize_t got = ::pread(fd, static_cast<uint8_t *>(data) + done, size - done, off_t(offset + done));
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            break;
+        }
+        done += uint64_t(got);
+    }
+    return done;
+}
 } // namespace
+
+// Where the rest of a deferred section is, and its checksum so far (frame
+// header and the bytes in the StoredPages' buffer).
+struct StoredPages::Deferred {
+    int fd = -1;
+    uint64_t fileOffset = 0; // of the first byte not in the buffer
+    uint64_t remaining = 0; // bytes from there to the end of the payload
+    XXH3_state_t state;
+    uint64_t expected = 0; // the stored checksum
+};
 
 struct PageDecoder::Private {
     std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx;
@@ -119,6 +151,11 @@ Result<void> PageDecoder::decode(const StoredPages &pages, std::span<uint8_t> ou
     if (out.size() != pages.dataLength) {
         return fail(std::format("{}: a buffer of {} bytes for {} bytes of page data", at, out.size(), pages.dataLength), EINVAL);
     }
+    if (pages.deferred()) {
+        return decodeDeferred(pages, out, [](uint64_t, std::span<const uint8_t>) -> Result<void> {
+            return {};
+        });
+    }
     const bool zstd = pages.flags & kSectionZstd;
     if (zstd && !d->dctx) {
         d->dctx.reset(newDCtx());
@@ -133,12 +170,56 @@ Result<void> PageDecoder::decode(const StoredPages &pages, std::span<uint8_t> ou
     return {};
 }
 
+Result<void> PageDecoder::decodeDeferred(const StoredPages &pages, std::span<uint8_t> chunk, const ChunkSink &sink)
+{
+    const std::string at = std::format("section #{} (Pages) at byte {}", pages.index, pages.offset);
+    const StoredPages::Deferred &deferred = *pages.m_deferred;
+    const std::span<const uint8_t> buffered = pages.stored();
+    if (buffered.size() + deferred.remaining != pages.dataLength) {
+        return fail(std::format("{}: {} bytes of stored data, the fields say {}", at, buffered.size() + deferred.remaining, pages.dataLength));
+    }
+    XXH3_state_t state = deferred.state;
+    for (uint64_t offset = 0; offset < pages.dataLength;) {
+        const uint64_t n = std::min<uint64_t>(chunk.size(), pages.dataLength - offset);
+        uint64_t filled = 0;
+        if (offset < buffered.size()) {
+            filled = std::min<uint64_t>(n, buffered.size() - offset);
+            std::memcpy(chunk.data(), buffered.data() + offset, filled);
+        }
+        while (filled < n) {
+            const uint64_t fromFile = offset + filled - buffered.size();
+            const ssize_t got = ::pread(deferred.fd, chunk.data() + filled, n - filled, off_t(deferred.fileOffset + fromFile));
+            if (got < 0 && errno == EINTR) {
+                continue;
+            }
+            if (got < 0) {
+                return sysError(at + ": read page data");
+            }
+            if (got == 0) {
+                return fail(std::format("{}: the file ended inside the page data ({} of {} bytes)", at, offset + filled, pages.dataLength));
+            }
+            XXH3_64bits_update(&state, chunk.data() + filled, size_t(got));
+            filled += uint64_t(got);
+        }
+        CRYOPOD_PROPAGATE(sink(offset, std::span<const uint8_t>(chunk.data(), n)));
+        offset += n;
+    }
+    const uint64_t computed = XXH3_64bits_digest(&state);
+    if (computed != deferred.expected) {
+        return fail(std::format("{}: checksum mismatch (stored {}, computed {}): the section is corrupted", at, hex(deferred.expected), hex(computed)));
+    }
+    return {};
+}
+
 Result<void> PageDecoder::decode(const StoredPages &pages, std::span<uint8_t> chunk, const ChunkSink &sink)
 {
     const std::string at = std::format("section #{} (Pages) at byte {}", pages.index, pages.offset);
     const std::span<const uint8_t> stored = pages.stored();
     if (chunk.empty()) {
         return fail(at + ": no buffer to decode into", EINVAL);
+    }
+    if (pages.deferred()) {
+        return decodeDeferred(pages, chunk, sink);
     }
     if (!(pages.flags & kSectionZstd)) {
         if (stored.size() != pages.dataLength) {
@@ -233,6 +314,11 @@ struct ImageReader::Private {
     uint64_t rawBytes = 0;
     bool ended = false;
     std::optional<Error> failure;
+    // ReaderLimits::deferRawPages on a regular file: where the stream
+    // started in it, and its size.
+    bool positional = false;
+    uint64_t startOffset = 0;
+    uint64_t fileSize = 0;
 
     // Reads exactly n bytes or reports where the stream ended.
     Result<void> readExact(void *buf, size_t n, const std::string &where, const char *what)
@@ -285,6 +371,10 @@ struct ImageReader::Private {
     }
 
     Result<Item> readSection(bool keepPagesStored);
+    // An uncompressed Pages section of a regular file, its data left in the
+    // file (PageDecoder reads it). nullopt: read it the ordinary way, which
+    // also reports whatever is wrong with it (nothing was consumed).
+    std::optional<Item> deferPages(const SectionFrame &frame, const uint8_t *head, uint64_t index, uint64_t start);
     template<typename Record>
     Result<Section> decodeFields(std::span<const uint8_t> bytes);
     Result<uint64_t> decodePagesFields(std::span<const uint8_t> bytes, const SectionFrame &frame, PagesRecord &record, uint64_t &fieldBytes);
@@ -361,6 +451,15 @@ Result<std::unique_ptr<ImageReader>> ImageReader::open(int fd, const ReaderLimit
         return fail("create zstd decompression context", ENOMEM);
     }
     ZSTD_DCtx_setParameter(p.dctx.get(), ZSTD_d_windowLogMax, 27);
+    struct stat st{};
+    if (limits.deferRawPages && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        const off_t at = ::lseek(fd, 0, SEEK_CUR);
+        if (at >= 0 && uint64_t(at) >= p.bytesRead) {
+            p.positional = true;
+            p.startOffset = uint64_t(at) - p.bytesRead;
+            p.fileSize = uint64_t(st.st_size);
+        }
+    }
     return r;
 }
 
@@ -407,6 +506,7 @@ Result<ImageReader::Item> ImageReader::nextStored()
 
 void ImageReader::recycle(StoredPages &&pages)
 {
+    pages.m_deferred.reset();
     if (!pages.m_bytes) {
         return;
     }
@@ -517,6 +617,63 @@ Result<Section> ImageReader::Private::decodeFileData(std::span<const uint8_t> by
     return Section(std::move(record));
 }
 
+std::optional<ImageReader::Item> ImageReader::Private::deferPages(const SectionFrame &frame, const uint8_t *head, uint64_t index, uint64_t start)
+{
+    const uint64_t payloadAt = startOffset + bytesRead;
+    const uint64_t end = payloadAt + frame.payloadLength + kChecksumBytes;
+    if ((frame.flags & ~kSectionKnownFlags) != 0 || end > fileSize || end < payloadAt) {
+        return std::nullopt;
+    }
+    StoredPages kept;
+    {
+        std::lock_guard lock(recycledMutex);
+        if (!recycled.empty()) {
+            kept = std::move(recycled.back());
+            recycled.pop_back();
+        }
+    }
+    const uint64_t peek = std::min(frame.payloadLength, kDeferredPeekBytes);
+    if (kept.m_capacity < peek) {
+        kept.m_bytes.reset(new uint8_t[kDeferredPeekBytes]);
+        kept.m_capacity = kDeferredPeekBytes;
+    }
+    uint8_t sum[kChecksumBytes];
+    if (preadFull(fd, kept.m_bytes.get(), peek, payloadAt) != peek || preadFull(fd, sum, sizeof sum, payloadAt + frame.payloadLength) != sizeof sum) {
+        return std::nullopt;
+    }
+    PagesRecord record;
+    uint64_t fieldBytes = 0;
+    auto dataLength = decodePagesFields(std::span<const uint8_t>(kept.m_bytes.get(), peek), frame, record, fieldBytes);
+    if (!dataLength || frame.payloadLength - fieldBytes != *dataLength) {
+        return std::nullopt; // fields beyond the peek, or something wrong: the ordinary way says what
+    }
+    if (::lseek(fd, off_t(end), SEEK_SET) != off_t(end)) {
+        return std::nullopt;
+    }
+    auto deferred = std::make_shared<StoredPages::Deferred>();
+    deferred->fd = fd;
+    deferred->fileOffset = payloadAt + peek;
+    deferred->remaining = frame.payloadLength - peek;
+    XXH3_64bits_reset(&deferred->state);
+    XXH3_64bits_update(&deferred->state, head, kFrameHeaderBytes);
+    XXH3_64bits_update(&deferred->state, kept.m_bytes.get(), peek);
+    deferred->expected = loadU64(sum);
+    bytesRead += frame.payloadLength + kChecksumBytes;
+    kept.pid = record.pid;
+    kept.runs = std::move(record.runs);
+    kept.dataLength = *dataLength;
+    kept.flags = frame.flags;
+    kept.index = index;
+    kept.offset = start;
+    kept.m_storedOffset = fieldBytes;
+    kept.m_storedSize = peek - fieldBytes;
+    kept.m_deferred = std::move(deferred);
+    ++sections;
+    rawBytes += frame.rawLength;
+    pages += *dataLength / header.pageSize;
+    return Item(std::move(kept));
+}
+
 Result<ImageReader::Item> ImageReader::Private::readSection(bool keepPagesStored)
 {
     const uint64_t index = sections;
@@ -549,6 +706,11 @@ Result<ImageReader::Item> ImageReader::Private::readSection(bool keepPagesStored
     // A Pages section kept stored goes into a buffer of its own (a recycled
     // one when there is one), every other section into the reader's.
     const bool storePages = keepPagesStored && frame.type == uint32_t(SectionType::Pages);
+    if (storePages && positional && !(frame.flags & kSectionZstd)) {
+        if (auto deferred = deferPages(frame, head, index, start)) {
+            return std::move(*deferred);
+        }
+    }
     StoredPages kept;
     if (storePages) {
         std::lock_guard lock(recycledMutex);

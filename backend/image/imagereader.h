@@ -27,6 +27,14 @@ struct ReaderLimits {
     // Creds, Signals, Files, Mm and Thread records, and every unlinked fd its
     // FileData. Turn off only to look at partial images.
     bool requireComplete = true;
+    // When the image is a regular file, uncompressed Pages sections are not
+    // read by nextStored(): it reads their fields, checks them and skips the
+    // data, and PageDecoder reads the data with pread() piece by piece while
+    // it decodes, verifying the section's checksum on the way (so a damaged
+    // section is reported after pieces before the damage reached the sink).
+    // Restore turns it on: the pages go from the page cache through a small
+    // buffer into the process, on every decoding thread at once.
+    bool deferRawPages = false;
 };
 
 using Section = std::variant<ProcessTreeRecord, TaskRecord, ThreadRecord, CredsRecord, SignalsRecord, MmRecord, FilesRecord, FileDataRecord, PagesRecord, EndRecord, FileObjectRecord, TimersRecord>;
@@ -51,14 +59,23 @@ public:
     uint64_t index = 0; // the section's number in the stream, for messages
     uint64_t offset = 0; // its first byte in the stream, for messages
 
-    // The page data as on the wire (one zstd frame, or the raw pages).
+    // The page data as on the wire (one zstd frame, or the raw pages). For a
+    // deferred section only its first part: PageDecoder reads the rest.
     std::span<const uint8_t> stored() const
     {
         return {m_bytes.get() + m_storedOffset, m_storedSize};
     }
+    // The data is still in the file (ReaderLimits::deferRawPages).
+    bool deferred() const
+    {
+        return m_deferred != nullptr;
+    }
 
 private:
     friend class ImageReader;
+    friend class PageDecoder;
+    struct Deferred;
+    std::shared_ptr<Deferred> m_deferred;
     std::unique_ptr<uint8_t[]> m_bytes; // the whole payload (fields, then data)
     size_t m_capacity = 0;
     size_t m_storedOffset = 0;
@@ -91,6 +108,7 @@ public:
     Result<void> decode(const StoredPages &pages, std::span<uint8_t> chunk, const ChunkSink &sink);
 
 private:
+    Result<void> decodeDeferred(const StoredPages &pages, std::span<uint8_t> chunk, const ChunkSink &sink);
     struct Private;
     std::unique_ptr<Private> d;
 };

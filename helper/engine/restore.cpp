@@ -911,7 +911,13 @@ Result<void> letGo(RestoreContext &ctx)
 
 Result<void> run(RestoreContext &ctx, int inFd)
 {
-    auto reader = image::ImageReader::open(inFd);
+    // Uncompressed page data of an image file goes from the page cache
+    // through each worker's small buffer into the process
+    // ($CRYOPOD_RESTORE_NO_DEFER=1 to compare with reading it all first).
+    image::ReaderLimits limits;
+    const char *noDefer = std::getenv("CRYOPOD_RESTORE_NO_DEFER");
+    limits.deferRawPages = !(noDefer && *noDefer && *noDefer != '0');
+    auto reader = image::ImageReader::open(inFd, limits);
     if (!reader) {
         return std::unexpected(reader.error().context("read image"));
     }

@@ -27,10 +27,15 @@ namespace
 // Pages turned back into PagesRecords, End included, or the first error.
 // With chunk > 0 the pages are decoded piece by piece through a buffer of
 // that size and put together again.
-Result<std::vector<Section>> readStored(const std::vector<uint8_t> &bytes, unsigned threads, size_t chunk = 0)
+// With defer, the reader leaves uncompressed page data in the file
+// (ReaderLimits::deferRawPages; a memfd is a regular file) and *deferred
+// counts the sections it left.
+Result<std::vector<Section>> readStored(const std::vector<uint8_t> &bytes, unsigned threads, size_t chunk = 0, bool defer = false, size_t *deferred = nullptr)
 {
     const int fd = memfdWith(bytes);
-    auto reader = ImageReader::open(fd);
+    ReaderLimits limits;
+    limits.deferRawPages = defer;
+    auto reader = ImageReader::open(fd, limits);
     if (!reader) {
         ::close(fd);
         return std::unexpected(reader.error());
@@ -46,6 +51,9 @@ Result<std::vector<Section>> readStored(const std::vector<uint8_t> &bytes, unsig
             return std::unexpected(item.error());
         }
         if (auto *stored = std::get_if<StoredPages>(&*item)) {
+            if (deferred && stored->deferred()) {
+                ++*deferred;
+            }
             PagesRecord record;
             record.pid = stored->pid;
             record.runs = stored->runs;
@@ -110,10 +118,14 @@ private Q_SLOTS:
         QTest::addColumn<int>("level");
         QTest::addColumn<unsigned>("threads");
         QTest::addColumn<int>("chunk");
-        QTest::newRow("zstd, 1 thread") << 1 << 1u << 0;
-        QTest::newRow("zstd, 3 threads") << 3 << 3u << 0;
-        QTest::newRow("zstd, 3 pages at a time") << 1 << 2u << 3 * 4096;
-        QTest::newRow("zstd, odd pieces") << 3 << 1u << 1000;
+        QTest::addColumn<bool>("raw");
+        QTest::newRow("zstd, 1 thread") << 1 << 1u << 0 << false;
+        QTest::newRow("zstd, 3 threads") << 3 << 3u << 0 << false;
+        QTest::newRow("zstd, 3 pages at a time") << 1 << 2u << 3 * 4096 << false;
+        QTest::newRow("zstd, odd pieces") << 3 << 1u << 1000 << false;
+        QTest::newRow("raw, whole sections") << 1 << 2u << 0 << true;
+        QTest::newRow("raw, 3 pages at a time") << 1 << 2u << 3 * 4096 << true;
+        QTest::newRow("raw, odd pieces") << 1 << 1u << 1000 << true;
     }
 
     void sameAsNext()
@@ -121,21 +133,94 @@ private Q_SLOTS:
         QFETCH(int, level);
         QFETCH(unsigned, threads);
         QFETCH(int, chunk);
+        QFETCH(bool, raw);
         const SampleImage sample = SampleImage::make(96);
         WriterOptions options;
         options.compressionLevel = level;
+        options.compress = !raw;
         const std::vector<uint8_t> bytes = writeToBytes(sample, options);
         auto plain = readAll(bytes);
         QVERIFY2(plain, plain ? "" : plain.error().describe().c_str());
-        auto stored = readStored(bytes, threads, size_t(chunk));
-        QVERIFY2(stored, stored ? "" : stored.error().describe().c_str());
-        QCOMPARE(stored->size(), plain->size());
-        size_t pages = 0;
-        for (size_t i = 0; i < plain->size(); ++i) {
-            QVERIFY2((*stored)[i] == (*plain)[i], qPrintable(QStringLiteral("section %1").arg(i)));
-            pages += std::holds_alternative<PagesRecord>((*plain)[i]);
+        // Read into memory first, and (with raw page data) left in the file
+        // for the decoder: the same sections either way.
+        for (bool defer : {false, true}) {
+            size_t deferred = 0;
+            auto stored = readStored(bytes, threads, size_t(chunk), defer, &deferred);
+            QVERIFY2(stored, stored ? "" : stored.error().describe().c_str());
+            QCOMPARE(stored->size(), plain->size());
+            size_t pages = 0;
+            for (size_t i = 0; i < plain->size(); ++i) {
+                QVERIFY2((*stored)[i] == (*plain)[i], qPrintable(QStringLiteral("section %1").arg(i)));
+                pages += std::holds_alternative<PagesRecord>((*plain)[i]);
+            }
+            QVERIFY(pages >= 4); // several sections: the recycled buffers were used again
+            if (defer && raw) {
+                QCOMPARE(deferred, pages); // every raw Pages section was left in the file
+            } else {
+                QCOMPARE(deferred, size_t(0)); // zstd sections, or not asked for
+            }
         }
-        QVERIFY(pages >= 4); // several sections: the recycled buffers were used again
+    }
+
+    // A deferred section's checksum is verified as its data is read: damage
+    // deep in the page data (past what nextStored() read) fails the decode,
+    // naming the section; nothing is deferred from a pipe.
+    void deferredSectionChecksum()
+    {
+        const SampleImage sample = SampleImage::make(96);
+        WriterOptions options;
+        options.compress = false;
+        std::vector<uint8_t> bytes = writeToBytes(sample, options);
+        const Wire wire = parseWire(bytes);
+        const auto pages = std::max_element(wire.sections.begin(), wire.sections.end(), [](const WireSection &a, const WireSection &b) {
+            return (a.type == uint32_t(SectionType::Pages) ? a.payloadLength : 0) < (b.type == uint32_t(SectionType::Pages) ? b.payloadLength : 0);
+        });
+        QVERIFY(pages != wire.sections.end() && pages->type == uint32_t(SectionType::Pages));
+        QVERIFY2(pages->payloadLength > 70 * 1024, "the largest Pages section must reach past the part the reader reads itself");
+        std::vector<uint8_t> damaged = bytes;
+        damaged[pages->offset + pages->size - 100] ^= 0x40; // page data, near the end
+        size_t deferred = 0;
+        auto stored = readStored(damaged, 1, 4096, true, &deferred);
+        QVERIFY(!stored);
+        QVERIFY(deferred > 0);
+        const std::string message = stored.error().describe();
+        QVERIFY2(message.find("checksum mismatch") != std::string::npos && message.find("(Pages) at byte " + std::to_string(pages->offset)) != std::string::npos,
+                 message.c_str());
+
+        // The same bytes through a pipe are read the ordinary way.
+        int p[2];
+        QCOMPARE(::pipe(p), 0);
+        std::thread writer([&] {
+            size_t done = 0;
+            while (done < bytes.size()) {
+                const ssize_t n = ::write(p[1], bytes.data() + done, bytes.size() - done);
+                if (n <= 0) {
+                    break;
+                }
+                done += size_t(n);
+            }
+            ::close(p[1]);
+        });
+        ReaderLimits limits;
+        limits.deferRawPages = true;
+        auto reader = ImageReader::open(p[0], limits);
+        QVERIFY(reader);
+        size_t pipedPages = 0;
+        for (;;) {
+            auto item = (*reader)->nextStored();
+            QVERIFY2(item, item ? "" : item.error().describe().c_str());
+            if (auto *s = std::get_if<StoredPages>(&*item)) {
+                QVERIFY(!s->deferred());
+                ++pipedPages;
+                continue;
+            }
+            if (std::holds_alternative<EndRecord>(std::get<Section>(*item))) {
+                break;
+            }
+        }
+        writer.join();
+        ::close(p[0]);
+        QVERIFY(pipedPages > 0);
     }
 
     void corruptedSectionRefusedBeforeUse()
