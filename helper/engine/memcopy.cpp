@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+
+#include "memcopy.h"
+
+#include <cerrno>
+#include <optional>
+#include <csignal>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <utility>
+
+namespace cryopod::engine
+{
+namespace
+{
+constexpr unsigned long kDumpOptions = PTRACE_O_TRACESYSGOOD;
+// While the copies are made: they are attached automatically (TRACECLONE) and
+// die with the tracer (EXITKILL), so they never run the program's code.
+constexpr unsigned long kCloneOptions = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL;
+
+Result<void> setOptions(pid_t tid, unsigned long options, const std::string &what)
+{
+    if (::ptrace(PTRACE_SETOPTIONS, tid, nullptr, reinterpret_cast<void *>(options)) != 0) {
+        return sysError(what + ": ptrace setoptions");
+    }
+    return {};
+}
+
+// A process our clone() made: attached automatically, it starts in a
+// PTRACE_EVENT_STOP before its first instruction.
+Result<Tracee> adoptClone(pid_t pid, const std::string &what)
+{
+    for (;;) {
+        int status = 0;
+        const pid_t r = ::waitpid(pid, &status, __WALL);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return sysError(what + ": waitpid");
+        }
+        if (!WIFSTOPPED(status)) {
+            return fail(what + ": " + describeWaitStatus(status), ECHILD);
+        }
+        if ((status >> 16) == PTRACE_EVENT_STOP) {
+            return Tracee::adopt(pid);
+        }
+        // Anything else (a signal that came first): suppress it, go on.
+        if (::ptrace(PTRACE_CONT, pid, nullptr, nullptr) != 0) {
+            return sysError(what + ": ptrace cont");
+        }
+    }
+}
+
+// SIGKILL to a tracee of ours and wait until the kernel reports it dead.
+Result<void> killTracee(Tracee &tracee, const std::string &what)
+{
+    const pid_t pid = tracee.tid();
+    if (::kill(pid, SIGKILL) != 0 && errno != ESRCH) {
+        return sysError(what + ": kill");
+    }
+    for (;;) {
+        int status = 0;
+        const pid_t r = ::waitpid(pid, &status, __WALL);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            tracee.release();
+            return errno == ECHILD ? Result<void>() : sysError(what + ": waitpid");
+        }
+        if (WIFEXITED(status) || WIFSIGNALED(status)) {
+            tracee.release();
+            return {};
+        }
+        // A stop reported before the kill took effect: let the kill through.
+        (void)::ptrace(PTRACE_CONT, pid, nullptr, nullptr);
+    }
+}
+
+// C1 is dead and reported to us; it is now a zombie child of the target that
+// only a wait with __WALL sees (exit signal 0). The target reaps it.
+Result<void> reapInTarget(Injector &injector, pid_t child)
+{
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        auto r = injector.syscall(SYS_wait4, uint64_t(child), 0, uint64_t(__WALL | WNOHANG), 0);
+        if (!r) {
+            return std::unexpected(r.error().context("memory copy: reap the intermediate process"));
+        }
+        if (*r == child) {
+            return {};
+        }
+        if (*r < 0 && *r != -EINTR) {
+            return fail("memory copy: reap the intermediate process " + std::to_string(child), int(-*r));
+        }
+        ::usleep(1000);
+    }
+    return fail("memory copy: the intermediate process " + std::to_string(child) + " did not become reapable", ETIMEDOUT);
+}
+} // namespace
+
+std::string memoryCopyObstacle(pid_t pid, const std::vector<procfs::Mapping> &mappings)
+{
+    if (auto status = procfs::readStatus(pid)) {
+        if (auto seccomp = procfs::statusNumbers(*status, "Seccomp"); seccomp && !seccomp->empty() && (*seccomp)[0] != 0) {
+            return "it runs under seccomp, whose filter also applies to the clone() that makes the copy";
+        }
+    }
+    for (const procfs::Mapping &m : mappings) {
+        const bool hasData = m.rssKiB + m.swapKiB > 0;
+        if (hasData && m.hasVmFlag("dc")) {
+            return "it has MADV_DONTFORK memory, which a copy does not get";
+        }
+        if (hasData && m.hasVmFlag("wf")) {
+            return "it has MADV_WIPEONFORK memory, which is zero in a copy";
+        }
+    }
+    return {};
+}
+
+MemoryCopy &MemoryCopy::operator=(MemoryCopy &&other) noexcept
+{
+    if (this != &other) {
+        (void)release();
+        m_tracee = std::move(other.m_tracee);
+    }
+    return *this;
+}
+
+MemoryCopy::~MemoryCopy()
+{
+    (void)release();
+}
+
+Result<void> MemoryCopy::release()
+{
+    if (!m_tracee.attached()) {
+        return {};
+    }
+    return killTracee(m_tracee, "memory copy " + std::to_string(m_tracee.tid()));
+}
+
+Result<MemoryCopy> MemoryCopy::take(Injector &injector)
+{
+    const pid_t thread = injector.tracee().tid();
+    const std::string what = "memory copy of " + std::to_string(thread);
+    CRYOPOD_PROPAGATE(setOptions(thread, kCloneOptions, what));
+    // clone(flags 0: no CLONE_VM, exit signal 0) in the target.
+    auto first = injector.call(what + ": clone", SYS_clone, 0, 0, 0, 0, 0);
+    auto reset = setOptions(thread, kDumpOptions, what);
+    if (!first) {
+        return std::unexpected(first.error());
+    }
+    const pid_t c1 = pid_t(*first);
+    auto t1 = adoptClone(c1, what + ": intermediate process " + std::to_string(c1));
+    if (!t1) {
+        // Not ours to stop: make sure it dies, and leave no zombie.
+        ::kill(c1, SIGKILL);
+        (void)reapInTarget(injector, c1);
+        return std::unexpected(t1.error());
+    }
+    // From here on, every way out kills C1 and has the target reap it. The
+    // injectors into C1 and C2 are dismissed, never finished: neither
+    // process runs again.
+    std::optional<Injector> i1, i2;
+    MemoryCopy copy;
+    auto dropFirst = [&](Error error) -> Result<MemoryCopy> {
+        if (i1) {
+            i1->dismiss();
+        }
+        if (i2) {
+            i2->dismiss();
+        }
+        (void)copy.release();
+        (void)killTracee(*t1, what);
+        (void)reapInTarget(injector, c1);
+        return std::unexpected(std::move(error));
+    };
+    if (!reset) {
+        return dropFirst(reset.error());
+    }
+    auto created1 = Injector::create(*t1, injector.syscallAddress());
+    if (!created1) {
+        return dropFirst(created1.error());
+    }
+    i1.emplace(std::move(*created1));
+    auto second = i1->call(what + ": clone in the intermediate process", SYS_clone, 0, 0, 0, 0, 0);
+    if (!second) {
+        return dropFirst(second.error());
+    }
+    i1->dismiss();
+    const pid_t c2 = pid_t(*second);
+    auto t2 = adoptClone(c2, what + ": copy " + std::to_string(c2));
+    if (!t2) {
+        ::kill(c2, SIGKILL);
+        return dropFirst(t2.error());
+    }
+    copy.m_tracee = std::move(*t2);
+    // The copy leaves the target's session and group (no signal for the
+    // group reaches it) and drops every fd it inherited.
+    auto created2 = Injector::create(copy.m_tracee, injector.syscallAddress());
+    if (!created2) {
+        return dropFirst(created2.error());
+    }
+    i2.emplace(std::move(*created2));
+    if (auto r = i2->call(what + ": setsid in the copy", SYS_setsid); !r) {
+        return dropFirst(r.error());
+    }
+    if (auto r = i2->call(what + ": close_range in the copy", SYS_close_range, 0, ~0u, 0); !r) {
+        return dropFirst(r.error());
+    }
+    i2->dismiss();
+    // C1 goes: C2 is orphaned to init (or the nearest subreaper), which gets
+    // its SIGCHLD when release() kills it. The target reaps C1 now.
+    if (auto r = killTracee(*t1, what + ": intermediate process"); !r) {
+        return dropFirst(r.error());
+    }
+    if (auto r = reapInTarget(injector, c1); !r) {
+        return std::unexpected(r.error());
+    }
+    return copy;
+}
+
+} // namespace cryopod::engine

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// A copy-on-write copy of a frozen process's address space, held by a stopped
+// process of our own, so that a keep-running checkpoint can let the target
+// run on after a short pause and still save its memory as it was at the
+// pause (low-pause snapshots, docs/low-pause.md).
+//
+// How: with the target frozen, clone() without CLONE_VM is injected into one
+// of its threads (exit signal 0: the target gets no SIGCHLD for it), and the
+// new process (C1, stopped by ptrace before its first instruction) is made
+// to clone() once more (C2). C1 is killed and reaped inside the target by an
+// injected wait4(__WALL), still during the pause, so the target ends the
+// pause with no child it did not have. C2, orphaned, belongs to init (or the
+// nearest child subreaper), which reaps it when we kill it; it leaves the
+// target's session and process group (setsid) and closes every fd it
+// inherited (close_range), so it holds no pipe end, lock or socket of the
+// target's. It never runs a single instruction of the program: it stays in a
+// ptrace stop until release() kills it, and PTRACE_O_EXITKILL kills it if
+// the tracer dies.
+//
+// Not copied by clone(): MADV_DONTFORK memory (absent in the copy) and
+// MADV_WIPEONFORK memory (zero in the copy); memoryCopyObstacle() names them.
+// A process under seccomp is not copied (the injected clone() is subject to
+// its filter, which may kill it).
+#pragma once
+
+#include "procfs.h"
+#include "ptrace_inject.h"
+#include "result.h"
+
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace cryopod::engine
+{
+
+// Why no copy should be taken of pid (its smaps `mappings`, read while it was
+// frozen), in plain words; empty when one can.
+std::string memoryCopyObstacle(pid_t pid, const std::vector<procfs::Mapping> &mappings);
+
+class MemoryCopy
+{
+public:
+    MemoryCopy() = default;
+    MemoryCopy(MemoryCopy &&) noexcept = default;
+    MemoryCopy &operator=(MemoryCopy &&other) noexcept;
+    MemoryCopy(const MemoryCopy &) = delete;
+    MemoryCopy &operator=(const MemoryCopy &) = delete;
+    ~MemoryCopy();
+
+    // Takes the copy through `injector` (on a frozen thread of the target;
+    // it stays usable and its saved state untouched). On failure nothing is
+    // left: no copy, no child of the target.
+    static Result<MemoryCopy> take(Injector &injector);
+
+    // The process holding the copy (read its memory with vmRead, its
+    // /proc/PID/pagemap, ...); 0 when there is none.
+    pid_t pid() const
+    {
+        return m_tracee.attached() ? m_tracee.tid() : 0;
+    }
+
+    // Kills the copy and waits until it is gone; idempotent.
+    Result<void> release();
+
+private:
+    Tracee m_tracee;
+};
+
+} // namespace cryopod::engine

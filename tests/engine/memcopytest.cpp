@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// MemoryCopy on real processes: the copy holds the memory of the instant of
+// the pause while the target rewrites it at full speed; the target ends the
+// pause with no new child, gets no SIGCHLD, keeps running; the copy holds no
+// fd and is in a session of its own; after release() it is gone. And the
+// processes no copy may be taken of are named.
+#include "memcopy.h"
+#include "procfs.h"
+#include "pstree.h"
+
+#include <QTest>
+
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace cryopod;
+using namespace cryopod::engine;
+
+namespace
+{
+constexpr size_t kBytes = 32u << 20;
+constexpr size_t kPage = 4096;
+
+struct Shared {
+    uint64_t base = 0; // the buffer the child rewrites
+    uint64_t sigchldFlag = 0; // address of a counter of SIGCHLDs it got
+};
+
+volatile sig_atomic_t g_sigchld = 0;
+
+// The target: a buffer whose every page starts with the pass number, rewritten
+// in a loop; reports the addresses on `out` and then never stops writing.
+[[noreturn]] void rewriteForever(int out, int extra)
+{
+    struct sigaction sa{};
+    sa.sa_handler = [](int) {
+        g_sigchld = g_sigchld + 1;
+    };
+    sigaction(SIGCHLD, &sa, nullptr);
+    if (extra == 1) { // MADV_DONTFORK memory with data
+        auto *p = static_cast<uint8_t *>(mmap(nullptr, kPage * 4, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        madvise(p, kPage * 4, MADV_DONTFORK);
+        std::memset(p, 1, kPage * 4);
+    } else if (extra == 2) { // a seccomp filter that allows everything
+        sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+        sock_fprog prog{1, allow};
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+    }
+    auto *buf = static_cast<uint64_t *>(mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    for (size_t i = 0; i < kBytes / 8; ++i) {
+        buf[i] = i * 0x9e3779b97f4a7c15ull;
+    }
+    Shared shared{reinterpret_cast<uint64_t>(buf), reinterpret_cast<uint64_t>(&g_sigchld)};
+    if (write(out, &shared, sizeof shared) != sizeof shared) {
+        _exit(2);
+    }
+    for (uint64_t pass = 1;; ++pass) {
+        for (size_t page = 0; page < kBytes / kPage; ++page) {
+            buf[page * (kPage / 8)] = pass;
+        }
+    }
+}
+
+struct Child {
+    pid_t pid = -1;
+    Shared shared;
+    int pipeRead = -1;
+    ~Child()
+    {
+        if (pid > 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, nullptr, 0);
+        }
+        if (pipeRead >= 0) {
+            close(pipeRead);
+        }
+    }
+};
+
+bool start(Child &child, int extra)
+{
+    int p[2];
+    if (pipe(p) != 0) {
+        return false;
+    }
+    child.pid = fork();
+    if (child.pid == 0) {
+        close(p[0]);
+        rewriteForever(p[1], extra); // keeps the write end open: the copy must not
+    }
+    close(p[1]);
+    child.pipeRead = p[0];
+    return read(p[0], &child.shared, sizeof child.shared) == sizeof child.shared;
+}
+
+std::vector<uint8_t> readMemory(pid_t pid, uint64_t addr, size_t bytes)
+{
+    std::vector<uint8_t> out(bytes);
+    const iovec local{out.data(), bytes};
+    const iovec remote{reinterpret_cast<void *>(addr), bytes};
+    auto n = vmRead(pid, {&local, 1}, {&remote, 1});
+    if (!n || *n != bytes) {
+        return {};
+    }
+    return out;
+}
+
+uint64_t firstWord(const std::vector<uint8_t> &page)
+{
+    uint64_t v = 0;
+    std::memcpy(&v, page.data(), sizeof v);
+    return v;
+}
+
+QString statField(pid_t pid, int field) // 1-based, after "(comm)"
+{
+    auto stat = procfs::readFile(procfs::path(pid, "stat"));
+    if (!stat) {
+        return {};
+    }
+    const std::string s = *stat;
+    const QStringList rest = QString::fromStdString(s.substr(s.rfind(')') + 2)).split(QLatin1Char(' '));
+    return rest.value(field - 3);
+}
+} // namespace
+
+class MemoryCopyTest : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void copyHoldsThePausedMemory()
+    {
+        Child child;
+        QVERIFY(start(child, 0));
+        auto frozen = FrozenProcess::freeze(child.pid);
+        QVERIFY2(frozen, frozen ? "" : frozen.error().describe().c_str());
+        const std::vector<uint8_t> atPause = readMemory(child.pid, child.shared.base, kBytes);
+        QVERIFY(!atPause.empty());
+        const QString sessionBefore = statField(child.pid, 6);
+
+        MemoryCopy copy;
+        {
+            auto injector = Injector::create(frozen->leader());
+            QVERIFY2(injector, injector ? "" : injector.error().describe().c_str());
+            auto taken = MemoryCopy::take(*injector);
+            QVERIFY2(taken, taken ? "" : taken.error().describe().c_str());
+            copy = std::move(*taken);
+            QVERIFY(injector->finish());
+        }
+        const pid_t copyPid = copy.pid();
+        QVERIFY(copyPid > 0 && copyPid != child.pid);
+        // The pause ends with the target's children as they were: none.
+        auto children = procfs::listChildren(child.pid);
+        QVERIFY(children);
+        QVERIFY2(children->empty(), "the target has a child after the copy was taken");
+        QVERIFY(frozen->thaw());
+
+        // The target runs on and rewrites every page...
+        QTRY_VERIFY_WITH_TIMEOUT(firstWord(readMemory(child.pid, child.shared.base + kBytes - kPage, kPage)) > firstWord(atPause) + 2, 10000);
+        // ...while the copy still holds the instant of the pause.
+        const std::vector<uint8_t> fromCopy = readMemory(copyPid, child.shared.base, kBytes);
+        QCOMPARE(fromCopy.size(), atPause.size());
+        QVERIFY2(fromCopy == atPause, "the copy's memory differs from the memory at the pause");
+
+        // Invisible to the program: no SIGCHLD, no fd kept, not in its session or group.
+        QCOMPARE(firstWord(readMemory(child.pid, child.shared.sigchldFlag, 8)) & 0xffffffffu, 0u);
+        auto fds = procfs::listFds(copyPid);
+        QVERIFY(fds);
+        QVERIFY2(fds->empty(), "the copy holds file descriptors");
+        QVERIFY(statField(copyPid, 4) != QString::number(child.pid)); // ppid
+        QCOMPARE(statField(copyPid, 6), QString::number(copyPid)); // its own session
+        QVERIFY(statField(copyPid, 6) != sessionBefore);
+        QCOMPARE(statField(copyPid, 3), QStringLiteral("t")); // stopped by us, never running
+
+        QVERIFY(copy.release());
+        QCOMPARE(copy.pid(), 0);
+        QTRY_VERIFY_WITH_TIMEOUT(::kill(copyPid, 0) != 0 || statField(copyPid, 3) == QLatin1String("Z"), 5000);
+        QVERIFY(copy.release()); // idempotent
+        // The target is still running, unharmed.
+        QCOMPARE(::kill(child.pid, 0), 0);
+        QVERIFY(statField(child.pid, 3) != QLatin1String("Z"));
+    }
+
+    void obstaclesAreNamed()
+    {
+        Child plain, dontfork, seccomp;
+        QVERIFY(start(plain, 0));
+        QVERIFY(start(dontfork, 1));
+        QVERIFY(start(seccomp, 2));
+        auto smapsOf = [](pid_t pid) {
+            auto m = procfs::readSmaps(pid);
+            return m ? *m : std::vector<procfs::Mapping>{};
+        };
+        QCOMPARE(memoryCopyObstacle(plain.pid, smapsOf(plain.pid)), std::string());
+        const std::string dc = memoryCopyObstacle(dontfork.pid, smapsOf(dontfork.pid));
+        QVERIFY2(dc.find("MADV_DONTFORK") != std::string::npos, dc.c_str());
+        const std::string sc = memoryCopyObstacle(seccomp.pid, smapsOf(seccomp.pid));
+        QVERIFY2(sc.find("seccomp") != std::string::npos, sc.c_str());
+    }
+};
+
+QTEST_GUILESS_MAIN(MemoryCopyTest)
+#include "memcopytest.moc"
