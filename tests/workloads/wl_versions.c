@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// Versions: a 32 MiB array rewritten at full speed, pass after pass, every
+// element set to the pass number. Before an element is overwritten in pass
+// v it must hold v - 1: a memory image that mixes instants (pages saved
+// before and after the program moved on, as a keep-running snapshot that
+// copied memory while the program ran would) shows up as an element one or
+// more passes ahead or behind. The check runs on every element of every
+// pass, so it covers the restored copy from its first instruction on. After
+// go: every element holds the last finished pass, and at least two passes
+// were checked since the last restore-visible pause (the loop ran).
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "wl.h"
+
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#define ELEMENTS (4u << 20) // 32 MiB of uint64_t
+
+static uint64_t *s_array;
+static uint64_t s_pass; // the last finished pass
+static uint64_t s_mismatches;
+
+// One whole pass: every element must still hold the previous pass.
+static void step(void)
+{
+    const uint64_t next = s_pass + 1;
+    for (size_t i = 0; i < ELEMENTS; ++i) {
+        if (s_array[i] != s_pass && s_mismatches++ < 4) {
+            wl_fail("pass %llu: element %zu holds %llu, expected %llu (the memory mixes instants)", (unsigned long long)next, i,
+                    (unsigned long long)s_array[i], (unsigned long long)s_pass);
+        }
+        s_array[i] = next;
+    }
+    s_pass = next;
+}
+
+static void sabotage(void)
+{
+    s_array[ELEMENTS / 3] += 2;
+}
+
+int main(int argc, char **argv)
+{
+    wl_init(argc, argv, "versions");
+    s_array = mmap(NULL, ELEMENTS * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (s_array == MAP_FAILED) {
+        wl_die("mmap of %zu bytes failed", (size_t)ELEMENTS * sizeof(uint64_t));
+    }
+    // Pass 0 is the kernel's zero pages; pass 1 makes them all present.
+    step();
+    wl_run(step, sabotage, 0);
+    for (size_t i = 0; i < ELEMENTS; ++i) {
+        if (s_array[i] != s_pass) {
+            wl_fail("after go: element %zu holds %llu, the last pass was %llu", i, (unsigned long long)s_array[i], (unsigned long long)s_pass);
+            break;
+        }
+    }
+    wl_check(s_pass >= 2, "only %llu passes ran", (unsigned long long)s_pass);
+    return wl_finish();
+}
