@@ -279,7 +279,10 @@ void wl_run(void (*step)(void), void (*sabotage)(void), unsigned sleep_ms)
 {
     wl_ready();
     bool sabotaged = false;
-    while (!wl_go()) {
+    // One step (and the sabotage) always runs, even when go is there at once:
+    // under load a harness that goes at once after ready must still see the
+    // sabotage fail the workload.
+    for (;;) {
         if (wl_expired()) {
             wl_fail("no go within the workload's lifetime");
             break;
@@ -290,6 +293,9 @@ void wl_run(void (*step)(void), void (*sabotage)(void), unsigned sleep_ms)
         if (s_sabotage && !sabotaged && sabotage) {
             sabotage();
             sabotaged = true;
+        }
+        if (wl_go()) {
+            break;
         }
         wl_sleep_ms(sleep_ms);
     }
