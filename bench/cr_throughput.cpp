@@ -19,6 +19,7 @@
 //                      [--tmp DIR] [--no-criu] [--no-gcore]
 //        cr_throughput [--workers N] --read-back IMAGE   (read-back lines only)
 
+#include "benchsupport.h"
 #include "engine.h"
 #include "imagereader.h"
 #include "imagewriter.h"
@@ -52,6 +53,7 @@
 
 using namespace cryopod;
 using namespace cryopod::image;
+using namespace cryopod::bench;
 
 namespace
 {
@@ -63,182 +65,6 @@ struct Options {
     std::string tmp = "/dev/shm"; // tmpfs for images
     bool criu = true;
     bool gcore = true;
-};
-
-double now()
-{
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-int onlineCpus()
-{
-    const long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? int(n) : 1;
-}
-
-std::string selfDir()
-{
-    char buf[4096];
-    const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0) {
-        return ".";
-    }
-    std::string path(buf, size_t(n));
-    return path.substr(0, path.rfind('/'));
-}
-
-std::string readFileText(const std::string &path)
-{
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-bool findProgram(const char *name, std::string *path)
-{
-    const char *env = std::getenv("PATH");
-    std::string dirs = std::string(env ? env : "") + ":/usr/sbin:/sbin:/usr/bin:/bin";
-    std::stringstream ss(dirs);
-    std::string dir;
-    while (std::getline(ss, dir, ':')) {
-        if (dir.empty()) {
-            continue;
-        }
-        const std::string candidate = dir + "/" + name;
-        if (access(candidate.c_str(), X_OK) == 0) {
-            *path = candidate;
-            return true;
-        }
-    }
-    return false;
-}
-
-// Runs a program with stdout/stderr into logPath; returns its exit status (or -1).
-int runProgram(const std::vector<std::string> &argv, const std::vector<std::string> &extraEnv, const std::string &logPath)
-{
-    const pid_t pid = fork();
-    if (pid == 0) {
-        const int log = open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        const int null = open("/dev/null", O_RDONLY);
-        dup2(null, 0);
-        dup2(log, 1);
-        dup2(log, 2);
-        close_range(3, ~0u, 0);
-        for (const std::string &e : extraEnv) {
-            putenv(const_cast<char *>(e.c_str()));
-        }
-        std::vector<char *> args;
-        for (const std::string &a : argv) {
-            args.push_back(const_cast<char *>(a.c_str()));
-        }
-        args.push_back(nullptr);
-        execv(args[0], args.data());
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) { }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// ---- the workload ------------------------------------------------------------------
-
-class Workload
-{
-public:
-    Workload(std::string program, std::string outPath)
-        : m_program(std::move(program))
-        , m_out(std::move(outPath))
-    {
-    }
-    ~Workload()
-    {
-        kill();
-    }
-
-    // Starts it in its own session with fds 0 (/dev/null), 1 and 2 (a
-    // regular file) only, and waits for "ready".
-    bool start(uint64_t sizeMiB)
-    {
-        unlink(m_out.c_str());
-        m_pid = fork();
-        if (m_pid == 0) {
-            setsid();
-            const int out = open(m_out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-            const int null = open("/dev/null", O_RDONLY);
-            dup2(null, 0);
-            dup2(out, 1);
-            dup2(out, 2);
-            close_range(3, ~0u, 0);
-            const std::string size = std::to_string(sizeMiB);
-            execl(m_program.c_str(), m_program.c_str(), size.c_str(), static_cast<char *>(nullptr));
-            _exit(127);
-        }
-        return m_pid > 0 && waitFor("ready ", 180);
-    }
-
-    pid_t pid() const
-    {
-        return m_pid;
-    }
-    bool alive() const
-    {
-        return m_pid > 0;
-    }
-
-    // Waits until the output file has a line starting with prefix.
-    bool waitFor(const std::string &prefix, double timeoutSeconds) const
-    {
-        const double deadline = now() + timeoutSeconds;
-        while (now() < deadline) {
-            const std::string text = readFileText(m_out);
-            if (text.find("\n" + prefix) != std::string::npos || text.starts_with(prefix)) {
-                return true;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        return false;
-    }
-
-    // SIGUSR1: the process (original or restored, same pid) re-hashes its
-    // memory and exits 0 when it matches.
-    bool verifyAndReap()
-    {
-        if (m_pid <= 0) {
-            return false;
-        }
-        ::kill(m_pid, SIGUSR1);
-        const bool said = waitFor("verified ", 60);
-        int status = 0;
-        const pid_t r = waitpid(m_pid, &status, 0);
-        m_pid = -1;
-        return said && r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && readFileText(m_out).find("verified ok") != std::string::npos;
-    }
-
-    void kill()
-    {
-        if (m_pid > 0) {
-            ::kill(m_pid, SIGKILL);
-            waitpid(m_pid, nullptr, 0);
-            m_pid = -1;
-        }
-    }
-
-    // A restored copy runs under the same pid (reparented to us, the subreaper).
-    void adopt(pid_t pid)
-    {
-        m_pid = pid;
-    }
-
-    const std::string &outPath() const
-    {
-        return m_out;
-    }
-
-private:
-    std::string m_program;
-    std::string m_out;
-    pid_t m_pid = -1;
 };
 
 // ---- the memory of a process -------------------------------------------------------------
@@ -637,17 +463,6 @@ Measure measureStoredReadBack(const std::string &imagePath, unsigned decoders)
 
 // ---- the engine ---------------------------------------------------------
 
-struct DumpResult {
-    double seconds = 0; // whole dump
-    double pauseSeconds = 0; // the target was stopped
-    uint64_t imageBytes = 0;
-};
-
-struct RestoreResult {
-    double seconds = 0; // until the restored process runs
-    bool verified = false; // its memory hashed the same
-};
-
 // Checkpoint `pid` with the engine into imagePath, leaving it running: the
 // library behind `cryopodctl checkpoint --direct PID -o IMAGE --leave-running`.
 // compress == false streams the pages uncompressed, as a snapshot into the
@@ -704,46 +519,6 @@ std::optional<RestoreResult> engineRestore(const std::string &imagePath, const O
 
 // ---- the peers ------------------------------------------------------------------------------------
 
-std::string g_criu;
-
-std::optional<DumpResult> criuDump(pid_t pid, const std::string &dir)
-{
-    mkdir(dir.c_str(), 0700);
-    const double t0 = now();
-    const int rc =
-        runProgram({g_criu, "dump", "--leave-running", "-t", std::to_string(pid), "-D", dir, "-o", "dump.log"}, {"CRIU_FAULT=130"}, dir + "/run.log");
-    const double t = now() - t0;
-    if (rc != 0) {
-        std::fprintf(stderr, "criu dump failed (exit %d); see %s/dump.log\n", rc, dir.c_str());
-        return std::nullopt;
-    }
-    DumpResult r;
-    r.seconds = t;
-    r.pauseSeconds = t; // CRIU keeps the tree frozen for the whole dump
-    std::error_code ec;
-    for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
-        if (entry.path().extension() == ".img") {
-            r.imageBytes += entry.file_size(ec);
-        }
-    }
-    return r;
-}
-
-std::optional<RestoreResult> criuRestore(const std::string &dir, Workload &workload, pid_t pid)
-{
-    const double t0 = now();
-    const int rc = runProgram({g_criu, "restore", "-d", "-D", dir, "-o", "restore.log"}, {"CRIU_FAULT=130"}, dir + "/run.log");
-    RestoreResult r;
-    r.seconds = now() - t0;
-    if (rc != 0) {
-        std::fprintf(stderr, "criu restore failed (exit %d); see %s/restore.log\n", rc, dir.c_str());
-        return std::nullopt;
-    }
-    workload.adopt(pid);
-    r.verified = workload.verifyAndReap();
-    return r;
-}
-
 std::optional<DumpResult> gcoreDump(pid_t pid, const std::string &prefix)
 {
     std::string gcore;
@@ -767,10 +542,6 @@ std::optional<DumpResult> gcoreDump(pid_t pid, const std::string &prefix)
     return r;
 }
 
-void removeTree(const std::string &dir)
-{
-    runProgram({"/bin/rm", "-rf", dir}, {}, "/dev/null");
-}
 
 int usage(FILE *to, int code)
 {
@@ -911,8 +682,9 @@ int main(int argc, char **argv)
     // ---- the peers: dumps while the workload runs
     std::optional<DumpResult> criu;
     const std::string criuDir = dir + "/criu";
-    if (o.criu && findProgram("criu", &g_criu)) {
-        criu = criuDump(pid, criuDir);
+    std::string criuPath;
+    if (o.criu && findProgram("criu", &criuPath)) {
+        criu = criuDump(criuPath, pid, criuDir);
     }
     std::optional<DumpResult> gcore;
     if (o.gcore) {
@@ -950,7 +722,7 @@ int main(int argc, char **argv)
     std::optional<RestoreResult> criuRestored;
     if (criu) {
         workload.kill();
-        criuRestored = criuRestore(criuDir, workload, pid);
+        criuRestored = criuRestore(criuPath, criuDir, workload, pid);
         std::printf("  criu dump    %7.3f s  %6.2f GB/s  (frozen throughout)  images %.1f MiB\n", criu->seconds, double(resident) / criu->seconds / 1e9,
                     double(criu->imageBytes) / 1048576.0);
         if (criuRestored) {
@@ -960,7 +732,7 @@ int main(int argc, char **argv)
             std::printf("  criu restore failed\n");
         }
     } else {
-        std::printf("  criu: %s\n", !o.criu ? "skipped (--no-criu)" : g_criu.empty() ? "not installed" : "dump failed");
+        std::printf("  criu: %s\n", !o.criu ? "skipped (--no-criu)" : criuPath.empty() ? "not installed" : "dump failed");
     }
     if (gcore) {
         std::printf("  gcore        %7.3f s  %6.2f GB/s  core %.1f MiB\n", gcore->seconds, double(resident) / gcore->seconds / 1e9,

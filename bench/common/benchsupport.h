@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// What the benchmarks share: timing, running programs (and CRIU, the peer,
+// timed the same way), and the cr_bigmem workload as a process to start,
+// adopt after a restore, verify and reap.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace cryopod::bench
+{
+double now(); // CLOCK_MONOTONIC seconds
+int onlineCpus();
+std::string selfDir(); // the directory of the running executable
+std::string readFileText(const std::string &path);
+bool findProgram(const char *name, std::string *path);
+// Runs a program with stdout/stderr into logPath; returns its exit status (or -1).
+int runProgram(const std::vector<std::string> &argv, const std::vector<std::string> &extraEnv, const std::string &logPath);
+void removeTree(const std::string &dir);
+
+// A workload program (cr_bigmem and the like) started in its own session
+// with fds 0 (/dev/null), 1 and 2 (a regular file, outPath) only. It prints
+// "ready ..." when set up; on SIGUSR1 it checks its memory and prints
+// "verified ok" or "verified BAD" and exits.
+class Workload
+{
+public:
+    Workload(std::string program, std::string outPath);
+    ~Workload();
+
+    // Starts PROGRAM ARGS... and waits for "ready".
+    bool start(const std::vector<std::string> &args);
+    bool start(uint64_t sizeMiB);
+
+    pid_t pid() const
+    {
+        return m_pid;
+    }
+    bool alive() const
+    {
+        return m_pid > 0;
+    }
+    // Waits until the output file has a line starting with prefix.
+    bool waitFor(const std::string &prefix, double timeoutSeconds) const;
+    // The first line starting with prefix ("" when none).
+    std::string line(const std::string &prefix) const;
+    // SIGUSR1: the process (original or restored, same pid) re-hashes its
+    // memory and exits 0 when it matches.
+    bool verifyAndReap();
+    void kill();
+    // A restored copy runs under the same pid (reparented to us, the subreaper).
+    void adopt(pid_t pid)
+    {
+        m_pid = pid;
+    }
+    const std::string &outPath() const
+    {
+        return m_out;
+    }
+
+private:
+    std::string m_program;
+    std::string m_out;
+    pid_t m_pid = -1;
+};
+
+struct DumpResult {
+    double seconds = 0; // whole dump
+    double pauseSeconds = 0; // the target was stopped
+    uint64_t imageBytes = 0;
+};
+
+struct RestoreResult {
+    double seconds = 0; // until the restored process runs
+    bool verified = false; // its memory hashed the same
+};
+
+// CRIU (at `criu`) dumping pid with --leave-running into dir, and restoring
+// it from there (-d); CRIU_FAULT=130: no hardware breakpoints here.
+std::optional<DumpResult> criuDump(const std::string &criu, pid_t pid, const std::string &dir);
+std::optional<RestoreResult> criuRestore(const std::string &criu, const std::string &dir, Workload &workload, pid_t pid);
+} // namespace cryopod::bench
