@@ -8,7 +8,16 @@
 // (exit 0) or "verified BAD" (exit 1): a restored copy proves its memory
 // survived. Start it with only fds 0, 1, 2 (stdout a regular file).
 //
-// usage: cr_bigmem [SIZE_MIB [SEED]]
+// With "write" it then writes to its memory as fast as it can instead of
+// waiting: pass after pass, the first 8 bytes of every page take the pass
+// number, and each page must hold the previous pass before it is written (a
+// restored image that mixes instants is caught). "ready" then ends with
+// "progress=0xADDR": the address of the count of pages written so far, for
+// the benchmark to read its progress; on SIGUSR1 it prints "verified ok"
+// when every page held the previous pass (the rest of the memory is not
+// hashed: its first bytes change).
+//
+// usage: cr_bigmem [SIZE_MIB [SEED [write]]]
 
 #include <csignal>
 #include <cstdint>
@@ -77,6 +86,34 @@ void fillText(uint8_t *p, size_t n, uint64_t seed)
         }
     }
 }
+volatile uint64_t g_pagesWritten = 0;
+
+int writeForever(uint8_t *mem, size_t size)
+{
+    const size_t pages = size / 4096;
+    for (size_t i = 0; i < pages; ++i) {
+        std::memset(mem + i * 4096, 0, 8);
+    }
+    std::printf("ready %d %zu 0 progress=%p\n", int(getpid()), size, static_cast<void *>(const_cast<uint64_t *>(&g_pagesWritten)));
+    std::fflush(stdout);
+    uint64_t bad = 0;
+    for (uint64_t pass = 1; !g_verify; ++pass) {
+        for (size_t i = 0; i < pages && !g_verify; ++i) {
+            auto *word = reinterpret_cast<uint64_t *>(mem + i * 4096);
+            bad += *word != pass - 1;
+            *word = pass;
+            g_pagesWritten = g_pagesWritten + 1;
+        }
+        if (g_verify) {
+            break;
+        }
+    }
+    // A pass cut short by the signal leaves pages behind: that is fine; only
+    // a page that did not hold the previous pass is wrong.
+    std::printf("verified %s %llu\n", bad == 0 ? "ok" : "BAD", static_cast<unsigned long long>(bad));
+    std::fflush(stdout);
+    return bad == 0 ? 0 : 1;
+}
 } // namespace
 
 int main(int argc, char **argv)
@@ -103,6 +140,10 @@ int main(int argc, char **argv)
     const size_t half = size / 2;
     fillRandom(mem, half, seed);
     fillText(mem + half, size - half, seed + 1);
+    const bool write = argc > 3 && std::strcmp(argv[3], "write") == 0;
+    if (write) {
+        return writeForever(mem, size);
+    }
     const uint64_t hash = XXH3_64bits(mem, size);
 
     std::printf("ready %d %zu %016llx\n", int(getpid()), size, static_cast<unsigned long long>(hash));
