@@ -312,20 +312,42 @@ std::vector<std::pair<uint64_t, uint64_t>> pipesOf(const std::vector<FdFacts> &f
     return out;
 }
 
+// The inodes of the sockets the processes of `tree` have open.
+std::set<uint64_t> treeSocketInodes(const std::set<pid_t> &tree)
+{
+    std::set<uint64_t> out;
+    for (const pid_t pid : tree) {
+        auto fds = procfs::listFds(pid);
+        if (!fds) {
+            continue; // a zombie has none
+        }
+        for (const int fd : *fds) {
+            auto link = procfs::readLink(procfs::path(pid, "fd/" + std::to_string(fd)));
+            if (link && link->starts_with("socket:[")) {
+                out.insert(std::strtoull(link->c_str() + 8, nullptr, 10));
+            }
+        }
+    }
+    return out;
+}
+
 // What classify() needs to know about the process's other fds.
 struct FdContext {
     PipeHolders holders; // processes outside that have a pipe, FIFO or socket of the process open
-    std::set<uint64_t> sockets; // the socket inodes the process has open
+    std::set<uint64_t> sockets; // the socket inodes the process (and the rest of its tree) has open
 };
 
-FdContext contextOf(pid_t pid, const std::vector<FdFacts> &facts)
+FdContext contextOf(pid_t pid, const std::vector<FdFacts> &facts, const std::set<pid_t> *tree)
 {
     FdContext context;
-    context.holders = pipeHoldersOutside(pid, pipesOf(facts));
+    context.holders = pipeHoldersOutside(pid, pipesOf(facts), tree);
     for (const FdFacts &f : facts) {
         if (S_ISSOCK(f.st.st_mode)) {
             context.sockets.insert(uint64_t(f.st.st_ino));
         }
+    }
+    if (tree) {
+        context.sockets.merge(treeSocketInodes(*tree));
     }
     return context;
 }
@@ -511,7 +533,7 @@ Result<void> findSharedOpenFiles(pid_t pid, FilesDump &dump)
 
 } // namespace
 
-Result<std::vector<FdReport>> checkFds(pid_t pid)
+Result<std::vector<FdReport>> checkFds(pid_t pid, const std::set<pid_t> *tree)
 {
     auto fds = procfs::listFds(pid);
     if (!fds) {
@@ -534,7 +556,7 @@ Result<std::vector<FdReport>> checkFds(pid_t pid)
         }
         all.push_back(std::move(*facts));
     }
-    const FdContext context = contextOf(pid, all);
+    const FdContext context = contextOf(pid, all, tree);
     for (const FdFacts &facts : all) {
         out.push_back(classify(pid, facts, context));
     }
@@ -544,7 +566,7 @@ Result<std::vector<FdReport>> checkFds(pid_t pid)
     return out;
 }
 
-Result<FilesDump> dumpFiles(pid_t pid)
+Result<FilesDump> dumpFiles(pid_t pid, const std::set<pid_t> *tree)
 {
     const std::string what = "files of " + std::to_string(pid);
     auto fds = procfs::listFds(pid);
@@ -561,7 +583,7 @@ Result<FilesDump> dumpFiles(pid_t pid)
         }
         all.push_back(std::move(*facts));
     }
-    const FdContext context = contextOf(pid, all);
+    const FdContext context = contextOf(pid, all, tree);
     for (FdFacts &f : all) {
         const int fd = f.fd;
         const std::string fdName = "fd " + std::to_string(fd);
@@ -606,7 +628,7 @@ Result<FilesDump> dumpFiles(pid_t pid)
         dump.files.fds.push_back(std::move(record));
     }
     CRYOPOD_PROPAGATE(findSharedOpenFiles(pid, dump));
-    CRYOPOD_PROPAGATE(dumpFileObjects(pid, dump.files, dump.objects));
+    CRYOPOD_PROPAGATE(dumpFileObjects(pid, dump.files, dump.objects, tree ? &context.sockets : nullptr));
     return dump;
 }
 
@@ -721,8 +743,9 @@ Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const imag
             }
             continue;
         }
-        if (fd.object != 0) {
-            // Created already (createFileObjects) at a temporary fd.
+        if (fd.object != 0 || fd.sharedPid != 0) {
+            // Created already (createFileObjects) or taken over from another
+            // process of the tree (sharing.h) at a temporary fd.
             const auto temporary = objectFds.find(fd.fd);
             if (temporary == objectFds.end()) {
                 return fail(what + ": its file object was not created", EINVAL);

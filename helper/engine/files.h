@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -31,7 +32,10 @@ inline constexpr uint64_t kMaxUnlinkedFileBytes = (256ull << 20) - (64u << 10);
 // What engine v1 thinks of each open fd of pid ("fd 3 is a pipe (pipe:[1234]):
 // pipes are not supported by engine v1"). Fds closed while we look are skipped.
 // Changes nothing in the process.
-Result<std::vector<FdReport>> checkFds(pid_t pid);
+// With `tree` (the processes checkpointed together, pid among them), a
+// pipe or socket shared with another process of the tree is fine; one
+// shared with a process outside it is refused, naming that process.
+Result<std::vector<FdReport>> checkFds(pid_t pid, const std::set<pid_t> *tree = nullptr);
 
 struct FilesDump {
     image::FilesRecord files;
@@ -42,7 +46,9 @@ struct FilesDump {
 // Every fd from /proc/PID/fd with /proc/PID/fdinfo (pos, flags, O_CLOEXEC) and
 // fstat through /proc/PID/fd/N; unlinked files are read through
 // /proc/PID/fd/N. Fails on an fd kind v1 does not support (checkFds explains).
-Result<FilesDump> dumpFiles(pid_t pid);
+// With `tree`, a socket whose peer is in another process of the tree is
+// dumped with peer 0; linkSharedFiles() (sharing.h) connects them.
+Result<FilesDump> dumpFiles(pid_t pid, const std::set<pid_t> *tree = nullptr);
 
 // ---- restore
 
@@ -64,8 +70,10 @@ Result<std::string> createUnlinkedFileCopy(const image::FdRecord &fd, const imag
 // (device and inode), a character device the same device number; otherwise
 // the restore is refused. Unlinked files are opened from `unlinkedCopies`
 // (by fd number).
-// Fds of kernel file objects (`object` set) are dup3()ed from the temporary
-// fds createFileObjects() made (`objectFds`: image fd -> temporary fd).
+// Fds of kernel file objects (`object` set) and fds sharing another
+// process's description (`sharedPid` set) are dup3()ed from the temporary
+// fds createFileObjects() made or takeDescription() took (`objectFds`:
+// image fd -> temporary fd).
 Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::map<int32_t, std::string> &unlinkedCopies,
                           const std::map<int32_t, int32_t> &objectFds = {});
 

@@ -41,7 +41,7 @@ std::string pidComm(pid_t pid)
 
 // ---- dump
 
-PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, uint64_t>> &pipes)
+PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, uint64_t>> &pipes, const std::set<pid_t> *tree)
 {
     PipeHolders holders;
     if (pipes.empty()) {
@@ -61,7 +61,7 @@ PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, 
     while (const dirent *entry = ::readdir(proc.get())) {
         char *end = nullptr;
         const long other = std::strtol(entry->d_name, &end, 10);
-        if (end == entry->d_name || *end != '\0' || other == pid || other <= 0) {
+        if (end == entry->d_name || *end != '\0' || other == pid || other <= 0 || (tree && tree->contains(pid_t(other)))) {
             continue;
         }
         const std::string fdDir = "/proc/" + std::string(entry->d_name) + "/fd";
