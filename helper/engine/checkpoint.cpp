@@ -121,7 +121,7 @@ Result<void> checkpointFreeze(CheckpointContext &ctx)
 namespace
 {
 // Everything of one frozen process but its pages.
-Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, const std::set<pid_t> &treePids)
+Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, const TreeScope &scope)
 {
     const pid_t pid = process.pid();
     capture.pid = pid;
@@ -192,7 +192,7 @@ Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, con
 
     // Again, now that it cannot change: a thread, an fd or a mapping may have
     // appeared since the precheck.
-    auto report = analyzeProcess(pid, AnalyzeContext{pid_t(::gettid()), &capture.mappings, &treePids});
+    auto report = analyzeProcess(pid, AnalyzeContext{pid_t(::gettid()), &capture.mappings, &scope});
     if (!report) {
         return std::unexpected(report.error());
     }
@@ -202,7 +202,7 @@ Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, con
 
     CRYOPOD_PROPAGATE(store(capture.task, dumpTask(pid, capture.status, capture.stat)));
     CRYOPOD_PROPAGATE(store(capture.mm, dumpMm(pid, capture.mappings, capture.stat, capture.brk)));
-    CRYOPOD_PROPAGATE(store(capture.files, dumpFiles(pid, &treePids)));
+    CRYOPOD_PROPAGATE(store(capture.files, dumpFiles(pid, &scope)));
     return {};
 }
 } // namespace
@@ -210,14 +210,15 @@ Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, con
 Result<void> checkpointCapture(CheckpointContext &ctx)
 {
     CRYOPOD_PROPAGATE(store(ctx.tree, dumpProcessTree(ctx.frozen)));
-    const std::set<pid_t> treePids(ctx.frozen.order.begin(), ctx.frozen.order.end());
+    // What the rest of the system holds of the tree, now that it cannot change.
+    const TreeScope scope = TreeScope::scan(std::set<pid_t>(ctx.frozen.order.begin(), ctx.frozen.order.end()));
     for (const image::ProcessEntry &entry : ctx.tree.processes) {
         if (entry.zombie) {
             continue;
         }
         FrozenProcess *process = ctx.frozen.find(entry.pid);
         ProcessCapture &capture = ctx.processes.emplace_back();
-        CRYOPOD_PROPAGATE(captureProcess(*process, capture, treePids));
+        CRYOPOD_PROPAGATE(captureProcess(*process, capture, scope));
     }
     // One object per pipe, socket or shared open file across the tree.
     std::vector<std::pair<pid_t, FilesDump *>> files;
@@ -267,8 +268,12 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
             CRYOPOD_PROPAGATE(written(w.write(object)));
         }
     }
+    // Every fd table before the first file contents: restore has all
+    // metadata once the first FileData (or Pages) comes.
     for (const ProcessCapture &p : ctx.processes) {
         CRYOPOD_PROPAGATE(written(w.write(p.files.files)));
+    }
+    for (const ProcessCapture &p : ctx.processes) {
         for (const image::FileDataRecord &data : p.files.data) {
             CRYOPOD_PROPAGATE(written(w.write(data)));
         }

@@ -312,42 +312,23 @@ std::vector<std::pair<uint64_t, uint64_t>> pipesOf(const std::vector<FdFacts> &f
     return out;
 }
 
-// The inodes of the sockets the processes of `tree` have open.
-std::set<uint64_t> treeSocketInodes(const std::set<pid_t> &tree)
-{
-    std::set<uint64_t> out;
-    for (const pid_t pid : tree) {
-        auto fds = procfs::listFds(pid);
-        if (!fds) {
-            continue; // a zombie has none
-        }
-        for (const int fd : *fds) {
-            auto link = procfs::readLink(procfs::path(pid, "fd/" + std::to_string(fd)));
-            if (link && link->starts_with("socket:[")) {
-                out.insert(std::strtoull(link->c_str() + 8, nullptr, 10));
-            }
-        }
-    }
-    return out;
-}
-
 // What classify() needs to know about the process's other fds.
 struct FdContext {
     PipeHolders holders; // processes outside that have a pipe, FIFO or socket of the process open
     std::set<uint64_t> sockets; // the socket inodes the process (and the rest of its tree) has open
 };
 
-FdContext contextOf(pid_t pid, const std::vector<FdFacts> &facts, const std::set<pid_t> *tree)
+FdContext contextOf(pid_t pid, const std::vector<FdFacts> &facts, const TreeScope *scope)
 {
     FdContext context;
-    context.holders = pipeHoldersOutside(pid, pipesOf(facts), tree);
+    context.holders = scope ? scope->holders : pipeHoldersOutside(pid, pipesOf(facts));
     for (const FdFacts &f : facts) {
         if (S_ISSOCK(f.st.st_mode)) {
             context.sockets.insert(uint64_t(f.st.st_ino));
         }
     }
-    if (tree) {
-        context.sockets.merge(treeSocketInodes(*tree));
+    if (scope) {
+        context.sockets.insert(scope->sockets.begin(), scope->sockets.end());
     }
     return context;
 }
@@ -533,7 +514,34 @@ Result<void> findSharedOpenFiles(pid_t pid, FilesDump &dump)
 
 } // namespace
 
-Result<std::vector<FdReport>> checkFds(pid_t pid, const std::set<pid_t> *tree)
+TreeScope TreeScope::scan(std::set<pid_t> pids)
+{
+    TreeScope scope;
+    std::vector<std::pair<uint64_t, uint64_t>> shareable;
+    for (const pid_t pid : pids) {
+        auto fds = procfs::listFds(pid);
+        if (!fds) {
+            continue; // a zombie has none
+        }
+        for (const int fd : *fds) {
+            struct stat st{};
+            if (::stat(procfs::path(pid, "fd/" + std::to_string(fd)).c_str(), &st) != 0) {
+                continue;
+            }
+            if (S_ISSOCK(st.st_mode)) {
+                scope.sockets.insert(uint64_t(st.st_ino));
+            }
+            if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+                shareable.emplace_back(uint64_t(st.st_dev), uint64_t(st.st_ino));
+            }
+        }
+    }
+    scope.holders = pipeHoldersOutside(0, shareable, &pids);
+    scope.pids = std::move(pids);
+    return scope;
+}
+
+Result<std::vector<FdReport>> checkFds(pid_t pid, const TreeScope *scope)
 {
     auto fds = procfs::listFds(pid);
     if (!fds) {
@@ -556,7 +564,7 @@ Result<std::vector<FdReport>> checkFds(pid_t pid, const std::set<pid_t> *tree)
         }
         all.push_back(std::move(*facts));
     }
-    const FdContext context = contextOf(pid, all, tree);
+    const FdContext context = contextOf(pid, all, scope);
     for (const FdFacts &facts : all) {
         out.push_back(classify(pid, facts, context));
     }
@@ -566,7 +574,7 @@ Result<std::vector<FdReport>> checkFds(pid_t pid, const std::set<pid_t> *tree)
     return out;
 }
 
-Result<FilesDump> dumpFiles(pid_t pid, const std::set<pid_t> *tree)
+Result<FilesDump> dumpFiles(pid_t pid, const TreeScope *scope)
 {
     const std::string what = "files of " + std::to_string(pid);
     auto fds = procfs::listFds(pid);
@@ -583,7 +591,7 @@ Result<FilesDump> dumpFiles(pid_t pid, const std::set<pid_t> *tree)
         }
         all.push_back(std::move(*facts));
     }
-    const FdContext context = contextOf(pid, all, tree);
+    const FdContext context = contextOf(pid, all, scope);
     for (FdFacts &f : all) {
         const int fd = f.fd;
         const std::string fdName = "fd " + std::to_string(fd);
@@ -628,7 +636,7 @@ Result<FilesDump> dumpFiles(pid_t pid, const std::set<pid_t> *tree)
         dump.files.fds.push_back(std::move(record));
     }
     CRYOPOD_PROPAGATE(findSharedOpenFiles(pid, dump));
-    CRYOPOD_PROPAGATE(dumpFileObjects(pid, dump.files, dump.objects, tree ? &context.sockets : nullptr));
+    CRYOPOD_PROPAGATE(dumpFileObjects(pid, dump.files, dump.objects, scope ? &context.sockets : nullptr));
     return dump;
 }
 

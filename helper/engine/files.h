@@ -8,6 +8,7 @@
 #pragma once
 
 #include "engine.h"
+#include "pipes.h"
 #include "records.h"
 #include "result.h"
 
@@ -32,10 +33,20 @@ inline constexpr uint64_t kMaxUnlinkedFileBytes = (256ull << 20) - (64u << 10);
 // What engine v1 thinks of each open fd of pid ("fd 3 is a pipe (pipe:[1234]):
 // pipes are not supported by engine v1"). Fds closed while we look are skipped.
 // Changes nothing in the process.
-// With `tree` (the processes checkpointed together, pid among them), a
-// pipe or socket shared with another process of the tree is fine; one
-// shared with a process outside it is refused, naming that process.
-Result<std::vector<FdReport>> checkFds(pid_t pid, const std::set<pid_t> *tree = nullptr);
+// The processes checkpointed together (a tree) and what of theirs the rest
+// of the system holds, looked up once for all of them: scanning every fd of
+// every process is what an analysis spends most of its time on.
+struct TreeScope {
+    std::set<pid_t> pids;
+    std::set<uint64_t> sockets; // inodes of the sockets open in the tree
+    PipeHolders holders; // processes outside the tree with one of its pipes, FIFOs or sockets open
+    static TreeScope scan(std::set<pid_t> pids);
+};
+
+// With `scope` (pid among its processes), a pipe or socket shared with
+// another process of the tree is fine; one shared with a process outside it
+// is refused, naming that process.
+Result<std::vector<FdReport>> checkFds(pid_t pid, const TreeScope *scope = nullptr);
 
 struct FilesDump {
     image::FilesRecord files;
@@ -46,9 +57,9 @@ struct FilesDump {
 // Every fd from /proc/PID/fd with /proc/PID/fdinfo (pos, flags, O_CLOEXEC) and
 // fstat through /proc/PID/fd/N; unlinked files are read through
 // /proc/PID/fd/N. Fails on an fd kind v1 does not support (checkFds explains).
-// With `tree`, a socket whose peer is in another process of the tree is
+// With `scope`, a socket whose peer is in another process of the tree is
 // dumped with peer 0; linkSharedFiles() (sharing.h) connects them.
-Result<FilesDump> dumpFiles(pid_t pid, const std::set<pid_t> *tree = nullptr);
+Result<FilesDump> dumpFiles(pid_t pid, const TreeScope *scope = nullptr);
 
 // ---- restore
 

@@ -41,6 +41,22 @@ std::string pidComm(pid_t pid)
 
 // ---- dump
 
+bool inTree(pid_t pid, const std::set<pid_t> &tree)
+{
+    // A process forked in the tree after the tree was listed is part of it.
+    for (int depth = 0; pid > 1 && depth < 64; ++depth) {
+        if (tree.contains(pid)) {
+            return true;
+        }
+        auto stat = procfs::readStat(pid);
+        if (!stat) {
+            return false;
+        }
+        pid = pid_t(stat->number(4));
+    }
+    return false;
+}
+
 PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, uint64_t>> &pipes, const std::set<pid_t> *tree)
 {
     PipeHolders holders;
@@ -61,7 +77,7 @@ PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, 
     while (const dirent *entry = ::readdir(proc.get())) {
         char *end = nullptr;
         const long other = std::strtol(entry->d_name, &end, 10);
-        if (end == entry->d_name || *end != '\0' || other == pid || other <= 0 || (tree && tree->contains(pid_t(other)))) {
+        if (end == entry->d_name || *end != '\0' || other == pid || other <= 0 || (tree && inTree(pid_t(other), *tree))) {
             continue;
         }
         const std::string fdDir = "/proc/" + std::string(entry->d_name) + "/fd";

@@ -30,6 +30,10 @@ namespace cryopod::engine
 // The processes other than `pid` (and those of `tree`, the processes
 // checkpointed with it) that have the pipe, FIFO or socket (by dev, ino)
 // open, by pid; scanned once through /proc/*/fd for all of them.
+// Whether pid is one of `tree` or a descendant of one (forked after the
+// tree was listed).
+bool inTree(pid_t pid, const std::set<pid_t> &tree);
+
 using PipeHolders = std::map<std::pair<uint64_t, uint64_t>, std::vector<pid_t>>;
 PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, uint64_t>> &pipes, const std::set<pid_t> *tree = nullptr);
 

@@ -4,6 +4,7 @@
 
 #include "files.h"
 #include "mem.h"
+#include "pipes.h"
 #include "procfs.h"
 #include "report.h"
 #include "timers.h"
@@ -165,12 +166,17 @@ void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, ProcessReport
         if (end == entry->d_name || *end != '\0' || other <= 0 || other == pid || other == ::getpid()) {
             continue;
         }
-        const bool inside = tree && tree->contains(pid_t(other));
+        const bool sameVm = ::syscall(SYS_kcmp, pid, other, kKcmpVm, 0, 0) == 0;
+        const bool sameFiles = ::syscall(SYS_kcmp, pid, other, kKcmpFiles, 0, 0) == 0;
+        if (!sameVm && !sameFiles) {
+            continue;
+        }
+        const bool inside = tree && inTree(pid_t(other), *tree);
         const std::string who = "process " + std::to_string(other) + " (" + commOf(pid_t(other)) + ")" + (inside ? "" : " outside the checkpoint");
-        if (::syscall(SYS_kcmp, pid, other, kKcmpVm, 0, 0) == 0) {
+        if (sameVm) {
             note(report, Verdict::Refused, "shares its address space with " + who + " (CLONE_VM or vfork): not supported");
         }
-        if (::syscall(SYS_kcmp, pid, other, kKcmpFiles, 0, 0) == 0) {
+        if (sameFiles) {
             note(report, Verdict::Refused, "shares its fd table with " + who + " (CLONE_FILES): not supported");
         }
     }
@@ -291,7 +297,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
     }
     checkNamespaces(pid, report);
 
-    checkSharedWithOthers(pid, context.tree, report);
+    checkSharedWithOthers(pid, context.scope ? &context.scope->pids : nullptr, report);
     for (std::string &why : posixTimerRefusals(pid)) {
         note(report, Verdict::Refused, std::move(why));
     }
@@ -321,7 +327,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
     }
 
     // Files.
-    auto fds = checkFds(pid, context.tree);
+    auto fds = checkFds(pid, context.scope);
     if (!fds) {
         return std::unexpected(fds.error().context("analyze " + std::to_string(pid)));
     }
@@ -346,6 +352,7 @@ Result<Report> analyze(pid_t pid)
             }
         }
     }
+    const TreeScope scope = TreeScope::scan(tree);
     Report report;
     report.root = pid;
     for (const pid_t p : order) {
@@ -360,7 +367,7 @@ Result<Report> analyze(pid_t pid)
             report.processes.push_back(std::move(zombie));
             continue;
         }
-        auto process = analyzeProcess(p, AnalyzeContext{0, nullptr, &tree});
+        auto process = analyzeProcess(p, AnalyzeContext{0, nullptr, &scope});
         if (!process) {
             if (p != pid && process.error().code == ESRCH) {
                 continue; // exited and reaped meanwhile

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "engine.h"
+#include "files.h"
 #include "procfs.h"
 
 #include <set>
@@ -22,7 +23,7 @@ struct AnalyzeContext {
     // The processes checkpointed together (the tree, pid among them): what
     // is shared with them is fine, what is shared with any other process is
     // named and refused. Null: pid alone.
-    const std::set<pid_t> *tree = nullptr;
+    const TreeScope *scope = nullptr;
 };
 
 // One process, without stopping it.
