@@ -316,6 +316,7 @@ std::vector<std::pair<uint64_t, uint64_t>> pipesOf(const std::vector<FdFacts> &f
 struct FdContext {
     PipeHolders holders; // processes outside that have a pipe, FIFO or socket of the process open
     std::set<uint64_t> sockets; // the socket inodes the process (and the rest of its tree) has open
+    const TreeScope *scope = nullptr;
 };
 
 FdContext contextOf(pid_t pid, const std::vector<FdFacts> &facts, const TreeScope *scope)
@@ -330,6 +331,7 @@ FdContext contextOf(pid_t pid, const std::vector<FdFacts> &facts, const TreeScop
     if (scope) {
         context.sockets.insert(scope->sockets.begin(), scope->sockets.end());
     }
+    context.scope = scope;
     return context;
 }
 
@@ -387,6 +389,18 @@ FdReport classify(pid_t pid, const FdFacts &f, const FdContext &context)
             return report;
         default:
             return refuse(fdName + " is " + describeAnonInode(f.link) + " (" + f.link + "): not supported by engine v2");
+        }
+    }
+    if (context.scope) {
+        if (const auto shared = context.scope->sharedOutside.find({pid, f.fd}); shared != context.scope->sharedOutside.end()) {
+            auto comm = procfs::readFile(procfs::path(shared->second.first, "comm"));
+            std::string name = comm ? *comm : std::string("?");
+            while (!name.empty() && name.back() == '\n') {
+                name.pop_back();
+            }
+            return refuse(fdName + " (" + f.link + ") is one open file with fd " + std::to_string(shared->second.second) + " of process "
+                          + std::to_string(shared->second.first) + " (" + name
+                          + ") outside the checkpoint (one file offset): restored apart they would no longer share it; checkpoint a tree that holds both");
         }
     }
     for (const std::string &line : f.info.extraLines) {
@@ -518,6 +532,8 @@ TreeScope TreeScope::scan(std::set<pid_t> pids)
 {
     TreeScope scope;
     std::vector<std::pair<uint64_t, uint64_t>> shareable;
+    FileHolders regular; // the tree's regular files -> fds outside on them
+    std::map<std::pair<uint64_t, uint64_t>, std::vector<std::pair<pid_t, int>>> ours;
     for (const pid_t pid : pids) {
         auto fds = procfs::listFds(pid);
         if (!fds) {
@@ -534,9 +550,24 @@ TreeScope TreeScope::scan(std::set<pid_t> pids)
             if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)) {
                 shareable.emplace_back(uint64_t(st.st_dev), uint64_t(st.st_ino));
             }
+            if (S_ISREG(st.st_mode)) {
+                regular[{uint64_t(st.st_dev), uint64_t(st.st_ino)}];
+                ours[{uint64_t(st.st_dev), uint64_t(st.st_ino)}].emplace_back(pid, fd);
+            }
         }
     }
-    scope.holders = pipeHoldersOutside(0, shareable, &pids);
+    scope.holders = pipeHoldersOutside(0, shareable, &pids, &regular);
+    // The same file open outside: the same open file description?
+    for (const auto &[key, outside] : regular) {
+        for (const auto &[pid, fd] : ours[key]) {
+            for (const auto &[other, otherFd] : outside) {
+                if (::syscall(SYS_kcmp, pid, other, KCMP_FILE, fd, otherFd) == 0) {
+                    scope.sharedOutside.emplace(std::pair(pid, fd), std::pair(other, otherFd));
+                    break;
+                }
+            }
+        }
+    }
     scope.pids = std::move(pids);
     return scope;
 }

@@ -40,6 +40,9 @@ struct TreeScope {
     std::set<pid_t> pids;
     std::set<uint64_t> sockets; // inodes of the sockets open in the tree
     PipeHolders holders; // processes outside the tree with one of its pipes, FIFOs or sockets open
+    // (pid, fd) of the tree -> (pid, fd) outside with the same open file
+    // description of a regular file (one offset).
+    std::map<std::pair<pid_t, int>, std::pair<pid_t, int>> sharedOutside;
     static TreeScope scan(std::set<pid_t> pids);
 };
 

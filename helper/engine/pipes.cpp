@@ -57,10 +57,10 @@ bool inTree(pid_t pid, const std::set<pid_t> &tree)
     return false;
 }
 
-PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, uint64_t>> &pipes, const std::set<pid_t> *tree)
+PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, uint64_t>> &pipes, const std::set<pid_t> *tree, FileHolders *files)
 {
     PipeHolders holders;
-    if (pipes.empty()) {
+    if (pipes.empty() && (!files || files->empty())) {
         return holders;
     }
     // Pipes show as "pipe:[ino]", sockets as "socket:[ino]"; FIFOs as their
@@ -106,10 +106,19 @@ PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, 
             } else if (!target->starts_with("/")) {
                 continue;
             }
-            if (::stat(link.c_str(), &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+            if (::stat(link.c_str(), &st) != 0) {
                 continue;
             }
             const std::pair<uint64_t, uint64_t> key{uint64_t(st.st_dev), uint64_t(st.st_ino)};
+            if (S_ISREG(st.st_mode) && files) {
+                if (const auto file = files->find(key); file != files->end()) {
+                    file->second.emplace_back(pid_t(other), std::atoi(fdEntry->d_name));
+                }
+                continue;
+            }
+            if (!(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+                continue;
+            }
             if (std::find(pipes.begin(), pipes.end(), key) == pipes.end()) {
                 continue;
             }

@@ -35,7 +35,11 @@ namespace cryopod::engine
 bool inTree(pid_t pid, const std::set<pid_t> &tree);
 
 using PipeHolders = std::map<std::pair<uint64_t, uint64_t>, std::vector<pid_t>>;
-PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, uint64_t>> &pipes, const std::set<pid_t> *tree = nullptr);
+// With `files` (regular files by dev, ino), the fds of the processes outside
+// that have one of them open are added to it, by file.
+using FileHolders = std::map<std::pair<uint64_t, uint64_t>, std::vector<std::pair<pid_t, int>>>;
+PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, uint64_t>> &pipes, const std::set<pid_t> *tree = nullptr,
+                               FileHolders *files = nullptr);
 
 // Why the pipe or FIFO behind fd `fd` cannot be checkpointed, or empty:
 // another process holds it (`holders`), or it is in packet mode (O_DIRECT).

@@ -57,6 +57,8 @@
 #include <mutex>
 #include <thread>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -741,6 +743,7 @@ Result<void> createTree(RestoreContext &ctx)
                 return std::unexpected(process.error());
             }
             p->process = std::move(*process);
+            p->created = true;
         } else {
             ProcessRestore &parent = *ctx.byPid.at(p->entry.ppid);
             const int exitSignal = p->entry.zombie ? SIGCHLD : p->task.exitSignal;
@@ -750,6 +753,7 @@ Result<void> createTree(RestoreContext &ctx)
             }
             p->process = std::move(*process);
         }
+        p->created = true;
         CRYOPOD_PROPAGATE(restoreProcessGroup(p->process, p->entry));
     }
     for (auto &p : ctx.processes) {
@@ -1186,8 +1190,34 @@ Result<RestoreResult> restore(int inFd, const RestoreOptions &options)
                 p->injector->dismiss();
             }
         }
+        // A child killed while its parent lives stays the parent's zombie;
+        // as a child subreaper (for this moment, if we are none) we inherit
+        // it when the parent dies and reap it: nothing is left behind.
+        int wasSubreaper = 0;
+        ::prctl(PR_GET_CHILD_SUBREAPER, &wasSubreaper);
+        if (!wasSubreaper) {
+            ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        }
+        std::vector<pid_t> created;
         for (auto it = ctx.processes.rbegin(); it != ctx.processes.rend(); ++it) {
+            if ((*it)->created) {
+                created.push_back((*it)->entry.pid);
+            }
             (*it)->process.kill();
+        }
+        for (const pid_t pid : created) {
+            for (int attempt = 0; attempt < 200; ++attempt) {
+                const pid_t r = ::waitpid(pid, nullptr, __WALL | WNOHANG);
+                if (r < 0 && errno != EINTR) {
+                    break; // reaped (or never ours)
+                }
+                if (r == 0) {
+                    ::usleep(1000);
+                }
+            }
+        }
+        if (!wasSubreaper) {
+            ::prctl(PR_SET_CHILD_SUBREAPER, 0);
         }
         Error error = r.error();
         if (options.openAs && (error.code == EACCES || error.code == EPERM)) {

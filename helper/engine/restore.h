@@ -79,6 +79,7 @@ struct ProcessRestore {
     std::map<int32_t, TempFile> unlinkedFiles; // by fd: the saved contents, on disk
     std::vector<bool> seen = std::vector<bool>(7, false); // its Task, Thread, Creds, ... records
     bool zombieChildren = false; // the placeholders of zombie children exited in it (SIGCHLD to take back)
+    bool created = false; // its pid is ours (until the restore ends)
 
     RestoredProcess process;
     std::optional<Injector> injector;
