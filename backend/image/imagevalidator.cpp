@@ -127,6 +127,15 @@ Result<void> ImageValidator::check(const ProcessTreeRecord &r, const ReaderLimit
         if (p.tids.empty() || p.tids.front() != p.pid) {
             return fail(std::format("process tree: pid {}: the first tid must be the pid itself", p.pid));
         }
+        if (p.zombie && (p.tids.size() != 1 || p.pid == r.rootPid)) {
+            return fail(std::format("process tree: zombie {} must have one thread and a parent in the tree", p.pid));
+        }
+        if (!p.zombie && p.exitStatus != 0) {
+            return fail(std::format("process tree: pid {} has an exit status but is no zombie", p.pid));
+        }
+        if (p.zombie && (p.exitStatus & ~0xff7f) != 0) {
+            return fail(std::format("process tree: zombie {}: invalid exit status {:#x}", p.pid, p.exitStatus));
+        }
         if (p.tids.size() > limits.maxVectorItems) {
             return fail(std::format("process tree: pid {} has {} threads, more than the limit", p.pid, p.tids.size()));
         }
@@ -415,6 +424,12 @@ Result<void> ImageValidator::check(const FilesRecord &r, const ReaderLimits &lim
         if (f.unlinked && f.kind != FdKind::Regular) {
             return fail(fd + ": only regular files can be marked unlinked");
         }
+        if (f.sharedPid != 0 && (f.dupOf != -1 || f.sharedPid == r.pid || !validPid(f.sharedPid) || f.sharedFd < 0)) {
+            return fail(std::format("{}: shares the open file of fd {} of pid {}: invalid (or also a dup)", fd, f.sharedFd, f.sharedPid));
+        }
+        if (f.sharedPid == 0 && f.sharedFd != -1) {
+            return fail(std::format("{}: names a shared fd {} without its process", fd, f.sharedFd));
+        }
         if (f.dupOf != -1) {
             // Shares the open file description of a lower fd that owns one.
             // The fds before this one are known to ascend: binary search.
@@ -639,6 +654,9 @@ Result<void> ImageValidator::knownPid(int32_t pid, const char *what)
     if (!m_tids.contains(pid)) {
         return fail(std::format("{} record for pid {}, which is not in the process tree", what, pid));
     }
+    if (m_zombies.contains(pid)) {
+        return fail(std::format("{} record for pid {}, which is a zombie", what, pid));
+    }
     return {};
 }
 
@@ -659,6 +677,10 @@ Result<void> ImageValidator::acceptTree(const ProcessTreeRecord &r)
     m_haveTree = true;
     for (const ProcessEntry &p : r.processes) {
         m_tids[p.pid] = std::set<int32_t>(p.tids.begin(), p.tids.end());
+        m_order[p.pid] = m_order.size();
+        if (p.zombie) {
+            m_zombies.insert(p.pid);
+        }
     }
     return {};
 }
@@ -669,6 +691,9 @@ Result<void> ImageValidator::acceptEnd()
         return {};
     }
     for (const auto &[pid, tids] : m_tids) {
+        if (m_zombies.contains(pid)) {
+            continue;
+        }
         const std::pair<const char *, const std::set<int32_t> *> kinds[] = {
             {"Task", &m_tasks},
             {"Creds", &m_creds},
@@ -821,9 +846,21 @@ Result<void> ImageValidator::accept(const Section &section)
                             return fail(std::format("fd {} of pid {} names file object {} of another kind", f.fd, r.pid, f.object));
                         }
                     }
-                    if (f.unlinked && f.dupOf == -1) {
+                    if (f.unlinked && f.dupOf == -1 && f.sharedPid == 0) {
                         m_unlinked[{r.pid, f.fd}] = false;
                     }
+                    if (f.sharedPid != 0) {
+                        const auto shared = m_fds.find({f.sharedPid, f.sharedFd});
+                        if (shared == m_fds.end() || m_order[f.sharedPid] >= m_order[r.pid]) {
+                            return fail(std::format("fd {} of pid {} shares the open file of fd {} of pid {}, which no earlier Files record holds", f.fd,
+                                                    r.pid, f.sharedFd, f.sharedPid));
+                        }
+                        if (shared->second != std::pair(f.kind, f.object)) {
+                            return fail(std::format("fd {} of pid {} shares the open file of fd {} of pid {}, but describes another file", f.fd, r.pid,
+                                                    f.sharedFd, f.sharedPid));
+                        }
+                    }
+                    m_fds[{r.pid, f.fd}] = {f.kind, f.object};
                 }
                 return {};
             } else if constexpr (std::is_same_v<T, PagesRecord>) {

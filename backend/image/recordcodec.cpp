@@ -9,9 +9,9 @@ namespace cryopod::image
 namespace
 {
 // Smallest encodings of repeated items, for Decoder::count().
-constexpr uint32_t kMinProcessEntryBytes = 4 * 4 + 4;
+constexpr uint32_t kMinProcessEntryBytes = 4 * 4 + 4 + 1 + 4;
 constexpr uint32_t kMinVmaBytes = 8 + 8 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8;
-constexpr uint32_t kMinFdBytes = 4 + 4 + 4 + 4 + 1 + 8 + 4 + 8 * 4 + 1 + 4 + 8;
+constexpr uint32_t kMinFdBytes = 4 + 4 + 4 + 4 + 1 + 8 + 4 + 8 * 4 + 1 + 4 + 8 + 4 + 4;
 constexpr uint32_t kEpollTargetBytes = 4 + 4 + 8;
 constexpr uint32_t kMinPendingSignalBytes = 4 + 4;
 constexpr uint64_t kMaxPendingSignals = 1 << 20; // RLIMIT_SIGPENDING is the real bound
@@ -81,6 +81,8 @@ void RecordCodec::encode(Encoder &e, const ProcessTreeRecord &r)
         for (int32_t tid : p.tids) {
             e.i32(tid);
         }
+        e.boolean(p.zombie);
+        e.i32(p.exitStatus);
     }
 }
 
@@ -100,6 +102,8 @@ void RecordCodec::decode(Decoder &d, ProcessTreeRecord &r)
         for (uint32_t t = 0; t < tids && !d.failed(); ++t) {
             p.tids.push_back(d.i32("processes.tids"));
         }
+        p.zombie = d.boolean("processes.zombie");
+        p.exitStatus = d.i32("processes.exitStatus");
         r.processes.push_back(std::move(p));
     }
 }
@@ -356,6 +360,8 @@ void RecordCodec::encode(Encoder &e, const FilesRecord &r)
         e.boolean(f.unlinked);
         e.i32(f.dupOf);
         e.u64(f.object);
+        e.i32(f.sharedPid);
+        e.i32(f.sharedFd);
     }
 }
 
@@ -380,6 +386,8 @@ void RecordCodec::decode(Decoder &d, FilesRecord &r)
         f.unlinked = d.boolean("fds.unlinked");
         f.dupOf = d.i32("fds.dupOf");
         f.object = d.u64("fds.object");
+        f.sharedPid = d.i32("fds.sharedPid");
+        f.sharedFd = d.i32("fds.sharedFd");
         r.fds.push_back(std::move(f));
     }
 }

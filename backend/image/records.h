@@ -19,7 +19,7 @@ namespace cryopod::image
 // ---- stream framing ---------------------------------------------------------
 
 inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
-inline constexpr uint32_t kFormatVersion = 3; // 3: one Thread record per thread (robust list), FileObject and Timers records, fd kinds for kernel file objects
+inline constexpr uint32_t kFormatVersion = 4; // 3: one Thread record per thread (robust list), FileObject and Timers records, fd kinds for kernel file objects; 4: process trees (zombies, fds sharing an open file description of another process)
 
 enum class SectionType : uint32_t {
     ProcessTree = 1, // ProcessTreeRecord, exactly one, first after the header
@@ -57,13 +57,20 @@ struct ProcessEntry {
     int32_t pgid = 0;
     int32_t sid = 0;
     std::vector<int32_t> tids; // tids[0] == pid (the thread-group leader)
+    // Format 4: a zombie (exited, not yet reaped by its parent in the tree)
+    // has no other record; restore makes a placeholder that ends with
+    // `exitStatus` (a wait status: exit code << 8, or the killing signal).
+    bool zombie = false;
+    int32_t exitStatus = 0;
 
     friend bool operator==(const ProcessEntry &, const ProcessEntry &) = default;
 };
 
 struct ProcessTreeRecord {
     int32_t rootPid = 0;
-    std::vector<ProcessEntry> processes; // parents before children
+    // Parents before children; every process but the root has its parent in
+    // the tree. The per-process records come in this order too.
+    std::vector<ProcessEntry> processes;
 
     friend bool operator==(const ProcessTreeRecord &, const ProcessTreeRecord &) = default;
 };
@@ -277,6 +284,13 @@ struct FdRecord {
     // FileObjectRecord (written before this Files record) this fd's open file
     // refers to; 0 for the other kinds. Both ends of a pipe name one object.
     uint64_t object = 0;
+    // Format 4: when sharedPid != 0, this fd's open file description is the
+    // one of fd `sharedFd` of process `sharedPid`, an earlier process of the
+    // tree (one offset, one set of status flags): restore takes that one
+    // instead of opening its own. dupOf is -1 then; the file fields repeat
+    // that fd's, for readers.
+    int32_t sharedPid = 0;
+    int32_t sharedFd = -1;
 
     friend bool operator==(const FdRecord &, const FdRecord &) = default;
 };
@@ -351,7 +365,11 @@ inline constexpr uint64_t kMaxPipeDataBytes = 64ull << 20;
 struct FileObjectRecord {
     uint64_t id = 0; // > 0, unique in the image
     FileObjectKind kind = FileObjectKind::Pipe;
-    int32_t ownerPid = 0; // the process whose fd table the object was dumped from (epoll fds refer to it)
+    // The process that creates the object on restore: the first one of the
+    // tree (in its order) with an fd naming it; epoll fds refer to its fd
+    // table. Fds of later processes may name it too (a pipe between two
+    // processes): their descriptions are made by the owner and handed over.
+    int32_t ownerPid = 0;
 
     // Pipe, Fifo
     uint64_t ino = 0; // the pipe's inode at dump (for readers; restore makes a new pipe / reopens the FIFO by path)

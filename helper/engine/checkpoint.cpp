@@ -6,6 +6,7 @@
 #include "epoll.h"
 #include "ptrace_inject.h"
 #include "report.h"
+#include "sharing.h"
 #include "signals.h"
 #include "task.h"
 #include "threads.h"
@@ -14,6 +15,7 @@
 #include <csignal>
 #include <ctime>
 #include <optional>
+#include <set>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -95,7 +97,7 @@ Result<void> store(T &target, Result<T> &&value)
 
 Result<void> checkpointPrecheck(CheckpointContext &ctx)
 {
-    auto report = analyzeProcess(ctx.pid);
+    auto report = analyze(ctx.pid);
     if (!report) {
         return std::unexpected(report.error());
     }
@@ -108,31 +110,35 @@ Result<void> checkpointPrecheck(CheckpointContext &ctx)
 Result<void> checkpointFreeze(CheckpointContext &ctx)
 {
     ctx.freezeNs = monotonicNs();
-    auto process = FrozenProcess::freeze(ctx.pid, ctx.options.freezeTimeoutMs);
-    if (!process) {
-        return std::unexpected(process.error());
+    auto frozen = FrozenTree::freeze(ctx.pid, ctx.options.freezeTimeoutMs);
+    if (!frozen) {
+        return std::unexpected(frozen.error());
     }
-    ctx.process = std::move(*process);
+    ctx.frozen = std::move(*frozen);
     return {};
 }
 
-Result<void> checkpointCapture(CheckpointContext &ctx)
+namespace
 {
-    const pid_t pid = ctx.pid;
-    CRYOPOD_PROPAGATE(store(ctx.status, procfs::readStatus(pid)));
-    CRYOPOD_PROPAGATE(store(ctx.stat, procfs::readStat(pid)));
+// Everything of one frozen process but its pages.
+Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, const TreeScope &scope)
+{
+    const pid_t pid = process.pid();
+    capture.pid = pid;
+    CRYOPOD_PROPAGATE(store(capture.status, procfs::readStatus(pid)));
+    CRYOPOD_PROPAGATE(store(capture.stat, procfs::readStat(pid)));
 
     // What the threads show by ptrace alone, before anything runs in them.
-    for (const Tracee &thread : ctx.process.threads()) {
+    for (const Tracee &thread : process.threads()) {
         auto record = dumpThread(pid, thread);
         if (!record) {
             return std::unexpected(record.error());
         }
-        ctx.threads.push_back(std::move(*record));
+        capture.threads.push_back(std::move(*record));
     }
     // A thread the freeze took out of epoll_wait (-EINTR) goes back in.
-    for (size_t i = 0; i < ctx.threads.size(); ++i) {
-        const Tracee &thread = ctx.process.threads()[i];
+    for (size_t i = 0; i < capture.threads.size(); ++i) {
+        const Tracee &thread = process.threads()[i];
         auto status = procfs::readStatus(thread.tid());
         if (!status) {
             return std::unexpected(status.error().context("signals of thread " + std::to_string(thread.tid())));
@@ -149,14 +155,14 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         if (!blocked) {
             return std::unexpected(blocked.error().context("signals of thread " + std::to_string(thread.tid())));
         }
-        CRYOPOD_PROPAGATE(restartInterruptedEpollWait(thread, ctx.threads[i], pending & ~*blocked));
+        CRYOPOD_PROPAGATE(restartInterruptedEpollWait(thread, capture.threads[i], pending & ~*blocked));
     }
 
     // What only the process can tell, by injected system calls. The scratch
     // page is unmapped and the registers put back before the memory layout
     // is read.
     {
-        auto injector = Injector::create(ctx.process.leader());
+        auto injector = Injector::create(process.leader());
         if (!injector) {
             return std::unexpected(injector.error().context("inject into " + std::to_string(pid)));
         }
@@ -164,29 +170,29 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         if (!scratch) {
             return std::unexpected(scratch.error().context("inject into " + std::to_string(pid)));
         }
-        CRYOPOD_PROPAGATE(dumpThreadInjected(*injector, *scratch, ctx.threads.front()));
+        CRYOPOD_PROPAGATE(dumpThreadInjected(*injector, *scratch, capture.threads.front()));
         // The other threads, one after the other, through the same `syscall`
         // instruction and scratch page (one address space).
-        for (size_t i = 1; i < ctx.threads.size(); ++i) {
-            CRYOPOD_PROPAGATE(dumpOtherThreadInjected(ctx.process.threads()[i], *injector, *scratch, ctx.threads[i]));
+        for (size_t i = 1; i < capture.threads.size(); ++i) {
+            CRYOPOD_PROPAGATE(dumpOtherThreadInjected(process.threads()[i], *injector, *scratch, capture.threads[i]));
         }
-        CRYOPOD_PROPAGATE(store(ctx.signals, dumpSignals(pid, ctx.status, *injector, *scratch)));
-        CRYOPOD_PROPAGATE(store(ctx.timers, dumpTimers(pid, *injector, *scratch)));
-        CRYOPOD_PROPAGATE(store(ctx.creds, dumpCreds(pid, ctx.status, &*injector)));
+        CRYOPOD_PROPAGATE(store(capture.signals, dumpSignals(pid, capture.status, *injector, *scratch)));
+        CRYOPOD_PROPAGATE(store(capture.timers, dumpTimers(pid, *injector, *scratch)));
+        CRYOPOD_PROPAGATE(store(capture.creds, dumpCreds(pid, capture.status, &*injector)));
         auto brk = injector->call("brk(0) in " + std::to_string(pid), SYS_brk, 0);
         if (!brk) {
             return std::unexpected(brk.error());
         }
-        ctx.brk = *brk;
+        capture.brk = *brk;
         CRYOPOD_PROPAGATE(scratch->unmap());
         CRYOPOD_PROPAGATE(injector->finish());
     }
 
-    CRYOPOD_PROPAGATE(store(ctx.mappings, procfs::readSmaps(pid)));
+    CRYOPOD_PROPAGATE(store(capture.mappings, procfs::readSmaps(pid)));
 
     // Again, now that it cannot change: a thread, an fd or a mapping may have
     // appeared since the precheck.
-    auto report = analyzeProcess(pid, AnalyzeContext{pid_t(::gettid()), &ctx.mappings});
+    auto report = analyzeProcess(pid, AnalyzeContext{pid_t(::gettid()), &capture.mappings, &scope});
     if (!report) {
         return std::unexpected(report.error());
     }
@@ -194,14 +200,32 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         return fail(refusalMessage(*report)); // not a system call's failure: no errno
     }
 
-    std::vector<pid_t> tids;
-    for (const Tracee &thread : ctx.process.threads()) {
-        tids.push_back(thread.tid());
+    CRYOPOD_PROPAGATE(store(capture.task, dumpTask(pid, capture.status, capture.stat)));
+    CRYOPOD_PROPAGATE(store(capture.mm, dumpMm(pid, capture.mappings, capture.stat, capture.brk)));
+    CRYOPOD_PROPAGATE(store(capture.files, dumpFiles(pid, &scope)));
+    return {};
+}
+} // namespace
+
+Result<void> checkpointCapture(CheckpointContext &ctx)
+{
+    CRYOPOD_PROPAGATE(store(ctx.tree, dumpProcessTree(ctx.frozen)));
+    // What the rest of the system holds of the tree, now that it cannot change.
+    const TreeScope scope = TreeScope::scan(std::set<pid_t>(ctx.frozen.order.begin(), ctx.frozen.order.end()));
+    for (const image::ProcessEntry &entry : ctx.tree.processes) {
+        if (entry.zombie) {
+            continue;
+        }
+        FrozenProcess *process = ctx.frozen.find(entry.pid);
+        ProcessCapture &capture = ctx.processes.emplace_back();
+        CRYOPOD_PROPAGATE(captureProcess(*process, capture, scope));
     }
-    CRYOPOD_PROPAGATE(store(ctx.tree, dumpProcessTree(pid, tids)));
-    CRYOPOD_PROPAGATE(store(ctx.task, dumpTask(pid, ctx.status, ctx.stat)));
-    CRYOPOD_PROPAGATE(store(ctx.mm, dumpMm(pid, ctx.mappings, ctx.stat, ctx.brk)));
-    CRYOPOD_PROPAGATE(store(ctx.files, dumpFiles(pid)));
+    // One object per pipe, socket or shared open file across the tree.
+    std::vector<std::pair<pid_t, FilesDump *>> files;
+    for (ProcessCapture &capture : ctx.processes) {
+        files.emplace_back(capture.pid, &capture.files);
+    }
+    CRYOPOD_PROPAGATE(linkSharedFiles(files));
     return {};
 }
 
@@ -226,34 +250,55 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
         }
         return {};
     };
+    // Process by process in the tree's order; the file objects (which fds of
+    // any process may name) before the first Files record.
     CRYOPOD_PROPAGATE(written(w.write(ctx.tree)));
-    CRYOPOD_PROPAGATE(written(w.write(ctx.task)));
-    CRYOPOD_PROPAGATE(written(w.write(ctx.creds)));
-    CRYOPOD_PROPAGATE(written(w.write(ctx.signals)));
-    CRYOPOD_PROPAGATE(written(w.write(ctx.timers)));
-    for (const image::ThreadRecord &thread : ctx.threads) {
-        CRYOPOD_PROPAGATE(written(w.write(thread)));
+    for (const ProcessCapture &p : ctx.processes) {
+        CRYOPOD_PROPAGATE(written(w.write(p.task)));
+        CRYOPOD_PROPAGATE(written(w.write(p.creds)));
+        CRYOPOD_PROPAGATE(written(w.write(p.signals)));
+        CRYOPOD_PROPAGATE(written(w.write(p.timers)));
+        for (const image::ThreadRecord &thread : p.threads) {
+            CRYOPOD_PROPAGATE(written(w.write(thread)));
+        }
+        CRYOPOD_PROPAGATE(written(w.write(p.mm)));
     }
-    CRYOPOD_PROPAGATE(written(w.write(ctx.mm)));
-    for (const image::FileObjectRecord &object : ctx.files.objects) {
-        CRYOPOD_PROPAGATE(written(w.write(object)));
+    for (const ProcessCapture &p : ctx.processes) {
+        for (const image::FileObjectRecord &object : p.files.objects) {
+            CRYOPOD_PROPAGATE(written(w.write(object)));
+        }
     }
-    CRYOPOD_PROPAGATE(written(w.write(ctx.files.files)));
-    for (const image::FileDataRecord &data : ctx.files.data) {
-        CRYOPOD_PROPAGATE(written(w.write(data)));
+    // Every fd table before the first file contents: restore has all
+    // metadata once the first FileData (or Pages) comes.
+    for (const ProcessCapture &p : ctx.processes) {
+        CRYOPOD_PROPAGATE(written(w.write(p.files.files)));
     }
-    auto pages = dumpPages(ctx.pid, ctx.mm, ctx.mappings, w, ctx.pagesOptions);
-    if (!pages) {
-        return std::unexpected(pages.error().context("write image"));
+    for (const ProcessCapture &p : ctx.processes) {
+        for (const image::FileDataRecord &data : p.files.data) {
+            CRYOPOD_PROPAGATE(written(w.write(data)));
+        }
     }
-    ctx.pages = *pages;
+    for (const ProcessCapture &p : ctx.processes) {
+        auto pages = dumpPages(p.pid, p.mm, p.mappings, w, ctx.pagesOptions);
+        if (!pages) {
+            return std::unexpected(pages.error().context("write image"));
+        }
+        ctx.pages.pagesSaved += pages->pagesSaved;
+        ctx.pages.zeroPages += pages->zeroPages;
+        ctx.pages.guardPages += pages->guardPages;
+        ctx.pages.batches += pages->batches;
+        ctx.pages.pagemapNs += pages->pagemapNs;
+        ctx.pages.readNs += pages->readNs;
+        ctx.pages.scanNs += pages->scanNs;
+        ctx.pages.writeWaitNs += pages->writeWaitNs;
+    }
     CRYOPOD_PROPAGATE(written(w.finish()));
     return {};
 }
 
 Result<void> checkpointRelease(CheckpointContext &ctx)
 {
-    auto r = ctx.options.leaveRunning ? ctx.process.thaw() : ctx.process.kill();
+    auto r = ctx.options.leaveRunning ? ctx.frozen.thaw() : ctx.frozen.kill();
     if (!r) {
         return std::unexpected(r.error());
     }

@@ -20,21 +20,14 @@
 namespace cryopod::engine
 {
 
-struct CheckpointContext {
+// What is captured of one live process of the tree.
+struct ProcessCapture {
     pid_t pid = 0;
-    int outFd = -1;
-    CheckpointOptions options;
-    PagesOptions pagesOptions;
-    uint64_t startNs = 0;
-    uint64_t freezeNs = 0; // when freezing began
-
-    FrozenProcess process; // detaches on destruction: the target runs on
     procfs::Status status;
     procfs::Stat stat;
     std::vector<procfs::Mapping> mappings; // smaps, read while frozen
     uint64_t brk = 0;
 
-    image::ProcessTreeRecord tree;
     image::TaskRecord task;
     image::CredsRecord creds;
     image::SignalsRecord signals;
@@ -42,6 +35,19 @@ struct CheckpointContext {
     std::vector<image::ThreadRecord> threads;
     image::MmRecord mm;
     FilesDump files;
+};
+
+struct CheckpointContext {
+    pid_t pid = 0; // the root
+    int outFd = -1;
+    CheckpointOptions options;
+    PagesOptions pagesOptions;
+    uint64_t startNs = 0;
+    uint64_t freezeNs = 0; // when freezing began
+
+    FrozenTree frozen; // detaches on destruction: the whole tree runs on
+    image::ProcessTreeRecord tree;
+    std::vector<ProcessCapture> processes; // the live ones, in the tree's order
 
     std::unique_ptr<image::ImageWriter> writer;
     PagesStats pages;
@@ -51,7 +57,7 @@ struct CheckpointContext {
 // The steps of checkpoint(), in order. Each fails without side effects on the
 // target beyond what the context's destructor undoes.
 Result<void> checkpointPrecheck(CheckpointContext &ctx); // analyze: refuse before anything happens
-Result<void> checkpointFreeze(CheckpointContext &ctx); // seize + interrupt every thread
+Result<void> checkpointFreeze(CheckpointContext &ctx); // seize + interrupt every thread of every process of the tree
 Result<void> checkpointCapture(CheckpointContext &ctx); // every record but the pages
 Result<void> checkpointWrite(CheckpointContext &ctx); // the image, pages last
 Result<void> checkpointRelease(CheckpointContext &ctx); // detach or kill

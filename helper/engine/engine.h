@@ -47,7 +47,10 @@ struct Report {
     std::string summary() const; // one line per refused or caveat item
 };
 
-// Analyses PID (and, later, its tree) without stopping it.
+// Analyses PID and all its descendants (the tree a checkpoint of PID
+// captures) without stopping them: a process per entry, the root first.
+// What a process of the tree shares with a process outside it (a pipe, a
+// socket, an fd table, an address space) is named and refused.
 Result<Report> analyze(pid_t pid);
 
 // ---- checkpoint -------------------------------------------------------------
@@ -75,9 +78,10 @@ struct CheckpointResult {
     uint64_t totalNs = 0;
 };
 
-// Freezes PID, captures it into an image written to outFd, then resumes or
-// kills it. On any failure the target is resumed unchanged and the error says
-// which step failed; nothing is written when the analysis refuses.
+// Freezes PID and all its descendants, captures them into an image written to
+// outFd, then resumes or kills them all. On any failure every process of the
+// tree is resumed unchanged and the error says which step failed; nothing is
+// written when the analysis refuses.
 Result<CheckpointResult> checkpoint(pid_t pid, int outFd, const CheckpointOptions &options);
 
 // ---- restore ----------------------------------------------------------------
@@ -105,9 +109,10 @@ struct RestoreResult {
     uint64_t totalNs = 0;
 };
 
-// Reads an image from inFd and recreates the process with its original PID.
-// The restored process is a child of the caller. On failure everything created
-// is killed and reaped, and the error names the step.
+// Reads an image from inFd and recreates the process tree with its original
+// PIDs, parent/child relations, sessions and process groups. The restored
+// root is a child of the caller. On failure everything created is killed and
+// reaped, and the error names the step.
 Result<RestoreResult> restore(int inFd, const RestoreOptions &options);
 
 } // namespace cryopod::engine

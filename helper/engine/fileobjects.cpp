@@ -56,7 +56,7 @@ std::vector<const image::FdRecord *> ownersOf(const image::FilesRecord &files, u
 
 // ---- dump
 
-Result<void> dumpFileObjects(pid_t pid, image::FilesRecord &files, std::vector<image::FileObjectRecord> &objects)
+Result<void> dumpFileObjects(pid_t pid, image::FilesRecord &files, std::vector<image::FileObjectRecord> &objects, const std::set<uint64_t> *treeSockets)
 {
     const std::string what = "files of " + std::to_string(pid);
     uint64_t nextId = 1;
@@ -79,10 +79,12 @@ Result<void> dumpFileObjects(pid_t pid, image::FilesRecord &files, std::vector<i
             }
             const auto info = unixSocketInfo(uint32_t(fd.ino));
             const auto peer = info ? socketIds.find(info->peer) : socketIds.end();
-            if (!info || (info->peer != 0 && peer == socketIds.end())) {
+            const bool peerInTree = info && info->peer != 0 && peer == socketIds.end() && treeSockets && treeSockets->contains(info->peer);
+            if (!info || (info->peer != 0 && peer == socketIds.end() && !peerInTree)) {
                 return fail(fdWhat + ": its peer socket is not open in the process", ENOTCONN);
             }
-            auto object = dumpUnixSocket(pid, fd, fd.object, info->peer == 0 ? 0 : peer->second); // 0: its peer was closed
+            // 0: its peer was closed (or is in another process of the tree, connected later)
+            auto object = dumpUnixSocket(pid, fd, fd.object, info->peer == 0 || peerInTree ? 0 : peer->second);
             if (!object) {
                 return std::unexpected(object.error().context(fdWhat));
             }

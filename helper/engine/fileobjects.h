@@ -31,8 +31,10 @@ namespace cryopod::engine
 
 // Fills `objects` with one record per object the fds of `files` refer to and
 // sets each fd's `object` (dup'ed fds, dupOf >= 0, share their owner's).
-// The process must be frozen.
-Result<void> dumpFileObjects(pid_t pid, image::FilesRecord &files, std::vector<image::FileObjectRecord> &objects);
+// The process must be frozen. A socket whose peer is not in the process but
+// among `treeSockets` (the other processes of the tree) gets peer 0 for now.
+Result<void> dumpFileObjects(pid_t pid, image::FilesRecord &files, std::vector<image::FileObjectRecord> &objects,
+                             const std::set<uint64_t> *treeSockets = nullptr);
 
 // ---- restore
 

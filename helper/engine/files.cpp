@@ -315,18 +315,23 @@ std::vector<std::pair<uint64_t, uint64_t>> pipesOf(const std::vector<FdFacts> &f
 // What classify() needs to know about the process's other fds.
 struct FdContext {
     PipeHolders holders; // processes outside that have a pipe, FIFO or socket of the process open
-    std::set<uint64_t> sockets; // the socket inodes the process has open
+    std::set<uint64_t> sockets; // the socket inodes the process (and the rest of its tree) has open
+    const TreeScope *scope = nullptr;
 };
 
-FdContext contextOf(pid_t pid, const std::vector<FdFacts> &facts)
+FdContext contextOf(pid_t pid, const std::vector<FdFacts> &facts, const TreeScope *scope)
 {
     FdContext context;
-    context.holders = pipeHoldersOutside(pid, pipesOf(facts));
+    context.holders = scope ? scope->holders : pipeHoldersOutside(pid, pipesOf(facts));
     for (const FdFacts &f : facts) {
         if (S_ISSOCK(f.st.st_mode)) {
             context.sockets.insert(uint64_t(f.st.st_ino));
         }
     }
+    if (scope) {
+        context.sockets.insert(scope->sockets.begin(), scope->sockets.end());
+    }
+    context.scope = scope;
     return context;
 }
 
@@ -384,6 +389,18 @@ FdReport classify(pid_t pid, const FdFacts &f, const FdContext &context)
             return report;
         default:
             return refuse(fdName + " is " + describeAnonInode(f.link) + " (" + f.link + "): not supported by engine v2");
+        }
+    }
+    if (context.scope) {
+        if (const auto shared = context.scope->sharedOutside.find({pid, f.fd}); shared != context.scope->sharedOutside.end()) {
+            auto comm = procfs::readFile(procfs::path(shared->second.first, "comm"));
+            std::string name = comm ? *comm : std::string("?");
+            while (!name.empty() && name.back() == '\n') {
+                name.pop_back();
+            }
+            return refuse(fdName + " (" + f.link + ") is one open file with fd " + std::to_string(shared->second.second) + " of process "
+                          + std::to_string(shared->second.first) + " (" + name
+                          + ") outside the checkpoint (one file offset): restored apart they would no longer share it; checkpoint a tree that holds both");
         }
     }
     for (const std::string &line : f.info.extraLines) {
@@ -511,7 +528,51 @@ Result<void> findSharedOpenFiles(pid_t pid, FilesDump &dump)
 
 } // namespace
 
-Result<std::vector<FdReport>> checkFds(pid_t pid)
+TreeScope TreeScope::scan(std::set<pid_t> pids)
+{
+    TreeScope scope;
+    std::vector<std::pair<uint64_t, uint64_t>> shareable;
+    FileHolders regular; // the tree's regular files -> fds outside on them
+    std::map<std::pair<uint64_t, uint64_t>, std::vector<std::pair<pid_t, int>>> ours;
+    for (const pid_t pid : pids) {
+        auto fds = procfs::listFds(pid);
+        if (!fds) {
+            continue; // a zombie has none
+        }
+        for (const int fd : *fds) {
+            struct stat st{};
+            if (::stat(procfs::path(pid, "fd/" + std::to_string(fd)).c_str(), &st) != 0) {
+                continue;
+            }
+            if (S_ISSOCK(st.st_mode)) {
+                scope.sockets.insert(uint64_t(st.st_ino));
+            }
+            if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+                shareable.emplace_back(uint64_t(st.st_dev), uint64_t(st.st_ino));
+            }
+            if (S_ISREG(st.st_mode)) {
+                regular[{uint64_t(st.st_dev), uint64_t(st.st_ino)}];
+                ours[{uint64_t(st.st_dev), uint64_t(st.st_ino)}].emplace_back(pid, fd);
+            }
+        }
+    }
+    scope.holders = pipeHoldersOutside(0, shareable, &pids, &regular);
+    // The same file open outside: the same open file description?
+    for (const auto &[key, outside] : regular) {
+        for (const auto &[pid, fd] : ours[key]) {
+            for (const auto &[other, otherFd] : outside) {
+                if (::syscall(SYS_kcmp, pid, other, KCMP_FILE, fd, otherFd) == 0) {
+                    scope.sharedOutside.emplace(std::pair(pid, fd), std::pair(other, otherFd));
+                    break;
+                }
+            }
+        }
+    }
+    scope.pids = std::move(pids);
+    return scope;
+}
+
+Result<std::vector<FdReport>> checkFds(pid_t pid, const TreeScope *scope)
 {
     auto fds = procfs::listFds(pid);
     if (!fds) {
@@ -534,7 +595,7 @@ Result<std::vector<FdReport>> checkFds(pid_t pid)
         }
         all.push_back(std::move(*facts));
     }
-    const FdContext context = contextOf(pid, all);
+    const FdContext context = contextOf(pid, all, scope);
     for (const FdFacts &facts : all) {
         out.push_back(classify(pid, facts, context));
     }
@@ -544,7 +605,7 @@ Result<std::vector<FdReport>> checkFds(pid_t pid)
     return out;
 }
 
-Result<FilesDump> dumpFiles(pid_t pid)
+Result<FilesDump> dumpFiles(pid_t pid, const TreeScope *scope)
 {
     const std::string what = "files of " + std::to_string(pid);
     auto fds = procfs::listFds(pid);
@@ -561,7 +622,7 @@ Result<FilesDump> dumpFiles(pid_t pid)
         }
         all.push_back(std::move(*facts));
     }
-    const FdContext context = contextOf(pid, all);
+    const FdContext context = contextOf(pid, all, scope);
     for (FdFacts &f : all) {
         const int fd = f.fd;
         const std::string fdName = "fd " + std::to_string(fd);
@@ -606,7 +667,7 @@ Result<FilesDump> dumpFiles(pid_t pid)
         dump.files.fds.push_back(std::move(record));
     }
     CRYOPOD_PROPAGATE(findSharedOpenFiles(pid, dump));
-    CRYOPOD_PROPAGATE(dumpFileObjects(pid, dump.files, dump.objects));
+    CRYOPOD_PROPAGATE(dumpFileObjects(pid, dump.files, dump.objects, scope ? &context.sockets : nullptr));
     return dump;
 }
 
@@ -721,8 +782,9 @@ Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const imag
             }
             continue;
         }
-        if (fd.object != 0) {
-            // Created already (createFileObjects) at a temporary fd.
+        if (fd.object != 0 || fd.sharedPid != 0) {
+            // Created already (createFileObjects) or taken over from another
+            // process of the tree (sharing.h) at a temporary fd.
             const auto temporary = objectFds.find(fd.fd);
             if (temporary == objectFds.end()) {
                 return fail(what + ": its file object was not created", EINVAL);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "engine.h"
+#include "pipes.h"
 #include "records.h"
 #include "result.h"
 
@@ -15,6 +16,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -31,7 +33,23 @@ inline constexpr uint64_t kMaxUnlinkedFileBytes = (256ull << 20) - (64u << 10);
 // What engine v1 thinks of each open fd of pid ("fd 3 is a pipe (pipe:[1234]):
 // pipes are not supported by engine v1"). Fds closed while we look are skipped.
 // Changes nothing in the process.
-Result<std::vector<FdReport>> checkFds(pid_t pid);
+// The processes checkpointed together (a tree) and what of theirs the rest
+// of the system holds, looked up once for all of them: scanning every fd of
+// every process is what an analysis spends most of its time on.
+struct TreeScope {
+    std::set<pid_t> pids;
+    std::set<uint64_t> sockets; // inodes of the sockets open in the tree
+    PipeHolders holders; // processes outside the tree with one of its pipes, FIFOs or sockets open
+    // (pid, fd) of the tree -> (pid, fd) outside with the same open file
+    // description of a regular file (one offset).
+    std::map<std::pair<pid_t, int>, std::pair<pid_t, int>> sharedOutside;
+    static TreeScope scan(std::set<pid_t> pids);
+};
+
+// With `scope` (pid among its processes), a pipe or socket shared with
+// another process of the tree is fine; one shared with a process outside it
+// is refused, naming that process.
+Result<std::vector<FdReport>> checkFds(pid_t pid, const TreeScope *scope = nullptr);
 
 struct FilesDump {
     image::FilesRecord files;
@@ -42,7 +60,9 @@ struct FilesDump {
 // Every fd from /proc/PID/fd with /proc/PID/fdinfo (pos, flags, O_CLOEXEC) and
 // fstat through /proc/PID/fd/N; unlinked files are read through
 // /proc/PID/fd/N. Fails on an fd kind v1 does not support (checkFds explains).
-Result<FilesDump> dumpFiles(pid_t pid);
+// With `scope`, a socket whose peer is in another process of the tree is
+// dumped with peer 0; linkSharedFiles() (sharing.h) connects them.
+Result<FilesDump> dumpFiles(pid_t pid, const TreeScope *scope = nullptr);
 
 // ---- restore
 
@@ -64,8 +84,10 @@ Result<std::string> createUnlinkedFileCopy(const image::FdRecord &fd, const imag
 // (device and inode), a character device the same device number; otherwise
 // the restore is refused. Unlinked files are opened from `unlinkedCopies`
 // (by fd number).
-// Fds of kernel file objects (`object` set) are dup3()ed from the temporary
-// fds createFileObjects() made (`objectFds`: image fd -> temporary fd).
+// Fds of kernel file objects (`object` set) and fds sharing another
+// process's description (`sharedPid` set) are dup3()ed from the temporary
+// fds createFileObjects() made or takeDescription() took (`objectFds`:
+// image fd -> temporary fd).
 Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::map<int32_t, std::string> &unlinkedCopies,
                           const std::map<int32_t, int32_t> &objectFds = {});
 

@@ -41,10 +41,26 @@ std::string pidComm(pid_t pid)
 
 // ---- dump
 
-PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, uint64_t>> &pipes)
+bool inTree(pid_t pid, const std::set<pid_t> &tree)
+{
+    // A process forked in the tree after the tree was listed is part of it.
+    for (int depth = 0; pid > 1 && depth < 64; ++depth) {
+        if (tree.contains(pid)) {
+            return true;
+        }
+        auto stat = procfs::readStat(pid);
+        if (!stat) {
+            return false;
+        }
+        pid = pid_t(stat->number(4));
+    }
+    return false;
+}
+
+PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, uint64_t>> &pipes, const std::set<pid_t> *tree, FileHolders *files)
 {
     PipeHolders holders;
-    if (pipes.empty()) {
+    if (pipes.empty() && (!files || files->empty())) {
         return holders;
     }
     // Pipes show as "pipe:[ino]", sockets as "socket:[ino]"; FIFOs as their
@@ -61,7 +77,7 @@ PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, 
     while (const dirent *entry = ::readdir(proc.get())) {
         char *end = nullptr;
         const long other = std::strtol(entry->d_name, &end, 10);
-        if (end == entry->d_name || *end != '\0' || other == pid || other <= 0) {
+        if (end == entry->d_name || *end != '\0' || other == pid || other <= 0 || (tree && inTree(pid_t(other), *tree))) {
             continue;
         }
         const std::string fdDir = "/proc/" + std::string(entry->d_name) + "/fd";
@@ -90,10 +106,19 @@ PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, 
             } else if (!target->starts_with("/")) {
                 continue;
             }
-            if (::stat(link.c_str(), &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+            if (::stat(link.c_str(), &st) != 0) {
                 continue;
             }
             const std::pair<uint64_t, uint64_t> key{uint64_t(st.st_dev), uint64_t(st.st_ino)};
+            if (S_ISREG(st.st_mode) && files) {
+                if (const auto file = files->find(key); file != files->end()) {
+                    file->second.emplace_back(pid_t(other), std::atoi(fdEntry->d_name));
+                }
+                continue;
+            }
+            if (!(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+                continue;
+            }
             if (std::find(pipes.begin(), pipes.end(), key) == pipes.end()) {
                 continue;
             }

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -26,10 +27,19 @@ namespace cryopod::engine
 
 // ---- dump
 
-// The processes other than `pid` that have the pipe, FIFO or socket (by dev,
-// ino) open, by pid; scanned once through /proc/*/fd for all of them.
+// The processes other than `pid` (and those of `tree`, the processes
+// checkpointed with it) that have the pipe, FIFO or socket (by dev, ino)
+// open, by pid; scanned once through /proc/*/fd for all of them.
+// Whether pid is one of `tree` or a descendant of one (forked after the
+// tree was listed).
+bool inTree(pid_t pid, const std::set<pid_t> &tree);
+
 using PipeHolders = std::map<std::pair<uint64_t, uint64_t>, std::vector<pid_t>>;
-PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, uint64_t>> &pipes);
+// With `files` (regular files by dev, ino), the fds of the processes outside
+// that have one of them open are added to it, by file.
+using FileHolders = std::map<std::pair<uint64_t, uint64_t>, std::vector<std::pair<pid_t, int>>>;
+PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, uint64_t>> &pipes, const std::set<pid_t> *tree = nullptr,
+                               FileHolders *files = nullptr);
 
 // Why the pipe or FIFO behind fd `fd` cannot be checkpointed, or empty:
 // another process holds it (`holders`), or it is in packet mode (O_DIRECT).

@@ -18,6 +18,9 @@
 #include <memory>
 #include <pthread.h>
 #include <sched.h>
+#include <cstddef>
+#include <span>
+#include <sys/resource.h>
 
 // clone3 that runs fn(arg) in the child on the stack given in the clone args
 // and never returns there; the parent gets the child's pid or -errno. (A
@@ -231,24 +234,161 @@ Result<void> FrozenProcess::kill()
     }
 }
 
-Result<image::ProcessTreeRecord> dumpProcessTree(pid_t pid, const std::vector<pid_t> &tids)
+namespace
+{
+// The wait status a zombie exited with (proc(5) field 52, exit_code), when
+// the process is one: a zombie thread-group leader with no thread left.
+std::optional<int32_t> zombieStatus(pid_t pid)
 {
     auto stat = procfs::readStat(pid);
-    if (!stat) {
-        return std::unexpected(stat.error().context("process tree"));
+    if (!stat || stat->state() != 'Z') {
+        return std::nullopt;
     }
-    if (tids.empty() || tids.front() != pid) {
-        return fail("process tree of " + std::to_string(pid) + ": the thread list does not start with the leader", EINVAL);
+    auto threads = procfs::listThreads(pid);
+    if (threads && threads->size() > 1) {
+        return std::nullopt; // the leader exited, its threads run on: not a zombie process
     }
-    image::ProcessEntry entry;
-    entry.pid = pid;
-    entry.ppid = int32_t(stat->number(4));
-    entry.pgid = int32_t(stat->number(5));
-    entry.sid = int32_t(stat->number(6));
-    entry.tids.assign(tids.begin(), tids.end());
+    return int32_t(stat->number(52));
+}
+} // namespace
+
+Result<FrozenTree> FrozenTree::freeze(pid_t root, int timeoutMs)
+{
+    FrozenTree tree;
+    auto rootStat = procfs::readStat(root);
+    if (!rootStat) {
+        if (rootStat.error().code == ENOENT) {
+            return fail("freeze " + std::to_string(root) + ": no such process", ESRCH);
+        }
+        return std::unexpected(rootStat.error().context("freeze " + std::to_string(root)));
+    }
+    auto frozenRoot = FrozenProcess::freeze(root, timeoutMs);
+    if (!frozenRoot) {
+        return std::unexpected(frozenRoot.error());
+    }
+    tree.processes.push_back(std::move(*frozenRoot));
+    tree.order.push_back(root);
+    tree.parents[root] = pid_t(rootStat->number(4));
+    // A frozen process forks no more, but a child not yet frozen may: scan
+    // the children of every frozen process until a whole pass finds none new.
+    for (int round = 0;; ++round) {
+        bool added = false;
+        for (size_t i = 0; i < tree.processes.size(); ++i) {
+            const pid_t parent = tree.processes[i].pid();
+            auto children = procfs::listChildren(parent);
+            if (!children) {
+                return std::unexpected(children.error().context("freeze the children of " + std::to_string(parent)));
+            }
+            for (const pid_t child : *children) {
+                if (tree.parents.contains(child)) {
+                    continue;
+                }
+                if (auto status = zombieStatus(child)) {
+                    tree.zombies[child] = *status;
+                } else {
+                    auto frozen = FrozenProcess::freeze(child, timeoutMs);
+                    if (!frozen) {
+                        if (auto late = zombieStatus(child)) {
+                            tree.zombies[child] = *late; // exited meanwhile
+                        } else if (frozen.error().code == ESRCH && ::kill(child, 0) != 0) {
+                            continue; // gone (reaped by the kernel: its parent ignores SIGCHLD)
+                        } else {
+                            return std::unexpected(frozen.error().context("freeze child " + std::to_string(child) + " of " + std::to_string(parent)));
+                        }
+                    } else {
+                        tree.processes.push_back(std::move(*frozen));
+                    }
+                }
+                tree.parents[child] = parent;
+                tree.order.push_back(child);
+                added = true;
+            }
+        }
+        if (!added) {
+            break;
+        }
+        if (round > 1000) {
+            return fail("freeze " + std::to_string(root) + ": child processes keep appearing");
+        }
+    }
+    return tree;
+}
+
+FrozenProcess *FrozenTree::find(pid_t pid)
+{
+    for (FrozenProcess &p : processes) {
+        if (p.pid() == pid) {
+            return &p;
+        }
+    }
+    return nullptr;
+}
+
+Result<void> FrozenTree::thaw()
+{
+    std::optional<Error> first;
+    while (!processes.empty()) {
+        auto r = processes.back().thaw();
+        if (!r && !first) {
+            first = r.error();
+        }
+        processes.pop_back();
+    }
+    if (first) {
+        return std::unexpected(*first);
+    }
+    return {};
+}
+
+Result<void> FrozenTree::kill()
+{
+    // Children first: each dies while its parent is still there to be told.
+    std::optional<Error> first;
+    while (!processes.empty()) {
+        auto r = processes.back().kill();
+        if (!r && !first) {
+            first = r.error();
+        }
+        processes.pop_back();
+    }
+    if (first) {
+        return std::unexpected(*first);
+    }
+    return {};
+}
+
+Result<image::ProcessTreeRecord> dumpProcessTree(FrozenTree &tree)
+{
     image::ProcessTreeRecord record;
-    record.rootPid = pid;
-    record.processes.push_back(std::move(entry));
+    record.rootPid = tree.order.front();
+    for (const pid_t pid : tree.order) {
+        auto stat = procfs::readStat(pid);
+        if (!stat) {
+            return std::unexpected(stat.error().context("process tree"));
+        }
+        image::ProcessEntry entry;
+        entry.pid = pid;
+        entry.ppid = int32_t(stat->number(4));
+        entry.pgid = int32_t(stat->number(5));
+        entry.sid = int32_t(stat->number(6));
+        if (const auto zombie = tree.zombies.find(pid); zombie != tree.zombies.end()) {
+            entry.zombie = true;
+            entry.exitStatus = zombie->second;
+            entry.tids = {pid};
+        } else {
+            FrozenProcess *process = tree.find(pid);
+            if (!process) {
+                return fail("process tree: " + std::to_string(pid) + " is not frozen", EINVAL);
+            }
+            for (const Tracee &thread : process->threads()) {
+                entry.tids.push_back(thread.tid());
+            }
+        }
+        if (pid != record.rootPid && entry.ppid != tree.parents.at(pid)) {
+            return fail("process tree: the parent of " + std::to_string(pid) + " changed while frozen", EAGAIN);
+        }
+        record.processes.push_back(std::move(entry));
+    }
     return record;
 }
 
@@ -534,21 +674,191 @@ Result<RestoredProcess> RestoredProcess::spawn(pid_t pid, const std::string &stu
     return process;
 }
 
-Result<void> restoreProcessGroup(Injector &injector, const image::ProcessEntry &entry)
+Result<RestoredProcess> RestoredProcess::forkFrom(RestoredProcess &parent, pid_t pid, int exitSignal)
+{
+    const std::string what = "create process " + std::to_string(pid) + " as a child of " + std::to_string(parent.m_pid);
+    if (pid <= 1) {
+        return fail(what + ": invalid pid", EINVAL);
+    }
+    if (::kill(pid, 0) == 0 || errno != ESRCH) {
+        return fail(what + ": " + describePidHolder(pid), EEXIST);
+    }
+    // The child is attached to us from its first instruction on.
+    const unsigned long options = PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACEFORK | PTRACE_O_TRACECLONE;
+    if (::ptrace(PTRACE_SETOPTIONS, parent.m_pid, nullptr, reinterpret_cast<void *>(options)) != 0) {
+        return sysError(what + ": ptrace setoptions TRACEFORK");
+    }
+    auto injector = Injector::create(parent.m_tracee, parent.m_entry + 5);
+    if (!injector) {
+        return std::unexpected(injector.error().context(what));
+    }
+    // The arguments go on the stub's stack, below its stack pointer.
+    const uint64_t argsAddr = (injector->savedRegs().rsp - 1024) & ~uint64_t(15);
+    struct {
+        CloneArgs args;
+        int32_t setTid;
+    } block{};
+    block.setTid = pid;
+    block.args.exitSignal = uint64_t(exitSignal);
+    block.args.setTid = argsAddr + offsetof(decltype(block), setTid);
+    block.args.setTidSize = 1;
+    CRYOPOD_PROPAGATE(injector->memory().write(argsAddr, std::span(reinterpret_cast<const uint8_t *>(&block), sizeof block)));
+    // As for threads (cloneThread): right after the original was reaped its
+    // pid may still be taken for a moment.
+    Result<int64_t> child = 0;
+    for (int attempt = 0;; ++attempt) {
+        child = injector->syscall(SYS_clone3, argsAddr, sizeof(CloneArgs));
+        if (!child || *child != -EEXIST || attempt == 100 || ::access(procfs::path(pid).c_str(), F_OK) == 0) {
+            break;
+        }
+        const timespec pause{0, 10 * 1000 * 1000};
+        ::nanosleep(&pause, nullptr);
+    }
+    injector->dismiss(); // the parent's registers and mask are set by its own restore
+    if (!child) {
+        return std::unexpected(child.error().context(what));
+    }
+    if (*child == -EEXIST) {
+        return fail(what + ": " + describePidHolder(pid), EEXIST);
+    }
+    if (*child < 0) {
+        return fail(what + ": clone3 set_tid", int(-*child));
+    }
+    RestoredProcess process;
+    process.m_pid = pid_t(*child);
+    process.m_entry = parent.m_entry;
+    if (process.m_pid != pid) {
+        return fail(what + ": created " + std::to_string(*child) + " instead", EINVAL);
+    }
+    // Attached automatically: it starts in a PTRACE_EVENT_STOP.
+    for (;;) {
+        int status = 0;
+        const pid_t r = ::waitpid(process.m_pid, &status, __WALL);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return sysError(what + ": waitpid");
+        }
+        if (!WIFSTOPPED(status)) {
+            process.m_pid = 0;
+            return fail(what + ": child " + describeWaitStatus(status), ECHILD);
+        }
+        if ((status >> 16) == PTRACE_EVENT_STOP) {
+            break;
+        }
+        if (::ptrace(PTRACE_CONT, process.m_pid, nullptr, nullptr) != 0) {
+            return sysError(what + ": ptrace cont");
+        }
+    }
+    process.m_tracee = Tracee::adopt(process.m_pid);
+    return process;
+}
+
+Result<void> RestoredProcess::exitAs(int32_t status)
+{
+    const std::string what = "restore zombie " + std::to_string(m_pid);
+    auto regs = m_tracee.getRegs();
+    if (!regs) {
+        return std::unexpected(regs.error().context(what));
+    }
+    const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    if (sig != 0) {
+        // No core file from a placeholder: RLIMIT_CORE 0 first.
+        auto injector = Injector::create(m_tracee, m_entry + 5);
+        if (!injector) {
+            return std::unexpected(injector.error().context(what));
+        }
+        const uint64_t limitAddr = (injector->savedRegs().rsp - 256) & ~uint64_t(15);
+        const uint64_t zero[2] = {0, 0};
+        CRYOPOD_PROPAGATE(injector->memory().write(limitAddr, std::span(reinterpret_cast<const uint8_t *>(zero), sizeof zero)));
+        auto limited = injector->call(what + ": RLIMIT_CORE", SYS_setrlimit, RLIMIT_CORE, limitAddr);
+        injector->dismiss();
+        if (!limited) {
+            return std::unexpected(limited.error());
+        }
+        CRYOPOD_PROPAGATE(m_tracee.setSigmask(0));
+    }
+    // From its ptrace stop straight into exit_group(code) or kill(self, sig).
+    regs->rip = m_entry + 5;
+    regs->orig_rax = ~0ull;
+    regs->rax = sig != 0 ? SYS_kill : SYS_exit_group;
+    regs->rdi = sig != 0 ? uint64_t(m_pid) : uint64_t(WEXITSTATUS(status));
+    regs->rsi = uint64_t(sig);
+    CRYOPOD_PROPAGATE(m_tracee.setRegs(*regs));
+    int deliver = 0;
+    for (;;) {
+        if (::ptrace(PTRACE_CONT, m_pid, nullptr, reinterpret_cast<void *>(uintptr_t(deliver))) != 0) {
+            return sysError(what + ": ptrace cont");
+        }
+        int wstatus = 0;
+        pid_t r;
+        do {
+            r = ::waitpid(m_pid, &wstatus, __WALL);
+        } while (r < 0 && errno == EINTR);
+        if (r < 0) {
+            return sysError(what + ": waitpid");
+        }
+        if (WIFEXITED(wstatus) || WIFSIGNALED(wstatus)) {
+            // We, its tracer, were told first; now its parent is.
+            m_tracee.release();
+            m_pid = 0;
+            if ((wstatus & 0xff7f) != (status & 0xff7f)) {
+                return fail(what + ": ended with " + describeWaitStatus(wstatus) + ", not " + describeWaitStatus(status), EIO);
+            }
+            return {};
+        }
+        // The signal it sent itself: let it take it.
+        deliver = WIFSTOPPED(wstatus) && (wstatus >> 16) == 0 ? WSTOPSIG(wstatus) : 0;
+    }
+}
+
+Result<void> restoreProcessGroup(RestoredProcess &process, const image::ProcessEntry &entry)
 {
     const std::string what = "restore process group of " + std::to_string(entry.pid);
-    if (entry.sid == entry.pid) {
-        auto r = injector.call(what + ": setsid", SYS_setsid);
-        if (!r) {
-            return std::unexpected(r.error());
-        }
+    if (entry.sid != entry.pid && entry.pgid != entry.pid) {
         return {};
     }
-    if (entry.pgid == entry.pid) {
-        auto r = injector.call(what + ": setpgid", SYS_setpgid, 0, 0);
-        if (!r) {
-            return std::unexpected(r.error());
-        }
+    auto injector = Injector::create(process.tracee(), process.entry() + 5);
+    if (!injector) {
+        return std::unexpected(injector.error().context(what));
+    }
+    auto r = entry.sid == entry.pid ? injector->call(what + ": setsid", SYS_setsid) : injector->call(what + ": setpgid", SYS_setpgid, 0, 0);
+    injector->dismiss();
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return {};
+}
+
+Result<void> joinProcessGroup(RestoredProcess &process, const image::ProcessEntry &entry, const image::ProcessTreeRecord &tree)
+{
+    const std::string what = "restore process group of " + std::to_string(entry.pid);
+    auto inTree = [&](int32_t pid) {
+        return std::any_of(tree.processes.begin(), tree.processes.end(), [pid](const image::ProcessEntry &e) {
+            return e.pid == pid;
+        });
+    };
+    auto stat = procfs::readStat(entry.pid);
+    if (!stat) {
+        return std::unexpected(stat.error().context(what));
+    }
+    if (inTree(entry.sid) && int32_t(stat->number(6)) != entry.sid) {
+        return fail(what + ": it is in session " + std::to_string(stat->number(6)) + ", not " + std::to_string(entry.sid)
+                        + " (its session leader is not among its ancestors in the tree)",
+                    ENOTSUP);
+    }
+    if (entry.pgid == entry.pid || !inTree(entry.pgid) || int32_t(stat->number(5)) == entry.pgid) {
+        return {};
+    }
+    auto injector = Injector::create(process.tracee(), process.entry() + 5);
+    if (!injector) {
+        return std::unexpected(injector.error().context(what));
+    }
+    auto r = injector->call(what + ": setpgid to " + std::to_string(entry.pgid), SYS_setpgid, 0, uint64_t(entry.pgid));
+    injector->dismiss();
+    if (!r) {
+        return std::unexpected(r.error());
     }
     return {};
 }

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 //
-// The process tree: finding the processes to capture and freezing them.
-// The engine captures one process with all its threads; the types already
-// hold a tree so that process trees can grow into them.
+// The process tree: finding the processes to capture (a root and all its
+// descendants), freezing them, recording pid/ppid/pgid/sid per process; on
+// restore, creating them with their pids, each by its restored parent, and
+// putting them into their sessions and process groups.
 #pragma once
 
 #include "ptrace_inject.h"
@@ -12,6 +13,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <sys/types.h>
 #include <vector>
 
@@ -83,9 +85,29 @@ private:
 // CLOCK_MONOTONIC in ns.
 uint64_t monotonicNs();
 
-// The tree record of one process (the root alone) with its threads: tids
-// are the threads held frozen, the leader first.
-Result<image::ProcessTreeRecord> dumpProcessTree(pid_t pid, const std::vector<pid_t> &tids);
+// A root and every descendant, held frozen. Children are found through
+// /proc/PID/task/*/children of each frozen process (a frozen process forks
+// no more), re-scanned until no new one appears, so that a child forked
+// while the tree was being frozen is caught. A child that has exited but is
+// not reaped (a zombie) is not frozen but recorded with its exit status.
+// Destroying the tree detaches every process: all run on unchanged.
+struct FrozenTree {
+    std::vector<FrozenProcess> processes; // the live ones: the root first, parents before children
+    std::vector<pid_t> order; // every pid of the tree (zombies too), parents before children
+    std::map<pid_t, pid_t> parents; // pid -> its parent (the root's: its parent outside)
+    std::map<pid_t, int32_t> zombies; // pid -> wait status it exited with
+
+    static Result<FrozenTree> freeze(pid_t root, int timeoutMs = -1);
+    FrozenProcess *find(pid_t pid);
+    // Detaches every process (children first).
+    Result<void> thaw();
+    // SIGKILLs every process while frozen and waits for each death.
+    Result<void> kill();
+};
+
+// The tree record: every process of `tree` in its order, with pgid, sid and
+// the threads held frozen (the leader first); zombies with their status.
+Result<image::ProcessTreeRecord> dumpProcessTree(FrozenTree &tree);
 
 // ---- restore
 
@@ -125,6 +147,12 @@ public:
     // signal mask; everything else (cwd, rlimits, creds, ...) is inherited from
     // the caller until restore sets it.
     static Result<RestoredProcess> spawn(pid_t pid, const std::string &stubPath);
+    // A child of `parent` (a restored process that is still the bare stub)
+    // with pid `pid`: a clone3 set_tid = {pid} injected into the parent, so
+    // that the kernel records it as the parent's child. It is a copy of the
+    // stub, traced by us (PTRACE_O_TRACEFORK) from its first stop on, and
+    // exits with `exitSignal` to its parent. EEXIST names the pid's holder.
+    static Result<RestoredProcess> forkFrom(RestoredProcess &parent, pid_t pid, int exitSignal);
 
     pid_t pid() const
     {
@@ -156,6 +184,10 @@ public:
 
     // The restore succeeded: stop owning the process (detach it first).
     void release();
+    // A zombie's placeholder: ends now with wait status `status` (exit
+    // code, or the signal that killed it, without a core dump), leaving a
+    // zombie for its parent to reap; the object owns nothing afterwards.
+    Result<void> exitAs(int32_t status);
     // SIGKILL and reap now: the other threads first (as their tracer we
     // must), then the leader.
     void kill();
@@ -172,9 +204,16 @@ private:
 // process 1200 (firefox)", or "pid 1234 is in use" when /proc says no more.
 std::string describePidHolder(pid_t pid);
 
-// Makes the process leader of its own session and/or process group when the
-// image says it was (setsid / setpgid by injection). Otherwise it stays in the
-// restorer's group and session (v1).
-Result<void> restoreProcessGroup(Injector &injector, const image::ProcessEntry &entry);
+// Right after the process is created, before its children are: makes it
+// leader of its own session and/or process group when the image says it was
+// (setsid / setpgid by injection); its children then inherit them.
+Result<void> restoreProcessGroup(RestoredProcess &process, const image::ProcessEntry &entry);
+
+// Once every process of the tree exists: a process whose group is led by
+// another process of the tree joins it (setpgid); one whose group or session
+// was outside the tree stays in the one it inherited (the restorer's for the
+// root). Checks that every process ended in the session the image says,
+// where that session's leader is in the tree.
+Result<void> joinProcessGroup(RestoredProcess &process, const image::ProcessEntry &entry, const image::ProcessTreeRecord &tree);
 
 } // namespace cryopod::engine

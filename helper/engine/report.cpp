@@ -4,11 +4,14 @@
 
 #include "files.h"
 #include "mem.h"
+#include "pipes.h"
 #include "procfs.h"
 #include "report.h"
 #include "timers.h"
 
 #include <algorithm>
+#include <dirent.h>
+#include <memory>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -147,6 +150,49 @@ void checkThreads(pid_t pid, const procfs::Status &leader, ProcessReport &report
     }
 }
 
+// An fd table or address space the process shares with another process
+// (CLONE_FILES, CLONE_VM, vfork): the engine restores neither; one shared
+// with a process outside the checkpoint could not be shared again anyway.
+void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, ProcessReport &report)
+{
+    constexpr int kKcmpVm = 1, kKcmpFiles = 2; // enum kcmp_type
+    std::unique_ptr<DIR, int (*)(DIR *)> proc(::opendir("/proc"), ::closedir);
+    if (!proc) {
+        return;
+    }
+    while (const dirent *entry = ::readdir(proc.get())) {
+        char *end = nullptr;
+        const long other = std::strtol(entry->d_name, &end, 10);
+        if (end == entry->d_name || *end != '\0' || other <= 0 || other == pid || other == ::getpid()) {
+            continue;
+        }
+        const bool sameVm = ::syscall(SYS_kcmp, pid, other, kKcmpVm, 0, 0) == 0;
+        const bool sameFiles = ::syscall(SYS_kcmp, pid, other, kKcmpFiles, 0, 0) == 0;
+        if (!sameVm && !sameFiles) {
+            continue;
+        }
+        const bool inside = tree && inTree(pid_t(other), *tree);
+        const std::string who = "process " + std::to_string(other) + " (" + commOf(pid_t(other)) + ")" + (inside ? "" : " outside the checkpoint");
+        if (sameVm) {
+            note(report, Verdict::Refused, "shares its address space with " + who + " (CLONE_VM or vfork): not supported");
+        }
+        if (sameFiles) {
+            note(report, Verdict::Refused, "shares its fd table with " + who + " (CLONE_FILES): not supported");
+        }
+    }
+}
+
+// A zombie (exited, not reaped) that is a whole process: its threads are gone too.
+bool isZombieProcess(pid_t pid)
+{
+    auto stat = procfs::readStat(pid);
+    if (!stat || stat->state() != 'Z') {
+        return false;
+    }
+    auto threads = procfs::listThreads(pid);
+    return !threads || threads->size() <= 1;
+}
+
 } // namespace
 
 std::string Report::summary() const
@@ -161,6 +207,17 @@ std::string Report::summary() const
             if (fd.verdict != Verdict::Ok) {
                 out += who + ": " + (fd.reason.empty() ? "fd " + std::to_string(fd.fd) + " " + verdictWord(fd.verdict) : fd.reason) + "\n";
             }
+        }
+    }
+    return out;
+}
+
+std::string refusalMessage(const Report &report)
+{
+    std::string out;
+    for (const ProcessReport &p : report.processes) {
+        if (p.verdict == Verdict::Refused) {
+            out += (out.empty() ? "" : "; and ") + refusalMessage(p);
         }
     }
     return out;
@@ -240,17 +297,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
     }
     checkNamespaces(pid, report);
 
-    if (auto children = procfs::listChildren(pid); children && !children->empty()) {
-        std::string list;
-        for (size_t i = 0; i < children->size() && i < 5; ++i) {
-            list += (i ? ", " : "") + std::to_string((*children)[i]);
-        }
-        if (children->size() > 5) {
-            list += ", ...";
-        }
-        note(report, Verdict::Caveat, "has " + std::to_string(children->size()) + " child process" + (children->size() > 1 ? "es" : "") + " (" + list
-                 + "): engine v1 captures this process alone; the restored copy has no children");
-    }
+    checkSharedWithOthers(pid, context.scope ? &context.scope->pids : nullptr, report);
     for (std::string &why : posixTimerRefusals(pid)) {
         note(report, Verdict::Refused, std::move(why));
     }
@@ -280,7 +327,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
     }
 
     // Files.
-    auto fds = checkFds(pid);
+    auto fds = checkFds(pid, context.scope);
     if (!fds) {
         return std::unexpected(fds.error().context("analyze " + std::to_string(pid)));
     }
@@ -293,14 +340,43 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
 
 Result<Report> analyze(pid_t pid)
 {
-    auto process = analyzeProcess(pid);
-    if (!process) {
-        return std::unexpected(process.error());
+    // The tree as it is now; the checkpoint finds it again while frozen.
+    std::vector<pid_t> order{pid};
+    std::set<pid_t> tree{pid};
+    for (size_t i = 0; i < order.size(); ++i) {
+        if (auto children = procfs::listChildren(order[i])) {
+            for (const pid_t child : *children) {
+                if (tree.insert(child).second) {
+                    order.push_back(child);
+                }
+            }
+        }
     }
+    const TreeScope scope = TreeScope::scan(tree);
     Report report;
     report.root = pid;
-    report.verdict = process->verdict;
-    report.processes.push_back(std::move(*process));
+    for (const pid_t p : order) {
+        if (p != pid && isZombieProcess(p)) {
+            // Restored as a placeholder that its parent reaps as before.
+            ProcessReport zombie;
+            zombie.pid = p;
+            zombie.comm = commOf(p);
+            if (auto stat = procfs::readStat(p)) {
+                zombie.ppid = pid_t(stat->number(4));
+            }
+            report.processes.push_back(std::move(zombie));
+            continue;
+        }
+        auto process = analyzeProcess(p, AnalyzeContext{0, nullptr, &scope});
+        if (!process) {
+            if (p != pid && process.error().code == ESRCH) {
+                continue; // exited and reaped meanwhile
+            }
+            return std::unexpected(process.error());
+        }
+        report.verdict = worse(report.verdict, process->verdict);
+        report.processes.push_back(std::move(*process));
+    }
     return report;
 }
 

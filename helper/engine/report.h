@@ -7,8 +7,10 @@
 #pragma once
 
 #include "engine.h"
+#include "files.h"
 #include "procfs.h"
 
+#include <set>
 #include <sys/types.h>
 #include <vector>
 
@@ -18,6 +20,10 @@ namespace cryopod::engine
 struct AnalyzeContext {
     pid_t ourTracer = 0; // a TracerPid that is us (the thread that froze the target)
     const std::vector<procfs::Mapping> *mappings = nullptr; // smaps already read, or null
+    // The processes checkpointed together (the tree, pid among them): what
+    // is shared with them is fine, what is shared with any other process is
+    // named and refused. Null: pid alone.
+    const TreeScope *scope = nullptr;
 };
 
 // One process, without stopping it.
@@ -26,5 +32,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context = 
 // "1234 (comm) cannot be checkpointed: fd 3 is a pipe ...; thread 1235 has
 // ..." for an error message.
 std::string refusalMessage(const ProcessReport &report);
+// The same for every refused process of a tree, one after the other.
+std::string refusalMessage(const Report &report);
 
 } // namespace cryopod::engine

@@ -57,6 +57,8 @@
 #include <mutex>
 #include <thread>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -161,48 +163,116 @@ const char *sectionName(const image::Section &section)
     return names[section.index()];
 }
 
-// Everything the restore needs to know is checked here, before the process
+// Everything the restore needs to know is checked here, before any process
 // exists.
-Result<void> validate(RestoreContext &ctx, const std::vector<bool> &seen)
+Result<void> validateProcess(RestoreContext &ctx, ProcessRestore &p)
 {
     const char *required[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files"};
-    for (size_t i = 0; i < std::size(required); ++i) {
-        if (!seen[i]) {
-            return fail(std::string("image has no ") + required[i] + " section before its page data", EINVAL);
+    for (size_t i = 1; i < std::size(required); ++i) {
+        if (!p.seen[i]) {
+            return fail(std::string("image has no ") + required[i] + " section for process " + std::to_string(p.entry.pid) + " before its page data", EINVAL);
         }
     }
-    const int32_t pid = ctx.entry.pid;
-    if (ctx.task.pid != pid || ctx.creds.pid != pid || ctx.signals.pid != pid || ctx.mm.pid != pid || ctx.files.pid != pid) {
-        return fail("image sections belong to different processes (expected all of pid " + std::to_string(pid) + ")", EINVAL);
-    }
+    const int32_t pid = p.entry.pid;
     // One Thread record per tid of the tree, put in the tree's order (the
     // leader first).
     std::vector<image::ThreadRecord> ordered;
-    for (const int32_t tid : ctx.entry.tids) {
-        auto it = std::find_if(ctx.threads.begin(), ctx.threads.end(), [tid](const image::ThreadRecord &t) {
+    for (const int32_t tid : p.entry.tids) {
+        auto it = std::find_if(p.threads.begin(), p.threads.end(), [tid](const image::ThreadRecord &t) {
             return t.tid == tid;
         });
-        if (it == ctx.threads.end()) {
+        if (it == p.threads.end()) {
             return fail("image has no Thread record for thread " + std::to_string(tid) + " of " + std::to_string(pid), EINVAL);
         }
         ordered.push_back(std::move(*it));
-        ctx.threads.erase(it);
+        p.threads.erase(it);
     }
-    if (!ctx.threads.empty()) {
-        return fail("image has a Thread record for " + std::to_string(ctx.threads.front().tid) + ", which is no thread of " + std::to_string(pid), EINVAL);
+    if (!p.threads.empty()) {
+        return fail("image has a Thread record for " + std::to_string(p.threads.front().tid) + ", which is no thread of " + std::to_string(pid), EINVAL);
     }
-    ctx.threads = std::move(ordered);
-    for (const image::ThreadRecord &thread : ctx.threads) {
-        if (thread.pid != pid) {
-            return fail("image thread " + std::to_string(thread.tid) + " belongs to process " + std::to_string(thread.pid) + ", not " + std::to_string(pid),
-                        EINVAL);
+    p.threads = std::move(ordered);
+    CRYOPOD_PROPAGATE(validateMmForRestore(p.mm, ctx.pageSize));
+    CRYOPOD_PROPAGATE(checkVdsoCompatible(p.mm));
+    CRYOPOD_PROPAGATE(validateFilesForRestore(p.files));
+    CRYOPOD_PROPAGATE(checkCredsRestorable(p.creds));
+    return {};
+}
+
+Result<void> validate(RestoreContext &ctx)
+{
+    std::map<uint64_t, pid_t> objectOwners;
+    for (const auto &p : ctx.processes) {
+        if (p->entry.zombie) {
+            continue;
+        }
+        CRYOPOD_PROPAGATE(validateProcess(ctx, *p));
+        for (const image::FileObjectRecord &object : p->fileObjects) {
+            objectOwners[object.id] = p->entry.pid;
         }
     }
-    CRYOPOD_PROPAGATE(validateMmForRestore(ctx.mm, ctx.pageSize));
-    CRYOPOD_PROPAGATE(checkVdsoCompatible(ctx.mm));
-    CRYOPOD_PROPAGATE(validateFilesForRestore(ctx.files));
-    CRYOPOD_PROPAGATE(validateFileObjectsForRestore(ctx.files, ctx.fileObjects));
-    CRYOPOD_PROPAGATE(checkCredsRestorable(ctx.creds));
+    std::vector<const image::FilesRecord *> allFiles;
+    for (const auto &p : ctx.processes) {
+        if (!p->entry.zombie) {
+            allFiles.push_back(&p->files);
+        }
+    }
+    for (const auto &p : ctx.processes) {
+        if (p->entry.zombie) {
+            continue;
+        }
+        for (const image::FdRecord &fd : p->files.fds) {
+            if (fd.object != 0 && !objectOwners.contains(fd.object)) {
+                return fail("image fd " + std::to_string(fd.fd) + " of " + std::to_string(p->entry.pid) + ": names file object " + std::to_string(fd.object)
+                                + ", which the image does not hold",
+                            EINVAL);
+            }
+            if (fd.sharedPid != 0) {
+                const auto source = ctx.byPid.find(fd.sharedPid);
+                if (source == ctx.byPid.end() || source->second->entry.zombie
+                    || std::none_of(source->second->files.fds.begin(), source->second->files.fds.end(), [&](const image::FdRecord &o) {
+                           return o.fd == fd.sharedFd;
+                       })) {
+                    return fail("image fd " + std::to_string(fd.fd) + " of " + std::to_string(p->entry.pid) + ": shares the open file of fd "
+                                    + std::to_string(fd.sharedFd) + " of " + std::to_string(fd.sharedPid) + ", which the image does not open",
+                                EINVAL);
+                }
+            }
+        }
+        p->ownerView = ownerView(p->entry.pid, allFiles, objectOwners, p->foreign);
+        CRYOPOD_PROPAGATE(validateFileObjectsForRestore(p->ownerView, p->fileObjects));
+    }
+    return {};
+}
+
+Result<void> acceptTree(RestoreContext &ctx, image::ProcessTreeRecord &tree)
+{
+    for (const image::ProcessEntry &entry : tree.processes) {
+        if (entry.pid <= 1 || entry.tids.empty() || entry.tids.front() != entry.pid) {
+            return fail("image process " + std::to_string(entry.pid) + ": invalid pid or its thread list does not start with its leader", EINVAL);
+        }
+        std::vector<int32_t> sorted(entry.tids);
+        std::sort(sorted.begin(), sorted.end());
+        if (sorted.front() <= 1 || std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+            return fail("image process " + std::to_string(entry.pid) + ": invalid or repeated thread ids", EINVAL);
+        }
+        if (entry.pid != tree.rootPid && !ctx.byPid.contains(entry.ppid)) {
+            return fail("image process " + std::to_string(entry.pid) + " comes before its parent " + std::to_string(entry.ppid), EINVAL);
+        }
+        if (entry.pid == tree.rootPid ? !ctx.processes.empty() : ctx.processes.empty()) {
+            return fail("image: the root " + std::to_string(tree.rootPid) + " is not the first process of the tree", EINVAL);
+        }
+        if (ctx.byPid.contains(entry.pid)) {
+            return fail("image process " + std::to_string(entry.pid) + " appears twice", EINVAL);
+        }
+        if (entry.zombie && (entry.pid == tree.rootPid || ctx.byPid.at(entry.ppid)->entry.zombie)) {
+            return fail("image process " + std::to_string(entry.pid) + ": a zombie without a live parent in the tree", EINVAL);
+        }
+        auto p = std::make_unique<ProcessRestore>();
+        p->entry = entry;
+        ctx.byPid[entry.pid] = p.get();
+        ctx.processes.push_back(std::move(p));
+    }
+    ctx.tree = std::move(tree);
     return {};
 }
 
@@ -211,9 +281,17 @@ Result<void> validate(RestoreContext &ctx, const std::vector<bool> &seen)
 // written to disk as they come (after validation).
 Result<void> readMetadata(RestoreContext &ctx, image::ImageReader &reader, std::optional<image::ImageReader::Item> &pending)
 {
-    // ProcessTree, Task, Thread, Creds, Signals, Mm, Files: exactly once each.
-    std::vector<bool> seen(7, false);
+    bool haveTree = false;
     bool validated = false;
+    // The live process a section belongs to.
+    auto processOf = [&](int32_t pid, const char *what) -> Result<ProcessRestore *> {
+        const auto it = ctx.byPid.find(pid);
+        if (!haveTree || it == ctx.byPid.end() || it->second->entry.zombie) {
+            return fail(std::string("image: ") + what + " section of " + std::to_string(pid) + ", which is no live process of the tree (or comes before the tree)",
+                        EINVAL);
+        }
+        return it->second;
+    };
     for (;;) {
         auto next = reader.nextStored();
         if (!next) {
@@ -222,84 +300,92 @@ Result<void> readMetadata(RestoreContext &ctx, image::ImageReader &reader, std::
         if (std::holds_alternative<image::StoredPages>(*next)) {
             if (!validated) {
                 ctx.step("metadata and 1st pages read");
-                CRYOPOD_PROPAGATE(validate(ctx, seen));
+                CRYOPOD_PROPAGATE(validate(ctx));
             }
             pending = std::move(*next);
             return {};
         }
         image::Section &section = std::get<image::Section>(*next);
-        if (auto *object = std::get_if<image::FileObjectRecord>(&section)) {
-            // Metadata too, any number of them, before the Files record.
-            if (!seen[0] || validated) {
-                return fail("image: FileObject section before the process tree or after file or page data", EINVAL);
+        const size_t index = section.index();
+        if (auto *tree = std::get_if<image::ProcessTreeRecord>(&section)) {
+            if (haveTree) {
+                return fail("image: a second ProcessTree section", EINVAL);
             }
-            ctx.fileObjects.push_back(std::move(*object));
+            CRYOPOD_PROPAGATE(acceptTree(ctx, *tree));
+            haveTree = true;
+            continue;
+        }
+        if (std::holds_alternative<image::FileDataRecord>(section) && !validated) {
+            ctx.step("metadata sections read");
+            CRYOPOD_PROPAGATE(validate(ctx));
+            validated = true;
+        }
+        if (validated && !std::holds_alternative<image::FileDataRecord>(section) && !std::holds_alternative<image::EndRecord>(section)) {
+            return fail(std::string("image: ") + sectionName(section) + " section after file or page data", EINVAL);
+        }
+        if (auto *object = std::get_if<image::FileObjectRecord>(&section)) {
+            auto p = processOf(object->ownerPid, "FileObject");
+            if (!p) {
+                return std::unexpected(p.error());
+            }
+            (*p)->fileObjects.push_back(std::move(*object));
             continue;
         }
         if (auto *timers = std::get_if<image::TimersRecord>(&section)) {
-            if (!seen[0] || validated || timers->pid != ctx.entry.pid) {
-                return fail("image: Timers section before the process tree, after file or page data, or of another process", EINVAL);
+            auto p = processOf(timers->pid, "Timers");
+            if (!p) {
+                return std::unexpected(p.error());
             }
-            ctx.timers = *timers;
+            (*p)->timers = *timers;
             continue;
         }
-        const size_t index = section.index();
-        if (index > 0 && index < 7 && !seen[0]) {
-            return fail(std::string("image: ") + sectionName(section) + " section before the process tree", EINVAL);
+        if (std::holds_alternative<image::EndRecord>(section)) {
+            if (!validated) {
+                CRYOPOD_PROPAGATE(validate(ctx));
+            }
+            pending = std::move(*next);
+            return {};
         }
+        int32_t pid = 0;
+        std::visit(
+            [&pid](const auto &r) {
+                if constexpr (requires { r.pid; }) {
+                    pid = r.pid;
+                }
+            },
+            section);
+        auto found = processOf(pid, sectionName(section));
+        if (!found) {
+            return std::unexpected(found.error());
+        }
+        ProcessRestore &p = **found;
         if (index < 7) {
-            if (seen[index] && !std::holds_alternative<image::ThreadRecord>(section)) {
-                return fail(std::string("image: more than one ") + sectionName(section) + " section (the engine restores one process)", ENOTSUP);
+            if (p.seen[index] && !std::holds_alternative<image::ThreadRecord>(section)) {
+                return fail(std::string("image: more than one ") + sectionName(section) + " section for process " + std::to_string(pid), EINVAL);
             }
-            if (validated) {
-                return fail(std::string("image: ") + sectionName(section) + " section after file or page data", EINVAL);
-            }
-            seen[index] = true;
+            p.seen[index] = true;
         }
-        if (index >= 7 && !validated) {
-            ctx.step("metadata sections read");
-            CRYOPOD_PROPAGATE(validate(ctx, seen));
-            validated = true;
-        }
-        if (auto *tree = std::get_if<image::ProcessTreeRecord>(&section)) {
-            if (tree->processes.size() != 1) {
-                return fail("image holds " + std::to_string(tree->processes.size()) + " processes (engine v1 restores one)", ENOTSUP);
-            }
-            const image::ProcessEntry &entry = tree->processes.front();
-            if (entry.pid != tree->rootPid || entry.tids.empty() || entry.tids.front() != entry.pid) {
-                return fail("image process " + std::to_string(entry.pid) + ": its thread list does not start with its leader", EINVAL);
-            }
-            if (entry.pid <= 1) {
-                return fail("image root pid " + std::to_string(entry.pid) + " is invalid", EINVAL);
-            }
-            std::vector<int32_t> sorted(entry.tids);
-            std::sort(sorted.begin(), sorted.end());
-            if (sorted.front() <= 1 || std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
-                return fail("image process " + std::to_string(entry.pid) + ": invalid or repeated thread ids", EINVAL);
-            }
-            ctx.entry = entry;
-            ctx.tree = std::move(*tree);
-        } else if (auto *task = std::get_if<image::TaskRecord>(&section)) {
-            ctx.task = std::move(*task);
+        if (auto *task = std::get_if<image::TaskRecord>(&section)) {
+            p.task = std::move(*task);
         } else if (auto *thread = std::get_if<image::ThreadRecord>(&section)) {
-            ctx.threads.push_back(std::move(*thread));
+            p.threads.push_back(std::move(*thread));
         } else if (auto *creds = std::get_if<image::CredsRecord>(&section)) {
-            ctx.creds = std::move(*creds);
+            p.creds = std::move(*creds);
         } else if (auto *signals = std::get_if<image::SignalsRecord>(&section)) {
-            ctx.signals = std::move(*signals);
+            p.signals = std::move(*signals);
         } else if (auto *mm = std::get_if<image::MmRecord>(&section)) {
-            ctx.mm = std::move(*mm);
+            p.mm = std::move(*mm);
         } else if (auto *files = std::get_if<image::FilesRecord>(&section)) {
-            ctx.files = std::move(*files);
+            p.files = std::move(*files);
         } else if (auto *data = std::get_if<image::FileDataRecord>(&section)) {
-            const auto fd = std::find_if(ctx.files.fds.begin(), ctx.files.fds.end(), [&](const image::FdRecord &r) {
+            const auto fd = std::find_if(p.files.fds.begin(), p.files.fds.end(), [&](const image::FdRecord &r) {
                 return r.fd == data->fd;
             });
-            if (data->pid != ctx.entry.pid || fd == ctx.files.fds.end() || !fd->unlinked) {
-                return fail("image: file data for fd " + std::to_string(data->fd) + ", which is not an unlinked file of the process", EINVAL);
+            if (fd == p.files.fds.end() || !fd->unlinked) {
+                return fail("image: file data for fd " + std::to_string(data->fd) + ", which is not an unlinked file of process " + std::to_string(pid), EINVAL);
             }
-            if (ctx.unlinkedFiles.contains(data->fd)) {
-                return fail("image: file data for fd " + std::to_string(data->fd) + " twice", EINVAL);
+            if (p.unlinkedFiles.contains(data->fd)) {
+                return fail("image: file data for fd " + std::to_string(data->fd) + " of " + std::to_string(pid) + " twice", EINVAL);
             }
             // Created as the caller when the restore runs for one.
             Result<std::string> path = fail("restore fd " + std::to_string(data->fd) + ": not created");
@@ -313,10 +399,7 @@ Result<void> readMetadata(RestoreContext &ctx, image::ImageReader &reader, std::
             if (!path) {
                 return std::unexpected(path.error());
             }
-            ctx.unlinkedFiles.emplace(data->fd, TempFile(*path, ctx.options.openAs));
-        } else {
-            pending = std::move(*next); // End (Pages come stored)
-            return {};
+            p.unlinkedFiles.emplace(data->fd, TempFile(*path, ctx.options.openAs));
         }
     }
 }
@@ -645,30 +728,64 @@ unsigned pageWorkers()
     return unsigned(std::clamp<long>(n, 1, 8));
 }
 
-// Creates the process and empties it: the stub's mappings go, except the
-// injection area (RWX, holding `syscall` at its start and the scratch space)
-// and the special mappings, which move to the image's addresses.
-Result<void> createProcess(RestoreContext &ctx)
+// Creates every process of the tree with its pid, each a child of its
+// parent: the root by us (clone3 set_tid), every other one by a clone3
+// injected into its parent while that is still the bare stub. A session or
+// group leader becomes one right away, before its children are made (they
+// inherit its session); then every process joins its group; then the
+// placeholders of zombies exit with their status.
+Result<void> createTree(RestoreContext &ctx)
 {
-    auto process = RestoredProcess::spawn(ctx.entry.pid, ctx.stubPath);
-    if (!process) {
-        return std::unexpected(process.error());
+    for (auto &p : ctx.processes) {
+        if (p->entry.pid == ctx.tree.rootPid) {
+            auto process = RestoredProcess::spawn(p->entry.pid, ctx.stubPath);
+            if (!process) {
+                return std::unexpected(process.error());
+            }
+            p->process = std::move(*process);
+            p->created = true;
+        } else {
+            ProcessRestore &parent = *ctx.byPid.at(p->entry.ppid);
+            const int exitSignal = p->entry.zombie ? SIGCHLD : p->task.exitSignal;
+            auto process = RestoredProcess::forkFrom(parent.process, p->entry.pid, exitSignal);
+            if (!process) {
+                return std::unexpected(process.error());
+            }
+            p->process = std::move(*process);
+        }
+        p->created = true;
+        CRYOPOD_PROPAGATE(restoreProcessGroup(p->process, p->entry));
     }
-    ctx.process = std::move(*process);
-    ctx.step("clone3 + exec stub");
+    for (auto &p : ctx.processes) {
+        CRYOPOD_PROPAGATE(joinProcessGroup(p->process, p->entry, ctx.tree));
+    }
+    for (auto &p : ctx.processes) {
+        if (p->entry.zombie) {
+            CRYOPOD_PROPAGATE(p->process.exitAs(p->entry.exitStatus));
+            ctx.byPid.at(p->entry.ppid)->zombieChildren = true;
+        }
+    }
+    ctx.step(ctx.processes.size() > 1 ? "process tree created" : "clone3 + exec stub");
+    return {};
+}
 
-    auto injector = Injector::create(ctx.process.tracee(), ctx.process.entry() + 5);
+// Empties a created process: the stub's mappings go, except the injection
+// area (RWX, holding `syscall` at its start and the scratch space) and the
+// special mappings, which move to the image's addresses.
+Result<void> emptyProcess(ProcessRestore &p)
+{
+    auto injector = Injector::create(p.process.tracee(), p.process.entry() + 5);
     if (!injector) {
         return std::unexpected(injector.error().context("restore stub"));
     }
-    ctx.injector.emplace(std::move(*injector));
-    Injector &inj = *ctx.injector;
+    p.injector.emplace(std::move(*injector));
+    Injector &inj = *p.injector;
 
-    auto stubMaps = procfs::readMaps(ctx.entry.pid);
+    auto stubMaps = procfs::readMaps(p.entry.pid);
     if (!stubMaps) {
         return std::unexpected(stubMaps.error().context("restore stub"));
     }
-    auto area = findFreeRange(ctx.mm, *stubMaps, {}, kInjectionAreaSize);
+    auto area = findFreeRange(p.mm, *stubMaps, {}, kInjectionAreaSize);
     if (!area) {
         return std::unexpected(area.error().context("restore injection area"));
     }
@@ -686,13 +803,13 @@ Result<void> createProcess(RestoreContext &ctx)
     if (*mapped != *area) {
         return fail("restore injection area: mmap placed it at " + hexAddr(*mapped), EEXIST);
     }
-    ctx.injectionArea = *area;
+    p.injectionArea = *area;
     // syscall; int3 (a stray resume traps instead of running off)
     const uint8_t code[] = {0x0f, 0x05, 0xcc};
     CRYOPOD_PROPAGATE(inj.memory().write(*area, code));
     CRYOPOD_PROPAGATE(inj.setSyscallAddress(*area));
-    ctx.scratch = RemoteScratch::adopt(inj, *area, kInjectionAreaSize);
-    ctx.scratch.reset(kScratchOffset);
+    p.scratch = RemoteScratch::adopt(inj, *area, kInjectionAreaSize);
+    p.scratch.reset(kScratchOffset);
 
     CRYOPOD_PROPAGATE(unmapStubMappings(inj, *stubMaps, *area, *area + kInjectionAreaSize));
     uint64_t specialsSize = 0;
@@ -701,39 +818,49 @@ Result<void> createProcess(RestoreContext &ctx)
             specialsSize += m.end - m.start;
         }
     }
-    auto temp = findFreeRange(ctx.mm, *stubMaps, {{*area, *area + kInjectionAreaSize}}, std::max<uint64_t>(specialsSize, 4096));
+    auto temp = findFreeRange(p.mm, *stubMaps, {{*area, *area + kInjectionAreaSize}}, std::max<uint64_t>(specialsSize, 4096));
     if (!temp) {
         return std::unexpected(temp.error().context("restore vdso"));
     }
-    CRYOPOD_PROPAGATE(restoreVdso(inj, ctx.mm, *stubMaps, *temp));
+    CRYOPOD_PROPAGATE(restoreVdso(inj, p.mm, *stubMaps, *temp));
     return {};
 }
 
-Result<void> restoreMemory(RestoreContext &ctx, PagePipeline &pipeline)
+// The VMAs of a process, ready for its pages.
+Result<void> prepareMemory(RestoreContext &ctx, ProcessRestore &p)
 {
-    Injector &inj = *ctx.injector;
-    auto mapped = restoreVmas(inj, ctx.scratch, ctx.mm);
+    Injector &inj = *p.injector;
+    auto mapped = restoreVmas(inj, p.scratch, p.mm);
     if (!mapped) {
         return std::unexpected(mapped.error());
     }
+    p.mapped = std::move(*mapped);
     ctx.step("vmas mapped");
-    auto fill = preparePageFill(inj, ctx.scratch, ctx.mm, *mapped);
+    auto fill = preparePageFill(inj, p.scratch, p.mm, *p.mapped);
     if (!fill) {
         return std::unexpected(fill.error());
     }
-    ctx.step(fill->uffd.valid() ? "userfaultfd registered" : "no userfaultfd: process_vm_writev");
-    const pid_t pid = ctx.entry.pid;
-    const RemoteMemory &memory = inj.memory();
+    p.fill = std::move(*fill);
+    ctx.step(p.fill->uffd.valid() ? "userfaultfd registered" : "no userfaultfd: process_vm_writev");
+    return {};
+}
+
+// The pages of every process, as they come in the image (process by
+// process), then what comes after the pages in each.
+Result<void> restoreMemory(RestoreContext &ctx, PagePipeline &pipeline)
+{
     const unsigned workers = pageWorkers();
     const size_t chunk = pageChunkBytes(ctx.pageSize);
     auto written = pipeline.run(workers,
                                 chunk,
                                 ctx.pageSize,
                                 [&](const image::StoredPages &stored, std::span<const image::PageRun> runs, std::span<const uint8_t> data) -> Result<uint64_t> {
-                                    if (stored.pid != pid) {
-                                        return fail("image: page data of pid " + std::to_string(stored.pid) + ", not of " + std::to_string(pid), EINVAL);
+                                    const auto it = ctx.byPid.find(stored.pid);
+                                    if (it == ctx.byPid.end() || it->second->entry.zombie) {
+                                        return fail("image: page data of pid " + std::to_string(stored.pid) + ", no live process of the tree", EINVAL);
                                     }
-                                    return restorePages(pid, memory, ctx.mm, *mapped, *fill, runs, data, ctx.pageSize);
+                                    const ProcessRestore &p = *it->second;
+                                    return restorePages(p.entry.pid, p.injector->memory(), p.mm, *p.mapped, *p.fill, runs, data, ctx.pageSize);
                                 });
     if (!written) {
         return std::unexpected(written.error());
@@ -759,11 +886,77 @@ Result<void> restoreMemory(RestoreContext &ctx, PagePipeline &pipeline)
                      double(pipeline.decodeCpuNs()) / 1e6,
                      double(pipeline.writeCpuNs()) / 1e6);
     }
-    CRYOPOD_PROPAGATE(finishPageFill(inj, *fill));
     ctx.step("pages written");
-    CRYOPOD_PROPAGATE(finishVmas(inj, ctx.mm, *mapped));
-    CRYOPOD_PROPAGATE(restoreMmFields(inj, ctx.scratch, ctx.mm));
+    for (auto &p : ctx.processes) {
+        if (p->entry.zombie) {
+            continue;
+        }
+        Injector &inj = *p->injector;
+        CRYOPOD_PROPAGATE(finishPageFill(inj, *p->fill));
+        CRYOPOD_PROPAGATE(finishVmas(inj, p->mm, *p->mapped));
+        CRYOPOD_PROPAGATE(restoreMmFields(inj, p->scratch, p->mm));
+    }
     ctx.step("vmas finished, mm fields");
+    return {};
+}
+
+// The fd tables, process by process in the tree's order: the objects a
+// process creates (pipes, eventfds, ... with the descriptions later
+// processes take over), the descriptions it takes over from earlier
+// processes, then its fds in order. The temporary fds stay until every
+// process has its table (finishFiles).
+Result<void> restoreFileTable(ProcessRestore &p, RestoreContext &ctx)
+{
+    Injector &inj = *p.injector;
+    std::map<int32_t, std::string> copies;
+    for (const auto &[fd, file] : p.unlinkedFiles) {
+        copies.emplace(fd, file.path());
+    }
+    auto objectFds = createFileObjects(inj, p.scratch, p.ownerView, p.fileObjects);
+    if (!objectFds) {
+        return std::unexpected(objectFds.error());
+    }
+    p.objectFds = std::move(*objectFds);
+    for (const image::FdRecord &fd : p.files.fds) {
+        if (fd.dupOf != -1) {
+            continue;
+        }
+        const std::string what = "restore fd " + std::to_string(fd.fd) + " of " + std::to_string(p.entry.pid);
+        pid_t srcPid = 0;
+        int32_t srcFd = -1;
+        if (fd.sharedPid != 0) {
+            srcPid = fd.sharedPid;
+            srcFd = fd.sharedFd;
+        } else if (fd.object != 0 && !std::any_of(p.fileObjects.begin(), p.fileObjects.end(), [&](const image::FileObjectRecord &o) {
+                       return o.id == fd.object;
+                   })) {
+            // A description another process made for this fd.
+            for (const auto &owner : ctx.processes) {
+                const auto key = owner->foreign.keys.find({p.entry.pid, fd.fd});
+                if (key == owner->foreign.keys.end()) {
+                    continue;
+                }
+                const auto temporary = owner->objectFds ? owner->objectFds->byFd.find(key->second) : std::map<int32_t, int32_t>::const_iterator{};
+                if (!owner->objectFds || temporary == owner->objectFds->byFd.end()) {
+                    return fail(what + ": process " + std::to_string(owner->entry.pid) + " did not make its open file", EINVAL);
+                }
+                srcPid = owner->entry.pid;
+                srcFd = temporary->second;
+            }
+            if (srcPid == 0) {
+                return fail(what + ": no process of the tree makes its file object " + std::to_string(fd.object), EINVAL);
+            }
+        } else {
+            continue;
+        }
+        auto taken = takeDescription(inj, *p.objectFds, srcPid, srcFd, what);
+        if (!taken) {
+            return std::unexpected(taken.error());
+        }
+        p.objectFds->byFd[fd.fd] = *taken;
+    }
+    CRYOPOD_PROPAGATE(restoreFiles(inj, p.scratch, p.files, copies, p.objectFds->byFd));
+    p.unlinkedFiles.clear(); // opened: the names go, as they were gone before
     return {};
 }
 
@@ -772,37 +965,37 @@ Result<void> restoreMemory(RestoreContext &ctx, PagePipeline &pipeline)
 // `syscall` instruction and scratch space. Each queues its own pending
 // signals (the kernel lets a thread queue a signal with a kill()-like or
 // kernel siginfo to itself only).
-Result<void> createThreads(RestoreContext &ctx)
+Result<void> createThreads(RestoreContext &ctx, ProcessRestore &p)
 {
-    if (ctx.threads.size() < 2) {
+    if (p.threads.size() < 2) {
         return {};
     }
-    Injector &leader = *ctx.injector;
-    CRYOPOD_PROPAGATE(ctx.process.traceClones());
-    for (size_t i = 1; i < ctx.threads.size(); ++i) {
-        const image::ThreadRecord &thread = ctx.threads[i];
-        auto tid = cloneThread(leader, ctx.scratch, thread);
+    Injector &leader = *p.injector;
+    CRYOPOD_PROPAGATE(p.process.traceClones());
+    for (size_t i = 1; i < p.threads.size(); ++i) {
+        const image::ThreadRecord &thread = p.threads[i];
+        auto tid = cloneThread(leader, p.scratch, thread);
         if (!tid) {
             return std::unexpected(tid.error());
         }
-        auto tracee = ctx.process.adoptThread(*tid);
+        auto tracee = p.process.adoptThread(*tid);
         if (!tracee) {
             return std::unexpected(tracee.error());
         }
-        auto injector = Injector::create(**tracee, ctx.injectionArea);
+        auto injector = Injector::create(**tracee, p.injectionArea);
         if (!injector) {
             return std::unexpected(injector.error().context("restore thread " + std::to_string(*tid)));
         }
-        RemoteScratch scratch = RemoteScratch::adopt(*injector, ctx.injectionArea, kInjectionAreaSize);
+        RemoteScratch scratch = RemoteScratch::adopt(*injector, p.injectionArea, kInjectionAreaSize);
         scratch.reset(kScratchOffset);
         auto r = restoreThreadInjected(*injector, scratch, thread);
         if (r) {
             // Its mask blocks everything while injecting (inherited from
             // the leader's injector): they stay pending.
-            r = restorePendingSignals(*injector, scratch, ctx.entry.pid, thread.tid, thread.pending, false);
+            r = restorePendingSignals(*injector, scratch, p.entry.pid, thread.tid, thread.pending, false);
         }
         if (r) {
-            r = restoreCreds(*injector, scratch, ctx.creds);
+            r = restoreCreds(*injector, scratch, p.creds);
         }
         scratch.release(); // the leader unmaps the area
         ctx.injected += injector->injectedCount();
@@ -812,33 +1005,25 @@ Result<void> createThreads(RestoreContext &ctx)
     return {};
 }
 
-Result<void> restoreState(RestoreContext &ctx)
+// Everything after the fd table, up to the registers.
+Result<void> restoreState(RestoreContext &ctx, ProcessRestore &p)
 {
-    Injector &inj = *ctx.injector;
-    const image::ThreadRecord &leader = ctx.threads.front();
-    std::map<int32_t, std::string> copies;
-    for (const auto &[fd, file] : ctx.unlinkedFiles) {
-        copies.emplace(fd, file.path());
+    Injector &inj = *p.injector;
+    const image::ThreadRecord &leader = p.threads.front();
+    CRYOPOD_PROPAGATE(restoreTask(inj, p.scratch, p.task));
+    CRYOPOD_PROPAGATE(restoreRlimits(inj, p.scratch, p.task));
+    CRYOPOD_PROPAGATE(restoreSignals(inj, p.scratch, p.signals));
+    CRYOPOD_PROPAGATE(restoreThreadInjected(inj, p.scratch, leader));
+    if (p.zombieChildren) {
+        // The placeholders' SIGCHLD (blocked, so queued): it was delivered
+        // before the checkpoint, or is among the pending signals below.
+        CRYOPOD_PROPAGATE(takeBackSigchld(inj, p.scratch));
     }
-    // Pipes, eventfds, ... first, at fds above the image's; then the fd
-    // table in order; then what needs every fd in place (epoll registrations).
-    auto objectFds = createFileObjects(inj, ctx.scratch, ctx.files, ctx.fileObjects);
-    if (!objectFds) {
-        return std::unexpected(objectFds.error());
-    }
-    CRYOPOD_PROPAGATE(restoreFiles(inj, ctx.scratch, ctx.files, copies, objectFds->byFd));
-    CRYOPOD_PROPAGATE(finishFileObjects(inj, ctx.scratch, ctx.files, ctx.fileObjects, *objectFds));
-    ctx.unlinkedFiles.clear(); // opened: the names go, as they were gone before
-    CRYOPOD_PROPAGATE(restoreProcessGroup(inj, ctx.entry));
-    CRYOPOD_PROPAGATE(restoreTask(inj, ctx.scratch, ctx.task));
-    CRYOPOD_PROPAGATE(restoreRlimits(inj, ctx.scratch, ctx.task));
-    CRYOPOD_PROPAGATE(restoreSignals(inj, ctx.scratch, ctx.signals));
-    CRYOPOD_PROPAGATE(restoreThreadInjected(inj, ctx.scratch, leader));
     // While the injector blocks every signal: they stay pending through the
     // rest of the rebuild; restoreThreadState() then puts the image's mask back.
-    CRYOPOD_PROPAGATE(restorePendingSignals(inj, ctx.scratch, ctx.entry.pid, leader.tid, ctx.signals.pending, true));
-    CRYOPOD_PROPAGATE(restorePendingSignals(inj, ctx.scratch, ctx.entry.pid, leader.tid, leader.pending, false));
-    CRYOPOD_PROPAGATE(restoreRoot(inj, ctx.scratch, ctx.task));
+    CRYOPOD_PROPAGATE(restorePendingSignals(inj, p.scratch, p.entry.pid, leader.tid, p.signals.pending, true));
+    CRYOPOD_PROPAGATE(restorePendingSignals(inj, p.scratch, p.entry.pid, leader.tid, leader.pending, false));
+    CRYOPOD_PROPAGATE(restoreRoot(inj, p.scratch, p.task));
     // The last path-based step is done: the credentials need the restorer's
     // own filesystem identity to start from.
     if (ctx.options.openAs) {
@@ -847,62 +1032,75 @@ Result<void> restoreState(RestoreContext &ctx)
     // Threads share cwd, root and fs identity with the leader (CLONE_FS) but
     // have credentials of their own: they are created while the leader may
     // still choose tids (CAP_CHECKPOINT_RESTORE) and set theirs themselves.
-    CRYOPOD_PROPAGATE(createThreads(ctx));
-    ctx.step(ctx.threads.size() > 1 ? "threads created" : "single thread");
+    CRYOPOD_PROPAGATE(createThreads(ctx, p));
+    ctx.step(p.threads.size() > 1 ? "threads created" : "single thread");
     // After the threads: a POSIX timer may signal one of them (SIGEV_THREAD_ID).
-    CRYOPOD_PROPAGATE(restoreTimers(inj, ctx.scratch, ctx.timers));
-    CRYOPOD_PROPAGATE(restoreCreds(inj, ctx.scratch, ctx.creds));
+    CRYOPOD_PROPAGATE(restoreTimers(inj, p.scratch, p.timers));
+    CRYOPOD_PROPAGATE(restoreCreds(inj, p.scratch, p.creds));
     ctx.step("files, task, signals, creds");
     ctx.injected += inj.injectedCount();
     // The injection area goes last: the munmap returns at its syscall-exit
     // stop and no thread runs there again.
-    CRYOPOD_PROPAGATE(ctx.scratch.unmap());
+    CRYOPOD_PROPAGATE(p.scratch.unmap());
     inj.dismiss();
-    CRYOPOD_PROPAGATE(restoreThreadState(ctx.process.tracee(), leader));
-    for (size_t i = 1; i < ctx.threads.size(); ++i) {
-        CRYOPOD_PROPAGATE(restoreThreadState(ctx.process.threads()[i - 1], ctx.threads[i]));
+    CRYOPOD_PROPAGATE(restoreThreadState(p.process.tracee(), leader));
+    for (size_t i = 1; i < p.threads.size(); ++i) {
+        CRYOPOD_PROPAGATE(restoreThreadState(p.process.threads()[i - 1], p.threads[i]));
     }
     return {};
 }
 
+// Every process and thread is ready: let them all go, one right after the
+// other (children first, so that no parent runs before its children exist
+// as they were).
 Result<void> letGo(RestoreContext &ctx)
 {
-    const pid_t pid = ctx.process.pid();
     if (ctx.options.frozen) {
-        // Queued now, taken when the process leaves the ptrace stop: it
-        // enters a group stop before running a single instruction.
-        if (::kill(pid, SIGSTOP) != 0) {
-            return sysError("restore: stop " + std::to_string(pid));
+        for (auto &p : ctx.processes) {
+            // Queued now, taken when the process leaves the ptrace stop: it
+            // enters a group stop before running a single instruction.
+            if (!p->entry.zombie && ::kill(p->entry.pid, SIGSTOP) != 0) {
+                return sysError("restore: stop " + std::to_string(p->entry.pid));
+            }
         }
     }
-    ctx.injector.reset();
-    // Every thread is ready: let them all go, one right after the other.
-    for (Tracee &thread : ctx.process.threads()) {
-        auto r = thread.detach(0);
+    for (auto &p : ctx.processes) {
+        p->injector.reset();
+    }
+    for (auto it = ctx.processes.rbegin(); it != ctx.processes.rend(); ++it) {
+        ProcessRestore &p = **it;
+        if (p.entry.zombie) {
+            continue;
+        }
+        for (Tracee &thread : p.process.threads()) {
+            auto r = thread.detach(0);
+            if (!r) {
+                return std::unexpected(r.error().context("restore: detach"));
+            }
+        }
+        auto r = p.process.tracee().detach(0);
         if (!r) {
             return std::unexpected(r.error().context("restore: detach"));
         }
+        p.process.release();
     }
-    auto r = ctx.process.tracee().detach(0);
-    if (!r) {
-        return std::unexpected(r.error().context("restore: detach"));
-    }
-    ctx.process.release();
     if (ctx.options.frozen) {
         // Back from its ptrace stop, each thread takes the queued SIGSTOP
         // before its first instruction; until then /proc shows it running.
-        // Return once the whole group is stopped (or after 5 s), so that
+        // Return once every thread is stopped (or after 5 s), so that
         // "restored frozen" holds when the caller looks.
-        for (const image::ThreadRecord &thread : ctx.threads) {
-            for (int waited = 0;; ++waited) {
-                auto stat = procfs::readStat(pid, thread.tid);
-                if (!stat || stat->state() == 'T') {
-                    break; // stopped, or gone (the caller sees that itself)
+        for (auto &p : ctx.processes) {
+            for (const image::ThreadRecord &thread : p->threads) {
+                for (int waited = 0;; ++waited) {
+                    auto stat = procfs::readStat(p->entry.pid, thread.tid);
+                    if (!stat || stat->state() == 'T') {
+                        break; // stopped, or gone (the caller sees that itself)
+                    }
+                    if (waited >= 5000) {
+                        break; // restored all the same: it stops when it leaves the kernel
+                    }
+                    ::usleep(1000);
                 }
-                if (waited >= 5000) {
-                    break; // restored all the same: it stops when it leaves the kernel
-                }
-                ::usleep(1000);
             }
         }
     }
@@ -927,23 +1125,47 @@ Result<void> run(RestoreContext &ctx, int inFd)
     CRYOPOD_PROPAGATE(readMetadata(ctx, **reader, pending));
     ctx.step("metadata read, validated");
     // From here on only the pipeline's thread reads the image; it reads
-    // ahead while the process is created.
+    // ahead while the processes are created.
     PagePipeline pipeline;
     pipeline.start(**reader, std::move(*pending));
-    CRYOPOD_PROPAGATE(createProcess(ctx));
-    ctx.step("process created, emptied");
-    // Every path the image names (mapped files, exe, fds, cwd, root) is
-    // opened by the process itself, from here on with the caller's rights.
-    if (ctx.options.openAs) {
-        CRYOPOD_PROPAGATE(assumeFsIdentity(*ctx.injector, ctx.scratch, *ctx.options.openAs));
+    CRYOPOD_PROPAGATE(createTree(ctx));
+    for (auto &p : ctx.processes) {
+        if (p->entry.zombie) {
+            continue;
+        }
+        CRYOPOD_PROPAGATE(emptyProcess(*p));
+        // Every path the image names (mapped files, exe, fds, cwd, root) is
+        // opened by the process itself, from here on with the caller's rights.
+        if (ctx.options.openAs) {
+            CRYOPOD_PROPAGATE(assumeFsIdentity(*p->injector, p->scratch, *ctx.options.openAs));
+        }
+        CRYOPOD_PROPAGATE(prepareMemory(ctx, *p));
     }
+    ctx.step("processes created, emptied");
     CRYOPOD_PROPAGATE(restoreMemory(ctx, pipeline));
-    CRYOPOD_PROPAGATE(restoreState(ctx));
+    for (auto &p : ctx.processes) {
+        if (!p->entry.zombie) {
+            CRYOPOD_PROPAGATE(restoreFileTable(*p, ctx));
+        }
+    }
+    // Every fd table is complete: the epoll registrations, then the
+    // temporary fds go (later processes took what they needed of them).
+    for (auto &p : ctx.processes) {
+        if (!p->entry.zombie) {
+            CRYOPOD_PROPAGATE(finishFileObjects(*p->injector, p->scratch, p->ownerView, p->fileObjects, *p->objectFds));
+        }
+    }
+    ctx.step("fd tables");
+    for (auto &p : ctx.processes) {
+        if (!p->entry.zombie) {
+            CRYOPOD_PROPAGATE(restoreState(ctx, *p));
+        }
+    }
     CRYOPOD_PROPAGATE(letGo(ctx));
     ctx.step("detached");
     if (ctx.trace) {
-        std::fprintf(stderr, "restore: %llu pages, %llu injected system calls\n", static_cast<unsigned long long>(ctx.pagesRestored),
-                     static_cast<unsigned long long>(ctx.injected));
+        std::fprintf(stderr, "restore: %zu processes, %llu pages, %llu injected system calls\n", ctx.processes.size(),
+                     static_cast<unsigned long long>(ctx.pagesRestored), static_cast<unsigned long long>(ctx.injected));
     }
     return {};
 }
@@ -966,12 +1188,43 @@ Result<RestoreResult> restore(int inFd, const RestoreOptions &options)
     auto r = run(ctx, inFd);
     if (!r) {
         // Kill first, so that nothing more is injected into a process that
-        // is going away; then the members clean up (temp files unlinked).
-        ctx.scratch.release();
-        if (ctx.injector) {
-            ctx.injector->dismiss();
+        // is going away (children first, each reaped by us as its tracer);
+        // then the members clean up (temp files unlinked).
+        for (auto &p : ctx.processes) {
+            p->scratch.release();
+            if (p->injector) {
+                p->injector->dismiss();
+            }
         }
-        ctx.process.kill();
+        // A child killed while its parent lives stays the parent's zombie;
+        // as a child subreaper (for this moment, if we are none) we inherit
+        // it when the parent dies and reap it: nothing is left behind.
+        int wasSubreaper = 0;
+        ::prctl(PR_GET_CHILD_SUBREAPER, &wasSubreaper);
+        if (!wasSubreaper) {
+            ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        }
+        std::vector<pid_t> created;
+        for (auto it = ctx.processes.rbegin(); it != ctx.processes.rend(); ++it) {
+            if ((*it)->created) {
+                created.push_back((*it)->entry.pid);
+            }
+            (*it)->process.kill();
+        }
+        for (const pid_t pid : created) {
+            for (int attempt = 0; attempt < 200; ++attempt) {
+                const pid_t r = ::waitpid(pid, nullptr, __WALL | WNOHANG);
+                if (r < 0 && errno != EINTR) {
+                    break; // reaped (or never ours)
+                }
+                if (r == 0) {
+                    ::usleep(1000);
+                }
+            }
+        }
+        if (!wasSubreaper) {
+            ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+        }
         Error error = r.error();
         if (options.openAs && (error.code == EACCES || error.code == EPERM)) {
             error.message += " (with the caller's rights: uid " + std::to_string(options.openAs->uid) + ", gid " + std::to_string(options.openAs->gid) + ")";
@@ -979,7 +1232,7 @@ Result<RestoreResult> restore(int inFd, const RestoreOptions &options)
         return std::unexpected(error);
     }
     RestoreResult result;
-    result.root = ctx.entry.pid;
+    result.root = ctx.tree.rootPid;
     result.totalNs = monotonicNs() - ctx.startNs;
     return result;
 }

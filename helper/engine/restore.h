@@ -8,13 +8,17 @@
 #pragma once
 
 #include "engine.h"
+#include "fileobjects.h"
+#include "mem.h"
 #include "ptrace_inject.h"
 #include "pstree.h"
 #include "records.h"
 #include "result.h"
+#include "sharing.h"
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,9 +62,37 @@ private:
     std::optional<FsIdentity> m_owner;
 };
 
-// Everything one restore works with; passed explicitly, no globals. Members
-// are declared in destruction-safe order: the injector refers to the process's
-// tracee, so it goes first (C++ destroys in reverse order).
+// One process of the tree being restored: its records, complete before
+// anything is created, then the process being built. Members are declared
+// in destruction-safe order: the injector refers to the process's tracee, so
+// it goes first (C++ destroys in reverse order).
+struct ProcessRestore {
+    image::ProcessEntry entry;
+    image::TaskRecord task;
+    image::CredsRecord creds;
+    image::SignalsRecord signals;
+    std::vector<image::ThreadRecord> threads; // the tree's order: the leader first
+    image::TimersRecord timers; // all disarmed when the image has none
+    image::MmRecord mm;
+    image::FilesRecord files;
+    std::vector<image::FileObjectRecord> fileObjects; // the pipes, eventfds, ... it creates (ownerPid)
+    std::map<int32_t, TempFile> unlinkedFiles; // by fd: the saved contents, on disk
+    std::vector<bool> seen = std::vector<bool>(7, false); // its Task, Thread, Creds, ... records
+    bool zombieChildren = false; // the placeholders of zombie children exited in it (SIGCHLD to take back)
+    bool created = false; // its pid is ours (until the restore ends)
+
+    RestoredProcess process;
+    std::optional<Injector> injector;
+    RemoteScratch scratch; // the injection area minus its first bytes
+    uint64_t injectionArea = 0; // start of the RWX area holding `syscall`
+    std::optional<MappedVmas> mapped;
+    std::optional<PageFill> fill;
+    image::FilesRecord ownerView; // what its createFileObjects() sees (sharing.h)
+    ForeignFds foreign;
+    std::optional<ObjectFds> objectFds;
+};
+
+// Everything one restore works with; passed explicitly, no globals.
 struct RestoreContext {
     RestoreOptions options;
     uint32_t pageSize = 4096;
@@ -69,22 +101,11 @@ struct RestoreContext {
     // The image's metadata, complete before anything is created.
     image::Header header;
     image::ProcessTreeRecord tree;
-    image::ProcessEntry entry; // the one process of v1
-    image::TaskRecord task;
-    image::CredsRecord creds;
-    image::SignalsRecord signals;
-    std::vector<image::ThreadRecord> threads; // the tree's order: the leader first
-    image::TimersRecord timers; // all disarmed when the image has none
-    image::MmRecord mm;
-    image::FilesRecord files;
-    std::vector<image::FileObjectRecord> fileObjects; // pipes, eventfds, ... named by fds of `files`
-    std::map<int32_t, TempFile> unlinkedFiles; // by fd: the saved contents, on disk
+    // The processes in the tree's order (parents before children); stable
+    // addresses: injectors point into them.
+    std::vector<std::unique_ptr<ProcessRestore>> processes;
+    std::map<int32_t, ProcessRestore *> byPid;
 
-    // The process being built.
-    RestoredProcess process;
-    std::optional<Injector> injector;
-    RemoteScratch scratch; // the injection area minus its first bytes
-    uint64_t injectionArea = 0; // start of the RWX area holding `syscall`
     uint64_t pagesRestored = 0;
     uint64_t injected = 0; // system calls injected
 

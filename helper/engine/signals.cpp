@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <sys/syscall.h>
 
 namespace cryopod::engine
@@ -138,6 +139,28 @@ Result<void> restorePendingSignals(Injector &injector, RemoteScratch &scratch, p
         if (!r) {
             return std::unexpected(r.error());
         }
+    }
+    return {};
+}
+
+Result<void> takeBackSigchld(Injector &injector, RemoteScratch &scratch)
+{
+    const size_t mark = scratch.used();
+    const uint64_t set = uint64_t(1) << (SIGCHLD - 1);
+    const struct timespec zero{};
+    auto setAddr = scratch.put(std::span(reinterpret_cast<const uint8_t *>(&set), sizeof set));
+    auto zeroAddr = setAddr ? scratch.put(std::span(reinterpret_cast<const uint8_t *>(&zero), sizeof zero)) : setAddr;
+    if (!zeroAddr) {
+        scratch.reset(mark);
+        return std::unexpected(zeroAddr.error().context("take back SIGCHLD"));
+    }
+    auto r = injector.syscall(SYS_rt_sigtimedwait, *setAddr, 0, *zeroAddr, sizeof set);
+    scratch.reset(mark);
+    if (!r) {
+        return std::unexpected(r.error().context("take back SIGCHLD"));
+    }
+    if (*r != SIGCHLD && *r != -EAGAIN) {
+        return fail("take back SIGCHLD: rt_sigtimedwait", *r < 0 ? int(-*r) : EIO);
     }
     return {};
 }

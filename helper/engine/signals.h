@@ -45,6 +45,11 @@ Result<std::vector<image::PendingSignal>> dumpPendingSignals(const Tracee &trace
 // in the image are refused.
 Result<void> restoreSignals(Injector &injector, RemoteScratch &scratch, const image::SignalsRecord &record);
 
+// Takes the SIGCHLD the placeholders of zombie children queued when they
+// exited (blocked) out of the process's queue again (rt_sigtimedwait with no
+// wait), before its pending signals of the image are queued.
+Result<void> takeBackSigchld(Injector &injector, RemoteScratch &scratch);
+
 // Queues `pending` again in the injector's thread, in order, each with its
 // original siginfo: rt_sigqueueinfo(pid) for the process queue (shared),
 // rt_tgsigqueueinfo(pid, tid) for the thread's own. A process may queue any

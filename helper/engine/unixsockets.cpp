@@ -263,7 +263,7 @@ std::string unixSocketRefusal(const std::string &fdName, uint64_t inode, const s
         return what + " that is not connected: not supported yet";
     }
     if (info->peer != 0 && !processSockets.contains(info->peer)) {
-        return what + " connected to socket:[" + std::to_string(info->peer) + "] outside the process: a connection leaving the checkpoint cannot be restored";
+        return what + " connected to socket:[" + std::to_string(info->peer) + "] outside the checkpoint: a connection leaving the checkpoint cannot be restored";
     }
     return {};
 }

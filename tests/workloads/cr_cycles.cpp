@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <format>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <poll.h>
 #include <set>
@@ -52,6 +53,8 @@ struct Options {
     double minRuntime = 0;
     double timeout = 50;
     bool expectFail = false;
+    bool tree = false; // the workload is a process tree: check and clean up all of it
+    bool treeChanges = false; // ... whose shape changes as it runs (a shell): not compared after a restore
     std::vector<std::string> workload;
 };
 
@@ -194,6 +197,57 @@ std::vector<pid_t> ownChildren()
     return {children.begin(), children.end()};
 }
 
+// A process of a workload's tree as /proc shows it.
+struct TreeEntry {
+    pid_t ppid = 0;
+    pid_t pgid = 0;
+    pid_t sid = 0;
+    char state = '?';
+    friend bool operator==(const TreeEntry &a, const TreeEntry &b)
+    {
+        return a.ppid == b.ppid && a.pgid == b.pgid && a.sid == b.sid;
+    }
+};
+
+// Every descendant of root (not root itself), through /proc/PID/task/*/children.
+std::map<pid_t, TreeEntry> descendants(pid_t root)
+{
+    std::map<pid_t, TreeEntry> out;
+    std::vector<pid_t> queue{root};
+    for (size_t i = 0; i < queue.size(); ++i) {
+        const std::string dir = std::format("/proc/{}/task", queue[i]);
+        std::error_code ec;
+        for (const auto &task : std::filesystem::directory_iterator(dir, ec)) {
+            std::istringstream in(readFile(task.path().string() + "/children"));
+            pid_t child;
+            while (in >> child) {
+                if (out.contains(child)) {
+                    continue;
+                }
+                const std::string stat = readFile(std::format("/proc/{}/stat", child));
+                const auto close = stat.rfind(')');
+                TreeEntry e;
+                if (close != std::string::npos) {
+                    std::istringstream fields(stat.substr(close + 2));
+                    fields >> e.state >> e.ppid >> e.pgid >> e.sid;
+                }
+                out[child] = e;
+                queue.push_back(child);
+            }
+        }
+    }
+    return out;
+}
+
+std::string describeTree(const std::map<pid_t, TreeEntry> &tree)
+{
+    std::string out;
+    for (const auto &[pid, e] : tree) {
+        out += std::format(" {}(ppid {}, pgid {}, sid {}, {})", pid, e.ppid, e.pgid, e.sid, e.state);
+    }
+    return out.empty() ? " (none)" : out;
+}
+
 // A child process with an optional deadline.
 struct Child {
     pid_t pid = -1;
@@ -312,6 +366,8 @@ private:
     bool checkRunning(const char *what, bool expectProgress);
     bool waitProgress(const char *what);
     bool checkNoStrayChildren();
+    bool waitTreeGone(const std::map<pid_t, TreeEntry> &tree);
+    bool checkTree();
     void cleanUp();
     void printDiagnostics();
     double remaining() const;
@@ -338,7 +394,45 @@ private:
     Clock::time_point m_deadline;
     Clock::time_point m_workloadStart;
     struct stat m_ready {}; // STATEDIR/ready as the original wrote it
+    std::map<pid_t, TreeEntry> m_tree; // --tree: the descendants at ready
 };
+
+bool Harness::waitTreeGone(const std::map<pid_t, TreeEntry> &tree)
+{
+    // Orphans of the dead tree come to us (subreaper): reap them until none
+    // of its pids is left and we have no child left (the original root is
+    // reaped already, nothing else of ours runs now).
+    const auto until = Clock::now() + std::chrono::duration<double>(cap(ReapTimeout));
+    for (;;) {
+        while (waitpid(-1, nullptr, WNOHANG) > 0) {
+        }
+        std::string left;
+        for (const pid_t child : ownChildren()) {
+            left += std::format(" {} ({}, our child)", child, stateName(procInfo(child).state));
+        }
+        for (const auto &[pid, e] : tree) {
+            if (fileExists(std::format("/proc/{}", pid))) {
+                left += std::format(" {} ({})", pid, stateName(procInfo(pid).state));
+            }
+        }
+        if (left.empty()) {
+            return true;
+        }
+        if (Clock::now() >= until) {
+            return fail(std::format("processes of the original tree still exist:{}", left));
+        }
+        usleep(5000);
+    }
+}
+
+bool Harness::checkTree()
+{
+    const auto now = descendants(m_pid);
+    if (now != m_tree) {
+        return fail(std::format("the restored tree differs: was{}, is{}", describeTree(m_tree), describeTree(now)));
+    }
+    return true;
+}
 
 double Harness::remaining() const
 {
@@ -420,6 +514,10 @@ bool Harness::startWorkload()
         fds += std::format(" {}={}", fd, target);
     }
     say(std::format("{}: pid {} ready, state dir {}, fds:{}", m_name, m_pid, m_stateDir, fds));
+    if (m_opt.tree) {
+        m_tree = descendants(m_pid);
+        say(std::format("{}: tree of {}:{}", m_name, m_pid, describeTree(m_tree)));
+    }
     return true;
 }
 
@@ -461,13 +559,26 @@ bool Harness::runCryopodctl(const std::vector<std::string> &args, const std::str
 bool Harness::waitProgress(const char *what)
 {
     // Progress: the process got cpu time or was scheduled since the first
-    // look. Sleepers wake every 200 ms at most, spinners always run.
-    const ProcInfo first = procInfo(m_pid);
+    // look. Sleepers wake every 200 ms at most, spinners always run. A tree
+    // progresses when any of its processes does (a shell just waits).
+    auto look = [this] {
+        ProcInfo info = procInfo(m_pid);
+        if (m_opt.tree && info.exists) {
+            for (const auto &[pid, e] : descendants(m_pid)) {
+                const ProcInfo child = procInfo(pid);
+                info.runNs += child.runNs;
+                info.slices += child.slices;
+                info.switches += child.switches;
+            }
+        }
+        return info;
+    };
+    const ProcInfo first = look();
     const double limit = cap(ProgressTimeout);
     const auto until = Clock::now() + std::chrono::duration<double>(limit);
     while (Clock::now() < until) {
         usleep(10000);
-        const ProcInfo now = procInfo(m_pid);
+        const ProcInfo now = look();
         if (!now.exists) {
             return fail(std::format("{} pid {} vanished", what, m_pid));
         }
@@ -562,6 +673,11 @@ bool Harness::cycle(int index, bool leaveRunning)
             return false;
         }
         m_step = std::format("cycle {}/{} ({}): kill the original", index, m_opt.cycles, modeName);
+        if (m_opt.tree) {
+            for (const auto &[pid, e] : descendants(m_pid)) {
+                kill(pid, SIGKILL);
+            }
+        }
         kill(m_pid, SIGKILL);
         const auto status = waitChild(m_pid, cap(ReapTimeout));
         if (!status) {
@@ -578,6 +694,12 @@ bool Harness::cycle(int index, bool leaveRunning)
         }
         if (!WIFSIGNALED(*status)) {
             return fail(std::format("after --kill the original {} (expected death by a signal)", describeStatus(*status)));
+        }
+    }
+    if (m_opt.tree) {
+        m_step = std::format("cycle {}/{} ({}): the original tree gone", index, m_opt.cycles, modeName);
+        if (!waitTreeGone(m_tree)) {
+            return false;
         }
     }
     m_step = std::format("cycle {}/{} ({}): pid free", index, m_opt.cycles, modeName);
@@ -631,6 +753,9 @@ bool Harness::cycle(int index, bool leaveRunning)
         usleep(5000);
     }
     if (!checkRunning("restored", true)) {
+        return false;
+    }
+    if (m_opt.tree && !m_opt.treeChanges && !checkTree()) {
         return false;
     }
     if (!m_opt.plain) {
@@ -799,7 +924,7 @@ int Harness::run()
     std::fprintf(stderr,
                  "usage: cr_cycles --cryopodctl PATH --cycles N --mode leave-running|kill|mixed\n"
                  "                 [--keep DIR] [--frozen] [--plain] [--min-runtime S] [--timeout S]\n"
-                 "                 [--expect-fail] -- WORKLOAD ARGS...\n");
+                 "                 [--expect-fail] [--tree | --tree-changes] -- WORKLOAD ARGS...\n");
     std::exit(2);
 }
 
@@ -847,6 +972,11 @@ int main(int argc, char **argv)
             opt.timeout = std::atof(value("--timeout").c_str());
         } else if (arg == "--expect-fail") {
             opt.expectFail = true;
+        } else if (arg == "--tree") {
+            opt.tree = true;
+        } else if (arg == "--tree-changes") {
+            opt.tree = true;
+            opt.treeChanges = true;
         } else if (arg == "--help" || arg == "-h") {
             usage(nullptr);
         } else {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define WL_LIFETIME_NS (90ull * 1000000000ull)
@@ -298,6 +299,59 @@ void wl_run(void (*step)(void), void (*sabotage)(void), unsigned sleep_ms)
             break;
         }
         wl_sleep_ms(sleep_ms);
+    }
+}
+
+void wl_wait_go(void)
+{
+    while (!wl_go()) {
+        if (wl_expired()) {
+            wl_fail("no go within the workload's lifetime");
+            break;
+        }
+        wl_sleep_ms(20);
+    }
+}
+
+int wl_finish_as(const char *file)
+{
+    static char text[sizeof s_failures + 64];
+    if (s_failureCount == 0) {
+        snprintf(text, sizeof text, "ok\n");
+    } else {
+        snprintf(text, sizeof text, "FAIL: %s\n", s_failures);
+    }
+    if (!writeStateFile(file, text)) {
+        return 1;
+    }
+    return s_failureCount == 0 ? 0 : 1;
+}
+
+void wl_collect(pid_t pid, const char *who, const char *file)
+{
+    int status = 0;
+    pid_t r;
+    do {
+        r = waitpid(pid, &status, 0);
+    } while (r < 0 && errno == EINTR);
+    if (r != pid) {
+        wl_fail("%s (pid %d): waitpid: %s (no longer our child?)", who, (int)pid, strerror(errno));
+        return;
+    }
+    char path[PATH_MAX];
+    wl_path(path, sizeof path, file);
+    char text[2048] = {0};
+    const long n = wl_read_file_at(path, text, sizeof text - 1, 0);
+    while (n > 0 && strlen(text) > 0 && text[strlen(text) - 1] == '\n') {
+        text[strlen(text) - 1] = 0;
+    }
+    if (n <= 0) {
+        wl_fail("%s (pid %d): no verdict in %s (%s)", who, (int)pid, file, WIFEXITED(status) ? "exited" : "killed");
+    } else if (strncmp(text, "ok", 2) != 0) {
+        wl_fail("%s: %s", who, text);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != (strncmp(text, "ok", 2) == 0 ? 0 : 1)) {
+        wl_fail("%s (pid %d): wait status %#x", who, (int)pid, status);
     }
 }
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define WL_PAGE 4096u
 
@@ -64,6 +65,17 @@ void wl_run(void (*step)(void), void (*sabotage)(void), unsigned sleep_ms);
 // Writes STATEDIR/result ("ok" or "FAIL: ...") and returns the exit status
 // (0 when no check failed, 1 otherwise).
 int wl_finish(void);
+
+// Workloads of several processes (tree, pipeline, sessions, zombie): a
+// child process waits for go itself (polling, as wl_run does, and giving up
+// after the lifetime), checks its own state with wl_fail/wl_check and ends
+// with wl_finish_as(FILE): its verdict goes to STATEDIR/FILE, its exit status
+// as wl_finish's. The root collects it with wl_collect after reaping it.
+void wl_wait_go(void);
+int wl_finish_as(const char *file);
+// Reaps child PID (which must still be a child of the caller), expects exit
+// status 0 and adds WHO's failures from STATEDIR/FILE to the caller's.
+void wl_collect(pid_t pid, const char *who, const char *file);
 
 // Small file helpers for setup and verification (abort on setup errors).
 void wl_write_file(const char *path, const void *data, size_t n);

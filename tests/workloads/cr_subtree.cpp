@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// A sub-tree that shares kernel objects with processes outside it is
+// refused, and the report names each of them. The real case: wl_pipeline
+// (root; writer W and reader R joined by a pipe; fd 3 one open file in all
+// three; a socketpair between the root and R). The sub-tree of R alone
+// shares the pipe with W, the socket with the root and fd 3's open file
+// with both. Expected: engine::analyze(R) is Refused and its summary names
+// the pipe with W's pid, the socket's peer outside and the shared open file;
+// engine::checkpoint(R) fails with those reasons, writes nothing, and every
+// process runs on untraced; the whole tree is then checkpointed fine and the
+// workload passes its checks at go.
+//
+//   cr_subtree WL_PIPELINE
+//
+// Plain C++ without QtTest: exits 0 on success, 1 with a message otherwise.
+
+#include "engine.h"
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace
+{
+
+[[noreturn]] void failTest(const std::string &message)
+{
+    std::fprintf(stderr, "cr_subtree: FAIL: %s\n", message.c_str());
+    for (int round = 0; round < 50; ++round) {
+        std::ifstream in("/proc/self/task/" + std::to_string(::getpid()) + "/children");
+        pid_t pid;
+        bool any = false;
+        while (in >> pid) {
+            ::kill(pid, SIGKILL);
+            any = true;
+        }
+        while (::waitpid(-1, nullptr, WNOHANG | __WALL) > 0) { }
+        if (!any) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::exit(1);
+}
+
+std::string readFile(const std::string &path)
+{
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+std::vector<pid_t> childrenOf(pid_t pid)
+{
+    std::vector<pid_t> out;
+    std::istringstream in(readFile("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children"));
+    pid_t child;
+    while (in >> child) {
+        out.push_back(child);
+    }
+    return out;
+}
+
+long tracerOf(pid_t pid)
+{
+    const std::string status = readFile("/proc/" + std::to_string(pid) + "/status");
+    const size_t at = status.find("TracerPid:");
+    return at == std::string::npos ? -1 : std::strtol(status.c_str() + at + 10, nullptr, 10);
+}
+
+void expectIn(const std::string &text, const std::string &part, const char *what)
+{
+    if (text.find(part) == std::string::npos) {
+        failTest(std::string(what) + " does not contain '" + part + "': " + text);
+    }
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: cr_subtree WL_PIPELINE\n");
+        return 2;
+    }
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    char tmpl[] = "/tmp/cr_subtree.XXXXXX";
+    if (!::mkdtemp(tmpl)) {
+        failTest(std::string("mkdtemp: ") + std::strerror(errno));
+    }
+    const std::string stateDir = tmpl;
+    const pid_t root = ::fork();
+    if (root == 0) {
+        const int null = ::open("/dev/null", O_RDWR);
+        for (int fd = 0; fd < 3; ++fd) {
+            ::dup2(null, fd);
+        }
+        ::close_range(3, ~0u, 0);
+        if (::chdir(stateDir.c_str()) != 0) {
+            _exit(126);
+        }
+        ::execl(argv[1], argv[1], stateDir.c_str(), nullptr);
+        _exit(127);
+    }
+    const auto start = std::chrono::steady_clock::now();
+    while (!std::filesystem::exists(stateDir + "/ready")) {
+        if (std::chrono::steady_clock::now() - start > std::chrono::seconds(15)) {
+            failTest("the workload did not get ready");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    const std::vector<pid_t> children = childrenOf(root); // W, R
+    if (children.size() != 2) {
+        failTest("the workload has " + std::to_string(children.size()) + " children, expected 2");
+    }
+    const pid_t w = children[0];
+    const pid_t r = children[1];
+
+    auto report = cryopod::engine::analyze(r);
+    if (!report) {
+        failTest("analyze: " + report.error().describe());
+    }
+    const std::string summary = report->summary();
+    std::printf("report of the sub-tree of R (%d):\n%s", int(r), summary.c_str());
+    if (report->verdict != cryopod::engine::Verdict::Refused) {
+        failTest("the sub-tree of R is not refused");
+    }
+    expectIn(summary, "a pipe (pipe:[", "the report");
+    expectIn(summary, "also open in process " + std::to_string(w), "the report");
+    expectIn(summary, "outside the checkpoint", "the report");
+    expectIn(summary, "connected to socket:[", "the report");
+    expectIn(summary, "is one open file with fd 3 of process", "the report");
+
+    const std::string image = stateDir + "/image";
+    const int out = ::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    cryopod::engine::CheckpointOptions options;
+    options.leaveRunning = false; // were it to succeed, R would be gone
+    auto refused = cryopod::engine::checkpoint(r, out, options);
+    ::close(out);
+    if (refused) {
+        failTest("the checkpoint of R's sub-tree succeeded");
+    }
+    std::printf("checkpoint refused: %s\n", refused.error().describe().c_str());
+    expectIn(refused.error().describe(), "outside the checkpoint", "the refusal");
+    struct stat st {};
+    if (::stat(image.c_str(), &st) != 0 || st.st_size != 0) {
+        failTest("the refused checkpoint wrote to its output");
+    }
+    for (const pid_t pid : {root, w, r}) {
+        if (const long tracer = tracerOf(pid); tracer != 0) {
+            failTest("process " + std::to_string(pid) + " is traced by " + std::to_string(tracer));
+        }
+        if (::kill(pid, 0) != 0) {
+            failTest("process " + std::to_string(pid) + " is gone");
+        }
+    }
+
+    // The whole tree is fine.
+    const int whole = ::open(image.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    options.leaveRunning = true;
+    auto done = cryopod::engine::checkpoint(root, whole, options);
+    ::close(whole);
+    if (!done) {
+        failTest("the checkpoint of the whole tree: " + done.error().describe());
+    }
+    const int go = ::open((stateDir + "/go").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    ::close(go);
+    int status = 0;
+    if (::waitpid(root, &status, 0) != root || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        failTest("the workload did not pass its checks: " + readFile(stateDir + "/result"));
+    }
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
+    std::error_code ec;
+    std::filesystem::remove_all(stateDir, ec);
+    std::printf("cr_subtree: ok\n");
+    return 0;
+}

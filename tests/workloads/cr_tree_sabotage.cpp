@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// A restore of a tree that cannot finish leaves nothing behind. The real
+// case: wl_tree (root, A, B, C, and A's child G) is checkpointed and left
+// running, then every process but the grandchild G is killed: G (now our
+// child, we are a subreaper) holds its pid. The restore creates the root, A,
+// B and C, then fails on G's pid with EEXIST naming G; afterwards none of
+// the pids of root, A, B, C exists (not even as a zombie) and G runs on,
+// untraced, with the same parent (us) and state. Once G is gone the same
+// image restores, and the restored tree passes its own checks at go.
+//
+//   cr_tree_sabotage WL_TREE
+//
+// Plain C++ without QtTest: exits 0 on success, 1 with a message otherwise.
+
+#include "engine.h"
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace
+{
+
+std::string s_stateDir;
+
+[[noreturn]] void failTest(const std::string &message)
+{
+    std::fprintf(stderr, "cr_tree_sabotage: FAIL: %s\n", message.c_str());
+    // Kill and reap everything we started (we are a subreaper).
+    for (int round = 0; round < 50; ++round) {
+        std::ifstream in("/proc/self/task/" + std::to_string(::getpid()) + "/children");
+        pid_t pid;
+        bool any = false;
+        while (in >> pid) {
+            ::kill(pid, SIGKILL);
+            any = true;
+        }
+        while (::waitpid(-1, nullptr, WNOHANG | __WALL) > 0) { }
+        if (!any) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::exit(1);
+}
+
+std::string readFile(const std::string &path)
+{
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+struct ProcState {
+    bool exists = false;
+    char state = '?';
+    pid_t ppid = 0;
+    long tracer = -1;
+};
+
+ProcState procState(pid_t pid)
+{
+    ProcState s;
+    const std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) {
+        return s;
+    }
+    s.exists = true;
+    std::istringstream fields(stat.substr(close + 2));
+    fields >> s.state >> s.ppid;
+    const std::string status = readFile("/proc/" + std::to_string(pid) + "/status");
+    const size_t at = status.find("TracerPid:");
+    s.tracer = at == std::string::npos ? -1 : std::strtol(status.c_str() + at + 10, nullptr, 10);
+    return s;
+}
+
+std::vector<pid_t> childrenOf(pid_t pid)
+{
+    std::vector<pid_t> out;
+    std::istringstream in(readFile("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children"));
+    pid_t child;
+    while (in >> child) {
+        out.push_back(child);
+    }
+    return out;
+}
+
+pid_t startWorkload(const std::string &program)
+{
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        const int null = ::open("/dev/null", O_RDWR);
+        for (int fd = 0; fd < 3; ++fd) {
+            ::dup2(null, fd);
+        }
+        ::close_range(3, ~0u, 0);
+        if (::chdir(s_stateDir.c_str()) != 0) {
+            _exit(126);
+        }
+        ::execl(program.c_str(), program.c_str(), s_stateDir.c_str(), nullptr);
+        _exit(127);
+    }
+    return pid;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: cr_tree_sabotage WL_TREE\n");
+        return 2;
+    }
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    std::signal(SIGPIPE, SIG_IGN);
+    char tmpl[] = "/tmp/cr_tree_sabotage.XXXXXX";
+    if (!::mkdtemp(tmpl)) {
+        failTest(std::string("mkdtemp: ") + std::strerror(errno));
+    }
+    s_stateDir = tmpl;
+    const pid_t root = startWorkload(argv[1]);
+    const auto start = std::chrono::steady_clock::now();
+    while (!std::filesystem::exists(s_stateDir + "/ready")) {
+        if (std::chrono::steady_clock::now() - start > std::chrono::seconds(15)) {
+            failTest("the workload did not get ready");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    const std::vector<pid_t> children = childrenOf(root); // A, B, C
+    if (children.size() != 3) {
+        failTest("the tree has " + std::to_string(children.size()) + " children, expected 3");
+    }
+    const std::vector<pid_t> grandchildren = childrenOf(children.front());
+    if (grandchildren.size() != 1) {
+        failTest("A has " + std::to_string(grandchildren.size()) + " children, expected 1");
+    }
+    const pid_t g = grandchildren.front();
+
+    const std::string image = s_stateDir + "/image";
+    {
+        const int out = ::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        cryopod::engine::CheckpointOptions options;
+        options.leaveRunning = true;
+        auto result = cryopod::engine::checkpoint(root, out, options);
+        ::close(out);
+        if (!result) {
+            failTest("checkpoint: " + result.error().describe());
+        }
+    }
+    // Everything but G goes; G becomes our child.
+    std::set<pid_t> gone {root, children[0], children[1], children[2]};
+    for (const pid_t pid : gone) {
+        ::kill(pid, SIGKILL);
+    }
+    const auto killedAt = std::chrono::steady_clock::now();
+    for (;;) {
+        while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
+        bool left = false;
+        for (const pid_t pid : gone) {
+            left = left || procState(pid).exists;
+        }
+        if (!left && procState(g).ppid == ::getpid()) {
+            break;
+        }
+        if (std::chrono::steady_clock::now() - killedAt > std::chrono::seconds(5)) {
+            failTest("the killed processes did not go away");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    const ProcState before = procState(g);
+
+    auto restoreImage = [&image] {
+        const int in = ::open(image.c_str(), O_RDONLY | O_CLOEXEC);
+        auto result = cryopod::engine::restore(in, cryopod::engine::RestoreOptions {});
+        ::close(in);
+        return result;
+    };
+    auto failed = restoreImage();
+    if (failed) {
+        failTest("the restore succeeded although pid " + std::to_string(g) + " is taken");
+    }
+    const std::string message = failed.error().describe();
+    std::printf("restore failed: %s\n", message.c_str());
+    if (failed.error().code != EEXIST || message.find("pid " + std::to_string(g) + " is in use") == std::string::npos) {
+        failTest("the error does not say that pid " + std::to_string(g) + " is in use: " + message);
+    }
+    // Nothing of the restore is left, not even a zombie.
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
+    for (const pid_t pid : gone) {
+        if (const ProcState s = procState(pid); s.exists) {
+            failTest("pid " + std::to_string(pid) + " exists after the failed restore (state " + s.state + ", parent " + std::to_string(s.ppid) + ")");
+        }
+    }
+    for (const pid_t child : childrenOf(::getpid())) {
+        if (child != g) {
+            failTest("the failed restore left our child " + std::to_string(child));
+        }
+    }
+    const ProcState after = procState(g);
+    if (!after.exists || after.ppid != before.ppid || after.tracer != 0 || (after.state != 'S' && after.state != 'R')) {
+        failTest("G changed: state " + std::string(1, after.state) + ", parent " + std::to_string(after.ppid) + ", tracer " + std::to_string(after.tracer));
+    }
+
+    // Once G is gone the same image restores, and the tree is whole.
+    ::kill(g, SIGKILL);
+    ::waitpid(g, nullptr, 0);
+    auto restored = restoreImage();
+    if (!restored) {
+        failTest("restore once every pid is free: " + restored.error().describe());
+    }
+    const int go = ::open((s_stateDir + "/go").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    ::close(go);
+    int status = 0;
+    if (::waitpid(root, &status, 0) != root || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        failTest("the restored tree did not pass its checks: " + readFile(s_stateDir + "/result"));
+    }
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
+    std::error_code ec;
+    std::filesystem::remove_all(s_stateDir, ec);
+    std::printf("cr_tree_sabotage: ok\n");
+    return 0;
+}
