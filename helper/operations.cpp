@@ -324,6 +324,9 @@ HelperResult<QVariantMap> runCheckpoint(HelperJob &job, pid_t pid, const Target 
     if (token.isCancelled()) {
         return abort(cancelled().error());
     }
+    if (auto r = engine::checkpointCopyMemory(ctx); !r) {
+        return engineError(r.error());
+    }
     job.sendProgress(QStringLiteral("write"), 0, 0);
     if (auto r = engine::checkpointWrite(ctx); !r) {
         const ImageStream::Outcome out = (*relay)->finish();
@@ -354,9 +357,15 @@ HelperResult<QVariantMap> runCheckpoint(HelperJob &job, pid_t pid, const Target 
     result.insert(QStringLiteral("engine-image-bytes"), QVariant::fromValue(qulonglong(imageBytes)));
     result.insert(QStringLiteral("raw-bytes"), QVariant::fromValue(qulonglong(rawBytes)));
     result.insert(QStringLiteral("pages"), QVariant::fromValue(qulonglong(ctx.pages.pagesSaved)));
-    result.insert(QStringLiteral("pause-ns"), QVariant::fromValue(qulonglong(ctx.freezeNs ? end - ctx.freezeNs : 0)));
+    // Low pause: the tree ran on once its memory was copied.
+    const uint64_t pauseEnd = ctx.result.lowPause ? ctx.thawNs : end;
+    result.insert(QStringLiteral("pause-ns"), QVariant::fromValue(qulonglong(ctx.freezeNs ? pauseEnd - ctx.freezeNs : 0)));
     result.insert(QStringLiteral("total-ns"), QVariant::fromValue(qulonglong(end - ctx.startNs)));
     result.insert(QStringLiteral("left-running"), options.leaveRunning);
+    result.insert(QStringLiteral("low-pause"), ctx.result.lowPause);
+    if (options.lowPause && !ctx.result.lowPause) {
+        result.insert(QStringLiteral("low-pause-fallback"), QString::fromStdString(ctx.result.lowPauseFallback));
+    }
     return result;
 }
 

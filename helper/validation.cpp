@@ -136,10 +136,12 @@ HelperResult<void> checkPidExists(pid_t pid)
 
 HelperResult<cryopod::engine::CheckpointOptions> parseCheckpointOptions(const QVariantMap &options)
 {
-    if (auto r = rejectUnknown(options, {"leave-running", "compression-level", "compress", "workers", "include-file-contents"}, "Checkpoint"); !r) {
+    if (auto r = rejectUnknown(options, {"leave-running", "low-pause", "compression-level", "compress", "workers", "include-file-contents"}, "Checkpoint");
+        !r) {
         return std::unexpected(r.error());
     }
     cryopod::engine::CheckpointOptions result;
+    result.lowPause = true; // the default of keep-running snapshots
     for (auto it = options.cbegin(); it != options.cend(); ++it) {
         const QString &key = it.key();
         if (key == QLatin1String("leave-running")) {
@@ -148,6 +150,12 @@ HelperResult<cryopod::engine::CheckpointOptions> parseCheckpointOptions(const QV
                 return std::unexpected(b.error());
             }
             result.leaveRunning = *b;
+        } else if (key == QLatin1String("low-pause")) {
+            auto b = boolOption(key, it.value());
+            if (!b) {
+                return std::unexpected(b.error());
+            }
+            result.lowPause = *b;
         } else if (key == QLatin1String("compression-level")) {
             auto n = integerOption(key, it.value(), -7, 19);
             if (!n) {

@@ -26,6 +26,9 @@ HelperResult<void> checkPidExists(pid_t pid);
 // Checkpoint options (a{sv}); unknown keys are refused.
 //   leave-running  b  true (default): the process runs on; false: it is
 //                     ended once its image is completely written
+//   low-pause      b  true (default): with leave-running the tree runs on
+//                     once its state and a copy of its memory are taken
+//                     (docs/low-pause.md); false: stopped for the whole dump
 //   compression-level i  zstd level of page data, -7..19 (default 1)
 //   compress b           false: page data uncompressed (default true)
 //   workers        i  zstd worker threads, 0..4 (default 0: none)

@@ -22,7 +22,7 @@
 namespace
 {
 const char checkpointUsage[] =
-    "usage: cryopodctl checkpoint [--direct] PID -o IMAGE [--leave-running|--kill] [--level N]\n"
+    "usage: cryopodctl checkpoint [--direct] PID -o IMAGE [--leave-running|--kill] [--full-pause] [--level N]\n"
     "\n"
     "Freezes process PID, writes its image to IMAGE (\"-\" for stdout) and then\n"
     "lets it run on, unchanged. Processes engine v1 cannot capture faithfully\n"
@@ -34,9 +34,28 @@ const char checkpointUsage[] =
     "  -o, --output IMAGE  where the image goes, \"-\" for stdout\n"
     "  --leave-running  resume the process afterwards (the default)\n"
     "  --kill           end the process once the image is completely written\n"
+    "  --full-pause     keep it stopped for the whole dump; by default a process\n"
+    "                   that runs on is stopped only while its state and a\n"
+    "                   copy-on-write copy of its memory are taken\n"
     "  --level N        zstd level for page data (default 1)\n"
     "  -h, --help       this text\n";
 
+} // namespace
+
+// ", low pause" / ", stopped for the whole dump: REASON" for the result line.
+std::string Cryopodctl::pauseNote(bool lowPause, const std::string &fallback, bool asked)
+{
+    if (lowPause) {
+        return ", low pause";
+    }
+    if (asked) {
+        return ", stopped for the whole dump: " + fallback;
+    }
+    return {};
+}
+
+namespace
+{
 int usageError(const char *message)
 {
     std::fprintf(stderr, "cryopodctl: checkpoint: %s\n\n%s", message, checkpointUsage);
@@ -80,6 +99,7 @@ int Cryopodctl::runCheckpoint(const QStringList &args)
     bool direct = false;
     bool kill = false;
     bool leaveRunning = false;
+    bool fullPause = false;
     int level = 1;
     QString output;
     bool haveOutput = false;
@@ -96,6 +116,8 @@ int Cryopodctl::runCheckpoint(const QStringList &args)
             kill = true;
         } else if (arg == QLatin1String("--leave-running")) {
             leaveRunning = true;
+        } else if (arg == QLatin1String("--full-pause")) {
+            fullPause = true;
         } else if (arg == QLatin1String("-o") || arg == QLatin1String("--output")) {
             if (++i >= args.size()) {
                 return usageError("-o needs a file name (or - for stdout)");
@@ -136,7 +158,7 @@ int Cryopodctl::runCheckpoint(const QStringList &args)
         return usageError("--kill and --leave-running exclude each other");
     }
     if (!direct) {
-        return Cryopodctl::checkpointThroughHelper(pidValue, output, kill, level);
+        return Cryopodctl::checkpointThroughHelper(pidValue, output, kill, !fullPause, level);
     }
 
     const pid_t pid = pid_t(pidValue);
@@ -153,6 +175,7 @@ int Cryopodctl::runCheckpoint(const QStringList &args)
     const std::string comm = commOf(pid);
     cryopod::engine::CheckpointOptions options;
     options.leaveRunning = !kill;
+    options.lowPause = !fullPause;
     options.compressionLevel = level;
     const auto result = cryopod::engine::checkpoint(pid, fd, options);
 
@@ -172,14 +195,15 @@ int Cryopodctl::runCheckpoint(const QStringList &args)
     char line[512];
     std::snprintf(line,
                   sizeof line,
-                  "checkpointed %d (%s): image %s, raw %s, pause %llu ms, total %llu ms%s\n",
+                  "checkpointed %d (%s): image %s, raw %s, pause %llu ms, total %llu ms%s%s\n",
                   int(pid),
                   comm.c_str(),
                   mib(result->imageBytes).c_str(),
                   mib(result->rawBytes).c_str(),
                   static_cast<unsigned long long>(result->pauseNs / 1000000),
                   static_cast<unsigned long long>(result->totalNs / 1000000),
-                  kill ? ", killed" : "");
+                  kill ? ", killed" : "",
+                  pauseNote(result->lowPause, result->lowPauseFallback, !kill && !fullPause).c_str());
     std::fputs(line, toStdout ? stderr : stdout);
     return 0;
 }

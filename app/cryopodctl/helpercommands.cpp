@@ -73,7 +73,7 @@ bool connected(const char *command)
 
 } // namespace
 
-int Cryopodctl::checkpointThroughHelper(int pid, const QString &output, bool kill, int level)
+int Cryopodctl::checkpointThroughHelper(int pid, const QString &output, bool kill, bool lowPause, int level)
 {
     if (!connected("checkpoint")) {
         return 1;
@@ -90,6 +90,7 @@ int Cryopodctl::checkpointThroughHelper(int pid, const QString &output, bool kil
     HelperClient client;
     QVariantMap options;
     options.insert(QStringLiteral("leave-running"), !kill);
+    options.insert(QStringLiteral("low-pause"), lowPause);
     options.insert(QStringLiteral("compression-level"), level);
     HelperCall *call = client.checkpoint(pid, options, fd);
     const bool ok = run(call);
@@ -103,12 +104,15 @@ int Cryopodctl::checkpointThroughHelper(int pid, const QString &output, bool kil
         return fail("checkpoint", describe(call));
     }
     const QVariantMap r = call->result();
-    const QString line = QStringLiteral("checkpointed %1: image %2, raw %3, pause %4 ms, total %5 ms%6\n")
+    const std::string note = pauseNote(r.value(QStringLiteral("low-pause")).toBool(),
+                                       r.value(QStringLiteral("low-pause-fallback")).toString().toStdString(),
+                                       !kill && lowPause);
+    const QString line = QStringLiteral("checkpointed %1: image %2, raw %3, pause %4 ms, total %5 ms%6%7\n")
                              .arg(pid)
                              .arg(mib(r.value(QStringLiteral("image-bytes")).toULongLong()), mib(r.value(QStringLiteral("raw-bytes")).toULongLong()))
                              .arg(r.value(QStringLiteral("pause-ns")).toULongLong() / 1000000)
                              .arg(r.value(QStringLiteral("total-ns")).toULongLong() / 1000000)
-                             .arg(kill ? QStringLiteral(", killed") : QString());
+                             .arg(kill ? QStringLiteral(", killed") : QString(), QString::fromStdString(note));
     std::fputs(qPrintable(line), toStdout ? stderr : stdout);
     return 0;
 }

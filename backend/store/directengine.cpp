@@ -44,6 +44,7 @@ Result<void> DirectEngine::Producer::start(pid_t pid, UniqueFd fd)
     m_thread = std::thread([this, pid, out = std::move(fd)]() mutable {
         engine::CheckpointOptions options;
         options.leaveRunning = true;
+        options.lowPause = true; // a snapshot stops the program only briefly (docs/low-pause.md)
         options.compress = m_level.has_value();
         options.compressionLevel = m_level.value_or(options.compressionLevel);
         auto r = engine::checkpoint(pid, out.get(), options);

@@ -229,6 +229,44 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
     return {};
 }
 
+Result<void> checkpointCopyMemory(CheckpointContext &ctx)
+{
+    if (!ctx.options.lowPause) {
+        return {};
+    }
+    if (!ctx.options.leaveRunning) {
+        ctx.result.lowPauseFallback = "the tree is killed after the checkpoint: nothing runs on";
+        return {};
+    }
+    for (const ProcessCapture &p : ctx.processes) {
+        if (const std::string obstacle = memoryCopyObstacle(p.pid, p.mappings); !obstacle.empty()) {
+            ctx.result.lowPauseFallback = "process " + std::to_string(p.pid) + ": " + obstacle;
+            return {};
+        }
+    }
+    // All or none: a copy that cannot be made (no memory, no pid left)
+    // means the frozen dump, for the whole tree.
+    for (ProcessCapture &p : ctx.processes) {
+        FrozenProcess *process = ctx.frozen.find(p.pid);
+        auto injector = Injector::create(process->leader());
+        Result<MemoryCopy> copy = injector ? MemoryCopy::take(*injector, p.mappings) : Result<MemoryCopy>(std::unexpected(injector.error()));
+        if (injector) {
+            if (auto finished = injector->finish(); !finished) {
+                return std::unexpected(finished.error().context("memory copy of " + std::to_string(p.pid)));
+            }
+        }
+        if (!copy) {
+            for (ProcessCapture &q : ctx.processes) {
+                (void)q.copy.release();
+            }
+            ctx.result.lowPauseFallback = "process " + std::to_string(p.pid) + ": no copy of its memory: " + copy.error().describe();
+            return {};
+        }
+        p.copy = std::move(*copy);
+    }
+    return {};
+}
+
 Result<void> checkpointWrite(CheckpointContext &ctx)
 {
     image::WriterOptions writerOptions;
@@ -278,8 +316,18 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
             CRYOPOD_PROPAGATE(written(w.write(data)));
         }
     }
-    for (const ProcessCapture &p : ctx.processes) {
-        auto pages = dumpPages(p.pid, p.mm, p.mappings, w, ctx.pagesOptions);
+    // Low pause: everything but the memory is in the image and each address
+    // space has its copy, so the tree runs on; the pages come from the copies.
+    const bool fromCopies = !ctx.processes.empty() && ctx.processes.front().copy.pid() != 0;
+    if (fromCopies) {
+        CRYOPOD_PROPAGATE(checkpointRelease(ctx));
+        ctx.result.lowPause = true;
+    }
+    for (ProcessCapture &p : ctx.processes) {
+        auto pages = dumpPages(p.pid, p.mm, p.mappings, w, ctx.pagesOptions, fromCopies ? p.copy.pid() : 0);
+        if (fromCopies) {
+            (void)p.copy.release(); // as soon as its pages are saved
+        }
         if (!pages) {
             return std::unexpected(pages.error().context("write image"));
         }
@@ -298,6 +346,10 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
 
 Result<void> checkpointRelease(CheckpointContext &ctx)
 {
+    if (ctx.thawNs != 0) {
+        return {}; // thawed already (low pause)
+    }
+    ctx.thawNs = monotonicNs();
     auto r = ctx.options.leaveRunning ? ctx.frozen.thaw() : ctx.frozen.kill();
     if (!r) {
         return std::unexpected(r.error());
@@ -328,6 +380,7 @@ checkpointOnThisThread(pid_t pid, int outFd, const CheckpointOptions &options, c
     CRYOPOD_PROPAGATE(checkpointPrecheck(ctx)); // "1234 (comm) cannot be checkpointed: ..." needs no prefix
     CRYOPOD_PROPAGATE(step(checkpointFreeze(ctx)));
     CRYOPOD_PROPAGATE(step(checkpointCapture(ctx)));
+    CRYOPOD_PROPAGATE(step(checkpointCopyMemory(ctx)));
     CRYOPOD_PROPAGATE(step(checkpointWrite(ctx)));
     CRYOPOD_PROPAGATE(step(checkpointRelease(ctx)));
     const uint64_t end = monotonicNs();
@@ -336,7 +389,7 @@ checkpointOnThisThread(pid_t pid, int outFd, const CheckpointOptions &options, c
     ctx.result.imageBytes = ctx.writer->bytesWritten();
     ctx.result.rawBytes = ctx.writer->rawBytes();
     ctx.result.pagesSaved = ctx.pages.pagesSaved;
-    ctx.result.pauseNs = end - ctx.freezeNs;
+    ctx.result.pauseNs = (ctx.result.lowPause ? ctx.thawNs : end) - ctx.freezeNs;
     ctx.result.totalNs = end - ctx.startNs;
     if (pagesStats) {
         *pagesStats = ctx.pages;

@@ -10,6 +10,7 @@
 #include "files.h"
 #include "imagewriter.h"
 #include "mem.h"
+#include "memcopy.h"
 #include "procfs.h"
 #include "pstree.h"
 #include "records.h"
@@ -35,6 +36,7 @@ struct ProcessCapture {
     std::vector<image::ThreadRecord> threads;
     image::MmRecord mm;
     FilesDump files;
+    MemoryCopy copy; // low pause: its memory as at the pause (pid 0: none)
 };
 
 struct CheckpointContext {
@@ -44,6 +46,7 @@ struct CheckpointContext {
     PagesOptions pagesOptions;
     uint64_t startNs = 0;
     uint64_t freezeNs = 0; // when freezing began
+    uint64_t thawNs = 0; // when the tree ran on again (0: not yet)
 
     FrozenTree frozen; // detaches on destruction: the whole tree runs on
     image::ProcessTreeRecord tree;
@@ -59,7 +62,8 @@ struct CheckpointContext {
 Result<void> checkpointPrecheck(CheckpointContext &ctx); // analyze: refuse before anything happens
 Result<void> checkpointFreeze(CheckpointContext &ctx); // seize + interrupt every thread of every process of the tree
 Result<void> checkpointCapture(CheckpointContext &ctx); // every record but the pages
-Result<void> checkpointWrite(CheckpointContext &ctx); // the image, pages last
+Result<void> checkpointCopyMemory(CheckpointContext &ctx); // low pause: a copy of each address space
+Result<void> checkpointWrite(CheckpointContext &ctx); // the image, pages last (from the copies after a thaw)
 Result<void> checkpointRelease(CheckpointContext &ctx); // detach or kill
 
 // As engine::checkpoint(), with the page-dump knobs and figures exposed (tests, bench).

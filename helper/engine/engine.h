@@ -67,6 +67,11 @@ struct CheckpointOptions {
     // ETIMEDOUT, naming the process and its state, and the target runs on.
     // < 0: no limit.
     int freezeTimeoutMs = 10000;
+    // With leaveRunning: the tree runs on as soon as everything but its
+    // memory is captured, and the memory is saved from copy-on-write copies
+    // taken during the pause (docs/low-pause.md). Where no copy can be taken
+    // the checkpoint is a frozen one and the result says why.
+    bool lowPause = false;
 };
 
 struct CheckpointResult {
@@ -76,6 +81,8 @@ struct CheckpointResult {
     uint64_t pagesSaved = 0;
     uint64_t pauseNs = 0; // time the target was stopped
     uint64_t totalNs = 0;
+    bool lowPause = false; // the memory was saved from copies while the tree ran on
+    std::string lowPauseFallback; // why not, when lowPause was asked for
 };
 
 // Freezes PID and all its descendants, captures them into an image written to

@@ -608,13 +608,17 @@ Result<PagesStats> dumpPages(pid_t pid,
                              const image::MmRecord &mm,
                              const std::vector<procfs::Mapping> &mappings,
                              image::ImageWriter &writer,
-                             const PagesOptions &options)
+                             const PagesOptions &options,
+                             pid_t source)
 {
-    const std::string what = "pages of " + std::to_string(pid);
+    const std::string what = "pages of " + std::to_string(pid) + (source ? " (from its copy " + std::to_string(source) + ")" : std::string());
+    if (source == 0) {
+        source = pid;
+    }
     PagesStats stats;
     const size_t batchBytes = std::max<size_t>(options.batchBytes / kPage * kPage, 64 * kPage);
 
-    const std::string pagemapFile = procfs::path(pid, "pagemap");
+    const std::string pagemapFile = procfs::path(source, "pagemap");
     UniqueFd pagemap(::open(pagemapFile.c_str(), O_RDONLY | O_CLOEXEC));
     if (!pagemap) {
         return sysError(what + ": open " + pagemapFile);
@@ -645,7 +649,7 @@ Result<PagesStats> dumpPages(pid_t pid,
         }
         b.capacityPages = bufferBytes / kPage;
     }
-    BatchReader reader(pid);
+    BatchReader reader(source);
     BatchWriter batchWriter(writer, pid, options.overlap);
     int current = 0;
 

@@ -74,12 +74,14 @@ struct PagesStats {
 // ImageWriter::writePages on a second thread while the next batch is read.
 // `mappings` are the smaps entries mm was built from (same order); their
 // Rss/Anonymous/Swap counters let VMAs without such pages be skipped.
-// The process must be frozen.
+// The process must be frozen. With `source`, the pages are read from that
+// process instead (a MemoryCopy of pid's address space) and recorded as pid's.
 Result<PagesStats> dumpPages(pid_t pid,
                              const image::MmRecord &mm,
                              const std::vector<procfs::Mapping> &mappings,
                              image::ImageWriter &writer,
-                             const PagesOptions &options = {});
+                             const PagesOptions &options = {},
+                             pid_t source = 0);
 
 // ---- restore
 

@@ -4,7 +4,10 @@
 #include "memcopy.h"
 
 #include <cerrno>
+#include <fcntl.h>
 #include <optional>
+#include <sys/mman.h>
+#include <vector>
 #include <csignal>
 #include <sched.h>
 #include <sys/ptrace.h>
@@ -101,6 +104,62 @@ Result<void> reapInTarget(Injector &injector, pid_t child)
     }
     return fail("memory copy: the intermediate process " + std::to_string(child) + " did not become reapable", ETIMEDOUT);
 }
+
+bool carriedOver(const procfs::Mapping &m)
+{
+    return m.rssKiB + m.swapKiB > 0 && (m.hasVmFlag("dc") || m.hasVmFlag("wf"));
+}
+
+// The present (or swapped) pages of [m.start, m.end) in the target, written
+// at the same addresses into the copy; a DONTFORK range is mapped there
+// first (anonymous, writable: the copy is only ever read).
+Result<void> carryOver(pid_t target, Injector &copyInjector, const procfs::Mapping &m, const std::string &what)
+{
+    const pid_t copy = copyInjector.tracee().tid();
+    const uint64_t length = m.end - m.start;
+    if (m.hasVmFlag("dc")) {
+        auto mapped = copyInjector.call(what + ": map " + std::to_string(length) + " bytes of MADV_DONTFORK memory in the copy",
+                                        SYS_mmap,
+                                        m.start,
+                                        length,
+                                        PROT_READ | PROT_WRITE,
+                                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                                        uint64_t(-1),
+                                        0);
+        if (!mapped) {
+            return std::unexpected(mapped.error());
+        }
+        if (*mapped != m.start) {
+            return fail(what + ": the copy's mapping of MADV_DONTFORK memory landed elsewhere", EEXIST);
+        }
+    }
+    auto from = RemoteMemory::open(target);
+    auto to = RemoteMemory::open(copy);
+    if (!from || !to) {
+        return std::unexpected((from ? to.error() : from.error()).context(what));
+    }
+    UniqueFd pagemap(::open(procfs::path(target, "pagemap").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!pagemap) {
+        return sysError(what + ": open the target's pagemap");
+    }
+    constexpr uint64_t kPage = 4096;
+    std::vector<uint64_t> entries(size_t(length / kPage));
+    const size_t bytes = entries.size() * sizeof(uint64_t);
+    if (::pread(pagemap.get(), entries.data(), bytes, off_t(m.start / kPage * 8)) != ssize_t(bytes)) {
+        return sysError(what + ": read the target's pagemap");
+    }
+    constexpr uint64_t kPresentOrSwapped = (1ull << 63) | (1ull << 62);
+    std::vector<uint8_t> page(kPage);
+    for (size_t i = 0; i < entries.size(); ++i) {
+        if (!(entries[i] & kPresentOrSwapped)) {
+            continue;
+        }
+        const uint64_t addr = m.start + i * kPage;
+        CRYOPOD_PROPAGATE(from->read(addr, page));
+        CRYOPOD_PROPAGATE(to->write(addr, page));
+    }
+    return {};
+}
 } // namespace
 
 std::string memoryCopyObstacle(pid_t pid, const std::vector<procfs::Mapping> &mappings)
@@ -110,14 +169,15 @@ std::string memoryCopyObstacle(pid_t pid, const std::vector<procfs::Mapping> &ma
             return "it runs under seccomp, whose filter also applies to the clone() that makes the copy";
         }
     }
+    uint64_t carried = 0;
     for (const procfs::Mapping &m : mappings) {
-        const bool hasData = m.rssKiB + m.swapKiB > 0;
-        if (hasData && m.hasVmFlag("dc")) {
-            return "it has MADV_DONTFORK memory, which a copy does not get";
+        if (carriedOver(m)) {
+            carried += m.end - m.start;
         }
-        if (hasData && m.hasVmFlag("wf")) {
-            return "it has MADV_WIPEONFORK memory, which is zero in a copy";
-        }
+    }
+    if (carried > kMaxCarriedOver) {
+        return "it has " + std::to_string(carried >> 20) + " MiB of MADV_DONTFORK or MADV_WIPEONFORK memory, more than is carried over into a copy ("
+            + std::to_string(kMaxCarriedOver >> 20) + " MiB)";
     }
     return {};
 }
@@ -144,7 +204,7 @@ Result<void> MemoryCopy::release()
     return killTracee(m_tracee, "memory copy " + std::to_string(m_tracee.tid()));
 }
 
-Result<MemoryCopy> MemoryCopy::take(Injector &injector)
+Result<MemoryCopy> MemoryCopy::take(Injector &injector, const std::vector<procfs::Mapping> &mappings)
 {
     const pid_t thread = injector.tracee().tid();
     const std::string what = "memory copy of " + std::to_string(thread);
@@ -214,6 +274,13 @@ Result<MemoryCopy> MemoryCopy::take(Injector &injector)
     }
     if (auto r = i2->call(what + ": close_range in the copy", SYS_close_range, 0, ~0u, 0); !r) {
         return dropFirst(r.error());
+    }
+    for (const procfs::Mapping &m : mappings) {
+        if (carriedOver(m)) {
+            if (auto r = carryOver(injector.tracee().tid(), *i2, m, what); !r) {
+                return dropFirst(r.error());
+            }
+        }
     }
     i2->dismiss();
     // C1 goes: C2 is orphaned to init (or the nearest subreaper), which gets

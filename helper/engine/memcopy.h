@@ -22,9 +22,14 @@
 // the tracer dies.
 //
 // Not copied by clone(): MADV_DONTFORK memory (absent in the copy) and
-// MADV_WIPEONFORK memory (zero in the copy); memoryCopyObstacle() names them.
-// A process under seccomp is not copied (the injected clone() is subject to
-// its filter, which may kill it).
+// MADV_WIPEONFORK memory (zero in the copy; glibc's getrandom() keeps its
+// state in such a page in every program that calls it). take() carries their
+// pages over during the pause: it maps a DONTFORK range in the copy again and
+// writes the present pages of both kinds into it through /proc/PID/mem, so
+// the copy holds the whole address space as it was. memoryCopyObstacle()
+// refuses more than kMaxCarriedOver bytes of it. A process under seccomp is
+// not copied (the injected clone() is subject to its filter, which may kill
+// it).
 #pragma once
 
 #include "procfs.h"
@@ -37,6 +42,9 @@
 
 namespace cryopod::engine
 {
+
+// MADV_DONTFORK and MADV_WIPEONFORK memory that take() carries over, at most.
+inline constexpr uint64_t kMaxCarriedOver = 256ull << 20;
 
 // Why no copy should be taken of pid (its smaps `mappings`, read while it was
 // frozen), in plain words; empty when one can.
@@ -53,9 +61,10 @@ public:
     ~MemoryCopy();
 
     // Takes the copy through `injector` (on a frozen thread of the target;
-    // it stays usable and its saved state untouched). On failure nothing is
-    // left: no copy, no child of the target.
-    static Result<MemoryCopy> take(Injector &injector);
+    // it stays usable and its saved state untouched); `mappings` are the
+    // target's smaps (read while frozen), for the memory to carry over. On
+    // failure nothing is left: no copy, no child of the target.
+    static Result<MemoryCopy> take(Injector &injector, const std::vector<procfs::Mapping> &mappings);
 
     // The process holding the copy (read its memory with vmRead, its
     // /proc/PID/pagemap, ...); 0 when there is none.

@@ -33,6 +33,8 @@ constexpr size_t kPage = 4096;
 struct Shared {
     uint64_t base = 0; // the buffer the child rewrites
     uint64_t sigchldFlag = 0; // address of a counter of SIGCHLDs it got
+    uint64_t dontfork = 0; // extra 1: 4 pages of MADV_DONTFORK memory holding 0x11
+    uint64_t wipeonfork = 0; // extra 1: 4 pages of MADV_WIPEONFORK memory holding 0x22
 };
 
 volatile sig_atomic_t g_sigchld = 0;
@@ -46,10 +48,24 @@ volatile sig_atomic_t g_sigchld = 0;
         g_sigchld = g_sigchld + 1;
     };
     sigaction(SIGCHLD, &sa, nullptr);
-    if (extra == 1) { // MADV_DONTFORK memory with data
-        auto *p = static_cast<uint8_t *>(mmap(nullptr, kPage * 4, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-        madvise(p, kPage * 4, MADV_DONTFORK);
-        std::memset(p, 1, kPage * 4);
+    Shared shared;
+    if (extra == 1) { // MADV_DONTFORK and MADV_WIPEONFORK memory with data
+        auto *d = static_cast<uint8_t *>(mmap(nullptr, kPage * 4, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        madvise(d, kPage * 4, MADV_DONTFORK);
+        std::memset(d, 0x11, kPage * 4);
+        auto *w = static_cast<uint8_t *>(mmap(nullptr, kPage * 4, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        madvise(w, kPage * 4, MADV_WIPEONFORK);
+        std::memset(w, 0x22, kPage * 4);
+        mprotect(w, kPage * 4, PROT_READ); // written through /proc/PID/mem in the copy
+        shared.dontfork = reinterpret_cast<uint64_t>(d);
+        shared.wipeonfork = reinterpret_cast<uint64_t>(w);
+    } else if (extra == 3) { // more MADV_DONTFORK memory than is carried over
+        const size_t big = size_t(cryopod::engine::kMaxCarriedOver) + (16u << 20);
+        auto *d = static_cast<uint8_t *>(mmap(nullptr, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        madvise(d, big, MADV_DONTFORK);
+        for (size_t i = 0; i < big; i += kPage) {
+            d[i] = 1;
+        }
     } else if (extra == 2) { // a seccomp filter that allows everything
         sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
         sock_fprog prog{1, allow};
@@ -60,7 +76,8 @@ volatile sig_atomic_t g_sigchld = 0;
     for (size_t i = 0; i < kBytes / 8; ++i) {
         buf[i] = i * 0x9e3779b97f4a7c15ull;
     }
-    Shared shared{reinterpret_cast<uint64_t>(buf), reinterpret_cast<uint64_t>(&g_sigchld)};
+    shared.base = reinterpret_cast<uint64_t>(buf);
+    shared.sigchldFlag = reinterpret_cast<uint64_t>(&g_sigchld);
     if (write(out, &shared, sizeof shared) != sizeof shared) {
         _exit(2);
     }
@@ -153,7 +170,7 @@ private Q_SLOTS:
         {
             auto injector = Injector::create(frozen->leader());
             QVERIFY2(injector, injector ? "" : injector.error().describe().c_str());
-            auto taken = MemoryCopy::take(*injector);
+            auto taken = MemoryCopy::take(*injector, {});
             QVERIFY2(taken, taken ? "" : taken.error().describe().c_str());
             copy = std::move(*taken);
             QVERIFY(injector->finish());
@@ -192,19 +209,46 @@ private Q_SLOTS:
         QVERIFY(statField(child.pid, 3) != QLatin1String("Z"));
     }
 
+    // What clone() leaves out is carried over: MADV_DONTFORK memory mapped
+    // and filled in the copy, MADV_WIPEONFORK memory (read-only here) filled.
+    void dontforkAndWipeonforkCarriedOver()
+    {
+        Child child;
+        QVERIFY(start(child, 1));
+        auto frozen = FrozenProcess::freeze(child.pid);
+        QVERIFY2(frozen, frozen ? "" : frozen.error().describe().c_str());
+        auto mappings = procfs::readSmaps(child.pid);
+        QVERIFY(mappings);
+        QCOMPARE(memoryCopyObstacle(child.pid, *mappings), std::string());
+        MemoryCopy copy;
+        {
+            auto injector = Injector::create(frozen->leader());
+            QVERIFY(injector);
+            auto taken = MemoryCopy::take(*injector, *mappings);
+            QVERIFY2(taken, taken ? "" : taken.error().describe().c_str());
+            copy = std::move(*taken);
+            QVERIFY(injector->finish());
+        }
+        QVERIFY(frozen->thaw());
+        const std::vector<uint8_t> d = readMemory(copy.pid(), child.shared.dontfork, 4 * kPage);
+        const std::vector<uint8_t> w = readMemory(copy.pid(), child.shared.wipeonfork, 4 * kPage);
+        QCOMPARE(d, std::vector<uint8_t>(4 * kPage, 0x11));
+        QCOMPARE(w, std::vector<uint8_t>(4 * kPage, 0x22));
+    }
+
     void obstaclesAreNamed()
     {
-        Child plain, dontfork, seccomp;
+        Child plain, big, seccomp;
         QVERIFY(start(plain, 0));
-        QVERIFY(start(dontfork, 1));
+        QVERIFY(start(big, 3));
         QVERIFY(start(seccomp, 2));
         auto smapsOf = [](pid_t pid) {
             auto m = procfs::readSmaps(pid);
             return m ? *m : std::vector<procfs::Mapping>{};
         };
         QCOMPARE(memoryCopyObstacle(plain.pid, smapsOf(plain.pid)), std::string());
-        const std::string dc = memoryCopyObstacle(dontfork.pid, smapsOf(dontfork.pid));
-        QVERIFY2(dc.find("MADV_DONTFORK") != std::string::npos, dc.c_str());
+        const std::string dc = memoryCopyObstacle(big.pid, smapsOf(big.pid));
+        QVERIFY2(dc.find("MADV_DONTFORK or MADV_WIPEONFORK") != std::string::npos, dc.c_str());
         const std::string sc = memoryCopyObstacle(seccomp.pid, smapsOf(seccomp.pid));
         QVERIFY2(sc.find("seccomp") != std::string::npos, sc.c_str());
     }

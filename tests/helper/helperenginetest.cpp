@@ -51,6 +51,23 @@ uint statusUid(qint64 pid)
     return uint(-1);
 }
 
+// Other processes running the target's executable: the low-pause copies
+// of it (none of them its child).
+QList<qint64> copiesOf(qint64 target)
+{
+    const QString exe = QFile::symLinkTarget(QStringLiteral("/proc/%1/exe").arg(target));
+    QList<qint64> found;
+    const QStringList entries = QDir(QStringLiteral("/proc")).entryList(QDir::Dirs);
+    for (const QString &entry : entries) {
+        bool number = false;
+        const qint64 pid = entry.toLongLong(&number);
+        if (number && pid != target && !exe.isEmpty() && QFile::symLinkTarget(QStringLiteral("/proc/%1/exe").arg(pid)) == exe) {
+            found.append(pid);
+        }
+    }
+    return found;
+}
+
 bool stopped(qint64 pid)
 {
     const char s = processState(pid);
@@ -255,17 +272,46 @@ private Q_SLOTS:
         QVERIFY(m_env.helperRunning());
     }
 
+    void helperKilledMidCheckpoint_data()
+    {
+        QTest::addColumn<bool>("lowPause");
+        QTest::newRow("stopped for the whole dump") << false;
+        QTest::newRow("low pause (the default)") << true;
+    }
+
     void helperKilledMidCheckpoint()
     {
+        QFETCH(bool, lowPause);
         auto t = bigTarget(kUser, 48);
         QTest::qWait(500);
-        auto client = m_env.startClient(kUser, {QStringLiteral("checkpoint"), pidText(t), QStringLiteral("-"), QStringLiteral("--fd"), QStringLiteral("pipe"), QStringLiteral("--stall")});
+        auto client = m_env.startClient(kUser,
+                                        {QStringLiteral("checkpoint"),
+                                         pidText(t),
+                                         QStringLiteral("-"),
+                                         QStringLiteral("--fd"),
+                                         QStringLiteral("pipe"),
+                                         QStringLiteral("--stall"),
+                                         QStringLiteral("--opt"),
+                                         QStringLiteral("low-pause=b:") + (lowPause ? QStringLiteral("true") : QStringLiteral("false"))});
         QVERIFY(waitForLine(client.get(), QStringLiteral("progress write"), 30000));
-        // Mid-write, the engine holds the target stopped...
-        QTRY_VERIFY_WITH_TIMEOUT(stopped(t->processId()), 5000);
+        QList<qint64> copies;
+        if (lowPause) {
+            // Mid-write the target runs on; a stopped copy of it holds its memory...
+            QTRY_VERIFY_WITH_TIMEOUT(!(copies = copiesOf(t->processId())).isEmpty(), 5000);
+            QTRY_VERIFY_WITH_TIMEOUT(!stopped(t->processId()), 5000); // once the metadata is written
+            for (qint64 copy : copies) {
+                QVERIFY(stopped(copy));
+            }
+        } else {
+            // Mid-write, the engine holds the target stopped...
+            QTRY_VERIFY_WITH_TIMEOUT(stopped(t->processId()), 5000);
+        }
         m_env.killHelper();
-        // ...and the kernel lets it go when the helper dies.
+        // ...and the kernel lets it go (kills the copy) when the helper dies.
         QTRY_VERIFY_WITH_TIMEOUT(!stopped(t->processId()), 5000);
+        for (qint64 copy : copies) {
+            QTRY_VERIFY_WITH_TIMEOUT(processState(copy) == 0 || processState(copy) == 'Z', 5000);
+        }
         QTest::qWait(300);
         QVERIFY(!stopped(t->processId()));
         QCOMPARE(t->state(), QProcess::Running);

@@ -106,10 +106,12 @@ private Q_SLOTS:
         QCOMPARE(defaults->leaveRunning, true);
         QCOMPARE(defaults->compressionLevel, 1);
         QCOMPARE(defaults->compress, true);
+        QCOMPARE(defaults->lowPause, true); // keep-running snapshots pause briefly by default
 
         auto set = Validation::parseCheckpointOptions({{QStringLiteral("leave-running"), false},
                                                        {QStringLiteral("compression-level"), 7u},
                                                        {QStringLiteral("compress"), false},
+                                                       {QStringLiteral("low-pause"), false},
                                                        {QStringLiteral("workers"), qlonglong(2)},
                                                        {QStringLiteral("include-file-contents"), false}});
         QVERIFY(set);
@@ -117,6 +119,7 @@ private Q_SLOTS:
         QCOMPARE(set->compressionLevel, 7);
         QCOMPARE(set->workers, 2);
         QCOMPARE(set->compress, false);
+        QCOMPARE(set->lowPause, false);
 
         auto unknown = Validation::parseCheckpointOptions({{QStringLiteral("leave-runing"), true}});
         QCOMPARE(unknown.error().name, kInvalid);
@@ -129,6 +132,7 @@ private Q_SLOTS:
         QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("compression-level"), quint64(1) << 63}}).error().name, kInvalid);
         QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("workers"), 5}}).error().name, kInvalid);
         QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("compress"), 0}}).error().name, kInvalid);
+        QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("low-pause"), QStringLiteral("yes")}}).error().name, kInvalid);
         QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("include-file-contents"), true}}).error().name, kUnsupported);
     }
 
