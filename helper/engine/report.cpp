@@ -156,6 +156,17 @@ void checkThreads(pid_t pid, const procfs::Status &leader, ProcessReport &report
 void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, ProcessReport &report)
 {
     constexpr int kKcmpVm = 1, kKcmpFiles = 2; // enum kcmp_type
+    // kcmp compares the kernel's pointers: a process on its way out (its
+    // address space and fd table already let go) and a kernel thread both
+    // have none, and "share" that. Only processes with an address space count.
+    auto hasMm = [](pid_t p) {
+        constexpr uint64_t kPfKthread = 0x00200000;
+        auto stat = procfs::readStat(p);
+        return stat && stat->number(23) != 0 && (stat->number(9) & kPfKthread) == 0 && stat->state() != 'Z' && stat->state() != 'X';
+    };
+    if (!hasMm(pid)) {
+        return;
+    }
     std::unique_ptr<DIR, int (*)(DIR *)> proc(::opendir("/proc"), ::closedir);
     if (!proc) {
         return;
@@ -168,7 +179,7 @@ void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, ProcessReport
         }
         const bool sameVm = ::syscall(SYS_kcmp, pid, other, kKcmpVm, 0, 0) == 0;
         const bool sameFiles = ::syscall(SYS_kcmp, pid, other, kKcmpFiles, 0, 0) == 0;
-        if (!sameVm && !sameFiles) {
+        if ((!sameVm && !sameFiles) || !hasMm(pid_t(other))) {
             continue;
         }
         const bool inside = tree && inTree(pid_t(other), *tree);
@@ -368,6 +379,17 @@ Result<Report> analyze(pid_t pid)
             continue;
         }
         auto process = analyzeProcess(p, AnalyzeContext{0, nullptr, &scope});
+        if (p != pid && exiting(p, p)) {
+            // It exited while we looked (what it showed on its way out - no
+            // files, no mappings - says nothing); the checkpoint finds it
+            // as a zombie, or not at all.
+            ProcessReport gone;
+            gone.pid = p;
+            gone.comm = process ? process->comm : commOf(p);
+            gone.ppid = process ? process->ppid : 0;
+            report.processes.push_back(std::move(gone));
+            continue;
+        }
         if (!process) {
             if (p != pid && process.error().code == ESRCH) {
                 continue; // exited and reaped meanwhile

@@ -408,6 +408,8 @@ bool Harness::waitTreeGone(const std::map<pid_t, TreeEntry> &tree)
         }
         std::string left;
         for (const pid_t child : ownChildren()) {
+            // A child the original forked after we listed its tree.
+            kill(child, SIGKILL);
             left += std::format(" {} ({}, our child)", child, stateName(procInfo(child).state));
         }
         for (const auto &[pid, e] : tree) {
