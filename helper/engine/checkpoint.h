@@ -34,7 +34,8 @@ struct ProcessCapture {
     image::TimersRecord timers;
     std::vector<image::ThreadRecord> threads;
     image::MmRecord mm;
-    FilesDump files;
+    FilesDump files; // empty when it shares another process's fd table
+    bool ownFiles = true;
 };
 
 struct CheckpointContext {

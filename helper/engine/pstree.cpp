@@ -387,6 +387,25 @@ Result<image::ProcessTreeRecord> dumpProcessTree(FrozenTree &tree)
         if (pid != record.rootPid && entry.ppid != tree.parents.at(pid)) {
             return fail("process tree: the parent of " + std::to_string(pid) + " changed while frozen", EAGAIN);
         }
+        // An fd table shared with an earlier process (clone(CLONE_FILES)):
+        // restore shares it again by creating the process with CLONE_FILES
+        // from its parent, so the parent must have that very table.
+        constexpr int kKcmpFiles = 2;
+        for (const image::ProcessEntry &earlier : record.processes) {
+            if (earlier.zombie || entry.zombie || ::syscall(SYS_kcmp, earlier.pid, pid, kKcmpFiles, 0, 0) != 0) {
+                continue;
+            }
+            entry.filesOf = earlier.filesOf != 0 ? earlier.filesOf : earlier.pid;
+            const auto parent = std::find_if(record.processes.begin(), record.processes.end(), [&](const image::ProcessEntry &e) {
+                return e.pid == entry.ppid;
+            });
+            if (parent == record.processes.end() || (parent->filesOf != 0 ? parent->filesOf : parent->pid) != entry.filesOf) {
+                return fail("process " + std::to_string(pid) + " shares the fd table of process " + std::to_string(earlier.pid)
+                                + ", which is not its parent's: not supported",
+                            ENOTSUP);
+            }
+            break;
+        }
         record.processes.push_back(std::move(entry));
     }
     return record;
@@ -674,7 +693,7 @@ Result<RestoredProcess> RestoredProcess::spawn(pid_t pid, const std::string &stu
     return process;
 }
 
-Result<RestoredProcess> RestoredProcess::forkFrom(RestoredProcess &parent, pid_t pid, int exitSignal)
+Result<RestoredProcess> RestoredProcess::forkFrom(RestoredProcess &parent, pid_t pid, int exitSignal, uint64_t cloneFlags)
 {
     const std::string what = "create process " + std::to_string(pid) + " as a child of " + std::to_string(parent.m_pid);
     if (pid <= 1) {
@@ -699,6 +718,7 @@ Result<RestoredProcess> RestoredProcess::forkFrom(RestoredProcess &parent, pid_t
         int32_t setTid;
     } block{};
     block.setTid = pid;
+    block.args.flags = cloneFlags;
     block.args.exitSignal = uint64_t(exitSignal);
     block.args.setTid = argsAddr + offsetof(decltype(block), setTid);
     block.args.setTidSize = 1;

@@ -188,7 +188,20 @@ void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, ProcessReport
             note(report, Verdict::Refused, "shares its address space with " + who + " (CLONE_VM or vfork): not supported");
         }
         if (sameFiles) {
-            note(report, Verdict::Refused, "shares its fd table with " + who + " (CLONE_FILES): not supported");
+            // Restored by creating the process with CLONE_FILES from its
+            // parent: fine inside the tree when the parent has that table.
+            auto parentOf = [](pid_t p) {
+                auto stat = procfs::readStat(p);
+                return stat ? pid_t(stat->number(4)) : pid_t(0);
+            };
+            const pid_t parent = parentOf(pid);
+            const bool viaParent = ::syscall(SYS_kcmp, pid, parent, kKcmpFiles, 0, 0) == 0 && tree && tree->contains(parent);
+            const bool viaChild = parentOf(pid_t(other)) == pid;
+            if (!inside) {
+                note(report, Verdict::Refused, "shares its fd table with " + who + " (CLONE_FILES): it cannot be shared again after a restore");
+            } else if (!viaParent && !viaChild) {
+                note(report, Verdict::Refused, "shares its fd table with " + who + " (CLONE_FILES), not through its parent: not supported");
+            }
         }
     }
 }
