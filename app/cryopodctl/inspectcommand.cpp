@@ -334,10 +334,18 @@ void printTreeLine(const ImageInfo &info, const ImageProcess &p, const QString &
     for (int32_t tid : p.entry.tids) {
         tids << QString::number(tid);
     }
+    QString extra;
+    if (p.entry.zombie) {
+        extra += QStringLiteral(", zombie: wait status 0x%1").arg(p.entry.exitStatus, 0, 16);
+    }
+    if (p.entry.filesOf != 0) {
+        extra += QStringLiteral(", fd table of %1").arg(p.entry.filesOf);
+    }
     // one multi-argument arg(): text from the image may contain "%1"
-    out += QStringLiteral("  %1%2%3 %4  (ppid %5, pgid %6, sid %7, threads %8)\n")
-               .arg(prefix, root ? QString() : (last ? QStringLiteral("└─ ") : QStringLiteral("├─ ")), QString::number(p.entry.pid), comm,
-                    QString::number(p.entry.ppid), QString::number(p.entry.pgid), QString::number(p.entry.sid), tids.join(QLatin1Char(' ')));
+    out += QStringLiteral("  %1%2%3 %4  (ppid %5, pgid %6, sid %7, threads %8%9)\n")
+               .arg(prefix, root ? QString() : (last ? QStringLiteral("└─ ") : QStringLiteral("├─ ")), QString::number(p.entry.pid),
+                    p.entry.zombie ? QStringLiteral("(zombie)") : comm, QString::number(p.entry.ppid), QString::number(p.entry.pgid),
+                    QString::number(p.entry.sid), tids.join(QLatin1Char(' ')), extra);
     std::vector<const ImageProcess *> children;
     for (const ImageProcess &c : info.processes) {
         if (c.entry.ppid == p.entry.pid && c.entry.pid != info.rootPid) {
@@ -558,6 +566,13 @@ QJsonObject jsonReport(const QString &path, const ImageInfo &info)
                        {QStringLiteral("pgid"), p.entry.pgid},
                        {QStringLiteral("sid"), p.entry.sid},
                        {QStringLiteral("tids"), tids}};
+        if (p.entry.zombie) {
+            o.insert(QStringLiteral("zombie"), true);
+            o.insert(QStringLiteral("exitStatus"), p.entry.exitStatus);
+        }
+        if (p.entry.filesOf != 0) {
+            o.insert(QStringLiteral("filesOf"), p.entry.filesOf);
+        }
         if (p.task) {
             const TaskRecord &t = *p.task;
             QJsonObject limits;

@@ -133,6 +133,9 @@ Result<void> ImageValidator::check(const ProcessTreeRecord &r, const ReaderLimit
         if (!p.zombie && p.exitStatus != 0) {
             return fail(std::format("process tree: pid {} has an exit status but is no zombie", p.pid));
         }
+        if (p.filesOf != 0 && (p.zombie || p.filesOf == p.pid || !pids.contains(p.filesOf))) {
+            return fail(std::format("process tree: pid {} shares the fd table of {}, which is no earlier process of the tree", p.pid, p.filesOf));
+        }
         if (p.zombie && (p.exitStatus & ~0xff7f) != 0) {
             return fail(std::format("process tree: zombie {}: invalid exit status {:#x}", p.pid, p.exitStatus));
         }
@@ -681,6 +684,9 @@ Result<void> ImageValidator::acceptTree(const ProcessTreeRecord &r)
         if (p.zombie) {
             m_zombies.insert(p.pid);
         }
+        if (p.filesOf != 0) {
+            m_filesShared.insert(p.pid);
+        }
     }
     return {};
 }
@@ -701,6 +707,9 @@ Result<void> ImageValidator::acceptEnd()
             {"Files", &m_files},
         };
         for (const auto &[name, seen] : kinds) {
+            if (seen == &m_files && m_filesShared.contains(pid)) {
+                continue; // its table is another process's
+            }
             if (!seen->contains(pid)) {
                 return fail(std::format("image incomplete: no {} record for pid {}", name, pid));
             }
@@ -836,6 +845,9 @@ Result<void> ImageValidator::accept(const Section &section)
                 return {};
             } else if constexpr (std::is_same_v<T, FilesRecord>) {
                 CRYOPOD_PROPAGATE(once(m_files, r.pid, "Files"));
+                if (m_filesShared.contains(r.pid)) {
+                    return fail(std::format("Files record for pid {}, which shares another process's fd table", r.pid));
+                }
                 for (const FdRecord &f : r.fds) {
                     if (f.object != 0) {
                         const auto object = m_objects.find(f.object);

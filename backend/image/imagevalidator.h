@@ -70,6 +70,7 @@ private:
     std::map<std::pair<int32_t, int32_t>, bool> m_unlinked; // (pid, fd) -> has FileData
     std::map<uint64_t, FileObjectKind> m_objects; // FileObject id -> kind
     std::set<int32_t> m_zombies; // pids of zombies: no record of their own
+    std::set<int32_t> m_filesShared; // pids whose fd table is another process's: no Files record
     std::map<int32_t, size_t> m_order; // pid -> position in the tree
     std::map<std::pair<int32_t, int32_t>, std::pair<FdKind, uint64_t>> m_fds; // (pid, fd) -> kind, object of the Files records seen
 };

@@ -9,7 +9,7 @@ namespace cryopod::image
 namespace
 {
 // Smallest encodings of repeated items, for Decoder::count().
-constexpr uint32_t kMinProcessEntryBytes = 4 * 4 + 4 + 1 + 4;
+constexpr uint32_t kMinProcessEntryBytes = 4 * 4 + 4 + 1 + 4 + 4;
 constexpr uint32_t kMinVmaBytes = 8 + 8 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8;
 constexpr uint32_t kMinFdBytes = 4 + 4 + 4 + 4 + 1 + 8 + 4 + 8 * 4 + 1 + 4 + 8 + 4 + 4;
 constexpr uint32_t kEpollTargetBytes = 4 + 4 + 8;
@@ -83,6 +83,7 @@ void RecordCodec::encode(Encoder &e, const ProcessTreeRecord &r)
         }
         e.boolean(p.zombie);
         e.i32(p.exitStatus);
+        e.i32(p.filesOf);
     }
 }
 
@@ -104,6 +105,7 @@ void RecordCodec::decode(Decoder &d, ProcessTreeRecord &r)
         }
         p.zombie = d.boolean("processes.zombie");
         p.exitStatus = d.i32("processes.exitStatus");
+        p.filesOf = d.i32("processes.filesOf");
         r.processes.push_back(std::move(p));
     }
 }

@@ -62,6 +62,10 @@ struct ProcessEntry {
     // `exitStatus` (a wait status: exit code << 8, or the killing signal).
     bool zombie = false;
     int32_t exitStatus = 0;
+    // Format 4: a process sharing its fd table with an earlier process of
+    // the tree (clone(CLONE_FILES) without CLONE_THREAD) names it here and
+    // has no Files record of its own; 0: a table of its own.
+    int32_t filesOf = 0;
 
     friend bool operator==(const ProcessEntry &, const ProcessEntry &) = default;
 };

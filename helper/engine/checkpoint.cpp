@@ -121,7 +121,7 @@ Result<void> checkpointFreeze(CheckpointContext &ctx)
 namespace
 {
 // Everything of one frozen process but its pages.
-Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, const TreeScope &scope)
+Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, const TreeScope &scope, bool ownFiles)
 {
     const pid_t pid = process.pid();
     capture.pid = pid;
@@ -202,7 +202,10 @@ Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, con
 
     CRYOPOD_PROPAGATE(store(capture.task, dumpTask(pid, capture.status, capture.stat)));
     CRYOPOD_PROPAGATE(store(capture.mm, dumpMm(pid, capture.mappings, capture.stat, capture.brk)));
-    CRYOPOD_PROPAGATE(store(capture.files, dumpFiles(pid, &scope)));
+    if (ownFiles) {
+        CRYOPOD_PROPAGATE(store(capture.files, dumpFiles(pid, &scope)));
+    }
+    capture.ownFiles = ownFiles;
     return {};
 }
 } // namespace
@@ -218,12 +221,14 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         }
         FrozenProcess *process = ctx.frozen.find(entry.pid);
         ProcessCapture &capture = ctx.processes.emplace_back();
-        CRYOPOD_PROPAGATE(captureProcess(*process, capture, scope));
+        CRYOPOD_PROPAGATE(captureProcess(*process, capture, scope, entry.filesOf == 0));
     }
     // One object per pipe, socket or shared open file across the tree.
     std::vector<std::pair<pid_t, FilesDump *>> files;
     for (ProcessCapture &capture : ctx.processes) {
-        files.emplace_back(capture.pid, &capture.files);
+        if (capture.ownFiles) {
+            files.emplace_back(capture.pid, &capture.files);
+        }
     }
     CRYOPOD_PROPAGATE(linkSharedFiles(files));
     return {};
@@ -309,7 +314,9 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
     // Every fd table before the first file contents: restore has all
     // metadata once the first FileData (or Pages) comes.
     for (const ProcessCapture &p : ctx.processes) {
-        CRYOPOD_PROPAGATE(written(w.write(p.files.files)));
+        if (p.ownFiles) {
+            CRYOPOD_PROPAGATE(written(w.write(p.files.files)));
+        }
     }
     for (const ProcessCapture &p : ctx.processes) {
         for (const image::FileDataRecord &data : p.files.data) {

@@ -35,7 +35,8 @@ struct ProcessCapture {
     image::TimersRecord timers;
     std::vector<image::ThreadRecord> threads;
     image::MmRecord mm;
-    FilesDump files;
+    FilesDump files; // empty when it shares another process's fd table
+    bool ownFiles = true;
     MemoryCopy copy; // low pause: its memory as at the pause (pid 0: none)
 };
 

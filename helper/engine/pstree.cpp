@@ -324,11 +324,16 @@ FrozenProcess *FrozenTree::find(pid_t pid)
     return nullptr;
 }
 
-Result<void> FrozenTree::thaw()
+namespace
+{
+// Lets go of every process, children first (a killed one dies while its
+// parent is still there to be told); the first failure is returned, the
+// others are let go all the same.
+Result<void> releaseAll(std::vector<FrozenProcess> &processes, Result<void> (FrozenProcess::*release)())
 {
     std::optional<Error> first;
     while (!processes.empty()) {
-        auto r = processes.back().thaw();
+        auto r = (processes.back().*release)();
         if (!r && !first) {
             first = r.error();
         }
@@ -339,22 +344,16 @@ Result<void> FrozenTree::thaw()
     }
     return {};
 }
+} // namespace
+
+Result<void> FrozenTree::thaw()
+{
+    return releaseAll(processes, &FrozenProcess::thaw);
+}
 
 Result<void> FrozenTree::kill()
 {
-    // Children first: each dies while its parent is still there to be told.
-    std::optional<Error> first;
-    while (!processes.empty()) {
-        auto r = processes.back().kill();
-        if (!r && !first) {
-            first = r.error();
-        }
-        processes.pop_back();
-    }
-    if (first) {
-        return std::unexpected(*first);
-    }
-    return {};
+    return releaseAll(processes, &FrozenProcess::kill);
 }
 
 Result<image::ProcessTreeRecord> dumpProcessTree(FrozenTree &tree)
@@ -386,6 +385,25 @@ Result<image::ProcessTreeRecord> dumpProcessTree(FrozenTree &tree)
         }
         if (pid != record.rootPid && entry.ppid != tree.parents.at(pid)) {
             return fail("process tree: the parent of " + std::to_string(pid) + " changed while frozen", EAGAIN);
+        }
+        // An fd table shared with an earlier process (clone(CLONE_FILES)):
+        // restore shares it again by creating the process with CLONE_FILES
+        // from its parent, so the parent must have that very table.
+        constexpr int kKcmpFiles = 2;
+        for (const image::ProcessEntry &earlier : record.processes) {
+            if (earlier.zombie || entry.zombie || ::syscall(SYS_kcmp, earlier.pid, pid, kKcmpFiles, 0, 0) != 0) {
+                continue;
+            }
+            entry.filesOf = earlier.filesOf != 0 ? earlier.filesOf : earlier.pid;
+            const auto parent = std::find_if(record.processes.begin(), record.processes.end(), [&](const image::ProcessEntry &e) {
+                return e.pid == entry.ppid;
+            });
+            if (parent == record.processes.end() || (parent->filesOf != 0 ? parent->filesOf : parent->pid) != entry.filesOf) {
+                return fail("process " + std::to_string(pid) + " shares the fd table of process " + std::to_string(earlier.pid)
+                                + ", which is not its parent's: not supported",
+                            ENOTSUP);
+            }
+            break;
         }
         record.processes.push_back(std::move(entry));
     }
@@ -538,13 +556,13 @@ Result<void> RestoredProcess::traceClones()
     return {};
 }
 
-Result<Tracee *> RestoredProcess::adoptThread(pid_t tid)
+namespace
 {
-    const std::string what = "restore thread " + std::to_string(tid) + " of " + std::to_string(m_pid);
-    m_threadTids.push_back(tid);
-    // An automatically attached thread starts in a PTRACE_EVENT_STOP, before
-    // its first instruction. Every signal is blocked in it (it inherited the
-    // injector's mask), so nothing else can come first.
+// A task attached automatically (a thread or child of a tracee, with
+// PTRACE_O_TRACECLONE / TRACEFORK) starts in a PTRACE_EVENT_STOP, before its
+// first instruction; anything else first (a stray signal) is let through.
+Result<void> waitForFirstStop(pid_t tid, const std::string &what)
+{
     for (;;) {
         int status = 0;
         const pid_t r = ::waitpid(tid, &status, __WALL);
@@ -558,12 +576,22 @@ Result<Tracee *> RestoredProcess::adoptThread(pid_t tid)
             return fail(what + ": " + describeWaitStatus(status), ECHILD);
         }
         if ((status >> 16) == PTRACE_EVENT_STOP) {
-            break;
+            return {};
         }
         if (::ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) {
             return sysError(what + ": ptrace cont");
         }
     }
+}
+} // namespace
+
+Result<Tracee *> RestoredProcess::adoptThread(pid_t tid)
+{
+    const std::string what = "restore thread " + std::to_string(tid) + " of " + std::to_string(m_pid);
+    m_threadTids.push_back(tid);
+    // Every signal is blocked in it (it inherited the injector's mask), so
+    // nothing else can come before its first stop.
+    CRYOPOD_PROPAGATE(waitForFirstStop(tid, what));
     m_threads.push_back(Tracee::adopt(tid));
     return &m_threads.back();
 }
@@ -674,7 +702,7 @@ Result<RestoredProcess> RestoredProcess::spawn(pid_t pid, const std::string &stu
     return process;
 }
 
-Result<RestoredProcess> RestoredProcess::forkFrom(RestoredProcess &parent, pid_t pid, int exitSignal)
+Result<RestoredProcess> RestoredProcess::forkFrom(RestoredProcess &parent, pid_t pid, int exitSignal, uint64_t cloneFlags)
 {
     const std::string what = "create process " + std::to_string(pid) + " as a child of " + std::to_string(parent.m_pid);
     if (pid <= 1) {
@@ -699,6 +727,7 @@ Result<RestoredProcess> RestoredProcess::forkFrom(RestoredProcess &parent, pid_t
         int32_t setTid;
     } block{};
     block.setTid = pid;
+    block.args.flags = cloneFlags;
     block.args.exitSignal = uint64_t(exitSignal);
     block.args.setTid = argsAddr + offsetof(decltype(block), setTid);
     block.args.setTidSize = 1;
@@ -730,27 +759,7 @@ Result<RestoredProcess> RestoredProcess::forkFrom(RestoredProcess &parent, pid_t
     if (process.m_pid != pid) {
         return fail(what + ": created " + std::to_string(*child) + " instead", EINVAL);
     }
-    // Attached automatically: it starts in a PTRACE_EVENT_STOP.
-    for (;;) {
-        int status = 0;
-        const pid_t r = ::waitpid(process.m_pid, &status, __WALL);
-        if (r < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return sysError(what + ": waitpid");
-        }
-        if (!WIFSTOPPED(status)) {
-            process.m_pid = 0;
-            return fail(what + ": child " + describeWaitStatus(status), ECHILD);
-        }
-        if ((status >> 16) == PTRACE_EVENT_STOP) {
-            break;
-        }
-        if (::ptrace(PTRACE_CONT, process.m_pid, nullptr, nullptr) != 0) {
-            return sysError(what + ": ptrace cont");
-        }
-    }
+    CRYOPOD_PROPAGATE(waitForFirstStop(process.m_pid, what));
     process.m_tracee = Tracee::adopt(process.m_pid);
     return process;
 }

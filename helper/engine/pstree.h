@@ -151,8 +151,9 @@ public:
     // with pid `pid`: a clone3 set_tid = {pid} injected into the parent, so
     // that the kernel records it as the parent's child. It is a copy of the
     // stub, traced by us (PTRACE_O_TRACEFORK) from its first stop on, and
-    // exits with `exitSignal` to its parent. EEXIST names the pid's holder.
-    static Result<RestoredProcess> forkFrom(RestoredProcess &parent, pid_t pid, int exitSignal);
+    // exits with `exitSignal` to its parent. `cloneFlags`: CLONE_FILES for a
+    // process sharing its parent's fd table. EEXIST names the pid's holder.
+    static Result<RestoredProcess> forkFrom(RestoredProcess &parent, pid_t pid, int exitSignal, uint64_t cloneFlags = 0);
 
     pid_t pid() const
     {

@@ -156,6 +156,17 @@ void checkThreads(pid_t pid, const procfs::Status &leader, ProcessReport &report
 void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, ProcessReport &report)
 {
     constexpr int kKcmpVm = 1, kKcmpFiles = 2; // enum kcmp_type
+    // kcmp compares the kernel's pointers: a process on its way out (its
+    // address space and fd table already let go) and a kernel thread both
+    // have none, and "share" that. Only processes with an address space count.
+    auto hasMm = [](pid_t p) {
+        constexpr uint64_t kPfKthread = 0x00200000;
+        auto stat = procfs::readStat(p);
+        return stat && stat->number(23) != 0 && (stat->number(9) & kPfKthread) == 0 && stat->state() != 'Z' && stat->state() != 'X';
+    };
+    if (!hasMm(pid)) {
+        return;
+    }
     std::unique_ptr<DIR, int (*)(DIR *)> proc(::opendir("/proc"), ::closedir);
     if (!proc) {
         return;
@@ -168,7 +179,7 @@ void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, ProcessReport
         }
         const bool sameVm = ::syscall(SYS_kcmp, pid, other, kKcmpVm, 0, 0) == 0;
         const bool sameFiles = ::syscall(SYS_kcmp, pid, other, kKcmpFiles, 0, 0) == 0;
-        if (!sameVm && !sameFiles) {
+        if ((!sameVm && !sameFiles) || !hasMm(pid_t(other))) {
             continue;
         }
         const bool inside = tree && inTree(pid_t(other), *tree);
@@ -177,7 +188,20 @@ void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, ProcessReport
             note(report, Verdict::Refused, "shares its address space with " + who + " (CLONE_VM or vfork): not supported");
         }
         if (sameFiles) {
-            note(report, Verdict::Refused, "shares its fd table with " + who + " (CLONE_FILES): not supported");
+            // Restored by creating the process with CLONE_FILES from its
+            // parent: fine inside the tree when the parent has that table.
+            auto parentOf = [](pid_t p) {
+                auto stat = procfs::readStat(p);
+                return stat ? pid_t(stat->number(4)) : pid_t(0);
+            };
+            const pid_t parent = parentOf(pid);
+            const bool viaParent = ::syscall(SYS_kcmp, pid, parent, kKcmpFiles, 0, 0) == 0 && tree && tree->contains(parent);
+            const bool viaChild = parentOf(pid_t(other)) == pid;
+            if (!inside) {
+                note(report, Verdict::Refused, "shares its fd table with " + who + " (CLONE_FILES): it cannot be shared again after a restore");
+            } else if (!viaParent && !viaChild) {
+                note(report, Verdict::Refused, "shares its fd table with " + who + " (CLONE_FILES), not through its parent: not supported");
+            }
         }
     }
 }
@@ -368,6 +392,17 @@ Result<Report> analyze(pid_t pid)
             continue;
         }
         auto process = analyzeProcess(p, AnalyzeContext{0, nullptr, &scope});
+        if (p != pid && exiting(p, p)) {
+            // It exited while we looked (what it showed on its way out - no
+            // files, no mappings - says nothing); the checkpoint finds it
+            // as a zombie, or not at all.
+            ProcessReport gone;
+            gone.pid = p;
+            gone.comm = process ? process->comm : commOf(p);
+            gone.ppid = process ? process->ppid : 0;
+            report.processes.push_back(std::move(gone));
+            continue;
+        }
         if (!process) {
             if (p != pid && process.error().code == ESRCH) {
                 continue; // exited and reaped meanwhile

@@ -56,6 +56,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -169,6 +170,9 @@ Result<void> validateProcess(RestoreContext &ctx, ProcessRestore &p)
 {
     const char *required[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files"};
     for (size_t i = 1; i < std::size(required); ++i) {
+        if (i == 6 && p.entry.filesOf != 0) {
+            continue; // its fd table is another process's
+        }
         if (!p.seen[i]) {
             return fail(std::string("image has no ") + required[i] + " section for process " + std::to_string(p.entry.pid) + " before its page data", EINVAL);
         }
@@ -212,12 +216,12 @@ Result<void> validate(RestoreContext &ctx)
     }
     std::vector<const image::FilesRecord *> allFiles;
     for (const auto &p : ctx.processes) {
-        if (!p->entry.zombie) {
+        if (!p->entry.zombie && p->entry.filesOf == 0) {
             allFiles.push_back(&p->files);
         }
     }
     for (const auto &p : ctx.processes) {
-        if (p->entry.zombie) {
+        if (p->entry.zombie || p->entry.filesOf != 0) {
             continue;
         }
         for (const image::FdRecord &fd : p->files.fds) {
@@ -263,6 +267,14 @@ Result<void> acceptTree(RestoreContext &ctx, image::ProcessTreeRecord &tree)
         }
         if (ctx.byPid.contains(entry.pid)) {
             return fail("image process " + std::to_string(entry.pid) + " appears twice", EINVAL);
+        }
+        if (entry.filesOf != 0) {
+            const image::ProcessEntry *parent = entry.pid == tree.rootPid ? nullptr : &ctx.byPid.at(entry.ppid)->entry;
+            if (!parent || (parent->filesOf != 0 ? parent->filesOf : parent->pid) != entry.filesOf) {
+                return fail("image process " + std::to_string(entry.pid) + " shares the fd table of " + std::to_string(entry.filesOf)
+                                + ", which its parent does not have",
+                            EINVAL);
+            }
         }
         if (entry.zombie && (entry.pid == tree.rootPid || ctx.byPid.at(entry.ppid)->entry.zombie)) {
             return fail("image process " + std::to_string(entry.pid) + ": a zombie without a live parent in the tree", EINVAL);
@@ -376,6 +388,10 @@ Result<void> readMetadata(RestoreContext &ctx, image::ImageReader &reader, std::
         } else if (auto *mm = std::get_if<image::MmRecord>(&section)) {
             p.mm = std::move(*mm);
         } else if (auto *files = std::get_if<image::FilesRecord>(&section)) {
+            if (p.entry.filesOf != 0) {
+                return fail("image: a Files section for process " + std::to_string(pid) + ", which shares the fd table of " + std::to_string(p.entry.filesOf),
+                            EINVAL);
+            }
             p.files = std::move(*files);
         } else if (auto *data = std::get_if<image::FileDataRecord>(&section)) {
             const auto fd = std::find_if(p.files.fds.begin(), p.files.fds.end(), [&](const image::FdRecord &r) {
@@ -747,7 +763,7 @@ Result<void> createTree(RestoreContext &ctx)
         } else {
             ProcessRestore &parent = *ctx.byPid.at(p->entry.ppid);
             const int exitSignal = p->entry.zombie ? SIGCHLD : p->task.exitSignal;
-            auto process = RestoredProcess::forkFrom(parent.process, p->entry.pid, exitSignal);
+            auto process = RestoredProcess::forkFrom(parent.process, p->entry.pid, exitSignal, p->entry.filesOf != 0 ? CLONE_FILES : 0);
             if (!process) {
                 return std::unexpected(process.error());
             }
@@ -1143,15 +1159,16 @@ Result<void> run(RestoreContext &ctx, int inFd)
     }
     ctx.step("processes created, emptied");
     CRYOPOD_PROPAGATE(restoreMemory(ctx, pipeline));
+    // A process sharing another's fd table (CLONE_FILES) has it by now.
     for (auto &p : ctx.processes) {
-        if (!p->entry.zombie) {
+        if (!p->entry.zombie && p->entry.filesOf == 0) {
             CRYOPOD_PROPAGATE(restoreFileTable(*p, ctx));
         }
     }
     // Every fd table is complete: the epoll registrations, then the
     // temporary fds go (later processes took what they needed of them).
     for (auto &p : ctx.processes) {
-        if (!p->entry.zombie) {
+        if (!p->entry.zombie && p->entry.filesOf == 0) {
             CRYOPOD_PROPAGATE(finishFileObjects(*p->injector, p->scratch, p->ownerView, p->fileObjects, *p->objectFds));
         }
     }

@@ -408,6 +408,8 @@ bool Harness::waitTreeGone(const std::map<pid_t, TreeEntry> &tree)
         }
         std::string left;
         for (const pid_t child : ownChildren()) {
+            // A child the original forked after we listed its tree.
+            kill(child, SIGKILL);
             left += std::format(" {} ({}, our child)", child, stateName(procInfo(child).state));
         }
         for (const auto &[pid, e] : tree) {
@@ -748,6 +750,17 @@ bool Harness::cycle(int index, bool leaveRunning)
         const ProcInfo later = procInfo(m_pid);
         if (later.runNs != info.runNs) {
             return fail(std::format("restored with --frozen but pid {} ran ({} ns -> {} ns)", m_pid, info.runNs, later.runNs));
+        }
+        if (m_opt.tree) {
+            // Every process of the tree, zombies aside, is stopped too.
+            for (const auto &[pid, e] : descendants(m_pid)) {
+                if (e.state != 'Z' && e.state != 'T' && e.state != 't') {
+                    return fail(std::format("restored with --frozen but pid {} of the tree is in state {}", pid, stateName(e.state)));
+                }
+            }
+            for (const auto &[pid, e] : descendants(m_pid)) {
+                kill(pid, SIGCONT);
+            }
         }
         kill(m_pid, SIGCONT);
         usleep(5000);

@@ -17,6 +17,7 @@
 //
 // Plain C++ without QtTest: exits 0 on success, 1 with a message otherwise.
 
+#include "crtest.h"
 #include "engine.h"
 #include "pstree.h"
 
@@ -44,37 +45,12 @@ pid_t s_target = -1;
 
 [[noreturn]] void failTest(const std::string &message)
 {
-    std::fprintf(stderr, "cr_freeze_timeout: FAIL: %s\n", message.c_str());
-    if (s_target > 0) {
-        ::kill(s_target, SIGKILL);
-    }
-    // Reap everything we started (we are a subreaper).
-    while (::waitpid(-1, nullptr, __WALL) > 0) {
-    }
-    std::exit(1);
+    crtest::fail("cr_freeze_timeout", message);
 }
 
-std::string readFile(const std::string &path)
-{
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-char stateOf(pid_t pid)
-{
-    const std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
-    const size_t close = stat.rfind(')');
-    return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
-}
-
-long tracerOf(pid_t pid)
-{
-    const std::string status = readFile("/proc/" + std::to_string(pid) + "/status");
-    const size_t at = status.find("TracerPid:");
-    return at == std::string::npos ? -1 : std::strtol(status.c_str() + at + 10, nullptr, 10);
-}
+using crtest::readFile;
+using crtest::stateOf;
+using crtest::tracerOf;
 
 // The target: fds 0-2 on /dev/null, nothing else; vfork()s a child that
 // sleeps `childMs` without exec (raw system calls only: it runs on our
@@ -104,10 +80,8 @@ long tracerOf(pid_t pid)
 
 pid_t firstChild(pid_t pid)
 {
-    std::istringstream in(readFile("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children"));
-    pid_t child = 0;
-    in >> child;
-    return child;
+    const std::vector<pid_t> children = crtest::childrenOf(pid);
+    return children.empty() ? 0 : children.front();
 }
 
 } // namespace

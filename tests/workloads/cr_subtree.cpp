@@ -16,6 +16,7 @@
 //
 // Plain C++ without QtTest: exits 0 on success, 1 with a message otherwise.
 
+#include "crtest.h"
 #include "engine.h"
 
 #include <cerrno>
@@ -41,49 +42,12 @@ namespace
 
 [[noreturn]] void failTest(const std::string &message)
 {
-    std::fprintf(stderr, "cr_subtree: FAIL: %s\n", message.c_str());
-    for (int round = 0; round < 50; ++round) {
-        std::ifstream in("/proc/self/task/" + std::to_string(::getpid()) + "/children");
-        pid_t pid;
-        bool any = false;
-        while (in >> pid) {
-            ::kill(pid, SIGKILL);
-            any = true;
-        }
-        while (::waitpid(-1, nullptr, WNOHANG | __WALL) > 0) { }
-        if (!any) {
-            break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    std::exit(1);
+    crtest::fail("cr_subtree", message);
 }
 
-std::string readFile(const std::string &path)
-{
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-std::vector<pid_t> childrenOf(pid_t pid)
-{
-    std::vector<pid_t> out;
-    std::istringstream in(readFile("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children"));
-    pid_t child;
-    while (in >> child) {
-        out.push_back(child);
-    }
-    return out;
-}
-
-long tracerOf(pid_t pid)
-{
-    const std::string status = readFile("/proc/" + std::to_string(pid) + "/status");
-    const size_t at = status.find("TracerPid:");
-    return at == std::string::npos ? -1 : std::strtol(status.c_str() + at + 10, nullptr, 10);
-}
+using crtest::childrenOf;
+using crtest::readFile;
+using crtest::tracerOf;
 
 void expectIn(const std::string &text, const std::string &part, const char *what)
 {
@@ -106,26 +70,7 @@ int main(int argc, char **argv)
         failTest(std::string("mkdtemp: ") + std::strerror(errno));
     }
     const std::string stateDir = tmpl;
-    const pid_t root = ::fork();
-    if (root == 0) {
-        const int null = ::open("/dev/null", O_RDWR);
-        for (int fd = 0; fd < 3; ++fd) {
-            ::dup2(null, fd);
-        }
-        ::close_range(3, ~0u, 0);
-        if (::chdir(stateDir.c_str()) != 0) {
-            _exit(126);
-        }
-        ::execl(argv[1], argv[1], stateDir.c_str(), nullptr);
-        _exit(127);
-    }
-    const auto start = std::chrono::steady_clock::now();
-    while (!std::filesystem::exists(stateDir + "/ready")) {
-        if (std::chrono::steady_clock::now() - start > std::chrono::seconds(15)) {
-            failTest("the workload did not get ready");
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    const pid_t root = crtest::startWorkload("cr_subtree", argv[1], stateDir);
     const std::vector<pid_t> children = childrenOf(root); // W, R
     if (children.size() != 2) {
         failTest("the workload has " + std::to_string(children.size()) + " children, expected 2");

@@ -14,6 +14,7 @@
 //
 // Plain C++ without QtTest: exits 0 on success, 1 with a message otherwise.
 
+#include "crtest.h"
 #include "engine.h"
 
 #include <cerrno>
@@ -41,32 +42,11 @@ std::string s_stateDir;
 
 [[noreturn]] void failTest(const std::string &message)
 {
-    std::fprintf(stderr, "cr_tree_sabotage: FAIL: %s\n", message.c_str());
-    // Kill and reap everything we started (we are a subreaper).
-    for (int round = 0; round < 50; ++round) {
-        std::ifstream in("/proc/self/task/" + std::to_string(::getpid()) + "/children");
-        pid_t pid;
-        bool any = false;
-        while (in >> pid) {
-            ::kill(pid, SIGKILL);
-            any = true;
-        }
-        while (::waitpid(-1, nullptr, WNOHANG | __WALL) > 0) { }
-        if (!any) {
-            break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    std::exit(1);
+    crtest::fail("cr_tree_sabotage", message);
 }
 
-std::string readFile(const std::string &path)
-{
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+using crtest::childrenOf;
+using crtest::readFile;
 
 struct ProcState {
     bool exists = false;
@@ -92,35 +72,6 @@ ProcState procState(pid_t pid)
     return s;
 }
 
-std::vector<pid_t> childrenOf(pid_t pid)
-{
-    std::vector<pid_t> out;
-    std::istringstream in(readFile("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children"));
-    pid_t child;
-    while (in >> child) {
-        out.push_back(child);
-    }
-    return out;
-}
-
-pid_t startWorkload(const std::string &program)
-{
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        const int null = ::open("/dev/null", O_RDWR);
-        for (int fd = 0; fd < 3; ++fd) {
-            ::dup2(null, fd);
-        }
-        ::close_range(3, ~0u, 0);
-        if (::chdir(s_stateDir.c_str()) != 0) {
-            _exit(126);
-        }
-        ::execl(program.c_str(), program.c_str(), s_stateDir.c_str(), nullptr);
-        _exit(127);
-    }
-    return pid;
-}
-
 } // namespace
 
 int main(int argc, char **argv)
@@ -136,14 +87,7 @@ int main(int argc, char **argv)
         failTest(std::string("mkdtemp: ") + std::strerror(errno));
     }
     s_stateDir = tmpl;
-    const pid_t root = startWorkload(argv[1]);
-    const auto start = std::chrono::steady_clock::now();
-    while (!std::filesystem::exists(s_stateDir + "/ready")) {
-        if (std::chrono::steady_clock::now() - start > std::chrono::seconds(15)) {
-            failTest("the workload did not get ready");
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    const pid_t root = crtest::startWorkload("cr_tree_sabotage", argv[1], s_stateDir);
     const std::vector<pid_t> children = childrenOf(root); // A, B, C
     if (children.size() != 3) {
         failTest("the tree has " + std::to_string(children.size()) + " children, expected 3");

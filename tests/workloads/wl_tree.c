@@ -5,7 +5,8 @@
 // Every process holds its own memory (a heap block of a seeded size, 192 KiB
 // to 1 MiB, with a pattern of its own seed, plus a stack array) and notes
 // its pid, parent, process group and session before ready. B computes on
-// (a seeded chain, each step checked against a recomputation); the others
+// (a seeded chain, each step checked against a recomputation); C has two
+// more threads extending chains of their own (the tids noted); the others
 // sleep in 50 ms nanosleeps.
 // After go every process checks its own state: pattern, stack array,
 // getpid/getppid/getpgrp/getsid as noted; each parent reaps its children
@@ -18,10 +19,12 @@
 #include "wl.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct Role {
@@ -83,6 +86,36 @@ static void verify(const char *who, unsigned tag, const unsigned char *stackArra
     }
 }
 
+// C's threads: each extends its chain until go, then checks it and its tid.
+struct Worker {
+    pthread_t thread;
+    unsigned index;
+    pid_t tid;
+    volatile uint64_t chain, steps;
+};
+static struct Worker s_workers[2];
+
+static void *work(void *arg)
+{
+    struct Worker *w = arg;
+    w->tid = (pid_t)syscall(SYS_gettid);
+    w->chain = wl_derive(wl_seed(), 50 + w->index);
+    while (!wl_go() && !wl_expired()) {
+        for (int i = 0; i < 5000; ++i) {
+            w->chain = chainStep(w->chain);
+            ++w->steps;
+        }
+        wl_sleep_ms(3);
+    }
+    uint64_t v = wl_derive(wl_seed(), 50 + w->index);
+    for (uint64_t i = 0; i < w->steps; ++i) {
+        v = chainStep(v);
+    }
+    wl_check(v == w->chain, "C thread %u: chain after %llu steps differs", w->index, (unsigned long long)w->steps);
+    wl_check((pid_t)syscall(SYS_gettid) == w->tid, "C thread %u: tid %d, was %d", w->index, (int)syscall(SYS_gettid), (int)w->tid);
+    return NULL;
+}
+
 // Runs a child process's part and exits.
 static void child(const char *name, unsigned tag, bool computes, pid_t (*spawnMore)(void))
 {
@@ -92,6 +125,14 @@ static void child(const char *name, unsigned tag, bool computes, pid_t (*spawnMo
     const pid_t grandchild = spawnMore ? spawnMore() : 0;
     if (tag == 4) {
         signal(SIGUSR1, flip);
+    }
+    if (tag == 3) {
+        for (unsigned i = 0; i < 2; ++i) {
+            s_workers[i].index = i;
+            if (pthread_create(&s_workers[i].thread, NULL, work, &s_workers[i]) != 0) {
+                wl_die("C: pthread_create");
+            }
+        }
     }
     while (!wl_go() && !wl_expired()) {
         if (computes) {
@@ -106,6 +147,11 @@ static void child(const char *name, unsigned tag, bool computes, pid_t (*spawnMo
     }
     wl_wait_go();
     verify(name, tag, stackArray, sizeof stackArray);
+    if (tag == 3) {
+        for (unsigned i = 0; i < 2; ++i) {
+            pthread_join(s_workers[i].thread, NULL);
+        }
+    }
     if (grandchild > 0) {
         wl_collect(grandchild, "G", "tree.G");
     }

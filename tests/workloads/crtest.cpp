@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+#include "crtest.h"
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace crtest
+{
+
+void fail(const char *name, const std::string &message)
+{
+    std::fprintf(stderr, "%s: FAIL: %s\n", name, message.c_str());
+    for (int round = 0; round < 50; ++round) {
+        const std::vector<pid_t> children = childrenOf(::getpid());
+        for (const pid_t pid : children) {
+            ::kill(pid, SIGKILL);
+        }
+        while (::waitpid(-1, nullptr, WNOHANG | __WALL) > 0) { }
+        if (children.empty()) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::exit(1);
+}
+
+std::string readFile(const std::string &path)
+{
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+std::vector<pid_t> childrenOf(pid_t pid)
+{
+    std::vector<pid_t> out;
+    std::istringstream in(readFile("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children"));
+    pid_t child;
+    while (in >> child) {
+        out.push_back(child);
+    }
+    return out;
+}
+
+long tracerOf(pid_t pid)
+{
+    const std::string status = readFile("/proc/" + std::to_string(pid) + "/status");
+    const size_t at = status.find("TracerPid:");
+    return at == std::string::npos ? -1 : std::strtol(status.c_str() + at + 10, nullptr, 10);
+}
+
+char stateOf(pid_t pid)
+{
+    const std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+    const size_t close = stat.rfind(')');
+    return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
+}
+
+pid_t startWorkload(const char *name, const std::string &program, const std::string &stateDir)
+{
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        const int null = ::open("/dev/null", O_RDWR);
+        for (int fd = 0; fd < 3; ++fd) {
+            ::dup2(null, fd);
+        }
+        ::close_range(3, ~0u, 0);
+        if (::chdir(stateDir.c_str()) != 0) {
+            _exit(126);
+        }
+        ::execl(program.c_str(), program.c_str(), stateDir.c_str(), nullptr);
+        _exit(127);
+    }
+    if (pid < 0) {
+        fail(name, "fork failed");
+    }
+    const auto start = std::chrono::steady_clock::now();
+    while (!std::filesystem::exists(stateDir + "/ready")) {
+        if (std::chrono::steady_clock::now() - start > std::chrono::seconds(15)) {
+            fail(name, program + " did not get ready");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return pid;
+}
+
+} // namespace crtest

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// What the plain C++ engine tests beside cr_cycles (cr_freeze_timeout,
+// cr_tree_sabotage, cr_subtree) share: /proc lookups, starting a workload
+// under the contract, and failing with everything started killed and reaped
+// (they are child subreapers).
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace crtest
+{
+
+// Prints "NAME: FAIL: message", kills and reaps every child (and orphan
+// that came to us), exits 1.
+[[noreturn]] void fail(const char *name, const std::string &message);
+
+std::string readFile(const std::string &path);
+// The children of pid's main thread, in creation order.
+std::vector<pid_t> childrenOf(pid_t pid);
+// TracerPid from /proc/PID/status; -1 when unknown.
+long tracerOf(pid_t pid);
+// The state letter from /proc/PID/stat; '?' when gone.
+char stateOf(pid_t pid);
+
+// Starts PROGRAM STATEDIR as a workload does (fds 0-2 on /dev/null, nothing
+// else, cwd STATEDIR) and waits up to 15 s for STATEDIR/ready; fails the
+// test NAME otherwise.
+pid_t startWorkload(const char *name, const std::string &program, const std::string &stateDir);
+
+} // namespace crtest
