@@ -3,9 +3,7 @@
 //
 // How the schedule runner takes snapshots through cryopod-helper: the same
 // HelperEngine::Producer as `cryopodctl snapshot` (uncompressed stream into
-// the store). Mode "freeze" first freezes the whole tree with the helper's
-// cgroup freezer (Freeze), checkpoints it, and thaws it (Thaw) whatever
-// happened.
+// the store). Mode "freeze" has no producer yet (see SnapshotMode).
 #pragma once
 
 #include "schedulerunner.h"

@@ -7,6 +7,7 @@
 #include "cliargs.h"
 #include "commands.h"
 
+#include "autostart.h"
 #include "schedulematch.h"
 #include "schedulestore.h"
 #include "snapshotstore.h"
@@ -37,7 +38,7 @@ const char scheduleUsage[] = "usage: cryopodctl schedule COMMAND [ARGS...] [--st
                              "                                       PATH with arguments matching REGEX\n"
                              "  list [--json]                        the schedules, their next run and last outcome\n"
                              "  pause ID | resume ID | remove ID     (remove keeps the snapshots it took)\n"
-                             "  runs [ID] [--limit N]                what the runs did: taken, skipped, failed\n"
+                             "  runs [ID] [--limit N] [--json]       what the runs did: taken, skipped, failed\n"
                              "  preview ID                           which of its snapshots the retention keeps now\n"
                              "  run [--for SECONDS] [--direct]      run the due schedules (once, or for a while)\n"
                              "\n"
@@ -180,8 +181,9 @@ int runAdd(const QStringList &list)
     s.enabled = !args.has("--paused");
     if (const auto m = args.value("--mode")) {
         if (*m == QLatin1String("freeze")) {
-            s.mode = SnapshotMode::Freeze;
-        } else if (*m != QLatin1String("running")) {
+            return usage(QStringLiteral("--mode freeze is not supported yet: the engine cannot checkpoint a tree the cgroup freezer holds"));
+        }
+        if (*m != QLatin1String("running")) {
             return usage(QStringLiteral("--mode is 'running' or 'freeze', not '%1'").arg(*m));
         }
     }
@@ -250,6 +252,14 @@ int runAdd(const QStringList &list)
               .arg(*id)
               .arg(QString::fromStdString(s.target.describe()), QString::fromStdString(s.timing.describe()), QString::fromStdString(describe(s.retention)))
               .arg(timeText(s.nextRunNs), s.enabled ? QString() : QStringLiteral(" (paused)")));
+    // the runner starts at login from now on
+    auto autostart = Autostart::install();
+    if (!autostart) {
+        print(QStringLiteral("cryopodctl: schedule add: the schedule will not run at login: %1\n").arg(QString::fromStdString(autostart.error().describe())),
+              stderr);
+    } else if (*autostart) {
+        print(QStringLiteral("`cryopod --background` now starts at login (%1) and runs the schedules\n").arg(QString::fromStdString(Autostart::path())));
+    }
     return 0;
 }
 
@@ -356,7 +366,7 @@ int runOnOne(const QStringList &list, const char *command)
 
 int runRuns(const QStringList &list)
 {
-    const Args args(list, {QStringLiteral("--store"), QStringLiteral("--limit")}, {});
+    const Args args(list, {QStringLiteral("--store"), QStringLiteral("--limit")}, {QStringLiteral("--json")});
     if (!args.error.isEmpty() || args.positional.size() > 1) {
         return usage(args.error.isEmpty() ? QStringLiteral("runs takes at most one schedule id") : args.error);
     }
@@ -385,10 +395,29 @@ int runRuns(const QStringList &list)
     if (!runs) {
         return failure("schedule runs", runs.error().describe());
     }
+    if (args.has("--json")) {
+        QJsonArray array;
+        for (const ScheduleRun &r : *runs) {
+            array.append(QJsonObject {
+                {QStringLiteral("id"), qint64(r.id)},
+                {QStringLiteral("schedule"), qint64(r.scheduleId)},
+                {QStringLiteral("at"), QDateTime::fromMSecsSinceEpoch(r.atNs / 1000000).toString(Qt::ISODateWithMs)},
+                {QStringLiteral("due"), QDateTime::fromMSecsSinceEpoch(r.dueNs / 1000000).toString(Qt::ISODateWithMs)},
+                {QStringLiteral("outcome"), QString::fromLatin1(outcomeName(r.outcome))},
+                {QStringLiteral("snapshot"), r.snapshotId ? QJsonValue(qint64(r.snapshotId)) : QJsonValue()},
+                {QStringLiteral("pid"), r.pid},
+                {QStringLiteral("removed"), qint64(r.removed)},
+                {QStringLiteral("message"), QString::fromStdString(r.message)},
+            });
+        }
+        print(QString::fromUtf8(QJsonDocument(array).toJson()));
+        return 0;
+    }
     for (const ScheduleRun &r : *runs) {
         QString detail;
         if (r.outcome == ScheduleRun::Outcome::Taken) {
-            detail = QStringLiteral("snapshot %1 of pid %2").arg(r.snapshotId).arg(r.pid);
+            detail = (r.snapshotId ? QStringLiteral("snapshot %1").arg(r.snapshotId) : QStringLiteral("a snapshot since deleted")) +
+                QStringLiteral(" of pid %1").arg(r.pid);
             if (r.removed) {
                 detail += QStringLiteral(", retention removed %1").arg(r.removed);
             }

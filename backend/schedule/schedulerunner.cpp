@@ -51,7 +51,7 @@ Result<int64_t> ProducerTaker::take(store::SnapshotStore &store, const Schedule 
     options.encodingHint = image::bulkEncodingOf(image::WriterOptions {});
     auto producer = m_factory(schedule);
     if (!producer) {
-        return fail("no way to take a snapshot in this mode", ENOTSUP);
+        return fail(std::string("snapshot mode '") + modeName(schedule.mode) + "' is not supported", ENOTSUP);
     }
     auto taken = store::SnapshotJob::take(store, *producer, pid, options);
     if (!taken) {

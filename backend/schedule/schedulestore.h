@@ -40,7 +40,11 @@ struct ScheduleTarget {
 
 enum class SnapshotMode {
     KeepRunning, // the engine stops the tree only while it reads it
-    Freeze, // the whole tree is frozen by the cgroup freezer around the capture
+    // The whole tree frozen by the cgroup freezer around the capture. Not
+    // supported yet: tried as the helper's Freeze -> Checkpoint -> Thaw, the
+    // checkpoint of the frozen tree did not finish (the engine's ptrace stops
+    // wait for tasks the freezer holds); refused when a schedule is made.
+    Freeze,
 };
 
 struct Schedule {

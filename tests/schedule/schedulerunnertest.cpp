@@ -188,6 +188,32 @@ private Q_SLOTS:
         QCOMPARE(ScheduleStore(m_store->database()).runs(id)->size(), size_t(3));
     }
 
+    void serviceOnATimer()
+    {
+        // the service the background runner uses: poll() runs what is due, the pause switch stops it
+        const int64_t id = add(everyMinute());
+        ScheduleService service(*m_store, *m_taker, [this] { return m_now; }, options());
+        int ran = 0;
+        int nextChanges = 0;
+        connect(&service, &ScheduleService::ran, this, [&ran] { ++ran; });
+        connect(&service, &ScheduleService::nextRunChanged, this, [&nextChanges] { ++nextChanges; });
+        service.start();
+        QCOMPARE(ran, 0);
+        QCOMPARE(service.nextRun(), std::optional<int64_t>(m_now + kMinute));
+        QCOMPARE(nextChanges, 1);
+        service.setPaused(true);
+        m_now += 5 * kMinute;
+        service.poll();
+        QCOMPARE(ran, 0);
+        QCOMPARE(snapshotsOf(id).size(), size_t(0));
+        // resuming catches up once
+        service.setPaused(false);
+        QCOMPARE(ran, 1);
+        QCOMPARE(snapshotsOf(id).size(), size_t(1));
+        QCOMPARE(service.nextRun(), std::optional<int64_t>(m_now + kMinute));
+        QCOMPARE(nextChanges, 2);
+    }
+
     void missedRunsCatchUpOnce()
     {
         Schedule interval = everyMinute();
