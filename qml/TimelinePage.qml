@@ -29,6 +29,20 @@ Kirigami.ScrollablePage {
 
     actions: [
         Kirigami.Action {
+            objectName: "timelineScheduleAction"
+            text: i18nc("@action:button", "Schedule…")
+            icon.name: "chronometer"
+            tooltip: i18nc("@info:tooltip", "Snapshot this program again and again, keeping the newest")
+            enabled: page.targetId > 0
+            onTriggered: {
+                scheduleDialog.targetId = page.targetId;
+                scheduleDialog.pid = 0;
+                scheduleDialog.name = page.targetName;
+                scheduleDialog.executable = "";
+                scheduleDialog.open();
+            }
+        },
+        Kirigami.Action {
             text: i18nc("@action:button", "Refresh")
             icon.name: "view-refresh"
             onTriggered: timelineModel.reload()
@@ -94,6 +108,10 @@ Kirigami.ScrollablePage {
             restoredMessage.visible = true;
             timelineModel.reload();
         }
+    }
+
+    ScheduleDialog {
+        id: scheduleDialog
     }
 
     ListView {

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// The schedule dialog in the real window on a private Xvfb (the GUI tests'
+// world, tests/app/guitestsupport.h): opened from the Processes page for a
+// process of this test, it previews what the retention keeps, and "Create
+// Schedule" puts the schedule into the store (a temporary one) and installs
+// the autostart entry; QML reports no warnings. A screenshot goes to
+// <build>/screenshots/.
+
+#include "../backend/testprocesses.h"
+#include "guitestsupport.h"
+
+#include "schedulestore.h"
+#include "snapshotstore.h"
+
+#include <QFile>
+#include <QTemporaryDir>
+
+using namespace GuiTest;
+using namespace cryopod;
+using namespace cryopod::schedule;
+
+class ScheduleDialogTest : public QObject
+{
+    Q_OBJECT
+
+    QTemporaryDir m_dir;
+    QQmlApplicationEngine *m_engine = nullptr;
+    QQuickWindow *m_window = nullptr;
+    pid_t m_probe = -1;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        TestProcesses::becomeSubreaper();
+        installWarningCollector();
+        qputenv("CRYOPOD_STORE", m_dir.filePath(QStringLiteral("store")).toLocal8Bit());
+        qputenv("XDG_CONFIG_HOME", m_dir.filePath(QStringLiteral("config")).toLocal8Bit());
+        m_probe = TestProcesses::forkNamed(QStringLiteral("cptsch-%1").arg(::getpid()).toLatin1().constData());
+        QVERIFY(m_probe > 0);
+        m_engine = new QQmlApplicationEngine(this);
+        m_window = loadMainWindow(*m_engine);
+        QVERIFY(m_window);
+    }
+
+    void cleanupTestCase()
+    {
+        delete m_engine;
+        TestProcesses::killAndReap(m_probe);
+    }
+
+    void createFromTheProcessesPage()
+    {
+        QObject *dialog = m_window->findChild<QObject *>(QStringLiteral("scheduleDialog"));
+        QVERIFY(dialog);
+        QObject *model = dialog->findChild<QObject *>(QStringLiteral("scheduleModel"));
+        QVERIFY(model);
+        // what the Schedule… action does for the selected process
+        dialog->setProperty("pid", int(m_probe));
+        dialog->setProperty("name", QStringLiteral("probe"));
+        dialog->setProperty("executable", QString());
+        QMetaObject::invokeMethod(dialog, "open");
+        QTRY_VERIFY_WITH_TIMEOUT(dialog->property("opened").toBool(), kTimeout);
+        QVERIFY(waitForFrame(m_window));
+        // the rule option knows the executable (this test's)
+        QVERIFY2(dialog->property("executable").toString().endsWith(QLatin1String("/schedule-dialog")), qPrintable(dialog->property("executable").toString()));
+        // the default: every 15 minutes; 35 days of runs previewed
+        QCOMPARE(dialog->property("when").toString(), QStringLiteral("every 15m"));
+        QCOMPARE(dialog->property("whenProblem").toString(), QString());
+        const QVariantMap preview = dialog->property("preview").toMap();
+        QVERIFY(qAbs(preview.value(QStringLiteral("runs")).toInt() - 35 * 24 * 4) <= 1);
+        const int kept = preview.value(QStringLiteral("kept")).toInt();
+        QVERIFY2(kept > 24 && kept <= 5 + 24 + 7 + 4, qPrintable(QString::number(kept)));
+        QVERIFY(showsText(m_window, preview.value(QStringLiteral("text")).toString()));
+        QVERIFY(saveScreenshot(m_window, QStringLiteral("schedule-dialog.png")));
+
+        QObject *create = m_window->findChild<QObject *>(QStringLiteral("createScheduleAction"));
+        QVERIFY(create && create->property("enabled").toBool());
+        QMetaObject::invokeMethod(create, "trigger");
+        QTRY_VERIFY_WITH_TIMEOUT(!dialog->property("opened").toBool(), kTimeout);
+
+        auto store = store::SnapshotStore::open(m_dir.filePath(QStringLiteral("store")).toStdString());
+        QVERIFY(store);
+        auto schedules = ScheduleStore((*store)->database()).list();
+        QVERIFY(schedules);
+        QCOMPARE(schedules->size(), size_t(1));
+        const Schedule &s = schedules->front();
+        QVERIFY(s.target.kind == ScheduleTarget::Kind::Process);
+        QCOMPARE(s.target.pid, int32_t(m_probe));
+        QCOMPARE(s.timing.describe(), std::string("every 15m"));
+        QCOMPARE(s.retention.keepLast, 5);
+        QCOMPARE(s.retention.hourly, 24);
+        QCOMPARE(s.name, std::string("probe"));
+        QVERIFY(QFile::exists(m_dir.filePath(QStringLiteral("config/autostart/io.github.cryopod.background.desktop"))));
+        QCOMPARE(model->property("count").toInt(), 1);
+
+        QCOMPARE(model->property("errorString").toString(), QString());
+    }
+
+    void noQmlWarnings()
+    {
+        QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
+    }
+};
+
+int main(int argc, char **argv)
+{
+    return GuiTest::runGuiTest<ScheduleDialogTest>(argc, argv);
+}
+
+#include "scheduledialogtest.moc"
