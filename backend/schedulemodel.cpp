@@ -19,13 +19,6 @@ using namespace cryopod::schedule;
 
 namespace
 {
-int64_t realNow()
-{
-    timespec ts {};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 QString q(const std::string &s)
 {
     return QString::fromStdString(s);
@@ -219,7 +212,7 @@ qint64 ScheduleModel::add(Schedule &s, const QString &when, int keepLast, int ho
     }
     s.timing = *timing;
     s.retention = policyOf(keepLast, hourly, daily, weekly, monthly, maxGiB);
-    s.createdAtNs = realNow();
+    s.createdAtNs = realTimeNs();
     s.nextRunNs = nextDue(s.timing, s.createdAtNs);
     auto id = ScheduleStore(st->database()).add(s);
     if (!id) {
@@ -272,8 +265,8 @@ bool ScheduleModel::setEnabled(qint64 scheduleId, bool enabled)
     ScheduleStore schedules(st->database());
     auto ok = schedules.setEnabled(scheduleId, enabled);
     if (ok && enabled) {
-        if (auto s = schedules.get(scheduleId); s && s->nextRunNs < realNow()) {
-            ok = schedules.setNextRun(scheduleId, nextDue(s->timing, realNow()));
+        if (auto s = schedules.get(scheduleId); s && s->nextRunNs < realTimeNs()) {
+            ok = schedules.setNextRun(scheduleId, nextDue(s->timing, realTimeNs()));
         }
     }
     if (!ok) {
@@ -306,7 +299,7 @@ QVariantMap ScheduleModel::previewRetention(const QString &when, int keepLast, i
     }
     const RetentionPolicy policy = policyOf(keepLast, hourly, daily, weekly, monthly, 0);
     // the runs of `days` days from now, at most 100000
-    const int64_t start = realNow();
+    const int64_t start = realTimeNs();
     const int64_t end = start + int64_t(std::max(days, 1)) * 86400 * 1000000000LL;
     std::vector<RetentionItem> items;
     for (int64_t t = nextDue(*timing, start); t <= end && items.size() < 100000; t = nextDue(*timing, t)) {

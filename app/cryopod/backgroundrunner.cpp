@@ -25,16 +25,6 @@
 using namespace cryopod;
 using namespace cryopod::schedule;
 
-namespace
-{
-int64_t realNow()
-{
-    timespec ts {};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-} // namespace
-
 BackgroundRunner::BackgroundRunner(QObject *parent)
     : QObject(parent)
 {
@@ -62,7 +52,7 @@ bool BackgroundRunner::start(QString *error)
     }
     m_client = std::make_unique<HelperClient>();
     m_taker = std::make_unique<ProducerTaker>(ScheduleHelper::producerFactory(*m_client));
-    m_service = std::make_unique<ScheduleService>(*m_store, *m_taker, realNow);
+    m_service = std::make_unique<ScheduleService>(*m_store, *m_taker, realTimeNs);
 
     m_tray = new KStatusNotifierItem(QStringLiteral("cryopod-background"), this);
     m_tray->setCategory(KStatusNotifierItem::ApplicationStatus);

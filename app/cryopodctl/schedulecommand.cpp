@@ -59,13 +59,6 @@ int usage(const QString &message)
     return usageError("schedule", message, "(cryopodctl schedule --help says more)\n");
 }
 
-int64_t nowNs()
-{
-    timespec ts {};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 QString timeText(int64_t ns)
 {
     return ns ? QString::fromStdString(store::formatTime(ns)) : QStringLiteral("never");
@@ -241,7 +234,7 @@ int runAdd(const QStringList &list)
     if (!store) {
         return failure("schedule add", store.error().describe());
     }
-    s.createdAtNs = nowNs();
+    s.createdAtNs = realTimeNs();
     s.nextRunNs = nextDue(s.timing, s.createdAtNs);
     ScheduleStore schedules((*store)->database());
     auto id = schedules.add(s);
@@ -348,8 +341,8 @@ int runOnOne(const QStringList &list, const char *command)
         ok = schedules.setEnabled(id, resume);
         if (ok && resume) {
             // due from now on, not at a time that passed while it was paused
-            if (auto s = schedules.get(id); s && s->nextRunNs < nowNs()) {
-                ok = schedules.setNextRun(id, nextDue(s->timing, nowNs()));
+            if (auto s = schedules.get(id); s && s->nextRunNs < realTimeNs()) {
+                ok = schedules.setNextRun(id, nextDue(s->timing, realTimeNs()));
             }
         }
     }

@@ -34,13 +34,6 @@ const char runUsage[] = "usage: cryopodctl schedule run [--for SECONDS] [--direc
                         "them as they come due for SECONDS. --direct: the engine in this process\n"
                         "(root only) instead of cryopod-helper.\n";
 
-int64_t realNow()
-{
-    timespec ts {};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 void report(const ScheduleRun &run)
 {
     QString line = QStringLiteral("schedule %1: %2").arg(run.scheduleId).arg(QString::fromLatin1(outcomeName(run.outcome)));
@@ -96,7 +89,7 @@ int Cryopodctl::runScheduleRun(const QStringList &list)
     }
     ProducerTaker taker(factory);
     if (seconds == 0) {
-        ScheduleRunner runner(**store, taker, realNow);
+        ScheduleRunner runner(**store, taker, realTimeNs);
         auto runs = runner.runDue();
         if (!runs) {
             return failure("schedule run", runs.error().describe());
@@ -109,7 +102,7 @@ int Cryopodctl::runScheduleRun(const QStringList &list)
         }
         return 0;
     }
-    ScheduleService service(**store, taker, realNow);
+    ScheduleService service(**store, taker, realTimeNs);
     int errors = 0;
     QObject::connect(&service, &ScheduleService::ran, &service, &report);
     QObject::connect(&service, &ScheduleService::error, &service, [&errors](const QString &message) {

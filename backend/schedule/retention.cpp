@@ -3,6 +3,8 @@
 
 #include "retention.h"
 
+#include "snapshotstore.h"
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -39,19 +41,6 @@ Periods periodsOfCivil(int64_t day, int hourOfDay)
     return p;
 }
 
-std::string formatBytes(uint64_t bytes)
-{
-    if (bytes < 1024) {
-        return std::format("{} B", bytes);
-    }
-    if (bytes < 1024 * 1024) {
-        return std::format("{:.1f} KiB", double(bytes) / 1024.0);
-    }
-    if (bytes < 1024ull * 1024 * 1024) {
-        return std::format("{:.1f} MiB", double(bytes) / (1024.0 * 1024.0));
-    }
-    return std::format("{:.2f} GiB", double(bytes) / (1024.0 * 1024.0 * 1024.0));
-}
 } // namespace
 
 PeriodsOf fixedOffsetPeriods(int64_t utcOffsetSeconds)
@@ -194,7 +183,7 @@ std::string describe(const RetentionPolicy &policy)
         add(policy.monthly, "monthly");
     }
     if (policy.maxBytes > 0) {
-        out += ", at most " + formatBytes(policy.maxBytes);
+        out += ", at most " + store::formatBytes(policy.maxBytes);
     }
     return out;
 }

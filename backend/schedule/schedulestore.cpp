@@ -92,19 +92,8 @@ ScheduleRun::Outcome outcomeFrom(const std::string &name)
 template<typename Bind>
 Result<void> updateSchedule(SqliteDatabase &db, const std::string &sql, int64_t id, const char *what, Bind bind)
 {
-    auto q = db.prepare(sql);
-    if (!q) {
-        return std::unexpected(q.error());
-    }
-    bind(*q);
-    q->bind(1, id);
-    if (auto ok = q->run(); !ok) {
-        return std::unexpected(ok.error().context(std::format("{} schedule {}", what, id)));
-    }
-    if (db.changes() != 1) {
-        return fail(std::format("{} schedule {}: there is no such schedule", what, id), ENOENT);
-    }
-    return {};
+    return store::changeOneRow(db, sql, 1, id, std::format("{} schedule {}", what, id), std::format("{} schedule {}: there is no such schedule", what, id),
+                               bind);
 }
 } // namespace
 
@@ -237,18 +226,7 @@ Result<void> ScheduleStore::setEnabled(int64_t id, bool enabled)
 
 Result<void> ScheduleStore::remove(int64_t id)
 {
-    auto q = m_db.prepare("DELETE FROM schedules WHERE id = ?1");
-    if (!q) {
-        return std::unexpected(q.error());
-    }
-    q->bind(1, id);
-    if (auto ok = q->run(); !ok) {
-        return std::unexpected(ok.error().context(std::format("remove schedule {}", id)));
-    }
-    if (m_db.changes() != 1) {
-        return fail(std::format("remove schedule {}: there is no such schedule", id), ENOENT);
-    }
-    return {};
+    return updateSchedule(m_db, "DELETE FROM schedules WHERE id = ?1", id, "remove", [](SqliteStatement &) { });
 }
 
 Result<void> ScheduleStore::setRunState(int64_t id, int64_t nextRunNs, int failures, int64_t lastRunNs)

@@ -264,4 +264,11 @@ int64_t nextDue(const ScheduleTiming &timing, int64_t afterNs, const ScheduleZon
     return afterNs + 3600 * kSecondNs;
 }
 
+int64_t realTimeNs()
+{
+    timespec ts {};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return int64_t(ts.tv_sec) * kSecondNs + ts.tv_nsec;
+}
+
 } // namespace cryopod::schedule

@@ -48,4 +48,8 @@ struct ScheduleZone {
 // counts from afterNs (the last run or the schedule's creation).
 int64_t nextDue(const ScheduleTiming &timing, int64_t afterNs, const ScheduleZone &zone = {});
 
+// The real clock (CLOCK_REALTIME, ns since the epoch): the runner's clock
+// outside tests.
+int64_t realTimeNs();
+
 } // namespace cryopod::schedule

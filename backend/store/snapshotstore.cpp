@@ -328,19 +328,7 @@ namespace
 template<typename Bind>
 Result<void> updateOne(SqliteDatabase &db, const std::string &sql, int64_t id, const char *what, Bind bind)
 {
-    auto q = db.prepare(sql);
-    if (!q) {
-        return std::unexpected(q.error());
-    }
-    bind(*q);
-    q->bind(2, id);
-    if (auto ok = q->run(); !ok) {
-        return std::unexpected(ok.error().context(std::format("set the {} of {}", what, id)));
-    }
-    if (db.changes() != 1) {
-        return fail(std::format("set the {}: there is no {}", what, id), ENOENT);
-    }
-    return {};
+    return changeOneRow(db, sql, 2, id, std::format("set the {} of {}", what, id), std::format("set the {}: there is no {}", what, id), bind);
 }
 } // namespace
 

@@ -71,16 +71,6 @@ Q_SIGNALS:
     void StatusNotifierHostRegistered();
 };
 
-namespace
-{
-int64_t realNow()
-{
-    timespec ts {};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-} // namespace
-
 class BackgroundTest : public QObject
 {
     Q_OBJECT
@@ -188,7 +178,7 @@ private Q_SLOTS:
             s.name = "gone";
             s.target = *target;
             s.timing = *ScheduleTiming::parse("every 1h");
-            s.createdAtNs = realNow();
+            s.createdAtNs = realTimeNs();
             s.nextRunNs = s.createdAtNs - 1;
             scheduleId = *schedules.add(s);
         }
@@ -213,7 +203,7 @@ private Q_SLOTS:
         const ScheduleRun run = schedules.runs(scheduleId)->front();
         QVERIFY(run.outcome == ScheduleRun::Outcome::Skipped);
         QVERIFY2(run.message.starts_with("target gone"), run.message.c_str());
-        QVERIFY(schedules.get(scheduleId)->nextRunNs > realNow());
+        QVERIFY(schedules.get(scheduleId)->nextRunNs > realTimeNs());
 
         // the tray icon, on the session bus
         QDBusConnection bus = QDBusConnection::connectToBus(m_address, QStringLiteral("background-test"));

@@ -8,6 +8,7 @@
 // periods, as many periods as asked, nothing else kept).
 
 #include "retention.h"
+#include "scheduletestsupport.h"
 
 #include <QTest>
 
@@ -19,22 +20,10 @@
 #include <set>
 
 using namespace cryopod::schedule;
+using namespace ScheduleTestSupport;
 
 namespace
 {
-constexpr int64_t kSecond = 1000000000;
-constexpr int64_t kMinute = 60 * kSecond;
-constexpr int64_t kHour = 60 * kMinute;
-constexpr int64_t kDay = 24 * kHour;
-
-// UTC civil time to ns since the epoch.
-int64_t utc(int y, unsigned m, unsigned d, int h = 0, int mi = 0, int s = 0)
-{
-    using namespace std::chrono;
-    const sys_days day {year {y} / month {m} / std::chrono::day {d}};
-    return int64_t(day.time_since_epoch().count()) * kDay + h * kHour + mi * kMinute + s * kSecond;
-}
-
 std::vector<RetentionItem> timeline(const std::vector<int64_t> &times)
 {
     std::vector<RetentionItem> items;

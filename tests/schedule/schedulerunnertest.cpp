@@ -14,6 +14,7 @@
 #include "directengine.h"
 #include "schedulematch.h"
 #include "schedulestore.h"
+#include "scheduletestsupport.h"
 #include "snapshotjob.h"
 #include "snapshotstore.h"
 #include "storetestsupport.h"
@@ -29,12 +30,10 @@
 
 using namespace cryopod;
 using namespace cryopod::schedule;
+using namespace ScheduleTestSupport;
 
 namespace
 {
-constexpr int64_t kSecond = 1000000000;
-constexpr int64_t kMinute = 60 * kSecond;
-constexpr int64_t kHour = 60 * kMinute;
 
 char stateOf(pid_t pid)
 {

@@ -9,6 +9,7 @@
 
 #include "schedulestore.h"
 #include "schedulematch.h"
+#include "scheduletestsupport.h"
 #include "scheduletiming.h"
 #include "snapshotstore.h"
 #include "sqlitedatabase.h"
@@ -25,21 +26,10 @@
 
 using namespace cryopod;
 using namespace cryopod::schedule;
+using namespace ScheduleTestSupport;
 
 namespace
 {
-constexpr int64_t kSecond = 1000000000;
-constexpr int64_t kMinute = 60 * kSecond;
-constexpr int64_t kHour = 60 * kMinute;
-constexpr int64_t kDay = 24 * kHour;
-
-int64_t utc(int y, unsigned m, unsigned d, int h = 0, int mi = 0, int s = 0)
-{
-    using namespace std::chrono;
-    const sys_days day {year {y} / month {m} / std::chrono::day {d}};
-    return int64_t(day.time_since_epoch().count()) * kDay + h * kHour + mi * kMinute + s * kSecond;
-}
-
 ScheduleTiming parsed(const char *text)
 {
     auto t = ScheduleTiming::parse(text);

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// Shared by the schedule tests: durations in ns and civil UTC times.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace ScheduleTestSupport
+{
+constexpr int64_t kSecond = 1000000000;
+constexpr int64_t kMinute = 60 * kSecond;
+constexpr int64_t kHour = 60 * kMinute;
+constexpr int64_t kDay = 24 * kHour;
+
+// A UTC civil time as ns since the epoch.
+inline int64_t utc(int y, unsigned m, unsigned d, int h = 0, int mi = 0, int s = 0)
+{
+    using namespace std::chrono;
+    const sys_days day {year {y} / month {m} / std::chrono::day {d}};
+    return int64_t(day.time_since_epoch().count()) * kDay + h * kHour + mi * kMinute + s * kSecond;
+}
+} // namespace ScheduleTestSupport
