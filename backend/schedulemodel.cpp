@@ -11,7 +11,8 @@
 #include <QDateTime>
 #include <QLocale>
 
-#include <ctime>
+#include <cstdlib>
+#include <optional>
 #include <unistd.h>
 
 using namespace cryopod;
@@ -386,4 +387,53 @@ QString ScheduleModel::executableOf(int pid) const
 {
     auto target = ScheduleMatch::processTarget(pid);
     return target ? q(target->exe) : QString();
+}
+
+QString ScheduleModel::problemText(qint64 targetId)
+{
+    store::SnapshotStore *st = store();
+    if (!st) {
+        return {};
+    }
+    std::optional<store::Target> target;
+    if (targetId > 0) {
+        auto targets = st->targets();
+        if (!targets) {
+            return {};
+        }
+        for (const store::Target &t : *targets) {
+            if (t.id == targetId) {
+                target = t;
+            }
+        }
+        if (!target) {
+            return {};
+        }
+    }
+    ScheduleStore schedules(st->database());
+    auto all = schedules.list();
+    if (!all) {
+        return {};
+    }
+    QStringList lines;
+    for (const Schedule &s : *all) {
+        if (target) {
+            const bool same = s.target.kind == ScheduleTarget::Kind::Process
+                ? s.target.pid == target->info.pid && std::llabs(s.target.startTimeNs - target->info.startTimeNs) <= 1000000000
+                : s.target.exe == target->info.exe;
+            if (!same) {
+                continue;
+            }
+        }
+        auto runs = schedules.runs(s.id, 1);
+        if (!runs || runs->empty() || runs->front().outcome == ScheduleRun::Outcome::Taken) {
+            continue;
+        }
+        const ScheduleRun &r = runs->front();
+        const QString name = q(s.name.empty() ? s.timing.describe() : s.name);
+        lines.append(r.outcome == ScheduleRun::Outcome::Skipped
+                         ? tr("Schedule “%1” skipped its snapshot at %2: %3").arg(name, timeText(r.atNs), q(r.message))
+                         : tr("Schedule “%1” failed at %2 (%3 times in a row): %4").arg(name, timeText(r.atNs)).arg(s.failures).arg(q(r.message)));
+    }
+    return lines.join(QLatin1Char('\n'));
 }

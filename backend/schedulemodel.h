@@ -80,6 +80,10 @@ public:
     // The executable and (running) pid of a target, for the dialog opened
     // from the timeline: { exe, pid (0 when it no longer runs) }.
     Q_INVOKABLE QVariantMap targetInfo(qint64 targetId);
+    // What went wrong in the last runs of the schedules of a target (0: of
+    // every schedule): a line per schedule whose last run was skipped or
+    // failed, "" when none. For the timeline.
+    Q_INVOKABLE QString problemText(qint64 targetId);
     // The executable a running process runs ("" when it cannot be read).
     Q_INVOKABLE QString executableOf(int pid) const;
 

@@ -52,6 +52,11 @@ Kirigami.ScrollablePage {
     header: ColumnLayout {
         spacing: 0
 
+        ScheduleRunsMessage {
+            Layout.fillWidth: true
+            targetId: page.targetId
+        }
+
         Kirigami.InlineMessage {
             objectName: "timelineBusyMessage"
             Layout.fillWidth: true

@@ -5,17 +5,23 @@
 // world, tests/app/guitestsupport.h): opened from the Processes page for a
 // process of this test, it previews what the retention keeps, and "Create
 // Schedule" puts the schedule into the store (a temporary one) and installs
-// the autostart entry; QML reports no warnings. A screenshot goes to
-// <build>/screenshots/.
+// the autostart entry; the timeline says when a schedule skipped its
+// snapshot because the process was gone; QML reports no warnings.
+// Screenshots go to <build>/screenshots/.
 
 #include "../backend/testprocesses.h"
 #include "guitestsupport.h"
 
+#include "schedulematch.h"
+#include "schedulerunner.h"
 #include "schedulestore.h"
 #include "snapshotstore.h"
 
 #include <QFile>
+
 #include <QTemporaryDir>
+#include <csignal>
+#include <sys/wait.h>
 
 using namespace GuiTest;
 using namespace cryopod;
@@ -96,6 +102,44 @@ private Q_SLOTS:
         QCOMPARE(model->property("count").toInt(), 1);
 
         QCOMPARE(model->property("errorString").toString(), QString());
+    }
+
+    void timelineSaysWhatWasSkipped()
+    {
+        // a schedule whose process is gone, run once: a skipped run
+        {
+            auto store = store::SnapshotStore::open(m_dir.filePath(QStringLiteral("store")).toStdString());
+            QVERIFY(store);
+            const pid_t child = ::fork();
+            if (child == 0) {
+                ::pause();
+                ::_exit(0);
+            }
+            auto target = ScheduleMatch::processTarget(child);
+            ::kill(child, SIGKILL);
+            ::waitpid(child, nullptr, 0);
+            QVERIFY(target);
+            Schedule s;
+            s.name = "nightly";
+            s.target = *target;
+            s.timing = *ScheduleTiming::parse("daily 03:00");
+            s.createdAtNs = realTimeNs();
+            s.nextRunNs = s.createdAtNs - 1;
+            QVERIFY(ScheduleStore((*store)->database()).add(s));
+            ProducerTaker taker([](const Schedule &) { return std::unique_ptr<store::ImageProducer>(); });
+            ScheduleRunner runner(**store, taker, realTimeNs);
+            auto runs = runner.runDue();
+            QVERIFY(runs);
+        }
+        QMetaObject::invokeMethod(m_window->findChild<QObject *>(QStringLiteral("timelineDrawerAction")), "trigger");
+        QQuickItem *message = nullptr;
+        QTRY_VERIFY_WITH_TIMEOUT((message = m_window->findChild<QQuickItem *>(QStringLiteral("scheduleRunsMessage"))) != nullptr, kTimeout);
+        const QString text = message->property("text").toString();
+        QVERIFY2(text.contains(QStringLiteral("Schedule “nightly” skipped its snapshot")) && text.contains(QLatin1String("target gone: process")),
+                 qPrintable(text));
+        QTRY_VERIFY_WITH_TIMEOUT(messageShown(message), kTimeout);
+        QVERIFY(waitForFrame(m_window));
+        QVERIFY(saveScreenshot(m_window, QStringLiteral("timeline-skipped-run.png")));
     }
 
     void noQmlWarnings()
