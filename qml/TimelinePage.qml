@@ -142,6 +142,7 @@ Kirigami.ScrollablePage {
             required property bool pinned
             required property string sizeText
             required property real pauseMs
+            required property string origin
 
             width: ListView.view.width
             highlighted: ListView.isCurrentItem
@@ -152,7 +153,7 @@ Kirigami.ScrollablePage {
                 spacing: Kirigami.Units.largeSpacing
 
                 Kirigami.Icon {
-                    source: row.pinned ? "pin" : "camera-photo"
+                    source: row.pinned ? "pin" : (row.origin === "schedule" ? "chronometer" : "camera-photo")
                     Layout.preferredWidth: Kirigami.Units.iconSizes.medium
                     Layout.preferredHeight: Kirigami.Units.iconSizes.medium
                 }
@@ -161,7 +162,8 @@ Kirigami.ScrollablePage {
                     Layout.fillWidth: true
 
                     QQC2.Label {
-                        text: row.label.length > 0 ? i18nc("@item time and label of a snapshot", "%1 — %2", row.timeText, row.label) : row.timeText
+                        text: (row.label.length > 0 ? i18nc("@item time and label of a snapshot", "%1 — %2", row.timeText, row.label) : row.timeText)
+                            + (row.origin === "schedule" ? i18nc("@item a snapshot a schedule took", " (scheduled)") : "")
                         font.bold: true
                         elide: Text.ElideRight
                         Layout.fillWidth: true

@@ -16,6 +16,8 @@
 #include "schedulerunner.h"
 #include "schedulestore.h"
 #include "snapshotstore.h"
+#include "storetestsupport.h"
+#include "timelinemodel.h"
 
 #include <QFile>
 
@@ -140,6 +142,33 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(messageShown(message), kTimeout);
         QVERIFY(waitForFrame(m_window));
         QVERIFY(saveScreenshot(m_window, QStringLiteral("timeline-skipped-run.png")));
+    }
+
+    void timelineMarksScheduledSnapshots()
+    {
+        // a real image of a real process, stored as a schedule stores it
+        StoreTestSupport::Churn churn;
+        QVERIFY(churn.start(m_dir.path().toStdString(), 2, 1.0, 5));
+        const std::string image = m_dir.filePath(QStringLiteral("churn.img")).toStdString();
+        QVERIFY(churn.checkpointTo(image, false));
+        {
+            auto store = store::SnapshotStore::open(m_dir.filePath(QStringLiteral("store")).toStdString());
+            QVERIFY(store);
+            store::IngestOptions options;
+            options.origin = "schedule";
+            auto id = (*store)->importImage(image, options);
+            QVERIFY2(id, id ? "" : id.error().describe().c_str());
+        }
+        QQuickItem *list = findItem(m_window->contentItem(), QStringLiteral("timelineList"));
+        QVERIFY(list);
+        auto *model = list->property("model").value<TimelineModel *>();
+        QVERIFY(model);
+        QVERIFY(model->reload());
+        QCOMPARE(model->rowCount(), 1);
+        QCOMPARE(model->data(model->index(0), TimelineModel::OriginRole).toString(), QStringLiteral("schedule"));
+        const QString time = model->data(model->index(0), TimelineModel::TimeTextRole).toString();
+        QTRY_VERIFY_WITH_TIMEOUT(showsText(m_window, time + QStringLiteral(" (scheduled)")), kTimeout);
+        QVERIFY(saveScreenshot(m_window, QStringLiteral("timeline-scheduled-snapshot.png")));
     }
 
     void noQmlWarnings()
