@@ -40,16 +40,12 @@ bool BackgroundRunner::start(QString *error)
         return false;
     }
     m_store = std::move(*store);
-    m_lock = std::make_unique<QLockFile>(QString::fromStdString(m_store->directory()) + QStringLiteral("/background.lock"));
-    m_lock->setStaleLockTime(0);
-    if (!m_lock->tryLock(0)) {
-        qint64 pid = 0;
-        QString host;
-        QString app;
-        m_lock->getLockInfo(&pid, &host, &app);
-        *error = i18nc("@info:shell", "the schedules of %1 are already run by process %2", QString::fromStdString(m_store->directory()), QString::number(pid));
+    auto lock = lockRunner(*m_store);
+    if (!lock) {
+        *error = QString::fromStdString(lock.error().message);
         return false;
     }
+    m_lock = std::move(*lock);
     m_client = std::make_unique<HelperClient>();
     m_taker = std::make_unique<ProducerTaker>(ScheduleHelper::producerFactory(*m_client));
     m_service = std::make_unique<ScheduleService>(*m_store, *m_taker, realTimeNs);

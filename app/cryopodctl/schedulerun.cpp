@@ -74,6 +74,10 @@ int Cryopodctl::runScheduleRun(const QStringList &list)
     if (!store) {
         return failure("schedule run", store.error().describe());
     }
+    auto lock = lockRunner(**store);
+    if (!lock) {
+        return failure("schedule run", lock.error().message);
+    }
     std::unique_ptr<HelperClient> client;
     ProducerTaker::Factory factory;
     if (args.has("--direct")) {

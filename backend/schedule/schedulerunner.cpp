@@ -105,8 +105,20 @@ Result<std::vector<ScheduleRun>> ScheduleRunner::runDue()
         return std::unexpected(all.error());
     }
     std::vector<ScheduleRun> out;
-    for (const Schedule &s : *all) {
+    for (const Schedule &listed : *all) {
         const int64_t now = m_clock();
+        if (!listed.enabled || listed.nextRunNs > now) {
+            continue;
+        }
+        // as it is now: another program may have paused or removed it while an earlier one ran
+        auto current = schedules.get(listed.id);
+        if (!current && current.error().code == ENOENT) {
+            continue;
+        }
+        if (!current) {
+            return std::unexpected(current.error());
+        }
+        const Schedule &s = *current;
         if (!s.enabled || s.nextRunNs > now) {
             continue;
         }
@@ -218,6 +230,20 @@ Result<int64_t> ScheduleRunner::applyRetention(const Schedule &s)
         }
     }
     return removed;
+}
+
+Result<std::unique_ptr<QLockFile>> lockRunner(const store::SnapshotStore &store)
+{
+    auto lock = std::make_unique<QLockFile>(QString::fromStdString(store.directory()) + QStringLiteral("/schedules.lock"));
+    lock->setStaleLockTime(0); // a lock whose process died is stale whatever its age
+    if (!lock->tryLock(0)) {
+        qint64 pid = 0;
+        QString host;
+        QString app;
+        lock->getLockInfo(&pid, &host, &app);
+        return fail(std::format("the schedules of {} are already run by process {} ({})", store.directory(), pid, app.toStdString()), EBUSY);
+    }
+    return lock;
 }
 
 ScheduleService::ScheduleService(store::SnapshotStore &store, SnapshotTaker &taker, ScheduleRunner::Clock clock, RunnerOptions options, QObject *parent)

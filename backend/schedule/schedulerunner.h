@@ -25,6 +25,7 @@
 #include "retention.h"
 #include "schedulestore.h"
 
+#include <QLockFile>
 #include <QObject>
 #include <QTimer>
 
@@ -102,6 +103,11 @@ private:
     RunnerOptions m_options;
     Resolver m_resolver;
 };
+
+// One runner per store at a time (`cryopod --background`, `cryopodctl
+// schedule run`): a lock file in the store directory, released when the
+// returned lock goes. Fails (EBUSY) naming the process that runs them.
+Result<std::unique_ptr<QLockFile>> lockRunner(const store::SnapshotStore &store);
 
 // The runner on a timer: wakes at the next due time (and at least every
 // minute, so that schedules added by other programs and a clock that jumped

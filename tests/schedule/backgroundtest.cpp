@@ -251,6 +251,14 @@ private Q_SLOTS:
         QCOMPARE(second.exitCode(), 1);
         const QString error = QString::fromUtf8(second.readAllStandardError());
         QVERIFY2(error.contains(QStringLiteral("already run by process %1").arg(runner.processId())), qPrintable(error));
+        // nor does `cryopodctl schedule run` beside it
+        QProcess ctl;
+        ctl.setProcessEnvironment(environment());
+        ctl.start(QStringLiteral(CRYOPODCTL), {QStringLiteral("schedule"), QStringLiteral("run")});
+        QVERIFY(ctl.waitForFinished(30000));
+        QCOMPARE(ctl.exitCode(), 1);
+        const QString ctlError = QString::fromUtf8(ctl.readAllStandardError());
+        QVERIFY2(ctlError.contains(QStringLiteral("already run by process %1").arg(runner.processId())), qPrintable(ctlError));
         QCOMPARE(runner.state(), QProcess::Running);
     }
 };
