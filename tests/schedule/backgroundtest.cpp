@@ -11,6 +11,7 @@
 #include "autostart.h"
 #include "schedulematch.h"
 #include "schedulestore.h"
+#include "scheduletestsupport.h"
 #include "snapshotstore.h"
 
 #include <QDBusArgument>
@@ -31,6 +32,7 @@
 
 using namespace cryopod;
 using namespace cryopod::schedule;
+using namespace ScheduleTestSupport;
 
 // The tray's side of the desktop: Plasma's StatusNotifierWatcher (a kded
 // module of plasma-workspace, not in the build root), as far as a
@@ -165,21 +167,9 @@ private Q_SLOTS:
             for (const Schedule &s : *existing) {
                 QVERIFY(schedules.remove(s.id));
             }
-            const pid_t child = ::fork();
-            if (child == 0) {
-                ::pause();
-                ::_exit(0);
-            }
-            auto target = ScheduleMatch::processTarget(child);
-            ::kill(child, SIGKILL);
-            ::waitpid(child, nullptr, 0);
-            QVERIFY(target);
-            Schedule s;
-            s.name = "gone";
-            s.target = *target;
-            s.timing = *ScheduleTiming::parse("every 1h");
-            s.createdAtNs = realTimeNs();
-            s.nextRunNs = s.createdAtNs - 1;
+            const auto gone = scheduleOfAGoneProcess("gone", "every 1h");
+            QVERIFY(gone);
+            const Schedule &s = *gone;
             scheduleId = *schedules.add(s);
         }
         QProcess runner;

@@ -15,6 +15,7 @@
 #include "schedulematch.h"
 #include "schedulerunner.h"
 #include "schedulestore.h"
+#include "scheduletestsupport.h"
 #include "snapshotstore.h"
 #include "storetestsupport.h"
 #include "timelinemodel.h"
@@ -28,6 +29,7 @@
 using namespace GuiTest;
 using namespace cryopod;
 using namespace cryopod::schedule;
+using namespace ScheduleTestSupport;
 
 class ScheduleDialogTest : public QObject
 {
@@ -112,21 +114,9 @@ private Q_SLOTS:
         {
             auto store = store::SnapshotStore::open(m_dir.filePath(QStringLiteral("store")).toStdString());
             QVERIFY(store);
-            const pid_t child = ::fork();
-            if (child == 0) {
-                ::pause();
-                ::_exit(0);
-            }
-            auto target = ScheduleMatch::processTarget(child);
-            ::kill(child, SIGKILL);
-            ::waitpid(child, nullptr, 0);
-            QVERIFY(target);
-            Schedule s;
-            s.name = "nightly";
-            s.target = *target;
-            s.timing = *ScheduleTiming::parse("daily 03:00");
-            s.createdAtNs = realTimeNs();
-            s.nextRunNs = s.createdAtNs - 1;
+            const auto gone = scheduleOfAGoneProcess("nightly", "daily 03:00");
+            QVERIFY(gone);
+            const Schedule &s = *gone;
             QVERIFY(ScheduleStore((*store)->database()).add(s));
             ProducerTaker taker([](const Schedule &) { return std::unique_ptr<store::ImageProducer>(); });
             ScheduleRunner runner(**store, taker, realTimeNs);
