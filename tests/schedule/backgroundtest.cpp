@@ -5,7 +5,10 @@
 // dbus-daemon), offscreen: it runs the store's schedules (a schedule whose
 // target has gone is recorded as skipped, no helper needed), shows its
 // tray icon as a StatusNotifierItem on the bus with the next run in its
-// tooltip, and a second runner of the same store refuses to start.
+// tooltip, a failing schedule is recorded, backed off and notified
+// (KNotification to the session's notification server), and a second
+// runner of the same store refuses to start. The desktop's side (Plasma's
+// StatusNotifierWatcher, a notification server) is played by this test.
 // cryopodctl schedule add installs the autostart entry that starts it.
 
 #include "autostart.h"
@@ -19,6 +22,7 @@
 #include <QDBusConnectionInterface>
 #include <QDBusMessage>
 #include <QDBusVariant>
+#include <QDir>
 #include <QFile>
 #include <QProcess>
 #include <QTemporaryDir>
@@ -73,6 +77,45 @@ Q_SIGNALS:
     void StatusNotifierHostRegistered();
 };
 
+// The notification server of the desktop (org.freedesktop.Notifications,
+// Desktop Notifications Specification), as far as KNotification uses it:
+// it records what it is asked to show.
+class NotificationServer : public QObject
+{
+    Q_OBJECT
+    Q_CLASSINFO("D-Bus Interface", "org.freedesktop.Notifications")
+public:
+    struct Shown {
+        QString app;
+        QString summary;
+        QString body;
+    };
+    QList<Shown> shown;
+public Q_SLOTS:
+    uint Notify(const QString &app, uint, const QString &, const QString &summary, const QString &body, const QStringList &, const QVariantMap &, int)
+    {
+        shown.append({app, summary, body});
+        return uint(shown.size());
+    }
+    QStringList GetCapabilities()
+    {
+        return {QStringLiteral("body")};
+    }
+    QString GetServerInformation(QString &vendor, QString &version, QString &specVersion)
+    {
+        vendor = QStringLiteral("cryopod-test");
+        version = QStringLiteral("1");
+        specVersion = QStringLiteral("1.2");
+        return QStringLiteral("background-test");
+    }
+    void CloseNotification(uint)
+    {
+    }
+Q_SIGNALS:
+    void NotificationClosed(uint id, uint reason);
+    void ActionInvoked(uint id, const QString &action);
+};
+
 class BackgroundTest : public QObject
 {
     Q_OBJECT
@@ -81,12 +124,14 @@ class BackgroundTest : public QObject
     QProcess m_bus;
     QString m_address;
     Watcher m_watcher;
+    NotificationServer m_notifications;
 
     QProcessEnvironment environment() const
     {
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert(QStringLiteral("CRYOPOD_STORE"), m_dir.filePath(QStringLiteral("store")));
         env.insert(QStringLiteral("XDG_CONFIG_HOME"), m_dir.filePath(QStringLiteral("config")));
+        env.insert(QStringLiteral("XDG_DATA_DIRS"), m_dir.filePath(QStringLiteral("data")) + QStringLiteral(":/usr/local/share:/usr/share"));
         env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
         env.insert(QStringLiteral("DBUS_SESSION_BUS_ADDRESS"), m_address);
         // no helper: nothing here needs one
@@ -109,6 +154,11 @@ private Q_SLOTS:
         QVERIFY(bus.isConnected());
         QVERIFY(bus.registerObject(QStringLiteral("/StatusNotifierWatcher"), &m_watcher, QDBusConnection::ExportAllContents));
         QVERIFY(bus.registerService(QStringLiteral("org.kde.StatusNotifierWatcher")));
+        QVERIFY(bus.registerObject(QStringLiteral("/org/freedesktop/Notifications"), &m_notifications, QDBusConnection::ExportAllContents));
+        QVERIFY(bus.registerService(QStringLiteral("org.freedesktop.Notifications")));
+        // the events of cryopod.notifyrc where an installed one is looked for
+        QVERIFY(QDir().mkpath(m_dir.filePath(QStringLiteral("data/knotifications6"))));
+        QVERIFY(QFile::copy(QStringLiteral(NOTIFYRC), m_dir.filePath(QStringLiteral("data/knotifications6/cryopod.notifyrc"))));
     }
 
     void cleanupTestCase()
@@ -172,6 +222,28 @@ private Q_SLOTS:
             const Schedule &s = *gone;
             scheduleId = *schedules.add(s);
         }
+        // and one that fails: its process runs, but there is no helper to snapshot it
+        const pid_t live = ::fork();
+        if (live == 0) {
+            ::pause();
+            ::_exit(0);
+        }
+        auto killLive = qScopeGuard([live] {
+            ::kill(live, SIGKILL);
+            ::waitpid(live, nullptr, 0);
+        });
+        int64_t failingId = 0;
+        {
+            auto store = store::SnapshotStore::open(m_dir.filePath(QStringLiteral("store")).toStdString());
+            QVERIFY(store);
+            Schedule s;
+            s.name = "no helper";
+            s.target = *ScheduleMatch::processTarget(live);
+            s.timing = *ScheduleTiming::parse("every 1m");
+            s.createdAtNs = realTimeNs();
+            s.nextRunNs = s.createdAtNs - 1;
+            failingId = *ScheduleStore((*store)->database()).add(s);
+        }
         QProcess runner;
         runner.setProcessEnvironment(environment());
         runner.setProcessChannelMode(QProcess::ForwardedErrorChannel);
@@ -194,6 +266,17 @@ private Q_SLOTS:
         QVERIFY(run.outcome == ScheduleRun::Outcome::Skipped);
         QVERIFY2(run.message.starts_with("target gone"), run.message.c_str());
         QVERIFY(schedules.get(scheduleId)->nextRunNs > realTimeNs());
+
+        // the failure: recorded, backed off, notified
+        QTRY_VERIFY_WITH_TIMEOUT(!schedules.runs(failingId)->empty(), 30000);
+        const ScheduleRun failed = schedules.runs(failingId)->front();
+        QVERIFY(failed.outcome == ScheduleRun::Outcome::Failed);
+        QVERIFY2(failed.message.find("cryopod-helper") != std::string::npos, failed.message.c_str());
+        QCOMPARE(schedules.get(failingId)->failures, 1);
+        QVERIFY(schedules.get(failingId)->nextRunNs >= failed.atNs + 60 * int64_t(1000000000));
+        QTRY_VERIFY_WITH_TIMEOUT(!m_notifications.shown.isEmpty(), 30000);
+        QCOMPARE(m_notifications.shown.first().summary, QStringLiteral("Scheduled snapshot failed"));
+        QVERIFY2(m_notifications.shown.first().body.contains(QLatin1String("no helper: ")), qPrintable(m_notifications.shown.first().body));
 
         // the tray icon, on the session bus
         QDBusConnection bus = QDBusConnection::connectToBus(m_address, QStringLiteral("background-test"));

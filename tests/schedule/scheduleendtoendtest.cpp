@@ -76,8 +76,8 @@ private Q_SLOTS:
         QVERIFY2(add.exitCode == 0, qPrintable(output(add)));
         QVERIFY2(add.has(QStringLiteral("schedule 1: process ") + pid), qPrintable(output(add)));
 
-        // six seconds of the runner: a snapshot about every second
-        ClientRun run = ctl(store, {QStringLiteral("schedule"), QStringLiteral("run"), QStringLiteral("--for"), QStringLiteral("6.5")}, 120000);
+        // ten seconds of the runner: a snapshot about every second
+        ClientRun run = ctl(store, {QStringLiteral("schedule"), QStringLiteral("run"), QStringLiteral("--for"), QStringLiteral("10")}, 120000);
         QVERIFY2(run.exitCode == 0, qPrintable(output(run)));
 
         ClientRun runs = ctl(store, {QStringLiteral("schedule"), QStringLiteral("runs"), QStringLiteral("1"), QStringLiteral("--json")});
@@ -95,7 +95,7 @@ private Q_SLOTS:
                 newest.push_back(r.value(QStringLiteral("snapshot")).toInteger());
             }
         }
-        qInfo("%d runs in 6.5 s, %d snapshots removed by retention", taken, removed);
+        qInfo("%d runs in 10 s, %d snapshots removed by retention", taken, removed);
         QVERIFY2(taken >= 4, qPrintable(output(run))); // more than the policy keeps
         QCOMPARE(removed, taken - 3);
         // the runs whose snapshots are left are the three newest
