@@ -94,7 +94,7 @@ QHash<int, QByteArray> ScheduleModel::roleNames() const
         {TargetTextRole, "targetText"},
         {WhenTextRole, "whenText"},
         {RetentionTextRole, "retentionText"},
-        {EnabledRole, "enabled"},
+        {EnabledRole, "active"}, // not "enabled": a delegate's own property
         {NextRunTextRole, "nextRunText"},
         {LastRunTextRole, "lastRunText"},
         {FailuresRole, "failures"},

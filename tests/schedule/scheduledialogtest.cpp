@@ -161,6 +161,43 @@ private Q_SLOTS:
         QVERIFY(saveScreenshot(m_window, QStringLiteral("timeline-scheduled-snapshot.png")));
     }
 
+    void schedulesPagePausesAndDeletes()
+    {
+        QMetaObject::invokeMethod(m_window->findChild<QObject *>(QStringLiteral("schedulesDrawerAction")), "trigger");
+        QQuickItem *list = nullptr;
+        QTRY_VERIFY_WITH_TIMEOUT((list = findItem(m_window->contentItem(), QStringLiteral("schedulesList"))) != nullptr, kTimeout);
+        QTRY_COMPARE_WITH_TIMEOUT(list->property("count").toInt(), 2, kTimeout); // the dialog's and "nightly"
+        QTRY_VERIFY_WITH_TIMEOUT(layersIdle(m_window), kTimeout);
+        QVERIFY(waitForFrame(m_window));
+        QVERIFY(showsText(m_window, QStringLiteral("probe — every 15m")));
+        QVERIFY(saveScreenshot(m_window, QStringLiteral("schedules-page.png")));
+        auto store = store::SnapshotStore::open(m_dir.filePath(QStringLiteral("store")).toStdString());
+        QVERIFY(store);
+        ScheduleStore schedules((*store)->database());
+        // the first row's switch pauses the first schedule
+        QQuickItem *toggle = findItem(list, QStringLiteral("scheduleEnabledSwitch"));
+        QVERIFY(toggle && toggle->property("checked").toBool());
+        click(m_window, toggle);
+        QTRY_VERIFY_WITH_TIMEOUT(!schedules.list()->front().enabled, kTimeout);
+        QVERIFY(schedules.list()->back().enabled);
+        QTRY_VERIFY_WITH_TIMEOUT(showsText(m_window, QStringLiteral("Active")), kTimeout);
+        // and back
+        QVERIFY(waitForFrame(m_window));
+        toggle = findItem(list, QStringLiteral("scheduleEnabledSwitch"));
+        QVERIFY(toggle && !toggle->property("checked").toBool());
+        click(m_window, toggle);
+        QTRY_VERIFY_WITH_TIMEOUT(schedules.list()->front().enabled, kTimeout);
+        QVERIFY(schedules.list()->front().nextRunNs > realTimeNs());
+        // and its delete button deletes it
+        QVERIFY(waitForFrame(m_window));
+        QQuickItem *remove = findItem(list, QStringLiteral("deleteScheduleButton"));
+        QVERIFY(remove);
+        click(m_window, remove);
+        QTRY_COMPARE_WITH_TIMEOUT(schedules.list()->size(), size_t(1), kTimeout);
+        QCOMPARE(schedules.list()->front().name, std::string("nightly"));
+        QTRY_COMPARE_WITH_TIMEOUT(list->property("count").toInt(), 1, kTimeout);
+    }
+
     void noQmlWarnings()
     {
         QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
