@@ -87,6 +87,8 @@ QVariant TimelineModel::data(const QModelIndex &index, int role) const
         return double(s.pauseNs) / 1e6;
     case DurationMsRole:
         return double(s.durationNs) / 1e6;
+    case ScheduleIdRole:
+        return qint64(s.scheduleId);
     }
     return {};
 }
@@ -113,6 +115,7 @@ QHash<int, QByteArray> TimelineModel::roleNames() const
         {SizeTextRole, "sizeText"},
         {PauseMsRole, "pauseMs"},
         {DurationMsRole, "durationMs"},
+        {ScheduleIdRole, "scheduleId"},
     });
     return names;
 }

@@ -45,7 +45,7 @@ public:
         LabelRole,
         NoteRole,
         PinnedRole,
-        OriginRole, // "snapshot" or "import"
+        OriginRole, // "snapshot", "import" or "schedule"
         RootPidRole,
         CommandRole, // the process's name (comm)
         ExecutableRole,
@@ -56,6 +56,7 @@ public:
         SizeTextRole, // "12.0 MiB stored of 80.0 MiB"
         PauseMsRole, // how long the process was stopped
         DurationMsRole,
+        ScheduleIdRole, // the schedule that took it (origin "schedule"), 0 for a manual snapshot or a removed schedule
     };
     Q_ENUM(Role)
 

@@ -76,7 +76,7 @@ Kirigami.ApplicationWindow {
             }
         }
 
-        // Schedules and Settings join the list as they are built.
+        // Settings joins the list when it is built.
         actions: [
             Kirigami.Action {
                 objectName: "processesAction"
@@ -95,6 +95,17 @@ Kirigami.ApplicationWindow {
                 checkable: true
                 checked: root.pageStack.layers.depth > 1 && root.pageStack.layers.currentItem?.objectName === "timelinePage"
                 onTriggered: root.showTimeline(0, "")
+            },
+            Kirigami.Action {
+                objectName: "schedulesDrawerAction"
+                text: i18nc("@action:inmenu page", "Schedules")
+                icon.name: "chronometer"
+                checkable: true
+                checked: root.pageStack.layers.depth > 1 && root.pageStack.layers.currentItem?.objectName === "schedulesPage"
+                onTriggered: {
+                    root.pageStack.layers.clear();
+                    root.pageStack.layers.push(schedulesPage);
+                }
             },
             Kirigami.Action {
                 separator: true
@@ -119,6 +130,12 @@ Kirigami.ApplicationWindow {
         FormCard.AboutPage {
             objectName: "aboutPage"
         }
+    }
+
+    Component {
+        id: schedulesPage
+
+        SchedulesPage {}
     }
 
     Component {

@@ -67,6 +67,19 @@ Kirigami.Page {
             }
         },
         Kirigami.Action {
+            objectName: "scheduleAction"
+            text: i18nc("@action:button", "Schedule…")
+            icon.name: "chronometer"
+            tooltip: i18nc("@info:tooltip", "Snapshot the selected process again and again, keeping the newest")
+            enabled: treeView.selectedPid > 0
+            onTriggered: {
+                scheduleDialog.pid = treeView.selectedPid;
+                scheduleDialog.name = treeView.selectedName;
+                scheduleDialog.executable = "";
+                scheduleDialog.open();
+            }
+        },
+        Kirigami.Action {
             objectName: "timelineAction"
             text: i18nc("@action:button", "Timeline")
             icon.name: "view-history"
@@ -203,6 +216,10 @@ Kirigami.Page {
         function onFailed() {
             takenMessage.visible = false;
         }
+    }
+
+    ScheduleDialog {
+        id: scheduleDialog
     }
 
     Kirigami.PromptDialog {

@@ -29,6 +29,20 @@ Kirigami.ScrollablePage {
 
     actions: [
         Kirigami.Action {
+            objectName: "timelineScheduleAction"
+            text: i18nc("@action:button", "Schedule…")
+            icon.name: "chronometer"
+            tooltip: i18nc("@info:tooltip", "Snapshot this program again and again, keeping the newest")
+            enabled: page.targetId > 0
+            onTriggered: {
+                scheduleDialog.targetId = page.targetId;
+                scheduleDialog.pid = 0;
+                scheduleDialog.name = page.targetName;
+                scheduleDialog.executable = "";
+                scheduleDialog.open();
+            }
+        },
+        Kirigami.Action {
             text: i18nc("@action:button", "Refresh")
             icon.name: "view-refresh"
             onTriggered: timelineModel.reload()
@@ -37,6 +51,11 @@ Kirigami.ScrollablePage {
 
     header: ColumnLayout {
         spacing: 0
+
+        ScheduleRunsMessage {
+            Layout.fillWidth: true
+            targetId: page.targetId
+        }
 
         Kirigami.InlineMessage {
             objectName: "timelineBusyMessage"
@@ -96,6 +115,10 @@ Kirigami.ScrollablePage {
         }
     }
 
+    ScheduleDialog {
+        id: scheduleDialog
+    }
+
     ListView {
         id: list
 
@@ -119,6 +142,7 @@ Kirigami.ScrollablePage {
             required property bool pinned
             required property string sizeText
             required property real pauseMs
+            required property string origin
 
             width: ListView.view.width
             highlighted: ListView.isCurrentItem
@@ -129,7 +153,7 @@ Kirigami.ScrollablePage {
                 spacing: Kirigami.Units.largeSpacing
 
                 Kirigami.Icon {
-                    source: row.pinned ? "pin" : "camera-photo"
+                    source: row.pinned ? "pin" : (row.origin === "schedule" ? "chronometer" : "camera-photo")
                     Layout.preferredWidth: Kirigami.Units.iconSizes.medium
                     Layout.preferredHeight: Kirigami.Units.iconSizes.medium
                 }
@@ -138,7 +162,8 @@ Kirigami.ScrollablePage {
                     Layout.fillWidth: true
 
                     QQC2.Label {
-                        text: row.label.length > 0 ? i18nc("@item time and label of a snapshot", "%1 — %2", row.timeText, row.label) : row.timeText
+                        text: (row.label.length > 0 ? i18nc("@item time and label of a snapshot", "%1 — %2", row.timeText, row.label) : row.timeText)
+                            + (row.origin === "schedule" ? i18nc("@item a snapshot a schedule took", " (scheduled)") : "")
                         font.bold: true
                         elide: Text.ElideRight
                         Layout.fillWidth: true

@@ -25,4 +25,7 @@ int runImport(const QStringList &args);
 int runDelete(const QStringList &args);
 int runEdit(const QStringList &args);
 int runStore(const QStringList &args);
+// Recurring snapshots (schedulecommand.cpp)
+int runSchedule(const QStringList &args);
+int runScheduleRun(const QStringList &args); // schedule run: the due schedules, once (schedulerun.cpp)
 }

@@ -37,6 +37,7 @@ const std::map<QString, Command> &commands()
         {QStringLiteral("delete"), {Cryopodctl::runDelete, "delete ID... [--force]           delete snapshots and reclaim their space"}},
         {QStringLiteral("edit"), {Cryopodctl::runEdit, "edit ID [--label L] [--note N] [--pin|--unpin]"}},
         {QStringLiteral("store"), {Cryopodctl::runStore, "store check|gc|stats|path         maintain the snapshot store"}},
+        {QStringLiteral("schedule"), {Cryopodctl::runSchedule, "schedule add|list|pause|resume|remove|runs|preview|run   recurring snapshots"}},
         {QStringLiteral("inspect"), {Cryopodctl::runInspect, "inspect IMAGE [--json]           header, tree, credentials, memory, fds"}},
     };
     return table;

@@ -742,8 +742,8 @@ Result<int64_t> SnapshotIngest::commit(const CommitInfo &info)
     {
         auto ins = db.prepare(
             "INSERT INTO snapshots (target_id, created_at, stored_at, label, note, pinned, parent_id, origin, root_pid, comm, image_bytes, raw_bytes, pages, "
-            "sections, stored_bytes, duration_ns, pause_ns, engine_version, format_version, codec, image_hash, status) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, 'complete')");
+            "sections, stored_bytes, duration_ns, pause_ns, engine_version, format_version, codec, image_hash, status, schedule_id) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, 'complete', ?21)");
         if (!ins) {
             return failed(ins.error());
         }
@@ -773,6 +773,11 @@ Result<int64_t> SnapshotIngest::commit(const CommitInfo &info)
             .bind(18, int64_t(p.header.formatVersion))
             .bind(19, std::string_view(codecName))
             .bindBlob(20, p.imageDigest);
+        if (p.options.scheduleId) {
+            ins->bind(21, p.options.scheduleId);
+        } else {
+            ins->bindNull(21);
+        }
         if (auto ok = ins->run(); !ok) {
             return failed(ok.error());
         }

@@ -60,7 +60,7 @@ Result<void> makePath(const std::string &path)
 constexpr const char *kSnapshotColumns =
     "s.id, s.target_id, s.created_at, s.stored_at, s.label, s.note, s.pinned, coalesce(s.parent_id, 0), s.origin, s.root_pid, s.comm, s.image_bytes, "
     "s.raw_bytes, s.pages, s.sections, s.stored_bytes, s.duration_ns, s.pause_ns, s.engine_version, s.format_version, s.codec, s.status, t.exe, t.host, "
-    "t.label";
+    "t.label, coalesce(s.schedule_id, 0)";
 
 SnapshotInfo snapshotFrom(const SqliteStatement &q)
 {
@@ -90,6 +90,7 @@ SnapshotInfo snapshotFrom(const SqliteStatement &q)
     s.exe = q.columnText(22);
     s.host = q.columnText(23);
     s.targetLabel = q.columnText(24);
+    s.scheduleId = q.columnInt(25);
     return s;
 }
 
@@ -230,6 +231,9 @@ Result<std::vector<SnapshotInfo>> SnapshotStore::list(const SnapshotFilter &filt
     if (filter.untilNs) {
         sql += " AND s.created_at < ?3";
     }
+    if (filter.scheduleId) {
+        sql += " AND s.schedule_id = ?5";
+    }
     sql += filter.newestFirst ? " ORDER BY s.created_at DESC, s.id DESC" : " ORDER BY s.created_at, s.id";
     if (filter.limit) {
         sql += " LIMIT ?4";
@@ -249,6 +253,9 @@ Result<std::vector<SnapshotInfo>> SnapshotStore::list(const SnapshotFilter &filt
     }
     if (filter.limit) {
         q->bind(4, int64_t(filter.limit));
+    }
+    if (filter.scheduleId) {
+        q->bind(5, filter.scheduleId);
     }
     std::vector<SnapshotInfo> out;
     for (;;) {
@@ -321,19 +328,7 @@ namespace
 template<typename Bind>
 Result<void> updateOne(SqliteDatabase &db, const std::string &sql, int64_t id, const char *what, Bind bind)
 {
-    auto q = db.prepare(sql);
-    if (!q) {
-        return std::unexpected(q.error());
-    }
-    bind(*q);
-    q->bind(2, id);
-    if (auto ok = q->run(); !ok) {
-        return std::unexpected(ok.error().context(std::format("set the {} of {}", what, id)));
-    }
-    if (db.changes() != 1) {
-        return fail(std::format("set the {}: there is no {}", what, id), ENOENT);
-    }
-    return {};
+    return changeOneRow(db, sql, 2, id, std::format("set the {} of {}", what, id), std::format("set the {}: there is no {}", what, id), bind);
 }
 } // namespace
 

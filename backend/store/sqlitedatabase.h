@@ -131,6 +131,28 @@ private:
     SqliteDatabase *m_db = nullptr;
 };
 
+// Runs a statement that changes exactly one row (an UPDATE or DELETE by
+// id): bind(statement) binds its values, the id goes to parameter idIndex.
+// Fails with `what` as context, or with ENOENT and `missing` when no row
+// changed.
+template<typename Bind>
+Result<void> changeOneRow(SqliteDatabase &db, const std::string &sql, int idIndex, int64_t id, const std::string &what, const std::string &missing, Bind bind)
+{
+    auto q = db.prepare(sql);
+    if (!q) {
+        return std::unexpected(q.error());
+    }
+    bind(*q);
+    q->bind(idIndex, id);
+    if (auto ok = q->run(); !ok) {
+        return std::unexpected(ok.error().context(what));
+    }
+    if (db.changes() != 1) {
+        return fail(missing, ENOENT);
+    }
+    return {};
+}
+
 // errno for an SQLite (extended) result code; 0 when none fits.
 int sqliteErrno(int code);
 

@@ -145,9 +145,63 @@ CREATE INDEX snapshots_by_parent ON snapshots(parent_id);
 )sql");
 }
 
+// Version 3: recurring snapshots (backend/schedule). A schedule names its
+// target (a process by pid and start time, or a rule: executable, argument
+// pattern, owner), when it runs, how (mode), and its retention; every run
+// is recorded (taken, skipped because the target was gone, failed), and a
+// snapshot a schedule took names it (origin 'schedule'; the link is cleared
+// when the schedule is removed, the origin stays).
+Result<void> migrateTo3(SqliteDatabase &db)
+{
+    return db.exec(R"sql(
+CREATE TABLE schedules (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    target_kind TEXT NOT NULL CHECK (target_kind IN ('process', 'rule')),
+    pid INTEGER NOT NULL DEFAULT 0,
+    start_time INTEGER NOT NULL DEFAULT 0,
+    exe TEXT NOT NULL DEFAULT '',
+    args_regex TEXT NOT NULL DEFAULT '',
+    uid INTEGER NOT NULL,
+    timing TEXT NOT NULL CHECK (timing IN ('interval', 'hourly', 'daily', 'weekly')),
+    interval_s INTEGER NOT NULL DEFAULT 0,
+    at_minute INTEGER NOT NULL DEFAULT 0,
+    weekday INTEGER NOT NULL DEFAULT 0,
+    mode TEXT NOT NULL DEFAULT 'running' CHECK (mode IN ('running', 'freeze')),
+    enabled INTEGER NOT NULL DEFAULT 1,
+    keep_last INTEGER NOT NULL DEFAULT 0,
+    keep_hourly INTEGER NOT NULL DEFAULT 0,
+    keep_daily INTEGER NOT NULL DEFAULT 0,
+    keep_weekly INTEGER NOT NULL DEFAULT 0,
+    keep_monthly INTEGER NOT NULL DEFAULT 0,
+    max_bytes INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    next_run_at INTEGER NOT NULL,
+    last_run_at INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE schedule_runs (
+    id INTEGER PRIMARY KEY,
+    schedule_id INTEGER NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+    at INTEGER NOT NULL,
+    due_at INTEGER NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('taken', 'skipped', 'failed')),
+    snapshot_id INTEGER REFERENCES snapshots(id) ON DELETE SET NULL,
+    pid INTEGER NOT NULL DEFAULT 0,
+    removed INTEGER NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX schedule_runs_by_schedule ON schedule_runs(schedule_id, at);
+
+ALTER TABLE snapshots ADD COLUMN schedule_id INTEGER REFERENCES schedules(id) ON DELETE SET NULL;
+CREATE INDEX snapshots_by_schedule ON snapshots(schedule_id, created_at);
+)sql");
+}
+
 using Migration = Result<void> (*)(SqliteDatabase &);
 // kMigrations[n] takes the database from version n to n + 1.
-constexpr std::array<Migration, StoreSchema::kVersion> kMigrations {migrateTo1, migrateTo2};
+constexpr std::array<Migration, StoreSchema::kVersion> kMigrations {migrateTo1, migrateTo2, migrateTo3};
 } // namespace
 
 Result<int> StoreSchema::version(SqliteDatabase &db)

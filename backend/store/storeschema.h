@@ -19,7 +19,7 @@ class StoreSchema
 {
 public:
     // The version this code creates and understands.
-    static constexpr int kVersion = 2;
+    static constexpr int kVersion = 3;
 
     static Result<int> version(SqliteDatabase &db);
     // Runs the migrations from the current version up to `target` (tests

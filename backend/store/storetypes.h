@@ -45,7 +45,8 @@ struct SnapshotInfo {
     std::string note;
     bool pinned = false;
     int64_t parentId = 0; // the target's previous snapshot, 0 for none
-    std::string origin; // "snapshot" or "import"
+    std::string origin; // "snapshot", "import" or "schedule" (taken by a schedule's runner)
+    int64_t scheduleId = 0; // the schedule that took it while it exists, else 0
     int32_t rootPid = 0;
     std::string comm;
     uint64_t imageBytes = 0; // the image stream as the engine wrote it
@@ -69,6 +70,7 @@ struct SnapshotFilter {
     int64_t targetId = 0; // 0: every target
     int64_t sinceNs = 0; // created at or after; 0: no bound
     int64_t untilNs = 0; // created before; 0: no bound
+    int64_t scheduleId = 0; // 0: any; else only this schedule's snapshots
     size_t limit = 0; // 0: all
     bool newestFirst = false;
 };
@@ -82,6 +84,7 @@ enum class VerifyPolicy {
 
 struct IngestOptions {
     std::string origin = "snapshot";
+    int64_t scheduleId = 0; // the schedule taking it (origin "schedule"), 0 for none
     std::string label;
     std::string note;
     // The process as probed before the checkpoint; without it (imports) the
