@@ -52,7 +52,7 @@ bool BackgroundRunner::start(QString *error)
 
     m_tray = new KStatusNotifierItem(QStringLiteral("cryopod-background"), this);
     m_tray->setCategory(KStatusNotifierItem::ApplicationStatus);
-    m_tray->setIconByName(QStringLiteral("io.github.cryopod"));
+    m_tray->setIconByName(QStringLiteral("io.github.cryopod.Cryopod"));
     m_tray->setTitle(i18nc("@title tray icon", "Cryopod scheduled snapshots"));
     m_tray->setStandardActionsEnabled(true);
     m_pause = new QAction(QIcon::fromTheme(QStringLiteral("media-playback-pause")), i18nc("@action:inmenu", "Pause Schedules"), this);
@@ -61,7 +61,7 @@ bool BackgroundRunner::start(QString *error)
         m_service->setPaused(paused);
         updateStatus();
     });
-    auto *open = new QAction(QIcon::fromTheme(QStringLiteral("io.github.cryopod")), i18nc("@action:inmenu", "Open Cryopod"), this);
+    auto *open = new QAction(QIcon::fromTheme(QStringLiteral("io.github.cryopod.Cryopod")), i18nc("@action:inmenu", "Open Cryopod"), this);
     connect(open, &QAction::triggered, this, [] { QProcess::startDetached(QCoreApplication::applicationFilePath(), {}); });
     m_tray->contextMenu()->addAction(open);
     m_tray->contextMenu()->addAction(m_pause);
@@ -90,7 +90,7 @@ void BackgroundRunner::updateStatus()
         status = i18nc("@info:tooltip", "No active schedule");
         m_tray->setStatus(KStatusNotifierItem::Passive);
     }
-    m_tray->setToolTip(QStringLiteral("io.github.cryopod"), i18nc("@title tray icon", "Cryopod scheduled snapshots"), status);
+    m_tray->setToolTip(QStringLiteral("io.github.cryopod.Cryopod"), i18nc("@title tray icon", "Cryopod scheduled snapshots"), status);
 }
 
 void BackgroundRunner::notifyFailure(qint64 scheduleId, const QString &message)
@@ -103,6 +103,6 @@ void BackgroundRunner::notifyFailure(qint64 scheduleId, const QString &message)
     notification->setComponentName(QStringLiteral("cryopod"));
     notification->setTitle(i18nc("@title notification", "Scheduled snapshot failed"));
     notification->setText(i18nc("@info notification %1 schedule, %2 the reason", "%1: %2\nCryopod tries again later.", name, message));
-    notification->setIconName(QStringLiteral("io.github.cryopod"));
+    notification->setIconName(QStringLiteral("io.github.cryopod.Cryopod"));
     notification->sendEvent();
 }
