@@ -11,6 +11,7 @@ import QtQuick.Controls as QQC2
 import QtQuick.Layouts
 import org.kde.kirigami as Kirigami
 import org.kde.kirigamiaddons.formcard as FormCard
+import org.kde.notification
 
 // The main window: a sidebar of pages and the page stack.
 Kirigami.ApplicationWindow {
@@ -36,6 +37,49 @@ Kirigami.ApplicationWindow {
         id: snapshotter
 
         objectName: "snapshotActions"
+    }
+
+    // A desktop notification when an operation ends while the window is not
+    // the one in use (in view, the pages' inline messages tell).
+    Component {
+        id: notificationComponent
+
+        Notification {
+            componentName: "cryopod"
+            iconName: "io.github.cryopod"
+            autoDelete: true
+        }
+    }
+    // The last event sent (or that would have been, in the window): for tests.
+    property string lastNotification
+    function notify(eventId: string, title: string, text: string) {
+        root.lastNotification = eventId;
+        if (root.active) {
+            return;
+        }
+        const notification = notificationComponent.createObject(root, {
+            eventId: eventId,
+            title: title,
+            text: text
+        }) as Notification;
+        notification.sendEvent();
+    }
+
+    Connections {
+        target: snapshotter
+
+        function onSnapshotTaken(snapshotId: var, targetId: var) {
+            root.notify("snapshotTaken", i18nc("@title notification", "Snapshot taken"), i18nc("@info notification", "Snapshot %1 is in your timeline.", String(snapshotId)));
+        }
+        function onRestored(snapshotId: var, pid: int) {
+            root.notify("restored", i18nc("@title notification", "Snapshot restored"), i18nc("@info notification", "Snapshot %1 runs again as process %2.", String(snapshotId), String(pid)));
+        }
+        function onFailed(message: string) {
+            root.notify("operationFailed", i18nc("@title notification", "Cryopod could not finish"), message);
+        }
+        function onCancelled(message: string) {
+            root.notify("operationCancelled", i18nc("@title notification", "Cancelled"), message);
+        }
     }
 
     // A timeline on top of the Processes page (which keeps its state below).

@@ -26,6 +26,13 @@ Kirigami.Page {
     // Asks the window to show a target's timeline (targetId -1: none yet).
     signal timelineRequested(var targetId, string name)
 
+    // Opens the checkpointability report of a process.
+    function showReport(pid: int, name: string) {
+        reportSheet.pid = pid;
+        reportSheet.name = name;
+        reportSheet.open();
+    }
+
     objectName: "processesPage"
     title: i18nc("@title page", "Processes")
     padding: 0
@@ -65,6 +72,14 @@ Kirigami.Page {
                 snapshotDialog.name = treeView.selectedName;
                 snapshotDialog.open();
             }
+        },
+        Kirigami.Action {
+            objectName: "reportAction"
+            text: i18nc("@action:button", "Snapshot Report")
+            icon.name: "documentinfo"
+            tooltip: i18nc("@info:tooltip", "What the engine says about the selected process and its open files")
+            enabled: treeView.selectedPid > 0
+            onTriggered: page.showReport(treeView.selectedPid, treeView.selectedName)
         },
         Kirigami.Action {
             objectName: "timelineAction"
@@ -117,28 +132,19 @@ Kirigami.Page {
             i18nc("@title:column process id", "PID"),
             i18nc("@title:column", "User"),
             i18nc("@title:column", "CPU"),
-            i18nc("@title:column", "Memory")
+            i18nc("@title:column", "Memory"),
+            i18nc("@title:column can it be snapshotted", "Snapshot")
         ]
     }
 
     header: ColumnLayout {
         spacing: 0
 
-        // Progress of the running snapshot or restore.
-        Kirigami.InlineMessage {
+        // Progress of the running snapshot or restore, with Cancel.
+        OperationProgress {
             objectName: "snapshotBusyMessage"
+            actions: page.snapshotActions
             Layout.fillWidth: true
-            position: Kirigami.InlineMessage.Position.Header
-            visible: page.snapshotActions.busy
-            text: page.snapshotActions.phase
-
-            actions: [
-                Kirigami.Action {
-                    displayComponent: QQC2.BusyIndicator {
-                        running: page.snapshotActions.busy
-                    }
-                }
-            ]
         }
         // The helper's or the store's message, as it came.
         Kirigami.InlineMessage {
@@ -154,6 +160,16 @@ Kirigami.Page {
                     page.snapshotActions.clearError();
                 }
             }
+        }
+        Kirigami.InlineMessage {
+            id: cancelledMessage
+
+            objectName: "snapshotCancelledMessage"
+            Layout.fillWidth: true
+            position: Kirigami.InlineMessage.Position.Header
+            type: Kirigami.MessageType.Information
+            showCloseButton: true
+            visible: false
         }
         Kirigami.InlineMessage {
             id: takenMessage
@@ -193,6 +209,11 @@ Kirigami.Page {
         function onFailed() {
             takenMessage.visible = false;
         }
+        function onCancelled(message) {
+            takenMessage.visible = false;
+            cancelledMessage.text = message;
+            cancelledMessage.visible = true;
+        }
     }
 
     Kirigami.PromptDialog {
@@ -231,10 +252,17 @@ Kirigami.Page {
         }
     }
 
+    ReportSheet {
+        id: reportSheet
+
+        onClosed: processModel.refreshCheckpointability(reportSheet.pid)
+    }
+
     ProcessTreeView {
         id: treeView
 
         anchors.fill: parent
+        onReportRequested: (pid, name) => page.showReport(pid, name)
         model: filterModel
         loaded: !processModel.loading
         visible: !processModel.loading
