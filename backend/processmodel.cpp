@@ -46,7 +46,7 @@ QString iconNameFor(const ProcessInfo &info)
 bool sameData(const ProcessInfo &a, const ProcessInfo &b)
 {
     return a.ppid == b.ppid && a.name == b.name && a.arguments == b.arguments && a.executable == b.executable && a.uid == b.uid && a.euid == b.euid &&
-        a.userName == b.userName && a.state == b.state && a.rssBytes == b.rssBytes && a.cpuTimeNs == b.cpuTimeNs;
+        a.userName == b.userName && a.state == b.state && a.rssBytes == b.rssBytes && a.cpuTimeNs == b.cpuTimeNs && a.frozen == b.frozen;
 }
 } // namespace
 
@@ -180,6 +180,8 @@ QVariant ProcessModel::data(const QModelIndex &index, int role) const
         return QDateTime::fromMSecsSinceEpoch(info.startTimeMs);
     case IconNameRole:
         return iconNameFor(info);
+    case FrozenRole:
+        return info.frozen;
     case CheckpointVerdictRole:
     case CheckpointSummaryRole: {
         if (!m_reports) {
@@ -263,6 +265,7 @@ QHash<int, QByteArray> ProcessModel::roleNames() const
         {SortRole, "sortValue"},
         {CheckpointVerdictRole, "checkpointVerdict"},
         {CheckpointSummaryRole, "checkpointSummary"},
+        {FrozenRole, "frozen"},
         // The name qqc2-desktop-style's header looks for.
         {SortIndicatorRole, "sort"},
     });

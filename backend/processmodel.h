@@ -77,6 +77,7 @@ public:
         // or "" (reports off). Reading it asks the helper for the report.
         CheckpointVerdictRole,
         CheckpointSummaryRole, // the first reason, in words ("" when ok)
+        FrozenRole, // bool: its cgroup's freezer holds it (ProcessInfo::frozen)
     };
     Q_ENUM(Role)
 

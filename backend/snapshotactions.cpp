@@ -403,6 +403,35 @@ void SnapshotActions::finish(const Outcome &outcome)
     }
 }
 
+void SnapshotActions::freeze(int pid)
+{
+    setFrozen(pid, true);
+}
+
+void SnapshotActions::thaw(int pid)
+{
+    setFrozen(pid, false);
+}
+
+void SnapshotActions::setFrozen(int pid, bool frozen)
+{
+    if (!m_client) {
+        m_client = new HelperClient(QDBusConnection::systemBus(), this);
+    }
+    clearError();
+    HelperCall *call = frozen ? m_client->freeze(pid) : m_client->thaw(pid);
+    connect(call, &HelperCall::finished, this, [this, call, pid, frozen](bool ok, const QString &, const QString &message) {
+        call->deleteLater();
+        if (!ok) {
+            m_error = (frozen ? tr("Process %1 could not be frozen: %2") : tr("Process %1 could not be thawed: %2")).arg(pid).arg(message);
+            Q_EMIT errorStringChanged();
+            Q_EMIT failed(m_error);
+            return;
+        }
+        Q_EMIT freezeChanged(pid, frozen);
+    });
+}
+
 bool SnapshotActions::exportSnapshot(qint64 snapshotId, const QString &path)
 {
     const QString file = path.startsWith(QLatin1String("file:")) ? QUrl(path).toLocalFile() : path;

@@ -25,6 +25,7 @@ namespace cryopod::store
 {
 class SnapshotStore;
 }
+class HelperClient;
 
 class SnapshotActions : public QObject
 {
@@ -85,6 +86,11 @@ public:
     // replaceRunning: when the snapshot's program still runs with that pid
     // (runningPidOf), it is stopped (SIGKILL) and gone before the restore.
     Q_INVOKABLE bool restore(qint64 snapshotId, bool replaceRunning = false);
+    // Pauses the process tree of pid with the cgroup freezer through the
+    // helper (it stays paused until thaw(), also when Cryopod exits), or
+    // lets it run again; asynchronous: freezeChanged() or failed() follows.
+    Q_INVOKABLE void freeze(int pid);
+    Q_INVOKABLE void thaw(int pid);
     // Writes the snapshot's image to a file (path or file: URL) that
     // `cryopodctl inspect`/`import` read; exported() or failed().
     Q_INVOKABLE bool exportSnapshot(qint64 snapshotId, const QString &path);
@@ -110,6 +116,7 @@ Q_SIGNALS:
     void snapshotTaken(qint64 snapshotId, qint64 targetId);
     void restored(qint64 snapshotId, int pid);
     void exported(qint64 snapshotId, const QString &path);
+    void freezeChanged(int pid, bool frozen);
     void failed(const QString &message);
     // The operation stopped because cancel() asked it to; message says what
     // that left behind.
@@ -145,6 +152,7 @@ private:
     bool begin(int pid, const QString &phase);
     void finish(const Outcome &outcome);
     std::string storeDirectory() const;
+    void setFrozen(int pid, bool frozen);
     static int runningPidOf(cryopod::store::SnapshotStore &store, qint64 snapshotId);
     // Stops pid and waits until its pid is free; an error message, or "".
     static QString stopAndWait(int pid);
@@ -154,6 +162,7 @@ private:
     QString m_error;
     int m_activePid = 0;
     std::unique_ptr<QThread> m_worker;
+    HelperClient *m_client = nullptr; // for Freeze and Thaw, on this thread
 
     QString m_jobPath;
     bool m_cancelRequested = false;

@@ -107,8 +107,20 @@ QQC2.TreeViewDelegate {
             Layout.preferredWidth: Kirigami.Units.iconSizes.small
             Layout.preferredHeight: Kirigami.Units.iconSizes.small
         }
+        Kirigami.Icon {
+            visible: cell.columnIndex === ProcessModel.NameColumn && cell.model.frozen
+            source: "media-playback-pause"
+            selected: cell.rowSelected
+            Accessible.name: i18nc("@info accessible", "Frozen")
+            Layout.alignment: Qt.AlignVCenter
+            Layout.preferredWidth: Kirigami.Units.iconSizes.small
+            Layout.preferredHeight: Kirigami.Units.iconSizes.small
+        }
         QQC2.Label {
-            text: cell.badge ? cell.verdictText : (cell.model.display ?? "")
+            text: cell.badge ? cell.verdictText
+                : (cell.columnIndex === ProcessModel.NameColumn && cell.model.frozen ? i18nc("@item process name of a frozen process", "%1 (frozen)", cell.model.display ?? "")
+                : (cell.model.display ?? ""))
+            font.italic: cell.columnIndex === ProcessModel.NameColumn && cell.model.frozen
             elide: Text.ElideRight
             horizontalAlignment: cell.numeric ? Text.AlignRight : Text.AlignLeft
             verticalAlignment: Text.AlignVCenter

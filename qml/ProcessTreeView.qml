@@ -23,6 +23,7 @@ FocusScope {
     // A row's checkpointability badge was clicked.
     signal reportRequested(int pid, string name)
 
+    readonly property bool selectedFrozen: selectedPid > 0 && root.model.data(tree.selectionModel.currentIndex, ProcessModel.FrozenRole)
     readonly property string selectedName: selectedPid > 0 ? root.model.data(tree.selectionModel.currentIndex, ProcessModel.NameRole) : ""
 
     // The name column takes what the fixed-width columns leave.

@@ -74,6 +74,21 @@ Kirigami.Page {
             }
         },
         Kirigami.Action {
+            objectName: "freezeAction"
+            text: treeView.selectedFrozen ? i18nc("@action:button", "Thaw") : i18nc("@action:button", "Freeze")
+            icon.name: treeView.selectedFrozen ? "media-playback-start" : "media-playback-pause"
+            tooltip: treeView.selectedFrozen ? i18nc("@info:tooltip", "Let the selected process and its children run again")
+                                             : i18nc("@info:tooltip", "Pause the selected process and its children until you thaw them")
+            enabled: treeView.selectedPid > 0
+            onTriggered: {
+                if (treeView.selectedFrozen) {
+                    page.snapshotActions.thaw(treeView.selectedPid);
+                } else {
+                    page.snapshotActions.freeze(treeView.selectedPid);
+                }
+            }
+        },
+        Kirigami.Action {
             objectName: "reportAction"
             text: i18nc("@action:button", "Snapshot Report")
             icon.name: "documentinfo"
@@ -208,6 +223,9 @@ Kirigami.Page {
         }
         function onFailed() {
             takenMessage.visible = false;
+        }
+        function onFreezeChanged() {
+            processModel.refresh();
         }
         function onCancelled(message) {
             takenMessage.visible = false;

@@ -435,6 +435,45 @@ private Q_SLOTS:
         big.waitForFinished(kTimeout);
     }
 
+    void testFreezeAndThaw()
+    {
+        QProcess sleeper;
+        sleeper.setStandardInputFile(QProcess::nullDevice());
+        sleeper.setStandardOutputFile(QProcess::nullDevice());
+        sleeper.setStandardErrorFile(QProcess::nullDevice());
+        sleeper.setUnixProcessParameters(QProcess::UnixProcessFlag::CloseFileDescriptors);
+        sleeper.start(QStringLiteral("/bin/sleep"), {QStringLiteral("3600")});
+        QVERIFY(sleeper.waitForStarted(kTimeout));
+        const qint64 pid = sleeper.processId();
+
+        QMetaObject::invokeMethod(find("processesAction"), "trigger");
+        QTRY_VERIFY_WITH_TIMEOUT(layersIdle(m_window) && !page("timelinePage"), kTimeout);
+        find("searchField")->setProperty("text", QString::number(pid));
+        auto *model = qobject_cast<QAbstractItemModel *>(find("processModel"));
+        auto frozen = [&] {
+            QModelIndex index;
+            QMetaObject::invokeMethod(model, "indexForPid", Q_RETURN_ARG(QModelIndex, index), Q_ARG(int, int(pid)));
+            return index.data(ProcessModel::FrozenRole).toBool();
+        };
+        QSignalSpy changed(m_actions.data(), &SnapshotActions::freezeChanged);
+        m_actions->freeze(int(pid));
+        QVERIFY2(changed.wait(kTimeout), qPrintable(m_actions->errorString()));
+        QCOMPARE(changed.at(0).at(1).toBool(), true);
+        QTRY_VERIFY_WITH_TIMEOUT(frozen(), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(showsText(m_window, QStringLiteral("sleep (frozen)")), kTimeout);
+        QVERIFY(waitForFrame(m_window));
+        QVERIFY(saveScreenshot(m_window, QStringLiteral("frozen.png")));
+
+        m_actions->thaw(int(pid));
+        QVERIFY2(changed.wait(kTimeout), qPrintable(m_actions->errorString()));
+        QCOMPARE(changed.at(1).at(1).toBool(), false);
+        QTRY_VERIFY_WITH_TIMEOUT(!frozen(), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(showsText(m_window, QStringLiteral("sleep")), kTimeout);
+        sleeper.kill();
+        sleeper.waitForFinished(kTimeout);
+        find("searchField")->setProperty("text", QString());
+    }
+
     void testNoQmlWarnings()
     {
         QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
