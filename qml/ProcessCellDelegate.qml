@@ -108,7 +108,7 @@ QQC2.TreeViewDelegate {
             Layout.preferredHeight: Kirigami.Units.iconSizes.small
         }
         Kirigami.Icon {
-            visible: cell.columnIndex === ProcessModel.NameColumn && cell.model.frozen
+            visible: cell.columnIndex === ProcessModel.NameColumn && (cell.model.frozen ?? false)
             source: "media-playback-pause"
             selected: cell.rowSelected
             Accessible.name: i18nc("@info accessible", "Frozen")
@@ -118,9 +118,9 @@ QQC2.TreeViewDelegate {
         }
         QQC2.Label {
             text: cell.badge ? cell.verdictText
-                : (cell.columnIndex === ProcessModel.NameColumn && cell.model.frozen ? i18nc("@item process name of a frozen process", "%1 (frozen)", cell.model.display ?? "")
+                : (cell.columnIndex === ProcessModel.NameColumn && (cell.model.frozen ?? false) ? i18nc("@item process name of a frozen process", "%1 (frozen)", cell.model.display ?? "")
                 : (cell.model.display ?? ""))
-            font.italic: cell.columnIndex === ProcessModel.NameColumn && cell.model.frozen
+            font.italic: cell.columnIndex === ProcessModel.NameColumn && (cell.model.frozen ?? false)
             elide: Text.ElideRight
             horizontalAlignment: cell.numeric ? Text.AlignRight : Text.AlignLeft
             verticalAlignment: Text.AlignVCenter
