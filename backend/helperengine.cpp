@@ -82,7 +82,7 @@ Result<void> HelperEngine::Producer::start(pid_t pid, UniqueFd fd)
         return fail("the helper is already checkpointing for this producer", EBUSY);
     }
     QVariantMap options;
-    options.insert(QStringLiteral("leave-running"), true);
+    options.insert(QStringLiteral("leave-running"), m_leaveRunning);
     if (m_level) {
         options.insert(QStringLiteral("compression-level"), *m_level);
     } else {

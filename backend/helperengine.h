@@ -40,12 +40,18 @@ public:
         {
             m_observer = std::move(observer);
         }
+        // false: the helper ends the process once its whole image was delivered.
+        void setLeaveRunning(bool leaveRunning)
+        {
+            m_leaveRunning = leaveRunning;
+        }
         cryopod::Result<void> start(pid_t pid, cryopod::UniqueFd fd) override;
         cryopod::Result<cryopod::store::ProducerResult> finish() override;
 
     private:
         HelperClient &m_client;
         std::optional<int> m_level;
+        bool m_leaveRunning = true;
         JobObserver m_observer;
         QPointer<HelperCall> m_call;
     };

@@ -333,15 +333,44 @@ bool SnapshotActions::begin(int pid, const QString &phase)
     return true;
 }
 
-bool SnapshotActions::snapshot(int pid, const QString &label)
+int SnapshotActions::compressionLevel() const
+{
+    return m_level;
+}
+
+void SnapshotActions::setCompressionLevel(int level)
+{
+    level = std::clamp(level, 1, 19);
+    if (m_level != level) {
+        m_level = level;
+        Q_EMIT settingsChanged();
+    }
+}
+
+int SnapshotActions::keepLast() const
+{
+    return m_keepLast;
+}
+
+void SnapshotActions::setKeepLast(int count)
+{
+    count = std::max(0, count);
+    if (m_keepLast != count) {
+        m_keepLast = count;
+        Q_EMIT settingsChanged();
+    }
+}
+
+bool SnapshotActions::snapshot(int pid, const QString &label, bool keepRunning)
 {
     if (pid <= 0 || !begin(pid, tr("Taking a snapshot of process %1…").arg(pid))) {
         return false;
     }
     const std::string dir = storeDirectory();
     m_expectedBytes = residentBytes(pid);
-    m_worker.reset(QThread::create([this, dir, pid, label, observer = jobObserver()] {
-        const Outcome outcome = takeSnapshot(dir, pid, label, observer);
+    const SnapshotRequest request{pid, label, keepRunning, m_level, m_keepLast};
+    m_worker.reset(QThread::create([this, dir, request, observer = jobObserver()] {
+        const Outcome outcome = takeSnapshot(dir, request, observer);
         QMetaObject::invokeMethod(this, [this, outcome] { finish(outcome); });
     }));
     m_worker->start();
@@ -538,8 +567,9 @@ std::unique_ptr<SnapshotStore> SnapshotActions::openStore(const std::string &sto
 }
 
 SnapshotActions::Outcome
-SnapshotActions::takeSnapshot(const std::string &storeDir, int pid, const QString &label, const std::function<void(const QString &)> &observer)
+SnapshotActions::takeSnapshot(const std::string &storeDir, const SnapshotRequest &request, const std::function<void(const QString &)> &observer)
 {
+    const int pid = request.pid;
     Outcome outcome;
     outcome.kind = Outcome::Snapshot;
     outcome.pid = pid;
@@ -554,10 +584,12 @@ SnapshotActions::takeSnapshot(const std::string &storeDir, int pid, const QStrin
     }
     IngestOptions options;
     options.target = *target;
-    options.label = label.toStdString();
+    options.label = request.label.toStdString();
+    options.blobLevel = request.level;
     HelperClient client;
     HelperEngine::Producer producer(client);
     producer.setJobObserver(observer);
+    producer.setLeaveRunning(request.keepRunning);
     auto taken = SnapshotJob::take(*store, producer, pid_t(pid), options);
     if (!taken) {
         outcome.cancelled = taken.error().code == ECANCELED;
@@ -568,7 +600,34 @@ SnapshotActions::takeSnapshot(const std::string &storeDir, int pid, const QStrin
     outcome.ok = true;
     outcome.snapshotId = taken->id;
     outcome.targetId = info ? info->targetId : 0;
+    if (request.keepLast > 0 && outcome.targetId > 0) {
+        applyRetention(*store, outcome.targetId, request.keepLast);
+    }
     return outcome;
+}
+
+void SnapshotActions::applyRetention(SnapshotStore &store, qint64 targetId, int keepLast)
+{
+    SnapshotFilter filter;
+    filter.targetId = targetId;
+    filter.newestFirst = true;
+    auto snapshots = store.list(filter);
+    if (!snapshots) {
+        qCWarning(lcTimeline) << "retention: cannot list the snapshots:" << q(snapshots.error().describe());
+        return;
+    }
+    int kept = 0;
+    for (const SnapshotInfo &info : *snapshots) {
+        if (info.pinned) {
+            continue; // pinned ones are kept and do not count
+        }
+        if (++kept <= keepLast) {
+            continue;
+        }
+        if (auto removed = store.remove(info.id); !removed) {
+            qCWarning(lcTimeline) << "retention: cannot delete snapshot" << info.id << q(removed.error().describe());
+        }
+    }
 }
 
 SnapshotActions::Outcome SnapshotActions::restoreSnapshot(const std::string &storeDir,

@@ -37,6 +37,11 @@ class SnapshotActions : public QObject
     Q_PROPERTY(bool busy READ isBusy NOTIFY busyChanged)
     // What the running operation does, in words ("" when idle).
     Q_PROPERTY(QString phase READ phase NOTIFY phaseChanged)
+    // zstd level of the store's blobs for new snapshots (1..19).
+    Q_PROPERTY(int compressionLevel READ compressionLevel WRITE setCompressionLevel NOTIFY settingsChanged)
+    // After a snapshot: keep this many of the program's newest unpinned
+    // snapshots, delete older ones; 0 keeps all.
+    Q_PROPERTY(int keepLast READ keepLast WRITE setKeepLast NOTIFY settingsChanged)
     // The process being snapshotted (0 when none).
     Q_PROPERTY(int activePid READ activePid NOTIFY busyChanged)
     // Why the last operation failed ("" after a success, or when cleared).
@@ -71,6 +76,10 @@ public:
     QString phase() const;
     int activePid() const;
     QString errorString() const;
+    int compressionLevel() const;
+    void setCompressionLevel(int level);
+    int keepLast() const;
+    void setKeepLast(int count);
     QString step() const;
     qint64 doneBytes() const;
     qint64 totalBytes() const;
@@ -79,9 +88,10 @@ public:
     QString progressText() const;
     bool canCancel() const;
 
-    // Checkpoints process pid (it keeps running) into the store; false when
-    // another operation is running. snapshotTaken() or failed() follows.
-    Q_INVOKABLE bool snapshot(int pid, const QString &label = QString());
+    // Checkpoints process pid into the store; false when another operation
+    // is running. keepRunning false: the process ends once its snapshot is
+    // complete (not when it fails). snapshotTaken() or failed() follows.
+    Q_INVOKABLE bool snapshot(int pid, const QString &label = QString(), bool keepRunning = true);
     // Restores a snapshot with its original pid; restored() or failed().
     // replaceRunning: when the snapshot's program still runs with that pid
     // (runningPidOf), it is stopped (SIGKILL) and gone before the restore.
@@ -122,6 +132,7 @@ Q_SIGNALS:
     // that left behind.
     void cancelled(const QString &message);
     void progressChanged();
+    void settingsChanged();
 
 private Q_SLOTS:
     void onJobProgress(const QDBusMessage &message);
@@ -138,7 +149,16 @@ private:
     // worker's event loop, which HelperEngine runs while it waits) and its
     // own store object.
     // observer: told the helper's job path (on the worker thread).
-    static Outcome takeSnapshot(const std::string &storeDir, int pid, const QString &label, const std::function<void(const QString &)> &observer);
+    struct SnapshotRequest {
+        int pid = 0;
+        QString label;
+        bool keepRunning = true;
+        int level = 1;
+        int keepLast = 0;
+    };
+    static Outcome takeSnapshot(const std::string &storeDir, const SnapshotRequest &request, const std::function<void(const QString &)> &observer);
+    // Deletes the target's unpinned snapshots beyond the newest keepLast.
+    static void applyRetention(cryopod::store::SnapshotStore &store, qint64 targetId, int keepLast);
     static Outcome restoreSnapshot(const std::string &storeDir,
                                    qint64 id,
                                    bool replaceRunning,
@@ -161,6 +181,8 @@ private:
     QString m_phase;
     QString m_error;
     int m_activePid = 0;
+    int m_level = 1;
+    int m_keepLast = 0;
     std::unique_ptr<QThread> m_worker;
     HelperClient *m_client = nullptr; // for Freeze and Thaw, on this thread
 

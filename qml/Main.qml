@@ -29,6 +29,7 @@ Kirigami.ApplicationWindow {
     pageStack.columnView.columnResizeMode: Kirigami.ColumnView.SingleColumn
     pageStack.initialPage: ProcessesPage {
         snapshotActions: snapshotter
+        settings: settings
         onTimelineRequested: (targetId, name) => root.showTimeline(targetId, name)
     }
 
@@ -37,6 +38,16 @@ Kirigami.ApplicationWindow {
         id: snapshotter
 
         objectName: "snapshotActions"
+        storePath: settings.storePath
+        compressionLevel: settings.compressionLevel
+        keepLast: settings.keepLast
+    }
+
+    // The user's choices (Settings page), saved as they change.
+    CryopodSettings {
+        id: settings
+
+        objectName: "settings"
     }
 
     // A desktop notification when an operation ends while the window is not
@@ -141,6 +152,17 @@ Kirigami.ApplicationWindow {
                 onTriggered: root.showTimeline(0, "")
             },
             Kirigami.Action {
+                objectName: "settingsAction"
+                text: i18nc("@action:inmenu page", "Settings")
+                icon.name: "settings-configure"
+                checkable: true
+                checked: root.pageStack.layers.depth > 1 && root.pageStack.layers.currentItem?.objectName === "settingsPage"
+                onTriggered: {
+                    root.pageStack.layers.clear();
+                    root.pageStack.layers.push(settingsPage);
+                }
+            },
+            Kirigami.Action {
                 separator: true
             },
             Kirigami.Action {
@@ -162,6 +184,14 @@ Kirigami.ApplicationWindow {
 
         FormCard.AboutPage {
             objectName: "aboutPage"
+        }
+    }
+
+    Component {
+        id: settingsPage
+
+        SettingsPage {
+            settings: settings
         }
     }
 

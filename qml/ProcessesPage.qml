@@ -19,6 +19,7 @@ Kirigami.Page {
     id: page
 
     required property SnapshotActions snapshotActions
+    required property CryopodSettings settings
     property string searchText
     // The selected process.
     readonly property alias selectedPid: treeView.selectedPid
@@ -155,6 +156,24 @@ Kirigami.Page {
     header: ColumnLayout {
         spacing: 0
 
+        // What the app does, until the user has read it once.
+        Kirigami.InlineMessage {
+            objectName: "welcomeMessage"
+            Layout.fillWidth: true
+            position: Kirigami.InlineMessage.Position.Header
+            type: Kirigami.MessageType.Information
+            visible: page.settings.firstRun
+            text: i18nc("@info first run", "Welcome to Cryopod. It saves a running program exactly as it is — memory, open files, process IDs — and brings it back later from its timeline. Select a program below and choose Snapshot; the Snapshot column says whether it can be saved and why not.")
+            actions: [
+                Kirigami.Action {
+                    objectName: "welcomeDoneAction"
+                    text: i18nc("@action:button", "Got It")
+                    icon.name: "dialog-ok"
+                    onTriggered: page.settings.setWelcomed()
+                }
+            ]
+        }
+
         // Progress of the running snapshot or restore, with Cancel.
         OperationProgress {
             objectName: "snapshotBusyMessage"
@@ -242,7 +261,7 @@ Kirigami.Page {
 
         objectName: "snapshotDialog"
         title: i18nc("@title:window", "Snapshot %1", name)
-        subtitle: i18nc("@info", "Process %1 keeps running. A label helps you find this snapshot later.", String(pid))
+        subtitle: i18nc("@info", "A label helps you find the snapshot of process %1 later.", String(pid))
         standardButtons: Kirigami.Dialog.Cancel
         customFooterActions: [
             Kirigami.Action {
@@ -251,21 +270,33 @@ Kirigami.Page {
                 icon.name: "camera-photo"
                 onTriggered: {
                     takenMessage.name = snapshotDialog.name;
-                    page.snapshotActions.snapshot(snapshotDialog.pid, labelField.text);
+                    page.snapshotActions.snapshot(snapshotDialog.pid, labelField.text, keepRunningBox.checked);
                     snapshotDialog.close();
                 }
             }
         ]
 
-        QQC2.TextField {
-            id: labelField
+        ColumnLayout {
+            spacing: Kirigami.Units.smallSpacing
 
-            objectName: "snapshotLabelField"
-            placeholderText: i18nc("@info:placeholder", "Label (optional)")
-            Accessible.name: i18nc("@label:textbox", "Label")
+            QQC2.TextField {
+                id: labelField
+
+                objectName: "snapshotLabelField"
+                placeholderText: i18nc("@info:placeholder", "Label (optional)")
+                Accessible.name: i18nc("@label:textbox", "Label")
+                Layout.fillWidth: true
+            }
+            QQC2.CheckBox {
+                id: keepRunningBox
+
+                objectName: "keepRunningCheckBox"
+                text: i18nc("@option:check", "Keep it running (else it is stopped once its snapshot is stored)")
+            }
         }
         onOpened: {
             labelField.text = "";
+            keepRunningBox.checked = page.settings.keepRunning;
             labelField.forceActiveFocus();
         }
     }

@@ -19,6 +19,7 @@
 #include <QQuickWindow>
 #include <QScreen>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <algorithm>
@@ -219,6 +220,12 @@ int runGuiTest(int argc, char **argv)
     qputenv("QT_QPA_PLATFORM", "xcb");
     qunsetenv("WAYLAND_DISPLAY");
     qputenv("QT_QUICK_CONTROLS_STYLE", "org.kde.desktop");
+    // The user's settings (CryopodSettings) of this run only.
+    QTemporaryDir config;
+    if (!config.isValid()) {
+        return 1;
+    }
+    qputenv("XDG_CONFIG_HOME", QFile::encodeName(config.path()));
     QApplication app(argc, argv);
     CryopodApp::initialize(app);
     Test test;

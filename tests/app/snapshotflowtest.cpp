@@ -22,6 +22,7 @@
 #include <QFileInfo>
 #include <QPointer>
 #include <QProcess>
+#include <QSettings>
 #include <QTemporaryDir>
 
 #include <csignal>
@@ -472,6 +473,65 @@ private Q_SLOTS:
         sleeper.kill();
         sleeper.waitForFinished(kTimeout);
         find("searchField")->setProperty("text", QString());
+    }
+
+    void testSettingsFirstRunAndRetention()
+    {
+        // First run: the welcome explains the app until it is dismissed.
+        auto *settings = find("settings");
+        QVERIFY(settings);
+        QVERIFY(settings->property("firstRun").toBool());
+        QVERIFY(find<QQuickItem>("welcomeMessage")->isVisible());
+        QMetaObject::invokeMethod(find("welcomeDoneAction"), "trigger");
+        QVERIFY(!settings->property("firstRun").toBool());
+
+        // The Settings page (FormCard) changes what Snapshot does.
+        QMetaObject::invokeMethod(find("settingsAction"), "trigger");
+        QTRY_VERIFY_WITH_TIMEOUT(page("settingsPage") && layersIdle(m_window), kTimeout);
+        auto *keepLast = page("settingsPage")->findChild<QObject *>(QStringLiteral("keepLastSpinBox"));
+        auto *level = page("settingsPage")->findChild<QObject *>(QStringLiteral("compressionLevelSpinBox"));
+        QVERIFY(keepLast && level);
+        keepLast->setProperty("value", 1);
+        level->setProperty("value", 3);
+        QCOMPARE(settings->property("keepLast").toInt(), 1);
+        QCOMPARE(m_actions->keepLast(), 1);
+        QCOMPARE(m_actions->compressionLevel(), 3);
+        QVERIFY(waitForFrame(m_window));
+        QVERIFY(saveScreenshot(m_window, QStringLiteral("settings.png")));
+        // Saved at once, where QSettings keeps the user's configuration.
+        QSettings stored(QSettings::IniFormat, QSettings::UserScope, QStringLiteral("cryopod"), QStringLiteral("cryopod"));
+        QCOMPARE(stored.value(QStringLiteral("Retention/keepLast")).toInt(), 1);
+        QCOMPARE(stored.value(QStringLiteral("Store/compressionLevel")).toInt(), 3);
+
+        // Retention: two snapshots of a program keep the newest; then a
+        // snapshot that stops the program.
+        QProcess sleeper;
+        sleeper.setStandardInputFile(QProcess::nullDevice());
+        sleeper.setStandardOutputFile(QProcess::nullDevice());
+        sleeper.setStandardErrorFile(QProcess::nullDevice());
+        sleeper.setUnixProcessParameters(QProcess::UnixProcessFlag::CloseFileDescriptors);
+        sleeper.start(QStringLiteral("/bin/sleep"), {QStringLiteral("3600")});
+        QVERIFY(sleeper.waitForStarted(kTimeout));
+        const int pid = int(sleeper.processId());
+        QSignalSpy taken(m_actions.data(), &SnapshotActions::snapshotTaken);
+        QList<qint64> ids;
+        for (bool keepRunning : {true, true, false}) {
+            QVERIFY(m_actions->snapshot(pid, QString(), keepRunning));
+            QVERIFY2(taken.wait(5 * kTimeout), qPrintable(m_actions->errorString()));
+            ids.append(taken.constLast().at(0).toLongLong());
+        }
+        TimelineModel timeline;
+        timeline.setTargetId(taken.constLast().at(1).toLongLong());
+        QVERIFY(timeline.reload());
+        QCOMPARE(timeline.count(), 1);
+        QCOMPARE(timeline.index(0, 0).data(TimelineModel::SnapshotIdRole).toLongLong(), ids.constLast());
+        // The last one stopped it.
+        QTRY_COMPARE_WITH_TIMEOUT(sleeper.state(), QProcess::NotRunning, kTimeout);
+        QCOMPARE(sleeper.exitStatus(), QProcess::CrashExit); // SIGKILL
+
+        QMetaObject::invokeMethod(find("resetSettingsButton"), "clicked");
+        QTRY_COMPARE_WITH_TIMEOUT(m_actions->keepLast(), 0, kTimeout);
+        QCOMPARE(m_actions->compressionLevel(), 1);
     }
 
     void testNoQmlWarnings()
