@@ -109,7 +109,7 @@ QQC2.TreeViewDelegate {
         }
         Kirigami.Icon {
             visible: cell.columnIndex === ProcessModel.NameColumn && (cell.model.frozen ?? false)
-            source: "media-playback-pause"
+            source: "cryopod-freeze"
             selected: cell.rowSelected
             Accessible.name: i18nc("@info accessible", "Frozen")
             Layout.alignment: Qt.AlignVCenter

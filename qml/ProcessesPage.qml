@@ -65,7 +65,7 @@ Kirigami.Page {
         Kirigami.Action {
             objectName: "snapshotAction"
             text: i18nc("@action:button", "Snapshot")
-            icon.name: "camera-photo"
+            icon.name: "cryopod-snapshot"
             tooltip: i18nc("@info:tooltip", "Save the selected process as it is now; it keeps running")
             enabled: treeView.selectedPid > 0 && !page.snapshotActions.busy
             onTriggered: {
@@ -77,7 +77,7 @@ Kirigami.Page {
         Kirigami.Action {
             objectName: "freezeAction"
             text: treeView.selectedFrozen ? i18nc("@action:button", "Thaw") : i18nc("@action:button", "Freeze")
-            icon.name: treeView.selectedFrozen ? "media-playback-start" : "media-playback-pause"
+            icon.name: treeView.selectedFrozen ? "cryopod-thaw" : "cryopod-freeze"
             tooltip: treeView.selectedFrozen ? i18nc("@info:tooltip", "Let the selected process and its children run again")
                                              : i18nc("@info:tooltip", "Pause the selected process and its children until you thaw them")
             enabled: treeView.selectedPid > 0
@@ -267,7 +267,7 @@ Kirigami.Page {
             Kirigami.Action {
                 objectName: "takeSnapshotAction"
                 text: i18nc("@action:button", "Take Snapshot")
-                icon.name: "camera-photo"
+                icon.name: "cryopod-snapshot"
                 onTriggered: {
                     takenMessage.name = snapshotDialog.name;
                     page.snapshotActions.snapshot(snapshotDialog.pid, labelField.text, keepRunningBox.checked);

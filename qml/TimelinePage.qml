@@ -132,7 +132,7 @@ Kirigami.ScrollablePage {
             Kirigami.Action {
                 objectName: "replaceAndRestoreAction"
                 text: i18nc("@action:button", "Stop It and Restore")
-                icon.name: "edit-undo"
+                icon.name: "cryopod-restore"
                 onTriggered: {
                     page.snapshotActions.restore(replaceDialog.snapshotId, true);
                     replaceDialog.close();
@@ -230,7 +230,7 @@ Kirigami.ScrollablePage {
                 }
                 QQC2.Button {
                     objectName: "restoreButton"
-                    icon.name: "edit-undo"
+                    icon.name: "cryopod-restore"
                     text: i18nc("@action:button", "Restore")
                     enabled: !page.snapshotActions.busy
                     onClicked: page.restore(row.snapshotId, row.command)
