@@ -52,89 +52,91 @@ Kirigami.Dialog {
         objectName: "reportModel"
     }
 
-    ListView {
-        id: list
+    ColumnLayout {
+        spacing: Kirigami.Units.smallSpacing
 
-        objectName: "reportList"
-        clip: true
-        model: reportModel
-        implicitHeight: contentHeight
+        Kirigami.InlineMessage {
+            id: verdictMessage
 
-        header: ColumnLayout {
-            width: ListView.view.width
-            spacing: 0
+            objectName: "reportVerdictMessage"
+            Layout.fillWidth: true
+            Layout.margins: Kirigami.Units.smallSpacing
+            visible: reportModel.verdict.length > 0 || reportModel.errorString.length > 0
+            type: reportModel.errorString.length > 0 || reportModel.verdict === "refused" ? Kirigami.MessageType.Error
+                : reportModel.verdict === "caveat" ? Kirigami.MessageType.Warning : Kirigami.MessageType.Positive
+            text: reportModel.errorString.length > 0 ? reportModel.errorString
+                : reportModel.verdict === "ok" ? i18nc("@info", "Yes: everything below can be snapshotted and restored as it is.")
+                : reportModel.verdict === "caveat" ? i18nc("@info", "Yes, with caveats: a snapshot can be taken, but some things will differ after a restore.")
+                : i18nc("@info", "No: something below cannot be snapshotted.")
+        }
+        ListView {
+            id: list
 
-            Kirigami.InlineMessage {
-                objectName: "reportVerdictMessage"
-                Layout.fillWidth: true
-                Layout.margins: Kirigami.Units.smallSpacing
-                visible: reportModel.verdict.length > 0 || reportModel.errorString.length > 0
-                type: reportModel.errorString.length > 0 || reportModel.verdict === "refused" ? Kirigami.MessageType.Error
-                    : reportModel.verdict === "caveat" ? Kirigami.MessageType.Warning : Kirigami.MessageType.Positive
-                text: reportModel.errorString.length > 0 ? reportModel.errorString
-                    : reportModel.verdict === "ok" ? i18nc("@info", "Yes: everything below can be snapshotted and restored as it is.")
-                    : reportModel.verdict === "caveat" ? i18nc("@info", "Yes, with caveats: a snapshot can be taken, but some things will differ after a restore.")
-                    : i18nc("@info", "No: something below cannot be snapshotted.")
+            objectName: "reportList"
+            clip: true
+            model: reportModel
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            Layout.minimumHeight: Kirigami.Units.gridUnit * 10
+
+            section.property: "section"
+            section.delegate: Kirigami.ListSectionHeader {
+                required property string section
+
+                width: ListView.view.width
+                text: section
             }
-        }
 
-        section.property: "section"
-        section.delegate: Kirigami.ListSectionHeader {
-            required property string section
+            delegate: QQC2.ItemDelegate {
+                id: row
 
-            width: ListView.view.width
-            text: section
-        }
+                required property string kind
+                required property string description
+                required property string verdict
+                required property string reason
 
-        delegate: QQC2.ItemDelegate {
-            id: row
+                width: ListView.view.width
+                // The process's own verdict, and the files that are not simply fine.
+                visible: row.kind === "process" || row.verdict !== "ok"
+                height: visible ? implicitHeight : 0
+                hoverEnabled: false
+                down: false
+                Accessible.name: row.reason.length > 0 ? i18nc("@info accessible: %1 what, %2 why", "%1: %2", row.description, row.reason) : row.description
 
-            required property string kind
-            required property string description
-            required property string verdict
-            required property string reason
+                contentItem: RowLayout {
+                    spacing: Kirigami.Units.largeSpacing
 
-            width: ListView.view.width
-            // The process's own verdict, and the files that are not simply fine.
-            visible: row.kind === "process" || row.verdict !== "ok"
-            height: visible ? implicitHeight : 0
-            hoverEnabled: false
-            down: false
-            Accessible.name: row.reason.length > 0 ? i18nc("@info accessible: %1 what, %2 why", "%1: %2", row.description, row.reason) : row.description
-
-            contentItem: RowLayout {
-                spacing: Kirigami.Units.largeSpacing
-
-                VerdictIcon {
-                    verdict: row.verdict
-                    Layout.alignment: Qt.AlignTop
-                }
-                ColumnLayout {
-                    spacing: 0
-                    Layout.fillWidth: true
-
-                    QQC2.Label {
-                        text: row.description
-                        font.bold: row.kind === "process"
-                        wrapMode: Text.Wrap
-                        Layout.fillWidth: true
+                    VerdictIcon {
+                        verdict: row.verdict
+                        Layout.alignment: Qt.AlignTop
                     }
-                    QQC2.Label {
-                        text: row.reason.length > 0 ? row.reason
-                            : (row.kind === "process" ? i18nc("@info", "Nothing stands in the way.") : "")
-                        visible: text.length > 0
-                        wrapMode: Text.Wrap
-                        opacity: 0.8
+                    ColumnLayout {
+                        spacing: 0
                         Layout.fillWidth: true
+
+                        QQC2.Label {
+                            text: row.description
+                            font.bold: row.kind === "process"
+                            wrapMode: Text.Wrap
+                            Layout.fillWidth: true
+                        }
+                        QQC2.Label {
+                            text: row.reason.length > 0 ? row.reason
+                                : (row.kind === "process" ? i18nc("@info", "Nothing stands in the way.") : "")
+                            visible: text.length > 0
+                            wrapMode: Text.Wrap
+                            opacity: 0.8
+                            Layout.fillWidth: true
+                        }
                     }
                 }
             }
-        }
 
-        Kirigami.LoadingPlaceholder {
-            anchors.centerIn: parent
-            visible: reportModel.loading
-            text: i18nc("@info:placeholder", "Asking the engine…")
+            Kirigami.LoadingPlaceholder {
+                anchors.centerIn: parent
+                visible: reportModel.loading
+                text: i18nc("@info:placeholder", "Asking the engine…")
+            }
         }
     }
 }

@@ -193,6 +193,7 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(report->property("verdict").toString(), verdict, kTimeout);
         QVERIFY(report->rowCount() >= 4); // the process and at least its fds 0-2
         QTRY_VERIFY_WITH_TIMEOUT(showsText(m_window, QStringLiteral("Process %1 (wl_heap)").arg(m_pid)), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(messageShown(sheet->findChild<QQuickItem *>(QStringLiteral("reportVerdictMessage"))), kTimeout);
         QVERIFY(waitForFrame(m_window));
         QVERIFY(saveScreenshot(m_window, QStringLiteral("report.png")));
         QMetaObject::invokeMethod(sheet, "close");
