@@ -9,6 +9,8 @@
 
 #include <QLocale>
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <thread>
 #include <unistd.h>
@@ -80,9 +82,10 @@ QList<SnapshotDetailsModel::Row> rowsOf(const image::ImageInfo &info)
         const int pid = p.entry.pid;
         const QString comm = p.task ? q(p.task->comm) : QString();
         processes.append(Row {QStringLiteral("processes"), pid, SnapshotDetailsModel::tr("%1 (process %2)").arg(comm).arg(pid),
-                              SnapshotDetailsModel::tr("parent %1 · %n thread(s) · %2 of memory saved", nullptr, int(p.entry.tids.size()))
-                                      .arg(p.entry.ppid)
-                                      .arg(size(p.rawBytes)) +
+                              SnapshotDetailsModel::tr("parent %1 · threads: %2 · %3 of memory saved")
+                                     .arg(p.entry.ppid)
+                                     .arg(p.entry.tids.size())
+                                     .arg(size(p.rawBytes)) +
                                   (p.task ? QStringLiteral(" · ") + q(p.task->exePath) : QString()),
                               qint64(p.rawBytes)});
         for (const image::ImageVma &vma : p.vmas) {
@@ -125,6 +128,10 @@ QList<SnapshotDetailsModel::Row> rowsOf(const image::ImageInfo &info)
                                     0});
         }
     }
+    // The regions that hold the most of the snapshot first.
+    std::stable_sort(memory.begin(), memory.end(), [](const Row &a, const Row &b) {
+        return a.bytes > b.bytes;
+    });
     return processes + memory + files + credentials;
 }
 } // namespace

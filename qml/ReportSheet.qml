@@ -78,6 +78,7 @@ Kirigami.Dialog {
             Layout.fillWidth: true
             Layout.fillHeight: true
             Layout.minimumHeight: Kirigami.Units.gridUnit * 10
+            Layout.preferredHeight: Kirigami.Units.gridUnit * 18
 
             section.property: "section"
             section.delegate: Kirigami.ListSectionHeader {

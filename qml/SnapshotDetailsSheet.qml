@@ -136,6 +136,7 @@ Kirigami.Dialog {
             Layout.fillWidth: true
             Layout.fillHeight: true
             Layout.minimumHeight: Kirigami.Units.gridUnit * 12
+            Layout.preferredHeight: Kirigami.Units.gridUnit * 22
 
             section.property: "section"
             section.delegate: Kirigami.ListSectionHeader {
