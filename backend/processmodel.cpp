@@ -187,7 +187,7 @@ QVariant ProcessModel::data(const QModelIndex &index, int role) const
         if (!m_reports) {
             return QString();
         }
-        const ReportCache::Key key{info.pid, info.startTicks};
+        const ReportCache::Key key {info.pid, info.startTicks};
         ReportCache::Entry entry = m_reports->entry(key);
         if (info.kernelThread || info.state == 'Z') {
             // What the engine refuses without looking further (report.cpp);
@@ -214,7 +214,7 @@ QVariant ProcessModel::data(const QModelIndex &index, int role) const
             return info.rssBytes;
         case CheckpointColumn:
             // Known verdicts only (sorting asks no one): can, caveats, cannot, unknown.
-            return m_reports ? int(m_reports->entry(ReportCache::Key{info.pid, info.startTicks}).verdict) : 0;
+            return m_reports ? int(m_reports->entry(ReportCache::Key {info.pid, info.startTicks}).verdict) : 0;
         }
         return {};
     }
@@ -341,9 +341,7 @@ void ProcessModel::setCheckpointReports(bool on)
 {
     if (on && !m_reports) {
         m_reports = new ReportCache(this);
-        connect(m_reports, &ReportCache::updated, this, [this](const ReportCache::Key &key) {
-            reportUpdated(key.pid, key.startTicks);
-        });
+        connect(m_reports, &ReportCache::updated, this, [this](const ReportCache::Key &key) { reportUpdated(key.pid, key.startTicks); });
     } else if (!on && m_reports) {
         delete m_reports;
         m_reports = nullptr;
@@ -360,7 +358,7 @@ void ProcessModel::setCheckpointReports(bool on)
 
 void ProcessModel::reportUpdated(pid_t pid, quint64 startTicks)
 {
-    Node *node = m_nodes.value(Key{pid, startTicks}, nullptr);
+    Node *node = m_nodes.value(Key {pid, startTicks}, nullptr);
     if (node) {
         Q_EMIT dataChanged(indexOf(node, 0), indexOf(node, ColumnCount - 1), {CheckpointVerdictRole, CheckpointSummaryRole, SortRole});
     }
@@ -373,7 +371,7 @@ void ProcessModel::refreshCheckpointability(int pid)
     }
     for (auto it = m_nodes.cbegin(); it != m_nodes.cend(); ++it) {
         if (it.key().pid == pid) {
-            m_reports->forget(ReportCache::Key{it.key().pid, it.key().startTicks});
+            m_reports->forget(ReportCache::Key {it.key().pid, it.key().startTicks});
             reportUpdated(it.key().pid, it.key().startTicks);
         }
     }
@@ -622,9 +620,7 @@ void ProcessModel::applySnapshot(const ProcessSnapshot &snapshot)
     }
 
     if (m_reports) {
-        m_reports->retain([this](const ReportCache::Key &key) {
-            return m_nodes.contains(Key{key.pid, key.startTicks});
-        });
+        m_reports->retain([this](const ReportCache::Key &key) { return m_nodes.contains(Key {key.pid, key.startTicks}); });
     }
     m_lastSnapshot = snapshot;
     qCDebug(lcProcessModel) << "applied a snapshot of" << snapshot.processes.size() << "processes:" << visible.size() << "shown," << gone.size() << "removed,"

@@ -219,9 +219,7 @@ void forEachPiece(const std::string &data, char separator, F f)
 QStringList parseCmdline(const std::string &data)
 {
     QStringList arguments;
-    forEachPiece(data, '\0', [&](std::string_view piece) {
-        arguments.append(QString::fromUtf8(piece.data(), qsizetype(piece.size())));
-    });
+    forEachPiece(data, '\0', [&](std::string_view piece) { arguments.append(QString::fromUtf8(piece.data(), qsizetype(piece.size()))); });
     return arguments;
 }
 
@@ -351,9 +349,9 @@ bool frozenBy(const FreezerFiles &files, std::unordered_map<std::string, bool> &
         return false;
     });
     return v2 || check(files.v1State, [&] {
-        const std::string text = readText(files.v1State);
-        return text.starts_with("FROZEN") || text.starts_with("FREEZING");
-    });
+               const std::string text = readText(files.v1State);
+               return text.starts_with("FROZEN") || text.starts_with("FREEZING");
+           });
 }
 
 std::optional<ProcessInfo> readProcessAt(int procFd, pid_t pid, std::unordered_map<std::string, bool> &freezerCache)

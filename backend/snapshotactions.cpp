@@ -74,22 +74,14 @@ SnapshotActions::SnapshotActions(QObject *parent)
     // worker's HelperClient uses this same (per-process) system bus
     // connection, so its jobs' Progress reaches this object too, on this
     // thread, while the worker is busy streaming.
-    QDBusConnection::systemBus().connect(QLatin1String(HelperClient::kService),
-                                         QString(),
-                                         QLatin1String(HelperClient::kJobInterface),
-                                         QStringLiteral("Progress"),
-                                         this,
-                                         SLOT(onJobProgress(QDBusMessage)));
+    QDBusConnection::systemBus().connect(QLatin1String(HelperClient::kService), QString(), QLatin1String(HelperClient::kJobInterface),
+                                         QStringLiteral("Progress"), this, SLOT(onJobProgress(QDBusMessage)));
 }
 
 SnapshotActions::~SnapshotActions()
 {
-    QDBusConnection::systemBus().disconnect(QLatin1String(HelperClient::kService),
-                                            QString(),
-                                            QLatin1String(HelperClient::kJobInterface),
-                                            QStringLiteral("Progress"),
-                                            this,
-                                            SLOT(onJobProgress(QDBusMessage)));
+    QDBusConnection::systemBus().disconnect(QLatin1String(HelperClient::kService), QString(), QLatin1String(HelperClient::kJobInterface),
+                                            QStringLiteral("Progress"), this, SLOT(onJobProgress(QDBusMessage)));
     if (m_worker) {
         m_worker->wait();
     }
@@ -182,9 +174,7 @@ void SnapshotActions::cancel()
     }
     m_cancelRequested = true;
     if (!m_jobPath.isEmpty()) {
-        QDBusMessage message = QDBusMessage::createMethodCall(QLatin1String(HelperClient::kService),
-                                                              m_jobPath,
-                                                              QLatin1String(HelperClient::kJobInterface),
+        QDBusMessage message = QDBusMessage::createMethodCall(QLatin1String(HelperClient::kService), m_jobPath, QLatin1String(HelperClient::kJobInterface),
                                                               QStringLiteral("Cancel"));
         QDBusConnection::systemBus().asyncCall(message, 30000); // Finished tells how it ended
     }
@@ -198,7 +188,7 @@ void SnapshotActions::onJobProgress(const QDBusMessage &message)
         return;
     }
     const QVariantList args = message.arguments();
-    const Progress progress{args.value(0).toString(), args.value(1).toULongLong(), args.value(2).toULongLong()};
+    const Progress progress {args.value(0).toString(), args.value(1).toULongLong(), args.value(2).toULongLong()};
     if (m_jobPath.isEmpty()) {
         // Not known yet which job is ours: the worker tells in a moment.
         if (m_early.size() < 64 || m_early.contains(message.path())) {
@@ -368,7 +358,7 @@ bool SnapshotActions::snapshot(int pid, const QString &label, bool keepRunning)
     }
     const std::string dir = storeDirectory();
     m_expectedBytes = residentBytes(pid);
-    const SnapshotRequest request{pid, label, keepRunning, m_level, m_keepLast};
+    const SnapshotRequest request {pid, label, keepRunning, m_level, m_keepLast};
     m_worker.reset(QThread::create([this, dir, request, observer = jobObserver()] {
         const Outcome outcome = takeSnapshot(dir, request, observer);
         QMetaObject::invokeMethod(this, [this, outcome] { finish(outcome); });
@@ -480,9 +470,7 @@ bool SnapshotActions::exportSnapshot(qint64 snapshotId, const QString &path)
                 outcome.error = tr("Exporting snapshot %1 failed: %2").arg(snapshotId).arg(q(written.error().describe()));
             }
         }
-        QMetaObject::invokeMethod(this, [this, outcome] {
-            finish(outcome);
-        });
+        QMetaObject::invokeMethod(this, [this, outcome] { finish(outcome); });
     }));
     m_worker->start();
     Q_EMIT busyChanged();
@@ -566,8 +554,8 @@ std::unique_ptr<SnapshotStore> SnapshotActions::openStore(const std::string &sto
     return std::move(*store);
 }
 
-SnapshotActions::Outcome
-SnapshotActions::takeSnapshot(const std::string &storeDir, const SnapshotRequest &request, const std::function<void(const QString &)> &observer)
+SnapshotActions::Outcome SnapshotActions::takeSnapshot(const std::string &storeDir, const SnapshotRequest &request,
+                                                       const std::function<void(const QString &)> &observer)
 {
     const int pid = request.pid;
     Outcome outcome;
@@ -630,11 +618,8 @@ void SnapshotActions::applyRetention(SnapshotStore &store, qint64 targetId, int 
     }
 }
 
-SnapshotActions::Outcome SnapshotActions::restoreSnapshot(const std::string &storeDir,
-                                                          qint64 id,
-                                                          bool replaceRunning,
-                                                          const std::function<void(const QString &)> &observer,
-                                                          const std::function<void(quint64)> &imageBytes)
+SnapshotActions::Outcome SnapshotActions::restoreSnapshot(const std::string &storeDir, qint64 id, bool replaceRunning,
+                                                          const std::function<void(const QString &)> &observer, const std::function<void(quint64)> &imageBytes)
 {
     Outcome outcome;
     outcome.kind = Outcome::Restore;

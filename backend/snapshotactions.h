@@ -159,10 +159,7 @@ private:
     static Outcome takeSnapshot(const std::string &storeDir, const SnapshotRequest &request, const std::function<void(const QString &)> &observer);
     // Deletes the target's unpinned snapshots beyond the newest keepLast.
     static void applyRetention(cryopod::store::SnapshotStore &store, qint64 targetId, int keepLast);
-    static Outcome restoreSnapshot(const std::string &storeDir,
-                                   qint64 id,
-                                   bool replaceRunning,
-                                   const std::function<void(const QString &)> &observer,
+    static Outcome restoreSnapshot(const std::string &storeDir, qint64 id, bool replaceRunning, const std::function<void(const QString &)> &observer,
                                    const std::function<void(quint64)> &imageBytes);
     // On this thread: the worker's job is known.
     void jobStarted(const QString &path);

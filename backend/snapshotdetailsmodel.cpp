@@ -81,13 +81,11 @@ QList<SnapshotDetailsModel::Row> rowsOf(const image::ImageInfo &info)
     for (const image::ImageProcess &p : info.processes) {
         const int pid = p.entry.pid;
         const QString comm = p.task ? q(p.task->comm) : QString();
-        processes.append(Row {QStringLiteral("processes"), pid, SnapshotDetailsModel::tr("%1 (process %2)").arg(comm).arg(pid),
-                              SnapshotDetailsModel::tr("parent %1 · threads: %2 · %3 of memory saved")
-                                     .arg(p.entry.ppid)
-                                     .arg(p.entry.tids.size())
-                                     .arg(size(p.rawBytes)) +
-                                  (p.task ? QStringLiteral(" · ") + q(p.task->exePath) : QString()),
-                              qint64(p.rawBytes)});
+        processes.append(
+            Row {QStringLiteral("processes"), pid, SnapshotDetailsModel::tr("%1 (process %2)").arg(comm).arg(pid),
+                 SnapshotDetailsModel::tr("parent %1 · threads: %2 · %3 of memory saved").arg(p.entry.ppid).arg(p.entry.tids.size()).arg(size(p.rawBytes)) +
+                     (p.task ? QStringLiteral(" · ") + q(p.task->exePath) : QString()),
+                 qint64(p.rawBytes)});
         for (const image::ImageVma &vma : p.vmas) {
             memory.append(Row {QStringLiteral("memory"), pid, regionName(vma.vma),
                                SnapshotDetailsModel::tr("%1 · %2 mapped · %3 saved (%4 in the image) · process %5")
@@ -129,9 +127,7 @@ QList<SnapshotDetailsModel::Row> rowsOf(const image::ImageInfo &info)
         }
     }
     // The regions that hold the most of the snapshot first.
-    std::stable_sort(memory.begin(), memory.end(), [](const Row &a, const Row &b) {
-        return a.bytes > b.bytes;
-    });
+    std::stable_sort(memory.begin(), memory.end(), [](const Row &a, const Row &b) { return a.bytes > b.bytes; });
     return processes + memory + files + credentials;
 }
 } // namespace

@@ -272,7 +272,7 @@ private Q_SLOTS:
             processRow = processRow || index.data(SnapshotDetailsModel::TitleRole).toString() == QStringLiteral("wl_heap (process %1)").arg(m_pid);
         }
         QVERIFY(processRow);
-        QCOMPARE(sections, (QSet<QString>{QStringLiteral("processes"), QStringLiteral("memory"), QStringLiteral("files"), QStringLiteral("credentials")}));
+        QCOMPARE(sections, (QSet<QString> {QStringLiteral("processes"), QStringLiteral("memory"), QStringLiteral("files"), QStringLiteral("credentials")}));
         QTRY_VERIFY_WITH_TIMEOUT(showsText(m_window, QStringLiteral("Memory by region")), kTimeout);
         QVERIFY(waitForFrame(m_window));
         QVERIFY(saveScreenshot(m_window, QStringLiteral("snapshot-details.png")));
@@ -397,8 +397,7 @@ private Q_SLOTS:
         big.setUnixProcessParameters(QProcess::UnixProcessFlag::CloseFileDescriptors | QProcess::UnixProcessFlag::ResetSignalHandlers);
         const QString ready = m_dir.filePath(QStringLiteral("big-ready"));
         big.start(QStringLiteral("/usr/bin/python3"),
-                  {QStringLiteral("-c"),
-                   QStringLiteral("import os, sys, time\nb = os.urandom(384 << 20)\nopen(sys.argv[1], 'w').close()\ntime.sleep(3600)\n"),
+                  {QStringLiteral("-c"), QStringLiteral("import os, sys, time\nb = os.urandom(384 << 20)\nopen(sys.argv[1], 'w').close()\ntime.sleep(3600)\n"),
                    ready});
         QVERIFY(big.waitForStarted(kTimeout));
         QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(ready), kTimeout);
@@ -429,8 +428,8 @@ private Q_SLOTS:
 
         // The process runs on, unchanged; nothing was stored.
         QVERIFY(alive(pid));
-        QTRY_VERIFY_WITH_TIMEOUT(QStringLiteral("SR").contains(readText(QStringLiteral("/proc/%1/stat").arg(pid)).section(QLatin1Char(')'), -1).trimmed().left(1)),
-                                 kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            QStringLiteral("SR").contains(readText(QStringLiteral("/proc/%1/stat").arg(pid)).section(QLatin1Char(')'), -1).trimmed().left(1)), kTimeout);
         QVERIFY(timeline.reload());
         QCOMPARE(timeline.count(), snapshotsBefore);
         big.kill();
