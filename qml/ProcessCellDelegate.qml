@@ -57,6 +57,9 @@ QQC2.TreeViewDelegate {
     rightPadding: Kirigami.Units.largeSpacing
     highlighted: cell.rowSelected
 
+    // Screen readers hear what the badge shows and why.
+    Accessible.name: cell.badge ? i18nc("@info accessible: %1 yes/no/with caveats, %2 the first reason", "Can be snapshotted: %1. %2", cell.verdictText, cell.model.checkpointSummary ?? "")
+                                : (cell.model.display ?? "")
     QQC2.ToolTip.text: cell.badge ? (cell.model.checkpointSummary ?? "") : (cell.model.toolTip ?? "")
     QQC2.ToolTip.visible: (cell.columnIndex === ProcessModel.NameColumn || cell.badge) && cell.hovered && QQC2.ToolTip.text.length > 0
     QQC2.ToolTip.delay: Kirigami.Units.toolTipDelay
