@@ -36,9 +36,12 @@ Result<QVariantMap> takeResult(QPointer<HelperCall> &pending, const char *what)
 }
 
 // The method call itself was refused (not authorized, a bad argument, no
-// helper): nothing will use the stream.
-Result<void> refusedAtOnce(QPointer<HelperCall> &call)
+// helper): nothing will use the stream. Otherwise the observer learns the job.
+Result<void> refusedAtOnce(QPointer<HelperCall> &call, const HelperEngine::JobObserver &observer)
 {
+    if (call && observer && !call->jobPath().isEmpty()) {
+        observer(call->jobPath());
+    }
     if (call && call->isFinished() && !call->ok()) {
         const Error error = HelperEngine::callError(*call);
         call->deleteLater();
@@ -79,7 +82,7 @@ Result<void> HelperEngine::Producer::start(pid_t pid, UniqueFd fd)
         return fail("the helper is already checkpointing for this producer", EBUSY);
     }
     QVariantMap options;
-    options.insert(QStringLiteral("leave-running"), true);
+    options.insert(QStringLiteral("leave-running"), m_leaveRunning);
     if (m_level) {
         options.insert(QStringLiteral("compression-level"), *m_level);
     } else {
@@ -88,7 +91,7 @@ Result<void> HelperEngine::Producer::start(pid_t pid, UniqueFd fd)
     // The D-Bus message holds its own copy of the fd; ours closes on return,
     // so the store sees the end of the stream when the helper closes its copy.
     m_call = m_client.checkpoint(int(pid), options, fd.get());
-    return refusedAtOnce(m_call);
+    return refusedAtOnce(m_call, m_observer);
 }
 
 Result<ProducerResult> HelperEngine::Producer::finish()
@@ -117,7 +120,7 @@ Result<void> HelperEngine::Consumer::start(UniqueFd fd)
     // Called now, not in finish(): the store writes the stream while the
     // helper reads it.
     m_call = m_client.restore(fd.get(), options);
-    return refusedAtOnce(m_call);
+    return refusedAtOnce(m_call, m_observer);
 }
 
 Result<ConsumerResult> HelperEngine::Consumer::finish()

@@ -13,9 +13,10 @@
 #include "imagetransport.h"
 
 #include <QPointer>
-
-#include <optional>
 #include <QVariantMap>
+
+#include <functional>
+#include <optional>
 
 class HelperCall;
 class HelperClient;
@@ -23,6 +24,11 @@ class HelperClient;
 class HelperEngine
 {
 public:
+    // Told the helper's job object path as soon as the helper answered the
+    // call (on the calling thread): another thread may follow the job's
+    // Progress signals and Cancel it through the same bus connection.
+    using JobObserver = std::function<void(const QString &jobPath)>;
+
     class Producer : public cryopod::store::ImageProducer
     {
     public:
@@ -30,12 +36,23 @@ public:
         // compressionLevel: the zstd level of the stream; none: the pages travel
         // uncompressed (the store compresses what it keeps by itself).
         explicit Producer(HelperClient &client, std::optional<int> compressionLevel = std::nullopt);
+        void setJobObserver(JobObserver observer)
+        {
+            m_observer = std::move(observer);
+        }
+        // false: the helper ends the process once its whole image was delivered.
+        void setLeaveRunning(bool leaveRunning)
+        {
+            m_leaveRunning = leaveRunning;
+        }
         cryopod::Result<void> start(pid_t pid, cryopod::UniqueFd fd) override;
         cryopod::Result<cryopod::store::ProducerResult> finish() override;
 
     private:
         HelperClient &m_client;
         std::optional<int> m_level;
+        bool m_leaveRunning = true;
+        JobObserver m_observer;
         QPointer<HelperCall> m_call;
     };
 
@@ -43,12 +60,17 @@ public:
     {
     public:
         Consumer(HelperClient &client, bool frozen = false);
+        void setJobObserver(JobObserver observer)
+        {
+            m_observer = std::move(observer);
+        }
         cryopod::Result<void> start(cryopod::UniqueFd fd) override;
         cryopod::Result<cryopod::store::ConsumerResult> finish() override;
 
     private:
         HelperClient &m_client;
         bool m_frozen;
+        JobObserver m_observer;
         QPointer<HelperCall> m_call;
     };
 

@@ -30,6 +30,9 @@ struct ProcessInfo {
     quint64 cpuTimeNs = 0; // user + system time consumed so far
     quint64 startTicks = 0; // start time in clock ticks after boot; with pid, the process's identity
     qint64 startTimeMs = 0; // start time in ms since the epoch
+    // Its cgroup's freezer holds it (cryopod-helper's Freeze, or anyone's):
+    // cgroup v2 cgroup.events "frozen 1", or the v1 freezer's FROZEN/FREEZING.
+    bool frozen = false;
 
     // A pid is reused after its process is gone; pid + start time is not.
     bool isSameProcess(const ProcessInfo &other) const

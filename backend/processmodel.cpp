@@ -7,6 +7,7 @@
 #include "helperprocesssource.h"
 #include "processforest.h"
 #include "processscanner.h"
+#include "reportcache.h"
 
 #include <QDateTime>
 #include <QLocale>
@@ -46,7 +47,7 @@ QString iconNameFor(const ProcessInfo &info)
 bool sameData(const ProcessInfo &a, const ProcessInfo &b)
 {
     return a.ppid == b.ppid && a.name == b.name && a.arguments == b.arguments && a.executable == b.executable && a.uid == b.uid && a.euid == b.euid &&
-        a.userName == b.userName && a.state == b.state && a.rssBytes == b.rssBytes && a.cpuTimeNs == b.cpuTimeNs;
+        a.userName == b.userName && a.state == b.state && a.rssBytes == b.rssBytes && a.cpuTimeNs == b.cpuTimeNs && a.frozen == b.frozen;
 }
 } // namespace
 
@@ -60,6 +61,7 @@ ProcessModel::ProcessModel(QObject *parent)
     updateTimer();
     // The first scan, as soon as the event loop runs (after QML has set the
     // properties, or a test has turned automatic refreshes off).
+    setCheckpointReports(true);
     QMetaObject::invokeMethod(
         this,
         [this] {
@@ -144,6 +146,8 @@ QVariant ProcessModel::data(const QModelIndex &index, int role) const
             return node->cpuPercent < 0.05 ? QString() : QLocale().toString(node->cpuPercent, 'f', 1) + QLatin1Char('%');
         case MemoryColumn:
             return info.rssBytes == 0 ? QString() : QLocale().formattedDataSize(qint64(info.rssBytes), 1, QLocale::DataSizeIecFormat);
+        case CheckpointColumn:
+            return QString(); // the delegate shows the badge (CheckpointVerdictRole)
         }
         return {};
     case Qt::ToolTipRole:
@@ -177,6 +181,26 @@ QVariant ProcessModel::data(const QModelIndex &index, int role) const
         return QDateTime::fromMSecsSinceEpoch(info.startTimeMs);
     case IconNameRole:
         return iconNameFor(info);
+    case FrozenRole:
+        return info.frozen;
+    case CheckpointVerdictRole:
+    case CheckpointSummaryRole: {
+        if (!m_reports) {
+            return QString();
+        }
+        const ReportCache::Key key {info.pid, info.startTicks};
+        ReportCache::Entry entry = m_reports->entry(key);
+        if (info.kernelThread || info.state == 'Z') {
+            // What the engine refuses without looking further (report.cpp);
+            // no helper call for each of them.
+            entry.verdict = ReportCache::Verdict::Refused;
+            entry.summary = info.kernelThread ? tr("A kernel thread cannot be snapshotted.") : tr("The process has exited (a zombie).");
+        } else if (role == CheckpointVerdictRole) {
+            m_reports->request(key);
+            entry = m_reports->entry(key);
+        }
+        return role == CheckpointVerdictRole ? ReportCache::verdictName(entry.verdict) : entry.summary;
+    }
     case SortRole:
         switch (index.column()) {
         case NameColumn:
@@ -189,6 +213,9 @@ QVariant ProcessModel::data(const QModelIndex &index, int role) const
             return node->cpuPercent;
         case MemoryColumn:
             return info.rssBytes;
+        case CheckpointColumn:
+            // Known verdicts only (sorting asks no one): can, caveats, cannot, unknown.
+            return m_reports ? int(m_reports->entry(ReportCache::Key {info.pid, info.startTicks}).verdict) : 0;
         }
         return {};
     }
@@ -212,6 +239,8 @@ QVariant ProcessModel::headerData(int section, Qt::Orientation orientation, int 
         return QStringLiteral("CPU");
     case MemoryColumn:
         return QStringLiteral("Memory");
+    case CheckpointColumn:
+        return QStringLiteral("Snapshot");
     }
     return {};
 }
@@ -235,6 +264,9 @@ QHash<int, QByteArray> ProcessModel::roleNames() const
         {StartTimeRole, "startTime"},
         {IconNameRole, "iconName"},
         {SortRole, "sortValue"},
+        {CheckpointVerdictRole, "checkpointVerdict"},
+        {CheckpointSummaryRole, "checkpointSummary"},
+        {FrozenRole, "frozen"},
         // The name qqc2-desktop-style's header looks for.
         {SortIndicatorRole, "sort"},
     });
@@ -299,6 +331,51 @@ bool ProcessModel::isLoading() const
 int ProcessModel::processCount() const
 {
     return int(m_nodes.size());
+}
+
+bool ProcessModel::checkpointReports() const
+{
+    return m_checkpointReports;
+}
+
+void ProcessModel::setCheckpointReports(bool on)
+{
+    if (on && !m_reports) {
+        m_reports = new ReportCache(this);
+        connect(m_reports, &ReportCache::updated, this, [this](const ReportCache::Key &key) { reportUpdated(key.pid, key.startTicks); });
+    } else if (!on && m_reports) {
+        delete m_reports;
+        m_reports = nullptr;
+    }
+    if (m_checkpointReports == on) {
+        return;
+    }
+    m_checkpointReports = on;
+    if (!m_nodes.isEmpty()) {
+        emitDataChanged(QList<Node *>(m_nodes.cbegin(), m_nodes.cend()));
+    }
+    Q_EMIT checkpointReportsChanged();
+}
+
+void ProcessModel::reportUpdated(pid_t pid, quint64 startTicks)
+{
+    Node *node = m_nodes.value(Key {pid, startTicks}, nullptr);
+    if (node) {
+        Q_EMIT dataChanged(indexOf(node, 0), indexOf(node, ColumnCount - 1), {CheckpointVerdictRole, CheckpointSummaryRole, SortRole});
+    }
+}
+
+void ProcessModel::refreshCheckpointability(int pid)
+{
+    if (!m_reports) {
+        return;
+    }
+    for (auto it = m_nodes.cbegin(); it != m_nodes.cend(); ++it) {
+        if (it.key().pid == pid) {
+            m_reports->forget(ReportCache::Key {it.key().pid, it.key().startTicks});
+            reportUpdated(it.key().pid, it.key().startTicks);
+        }
+    }
 }
 
 QModelIndex ProcessModel::indexForPid(int pid) const
@@ -557,6 +634,9 @@ void ProcessModel::applySnapshot(const ProcessSnapshot &snapshot)
         removeChild(node->parent, node->row);
     }
 
+    if (m_reports) {
+        m_reports->retain([this](const ReportCache::Key &key) { return m_nodes.contains(Key {key.pid, key.startTicks}); });
+    }
     m_lastSnapshot = snapshot;
     qCDebug(lcProcessModel) << "applied a snapshot of" << snapshot.processes.size() << "processes:" << visible.size() << "shown," << gone.size() << "removed,"
                             << changed.size() << "changed; scan took" << snapshot.scanDurationUs << "us";

@@ -23,6 +23,7 @@
 #include <vector>
 
 class ProcessScanner;
+class ReportCache;
 
 class ProcessModel : public QAbstractItemModel
 {
@@ -43,6 +44,9 @@ class ProcessModel : public QAbstractItemModel
     // inside a Flatpak, the helper missing or refusing. The tree keeps what
     // the last good scan showed.
     Q_PROPERTY(QString scanError READ scanError NOTIFY scanErrorChanged)
+    // Whether rows ask cryopod-helper for their checkpointability verdict
+    // (lazily, when CheckpointVerdictRole is read); on by default.
+    Q_PROPERTY(bool checkpointReports READ checkpointReports WRITE setCheckpointReports NOTIFY checkpointReportsChanged)
 
 public:
     enum Column {
@@ -51,6 +55,7 @@ public:
         UserColumn,
         CpuColumn,
         MemoryColumn,
+        CheckpointColumn, // the checkpointability badge (ReportCache)
         ColumnCount,
     };
     Q_ENUM(Column)
@@ -72,6 +77,11 @@ public:
         IconNameRole,
         SortRole, // the raw value of the cell's column, for sorting
         SortIndicatorRole, // header data: Qt::SortOrder of the sorted column (set by proxies)
+        // "ok", "caveat", "refused", "pending" (asked), "unknown" (no answer)
+        // or "" (reports off). Reading it asks the helper for the report.
+        CheckpointVerdictRole,
+        CheckpointSummaryRole, // the first reason, in words ("" when ok)
+        FrozenRole, // bool: its cgroup's freezer holds it (ProcessInfo::frozen)
     };
     Q_ENUM(Role)
 
@@ -95,9 +105,15 @@ public:
     void setShowOnlyMine(bool only);
     bool isLoading() const;
     int processCount() const;
+    bool checkpointReports() const;
+    void setCheckpointReports(bool on);
 
     // The row of a process (column 0), or an invalid index.
     Q_INVOKABLE QModelIndex indexForPid(int pid) const;
+
+    // Asks the helper again for the verdict of a process (after the report
+    // dialog showed a newer one, or a change to the process).
+    Q_INVOKABLE void refreshCheckpointability(int pid);
 
     // Scans /proc on a worker thread and applies the result; refreshed()
     // follows. Requests while a scan runs are coalesced.
@@ -118,6 +134,7 @@ Q_SIGNALS:
     void loadingChanged();
     void processCountChanged();
     void scanErrorChanged();
+    void checkpointReportsChanged();
     // A snapshot has been applied.
     void refreshed();
 
@@ -143,7 +160,10 @@ private:
 
     std::unique_ptr<Node> m_root;
     QHash<Key, Node *> m_nodes;
+    void reportUpdated(pid_t pid, quint64 startTicks);
+
     ProcessScanner *m_scanner = nullptr;
+    ReportCache *m_reports = nullptr; // null while checkpointReports is off
     QTimer m_timer;
     ProcessSnapshot m_lastSnapshot;
     QString m_scanError;
@@ -151,5 +171,6 @@ private:
     bool m_active = true;
     bool m_showOnlyMine = false;
     bool m_loading = true;
+    bool m_checkpointReports = true;
     quint64 m_pass = 0; // applySnapshot() calls so far
 };

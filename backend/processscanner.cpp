@@ -16,6 +16,7 @@
 #include <ctime>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <dirent.h>
@@ -199,18 +200,26 @@ bool parseUids(const std::string &status, uid_t &uid, uid_t &euid)
     return true;
 }
 
-QStringList parseCmdline(const std::string &data)
+// Calls f with each piece of data between separators (a last one without
+// its separator too).
+template<typename F>
+void forEachPiece(const std::string &data, char separator, F f)
 {
-    QStringList arguments;
     size_t start = 0;
     while (start < data.size()) {
-        size_t end = data.find('\0', start);
+        size_t end = data.find(separator, start);
         if (end == std::string::npos) {
             end = data.size();
         }
-        arguments.append(QString::fromUtf8(data.data() + start, qsizetype(end - start)));
+        f(std::string_view(data.data() + start, end - start));
         start = end + 1;
     }
+}
+
+QStringList parseCmdline(const std::string &data)
+{
+    QStringList arguments;
+    forEachPiece(data, '\0', [&](std::string_view piece) { arguments.append(QString::fromUtf8(piece.data(), qsizetype(piece.size()))); });
     return arguments;
 }
 
@@ -277,7 +286,75 @@ qint64 monotonicNowNs()
     return qint64(now.tv_sec) * 1000000000 + now.tv_nsec;
 }
 
-std::optional<ProcessInfo> readProcessAt(int procFd, pid_t pid)
+// The freezer files of a process's cgroups ("" for none), from /proc/PID/cgroup:
+// cgroup v2's cgroup.events and the v1 freezer's freezer.state.
+struct FreezerFiles {
+    std::string v2Events;
+    std::string v1State;
+};
+
+FreezerFiles freezerFilesOf(const std::string &cgroupText)
+{
+    FreezerFiles files;
+    forEachPiece(cgroupText, '\n', [&](std::string_view line) {
+        const size_t first = line.find(':');
+        const size_t second = first == std::string_view::npos ? first : line.find(':', first + 1);
+        if (second == std::string_view::npos) {
+            return;
+        }
+        const std::string_view controllers = line.substr(first + 1, second - first - 1);
+        const std::string path(line.substr(second + 1));
+        if (path == "/") {
+            return; // the root cgroup is never frozen
+        }
+        if (line.substr(0, first) == "0" && controllers.empty()) {
+            files.v2Events = path + "/cgroup.events";
+        } else if (controllers == "freezer") {
+            files.v1State = "/sys/fs/cgroup/freezer" + path + "/freezer.state";
+        }
+    });
+    return files;
+}
+
+// Whether a freezer file says frozen; answers cached per file for one scan.
+bool frozenBy(const FreezerFiles &files, std::unordered_map<std::string, bool> &cache)
+{
+    auto check = [&](const std::string &key, auto read) {
+        if (key.empty()) {
+            return false;
+        }
+        auto it = cache.find(key);
+        if (it == cache.end()) {
+            it = cache.emplace(key, read()).first;
+        }
+        return it->second;
+    };
+    auto readText = [](const std::string &path) -> std::string {
+        Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd.valid()) {
+            return {};
+        }
+        char buffer[512];
+        const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+        return n > 0 ? std::string(buffer, size_t(n)) : std::string();
+    };
+    const bool v2 = check(files.v2Events, [&] {
+        // cgroup2 is at /sys/fs/cgroup, or at /sys/fs/cgroup/unified beside v1.
+        for (const char *root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+            const std::string text = readText(root + files.v2Events);
+            if (!text.empty()) {
+                return text.find("frozen 1") != std::string::npos;
+            }
+        }
+        return false;
+    });
+    return v2 || check(files.v1State, [&] {
+               const std::string text = readText(files.v1State);
+               return text.starts_with("FROZEN") || text.starts_with("FREEZING");
+           });
+}
+
+std::optional<ProcessInfo> readProcessAt(int procFd, pid_t pid, std::unordered_map<std::string, bool> &freezerCache)
 {
     static const long ticksPerSecond = ::sysconf(_SC_CLK_TCK);
     static const long pageSize = ::sysconf(_SC_PAGESIZE);
@@ -324,6 +401,9 @@ std::optional<ProcessInfo> readProcessAt(int procFd, pid_t pid)
             info.arguments = parseCmdline(*cmdline);
         }
         info.executable = readLinkAt(dir.get(), "exe");
+        if (const auto cgroup = readFileAt(dir.get(), "cgroup")) {
+            info.frozen = frozenBy(freezerFilesOf(*cgroup), freezerCache);
+        }
     }
     return info;
 }
@@ -392,7 +472,8 @@ std::optional<ProcessInfo> ProcessScanner::readProcess(pid_t pid)
     if (!proc.valid()) {
         return std::nullopt;
     }
-    return readProcessAt(proc.get(), pid);
+    std::unordered_map<std::string, bool> freezerCache;
+    return readProcessAt(proc.get(), pid, freezerCache);
 }
 
 ProcessSnapshot ProcessScanner::scan()
@@ -429,8 +510,9 @@ ProcessSnapshot ProcessScanner::scan()
 
     snapshot.processes.reserve(qsizetype(pids.size()));
     int vanished = 0;
+    std::unordered_map<std::string, bool> freezerCache;
     for (pid_t pid : pids) {
-        if (auto info = readProcessAt(procFd, pid)) {
+        if (auto info = readProcessAt(procFd, pid, freezerCache)) {
             snapshot.processes.append(std::move(*info));
         } else {
             ++vanished;

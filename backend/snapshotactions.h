@@ -10,11 +10,14 @@
 // message.
 #pragma once
 
+#include <QDBusMessage>
+#include <QHash>
 #include <QObject>
 #include <QPointer>
 #include <QThread>
 #include <QtQmlIntegration>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,6 +25,7 @@ namespace cryopod::store
 {
 class SnapshotStore;
 }
+class HelperClient;
 
 class SnapshotActions : public QObject
 {
@@ -33,10 +37,33 @@ class SnapshotActions : public QObject
     Q_PROPERTY(bool busy READ isBusy NOTIFY busyChanged)
     // What the running operation does, in words ("" when idle).
     Q_PROPERTY(QString phase READ phase NOTIFY phaseChanged)
+    // zstd level of the store's blobs for new snapshots (1..19).
+    Q_PROPERTY(int compressionLevel READ compressionLevel WRITE setCompressionLevel NOTIFY settingsChanged)
+    // After a snapshot: keep this many of the program's newest unpinned
+    // snapshots, delete older ones; 0 keeps all.
+    Q_PROPERTY(int keepLast READ keepLast WRITE setKeepLast NOTIFY settingsChanged)
     // The process being snapshotted (0 when none).
     Q_PROPERTY(int activePid READ activePid NOTIFY busyChanged)
     // Why the last operation failed ("" after a success, or when cleared).
     Q_PROPERTY(QString errorString READ errorString NOTIFY errorStringChanged)
+
+    // Progress of the running operation, from the helper's job (its Progress
+    // signals, docs/dbus-interface.md), followed on this object's thread.
+    // The helper's phase, in words ("Capturing", "Restoring", "" before the first).
+    Q_PROPERTY(QString step READ step NOTIFY progressChanged)
+    Q_PROPERTY(qint64 doneBytes READ doneBytes NOTIFY progressChanged)
+    // What the phase is expected to move: the helper's total when it knows
+    // one, else an estimate (the process's resident memory for a snapshot,
+    // the stored image's size for a restore); 0 when unknown.
+    Q_PROPERTY(qint64 totalBytes READ totalBytes NOTIFY progressChanged)
+    // 0..1, or -1 when there is nothing to measure it by (an indeterminate bar).
+    Q_PROPERTY(double progress READ progress NOTIFY progressChanged)
+    // Seconds left at the rate so far, -1 when unknown.
+    Q_PROPERTY(int etaSeconds READ etaSeconds NOTIFY progressChanged)
+    // "12.0 MiB of about 80.0 MiB, about 3 s left", "" when nothing moved yet.
+    Q_PROPERTY(QString progressText READ progressText NOTIFY progressChanged)
+    // A Cancel now would be sent (busy, and not asked yet).
+    Q_PROPERTY(bool canCancel READ canCancel NOTIFY progressChanged)
 
 public:
     explicit SnapshotActions(QObject *parent = nullptr);
@@ -49,16 +76,47 @@ public:
     QString phase() const;
     int activePid() const;
     QString errorString() const;
+    int compressionLevel() const;
+    void setCompressionLevel(int level);
+    int keepLast() const;
+    void setKeepLast(int count);
+    QString step() const;
+    qint64 doneBytes() const;
+    qint64 totalBytes() const;
+    double progress() const;
+    int etaSeconds() const;
+    QString progressText() const;
+    bool canCancel() const;
 
-    // Checkpoints process pid (it keeps running) into the store; false when
-    // another operation is running. snapshotTaken() or failed() follows.
-    Q_INVOKABLE bool snapshot(int pid, const QString &label = QString());
+    // Checkpoints process pid into the store; false when another operation
+    // is running. keepRunning false: the process ends once its snapshot is
+    // complete (not when it fails). snapshotTaken() or failed() follows.
+    Q_INVOKABLE bool snapshot(int pid, const QString &label = QString(), bool keepRunning = true);
     // Restores a snapshot with its original pid; restored() or failed().
-    Q_INVOKABLE bool restore(qint64 snapshotId);
+    // replaceRunning: when the snapshot's program still runs with that pid
+    // (runningPidOf), it is stopped (SIGKILL) and gone before the restore.
+    Q_INVOKABLE bool restore(qint64 snapshotId, bool replaceRunning = false);
+    // Pauses the process tree of pid with the cgroup freezer through the
+    // helper (it stays paused until thaw(), also when Cryopod exits), or
+    // lets it run again; asynchronous: freezeChanged() or failed() follows.
+    Q_INVOKABLE void freeze(int pid);
+    Q_INVOKABLE void thaw(int pid);
+    // Writes the snapshot's image to a file (path or file: URL) that
+    // `cryopodctl inspect`/`import` read; exported() or failed().
+    Q_INVOKABLE bool exportSnapshot(qint64 snapshotId, const QString &path);
+    // The pid of the snapshot's program when it still runs (the process
+    // with the snapshot's pid runs the same executable: the original or an
+    // earlier restore of it), 0 when it does not.
+    Q_INVOKABLE int runningPidOf(qint64 snapshotId) const;
     // The store's target for a running process (same pid, executable and
     // start time), 0 when it has no snapshots yet.
     Q_INVOKABLE qint64 targetIdOf(int pid) const;
     Q_INVOKABLE void clearError();
+    // Asks the helper to stop the running operation: a snapshot leaves the
+    // process running unchanged and stores nothing, a restore removes what
+    // it built. cancelled() follows (or the operation's end, if it was
+    // done first).
+    Q_INVOKABLE void cancel();
 
 Q_SIGNALS:
     void storePathChanged();
@@ -67,23 +125,72 @@ Q_SIGNALS:
     void errorStringChanged();
     void snapshotTaken(qint64 snapshotId, qint64 targetId);
     void restored(qint64 snapshotId, int pid);
+    void exported(qint64 snapshotId, const QString &path);
+    void freezeChanged(int pid, bool frozen);
     void failed(const QString &message);
+    // The operation stopped because cancel() asked it to; message says what
+    // that left behind.
+    void cancelled(const QString &message);
+    void progressChanged();
+    void settingsChanged();
+
+private Q_SLOTS:
+    void onJobProgress(const QDBusMessage &message);
 
 private:
     struct Outcome;
+    struct Progress {
+        QString phase;
+        quint64 done = 0;
+        quint64 total = 0;
+    };
     static std::unique_ptr<cryopod::store::SnapshotStore> openStore(const std::string &storeDir, Outcome &outcome);
     // On the worker thread: its own bus client (whose signals arrive in the
     // worker's event loop, which HelperEngine runs while it waits) and its
     // own store object.
-    static Outcome takeSnapshot(const std::string &storeDir, int pid, const QString &label);
-    static Outcome restoreSnapshot(const std::string &storeDir, qint64 id);
+    // observer: told the helper's job path (on the worker thread).
+    struct SnapshotRequest {
+        int pid = 0;
+        QString label;
+        bool keepRunning = true;
+        int level = 1;
+        int keepLast = 0;
+    };
+    static Outcome takeSnapshot(const std::string &storeDir, const SnapshotRequest &request, const std::function<void(const QString &)> &observer);
+    // Deletes the target's unpinned snapshots beyond the newest keepLast.
+    static void applyRetention(cryopod::store::SnapshotStore &store, qint64 targetId, int keepLast);
+    static Outcome restoreSnapshot(const std::string &storeDir, qint64 id, bool replaceRunning, const std::function<void(const QString &)> &observer,
+                                   const std::function<void(quint64)> &imageBytes);
+    // On this thread: the worker's job is known.
+    void jobStarted(const QString &path);
+    void applyProgress(const Progress &progress);
+    void resetProgress();
+    std::function<void(const QString &)> jobObserver();
     bool begin(int pid, const QString &phase);
     void finish(const Outcome &outcome);
     std::string storeDirectory() const;
+    void setFrozen(int pid, bool frozen);
+    static int runningPidOf(cryopod::store::SnapshotStore &store, qint64 snapshotId);
+    // Stops pid and waits until its pid is free; an error message, or "".
+    static QString stopAndWait(int pid);
 
     QString m_storePath;
     QString m_phase;
     QString m_error;
     int m_activePid = 0;
+    int m_level = 1;
+    int m_keepLast = 0;
     std::unique_ptr<QThread> m_worker;
+    HelperClient *m_client = nullptr; // for Freeze and Thaw, on this thread
+
+    QString m_jobPath;
+    bool m_cancelRequested = false;
+    QHash<QString, Progress> m_early; // progress of jobs whose path the worker has not told yet
+    Progress m_progress;
+    quint64 m_expectedBytes = 0;
+    // The rate: bytes and time at the first progress of the current phase.
+    QString m_ratePhase;
+    quint64 m_rateStartBytes = 0;
+    qint64 m_rateStartMs = 0;
+    int m_eta = -1;
 };

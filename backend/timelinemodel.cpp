@@ -287,6 +287,11 @@ bool TimelineModel::setLabel(qint64 snapshotId, const QString &label)
     return change(tr("Cannot change the label: %1"), [&](SnapshotStore &s) { return s.setLabel(snapshotId, label.toStdString()); });
 }
 
+bool TimelineModel::setNote(qint64 snapshotId, const QString &note)
+{
+    return change(tr("Cannot change the note: %1"), [&](SnapshotStore &s) { return s.setNote(snapshotId, note.toStdString()); });
+}
+
 bool TimelineModel::setPinned(qint64 snapshotId, bool pinned)
 {
     return change(tr("Cannot change the pin: %1"), [&](SnapshotStore &s) { return s.setPinned(snapshotId, pinned); });

@@ -84,6 +84,7 @@ public:
     // errorString when the store refused.
     Q_INVOKABLE bool setLabel(qint64 snapshotId, const QString &label);
     Q_INVOKABLE bool setPinned(qint64 snapshotId, bool pinned);
+    Q_INVOKABLE bool setNote(qint64 snapshotId, const QString &note);
     // A pinned snapshot is kept unless force.
     Q_INVOKABLE bool remove(qint64 snapshotId, bool force = false);
 

@@ -11,6 +11,7 @@ import QtQuick.Controls as QQC2
 import QtQuick.Layouts
 import org.kde.kirigami as Kirigami
 import org.kde.kirigamiaddons.formcard as FormCard
+import org.kde.notification
 
 // The main window: a sidebar of pages and the page stack.
 Kirigami.ApplicationWindow {
@@ -28,6 +29,7 @@ Kirigami.ApplicationWindow {
     pageStack.columnView.columnResizeMode: Kirigami.ColumnView.SingleColumn
     pageStack.initialPage: ProcessesPage {
         snapshotActions: snapshotter
+        settings: settings
         onTimelineRequested: (targetId, name) => root.showTimeline(targetId, name)
     }
 
@@ -36,6 +38,59 @@ Kirigami.ApplicationWindow {
         id: snapshotter
 
         objectName: "snapshotActions"
+        storePath: settings.storePath
+        compressionLevel: settings.compressionLevel
+        keepLast: settings.keepLast
+    }
+
+    // The user's choices (Settings page), saved as they change.
+    CryopodSettings {
+        id: settings
+
+        objectName: "settings"
+    }
+
+    // A desktop notification when an operation ends while the window is not
+    // the one in use (in view, the pages' inline messages tell).
+    Component {
+        id: notificationComponent
+
+        Notification {
+            componentName: "cryopod"
+            iconName: "io.github.cryopod.Cryopod"
+            autoDelete: true
+        }
+    }
+    // The last event sent (or that would have been, in the window): for tests.
+    property string lastNotification
+    function notify(eventId: string, title: string, text: string) {
+        root.lastNotification = eventId;
+        if (root.active) {
+            return;
+        }
+        const notification = notificationComponent.createObject(root, {
+            eventId: eventId,
+            title: title,
+            text: text
+        }) as Notification;
+        notification.sendEvent();
+    }
+
+    Connections {
+        target: snapshotter
+
+        function onSnapshotTaken(snapshotId: var, targetId: var) {
+            root.notify("snapshotTaken", i18nc("@title notification", "Snapshot taken"), i18nc("@info notification", "Snapshot %1 is in your timeline.", String(snapshotId)));
+        }
+        function onRestored(snapshotId: var, pid: int) {
+            root.notify("restored", i18nc("@title notification", "Snapshot restored"), i18nc("@info notification", "Snapshot %1 runs again as process %2.", String(snapshotId), String(pid)));
+        }
+        function onFailed(message: string) {
+            root.notify("operationFailed", i18nc("@title notification", "Cryopod could not finish"), message);
+        }
+        function onCancelled(message: string) {
+            root.notify("operationCancelled", i18nc("@title notification", "Cancelled"), message);
+        }
     }
 
     // A timeline on top of the Processes page (which keeps its state below).
@@ -108,6 +163,17 @@ Kirigami.ApplicationWindow {
                 }
             },
             Kirigami.Action {
+                objectName: "settingsAction"
+                text: i18nc("@action:inmenu page", "Settings")
+                icon.name: "settings-configure"
+                checkable: true
+                checked: root.pageStack.layers.depth > 1 && root.pageStack.layers.currentItem?.objectName === "settingsPage"
+                onTriggered: {
+                    root.pageStack.layers.clear();
+                    root.pageStack.layers.push(settingsPage);
+                }
+            },
+            Kirigami.Action {
                 separator: true
             },
             Kirigami.Action {
@@ -136,6 +202,14 @@ Kirigami.ApplicationWindow {
         id: schedulesPage
 
         SchedulesPage {}
+    }
+
+    Component {
+        id: settingsPage
+
+        SettingsPage {
+            settings: settings
+        }
     }
 
     Component {

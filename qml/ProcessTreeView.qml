@@ -20,6 +20,10 @@ FocusScope {
     // The selected process (0 and "" when none).
     readonly property int selectedPid: tree.selectionModel.hasSelection && tree.selectionModel.currentIndex.valid
         ? root.model.data(tree.selectionModel.currentIndex, ProcessModel.PidRole) : 0
+    // A row's checkpointability badge was clicked.
+    signal reportRequested(int pid, string name)
+
+    readonly property bool selectedFrozen: selectedPid > 0 && root.model.data(tree.selectionModel.currentIndex, ProcessModel.FrozenRole)
     readonly property string selectedName: selectedPid > 0 ? root.model.data(tree.selectionModel.currentIndex, ProcessModel.NameRole) : ""
 
     // The name column takes what the fixed-width columns leave.
@@ -27,7 +31,7 @@ FocusScope {
         switch (column) {
         case ProcessModel.NameColumn:
             return Math.max(Kirigami.Units.gridUnit * 12, tree.width - columnWidth(ProcessModel.PidColumn) - columnWidth(ProcessModel.UserColumn)
-                            - columnWidth(ProcessModel.CpuColumn) - columnWidth(ProcessModel.MemoryColumn));
+                            - columnWidth(ProcessModel.CpuColumn) - columnWidth(ProcessModel.MemoryColumn) - columnWidth(ProcessModel.CheckpointColumn));
         case ProcessModel.PidColumn:
             return Kirigami.Units.gridUnit * 5;
         case ProcessModel.UserColumn:
@@ -36,6 +40,8 @@ FocusScope {
             return Kirigami.Units.gridUnit * 5;
         case ProcessModel.MemoryColumn:
             return Kirigami.Units.gridUnit * 6;
+        case ProcessModel.CheckpointColumn:
+            return Kirigami.Units.gridUnit * 8;
         }
         return 0;
     }
@@ -128,6 +134,7 @@ FocusScope {
 
                 delegate: ProcessCellDelegate {
                     hoveredRow: tree.hoveredRow
+                    onReportRequested: (pid, name) => root.reportRequested(pid, name)
                     onHoverChanged: (row, hovered) => {
                         if (hovered) {
                             tree.hoveredRow = row;

@@ -19,12 +19,20 @@ Kirigami.Page {
     id: page
 
     required property SnapshotActions snapshotActions
+    required property CryopodSettings settings
     property string searchText
     // The selected process.
     readonly property alias selectedPid: treeView.selectedPid
 
     // Asks the window to show a target's timeline (targetId -1: none yet).
     signal timelineRequested(var targetId, string name)
+
+    // Opens the checkpointability report of a process.
+    function showReport(pid: int, name: string) {
+        reportSheet.pid = pid;
+        reportSheet.name = name;
+        reportSheet.open();
+    }
 
     objectName: "processesPage"
     title: i18nc("@title page", "Processes")
@@ -57,7 +65,7 @@ Kirigami.Page {
         Kirigami.Action {
             objectName: "snapshotAction"
             text: i18nc("@action:button", "Snapshot")
-            icon.name: "camera-photo"
+            icon.name: "cryopod-snapshot"
             tooltip: i18nc("@info:tooltip", "Save the selected process as it is now; it keeps running")
             enabled: treeView.selectedPid > 0 && !page.snapshotActions.busy
             onTriggered: {
@@ -78,6 +86,29 @@ Kirigami.Page {
                 scheduleDialog.executable = "";
                 scheduleDialog.open();
             }
+        },
+        Kirigami.Action {
+            objectName: "freezeAction"
+            text: treeView.selectedFrozen ? i18nc("@action:button", "Thaw") : i18nc("@action:button", "Freeze")
+            icon.name: treeView.selectedFrozen ? "cryopod-thaw" : "cryopod-freeze"
+            tooltip: treeView.selectedFrozen ? i18nc("@info:tooltip", "Let the selected process and its children run again")
+                                             : i18nc("@info:tooltip", "Pause the selected process and its children until you thaw them")
+            enabled: treeView.selectedPid > 0
+            onTriggered: {
+                if (treeView.selectedFrozen) {
+                    page.snapshotActions.thaw(treeView.selectedPid);
+                } else {
+                    page.snapshotActions.freeze(treeView.selectedPid);
+                }
+            }
+        },
+        Kirigami.Action {
+            objectName: "reportAction"
+            text: i18nc("@action:button", "Snapshot Report")
+            icon.name: "documentinfo"
+            tooltip: i18nc("@info:tooltip", "What the engine says about the selected process and its open files")
+            enabled: treeView.selectedPid > 0
+            onTriggered: page.showReport(treeView.selectedPid, treeView.selectedName)
         },
         Kirigami.Action {
             objectName: "timelineAction"
@@ -130,26 +161,28 @@ Kirigami.Page {
             i18nc("@title:column process id", "PID"),
             i18nc("@title:column", "User"),
             i18nc("@title:column", "CPU"),
-            i18nc("@title:column", "Memory")
+            i18nc("@title:column", "Memory"),
+            i18nc("@title:column can it be snapshotted", "Snapshot")
         ]
     }
 
     header: ColumnLayout {
         spacing: 0
 
-        // Progress of the running snapshot or restore.
+        // What the app does, until the user has read it once.
         Kirigami.InlineMessage {
-            objectName: "snapshotBusyMessage"
+            objectName: "welcomeMessage"
             Layout.fillWidth: true
             position: Kirigami.InlineMessage.Position.Header
-            visible: page.snapshotActions.busy
-            text: page.snapshotActions.phase
-
+            type: Kirigami.MessageType.Information
+            visible: page.settings.firstRun
+            text: i18nc("@info first run", "Welcome to Cryopod. It saves a running program exactly as it is — memory, open files, process IDs — and brings it back later from its timeline. Select a program below and choose Snapshot; the Snapshot column says whether it can be saved and why not.")
             actions: [
                 Kirigami.Action {
-                    displayComponent: QQC2.BusyIndicator {
-                        running: page.snapshotActions.busy
-                    }
+                    objectName: "welcomeDoneAction"
+                    text: i18nc("@action:button", "Got It")
+                    icon.name: "dialog-ok"
+                    onTriggered: page.settings.setWelcomed()
                 }
             ]
         }
@@ -162,6 +195,13 @@ Kirigami.Page {
             type: Kirigami.MessageType.Error
             visible: processModel.scanError.length > 0
             text: processModel.scanError
+        }
+
+        // Progress of the running snapshot or restore, with Cancel.
+        OperationProgress {
+            objectName: "snapshotBusyMessage"
+            actions: page.snapshotActions
+            Layout.fillWidth: true
         }
         // The helper's or the store's message, as it came.
         Kirigami.InlineMessage {
@@ -177,6 +217,16 @@ Kirigami.Page {
                     page.snapshotActions.clearError();
                 }
             }
+        }
+        Kirigami.InlineMessage {
+            id: cancelledMessage
+
+            objectName: "snapshotCancelledMessage"
+            Layout.fillWidth: true
+            position: Kirigami.InlineMessage.Position.Header
+            type: Kirigami.MessageType.Information
+            showCloseButton: true
+            visible: false
         }
         Kirigami.InlineMessage {
             id: takenMessage
@@ -216,6 +266,14 @@ Kirigami.Page {
         function onFailed() {
             takenMessage.visible = false;
         }
+        function onFreezeChanged() {
+            processModel.refresh();
+        }
+        function onCancelled(message) {
+            takenMessage.visible = false;
+            cancelledMessage.text = message;
+            cancelledMessage.visible = true;
+        }
     }
 
     ScheduleDialog {
@@ -230,38 +288,57 @@ Kirigami.Page {
 
         objectName: "snapshotDialog"
         title: i18nc("@title:window", "Snapshot %1", name)
-        subtitle: i18nc("@info", "Process %1 keeps running. A label helps you find this snapshot later.", String(pid))
+        subtitle: i18nc("@info", "A label helps you find the snapshot of process %1 later.", String(pid))
         standardButtons: Kirigami.Dialog.Cancel
         customFooterActions: [
             Kirigami.Action {
                 objectName: "takeSnapshotAction"
                 text: i18nc("@action:button", "Take Snapshot")
-                icon.name: "camera-photo"
+                icon.name: "cryopod-snapshot"
                 onTriggered: {
                     takenMessage.name = snapshotDialog.name;
-                    page.snapshotActions.snapshot(snapshotDialog.pid, labelField.text);
+                    page.snapshotActions.snapshot(snapshotDialog.pid, labelField.text, keepRunningBox.checked);
                     snapshotDialog.close();
                 }
             }
         ]
 
-        QQC2.TextField {
-            id: labelField
+        ColumnLayout {
+            spacing: Kirigami.Units.smallSpacing
 
-            objectName: "snapshotLabelField"
-            placeholderText: i18nc("@info:placeholder", "Label (optional)")
-            Accessible.name: i18nc("@label:textbox", "Label")
+            QQC2.TextField {
+                id: labelField
+
+                objectName: "snapshotLabelField"
+                placeholderText: i18nc("@info:placeholder", "Label (optional)")
+                Accessible.name: i18nc("@label:textbox", "Label")
+                Layout.fillWidth: true
+            }
+            QQC2.CheckBox {
+                id: keepRunningBox
+
+                objectName: "keepRunningCheckBox"
+                text: i18nc("@option:check", "Keep it running (else it is stopped once its snapshot is stored)")
+            }
         }
         onOpened: {
             labelField.text = "";
+            keepRunningBox.checked = page.settings.keepRunning;
             labelField.forceActiveFocus();
         }
+    }
+
+    ReportSheet {
+        id: reportSheet
+
+        onClosed: processModel.refreshCheckpointability(reportSheet.pid)
     }
 
     ProcessTreeView {
         id: treeView
 
         anchors.fill: parent
+        onReportRequested: (pid, name) => page.showReport(pid, name)
         model: filterModel
         loaded: !processModel.loading
         visible: !processModel.loading

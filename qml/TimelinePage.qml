@@ -24,6 +24,20 @@ Kirigami.ScrollablePage {
     // What the page is about, for its title ("" for every target).
     property string targetName
 
+    // Restores a snapshot; when its program still runs, asks first whether
+    // to replace it.
+    function restore(snapshotId: var, command: string) {
+        const running = page.snapshotActions.runningPidOf(snapshotId);
+        if (running > 0) {
+            replaceDialog.snapshotId = snapshotId;
+            replaceDialog.pid = running;
+            replaceDialog.command = command;
+            replaceDialog.open();
+            return;
+        }
+        page.snapshotActions.restore(snapshotId, false);
+    }
+
     objectName: "timelinePage"
     title: targetName.length > 0 ? i18nc("@title page, %1 a program's name", "Timeline of %1", targetName) : i18nc("@title page", "Timeline")
 
@@ -57,21 +71,10 @@ Kirigami.ScrollablePage {
             targetId: page.targetId
         }
 
-        Kirigami.InlineMessage {
+        OperationProgress {
             objectName: "timelineBusyMessage"
+            actions: page.snapshotActions
             Layout.fillWidth: true
-            position: Kirigami.InlineMessage.Position.Header
-            visible: page.snapshotActions.busy
-            text: page.snapshotActions.phase
-            icon.name: "view-history" // qmllint disable unresolved-type missing-property
-
-            actions: [
-                Kirigami.Action {
-                    displayComponent: QQC2.BusyIndicator {
-                        running: page.snapshotActions.busy
-                    }
-                }
-            ]
         }
         Kirigami.InlineMessage {
             objectName: "timelineErrorMessage"
@@ -108,7 +111,18 @@ Kirigami.ScrollablePage {
         function onFailed() {
             restoredMessage.visible = false;
         }
+        function onCancelled(message) {
+            restoredMessage.type = Kirigami.MessageType.Information;
+            restoredMessage.text = message;
+            restoredMessage.visible = true;
+        }
+        function onExported(snapshotId, path) {
+            restoredMessage.type = Kirigami.MessageType.Positive;
+            restoredMessage.text = i18nc("@info", "Snapshot %1 exported to %2.", String(snapshotId), path);
+            restoredMessage.visible = true;
+        }
         function onRestored(snapshotId, pid) {
+            restoredMessage.type = Kirigami.MessageType.Positive;
             restoredMessage.text = i18nc("@info", "Snapshot %1 restored: it runs again as process %2.", String(snapshotId), String(pid));
             restoredMessage.visible = true;
             timelineModel.reload();
@@ -117,6 +131,37 @@ Kirigami.ScrollablePage {
 
     ScheduleDialog {
         id: scheduleDialog
+    }
+
+    SnapshotDetailsSheet {
+        id: detailsSheet
+
+        timeline: timelineModel
+        snapshotActions: page.snapshotActions
+    }
+
+    Kirigami.PromptDialog {
+        id: replaceDialog
+
+        property var snapshotId: 0
+        property int pid
+        property string command
+
+        objectName: "replaceRunningDialog"
+        title: i18nc("@title:window", "%1 Is Still Running", command)
+        subtitle: i18nc("@info", "Process %1 runs the program of this snapshot and has its process ID, which the restored program needs. Replace it: the running process is stopped at once (anything it has not saved is lost), then the snapshot is restored in its place.", String(pid))
+        standardButtons: Kirigami.Dialog.Cancel
+        customFooterActions: [
+            Kirigami.Action {
+                objectName: "replaceAndRestoreAction"
+                text: i18nc("@action:button", "Stop It and Restore")
+                icon.name: "cryopod-restore"
+                onTriggered: {
+                    page.snapshotActions.restore(replaceDialog.snapshotId, true);
+                    replaceDialog.close();
+                }
+            }
+        ]
     }
 
     ListView {
@@ -137,6 +182,7 @@ Kirigami.ScrollablePage {
             required property var snapshotId
             required property string timeText
             required property string label
+            required property string note
             required property string command
             required property int rootPid
             required property bool pinned
@@ -177,6 +223,20 @@ Kirigami.ScrollablePage {
                     }
                 }
                 QQC2.ToolButton {
+                    objectName: "detailsButton"
+                    icon.name: "documentinfo"
+                    text: i18nc("@action:button", "Details")
+                    display: QQC2.AbstractButton.IconOnly
+                    QQC2.ToolTip.text: i18nc("@info:tooltip", "What the snapshot holds; label, note and export")
+                    QQC2.ToolTip.visible: hovered
+                    onClicked: {
+                        detailsSheet.snapshotId = row.snapshotId;
+                        detailsSheet.label = row.label;
+                        detailsSheet.note = row.note;
+                        detailsSheet.open();
+                    }
+                }
+                QQC2.ToolButton {
                     icon.name: row.pinned ? "window-unpin" : "pin"
                     text: row.pinned ? i18nc("@action:button", "Unpin") : i18nc("@action:button", "Pin")
                     display: QQC2.AbstractButton.IconOnly
@@ -195,10 +255,10 @@ Kirigami.ScrollablePage {
                 }
                 QQC2.Button {
                     objectName: "restoreButton"
-                    icon.name: "edit-undo"
+                    icon.name: "cryopod-restore"
                     text: i18nc("@action:button", "Restore")
                     enabled: !page.snapshotActions.busy
-                    onClicked: page.snapshotActions.restore(row.snapshotId)
+                    onClicked: page.restore(row.snapshotId, row.command)
                 }
             }
         }

@@ -29,6 +29,9 @@ void CryopodApp::initialize(QApplication &app)
         QIcon::setThemeName(QStringLiteral("breeze"));
     }
     QIcon::setFallbackThemeName(QStringLiteral("breeze"));
+    // Cryopod's own action icons (icons/actions, installed to hicolor) also
+    // when running from the build tree.
+    QIcon::setFallbackSearchPaths(QIcon::fallbackSearchPaths() << QStringLiteral(":/icons/actions"));
 
     KLocalizedString::setApplicationDomain("cryopod");
     KAboutData about(QStringLiteral("cryopod"),

@@ -19,6 +19,7 @@
 #include <QQuickWindow>
 #include <QScreen>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <algorithm>
@@ -46,7 +47,9 @@ inline void collectWarnings(QtMsgType type, const QMessageLogContext &context, c
 {
     // Warnings from our module's QML (not from Kirigami's or Qt's own files).
     const bool fromQml = (context.file && QByteArray(context.file).contains("io/github/cryopod/")) || message.contains(QLatin1String("io/github/cryopod/"));
-    if (type != QtDebugMsg && type != QtInfoMsg && fromQml) {
+    // KNotifications' complaints about our events (cryopod.notifyrc) too.
+    const bool fromNotifications = message.contains(QLatin1String("notifyrc"));
+    if (type != QtDebugMsg && type != QtInfoMsg && (fromQml || fromNotifications)) {
         qmlWarnings().append(message);
     }
     previousHandler()(type, context, message);
@@ -219,6 +222,22 @@ int runGuiTest(int argc, char **argv)
     qputenv("QT_QPA_PLATFORM", "xcb");
     qunsetenv("WAYLAND_DISPLAY");
     qputenv("QT_QUICK_CONTROLS_STYLE", "org.kde.desktop");
+    // The user's settings (CryopodSettings) of this run only.
+    QTemporaryDir config;
+    if (!config.isValid()) {
+        return 1;
+    }
+    qputenv("XDG_CONFIG_HOME", QFile::encodeName(config.path()));
+    // The notification events (app/cryopod/cryopod.notifyrc) where
+    // KNotifications looks for them once installed.
+    const QString data = config.filePath(QStringLiteral("data"));
+    QDir().mkpath(data + QStringLiteral("/knotifications6"));
+    if (!QFile::copy(QStringLiteral(CRYOPOD_NOTIFYRC), data + QStringLiteral("/knotifications6/cryopod.notifyrc"))) {
+        return 1;
+    }
+    const QByteArray dataDirs = qgetenv("XDG_DATA_DIRS");
+    const QByteArray dirs = QFile::encodeName(data) + ':' + (dataDirs.isEmpty() ? QByteArray("/usr/local/share:/usr/share") : dataDirs);
+    qputenv("XDG_DATA_DIRS", dirs);
     QApplication app(argc, argv);
     CryopodApp::initialize(app);
     Test test;

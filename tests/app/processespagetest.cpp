@@ -13,6 +13,7 @@
 #include "processmodel.h"
 
 #include <QIcon>
+#include <QImage>
 #include <QItemSelectionModel>
 #include <QPointer>
 #include <QSet>
@@ -228,6 +229,19 @@ private Q_SLOTS:
         waitForRefresh();
         QCOMPARE(selectedPid(), m_probe);
         selection->clear();
+    }
+
+    void testActionIcons()
+    {
+        // Cryopod's own action icons are found by name (from the resources
+        // here; installed, from hicolor) and are valid SVG.
+        for (const char *name : {"cryopod-snapshot", "cryopod-freeze", "cryopod-thaw", "cryopod-restore"}) {
+            const QIcon icon = QIcon::fromTheme(QString::fromLatin1(name));
+            QVERIFY2(!icon.isNull(), name);
+            QVERIFY2(!icon.pixmap(32, 32).isNull(), name);
+            QImage image(QStringLiteral(":/icons/actions/%1.svg").arg(QString::fromLatin1(name)));
+            QVERIFY2(!image.isNull(), name);
+        }
     }
 
     void testAboutPage()

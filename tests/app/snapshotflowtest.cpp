@@ -13,11 +13,16 @@
 
 #include "../backend/testprocesses.h"
 #include "guitestsupport.h"
+#include "processmodel.h"
 #include "snapshotactions.h"
+#include "snapshotdetailsmodel.h"
+#include "timelinemodel.h"
 
 #include <QFile>
+#include <QFileInfo>
 #include <QPointer>
 #include <QProcess>
+#include <QSettings>
 #include <QTemporaryDir>
 
 #include <csignal>
@@ -36,6 +41,37 @@ bool alive(qint64 pid)
 {
     return ::kill(pid_t(pid), 0) == 0;
 }
+
+// The checkpointability badge of a process in the window's ProcessModel.
+QString badgeOf(QAbstractItemModel *processModel, qint64 pid)
+{
+    QModelIndex index;
+    QMetaObject::invokeMethod(processModel, "indexForPid", Q_RETURN_ARG(QModelIndex, index), Q_ARG(int, int(pid)));
+    return index.siblingAtColumn(ProcessModel::CheckpointColumn).data(ProcessModel::CheckpointVerdictRole).toString();
+}
+
+// What SnapshotActions reported while an operation ran.
+struct ProgressRecorder {
+    QStringList steps;
+    qint64 maxDone = 0;
+    QMetaObject::Connection connection;
+
+    explicit ProgressRecorder(SnapshotActions *actions)
+    {
+        connection = QObject::connect(actions, &SnapshotActions::progressChanged, actions, [this, actions] {
+            if (!actions->step().isEmpty() && !steps.contains(actions->step())) {
+                steps.append(actions->step());
+            }
+            maxDone = std::max(maxDone, actions->doneBytes());
+        });
+    }
+    ~ProgressRecorder()
+    {
+        QObject::disconnect(connection);
+    }
+    ProgressRecorder(const ProgressRecorder &) = delete;
+    ProgressRecorder &operator=(const ProgressRecorder &) = delete;
+};
 } // namespace
 
 class SnapshotFlowTest : public QObject
@@ -139,6 +175,30 @@ private Q_SLOTS:
         movePointerAway(m_window);
         model->setProperty("refreshInterval", 2000);
 
+        // Its checkpointability badge: asked for lazily, answered by the
+        // engine through the helper, shown in words in its row.
+        auto *processModel = qobject_cast<QAbstractItemModel *>(model);
+        QVERIFY(processModel);
+        QString verdict;
+        QTRY_VERIFY_WITH_TIMEOUT((verdict = badgeOf(processModel, m_pid)) == QLatin1String("ok") || verdict == QLatin1String("caveat"), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(showsText(m_window, verdict == QLatin1String("ok") ? QStringLiteral("Yes") : QStringLiteral("With caveats")), kTimeout);
+
+        // The report, per process and fd, in a sheet.
+        QMetaObject::invokeMethod(find("reportAction"), "trigger");
+        auto *sheet = find("reportSheet");
+        QVERIFY(sheet);
+        QTRY_VERIFY_WITH_TIMEOUT(sheet->property("opened").toBool(), kTimeout);
+        auto *report = sheet->findChild<QAbstractItemModel *>(QStringLiteral("reportModel"));
+        QVERIFY(report);
+        QTRY_COMPARE_WITH_TIMEOUT(report->property("verdict").toString(), verdict, kTimeout);
+        QVERIFY(report->rowCount() >= 4); // the process and at least its fds 0-2
+        QTRY_VERIFY_WITH_TIMEOUT(showsText(m_window, QStringLiteral("Process %1 (wl_heap)").arg(m_pid)), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(messageShown(sheet->findChild<QQuickItem *>(QStringLiteral("reportVerdictMessage"))), kTimeout);
+        QVERIFY(waitForFrame(m_window));
+        QVERIFY(saveScreenshot(m_window, QStringLiteral("report.png")));
+        QMetaObject::invokeMethod(sheet, "close");
+        QTRY_VERIFY_WITH_TIMEOUT(!sheet->property("visible").toBool(), kTimeout);
+
         // Snapshot, with a label, from the dialog.
         auto *snapshotAction = find("snapshotAction");
         QVERIFY(snapshotAction && snapshotAction->property("enabled").toBool());
@@ -149,12 +209,18 @@ private Q_SLOTS:
         find("snapshotLabelField")->setProperty("text", QStringLiteral("before the test"));
         QSignalSpy taken(m_actions.data(), &SnapshotActions::snapshotTaken);
         QSignalSpy busy(m_actions.data(), &SnapshotActions::busyChanged);
+        const ProgressRecorder progress(m_actions);
         QMetaObject::invokeMethod(find("takeSnapshotAction"), "trigger");
         QVERIFY(m_actions->isBusy()); // on a worker thread: the window goes on
         QVERIFY(find("snapshotBusyMessage")->property("visible").toBool());
         QVERIFY2(taken.wait(5 * kTimeout), qPrintable(m_actions->errorString()));
         QVERIFY(!m_actions->isBusy());
         QCOMPARE(busy.count(), 2);
+        // The helper's phases arrived while it worked, with bytes.
+        QVERIFY2(progress.steps.contains(QStringLiteral("Letting the process run on")), qPrintable(progress.steps.join(QLatin1String(", "))));
+        QVERIFY(progress.maxDone > 0);
+        QCOMPARE(m_actions->step(), QString()); // reset at the end
+        QCOMPARE(m_window->property("lastNotification").toString(), QStringLiteral("snapshotTaken"));
         m_snapshotId = taken.at(0).at(0).toLongLong();
         m_targetId = taken.at(0).at(1).toLongLong();
         QVERIFY(m_snapshotId > 0 && m_targetId > 0);
@@ -185,6 +251,51 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(findItem(m_window->contentItem(), QStringLiteral("restoreButton")), kTimeout);
         QVERIFY(waitForFrame(m_window));
         QVERIFY(saveScreenshot(m_window, QStringLiteral("timeline.png")));
+
+        // Details, read from the image: the tree, memory, files, credentials.
+        auto *detailsButton = findItem(m_window->contentItem(), QStringLiteral("detailsButton"));
+        QVERIFY(detailsButton);
+        click(m_window, detailsButton);
+        movePointerAway(m_window);
+        auto *sheet = timeline->findChild<QObject *>(QStringLiteral("snapshotDetailsSheet"));
+        QVERIFY(sheet);
+        QTRY_VERIFY_WITH_TIMEOUT(sheet->property("opened").toBool(), kTimeout);
+        auto *details = sheet->findChild<QAbstractItemModel *>(QStringLiteral("snapshotDetailsModel"));
+        QVERIFY(details);
+        QTRY_VERIFY_WITH_TIMEOUT(!details->property("loading").toBool() && details->rowCount() > 0, kTimeout);
+        QVERIFY2(details->property("errorString").toString().isEmpty(), qPrintable(details->property("errorString").toString()));
+        QSet<QString> sections;
+        bool processRow = false;
+        for (int row = 0; row < details->rowCount(); ++row) {
+            const QModelIndex index = details->index(row, 0);
+            sections.insert(index.data(SnapshotDetailsModel::SectionRole).toString());
+            processRow = processRow || index.data(SnapshotDetailsModel::TitleRole).toString() == QStringLiteral("wl_heap (process %1)").arg(m_pid);
+        }
+        QVERIFY(processRow);
+        QCOMPARE(sections, (QSet<QString> {QStringLiteral("processes"), QStringLiteral("memory"), QStringLiteral("files"), QStringLiteral("credentials")}));
+        QTRY_VERIFY_WITH_TIMEOUT(showsText(m_window, QStringLiteral("Memory by region")), kTimeout);
+        QVERIFY(waitForFrame(m_window));
+        QVERIFY(saveScreenshot(m_window, QStringLiteral("snapshot-details.png")));
+
+        // A note, saved to the store and shown by the timeline's model.
+        find<QObject>("snapshotNoteEdit")->setProperty("text", QStringLiteral("taken by the GUI test"));
+        QMetaObject::invokeMethod(find("saveSnapshotTextAction"), "trigger");
+        auto *timelineModel = qobject_cast<QAbstractItemModel *>(list->property("model").value<QObject *>());
+        QVERIFY(timelineModel);
+        QCOMPARE(timelineModel->index(0, 0).data(TimelineModel::NoteRole).toString(), QStringLiteral("taken by the GUI test"));
+
+        // Export: an image file that the image library reads.
+        const QString exported = m_dir.filePath(QStringLiteral("exported.cryopod"));
+        QSignalSpy exportedSpy(m_actions.data(), &SnapshotActions::exported);
+        QMetaObject::invokeMethod(find("exportSnapshotAction"), "trigger");
+        QTRY_VERIFY_WITH_TIMEOUT(find("exportDialog")->property("opened").toBool(), kTimeout);
+        find("exportPathField")->setProperty("text", exported);
+        QMetaObject::invokeMethod(find("confirmExportAction"), "trigger");
+        QVERIFY2(exportedSpy.wait(5 * kTimeout), qPrintable(m_actions->errorString()));
+        QCOMPARE(exportedSpy.at(0).at(1).toString(), exported);
+        QVERIFY(QFileInfo(exported).size() > 0);
+        QMetaObject::invokeMethod(sheet, "close");
+        QTRY_VERIFY_WITH_TIMEOUT(!sheet->property("visible").toBool(), kTimeout);
     }
 
     void testTimelineOfTheSelectedProcess()
@@ -217,19 +328,48 @@ private Q_SLOTS:
         auto *restore = findItem(m_window->contentItem(), QStringLiteral("restoreButton"));
         QVERIFY(restore && restore->isEnabled());
         QSignalSpy restored(m_actions.data(), &SnapshotActions::restored);
+        const ProgressRecorder progress(m_actions);
         click(m_window, restore);
         movePointerAway(m_window);
         QVERIFY2(restored.wait(5 * kTimeout), qPrintable(m_actions->errorString()));
+        QVERIFY2(progress.steps.contains(QStringLiteral("Rebuilding the process")), qPrintable(progress.steps.join(QLatin1String(", "))));
+        QVERIFY(progress.maxDone > 0);
         m_restoredPid = restored.at(0).at(1).toLongLong();
         QCOMPARE(m_restoredPid, m_pid); // the same pid
         QVERIFY(alive(m_restoredPid));
         QTRY_VERIFY_WITH_TIMEOUT(messageShown(find<QQuickItem>("timelineRestoredMessage")), kTimeout);
 
-        // A second restore while it runs: its pid is taken, and the helper's
-        // message is shown inline.
-        QSignalSpy failed(m_actions.data(), &SnapshotActions::failed);
+        // Restore again while it runs: the window asks first. Cancel leaves
+        // it running; "Stop It and Restore" replaces it (same pid again).
+        auto *replaceDialog = find("replaceRunningDialog");
+        QVERIFY(replaceDialog);
         click(m_window, restore);
         movePointerAway(m_window);
+        QTRY_VERIFY_WITH_TIMEOUT(replaceDialog->property("opened").toBool(), kTimeout);
+        QCOMPARE(replaceDialog->property("pid").toLongLong(), m_restoredPid);
+        QVERIFY(waitForFrame(m_window));
+        QVERIFY(saveScreenshot(m_window, QStringLiteral("timeline-replace-running.png")));
+        QMetaObject::invokeMethod(replaceDialog, "close");
+        QTRY_VERIFY_WITH_TIMEOUT(!replaceDialog->property("visible").toBool(), kTimeout);
+        QVERIFY(!m_actions->isBusy());
+        QVERIFY(alive(m_restoredPid));
+        const QString startedBefore = readText(QStringLiteral("/proc/%1/stat").arg(m_restoredPid)).section(QLatin1Char(' '), 21, 21);
+
+        click(m_window, restore);
+        movePointerAway(m_window);
+        QTRY_VERIFY_WITH_TIMEOUT(replaceDialog->property("opened").toBool(), kTimeout);
+        restored.clear();
+        QMetaObject::invokeMethod(find("replaceAndRestoreAction"), "trigger");
+        QVERIFY2(restored.wait(5 * kTimeout), qPrintable(m_actions->errorString()));
+        QCOMPARE(restored.at(0).at(1).toLongLong(), m_pid);
+        QVERIFY(alive(m_pid));
+        // A new process (it started again), not the one that was running.
+        QVERIFY(readText(QStringLiteral("/proc/%1/stat").arg(m_pid)).section(QLatin1Char(' '), 21, 21) != startedBefore);
+
+        // Restoring over it without replacing: its pid is taken, and the
+        // helper's message is shown inline.
+        QSignalSpy failed(m_actions.data(), &SnapshotActions::failed);
+        QVERIFY(m_actions->restore(m_snapshotId, false));
         QVERIFY(failed.wait(5 * kTimeout));
         const QString error = m_actions->errorString();
         QVERIFY2(error.contains(QLatin1String("cryopod-helper")), qPrintable(error));
@@ -245,6 +385,153 @@ private Q_SLOTS:
         go.close();
         QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(m_stateDir + QStringLiteral("/result")), kTimeout);
         QCOMPARE(readText(m_stateDir + QStringLiteral("/result")), QStringLiteral("ok"));
+    }
+
+    void testCancelSnapshot()
+    {
+        // A process with enough memory that its snapshot takes a while.
+        QProcess big;
+        big.setStandardInputFile(QProcess::nullDevice());
+        big.setStandardOutputFile(QProcess::nullDevice());
+        big.setStandardErrorFile(QProcess::nullDevice());
+        big.setUnixProcessParameters(QProcess::UnixProcessFlag::CloseFileDescriptors | QProcess::UnixProcessFlag::ResetSignalHandlers);
+        const QString ready = m_dir.filePath(QStringLiteral("big-ready"));
+        big.start(QStringLiteral("/usr/bin/python3"),
+                  {QStringLiteral("-c"), QStringLiteral("import os, sys, time\nb = os.urandom(384 << 20)\nopen(sys.argv[1], 'w').close()\ntime.sleep(3600)\n"),
+                   ready});
+        QVERIFY(big.waitForStarted(kTimeout));
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(ready), kTimeout);
+        const qint64 pid = big.processId();
+
+        TimelineModel timeline;
+        QVERIFY(timeline.reload());
+        const int snapshotsBefore = timeline.count();
+
+        QSignalSpy cancelled(m_actions.data(), &SnapshotActions::cancelled);
+        QSignalSpy taken(m_actions.data(), &SnapshotActions::snapshotTaken);
+        QVERIFY(m_actions->snapshot(int(pid)));
+        // Cancel from the window once the image is on its way.
+        QTRY_VERIFY_WITH_TIMEOUT(m_actions->doneBytes() > 0 || !m_actions->isBusy(), 5 * kTimeout);
+        QVERIFY2(m_actions->isBusy(), "the snapshot was done before it could be cancelled");
+        QVERIFY(m_actions->progress() > 0 && m_actions->progress() < 1);
+        QVERIFY(!m_actions->progressText().isEmpty());
+        QVERIFY(waitForFrame(m_window));
+        QVERIFY(saveScreenshot(m_window, QStringLiteral("snapshot-progress.png")));
+        auto *cancel = find("cancelOperationAction");
+        QVERIFY(cancel && cancel->property("enabled").toBool());
+        QMetaObject::invokeMethod(cancel, "trigger");
+        QVERIFY(!m_actions->canCancel());
+        QVERIFY2(cancelled.wait(5 * kTimeout), qPrintable(m_actions->errorString()));
+        QCOMPARE(taken.count(), 0);
+        QVERIFY(m_actions->errorString().isEmpty());
+        QCOMPARE(m_window->property("lastNotification").toString(), QStringLiteral("operationCancelled"));
+
+        // The process runs on, unchanged; nothing was stored.
+        QVERIFY(alive(pid));
+        QTRY_VERIFY_WITH_TIMEOUT(
+            QStringLiteral("SR").contains(readText(QStringLiteral("/proc/%1/stat").arg(pid)).section(QLatin1Char(')'), -1).trimmed().left(1)), kTimeout);
+        QVERIFY(timeline.reload());
+        QCOMPARE(timeline.count(), snapshotsBefore);
+        big.kill();
+        big.waitForFinished(kTimeout);
+    }
+
+    void testFreezeAndThaw()
+    {
+        QProcess sleeper;
+        sleeper.setStandardInputFile(QProcess::nullDevice());
+        sleeper.setStandardOutputFile(QProcess::nullDevice());
+        sleeper.setStandardErrorFile(QProcess::nullDevice());
+        sleeper.setUnixProcessParameters(QProcess::UnixProcessFlag::CloseFileDescriptors);
+        sleeper.start(QStringLiteral("/bin/sleep"), {QStringLiteral("3600")});
+        QVERIFY(sleeper.waitForStarted(kTimeout));
+        const qint64 pid = sleeper.processId();
+
+        QMetaObject::invokeMethod(find("processesAction"), "trigger");
+        QTRY_VERIFY_WITH_TIMEOUT(layersIdle(m_window) && !page("timelinePage"), kTimeout);
+        find("searchField")->setProperty("text", QString::number(pid));
+        auto *model = qobject_cast<QAbstractItemModel *>(find("processModel"));
+        auto frozen = [&] {
+            QModelIndex index;
+            QMetaObject::invokeMethod(model, "indexForPid", Q_RETURN_ARG(QModelIndex, index), Q_ARG(int, int(pid)));
+            return index.data(ProcessModel::FrozenRole).toBool();
+        };
+        QSignalSpy changed(m_actions.data(), &SnapshotActions::freezeChanged);
+        m_actions->freeze(int(pid));
+        QVERIFY2(changed.wait(kTimeout), qPrintable(m_actions->errorString()));
+        QCOMPARE(changed.at(0).at(1).toBool(), true);
+        QTRY_VERIFY_WITH_TIMEOUT(frozen(), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(showsText(m_window, QStringLiteral("sleep (frozen)")), kTimeout);
+        QVERIFY(waitForFrame(m_window));
+        QVERIFY(saveScreenshot(m_window, QStringLiteral("frozen.png")));
+
+        m_actions->thaw(int(pid));
+        QVERIFY2(changed.wait(kTimeout), qPrintable(m_actions->errorString()));
+        QCOMPARE(changed.at(1).at(1).toBool(), false);
+        QTRY_VERIFY_WITH_TIMEOUT(!frozen(), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(showsText(m_window, QStringLiteral("sleep")), kTimeout);
+        sleeper.kill();
+        sleeper.waitForFinished(kTimeout);
+        find("searchField")->setProperty("text", QString());
+    }
+
+    void testSettingsFirstRunAndRetention()
+    {
+        // First run: the welcome explains the app until it is dismissed.
+        auto *settings = find("settings");
+        QVERIFY(settings);
+        QVERIFY(settings->property("firstRun").toBool());
+        QVERIFY(find<QQuickItem>("welcomeMessage")->isVisible());
+        QMetaObject::invokeMethod(find("welcomeDoneAction"), "trigger");
+        QVERIFY(!settings->property("firstRun").toBool());
+
+        // The Settings page (FormCard) changes what Snapshot does.
+        QMetaObject::invokeMethod(find("settingsAction"), "trigger");
+        QTRY_VERIFY_WITH_TIMEOUT(page("settingsPage") && layersIdle(m_window), kTimeout);
+        auto *keepLast = page("settingsPage")->findChild<QObject *>(QStringLiteral("keepLastSpinBox"));
+        auto *level = page("settingsPage")->findChild<QObject *>(QStringLiteral("compressionLevelSpinBox"));
+        QVERIFY(keepLast && level);
+        keepLast->setProperty("value", 1);
+        level->setProperty("value", 3);
+        QCOMPARE(settings->property("keepLast").toInt(), 1);
+        QCOMPARE(m_actions->keepLast(), 1);
+        QCOMPARE(m_actions->compressionLevel(), 3);
+        QVERIFY(waitForFrame(m_window));
+        QVERIFY(saveScreenshot(m_window, QStringLiteral("settings.png")));
+        // Saved at once, where QSettings keeps the user's configuration.
+        QSettings stored(QSettings::IniFormat, QSettings::UserScope, QStringLiteral("cryopod"), QStringLiteral("cryopod"));
+        QCOMPARE(stored.value(QStringLiteral("Retention/keepLast")).toInt(), 1);
+        QCOMPARE(stored.value(QStringLiteral("Store/compressionLevel")).toInt(), 3);
+
+        // Retention: two snapshots of a program keep the newest; then a
+        // snapshot that stops the program.
+        QProcess sleeper;
+        sleeper.setStandardInputFile(QProcess::nullDevice());
+        sleeper.setStandardOutputFile(QProcess::nullDevice());
+        sleeper.setStandardErrorFile(QProcess::nullDevice());
+        sleeper.setUnixProcessParameters(QProcess::UnixProcessFlag::CloseFileDescriptors);
+        sleeper.start(QStringLiteral("/bin/sleep"), {QStringLiteral("3600")});
+        QVERIFY(sleeper.waitForStarted(kTimeout));
+        const int pid = int(sleeper.processId());
+        QSignalSpy taken(m_actions.data(), &SnapshotActions::snapshotTaken);
+        QList<qint64> ids;
+        for (bool keepRunning : {true, true, false}) {
+            QVERIFY(m_actions->snapshot(pid, QString(), keepRunning));
+            QVERIFY2(taken.wait(5 * kTimeout), qPrintable(m_actions->errorString()));
+            ids.append(taken.constLast().at(0).toLongLong());
+        }
+        TimelineModel timeline;
+        timeline.setTargetId(taken.constLast().at(1).toLongLong());
+        QVERIFY(timeline.reload());
+        QCOMPARE(timeline.count(), 1);
+        QCOMPARE(timeline.index(0, 0).data(TimelineModel::SnapshotIdRole).toLongLong(), ids.constLast());
+        // The last one stopped it.
+        QTRY_COMPARE_WITH_TIMEOUT(sleeper.state(), QProcess::NotRunning, kTimeout);
+        QCOMPARE(sleeper.exitStatus(), QProcess::CrashExit); // SIGKILL
+
+        QMetaObject::invokeMethod(find("resetSettingsButton"), "clicked");
+        QTRY_COMPARE_WITH_TIMEOUT(m_actions->keepLast(), 0, kTimeout);
+        QCOMPARE(m_actions->compressionLevel(), 1);
     }
 
     void testNoQmlWarnings()

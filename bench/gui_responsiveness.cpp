@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// gui_responsiveness: the GUI's figures of issue 8, each printed next to its
+// limit:
+//   1. the process tree's refresh with 2,000 (more) processes: the /proc
+//      scan (worker thread) and applying it to ProcessModel (UI thread),
+//      < 50 ms each;
+//   2. the timeline of a store with 10,000 snapshots: TimelineModel::reload
+//      on a freshly opened store, < 200 ms;
+//   3. app start to first frame: QApplication, the Main window from the
+//      io.github.cryopod module, first frame swapped, < 1 s (on a private
+//      Xvfb, Mesa llvmpipe).
+// A program, not a test: run it as root (the timeline's snapshots are
+// imports of one real image that the engine takes of a child) on a quiet
+// machine.
+//
+// usage: gui_responsiveness [--processes N] [--snapshots N] [--keep DIR]
+
+#include "application.h"
+#include "engine.h"
+#include "processmodel.h"
+#include "processscanner.h"
+#include "snapshotstore.h"
+#include "timelinemodel.h"
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QQmlApplicationEngine>
+#include <QQuickWindow>
+#include <QTemporaryDir>
+
+#include "../tests/app/xvfbserver.h" // after Qt's headers, as in the GUI tests
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace
+{
+[[noreturn]] void die(const std::string &message)
+{
+    std::fprintf(stderr, "gui_responsiveness: %s\n", message.c_str());
+    std::fflush(nullptr);
+    ::_exit(1); // not through the destructors of a half-used QApplication
+}
+
+void line(const char *what, double ms, double limitMs)
+{
+    std::printf("%-58s %9.2f ms   limit %6.0f ms   %s\n", what, ms, limitMs, ms < limitMs ? "ok" : "OVER");
+}
+
+// A child running `sleep` with /dev/null on 0-2 and no other fd: a fresh
+// program, not a copy of this one's mappings.
+pid_t spawnIdle()
+{
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        die(std::string("fork: ") + std::strerror(errno));
+    }
+    if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        const int null = ::open("/dev/null", O_RDWR);
+        for (int fd = 0; fd < 3; ++fd) {
+            ::dup2(null, fd);
+        }
+        ::close_range(3, ~0U, 0);
+        ::execl("/bin/sleep", "sleep", "3600", static_cast<char *>(nullptr));
+        ::_exit(127);
+    }
+    return pid;
+}
+
+void reap(std::vector<pid_t> &pids)
+{
+    for (pid_t pid : pids) {
+        ::kill(pid, SIGKILL);
+    }
+    for (pid_t pid : pids) {
+        ::waitpid(pid, nullptr, 0);
+    }
+    pids.clear();
+}
+
+// 1. The tree: a scan and its application, the second time (every row known:
+// what each refresh does), and once with 10 % of the processes replaced.
+void processTree(int count)
+{
+    std::vector<pid_t> children;
+    children.reserve(size_t(count));
+    for (int i = 0; i < count; ++i) {
+        children.push_back(spawnIdle());
+    }
+    ProcessModel model;
+    model.setActive(false);
+    model.setCheckpointReports(false);
+    QElapsedTimer timer;
+    double scanMs = 0, firstApplyMs = 0, applyMs = 0, churnApplyMs = 0;
+    ProcessSnapshot snapshot = ProcessScanner::scan();
+    timer.start();
+    model.applySnapshot(snapshot);
+    firstApplyMs = timer.nsecsElapsed() / 1e6;
+    for (int i = 0; i < 5; ++i) {
+        timer.restart();
+        snapshot = ProcessScanner::scan();
+        scanMs = i == 0 ? timer.nsecsElapsed() / 1e6 : std::min(scanMs, timer.nsecsElapsed() / 1e6);
+        timer.restart();
+        model.applySnapshot(snapshot);
+        applyMs = i == 0 ? timer.nsecsElapsed() / 1e6 : std::min(applyMs, timer.nsecsElapsed() / 1e6);
+    }
+    std::vector<pid_t> replaced(children.end() - count / 10, children.end());
+    children.resize(children.size() - replaced.size());
+    reap(replaced);
+    for (int i = 0; i < count / 10; ++i) {
+        children.push_back(spawnIdle());
+    }
+    snapshot = ProcessScanner::scan();
+    timer.restart();
+    model.applySnapshot(snapshot);
+    churnApplyMs = timer.nsecsElapsed() / 1e6;
+    std::printf("1. process tree: %lld processes in the model (%d started for the bench)\n", static_cast<long long>(model.processCount()), count);
+    line("   /proc scan (worker thread), best of 5", scanMs, 50);
+    line("   apply to ProcessModel (UI thread), unchanged tree", applyMs, 50);
+    line("   apply to ProcessModel, 10 % of the processes replaced", churnApplyMs, 50);
+    line("   apply to ProcessModel, first fill (once, at start)", firstApplyMs, 50);
+    reap(children);
+}
+
+// 2. The timeline: a store of `count` snapshots (imports of one image).
+void timeline(int count, const QString &dir)
+{
+    const pid_t child = spawnIdle();
+    const std::string image = QString(dir + QStringLiteral("/idle.cryopod")).toStdString();
+    {
+        const int fd = ::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            die(std::string("create ") + image + ": " + std::strerror(errno));
+        }
+        cryopod::engine::CheckpointOptions options;
+        auto taken = cryopod::engine::checkpoint(child, fd, options);
+        ::close(fd);
+        std::vector<pid_t> done {child};
+        reap(done);
+        if (!taken) {
+            die("checkpoint of the idle child: " + taken.error().describe() + " (run as root)");
+        }
+    }
+    const std::string storeDir = QString(dir + QStringLiteral("/store")).toStdString();
+    {
+        auto store = cryopod::store::SnapshotStore::open(storeDir);
+        if (!store) {
+            die(store.error().describe());
+        }
+        QElapsedTimer timer;
+        timer.start();
+        for (int i = 0; i < count; ++i) {
+            auto id = (*store)->importImage(image);
+            if (!id) {
+                die("import: " + id.error().describe());
+            }
+        }
+        std::printf("2. timeline: %d snapshots imported in %.1f s (setup, not measured)\n", count, timer.nsecsElapsed() / 1e9);
+    }
+    double first = 0, best = 1e30;
+    int rows = 0;
+    for (int i = 0; i < 5; ++i) {
+        TimelineModel model; // opens the store on its first reload
+        model.setStorePath(QString::fromStdString(storeDir));
+        QElapsedTimer timer;
+        timer.start();
+        if (!model.reload()) {
+            die(model.errorString().toStdString());
+        }
+        const double ms = timer.nsecsElapsed() / 1e6;
+        first = i == 0 ? ms : first;
+        best = std::min(best, ms);
+        rows = model.count();
+    }
+    std::printf("   %d rows\n", rows);
+    line("   TimelineModel::reload, store just opened (first run)", first, 200);
+    line("   TimelineModel::reload, store just opened (best of 5)", best, 200);
+}
+
+// 3. Start to first frame, in this process (QApplication already exists
+// for the whole bench: measured from creating the engine, plus the
+// QApplication's own start measured before).
+void startUp(double applicationMs)
+{
+    QElapsedTimer timer;
+    timer.start();
+    QQmlApplicationEngine engine;
+    CryopodApp::setupEngine(engine);
+    engine.loadFromModule(CryopodApp::qmlModule, CryopodApp::mainComponent);
+    if (engine.rootObjects().isEmpty()) {
+        die("the Main window did not load");
+    }
+    auto *window = qobject_cast<QQuickWindow *>(engine.rootObjects().constFirst());
+    const double loadedMs = timer.nsecsElapsed() / 1e6;
+    bool swapped = false;
+    QObject::connect(window, &QQuickWindow::frameSwapped, window, [&] { swapped = true; });
+    window->show();
+    while (!swapped && timer.elapsed() < 30000) {
+        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+    }
+    const double frameMs = timer.nsecsElapsed() / 1e6;
+    std::printf("3. app start: QApplication and set-up %.1f ms, Main loaded %.1f ms, first frame %.1f ms\n", applicationMs, loadedMs, frameMs);
+    line("   start to first frame (QApplication to frameSwapped)", applicationMs + frameMs, 1000);
+}
+} // namespace
+
+int main(int argc, char **argv)
+{
+    int processes = 2000;
+    int snapshots = 10000;
+    QString keep;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--processes" && i + 1 < argc) {
+            processes = std::atoi(argv[++i]);
+        } else if (arg == "--snapshots" && i + 1 < argc) {
+            snapshots = std::atoi(argv[++i]);
+        } else if (arg == "--keep" && i + 1 < argc) {
+            keep = QString::fromLocal8Bit(argv[++i]);
+        } else {
+            std::fprintf(stderr, "usage: gui_responsiveness [--processes N] [--snapshots N] [--keep DIR]\n");
+            return 2;
+        }
+    }
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    XvfbServer xvfb;
+    if (!xvfb.start()) {
+        die("no Xvfb");
+    }
+    qputenv("DISPLAY", xvfb.display());
+    qputenv("QT_QPA_PLATFORM", "xcb");
+    qputenv("QT_QUICK_CONTROLS_STYLE", "org.kde.desktop");
+    QTemporaryDir config;
+    qputenv("XDG_CONFIG_HOME", QFile::encodeName(config.path()));
+    QElapsedTimer started;
+    started.start();
+    QApplication app(argc, argv);
+    CryopodApp::initialize(app);
+    const double applicationMs = started.nsecsElapsed() / 1e6;
+
+    QTemporaryDir temporary;
+    const QString dir = keep.isEmpty() ? temporary.path() : keep;
+    startUp(applicationMs);
+    processTree(processes);
+    timeline(snapshots, dir);
+    return 0;
+}
