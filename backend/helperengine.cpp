@@ -69,9 +69,10 @@ Error HelperEngine::callError(const HelperCall &call)
     return Error{code, "cryopod-helper: " + message};
 }
 
-HelperEngine::Producer::Producer(HelperClient &client, std::optional<int> compressionLevel)
+HelperEngine::Producer::Producer(HelperClient &client, std::optional<int> compressionLevel, bool lowPause)
     : m_client(client)
     , m_level(compressionLevel)
+    , m_lowPause(lowPause)
 {
     m_client.setBlockingCalls(true);
 }
@@ -83,6 +84,7 @@ Result<void> HelperEngine::Producer::start(pid_t pid, UniqueFd fd)
     }
     QVariantMap options;
     options.insert(QStringLiteral("leave-running"), m_leaveRunning);
+    options.insert(QStringLiteral("low-pause"), m_lowPause);
     if (m_level) {
         options.insert(QStringLiteral("compression-level"), *m_level);
     } else {

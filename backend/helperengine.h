@@ -35,7 +35,9 @@ public:
         // client outlives the producer.
         // compressionLevel: the zstd level of the stream; none: the pages travel
         // uncompressed (the store compresses what it keeps by itself).
-        explicit Producer(HelperClient &client, std::optional<int> compressionLevel = std::nullopt);
+        // lowPause: the tree runs on once its state and a copy of its memory
+        // are taken (the helper's default); false: stopped for the whole capture.
+        explicit Producer(HelperClient &client, std::optional<int> compressionLevel = std::nullopt, bool lowPause = true);
         void setJobObserver(JobObserver observer)
         {
             m_observer = std::move(observer);
@@ -52,6 +54,7 @@ public:
         HelperClient &m_client;
         std::optional<int> m_level;
         bool m_leaveRunning = true;
+        bool m_lowPause = true;
         JobObserver m_observer;
         QPointer<HelperCall> m_call;
     };

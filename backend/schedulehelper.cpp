@@ -12,9 +12,7 @@ using namespace cryopod::schedule;
 ProducerTaker::Factory ScheduleHelper::producerFactory(HelperClient &client)
 {
     return [&client](const Schedule &schedule) -> std::unique_ptr<store::ImageProducer> {
-        if (schedule.mode == SnapshotMode::Freeze) {
-            return nullptr; // see schedulerunner.h: not supported yet
-        }
-        return std::make_unique<HelperEngine::Producer>(client);
+        // Freeze: the tree stopped for the whole capture (no copy-on-write copy).
+        return std::make_unique<HelperEngine::Producer>(client, std::nullopt, schedule.mode == SnapshotMode::KeepRunning);
     };
 }

@@ -3,7 +3,7 @@
 //
 // How the schedule runner takes snapshots through cryopod-helper: the same
 // HelperEngine::Producer as `cryopodctl snapshot` (uncompressed stream into
-// the store). Mode "freeze" has no producer yet (see SnapshotMode).
+// the store); mode "freeze" asks the helper not to take a low-pause snapshot.
 #pragma once
 
 #include "schedulerunner.h"

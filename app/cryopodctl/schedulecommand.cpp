@@ -45,8 +45,8 @@ const char scheduleUsage[] = "usage: cryopodctl schedule COMMAND [ARGS...] [--st
                              "WHEN: --every N[s|m|h|d] | --hourly [MM] | --daily HH:MM | --weekly DAY HH:MM\n"
                              "options of add:\n"
                              "  --name TEXT        a name\n"
-                             "  --mode running|freeze  keep the tree running (default) or freeze it with the\n"
-                             "                     cgroup freezer for the whole capture\n"
+                             "  --mode running|freeze  stop the tree only while its state and a copy of its\n"
+                             "                     memory are taken (default), or for the whole capture\n"
                              "  --keep-last N  --keep-hourly N  --keep-daily N  --keep-weekly N  --keep-monthly N\n"
                              "                     retention: the N newest, and the newest of each of the N\n"
                              "                     newest hours, days, weeks, months (none: keep all)\n"
@@ -174,9 +174,8 @@ int runAdd(const QStringList &list)
     s.enabled = !args.has("--paused");
     if (const auto m = args.value("--mode")) {
         if (*m == QLatin1String("freeze")) {
-            return usage(QStringLiteral("--mode freeze is not supported yet: the engine cannot checkpoint a tree the cgroup freezer holds"));
-        }
-        if (*m != QLatin1String("running")) {
+            s.mode = SnapshotMode::Freeze;
+        } else if (*m != QLatin1String("running")) {
             return usage(QStringLiteral("--mode is 'running' or 'freeze', not '%1'").arg(*m));
         }
     }

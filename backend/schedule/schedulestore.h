@@ -39,11 +39,11 @@ struct ScheduleTarget {
 };
 
 enum class SnapshotMode {
-    KeepRunning, // the engine stops the tree only while it reads it
-    // The whole tree frozen by the cgroup freezer around the capture. Not
-    // supported yet: tried as the helper's Freeze -> Checkpoint -> Thaw, the
-    // checkpoint of the frozen tree did not finish (the engine's ptrace stops
-    // wait for tasks the freezer holds); refused when a schedule is made.
+    // The tree stops only while its state and a copy-on-write copy of its
+    // memory are taken (docs/low-pause.md).
+    KeepRunning,
+    // The tree stays stopped for the whole capture (the engine's freeze, no
+    // copy of its memory).
     Freeze,
 };
 

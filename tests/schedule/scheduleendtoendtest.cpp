@@ -9,7 +9,8 @@
 // exactly the three newest snapshots the runs took are in the store, every
 // older one was removed by retention, the store checks clean, and the
 // workload still passes its own check. Then the workload goes and the next
-// run is recorded as skipped, target gone. "freeze" mode is refused.
+// run is recorded as skipped, target gone. "freeze" mode (the tree stopped
+// for the whole capture) takes its snapshots too.
 
 #include "helpertestenv.h"
 
@@ -141,18 +142,31 @@ private Q_SLOTS:
         QCOMPARE(jsonOf(ctl(store, {QStringLiteral("list"), QStringLiteral("--json")})).size(), 3);
     }
 
-    void freezeModeIsRefused()
+    void freezeModeTakesSnapshots()
     {
-        // Freeze -> Checkpoint -> Thaw through the helper did not finish (the
-        // engine cannot checkpoint a tree the cgroup freezer holds): refused
-        // when the schedule is made, not failing at every run.
-        const QString state = m_env.userDirectory(kUser);
-        const QString store = state + QStringLiteral("/store-freeze");
+        const QString state = m_env.userDirectory(kUser); // a new one
+        const QString store = state + QStringLiteral("/store");
+        auto workload = m_env.startProcess(kUser, QStringLiteral(WL_HEAP), {state}, state);
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(state + QStringLiteral("/ready")), 15000);
+        const QString pid = QString::number(workload->processId());
         ClientRun add = ctl(store,
-                            {QStringLiteral("schedule"), QStringLiteral("add"), QString::number(::getpid()), QStringLiteral("--every"), QStringLiteral("1s"),
-                             QStringLiteral("--mode"), QStringLiteral("freeze")});
-        QCOMPARE(add.exitCode, 2);
-        QVERIFY2(add.stderrText.contains(QLatin1String("--mode freeze is not supported yet")), qPrintable(output(add)));
+                            {QStringLiteral("schedule"), QStringLiteral("add"), pid, QStringLiteral("--every"), QStringLiteral("1s"), QStringLiteral("--mode"),
+                             QStringLiteral("freeze")});
+        QVERIFY2(add.exitCode == 0, qPrintable(output(add)));
+        ClientRun run = ctl(store, {QStringLiteral("schedule"), QStringLiteral("run"), QStringLiteral("--for"), QStringLiteral("3")}, 60000);
+        QVERIFY2(run.exitCode == 0, qPrintable(output(run)));
+        const QJsonArray recorded = jsonOf(ctl(store, {QStringLiteral("schedule"), QStringLiteral("runs"), QStringLiteral("1"), QStringLiteral("--json")}));
+        QVERIFY2(recorded.size() >= 2, qPrintable(output(run)));
+        for (const QJsonValue &v : recorded) {
+            QCOMPARE(v.toObject().value(QStringLiteral("outcome")).toString(), QStringLiteral("taken"));
+        }
+        const char s = processState(workload->processId());
+        QVERIFY(s != 't' && s != 'T');
+        QFile go(state + QStringLiteral("/go"));
+        QVERIFY(go.open(QIODevice::WriteOnly));
+        go.close();
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(state + QStringLiteral("/result")), 20000);
+        QCOMPARE(readFile(state + QStringLiteral("/result")), QStringLiteral("ok"));
     }
 };
 
