@@ -3,6 +3,9 @@
 #include "regs.h"
 
 #include <cstring>
+#include <ctime>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 
 namespace cryopod::engine
 {
@@ -26,6 +29,40 @@ user_regs_struct fromImageRegs(const image::X86Regs &regs)
 
 // ---- dump
 
+namespace
+{
+constexpr int64_t kErestartRestartblock = -516;
+constexpr uint64_t kMaxClockId = 11; // CLOCK_TAI, the last of the kernel's clocks
+
+// A timespec that clock_nanosleep would accept, readable at addr.
+bool validTimespecAt(pid_t tid, uint64_t addr)
+{
+    timespec ts{};
+    const iovec local{&ts, sizeof ts};
+    const iovec remote{reinterpret_cast<void *>(addr), sizeof ts};
+    auto n = vmRead(tid, {&local, 1}, {&remote, 1});
+    return n && *n == sizeof ts && ts.tv_sec >= 0 && ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L;
+}
+
+// A thread whose interrupted call the kernel had already restarted once
+// (after any stop: SIGSTOP/SIGCONT, a debugger, an earlier checkpoint that
+// let it run on) sits in restart_syscall: orig_rax is SYS_restart_syscall and
+// what to do lives in the kernel's restart block, which the restored thread
+// does not have (its restart_syscall returns EINTR). The argument registers
+// still hold the original call's. The one restart-block call recognised
+// without doubt from them is a relative clock_nanosleep (what glibc's
+// nanosleep, usleep and sleep make): a clock id, flags 0, a readable
+// timespec. Returns its number, or -1 when it is not that one (poll, futex
+// waits, a raw nanosleep: left as they are, they see EINTR after a restore).
+int64_t callBehindRestartSyscall(pid_t tid, const user_regs_struct &regs)
+{
+    if (regs.rdi <= kMaxClockId && regs.rsi == 0 && validTimespecAt(tid, regs.rdx)) {
+        return SYS_clock_nanosleep;
+    }
+    return -1;
+}
+} // namespace
+
 Result<void> dumpRegs(const Tracee &tracee, image::ThreadRecord &thread)
 {
     const std::string what = "registers of thread " + std::to_string(tracee.tid());
@@ -33,7 +70,15 @@ Result<void> dumpRegs(const Tracee &tracee, image::ThreadRecord &thread)
     if (!regs) {
         return std::unexpected(regs.error().context(what));
     }
-    thread.regs = toImageRegs(*regs);
+    // The image gets the call itself, restarted as such by restartedRegs();
+    // the thread's own registers stay as they are.
+    user_regs_struct saved = *regs;
+    if (static_cast<int64_t>(saved.orig_rax) == SYS_restart_syscall && static_cast<int64_t>(saved.rax) == kErestartRestartblock) {
+        if (const int64_t call = callBehindRestartSyscall(tracee.tid(), saved); call >= 0) {
+            saved.orig_rax = static_cast<uint64_t>(call);
+        }
+    }
+    thread.regs = toImageRegs(saved);
     auto fp = tracee.getFpRegs();
     if (!fp) {
         return std::unexpected(fp.error().context(what));

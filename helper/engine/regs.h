@@ -9,6 +9,11 @@
 // (-512 ERESTARTSYS, -513 ERESTARTNOINTR, -514 ERESTARTNOHAND, -516
 // ERESTART_RESTARTBLOCK), rip just after the `syscall` instruction: the
 // kernel would restart it on the way back to user space (see ThreadRecord).
+// One exception: a thread inside restart_syscall (its call was interrupted and
+// restarted before, e.g. by an earlier checkpoint that let it run on) gets
+// the call behind it as orig_rax in the image when that can be told from its
+// arguments (a relative clock_nanosleep), since the restored thread has no
+// restart block for restart_syscall to run.
 #pragma once
 
 #include "ptrace_inject.h"

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// Low-pause checkpoints (docs/low-pause.md) of workloads that keep writing
+// at full speed: many snapshots in a row, each one restored and checked by
+// the workload itself to hold one instant (wl_versions: every element the
+// same pass; wl_threads: threads writing during the snapshot). And the
+// frozen dump with its reason where no copy is taken.
+#include "engine.h"
+#include "workloadrun.h"
+
+#include <QDir>
+#include <QFile>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <csignal>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace cryopod;
+
+using namespace workloadrun;
+
+class LowPauseTest : public QObject
+{
+    Q_OBJECT
+
+    void snapshotsInARow(const char *program, int count)
+    {
+        QTemporaryDir state;
+        QVERIFY(state.isValid());
+        const pid_t pid = start(program, state.path());
+        QVERIFY(pid > 0);
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(state.filePath(QStringLiteral("ready"))), 20000);
+        QTest::qWait(200);
+        QTemporaryDir images;
+        QStringList taken;
+        for (int i = 0; i < count; ++i) {
+            const QString image = images.filePath(QStringLiteral("%1.cryopod").arg(i));
+            const int fd = open(image.toLocal8Bit().constData(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            QVERIFY(fd >= 0);
+            engine::CheckpointOptions options;
+            options.lowPause = qEnvironmentVariableIsEmpty("LP_OFF");
+            options.compress = i % 2 == 0; // both kinds of image
+            auto result = engine::checkpoint(pid, fd, options);
+            close(fd);
+            QVERIFY2(result, result ? "" : result.error().describe().c_str());
+            QVERIFY2(result->lowPause || !options.lowPause, result->lowPauseFallback.c_str());
+            QVERIFY(result->pauseNs < result->totalNs);
+            QCOMPARE(::kill(pid, 0), 0); // runs on
+            taken << image;
+            QTest::qWait(30);
+        }
+        ::kill(pid, SIGKILL);
+        QCOMPARE(waitpid(pid, nullptr, 0), pid);
+        for (const QString &image : std::as_const(taken)) {
+            QString why;
+            QVERIFY2(restoreAndVerify(image, state.path(), pid, &why), qPrintable(image + QStringLiteral(": ") + why));
+        }
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        // Restored workloads are our children; a lost one would be reaped by us.
+        prctl(PR_SET_CHILD_SUBREAPER, 1);
+    }
+
+    // A 32 MiB array rewritten pass after pass with no pause: every snapshot
+    // restores to one pass (the workload checks every element).
+    void versionsWhileItWrites()
+    {
+        snapshotsInARow(WL_VERSIONS, 6);
+    }
+
+    // Threads computing and writing while the snapshots are taken.
+    void threadsWhileTheyRun()
+    {
+        snapshotsInARow(WL_THREADS, 3);
+    }
+
+    // Where no copy is taken the checkpoint is a frozen one and says why.
+    void fallbackSaysWhy()
+    {
+        const size_t big = (256u << 20) + (8u << 20);
+        const pid_t pid = fork();
+        if (pid == 0) {
+            auto *p = static_cast<char *>(mmap(nullptr, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+            madvise(p, big, MADV_DONTFORK);
+            for (size_t i = 0; i < big; i += 4096) {
+                p[i] = 1;
+            }
+            const int null = open("/dev/null", O_RDWR);
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+            close_range(3, ~0u, 0);
+            for (;;) {
+                pause();
+            }
+        }
+        QTest::qWait(500);
+        QTemporaryDir images;
+        const QString image = images.filePath(QStringLiteral("big.cryopod"));
+        const int fd = open(image.toLocal8Bit().constData(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        engine::CheckpointOptions options;
+        options.lowPause = true;
+        auto result = engine::checkpoint(pid, fd, options);
+        close(fd);
+        ::kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        QVERIFY(!result->lowPause);
+        QVERIFY2(result->lowPauseFallback.find("MADV_DONTFORK or MADV_WIPEONFORK") != std::string::npos, result->lowPauseFallback.c_str());
+
+        // --kill: nothing runs on, so no copy either.
+        QTemporaryDir state;
+        const pid_t wl = start(WL_VERSIONS, state.path());
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(state.filePath(QStringLiteral("ready"))), 20000);
+        const int fd2 = open(images.filePath(QStringLiteral("kill.cryopod")).toLocal8Bit().constData(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        options.leaveRunning = false;
+        auto killed = engine::checkpoint(wl, fd2, options);
+        close(fd2);
+        QVERIFY2(killed, killed ? "" : killed.error().describe().c_str());
+        QVERIFY(!killed->lowPause);
+        QVERIFY2(killed->lowPauseFallback.find("killed") != std::string::npos, killed->lowPauseFallback.c_str());
+        waitpid(wl, nullptr, 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(LowPauseTest)
+#include "lowpausetest.moc"
