@@ -457,4 +457,22 @@ cryopod::Result<void> Cgroups::thaw(pid_t pid, int timeoutMs) const
     return setFrozen(*cg, false, timeoutMs);
 }
 
+cryopod::Result<cryopod::engine::OutsideFreezer> Cgroups::outsideFreezer(pid_t pid, int timeoutMs) const
+{
+    auto cg = cgroupOf(pid);
+    if (!cg) {
+        return std::unexpected(cg.error());
+    }
+    auto frozen = cgroupFrozen(*cg);
+    if (!frozen) {
+        return std::unexpected(frozen.error());
+    }
+    if (!*frozen) {
+        return cryopod::fail("process " + std::to_string(pid) + " is not frozen", EINVAL);
+    }
+    return cryopod::engine::OutsideFreezer([self = *this, cgroup = *cg, timeoutMs](bool freeze) {
+        return self.setFrozen(cgroup, freeze, timeoutMs);
+    });
+}
+
 } // namespace Freezer
