@@ -475,4 +475,19 @@ cryopod::Result<cryopod::engine::OutsideFreezer> Cgroups::outsideFreezer(pid_t p
     });
 }
 
+cryopod::Result<void> Cgroups::removeEmptied(const std::string &cgroup, int timeoutMs) const
+{
+    if (!startsWith(baseName(cgroup), kChildPrefix)) {
+        return {};
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    while (::rmdir(cgroup.c_str()) != 0) {
+        if (errno != EBUSY || std::chrono::steady_clock::now() > deadline) {
+            return cryopod::sysError("remove " + cgroup);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return {};
+}
+
 } // namespace Freezer

@@ -76,6 +76,10 @@ public:
     // outsideFreezer): thaws and freezes again the cgroup PID is frozen in,
     // leaving it where it is. Fails (EINVAL) if PID is not frozen.
     cryopod::Result<cryopod::engine::OutsideFreezer> outsideFreezer(pid_t pid, int timeoutMs = 5000) const;
+    // Once the tree frozen in `cgroup` is gone (a checkpoint killed it):
+    // removes the cryopod-freeze-PID child freeze() made, waiting (up to
+    // timeoutMs) for the last tasks to leave; another cgroup is left alone.
+    cryopod::Result<void> removeEmptied(const std::string &cgroup, int timeoutMs = 2000) const;
 
 private:
     Cgroups(Version version, std::string mount, std::string root);
