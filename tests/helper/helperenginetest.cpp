@@ -180,7 +180,8 @@ private Q_SLOTS:
         ClientRun fr = m_env.runClient(kUser, {QStringLiteral("freeze"), pid});
         QVERIFY2(fr.ok(), qPrintable(fr.lines.join(QLatin1Char('\n')) + fr.stderrText));
         const QString cgroup = fr.value(QStringLiteral("cgroup"));
-        const QString stateFile = QFile::exists(cgroup + QStringLiteral("/cgroup.events")) ? QStringLiteral("/cgroup.events") : QStringLiteral("/freezer.state");
+        const QString stateFile =
+            QFile::exists(cgroup + QStringLiteral("/cgroup.events")) ? QStringLiteral("/cgroup.events") : QStringLiteral("/freezer.state");
         auto frozen = [&] {
             const QString text = readFile(cgroup + stateFile);
             return text.contains(QLatin1String("frozen 1")) || text == QLatin1String("FROZEN");
