@@ -457,4 +457,37 @@ cryopod::Result<void> Cgroups::thaw(pid_t pid, int timeoutMs) const
     return setFrozen(*cg, false, timeoutMs);
 }
 
+cryopod::Result<cryopod::engine::OutsideFreezer> Cgroups::outsideFreezer(pid_t pid, int timeoutMs) const
+{
+    auto cg = cgroupOf(pid);
+    if (!cg) {
+        return std::unexpected(cg.error());
+    }
+    auto frozen = cgroupFrozen(*cg);
+    if (!frozen) {
+        return std::unexpected(frozen.error());
+    }
+    if (!*frozen) {
+        return cryopod::fail("process " + std::to_string(pid) + " is not frozen", EINVAL);
+    }
+    return cryopod::engine::OutsideFreezer([self = *this, cgroup = *cg, timeoutMs](bool freeze) {
+        return self.setFrozen(cgroup, freeze, timeoutMs);
+    });
+}
+
+cryopod::Result<void> Cgroups::removeEmptied(const std::string &cgroup, int timeoutMs) const
+{
+    if (!startsWith(baseName(cgroup), kChildPrefix)) {
+        return {};
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    while (::rmdir(cgroup.c_str()) != 0) {
+        if (errno != EBUSY || std::chrono::steady_clock::now() > deadline) {
+            return cryopod::sysError("remove " + cgroup);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return {};
+}
+
 } // namespace Freezer

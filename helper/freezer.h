@@ -12,6 +12,7 @@
 //    thawing moves it back to the parent and removes the child.
 #pragma once
 
+#include "engine.h"
 #include "result.h"
 
 #include <string>
@@ -71,6 +72,14 @@ public:
     // Thaws the cgroup PID is frozen in; undoes what freeze() made. Fails
     // (EINVAL) if PID is not frozen.
     cryopod::Result<void> thaw(pid_t pid, int timeoutMs = 5000) const;
+    // For a checkpoint of PID's tree while frozen (CheckpointOptions::
+    // outsideFreezer): thaws and freezes again the cgroup PID is frozen in,
+    // leaving it where it is. Fails (EINVAL) if PID is not frozen.
+    cryopod::Result<cryopod::engine::OutsideFreezer> outsideFreezer(pid_t pid, int timeoutMs = 5000) const;
+    // Once the tree frozen in `cgroup` is gone (a checkpoint killed it):
+    // removes the cryopod-freeze-PID child freeze() made, waiting (up to
+    // timeoutMs) for the last tasks to leave; another cgroup is left alone.
+    cryopod::Result<void> removeEmptied(const std::string &cgroup, int timeoutMs = 2000) const;
 
 private:
     Cgroups(Version version, std::string mount, std::string root);

@@ -298,6 +298,18 @@ HelperResult<QVariantMap> runCheckpoint(HelperJob &job, pid_t pid, const Target 
     ctx.outFd = (*relay)->engineFd();
     ctx.options = options;
     ctx.startNs = engine::monotonicNs();
+    // A tree frozen by Freeze: ptrace can neither stop nor inject into its
+    // tasks, so the engine thaws and freezes its cgroup around the capture
+    // (holding every thread in a ptrace stop meanwhile); it stays frozen.
+    std::optional<Freezer::Cgroups> cgroups;
+    std::string frozenCgroup;
+    if (auto detected = Freezer::Cgroups::detect()) {
+        if (auto hook = detected->outsideFreezer(pid)) {
+            ctx.options.outsideFreezer = std::move(*hook);
+            frozenCgroup = detected->cgroupOf(pid).value_or(std::string());
+            cgroups = std::move(*detected);
+        }
+    }
     job.sendProgress(QStringLiteral("analyze"), 0, 0);
     if (auto r = engine::checkpointPrecheck(ctx); !r) {
         return engineError(r.error());
@@ -350,6 +362,13 @@ HelperResult<QVariantMap> runCheckpoint(HelperJob &job, pid_t pid, const Target 
     if (auto r = engine::checkpointRelease(ctx); !r) {
         return std::unexpected(fromEngineError(r.error()));
     }
+    // Killed: the cgroup Freeze made for it is empty now.
+    QString leftover;
+    if (cgroups && !options.leaveRunning && !frozenCgroup.empty()) {
+        if (auto r = cgroups->removeEmptied(frozenCgroup); !r) {
+            leftover = QString::fromStdString(r.error().describe());
+        }
+    }
     const uint64_t end = engine::monotonicNs();
     QVariantMap result;
     result.insert(QStringLiteral("root-pid"), int(pid));
@@ -363,6 +382,9 @@ HelperResult<QVariantMap> runCheckpoint(HelperJob &job, pid_t pid, const Target 
     result.insert(QStringLiteral("total-ns"), QVariant::fromValue(qulonglong(end - ctx.startNs)));
     result.insert(QStringLiteral("left-running"), options.leaveRunning);
     result.insert(QStringLiteral("low-pause"), ctx.result.lowPause);
+    if (!leftover.isEmpty()) {
+        result.insert(QStringLiteral("cgroup-not-removed"), leftover);
+    }
     if (options.lowPause && !ctx.result.lowPause) {
         result.insert(QStringLiteral("low-pause-fallback"), QString::fromStdString(ctx.result.lowPauseFallback));
     }

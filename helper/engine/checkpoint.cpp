@@ -110,7 +110,7 @@ Result<void> checkpointPrecheck(CheckpointContext &ctx)
 Result<void> checkpointFreeze(CheckpointContext &ctx)
 {
     ctx.freezeNs = monotonicNs();
-    auto frozen = FrozenTree::freeze(ctx.pid, ctx.options.freezeTimeoutMs);
+    auto frozen = FrozenTree::freeze(ctx.pid, ctx.options.freezeTimeoutMs, ctx.options.outsideFreezer);
     if (!frozen) {
         return std::unexpected(frozen.error());
     }

@@ -8,6 +8,7 @@
 #include "result.h"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -55,6 +56,11 @@ Result<Report> analyze(pid_t pid);
 
 // ---- checkpoint -------------------------------------------------------------
 
+// A freezer outside the engine that holds the tree frozen (the helper's cgroup
+// freezer): called with false it lets the tree's tasks run, with true it
+// freezes them again, returning once the kernel reports them frozen.
+using OutsideFreezer = std::function<Result<void>(bool frozen)>;
+
 struct CheckpointOptions {
     bool leaveRunning = true; // false: kill the tree once the image is completely written
     int compressionLevel = 1;
@@ -72,6 +78,14 @@ struct CheckpointOptions {
     // taken during the pause (docs/low-pause.md). Where no copy can be taken
     // the checkpoint is a frozen one and the result says why.
     bool lowPause = false;
+    // Set when the tree is frozen by an outside freezer (a cgroup freezer)
+    // when the checkpoint starts; ptrace cannot stop or inject into tasks held
+    // by it. Every thread is then seized and interrupted while frozen, the
+    // freezer thawed (the pending interrupt stops each thread in the kernel
+    // before it returns to user space), the tree captured, frozen again and
+    // only then detached (or killed while stopped, then frozen again): the
+    // program runs no instruction, and stays frozen after a failure too.
+    OutsideFreezer outsideFreezer;
 };
 
 struct CheckpointResult {

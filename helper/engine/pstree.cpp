@@ -171,6 +171,62 @@ Result<FrozenProcess> FrozenProcess::freeze(pid_t pid, int timeoutMs)
     return process;
 }
 
+Result<FrozenProcess> FrozenProcess::seizeHeld(pid_t pid)
+{
+    FrozenProcess process;
+    process.m_pid = pid;
+    auto tids = procfs::listThreads(pid);
+    if (!tids) {
+        if (tids.error().code == ENOENT) {
+            return fail("freeze " + std::to_string(pid) + ": no such process", ESRCH);
+        }
+        return std::unexpected(tids.error().context("freeze " + std::to_string(pid)));
+    }
+    for (const pid_t tid : *tids) {
+        auto tracee = Tracee::seizeInterrupt(tid);
+        if (!tracee) {
+            if (tracee.error().code == ESRCH && tid != pid) {
+                continue; // a thread that had exited already
+            }
+            return std::unexpected(tracee.error().context("freeze " + std::to_string(pid) + ": thread " + std::to_string(tid)));
+        }
+        process.m_threads.push_back(std::move(*tracee));
+    }
+    std::stable_partition(process.m_threads.begin(), process.m_threads.end(), [pid](const Tracee &t) {
+        return t.tid() == pid;
+    });
+    if (process.m_threads.empty() || process.m_threads.front().tid() != pid) {
+        return fail("freeze " + std::to_string(pid) + ": the thread-group leader is gone (the process is exiting)", ESRCH);
+    }
+    return process;
+}
+
+Result<void> FrozenProcess::waitStopped(int timeoutMs)
+{
+    for (Tracee &thread : m_threads) {
+        const pid_t tid = thread.tid();
+        if (auto r = thread.waitInterruptStop(timeoutMs); !r) {
+            if (r.error().code == ETIMEDOUT) {
+                const std::string which = tid == m_pid ? std::string() : " (thread " + std::to_string(tid) + ")";
+                return fail("freeze " + std::to_string(m_pid) + ": process " + std::to_string(m_pid) + which + " did not stop within "
+                                + std::to_string(timeoutMs) + " ms of the thaw of its freezer: " + describeThreadState(m_pid, tid),
+                            ETIMEDOUT);
+            }
+            return std::unexpected(r.error().context("freeze " + std::to_string(m_pid)));
+        }
+    }
+    // Nothing ran in user space, but a thread may have ended in the kernel.
+    auto tids = procfs::listThreads(m_pid);
+    if (!tids) {
+        return std::unexpected(tids.error().context("freeze " + std::to_string(m_pid)));
+    }
+    if (tids->size() != m_threads.size()) {
+        return fail("freeze " + std::to_string(m_pid) + ": its threads changed while it was being frozen", EAGAIN);
+    }
+    m_frozenAtNs = monotonicNs();
+    return {};
+}
+
 Result<void> FrozenProcess::thaw()
 {
     std::optional<Error> first;
@@ -252,7 +308,99 @@ std::optional<int32_t> zombieStatus(pid_t pid)
 }
 } // namespace
 
-Result<FrozenTree> FrozenTree::freeze(pid_t root, int timeoutMs)
+OutsideHold::OutsideHold(OutsideHold &&other) noexcept
+    : m_freezer(std::move(other.m_freezer))
+    , m_thawed(std::exchange(other.m_thawed, false))
+{
+}
+
+OutsideHold &OutsideHold::operator=(OutsideHold &&other) noexcept
+{
+    if (this != &other) {
+        (void)refreeze();
+        m_freezer = std::move(other.m_freezer);
+        m_thawed = std::exchange(other.m_thawed, false);
+    }
+    return *this;
+}
+
+OutsideHold::~OutsideHold()
+{
+    (void)refreeze();
+}
+
+Result<void> OutsideHold::thaw()
+{
+    if (auto r = m_freezer(false); !r) {
+        return std::unexpected(r.error().context("thaw the freezer holding the tree"));
+    }
+    m_thawed = true;
+    return {};
+}
+
+Result<void> OutsideHold::refreeze()
+{
+    if (!m_thawed) {
+        return {};
+    }
+    m_thawed = false;
+    if (auto r = m_freezer(true); !r) {
+        return std::unexpected(r.error().context("freeze the tree again"));
+    }
+    return {};
+}
+
+namespace
+{
+// The tree of `root`, frozen by `outside`: walked while nothing in it can
+// fork, exit or start a thread; every thread seized and interrupted, then
+// the freezer thawed and every stop awaited.
+Result<FrozenTree> freezeHeld(pid_t root, pid_t rootParent, int timeoutMs, OutsideFreezer outside)
+{
+    FrozenTree tree;
+    tree.order.push_back(root);
+    tree.parents[root] = rootParent;
+    for (size_t i = 0; i < tree.order.size(); ++i) {
+        const pid_t pid = tree.order[i];
+        if (tree.zombies.contains(pid)) {
+            continue;
+        }
+        auto process = FrozenProcess::seizeHeld(pid);
+        if (!process) {
+            return std::unexpected(process.error());
+        }
+        tree.processes.push_back(std::move(*process));
+        auto children = procfs::listChildren(pid);
+        if (!children) {
+            return std::unexpected(children.error().context("freeze the children of " + std::to_string(pid)));
+        }
+        for (const pid_t child : *children) {
+            if (auto status = zombieStatus(child)) {
+                tree.zombies[child] = *status;
+            }
+            tree.parents[child] = pid;
+            tree.order.push_back(child);
+        }
+    }
+    tree.outside = OutsideHold(std::move(outside));
+    CRYOPOD_PROPAGATE(tree.outside.thaw());
+    for (FrozenProcess &process : tree.processes) {
+        CRYOPOD_PROPAGATE(process.waitStopped(timeoutMs));
+        auto children = procfs::listChildren(process.pid());
+        if (!children) {
+            return std::unexpected(children.error().context("freeze the children of " + std::to_string(process.pid())));
+        }
+        for (const pid_t child : *children) {
+            if (!tree.parents.contains(child)) {
+                return fail("freeze " + std::to_string(root) + ": process " + std::to_string(child) + " appeared while the tree was being frozen", EAGAIN);
+            }
+        }
+    }
+    return tree;
+}
+} // namespace
+
+Result<FrozenTree> FrozenTree::freeze(pid_t root, int timeoutMs, OutsideFreezer outside)
 {
     FrozenTree tree;
     auto rootStat = procfs::readStat(root);
@@ -261,6 +409,9 @@ Result<FrozenTree> FrozenTree::freeze(pid_t root, int timeoutMs)
             return fail("freeze " + std::to_string(root) + ": no such process", ESRCH);
         }
         return std::unexpected(rootStat.error().context("freeze " + std::to_string(root)));
+    }
+    if (outside) {
+        return freezeHeld(root, pid_t(rootStat->number(4)), timeoutMs, std::move(outside));
     }
     auto frozenRoot = FrozenProcess::freeze(root, timeoutMs);
     if (!frozenRoot) {
@@ -348,12 +499,20 @@ Result<void> releaseAll(std::vector<FrozenProcess> &processes, Result<void> (Fro
 
 Result<void> FrozenTree::thaw()
 {
+    CRYOPOD_PROPAGATE(outside.refreeze());
     return releaseAll(processes, &FrozenProcess::thaw);
 }
 
 Result<void> FrozenTree::kill()
 {
-    return releaseAll(processes, &FrozenProcess::kill);
+    // Killed in their ptrace stops: a task held by a cgroup v1 freezer would
+    // not die before a thaw.
+    auto killed = releaseAll(processes, &FrozenProcess::kill);
+    auto frozen = outside.refreeze();
+    if (!killed) {
+        return killed;
+    }
+    return frozen;
 }
 
 Result<image::ProcessTreeRecord> dumpProcessTree(FrozenTree &tree)

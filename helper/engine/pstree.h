@@ -7,6 +7,7 @@
 // putting them into their sessions and process groups.
 #pragma once
 
+#include "engine.h"
 #include "ptrace_inject.h"
 #include "records.h"
 #include "result.h"
@@ -46,6 +47,11 @@ public:
     // the calling thread until that thread exits (checkpoint() runs on a
     // thread of its own for this reason).
     static Result<FrozenProcess> freeze(pid_t pid, int timeoutMs = -1);
+    // For a process frozen by an outside freezer: seizes and interrupts every
+    // thread without waiting (none can start or end meanwhile); once the
+    // freezer is thawed waitStopped() waits for each thread's stop.
+    static Result<FrozenProcess> seizeHeld(pid_t pid);
+    Result<void> waitStopped(int timeoutMs);
 
     pid_t pid() const
     {
@@ -85,6 +91,36 @@ private:
 // CLOCK_MONOTONIC in ns.
 uint64_t monotonicNs();
 
+// While it lives, an outside freezer that FrozenTree thawed: destroying it
+// (every failure path) freezes the tree again before the tree's processes
+// are detached.
+class OutsideHold
+{
+public:
+    OutsideHold() = default;
+    explicit OutsideHold(OutsideFreezer freezer)
+        : m_freezer(std::move(freezer))
+    {
+    }
+    OutsideHold(OutsideHold &&other) noexcept;
+    OutsideHold &operator=(OutsideHold &&other) noexcept;
+    OutsideHold(const OutsideHold &) = delete;
+    OutsideHold &operator=(const OutsideHold &) = delete;
+    ~OutsideHold();
+
+    bool thawed() const
+    {
+        return m_thawed;
+    }
+    Result<void> thaw();
+    // Freezes again (no-op unless thawed).
+    Result<void> refreeze();
+
+private:
+    OutsideFreezer m_freezer;
+    bool m_thawed = false;
+};
+
 // A root and every descendant, held frozen. Children are found through
 // /proc/PID/task/*/children of each frozen process (a frozen process forks
 // no more), re-scanned until no new one appears, so that a child forked
@@ -96,12 +132,20 @@ struct FrozenTree {
     std::vector<pid_t> order; // every pid of the tree (zombies too), parents before children
     std::map<pid_t, pid_t> parents; // pid -> its parent (the root's: its parent outside)
     std::map<pid_t, int32_t> zombies; // pid -> wait status it exited with
+    // Declared after `processes`: destroyed first, so that the outside
+    // freezer holds the tree again before its threads are detached.
+    OutsideHold outside;
 
-    static Result<FrozenTree> freeze(pid_t root, int timeoutMs = -1);
+    // With `outside` (the tree is frozen by it): every thread of the tree is
+    // seized and interrupted while frozen, then the freezer thawed and each
+    // thread's stop awaited; the tree is walked while frozen.
+    static Result<FrozenTree> freeze(pid_t root, int timeoutMs = -1, OutsideFreezer outside = {});
     FrozenProcess *find(pid_t pid);
-    // Detaches every process (children first).
+    // Detaches every process (children first); with an outside freezer, it
+    // freezes the tree again first.
     Result<void> thaw();
-    // SIGKILLs every process while frozen and waits for each death.
+    // SIGKILLs every process while frozen and waits for each death; then
+    // the outside freezer, if any, is frozen again (so its state is as found).
     Result<void> kill();
 };
 

@@ -133,6 +133,16 @@ Tracee &Tracee::operator=(Tracee &&other) noexcept
 
 Result<Tracee> Tracee::seize(pid_t tid, unsigned options, int timeoutMs)
 {
+    auto tracee = seizeInterrupt(tid, options);
+    if (!tracee) {
+        return std::unexpected(tracee.error());
+    }
+    CRYOPOD_PROPAGATE(tracee->waitInterruptStop(timeoutMs));
+    return std::move(*tracee);
+}
+
+Result<Tracee> Tracee::seizeInterrupt(pid_t tid, unsigned options)
+{
     if (::ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void *>(static_cast<uintptr_t>(options))) != 0) {
         return sysError("ptrace seize " + std::to_string(tid));
     }
@@ -140,21 +150,27 @@ Result<Tracee> Tracee::seize(pid_t tid, unsigned options, int timeoutMs)
     if (::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0) {
         return sysError("ptrace interrupt " + std::to_string(tid));
     }
+    return tracee;
+}
+
+Result<void> Tracee::waitInterruptStop(int timeoutMs)
+{
+    const pid_t tid = m_tid;
     // Wait for the interrupt (or a group) stop. A signal that arrives first
     // shows up as a signal-delivery-stop: deliver it as the kernel would have;
     // the pending interrupt then stops the thread right after.
     const uint64_t deadline = timeoutMs < 0 ? 0 : nowMs() + uint64_t(timeoutMs);
     for (;;) {
         const int left = timeoutMs < 0 ? -1 : int(std::max<int64_t>(0, int64_t(deadline) - int64_t(nowMs())));
-        auto status = tracee.waitStop(left);
+        auto status = waitStop(left);
         if (!status) {
             // Not stopped (or gone): PTRACE_DETACH would fail. A thread that
             // never stopped stays attached to us until our thread exits.
-            tracee.release();
+            release();
             return std::unexpected(status.error().context("seize " + std::to_string(tid)));
         }
         if (isEventStop(*status)) {
-            return tracee;
+            return {};
         }
         const int sig = isSignalDeliveryStop(*status) ? WSTOPSIG(*status) : 0;
         if (::ptrace(PTRACE_CONT, tid, nullptr, reinterpret_cast<void *>(static_cast<uintptr_t>(sig))) != 0) {

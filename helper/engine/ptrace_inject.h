@@ -111,6 +111,12 @@ public:
     // waits for the interrupt (or group) stop: forever when timeoutMs < 0,
     // else at most timeoutMs (then ETIMEDOUT, see the note at the top).
     static Result<Tracee> seize(pid_t tid, unsigned options = 0x1 /* PTRACE_O_TRACESYSGOOD */, int timeoutMs = -1);
+    // The first half of seize(): PTRACE_SEIZE + PTRACE_INTERRUPT, no wait (a
+    // thread frozen by the cgroup freezer stops only once thawed).
+    static Result<Tracee> seizeInterrupt(pid_t tid, unsigned options = 0x1 /* PTRACE_O_TRACESYSGOOD */);
+    // The second half: waits for the interrupt (or group) stop, delivering a
+    // signal that comes first. On failure the thread is released (see above).
+    Result<void> waitInterruptStop(int timeoutMs = -1);
     // Takes over a thread this thread has already seized and that is in a stop.
     static Tracee adopt(pid_t tid);
 

@@ -157,6 +157,70 @@ private Q_SLOTS:
         QCOMPARE(readFile(state + QStringLiteral("/result")), QStringLiteral("ok"));
     }
 
+    void frozenCheckpointThroughTheHelper_data()
+    {
+        QTest::addColumn<bool>("kill");
+        QTest::newRow("leave-running") << false;
+        QTest::newRow("kill") << true;
+    }
+
+    void frozenCheckpointThroughTheHelper()
+    {
+        // Freeze, then Checkpoint: done without waiting for the freeze
+        // timeout; the workload stays frozen (or is killed and its cgroup
+        // removed), and the image restores a working copy.
+        QFETCH(bool, kill);
+        const QString state = m_env.userDirectory(kUser);
+        QFile::remove(state + QStringLiteral("/ready"));
+        QFile::remove(state + QStringLiteral("/go"));
+        QFile::remove(state + QStringLiteral("/result"));
+        auto workload = m_env.startProcess(kUser, QStringLiteral(WL_HEAP), {state}, state);
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(state + QStringLiteral("/ready")), 15000);
+        const QString pid = pidText(workload);
+        ClientRun fr = m_env.runClient(kUser, {QStringLiteral("freeze"), pid});
+        QVERIFY2(fr.ok(), qPrintable(fr.lines.join(QLatin1Char('\n')) + fr.stderrText));
+        const QString cgroup = fr.value(QStringLiteral("cgroup"));
+        const QString stateFile =
+            QFile::exists(cgroup + QStringLiteral("/cgroup.events")) ? QStringLiteral("/cgroup.events") : QStringLiteral("/freezer.state");
+        auto frozen = [&] {
+            const QString text = readFile(cgroup + stateFile);
+            return text.contains(QLatin1String("frozen 1")) || text == QLatin1String("FROZEN");
+        };
+        QVERIFY(frozen());
+
+        const QString image = state + QStringLiteral("/frozen.img");
+        QStringList args = {QStringLiteral("checkpoint"), pid, image};
+        if (kill) {
+            args << QStringLiteral("--opt") << QStringLiteral("leave-running=b:false");
+        }
+        QElapsedTimer took;
+        took.start();
+        ClientRun cp = m_env.runClient(kUser, args);
+        QVERIFY2(cp.ok(), qPrintable(cp.lines.join(QLatin1Char('\n')) + cp.stderrText));
+        QVERIFY2(took.elapsed() < 8000, "the checkpoint waited for the freeze timeout");
+        QCOMPARE(cp.value(QStringLiteral("image-bytes")).toLongLong(), QFileInfo(image).size());
+        if (kill) {
+            QVERIFY(workload->waitForFinished(10000));
+            QTRY_VERIFY_WITH_TIMEOUT(!QFileInfo::exists(cgroup), 5000);
+        } else {
+            QVERIFY(frozen());
+            QVERIFY(readFile(QStringLiteral("/proc/%1/status").arg(pid)).contains(QLatin1String("TracerPid:\t0")));
+            ClientRun th = m_env.runClient(kUser, {QStringLiteral("thaw"), pid});
+            QVERIFY2(th.ok(), qPrintable(th.lines.join(QLatin1Char('\n')) + th.stderrText));
+            ::kill(pid.toInt(), SIGKILL);
+            QVERIFY(workload->waitForFinished(10000));
+        }
+
+        ClientRun rs = m_env.runClient(kUser, {QStringLiteral("restore"), image});
+        QVERIFY2(rs.ok(), qPrintable(rs.lines.join(QLatin1Char('\n')) + rs.stderrText));
+        QCOMPARE(rs.value(QStringLiteral("root-pid")), pid);
+        QFile go(state + QStringLiteral("/go"));
+        QVERIFY(go.open(QIODevice::WriteOnly));
+        go.close();
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(state + QStringLiteral("/result")), 20000);
+        QCOMPARE(readFile(state + QStringLiteral("/result")), QStringLiteral("ok"));
+    }
+
     void cryopodctlThroughTheHelper()
     {
         // The user story: an ordinary user checkpoints and restores

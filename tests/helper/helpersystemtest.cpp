@@ -8,10 +8,12 @@
 
 #include "ascaller.h"
 #include "canceltoken.h"
+#include "engine.h"
 #include "freezer.h"
 #include "imagecheck.h"
 #include "imageinfo.h"
 #include "imagestream.h"
+#include "procstatus.h"
 #include "testimage.h"
 
 #include <QDir>
@@ -22,6 +24,7 @@
 #include <QTest>
 #include <QThread>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstring>
@@ -138,6 +141,123 @@ struct CountingTree {
         stop();
     }
 };
+
+// A workload (tests/workloads/README.md) started as our child, with its
+// STATEDIR; the test reaps whatever of it is left.
+struct Workload {
+    QTemporaryDir dir;
+    pid_t root = 0;
+    std::vector<pid_t> pids;
+
+    std::string file(const char *name) const
+    {
+        return dir.filePath(QString::fromLatin1(name)).toStdString();
+    }
+    bool start(const char *program)
+    {
+        const std::string state = dir.path().toStdString();
+        root = ::fork();
+        if (root == 0) {
+            const int null = ::open("/dev/null", O_RDWR);
+            for (int fd = 0; fd < 3; ++fd) {
+                ::dup2(null, fd);
+            }
+            ::close_range(3, ~0u, 0);
+            sigset_t none;
+            sigemptyset(&none);
+            ::sigprocmask(SIG_SETMASK, &none, nullptr);
+            ::signal(SIGPIPE, SIG_DFL);
+            if (::chdir(state.c_str()) != 0) {
+                _exit(126);
+            }
+            ::execl(program, program, state.c_str(), static_cast<char *>(nullptr));
+            _exit(127);
+        }
+        for (int i = 0; i < 1000 && !QFileInfo::exists(QString::fromStdString(file("ready"))); ++i) {
+            QThread::msleep(10);
+        }
+        pids = ProcStatus::processTree(root);
+        return root > 0 && QFileInfo::exists(QString::fromStdString(file("ready")));
+    }
+    // utime + stime of every process of the tree, in clock ticks.
+    uint64_t cpuTicks() const
+    {
+        uint64_t total = 0;
+        for (pid_t p : pids) {
+            QFile stat(QStringLiteral("/proc/%1/stat").arg(p));
+            if (!stat.open(QIODevice::ReadOnly)) {
+                continue;
+            }
+            const QByteArray text = stat.readAll();
+            const QList<QByteArray> fields = text.mid(text.lastIndexOf(')') + 2).split(' ');
+            total += fields.value(11).toULongLong() + fields.value(12).toULongLong(); // fields 14 and 15
+        }
+        return total;
+    }
+    bool traced() const
+    {
+        for (pid_t p : pids) {
+            QFile status(QStringLiteral("/proc/%1/status").arg(p));
+            if (status.open(QIODevice::ReadOnly) && !status.readAll().contains("TracerPid:\t0\n")) {
+                return true;
+            }
+        }
+        return false;
+    }
+    // SIGKILL whatever is left and reap it (we are the subreaper).
+    void kill()
+    {
+        for (pid_t p : pids) {
+            ::kill(p, SIGKILL);
+        }
+        for (int i = 0; i < 500; ++i) {
+            bool alive = false;
+            for (pid_t p : pids) {
+                ::waitpid(p, nullptr, WNOHANG);
+                alive = alive || ::kill(p, 0) == 0;
+            }
+            if (!alive) {
+                break;
+            }
+            QThread::msleep(10);
+        }
+        pids.clear();
+        root = 0;
+    }
+    // Touches go and waits for the result the workload writes.
+    QByteArray finish()
+    {
+        QFile go(QString::fromStdString(file("go")));
+        if (!go.open(QIODevice::WriteOnly)) {
+            return "no go file";
+        }
+        go.close();
+        for (int i = 0; i < 1000 && !QFileInfo::exists(QString::fromStdString(file("result"))); ++i) {
+            QThread::msleep(10);
+        }
+        QFile result(QString::fromStdString(file("result")));
+        if (!result.open(QIODevice::ReadOnly)) {
+            return "no result";
+        }
+        return result.readAll().trimmed();
+    }
+    ~Workload()
+    {
+        kill();
+    }
+};
+
+// The state of a frozen cgroup directory: cgroup.events "frozen 1" (v2),
+// freezer.state FROZEN (v1).
+bool cgroupDirFrozen(const std::string &dir)
+{
+    QFile events(QString::fromStdString(dir + "/cgroup.events"));
+    if (events.open(QIODevice::ReadOnly)) {
+        return events.readAll().contains("frozen 1");
+    }
+    QFile state(QString::fromStdString(dir + "/freezer.state"));
+    return state.open(QIODevice::ReadOnly) && state.readAll().trimmed() == "FROZEN";
+}
 }
 
 class HelperSystemTest : public QObject
@@ -371,6 +491,139 @@ private Q_SLOTS:
             }
         }
         QVERIFY2(removed, std::strerror(errno));
+    }
+
+    void checkpointFrozen_data()
+    {
+        QTest::addColumn<int>("version");
+        QTest::addColumn<QString>("program");
+        QTest::addColumn<bool>("kill");
+        for (const auto &[name, version] : {std::pair{"v2", Freezer::Version::V2}, std::pair{"v1", Freezer::Version::V1}}) {
+            for (const auto &[workload, program] : {std::pair{"regloop", CRYOPOD_WL_REGLOOP}, std::pair{"tree", CRYOPOD_WL_TREE}}) {
+                for (const bool kill : {false, true}) {
+                    QTest::addRow("%s %s %s", name, workload, kill ? "kill" : "leave-running") << int(version) << QString::fromLatin1(program) << kill;
+                }
+            }
+        }
+    }
+
+    void checkpointFrozen()
+    {
+        // A tree frozen by the cgroup freezer is checkpointed without
+        // running an instruction: frozen again afterwards (or killed), and
+        // the image restores a working copy.
+        QFETCH(int, version);
+        QFETCH(QString, program);
+        QFETCH(bool, kill);
+        auto cgroups = Freezer::Cgroups::use(Freezer::Version(version));
+        if (!cgroups) {
+            QSKIP(cgroups.error().describe().c_str());
+        }
+        Workload wl;
+        QVERIFY(wl.start(program.toLocal8Bit().constData()));
+        auto frozen = cgroups->freeze(wl.root);
+        QVERIFY2(frozen, frozen ? "" : frozen.error().describe().c_str());
+        const std::string cgroup = frozen->cgroup;
+        auto hook = cgroups->outsideFreezer(wl.root);
+        QVERIFY2(hook, hook ? "" : hook.error().describe().c_str());
+
+        QTemporaryDir images;
+        const std::string image = images.filePath(QStringLiteral("image")).toStdString();
+        cryopod::engine::CheckpointOptions options;
+        options.leaveRunning = !kill;
+        options.outsideFreezer = *hook;
+        options.freezeTimeoutMs = 5000;
+        {
+            const int fd = ::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            QVERIFY(fd >= 0);
+            QElapsedTimer took;
+            took.start();
+            auto r = cryopod::engine::checkpoint(wl.root, fd, options);
+            ::close(fd);
+            QVERIFY2(r, r ? "" : r.error().describe().c_str());
+            QVERIFY2(took.elapsed() < 4000, "the checkpoint waited for the freeze timeout");
+        }
+        if (kill) {
+            // Frozen again once the killed processes are gone (our child,
+            // the root, is ours to reap; until then it may be exiting).
+
+            QTRY_VERIFY_WITH_TIMEOUT(std::none_of(wl.pids.begin(), wl.pids.end(),
+                                                  [](pid_t p) {
+                                                      ::waitpid(p, nullptr, WNOHANG);
+                                                      return ::kill(p, 0) == 0;
+                                                  }),
+                                     5000);
+            wl.pids.clear();
+            QTRY_VERIFY_WITH_TIMEOUT(cgroupDirFrozen(cgroup), 2000);
+            if (frozen->created) {
+                QCOMPARE(::rmdir(cgroup.c_str()), 0);
+            }
+        } else {
+            QVERIFY(cgroupDirFrozen(cgroup));
+            QVERIFY(*cgroups->isFrozen(wl.root));
+            QVERIFY(!wl.traced());
+            const uint64_t ticks = wl.cpuTicks();
+            QThread::msleep(300);
+            QCOMPARE(wl.cpuTicks(), ticks); // a CPU-bound workload would have run
+            QVERIFY(*cgroups->isFrozen(wl.root));
+            QVERIFY(cgroups->thaw(wl.root));
+            wl.kill();
+        }
+
+        // The copy works: its own pids, checks its whole state.
+        const int in = ::open(image.c_str(), O_RDONLY | O_CLOEXEC);
+        QVERIFY(in >= 0);
+        auto restored = cryopod::engine::restore(in, cryopod::engine::RestoreOptions{});
+        ::close(in);
+        QVERIFY2(restored, restored ? "" : restored.error().describe().c_str());
+        wl.root = restored->root;
+        wl.pids = ProcStatus::processTree(restored->root);
+        QCOMPARE(wl.finish(), QByteArray("ok"));
+        int status = 0;
+        QCOMPARE(::waitpid(restored->root, &status, 0), restored->root);
+        QVERIFY(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        wl.pids.clear();
+    }
+
+    void checkpointFrozenFails_data()
+    {
+        freezer_data();
+    }
+
+    void checkpointFrozenFails()
+    {
+        // The image cannot be written (a pipe nobody reads): the tree is
+        // left frozen, untraced and undamaged.
+        QFETCH(int, version);
+        auto cgroups = Freezer::Cgroups::use(Freezer::Version(version));
+        if (!cgroups) {
+            QSKIP(cgroups.error().describe().c_str());
+        }
+        Workload wl;
+        QVERIFY(wl.start(CRYOPOD_WL_TREE));
+        auto frozen = cgroups->freeze(wl.root);
+        QVERIFY2(frozen, frozen ? "" : frozen.error().describe().c_str());
+        auto hook = cgroups->outsideFreezer(wl.root);
+        QVERIFY(hook);
+        int fds[2];
+        QCOMPARE(::pipe2(fds, O_CLOEXEC), 0);
+        ::close(fds[0]);
+        cryopod::engine::CheckpointOptions options;
+        options.outsideFreezer = *hook;
+        auto r = cryopod::engine::checkpoint(wl.root, fds[1], options);
+        ::close(fds[1]);
+        QVERIFY(!r);
+        qInfo("failed as expected: %s", r.error().describe().c_str());
+        QVERIFY(*cgroups->isFrozen(wl.root));
+        QVERIFY(cgroupDirFrozen(frozen->cgroup));
+        QVERIFY(!wl.traced());
+        QCOMPARE(ProcStatus::processTree(wl.root), wl.pids);
+        QVERIFY(cgroups->thaw(wl.root));
+        QCOMPARE(wl.finish(), QByteArray("ok")); // the original itself: undamaged
+        int status = 0;
+        QCOMPARE(::waitpid(wl.root, &status, 0), wl.root);
+        QVERIFY(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        wl.kill();
     }
 
     void relayCancel()
