@@ -243,6 +243,12 @@ Result<void> checkpointCopyMemory(CheckpointContext &ctx)
         ctx.result.lowPauseFallback = "the tree is killed after the checkpoint: nothing runs on";
         return {};
     }
+    if (ctx.options.outsideFreezer) {
+        // Frozen again right after: nothing runs on (and a copy in a cgroup
+        // the v1 freezer holds could not even be killed).
+        ctx.result.lowPauseFallback = "the tree is held by the freezer: nothing runs on";
+        return {};
+    }
     for (const ProcessCapture &p : ctx.processes) {
         if (const std::string obstacle = memoryCopyObstacle(p.pid, p.mappings); !obstacle.empty()) {
             ctx.result.lowPauseFallback = "process " + std::to_string(p.pid) + ": " + obstacle;

@@ -85,7 +85,7 @@ struct CheckpointOptions {
     // before it returns to user space), the tree captured, frozen again and
     // only then detached (or killed while stopped, then frozen again): the
     // program runs no instruction, and stays frozen after a failure too.
-    OutsideFreezer outsideFreezer;
+    OutsideFreezer outsideFreezer = {};
 };
 
 struct CheckpointResult {
