@@ -203,8 +203,8 @@ private Q_SLOTS:
         int compared = 0, othersWithExe = 0;
         for (const ProcessInfo &p : before.processes) {
             const auto later = afterByPid.constFind(p.pid);
-            if (later == afterByPid.cend() || !later->isSameProcess(p) || later->ppid != p.ppid) {
-                continue; // exited, replaced or re-parented while the scans ran
+            if (later == afterByPid.cend() || !later->isSameProcess(p) || later->ppid != p.ppid || later->name != p.name || later->euid != p.euid) {
+                continue; // exited, replaced, re-parented or renamed (kworkers are) while the scans ran
             }
             QVERIFY2(listed.contains(p.pid), qPrintable(QStringLiteral("process %1 (%2) is missing from the helper's list").arg(p.pid).arg(p.name)));
             const QStringList &f = listed.value(p.pid);
