@@ -179,6 +179,7 @@ Kirigami.Dialog {
                 QQC2.ComboBox {
                     id: kindBox
 
+                    objectName: "scheduleKindBox"
                     model: [i18nc("@item:inlistbox", "Every"), i18nc("@item:inlistbox", "Hourly"), i18nc("@item:inlistbox", "Daily"), i18nc("@item:inlistbox", "Weekly")]
                 }
                 QQC2.SpinBox {
@@ -212,6 +213,7 @@ Kirigami.Dialog {
                 QQC2.TextField {
                     id: timeField
 
+                    objectName: "scheduleTimeField"
                     visible: kindBox.currentIndex >= 2
                     text: "03:00"
                     inputMask: "99:99"
@@ -221,6 +223,7 @@ Kirigami.Dialog {
             QQC2.SpinBox {
                 id: lastField
 
+                objectName: "keepLastField"
                 Kirigami.FormData.label: i18nc("@label:spinbox", "Keep the last:")
                 from: 0
                 to: 1000
