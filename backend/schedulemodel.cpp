@@ -11,6 +11,7 @@
 #include <QDateTime>
 #include <QLocale>
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <unistd.h>
@@ -299,7 +300,7 @@ QVariantMap ScheduleModel::scheduleInfo(qint64 scheduleId)
     }
     const ScheduleTiming &t = s->timing;
     const bool hours = t.kind == ScheduleTiming::Kind::Interval && t.intervalSeconds % 3600 == 0;
-    return {
+    return QVariantMap {
         {QStringLiteral("name"), q(s->name)},
         {QStringLiteral("target"), q(s->target.describe())},
         {QStringLiteral("kind"), int(t.kind)},

@@ -229,7 +229,7 @@ bool ScheduleEdit::empty() const
     return !name && !timing && !mode && !enabled && !keepLast && !hourly && !daily && !weekly && !monthly && !maxBytes;
 }
 
-Result<Schedule> ScheduleStore::edit(int64_t id, const ScheduleEdit &edit, int64_t nowNs)
+Result<Schedule> ScheduleStore::edit(int64_t id, const ScheduleEdit &change, int64_t nowNs)
 {
     auto transaction = store::SqliteTransaction::begin(m_db);
     if (!transaction) {
@@ -242,21 +242,22 @@ Result<Schedule> ScheduleStore::edit(int64_t id, const ScheduleEdit &edit, int64
     Schedule s = std::move(*current);
     const bool wasEnabled = s.enabled;
     const ScheduleTiming oldTiming = s.timing;
-    s.name = edit.name.value_or(s.name);
-    s.timing = edit.timing.value_or(s.timing);
-    s.mode = edit.mode.value_or(s.mode);
-    s.enabled = edit.enabled.value_or(s.enabled);
-    s.retention.keepLast = edit.keepLast.value_or(s.retention.keepLast);
-    s.retention.hourly = edit.hourly.value_or(s.retention.hourly);
-    s.retention.daily = edit.daily.value_or(s.retention.daily);
-    s.retention.weekly = edit.weekly.value_or(s.retention.weekly);
-    s.retention.monthly = edit.monthly.value_or(s.retention.monthly);
-    s.retention.maxBytes = edit.maxBytes.value_or(s.retention.maxBytes);
-    if (s.timing != oldTiming || (s.enabled && !wasEnabled && s.nextRunNs < nowNs)) {
-        s.nextRunNs = nextDue(s.timing, nowNs);
-    }
+    s.name = change.name.value_or(s.name);
+    s.timing = change.timing.value_or(s.timing);
+    s.mode = change.mode.value_or(s.mode);
+    s.enabled = change.enabled.value_or(s.enabled);
+    s.retention.keepLast = change.keepLast.value_or(s.retention.keepLast);
+    s.retention.hourly = change.hourly.value_or(s.retention.hourly);
+    s.retention.daily = change.daily.value_or(s.retention.daily);
+    s.retention.weekly = change.weekly.value_or(s.retention.weekly);
+    s.retention.monthly = change.monthly.value_or(s.retention.monthly);
+    s.retention.maxBytes = change.maxBytes.value_or(s.retention.maxBytes);
+    // (validated before a new timing is asked for its next time)
     if (auto ok = validate(s); !ok) {
         return std::unexpected(ok.error().context(std::format("edit schedule {}", id)));
+    }
+    if (s.timing != oldTiming || (s.enabled && !wasEnabled && s.nextRunNs < nowNs)) {
+        s.nextRunNs = nextDue(s.timing, nowNs);
     }
     auto ok = updateSchedule(m_db,
                              "UPDATE schedules SET name = ?2, timing = ?3, interval_s = ?4, at_minute = ?5, weekday = ?6, mode = ?7, enabled = ?8, "

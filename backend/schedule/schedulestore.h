@@ -111,7 +111,7 @@ public:
     // at the timing's next time after nowNs (so does enabling it when its
     // next run passed while it was paused). Validated like add(); on an
     // error nothing changes. Returns the schedule as it is now.
-    Result<Schedule> edit(int64_t id, const ScheduleEdit &edit, int64_t nowNs);
+    Result<Schedule> edit(int64_t id, const ScheduleEdit &change, int64_t nowNs);
     // The schedule and its runs; its snapshots stay (origin "schedule").
     Result<void> remove(int64_t id);
     // After a run: the next due time, the failure count, the last run.
