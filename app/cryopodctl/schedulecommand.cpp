@@ -205,8 +205,8 @@ int parseScheduleOptions(const Args &args, QStringList &positional, qsizetype at
 
 QStringList scheduleValueOptions()
 {
-    return {QStringLiteral("--store"),       QStringLiteral("--every"),      QStringLiteral("--daily"),       QStringLiteral("--name"),
-            QStringLiteral("--mode"),        QStringLiteral("--keep-last"),  QStringLiteral("--keep-hourly"), QStringLiteral("--keep-daily"),
+    return {QStringLiteral("--store"),       QStringLiteral("--every"),        QStringLiteral("--daily"),       QStringLiteral("--name"),
+            QStringLiteral("--mode"),        QStringLiteral("--keep-last"),    QStringLiteral("--keep-hourly"), QStringLiteral("--keep-daily"),
             QStringLiteral("--keep-weekly"), QStringLiteral("--keep-monthly"), QStringLiteral("--max-size")};
 }
 
@@ -220,8 +220,7 @@ void printSchedule(const Schedule &s)
 
 int runAdd(const QStringList &list)
 {
-    const Args args(list,
-                    scheduleValueOptions() + QStringList {QStringLiteral("--exe"), QStringLiteral("--args")},
+    const Args args(list, scheduleValueOptions() + QStringList {QStringLiteral("--exe"), QStringLiteral("--args")},
                     {QStringLiteral("--hourly"), QStringLiteral("--weekly"), QStringLiteral("--paused")});
     if (!args.error.isEmpty()) {
         return usage(args.error);

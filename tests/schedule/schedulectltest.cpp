@@ -196,7 +196,8 @@ private Q_SLOTS:
                  QStringLiteral("running")});
         QVERIFY2(r.status == 0, qPrintable(r.err));
         QVERIFY2(r.out.startsWith(QStringLiteral("schedule 1: process %1 (").arg(m_child)), qPrintable(r.out));
-        QVERIFY2(r.out.contains(QLatin1String("weekly on Tue at 07:15, retention: 9 last, 7 daily, at most 1.50 GiB")) && r.out.contains(QLatin1String("(paused)")),
+        QVERIFY2(r.out.contains(QLatin1String("weekly on Tue at 07:15, retention: 9 last, 7 daily, at most 1.50 GiB")) &&
+                     r.out.contains(QLatin1String("(paused)")),
                  qPrintable(r.out));
         QJsonObject edited = QJsonDocument::fromJson(ctl({QStringLiteral("list"), QStringLiteral("--json")}).out.toUtf8()).array()[0].toObject();
         QCOMPARE(edited.value(QStringLiteral("id")).toInt(), 1);

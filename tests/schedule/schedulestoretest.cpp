@@ -367,10 +367,10 @@ private Q_SLOTS:
         const Schedule before = *schedules.get(*id);
 
         auto same = [](const Schedule &a, const Schedule &b) {
-            return a.id == b.id && a.name == b.name && a.target.kind == b.target.kind && a.target.pid == b.target.pid
-                && a.target.startTimeNs == b.target.startTimeNs && a.target.exe == b.target.exe && a.target.argsRegex == b.target.argsRegex
-                && a.target.uid == b.target.uid && a.timing == b.timing && a.mode == b.mode && a.enabled == b.enabled && a.retention == b.retention
-                && a.createdAtNs == b.createdAtNs && a.nextRunNs == b.nextRunNs && a.lastRunNs == b.lastRunNs && a.failures == b.failures;
+            return a.id == b.id && a.name == b.name && a.target.kind == b.target.kind && a.target.pid == b.target.pid &&
+                a.target.startTimeNs == b.target.startTimeNs && a.target.exe == b.target.exe && a.target.argsRegex == b.target.argsRegex &&
+                a.target.uid == b.target.uid && a.timing == b.timing && a.mode == b.mode && a.enabled == b.enabled && a.retention == b.retention &&
+                a.createdAtNs == b.createdAtNs && a.nextRunNs == b.nextRunNs && a.lastRunNs == b.lastRunNs && a.failures == b.failures;
         };
 
         // the name and one retention count: the next run stays
