@@ -293,7 +293,7 @@ int runAdd(const QStringList &list)
     return 0;
 }
 
-int runEdit(const QStringList &list)
+int runEditSchedule(const QStringList &list)
 {
     const Args args(list, scheduleValueOptions(), {QStringLiteral("--hourly"), QStringLiteral("--weekly")});
     if (!args.error.isEmpty()) {
@@ -553,7 +553,7 @@ int Cryopodctl::runSchedule(const QStringList &args)
         return runAdd(rest);
     }
     if (command == QLatin1String("edit")) {
-        return runEdit(rest);
+        return runEditSchedule(rest);
     }
     if (command == QLatin1String("list")) {
         return runListSchedules(rest);
