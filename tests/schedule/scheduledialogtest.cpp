@@ -230,6 +230,9 @@ private Q_SLOTS:
         QCOMPARE(after.createdAtNs, before.createdAtNs);
         QVERIFY(after.nextRunNs > realTimeNs());
         QTRY_VERIFY_WITH_TIMEOUT(showsText(m_window, QStringLiteral("probe edited — daily at 04:45")), kTimeout);
+        // (the dialog's modal overlay gone: it would take the next click)
+        QTRY_VERIFY_WITH_TIMEOUT(!editDialog->property("visible").toBool(), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(layersIdle(m_window), kTimeout);
         // and its delete button deletes it
         QVERIFY(waitForFrame(m_window));
         QQuickItem *remove = findItem(list, QStringLiteral("deleteScheduleButton"));
