@@ -11,6 +11,7 @@
 #include <QDateTime>
 #include <QLocale>
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <unistd.h>
@@ -255,6 +256,66 @@ qint64 ScheduleModel::addRule(const QString &executable, const QString &argument
     s.name = name.toStdString();
     s.target = *target;
     return add(s, when, keepLast, hourly, daily, weekly, monthly, maxGiB);
+}
+
+bool ScheduleModel::update(qint64 scheduleId, const QString &name, const QString &when, int keepLast, int hourly, int daily, int weekly, int monthly,
+                           double maxGiB)
+{
+    auto timing = ScheduleTiming::parse(when.toStdString());
+    if (!timing) {
+        setError(q(timing.error().message));
+        return false;
+    }
+    store::SnapshotStore *st = store();
+    if (!st) {
+        return false;
+    }
+    const RetentionPolicy policy = policyOf(keepLast, hourly, daily, weekly, monthly, maxGiB);
+    ScheduleEdit edit;
+    edit.name = name.toStdString();
+    edit.timing = *timing;
+    edit.keepLast = policy.keepLast;
+    edit.hourly = policy.hourly;
+    edit.daily = policy.daily;
+    edit.weekly = policy.weekly;
+    edit.monthly = policy.monthly;
+    edit.maxBytes = policy.maxBytes;
+    if (auto ok = ScheduleStore(st->database()).edit(scheduleId, edit, realTimeNs()); !ok) {
+        setError(q(ok.error().describe()));
+        return false;
+    }
+    return reload();
+}
+
+QVariantMap ScheduleModel::scheduleInfo(qint64 scheduleId)
+{
+    store::SnapshotStore *st = store();
+    if (!st) {
+        return {};
+    }
+    auto s = ScheduleStore(st->database()).get(scheduleId);
+    if (!s) {
+        setError(q(s.error().describe()));
+        return {};
+    }
+    const ScheduleTiming &t = s->timing;
+    const bool hours = t.kind == ScheduleTiming::Kind::Interval && t.intervalSeconds % 3600 == 0;
+    return QVariantMap {
+        {QStringLiteral("name"), q(s->name)},
+        {QStringLiteral("target"), q(s->target.describe())},
+        {QStringLiteral("kind"), int(t.kind)},
+        {QStringLiteral("every"), qint64(hours ? t.intervalSeconds / 3600 : std::max<int64_t>(t.intervalSeconds / 60, 1))},
+        {QStringLiteral("unit"), hours ? 1 : 0},
+        {QStringLiteral("minute"), t.kind == ScheduleTiming::Kind::Hourly ? t.minute : 0},
+        {QStringLiteral("time"), QStringLiteral("%1:%2").arg(t.minute / 60, 2, 10, QLatin1Char('0')).arg(t.minute % 60, 2, 10, QLatin1Char('0'))},
+        {QStringLiteral("day"), std::clamp(t.weekday - 1, 0, 6)},
+        {QStringLiteral("keepLast"), s->retention.keepLast},
+        {QStringLiteral("hourly"), s->retention.hourly},
+        {QStringLiteral("daily"), s->retention.daily},
+        {QStringLiteral("weekly"), s->retention.weekly},
+        {QStringLiteral("monthly"), s->retention.monthly},
+        {QStringLiteral("maxGiB"), double(s->retention.maxBytes) / (1024.0 * 1024.0 * 1024.0)},
+    };
 }
 
 bool ScheduleModel::setEnabled(qint64 scheduleId, bool enabled)

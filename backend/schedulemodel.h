@@ -3,7 +3,7 @@
 //
 // ScheduleModel: the schedules of the user's store for QML (docs/schedules.md),
 // and what the schedule dialog needs: add one for a process or as a rule,
-// pause, resume, remove, check a timing, and preview what a retention policy
+// edit one, pause, resume, remove, check a timing, and preview what a retention policy
 // would keep (after a simulated month or more of runs, and of the target's
 // snapshots now). Creating a schedule installs the autostart entry of
 // `cryopod --background`.
@@ -68,6 +68,15 @@ public:
                                      double maxGiB);
     Q_INVOKABLE qint64 addRule(const QString &executable, const QString &argumentsPattern, const QString &name, const QString &when, int keepLast, int hourly,
                                int daily, int weekly, int monthly, double maxGiB);
+    // Changes a schedule in place (its target, runs and snapshots stay; a
+    // changed timing counts from now). false and errorString when refused.
+    Q_INVOKABLE bool update(qint64 scheduleId, const QString &name, const QString &when, int keepLast, int hourly, int daily, int weekly, int monthly,
+                            double maxGiB);
+    // What the dialog shows of a schedule to edit it: { name, target, kind
+    // (0 every, 1 hourly, 2 daily, 3 weekly), every, unit (0 minutes, 1
+    // hours), minute, time ("HH:MM"), day (0 Monday .. 6 Sunday), keepLast,
+    // hourly, daily, weekly, monthly, maxGiB }; empty when there is none.
+    Q_INVOKABLE QVariantMap scheduleInfo(qint64 scheduleId);
     Q_INVOKABLE bool setEnabled(qint64 scheduleId, bool enabled);
     Q_INVOKABLE bool remove(qint64 scheduleId);
     // What the policy keeps after `days` days of runs at `when` (a simulated

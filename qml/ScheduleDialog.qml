@@ -16,6 +16,8 @@ import io.github.cryopod
 // whichever of the user's processes runs the executable; when; how many
 // snapshots to keep, with a preview of what the policy keeps after a month
 // of runs and, from the timeline (targetId), of the target's snapshots now.
+// With scheduleId set, it edits that schedule in place (its name, when and
+// retention; the target stays), its fields filled from the schedule.
 Kirigami.Dialog {
     id: dialog
 
@@ -25,6 +27,10 @@ Kirigami.Dialog {
     property string executable
     // The target whose snapshots the preview shows (0: none).
     property int targetId: 0
+    // The schedule to edit (0: make a new one).
+    property int scheduleId: 0
+    readonly property bool editing: scheduleId > 0
+    property string targetText
 
     readonly property string when: {
         switch (kindBox.currentIndex) {
@@ -42,17 +48,19 @@ Kirigami.Dialog {
     readonly property var preview: schedules.previewRetention(when, lastField.value, hourlyField.value, dailyField.value, weeklyField.value, monthlyField.value, 35)
     readonly property var targetPreview: targetId > 0 ? schedules.previewForTarget(targetId, lastField.value, hourlyField.value, dailyField.value, weeklyField.value, monthlyField.value, capField.value) : []
 
-    // A schedule was made (its id).
+    // A schedule was made or changed (its id).
     signal scheduled(int scheduleId)
 
     objectName: "scheduleDialog"
-    title: i18nc("@title:window %1 a program", "Schedule Snapshots of %1", name)
+    title: editing ? i18nc("@title:window %1 a schedule's name", "Edit Schedule %1", name)
+                   : i18nc("@title:window %1 a program", "Schedule Snapshots of %1", name)
     standardButtons: Kirigami.Dialog.Cancel
     preferredWidth: Kirigami.Units.gridUnit * 30
 
     customFooterActions: [
         Kirigami.Action {
             objectName: "createScheduleAction"
+            visible: !dialog.editing
             text: i18nc("@action:button", "Create Schedule")
             icon.name: "chronometer"
             enabled: dialog.whenProblem.length === 0 && (processButton.checked ? dialog.pid > 0 : dialog.executable.length > 0)
@@ -62,6 +70,19 @@ Kirigami.Dialog {
                     : schedules.addRule(dialog.executable, argsField.text, dialog.name, dialog.when, lastField.value, hourlyField.value, dailyField.value, weeklyField.value, monthlyField.value, capField.value);
                 if (id > 0) {
                     dialog.scheduled(id);
+                    dialog.close();
+                }
+            }
+        },
+        Kirigami.Action {
+            objectName: "saveScheduleAction"
+            visible: dialog.editing
+            text: i18nc("@action:button", "Save Schedule")
+            icon.name: "document-save"
+            enabled: dialog.whenProblem.length === 0
+            onTriggered: {
+                if (schedules.update(dialog.scheduleId, nameField.text, dialog.when, lastField.value, hourlyField.value, dailyField.value, weeklyField.value, monthlyField.value, capField.value)) {
+                    dialog.scheduled(dialog.scheduleId);
                     dialog.close();
                 }
             }
@@ -75,6 +96,25 @@ Kirigami.Dialog {
     }
 
     onOpened: {
+        if (editing) {
+            const info = schedules.scheduleInfo(scheduleId);
+            name = info.name ?? "";
+            nameField.text = name;
+            targetText = info.target ?? "";
+            kindBox.currentIndex = info.kind ?? 0;
+            everyField.value = info.every ?? 15;
+            unitBox.currentIndex = info.unit ?? 0;
+            minuteField.value = info.minute ?? 0;
+            timeField.text = info.time ?? "03:00";
+            dayBox.currentIndex = info.day ?? 0;
+            lastField.value = info.keepLast ?? 0;
+            hourlyField.value = info.hourly ?? 0;
+            dailyField.value = info.daily ?? 0;
+            weeklyField.value = info.weekly ?? 0;
+            monthlyField.value = info.monthly ?? 0;
+            capField.value = Math.ceil(info.maxGiB ?? 0);
+            return;
+        }
         if (targetId > 0 && pid <= 0) {
             const info = schedules.targetInfo(targetId);
             pid = info.pid ?? 0;
@@ -98,10 +138,23 @@ Kirigami.Dialog {
         Kirigami.FormLayout {
             Layout.fillWidth: true
 
+            QQC2.TextField {
+                id: nameField
+
+                objectName: "scheduleNameField"
+                Kirigami.FormData.label: i18nc("@label:textbox", "Name:")
+                visible: dialog.editing
+            }
+            QQC2.Label {
+                Kirigami.FormData.label: i18nc("@label", "Snapshot:")
+                visible: dialog.editing
+                text: dialog.targetText
+            }
             QQC2.RadioButton {
                 id: processButton
 
                 Kirigami.FormData.label: i18nc("@label", "Snapshot:")
+                visible: !dialog.editing
                 text: i18nc("@option:radio", "This process (%1)", String(dialog.pid))
                 enabled: dialog.pid > 0
                 checked: dialog.pid > 0
@@ -109,6 +162,7 @@ Kirigami.Dialog {
             QQC2.RadioButton {
                 id: ruleButton
 
+                visible: !dialog.editing
                 text: i18nc("@option:radio %1 an executable", "Any of my processes running %1", dialog.executable)
                 enabled: dialog.executable.length > 0
                 checked: dialog.pid <= 0
@@ -116,7 +170,7 @@ Kirigami.Dialog {
             QQC2.TextField {
                 id: argsField
 
-                visible: ruleButton.checked
+                visible: ruleButton.checked && !dialog.editing
                 placeholderText: i18nc("@info:placeholder", "Arguments matching (regular expression, optional)")
             }
 
@@ -125,6 +179,7 @@ Kirigami.Dialog {
                 QQC2.ComboBox {
                     id: kindBox
 
+                    objectName: "scheduleKindBox"
                     model: [i18nc("@item:inlistbox", "Every"), i18nc("@item:inlistbox", "Hourly"), i18nc("@item:inlistbox", "Daily"), i18nc("@item:inlistbox", "Weekly")]
                 }
                 QQC2.SpinBox {
@@ -158,6 +213,7 @@ Kirigami.Dialog {
                 QQC2.TextField {
                     id: timeField
 
+                    objectName: "scheduleTimeField"
                     visible: kindBox.currentIndex >= 2
                     text: "03:00"
                     inputMask: "99:99"
@@ -167,6 +223,7 @@ Kirigami.Dialog {
             QQC2.SpinBox {
                 id: lastField
 
+                objectName: "keepLastField"
                 Kirigami.FormData.label: i18nc("@label:spinbox", "Keep the last:")
                 from: 0
                 to: 1000

@@ -13,7 +13,7 @@ import org.kde.kirigami as Kirigami
 import io.github.cryopod
 
 // The schedules (docs/schedules.md): what each snapshots, when, what it
-// keeps, its next and last run; pause/resume and delete. New ones come from
+// keeps, its next and last run; edit, pause/resume and delete. New ones come from
 // Schedule… on the Processes and Timeline pages.
 Kirigami.ScrollablePage {
     id: page
@@ -101,6 +101,18 @@ Kirigami.ScrollablePage {
                     onToggled: scheduleModel.setEnabled(row.scheduleId, checked)
                 }
                 QQC2.ToolButton {
+                    objectName: "editScheduleButton"
+                    icon.name: "document-edit"
+                    text: i18nc("@action:button", "Edit Schedule")
+                    display: QQC2.AbstractButton.IconOnly
+                    QQC2.ToolTip.text: i18nc("@info:tooltip", "Change when it runs, what it keeps, its name")
+                    QQC2.ToolTip.visible: hovered
+                    onClicked: {
+                        editDialog.scheduleId = row.scheduleId;
+                        editDialog.open();
+                    }
+                }
+                QQC2.ToolButton {
                     objectName: "deleteScheduleButton"
                     icon.name: "edit-delete"
                     text: i18nc("@action:button", "Delete Schedule")
@@ -120,5 +132,12 @@ Kirigami.ScrollablePage {
             text: i18nc("@info:placeholder", "No schedules")
             explanation: i18nc("@info:placeholder", "Select a process on the Processes page and choose Schedule… to snapshot it again and again, keeping the newest.")
         }
+    }
+
+    ScheduleDialog {
+        id: editDialog
+
+        objectName: "editScheduleDialog"
+        onScheduled: scheduleModel.reload()
     }
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 //
-// cryopodctl schedule add|list|pause|resume|remove|runs|preview: recurring
+// cryopodctl schedule add|edit|list|pause|resume|remove|runs|preview: recurring
 // snapshots (backend/schedule). Wiring only.
 
 #include "cliargs.h"
@@ -36,6 +36,9 @@ const char scheduleUsage[] = "usage: cryopodctl schedule COMMAND [ARGS...] [--st
                              "  add --exe PATH [--args REGEX] WHEN [options]\n"
                              "                                       snapshot whichever of your processes runs\n"
                              "                                       PATH with arguments matching REGEX\n"
+                             "  edit ID [WHEN] [options]             change a schedule's timing, mode, retention or\n"
+                             "                                       name (its target and runs stay; a new WHEN\n"
+                             "                                       counts from now)\n"
                              "  list [--json]                        the schedules, their next run and last outcome\n"
                              "  pause ID | resume ID | remove ID     (remove keeps the snapshots it took)\n"
                              "  runs [ID] [--limit N] [--json]       what the runs did: taken, skipped, failed\n"
@@ -43,15 +46,16 @@ const char scheduleUsage[] = "usage: cryopodctl schedule COMMAND [ARGS...] [--st
                              "  run [--for SECONDS] [--direct]      run the due schedules (once, or for a while)\n"
                              "\n"
                              "WHEN: --every N[s|m|h|d] | --hourly [MM] | --daily HH:MM | --weekly DAY HH:MM\n"
-                             "options of add:\n"
+                             "options of add and edit:\n"
                              "  --name TEXT        a name\n"
                              "  --mode running|freeze  stop the tree only while its state and a copy of its\n"
                              "                     memory are taken (default), or for the whole capture\n"
                              "  --keep-last N  --keep-hourly N  --keep-daily N  --keep-weekly N  --keep-monthly N\n"
                              "                     retention: the N newest, and the newest of each of the N\n"
-                             "                     newest hours, days, weeks, months (none: keep all)\n"
+                             "                     newest hours, days, weeks, months (none: keep all; edit\n"
+                             "                     changes only the counts given)\n"
                              "  --max-size SIZE    at most SIZE (e.g. 500M, 2G) for the target's snapshots\n"
-                             "  --paused           add it paused\n"
+                             "  --paused           add it paused (add only)\n"
                              "  --store DIR        the store (default: $CRYOPOD_STORE, else $XDG_DATA_HOME/cryopod)\n";
 
 int usage(const QString &message)
@@ -120,18 +124,11 @@ QString lastOutcome(ScheduleStore &schedules, int64_t id)
     return text;
 }
 
-int runAdd(const QStringList &list)
+// The options add and edit share (--name, --mode, WHEN, retention) into
+// `edit`. --hourly's minute and --weekly's day and time are the positionals
+// at `at` (taken out). 0, or the exit status of a usage error.
+int parseScheduleOptions(const Args &args, QStringList &positional, qsizetype at, bool needWhen, ScheduleEdit &edit)
 {
-    const Args args(list,
-                    {QStringLiteral("--store"), QStringLiteral("--exe"), QStringLiteral("--args"), QStringLiteral("--every"), QStringLiteral("--daily"),
-                     QStringLiteral("--name"), QStringLiteral("--mode"), QStringLiteral("--keep-last"), QStringLiteral("--keep-hourly"),
-                     QStringLiteral("--keep-daily"), QStringLiteral("--keep-weekly"), QStringLiteral("--keep-monthly"), QStringLiteral("--max-size")},
-                    {QStringLiteral("--hourly"), QStringLiteral("--weekly"), QStringLiteral("--paused")});
-    if (!args.error.isEmpty()) {
-        return usage(args.error);
-    }
-    QStringList positional = args.positional;
-    // WHEN
     QString when;
     int whenCount = 0;
     if (const auto v = args.value("--every")) {
@@ -143,16 +140,14 @@ int runAdd(const QStringList &list)
         ++whenCount;
     }
     if (args.has("--hourly")) {
-        // an optional minute: the positional after the pid (or the first one for a rule)
+        // an optional minute
         when = QStringLiteral("hourly");
-        const qsizetype at = args.value("--exe") ? 0 : 1;
         if (positional.size() > at) {
             when += QLatin1Char(' ') + positional.takeAt(at);
         }
         ++whenCount;
     }
     if (args.has("--weekly")) {
-        const qsizetype at = args.value("--exe") ? 0 : 1;
         if (positional.size() < at + 2) {
             return usage(QStringLiteral("--weekly needs a day and a time: --weekly mon 09:00"));
         }
@@ -160,37 +155,41 @@ int runAdd(const QStringList &list)
         positional.remove(at, 2);
         ++whenCount;
     }
-    if (whenCount != 1) {
+    if (whenCount > 1 || (needWhen && whenCount == 0)) {
         return usage(whenCount == 0 ? QStringLiteral("say when: --every, --hourly, --daily or --weekly")
                                     : QStringLiteral("give only one of --every, --hourly, --daily, --weekly"));
     }
-    auto timing = ScheduleTiming::parse(when.toStdString());
-    if (!timing) {
-        return usage(QString::fromStdString(timing.error().message));
+    if (whenCount == 1) {
+        auto timing = ScheduleTiming::parse(when.toStdString());
+        if (!timing) {
+            return usage(QString::fromStdString(timing.error().message));
+        }
+        edit.timing = *timing;
     }
-    Schedule s;
-    s.timing = *timing;
-    s.name = args.value("--name").value_or(QString()).toStdString();
-    s.enabled = !args.has("--paused");
+    if (const auto v = args.value("--name")) {
+        edit.name = v->toStdString();
+    }
     if (const auto m = args.value("--mode")) {
         if (*m == QLatin1String("freeze")) {
             s.mode = SnapshotMode::Freeze;
         } else if (*m != QLatin1String("running")) {
             return usage(QStringLiteral("--mode is 'running' or 'freeze', not '%1'").arg(*m));
         }
+        edit.mode = SnapshotMode::KeepRunning;
     }
-    const std::pair<const char *, int *> counts[] = {{"--keep-last", &s.retention.keepLast},
-                                                     {"--keep-hourly", &s.retention.hourly},
-                                                     {"--keep-daily", &s.retention.daily},
-                                                     {"--keep-weekly", &s.retention.weekly},
-                                                     {"--keep-monthly", &s.retention.monthly}};
+    const std::pair<const char *, std::optional<int> *> counts[] = {{"--keep-last", &edit.keepLast},
+                                                                    {"--keep-hourly", &edit.hourly},
+                                                                    {"--keep-daily", &edit.daily},
+                                                                    {"--keep-weekly", &edit.weekly},
+                                                                    {"--keep-monthly", &edit.monthly}};
     for (const auto &[option, out] : counts) {
         if (const auto v = args.value(option)) {
             bool ok = false;
-            *out = v->toInt(&ok);
-            if (!ok || *out < 0 || *out > 100000) {
+            const int n = v->toInt(&ok);
+            if (!ok || n < 0 || n > 100000) {
                 return usage(QStringLiteral("%1 needs a count, 0 to 100000, not '%2'").arg(QLatin1String(option), *v));
             }
+            *out = n;
         }
     }
     if (const auto v = args.value("--max-size")) {
@@ -198,8 +197,48 @@ int runAdd(const QStringList &list)
         if (!size) {
             return usage(QStringLiteral("--max-size needs a size such as 500M or 2G, not '%1'").arg(*v));
         }
-        s.retention.maxBytes = *size;
+        edit.maxBytes = *size;
     }
+    return 0;
+}
+
+QStringList scheduleValueOptions()
+{
+    return {QStringLiteral("--store"),       QStringLiteral("--every"),        QStringLiteral("--daily"),       QStringLiteral("--name"),
+            QStringLiteral("--mode"),        QStringLiteral("--keep-last"),    QStringLiteral("--keep-hourly"), QStringLiteral("--keep-daily"),
+            QStringLiteral("--keep-weekly"), QStringLiteral("--keep-monthly"), QStringLiteral("--max-size")};
+}
+
+void printSchedule(const Schedule &s)
+{
+    print(QStringLiteral("schedule %1: %2, %3, retention: %4; next run %5%6\n")
+              .arg(s.id)
+              .arg(QString::fromStdString(s.target.describe()), QString::fromStdString(s.timing.describe()), QString::fromStdString(describe(s.retention)))
+              .arg(timeText(s.nextRunNs), s.enabled ? QString() : QStringLiteral(" (paused)")));
+}
+
+int runAdd(const QStringList &list)
+{
+    const Args args(list, scheduleValueOptions() + QStringList {QStringLiteral("--exe"), QStringLiteral("--args")},
+                    {QStringLiteral("--hourly"), QStringLiteral("--weekly"), QStringLiteral("--paused")});
+    if (!args.error.isEmpty()) {
+        return usage(args.error);
+    }
+    QStringList positional = args.positional;
+    ScheduleEdit options;
+    if (const int status = parseScheduleOptions(args, positional, args.value("--exe") ? 0 : 1, true, options)) {
+        return status;
+    }
+    Schedule s;
+    s.timing = *options.timing;
+    s.name = options.name.value_or(std::string());
+    s.enabled = !args.has("--paused");
+    s.retention.keepLast = options.keepLast.value_or(0);
+    s.retention.hourly = options.hourly.value_or(0);
+    s.retention.daily = options.daily.value_or(0);
+    s.retention.weekly = options.weekly.value_or(0);
+    s.retention.monthly = options.monthly.value_or(0);
+    s.retention.maxBytes = options.maxBytes.value_or(0);
     // the target
     if (const auto exe = args.value("--exe")) {
         if (!positional.isEmpty()) {
@@ -240,10 +279,8 @@ int runAdd(const QStringList &list)
     if (!id) {
         return failure("schedule add", id.error().describe());
     }
-    print(QStringLiteral("schedule %1: %2, %3, retention: %4; next run %5%6\n")
-              .arg(*id)
-              .arg(QString::fromStdString(s.target.describe()), QString::fromStdString(s.timing.describe()), QString::fromStdString(describe(s.retention)))
-              .arg(timeText(s.nextRunNs), s.enabled ? QString() : QStringLiteral(" (paused)")));
+    s.id = *id;
+    printSchedule(s);
     // the runner starts at login from now on
     auto autostart = Autostart::install();
     if (!autostart) {
@@ -252,6 +289,39 @@ int runAdd(const QStringList &list)
     } else if (*autostart) {
         print(QStringLiteral("`cryopod --background` now starts at login (%1) and runs the schedules\n").arg(QString::fromStdString(Autostart::path())));
     }
+    return 0;
+}
+
+int runEditSchedule(const QStringList &list)
+{
+    const Args args(list, scheduleValueOptions(), {QStringLiteral("--hourly"), QStringLiteral("--weekly")});
+    if (!args.error.isEmpty()) {
+        return usage(args.error);
+    }
+    QStringList positional = args.positional;
+    if (positional.isEmpty() || !positiveId(positional[0])) {
+        return usage(QStringLiteral("edit needs one schedule id"));
+    }
+    const int64_t id = *positiveId(positional[0]);
+    ScheduleEdit edit;
+    if (const int status = parseScheduleOptions(args, positional, 1, false, edit)) {
+        return status;
+    }
+    if (positional.size() > 1) {
+        return usage(QStringLiteral("unexpected '%1'").arg(positional[1]));
+    }
+    if (edit.empty()) {
+        return usage(QStringLiteral("say what to change: WHEN, --mode, --keep-*, --max-size or --name"));
+    }
+    auto store = openStore(args);
+    if (!store) {
+        return failure("schedule edit", store.error().describe());
+    }
+    auto s = ScheduleStore((*store)->database()).edit(id, edit, realTimeNs());
+    if (!s) {
+        return failure("schedule edit", s.error().describe());
+    }
+    printSchedule(*s);
     return 0;
 }
 
@@ -480,6 +550,9 @@ int Cryopodctl::runSchedule(const QStringList &args)
     }
     if (command == QLatin1String("add")) {
         return runAdd(rest);
+    }
+    if (command == QLatin1String("edit")) {
+        return runEditSchedule(rest);
     }
     if (command == QLatin1String("list")) {
         return runListSchedules(rest);

@@ -224,6 +224,70 @@ Result<void> ScheduleStore::setEnabled(int64_t id, bool enabled)
                           [&](SqliteStatement &q) { q.bind(2, int64_t(enabled)); });
 }
 
+bool ScheduleEdit::empty() const
+{
+    return !name && !timing && !mode && !enabled && !keepLast && !hourly && !daily && !weekly && !monthly && !maxBytes;
+}
+
+Result<Schedule> ScheduleStore::edit(int64_t id, const ScheduleEdit &change, int64_t nowNs)
+{
+    auto transaction = store::SqliteTransaction::begin(m_db);
+    if (!transaction) {
+        return std::unexpected(transaction.error().context(std::format("edit schedule {}", id)));
+    }
+    auto current = get(id);
+    if (!current) {
+        return std::unexpected(current.error());
+    }
+    Schedule s = std::move(*current);
+    const bool wasEnabled = s.enabled;
+    const ScheduleTiming oldTiming = s.timing;
+    s.name = change.name.value_or(s.name);
+    s.timing = change.timing.value_or(s.timing);
+    s.mode = change.mode.value_or(s.mode);
+    s.enabled = change.enabled.value_or(s.enabled);
+    s.retention.keepLast = change.keepLast.value_or(s.retention.keepLast);
+    s.retention.hourly = change.hourly.value_or(s.retention.hourly);
+    s.retention.daily = change.daily.value_or(s.retention.daily);
+    s.retention.weekly = change.weekly.value_or(s.retention.weekly);
+    s.retention.monthly = change.monthly.value_or(s.retention.monthly);
+    s.retention.maxBytes = change.maxBytes.value_or(s.retention.maxBytes);
+    // (validated before a new timing is asked for its next time)
+    if (auto ok = validate(s); !ok) {
+        return std::unexpected(ok.error().context(std::format("edit schedule {}", id)));
+    }
+    if (s.timing != oldTiming || (s.enabled && !wasEnabled && s.nextRunNs < nowNs)) {
+        s.nextRunNs = nextDue(s.timing, nowNs);
+    }
+    auto ok = updateSchedule(m_db,
+                             "UPDATE schedules SET name = ?2, timing = ?3, interval_s = ?4, at_minute = ?5, weekday = ?6, mode = ?7, enabled = ?8, "
+                             "keep_last = ?9, keep_hourly = ?10, keep_daily = ?11, keep_weekly = ?12, keep_monthly = ?13, max_bytes = ?14, next_run_at = ?15 "
+                             "WHERE id = ?1",
+                             id, "edit", [&](SqliteStatement &q) {
+                                 q.bind(2, std::string_view(s.name))
+                                     .bind(3, std::string_view(timingName(s.timing.kind)))
+                                     .bind(4, s.timing.intervalSeconds)
+                                     .bind(5, int64_t(s.timing.minute))
+                                     .bind(6, int64_t(s.timing.weekday))
+                                     .bind(7, std::string_view(modeName(s.mode)))
+                                     .bind(8, int64_t(s.enabled))
+                                     .bind(9, int64_t(s.retention.keepLast))
+                                     .bind(10, int64_t(s.retention.hourly))
+                                     .bind(11, int64_t(s.retention.daily))
+                                     .bind(12, int64_t(s.retention.weekly))
+                                     .bind(13, int64_t(s.retention.monthly))
+                                     .bind(14, int64_t(s.retention.maxBytes))
+                                     .bind(15, s.nextRunNs);
+                             });
+    if (!ok) {
+        return std::unexpected(ok.error());
+    }
+    if (auto committed = transaction->commit(); !committed) {
+        return std::unexpected(committed.error().context(std::format("edit schedule {}", id)));
+    }
+    return s;
+}
+
 Result<void> ScheduleStore::remove(int64_t id)
 {
     return updateSchedule(m_db, "DELETE FROM schedules WHERE id = ?1", id, "remove", [](SqliteStatement &) { });

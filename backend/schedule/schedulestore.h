@@ -11,6 +11,7 @@
 #include "scheduletiming.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,19 @@ struct ScheduleRun {
     std::string message;
 };
 
+// An edit of a schedule: what is set replaces the schedule's value, the rest
+// stays (each retention count on its own).
+struct ScheduleEdit {
+    std::optional<std::string> name;
+    std::optional<ScheduleTiming> timing;
+    std::optional<SnapshotMode> mode;
+    std::optional<bool> enabled;
+    std::optional<int> keepLast, hourly, daily, weekly, monthly;
+    std::optional<uint64_t> maxBytes;
+
+    bool empty() const;
+};
+
 const char *outcomeName(ScheduleRun::Outcome outcome);
 const char *modeName(SnapshotMode mode);
 
@@ -92,6 +106,12 @@ public:
     Result<std::vector<Schedule>> list();
     Result<Schedule> get(int64_t id);
     Result<void> setEnabled(int64_t id, bool enabled);
+    // Changes a schedule in place, in one transaction: its id, target,
+    // creation time, runs and failure count stay. A changed timing makes it due
+    // at the timing's next time after nowNs (so does enabling it when its
+    // next run passed while it was paused). Validated like add(); on an
+    // error nothing changes. Returns the schedule as it is now.
+    Result<Schedule> edit(int64_t id, const ScheduleEdit &change, int64_t nowNs);
     // The schedule and its runs; its snapshots stay (origin "schedule").
     Result<void> remove(int64_t id);
     // After a run: the next due time, the failure count, the last run.

@@ -2,10 +2,11 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 //
 // cryopodctl schedule as a user meets it: add (a process of this test, a
-// rule), list (text and JSON), pause, resume, remove, runs, preview, and a
+// rule), list (text and JSON), pause, resume, edit, remove, runs, preview, and a
 // clear error with exit status 2 for every kind of bad input (1 when the
 // input is fine but the world says no: no such process, no such schedule).
 
+#include <QDateTime>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -115,6 +116,25 @@ private Q_SLOTS:
         QTest::newRow("resume bad id") << QStringList {QStringLiteral("resume"), QStringLiteral("x1")} << 2 << "resume needs one schedule id";
         QTest::newRow("remove missing") << QStringList {QStringLiteral("remove"), QStringLiteral("4242")} << 1 << "there is no such schedule";
         QTest::newRow("preview missing") << QStringList {QStringLiteral("preview"), QStringLiteral("4242")} << 1 << "there is no schedule 4242";
+        QTest::newRow("edit without id") << QStringList {QStringLiteral("edit"), QStringLiteral("--every"), QStringLiteral("5m")} << 2
+                                         << "edit needs one schedule id";
+        QTest::newRow("edit nothing") << QStringList {QStringLiteral("edit"), QStringLiteral("1")} << 2 << "say what to change";
+        QTest::newRow("edit two whens") << QStringList {QStringLiteral("edit"), QStringLiteral("1"), QStringLiteral("--hourly"), QStringLiteral("--daily"),
+                                                        QStringLiteral("03:00")}
+                                        << 2 << "only one of";
+        QTest::newRow("edit bad time") << QStringList {QStringLiteral("edit"), QStringLiteral("1"), QStringLiteral("--daily"), QStringLiteral("25:00")} << 2
+                                       << "not a time of day";
+        QTest::newRow("edit bad count") << QStringList {QStringLiteral("edit"), QStringLiteral("1"), QStringLiteral("--keep-last"), QStringLiteral("x")} << 2
+                                        << "--keep-last needs a count";
+        QTest::newRow("edit freeze") << QStringList {QStringLiteral("edit"), QStringLiteral("1"), QStringLiteral("--mode"), QStringLiteral("freeze")} << 2
+                                     << "--mode freeze is not supported yet";
+        QTest::newRow("edit target") << QStringList {QStringLiteral("edit"), QStringLiteral("1"), QStringLiteral("--exe"), QStringLiteral("/bin/x")} << 2
+                                     << "unknown option '--exe'";
+        QTest::newRow("edit extra") << QStringList {QStringLiteral("edit"), QStringLiteral("1"), QStringLiteral("2"), QStringLiteral("--every"),
+                                                    QStringLiteral("5m")}
+                                    << 2 << "unexpected '2'";
+        QTest::newRow("edit missing") << QStringList {QStringLiteral("edit"), QStringLiteral("4242"), QStringLiteral("--every"), QStringLiteral("5m")} << 1
+                                      << "there is no schedule 4242";
         QTest::newRow("unknown command") << QStringList {QStringLiteral("frobnicate")} << 2 << "unknown schedule command 'frobnicate'";
     }
 
@@ -169,6 +189,34 @@ private Q_SLOTS:
         r = ctl({QStringLiteral("runs")});
         QCOMPARE(r.status, 0);
         QCOMPARE(r.out, QString());
+
+        // edit in place: what it says changes, the rest stays
+        r = ctl({QStringLiteral("edit"), QStringLiteral("1"), QStringLiteral("--weekly"), QStringLiteral("tue"), QStringLiteral("07:15"),
+                 QStringLiteral("--keep-last"), QStringLiteral("9"), QStringLiteral("--name"), QStringLiteral("renamed"), QStringLiteral("--mode"),
+                 QStringLiteral("running")});
+        QVERIFY2(r.status == 0, qPrintable(r.err));
+        QVERIFY2(r.out.startsWith(QStringLiteral("schedule 1: process %1 (").arg(m_child)), qPrintable(r.out));
+        QVERIFY2(r.out.contains(QLatin1String("weekly on Tue at 07:15, retention: 9 last, 7 daily, at most 1.50 GiB")) &&
+                     r.out.contains(QLatin1String("(paused)")),
+                 qPrintable(r.out));
+        QJsonObject edited = QJsonDocument::fromJson(ctl({QStringLiteral("list"), QStringLiteral("--json")}).out.toUtf8()).array()[0].toObject();
+        QCOMPARE(edited.value(QStringLiteral("id")).toInt(), 1);
+        QCOMPARE(edited.value(QStringLiteral("name")).toString(), QStringLiteral("renamed"));
+        QCOMPARE(edited.value(QStringLiteral("pid")).toInt(), m_child);
+        QCOMPARE(edited.value(QStringLiteral("when")).toString(), QStringLiteral("weekly on Tue at 07:15"));
+        QCOMPARE(edited.value(QStringLiteral("enabled")).toBool(), false);
+        const QDateTime next = QDateTime::fromString(edited.value(QStringLiteral("nextRun")).toString(), Qt::ISODateWithMs);
+        QVERIFY(next > QDateTime::currentDateTime());
+        QCOMPARE(next.date().dayOfWeek(), 2);
+        QCOMPARE(next.time(), QTime(7, 15));
+        // a bad value changes nothing
+        r = ctl({QStringLiteral("edit"), QStringLiteral("1"), QStringLiteral("--name"), QStringLiteral("never"), QStringLiteral("--max-size"),
+                 QStringLiteral("lots")});
+        QCOMPARE(r.status, 2);
+        QCOMPARE(QJsonDocument::fromJson(ctl({QStringLiteral("list"), QStringLiteral("--json")}).out.toUtf8()).array()[0].toObject(), edited);
+        // --hourly with its minute
+        r = ctl({QStringLiteral("edit"), QStringLiteral("2"), QStringLiteral("--hourly"), QStringLiteral("20")});
+        QVERIFY2(r.status == 0 && r.out.contains(QLatin1String("hourly at :20")), qPrintable(r.out + r.err));
 
         QCOMPARE(ctl({QStringLiteral("remove"), QStringLiteral("1")}).out, QStringLiteral("schedule 1 removed\n"));
         list = QJsonDocument::fromJson(ctl({QStringLiteral("list"), QStringLiteral("--json")}).out.toUtf8()).array();

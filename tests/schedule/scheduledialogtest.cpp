@@ -6,7 +6,8 @@
 // process of this test, it previews what the retention keeps, and "Create
 // Schedule" puts the schedule into the store (a temporary one) and installs
 // the autostart entry; the timeline says when a schedule skipped its
-// snapshot because the process was gone; QML reports no warnings.
+// snapshot because the process was gone; the Schedules page pauses, edits
+// (in the dialog in edit mode) and deletes a schedule; QML reports no warnings.
 // Screenshots go to <build>/screenshots/.
 
 #include "../backend/testprocesses.h"
@@ -161,7 +162,7 @@ private Q_SLOTS:
         QVERIFY(saveScreenshot(m_window, QStringLiteral("timeline-scheduled-snapshot.png")));
     }
 
-    void schedulesPagePausesAndDeletes()
+    void schedulesPagePausesEditsAndDeletes()
     {
         QMetaObject::invokeMethod(m_window->findChild<QObject *>(QStringLiteral("schedulesDrawerAction")), "trigger");
         QQuickItem *list = nullptr;
@@ -188,6 +189,50 @@ private Q_SLOTS:
         click(m_window, toggle);
         QTRY_VERIFY_WITH_TIMEOUT(schedules.list()->front().enabled, kTimeout);
         QVERIFY(schedules.list()->front().nextRunNs > realTimeNs());
+        // its edit button opens the dialog filled from the schedule; saving
+        // changes it in place
+        const Schedule before = schedules.list()->front();
+        QVERIFY(waitForFrame(m_window));
+        QQuickItem *editButton = findItem(list, QStringLiteral("editScheduleButton"));
+        QVERIFY(editButton);
+        click(m_window, editButton);
+        QObject *editDialog = m_window->findChild<QObject *>(QStringLiteral("editScheduleDialog"));
+        QVERIFY(editDialog);
+        QTRY_VERIFY_WITH_TIMEOUT(editDialog->property("opened").toBool(), kTimeout);
+        QCOMPARE(editDialog->property("scheduleId").toLongLong(), qint64(before.id));
+        QCOMPARE(editDialog->property("when").toString(), QStringLiteral("every 15m"));
+        QObject *nameField = editDialog->findChild<QObject *>(QStringLiteral("scheduleNameField"));
+        QObject *kindBox = editDialog->findChild<QObject *>(QStringLiteral("scheduleKindBox"));
+        QObject *timeField = editDialog->findChild<QObject *>(QStringLiteral("scheduleTimeField"));
+        QObject *keepLast = editDialog->findChild<QObject *>(QStringLiteral("keepLastField"));
+        QVERIFY(nameField && kindBox && timeField && keepLast);
+        QCOMPARE(nameField->property("text").toString(), QStringLiteral("probe"));
+        QCOMPARE(keepLast->property("value").toInt(), 5);
+        nameField->setProperty("text", QStringLiteral("probe edited"));
+        kindBox->setProperty("currentIndex", 2);
+        timeField->setProperty("text", QStringLiteral("04:45"));
+        keepLast->setProperty("value", 9);
+        QTRY_COMPARE_WITH_TIMEOUT(editDialog->property("when").toString(), QStringLiteral("daily 04:45"), kTimeout);
+        QVERIFY(waitForFrame(m_window));
+        QVERIFY(saveScreenshot(m_window, QStringLiteral("schedule-edit-dialog.png")));
+        QObject *save = editDialog->findChild<QObject *>(QStringLiteral("saveScheduleAction"));
+        QVERIFY(save && save->property("enabled").toBool());
+        QMetaObject::invokeMethod(save, "trigger");
+        QTRY_VERIFY_WITH_TIMEOUT(!editDialog->property("opened").toBool(), kTimeout);
+        const Schedule after = schedules.list()->front();
+        QCOMPARE(after.id, before.id);
+        QCOMPARE(after.name, std::string("probe edited"));
+        QCOMPARE(after.timing.describe(), std::string("daily at 04:45"));
+        QCOMPARE(after.retention.keepLast, 9);
+        QCOMPARE(after.retention.hourly, before.retention.hourly);
+        QCOMPARE(after.target.pid, before.target.pid);
+        QCOMPARE(after.target.startTimeNs, before.target.startTimeNs);
+        QCOMPARE(after.createdAtNs, before.createdAtNs);
+        QVERIFY(after.nextRunNs > realTimeNs());
+        QTRY_VERIFY_WITH_TIMEOUT(showsText(m_window, QStringLiteral("probe edited — daily at 04:45")), kTimeout);
+        // (the dialog's modal overlay gone: it would take the next click)
+        QTRY_VERIFY_WITH_TIMEOUT(!editDialog->property("visible").toBool(), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(layersIdle(m_window), kTimeout);
         // and its delete button deletes it
         QVERIFY(waitForFrame(m_window));
         QQuickItem *remove = findItem(list, QStringLiteral("deleteScheduleButton"));

@@ -3,7 +3,7 @@
 //
 // Schedules in a real store index: timing (parse, describe, next due time
 // at the edges of hours, days, weeks, daylight saving), the schedules and
-// runs tables (add, list, pause, resume, remove, validation, runs newest
+// runs tables (add, list, pause, resume, edit, remove, validation, runs newest
 // first, a removed schedule's snapshots stay), and matching targets to real
 // processes (start time, zombies, rules by executable, arguments, owner).
 
@@ -330,6 +330,114 @@ private Q_SLOTS:
         refused([](Schedule &s) { s.retention.daily = -1; }, "retention count");
         refused([](Schedule &s) { s.nextRunNs = 0; }, "first due time");
         QCOMPARE(schedules.list()->size(), size_t(1));
+    }
+
+    // An edit changes what it says and nothing else (the id, target,
+    // creation time, runs, failures stay); a bad value changes nothing.
+    void editInPlace()
+    {
+        QTemporaryDir dir;
+        auto store = store::SnapshotStore::open(dir.path().toStdString());
+        QVERIFY(store);
+        ScheduleStore schedules((*store)->database());
+        Schedule s;
+        s.name = "build";
+        s.target.pid = 4242;
+        s.target.startTimeNs = 77;
+        s.target.exe = "/usr/bin/make";
+        s.target.uid = 1000;
+        s.timing = parsed("daily 03:30");
+        s.retention = RetentionPolicy {3, 24, 7, 4, 12, 1 << 30};
+        s.createdAtNs = 100;
+        s.nextRunNs = 200;
+        auto id = schedules.add(s);
+        QVERIFY(id);
+        Schedule other = s;
+        other.name = "other";
+        auto otherId = schedules.add(other);
+        QVERIFY(otherId);
+        QVERIFY(schedules.setRunState(*id, 200, 2, 150));
+        ScheduleRun run;
+        run.scheduleId = *id;
+        run.atNs = 150;
+        run.dueNs = 140;
+        run.outcome = ScheduleRun::Outcome::Skipped;
+        run.message = "not running";
+        QVERIFY(schedules.recordRun(run));
+        const Schedule before = *schedules.get(*id);
+
+        auto same = [](const Schedule &a, const Schedule &b) {
+            return a.id == b.id && a.name == b.name && a.target.kind == b.target.kind && a.target.pid == b.target.pid &&
+                a.target.startTimeNs == b.target.startTimeNs && a.target.exe == b.target.exe && a.target.argsRegex == b.target.argsRegex &&
+                a.target.uid == b.target.uid && a.timing == b.timing && a.mode == b.mode && a.enabled == b.enabled && a.retention == b.retention &&
+                a.createdAtNs == b.createdAtNs && a.nextRunNs == b.nextRunNs && a.lastRunNs == b.lastRunNs && a.failures == b.failures;
+        };
+
+        // the name and one retention count: the next run stays
+        ScheduleEdit rename;
+        rename.name = "nightly build";
+        rename.daily = 30;
+        auto edited = schedules.edit(*id, rename, 1000);
+        QVERIFY2(edited, edited ? "" : edited.error().describe().c_str());
+        Schedule expected = before;
+        expected.name = "nightly build";
+        expected.retention.daily = 30;
+        QVERIFY(same(*edited, expected));
+        QVERIFY(same(*schedules.get(*id), expected));
+
+        // a new timing: due at its next time after now
+        const int64_t now = utc(2026, 7, 10, 12, 0, 0);
+        ScheduleEdit retime;
+        retime.timing = parsed("every 10m");
+        retime.enabled = false;
+        retime.maxBytes = 0;
+        edited = schedules.edit(*id, retime, now);
+        QVERIFY(edited);
+        expected.timing = parsed("every 10m");
+        expected.enabled = false;
+        expected.retention.maxBytes = 0;
+        expected.nextRunNs = nextDue(expected.timing, now);
+        QVERIFY(expected.nextRunNs > now);
+        QVERIFY(same(*schedules.get(*id), expected));
+        // its runs and the other schedule are untouched
+        QCOMPARE(schedules.runs(*id)->size(), size_t(1));
+        QCOMPARE(schedules.runs(*id)->front().message, std::string("not running"));
+        other.id = *otherId;
+        QVERIFY(same(*schedules.get(*otherId), other));
+
+        // enabling it again after its next run passed: due from now on
+        ScheduleEdit enable;
+        enable.enabled = true;
+        const int64_t later = now + 3 * kHour;
+        QVERIFY(schedules.edit(*id, enable, later));
+        expected.enabled = true;
+        expected.nextRunNs = nextDue(expected.timing, later);
+        QVERIFY(same(*schedules.get(*id), expected));
+
+        // bad values: refused, nothing changed
+        auto refused = [&](const ScheduleEdit &e, const char *message) {
+            auto r = schedules.edit(*id, e, later);
+            QVERIFY(!r);
+            QVERIFY2(r.error().message.find(message) != std::string::npos, r.error().message.c_str());
+            QVERIFY(same(*schedules.get(*id), expected));
+        };
+        ScheduleEdit bad;
+        bad.name = "never";
+        bad.keepLast = 1;
+        bad.weekly = -1;
+        refused(bad, "retention count");
+        bad = {};
+        bad.name = "never";
+        bad.timing = expected.timing;
+        bad.timing->intervalSeconds = 0;
+        refused(bad, "between 1 second");
+        bad = {};
+        bad.maxBytes = uint64_t(INT64_MAX) + 1;
+        refused(bad, "size cap");
+
+        auto missing = schedules.edit(999, rename, later);
+        QVERIFY(!missing);
+        QCOMPARE(missing.error().code, ENOENT);
     }
 
     void processTargets()
