@@ -171,11 +171,12 @@ int parseScheduleOptions(const Args &args, QStringList &positional, qsizetype at
     }
     if (const auto m = args.value("--mode")) {
         if (*m == QLatin1String("freeze")) {
-            s.mode = SnapshotMode::Freeze;
-        } else if (*m != QLatin1String("running")) {
+            edit.mode = SnapshotMode::Freeze;
+        } else if (*m == QLatin1String("running")) {
+            edit.mode = SnapshotMode::KeepRunning;
+        } else {
             return usage(QStringLiteral("--mode is 'running' or 'freeze', not '%1'").arg(*m));
         }
-        edit.mode = SnapshotMode::KeepRunning;
     }
     const std::pair<const char *, std::optional<int> *> counts[] = {{"--keep-last", &edit.keepLast},
                                                                     {"--keep-hourly", &edit.hourly},

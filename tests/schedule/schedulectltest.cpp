@@ -126,8 +126,8 @@ private Q_SLOTS:
                                        << "not a time of day";
         QTest::newRow("edit bad count") << QStringList {QStringLiteral("edit"), QStringLiteral("1"), QStringLiteral("--keep-last"), QStringLiteral("x")} << 2
                                         << "--keep-last needs a count";
-        QTest::newRow("edit freeze") << QStringList {QStringLiteral("edit"), QStringLiteral("1"), QStringLiteral("--mode"), QStringLiteral("freeze")} << 2
-                                     << "--mode freeze is not supported yet";
+        QTest::newRow("edit bad mode") << QStringList {QStringLiteral("edit"), QStringLiteral("1"), QStringLiteral("--mode"), QStringLiteral("frozen")} << 2
+                                       << "--mode is 'running' or 'freeze'";
         QTest::newRow("edit target") << QStringList {QStringLiteral("edit"), QStringLiteral("1"), QStringLiteral("--exe"), QStringLiteral("/bin/x")} << 2
                                      << "unknown option '--exe'";
         QTest::newRow("edit extra") << QStringList {QStringLiteral("edit"), QStringLiteral("1"), QStringLiteral("2"), QStringLiteral("--every"),
