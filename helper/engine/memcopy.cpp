@@ -33,30 +33,12 @@ Result<void> setOptions(pid_t tid, unsigned long options, const std::string &wha
     return {};
 }
 
-// A process our clone() made: attached automatically, it starts in a
-// PTRACE_EVENT_STOP before its first instruction.
+// A process our clone() made: attached automatically, stopped before its
+// first instruction.
 Result<Tracee> adoptClone(pid_t pid, const std::string &what)
 {
-    for (;;) {
-        int status = 0;
-        const pid_t r = ::waitpid(pid, &status, __WALL);
-        if (r < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return sysError(what + ": waitpid");
-        }
-        if (!WIFSTOPPED(status)) {
-            return fail(what + ": " + describeWaitStatus(status), ECHILD);
-        }
-        if ((status >> 16) == PTRACE_EVENT_STOP) {
-            return Tracee::adopt(pid);
-        }
-        // Anything else (a signal that came first): suppress it, go on.
-        if (::ptrace(PTRACE_CONT, pid, nullptr, nullptr) != 0) {
-            return sysError(what + ": ptrace cont");
-        }
-    }
+    CRYOPOD_PROPAGATE(waitForFirstStop(pid, what));
+    return Tracee::adopt(pid);
 }
 
 // SIGKILL to a tracee of ours and wait until the kernel reports it dead.

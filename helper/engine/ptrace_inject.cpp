@@ -655,6 +655,32 @@ Result<void> Injector::setSyscallAddress(uint64_t syscallInsn)
     return {};
 }
 
+// A task attached automatically (a thread or child of a tracee, with
+// PTRACE_O_TRACECLONE / TRACEFORK) starts in a PTRACE_EVENT_STOP, before its
+// first instruction; anything else first (a stray signal) is let through.
+Result<void> waitForFirstStop(pid_t tid, const std::string &what)
+{
+    for (;;) {
+        int status = 0;
+        const pid_t r = ::waitpid(tid, &status, __WALL);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return sysError(what + ": waitpid");
+        }
+        if (!WIFSTOPPED(status)) {
+            return fail(what + ": " + describeWaitStatus(status), ECHILD);
+        }
+        if ((status >> 16) == PTRACE_EVENT_STOP) {
+            return {};
+        }
+        if (::ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) {
+            return sysError(what + ": ptrace cont");
+        }
+    }
+}
+
 Result<int64_t> Injector::syscall(long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
 {
     if (!m_active) {

@@ -176,6 +176,11 @@ private:
     pid_t m_tid = -1;
 };
 
+// A task attached automatically (a thread or child of a tracee, with
+// PTRACE_O_TRACECLONE / TRACEFORK) starts in a PTRACE_EVENT_STOP before its
+// first instruction; waits for it, letting anything else (a stray signal) through.
+Result<void> waitForFirstStop(pid_t tid, const std::string &what);
+
 // ---- remote memory ----------------------------------------------------------
 
 class RemoteMemory
