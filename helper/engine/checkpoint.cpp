@@ -97,7 +97,10 @@ Result<void> store(T &target, Result<T> &&value)
 
 Result<void> checkpointPrecheck(CheckpointContext &ctx)
 {
-    auto report = analyze(ctx.pid);
+    // Low pause: the smaps of the analysis give the VmFlags, so that only
+    // the cheap /proc/PID/maps is read during the pause (smaps walks every
+    // page table to count what is resident).
+    auto report = analyzeTree(ctx.pid, ctx.lowPauseWanted() ? &ctx.earlySmaps : nullptr);
     if (!report) {
         return std::unexpected(report.error());
     }
@@ -121,7 +124,23 @@ Result<void> checkpointFreeze(CheckpointContext &ctx)
 namespace
 {
 // Everything of one frozen process but its pages.
-Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, const TreeScope &scope, bool ownFiles)
+// The memory layout as at the pause. With `early` smaps (low pause) only
+// maps is read now; a layout that changed since falls back to smaps.
+Result<std::vector<procfs::Mapping>> readLayout(pid_t pid, const std::vector<procfs::Mapping> *early)
+{
+    if (early) {
+        auto maps = procfs::readMaps(pid);
+        if (!maps) {
+            return std::unexpected(maps.error());
+        }
+        if (auto merged = procfs::withSmapsOf(std::move(*maps), *early)) {
+            return std::move(*merged);
+        }
+    }
+    return procfs::readSmaps(pid);
+}
+
+Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, const TreeScope &scope, bool ownFiles, const std::vector<procfs::Mapping> *early)
 {
     const pid_t pid = process.pid();
     capture.pid = pid;
@@ -188,7 +207,7 @@ Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, con
         CRYOPOD_PROPAGATE(injector->finish());
     }
 
-    CRYOPOD_PROPAGATE(store(capture.mappings, procfs::readSmaps(pid)));
+    CRYOPOD_PROPAGATE(store(capture.mappings, readLayout(pid, early)));
 
     // Again, now that it cannot change: a thread, an fd or a mapping may have
     // appeared since the precheck.
@@ -221,7 +240,8 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         }
         FrozenProcess *process = ctx.frozen.find(entry.pid);
         ProcessCapture &capture = ctx.processes.emplace_back();
-        CRYOPOD_PROPAGATE(captureProcess(*process, capture, scope, entry.filesOf == 0));
+        const auto early = ctx.earlySmaps.find(entry.pid);
+        CRYOPOD_PROPAGATE(captureProcess(*process, capture, scope, entry.filesOf == 0, early == ctx.earlySmaps.end() ? nullptr : &early->second));
     }
     // One object per pipe, socket or shared open file across the tree.
     std::vector<std::pair<pid_t, FilesDump *>> files;
@@ -257,6 +277,7 @@ Result<void> checkpointCopyMemory(CheckpointContext &ctx)
     }
     // All or none: a copy that cannot be made (no memory, no pid left)
     // means the frozen dump, for the whole tree.
+    const uint64_t copyStart = monotonicNs();
     for (ProcessCapture &p : ctx.processes) {
         FrozenProcess *process = ctx.frozen.find(p.pid);
         auto injector = Injector::create(process->leader());
@@ -274,6 +295,31 @@ Result<void> checkpointCopyMemory(CheckpointContext &ctx)
             return {};
         }
         p.copy = std::move(*copy);
+    }
+    ctx.result.copyNs = monotonicNs() - copyStart;
+    // Everything but the memory is captured and each address space has its
+    // copy: the tree runs on while the image is written (at whatever speed
+    // the fd takes it).
+    return checkpointRelease(ctx);
+}
+
+Result<void> checkpointVerifyCopies(CheckpointContext &ctx)
+{
+    for (ProcessCapture &p : ctx.processes) {
+        if (p.copy.pid() == 0) {
+            return {};
+        }
+        auto copySmaps = procfs::readSmaps(p.copy.pid());
+        if (!copySmaps) {
+            return std::unexpected(copySmaps.error().context("memory copy of " + std::to_string(p.pid)));
+        }
+        if (std::string differs = adoptCopyLayout(p.mappings, *copySmaps); !differs.empty()) {
+            ctx.retryFrozen = "process " + std::to_string(p.pid) + ": " + differs;
+            for (ProcessCapture &q : ctx.processes) {
+                (void)q.copy.release();
+            }
+            return {};
+        }
     }
     return {};
 }
@@ -332,10 +378,7 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
     // Low pause: everything but the memory is in the image and each address
     // space has its copy, so the tree runs on; the pages come from the copies.
     const bool fromCopies = !ctx.processes.empty() && ctx.processes.front().copy.pid() != 0;
-    if (fromCopies) {
-        CRYOPOD_PROPAGATE(checkpointRelease(ctx));
-        ctx.result.lowPause = true;
-    }
+    ctx.result.lowPause = fromCopies;
     for (ProcessCapture &p : ctx.processes) {
         auto pages = dumpPages(p.pid, p.mm, p.mappings, w, ctx.pagesOptions, fromCopies ? p.copy.pid() : 0);
         if (fromCopies) {
@@ -394,6 +437,18 @@ checkpointOnThisThread(pid_t pid, int outFd, const CheckpointOptions &options, c
     CRYOPOD_PROPAGATE(step(checkpointFreeze(ctx)));
     CRYOPOD_PROPAGATE(step(checkpointCapture(ctx)));
     CRYOPOD_PROPAGATE(step(checkpointCopyMemory(ctx)));
+    CRYOPOD_PROPAGATE(step(checkpointVerifyCopies(ctx)));
+    if (!ctx.retryFrozen.empty()) {
+        // The layout changed between the analysis and the pause in a way
+        // maps does not show. Nothing is written yet: again, frozen.
+        CheckpointOptions frozenOptions = options;
+        frozenOptions.lowPause = false;
+        auto again = checkpointOnThisThread(pid, outFd, frozenOptions, pagesOptions, pagesStats);
+        if (again) {
+            again->lowPauseFallback = "the memory layout changed during the snapshot: " + ctx.retryFrozen;
+        }
+        return again;
+    }
     CRYOPOD_PROPAGATE(step(checkpointWrite(ctx)));
     CRYOPOD_PROPAGATE(step(checkpointRelease(ctx)));
     const uint64_t end = monotonicNs();

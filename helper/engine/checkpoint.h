@@ -15,6 +15,7 @@
 #include "pstree.h"
 #include "records.h"
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -26,7 +27,10 @@ struct ProcessCapture {
     pid_t pid = 0;
     procfs::Status status;
     procfs::Stat stat;
-    std::vector<procfs::Mapping> mappings; // smaps, read while frozen
+    // As at the pause: smaps read while frozen, or (low pause) maps read
+    // while frozen with the VmFlags of the smaps read before the freeze,
+    // checked against the copy after the thaw (checkpointVerifyCopies).
+    std::vector<procfs::Mapping> mappings;
     uint64_t brk = 0;
 
     image::TaskRecord task;
@@ -49,6 +53,12 @@ struct CheckpointContext {
     uint64_t freezeNs = 0; // when freezing began
     uint64_t thawNs = 0; // when the tree ran on again (0: not yet)
 
+    // Low pause: the smaps of each process as the precheck read them.
+    std::map<pid_t, std::vector<procfs::Mapping>> earlySmaps;
+    // Low pause: why its copies cannot be trusted (then the checkpoint
+    // starts again with a frozen dump); empty when they can.
+    std::string retryFrozen;
+
     FrozenTree frozen; // detaches on destruction: the whole tree runs on
     image::ProcessTreeRecord tree;
     std::vector<ProcessCapture> processes; // the live ones, in the tree's order
@@ -56,6 +66,12 @@ struct CheckpointContext {
     std::unique_ptr<image::ImageWriter> writer;
     PagesStats pages;
     CheckpointResult result;
+
+    // Low pause was asked for and the tree runs on after the checkpoint.
+    bool lowPauseWanted() const
+    {
+        return options.lowPause && options.leaveRunning && !options.outsideFreezer;
+    }
 };
 
 // The steps of checkpoint(), in order. Each fails without side effects on the
@@ -63,7 +79,8 @@ struct CheckpointContext {
 Result<void> checkpointPrecheck(CheckpointContext &ctx); // analyze: refuse before anything happens
 Result<void> checkpointFreeze(CheckpointContext &ctx); // seize + interrupt every thread of every process of the tree
 Result<void> checkpointCapture(CheckpointContext &ctx); // every record but the pages
-Result<void> checkpointCopyMemory(CheckpointContext &ctx); // low pause: a copy of each address space
+Result<void> checkpointCopyMemory(CheckpointContext &ctx); // low pause: a copy of each address space, then the thaw
+Result<void> checkpointVerifyCopies(CheckpointContext &ctx); // low pause: the copies hold what the pause saw
 Result<void> checkpointWrite(CheckpointContext &ctx); // the image, pages last (from the copies after a thaw)
 Result<void> checkpointRelease(CheckpointContext &ctx); // detach or kill
 

@@ -94,6 +94,7 @@ struct CheckpointResult {
     uint64_t rawBytes = 0; // uncompressed payload
     uint64_t pagesSaved = 0;
     uint64_t pauseNs = 0; // time the target was stopped
+    uint64_t copyNs = 0; // of the pause: taking the copies of the memory (low pause)
     uint64_t totalNs = 0;
     bool lowPause = false; // the memory was saved from copies while the tree ran on
     std::string lowPauseFallback; // why not, when lowPause was asked for

@@ -32,17 +32,17 @@ namespace cryopod::engine
 
 // ---- dump
 
-namespace
-{
-
-constexpr uint64_t kPage = 4096;
-
 std::string hexRange(uint64_t start, uint64_t end)
 {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%llx-%llx", static_cast<unsigned long long>(start), static_cast<unsigned long long>(end));
     return buf;
 }
+
+namespace
+{
+
+constexpr uint64_t kPage = 4096;
 
 bool isSharedMapping(const procfs::Mapping &m)
 {

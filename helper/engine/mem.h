@@ -33,6 +33,9 @@ namespace cryopod::engine
 
 // ---- dump
 
+// "7f12a000-7f12c000", as /proc/PID/maps shows a range.
+std::string hexRange(uint64_t start, uint64_t end);
+
 // What engine v1 thinks of one mapping (for the report): Ok, or Refused with
 // the reason in plain words. Reads nothing but `mapping` and, for file
 // mappings, /proc/PID/map_files to see whether the file is still the same.

@@ -2,9 +2,13 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 
 #include "memcopy.h"
+#include "mem.h"
 
 #include <cerrno>
+#include <algorithm>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <optional>
 #include <sys/mman.h>
 #include <vector>
@@ -87,15 +91,19 @@ Result<void> reapInTarget(Injector &injector, pid_t child)
     return fail("memory copy: the intermediate process " + std::to_string(child) + " did not become reapable", ETIMEDOUT);
 }
 
+// Memory a clone() leaves out of the copy (DONTFORK) or empty (WIPEONFORK).
+// Whatever smaps said of its size before the pause, the pages present now
+// are looked up (PAGEMAP_SCAN walks only the populated page tables).
 bool carriedOver(const procfs::Mapping &m)
 {
-    return m.rssKiB + m.swapKiB > 0 && (m.hasVmFlag("dc") || m.hasVmFlag("wf"));
+    return m.hasVmFlag("dc") || m.hasVmFlag("wf");
 }
 
 // The present (or swapped) pages of [m.start, m.end) in the target, written
 // at the same addresses into the copy; a DONTFORK range is mapped there
-// first (anonymous, writable: the copy is only ever read).
-Result<void> carryOver(pid_t target, Injector &copyInjector, const procfs::Mapping &m, const std::string &what)
+// first (anonymous, writable: the copy is only ever read). `carried` counts
+// the bytes, at most kMaxCarriedOver over all calls (EFBIG beyond).
+Result<void> carryOver(pid_t target, Injector &copyInjector, const procfs::Mapping &m, const std::string &what, uint64_t &carried)
 {
     const pid_t copy = copyInjector.tracee().tid();
     const uint64_t length = m.end - m.start;
@@ -124,25 +132,81 @@ Result<void> carryOver(pid_t target, Injector &copyInjector, const procfs::Mappi
     if (!pagemap) {
         return sysError(what + ": open the target's pagemap");
     }
-    constexpr uint64_t kPage = 4096;
-    std::vector<uint64_t> entries(size_t(length / kPage));
-    const size_t bytes = entries.size() * sizeof(uint64_t);
-    if (::pread(pagemap.get(), entries.data(), bytes, off_t(m.start / kPage * 8)) != ssize_t(bytes)) {
-        return sysError(what + ": read the target's pagemap");
-    }
-    constexpr uint64_t kPresentOrSwapped = (1ull << 63) | (1ull << 62);
-    std::vector<uint8_t> page(kPage);
-    for (size_t i = 0; i < entries.size(); ++i) {
-        if (!(entries[i] & kPresentOrSwapped)) {
-            continue;
+    std::vector<page_region> regions(64);
+    std::vector<uint8_t> buffer;
+    pm_scan_arg scan{};
+    scan.size = sizeof(scan);
+    scan.start = m.start;
+    scan.end = m.end;
+    scan.vec = uint64_t(uintptr_t(regions.data()));
+    scan.vec_len = regions.size();
+    scan.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+    scan.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+    while (scan.start < scan.end) {
+        const int found = ::ioctl(pagemap.get(), PAGEMAP_SCAN, &scan);
+        if (found < 0) {
+            return sysError(what + ": scan the target's pagemap (PAGEMAP_SCAN)");
         }
-        const uint64_t addr = m.start + i * kPage;
-        CRYOPOD_PROPAGATE(from->read(addr, page));
-        CRYOPOD_PROPAGATE(to->write(addr, page));
+        for (int i = 0; i < found; ++i) {
+            constexpr uint64_t kChunk = 1ull << 20;
+            for (uint64_t addr = regions[size_t(i)].start; addr < regions[size_t(i)].end; addr += kChunk) {
+                const uint64_t n = std::min<uint64_t>(kChunk, regions[size_t(i)].end - addr);
+                carried += n;
+                if (carried > kMaxCarriedOver) {
+                    return fail(what + ": more than " + std::to_string(kMaxCarriedOver >> 20)
+                                    + " MiB of MADV_DONTFORK or MADV_WIPEONFORK memory to carry over into the copy",
+                                EFBIG);
+                }
+                buffer.resize(size_t(n));
+                CRYOPOD_PROPAGATE(from->read(addr, buffer));
+                CRYOPOD_PROPAGATE(to->write(addr, buffer));
+            }
+        }
+        if (scan.walk_end <= scan.start) {
+            return fail(what + ": PAGEMAP_SCAN made no progress", EIO);
+        }
+        scan.start = scan.walk_end;
     }
     return {};
 }
 } // namespace
+
+std::string adoptCopyLayout(std::vector<procfs::Mapping> &mappings, const std::vector<procfs::Mapping> &copySmaps)
+{
+    // The flags clone() hands on unchanged. Not "lo" (mlock is not
+    // inherited) nor "uw"/"ui" (nor a userfaultfd registration); a DONTFORK
+    // range is in the copy only as the anonymous memory take() mapped.
+    static constexpr std::string_view kInherited[] = {"wf", "gd", "ht", "ss", "io", "pf", "sh", "ms"};
+    size_t j = 0;
+    for (procfs::Mapping &m : mappings) {
+        const std::string where = "mapping " + hexRange(m.start, m.end);
+        while (j < copySmaps.size() && copySmaps[j].end <= m.start) {
+            ++j;
+        }
+        if (j == copySmaps.size() || copySmaps[j].start > m.start || copySmaps[j].end < m.end) {
+            return where + " is not in the copy (MADV_DONTFORK set just before the pause?)";
+        }
+        const procfs::Mapping &c = copySmaps[j];
+        if (!m.hasVmFlag("dc")) {
+            for (const std::string_view flag : kInherited) {
+                if (m.hasVmFlag(flag) != c.hasVmFlag(flag)) {
+                    return where + ": VmFlag \"" + std::string(flag) + "\" " + (c.hasVmFlag(flag) ? "set" : "cleared") + " just before the pause";
+                }
+            }
+        }
+        if (c.start == m.start && c.end == m.end) {
+            m.rssKiB = c.rssKiB;
+            m.anonKiB = c.anonKiB;
+            m.swapKiB = c.swapKiB;
+        } else {
+            // Merged in the copy with memory take() mapped next to it: its
+            // own share is unknown, so nothing of it is skipped as empty.
+            m.rssKiB = m.anonKiB = (m.end - m.start) >> 10;
+            m.swapKiB = 0;
+        }
+    }
+    return {};
+}
 
 std::string memoryCopyObstacle(pid_t pid, const std::vector<procfs::Mapping> &mappings)
 {
@@ -151,10 +215,10 @@ std::string memoryCopyObstacle(pid_t pid, const std::vector<procfs::Mapping> &ma
             return "it runs under seccomp, whose filter also applies to the clone() that makes the copy";
         }
     }
-    uint64_t carried = 0;
+    uint64_t carried = 0; // an estimate: take() counts what is present at the pause
     for (const procfs::Mapping &m : mappings) {
         if (carriedOver(m)) {
-            carried += m.end - m.start;
+            carried += (m.rssKiB + m.swapKiB) << 10;
         }
     }
     if (carried > kMaxCarriedOver) {
@@ -257,9 +321,10 @@ Result<MemoryCopy> MemoryCopy::take(Injector &injector, const std::vector<procfs
     if (auto r = i2->call(what + ": close_range in the copy", SYS_close_range, 0, ~0u, 0); !r) {
         return dropFirst(r.error());
     }
+    uint64_t carried = 0;
     for (const procfs::Mapping &m : mappings) {
         if (carriedOver(m)) {
-            if (auto r = carryOver(injector.tracee().tid(), *i2, m, what); !r) {
+            if (auto r = carryOver(injector.tracee().tid(), *i2, m, what, carried); !r) {
                 return dropFirst(r.error());
             }
         }

@@ -50,6 +50,14 @@ inline constexpr uint64_t kMaxCarriedOver = 256ull << 20;
 // frozen), in plain words; empty when one can.
 std::string memoryCopyObstacle(pid_t pid, const std::vector<procfs::Mapping> &mappings);
 
+// Low pause reads only /proc/PID/maps during the pause and takes the VmFlags
+// from smaps read before it. The copy, which never runs, keeps the flags of
+// the instant it was made: checks `mappings` (the target's layout at the
+// pause, with those flags) against the copy's smaps, read after the thaw,
+// and takes the copy's resident counters. Empty when they agree, else what
+// differs (then the copy must not be used).
+std::string adoptCopyLayout(std::vector<procfs::Mapping> &mappings, const std::vector<procfs::Mapping> &copySmaps);
+
 class MemoryCopy
 {
 public:

@@ -365,6 +365,30 @@ Result<std::vector<Mapping>> readSmaps(pid_t pid)
     return parseMapsText(*text, true, file);
 }
 
+bool sameMapsLine(const Mapping &a, const Mapping &b)
+{
+    return a.start == b.start && a.end == b.end && a.read == b.read && a.write == b.write && a.exec == b.exec && a.shared == b.shared
+        && a.offset == b.offset && a.devMajor == b.devMajor && a.devMinor == b.devMinor && a.inode == b.inode && a.path == b.path;
+}
+
+std::optional<std::vector<Mapping>> withSmapsOf(std::vector<Mapping> maps, const std::vector<Mapping> &smaps)
+{
+    size_t j = 0;
+    for (Mapping &m : maps) {
+        while (j < smaps.size() && smaps[j].start < m.start) {
+            ++j;
+        }
+        if (j == smaps.size() || !sameMapsLine(m, smaps[j])) {
+            return std::nullopt;
+        }
+        m.vmFlags = smaps[j].vmFlags;
+        m.rssKiB = smaps[j].rssKiB;
+        m.anonKiB = smaps[j].anonKiB;
+        m.swapKiB = smaps[j].swapKiB;
+    }
+    return maps;
+}
+
 Result<std::vector<int>> listFds(pid_t pid)
 {
     return listNumericDir(path(pid, "fd"));

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -63,6 +64,14 @@ struct Mapping {
 };
 Result<std::vector<Mapping>> readMaps(pid_t pid);
 Result<std::vector<Mapping>> readSmaps(pid_t pid);
+
+// The same maps line: range, permissions, offset, device, inode and path.
+bool sameMapsLine(const Mapping &a, const Mapping &b);
+// `maps` (read from /proc/PID/maps) with the VmFlags and counters of the
+// identical lines of `smaps` (read earlier); nullopt when a line of `maps`
+// has none there (the layout changed in between). Both sorted by address,
+// as the kernel shows them.
+std::optional<std::vector<Mapping>> withSmapsOf(std::vector<Mapping> maps, const std::vector<Mapping> &smaps);
 
 // Numbers of the open fds (/proc/PID/fd), sorted.
 Result<std::vector<int>> listFds(pid_t pid);

@@ -359,10 +359,18 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
     for (const FdReport &fd : report.fds) {
         report.verdict = worse(report.verdict, fd.verdict);
     }
+    if (context.smapsRead && !context.mappings) {
+        *context.smapsRead = std::move(ownMappings);
+    }
     return report;
 }
 
 Result<Report> analyze(pid_t pid)
+{
+    return analyzeTree(pid, nullptr);
+}
+
+Result<Report> analyzeTree(pid_t pid, std::map<pid_t, std::vector<procfs::Mapping>> *smaps)
 {
     // The tree as it is now; the checkpoint finds it again while frozen.
     std::vector<pid_t> order{pid};
@@ -391,7 +399,8 @@ Result<Report> analyze(pid_t pid)
             report.processes.push_back(std::move(zombie));
             continue;
         }
-        auto process = analyzeProcess(p, AnalyzeContext{0, nullptr, &scope});
+        std::vector<procfs::Mapping> read;
+        auto process = analyzeProcess(p, AnalyzeContext{0, nullptr, &scope, smaps ? &read : nullptr});
         if (p != pid && exiting(p, p)) {
             // It exited while we looked (what it showed on its way out - no
             // files, no mappings - says nothing); the checkpoint finds it
@@ -411,6 +420,9 @@ Result<Report> analyze(pid_t pid)
         }
         report.verdict = worse(report.verdict, process->verdict);
         report.processes.push_back(std::move(*process));
+        if (smaps) {
+            (*smaps)[p] = std::move(read);
+        }
     }
     return report;
 }

@@ -10,6 +10,7 @@
 #include "files.h"
 #include "procfs.h"
 
+#include <map>
 #include <set>
 #include <sys/types.h>
 #include <vector>
@@ -24,10 +25,17 @@ struct AnalyzeContext {
     // is shared with them is fine, what is shared with any other process is
     // named and refused. Null: pid alone.
     const TreeScope *scope = nullptr;
+    // When set and `mappings` is null: the smaps read for the analysis are
+    // left here (a checkpoint reuses their VmFlags during the pause).
+    std::vector<procfs::Mapping> *smapsRead = nullptr;
 };
 
 // One process, without stopping it.
 Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context = {});
+
+// engine::analyze(), also leaving the smaps each live process showed in
+// `smaps` (when not null).
+Result<Report> analyzeTree(pid_t pid, std::map<pid_t, std::vector<procfs::Mapping>> *smaps);
 
 // "1234 (comm) cannot be checkpointed: fd 3 is a pipe ...; thread 1235 has
 // ..." for an error message.

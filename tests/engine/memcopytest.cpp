@@ -236,6 +236,78 @@ private Q_SLOTS:
         QCOMPARE(w, std::vector<uint8_t>(4 * kPage, 0x22));
     }
 
+    // Low pause reads maps during the pause with the VmFlags of smaps read
+    // before it, and checks them against the copy afterwards: a flag set in
+    // between (the copy then lacks memory or has it wiped) is caught.
+    void layoutCheckedAgainstTheCopy()
+    {
+        Child child;
+        QVERIFY(start(child, 1));
+        auto early = procfs::readSmaps(child.pid); // before the pause
+        QVERIFY(early);
+        auto frozen = FrozenProcess::freeze(child.pid);
+        QVERIFY2(frozen, frozen ? "" : frozen.error().describe().c_str());
+        auto maps = procfs::readMaps(child.pid);
+        QVERIFY(maps);
+        auto merged = procfs::withSmapsOf(*maps, *early);
+        QVERIFY2(merged, "maps read while frozen does not match the smaps read before");
+        auto at = [](std::vector<procfs::Mapping> &list, uint64_t addr) -> procfs::Mapping * {
+            for (procfs::Mapping &m : list) {
+                if (m.start <= addr && addr < m.end) {
+                    return &m;
+                }
+            }
+            return nullptr;
+        };
+        QVERIFY(at(*merged, child.shared.dontfork) && at(*merged, child.shared.dontfork)->hasVmFlag("dc"));
+        QVERIFY(at(*merged, child.shared.wipeonfork) && at(*merged, child.shared.wipeonfork)->hasVmFlag("wf"));
+        auto moved = *maps;
+        moved.back().start -= kPage; // a line that is not in smaps
+        QVERIFY(!procfs::withSmapsOf(moved, *early));
+
+        // Copies taken with what the pause knew, and with a flag it missed.
+        auto without = [&](const char *flag, uint64_t addr) {
+            auto list = *merged;
+            procfs::Mapping *m = at(list, addr);
+            std::erase(m->vmFlags, std::string(flag));
+            return list;
+        };
+        const auto missedDontfork = without("dc", child.shared.dontfork);
+        const auto missedWipe = without("wf", child.shared.wipeonfork);
+        MemoryCopy copy, copyMissingDontfork, copyMissingWipe;
+        {
+            auto injector = Injector::create(frozen->leader());
+            QVERIFY(injector);
+            auto taken = MemoryCopy::take(*injector, *merged);
+            QVERIFY2(taken, taken ? "" : taken.error().describe().c_str());
+            copy = std::move(*taken);
+            auto taken2 = MemoryCopy::take(*injector, missedDontfork);
+            QVERIFY2(taken2, taken2 ? "" : taken2.error().describe().c_str());
+            copyMissingDontfork = std::move(*taken2);
+            auto taken3 = MemoryCopy::take(*injector, missedWipe);
+            QVERIFY2(taken3, taken3 ? "" : taken3.error().describe().c_str());
+            copyMissingWipe = std::move(*taken3);
+            QVERIFY(injector->finish());
+        }
+        QVERIFY(frozen->thaw());
+
+        auto smapsOfCopy = [](const MemoryCopy &c) {
+            auto m = procfs::readSmaps(c.pid());
+            return m ? *m : std::vector<procfs::Mapping>{};
+        };
+        auto agreed = *merged;
+        QCOMPARE(adoptCopyLayout(agreed, smapsOfCopy(copy)), std::string());
+        // The counters are the copy's: the whole buffer is resident there.
+        QVERIFY(at(agreed, child.shared.base)->rssKiB >= kBytes / 1024);
+
+        auto list = missedDontfork;
+        const std::string noDontfork = adoptCopyLayout(list, smapsOfCopy(copyMissingDontfork));
+        QVERIFY2(noDontfork.find("is not in the copy") != std::string::npos, noDontfork.c_str());
+        list = missedWipe;
+        const std::string noWipe = adoptCopyLayout(list, smapsOfCopy(copyMissingWipe));
+        QVERIFY2(noWipe.find("\"wf\" set") != std::string::npos, noWipe.c_str());
+    }
+
     void obstaclesAreNamed()
     {
         Child plain, big, seccomp;
