@@ -6,12 +6,14 @@
 // pause with no new child, gets no SIGCHLD, keeps running; the copy holds no
 // fd and is in a session of its own; after release() it is gone. And the
 // processes no copy may be taken of are named.
+#include "checkpoint.h"
 #include "memcopy.h"
 #include "procfs.h"
 #include "pstree.h"
 
 #include <QTest>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstring>
@@ -38,6 +40,7 @@ struct Shared {
 };
 
 volatile sig_atomic_t g_sigchld = 0;
+void *g_toWipe = nullptr; // extra 4: made MADV_WIPEONFORK on SIGUSR1
 
 // The target: a buffer whose every page starts with the pass number, rewritten
 // in a loop; reports the addresses on `out` and then never stops writing.
@@ -66,6 +69,16 @@ volatile sig_atomic_t g_sigchld = 0;
         for (size_t i = 0; i < big; i += kPage) {
             d[i] = 1;
         }
+    } else if (extra == 4) { // memory with data that turns MADV_WIPEONFORK on SIGUSR1
+        auto *w = static_cast<uint8_t *>(mmap(nullptr, kPage * 4, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        std::memset(w, 0x33, kPage * 4);
+        g_toWipe = w;
+        shared.wipeonfork = reinterpret_cast<uint64_t>(w);
+        struct sigaction usr{};
+        usr.sa_handler = [](int) {
+            madvise(g_toWipe, kPage * 4, MADV_WIPEONFORK);
+        };
+        sigaction(SIGUSR1, &usr, nullptr);
     } else if (extra == 2) { // a seccomp filter that allows everything
         sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
         sock_fprog prog{1, allow};
@@ -80,6 +93,9 @@ volatile sig_atomic_t g_sigchld = 0;
     shared.sigchldFlag = reinterpret_cast<uint64_t>(&g_sigchld);
     if (write(out, &shared, sizeof shared) != sizeof shared) {
         _exit(2);
+    }
+    if (extra == 4) {
+        close_range(0, ~0u, 0); // checkpointed whole: nothing shared with the test
     }
     for (uint64_t pass = 1;; ++pass) {
         for (size_t page = 0; page < kBytes / kPage; ++page) {
@@ -306,6 +322,47 @@ private Q_SLOTS:
         list = missedWipe;
         const std::string noWipe = adoptCopyLayout(list, smapsOfCopy(copyMissingWipe));
         QVERIFY2(noWipe.find("\"wf\" set") != std::string::npos, noWipe.c_str());
+    }
+
+    // The whole low-pause path, step by step, with MADV_WIPEONFORK set
+    // between the analysis and the pause: the copy is found wanting after
+    // the thaw and dropped, nothing is written, and the checkpoint knows to
+    // start again frozen.
+    void flagSetAfterTheAnalysisMeansFrozenRetry()
+    {
+        Child child;
+        QVERIFY(start(child, 4));
+        CheckpointContext ctx;
+        ctx.pid = child.pid;
+        ctx.outFd = -1; // nothing may be written
+        ctx.options.lowPause = true;
+        ctx.options.leaveRunning = true;
+        auto checked = checkpointPrecheck(ctx);
+        QVERIFY2(checked, checked ? "" : checked.error().describe().c_str());
+        QVERIFY(ctx.earlySmaps.contains(child.pid));
+        QCOMPARE(::kill(child.pid, SIGUSR1), 0);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&] {
+                auto smaps = procfs::readSmaps(child.pid);
+                return smaps && std::ranges::any_of(*smaps, [&](const procfs::Mapping &m) {
+                           return m.start == child.shared.wipeonfork && m.hasVmFlag("wf");
+                       });
+            }(),
+            5000);
+        QVERIFY(checkpointFreeze(ctx));
+        QVERIFY(checkpointCapture(ctx));
+        QVERIFY(checkpointCopyMemory(ctx));
+        QVERIFY2(ctx.result.lowPauseFallback.empty(), ctx.result.lowPauseFallback.c_str());
+        QVERIFY(ctx.thawNs != 0); // the tree runs on before anything is written
+        const pid_t copyPid = ctx.processes.front().copy.pid();
+        QVERIFY(copyPid > 0);
+        QVERIFY(checkpointVerifyCopies(ctx));
+        QVERIFY2(ctx.retryFrozen.find("\"wf\" set") != std::string::npos, ctx.retryFrozen.c_str());
+        QCOMPARE(ctx.processes.front().copy.pid(), 0); // dropped
+        QTRY_VERIFY_WITH_TIMEOUT(::kill(copyPid, 0) != 0 || statField(copyPid, 3) == QLatin1String("Z"), 5000);
+        QVERIFY(!ctx.writer);
+        QCOMPARE(::kill(child.pid, 0), 0);
+        QVERIFY(statField(child.pid, 3) != QLatin1String("t"));
     }
 
     void obstaclesAreNamed()
