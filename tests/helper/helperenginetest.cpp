@@ -321,6 +321,42 @@ private Q_SLOTS:
         QVERIFY(!stopped(t->processId()));
     }
 
+    // Cancelled while the pages are saved from the copy: the copy goes
+    // with the job and the target runs on.
+    void cancelWhileSavingFromTheCopy()
+    {
+        auto t = bigTarget(kUser, 48);
+        QTest::qWait(500);
+        auto client = m_env.startClient(kUser,
+                                        {QStringLiteral("checkpoint"),
+                                         pidText(t),
+                                         QStringLiteral("-"),
+                                         QStringLiteral("--fd"),
+                                         QStringLiteral("pipe"),
+                                         QStringLiteral("--stall"),
+                                         QStringLiteral("--opt"),
+                                         QStringLiteral("low-pause=b:true"),
+                                         QStringLiteral("--cancel-on-sigusr1")});
+        QVERIFY(waitForLine(client.get(), QStringLiteral("progress write"), 30000));
+        QList<qint64> copies;
+        QTRY_VERIFY_WITH_TIMEOUT(!(copies = copiesOf(t->processId())).isEmpty(), 5000);
+        QTRY_VERIFY_WITH_TIMEOUT(!stopped(t->processId()), 5000); // the save phase: the target runs
+        for (qint64 copy : std::as_const(copies)) {
+            QVERIFY(stopped(copy));
+        }
+        QCOMPARE(::kill(pid_t(client->processId()), SIGUSR1), 0);
+        QVERIFY(client->waitForFinished(30000));
+        const QString out = QString::fromLocal8Bit(client->readAllStandardOutput());
+        QVERIFY2(out.contains(QLatin1String("io.github.cryopod.Error.Cancelled")), qPrintable(out));
+        for (qint64 copy : std::as_const(copies)) {
+            QTRY_VERIFY_WITH_TIMEOUT(processState(copy) == 0 || processState(copy) == 'Z', 5000);
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(copiesOf(t->processId()).isEmpty(), 5000);
+        QTest::qWait(300);
+        QVERIFY(!stopped(t->processId()));
+        QCOMPARE(t->state(), QProcess::Running);
+    }
+
     void callerVanishesMidCheckpoint()
     {
         auto t = bigTarget(kUser, 48);

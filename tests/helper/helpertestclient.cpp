@@ -14,7 +14,7 @@
 //   helpertestclient --address ADDR [--timeout S] [--no-interactive] COMMAND
 //     version | report PID | freeze PID | thaw PID
 //     checkpoint PID OUT [--fd KIND] [--opt K=T:V]... [--stall]
-//                [--cancel-on PHASE] [--exit-on PHASE]
+//                [--cancel-on PHASE] [--exit-on PHASE] [--cancel-on-sigusr1]
 //         OUT a file to create, or - when --fd pipe/dir/...
 //         KIND file (default) | pipe | dir | devnull | readonly | opath
 //     restore IN [--fd KIND] [--opt K=T:V]... [--cancel-on PHASE] [--exit-on PHASE]
@@ -33,9 +33,11 @@
 #include <QDBusConnection>
 #include <QDBusError>
 #include <QFile>
+#include <QSocketNotifier>
 #include <QTimer>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
@@ -118,7 +120,10 @@ struct JobOptions {
     bool stall = false;
     QString cancelOn;
     QString exitOn;
+    bool cancelOnSigusr1 = false; // the test picks the moment
 };
+
+int g_sigusr1Pipe[2] = {-1, -1};
 
 // Reads what is left in the pipe until its end (the helper closed its copy)
 // or 5 s without data.
@@ -161,6 +166,22 @@ void hookJob(HelperCall *call, const JobOptions &job)
             call->cancel();
         }
     });
+    if (job.cancelOnSigusr1 && ::pipe2(g_sigusr1Pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
+        struct sigaction sa{};
+        sa.sa_handler = [](int) {
+            const char byte = 1;
+            (void)!::write(g_sigusr1Pipe[1], &byte, 1);
+        };
+        ::sigaction(SIGUSR1, &sa, nullptr);
+        auto *notifier = new QSocketNotifier(g_sigusr1Pipe[0], QSocketNotifier::Read, call);
+        QObject::connect(notifier, &QSocketNotifier::activated, call, [call, notifier] {
+            char byte = 0;
+            (void)!::read(g_sigusr1Pipe[0], &byte, 1);
+            notifier->setEnabled(false);
+            say(QStringLiteral("cancelling"));
+            call->cancel();
+        });
+    }
 }
 
 } // namespace
@@ -216,6 +237,8 @@ int main(int argc, char **argv)
             job.cancelOn = args.takeFirst();
         } else if (a == QLatin1String("--exit-on") && !args.isEmpty()) {
             job.exitOn = args.takeFirst();
+        } else if (a == QLatin1String("--cancel-on-sigusr1")) {
+            job.cancelOnSigusr1 = true;
         } else {
             positional << a;
         }
