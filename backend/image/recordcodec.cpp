@@ -126,6 +126,7 @@ void RecordCodec::encode(Encoder &e, const TaskRecord &r)
         e.u64(l.max);
     }
     e.i32(r.exitSignal);
+    e.boolean(r.childSubreaper);
 }
 
 void RecordCodec::decode(Decoder &d, TaskRecord &r)
@@ -142,6 +143,7 @@ void RecordCodec::decode(Decoder &d, TaskRecord &r)
         l.max = d.u64("rlimits.max");
     }
     r.exitSignal = d.i32("exitSignal");
+    r.childSubreaper = d.boolean("childSubreaper");
 }
 
 // ---- thread -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ namespace cryopod::image
 // ---- stream framing ---------------------------------------------------------
 
 inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
-inline constexpr uint32_t kFormatVersion = 4; // 3: one Thread record per thread (robust list), FileObject and Timers records, fd kinds for kernel file objects; 4: process trees (zombies, fds sharing an open file description of another process)
+inline constexpr uint32_t kFormatVersion = 5; // 3: one Thread record per thread (robust list), FileObject and Timers records, fd kinds for kernel file objects; 4: process trees (zombies, fds sharing an open file description of another process); 5: Task: childSubreaper
 
 enum class SectionType : uint32_t {
     ProcessTree = 1, // ProcessTreeRecord, exactly one, first after the header
@@ -98,6 +98,7 @@ struct TaskRecord {
     uint32_t personality = 0;
     std::array<Rlimit, 16> rlimits{}; // indexed by RLIMIT_* (Linux numbering, stable ABI)
     int32_t exitSignal = 17; // SIGCHLD
+    bool childSubreaper = false; // PR_SET_CHILD_SUBREAPER
 
     friend bool operator==(const TaskRecord &, const TaskRecord &) = default;
 };

@@ -198,6 +198,7 @@ Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, con
         CRYOPOD_PROPAGATE(store(capture.signals, dumpSignals(pid, capture.status, *injector, *scratch)));
         CRYOPOD_PROPAGATE(store(capture.timers, dumpTimers(pid, *injector, *scratch)));
         CRYOPOD_PROPAGATE(store(capture.creds, dumpCreds(pid, capture.status, &*injector)));
+        CRYOPOD_PROPAGATE(store(capture.childSubreaper, dumpChildSubreaper(*injector, *scratch)));
         auto brk = injector->call("brk(0) in " + std::to_string(pid), SYS_brk, 0);
         if (!brk) {
             return std::unexpected(brk.error());
@@ -220,6 +221,7 @@ Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, con
     }
 
     CRYOPOD_PROPAGATE(store(capture.task, dumpTask(pid, capture.status, capture.stat)));
+    capture.task.childSubreaper = capture.childSubreaper;
     CRYOPOD_PROPAGATE(store(capture.mm, dumpMm(pid, capture.mappings, capture.stat, capture.brk)));
     if (ownFiles) {
         CRYOPOD_PROPAGATE(store(capture.files, dumpFiles(pid, &scope)));
@@ -278,6 +280,16 @@ Result<void> checkpointCopyMemory(CheckpointContext &ctx)
     // All or none: a copy that cannot be made (no memory, no pid left)
     // means the frozen dump, for the whole tree.
     const uint64_t copyStart = monotonicNs();
+    std::vector<Tracee *> subreapers;
+    for (const ProcessCapture &p : ctx.processes) {
+        if (p.childSubreaper) {
+            subreapers.push_back(&ctx.frozen.find(p.pid)->leader());
+        }
+    }
+    auto subreaperPause = SubreaperPause::begin(subreapers);
+    if (!subreaperPause) {
+        return std::unexpected(subreaperPause.error().context("memory copy"));
+    }
     for (ProcessCapture &p : ctx.processes) {
         FrozenProcess *process = ctx.frozen.find(p.pid);
         auto injector = Injector::create(process->leader());
@@ -295,6 +307,9 @@ Result<void> checkpointCopyMemory(CheckpointContext &ctx)
             return {};
         }
         p.copy = std::move(*copy);
+    }
+    if (auto r = subreaperPause->end(); !r) {
+        return std::unexpected(r.error().context("memory copy"));
     }
     ctx.result.copyNs = monotonicNs() - copyStart;
     // Everything but the memory is captured and each address space has its

@@ -32,6 +32,7 @@ struct ProcessCapture {
     // checked against the copy after the thaw (checkpointVerifyCopies).
     std::vector<procfs::Mapping> mappings;
     uint64_t brk = 0;
+    bool childSubreaper = false;
 
     image::TaskRecord task;
     image::CredsRecord creds;

@@ -14,6 +14,7 @@
 #include <vector>
 #include <csignal>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -170,6 +171,45 @@ Result<void> carryOver(pid_t target, Injector &copyInjector, const procfs::Mappi
     return {};
 }
 } // namespace
+
+namespace
+{
+Result<void> setChildSubreaper(Tracee &tracee, int value)
+{
+    auto injector = Injector::create(tracee);
+    if (!injector) {
+        return std::unexpected(injector.error());
+    }
+    const std::string what = "prctl(PR_SET_CHILD_SUBREAPER, " + std::to_string(value) + ") in " + std::to_string(tracee.tid());
+    auto r = injector->call(what, SYS_prctl, PR_SET_CHILD_SUBREAPER, uint64_t(value));
+    auto finished = injector->finish();
+    if (!r) {
+        return std::unexpected(r.error());
+    }
+    return finished;
+}
+} // namespace
+
+Result<SubreaperPause> SubreaperPause::begin(const std::vector<Tracee *> &subreapers)
+{
+    SubreaperPause pause;
+    for (Tracee *tracee : subreapers) {
+        CRYOPOD_PROPAGATE(setChildSubreaper(*tracee, 0));
+        pause.m_cleared.push_back(tracee);
+    }
+    return pause;
+}
+
+Result<void> SubreaperPause::end()
+{
+    Result<void> result;
+    for (Tracee *tracee : std::exchange(m_cleared, {})) {
+        if (auto r = setChildSubreaper(*tracee, 1); !r && result) {
+            result = std::unexpected(r.error());
+        }
+    }
+    return result;
+}
 
 std::string adoptCopyLayout(std::vector<procfs::Mapping> &mappings, const std::vector<procfs::Mapping> &copySmaps)
 {

@@ -38,6 +38,7 @@
 
 #include <string>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
 namespace cryopod::engine
@@ -57,6 +58,34 @@ std::string memoryCopyObstacle(pid_t pid, const std::vector<procfs::Mapping> &ma
 // and takes the copy's resident counters. Empty when they agree, else what
 // differs (then the copy must not be used).
 std::string adoptCopyLayout(std::vector<procfs::Mapping> &mappings, const std::vector<procfs::Mapping> &copySmaps);
+
+// While the copies are taken no process of the tree may be a child
+// subreaper: a copy, orphaned when its intermediate process dies, would
+// become the child of the nearest subreaper among the target and its
+// ancestors, and that process's wait() could reap it. begin() clears the
+// flag in each given frozen process, end() (or the destructor) sets it again.
+class SubreaperPause
+{
+public:
+    SubreaperPause() = default;
+    SubreaperPause(SubreaperPause &&other) noexcept
+        : m_cleared(std::exchange(other.m_cleared, {}))
+    {
+    }
+    SubreaperPause &operator=(SubreaperPause &&) = delete;
+    SubreaperPause(const SubreaperPause &) = delete;
+    SubreaperPause &operator=(const SubreaperPause &) = delete;
+    ~SubreaperPause()
+    {
+        (void)end();
+    }
+
+    static Result<SubreaperPause> begin(const std::vector<Tracee *> &subreapers);
+    Result<void> end(); // idempotent
+
+private:
+    std::vector<Tracee *> m_cleared;
+};
 
 class MemoryCopy
 {

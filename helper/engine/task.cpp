@@ -103,6 +103,21 @@ std::string rlimitName(int resource)
     return "rlimit " + std::to_string(resource);
 }
 
+Result<bool> dumpChildSubreaper(Injector &injector, RemoteScratch &scratch)
+{
+    const std::string what = "prctl(PR_GET_CHILD_SUBREAPER) in " + std::to_string(injector.tracee().tid());
+    const size_t mark = scratch.used();
+    auto slot = scratch.reserve(sizeof(int));
+    if (!slot) {
+        return std::unexpected(slot.error().context(what));
+    }
+    CRYOPOD_PROPAGATE(injector.call(what, SYS_prctl, PR_GET_CHILD_SUBREAPER, *slot));
+    int value = 0;
+    CRYOPOD_PROPAGATE(scratch.read(*slot, std::span(reinterpret_cast<uint8_t *>(&value), sizeof value)));
+    scratch.reset(mark);
+    return value != 0;
+}
+
 Result<void> restoreTask(Injector &injector, RemoteScratch &scratch, const image::TaskRecord &task)
 {
     const std::string what = "restore task " + std::to_string(task.pid);
@@ -116,6 +131,9 @@ Result<void> restoreTask(Injector &injector, RemoteScratch &scratch, const image
     }
     if (uint32_t(*now) != task.personality) {
         return fail(what + ": personality 0x" + std::to_string(task.personality) + " was not accepted", EINVAL);
+    }
+    if (task.childSubreaper) {
+        CRYOPOD_PROPAGATE(injector.call(what + ": prctl(PR_SET_CHILD_SUBREAPER)", SYS_prctl, PR_SET_CHILD_SUBREAPER, 1));
     }
     if (!task.cwd.empty()) {
         auto path = scratch.putString(task.cwd);

@@ -20,6 +20,9 @@ namespace cryopod::engine
 // From /proc/PID/{comm,exe,cwd,root,personality}, the Umask line of status,
 // exit_signal (stat field 38) and prlimit64 on the pid.
 Result<image::TaskRecord> dumpTask(pid_t pid, const procfs::Status &status, const procfs::Stat &stat);
+// Whether the process is a child subreaper (an injected
+// prctl(PR_GET_CHILD_SUBREAPER): /proc does not show it).
+Result<bool> dumpChildSubreaper(Injector &injector, RemoteScratch &scratch);
 
 // ---- restore
 

@@ -55,8 +55,7 @@ class LowPauseTest : public QObject
             taken << image;
             QTest::qWait(30);
         }
-        ::kill(pid, SIGKILL);
-        QCOMPARE(waitpid(pid, nullptr, 0), pid);
+        QVERIFY(killTree(pid));
         for (const QString &image : std::as_const(taken)) {
             QString why;
             QVERIFY2(restoreAndVerify(image, state.path(), pid, &why), qPrintable(image + QStringLiteral(": ") + why));
@@ -81,6 +80,20 @@ private Q_SLOTS:
     void threadsWhileTheyRun()
     {
         snapshotsInARow(WL_THREADS, 3);
+    }
+
+    // A child subreaper reaping with waitid(__WALL) in a loop, its tree
+    // changing all the time: no copy ever reaches its wait().
+    void waitLoopOfASubreaper()
+    {
+        snapshotsInARow(WL_WAITLOOP, 6);
+    }
+
+    // Writers ending one after the other while the snapshots are taken: the
+    // reader sees EOF as soon as each is gone (no copy holds a write end).
+    void readerExpectingEof()
+    {
+        snapshotsInARow(WL_PIPEEOF, 6);
     }
 
     // Where no copy is taken the checkpoint is a frozen one and says why.

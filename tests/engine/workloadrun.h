@@ -11,6 +11,8 @@
 #include <QFile>
 #include <QString>
 
+#include <cerrno>
+#include <csignal>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +42,23 @@ inline pid_t start(const char *program, const QString &stateDir, const char *mod
         _exit(127);
     }
     return pid;
+}
+
+// Kills the workload's whole process group (start() made it a session of
+// its own) and reaps what comes to us (the tests are child subreapers);
+// true once no process of the group is left.
+inline bool killTree(pid_t pid)
+{
+    ::kill(-pid, SIGKILL);
+    for (int i = 0; i < 500; ++i) {
+        while (waitpid(-1, nullptr, __WALL | WNOHANG) > 0) {
+        }
+        if (::kill(-pid, 0) != 0 && errno == ESRCH) {
+            return true;
+        }
+        usleep(10000);
+    }
+    return false;
 }
 
 inline QString readText(const QString &path)
