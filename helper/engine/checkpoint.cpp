@@ -97,7 +97,7 @@ Result<void> store(T &target, Result<T> &&value)
 
 Result<void> checkpointPrecheck(CheckpointContext &ctx)
 {
-    auto report = analyze(ctx.pid);
+    auto report = analyze(ctx.pid, ctx.options.detachedFds);
     if (!report) {
         return std::unexpected(report.error());
     }
@@ -214,7 +214,8 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
 {
     CRYOPOD_PROPAGATE(store(ctx.tree, dumpProcessTree(ctx.frozen)));
     // What the rest of the system holds of the tree, now that it cannot change.
-    const TreeScope scope = TreeScope::scan(std::set<pid_t>(ctx.frozen.order.begin(), ctx.frozen.order.end()));
+    TreeScope scope = TreeScope::scan(std::set<pid_t>(ctx.frozen.order.begin(), ctx.frozen.order.end()));
+    CRYOPOD_PROPAGATE(scope.detach(ctx.pid, ctx.options.detachedFds));
     for (const image::ProcessEntry &entry : ctx.tree.processes) {
         if (entry.zombie) {
             continue;

@@ -362,7 +362,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
     return report;
 }
 
-Result<Report> analyze(pid_t pid)
+Result<Report> analyze(pid_t pid, const std::set<int> &detachedFds)
 {
     // The tree as it is now; the checkpoint finds it again while frozen.
     std::vector<pid_t> order{pid};
@@ -376,7 +376,8 @@ Result<Report> analyze(pid_t pid)
             }
         }
     }
-    const TreeScope scope = TreeScope::scan(tree);
+    TreeScope scope = TreeScope::scan(tree);
+    CRYOPOD_PROPAGATE(scope.detach(pid, detachedFds));
     Report report;
     report.root = pid;
     for (const pid_t p : order) {
