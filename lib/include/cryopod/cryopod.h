@@ -50,8 +50,9 @@ extern "C" {
  * Errors: ENOENT / ECONNREFUSED no system bus or no helper, EPERM not
  * authorized (polkit, or a process the caller may not checkpoint), ESRCH no
  * such process, EBADF `fd` is not open for writing, EINVAL bad flags or fd
- * kind, ENOTSUP what the engine cannot checkpoint (the message says what),
- * EIO anything else. */
+ * kind, ENOTSUP a target the helper does not handle (pid 1, ...), EIO what
+ * the engine cannot checkpoint (the message names every reason) and anything
+ * else. */
 long cryopod_checkpoint(pid_t pid, int fd, unsigned flags, int logfd);
 
 /* Restores the image read from `fd` (open for reading, from its position to
