@@ -10,6 +10,10 @@
 // one line per return: "original: checkpoint K id ID at block B" or
 // "copy: checkpoint K returned 0 at block B". When done, `result` holds
 // "ok ACC restored=R checkpoints=K" (ACC in hex), or "FAIL: ...".
+// While STATEDIR/kill-next exists, a checkpoint is made with CRYOPOD_KILL
+// (the helper ends the process once the image is complete; `pending` names
+// the image first). LIB_SABOTAGE=1: the copy changes its accumulator right
+// after it returned from the checkpoint, which must show in the result.
 #include <cryopod/cryopod.h>
 
 #include <errno.h>
@@ -94,7 +98,12 @@ int main(int argc, char **argv)
                 writeAtomically("result", text);
                 return 1;
             }
-            id = cryopod_checkpoint(0, fd, 0, logfd);
+            const unsigned flags = access("kill-next", F_OK) == 0 ? CRYOPOD_KILL : 0;
+            if (flags) {
+                snprintf(text, sizeof text, "%s %ld\n", tmp, b);
+                writeAtomically("pending", text);
+            }
+            id = cryopod_checkpoint(0, fd, flags, logfd);
             err = errno;
             close(fd);
         }
@@ -108,6 +117,9 @@ int main(int argc, char **argv)
             dprintf(logfd, "original: checkpoint %d id %ld at block %ld\n", k, id, b);
         } else if (id == 0) {
             ++restored;
+            if (getenv("LIB_SABOTAGE")) {
+                acc ^= 1;
+            }
             dprintf(logfd, "copy: checkpoint %d returned 0 at block %ld\n", k, b);
         } else {
             snprintf(text, sizeof text, "FAIL: checkpoint %d: %s: %s\n", k, strerror(err), cryopod_last_error());

@@ -51,6 +51,12 @@ QString expectedAccumulator(long blocks, int blockSize)
     return QStringLiteral("%1").arg(acc, 16, 16, QLatin1Char('0'));
 }
 
+// No process and no zombie: the pid is free for a restore.
+bool gone(qint64 pid)
+{
+    return !QFileInfo::exists(QStringLiteral("/proc/%1").arg(pid));
+}
+
 bool alive(qint64 pid)
 {
     const char s = processState(pid);
@@ -194,6 +200,78 @@ private Q_SLOTS:
         QVERIFY2(list.exitCode == 0, qPrintable(describe(list)));
         QVERIFY2(list.lines.join(QString()).contains(QLatin1String("lib_selfcheckpoint")), qPrintable(describe(list)));
         qunsetenv("XDG_DATA_HOME");
+    }
+
+    void selfCheckpointTenCycles()
+    {
+        // Ten restores in a row, alternating: killed (SIGKILL) after a
+        // checkpoint that left it running, and ended by the helper after a
+        // checkpoint with CRYOPOD_KILL; each time restarted from that
+        // checkpoint. The computation still ends with the right result.
+        const QString state = m_env.userDirectory(kUser);
+        const long blocks = 5000;
+        auto workload = m_env.startProcess(kUser, QStringLiteral(LIB_SELFCHECKPOINT), {state, QString::number(blocks)}, state);
+        const qint64 pid = workload->processId();
+        auto count = [&](const QString &what) { return readFile(state + QStringLiteral("/log")).count(what); };
+        for (int cycle = 1; cycle <= 10; ++cycle) {
+            const bool killMode = cycle % 2 == 0;
+            QString image;
+            if (killMode) {
+                QFile::remove(state + QStringLiteral("/pending"));
+                QFile flag(state + QStringLiteral("/kill-next"));
+                QVERIFY(flag.open(QIODevice::WriteOnly));
+                flag.close();
+                QTRY_VERIFY_WITH_TIMEOUT(gone(pid), 30000); // ended by the helper, image complete
+                QFile::remove(state + QStringLiteral("/kill-next"));
+                const QString pending = readFile(state + QStringLiteral("/pending")).section(QLatin1Char(' '), 0, 0);
+                image = state + QLatin1Char('/') + pending;
+                // That checkpoint never returned in the original.
+                const QString number = pending.section(QLatin1Char('-'), 1).section(QLatin1Char('.'), 0, 0);
+                QVERIFY(!readFile(state + QStringLiteral("/log")).contains(QStringLiteral("original: checkpoint %1 id").arg(number)));
+            } else {
+                const int originals = count(QStringLiteral("original: checkpoint"));
+                QTRY_VERIFY_WITH_TIMEOUT(count(QStringLiteral("original: checkpoint")) > originals, 30000);
+                ::kill(pid_t(pid), SIGKILL);
+                if (cycle == 1) {
+                    QVERIFY(workload->waitForFinished(10000)); // our child: reaped here
+                }
+                QTRY_VERIFY_WITH_TIMEOUT(gone(pid), 10000); // (the copies are the helper's children)
+                image = state + QLatin1Char('/') + readFile(state + QStringLiteral("/latest")).section(QLatin1Char(' '), 0, 0);
+            }
+            QVERIFY2(!QFile::exists(state + QStringLiteral("/result")), qPrintable(readFile(state + QStringLiteral("/result"))));
+            const ClientRun rs = tool(kUser, {QStringLiteral("restart"), image});
+            QVERIFY2(rs.exitCode == 0, qPrintable(QStringLiteral("cycle %1: ").arg(cycle) + describe(rs)));
+            QCOMPARE(rs.lines.value(0), QStringLiteral("pid %1").arg(pid));
+            QTRY_COMPARE_WITH_TIMEOUT(count(QStringLiteral("returned 0")), cycle, 10000);
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(state + QStringLiteral("/result")), 120000);
+        const QStringList fields = readFile(state + QStringLiteral("/result")).split(QLatin1Char(' '));
+        QCOMPARE(fields.value(0), QStringLiteral("ok"));
+        QCOMPARE(fields.value(1), expectedAccumulator(blocks, 20000));
+        QCOMPARE(fields.value(2), QStringLiteral("restored=10"));
+    }
+
+    void sabotagedCopyFails()
+    {
+        // The same computation whose copy flips one bit after the restore:
+        // the result must differ (the check above can fail).
+        qputenv("LIB_SABOTAGE", "1");
+        const QString state = m_env.userDirectory(kUser);
+        const long blocks = 800;
+        auto workload = m_env.startProcess(kUser, QStringLiteral(LIB_SELFCHECKPOINT), {state, QString::number(blocks)}, state);
+        qunsetenv("LIB_SABOTAGE");
+        const qint64 pid = workload->processId();
+        QTRY_VERIFY_WITH_TIMEOUT(readFile(state + QStringLiteral("/log")).contains(QLatin1String("original: checkpoint 1 ")), 30000);
+        ::kill(pid_t(pid), SIGKILL);
+        QTRY_VERIFY_WITH_TIMEOUT(!alive(pid), 10000);
+        const ClientRun rs =
+            tool(kUser, {QStringLiteral("restart"), state + QLatin1Char('/') + readFile(state + QStringLiteral("/latest")).section(QLatin1Char(' '), 0, 0)});
+        QVERIFY2(rs.exitCode == 0, qPrintable(describe(rs)));
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(state + QStringLiteral("/result")), 60000);
+        const QStringList fields = readFile(state + QStringLiteral("/result")).split(QLatin1Char(' '));
+        QCOMPARE(fields.value(0), QStringLiteral("ok"));
+        QCOMPARE(fields.value(2), QStringLiteral("restored=1"));
+        QVERIFY(fields.value(1) != expectedAccumulator(blocks, 20000));
     }
 
     void pythonSelfCheckpointKilledAndRestarted()
