@@ -45,10 +45,10 @@ def main():
             if done is None:
                 continue
             if done.restored:
-                os.write(ckpt._logfd, f"copy: checkpoint {ckpt.count} returned 0 at block {b}\n".encode())
+                os.write(ckpt.logfd, f"copy: checkpoint {ckpt.count} returned 0 at block {b}\n".encode())
             else:
                 write_atomically("latest", f"{os.path.basename(done.path)} {done.id} {b}\n")
-                os.write(ckpt._logfd, f"original: checkpoint {ckpt.count} id {done.id} at block {b}\n".encode())
+                os.write(ckpt.logfd, f"original: checkpoint {ckpt.count} id {done.id} at block {b}\n".encode())
         write_atomically("result", f"ok {acc:016x} restored={ckpt.restored} checkpoints={ckpt.count}\n")
     return 0
 

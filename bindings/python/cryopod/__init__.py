@@ -181,6 +181,11 @@ class Checkpointer:
         self._logfd = -1
         return False
 
+    @property
+    def logfd(self):
+        """The fd libcryopod's lines go to (-1: none); the program may add its own."""
+        return self._logfd
+
     def tick(self):
         if time.monotonic() - self._last < self.every:
             return None

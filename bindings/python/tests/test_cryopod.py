@@ -85,7 +85,7 @@ class BindingsTest(unittest.TestCase):
                 with self.assertRaises(cryopod.CryopodError) as caught:
                     ckpt.checkpoint()
                 self.assertEqual(caught.exception.errno, errno.ENOENT)
-                logfd = ckpt._logfd
+                logfd = ckpt.logfd
                 self.assertGreaterEqual(logfd, 0)
             with self.assertRaises(OSError):
                 os.fstat(logfd)  # closed with the context
