@@ -256,12 +256,13 @@ long checkpoint(pid_t pid, int fd, unsigned flags, int logfd)
     case JobOutcome::HelperGone:
         return failWith(logfd, EIO, "checkpoint: cryopod-helper left the bus during the job");
     case JobOutcome::Ended:
-        if (own && outcome.id > 0 && isRestoredCopy(bus->fd(), busStat)) {
+        if (own && isRestoredCopy(bus->fd(), busStat)) {
             // The copy: the read above found the hung-up pipe the bus
-            // socket became. Its fd (and the image's, if detached) is ours
+            // socket became (whether it was waiting for the job's reply,
+            // which the freeze can beat, or for its end). Its fd is ours
             // to close.
             bus->abandon();
-            logLine(logfd, "checkpoint %ld: restored; running on in the copy", outcome.id);
+            logLine(logfd, "checkpoint: restored; running on in the copy");
             return 0;
         }
         if (!outcome.message.empty()) {
