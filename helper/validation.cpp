@@ -136,8 +136,7 @@ HelperResult<void> checkPidExists(pid_t pid)
 
 HelperResult<cryopod::engine::CheckpointOptions> parseCheckpointOptions(const QVariantMap &options)
 {
-    if (auto r = rejectUnknown(options,
-                               {"leave-running", "low-pause", "compression-level", "compress", "workers", "include-file-contents", "detached-fds"},
+    if (auto r = rejectUnknown(options, {"leave-running", "low-pause", "compression-level", "compress", "workers", "include-file-contents", "detached-fds"},
                                "Checkpoint");
         !r) {
         return std::unexpected(r.error());
@@ -222,8 +221,8 @@ HelperResult<void> checkDetachedFdsOpen(pid_t pid, const std::set<int> &fds, con
 {
     for (const int fd : fds) {
         if (!isOpen(pid, fd)) {
-            return std::unexpected(
-                invalid(QStringLiteral("option detached-fds: fd %1 is not open in process %2 (only fds of the target itself can be detached)").arg(fd).arg(pid)));
+            return std::unexpected(invalid(
+                QStringLiteral("option detached-fds: fd %1 is not open in process %2 (only fds of the target itself can be detached)").arg(fd).arg(pid)));
         }
     }
     return {};

@@ -437,8 +437,8 @@ private Q_SLOTS:
         QCOMPARE(report->verdict, Verdict::Caveat);
         const FdReport &three = report->processes.front().fds[3];
         QCOMPARE(three.verdict, Verdict::Caveat);
-        QVERIFY2(three.reason.starts_with("fd 3 (socket:[")
-                     && three.reason.ends_with("is detached: the restored process finds the read end of a pipe whose writer is gone there"),
+        QVERIFY2(three.reason.starts_with("fd 3 (socket:[") &&
+                     three.reason.ends_with("is detached: the restored process finds the read end of a pipe whose writer is gone there"),
                  three.reason.c_str());
         auto notOpen = analyze(t.pid, {3, 42});
         QVERIFY(!notOpen);

@@ -139,18 +139,14 @@ private Q_SLOTS:
     void detachedFdsOption()
     {
         // Only a list of distinct fd numbers (as the service converts "ai").
-        auto three = Validation::parseCheckpointOptions({{QStringLiteral("detached-fds"), QVariant::fromValue(QList<int>{7, 3, 12})}});
+        auto three = Validation::parseCheckpointOptions({{QStringLiteral("detached-fds"), QVariant::fromValue(QList<int> {7, 3, 12})}});
         QVERIFY(three);
-        QCOMPARE(three->detachedFds, (std::set<int>{3, 7, 12}));
+        QCOMPARE(three->detachedFds, (std::set<int> {3, 7, 12}));
         QVERIFY(Validation::parseCheckpointOptions({})->detachedFds.empty());
         const QList<int> tooMany(Validation::kMaxDetachedFds + 1, 0);
-        for (const QVariant &bad : {QVariant::fromValue(QList<int>{}),
-                                    QVariant::fromValue(QList<int>{4, 4}),
-                                    QVariant::fromValue(QList<int>{-1}),
-                                    QVariant::fromValue(tooMany),
-                                    QVariant(5),
-                                    QVariant(QStringList{QStringLiteral("5")}),
-                                    QVariant::fromValue(QList<uint>{5u})}) {
+        for (const QVariant &bad :
+             {QVariant::fromValue(QList<int> {}), QVariant::fromValue(QList<int> {4, 4}), QVariant::fromValue(QList<int> {-1}), QVariant::fromValue(tooMany),
+              QVariant(5), QVariant(QStringList {QStringLiteral("5")}), QVariant::fromValue(QList<uint> {5u})}) {
             auto parsed = Validation::parseCheckpointOptions({{QStringLiteral("detached-fds"), bad}});
             QVERIFY2(!parsed, qPrintable(bad.toString()));
             QCOMPARE(parsed.error().name, kInvalid);
@@ -181,7 +177,7 @@ private Q_SLOTS:
             return fd != 9;
         };
         QVERIFY(Validation::checkDetachedFdsOpen(4321, {3, 5}, recording));
-        QCOMPARE(asked, (QList<std::pair<pid_t, int>>{{4321, 3}, {4321, 5}}));
+        QCOMPARE(asked, (QList<std::pair<pid_t, int>> {{4321, 3}, {4321, 5}}));
         QVERIFY(!Validation::checkDetachedFdsOpen(4321, {9}, recording));
     }
 
