@@ -41,7 +41,11 @@ extern "C" {
  * at its position).
  * Returns the checkpoint id (> 0) in the process that made the checkpoint, and
  * 0 when the caller is the copy restored from that very checkpoint, returning
- * from the same call. pid 0: the calling thread waits inside the call while
+ * from the same call. The id is the helper's job number (as its log and
+ * D-Bus job path show it): it counts from 1 again when the helper restarts
+ * (it exits after 60 s without work), so it names a checkpoint only for a
+ * while; keep your own name for the image (cryopod_snapshot's ids are the
+ * store's, for good). pid 0: the calling thread waits inside the call while
  * the engine stops every thread of the process; the fds the library holds for
  * the call are restored as the read ends of hung-up pipes and closed by the
  * library in the copy; so is `fd` (the helper writes to it meanwhile), which
