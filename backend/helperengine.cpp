@@ -90,6 +90,9 @@ Result<void> HelperEngine::Producer::start(pid_t pid, UniqueFd fd)
     } else {
         options.insert(QStringLiteral("compress"), false);
     }
+    if (!m_detachedFds.isEmpty()) {
+        options.insert(QStringLiteral("detached-fds"), QVariant::fromValue(m_detachedFds));
+    }
     // The D-Bus message holds its own copy of the fd; ours closes on return,
     // so the store sees the end of the stream when the helper closes its copy.
     m_call = m_client.checkpoint(int(pid), options, fd.get());

@@ -47,12 +47,20 @@ public:
         {
             m_leaveRunning = leaveRunning;
         }
+        // Fds of the target process the image records as detached (the
+        // helper's detached-fds: libcryopod's process waiting for its own
+        // snapshot).
+        void setDetachedFds(const QList<int> &fds)
+        {
+            m_detachedFds = fds;
+        }
         cryopod::Result<void> start(pid_t pid, cryopod::UniqueFd fd) override;
         cryopod::Result<cryopod::store::ProducerResult> finish() override;
 
     private:
         HelperClient &m_client;
         std::optional<int> m_level;
+        QList<int> m_detachedFds;
         bool m_leaveRunning = true;
         bool m_lowPause = true;
         JobObserver m_observer;

@@ -20,6 +20,7 @@
 #include "pstree.h"
 #include "validation.h"
 
+#include <QDBusArgument>
 #include <QDBusObjectPath>
 
 #include <cerrno>
@@ -637,7 +638,18 @@ void checkpoint(const Request &request, JobHost &host, qint64 pidArg, const QVar
     if (!caller) {
         return request.fail(caller.error());
     }
-    auto options = Validation::parseCheckpointOptions(optionsArg);
+    // An "ai" inside a variant arrives as a QDBusArgument: the list itself
+    // for the validation.
+    QVariantMap optionsIn = optionsArg;
+    if (auto detached = optionsIn.find(QStringLiteral("detached-fds")); detached != optionsIn.end() && detached->canConvert<QDBusArgument>()) {
+        const QDBusArgument arg = detached->value<QDBusArgument>();
+        if (arg.currentSignature() == QLatin1String("ai")) {
+            QList<int> list;
+            arg >> list;
+            *detached = QVariant::fromValue(list);
+        }
+    }
+    auto options = Validation::parseCheckpointOptions(optionsIn);
     if (!options) {
         return request.fail(options.error());
     }
@@ -655,6 +667,9 @@ void checkpoint(const Request &request, JobHost &host, qint64 pidArg, const QVar
     });
     if (!target) {
         return request.fail(target.error());
+    }
+    if (auto ok = Validation::checkDetachedFdsOpen(*pid, options->detachedFds, Validation::fdOpenInProcess); !ok) {
+        return request.fail(ok.error());
     }
     auto job = host.createJob(caller->busName, QStringLiteral("checkpoint"));
     if (!job) {

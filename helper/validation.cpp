@@ -136,7 +136,8 @@ HelperResult<void> checkPidExists(pid_t pid)
 
 HelperResult<cryopod::engine::CheckpointOptions> parseCheckpointOptions(const QVariantMap &options)
 {
-    if (auto r = rejectUnknown(options, {"leave-running", "low-pause", "compression-level", "compress", "workers", "include-file-contents"}, "Checkpoint");
+    if (auto r = rejectUnknown(options, {"leave-running", "low-pause", "compression-level", "compress", "workers", "include-file-contents", "detached-fds"},
+                               "Checkpoint");
         !r) {
         return std::unexpected(r.error());
     }
@@ -184,9 +185,53 @@ HelperResult<cryopod::engine::CheckpointOptions> parseCheckpointOptions(const QV
                                    QStringLiteral("option include-file-contents: engine v1 saves the contents of unlinked files only; "
                                                   "files still on disk are reopened by path"));
             }
+        } else if (key == QLatin1String("detached-fds")) {
+            auto fds = detachedFdsOption(it.value());
+            if (!fds) {
+                return std::unexpected(fds.error());
+            }
+            result.detachedFds = std::move(*fds);
         }
     }
     return result;
+}
+
+HelperResult<std::set<int>> detachedFdsOption(const QVariant &value)
+{
+    if (value.metaType() != QMetaType::fromType<QList<int>>()) {
+        return std::unexpected(invalid(QStringLiteral("option detached-fds must be an array of integers (ai), not %1").arg(typeName(value))));
+    }
+    const QList<int> list = value.value<QList<int>>();
+    if (list.isEmpty() || list.size() > kMaxDetachedFds) {
+        return std::unexpected(invalid(QStringLiteral("option detached-fds must name 1 to %1 fds, not %2").arg(kMaxDetachedFds).arg(list.size())));
+    }
+    std::set<int> fds;
+    for (const int fd : list) {
+        if (fd < 0) {
+            return std::unexpected(invalid(QStringLiteral("option detached-fds: %1 is not an fd number").arg(fd)));
+        }
+        if (!fds.insert(fd).second) {
+            return std::unexpected(invalid(QStringLiteral("option detached-fds: fd %1 is named twice").arg(fd)));
+        }
+    }
+    return fds;
+}
+
+HelperResult<void> checkDetachedFdsOpen(pid_t pid, const std::set<int> &fds, const std::function<bool(pid_t, int)> &isOpen)
+{
+    for (const int fd : fds) {
+        if (!isOpen(pid, fd)) {
+            return std::unexpected(invalid(
+                QStringLiteral("option detached-fds: fd %1 is not open in process %2 (only fds of the target itself can be detached)").arg(fd).arg(pid)));
+        }
+    }
+    return {};
+}
+
+bool fdOpenInProcess(pid_t pid, int fd)
+{
+    struct stat st{};
+    return ::lstat(QStringLiteral("/proc/%1/fd/%2").arg(pid).arg(fd).toLocal8Bit().constData(), &st) == 0;
 }
 
 HelperResult<cryopod::engine::RestoreOptions> parseRestoreOptions(const QVariantMap &options)

@@ -11,6 +11,9 @@
 
 #include <QVariantMap>
 
+#include <functional>
+#include <set>
+
 #include <sys/types.h>
 
 namespace Validation
@@ -34,7 +37,21 @@ HelperResult<void> checkPidExists(pid_t pid);
 //   workers        i  zstd worker threads, 0..4 (default 0: none)
 //   include-file-contents b  false (default); true is Unsupported (engine v1
 //                     saves the contents of unlinked files only)
+//   detached-fds   ai fds of the target process itself saved as detached
+//                     (engine::CheckpointOptions::detachedFds): 1..16
+//                     distinct fd numbers; a caller checkpointing itself
+//                     names the fds it holds for the call
 HelperResult<cryopod::engine::CheckpointOptions> parseCheckpointOptions(const QVariantMap &options);
+
+inline constexpr int kMaxDetachedFds = 16;
+// The value of detached-fds (a QList<int>, as the service converts an "ai").
+HelperResult<std::set<int>> detachedFdsOption(const QVariant &value);
+// Every fd of `fds` is open in process pid (isOpen: fdOpenInProcess in
+// the helper); InvalidArgument naming the first that is not. Runs once the
+// caller is known to be allowed to checkpoint pid.
+HelperResult<void> checkDetachedFdsOpen(pid_t pid, const std::set<int> &fds, const std::function<bool(pid_t, int)> &isOpen);
+// /proc/PID/fd/FD exists.
+bool fdOpenInProcess(pid_t pid, int fd);
 
 // Restore options (a{sv}); unknown keys are refused.
 //   frozen  b  leave the restored tree stopped (default false)

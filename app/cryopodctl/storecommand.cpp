@@ -142,13 +142,16 @@ const char snapshotUsage[] =
     "                   compresses what it keeps by itself)\n"
     "  --verify-all     re-encode every page section at store time (default: a sample)\n"
     "  --direct         run the engine in this process (root only), not the helper\n"
+    "  --detach-fd N    fd N of the process is saved detached: restored as a pipe\n"
+    "                   end whose writer is gone (libcryopod's cryopod_snapshot)\n"
     "%s"
     "  -h, --help       this text\n";
 
 int runSnapshot(const QStringList &list)
 {
     const std::string usage = std::string(snapshotUsage).replace(std::string(snapshotUsage).find("%s"), 2, storeOption);
-    const Args args(list, {QStringLiteral("--label"), QStringLiteral("--note"), QStringLiteral("--level"), QStringLiteral("--store")},
+    const Args args(list,
+                    {QStringLiteral("--label"), QStringLiteral("--note"), QStringLiteral("--level"), QStringLiteral("--store"), QStringLiteral("--detach-fd")},
                     {QStringLiteral("--verify-all"), QStringLiteral("--direct")});
     if (args.help) {
         std::fputs(usage.c_str(), stdout);
@@ -171,6 +174,17 @@ int runSnapshot(const QStringList &list)
         if (!ok || *level < -7 || *level > 19) {
             return usageError("snapshot", QStringLiteral("--level must be a zstd level, -7 to 19"), usage.c_str());
         }
+    }
+    QList<int> detached;
+    if (const auto d = args.value("--detach-fd")) {
+        const int fd = d->toInt(&ok);
+        if (!ok || fd < 0) {
+            return usageError("snapshot", QStringLiteral("--detach-fd must be an fd number"), usage.c_str());
+        }
+        if (args.has("--direct")) {
+            return usageError("snapshot", QStringLiteral("--detach-fd works through the helper only"), usage.c_str());
+        }
+        detached << fd;
     }
     if (args.has("--direct") && !DirectEngine::available()) {
         return failure("snapshot", DirectEngine::unavailableReason());
@@ -197,7 +211,9 @@ int runSnapshot(const QStringList &list)
         producer = std::make_unique<DirectEngine::Producer>(level);
     } else {
         client = std::make_unique<HelperClient>();
-        producer = std::make_unique<HelperEngine::Producer>(*client, level);
+        auto helperProducer = std::make_unique<HelperEngine::Producer>(*client, level);
+        helperProducer->setDetachedFds(detached);
+        producer = std::move(helperProducer);
     }
     auto taken = SnapshotJob::take(**store, *producer, pid, options);
     if (!taken) {

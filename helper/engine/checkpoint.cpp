@@ -100,7 +100,7 @@ Result<void> checkpointPrecheck(CheckpointContext &ctx)
     // Low pause: the smaps of the analysis give the VmFlags, so that only
     // the cheap /proc/PID/maps is read during the pause (smaps walks every
     // page table to count what is resident).
-    auto report = analyzeTree(ctx.pid, ctx.lowPauseWanted() ? &ctx.earlySmaps : nullptr);
+    auto report = analyzeTree(ctx.pid, ctx.options.detachedFds, ctx.lowPauseWanted() ? &ctx.earlySmaps : nullptr);
     if (!report) {
         return std::unexpected(report.error());
     }
@@ -235,7 +235,8 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
 {
     CRYOPOD_PROPAGATE(store(ctx.tree, dumpProcessTree(ctx.frozen)));
     // What the rest of the system holds of the tree, now that it cannot change.
-    const TreeScope scope = TreeScope::scan(std::set<pid_t>(ctx.frozen.order.begin(), ctx.frozen.order.end()));
+    TreeScope scope = TreeScope::scan(std::set<pid_t>(ctx.frozen.order.begin(), ctx.frozen.order.end()));
+    CRYOPOD_PROPAGATE(scope.detach(ctx.pid, ctx.options.detachedFds));
     for (const image::ProcessEntry &entry : ctx.tree.processes) {
         if (entry.zombie) {
             continue;

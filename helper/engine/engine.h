@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -52,7 +53,10 @@ struct Report {
 // captures) without stopping them: a process per entry, the root first.
 // What a process of the tree shares with a process outside it (a pipe, a
 // socket, an fd table, an address space) is named and refused.
-Result<Report> analyze(pid_t pid);
+// `detachedFds` are fds of PID itself (not of its descendants) that the
+// checkpoint would save as detached (CheckpointOptions::detachedFds): they
+// are a caveat, whatever they are.
+Result<Report> analyze(pid_t pid, const std::set<int> &detachedFds = {});
 
 // ---- checkpoint -------------------------------------------------------------
 
@@ -86,6 +90,13 @@ struct CheckpointOptions {
     // only then detached (or killed while stopped, then frozen again): the
     // program runs no instruction, and stays frozen after a failure too.
     OutsideFreezer outsideFreezer = {};
+    // Fds of the root process (PID itself) that are not saved as what they
+    // are: the image records each as the read end of a pipe whose write end
+    // is closed, so that the restored process reads end-of-file there. A
+    // program checkpointing itself (libcryopod) detaches the fds it holds
+    // for the call (its bus connection), whatever they are. An fd that is
+    // not open in the root process fails the checkpoint (EBADF).
+    std::set<int> detachedFds = {};
 };
 
 struct CheckpointResult {

@@ -350,6 +350,11 @@ FdReport classify(pid_t pid, const FdFacts &f, const FdContext &context)
     };
     const mode_t type = f.st.st_mode & S_IFMT;
 
+    if (context.scope && context.scope->detached.contains({pid, f.fd})) {
+        report.verdict = Verdict::Caveat;
+        report.reason = fdName + " (" + f.link + ") is detached: the restored process finds the read end of a pipe whose writer is gone there";
+        return report;
+    }
     if (type == S_IFSOCK && unixSocketInfo(uint32_t(f.st.st_ino))) {
         if (const auto outside = holders.find({uint64_t(f.st.st_dev), uint64_t(f.st.st_ino)}); outside != holders.end()) {
             return refuse(pipeRefusal(fdName, f.link, false, 0, outside->second));
@@ -526,6 +531,34 @@ Result<void> findSharedOpenFiles(pid_t pid, FilesDump &dump)
     return {};
 }
 
+// Detached fds (TreeScope::detached): a pipe object each, with its read end
+// only and nothing queued, after the objects of the other fds; the fd table
+// stays sorted by fd.
+void appendDetached(FilesDump &dump, std::vector<image::FdRecord> detached)
+{
+    if (detached.empty()) {
+        return;
+    }
+    uint64_t nextId = 1;
+    for (const image::FileObjectRecord &o : dump.objects) {
+        nextId = std::max(nextId, o.id + 1);
+    }
+    for (image::FdRecord &fd : detached) {
+        image::FileObjectRecord pipe;
+        pipe.id = nextId++;
+        pipe.kind = image::FileObjectKind::Pipe;
+        pipe.ownerPid = dump.files.pid;
+        pipe.ino = fd.ino;
+        pipe.pipeSize = 65536; // the kernel's default
+        fd.object = pipe.id;
+        dump.objects.push_back(std::move(pipe));
+        dump.files.fds.push_back(std::move(fd));
+    }
+    std::sort(dump.files.fds.begin(), dump.files.fds.end(), [](const image::FdRecord &a, const image::FdRecord &b) {
+        return a.fd < b.fd;
+    });
+}
+
 } // namespace
 
 TreeScope TreeScope::scan(std::set<pid_t> pids)
@@ -570,6 +603,18 @@ TreeScope TreeScope::scan(std::set<pid_t> pids)
     }
     scope.pids = std::move(pids);
     return scope;
+}
+
+Result<void> TreeScope::detach(pid_t root, const std::set<int> &fds)
+{
+    for (const int fd : fds) {
+        struct stat st{};
+        if (fd < 0 || ::stat(procfs::path(root, "fd/" + std::to_string(fd)).c_str(), &st) != 0) {
+            return fail("fd " + std::to_string(fd) + " to detach is not open in process " + std::to_string(root), EBADF);
+        }
+        detached.emplace(root, fd);
+    }
+    return {};
 }
 
 Result<std::vector<FdReport>> checkFds(pid_t pid, const TreeScope *scope)
@@ -623,8 +668,22 @@ Result<FilesDump> dumpFiles(pid_t pid, const TreeScope *scope)
         all.push_back(std::move(*facts));
     }
     const FdContext context = contextOf(pid, all, scope);
+    std::vector<image::FdRecord> detached; // kept apart until the others have their objects
     for (FdFacts &f : all) {
         const int fd = f.fd;
+        if (scope && scope->detached.contains({pid, fd})) {
+            image::FdRecord record;
+            record.fd = fd;
+            record.kind = image::FdKind::Pipe;
+            record.path = "pipe:[" + std::to_string(f.st.st_ino) + "]";
+            record.cloexec = f.info.flags & O_CLOEXEC;
+            record.openFlags = O_RDONLY | (f.info.flags & O_NONBLOCK);
+            record.mode = S_IFIFO | 0600;
+            record.dev = 0; // no pipe of the tree is on device 0: never merged with one
+            record.ino = f.st.st_ino;
+            detached.push_back(std::move(record));
+            continue;
+        }
         const std::string fdName = "fd " + std::to_string(fd);
         auto *facts = &f;
         const FdReport check = classify(pid, *facts, context);
@@ -668,6 +727,7 @@ Result<FilesDump> dumpFiles(pid_t pid, const TreeScope *scope)
     }
     CRYOPOD_PROPAGATE(findSharedOpenFiles(pid, dump));
     CRYOPOD_PROPAGATE(dumpFileObjects(pid, dump.files, dump.objects, scope ? &context.sockets : nullptr));
+    appendDetached(dump, std::move(detached));
     return dump;
 }
 

@@ -43,7 +43,12 @@ struct TreeScope {
     // (pid, fd) of the tree -> (pid, fd) outside with the same open file
     // description of a regular file (one offset).
     std::map<std::pair<pid_t, int>, std::pair<pid_t, int>> sharedOutside;
+    // (pid, fd) saved as detached (CheckpointOptions::detachedFds): a pipe
+    // read end whose writer is gone, whatever the fd is.
+    std::set<std::pair<pid_t, int>> detached;
     static TreeScope scan(std::set<pid_t> pids);
+    // The root's detached fds; EBADF when one is not open in it.
+    Result<void> detach(pid_t root, const std::set<int> &fds);
 };
 
 // With `scope` (pid among its processes), a pipe or socket shared with

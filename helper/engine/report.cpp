@@ -365,12 +365,12 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
     return report;
 }
 
-Result<Report> analyze(pid_t pid)
+Result<Report> analyze(pid_t pid, const std::set<int> &detachedFds)
 {
-    return analyzeTree(pid, nullptr);
+    return analyzeTree(pid, detachedFds, nullptr);
 }
 
-Result<Report> analyzeTree(pid_t pid, std::map<pid_t, std::vector<procfs::Mapping>> *smaps)
+Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, std::map<pid_t, std::vector<procfs::Mapping>> *smaps)
 {
     // The tree as it is now; the checkpoint finds it again while frozen.
     std::vector<pid_t> order{pid};
@@ -384,7 +384,8 @@ Result<Report> analyzeTree(pid_t pid, std::map<pid_t, std::vector<procfs::Mappin
             }
         }
     }
-    const TreeScope scope = TreeScope::scan(tree);
+    TreeScope scope = TreeScope::scan(tree);
+    CRYOPOD_PROPAGATE(scope.detach(pid, detachedFds));
     Report report;
     report.root = pid;
     for (const pid_t p : order) {

@@ -423,6 +423,60 @@ private Q_SLOTS:
         QVERIFY2(reasonOf(6).empty(), reasonOf(6).c_str());
     }
 
+    // Detached fds (libcryopod's own, when a program checkpoints itself):
+    // whatever they are (here a listening TCP socket, which would be
+    // refused), a caveat in the report, and in the restored process the read
+    // end of a pipe whose writer is gone; the other fds are restored as ever.
+    // Only fds open in the process can be detached.
+    void detachedFdsRestoreAsHungUpPipes()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("detached"), {"sockets", "--then", "tick"}));
+        auto report = analyze(t.pid, {3});
+        QVERIFY(report);
+        QCOMPARE(report->verdict, Verdict::Caveat);
+        const FdReport &three = report->processes.front().fds[3];
+        QCOMPARE(three.verdict, Verdict::Caveat);
+        QVERIFY2(three.reason.starts_with("fd 3 (socket:[") &&
+                     three.reason.ends_with("is detached: the restored process finds the read end of a pipe whose writer is gone there"),
+                 three.reason.c_str());
+        auto notOpen = analyze(t.pid, {3, 42});
+        QVERIFY(!notOpen);
+        QCOMPARE(notOpen.error().code, EBADF);
+        QVERIFY2(notOpen.error().describe().find("fd 42 to detach is not open in process " + std::to_string(t.pid)) != std::string::npos,
+                 notOpen.error().describe().c_str());
+
+        const int fd = tempImageFd();
+        QVERIFY(fd >= 0);
+        CheckpointOptions options;
+        options.leaveRunning = false;
+        options.detachedFds = {3};
+        auto result = checkpoint(t.pid, fd, options);
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        int status = 0;
+        QCOMPARE(::waitpid(t.pid, &status, 0), t.pid);
+        const pid_t pid = t.pid;
+        t.pid = -1;
+        QCOMPARE(::lseek(fd, 0, SEEK_SET), off_t(0));
+        auto restored = restore(fd, RestoreOptions{});
+        ::close(fd);
+        QVERIFY2(restored, restored ? "" : restored.error().describe().c_str());
+        QCOMPARE(restored->root, pid);
+        t.pid = pid;
+        const std::string fdDir = "/proc/" + std::to_string(pid) + "/fd/";
+        QVERIFY2(procfs::readLink(fdDir + "3").value_or("").starts_with("pipe:["), procfs::readLink(fdDir + "3").value_or("?").c_str());
+        QVERIFY(procfs::readLink(fdDir + "4").value_or("").starts_with("socket:["));
+        const int pidfd = int(::syscall(SYS_pidfd_open, pid, 0));
+        const int detached = int(::syscall(SYS_pidfd_getfd, pidfd, 3, 0));
+        QVERIFY(pidfd >= 0 && detached >= 0);
+        QCOMPARE(::fcntl(detached, F_GETFL) & O_ACCMODE, O_RDONLY);
+        char byte = 0;
+        QCOMPARE(::read(detached, &byte, 1), ssize_t(0)); // end-of-file: no writer
+        ::close(detached);
+        ::close(pidfd);
+        QVERIFY(runsOn(t, false));
+    }
+
     void refusedCheckpointWritesNothing_data()
     {
         QTest::addColumn<QString>("mode");

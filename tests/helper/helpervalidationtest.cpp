@@ -136,6 +136,51 @@ private Q_SLOTS:
         QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("include-file-contents"), true}}).error().name, kUnsupported);
     }
 
+    void detachedFdsOption()
+    {
+        // Only a list of distinct fd numbers (as the service converts "ai").
+        auto three = Validation::parseCheckpointOptions({{QStringLiteral("detached-fds"), QVariant::fromValue(QList<int> {7, 3, 12})}});
+        QVERIFY(three);
+        QCOMPARE(three->detachedFds, (std::set<int> {3, 7, 12}));
+        QVERIFY(Validation::parseCheckpointOptions({})->detachedFds.empty());
+        const QList<int> tooMany(Validation::kMaxDetachedFds + 1, 0);
+        for (const QVariant &bad :
+             {QVariant::fromValue(QList<int> {}), QVariant::fromValue(QList<int> {4, 4}), QVariant::fromValue(QList<int> {-1}), QVariant::fromValue(tooMany),
+              QVariant(5), QVariant(QStringList {QStringLiteral("5")}), QVariant::fromValue(QList<uint> {5u})}) {
+            auto parsed = Validation::parseCheckpointOptions({{QStringLiteral("detached-fds"), bad}});
+            QVERIFY2(!parsed, qPrintable(bad.toString()));
+            QCOMPARE(parsed.error().name, kInvalid);
+            QVERIFY(parsed.error().message.contains(QLatin1String("detached-fds")));
+        }
+    }
+
+    void detachedFdsMustBeTheTargets()
+    {
+        // The fd table of this very process: 0..2 open, a fresh pipe open,
+        // and a number nothing has.
+        int ends[2];
+        QVERIFY(::pipe(ends) == 0);
+        const pid_t self = ::getpid();
+        QVERIFY(Validation::checkDetachedFdsOpen(self, {0, ends[0]}, Validation::fdOpenInProcess));
+        ::close(ends[1]);
+        const int closed = ends[1];
+        auto refused = Validation::checkDetachedFdsOpen(self, {ends[0], closed}, Validation::fdOpenInProcess);
+        QVERIFY(!refused);
+        QCOMPARE(refused.error().name, kInvalid);
+        QVERIFY2(refused.error().message.contains(QStringLiteral("fd %1 is not open in process %2").arg(closed).arg(self)),
+                 qPrintable(refused.error().message));
+        ::close(ends[0]);
+        // Another process's fds are looked up in that process, not here.
+        QList<std::pair<pid_t, int>> asked;
+        auto recording = [&](pid_t pid, int fd) {
+            asked.append({pid, fd});
+            return fd != 9;
+        };
+        QVERIFY(Validation::checkDetachedFdsOpen(4321, {3, 5}, recording));
+        QCOMPARE(asked, (QList<std::pair<pid_t, int>> {{4321, 3}, {4321, 5}}));
+        QVERIFY(!Validation::checkDetachedFdsOpen(4321, {9}, recording));
+    }
+
     void restoreOptions()
     {
         auto frozen = Validation::parseRestoreOptions({{QStringLiteral("frozen"), true}, {QStringLiteral("pty"), QStringLiteral("refuse")}});
