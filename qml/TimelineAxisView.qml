@@ -27,7 +27,8 @@ FocusScope {
     // A snapshot was clicked (compare: with Ctrl, to compare with).
     signal picked(int row, bool compare)
 
-    implicitHeight: Kirigami.Units.gridUnit * 4
+    // Tall enough for the zoom buttons beside the axis.
+    implicitHeight: Math.max(Kirigami.Units.gridUnit * 4, zoomButtons.implicitHeight)
     activeFocusOnTab: true
     Accessible.role: Accessible.Chart
     Accessible.name: i18nc("@info accessible name, %1 a span like 3 hours", "Time axis of the snapshots, showing %1", view.axis.spanText)
@@ -183,6 +184,8 @@ FocusScope {
             }
         }
         ColumnLayout {
+            id: zoomButtons
+
             spacing: 0
             Layout.fillHeight: true
 
