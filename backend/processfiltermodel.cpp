@@ -123,7 +123,8 @@ bool ProcessFilterModel::filterAcceptsRow(int sourceRow, const QModelIndex &sour
         return true;
     }
     const QModelIndex index = sourceModel()->index(sourceRow, 0, sourceParent);
-    if (index.data(ProcessModel::NameRole).toString().contains(m_filterString, Qt::CaseInsensitive)) {
+    if (index.data(ProcessModel::NameRole).toString().contains(m_filterString, Qt::CaseInsensitive)
+        || index.data(ProcessModel::AppNameRole).toString().contains(m_filterString, Qt::CaseInsensitive)) {
         return true;
     }
     if (QString::number(index.data(ProcessModel::PidRole).toInt()).startsWith(m_filterString)) {

@@ -33,6 +33,14 @@ struct ProcessInfo {
     // Its cgroup's freezer holds it (cryopod-helper's Freeze, or anyone's):
     // cgroup v2 cgroup.events "frozen 1", or the v1 freezer's FROZEN/FREEZING.
     bool frozen = false;
+    // A Flatpak's app id, from its cgroup ("app-flatpak-ID-N.scope"), else "".
+    QString flatpakAppId;
+    // The desktop application it belongs to (DesktopApps::annotate): its
+    // own, or its nearest ancestor's (appOwn false); "" for none.
+    QString appId;
+    QString appName;
+    QString appIcon;
+    bool appOwn = false;
 
     // A pid is reused after its process is gone; pid + start time is not.
     bool isSameProcess(const ProcessInfo &other) const

@@ -31,6 +31,9 @@ namespace
 // The icon of a process until issue 8 maps processes to their applications.
 QString iconNameFor(const ProcessInfo &info)
 {
+    if (!info.appIcon.isEmpty()) {
+        return info.appIcon;
+    }
     if (info.kernelThread) {
         return QStringLiteral("preferences-system-linux");
     }
@@ -44,10 +47,17 @@ QString iconNameFor(const ProcessInfo &info)
     return QStringLiteral("system-run");
 }
 
+// What the name column shows (name, icon, tool tip, frozen mark): a change
+// re-sorts a tree sorted by name, which lays the rows out anew.
+bool sameNameCell(const ProcessInfo &a, const ProcessInfo &b)
+{
+    return a.name == b.name && a.appName == b.appName && a.appOwn == b.appOwn && a.appIcon == b.appIcon && a.arguments == b.arguments && a.frozen == b.frozen;
+}
+
 bool sameData(const ProcessInfo &a, const ProcessInfo &b)
 {
     return a.ppid == b.ppid && a.name == b.name && a.arguments == b.arguments && a.executable == b.executable && a.uid == b.uid && a.euid == b.euid &&
-        a.userName == b.userName && a.state == b.state && a.rssBytes == b.rssBytes && a.cpuTimeNs == b.cpuTimeNs && a.frozen == b.frozen;
+        a.userName == b.userName && a.state == b.state && a.rssBytes == b.rssBytes && a.cpuTimeNs == b.cpuTimeNs && a.frozen == b.frozen && a.appId == b.appId && a.appOwn == b.appOwn;
 }
 } // namespace
 
@@ -136,7 +146,8 @@ QVariant ProcessModel::data(const QModelIndex &index, int role) const
     case Qt::DisplayRole:
         switch (index.column()) {
         case NameColumn:
-            return info.name;
+            // An app's own process by the app's name: "Kate", not "kate".
+            return info.appOwn ? info.appName : info.name;
         case PidColumn:
             return QString::number(info.pid);
         case UserColumn:
@@ -183,6 +194,10 @@ QVariant ProcessModel::data(const QModelIndex &index, int role) const
         return iconNameFor(info);
     case FrozenRole:
         return info.frozen;
+    case AppNameRole:
+        return info.appName;
+    case AppIdRole:
+        return info.appId;
     case CheckpointVerdictRole:
     case CheckpointSummaryRole: {
         if (!m_reports) {
@@ -263,6 +278,8 @@ QHash<int, QByteArray> ProcessModel::roleNames() const
         {CpuTimeRole, "cpuTime"},
         {StartTimeRole, "startTime"},
         {IconNameRole, "iconName"},
+        {AppNameRole, "appName"},
+        {AppIdRole, "appId"},
         {SortRole, "sortValue"},
         {CheckpointVerdictRole, "checkpointVerdict"},
         {CheckpointSummaryRole, "checkpointSummary"},
@@ -302,6 +319,23 @@ void ProcessModel::setActive(bool active)
     m_active = active;
     updateTimer();
     Q_EMIT activeChanged();
+}
+
+bool ProcessModel::showOnlyApps() const
+{
+    return m_showOnlyApps;
+}
+
+void ProcessModel::setShowOnlyApps(bool only)
+{
+    if (m_showOnlyApps == only) {
+        return;
+    }
+    m_showOnlyApps = only;
+    if (!m_loading) {
+        applySnapshot(m_lastSnapshot);
+    }
+    Q_EMIT showOnlyAppsChanged();
 }
 
 bool ProcessModel::showOnlyMine() const
@@ -352,7 +386,7 @@ void ProcessModel::setCheckpointReports(bool on)
     }
     m_checkpointReports = on;
     if (!m_nodes.isEmpty()) {
-        emitDataChanged(QList<Node *>(m_nodes.cbegin(), m_nodes.cend()));
+        emitDataChanged(QList<Node *>(m_nodes.cbegin(), m_nodes.cend()), CheckpointColumn, CheckpointColumn);
     }
     Q_EMIT checkpointReportsChanged();
 }
@@ -361,7 +395,10 @@ void ProcessModel::reportUpdated(pid_t pid, quint64 startTicks)
 {
     Node *node = m_nodes.value(Key {pid, startTicks}, nullptr);
     if (node) {
-        Q_EMIT dataChanged(indexOf(node, 0), indexOf(node, ColumnCount - 1), {CheckpointVerdictRole, CheckpointSummaryRole, SortRole});
+        // The badge's cell only: a verdict arriving must not re-sort a tree
+        // sorted by another column (the proxy would lay every row out again,
+        // and a click between press and release on a row was lost).
+        Q_EMIT dataChanged(indexOf(node, CheckpointColumn), indexOf(node, CheckpointColumn), {CheckpointVerdictRole, CheckpointSummaryRole, SortRole});
     }
 }
 
@@ -446,7 +483,7 @@ void ProcessModel::removeChild(Node *parent, int row)
     endRemoveRows();
 }
 
-void ProcessModel::emitDataChanged(const QList<Node *> &changed)
+void ProcessModel::emitDataChanged(const QList<Node *> &changed, int firstColumn, int lastColumn)
 {
     // One signal per parent, spanning its changed rows.
     QHash<Node *, std::pair<int, int>> spans;
@@ -461,7 +498,7 @@ void ProcessModel::emitDataChanged(const QList<Node *> &changed)
     }
     for (auto it = spans.cbegin(); it != spans.cend(); ++it) {
         Node *parent = it.key();
-        Q_EMIT dataChanged(indexOf(parent->children[size_t(it->first)].get(), 0), indexOf(parent->children[size_t(it->second)].get(), ColumnCount - 1));
+        Q_EMIT dataChanged(indexOf(parent->children[size_t(it->first)].get(), firstColumn), indexOf(parent->children[size_t(it->second)].get(), lastColumn));
     }
 }
 
@@ -508,7 +545,12 @@ void ProcessModel::applySnapshot(const ProcessSnapshot &snapshot)
 
     const uid_t me = ::getuid();
     auto isMine = [me](const ProcessInfo &info) { return ProcessForest::isOwnedBy(info, me); };
-    const QList<ProcessInfo> visible = m_showOnlyMine ? ProcessForest::filtered(snapshot.processes, isMine) : snapshot.processes;
+    // "Only my apps": my processes that belong to a desktop application
+    // (DesktopApps: their own or an ancestor's .desktop file).
+    auto isMyApp = [me](const ProcessInfo &info) { return ProcessForest::isOwnedBy(info, me) && !info.appId.isEmpty(); };
+    const QList<ProcessInfo> visible = m_showOnlyApps ? ProcessForest::filtered(snapshot.processes, isMyApp)
+        : m_showOnlyMine                              ? ProcessForest::filtered(snapshot.processes, isMine)
+                                                      : snapshot.processes;
     const ProcessForest forest(visible);
     QSet<Key> keep;
     keep.reserve(visible.size());
@@ -521,7 +563,12 @@ void ProcessModel::applySnapshot(const ProcessSnapshot &snapshot)
     // First the new values of the processes that stay, while every row is
     // still where views and proxies have it; then the rows that come, move
     // and go.
-    QList<Node *> changed;
+    // Each column's signal only for the rows whose cells changed: a sorting
+    // proxy re-sorts (and the view lays out every row again, losing a click
+    // in progress) only when the sorted column changed.
+    QList<Node *> changed; // the numbers: pid, user, CPU, memory
+    QList<Node *> renamed; // the name cell
+    QList<Node *> stateChanged; // the badge (a zombie or kernel thread is refused)
     for (const ProcessInfo &scanned : visible) {
         const Key key {scanned.pid, scanned.startTicks};
         Node *node = m_nodes.value(key, nullptr);
@@ -534,12 +581,20 @@ void ProcessModel::applySnapshot(const ProcessSnapshot &snapshot)
         }
         const double cpuPercent = cpuPercentOf(info, key);
         if (!sameData(node->info, info) || node->cpuPercent != cpuPercent) {
+            if (!sameNameCell(node->info, info)) {
+                renamed.append(node);
+            }
+            if (node->info.state != info.state) {
+                stateChanged.append(node);
+            }
             node->info = info;
             node->cpuPercent = cpuPercent;
             changed.append(node);
         }
     }
-    emitDataChanged(changed);
+    emitDataChanged(renamed, NameColumn, NameColumn);
+    emitDataChanged(changed, PidColumn, MemoryColumn);
+    emitDataChanged(stateChanged, CheckpointColumn, CheckpointColumn);
 
     // New processes are inserted with their new descendants already attached,
     // consecutive siblings in one batch.

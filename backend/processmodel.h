@@ -36,6 +36,9 @@ class ProcessModel : public QAbstractItemModel
     Q_PROPERTY(bool active READ isActive WRITE setActive NOTIFY activeChanged)
     // Only the caller's own processes (ProcessForest::isOwnedBy): no other users', no kernel threads.
     Q_PROPERTY(bool showOnlyMine READ showOnlyMine WRITE setShowOnlyMine NOTIFY showOnlyMineChanged)
+    // Only the caller's processes that belong to a desktop application (its
+    // own .desktop file or an ancestor's: ProcessInfo::appId); wins over showOnlyMine.
+    Q_PROPERTY(bool showOnlyApps READ showOnlyApps WRITE setShowOnlyApps NOTIFY showOnlyAppsChanged)
     // True until the first scan has been applied.
     Q_PROPERTY(bool loading READ isLoading NOTIFY loadingChanged)
     // Number of processes in the model (all levels).
@@ -82,6 +85,8 @@ public:
         CheckpointVerdictRole,
         CheckpointSummaryRole, // the first reason, in words ("" when ok)
         FrozenRole, // bool: its cgroup's freezer holds it (ProcessInfo::frozen)
+        AppNameRole, // the desktop application it belongs to ("" for none)
+        AppIdRole, // that app's desktop file id
     };
     Q_ENUM(Role)
 
@@ -103,6 +108,8 @@ public:
     void setActive(bool active);
     bool showOnlyMine() const;
     void setShowOnlyMine(bool only);
+    bool showOnlyApps() const;
+    void setShowOnlyApps(bool only);
     bool isLoading() const;
     int processCount() const;
     bool checkpointReports() const;
@@ -131,6 +138,7 @@ Q_SIGNALS:
     void refreshIntervalChanged();
     void activeChanged();
     void showOnlyMineChanged();
+    void showOnlyAppsChanged();
     void loadingChanged();
     void processCountChanged();
     void scanErrorChanged();
@@ -156,7 +164,8 @@ private:
     void reparentNode(Node *node, Node *newParent);
     void removeChild(Node *parent, int row);
     void forgetSubtree(Node *node);
-    void emitDataChanged(const QList<Node *> &changed);
+    // dataChanged() for the columns firstColumn..lastColumn of changed.
+    void emitDataChanged(const QList<Node *> &changed, int firstColumn, int lastColumn);
 
     std::unique_ptr<Node> m_root;
     QHash<Key, Node *> m_nodes;
@@ -170,6 +179,7 @@ private:
     int m_refreshInterval = 2000;
     bool m_active = true;
     bool m_showOnlyMine = false;
+    bool m_showOnlyApps = false;
     bool m_loading = true;
     bool m_checkpointReports = true;
     quint64 m_pass = 0; // applySnapshot() calls so far

@@ -4,6 +4,7 @@
 #include "processscanner.h"
 
 #include "backendlogging.h"
+#include "desktopapps.h"
 
 #include <QElapsedTimer>
 #include <QHash>
@@ -316,6 +317,23 @@ FreezerFiles freezerFilesOf(const std::string &cgroupText)
     return files;
 }
 
+// A Flatpak app's id from its cgroup path ".../app-flatpak-org.kde.kate-12345.scope"), "" for none.
+QString flatpakAppIdOf(const std::string &cgroupText)
+{
+    static constexpr std::string_view marker = "app-flatpak-";
+    const size_t at = cgroupText.find(marker);
+    if (at == std::string::npos) {
+        return {};
+    }
+    const size_t begin = at + marker.size();
+    const size_t end = cgroupText.find(".scope", begin);
+    const size_t dash = end == std::string::npos ? std::string::npos : cgroupText.rfind('-', end);
+    if (dash == std::string::npos || dash <= begin) {
+        return {};
+    }
+    return QString::fromUtf8(cgroupText.data() + begin, qsizetype(dash - begin));
+}
+
 // Whether a freezer file says frozen; answers cached per file for one scan.
 bool frozenBy(const FreezerFiles &files, std::unordered_map<std::string, bool> &cache)
 {
@@ -403,6 +421,7 @@ std::optional<ProcessInfo> readProcessAt(int procFd, pid_t pid, std::unordered_m
         info.executable = readLinkAt(dir.get(), "exe");
         if (const auto cgroup = readFileAt(dir.get(), "cgroup")) {
             info.frozen = frozenBy(freezerFilesOf(*cgroup), freezerCache);
+            info.flatpakAppId = flatpakAppIdOf(*cgroup);
         }
     }
     return info;
@@ -422,7 +441,14 @@ public:
 
     void scan()
     {
-        Q_EMIT scanned(m_source->scan());
+        ProcessSnapshot snapshot = m_source->scan();
+        // Which app each process belongs to: the desktop files are read
+        // once, here, off the UI thread.
+        if (!m_apps.isLoaded()) {
+            m_apps.loadDefault();
+        }
+        m_apps.annotate(snapshot.processes);
+        Q_EMIT scanned(snapshot);
     }
 
 Q_SIGNALS:
@@ -430,6 +456,7 @@ Q_SIGNALS:
 
 private:
     std::shared_ptr<ProcessSource> m_source;
+    DesktopApps m_apps;
 };
 
 ProcessSnapshot ProcfsProcessSource::scan()

@@ -42,6 +42,10 @@ RetentionPolicy policyOf(int keepLast, int hourly, int daily, int weekly, int mo
     p.maxBytes = maxGiB > 0 ? uint64_t(maxGiB * 1024.0 * 1024.0 * 1024.0) : 0;
     return p;
 }
+SnapshotMode snapshotMode(int mode)
+{
+    return mode == ScheduleModel::Freeze ? SnapshotMode::Freeze : SnapshotMode::KeepRunning;
+}
 } // namespace
 
 ScheduleModel::ScheduleModel(QObject *parent)
@@ -231,7 +235,7 @@ qint64 ScheduleModel::add(Schedule &s, const QString &when, int keepLast, int ho
 }
 
 qint64 ScheduleModel::addForProcess(int pid, const QString &name, const QString &when, int keepLast, int hourly, int daily, int weekly, int monthly,
-                                    double maxGiB)
+                                    double maxGiB, int mode)
 {
     auto target = ScheduleMatch::processTarget(pid);
     if (!target) {
@@ -241,11 +245,12 @@ qint64 ScheduleModel::addForProcess(int pid, const QString &name, const QString 
     Schedule s;
     s.name = name.toStdString();
     s.target = *target;
+    s.mode = snapshotMode(mode);
     return add(s, when, keepLast, hourly, daily, weekly, monthly, maxGiB);
 }
 
 qint64 ScheduleModel::addRule(const QString &executable, const QString &argumentsPattern, const QString &name, const QString &when, int keepLast, int hourly,
-                              int daily, int weekly, int monthly, double maxGiB)
+                              int daily, int weekly, int monthly, double maxGiB, int mode)
 {
     auto target = ScheduleMatch::ruleTarget(executable.toStdString(), argumentsPattern.toStdString(), uint32_t(::getuid()));
     if (!target) {
@@ -255,11 +260,12 @@ qint64 ScheduleModel::addRule(const QString &executable, const QString &argument
     Schedule s;
     s.name = name.toStdString();
     s.target = *target;
+    s.mode = snapshotMode(mode);
     return add(s, when, keepLast, hourly, daily, weekly, monthly, maxGiB);
 }
 
 bool ScheduleModel::update(qint64 scheduleId, const QString &name, const QString &when, int keepLast, int hourly, int daily, int weekly, int monthly,
-                           double maxGiB)
+                           double maxGiB, int mode)
 {
     auto timing = ScheduleTiming::parse(when.toStdString());
     if (!timing) {
@@ -280,6 +286,7 @@ bool ScheduleModel::update(qint64 scheduleId, const QString &name, const QString
     edit.weekly = policy.weekly;
     edit.monthly = policy.monthly;
     edit.maxBytes = policy.maxBytes;
+    edit.mode = snapshotMode(mode);
     if (auto ok = ScheduleStore(st->database()).edit(scheduleId, edit, realTimeNs()); !ok) {
         setError(q(ok.error().describe()));
         return false;
@@ -315,6 +322,7 @@ QVariantMap ScheduleModel::scheduleInfo(qint64 scheduleId)
         {QStringLiteral("weekly"), s->retention.weekly},
         {QStringLiteral("monthly"), s->retention.monthly},
         {QStringLiteral("maxGiB"), double(s->retention.maxBytes) / (1024.0 * 1024.0 * 1024.0)},
+        {QStringLiteral("mode"), s->mode == SnapshotMode::Freeze ? int(Freeze) : int(KeepRunning)},
     };
 }
 

@@ -63,19 +63,28 @@ public:
     Q_INVOKABLE bool reload();
     // "" when `when` is a timing ("every 10m", "daily 03:30", ...), else why not.
     Q_INVOKABLE QString checkWhen(const QString &when) const;
+    // How a schedule's snapshots are taken (the store's SnapshotMode): the
+    // program keeps running (stopped only while its state and a copy of its
+    // memory are taken), or stays frozen for the whole capture.
+    enum Mode {
+        KeepRunning = 0,
+        Freeze = 1,
+    };
+    Q_ENUM(Mode)
+
     // The new schedule's id, or 0 and errorString. maxGiB 0: no size cap.
     Q_INVOKABLE qint64 addForProcess(int pid, const QString &name, const QString &when, int keepLast, int hourly, int daily, int weekly, int monthly,
-                                     double maxGiB);
+                                     double maxGiB, int mode = KeepRunning);
     Q_INVOKABLE qint64 addRule(const QString &executable, const QString &argumentsPattern, const QString &name, const QString &when, int keepLast, int hourly,
-                               int daily, int weekly, int monthly, double maxGiB);
+                               int daily, int weekly, int monthly, double maxGiB, int mode = KeepRunning);
     // Changes a schedule in place (its target, runs and snapshots stay; a
     // changed timing counts from now). false and errorString when refused.
     Q_INVOKABLE bool update(qint64 scheduleId, const QString &name, const QString &when, int keepLast, int hourly, int daily, int weekly, int monthly,
-                            double maxGiB);
+                            double maxGiB, int mode = KeepRunning);
     // What the dialog shows of a schedule to edit it: { name, target, kind
     // (0 every, 1 hourly, 2 daily, 3 weekly), every, unit (0 minutes, 1
     // hours), minute, time ("HH:MM"), day (0 Monday .. 6 Sunday), keepLast,
-    // hourly, daily, weekly, monthly, maxGiB }; empty when there is none.
+    // hourly, daily, weekly, monthly, maxGiB, mode (Mode) }; empty when there is none.
     Q_INVOKABLE QVariantMap scheduleInfo(qint64 scheduleId);
     Q_INVOKABLE bool setEnabled(qint64 scheduleId, bool enabled);
     Q_INVOKABLE bool remove(qint64 scheduleId);

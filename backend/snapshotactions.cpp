@@ -9,6 +9,7 @@
 #include "snapshotjob.h"
 #include "snapshotstore.h"
 #include "targetprobe.h"
+#include "timelinemodel.h"
 
 #include <QDBusConnection>
 #include <QDBusPendingCall>
@@ -36,6 +37,7 @@ struct SnapshotActions::Outcome {
     qint64 snapshotId = 0;
     qint64 targetId = 0;
     int pid = 0;
+    QString timing; // a snapshot's pause and total
 };
 
 namespace
@@ -414,12 +416,18 @@ void SnapshotActions::finish(const Outcome &outcome)
         return;
     }
     if (outcome.kind == Outcome::Snapshot) {
+        m_lastTiming = outcome.timing;
         Q_EMIT snapshotTaken(outcome.snapshotId, outcome.targetId);
     } else if (outcome.kind == Outcome::Export) {
         Q_EMIT exported(outcome.snapshotId, outcome.path);
     } else {
         Q_EMIT restored(outcome.snapshotId, outcome.pid);
     }
+}
+
+QString SnapshotActions::lastTimingText() const
+{
+    return m_lastTiming;
 }
 
 void SnapshotActions::freeze(int pid)
@@ -588,6 +596,7 @@ SnapshotActions::Outcome SnapshotActions::takeSnapshot(const std::string &storeD
     outcome.ok = true;
     outcome.snapshotId = taken->id;
     outcome.targetId = info ? info->targetId : 0;
+    outcome.timing = info ? TimelineModel::timingText(info->pauseNs, info->durationNs) : QString();
     if (request.keepLast > 0 && outcome.targetId > 0) {
         applyRetention(*store, outcome.targetId, request.keepLast);
     }

@@ -64,6 +64,9 @@ class SnapshotActions : public QObject
     Q_PROPERTY(QString progressText READ progressText NOTIFY progressChanged)
     // A Cancel now would be sent (busy, and not asked yet).
     Q_PROPERTY(bool canCancel READ canCancel NOTIFY progressChanged)
+    // The last snapshot's pause and total ("paused 64 ms, 1.2 s in all"),
+    // set before snapshotTaken().
+    Q_PROPERTY(QString lastTimingText READ lastTimingText NOTIFY snapshotTaken)
 
 public:
     explicit SnapshotActions(QObject *parent = nullptr);
@@ -86,6 +89,7 @@ public:
     double progress() const;
     int etaSeconds() const;
     QString progressText() const;
+    QString lastTimingText() const;
     bool canCancel() const;
 
     // Checkpoints process pid into the store; false when another operation
@@ -177,6 +181,7 @@ private:
     QString m_storePath;
     QString m_phase;
     QString m_error;
+    QString m_lastTiming;
     int m_activePid = 0;
     int m_level = 1;
     int m_keepLast = 0;

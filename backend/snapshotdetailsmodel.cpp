@@ -265,6 +265,18 @@ SnapshotDetailsModel::Result SnapshotDetailsModel::read(const std::string &store
 {
     Result result;
     result.id = id;
+    const ImageRead image = readImage(storeDir, id);
+    if (!image.info) {
+        result.error = image.error;
+        return result;
+    }
+    result.rows = rowsOf(*image.info);
+    return result;
+}
+
+SnapshotDetailsModel::ImageRead SnapshotDetailsModel::readImage(const std::string &storeDir, qint64 id)
+{
+    ImageRead result;
     auto store = store::SnapshotStore::open(storeDir);
     if (!store) {
         result.error = tr("Cannot open the snapshot store: %1").arg(q(store.error().describe()));
@@ -298,6 +310,6 @@ SnapshotDetailsModel::Result SnapshotDetailsModel::read(const std::string &store
         result.error = tr("Snapshot %1's image cannot be read: %2").arg(id).arg(q(info.error().describe()));
         return result;
     }
-    result.rows = rowsOf(*info);
+    result.info = std::make_shared<const image::ImageInfo>(std::move(*info));
     return result;
 }

@@ -13,6 +13,12 @@
 #include <QtQmlIntegration>
 
 #include <memory>
+#include <string>
+
+namespace cryopod::image
+{
+struct ImageInfo;
+}
 
 class SnapshotDetailsModel : public QAbstractListModel
 {
@@ -44,6 +50,14 @@ public:
         QString detail;
         qint64 bytes = 0;
     };
+
+    // A stored snapshot's image, rebuilt from the store and read (blocking:
+    // on a worker thread); info is null and error says why when it cannot be.
+    struct ImageRead {
+        std::shared_ptr<const cryopod::image::ImageInfo> info;
+        QString error;
+    };
+    static ImageRead readImage(const std::string &storeDir, qint64 id);
 
     explicit SnapshotDetailsModel(QObject *parent = nullptr);
     ~SnapshotDetailsModel() override;

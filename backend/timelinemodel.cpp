@@ -27,6 +27,20 @@ bool sameRow(const SnapshotInfo &a, const SnapshotInfo &b)
 }
 } // namespace
 
+QString TimelineModel::timingText(quint64 pauseNs, quint64 durationNs)
+{
+    const QLocale locale;
+    // Under 10 s in tenths of a second, above in seconds.
+    const double seconds = double(durationNs) / 1e9;
+    const QString total = locale.toString(seconds, 'f', seconds < 10 ? 1 : 0);
+    if (pauseNs == 0) {
+        //: %1 seconds
+        return tr("%1 s in all").arg(total);
+    }
+    //: %1 milliseconds the program was stopped, %2 seconds the snapshot took
+    return tr("paused %1 ms, %2 s in all").arg(locale.toString(qRound64(double(pauseNs) / 1e6))).arg(total);
+}
+
 TimelineModel::TimelineModel(QObject *parent)
     : QAbstractListModel(parent)
 {
@@ -89,6 +103,8 @@ QVariant TimelineModel::data(const QModelIndex &index, int role) const
         return double(s.durationNs) / 1e6;
     case ScheduleIdRole:
         return qint64(s.scheduleId);
+    case TimingTextRole:
+        return timingText(s.pauseNs, s.durationNs);
     }
     return {};
 }
@@ -116,6 +132,7 @@ QHash<int, QByteArray> TimelineModel::roleNames() const
         {PauseMsRole, "pauseMs"},
         {DurationMsRole, "durationMs"},
         {ScheduleIdRole, "scheduleId"},
+        {TimingTextRole, "timingText"},
     });
     return names;
 }
@@ -267,6 +284,17 @@ int TimelineModel::rowOf(qint64 snapshotId) const
         }
     }
     return -1;
+}
+
+qint64 TimelineModel::snapshotIdAt(int row) const
+{
+    return row >= 0 && size_t(row) < m_rows.size() ? m_rows[size_t(row)].id : 0;
+}
+
+QString TimelineModel::timeTextOf(qint64 snapshotId) const
+{
+    const int row = rowOf(snapshotId);
+    return row < 0 ? QString() : index(row).data(TimeTextRole).toString();
 }
 
 bool TimelineModel::change(const QString &what, const std::function<cryopod::Result<void>(SnapshotStore &)> &apply)

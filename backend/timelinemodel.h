@@ -57,8 +57,12 @@ public:
         PauseMsRole, // how long the process was stopped
         DurationMsRole,
         ScheduleIdRole, // the schedule that took it (origin "schedule"), 0 for a manual snapshot or a removed schedule
+        TimingTextRole, // "paused 64 ms, 1.2 s in all": how long the program stopped and the snapshot took
     };
     Q_ENUM(Role)
+
+    // "paused 64 ms, 1.2 s in all" (a pause of 0: unknown, only the total).
+    static QString timingText(quint64 pauseNs, quint64 durationNs);
 
     explicit TimelineModel(QObject *parent = nullptr);
     ~TimelineModel() override;
@@ -79,6 +83,9 @@ public:
     Q_INVOKABLE bool reload();
     // The row of a snapshot, -1 when it is not listed.
     Q_INVOKABLE int rowOf(qint64 snapshotId) const;
+    // The snapshot of a row (0 for none) and a snapshot's time as shown.
+    Q_INVOKABLE qint64 snapshotIdAt(int row) const;
+    Q_INVOKABLE QString timeTextOf(qint64 snapshotId) const;
 
     // Changes to the store, reflected in the rows at once; false and
     // errorString when the store refused.

@@ -63,8 +63,10 @@ Kirigami.ApplicationWindow {
     }
     // The last event sent (or that would have been, in the window): for tests.
     property string lastNotification
+    property string lastNotificationText
     function notify(eventId: string, title: string, text: string) {
         root.lastNotification = eventId;
+        root.lastNotificationText = text;
         if (root.active) {
             return;
         }
@@ -80,7 +82,7 @@ Kirigami.ApplicationWindow {
         target: snapshotter
 
         function onSnapshotTaken(snapshotId: var, targetId: var) {
-            root.notify("snapshotTaken", i18nc("@title notification", "Snapshot taken"), i18nc("@info notification", "Snapshot %1 is in your timeline.", String(snapshotId)));
+            root.notify("snapshotTaken", i18nc("@title notification", "Snapshot taken"), i18nc("@info notification, %2 pause and total time", "Snapshot %1 is in your timeline (%2).", String(snapshotId), snapshotter.lastTimingText));
         }
         function onRestored(snapshotId: var, pid: int) {
             root.notify("restored", i18nc("@title notification", "Snapshot restored"), i18nc("@info notification", "Snapshot %1 runs again as process %2.", String(snapshotId), String(pid)));

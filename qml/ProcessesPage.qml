@@ -122,22 +122,40 @@ Kirigami.Page {
             }
         },
         Kirigami.Action {
-            text: processModel.showOnlyMine ? i18nc("@action:button", "Show: Own Processes") : i18nc("@action:button", "Show: All Processes")
-            icon.name: processModel.showOnlyMine ? "view-process-own" : "view-process-all"
+            objectName: "showAction"
+            text: processModel.showOnlyApps ? i18nc("@action:button", "Show: Own Applications") : (processModel.showOnlyMine ? i18nc("@action:button", "Show: Own Processes") : i18nc("@action:button", "Show: All Processes"))
+            icon.name: processModel.showOnlyApps ? "applications-all" : (processModel.showOnlyMine ? "view-process-own" : "view-process-all")
 
+            Kirigami.Action {
+                objectName: "showOwnAppsAction"
+                text: i18nc("@item:inmenu", "Own Applications")
+                icon.name: "applications-all"
+                checkable: true
+                checked: processModel.showOnlyApps
+                onTriggered: {
+                    processModel.showOnlyMine = true;
+                    processModel.showOnlyApps = true;
+                }
+            }
             Kirigami.Action {
                 text: i18nc("@item:inmenu", "Own Processes")
                 icon.name: "view-process-own"
                 checkable: true
-                checked: processModel.showOnlyMine
-                onTriggered: processModel.showOnlyMine = true
+                checked: processModel.showOnlyMine && !processModel.showOnlyApps
+                onTriggered: {
+                    processModel.showOnlyApps = false;
+                    processModel.showOnlyMine = true;
+                }
             }
             Kirigami.Action {
                 text: i18nc("@item:inmenu", "All Processes")
                 icon.name: "view-process-all"
                 checkable: true
-                checked: !processModel.showOnlyMine
-                onTriggered: processModel.showOnlyMine = false
+                checked: !processModel.showOnlyMine && !processModel.showOnlyApps
+                onTriggered: {
+                    processModel.showOnlyApps = false;
+                    processModel.showOnlyMine = false;
+                }
             }
         }
     ]
@@ -260,7 +278,7 @@ Kirigami.Page {
 
         function onSnapshotTaken(snapshotId, targetId) {
             takenMessage.targetId = targetId;
-            takenMessage.text = i18nc("@info", "Snapshot %1 taken.", String(snapshotId));
+            takenMessage.text = i18nc("@info %2 pause and total time", "Snapshot %1 taken (%2).", String(snapshotId), page.snapshotActions.lastTimingText);
             takenMessage.visible = true;
         }
         function onFailed() {

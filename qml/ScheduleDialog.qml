@@ -66,8 +66,8 @@ Kirigami.Dialog {
             enabled: dialog.whenProblem.length === 0 && (processButton.checked ? dialog.pid > 0 : dialog.executable.length > 0)
             onTriggered: {
                 const id = processButton.checked
-                    ? schedules.addForProcess(dialog.pid, dialog.name, dialog.when, lastField.value, hourlyField.value, dailyField.value, weeklyField.value, monthlyField.value, capField.value)
-                    : schedules.addRule(dialog.executable, argsField.text, dialog.name, dialog.when, lastField.value, hourlyField.value, dailyField.value, weeklyField.value, monthlyField.value, capField.value);
+                    ? schedules.addForProcess(dialog.pid, dialog.name, dialog.when, lastField.value, hourlyField.value, dailyField.value, weeklyField.value, monthlyField.value, capField.value, modeBox.currentValue)
+                    : schedules.addRule(dialog.executable, argsField.text, dialog.name, dialog.when, lastField.value, hourlyField.value, dailyField.value, weeklyField.value, monthlyField.value, capField.value, modeBox.currentValue);
                 if (id > 0) {
                     dialog.scheduled(id);
                     dialog.close();
@@ -81,7 +81,7 @@ Kirigami.Dialog {
             icon.name: "document-save"
             enabled: dialog.whenProblem.length === 0
             onTriggered: {
-                if (schedules.update(dialog.scheduleId, nameField.text, dialog.when, lastField.value, hourlyField.value, dailyField.value, weeklyField.value, monthlyField.value, capField.value)) {
+                if (schedules.update(dialog.scheduleId, nameField.text, dialog.when, lastField.value, hourlyField.value, dailyField.value, weeklyField.value, monthlyField.value, capField.value, modeBox.currentValue)) {
                     dialog.scheduled(dialog.scheduleId);
                     dialog.close();
                 }
@@ -113,6 +113,7 @@ Kirigami.Dialog {
             weeklyField.value = info.weekly ?? 0;
             monthlyField.value = info.monthly ?? 0;
             capField.value = Math.ceil(info.maxGiB ?? 0);
+            modeBox.currentIndex = modeBox.indexOfValue(info.mode ?? ScheduleModel.KeepRunning);
             return;
         }
         if (targetId > 0 && pid <= 0) {
@@ -218,6 +219,30 @@ Kirigami.Dialog {
                     text: "03:00"
                     inputMask: "99:99"
                 }
+            }
+
+            QQC2.ComboBox {
+                id: modeBox
+
+                objectName: "scheduleModeBox"
+                Kirigami.FormData.label: i18nc("@label:listbox", "While taking it:")
+                textRole: "text"
+                valueRole: "value"
+                model: [
+                    {
+                        value: ScheduleModel.KeepRunning,
+                        text: i18nc("@item:inlistbox snapshot mode", "Keep the program running (short pause)")
+                    },
+                    {
+                        value: ScheduleModel.Freeze,
+                        text: i18nc("@item:inlistbox snapshot mode", "Freeze the program for the whole snapshot")
+                    }
+                ]
+                QQC2.ToolTip.text: modeBox.currentValue === ScheduleModel.Freeze
+                    ? i18nc("@info:tooltip", "The program stays stopped until its memory is saved: slower for it, but nothing changes while it is taken.")
+                    : i18nc("@info:tooltip", "The program is stopped only while its state and a copy of its memory are taken, then runs on.")
+                QQC2.ToolTip.visible: hovered
+                Accessible.name: i18nc("@label:listbox", "How the program runs while a snapshot is taken")
             }
 
             QQC2.SpinBox {

@@ -23,6 +23,8 @@ Kirigami.Dialog {
     property var snapshotId: 0
     property string label
     property string note
+    // Its sizes, pause and total time, as the timeline shows them.
+    property string summary
 
     objectName: "snapshotDetailsSheet"
     title: i18nc("@title:window", "Snapshot %1", String(sheet.snapshotId))
@@ -102,6 +104,14 @@ Kirigami.Dialog {
 
         Kirigami.FormLayout {
             Layout.fillWidth: true
+
+            QQC2.Label {
+                objectName: "snapshotSummaryLabel"
+                Kirigami.FormData.label: i18nc("@label", "Snapshot:")
+                text: sheet.summary
+                wrapMode: Text.Wrap
+                Layout.fillWidth: true
+            }
 
             QQC2.TextField {
                 id: labelField

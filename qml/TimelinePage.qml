@@ -23,6 +23,13 @@ Kirigami.ScrollablePage {
     property alias targetId: timelineModel.targetId
     // What the page is about, for its title ("" for every target).
     property string targetName
+    // The snapshot picked to compare with the current one (0: none).
+    property var compareSnapshotId: 0
+
+    // Picks (or unpicks) a snapshot to compare with the current one.
+    function pickForComparing(snapshotId: var) {
+        page.compareSnapshotId = page.compareSnapshotId === snapshotId ? 0 : snapshotId;
+    }
 
     // Restores a snapshot; when its program still runs, asks first whether
     // to replace it.
@@ -57,6 +64,18 @@ Kirigami.ScrollablePage {
             }
         },
         Kirigami.Action {
+            objectName: "compareAction"
+            text: i18nc("@action:button", "Compare")
+            icon.name: "kompare"
+            tooltip: i18nc("@info:tooltip", "What differs between the selected snapshot and the one picked to compare (Ctrl+click on the time axis, or its Compare button)")
+            enabled: page.compareSnapshotId > 0 && list.currentIndex >= 0 && timelineModel.snapshotIdAt(list.currentIndex) !== page.compareSnapshotId
+            onTriggered: {
+                compareSheet.firstId = timelineModel.snapshotIdAt(list.currentIndex);
+                compareSheet.secondId = page.compareSnapshotId;
+                compareSheet.open();
+            }
+        },
+        Kirigami.Action {
             text: i18nc("@action:button", "Refresh")
             icon.name: "view-refresh"
             onTriggered: timelineModel.reload()
@@ -65,6 +84,30 @@ Kirigami.ScrollablePage {
 
     header: ColumnLayout {
         spacing: 0
+
+        TimelineAxisView {
+            id: axisView
+
+            objectName: "timelineAxis"
+            Layout.fillWidth: true
+            Layout.margins: Kirigami.Units.smallSpacing
+            visible: list.count > 0
+            axis: TimelineAxis {
+                id: timelineAxis
+
+                timeline: timelineModel
+            }
+            currentIndex: list.currentIndex
+            compareSnapshotId: page.compareSnapshotId
+            onPicked: (row, compare) => {
+                if (compare) {
+                    page.pickForComparing(timelineModel.snapshotIdAt(row));
+                    return;
+                }
+                list.currentIndex = row;
+                list.positionViewAtIndex(row, ListView.Contain);
+            }
+        }
 
         ScheduleRunsMessage {
             Layout.fillWidth: true
@@ -133,6 +176,12 @@ Kirigami.ScrollablePage {
         id: scheduleDialog
     }
 
+    SnapshotCompareSheet {
+        id: compareSheet
+
+        timeline: timelineModel
+    }
+
     SnapshotDetailsSheet {
         id: detailsSheet
 
@@ -174,6 +223,7 @@ Kirigami.ScrollablePage {
             storePath: page.snapshotActions.storePath
         }
         Component.onCompleted: timelineModel.reload()
+        onCurrentIndexChanged: timelineAxis.ensureVisible(list.currentIndex)
 
         delegate: QQC2.ItemDelegate {
             id: row
@@ -187,7 +237,7 @@ Kirigami.ScrollablePage {
             required property int rootPid
             required property bool pinned
             required property string sizeText
-            required property real pauseMs
+            required property string timingText
             required property string origin
 
             width: ListView.view.width
@@ -215,8 +265,8 @@ Kirigami.ScrollablePage {
                         Layout.fillWidth: true
                     }
                     QQC2.Label {
-                        text: i18nc("@item details of a snapshot: %1 program, %2 pid, %3 sizes, %4 pause",
-                                    "%1 (process %2) · %3 · paused %4 ms", row.command, String(row.rootPid), row.sizeText, Math.round(row.pauseMs))
+                        text: i18nc("@item details of a snapshot: %1 program, %2 pid, %3 sizes, %4 pause and total time",
+                                    "%1 (process %2) · %3 · %4", row.command, String(row.rootPid), row.sizeText, row.timingText)
                         opacity: 0.7
                         elide: Text.ElideRight
                         Layout.fillWidth: true
@@ -233,8 +283,20 @@ Kirigami.ScrollablePage {
                         detailsSheet.snapshotId = row.snapshotId;
                         detailsSheet.label = row.label;
                         detailsSheet.note = row.note;
+                        detailsSheet.summary = row.sizeText + " · " + row.timingText;
                         detailsSheet.open();
                     }
+                }
+                QQC2.ToolButton {
+                    objectName: "compareButton"
+                    icon.name: "kompare"
+                    text: i18nc("@action:button", "Compare")
+                    display: QQC2.AbstractButton.IconOnly
+                    checkable: true
+                    checked: row.snapshotId === page.compareSnapshotId
+                    QQC2.ToolTip.text: i18nc("@info:tooltip", "Pick to compare with the selected snapshot")
+                    QQC2.ToolTip.visible: hovered
+                    onClicked: page.pickForComparing(row.snapshotId)
                 }
                 QQC2.ToolButton {
                     icon.name: row.pinned ? "window-unpin" : "pin"

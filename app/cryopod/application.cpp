@@ -3,6 +3,8 @@
 
 #include "application.h"
 
+#include "backendtranslator.h"
+
 #include <KAboutData>
 #include <KLocalizedQmlContext>
 #include <KLocalizedString>
@@ -18,7 +20,6 @@ Q_IMPORT_QML_PLUGIN(io_github_cryopodPlugin)
 
 void CryopodApp::initialize(QApplication &app)
 {
-    Q_UNUSED(app);
     // KDE's look wherever Cryopod runs, as KDE applications do.
     QApplication::setStyle(QStringLiteral("breeze"));
     if (qEnvironmentVariableIsEmpty("QT_QUICK_CONTROLS_STYLE")) {
@@ -34,6 +35,8 @@ void CryopodApp::initialize(QApplication &app)
     QIcon::setFallbackSearchPaths(QIcon::fallbackSearchPaths() << QStringLiteral(":/icons/actions"));
 
     KLocalizedString::setApplicationDomain("cryopod");
+    // The backend's tr() strings, from the same catalog.
+    QCoreApplication::installTranslator(new BackendTranslator(&app));
     KAboutData about(QStringLiteral("cryopod"),
                      i18nc("@title application name", "Cryopod"),
                      QStringLiteral(CRYOPOD_VERSION_STRING),

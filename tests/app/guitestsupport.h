@@ -211,11 +211,14 @@ inline QQuickWindow *loadMainWindow(QQmlApplicationEngine &engine)
 
 // main() of a GUI test: our own X server, whatever DISPLAY the caller has,
 // the KDE style, then the test object.
+// prepare (optional) runs before the application is made, with the run's
+// XDG_CONFIG_HOME: for settings that must be in place before (a color
+// scheme in kdeglobals); screenWidth/Height: Xvfb's screen, in pixels.
 template<typename Test>
-int runGuiTest(int argc, char **argv)
+int runGuiTest(int argc, char **argv, const std::function<bool(const QString &configDir)> &prepare = {}, int screenWidth = 1280, int screenHeight = 800)
 {
     XvfbServer xvfb;
-    if (!xvfb.start()) {
+    if (!xvfb.start(screenWidth, screenHeight)) {
         return 1;
     }
     qputenv("DISPLAY", xvfb.display());
@@ -238,6 +241,9 @@ int runGuiTest(int argc, char **argv)
     const QByteArray dataDirs = qgetenv("XDG_DATA_DIRS");
     const QByteArray dirs = QFile::encodeName(data) + ':' + (dataDirs.isEmpty() ? QByteArray("/usr/local/share:/usr/share") : dataDirs);
     qputenv("XDG_DATA_DIRS", dirs);
+    if (prepare && !prepare(config.path())) {
+        return 1;
+    }
     QApplication app(argc, argv);
     CryopodApp::initialize(app);
     Test test;

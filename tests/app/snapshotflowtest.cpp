@@ -22,6 +22,7 @@
 #include <QFileInfo>
 #include <QPointer>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QSettings>
 #include <QTemporaryDir>
 
@@ -231,7 +232,14 @@ private Q_SLOTS:
                  qPrintable(state + QLatin1Char(' ') + readText(QStringLiteral("/proc/%1/cgroup").arg(m_pid))));
         auto *takenMessage = find<QQuickItem>("snapshotTakenMessage");
         QTRY_VERIFY_WITH_TIMEOUT(messageShown(takenMessage), kTimeout);
-        QCOMPARE(takenMessage->property("text").toString(), QStringLiteral("Snapshot %1 taken.").arg(m_snapshotId));
+        // With the pause and the total the helper reported, as stored.
+        const QRegularExpression timing(QStringLiteral("^paused (\\d+) ms, ([0-9.]+) s in all$"));
+        const QRegularExpressionMatch timingMatch = timing.match(m_actions->lastTimingText());
+        QVERIFY2(timingMatch.hasMatch(), qPrintable(m_actions->lastTimingText()));
+        QVERIFY(timingMatch.captured(1).toInt() > 0);
+        QVERIFY(timingMatch.captured(2).toDouble() >= timingMatch.captured(1).toDouble() / 1000 - 0.05);
+        QCOMPARE(takenMessage->property("text").toString(), QStringLiteral("Snapshot %1 taken (%2).").arg(m_snapshotId).arg(m_actions->lastTimingText()));
+        QCOMPARE(m_window->property("lastNotificationText").toString(), QStringLiteral("Snapshot %1 is in your timeline (%2).").arg(m_snapshotId).arg(m_actions->lastTimingText()));
         QVERIFY(waitForFrame(m_window));
         QVERIFY(saveScreenshot(m_window, QStringLiteral("snapshot-taken.png")));
     }

@@ -6,6 +6,8 @@
 // cryopod domain when the language is German; untranslated languages get
 // the English text.
 
+#include "backendtranslator.h"
+
 #include <KLocalizedString>
 
 #include <QtTest>
@@ -30,7 +32,37 @@ private Q_SLOTS:
         KLocalizedString::setLanguages({QStringLiteral("de")});
         QCOMPARE(i18nc("@title page", "Processes"), QStringLiteral("Prozesse"));
         QCOMPARE(i18nc("@action:button", "Take Snapshot"), QStringLiteral("Schnappschuss aufnehmen"));
-        QCOMPARE(i18nc("@info", "Snapshot %1 taken.", QStringLiteral("7")), QStringLiteral("Schnappschuss 7 aufgenommen."));
+        QCOMPARE(i18nc("@info %2 pause and total time", "Snapshot %1 taken (%2).", QStringLiteral("7"), QStringLiteral("x")),
+                 QStringLiteral("Schnappschuss 7 aufgenommen (x)."));
+    }
+
+    void testBackendStrings()
+    {
+        // The backend's tr() strings, extracted by Messages.sh into the same
+        // catalog, through BackendTranslator; placeholders kept for arg().
+        KLocalizedString::setLanguages({QStringLiteral("de")});
+        BackendTranslator translator;
+        QVERIFY(QCoreApplication::installTranslator(&translator));
+        QCOMPARE(QCoreApplication::translate("TimelineModel", "Cannot open the snapshot store: %1").arg(QStringLiteral("x")),
+                 QStringLiteral("Der Schnappschussspeicher kann nicht geöffnet werden: x"));
+        QCOMPARE(QCoreApplication::translate("TimelineModel", "paused %1 ms, %2 s in all").arg(64).arg(QStringLiteral("1,2")),
+                 QStringLiteral("64 ms angehalten, 1,2 s insgesamt"));
+        QCOMPARE(QCoreApplication::translate("SnapshotDiffModel", "uid %1/%2/%3 · gid %4/%5/%6 · groups %7 · capabilities 0x%8")
+                     .arg(1)
+                     .arg(2)
+                     .arg(3)
+                     .arg(4)
+                     .arg(5)
+                     .arg(6)
+                     .arg(QStringLiteral("7"))
+                     .arg(8),
+                 QStringLiteral("UID 1/2/3 · GID 4/5/6 · Gruppen 7 · Capabilities 0x8"));
+        QCOMPARE(QCoreApplication::translate("TimelineAxis", "%n hour(s)", nullptr, 3), QStringLiteral("3 Stunde(n)"));
+        // Not one of the backend's classes: left to Qt.
+        QCOMPARE(QCoreApplication::translate("QObject", "paused %1 ms, %2 s in all"), QStringLiteral("paused %1 ms, %2 s in all"));
+        // A string the catalog lacks: the source text.
+        QCOMPARE(QCoreApplication::translate("TimelineModel", "no such text %1"), QStringLiteral("no such text %1"));
+        QVERIFY(QCoreApplication::removeTranslator(&translator));
     }
 
     void testEnglishFallback()

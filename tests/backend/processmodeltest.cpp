@@ -698,6 +698,32 @@ private Q_SLOTS:
         verifyTreeConsistency(filter);
     }
 
+    void testVerdictsDoNotRelayout()
+    {
+        // A verdict arriving changes the badge's cell only (reportUpdated(),
+        // which refreshCheckpointability() calls at once, as an answer from
+        // the helper does): the tree sorted by name is not re-sorted, so the
+        // view does not lay its rows out anew under a click.
+        ProcessModel model;
+        model.setRefreshInterval(0);
+        ProcessFilterModel filter;
+        filter.setSourceModel(&model);
+        QAbstractItemModelTester tester(&filter, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QVERIFY(refreshAndWait(model));
+        QCOMPARE(filter.sortColumn(), int(ProcessModel::NameColumn));
+        QSignalSpy layout(&filter, &QAbstractItemModel::layoutChanged);
+        QSignalSpy changed(&filter, &QAbstractItemModel::dataChanged);
+        const QModelIndex probe = filter.indexForPid(m_tree.child);
+        QVERIFY(probe.isValid());
+        model.refreshCheckpointability(m_tree.child);
+        QCOMPARE(changed.count(), 1);
+        for (const QList<QVariant> &signal : std::as_const(changed)) {
+            QCOMPARE(signal.at(0).toModelIndex().column(), int(ProcessModel::CheckpointColumn));
+            QCOMPARE(signal.at(1).toModelIndex().column(), int(ProcessModel::CheckpointColumn));
+        }
+        QCOMPARE(layout.count(), 0);
+    }
+
     void testFilterIndexForHiddenPid()
     {
         // Looking up a process the search hides (ProcessFilterModel::indexForPid,

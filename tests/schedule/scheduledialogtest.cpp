@@ -14,6 +14,7 @@
 #include "guitestsupport.h"
 
 #include "schedulematch.h"
+#include "schedulemodel.h"
 #include "schedulerunner.h"
 #include "schedulestore.h"
 #include "scheduletestsupport.h"
@@ -103,6 +104,7 @@ private Q_SLOTS:
         QCOMPARE(s.retention.keepLast, 5);
         QCOMPARE(s.retention.hourly, 24);
         QCOMPARE(s.name, std::string("probe"));
+        QVERIFY(s.mode == SnapshotMode::KeepRunning); // the mode box's default
         QVERIFY(QFile::exists(m_dir.filePath(QStringLiteral("config/autostart/io.github.cryopod.background.desktop"))));
         QCOMPARE(model->property("count").toInt(), 1);
 
@@ -205,7 +207,13 @@ private Q_SLOTS:
         QObject *kindBox = editDialog->findChild<QObject *>(QStringLiteral("scheduleKindBox"));
         QObject *timeField = editDialog->findChild<QObject *>(QStringLiteral("scheduleTimeField"));
         QObject *keepLast = editDialog->findChild<QObject *>(QStringLiteral("keepLastField"));
-        QVERIFY(nameField && kindBox && timeField && keepLast);
+        QObject *modeBox = editDialog->findChild<QObject *>(QStringLiteral("scheduleModeBox"));
+        QVERIFY(nameField && kindBox && timeField && keepLast && modeBox);
+        // The schedule's mode is shown; the edit freezes the program instead.
+        QCOMPARE(modeBox->property("currentIndex").toInt(), 0);
+        QCOMPARE(modeBox->property("currentValue").toInt(), int(ScheduleModel::KeepRunning));
+        modeBox->setProperty("currentIndex", 1);
+        QCOMPARE(modeBox->property("currentValue").toInt(), int(ScheduleModel::Freeze));
         QCOMPARE(nameField->property("text").toString(), QStringLiteral("probe"));
         QCOMPARE(keepLast->property("value").toInt(), 5);
         nameField->setProperty("text", QStringLiteral("probe edited"));
@@ -224,6 +232,8 @@ private Q_SLOTS:
         QCOMPARE(after.name, std::string("probe edited"));
         QCOMPARE(after.timing.describe(), std::string("daily at 04:45"));
         QCOMPARE(after.retention.keepLast, 9);
+        QVERIFY(after.mode == SnapshotMode::Freeze);
+        QVERIFY(before.mode == SnapshotMode::KeepRunning);
         QCOMPARE(after.retention.hourly, before.retention.hourly);
         QCOMPARE(after.target.pid, before.target.pid);
         QCOMPARE(after.target.startTimeNs, before.target.startTimeNs);
