@@ -66,7 +66,7 @@ std::vector<Section> readFd(int fd, Header *header = nullptr, uint64_t *bytesRea
 
 const char *typeName(const Section &s)
 {
-    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End", "FileObject", "Timers"};
+    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End", "FileObject", "Timers", "Terminal"};
     return names[s.index()];
 }
 
