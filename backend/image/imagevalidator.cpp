@@ -565,8 +565,9 @@ Result<void> ImageValidator::check(const TerminalRecord &r)
     if (!isPtySlave(r.rdev)) {
         return fail(std::format("{}: device {:#x} is not a pseudo-terminal slave", what, r.rdev));
     }
-    if (!r.path.starts_with("/dev/pts/") || r.path.size() > 32 || r.path.find('\0') != std::string::npos) {
-        return fail(what + ": not a /dev/pts path");
+    const std::string_view number = std::string_view(r.path).substr(std::min(r.path.size(), size_t(9)));
+    if (!r.path.starts_with("/dev/pts/") || number.empty() || number.size() > 10 || number.find_first_not_of("0123456789") != std::string_view::npos) {
+        return fail(what + ": not a /dev/pts/N path");
     }
     if (r.cc.size() != kTermiosCcBytes) {
         return fail(std::format("{}: {} control characters, not {}", what, r.cc.size(), kTermiosCcBytes));

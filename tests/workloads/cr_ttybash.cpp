@@ -264,8 +264,9 @@ int main(int argc, char **argv)
              "read -r -a s < /proc/$$/stat; sleep 0.1; echo again=$((x+1)) size=$(stty size) tty=$([ -t 0 ] && echo yes) "
              "leader=$(( s[5] == $$ )) ctty=$(( s[6] != 0 )) fg=$(( s[7] == $$ )) job=$?\n");
     expect(first.out, first.seen, "again=42 size=33 101 tty=yes leader=1 ctty=1 fg=1 job=0", 10, "the restored bash");
-    if (count(first.seen, "read -r -a s") != 1) {
-        die("the typed line came back " + std::to_string(count(first.seen, "read -r -a s")) + " times (the terminal's raw mode was lost?): '" + first.seen +
+    // The line's end (readline scrolls a long line sideways on a dumb terminal).
+    if (count(first.seen, "job=$?") != 1) {
+        die("the typed line came back " + std::to_string(count(first.seen, "job=$?")) + " times (the terminal's raw mode was lost?): '" + first.seen +
             "'");
     }
     if (first.seen.find("no job control") != std::string::npos) {
