@@ -709,7 +709,10 @@ private Q_SLOTS:
         EXPECT_ERROR(withSection(terminalAt, terminal), "is not a pseudo-terminal slave");
         terminal = s.terminals[0];
         terminal.cc.resize(32);
-        EXPECT_ERROR(withSection(terminalAt, terminal), "32 control characters, not 19");
+        EXPECT_ERROR(withSection(terminalAt, terminal), "cc: length 32 exceeds the limit of 19 bytes");
+        terminal = s.terminals[0];
+        terminal.cc.resize(3);
+        EXPECT_ERROR(withSection(terminalAt, terminal), "3 control characters, not 19");
         terminal = s.terminals[0];
         terminal.rows = 70000;
         EXPECT_ERROR(withSection(terminalAt, terminal), "window size out of range");
