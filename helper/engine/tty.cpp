@@ -388,8 +388,8 @@ Result<void> validateTerminalsForRestore(const std::vector<image::TerminalRecord
     std::set<uint64_t> known;
     for (const image::TerminalRecord &t : terminals) {
         const std::string what = "image terminal " + t.path;
-        const bool ptsPath = t.path.starts_with("/dev/pts/") && t.path.size() > 9 && t.path.size() < 20
-            && t.path.find_first_not_of("0123456789", 9) == std::string::npos;
+        const bool ptsPath =
+            t.path.starts_with("/dev/pts/") && t.path.size() > 9 && t.path.size() < 20 && t.path.find_first_not_of("0123456789", 9) == std::string::npos;
         if (!isPtySlave(dev_t(t.rdev)) || !ptsPath || t.cc.size() != image::kTermiosCcBytes || !known.insert(t.rdev).second) {
             return fail(what + ": not a pty slave at /dev/pts/N, wrong control characters, or twice in the image", EINVAL);
         }

@@ -266,8 +266,7 @@ int main(int argc, char **argv)
     expect(first.out, first.seen, "again=42 size=33 101 tty=yes leader=1 ctty=1 fg=1 job=0", 10, "the restored bash");
     // The line's end (readline scrolls a long line sideways on a dumb terminal).
     if (count(first.seen, "job=$?") != 1) {
-        die("the typed line came back " + std::to_string(count(first.seen, "job=$?")) + " times (the terminal's raw mode was lost?): '" + first.seen +
-            "'");
+        die("the typed line came back " + std::to_string(count(first.seen, "job=$?")) + " times (the terminal's raw mode was lost?): '" + first.seen + "'");
     }
     if (first.seen.find("no job control") != std::string::npos) {
         die("the restored bash has no job control: '" + first.seen + "'");
