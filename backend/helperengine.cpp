@@ -5,7 +5,11 @@
 
 #include "helperclient.h"
 
+#include <QDBusArgument>
+#include <QDBusUnixFileDescriptor>
+
 #include <cerrno>
+#include <fcntl.h>
 
 using namespace cryopod;
 using namespace cryopod::store;
@@ -108,6 +112,33 @@ Result<ProducerResult> HelperEngine::Producer::finish()
     return ProducerResult{u64(*r, "pause-ns"), u64(*r, "total-ns"), u64(*r, "image-bytes")};
 }
 
+std::vector<HelperEngine::Terminal> HelperEngine::terminalsOf(const QVariantMap &result)
+{
+    std::vector<Terminal> out;
+    for (int i = 1;; ++i) {
+        const QString suffix = i == 1 ? QString() : QStringLiteral("-%1").arg(i);
+        const QVariant path = result.value(QStringLiteral("pty-path") + suffix);
+        if (!path.isValid()) {
+            break;
+        }
+        Terminal t;
+        t.path = path.toString().toStdString();
+        t.originalPath = result.value(QStringLiteral("pty-original-path") + suffix).toString().toStdString();
+        const QVariant master = result.value(QStringLiteral("pty-master") + suffix);
+        QDBusUnixFileDescriptor fd;
+        if (master.canConvert<QDBusArgument>()) {
+            master.value<QDBusArgument>() >> fd;
+        } else {
+            fd = master.value<QDBusUnixFileDescriptor>();
+        }
+        if (fd.isValid()) {
+            t.master.reset(::fcntl(fd.fileDescriptor(), F_DUPFD_CLOEXEC, 0));
+        }
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
 HelperEngine::Consumer::Consumer(HelperClient &client, bool frozen)
     : m_client(client)
     , m_frozen(frozen)
@@ -122,6 +153,7 @@ Result<void> HelperEngine::Consumer::start(UniqueFd fd)
     }
     QVariantMap options;
     options.insert(QStringLiteral("frozen"), m_frozen);
+    options.insert(QStringLiteral("pty"), m_pty);
     // Called now, not in finish(): the store writes the stream while the
     // helper reads it.
     m_call = m_client.restore(fd.get(), options);
@@ -134,5 +166,6 @@ Result<ConsumerResult> HelperEngine::Consumer::finish()
     if (!r) {
         return std::unexpected(r.error());
     }
+    m_terminals = terminalsOf(*r);
     return ConsumerResult{pid_t(r->value(QStringLiteral("root-pid")).toInt()), u64(*r, "total-ns")};
 }

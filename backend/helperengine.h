@@ -15,8 +15,12 @@
 #include <QPointer>
 #include <QVariantMap>
 
+#include "uniquefd.h"
+
 #include <functional>
 #include <optional>
+#include <string>
+#include <vector>
 
 class HelperCall;
 class HelperClient;
@@ -67,6 +71,16 @@ public:
         QPointer<HelperCall> m_call;
     };
 
+    // A terminal of a restored tree, from the helper's result.
+    struct Terminal {
+        std::string path; // the slave the tree is on now
+        std::string originalPath; // /dev/pts/N at the checkpoint
+        cryopod::UniqueFd master; // a new pty's master (the caller's to relay: a terminal view); else none
+    };
+    // The terminals of a Restore result (keys pty-path, pty-original-path,
+    // pty-master, then the same ending in -2, -3, ...); the masters dup'ed.
+    static std::vector<Terminal> terminalsOf(const QVariantMap &result);
+
     class Consumer : public cryopod::store::ImageConsumer
     {
     public:
@@ -75,14 +89,28 @@ public:
         {
             m_observer = std::move(observer);
         }
+        // The helper's pty option: "refuse" (the default: an image of a
+        // program on a terminal is refused), "new" (a new pty, whose master
+        // takeTerminals() hands over after finish()) or "original".
+        void setPty(const QString &mode)
+        {
+            m_pty = mode;
+        }
         cryopod::Result<void> start(cryopod::UniqueFd fd) override;
         cryopod::Result<cryopod::store::ConsumerResult> finish() override;
+        // The restored tree's terminals (once finish() succeeded).
+        std::vector<Terminal> takeTerminals()
+        {
+            return std::move(m_terminals);
+        }
 
     private:
         HelperClient &m_client;
         bool m_frozen;
+        QString m_pty = QStringLiteral("refuse");
         JobObserver m_observer;
         QPointer<HelperCall> m_call;
+        std::vector<Terminal> m_terminals;
     };
 
     // The helper's error as an Error: its message and D-Bus error name.

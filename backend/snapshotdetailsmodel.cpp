@@ -70,6 +70,8 @@ QString fdKind(image::FdKind kind)
         return SnapshotDetailsModel::tr("epoll instance");
     case image::FdKind::UnixSocket:
         return SnapshotDetailsModel::tr("local socket");
+    case image::FdKind::Terminal:
+        return SnapshotDetailsModel::tr("terminal");
     }
     return SnapshotDetailsModel::tr("unknown");
 }

@@ -126,6 +126,7 @@ std::vector<PathCheck> pathChecks(const ImageInfo &info)
             case FdKind::SignalFd:
             case FdKind::Epoll:
             case FdKind::UnixSocket:
+            case FdKind::Terminal: // a new pty, or the original one opened with the caller's rights
                 continue; // made anew, no path
             case FdKind::CharDevice:
             case FdKind::Fifo:

@@ -22,6 +22,7 @@
 
 #include <QDBusArgument>
 #include <QDBusObjectPath>
+#include <QDBusUnixFileDescriptor>
 
 #include <cerrno>
 #include <csignal>
@@ -491,6 +492,19 @@ HelperResult<QVariantMap> runRestore(HelperJob &job, JobHost &host, const Reques
     result.insert(QStringLiteral("image-bytes"), QVariant::fromValue(qulonglong(total)));
     result.insert(QStringLiteral("total-ns"), QVariant::fromValue(qulonglong(restored->totalNs)));
     result.insert(QStringLiteral("frozen"), options.frozen);
+    // The terminals: "pty-path", "pty-original-path" and (a new pty) its
+    // master "pty-master"; a second terminal's keys end in "-2", and so on.
+    // Finished goes to the job's caller only: no one else gets a master.
+    for (size_t i = 0; i < restored->terminals.size(); ++i) {
+        const cryopod::engine::RestoredTerminal &t = restored->terminals[i];
+        const QString suffix = i == 0 ? QString() : QStringLiteral("-%1").arg(i + 1);
+        result.insert(QStringLiteral("pty-path") + suffix, QString::fromStdString(t.path));
+        result.insert(QStringLiteral("pty-original-path") + suffix, QString::fromStdString(t.originalPath));
+        if (t.master) {
+            // QDBusUnixFileDescriptor keeps its own dup; ours closes with `restored`.
+            result.insert(QStringLiteral("pty-master") + suffix, QVariant::fromValue(QDBusUnixFileDescriptor(t.master.get())));
+        }
+    }
     return result;
 }
 

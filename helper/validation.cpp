@@ -240,6 +240,7 @@ HelperResult<cryopod::engine::RestoreOptions> parseRestoreOptions(const QVariant
         return std::unexpected(r.error());
     }
     cryopod::engine::RestoreOptions result;
+    result.pty = cryopod::engine::PtyMode::Refuse; // a client that asks for no pty could not take its master
     for (auto it = options.cbegin(); it != options.cend(); ++it) {
         const QString &key = it.key();
         if (key == QLatin1String("frozen")) {
@@ -253,11 +254,14 @@ HelperResult<cryopod::engine::RestoreOptions> parseRestoreOptions(const QVariant
                 return std::unexpected(invalid(QStringLiteral("option pty must be a string, not %1").arg(typeName(it.value()))));
             }
             const QString mode = it.value().toString();
-            if (mode == QLatin1String("new") || mode == QLatin1String("inherit")) {
-                return helperError(HelperErrorName::Unsupported, QStringLiteral("option pty: \"%1\" is not supported by engine v1, which restores no terminals").arg(mode));
-            }
-            if (mode != QLatin1String("refuse")) {
-                return std::unexpected(invalid(QStringLiteral("option pty: \"%1\" is not one of refuse, new, inherit").arg(mode)));
+            if (mode == QLatin1String("new")) {
+                result.pty = cryopod::engine::PtyMode::New;
+            } else if (mode == QLatin1String("original") || mode == QLatin1String("inherit")) {
+                result.pty = cryopod::engine::PtyMode::Original;
+            } else if (mode == QLatin1String("refuse")) {
+                result.pty = cryopod::engine::PtyMode::Refuse;
+            } else {
+                return std::unexpected(invalid(QStringLiteral("option pty: \"%1\" is not one of refuse, new, original, inherit").arg(mode)));
             }
         }
     }

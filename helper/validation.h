@@ -56,7 +56,8 @@ bool fdOpenInProcess(pid_t pid, int fd);
 // Restore options (a{sv}); unknown keys are refused.
 //   frozen  b  leave the restored tree stopped (default false)
 //   pty     s  "refuse" (default): an image with a terminal is refused;
-//              "new" / "inherit" are Unsupported by engine v1
+//              "new": onto a new pty whose master is in the result;
+//              "original" (or "inherit"): onto the original /dev/pts/N
 HelperResult<cryopod::engine::RestoreOptions> parseRestoreOptions(const QVariantMap &options);
 
 enum class FdDirection { Read, Write };

@@ -2,8 +2,10 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 
 #include "helpercommands.h"
+#include "ptyrelay.h"
 
 #include "helperclient.h"
+#include "helperengine.h"
 
 #include <QDBusConnection>
 #include <QDBusError>
@@ -117,8 +119,28 @@ int Cryopodctl::checkpointThroughHelper(int pid, const QString &output, bool kil
     return 0;
 }
 
-int Cryopodctl::restoreThroughHelper(const QString &input, bool frozen)
+int Cryopodctl::handOverPtys(int root, const std::vector<int> &masters, int sendTo, const std::string &path)
 {
+    if (masters.empty()) {
+        return 0;
+    }
+    if (sendTo >= 0) {
+        auto sent = sendFds(sendTo, masters, path + "\n");
+        if (!sent) {
+            return fail("restore", QString::fromStdString(sent.error().describe()));
+        }
+        return 0;
+    }
+    auto status = relayPty(masters.front(), pid_t(root));
+    if (!status) {
+        return fail("restore", QString::fromStdString(status.error().describe()));
+    }
+    return exitCodeOf(*status);
+}
+
+int Cryopodctl::restoreThroughHelper(const QString &input, bool frozen, cryopod::engine::PtyMode pty, int sendTo)
+{
+
     if (!connected("restore")) {
         return 1;
     }
@@ -132,6 +154,7 @@ int Cryopodctl::restoreThroughHelper(const QString &input, bool frozen)
     HelperClient client;
     QVariantMap options;
     options.insert(QStringLiteral("frozen"), frozen);
+    options.insert(QStringLiteral("pty"), pty == cryopod::engine::PtyMode::Original ? QStringLiteral("original") : QStringLiteral("new"));
     HelperCall *call = client.restore(fd, options);
     const bool ok = run(call);
     if (fd != STDIN_FILENO) {
@@ -140,7 +163,16 @@ int Cryopodctl::restoreThroughHelper(const QString &input, bool frozen)
     if (!ok) {
         return fail("restore", describe(call));
     }
-    std::printf("restored pid %d\n", call->result().value(QStringLiteral("root-pid")).toInt());
+    const int root = call->result().value(QStringLiteral("root-pid")).toInt();
+    std::printf("restored pid %d\n", root);
     std::fflush(stdout);
-    return 0;
+    std::vector<HelperEngine::Terminal> terminals = HelperEngine::terminalsOf(call->result());
+    std::vector<int> masters;
+    for (const HelperEngine::Terminal &t : terminals) {
+        std::fprintf(stderr, "cryopodctl: restore: terminal %s (was %s)\n", t.path.c_str(), t.originalPath.c_str());
+        if (t.master) {
+            masters.push_back(t.master.get());
+        }
+    }
+    return handOverPtys(root, masters, sendTo, terminals.empty() ? std::string() : terminals.front().path);
 }

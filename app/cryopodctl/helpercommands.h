@@ -6,6 +6,8 @@
 // polkit deciding. --direct runs the engine in-process instead (root only).
 #pragma once
 
+#include "engine.h"
+
 #include <QString>
 
 #include <string>
@@ -20,5 +22,10 @@ int checkpointThroughHelper(int pid, const QString &output, bool kill, bool lowP
 // was asked for) for the "checkpointed ..." line of both paths.
 std::string pauseNote(bool lowPause, const std::string &fallback, bool asked);
 // input: the image file, or "-" for stdin.
-int restoreThroughHelper(const QString &input, bool frozen);
+int restoreThroughHelper(const QString &input, bool frozen, cryopod::engine::PtyMode pty, int sendTo);
+// After a restore (either path): with no pty masters, 0; with sendTo >= 0,
+// sends them there (sendFds) and returns 0; else relays the first one
+// (relayPty; the others stay open meanwhile) and returns the restored
+// root's exit code. `path`: the first terminal's path, for the message.
+int handOverPtys(int root, const std::vector<int> &masters, int sendTo, const std::string &path);
 }

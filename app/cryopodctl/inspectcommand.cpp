@@ -178,6 +178,8 @@ QString fdKindName(FdKind kind)
         return QStringLiteral("epoll");
     case FdKind::UnixSocket:
         return QStringLiteral("unix");
+    case FdKind::Terminal:
+        return QStringLiteral("tty");
     }
     return QStringLiteral("kind-%1").arg(uint32_t(kind));
 }
@@ -240,6 +242,22 @@ const FileObjectRecord *objectOf(const ImageInfo &info, uint64_t id)
         }
     }
     return nullptr;
+}
+
+// "/dev/pts/3 (136:3), 24x80, controls session 4242 (foreground group 4250), 3 bytes typed not carried"
+QString describeTerminal(const TerminalRecord &t)
+{
+    QString s = QStringLiteral("%1 (%2:%3), %4x%5").arg(q(t.path)).arg(major(t.rdev)).arg(minor(t.rdev)).arg(t.rows).arg(t.cols);
+    if (t.sid != 0) {
+        s += QStringLiteral(", controls session %1").arg(t.sid);
+        if (t.foregroundPgrp != 0) {
+            s += QStringLiteral(" (foreground group %1)").arg(t.foregroundPgrp);
+        }
+    }
+    if (t.inputQueued != 0) {
+        s += QStringLiteral(", %1 bytes typed not carried").arg(t.inputQueued);
+    }
+    return s;
 }
 
 QString describeTimers(const TimersRecord &t)
@@ -381,6 +399,10 @@ QString textReport(const QString &path, const ImageInfo &info)
         out += QStringLiteral("  file data:   %1 raw, %2 stored\n").arg(humanSize(info.fileDataRawBytes), humanSize(info.fileDataStoredBytes));
     }
 
+    for (const TerminalRecord &t : info.terminals) {
+        out += QStringLiteral("  terminal:    %1\n").arg(describeTerminal(t));
+    }
+
     out += QStringLiteral("\nProcess tree (root %1)\n").arg(info.rootPid);
     if (!info.processes.empty()) {
         printTreeLine(info, info.processes.front(), QString(), true, true, out);
@@ -486,7 +508,7 @@ QString textReport(const QString &path, const ImageInfo &info)
         }
         for (const ImageFd &f : p.fds) {
             QString extra;
-            if (f.fd.kind == FdKind::CharDevice) {
+            if (f.fd.kind == FdKind::CharDevice || f.fd.kind == FdKind::Terminal) {
                 extra += QStringLiteral(" (device %1:%2)").arg(major(f.fd.rdev)).arg(minor(f.fd.rdev));
             }
             if (f.fd.object != 0) {
@@ -554,6 +576,18 @@ QJsonObject jsonReport(const QString &path, const ImageInfo &info)
          QJsonObject {{QStringLiteral("rawBytes"), qint64(info.fileDataRawBytes)}, {QStringLiteral("storedBytes"), qint64(info.fileDataStoredBytes)}}},
         {QStringLiteral("rootPid"), info.rootPid},
     };
+    QJsonArray terminals;
+    for (const TerminalRecord &t : info.terminals) {
+        terminals.append(QJsonObject {{QStringLiteral("path"), q(t.path)},
+                                      {QStringLiteral("device"), QStringLiteral("%1:%2").arg(major(t.rdev)).arg(minor(t.rdev))},
+                                      {QStringLiteral("rows"), qint64(t.rows)},
+                                      {QStringLiteral("cols"), qint64(t.cols)},
+                                      {QStringLiteral("sid"), t.sid},
+                                      {QStringLiteral("foregroundPgrp"), t.foregroundPgrp},
+                                      {QStringLiteral("inputQueued"), qint64(t.inputQueued)},
+                                      {QStringLiteral("summary"), describeTerminal(t)}});
+    }
+    root.insert(QStringLiteral("terminals"), terminals);
 
     QJsonArray processes;
     for (const ImageProcess &p : info.processes) {
@@ -699,7 +733,7 @@ QJsonObject jsonReport(const QString &path, const ImageInfo &info)
                             {QStringLiteral("mode"), octal(f.fd.mode, 6)},
                             {QStringLiteral("size"), qint64(f.fd.size)},
                             {QStringLiteral("unlinked"), f.fd.unlinked}};
-            if (f.fd.kind == FdKind::CharDevice) {
+            if (f.fd.kind == FdKind::CharDevice || f.fd.kind == FdKind::Terminal) {
                 fo.insert(QStringLiteral("device"), QStringLiteral("%1:%2").arg(major(f.fd.rdev)).arg(minor(f.fd.rdev)));
             }
             if (f.fd.object != 0) {

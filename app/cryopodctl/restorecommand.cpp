@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "helpercommands.h"
+#include "ptyrelay.h"
 
 #include "engine.h"
 
@@ -20,7 +21,7 @@
 namespace
 {
 const char restoreUsage[] =
-    "usage: cryopodctl restore [--direct] -i IMAGE [--frozen]\n"
+    "usage: cryopodctl restore [--direct] -i IMAGE [--frozen] [--pty new|original] [--pty-send FD]\n"
     "\n"
     "Reads the image IMAGE (\"-\" for stdin) and restores the process with its\n"
     "original PID, where it was when it was checkpointed. On any failure\n"
@@ -32,6 +33,14 @@ const char restoreUsage[] =
     "  -i, --input IMAGE  the image, \"-\" for stdin\n"
     "  --frozen         leave the restored process stopped (SIGSTOP); resume\n"
     "                   it with kill -CONT\n"
+    "  --pty new|original  a program that ran on a pseudo-terminal: on a new\n"
+    "                   pty (the default; this command relays it to its own\n"
+    "                   stdin/stdout, raw when stdin is a terminal, until the\n"
+    "                   program exits, and exits with its status), or on the\n"
+    "                   original /dev/pts/N when it still exists\n"
+    "  --pty-send FD    instead of relaying: send the new ptys' masters over\n"
+    "                   the unix socket FD (SCM_RIGHTS; the message holds the\n"
+    "                   lines \"PATH ORIGINAL\") and exit\n"
     "  -h, --help       this text\n";
 
 int usageError(const char *message)
@@ -53,6 +62,8 @@ int Cryopodctl::runRestore(const QStringList &args)
     bool frozen = false;
     QString input;
     bool haveInput = false;
+    cryopod::engine::PtyMode pty = cryopod::engine::PtyMode::New;
+    int sendTo = -1;
 
     for (qsizetype i = 0; i < args.size(); ++i) {
         const QString &arg = args[i];
@@ -63,6 +74,17 @@ int Cryopodctl::runRestore(const QStringList &args)
             direct = true;
         } else if (arg == QLatin1String("--frozen")) {
             frozen = true;
+        } else if (arg == QLatin1String("--pty")) {
+            if (++i >= args.size() || (args[i] != QLatin1String("new") && args[i] != QLatin1String("original"))) {
+                return usageError("--pty needs new or original");
+            }
+            pty = args[i] == QLatin1String("new") ? cryopod::engine::PtyMode::New : cryopod::engine::PtyMode::Original;
+        } else if (arg == QLatin1String("--pty-send")) {
+            bool ok = false;
+            sendTo = ++i < args.size() ? args[i].toInt(&ok) : -1;
+            if (!ok || sendTo < 0) {
+                return usageError("--pty-send needs an fd number");
+            }
         } else if (arg == QLatin1String("-i") || arg == QLatin1String("--input")) {
             if (++i >= args.size()) {
                 return usageError("-i needs a file name (or - for stdin)");
@@ -82,7 +104,7 @@ int Cryopodctl::runRestore(const QStringList &args)
         return usageError("no image given (-i IMAGE, or -i - for stdin)");
     }
     if (!direct) {
-        return Cryopodctl::restoreThroughHelper(input, frozen);
+        return Cryopodctl::restoreThroughHelper(input, frozen, pty, sendTo);
     }
 
     int fd = STDIN_FILENO;
@@ -95,7 +117,8 @@ int Cryopodctl::runRestore(const QStringList &args)
     }
     cryopod::engine::RestoreOptions options;
     options.frozen = frozen;
-    const auto result = cryopod::engine::restore(fd, options);
+    options.pty = pty;
+    auto result = cryopod::engine::restore(fd, options);
     if (fd != STDIN_FILENO) {
         ::close(fd);
     }
@@ -103,6 +126,13 @@ int Cryopodctl::runRestore(const QStringList &args)
         return failure(result.error().describe());
     }
     std::printf("restored pid %d\n", int(result->root));
+    std::vector<int> masters;
+    for (const cryopod::engine::RestoredTerminal &t : result->terminals) {
+        std::fprintf(stderr, "cryopodctl: restore: terminal %s (was %s)\n", t.path.c_str(), t.originalPath.c_str());
+        if (t.master) {
+            masters.push_back(t.master.get());
+        }
+    }
     std::fflush(stdout);
-    return 0;
+    return Cryopodctl::handOverPtys(int(result->root), masters, sendTo, result->terminals.empty() ? std::string() : result->terminals.front().path);
 }

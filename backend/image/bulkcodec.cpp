@@ -263,6 +263,9 @@ Result<Section> SectionBytes::decode(std::span<const uint8_t> bytes, const Heade
     case SectionType::Timers:
         section = decodeRecord<TimersRecord>(payload, header, limits);
         break;
+    case SectionType::Terminal:
+        section = decodeRecord<TerminalRecord>(payload, header, limits);
+        break;
     case SectionType::End:
         section = decodeRecord<EndRecord>(payload, header, limits);
         break;

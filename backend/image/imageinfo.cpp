@@ -158,6 +158,9 @@ Result<ImageInfo> ImageInfo::read(int fd, const ReaderLimits &limits)
                 } else if constexpr (std::is_same_v<T, FileObjectRecord>) {
                     info.fileObjects.push_back(std::move(r));
                     return "FileObject";
+                } else if constexpr (std::is_same_v<T, TerminalRecord>) {
+                    info.terminals.push_back(std::move(r));
+                    return "Terminal";
                 } else if constexpr (std::is_same_v<T, PagesRecord>) {
                     raw = r.data.size();
                     accountPages(processOf(r.pid), r, info.header.pageSize, stored);

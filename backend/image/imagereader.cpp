@@ -794,6 +794,9 @@ Result<ImageReader::Item> ImageReader::Private::readSection(bool keepPagesStored
     case SectionType::Timers:
         section = decodeFields<TimersRecord>(bytes);
         break;
+    case SectionType::Terminal:
+        section = decodeFields<TerminalRecord>(bytes);
+        break;
     case SectionType::End:
         section = decodeFields<EndRecord>(bytes);
         break;

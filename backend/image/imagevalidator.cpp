@@ -383,6 +383,9 @@ Result<void> ImageValidator::check(const FilesRecord &r, const ReaderLimits &lim
         case FdKind::CharDevice:
             expectedType = S_IFCHR;
             break;
+        case FdKind::Terminal:
+            expectedType = S_IFCHR;
+            break;
         case FdKind::Fifo:
             expectedType = S_IFIFO;
             objectKind = FileObjectKind::Fifo;
@@ -545,6 +548,38 @@ Result<void> ImageValidator::check(const FileObjectRecord &r, const ReaderLimits
         if (t.fd < 0) {
             return fail(std::format("{}: epoll registration of negative fd {}", what, t.fd));
         }
+    }
+    return {};
+}
+
+// A pseudo-terminal slave: Unix98 pty slave majors 136..143.
+static bool isPtySlave(uint64_t rdev)
+{
+    const unsigned maj = unsigned(((rdev >> 32) & 0xfffff000u) | ((rdev >> 8) & 0xfffu));
+    return maj >= 136 && maj <= 143;
+}
+
+Result<void> ImageValidator::check(const TerminalRecord &r)
+{
+    const std::string what = std::format("terminal {}", r.path);
+    if (!isPtySlave(r.rdev)) {
+        return fail(std::format("{}: device {:#x} is not a pseudo-terminal slave", what, r.rdev));
+    }
+    const std::string_view number = std::string_view(r.path).substr(std::min(r.path.size(), size_t(9)));
+    if (!r.path.starts_with("/dev/pts/") || number.empty() || number.size() > 10 || number.find_first_not_of("0123456789") != std::string_view::npos) {
+        return fail(what + ": not a /dev/pts/N path");
+    }
+    if (r.cc.size() != kTermiosCcBytes) {
+        return fail(std::format("{}: {} control characters, not {}", what, r.cc.size(), kTermiosCcBytes));
+    }
+    if (r.rows > 0xffff || r.cols > 0xffff || r.xpixel > 0xffff || r.ypixel > 0xffff) {
+        return fail(what + ": window size out of range");
+    }
+    if (r.line > 0xff) {
+        return fail(std::format("{}: line discipline {} out of range", what, r.line));
+    }
+    if (r.sid < 0 || r.sid > kMaxPid || r.foregroundPgrp < 0 || r.foregroundPgrp > kMaxPid || (r.sid == 0 && r.foregroundPgrp != 0)) {
+        return fail(std::format("{}: session {} / foreground group {} invalid", what, r.sid, r.foregroundPgrp));
     }
     return {};
 }
@@ -837,6 +872,14 @@ Result<void> ImageValidator::accept(const Section &section)
                 return {};
             } else if constexpr (std::is_same_v<T, TimersRecord>) {
                 return once(m_timers, r.pid, "Timers");
+            } else if constexpr (std::is_same_v<T, TerminalRecord>) {
+                if (r.sid != 0) {
+                    CRYOPOD_PROPAGATE(knownPid(r.sid, "Terminal session"));
+                }
+                if (!m_terminals.insert(r.rdev).second) {
+                    return fail(std::format("second Terminal record for {}", r.path));
+                }
+                return {};
             } else if constexpr (std::is_same_v<T, FileObjectRecord>) {
                 CRYOPOD_PROPAGATE(knownPid(r.ownerPid, "FileObject"));
                 if (!m_objects.emplace(r.id, r.kind).second) {
@@ -849,6 +892,9 @@ Result<void> ImageValidator::accept(const Section &section)
                     return fail(std::format("Files record for pid {}, which shares another process's fd table", r.pid));
                 }
                 for (const FdRecord &f : r.fds) {
+                    if (f.kind == FdKind::Terminal && !m_terminals.contains(f.rdev)) {
+                        return fail(std::format("fd {} of pid {} is a terminal no earlier Terminal record describes", f.fd, r.pid));
+                    }
                     if (f.object != 0) {
                         const auto object = m_objects.find(f.object);
                         if (object == m_objects.end()) {

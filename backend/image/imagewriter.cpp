@@ -286,6 +286,11 @@ Result<void> ImageWriter::write(const TimersRecord &record)
     return d->writeChecked(SectionType::Timers, record, ImageValidator::check(record));
 }
 
+Result<void> ImageWriter::write(const TerminalRecord &record)
+{
+    return d->writeChecked(SectionType::Terminal, record, ImageValidator::check(record));
+}
+
 Result<void> ImageWriter::write(const FileDataRecord &record)
 {
     CRYOPOD_PROPAGATE(d->usable("FileData"));

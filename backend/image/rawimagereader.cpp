@@ -353,6 +353,9 @@ Result<void> RawImageReader::Private::readSection()
     case SectionType::Timers:
         section = decodeFields<TimersRecord>(payload);
         break;
+    case SectionType::Terminal:
+        section = decodeFields<TerminalRecord>(payload);
+        break;
     case SectionType::End:
         section = decodeFields<EndRecord>(payload);
         break;

@@ -451,6 +451,48 @@ void RecordCodec::encode(Encoder &e, const TimersRecord &r)
     }
 }
 
+void RecordCodec::encode(Encoder &e, const TerminalRecord &r)
+{
+    e.u64(r.rdev);
+    e.string(r.path);
+    e.u32(r.iflag);
+    e.u32(r.oflag);
+    e.u32(r.cflag);
+    e.u32(r.lflag);
+    e.u32(r.line);
+    e.bytes(r.cc);
+    e.u32(r.ispeed);
+    e.u32(r.ospeed);
+    e.u32(r.rows);
+    e.u32(r.cols);
+    e.u32(r.xpixel);
+    e.u32(r.ypixel);
+    e.i32(r.sid);
+    e.i32(r.foregroundPgrp);
+    e.u64(r.inputQueued);
+}
+
+void RecordCodec::decode(Decoder &d, TerminalRecord &r)
+{
+    r.rdev = d.u64("rdev");
+    r.path = d.string("path");
+    r.iflag = d.u32("iflag");
+    r.oflag = d.u32("oflag");
+    r.cflag = d.u32("cflag");
+    r.lflag = d.u32("lflag");
+    r.line = d.u32("line");
+    r.cc = d.bytes("cc", kTermiosCcBytes);
+    r.ispeed = d.u32("ispeed");
+    r.ospeed = d.u32("ospeed");
+    r.rows = d.u32("rows");
+    r.cols = d.u32("cols");
+    r.xpixel = d.u32("xpixel");
+    r.ypixel = d.u32("ypixel");
+    r.sid = d.i32("sid");
+    r.foregroundPgrp = d.i32("foregroundPgrp");
+    r.inputQueued = d.u64("inputQueued");
+}
+
 void RecordCodec::decode(Decoder &d, TimersRecord &r)
 {
     r.pid = d.i32("pid");

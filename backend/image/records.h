@@ -19,7 +19,7 @@ namespace cryopod::image
 // ---- stream framing ---------------------------------------------------------
 
 inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
-inline constexpr uint32_t kFormatVersion = 5; // 3: one Thread record per thread (robust list), FileObject and Timers records, fd kinds for kernel file objects; 4: process trees (zombies, fds sharing an open file description of another process); 5: Task: childSubreaper
+inline constexpr uint32_t kFormatVersion = 5; // 3: one Thread record per thread (robust list), FileObject and Timers records, fd kinds for kernel file objects; 4: process trees (zombies, fds sharing an open file description of another process); 5: Task: childSubreaper; Terminal records and the Terminal fd kind (pseudo-terminal slaves)
 
 enum class SectionType : uint32_t {
     ProcessTree = 1, // ProcessTreeRecord, exactly one, first after the header
@@ -33,6 +33,7 @@ enum class SectionType : uint32_t {
     Pages = 9, // PagesRecord: a batch of page runs of one address space, zstd
     FileObject = 10, // FileObjectRecord: a pipe, FIFO, eventfd, timerfd, signalfd or epoll set, before the Files records naming it
     Timers = 11, // TimersRecord, at most one per process: its interval timers
+    Terminal = 12, // TerminalRecord (format 5): a pseudo-terminal the tree uses, before the Files records naming it
     End = 0xffff, // EndRecord, exactly one, last
 };
 
@@ -267,6 +268,10 @@ enum class FdKind : uint32_t {
     SignalFd = 7,
     Epoll = 8,
     UnixSocket = 9, // one end of a connected unix socket pair whose other end is in the image too
+    // Format 5: a pseudo-terminal slave (/dev/pts/N); `rdev` names its
+    // TerminalRecord (the same rdev). Restore opens the terminal the restore
+    // chose for that record (a new pty, or the original one) by its path.
+    Terminal = 10,
 };
 
 struct FdRecord {
@@ -446,6 +451,36 @@ struct TimersRecord {
     std::vector<PosixTimer> posix; // ascending ids
 
     friend bool operator==(const TimersRecord &, const TimersRecord &) = default;
+};
+
+// ---- terminals (format 5) ------------------------------------------------------
+
+// A pseudo-terminal (its slave side, /dev/pts/N) that fds of the tree have
+// open or that is a session's controlling terminal. Fds name it by `rdev`.
+// The master side is never in the tree: restore makes a new pty (its master
+// goes to whoever asked for the restore) or opens the original one again.
+inline constexpr uint32_t kTermiosCcBytes = 19; // the kernel's NCCS (struct termios2)
+
+struct TerminalRecord {
+    uint64_t rdev = 0; // the slave's device number at dump (major 136..143)
+    std::string path; // "/dev/pts/N" at dump
+    // The kernel's struct termios2 (TCGETS2): flags, line discipline, control characters, speeds.
+    uint32_t iflag = 0, oflag = 0, cflag = 0, lflag = 0;
+    uint32_t line = 0;
+    std::vector<uint8_t> cc; // kTermiosCcBytes bytes
+    uint32_t ispeed = 0, ospeed = 0;
+    // TIOCGWINSZ
+    uint32_t rows = 0, cols = 0, xpixel = 0, ypixel = 0;
+    // The session whose controlling terminal it is (its leader is in the
+    // tree), and that session's foreground process group; 0: none.
+    int32_t sid = 0;
+    int32_t foregroundPgrp = 0;
+    // Bytes typed but not yet read by the tree at dump (FIONREAD on the
+    // slave; informational, not carried: a new pty starts empty, the
+    // original one still holds them).
+    uint64_t inputQueued = 0;
+
+    friend bool operator==(const TerminalRecord &, const TerminalRecord &) = default;
 };
 
 // ---- trailer ----------------------------------------------------------------

@@ -47,6 +47,8 @@ const char *sectionTypeName(uint32_t type)
         return "FileObject";
     case SectionType::Timers:
         return "Timers";
+    case SectionType::Terminal:
+        return "Terminal";
     case SectionType::Pages:
         return "Pages";
     case SectionType::End:

@@ -88,6 +88,8 @@ Result<ConsumerResult> DirectEngine::Consumer::finish()
     }
     engine::RestoreOptions options;
     options.frozen = m_frozen;
+    // No one here could take a new pty's master (as the helper's default).
+    options.pty = engine::PtyMode::Refuse;
     auto r = engine::restore(m_fd.get(), options);
     m_fd.reset();
     if (!r) {

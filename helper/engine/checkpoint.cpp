@@ -11,6 +11,7 @@
 #include "task.h"
 #include "threads.h"
 #include "timers.h"
+#include "tty.h"
 
 #include <csignal>
 #include <ctime>
@@ -254,6 +255,11 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         }
     }
     CRYOPOD_PROPAGATE(linkSharedFiles(files));
+    std::vector<const image::FilesRecord *> tables;
+    for (const auto &[pid, dump] : files) {
+        tables.push_back(&dump->files);
+    }
+    CRYOPOD_PROPAGATE(store(ctx.terminals, dumpTerminals(ctx.tree, tables)));
     return {};
 }
 
@@ -378,6 +384,10 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
         for (const image::FileObjectRecord &object : p.files.objects) {
             CRYOPOD_PROPAGATE(written(w.write(object)));
         }
+    }
+    // The terminals before the fd tables naming them.
+    for (const image::TerminalRecord &terminal : ctx.terminals) {
+        CRYOPOD_PROPAGATE(written(w.write(terminal)));
     }
     // Every fd table before the first file contents: restore has all
     // metadata once the first FileData (or Pages) comes.

@@ -63,6 +63,7 @@ struct CheckpointContext {
     FrozenTree frozen; // detaches on destruction: the whole tree runs on
     image::ProcessTreeRecord tree;
     std::vector<ProcessCapture> processes; // the live ones, in the tree's order
+    std::vector<image::TerminalRecord> terminals; // the ptys the tree uses (tty.h)
 
     std::unique_ptr<image::ImageWriter> writer;
     PagesStats pages;

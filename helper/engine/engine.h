@@ -6,6 +6,7 @@
 #pragma once
 
 #include "result.h"
+#include "uniquefd.h"
 
 #include <cstdint>
 #include <functional>
@@ -127,8 +128,25 @@ struct FsIdentity {
     std::vector<gid_t> groups;
 };
 
+// Where a restored process's pseudo-terminal comes from (docs/image-format.md,
+// "Terminals").
+enum class PtyMode {
+    // A new pty per terminal of the image: the restore creates it
+    // (posix_openpt), gives it the image's termios and window size, and
+    // hands its master to the caller (RestoreResult::terminals).
+    New,
+    // The original /dev/pts/N, when it still exists as the same device: its
+    // master stays with whoever holds it (a terminal emulator); the image's
+    // termios are set again, the window size is the terminal's own.
+    Original,
+    // An image with a terminal is refused (a caller that could not take a
+    // master); nothing is created.
+    Refuse,
+};
+
 struct RestoreOptions {
     bool frozen = false; // leave the restored tree stopped (SIGSTOP)
+    PtyMode pty = PtyMode::New;
     // Whose rights every path the image names is used with: the executable,
     // mapped files, open files, the cwd and root, and the copies of unlinked
     // files the restore creates. The helper sets the caller's identity, so
@@ -137,9 +155,17 @@ struct RestoreOptions {
     std::optional<FsIdentity> openAs;
 };
 
+// A terminal of the restored tree.
+struct RestoredTerminal {
+    std::string originalPath; // /dev/pts/N at the checkpoint
+    std::string path; // the slave the tree uses now
+    UniqueFd master; // PtyMode::New: the new pty's master (O_CLOEXEC), the caller's to relay; else none
+};
+
 struct RestoreResult {
     pid_t root = 0;
     uint64_t totalNs = 0;
+    std::vector<RestoredTerminal> terminals; // in the image's order
 };
 
 // Reads an image from inFd and recreates the process tree with its original

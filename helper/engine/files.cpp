@@ -7,6 +7,7 @@
 #include "fileobjects.h"
 #include "pipes.h"
 #include "procfs.h"
+#include "tty.h"
 #include "unixsockets.h"
 #include "uniquefd.h"
 
@@ -415,7 +416,14 @@ FdReport classify(pid_t pid, const FdFacts &f, const FdContext &context)
     }
     if (type == S_IFCHR) {
         if (isTerminal(f.st.st_rdev)) {
-            return refuse(fdName + " is a terminal (" + f.link + "): terminals are not supported by engine v1");
+            if (const std::string why = terminalFdRefusal(fdName, f.link, f.st.st_rdev); !why.empty()) {
+                return refuse(why);
+            }
+            if (std::string caveat = terminalFdCaveat(pid, f.fd, fdName, f.link); !caveat.empty()) {
+                report.verdict = Verdict::Caveat;
+                report.reason = std::move(caveat);
+            }
+            return report;
         }
         if (!isSimpleCharDevice(f.st.st_rdev)) {
             return refuse(fdName + " is the character device " + f.link + " (" + std::to_string(major(f.st.st_rdev)) + ":"
@@ -700,6 +708,8 @@ Result<FilesDump> dumpFiles(pid_t pid, const TreeScope *scope)
             record.kind = image::FdKind::UnixSocket; // classify() let only those through
         } else if (!facts->link.starts_with("/")) {
             record.kind = anonFileKind(facts->link);
+        } else if (type == S_IFCHR && isPtySlave(facts->st.st_rdev)) {
+            record.kind = image::FdKind::Terminal; // its TerminalRecord comes from dumpTerminals()
         }
         record.path = withoutDeleted(facts->link);
         record.cloexec = facts->info.flags & O_CLOEXEC;
@@ -742,12 +752,13 @@ Result<void> validateFilesForRestore(const image::FilesRecord &files)
             return fail(what + ": fds not unique and in order", EINVAL);
         }
         previous = fd.fd;
-        if (uint32_t(fd.kind) > uint32_t(image::FdKind::UnixSocket)) {
+        if (uint32_t(fd.kind) > uint32_t(image::FdKind::Terminal)) {
             return fail(what + ": unknown fd kind " + std::to_string(uint32_t(fd.kind)), EINVAL);
         }
         const bool byPath = fd.kind == image::FdKind::Regular || fd.kind == image::FdKind::Directory || fd.kind == image::FdKind::CharDevice
-            || fd.kind == image::FdKind::Fifo;
-        if (fd.kind != image::FdKind::Regular && fd.kind != image::FdKind::Directory && fd.kind != image::FdKind::CharDevice && fd.object == 0) {
+            || fd.kind == image::FdKind::Fifo || fd.kind == image::FdKind::Terminal;
+        if (fd.kind != image::FdKind::Regular && fd.kind != image::FdKind::Directory && fd.kind != image::FdKind::CharDevice
+            && fd.kind != image::FdKind::Terminal && fd.object == 0) {
             return fail(what + ": a kernel file object without its object", EINVAL);
         }
         if (byPath && !fd.path.starts_with("/")) {
@@ -869,7 +880,10 @@ Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const imag
         if (!pathAddr) {
             return std::unexpected(pathAddr.error().context(what));
         }
-        const uint32_t flags = (fd.openFlags & ~uint32_t(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC)) | (fd.cloexec ? O_CLOEXEC : 0);
+        // A terminal never becomes a controlling terminal by being opened
+        // (restoreControllingTerminal() makes it one where it was).
+        const uint32_t flags = (fd.openFlags & ~uint32_t(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC)) | (fd.cloexec ? O_CLOEXEC : 0)
+            | (fd.kind == image::FdKind::Terminal ? O_NOCTTY : 0);
         auto opened = injector.call(what + ": open", SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, flags, 0);
         scratch.reset(mark);
         if (!opened) {
@@ -892,7 +906,7 @@ Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const imag
         if (::stat(link.c_str(), &st) != 0) {
             return sysError(what + ": stat " + link);
         }
-        if (fd.kind == image::FdKind::CharDevice) {
+        if (fd.kind == image::FdKind::CharDevice || fd.kind == image::FdKind::Terminal) {
             if (!S_ISCHR(st.st_mode) || uint64_t(st.st_rdev) != fd.rdev) {
                 return fail(what + ": not the same character device any more (" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev))
                                 + ")",

@@ -8,6 +8,7 @@
 #include "procfs.h"
 #include "report.h"
 #include "timers.h"
+#include "tty.h"
 
 #include <algorithm>
 #include <dirent.h>
@@ -320,6 +321,9 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
         note(report, Verdict::Caveat, "is stopped (job control); the restored copy will be running");
     }
     checkNamespaces(pid, report);
+    for (std::string &why : controllingTerminalCaveats(pid, *stat, context.scope ? &context.scope->pids : nullptr)) {
+        note(report, Verdict::Caveat, std::move(why));
+    }
 
     checkSharedWithOthers(pid, context.scope ? &context.scope->pids : nullptr, report);
     for (std::string &why : posixTimerRefusals(pid)) {

@@ -160,7 +160,7 @@ Result<void> checkHeader(RestoreContext &ctx, const image::Header &header)
 
 const char *sectionName(const image::Section &section)
 {
-    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End", "FileObject", "Timers"};
+    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End", "FileObject", "Timers", "Terminal"};
     return names[section.index()];
 }
 
@@ -245,6 +245,7 @@ Result<void> validate(RestoreContext &ctx)
         p->ownerView = ownerView(p->entry.pid, allFiles, objectOwners, p->foreign);
         CRYOPOD_PROPAGATE(validateFileObjectsForRestore(p->ownerView, p->fileObjects));
     }
+    CRYOPOD_PROPAGATE(validateTerminalsForRestore(ctx.terminals, ctx.tree, allFiles));
     return {};
 }
 
@@ -341,6 +342,13 @@ Result<void> readMetadata(RestoreContext &ctx, image::ImageReader &reader, std::
                 return std::unexpected(p.error());
             }
             (*p)->fileObjects.push_back(std::move(*object));
+            continue;
+        }
+        if (auto *terminal = std::get_if<image::TerminalRecord>(&section)) {
+            if (!haveTree) {
+                return fail("image: a Terminal section before the process tree", EINVAL);
+            }
+            ctx.terminals.push_back(std::move(*terminal));
             continue;
         }
         if (auto *timers = std::get_if<image::TimersRecord>(&section)) {
@@ -771,6 +779,12 @@ Result<void> createTree(RestoreContext &ctx)
         }
         p->created = true;
         CRYOPOD_PROPAGATE(restoreProcessGroup(p->process, p->entry));
+        // Its children inherit the session's controlling terminal.
+        for (const TerminalSetup &terminal : ctx.terminalSetups) {
+            if (terminal.record.sid != 0 && terminal.record.sid == p->entry.pid) {
+                CRYOPOD_PROPAGATE(takeControllingTerminal(p->process, terminal));
+            }
+        }
     }
     for (auto &p : ctx.processes) {
         CRYOPOD_PROPAGATE(joinProcessGroup(p->process, p->entry, ctx.tree));
@@ -1142,6 +1156,15 @@ Result<void> run(RestoreContext &ctx, int inFd)
     ctx.step("metadata read, validated");
     // From here on only the pipeline's thread reads the image; it reads
     // ahead while the processes are created.
+    // The terminals first: the fds of the tree open them by their new paths.
+    auto terminals = openTerminals(ctx.terminals, ctx.options.pty, ctx.options.openAs);
+    if (!terminals) {
+        return std::unexpected(terminals.error());
+    }
+    ctx.terminalSetups = std::move(*terminals);
+    for (auto &p : ctx.processes) {
+        retargetTerminalFds(p->files, ctx.terminalSetups);
+    }
     PagePipeline pipeline;
     pipeline.start(**reader, std::move(*pending));
     CRYOPOD_PROPAGATE(createTree(ctx));
@@ -1170,6 +1193,14 @@ Result<void> run(RestoreContext &ctx, int inFd)
     for (auto &p : ctx.processes) {
         if (!p->entry.zombie && p->entry.filesOf == 0) {
             CRYOPOD_PROPAGATE(finishFileObjects(*p->injector, p->scratch, p->ownerView, p->fileObjects, *p->objectFds));
+        }
+    }
+    // Each session's controlling terminal and foreground group, now that
+    // every process group exists.
+    for (const TerminalSetup &terminal : ctx.terminalSetups) {
+        if (terminal.record.sid != 0) {
+            ProcessRestore &leader = *ctx.byPid.at(terminal.record.sid);
+            CRYOPOD_PROPAGATE(restoreControllingTerminal(*leader.injector, leader.scratch, terminal));
         }
     }
     ctx.step("fd tables");
@@ -1251,6 +1282,9 @@ Result<RestoreResult> restore(int inFd, const RestoreOptions &options)
     RestoreResult result;
     result.root = ctx.tree.rootPid;
     result.totalNs = monotonicNs() - ctx.startNs;
+    for (TerminalSetup &terminal : ctx.terminalSetups) {
+        result.terminals.push_back(std::move(terminal.restored));
+    }
     return result;
 }
 

@@ -15,6 +15,7 @@
 #include "records.h"
 #include "result.h"
 #include "sharing.h"
+#include "tty.h"
 
 #include <cstdint>
 #include <map>
@@ -105,6 +106,8 @@ struct RestoreContext {
     // addresses: injectors point into them.
     std::vector<std::unique_ptr<ProcessRestore>> processes;
     std::map<int32_t, ProcessRestore *> byPid;
+    std::vector<image::TerminalRecord> terminals; // the image's ptys
+    std::vector<TerminalSetup> terminalSetups; // made or found for them (their masters go to the caller)
 
     uint64_t pagesRestored = 0;
     uint64_t injected = 0; // system calls injected

@@ -21,12 +21,6 @@
 namespace cryopod::engine
 {
 
-namespace
-{
-
-constexpr uint32_t kTcpEstablished = 1;
-constexpr size_t kMaxMessage = 4u << 20; // a datagram or packet larger than this is refused
-
 // A dup of fd `fd` of process `pid` (pidfd_getfd: the same open file).
 Result<UniqueFd> theirFd(pid_t pid, int32_t fd, const std::string &what)
 {
@@ -40,6 +34,12 @@ Result<UniqueFd> theirFd(pid_t pid, int32_t fd, const std::string &what)
     }
     return theirs;
 }
+
+namespace
+{
+
+constexpr uint32_t kTcpEstablished = 1;
+constexpr size_t kMaxMessage = 4u << 20; // a datagram or packet larger than this is refused
 
 const char *typeName(uint32_t type)
 {

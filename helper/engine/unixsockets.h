@@ -14,6 +14,7 @@
 #include "fileobjects.h"
 #include "records.h"
 #include "result.h"
+#include "uniquefd.h"
 
 #include "ptrace_inject.h"
 
@@ -35,6 +36,10 @@ struct UnixSocketInfo {
     uint32_t shutdown = 0; // receive 1, send 2
 };
 std::optional<UnixSocketInfo> unixSocketInfo(uint32_t inode);
+
+// A dup of fd `fd` of process `pid` (pidfd_getfd: the same open file);
+// errors name `what`.
+Result<UniqueFd> theirFd(pid_t pid, int32_t fd, const std::string &what);
 
 // ---- dump
 

@@ -221,6 +221,20 @@ private Q_SLOTS:
         QCOMPARE(readFile(state + QStringLiteral("/result")), QStringLiteral("ok"));
     }
 
+#ifdef CR_TTYBASH
+    void ptyThroughTheHelper()
+    {
+        // An interactive bash of the user on a pty, checkpointed and restored
+        // twice by cryopodctl through the helper: the restore's new pty
+        // master comes back in Finished (to the caller only) and cryopodctl
+        // relays it; typed input before and after (tests/workloads/cr_ttybash.cpp).
+        ClientRun run = m_env.runAs(kUser, QStringLiteral(CR_TTYBASH), {QStringLiteral(CRYOPODCTL), QStringLiteral(CRYOPOD_BASH_PATH), QStringLiteral("--helper")},
+                                    120000);
+        QVERIFY2(run.exitCode == 0 && run.has(QStringLiteral("cr_ttybash: ok")), qPrintable(run.lines.join(QLatin1Char('\n')) + run.stderrText));
+        QVERIFY(run.has(QStringLiteral("cr_ttybash: restored bash answered through the relay")));
+    }
+#endif
+
     void cryopodctlThroughTheHelper()
     {
         // The user story: an ordinary user checkpoints and restores

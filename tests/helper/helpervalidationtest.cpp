@@ -187,7 +187,13 @@ private Q_SLOTS:
         QVERIFY(frozen);
         QCOMPARE(frozen->frozen, true);
         QCOMPARE(Validation::parseRestoreOptions({{QStringLiteral("frozen"), QStringLiteral("yes")}}).error().name, kInvalid);
-        QCOMPARE(Validation::parseRestoreOptions({{QStringLiteral("pty"), QStringLiteral("new")}}).error().name, kUnsupported);
+        QCOMPARE(frozen->pty, cryopod::engine::PtyMode::Refuse);
+        // Without the option: refused, as a client that asks for none could not take a master.
+        QCOMPARE(Validation::parseRestoreOptions({})->pty, cryopod::engine::PtyMode::Refuse);
+        QCOMPARE(Validation::parseRestoreOptions({{QStringLiteral("pty"), QStringLiteral("new")}})->pty, cryopod::engine::PtyMode::New);
+        QCOMPARE(Validation::parseRestoreOptions({{QStringLiteral("pty"), QStringLiteral("original")}})->pty, cryopod::engine::PtyMode::Original);
+        QCOMPARE(Validation::parseRestoreOptions({{QStringLiteral("pty"), QStringLiteral("inherit")}})->pty, cryopod::engine::PtyMode::Original);
+        QCOMPARE(Validation::parseRestoreOptions({{QStringLiteral("pty"), QStringLiteral("New")}}).error().name, kInvalid);
         QCOMPARE(Validation::parseRestoreOptions({{QStringLiteral("pty"), QStringLiteral("sideways")}}).error().name, kInvalid);
         QCOMPARE(Validation::parseRestoreOptions({{QStringLiteral("pty"), 1}}).error().name, kInvalid);
         QCOMPARE(Validation::parseRestoreOptions({{QStringLiteral("leave-running"), true}}).error().name, kInvalid);

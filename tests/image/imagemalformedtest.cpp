@@ -24,6 +24,7 @@
 #include <new>
 #include <random>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <zstd.h>
 
 using namespace cryopod;
@@ -697,6 +698,31 @@ private Q_SLOTS:
             const std::string err = readError(withBytes(pagesAt, frame(uint32_t(SectionType::Pages), 1, f, fieldBytes + s.pages[0].data.size())));
             QVERIFY2(err.empty() || contains(err, "zstd"), err.c_str());
         }
+
+        // terminals and the fds naming them
+        const size_t terminalAt = indexOfRecord<TerminalRecord>(s);
+        auto terminal = s.terminals[0];
+        terminal.path = "/dev/pts/../../etc/shadow";
+        EXPECT_ERROR(withSection(terminalAt, terminal), "not a /dev/pts/N path");
+        terminal = s.terminals[0];
+        terminal.rdev = makedev(4, 1);
+        EXPECT_ERROR(withSection(terminalAt, terminal), "is not a pseudo-terminal slave");
+        terminal = s.terminals[0];
+        terminal.cc.resize(32);
+        EXPECT_ERROR(withSection(terminalAt, terminal), "cc: length 32 exceeds the limit of 19 bytes");
+        terminal = s.terminals[0];
+        terminal.cc.resize(3);
+        EXPECT_ERROR(withSection(terminalAt, terminal), "3 control characters, not 19");
+        terminal = s.terminals[0];
+        terminal.rows = 70000;
+        EXPECT_ERROR(withSection(terminalAt, terminal), "window size out of range");
+        terminal = s.terminals[0];
+        terminal.sid = 0;
+        terminal.foregroundPgrp = 4242;
+        EXPECT_ERROR(withSection(terminalAt, terminal), "session 0 / foreground group 4242 invalid");
+        auto terminalFiles = s.files[0];
+        terminalFiles.fds.back().rdev = makedev(136, 9);
+        EXPECT_ERROR(withSection(filesAt, terminalFiles), "fd 18 of pid 4242 is a terminal no earlier Terminal record describes");
 
         // file objects and the fds naming them; timers
         const size_t objectAt = indexOfRecord<FileObjectRecord>(s);

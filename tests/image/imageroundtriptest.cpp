@@ -66,7 +66,7 @@ std::vector<Section> readFd(int fd, Header *header = nullptr, uint64_t *bytesRea
 
 const char *typeName(const Section &s)
 {
-    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End", "FileObject", "Timers"};
+    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End", "FileObject", "Timers", "Terminal"};
     return names[s.index()];
 }
 
@@ -401,8 +401,10 @@ private Q_SLOTS:
         QVERIFY(root->task && root->task->comm == "sample-main");
         QVERIFY(root->creds && *root->creds == sample.creds[0]);
         QCOMPARE(root->threads.size(), size_t(2));
-        QCOMPARE(root->fds.size(), size_t(13)); // 5 files, then the file objects' fds
+        QCOMPARE(root->fds.size(), size_t(14)); // 5 files, then the file objects' fds, then a terminal
         QCOMPARE(info->fileObjects, sample.fileObjects);
+        QCOMPARE(info->terminals, sample.terminals);
+        QCOMPARE(root->fds[13].fd.kind, FdKind::Terminal);
         QVERIFY(root->timers && *root->timers == sample.timers[0]);
         QVERIFY(root->fds[3].hasData);
         QCOMPARE(root->fds[3].dataRawBytes, uint64_t(3000));

@@ -189,7 +189,14 @@ private Q_SLOTS:
         QCOMPARE(vmas[1][QStringLiteral("offset")].toInteger(), 0x1000);
 
         const QJsonArray fds = p[QStringLiteral("fds")].toArray();
-        QCOMPARE(fds.size(), 13);
+        QCOMPARE(fds.size(), 14);
+        QCOMPARE(fds[13][QStringLiteral("kind")].toString(), QStringLiteral("tty"));
+        QCOMPARE(fds[13][QStringLiteral("device")].toString(), QStringLiteral("136:4"));
+        const QJsonArray terminals = root[QStringLiteral("terminals")].toArray();
+        QCOMPARE(terminals.size(), 1);
+        QCOMPARE(terminals[0][QStringLiteral("path")].toString(), QStringLiteral("/dev/pts/4"));
+        QCOMPARE(terminals[0][QStringLiteral("rows")].toInteger(), 33);
+        QCOMPARE(terminals[0][QStringLiteral("inputQueued")].toInteger(), 5);
         QCOMPARE(fds[11][QStringLiteral("objectInfo")].toString(), QStringLiteral("unix datagram socket, peer object 6, 703 bytes in 3 messages queued"));
         QCOMPARE(fds[5][QStringLiteral("kind")].toString(), QStringLiteral("pipe"));
         QCOMPARE(fds[6][QStringLiteral("object")].toInteger(), 1);

@@ -384,7 +384,26 @@ SampleImage SampleImage::make(uint32_t pagesPerProcess)
             sockFdA.object = 5;
             FdRecord sockFdB = fdRecord(17, FdKind::UnixSocket, "socket:[1617]", 02 | 04000, S_IFSOCK | 0777);
             sockFdB.object = 6;
-            f.fds.insert(f.fds.end(), {readEnd, writeEnd, eventFd, eventDup, timerFd, epollFd, sockFdA, sockFdB});
+            // A pty slave, the controlling terminal of the root's session.
+            FdRecord ttyFd = fdRecord(18, FdKind::Terminal, "/dev/pts/4", 02, S_IFCHR | 0620);
+            ttyFd.rdev = makedev(136, 4);
+            TerminalRecord tty;
+            tty.rdev = ttyFd.rdev;
+            tty.path = ttyFd.path;
+            tty.iflag = 0x4500;
+            tty.oflag = 0x5;
+            tty.cflag = 0xbf;
+            tty.lflag = 0x8a3b;
+            tty.cc.assign(kTermiosCcBytes, 0);
+            tty.cc[0] = 3;
+            tty.ispeed = tty.ospeed = 38400;
+            tty.rows = 33;
+            tty.cols = 101;
+            tty.sid = p.sid == p.pid ? p.pid : 0;
+            tty.foregroundPgrp = tty.sid != 0 ? p.pgid : 0;
+            tty.inputQueued = 5;
+            s.terminals.push_back(tty);
+            f.fds.insert(f.fds.end(), {readEnd, writeEnd, eventFd, eventDup, timerFd, epollFd, sockFdA, sockFdB, ttyFd});
             TimersRecord timers;
             timers.pid = p.pid;
             timers.itimers[0] = {50000000, 50000000};
@@ -431,6 +450,11 @@ std::vector<Section> SampleImage::sections() const
         for (const FileObjectRecord &o : fileObjects) {
             if (o.ownerPid == p.pid) {
                 out.emplace_back(o);
+            }
+        }
+        if (p.pid == tree.rootPid) {
+            for (const TerminalRecord &t : terminals) {
+                out.emplace_back(t);
             }
         }
         add(files);
@@ -587,6 +611,7 @@ template std::vector<uint8_t> fields(const MmRecord &);
 template std::vector<uint8_t> fields(const FilesRecord &);
 template std::vector<uint8_t> fields(const FileObjectRecord &);
 template std::vector<uint8_t> fields(const TimersRecord &);
+template std::vector<uint8_t> fields(const TerminalRecord &);
 template std::vector<uint8_t> fields(const EndRecord &);
 
 std::vector<uint8_t> sectionBytes(const Section &section)
@@ -626,6 +651,8 @@ std::vector<uint8_t> sectionBytes(const Section &section)
                     type = SectionType::FileObject;
                 } else if constexpr (std::is_same_v<T, TimersRecord>) {
                     type = SectionType::Timers;
+                } else if constexpr (std::is_same_v<T, TerminalRecord>) {
+                    type = SectionType::Terminal;
                 }
                 const std::vector<uint8_t> f = fields(r);
                 return frame(uint32_t(type), 0, f, f.size());

@@ -25,6 +25,7 @@ struct SampleImage {
     std::vector<SignalsRecord> signals;
     std::vector<TimersRecord> timers;
     std::vector<FileObjectRecord> fileObjects; // by ownerPid
+    std::vector<TerminalRecord> terminals; // before the root's Files record
     std::vector<FilesRecord> files;
     std::vector<FileDataRecord> fileData;
     std::vector<ThreadRecord> threads;

@@ -29,7 +29,9 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -55,6 +57,10 @@ struct Options {
     bool expectFail = false;
     bool tree = false; // the workload is a process tree: check and clean up all of it
     bool treeChanges = false; // ... whose shape changes as it runs (a shell): not compared after a restore
+    // --pty new|original: the workload runs on a pty we hold the master of,
+    // leading its session with it as the controlling terminal; restores put
+    // it on a new pty whose master cryopodctl sends us, or on the original.
+    std::string pty;
     std::vector<std::string> workload;
 };
 
@@ -254,7 +260,10 @@ struct Child {
     int pidfd = -1;
 };
 
-Child spawn(const std::vector<std::string> &argv, const std::string &cwd, const std::string &outPath, const std::string &errPath, std::string *error)
+// ptySlave: the child leads a new session on that terminal (its controlling
+// terminal, fds 0-2). passFd: given to the child as fd 3.
+Child spawn(const std::vector<std::string> &argv, const std::string &cwd, const std::string &outPath, const std::string &errPath, std::string *error,
+            const std::string &ptySlave = {}, int passFd = -1)
 {
     int execPipe[2];
     if (pipe2(execPipe, O_CLOEXEC) != 0) {
@@ -296,12 +305,20 @@ Child spawn(const std::vector<std::string> &argv, const std::string &cwd, const 
             }
             return true;
         };
-        bool ok = redirect({}, 0, O_RDONLY) && redirect(outPath, 1, O_WRONLY | O_CREAT | O_TRUNC) && redirect(errPath, 2, O_WRONLY | O_CREAT | O_TRUNC);
+        bool ok = true;
+        if (!ptySlave.empty()) {
+            ok = setsid() > 0 && redirect(ptySlave, 0, O_RDWR) && ioctl(0, TIOCSCTTY, 0) == 0 && dup2(0, 1) == 1 && dup2(0, 2) == 2;
+        } else {
+            ok = redirect({}, 0, O_RDONLY) && redirect(outPath, 1, O_WRONLY | O_CREAT | O_TRUNC) && redirect(errPath, 2, O_WRONLY | O_CREAT | O_TRUNC);
+        }
         if (ok && !cwd.empty() && chdir(cwd.c_str()) != 0) {
             ok = false;
         }
         if (ok) {
             syscall(SYS_close_range, 3u, ~0u, 4u /* CLOSE_RANGE_CLOEXEC */);
+            if (passFd >= 0 && (passFd == 3 ? fcntl(3, F_SETFD, 0) : dup2(passFd, 3)) < 0) {
+                _exit(127);
+            }
             execvp(cargv[0], cargv.data());
         }
         const int err = errno;
@@ -362,7 +379,8 @@ private:
     bool startWorkload();
     bool cycle(int index, bool leaveRunning);
     bool finish();
-    bool runCryopodctl(const std::vector<std::string> &args, const std::string &tag, std::string *out);
+    bool runCryopodctl(const std::vector<std::string> &args, const std::string &tag, std::string *out, int passFd = -1);
+    bool receiveMaster();
     bool checkRunning(const char *what, bool expectProgress);
     bool waitProgress(const char *what);
     bool checkNoStrayChildren();
@@ -395,6 +413,8 @@ private:
     Clock::time_point m_workloadStart;
     struct stat m_ready {}; // STATEDIR/ready as the original wrote it
     std::map<pid_t, TreeEntry> m_tree; // --tree: the descendants at ready
+    int m_master = -1; // --pty: the master of the pty the workload runs on
+    int m_ptySocket[2] = {-1, -1}; // --pty new: cryopodctl sends the new master over [1]
 };
 
 bool Harness::waitTreeGone(const std::map<pid_t, TreeEntry> &tree)
@@ -466,7 +486,16 @@ bool Harness::startWorkload()
         argv.push_back(m_stateDir);
     }
     std::string error;
-    Child child = spawn(argv, m_stateDir, {}, {}, &error);
+    std::string slave;
+    if (!m_opt.pty.empty()) {
+        m_master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        char name[64];
+        if (m_master < 0 || grantpt(m_master) != 0 || unlockpt(m_master) != 0 || ptsname_r(m_master, name, sizeof name) != 0) {
+            return fail(std::format("make a pty: {}", std::strerror(errno)));
+        }
+        slave = name;
+    }
+    Child child = spawn(argv, m_stateDir, {}, {}, &error, slave);
     if (child.pid < 0) {
         return fail(error);
     }
@@ -523,7 +552,44 @@ bool Harness::startWorkload()
     return true;
 }
 
-bool Harness::runCryopodctl(const std::vector<std::string> &args, const std::string &tag, std::string *out)
+bool Harness::receiveMaster()
+{
+    char text[256] = {};
+    iovec iov{text, sizeof text - 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    if (recvmsg(m_ptySocket[0], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0) {
+        return fail(std::format("cryopodctl sent no pty master: {}", std::strerror(errno)));
+    }
+    int master = -1;
+    for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+            std::memcpy(&master, CMSG_DATA(c), sizeof master);
+        }
+    }
+    char name[64];
+    if (master < 0 || ptsname_r(master, name, sizeof name) != 0) {
+        if (master >= 0) {
+            close(master);
+        }
+        return fail(std::format("cryopodctl sent no pty master (message '{}')", trimmed(text)));
+    }
+    if (trimmed(text) != name) {
+        close(master);
+        return fail(std::format("cryopodctl says the new terminal is '{}', its master's is {}", trimmed(text), name));
+    }
+    // The previous pty is no one's any more.
+    close(m_master);
+    m_master = master;
+    say(std::format("{}: restored onto the new pty {}", m_name, name));
+    return true;
+}
+
+bool Harness::runCryopodctl(const std::vector<std::string> &args, const std::string &tag, std::string *out, int passFd)
 {
     std::vector<std::string> argv{m_opt.cryopodctl};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -534,7 +600,7 @@ bool Harness::runCryopodctl(const std::vector<std::string> &args, const std::str
     const std::string outPath = std::format("{}/cryopodctl.{}.out", m_stateDir, tag);
     m_lastErrPath = std::format("{}/cryopodctl.{}.err", m_stateDir, tag);
     std::string error;
-    Child child = spawn(argv, {}, outPath, m_lastErrPath, &error);
+    Child child = spawn(argv, {}, outPath, m_lastErrPath, &error, {}, passFd);
     if (child.pid < 0) {
         return fail(error);
     }
@@ -715,7 +781,17 @@ bool Harness::cycle(int index, bool leaveRunning)
     if (m_opt.frozen) {
         restoreArgs.push_back("--frozen");
     }
-    if (!runCryopodctl(restoreArgs, std::format("{}.restore", index), &out)) {
+    int passFd = -1;
+    if (m_opt.pty == "new") {
+        if (m_ptySocket[0] < 0 && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, m_ptySocket) != 0) {
+            return fail(std::format("socketpair: {}", std::strerror(errno)));
+        }
+        restoreArgs.insert(restoreArgs.end(), {"--pty-send", "3"});
+        passFd = m_ptySocket[1];
+    } else if (m_opt.pty == "original") {
+        restoreArgs.insert(restoreArgs.end(), {"--pty", "original"});
+    }
+    if (!runCryopodctl(restoreArgs, std::format("{}.restore", index), &out, passFd) || (m_opt.pty == "new" && !receiveMaster())) {
         // The engine must leave nothing behind; if it did, it is ours now.
         if (procInfo(m_pid).exists) {
             m_error += std::format(" (and pid {} exists after the failed restore)", m_pid);
@@ -937,7 +1013,7 @@ int Harness::run()
     std::fprintf(stderr,
                  "usage: cr_cycles --cryopodctl PATH --cycles N --mode leave-running|kill|mixed\n"
                  "                 [--keep DIR] [--frozen] [--plain] [--min-runtime S] [--timeout S]\n"
-                 "                 [--expect-fail] [--tree | --tree-changes] -- WORKLOAD ARGS...\n");
+                 "                 [--expect-fail] [--tree | --tree-changes] [--pty new|original] -- WORKLOAD ARGS...\n");
     std::exit(2);
 }
 
@@ -987,6 +1063,11 @@ int main(int argc, char **argv)
             opt.expectFail = true;
         } else if (arg == "--tree") {
             opt.tree = true;
+        } else if (arg == "--pty") {
+            opt.pty = value("--pty");
+            if (opt.pty != "new" && opt.pty != "original") {
+                usage("--pty needs new or original");
+            }
         } else if (arg == "--tree-changes") {
             opt.tree = true;
             opt.treeChanges = true;
