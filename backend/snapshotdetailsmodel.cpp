@@ -70,6 +70,10 @@ QString fdKind(image::FdKind kind)
         return SnapshotDetailsModel::tr("epoll instance");
     case image::FdKind::UnixSocket:
         return SnapshotDetailsModel::tr("local socket");
+    case image::FdKind::InetSocket:
+        return SnapshotDetailsModel::tr("network socket");
+    case image::FdKind::Inotify:
+        return SnapshotDetailsModel::tr("file watcher");
     }
     return SnapshotDetailsModel::tr("unknown");
 }

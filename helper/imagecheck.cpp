@@ -126,6 +126,8 @@ std::vector<PathCheck> pathChecks(const ImageInfo &info)
             case FdKind::SignalFd:
             case FdKind::Epoll:
             case FdKind::UnixSocket:
+            case FdKind::InetSocket:
+            case FdKind::Inotify:
                 continue; // made anew, no path
             case FdKind::CharDevice:
             case FdKind::Fifo:

@@ -38,7 +38,8 @@
 //                    (unshare(CLONE_FILES))
 //   shmem            shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS)
 //   sockets          TCP listener on 127.0.0.1 (fd 3, ready port=), a unix
-//                    socketpair (fds 4, 5), an eventfd (fd 6)
+//                    socketpair (fds 4, 5), an eventfd (fd 6), a TCP connection
+//                    to fd 3 (fd 7) that fd 3 has not accepted
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -379,6 +380,10 @@ int main(int argc, char **argv)
         int pair[2];
         if (::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0 || ::eventfd(0, 0) != 6) {
             die("socketpair/eventfd");
+        }
+        const int client = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (client != 7 || ::connect(client, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
+            die("tcp client");
         }
     } else if (mode != "plain") {
         std::fprintf(stderr, "dumptarget: unknown mode %s\n", mode.c_str());
