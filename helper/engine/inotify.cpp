@@ -235,9 +235,11 @@ Result<void> restoreInotify(Injector &injector, RemoteScratch &scratch, const im
                     break;
                 }
                 gapDir = dir;
+                // The process watches them with the caller's rights.
+                ::chmod(dir, 0755);
             }
             const std::string file = gapDir + "/" + std::to_string(gapFiles);
-            UniqueFd created(::open(file.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
+            UniqueFd created(::open(file.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644));
             if (!created) {
                 result = sysError(what + ": temporary file");
                 break;

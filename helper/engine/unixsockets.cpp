@@ -10,6 +10,7 @@
 #include <climits>
 #include <cstddef>
 #include <cstring>
+#include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <linux/sockios.h>
@@ -425,9 +426,19 @@ Result<void> restoreUnixSocketAlone(Injector &injector, RemoteScratch &scratch, 
                                 + " already (the original still running? a --leave-running checkpoint leaves it running: stop it before restoring)",
                             EADDRINUSE);
             }
+            // Removed by the process itself: with its (the caller's) rights.
             struct stat st{};
-            if (::lstat(object.unixName.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && ::unlink(object.unixName.c_str()) != 0) {
-                return sysError(what + ": remove the stale socket file " + object.unixName);
+            if (::lstat(object.unixName.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+                const size_t mark = scratch.used();
+                auto at = scratch.putString(object.unixName);
+                if (!at) {
+                    return std::unexpected(at.error().context(what));
+                }
+                auto removed = injector.call(what + ": remove the stale socket file", SYS_unlinkat, uint64_t(int64_t(AT_FDCWD)), *at, 0);
+                scratch.reset(mark);
+                if (!removed) {
+                    return std::unexpected(removed.error());
+                }
             }
         }
         sockaddr_un sun{};

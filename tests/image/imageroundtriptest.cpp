@@ -401,7 +401,7 @@ private Q_SLOTS:
         QVERIFY(root->task && root->task->comm == "sample-main");
         QVERIFY(root->creds && *root->creds == sample.creds[0]);
         QCOMPARE(root->threads.size(), size_t(2));
-        QCOMPARE(root->fds.size(), size_t(13)); // 5 files, then the file objects' fds
+        QCOMPARE(root->fds.size(), size_t(15)); // 5 files, then the file objects' fds
         QCOMPARE(info->fileObjects, sample.fileObjects);
         QVERIFY(root->timers && *root->timers == sample.timers[0]);
         QVERIFY(root->fds[3].hasData);
