@@ -314,6 +314,10 @@ FdReport classify(pid_t pid, const FdFacts &f, const FdContext &context)
         if (const std::string why = unixSocketRefusal(fdName, uint64_t(f.st.st_ino), context.sockets); !why.empty()) {
             return refuse(why);
         }
+        if (std::string caveat = unixSocketCaveat(fdName, uint64_t(f.st.st_ino)); !caveat.empty()) {
+            report.verdict = Verdict::Caveat;
+            report.reason = std::move(caveat);
+        }
         return report;
     }
     if (type == S_IFSOCK) {

@@ -269,13 +269,25 @@ std::string unixSocketRefusal(const std::string &fdName, uint64_t inode, const s
         }
         return {};
     }
-    if (!info->name.empty()) {
-        return what + " connected through the name " + info->name + " (an accepted connection): connections of named unix sockets are not supported yet";
-    }
     if (info->peer != 0 && !processSockets.contains(info->peer)) {
         return what + " connected to socket:[" + std::to_string(info->peer) + "] outside the checkpoint: a connection leaving the checkpoint cannot be restored";
     }
     return {};
+}
+
+std::string unixSocketCaveat(const std::string &fdName, uint64_t inode)
+{
+    const auto info = unixSocketInfo(uint32_t(inode));
+    if (!info || info->state != kTcpEstablished) {
+        return {};
+    }
+    const auto peer = info->peer != 0 ? unixSocketInfo(info->peer) : std::nullopt;
+    const std::string name = !info->name.empty() ? info->name : peer ? peer->name : std::string();
+    if (name.empty()) {
+        return {};
+    }
+    return fdName + " is a unix " + typeName(info->type) + " socket connected through the name " + name
+        + ": restored connected, as a pair without names (getsockname and getpeername no longer show " + name + ")";
 }
 
 Result<image::FileObjectRecord> dumpUnixSocket(pid_t pid, const image::FdRecord &fd, uint64_t id, uint64_t peerId)

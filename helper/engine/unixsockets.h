@@ -49,6 +49,11 @@ std::optional<UnixSocketInfo> unixSocketInfo(uint32_t inode);
 // queued.
 std::string unixSocketRefusal(const std::string &fdName, uint64_t inode, const std::set<uint64_t> &processSockets);
 
+// A note for a connected socket that is named or whose peer is (a
+// connection accepted from a listening socket, or its client): restored
+// as a pair, it loses the names. Empty otherwise.
+std::string unixSocketCaveat(const std::string &fdName, uint64_t inode);
+
 // The socket of fd `fd` (the process frozen): type, buffers, SO_PASSCRED,
 // shutdown state and receive queue; fails on file descriptors in flight.
 Result<image::FileObjectRecord> dumpUnixSocket(pid_t pid, const image::FdRecord &fd, uint64_t id, uint64_t peerId);

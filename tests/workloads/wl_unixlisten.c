@@ -5,12 +5,16 @@
 // STATEDIR/sock with a seeded backlog of 1..6 (O_NONBLOCK); fd 4 a datagram
 // socket bound to STATEDIR/dgram, not connected, SO_PASSCRED; fd 5 a stream
 // socket never bound or connected (FD_CLOEXEC); fd 6 a seqpacket socket
-// listening on an abstract name made from the pid and the seed.
+// listening on an abstract name made from the pid and the seed; fd 7 a
+// client connected to STATEDIR/sock and fd 8 its connection, accepted from
+// fd 3, with 3000 seeded bytes waiting at 7 and 17 at 8 (restored as a
+// pair: the names are not kept, a caveat).
 // After go: names, types, listening state and flags; fd 3 queues exactly
 // backlog + 1 connections (the kernel's rule), accepts them and gets their
 // bytes; fd 5 connects to STATEDIR/sock; a datagram sent to STATEDIR/dgram
 // arrives at fd 4 with the sender's credentials; a connection to the
-// abstract name is accepted by fd 6 with its packet.
+// abstract name is accepted by fd 6 with its packet; the bytes waiting at 7
+// and 8 arrive, and more go both ways.
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -95,6 +99,15 @@ int main(int argc, char **argv)
     if (listen(6, 2) != 0) {
         wl_die("listen fd 6: %s", strerror(errno));
     }
+    const int client = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (client != 7 || connect(7, (struct sockaddr *)&s_sock, sockLen) != 0 || accept(3, NULL, NULL) != 8) {
+        wl_die("connection 7/8: %s", strerror(errno));
+    }
+    uint8_t bytes[3000];
+    wl_fill(bytes, sizeof bytes, wl_derive(wl_seed(), 2));
+    if (write(8, bytes, sizeof bytes) != (ssize_t)sizeof bytes || write(7, "hello from fd 7!!", 17) != 17) {
+        wl_die("queue on 7/8: %s", strerror(errno));
+    }
 
     wl_run(NULL, sabotage, 50);
 
@@ -145,7 +158,7 @@ int main(int argc, char **argv)
     // A datagram to STATEDIR/dgram, with credentials.
     const int d = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     wl_check(sendto(d, "dg", 2, 0, (struct sockaddr *)&s_dgram, dgramLen) == 2, "send to STATEDIR/dgram: %s", strerror(errno));
-    char buf[16] = {0};
+    char buf[64] = {0};
     char control[CMSG_SPACE(sizeof(struct ucred))];
     struct iovec iov = {buf, sizeof buf};
     struct msghdr msg;
@@ -169,5 +182,22 @@ int main(int argc, char **argv)
     const int a6 = accept4(6, NULL, NULL, SOCK_CLOEXEC);
     memset(buf, 0, sizeof buf);
     wl_check(a6 >= 0 && recv(a6, buf, sizeof buf, 0) == 3 && memcmp(buf, "pkt", 3) == 0, "fd 6 did not accept the packet's connection");
+    // The connection 7/8 with its bytes.
+    uint8_t got7[3000];
+    size_t have = 0;
+    while (have < sizeof got7) {
+        const ssize_t r = recv(7, got7 + have, sizeof got7 - have, MSG_DONTWAIT);
+        if (r <= 0) {
+            break;
+        }
+        have += (size_t)r;
+    }
+    wl_check(have == sizeof got7 && wl_mismatch(got7, sizeof got7, wl_derive(wl_seed(), 2)) == sizeof got7, "fd 7: %zu of 3000 seeded bytes waiting", have);
+    memset(buf, 0, sizeof buf);
+    wl_check(recv(8, buf, sizeof buf, MSG_DONTWAIT) == 17 && memcmp(buf, "hello from fd 7!!", 17) == 0, "fd 8: the 17 bytes from fd 7 not waiting");
+    memset(buf, 0, sizeof buf);
+    wl_check(write(7, "ping", 4) == 4 && recv(8, buf, sizeof buf, 0) == 4 && memcmp(buf, "ping", 4) == 0, "fd 7 -> fd 8 after go");
+    memset(buf, 0, sizeof buf);
+    wl_check(write(8, "pong", 4) == 4 && recv(7, buf, sizeof buf, 0) == 4 && memcmp(buf, "pong", 4) == 0, "fd 8 -> fd 7 after go");
     return wl_finish();
 }
