@@ -462,9 +462,7 @@ Result<void> ImageValidator::check(const FilesRecord &r, const ReaderLimits &lim
     }
     for (const FileLock &l : r.locks) {
         const std::string lock = std::format("{}: lock through fd {}", what, l.fd);
-        const auto holder = std::lower_bound(r.fds.begin(), r.fds.end(), l.fd, [](const FdRecord &o, int32_t fdNumber) {
-            return o.fd < fdNumber;
-        });
+        const auto holder = std::lower_bound(r.fds.begin(), r.fds.end(), l.fd, [](const FdRecord &o, int32_t fdNumber) { return o.fd < fdNumber; });
         if (holder == r.fds.end() || holder->fd != l.fd) {
             return fail(lock + ": the process has no such fd");
         }
@@ -474,7 +472,8 @@ Result<void> ImageValidator::check(const FilesRecord &r, const ReaderLimits &lim
         if (holder->kind != FdKind::Regular && holder->kind != FdKind::Directory) {
             return fail(lock + ": locks are restored on regular files and directories only");
         }
-        if (l.start > l.end || (l.kind == FileLockKind::Flock && (l.start != 0 || l.end != UINT64_MAX)) || (l.end != UINT64_MAX && l.end > uint64_t(INT64_MAX))) {
+        if (l.start > l.end || (l.kind == FileLockKind::Flock && (l.start != 0 || l.end != UINT64_MAX)) ||
+            (l.end != UINT64_MAX && l.end > uint64_t(INT64_MAX))) {
             return fail(std::format("{}: invalid range {}..{}", lock, l.start, l.end));
         }
     }
@@ -563,7 +562,8 @@ Result<void> ImageValidator::check(const FileObjectRecord &r, const ReaderLimits
     if (!isSocket && (r.socketType != 0 || r.sndbuf != 0 || r.rcvbuf != 0)) {
         return fail(what + ": socket fields set on an object that is no socket");
     }
-    if (r.kind != FileObjectKind::UnixSocket && (r.peer != 0 || r.shutdown != 0 || r.passcred || !r.messages.empty() || r.unixState != 0 || !r.unixName.empty())) {
+    if (r.kind != FileObjectKind::UnixSocket &&
+        (r.peer != 0 || r.shutdown != 0 || r.passcred || !r.messages.empty() || r.unixState != 0 || !r.unixName.empty())) {
         return fail(what + ": unix socket fields set on an object that is no unix socket");
     }
     if (r.kind == FileObjectKind::UnixSocket) {
@@ -583,9 +583,9 @@ Result<void> ImageValidator::check(const FileObjectRecord &r, const ReaderLimits
             return fail(what + ": a unix socket name longer than 107 bytes");
         }
     }
-    if (r.kind != FileObjectKind::InetSocket
-        && (r.family != 0 || r.protocol != 0 || r.inetState != InetState::Unbound || !r.localAddress.empty() || r.localPort != 0 || !r.peerAddress.empty()
-            || r.peerPort != 0 || (r.backlog != 0 && r.kind != FileObjectKind::UnixSocket) || r.socketOptions != 0)) {
+    if (r.kind != FileObjectKind::InetSocket &&
+        (r.family != 0 || r.protocol != 0 || r.inetState != InetState::Unbound || !r.localAddress.empty() || r.localPort != 0 || !r.peerAddress.empty() ||
+         r.peerPort != 0 || (r.backlog != 0 && r.kind != FileObjectKind::UnixSocket) || r.socketOptions != 0)) {
         return fail(what + ": inet socket fields set on an object that is no inet socket");
     }
     if (r.kind == FileObjectKind::InetSocket) {

@@ -13,10 +13,10 @@
 #include <algorithm>
 #include <climits>
 #include <fcntl.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <set>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 namespace cryopod::engine
 {
@@ -147,9 +147,9 @@ Result<void> dumpFileObjects(pid_t pid, image::FilesRecord &files, std::vector<i
         if (!info) {
             return std::unexpected(info.error().context(fdWhat));
         }
-        auto object = fd.kind == image::FdKind::Epoll     ? dumpEpoll(pid, fd, *info, nextId)
-            : fd.kind == image::FdKind::Inotify ? dumpInotify(pid, fd, *info, nextId)
-                                                : dumpAnonFile(pid, fd, *info, nextId);
+        auto object = fd.kind == image::FdKind::Epoll ? dumpEpoll(pid, fd, *info, nextId)
+            : fd.kind == image::FdKind::Inotify       ? dumpInotify(pid, fd, *info, nextId)
+                                                      : dumpAnonFile(pid, fd, *info, nextId);
         if (!object) {
             return std::unexpected(object.error().context(fdWhat));
         }

@@ -4,14 +4,14 @@
 
 #include "anonfiles.h"
 #include "epoll.h"
-#include "fileobjects.h"
 #include "filelocks.h"
+#include "fileobjects.h"
 #include "inetsockets.h"
 #include "inotify.h"
 #include "pipes.h"
 #include "procfs.h"
-#include "unixsockets.h"
 #include "uniquefd.h"
+#include "unixsockets.h"
 
 #include <arpa/inet.h>
 #include <algorithm>
@@ -331,8 +331,8 @@ FdReport classify(pid_t pid, const FdFacts &f, const FdContext &context)
         }
     }
     if (type == S_IFSOCK || f.link.starts_with("socket:")) {
-        return refuse(fdName + " is a " + describeSocket(pid, f.st.st_ino) + " (" + f.link
-                      + "): not supported (the engine restores TCP and UDP sockets that are not TCP connections, and unix socket pairs inside the checkpoint)");
+        return refuse(fdName + " is a " + describeSocket(pid, f.st.st_ino) + " (" + f.link +
+                      "): not supported (the engine restores TCP and UDP sockets that are not TCP connections, and unix socket pairs inside the checkpoint)");
     }
     if (type == S_IFIFO) {
         const bool fifo = !f.link.starts_with("pipe:");

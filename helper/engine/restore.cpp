@@ -34,8 +34,8 @@
 #include "restore.h"
 
 #include "creds.h"
-#include "fileobjects.h"
 #include "filelocks.h"
+#include "fileobjects.h"
 #include "files.h"
 #include "mem.h"
 #include "procfs.h"
@@ -934,8 +934,8 @@ Result<void> restoreFileTable(ProcessRestore &p, RestoreContext &ctx)
     constexpr uint64_t kCapNetBindService = uint64_t(1) << 10;
     for (const image::FileObjectRecord &o : p.fileObjects) {
         if (o.kind == image::FileObjectKind::InetSocket && o.localPort != 0 && o.localPort < 1024 && !(p.creds.capEffective & kCapNetBindService)) {
-            return fail("restore socket object " + std::to_string(o.id) + " of " + std::to_string(p.entry.pid) + ": port " + std::to_string(o.localPort)
-                            + " is below 1024 and the image's credentials lack CAP_NET_BIND_SERVICE",
+            return fail("restore socket object " + std::to_string(o.id) + " of " + std::to_string(p.entry.pid) + ": port " + std::to_string(o.localPort) +
+                            " is below 1024 and the image's credentials lack CAP_NET_BIND_SERVICE",
                         EPERM);
         }
     }

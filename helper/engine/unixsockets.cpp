@@ -18,8 +18,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <vector>
 
@@ -211,7 +211,7 @@ std::optional<UnixSocketInfo> unixSocketInfo(uint32_t inode)
             break;
         case UNIX_DIAG_RQLEN:
             if (payloadLen >= sizeof(unix_diag_rqlen)) {
-                unix_diag_rqlen rq{};
+                unix_diag_rqlen rq {};
                 std::memcpy(&rq, payload, sizeof rq);
                 info.rqueue = rq.udiag_rqueue;
                 info.wqueue = rq.udiag_wqueue;
@@ -250,12 +250,12 @@ std::string unixSocketRefusal(const std::string &fdName, uint64_t inode, const s
     }
     if (info->state == kTcpListen) {
         if (info->name.empty() || relative) {
-            return what + " listening on " + (info->name.empty() ? std::string("no name") : "the relative path " + info->name)
-                + ": only listening sockets with an absolute path or an abstract name are supported";
+            return what + " listening on " + (info->name.empty() ? std::string("no name") : "the relative path " + info->name) +
+                ": only listening sockets with an absolute path or an abstract name are supported";
         }
         if (info->rqueue != 0) {
-            return what + " listening on " + info->name + " with " + std::to_string(info->rqueue)
-                + " connection(s) waiting to be accepted: they cannot be restored; try again once the program has accepted them";
+            return what + " listening on " + info->name + " with " + std::to_string(info->rqueue) +
+                " connection(s) waiting to be accepted: they cannot be restored; try again once the program has accepted them";
         }
         return {};
     }
@@ -264,8 +264,8 @@ std::string unixSocketRefusal(const std::string &fdName, uint64_t inode, const s
             return what + " bound to the relative path " + info->name + ": not supported";
         }
         if (info->rqueue != 0) {
-            return what + (info->name.empty() ? std::string() : " bound to " + info->name) + " that is not connected, with " + std::to_string(info->rqueue)
-                + " bytes waiting: they cannot be restored with their senders";
+            return what + (info->name.empty() ? std::string() : " bound to " + info->name) + " that is not connected, with " + std::to_string(info->rqueue) +
+                " bytes waiting: they cannot be restored with their senders";
         }
         return {};
     }
@@ -286,8 +286,8 @@ std::string unixSocketCaveat(const std::string &fdName, uint64_t inode)
     if (name.empty()) {
         return {};
     }
-    return fdName + " is a unix " + typeName(info->type) + " socket connected through the name " + name
-        + ": restored connected, as a pair without names (getsockname and getpeername no longer show " + name + ")";
+    return fdName + " is a unix " + typeName(info->type) + " socket connected through the name " + name +
+        ": restored connected, as a pair without names (getsockname and getpeername no longer show " + name + ")";
 }
 
 Result<image::FileObjectRecord> dumpUnixSocket(pid_t pid, const image::FdRecord &fd, uint64_t id, uint64_t peerId)
@@ -408,8 +408,8 @@ Result<void> restoreUnixSocketPair(Injector &injector, RemoteScratch &scratch, c
 Result<void> restoreUnixSocketAlone(Injector &injector, RemoteScratch &scratch, const image::FileObjectRecord &object, const image::FdRecord &owner,
                                     ObjectFds &fds)
 {
-    const std::string what = "restore unix " + std::string(typeName(object.socketType)) + " socket at fd " + std::to_string(owner.fd)
-        + (object.unixName.empty() ? std::string() : " (" + object.unixName + ")");
+    const std::string what = "restore unix " + std::string(typeName(object.socketType)) + " socket at fd " + std::to_string(owner.fd) +
+        (object.unixName.empty() ? std::string() : " (" + object.unixName + ")");
     auto made = injector.call(what + ": socket", SYS_socket, AF_UNIX, object.socketType | SOCK_CLOEXEC, 0);
     if (!made) {
         return std::unexpected(made.error());
@@ -434,12 +434,12 @@ Result<void> restoreUnixSocketAlone(Injector &injector, RemoteScratch &scratch, 
             // The original's socket file stays behind it: gone unless some
             // socket (the original still running?) is bound to it.
             if (procfs::findSocketLineByPath(object.unixName)) {
-                return fail(what + ": a socket is bound to " + object.unixName
-                                + " already (the original still running? a --leave-running checkpoint leaves it running: stop it before restoring)",
+                return fail(what + ": a socket is bound to " + object.unixName +
+                                " already (the original still running? a --leave-running checkpoint leaves it running: stop it before restoring)",
                             EADDRINUSE);
             }
             // Removed by the process itself: with its (the caller's) rights.
-            struct stat st{};
+            struct stat st {};
             if (::lstat(object.unixName.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
                 const size_t mark = scratch.used();
                 auto at = scratch.putString(object.unixName);
@@ -453,7 +453,7 @@ Result<void> restoreUnixSocketAlone(Injector &injector, RemoteScratch &scratch, 
                 }
             }
         }
-        sockaddr_un sun{};
+        sockaddr_un sun {};
         sun.sun_family = AF_UNIX;
         std::memcpy(sun.sun_path, object.unixName.data(), std::min(object.unixName.size(), sizeof sun.sun_path - 1));
         if (abstract) {

@@ -403,11 +403,13 @@ private Q_SLOTS:
         const std::string port = std::to_string(t.ready["port"]);
         // A listener is restored (format 5), but not with a connection waiting...
         QCOMPARE(fds[3].verdict, Verdict::Refused);
-        QVERIFY2(reasonOf(3).starts_with("fd 3 is a TCP socket listening on 127.0.0.1:" + port + " with 1 connection(s) waiting to be accepted: they cannot be restored"),
+        QVERIFY2(reasonOf(3).starts_with("fd 3 is a TCP socket listening on 127.0.0.1:" + port +
+                                         " with 1 connection(s) waiting to be accepted: they cannot be restored"),
                  reasonOf(3).c_str());
         // ... and a TCP connection is not restored at all.
         QCOMPARE(fds[7].verdict, Verdict::Refused);
-        QVERIFY2(reasonOf(7).starts_with("fd 7 is a TCP connection from 127.0.0.1:") && reasonOf(7).find("to 127.0.0.1:" + port + ": established TCP connections cannot be restored (that needs TCP_REPAIR") != std::string::npos,
+        QVERIFY2(reasonOf(7).starts_with("fd 7 is a TCP connection from 127.0.0.1:") &&
+                     reasonOf(7).find("to 127.0.0.1:" + port + ": established TCP connections cannot be restored (that needs TCP_REPAIR") != std::string::npos,
                  reasonOf(7).c_str());
         // A socket pair inside the process is restored (engine v2)...
         QCOMPARE(fds[4].verdict, Verdict::Ok);

@@ -191,7 +191,8 @@ private Q_SLOTS:
         const QJsonArray fds = p[QStringLiteral("fds")].toArray();
         QCOMPARE(fds.size(), 15);
         QCOMPARE(fds[13][QStringLiteral("kind")].toString(), QStringLiteral("inet"));
-        QCOMPARE(fds[13][QStringLiteral("objectInfo")].toString(), QStringLiteral("TCPv6 socket, listening at [0:0:0:0:0:0:0:1]:8080, backlog 128, options 0xd"));
+        QCOMPARE(fds[13][QStringLiteral("objectInfo")].toString(),
+                 QStringLiteral("TCPv6 socket, listening at [0:0:0:0:0:0:0:1]:8080, backlog 128, options 0xd"));
         QCOMPARE(fds[14][QStringLiteral("objectInfo")].toString(), QStringLiteral("UDP socket, connected at 127.0.0.1:40000 to 127.0.0.2:53, options 0x20"));
         QCOMPARE(fds[11][QStringLiteral("objectInfo")].toString(), QStringLiteral("unix datagram socket, peer object 6, 703 bytes in 3 messages queued"));
         QCOMPARE(fds[5][QStringLiteral("kind")].toString(), QStringLiteral("pipe"));
