@@ -19,9 +19,11 @@ namespace cryopod::image
 // ---- stream framing ---------------------------------------------------------
 
 inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
-inline constexpr uint32_t kFormatVersion =
-    5; // 3: one Thread record per thread (robust list), FileObject and Timers records, fd kinds for kernel file objects; 4: process trees (zombies, fds sharing
-       // an open file description of another process); 5: TCP/UDP sockets, file locks
+// 3: one Thread record per thread (robust list), FileObject and Timers
+// records, fd kinds for kernel file objects; 4: process trees (zombies, fds
+// sharing an open file description of another process); 5: TCP/UDP sockets,
+// unix sockets that are no pair, inotify, file locks.
+inline constexpr uint32_t kFormatVersion = 5;
 
 enum class SectionType : uint32_t {
     ProcessTree = 1, // ProcessTreeRecord, exactly one, first after the header
