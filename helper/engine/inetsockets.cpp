@@ -284,8 +284,8 @@ std::optional<InetSocketCheck> checkInetSocket(pid_t pid, int fd, uint64_t inode
     }
     if (queued != 0) {
         check.verdict = Verdict::Caveat;
-        check.reason = fdName + " is a " + name + " at " + local + " with " + std::to_string(queued) +
-            " bytes of datagrams waiting: the restored socket starts with an empty queue (they are dropped)";
+        check.reason = fdName + " is a " + name + " at " + local + " with datagrams waiting (a receive queue of " + std::to_string(queued) +
+            " bytes): the restored socket starts with an empty queue (they are dropped)";
     }
     return check;
 }

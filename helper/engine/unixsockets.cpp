@@ -269,6 +269,11 @@ std::string unixSocketRefusal(const std::string &fdName, uint64_t inode, const s
         }
         return {};
     }
+    if (info->peer == 0 && info->type != SOCK_DGRAM && info->shutdown != 3) {
+        // A closed peer shuts this one down both ways; a peer with no inode
+        // is a connection still waiting in a listening socket's queue.
+        return what + " connected to a listening socket that has not accepted the connection yet: it cannot be restored; try again once it has";
+    }
     if (info->peer != 0 && !processSockets.contains(info->peer)) {
         return what + " connected to socket:[" + std::to_string(info->peer) + "] outside the checkpoint: a connection leaving the checkpoint cannot be restored";
     }

@@ -432,6 +432,42 @@ private Q_SLOTS:
         QVERIFY2(reasonOf(6).empty(), reasonOf(6).c_str());
     }
 
+    // Format 5's sockets, watches and locks: what is restored with a caveat
+    // and what is refused, each named.
+    void reportNamesNetworkCaveats()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("netcaveats"), {"netcaveats"}));
+        auto report = analyze(t.pid);
+        const std::string dir = "/tmp/dumptarget-" + std::to_string(t.pid);
+        QVERIFY(report);
+        QCOMPARE(report->verdict, Verdict::Refused);
+        const auto &fds = report->processes.front().fds;
+        QCOMPARE(fds.size(), size_t(8));
+        const std::string port = std::to_string(t.ready["port"]);
+        QCOMPARE(fds[3].verdict, Verdict::Caveat);
+        QVERIFY2(fds[3].reason.starts_with("fd 3 is a UDP socket at 127.0.0.1:" + port + " with datagrams waiting (a receive queue of ") &&
+                     fds[3].reason.ends_with(" bytes): the restored socket starts with an empty queue (they are dropped)"),
+                 fds[3].reason.c_str());
+        QCOMPARE(fds[4].verdict, Verdict::Caveat);
+        QVERIFY2(fds[4].reason.starts_with("fd 4 is an inotify instance with ") &&
+                     fds[4].reason.ends_with(" bytes of events waiting: the restored one starts with none"),
+                 fds[4].reason.c_str());
+        QCOMPARE(fds[5].verdict, Verdict::Refused);
+        QVERIFY2(fds[5].reason.find("listening on " + dir + ".sock with 1 connection(s) waiting to be accepted: they cannot be restored") != std::string::npos,
+                 fds[5].reason.c_str());
+        // Its client: connected to a socket no fd holds yet (in fd 5's queue).
+        QCOMPARE(fds[6].verdict, Verdict::Refused);
+        QVERIFY2(
+            fds[6].reason.ends_with("connected to a listening socket that has not accepted the connection yet: it cannot be restored; try again once it has"),
+            fds[6].reason.c_str());
+        QCOMPARE(fds[7].verdict, Verdict::Refused);
+        QVERIFY2(fds[7].reason.find("holds a LEASE (lease or delegation): not supported") != std::string::npos, fds[7].reason.c_str());
+        ::unlink((dir + ".d/file").c_str());
+        ::rmdir((dir + ".d").c_str());
+        ::unlink((dir + ".sock").c_str());
+    }
+
     void refusedCheckpointWritesNothing_data()
     {
         QTest::addColumn<QString>("mode");
