@@ -72,6 +72,10 @@ QString fdKind(image::FdKind kind)
         return SnapshotDetailsModel::tr("local socket");
     case image::FdKind::Terminal:
         return SnapshotDetailsModel::tr("terminal");
+    case image::FdKind::InetSocket:
+        return SnapshotDetailsModel::tr("network socket");
+    case image::FdKind::Inotify:
+        return SnapshotDetailsModel::tr("file watcher");
     }
     return SnapshotDetailsModel::tr("unknown");
 }

@@ -127,6 +127,8 @@ std::vector<PathCheck> pathChecks(const ImageInfo &info)
             case FdKind::Epoll:
             case FdKind::UnixSocket:
             case FdKind::Terminal: // a new pty, or the original one opened with the caller's rights
+            case FdKind::InetSocket:
+            case FdKind::Inotify:
                 continue; // made anew, no path
             case FdKind::CharDevice:
             case FdKind::Fifo:

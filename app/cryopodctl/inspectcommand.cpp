@@ -180,6 +180,10 @@ QString fdKindName(FdKind kind)
         return QStringLiteral("unix");
     case FdKind::Terminal:
         return QStringLiteral("tty");
+    case FdKind::InetSocket:
+        return QStringLiteral("inet");
+    case FdKind::Inotify:
+        return QStringLiteral("inotify");
     }
     return QStringLiteral("kind-%1").arg(uint32_t(kind));
 }
@@ -229,6 +233,42 @@ QString describeObject(const FileObjectRecord &o)
             .arg(bytes)
             .arg(o.messages.size())
             .arg(o.shutdown ? QStringLiteral(", shut down %1").arg(o.shutdown) : QString());
+    }
+    case FileObjectKind::InetSocket: {
+        static const QString states[] = {QStringLiteral("unbound"), QStringLiteral("bound"), QStringLiteral("listening"), QStringLiteral("connected")};
+        auto address = [&](const std::vector<uint8_t> &a, uint32_t port) {
+            QStringList parts;
+            if (a.size() == 4) {
+                for (const uint8_t b : a) {
+                    parts << QString::number(b);
+                }
+                return QStringLiteral("%1:%2").arg(parts.join(QLatin1Char('.'))).arg(port);
+            }
+            for (size_t i = 0; i + 1 < a.size(); i += 2) {
+                parts << QString::number((a[i] << 8) | a[i + 1], 16);
+            }
+            return QStringLiteral("[%1]:%2").arg(parts.join(QLatin1Char(':'))).arg(port);
+        };
+        QString s = QStringLiteral("%1%2 socket, %3")
+                        .arg(o.protocol == 6 ? QStringLiteral("TCP") : QStringLiteral("UDP"), o.family == 10 ? QStringLiteral("v6") : QString())
+                        .arg(uint32_t(o.inetState) < 4 ? states[uint32_t(o.inetState)] : QStringLiteral("?"));
+        if (o.inetState != InetState::Unbound) {
+            s += QStringLiteral(" at ") + address(o.localAddress, o.localPort);
+        }
+        if (o.inetState == InetState::Connected) {
+            s += QStringLiteral(" to ") + address(o.peerAddress, o.peerPort);
+        }
+        if (o.inetState == InetState::Listening) {
+            s += QStringLiteral(", backlog %1").arg(o.backlog);
+        }
+        return s + QStringLiteral(", options %1").arg(hex(o.socketOptions));
+    }
+    case FileObjectKind::Inotify: {
+        QStringList watches;
+        for (const InotifyWatch &w : o.watches) {
+            watches << QStringLiteral("wd %1 %2 mask %3").arg(w.wd).arg(QString::fromStdString(w.path), hex(w.mask));
+        }
+        return QStringLiteral("inotify: %1").arg(watches.isEmpty() ? QStringLiteral("no watches") : watches.join(QStringLiteral("; ")));
     }
     }
     return QStringLiteral("object kind %1").arg(uint32_t(o.kind));

@@ -400,10 +400,16 @@ Result<void> ImageValidator::check(const FilesRecord &r, const ReaderLimits &lim
             objectKind = FileObjectKind::UnixSocket;
             byPath = false;
             break;
+        case FdKind::InetSocket:
+            expectedType = S_IFSOCK;
+            objectKind = FileObjectKind::InetSocket;
+            byPath = false;
+            break;
         case FdKind::EventFd:
         case FdKind::TimerFd:
         case FdKind::SignalFd:
         case FdKind::Epoll:
+        case FdKind::Inotify:
             objectKind = fileObjectKindOf(f.kind);
             byPath = false;
             break;
@@ -454,8 +460,81 @@ Result<void> ImageValidator::check(const FilesRecord &r, const ReaderLimits &lim
             }
         }
     }
+    if (r.locks.size() > limits.maxVectorItems) {
+        return fail(std::format("{}: {} file locks, more than the limit of {}", what, r.locks.size(), limits.maxVectorItems));
+    }
+    for (const FileLock &l : r.locks) {
+        const std::string lock = std::format("{}: lock through fd {}", what, l.fd);
+        const auto holder = std::lower_bound(r.fds.begin(), r.fds.end(), l.fd, [](const FdRecord &o, int32_t fdNumber) { return o.fd < fdNumber; });
+        if (holder == r.fds.end() || holder->fd != l.fd) {
+            return fail(lock + ": the process has no such fd");
+        }
+        if (l.kind != FileLockKind::Flock && l.kind != FileLockKind::Posix && l.kind != FileLockKind::Ofd) {
+            return fail(std::format("{}: unknown lock kind {}", lock, uint32_t(l.kind)));
+        }
+        if (holder->kind != FdKind::Regular && holder->kind != FdKind::Directory) {
+            return fail(lock + ": locks are restored on regular files and directories only");
+        }
+        if (l.start > l.end || (l.kind == FileLockKind::Flock && (l.start != 0 || l.end != UINT64_MAX)) ||
+            (l.end != UINT64_MAX && l.end > uint64_t(INT64_MAX))) {
+            return fail(std::format("{}: invalid range {}..{}", lock, l.start, l.end));
+        }
+    }
     return {};
 }
+
+namespace
+{
+
+// The fields of an InetSocket object: a TCP stream or UDP datagram socket of
+// either family whose addresses have that family's length, in a state its
+// protocol can be restored in.
+Result<void> checkInetSocket(const FileObjectRecord &r, const std::string &what)
+{
+    if (r.family != 2 && r.family != 10) {
+        return fail(std::format("{}: family {} is neither AF_INET nor AF_INET6", what, r.family));
+    }
+    const bool tcp = r.protocol == 6 && r.socketType == 1;
+    const bool udp = r.protocol == 17 && r.socketType == 2;
+    if (!tcp && !udp) {
+        return fail(std::format("{}: protocol {} with socket type {} is neither TCP stream nor UDP datagram", what, r.protocol, r.socketType));
+    }
+    const size_t addressBytes = r.family == 2 ? 4 : 16;
+    const bool bound = r.inetState != InetState::Unbound;
+    switch (r.inetState) {
+    case InetState::Unbound:
+    case InetState::Bound:
+        break;
+    case InetState::Listening:
+        if (!tcp) {
+            return fail(what + ": only a TCP socket can listen");
+        }
+        break;
+    case InetState::Connected:
+        if (!udp) {
+            return fail(what + ": only a UDP socket is restored connected (TCP connections are not)");
+        }
+        break;
+    default:
+        return fail(std::format("{}: unknown state {}", what, uint32_t(r.inetState)));
+    }
+    if (r.localAddress.size() != (bound ? addressBytes : 0) || r.localPort > 65535 || (!bound && r.localPort != 0)) {
+        return fail(std::format("{}: local address of {} bytes, port {}, for its state and family", what, r.localAddress.size(), r.localPort));
+    }
+    const bool connected = r.inetState == InetState::Connected;
+    if (r.peerAddress.size() != (connected ? addressBytes : 0) || r.peerPort > 65535 || (!connected && r.peerPort != 0) || (connected && r.peerPort == 0)) {
+        return fail(std::format("{}: peer address of {} bytes, port {}, for its state and family", what, r.peerAddress.size(), r.peerPort));
+    }
+    if (r.inetState != InetState::Listening && r.backlog != 0) {
+        return fail(what + ": a backlog on a socket that does not listen");
+    }
+    if ((r.socketOptions & ~kSockOptionsKnown) != 0 || (r.family == 2 && (r.socketOptions & kSockV6Only)) || (!tcp && (r.socketOptions & kSockNoDelay))) {
+        return fail(std::format("{}: options {:#x} unknown or not for its family and protocol", what, r.socketOptions));
+    }
+    return {};
+}
+
+} // namespace
 
 Result<void> ImageValidator::check(const FileObjectRecord &r, const ReaderLimits &limits)
 {
@@ -476,13 +555,61 @@ Result<void> ImageValidator::check(const FileObjectRecord &r, const ReaderLimits
     case FileObjectKind::SignalFd:
     case FileObjectKind::Epoll:
     case FileObjectKind::UnixSocket:
+    case FileObjectKind::InetSocket:
+    case FileObjectKind::Inotify:
         break;
     default:
         return fail(std::format("{}: unknown kind {}", what, uint32_t(r.kind)));
     }
-    if (r.kind != FileObjectKind::UnixSocket
-        && (r.socketType != 0 || r.peer != 0 || r.shutdown != 0 || r.sndbuf != 0 || r.rcvbuf != 0 || r.passcred || !r.messages.empty())) {
+    const bool isSocket = r.kind == FileObjectKind::UnixSocket || r.kind == FileObjectKind::InetSocket;
+    if (!isSocket && (r.socketType != 0 || r.sndbuf != 0 || r.rcvbuf != 0)) {
         return fail(what + ": socket fields set on an object that is no socket");
+    }
+    if (r.kind != FileObjectKind::UnixSocket &&
+        (r.peer != 0 || r.shutdown != 0 || r.passcred || !r.messages.empty() || r.unixState != 0 || !r.unixName.empty())) {
+        return fail(what + ": unix socket fields set on an object that is no unix socket");
+    }
+    if (r.kind == FileObjectKind::UnixSocket) {
+        if (r.unixState > 2) {
+            return fail(std::format("{}: unknown unix socket state {}", what, r.unixState));
+        }
+        if (r.unixState != 0 && (r.peer != 0 || r.shutdown != 0 || !r.messages.empty())) {
+            return fail(what + ": a unix socket that is no pair with a peer, a shutdown state or a queue");
+        }
+        if ((r.unixState == 2 && r.unixName.empty()) || (r.unixState == 0 && !r.unixName.empty()) || (r.unixState != 2 && r.backlog != 0)) {
+            return fail(what + ": a unix socket's name or backlog does not fit its state");
+        }
+        if (!r.unixName.empty() && !r.unixName.starts_with("@")) {
+            CRYOPOD_PROPAGATE(checkPath(r.unixName, what + ": bound to", false));
+        }
+        if (r.unixName.size() > 107) {
+            return fail(what + ": a unix socket name longer than 107 bytes");
+        }
+    }
+    if (r.kind != FileObjectKind::InetSocket &&
+        (r.family != 0 || r.protocol != 0 || r.inetState != InetState::Unbound || !r.localAddress.empty() || r.localPort != 0 || !r.peerAddress.empty() ||
+         r.peerPort != 0 || (r.backlog != 0 && r.kind != FileObjectKind::UnixSocket) || r.socketOptions != 0)) {
+        return fail(what + ": inet socket fields set on an object that is no inet socket");
+    }
+    if (r.kind == FileObjectKind::InetSocket) {
+        CRYOPOD_PROPAGATE(checkInetSocket(r, what));
+    }
+    if (r.kind != FileObjectKind::Inotify && !r.watches.empty()) {
+        return fail(what + ": inotify watches on an object that is no inotify instance");
+    }
+    if (r.watches.size() > limits.maxVectorItems) {
+        return fail(std::format("{}: {} inotify watches, more than the limit", what, r.watches.size()));
+    }
+    int32_t previousWd = 0;
+    for (const InotifyWatch &w : r.watches) {
+        if (w.wd <= previousWd) {
+            return fail(std::format("{}: inotify watch {} out of order, repeated or below 1", what, w.wd));
+        }
+        previousWd = w.wd;
+        CRYOPOD_PROPAGATE(checkPath(w.path, std::format("{}: inotify watch {}", what, w.wd), false));
+        if (w.mask == 0) {
+            return fail(std::format("{}: inotify watch {} with an empty mask", what, w.wd));
+        }
     }
     if (r.kind == FileObjectKind::UnixSocket) {
         if (r.socketType != 1 && r.socketType != 2 && r.socketType != 5) {

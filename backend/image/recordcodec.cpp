@@ -367,6 +367,14 @@ void RecordCodec::encode(Encoder &e, const FilesRecord &r)
         e.i32(f.sharedPid);
         e.i32(f.sharedFd);
     }
+    e.count(r.locks.size());
+    for (const FileLock &l : r.locks) {
+        e.i32(l.fd);
+        e.u32(uint32_t(l.kind));
+        e.boolean(l.write);
+        e.u64(l.start);
+        e.u64(l.end);
+    }
 }
 
 void RecordCodec::decode(Decoder &d, FilesRecord &r)
@@ -393,6 +401,17 @@ void RecordCodec::decode(Decoder &d, FilesRecord &r)
         f.sharedPid = d.i32("fds.sharedPid");
         f.sharedFd = d.i32("fds.sharedFd");
         r.fds.push_back(std::move(f));
+    }
+    const uint32_t locks = d.count("locks", 4 + 4 + 1 + 8 + 8);
+    r.locks.reserve(locks);
+    for (uint32_t i = 0; i < locks && !d.failed(); ++i) {
+        FileLock l;
+        l.fd = d.i32("locks.fd");
+        l.kind = FileLockKind(d.u32("locks.kind"));
+        l.write = d.boolean("locks.write");
+        l.start = d.u64("locks.start");
+        l.end = d.u64("locks.end");
+        r.locks.push_back(l);
     }
 }
 
@@ -428,6 +447,25 @@ void RecordCodec::encode(Encoder &e, const FileObjectRecord &r)
     e.count(r.messages.size());
     for (const std::vector<uint8_t> &m : r.messages) {
         e.bytes(m);
+    }
+    e.u32(r.family);
+    e.u32(r.protocol);
+    e.u32(uint32_t(r.inetState));
+    e.bytes(r.localAddress);
+    e.u32(r.localPort);
+    e.bytes(r.peerAddress);
+    e.u32(r.peerPort);
+    e.u32(r.backlog);
+    e.u32(r.socketOptions);
+    e.u32(r.unixState);
+    e.string(r.unixName);
+    e.count(r.watches.size());
+    for (const InotifyWatch &w : r.watches) {
+        e.i32(w.wd);
+        e.u32(w.mask);
+        e.string(w.path);
+        e.u64(w.dev);
+        e.u64(w.ino);
     }
 }
 
@@ -552,6 +590,28 @@ void RecordCodec::decode(Decoder &d, FileObjectRecord &r)
     r.messages.reserve(messages);
     for (uint32_t i = 0; i < messages && !d.failed(); ++i) {
         r.messages.push_back(d.bytes("messages", kMaxPipeDataBytes));
+    }
+    r.family = d.u32("family");
+    r.protocol = d.u32("protocol");
+    r.inetState = InetState(d.u32("inetState"));
+    r.localAddress = d.bytes("localAddress", 16);
+    r.localPort = d.u32("localPort");
+    r.peerAddress = d.bytes("peerAddress", 16);
+    r.peerPort = d.u32("peerPort");
+    r.backlog = d.u32("backlog");
+    r.socketOptions = d.u32("socketOptions");
+    r.unixState = d.u32("unixState");
+    r.unixName = d.string("unixName");
+    const uint32_t watches = d.count("watches", 4 + 4 + 4 + 8 + 8);
+    r.watches.reserve(watches);
+    for (uint32_t i = 0; i < watches && !d.failed(); ++i) {
+        InotifyWatch w;
+        w.wd = d.i32("watches.wd");
+        w.mask = d.u32("watches.mask");
+        w.path = d.string("watches.path");
+        w.dev = d.u64("watches.dev");
+        w.ino = d.u64("watches.ino");
+        r.watches.push_back(std::move(w));
     }
 }
 

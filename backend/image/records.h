@@ -19,7 +19,12 @@ namespace cryopod::image
 // ---- stream framing ---------------------------------------------------------
 
 inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
-inline constexpr uint32_t kFormatVersion = 5; // 3: one Thread record per thread (robust list), FileObject and Timers records, fd kinds for kernel file objects; 4: process trees (zombies, fds sharing an open file description of another process); 5: Task: childSubreaper; Terminal records and the Terminal fd kind (pseudo-terminal slaves)
+// 3: one Thread record per thread (robust list), FileObject and Timers
+// records, fd kinds for kernel file objects; 4: process trees (zombies, fds
+// sharing an open file description of another process); 5: Task:
+// childSubreaper; Terminal records and the Terminal fd kind (pseudo-terminal
+// slaves); TCP/UDP sockets, unix sockets that are no pair, inotify, file locks.
+inline constexpr uint32_t kFormatVersion = 5;
 
 enum class SectionType : uint32_t {
     ProcessTree = 1, // ProcessTreeRecord, exactly one, first after the header
@@ -272,6 +277,25 @@ enum class FdKind : uint32_t {
     // TerminalRecord (the same rdev). Restore opens the terminal the restore
     // chose for that record (a new pty, or the original one) by its path.
     Terminal = 10,
+    InetSocket = 11, // format 5: a TCP or UDP socket (IPv4 or IPv6) that is not a TCP connection
+    Inotify = 12, // format 5: an inotify instance
+};
+
+// Format 5: a file lock held through an fd, as /proc/PID/fdinfo shows it.
+enum class FileLockKind : uint32_t {
+    Flock = 1, // flock(2): belongs to the open file description
+    Posix = 2, // fcntl F_SETLK: belongs to the process
+    Ofd = 3, // fcntl F_OFD_SETLK: belongs to the open file description
+};
+
+struct FileLock {
+    int32_t fd = 0; // the fd it is held (and restored) through
+    FileLockKind kind = FileLockKind::Flock;
+    bool write = false; // exclusive (WRITE) or shared (READ)
+    uint64_t start = 0; // byte range; flock: 0
+    uint64_t end = UINT64_MAX; // inclusive; UINT64_MAX: to end of file ("EOF")
+
+    friend bool operator==(const FileLock &, const FileLock &) = default;
 };
 
 struct FdRecord {
@@ -308,6 +332,9 @@ struct FdRecord {
 struct FilesRecord {
     int32_t pid = 0;
     std::vector<FdRecord> fds; // sorted by fd
+    // Format 5: the locks the process holds, each through one of its fds
+    // (restore takes them again from the restored process itself).
+    std::vector<FileLock> locks;
 
     friend bool operator==(const FilesRecord &, const FilesRecord &) = default;
 };
@@ -333,7 +360,39 @@ enum class FileObjectKind : uint32_t {
     SignalFd = 5,
     Epoll = 6,
     UnixSocket = 7, // one socket of a connected pair (socketpair) inside the image
+    InetSocket = 8, // format 5: a TCP or UDP socket, unbound, bound, listening (TCP) or connected (UDP)
+    Inotify = 9, // format 5: an inotify instance with its watches
 };
+
+// Format 5: one watch of an inotify instance, as fdinfo shows it: its
+// watch descriptor, its mask (user-visible IN_* bits) and the watched
+// inode, found again by path on restore (dev and ino must still match).
+struct InotifyWatch {
+    int32_t wd = 0; // >= 1
+    uint32_t mask = 0;
+    std::string path; // absolute, at dump
+    uint64_t dev = 0; // st_dev (makedev encoding)
+    uint64_t ino = 0;
+
+    friend bool operator==(const InotifyWatch &, const InotifyWatch &) = default;
+};
+
+// Format 5: what an inet socket was doing (InetSocket objects).
+enum class InetState : uint32_t {
+    Unbound = 0, // made, never bound
+    Bound = 1, // bound to localAddress:localPort
+    Listening = 2, // TCP, bound and listening with `backlog`
+    Connected = 3, // UDP, bound and connected to peerAddress:peerPort
+};
+
+// InetSocket option bits (FileObjectRecord::socketOptions).
+inline constexpr uint32_t kSockReuseAddr = 1u << 0; // SO_REUSEADDR
+inline constexpr uint32_t kSockReusePort = 1u << 1; // SO_REUSEPORT
+inline constexpr uint32_t kSockV6Only = 1u << 2; // IPV6_V6ONLY
+inline constexpr uint32_t kSockNoDelay = 1u << 3; // TCP_NODELAY
+inline constexpr uint32_t kSockKeepAlive = 1u << 4; // SO_KEEPALIVE
+inline constexpr uint32_t kSockBroadcast = 1u << 5; // SO_BROADCAST
+inline constexpr uint32_t kSockOptionsKnown = (1u << 6) - 1;
 
 // One registration of an epoll set, as /proc/PID/fdinfo shows it: the fd
 // number it was added with (in the owner's fd table), its event mask
@@ -365,6 +424,10 @@ constexpr FileObjectKind fileObjectKindOf(FdKind kind)
         return FileObjectKind::Epoll;
     case FdKind::UnixSocket:
         return FileObjectKind::UnixSocket;
+    case FdKind::InetSocket:
+        return FileObjectKind::InetSocket;
+    case FdKind::Inotify:
+        return FileObjectKind::Inotify;
     default:
         return FileObjectKind::Pipe;
     }
@@ -406,7 +469,7 @@ struct FileObjectRecord {
     // Epoll
     std::vector<EpollTarget> targets; // in fdinfo order
 
-    // UnixSocket
+    // UnixSocket, InetSocket
     uint32_t socketType = 0; // SOCK_STREAM (1), SOCK_DGRAM (2), SOCK_SEQPACKET (5)
     uint64_t peer = 0; // id of the FileObjectRecord of the other socket of the pair; 0: it was closed
     uint32_t shutdown = 0; // the socket's own shutdown bits: receive 1, send 2
@@ -416,6 +479,26 @@ struct FileObjectRecord {
     // What waits in its receive queue, oldest first: one entry per datagram
     // or packet; for a stream socket the bytes, in pieces of any size.
     std::vector<std::vector<uint8_t>> messages;
+    // Format 5: a unix socket that is not one of a pair: 1 not connected
+    // (bound to `unixName` or not; no queue kept), 2 listening on `unixName`
+    // with `backlog`; 0: connected (one of a pair, as above).
+    uint32_t unixState = 0;
+    std::string unixName; // a path, or "@name" for an abstract name; "" unbound
+
+    // InetSocket (format 5; socketType, sndbuf, rcvbuf as above). Addresses
+    // are 4 (AF_INET) or 16 (AF_INET6) bytes in network order, ports host order.
+    uint32_t family = 0; // AF_INET (2), AF_INET6 (10)
+    uint32_t protocol = 0; // IPPROTO_TCP (6), IPPROTO_UDP (17)
+    InetState inetState = InetState::Unbound;
+    std::vector<uint8_t> localAddress; // Bound, Listening, Connected
+    uint32_t localPort = 0;
+    std::vector<uint8_t> peerAddress; // Connected
+    uint32_t peerPort = 0;
+    uint32_t backlog = 0; // Listening: the backlog listen() was given (as the kernel keeps it)
+    uint32_t socketOptions = 0; // kSock* bits
+
+    // Inotify (format 5): its watches, ascending wd
+    std::vector<InotifyWatch> watches;
 
     friend bool operator==(const FileObjectRecord &, const FileObjectRecord &) = default;
 };

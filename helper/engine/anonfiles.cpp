@@ -107,6 +107,9 @@ image::FdKind anonFileKind(const std::string &link)
     if (link == "anon_inode:[eventpoll]") {
         return image::FdKind::Epoll;
     }
+    if (link == "anon_inode:inotify") {
+        return image::FdKind::Inotify;
+    }
     return image::FdKind::Regular;
 }
 

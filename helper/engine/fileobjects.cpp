@@ -4,14 +4,19 @@
 
 #include "anonfiles.h"
 #include "epoll.h"
+#include "inetsockets.h"
+#include "inotify.h"
 #include "pipes.h"
 #include "procfs.h"
 #include "unixsockets.h"
 
 #include <algorithm>
+#include <climits>
 #include <fcntl.h>
 #include <set>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 namespace cryopod::engine
 {
@@ -34,6 +39,8 @@ bool isObjectKind(image::FdKind kind)
     case image::FdKind::SignalFd:
     case image::FdKind::Epoll:
     case image::FdKind::UnixSocket:
+    case image::FdKind::InetSocket:
+    case image::FdKind::Inotify:
         return true;
     default:
         return false;
@@ -126,11 +133,23 @@ Result<void> dumpFileObjects(pid_t pid, image::FilesRecord &files, std::vector<i
             fd.object = owner->second;
             continue;
         }
+        if (fd.kind == image::FdKind::InetSocket) {
+            auto object = dumpInetSocket(pid, fd, nextId);
+            if (!object) {
+                return std::unexpected(object.error().context(fdWhat));
+            }
+            byOwner.emplace(fd.fd, nextId);
+            fd.object = nextId++;
+            objects.push_back(std::move(*object));
+            continue;
+        }
         auto info = procfs::readFdInfo(pid, fd.fd);
         if (!info) {
             return std::unexpected(info.error().context(fdWhat));
         }
-        auto object = fd.kind == image::FdKind::Epoll ? dumpEpoll(pid, fd, *info, nextId) : dumpAnonFile(pid, fd, *info, nextId);
+        auto object = fd.kind == image::FdKind::Epoll ? dumpEpoll(pid, fd, *info, nextId)
+            : fd.kind == image::FdKind::Inotify       ? dumpInotify(pid, fd, *info, nextId)
+                                                      : dumpAnonFile(pid, fd, *info, nextId);
         if (!object) {
             return std::unexpected(object.error().context(fdWhat));
         }
@@ -195,6 +214,28 @@ Result<std::array<int32_t, 2>> ObjectFds::adoptPair(Injector &injector, RemoteSc
         out[i] = *fd;
     }
     return out;
+}
+
+Result<UniqueFd> takeTheirFd(pid_t pid, int32_t fd, const std::string &what)
+{
+    UniqueFd pidfd(int(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd) {
+        return sysError(what + ": pidfd_open " + std::to_string(pid));
+    }
+    UniqueFd theirs(int(::syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
+    if (!theirs) {
+        return sysError(what + ": pidfd_getfd of fd " + std::to_string(fd));
+    }
+    return theirs;
+}
+
+Result<void> setSocketBuffer(int sock, int option, uint32_t reported, const std::string &what)
+{
+    const int value = int(std::min<uint32_t>(reported / 2, INT32_MAX));
+    if (::setsockopt(sock, SOL_SOCKET, option, &value, sizeof value) != 0) {
+        return sysError(what + ": set its buffer size");
+    }
+    return {};
 }
 
 Result<void> setStatusFlags(Injector &injector, int32_t fd, uint32_t openFlags, const std::string &what)
@@ -284,6 +325,10 @@ Result<ObjectFds> createFileObjects(Injector &injector, RemoteScratch &scratch, 
         }
         switch (object.kind) {
         case image::FileObjectKind::UnixSocket: {
+            if (object.unixState != 0) { // listening or not connected
+                CRYOPOD_PROPAGATE(restoreUnixSocketAlone(injector, scratch, object, *owners.front(), fds));
+                break;
+            }
             if (object.peer == 0) { // its peer was closed
                 CRYOPOD_PROPAGATE(restoreUnixSocketPair(injector, scratch, object, nullptr, *owners.front(), nullptr, fds));
                 break;
@@ -305,6 +350,12 @@ Result<ObjectFds> createFileObjects(Injector &injector, RemoteScratch &scratch, 
             break;
         case image::FileObjectKind::Epoll:
             CRYOPOD_PROPAGATE(restoreEpoll(injector, object, *owners.front(), fds));
+            break;
+        case image::FileObjectKind::InetSocket:
+            CRYOPOD_PROPAGATE(restoreInetSocket(injector, scratch, object, *owners.front(), fds));
+            break;
+        case image::FileObjectKind::Inotify:
+            CRYOPOD_PROPAGATE(restoreInotify(injector, scratch, object, *owners.front(), fds));
             break;
         default:
             CRYOPOD_PROPAGATE(restoreAnonFile(injector, scratch, object, *owners.front(), fds));

@@ -14,6 +14,7 @@
 #include "result.h"
 
 #include "ptrace_inject.h"
+#include "uniquefd.h"
 
 #include <array>
 #include <cstdint>
@@ -58,6 +59,16 @@ struct ObjectFds {
     Result<std::array<int32_t, 2>> adoptPair(Injector &injector, RemoteScratch &scratch, const std::function<Result<uint64_t>(uint64_t pairAddress)> &call,
                                              const std::string &what);
 };
+
+// A dup of fd `fd` of process `pid` (pidfd_getfd: the same open file), so
+// that the engine can read or set what a socket holds from its own side.
+Result<UniqueFd> takeTheirFd(pid_t pid, int32_t fd, const std::string &what);
+
+// SO_SNDBUF or SO_RCVBUF (`option`) of `sock` back to what getsockopt
+// `reported` (twice what was set), without the *BUFFORCE options: an image
+// must not get more than net.core.[wr]mem_max through the restorer's
+// privileges (a queue that then does not fit makes the restore fail).
+Result<void> setSocketBuffer(int sock, int option, uint32_t reported, const std::string &what);
 
 // Sets the status flags of the description at `fd` that F_SETFL can set
 // (O_APPEND, O_NONBLOCK, O_ASYNC, O_DIRECT, O_NOATIME) to those of `openFlags`.

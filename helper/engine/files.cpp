@@ -4,12 +4,15 @@
 
 #include "anonfiles.h"
 #include "epoll.h"
+#include "filelocks.h"
 #include "fileobjects.h"
+#include "inetsockets.h"
+#include "inotify.h"
 #include "pipes.h"
 #include "procfs.h"
 #include "tty.h"
-#include "unixsockets.h"
 #include "uniquefd.h"
+#include "unixsockets.h"
 
 #include <arpa/inet.h>
 #include <algorithm>
@@ -78,52 +81,6 @@ bool isUnlinked(const FdFacts &f)
     return f.st.st_nlink == 0 || f.link.ends_with(kDeletedSuffix);
 }
 
-std::vector<std::string_view> words(std::string_view s)
-{
-    std::vector<std::string_view> out;
-    size_t i = 0;
-    while (i < s.size()) {
-        while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) {
-            ++i;
-        }
-        const size_t start = i;
-        while (i < s.size() && s[i] != ' ' && s[i] != '\t') {
-            ++i;
-        }
-        if (i > start) {
-            out.push_back(s.substr(start, i - start));
-        }
-    }
-    return out;
-}
-
-// The line of a /proc/PID/net/* table whose column `inodeColumn` is `inode`.
-std::optional<std::vector<std::string>> findSocketLine(pid_t pid, const char *table, size_t inodeColumn, uint64_t inode)
-{
-    auto text = procfs::readFile(procfs::path(pid, std::string("net/") + table));
-    if (!text) {
-        return std::nullopt;
-    }
-    std::string_view rest = *text;
-    bool header = true;
-    while (!rest.empty()) {
-        const size_t nl = rest.find('\n');
-        const std::string_view line = rest.substr(0, nl);
-        rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-        if (header) {
-            header = false;
-            continue;
-        }
-        const auto w = words(line);
-        uint64_t value = 0;
-        if (w.size() > inodeColumn && std::from_chars(w[inodeColumn].data(), w[inodeColumn].data() + w[inodeColumn].size(), value).ec == std::errc()
-            && value == inode) {
-            return std::vector<std::string>(w.begin(), w.end());
-        }
-    }
-    return std::nullopt;
-}
-
 // "7F000001:1F90" style (IPv4 as a host-order word, IPv6 as four) -> "127.0.0.1:8080".
 std::string inetAddress(std::string_view hex, bool v6)
 {
@@ -159,7 +116,7 @@ std::string inetAddress(std::string_view hex, bool v6)
 // "TCP socket connected to 127.0.0.1:80", ...
 std::string describeSocket(pid_t pid, uint64_t inode)
 {
-    if (auto u = findSocketLine(pid, "unix", 6, inode)) {
+    if (auto u = procfs::findSocketLine(pid, "unix", 6, inode)) {
         const auto &w = *u;
         const std::string type = w.size() > 4 ? (w[4] == "0001" ? "stream" : w[4] == "0002" ? "datagram" : w[4] == "0005" ? "seqpacket" : "") : "";
         const std::string path = w.size() > 7 ? w[7] : "";
@@ -171,7 +128,7 @@ std::string describeSocket(pid_t pid, uint64_t inode)
         }
         if (connected) {
             if (const auto info = unixSocketInfo(uint32_t(inode)); info && info->peer != 0) {
-                if (auto p = findSocketLine(pid, "unix", 6, info->peer); p && p->size() > 7) {
+                if (auto p = procfs::findSocketLine(pid, "unix", 6, info->peer); p && p->size() > 7) {
                     return s + " connected to " + (*p)[7];
                 }
                 return s + " connected to an unnamed peer (socket:[" + std::to_string(info->peer) + "])";
@@ -182,7 +139,7 @@ std::string describeSocket(pid_t pid, uint64_t inode)
     }
     const std::pair<const char *, const char *> inetTables[] = {{"tcp", "TCP"}, {"tcp6", "TCP"}, {"udp", "UDP"}, {"udp6", "UDP"}, {"raw", "raw IP"}, {"raw6", "raw IP"}};
     for (const auto &[table, name] : inetTables) {
-        if (auto t = findSocketLine(pid, table, 9, inode)) {
+        if (auto t = procfs::findSocketLine(pid, table, 9, inode)) {
             const auto &w = *t;
             const bool v6 = std::string_view(table).ends_with("6");
             const std::string local = w.size() > 1 ? inetAddress(w[1], v6) : "?";
@@ -198,10 +155,10 @@ std::string describeSocket(pid_t pid, uint64_t inode)
             return s + " bound to " + local;
         }
     }
-    if (findSocketLine(pid, "netlink", 9, inode)) {
+    if (procfs::findSocketLine(pid, "netlink", 9, inode)) {
         return "netlink socket";
     }
-    if (findSocketLine(pid, "packet", 8, inode)) {
+    if (procfs::findSocketLine(pid, "packet", 8, inode)) {
         return "packet socket";
     }
     return "socket";
@@ -363,10 +320,25 @@ FdReport classify(pid_t pid, const FdFacts &f, const FdContext &context)
         if (const std::string why = unixSocketRefusal(fdName, uint64_t(f.st.st_ino), context.sockets); !why.empty()) {
             return refuse(why);
         }
+        if (std::string caveat = unixSocketCaveat(fdName, uint64_t(f.st.st_ino)); !caveat.empty()) {
+            report.verdict = Verdict::Caveat;
+            report.reason = std::move(caveat);
+        }
         return report;
     }
+    if (type == S_IFSOCK) {
+        if (const auto inet = checkInetSocket(pid, f.fd, uint64_t(f.st.st_ino), fdName)) {
+            if (const auto outside = holders.find({uint64_t(f.st.st_dev), uint64_t(f.st.st_ino)}); outside != holders.end()) {
+                return refuse(pipeRefusal(fdName, f.link, false, 0, outside->second));
+            }
+            report.verdict = inet->verdict;
+            report.reason = inet->reason;
+            return report;
+        }
+    }
     if (type == S_IFSOCK || f.link.starts_with("socket:")) {
-        return refuse(fdName + " is a " + describeSocket(pid, f.st.st_ino) + " (" + f.link + "): sockets are not supported by engine v1");
+        return refuse(fdName + " is a " + describeSocket(pid, f.st.st_ino) + " (" + f.link +
+                      "): not supported (the engine restores TCP and UDP sockets that are not TCP connections, and unix socket pairs inside the checkpoint)");
     }
     if (type == S_IFIFO) {
         const bool fifo = !f.link.starts_with("pipe:");
@@ -393,6 +365,17 @@ FdReport classify(pid_t pid, const FdFacts &f, const FdContext &context)
                 return refuse(why);
             }
             return report;
+        case image::FdKind::Inotify: {
+            std::string caveat;
+            if (const std::string why = inotifyRefusal(pid, f.fd, f.info, fdName, &caveat); !why.empty()) {
+                return refuse(why);
+            }
+            if (!caveat.empty()) {
+                report.verdict = Verdict::Caveat;
+                report.reason = caveat;
+            }
+            return report;
+        }
         default:
             return refuse(fdName + " is " + describeAnonInode(f.link) + " (" + f.link + "): not supported by engine v2");
         }
@@ -409,10 +392,8 @@ FdReport classify(pid_t pid, const FdFacts &f, const FdContext &context)
                           + ") outside the checkpoint (one file offset): restored apart they would no longer share it; checkpoint a tree that holds both");
         }
     }
-    for (const std::string &line : f.info.extraLines) {
-        if (line.starts_with("lock:")) {
-            return refuse(fdName + " (" + f.link + ") holds a file lock: locks are not supported by engine v1");
-        }
+    if (const std::string why = fileLockRefusal(fdName + " (" + f.link + ")", f.info.extraLines); !why.empty()) {
+        return refuse(why);
     }
     if (type == S_IFCHR) {
         if (isTerminal(f.st.st_rdev)) {
@@ -705,7 +686,8 @@ Result<FilesDump> dumpFiles(pid_t pid, const TreeScope *scope)
         if (type == S_IFIFO) {
             record.kind = facts->link.starts_with("pipe:") ? image::FdKind::Pipe : image::FdKind::Fifo;
         } else if (type == S_IFSOCK) {
-            record.kind = image::FdKind::UnixSocket; // classify() let only those through
+            // classify() let only those through
+            record.kind = checkInetSocket(pid, fd, uint64_t(facts->st.st_ino), fdName) ? image::FdKind::InetSocket : image::FdKind::UnixSocket;
         } else if (!facts->link.starts_with("/")) {
             record.kind = anonFileKind(facts->link);
         } else if (type == S_IFCHR && isPtySlave(facts->st.st_rdev)) {
@@ -733,6 +715,13 @@ Result<FilesDump> dumpFiles(pid_t pid, const TreeScope *scope)
             fileData.data = std::move(*data);
             dump.data.push_back(std::move(fileData));
         }
+        if (record.kind == image::FdKind::Regular || record.kind == image::FdKind::Directory) {
+            auto locks = dumpFileLocks(fd, facts->info.extraLines);
+            if (!locks) {
+                return std::unexpected(locks.error().context(what));
+            }
+            dump.files.locks.insert(dump.files.locks.end(), locks->begin(), locks->end());
+        }
         dump.files.fds.push_back(std::move(record));
     }
     CRYOPOD_PROPAGATE(findSharedOpenFiles(pid, dump));
@@ -752,7 +741,7 @@ Result<void> validateFilesForRestore(const image::FilesRecord &files)
             return fail(what + ": fds not unique and in order", EINVAL);
         }
         previous = fd.fd;
-        if (uint32_t(fd.kind) > uint32_t(image::FdKind::Terminal)) {
+        if (uint32_t(fd.kind) > uint32_t(image::FdKind::Inotify)) {
             return fail(what + ": unknown fd kind " + std::to_string(uint32_t(fd.kind)), EINVAL);
         }
         const bool byPath = fd.kind == image::FdKind::Regular || fd.kind == image::FdKind::Directory || fd.kind == image::FdKind::CharDevice

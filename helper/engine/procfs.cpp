@@ -37,25 +37,6 @@ bool parseNumber(std::string_view s, T &out, int base = 10)
     return ec == std::errc() && ptr == s.data() + s.size();
 }
 
-// Splits on blanks, skipping empty fields.
-std::vector<std::string_view> words(std::string_view s)
-{
-    std::vector<std::string_view> out;
-    size_t i = 0;
-    while (i < s.size()) {
-        while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) {
-            ++i;
-        }
-        const size_t start = i;
-        while (i < s.size() && s[i] != ' ' && s[i] != '\t') {
-            ++i;
-        }
-        if (i > start) {
-            out.push_back(s.substr(start, i - start));
-        }
-    }
-    return out;
-}
 
 // Parses "start-end perms offset major:minor inode   path" into m.
 bool parseMapsLine(std::string_view line, Mapping &m)
@@ -550,5 +531,67 @@ Result<uint32_t> readPersonality(pid_t pid)
 }
 
 // ---- restore
+
+std::vector<std::string_view> words(std::string_view s)
+{
+    std::vector<std::string_view> out;
+    size_t i = 0;
+    while (i < s.size()) {
+        while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) {
+            ++i;
+        }
+        const size_t start = i;
+        while (i < s.size() && s[i] != ' ' && s[i] != '\t') {
+            ++i;
+        }
+        if (i > start) {
+            out.push_back(s.substr(start, i - start));
+        }
+    }
+    return out;
+}
+
+std::optional<std::vector<std::string>> findSocketLine(pid_t pid, const char *table, size_t inodeColumn, uint64_t inode)
+{
+    auto text = readFile(path(pid, std::string("net/") + table));
+    if (!text) {
+        return std::nullopt;
+    }
+    std::string_view rest = *text;
+    bool header = true;
+    while (!rest.empty()) {
+        const size_t nl = rest.find('\n');
+        const std::string_view line = rest.substr(0, nl);
+        rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+        if (header) {
+            header = false;
+            continue;
+        }
+        const auto w = words(line);
+        uint64_t value = 0;
+        if (w.size() > inodeColumn && parseNumber(w[inodeColumn], value) && value == inode) {
+            return std::vector<std::string>(w.begin(), w.end());
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::vector<std::string>> findSocketLineByPath(const std::string &socketPath)
+{
+    auto text = readFile("/proc/self/net/unix");
+    if (!text) {
+        return std::nullopt;
+    }
+    std::string_view rest = *text;
+    while (!rest.empty()) {
+        const size_t nl = rest.find('\n');
+        const auto w = words(rest.substr(0, nl));
+        rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+        if (w.size() > 7 && w[7] == socketPath) {
+            return std::vector<std::string>(w.begin(), w.end());
+        }
+    }
+    return std::nullopt;
+}
 
 } // namespace cryopod::engine::procfs

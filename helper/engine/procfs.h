@@ -90,6 +90,16 @@ struct FdInfo {
 };
 Result<FdInfo> readFdInfo(pid_t pid, int fd);
 
+// Splits on blanks (spaces, tabs), skipping empty fields.
+std::vector<std::string_view> words(std::string_view s);
+
+// The line (split into words) of /proc/PID/net/TABLE ("tcp", "unix", ...)
+// whose column `inodeColumn` is `inode`; nullopt when there is none.
+std::optional<std::vector<std::string>> findSocketLine(pid_t pid, const char *table, size_t inodeColumn, uint64_t inode);
+
+// The line of /proc/self/net/unix of a socket bound to `path`, if any.
+std::optional<std::vector<std::string>> findSocketLineByPath(const std::string &path);
+
 // /proc/PID/auxv as (type, value) pairs, ending with AT_NULL.
 Result<std::vector<uint64_t>> readAuxv(pid_t pid);
 

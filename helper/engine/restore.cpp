@@ -34,6 +34,7 @@
 #include "restore.h"
 
 #include "creds.h"
+#include "filelocks.h"
 #include "fileobjects.h"
 #include "files.h"
 #include "mem.h"
@@ -942,6 +943,16 @@ Result<void> restoreFileTable(ProcessRestore &p, RestoreContext &ctx)
     for (const auto &[fd, file] : p.unlinkedFiles) {
         copies.emplace(fd, file.path());
     }
+    // The process binds its sockets before it gets its credentials back: a
+    // port below 1024 only for an image that had the right to bind one.
+    constexpr uint64_t kCapNetBindService = uint64_t(1) << 10;
+    for (const image::FileObjectRecord &o : p.fileObjects) {
+        if (o.kind == image::FileObjectKind::InetSocket && o.localPort != 0 && o.localPort < 1024 && !(p.creds.capEffective & kCapNetBindService)) {
+            return fail("restore socket object " + std::to_string(o.id) + " of " + std::to_string(p.entry.pid) + ": port " + std::to_string(o.localPort) +
+                            " is below 1024 and the image's credentials lack CAP_NET_BIND_SERVICE",
+                        EPERM);
+        }
+    }
     auto objectFds = createFileObjects(inj, p.scratch, p.ownerView, p.fileObjects);
     if (!objectFds) {
         return std::unexpected(objectFds.error());
@@ -986,6 +997,7 @@ Result<void> restoreFileTable(ProcessRestore &p, RestoreContext &ctx)
         p.objectFds->byFd[fd.fd] = *taken;
     }
     CRYOPOD_PROPAGATE(restoreFiles(inj, p.scratch, p.files, copies, p.objectFds->byFd));
+    CRYOPOD_PROPAGATE(restoreFileLocks(inj, p.scratch, p.files));
     p.unlinkedFiles.clear(); // opened: the names go, as they were gone before
     return {};
 }

@@ -2,6 +2,8 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 #include "tty.h"
 
+#include "fileobjects.h"
+
 #include "creds.h"
 #include "unixsockets.h"
 
@@ -225,7 +227,7 @@ std::string terminalFdRefusal(const std::string &fdName, const std::string &link
 
 std::string terminalFdCaveat(pid_t pid, int fd, const std::string &fdName, const std::string &link)
 {
-    auto theirs = theirFd(pid, fd, fdName);
+    auto theirs = takeTheirFd(pid, fd, fdName);
     if (!theirs) {
         return {};
     }
@@ -353,7 +355,7 @@ Result<std::vector<image::TerminalRecord>> dumpTerminals(const image::ProcessTre
         const std::string what = "terminal " + record.path;
         UniqueFd fd;
         if (const auto it = firstFd.find(rdev); it != firstFd.end()) {
-            auto theirs = theirFd(it->second.first, it->second.second, what);
+            auto theirs = takeTheirFd(it->second.first, it->second.second, what);
             if (!theirs) {
                 return std::unexpected(theirs.error());
             }

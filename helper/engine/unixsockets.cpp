@@ -2,43 +2,35 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 #include "unixsockets.h"
 
+#include "procfs.h"
 #include "uniquefd.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstddef>
 #include <cstring>
+#include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <linux/sockios.h>
 #include <linux/unix_diag.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <vector>
 
 namespace cryopod::engine
 {
 
-// A dup of fd `fd` of process `pid` (pidfd_getfd: the same open file).
-Result<UniqueFd> theirFd(pid_t pid, int32_t fd, const std::string &what)
-{
-    UniqueFd pidfd(int(::syscall(SYS_pidfd_open, pid, 0)));
-    if (!pidfd) {
-        return sysError(what + ": pidfd_open " + std::to_string(pid));
-    }
-    UniqueFd theirs(int(::syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
-    if (!theirs) {
-        return sysError(what + ": pidfd_getfd of fd " + std::to_string(fd));
-    }
-    return theirs;
-}
-
 namespace
 {
 
 constexpr uint32_t kTcpEstablished = 1;
+constexpr uint32_t kTcpListen = 10;
 constexpr size_t kMaxMessage = 4u << 20; // a datagram or packet larger than this is refused
 
 const char *typeName(uint32_t type)
@@ -162,20 +154,6 @@ Result<void> sendAll(int sock, const std::vector<std::vector<uint8_t>> &messages
     return {};
 }
 
-// Without the *BUFFORCE options: an image must not get more than
-// net.core.[wr]mem_max through the restorer's privileges (a size set beyond
-// that by a privileged process comes back smaller; a queue that then does not
-// fit makes the restore fail, saying so).
-Result<void> setBuffer(int sock, int option, uint32_t reported, const std::string &what)
-{
-    // getsockopt reports twice what was set (the kernel's bookkeeping).
-    const int value = int(std::min<uint32_t>(reported / 2, INT32_MAX));
-    if (::setsockopt(sock, SOL_SOCKET, option, &value, sizeof value) != 0) {
-        return sysError(what + ": set its buffer size");
-    }
-    return {};
-}
-
 } // namespace
 
 std::optional<UnixSocketInfo> unixSocketInfo(uint32_t inode)
@@ -194,7 +172,7 @@ std::optional<UnixSocketInfo> unixSocketInfo(uint32_t inode)
     request.req.sdiag_family = AF_UNIX;
     request.req.udiag_states = ~0u;
     request.req.udiag_ino = inode;
-    request.req.udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_NAME;
+    request.req.udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_NAME | UDIAG_SHOW_RQLEN;
     request.req.udiag_cookie[0] = request.req.udiag_cookie[1] = ~0u;
     if (::send(sock.get(), &request, sizeof request, 0) != ssize_t(sizeof request)) {
         return std::nullopt;
@@ -227,6 +205,16 @@ std::optional<UnixSocketInfo> unixSocketInfo(uint32_t inode)
             info.name.assign(payload, payloadLen);
             if (!info.name.empty() && info.name[0] == '\0') {
                 info.name[0] = '@';
+            } else if (const size_t nul = info.name.find('\0'); nul != std::string::npos) {
+                info.name.resize(nul); // a path: up to its terminating NUL
+            }
+            break;
+        case UNIX_DIAG_RQLEN:
+            if (payloadLen >= sizeof(unix_diag_rqlen)) {
+                unix_diag_rqlen rq {};
+                std::memcpy(&rq, payload, sizeof rq);
+                info.rqueue = rq.udiag_rqueue;
+                info.wqueue = rq.udiag_wqueue;
             }
             break;
         case UNIX_DIAG_SHUTDOWN:
@@ -256,16 +244,55 @@ std::string unixSocketRefusal(const std::string &fdName, uint64_t inode, const s
     if (info->type != SOCK_STREAM && info->type != SOCK_DGRAM && info->type != SOCK_SEQPACKET) {
         return what + ": only stream, datagram and seqpacket sockets are supported";
     }
-    if (!info->name.empty()) {
-        return what + " bound to " + info->name + ": named unix sockets are not supported yet";
+    const bool relative = !info->name.empty() && info->name[0] != '/' && info->name[0] != '@';
+    if (info->name.find('\0') != std::string::npos) {
+        return what + " bound to an abstract name with a NUL byte inside: not supported";
+    }
+    if (info->state == kTcpListen) {
+        if (info->name.empty() || relative) {
+            return what + " listening on " + (info->name.empty() ? std::string("no name") : "the relative path " + info->name) +
+                ": only listening sockets with an absolute path or an abstract name are supported";
+        }
+        if (info->rqueue != 0) {
+            return what + " listening on " + info->name + " with " + std::to_string(info->rqueue) +
+                " connection(s) waiting to be accepted: they cannot be restored; try again once the program has accepted them";
+        }
+        return {};
     }
     if (info->state != kTcpEstablished) {
-        return what + " that is not connected: not supported yet";
+        if (relative) {
+            return what + " bound to the relative path " + info->name + ": not supported";
+        }
+        if (info->rqueue != 0) {
+            return what + (info->name.empty() ? std::string() : " bound to " + info->name) + " that is not connected, with " + std::to_string(info->rqueue) +
+                " bytes waiting: they cannot be restored with their senders";
+        }
+        return {};
+    }
+    if (info->peer == 0 && info->type != SOCK_DGRAM && info->shutdown != 3) {
+        // A closed peer shuts this one down both ways; a peer with no inode
+        // is a connection still waiting in a listening socket's queue.
+        return what + " connected to a listening socket that has not accepted the connection yet: it cannot be restored; try again once it has";
     }
     if (info->peer != 0 && !processSockets.contains(info->peer)) {
         return what + " connected to socket:[" + std::to_string(info->peer) + "] outside the checkpoint: a connection leaving the checkpoint cannot be restored";
     }
     return {};
+}
+
+std::string unixSocketCaveat(const std::string &fdName, uint64_t inode)
+{
+    const auto info = unixSocketInfo(uint32_t(inode));
+    if (!info || info->state != kTcpEstablished) {
+        return {};
+    }
+    const auto peer = info->peer != 0 ? unixSocketInfo(info->peer) : std::nullopt;
+    const std::string name = !info->name.empty() ? info->name : peer ? peer->name : std::string();
+    if (name.empty()) {
+        return {};
+    }
+    return fdName + " is a unix " + typeName(info->type) + " socket connected through the name " + name +
+        ": restored connected, as a pair without names (getsockname and getpeername no longer show " + name + ")";
 }
 
 Result<image::FileObjectRecord> dumpUnixSocket(pid_t pid, const image::FdRecord &fd, uint64_t id, uint64_t peerId)
@@ -280,9 +307,16 @@ Result<image::FileObjectRecord> dumpUnixSocket(pid_t pid, const image::FdRecord 
     record.kind = image::FileObjectKind::UnixSocket;
     record.ownerPid = pid;
     record.socketType = info->type;
-    record.peer = peerId;
-    record.shutdown = info->shutdown & 3u;
-    auto sock = theirFd(pid, fd.fd, what);
+    const bool pair = info->state == kTcpEstablished;
+    if (!pair) {
+        record.unixState = info->state == kTcpListen ? 2 : 1;
+        record.unixName = info->name;
+        record.backlog = info->state == kTcpListen ? info->wqueue : 0;
+    } else {
+        record.peer = peerId;
+        record.shutdown = info->shutdown & 3u;
+    }
+    auto sock = takeTheirFd(pid, fd.fd, what);
     if (!sock) {
         return std::unexpected(sock.error());
     }
@@ -302,6 +336,9 @@ Result<image::FileObjectRecord> dumpUnixSocket(pid_t pid, const image::FdRecord 
         return sysError(what + ": SO_PASSCRED");
     }
     record.passcred = value != 0;
+    if (!pair) {
+        return record;
+    }
     auto messages = peekQueue(sock->get(), info->type, info->shutdown & 1, what);
     if (!messages) {
         return std::unexpected(messages.error());
@@ -335,11 +372,11 @@ Result<void> restoreUnixSocketPair(Injector &injector, RemoteScratch &scratch, c
     }
     const int32_t fdA = (*ends)[0];
     const int32_t fdB = (*ends)[1];
-    auto sockA = theirFd(pid, fdA, what);
+    auto sockA = takeTheirFd(pid, fdA, what);
     if (!sockA) {
         return std::unexpected(sockA.error());
     }
-    auto sockB = theirFd(pid, fdB, what);
+    auto sockB = takeTheirFd(pid, fdB, what);
     if (!sockB) {
         return std::unexpected(sockB.error());
     }
@@ -347,8 +384,8 @@ Result<void> restoreUnixSocketPair(Injector &injector, RemoteScratch &scratch, c
     // from A; then SO_PASSCRED and the shutdown state, which would stop the
     // refill.
     for (const auto &[sock, object] : {std::pair{sockA->get(), &a}, std::pair{sockB->get(), &b}}) {
-        CRYOPOD_PROPAGATE(setBuffer(sock, SO_SNDBUF, object->sndbuf, what));
-        CRYOPOD_PROPAGATE(setBuffer(sock, SO_RCVBUF, object->rcvbuf, what));
+        CRYOPOD_PROPAGATE(setSocketBuffer(sock, SO_SNDBUF, object->sndbuf, what));
+        CRYOPOD_PROPAGATE(setSocketBuffer(sock, SO_RCVBUF, object->rcvbuf, what));
     }
     CRYOPOD_PROPAGATE(sendAll(sockB->get(), a.messages, a.socketType, what + " (queue of fd " + std::to_string(ownerA.fd) + ")"));
     CRYOPOD_PROPAGATE(sendAll(sockA->get(), b.messages, b.socketType, what + " (queue of its peer)"));
@@ -370,6 +407,83 @@ Result<void> restoreUnixSocketPair(Injector &injector, RemoteScratch &scratch, c
         CRYOPOD_PROPAGATE(setStatusFlags(injector, fdB, ownerB->openFlags, what));
         fds.byFd[ownerB->fd] = fdB;
     }
+    return {};
+}
+
+Result<void> restoreUnixSocketAlone(Injector &injector, RemoteScratch &scratch, const image::FileObjectRecord &object, const image::FdRecord &owner,
+                                    ObjectFds &fds)
+{
+    const std::string what = "restore unix " + std::string(typeName(object.socketType)) + " socket at fd " + std::to_string(owner.fd) +
+        (object.unixName.empty() ? std::string() : " (" + object.unixName + ")");
+    auto made = injector.call(what + ": socket", SYS_socket, AF_UNIX, object.socketType | SOCK_CLOEXEC, 0);
+    if (!made) {
+        return std::unexpected(made.error());
+    }
+    auto fd = fds.adopt(injector, int32_t(*made), what);
+    if (!fd) {
+        return std::unexpected(fd.error());
+    }
+    auto sock = takeTheirFd(injector.tracee().tid(), *fd, what);
+    if (!sock) {
+        return std::unexpected(sock.error());
+    }
+    CRYOPOD_PROPAGATE(setSocketBuffer(sock->get(), SO_SNDBUF, object.sndbuf, what));
+    CRYOPOD_PROPAGATE(setSocketBuffer(sock->get(), SO_RCVBUF, object.rcvbuf, what));
+    const int passcred = object.passcred ? 1 : 0;
+    if (::setsockopt(sock->get(), SOL_SOCKET, SO_PASSCRED, &passcred, sizeof passcred) != 0) {
+        return sysError(what + ": SO_PASSCRED");
+    }
+    if (!object.unixName.empty()) {
+        const bool abstract = object.unixName[0] == '@';
+        if (!abstract) {
+            // The original's socket file stays behind it: gone unless some
+            // socket (the original still running?) is bound to it.
+            if (procfs::findSocketLineByPath(object.unixName)) {
+                return fail(what + ": a socket is bound to " + object.unixName +
+                                " already (the original still running? a --leave-running checkpoint leaves it running: stop it before restoring)",
+                            EADDRINUSE);
+            }
+            // Removed by the process itself: with its (the caller's) rights.
+            struct stat st {};
+            if (::lstat(object.unixName.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+                const size_t mark = scratch.used();
+                auto at = scratch.putString(object.unixName);
+                if (!at) {
+                    return std::unexpected(at.error().context(what));
+                }
+                auto removed = injector.call(what + ": remove the stale socket file", SYS_unlinkat, uint64_t(int64_t(AT_FDCWD)), *at, 0);
+                scratch.reset(mark);
+                if (!removed) {
+                    return std::unexpected(removed.error());
+                }
+            }
+        }
+        sockaddr_un sun {};
+        sun.sun_family = AF_UNIX;
+        std::memcpy(sun.sun_path, object.unixName.data(), std::min(object.unixName.size(), sizeof sun.sun_path - 1));
+        if (abstract) {
+            sun.sun_path[0] = '\0';
+        }
+        const socklen_t len = socklen_t(offsetof(sockaddr_un, sun_path) + object.unixName.size() + (abstract ? 0 : 1));
+        const size_t mark = scratch.used();
+        auto at = scratch.put(std::span(reinterpret_cast<const uint8_t *>(&sun), len));
+        if (!at) {
+            return std::unexpected(at.error().context(what));
+        }
+        auto bound = injector.call(what + ": bind", SYS_bind, uint64_t(*fd), *at, len);
+        scratch.reset(mark);
+        if (!bound) {
+            return std::unexpected(bound.error());
+        }
+    }
+    if (object.unixState == 2) {
+        auto listened = injector.call(what + ": listen", SYS_listen, uint64_t(*fd), object.backlog);
+        if (!listened) {
+            return std::unexpected(listened.error());
+        }
+    }
+    CRYOPOD_PROPAGATE(setStatusFlags(injector, *fd, owner.openFlags, what));
+    fds.byFd[owner.fd] = *fd;
     return {};
 }
 

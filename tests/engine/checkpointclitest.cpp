@@ -200,7 +200,7 @@ private Q_SLOTS:
         const QJsonObject process = root[QStringLiteral("processes")].toArray().first().toObject();
         QCOMPARE(process[QStringLiteral("comm")].toString(), QStringLiteral("dumptarget"));
         const QJsonArray fds = process[QStringLiteral("fds")].toArray();
-        QCOMPARE(fds.size(), 7);
+        QCOMPARE(fds.size(), 8);
         QCOMPARE(fds[3].toObject()[QStringLiteral("verdict")].toString(), QStringLiteral("refused"));
         QVERIFY(fds[3].toObject()[QStringLiteral("reason")].toString().startsWith(QStringLiteral("fd 3 is a TCP socket")));
         QCOMPARE(fds[4].toObject()[QStringLiteral("verdict")].toString(), QStringLiteral("ok")); // a socket pair inside the process

@@ -396,12 +396,21 @@ private Q_SLOTS:
         QVERIFY(report);
         QCOMPARE(report->verdict, Verdict::Refused);
         const auto &fds = report->processes.front().fds;
-        QCOMPARE(fds.size(), size_t(7));
+        QCOMPARE(fds.size(), size_t(8));
         auto reasonOf = [&fds](int fd) {
             return fds[size_t(fd)].reason;
         };
         const std::string port = std::to_string(t.ready["port"]);
-        QVERIFY2(reasonOf(3).starts_with("fd 3 is a TCP socket listening on 127.0.0.1:" + port + " (socket:["), reasonOf(3).c_str());
+        // A listener is restored (format 5), but not with a connection waiting...
+        QCOMPARE(fds[3].verdict, Verdict::Refused);
+        QVERIFY2(reasonOf(3).starts_with("fd 3 is a TCP socket listening on 127.0.0.1:" + port +
+                                         " with 1 connection(s) waiting to be accepted: they cannot be restored"),
+                 reasonOf(3).c_str());
+        // ... and a TCP connection is not restored at all.
+        QCOMPARE(fds[7].verdict, Verdict::Refused);
+        QVERIFY2(reasonOf(7).starts_with("fd 7 is a TCP connection from 127.0.0.1:") &&
+                     reasonOf(7).find("to 127.0.0.1:" + port + ": established TCP connections cannot be restored (that needs TCP_REPAIR") != std::string::npos,
+                 reasonOf(7).c_str());
         // A socket pair inside the process is restored (engine v2)...
         QCOMPARE(fds[4].verdict, Verdict::Ok);
         QCOMPARE(fds[5].verdict, Verdict::Ok);
@@ -475,6 +484,42 @@ private Q_SLOTS:
         ::close(detached);
         ::close(pidfd);
         QVERIFY(runsOn(t, false));
+    }
+
+    // Format 5's sockets, watches and locks: what is restored with a caveat
+    // and what is refused, each named.
+    void reportNamesNetworkCaveats()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("netcaveats"), {"netcaveats"}));
+        auto report = analyze(t.pid);
+        const std::string dir = "/tmp/dumptarget-" + std::to_string(t.pid);
+        QVERIFY(report);
+        QCOMPARE(report->verdict, Verdict::Refused);
+        const auto &fds = report->processes.front().fds;
+        QCOMPARE(fds.size(), size_t(8));
+        const std::string port = std::to_string(t.ready["port"]);
+        QCOMPARE(fds[3].verdict, Verdict::Caveat);
+        QVERIFY2(fds[3].reason.starts_with("fd 3 is a UDP socket at 127.0.0.1:" + port + " with datagrams waiting (a receive queue of ") &&
+                     fds[3].reason.ends_with(" bytes): the restored socket starts with an empty queue (they are dropped)"),
+                 fds[3].reason.c_str());
+        QCOMPARE(fds[4].verdict, Verdict::Caveat);
+        QVERIFY2(fds[4].reason.starts_with("fd 4 is an inotify instance with ") &&
+                     fds[4].reason.ends_with(" bytes of events waiting: the restored one starts with none"),
+                 fds[4].reason.c_str());
+        QCOMPARE(fds[5].verdict, Verdict::Refused);
+        QVERIFY2(fds[5].reason.find("listening on " + dir + ".sock with 1 connection(s) waiting to be accepted: they cannot be restored") != std::string::npos,
+                 fds[5].reason.c_str());
+        // Its client: connected to a socket no fd holds yet (in fd 5's queue).
+        QCOMPARE(fds[6].verdict, Verdict::Refused);
+        QVERIFY2(
+            fds[6].reason.ends_with("connected to a listening socket that has not accepted the connection yet: it cannot be restored; try again once it has"),
+            fds[6].reason.c_str());
+        QCOMPARE(fds[7].verdict, Verdict::Refused);
+        QVERIFY2(fds[7].reason.find("holds a LEASE (lease or delegation): not supported") != std::string::npos, fds[7].reason.c_str());
+        ::unlink((dir + ".d/file").c_str());
+        ::rmdir((dir + ".d").c_str());
+        ::unlink((dir + ".sock").c_str());
     }
 
     void refusedCheckpointWritesNothing_data()

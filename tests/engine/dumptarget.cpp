@@ -38,7 +38,15 @@
 //                    (unshare(CLONE_FILES))
 //   shmem            shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS)
 //   sockets          TCP listener on 127.0.0.1 (fd 3, ready port=), a unix
-//                    socketpair (fds 4, 5), an eventfd (fd 6)
+//                    socketpair (fds 4, 5), an eventfd (fd 6), a TCP connection
+//                    to fd 3 (fd 7) that fd 3 has not accepted
+//   netcaveats       a UDP socket on 127.0.0.1 with a datagram waiting (fd 3),
+//                    an inotify instance watching /tmp/dumptarget-PID.d
+//                    (fd 4) with an event waiting, a unix
+//                    socket listening on /tmp/dumptarget-PID.sock (fd 5) with
+//                    a connection (fd 6) not accepted, a file (fd 7) with a
+//                    lease (F_SETLEASE)
+#include <arpa/inet.h>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -48,20 +56,21 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <string>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <vector>
+#include <sys/un.h>
 #include <unistd.h>
+#include <vector>
 
 namespace
 {
@@ -380,6 +389,43 @@ int main(int argc, char **argv)
         if (::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0 || ::eventfd(0, 0) != 6) {
             die("socketpair/eventfd");
         }
+        const int client = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (client != 7 || ::connect(client, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
+            die("tcp client");
+        }
+    } else if (mode == "netcaveats") {
+        const int udp = ::socket(AF_INET, SOCK_DGRAM, 0);
+        sockaddr_in addr {};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof addr;
+        if (udp != 3 || ::bind(udp, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 ||
+            ::getsockname(udp, reinterpret_cast<sockaddr *>(&addr), &len) != 0 ||
+            ::sendto(udp, "datagram", 8, 0, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 8) {
+            die("udp");
+        }
+        const std::string dir = "/tmp/dumptarget-" + std::to_string(::getpid()) + ".d";
+        ::mkdir(dir.c_str(), 0700);
+        if (::inotify_init1(0) != 4 || ::inotify_add_watch(4, dir.c_str(), IN_CREATE) != 1) {
+            die("inotify");
+        }
+        const int made = ::open((dir + "/file").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600); // queues IN_CREATE
+        if (made < 0 || ::close(made) != 0) {
+            die("file");
+        }
+        sockaddr_un sun {};
+        sun.sun_family = AF_UNIX;
+        std::snprintf(sun.sun_path, sizeof sun.sun_path, "/tmp/dumptarget-%d.sock", int(::getpid()));
+        ::unlink(sun.sun_path);
+        if (::socket(AF_UNIX, SOCK_STREAM, 0) != 5 || ::bind(5, reinterpret_cast<sockaddr *>(&sun), sizeof sun) != 0 || ::listen(5, 4) != 0 ||
+            ::socket(AF_UNIX, SOCK_STREAM, 0) != 6 || ::connect(6, reinterpret_cast<sockaddr *>(&sun), sizeof sun) != 0) {
+            die("unix listener");
+        }
+        // A read lease: the file open read-only, nobody writing it.
+        if (::open((dir + "/file").c_str(), O_RDONLY) != 7 || ::fcntl(7, F_SETLEASE, F_RDLCK) != 0) {
+            die("lease");
+        }
+        add("port", ntohs(addr.sin_port));
     } else if (mode != "plain") {
         std::fprintf(stderr, "dumptarget: unknown mode %s\n", mode.c_str());
         return 2;

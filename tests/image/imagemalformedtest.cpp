@@ -762,7 +762,35 @@ private Q_SLOTS:
         EXPECT_ERROR(withSection(objectAt + 4, object), "socket type 3 is not stream, datagram or seqpacket");
         object = s.fileObjects[0];
         object.passcred = true;
-        EXPECT_ERROR(withSection(objectAt, object), "socket fields set on an object that is no socket");
+        EXPECT_ERROR(withSection(objectAt, object), "unix socket fields set on an object that is no unix socket");
+        object = s.fileObjects[0];
+        object.localPort = 80;
+        EXPECT_ERROR(withSection(objectAt, object), "inet socket fields set on an object that is no inet socket");
+        object = s.fileObjects[6];
+        object.protocol = 17; // a listening UDP "stream"
+        EXPECT_ERROR(withSection(objectAt + 6, object), "file object 7: protocol 17 with socket type 1 is neither TCP stream nor UDP datagram");
+        object = s.fileObjects[7];
+        object.peerAddress.resize(16);
+        EXPECT_ERROR(withSection(objectAt + 7, object), "file object 8: peer address of 16 bytes, port 53, for its state and family");
+        object = s.fileObjects[7];
+        object.inetState = InetState::Listening;
+        object.peerAddress.clear();
+        object.peerPort = 0;
+        EXPECT_ERROR(withSection(objectAt + 7, object), "file object 8: only a TCP socket can listen");
+        object = s.fileObjects[6];
+        object.socketOptions |= kSockBroadcast << 1;
+        EXPECT_ERROR(withSection(objectAt + 6, object), "options 0x4d unknown or not for its family and protocol");
+        {
+            auto locked = s.files[0];
+            locked.locks[0].fd = 99;
+            EXPECT_ERROR(withSection(indexOfRecord<FilesRecord>(s), locked), "lock through fd 99: the process has no such fd");
+            locked = s.files[0];
+            locked.locks[1].start = 5; // a flock has no range
+            EXPECT_ERROR(withSection(indexOfRecord<FilesRecord>(s), locked), "invalid range 5..18446744073709551615");
+            locked = s.files[0];
+            locked.locks[0].fd = 0; // /dev/null
+            EXPECT_ERROR(withSection(indexOfRecord<FilesRecord>(s), locked), "locks are restored on regular files and directories only");
+        }
         auto objectFiles = s.files[0];
         objectFiles.fds[5].object = 99;
         EXPECT_ERROR(withSection(filesAt, objectFiles), "fd 10 of pid 4242 names file object 99, which no earlier FileObject record defines");

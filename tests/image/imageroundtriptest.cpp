@@ -401,7 +401,7 @@ private Q_SLOTS:
         QVERIFY(root->task && root->task->comm == "sample-main");
         QVERIFY(root->creds && *root->creds == sample.creds[0]);
         QCOMPARE(root->threads.size(), size_t(2));
-        QCOMPARE(root->fds.size(), size_t(14)); // 5 files, then the file objects' fds, then a terminal
+        QCOMPARE(root->fds.size(), size_t(16)); // 5 files, then the file objects' fds, a terminal, two inet sockets
         QCOMPARE(info->fileObjects, sample.fileObjects);
         QCOMPARE(info->terminals, sample.terminals);
         QCOMPARE(root->fds[13].fd.kind, FdKind::Terminal);

@@ -189,7 +189,7 @@ private Q_SLOTS:
         QCOMPARE(vmas[1][QStringLiteral("offset")].toInteger(), 0x1000);
 
         const QJsonArray fds = p[QStringLiteral("fds")].toArray();
-        QCOMPARE(fds.size(), 14);
+        QCOMPARE(fds.size(), 16);
         QCOMPARE(fds[13][QStringLiteral("kind")].toString(), QStringLiteral("tty"));
         QCOMPARE(fds[13][QStringLiteral("device")].toString(), QStringLiteral("136:4"));
         const QJsonArray terminals = root[QStringLiteral("terminals")].toArray();
@@ -197,6 +197,10 @@ private Q_SLOTS:
         QCOMPARE(terminals[0][QStringLiteral("path")].toString(), QStringLiteral("/dev/pts/4"));
         QCOMPARE(terminals[0][QStringLiteral("rows")].toInteger(), 33);
         QCOMPARE(terminals[0][QStringLiteral("inputQueued")].toInteger(), 5);
+        QCOMPARE(fds[14][QStringLiteral("kind")].toString(), QStringLiteral("inet"));
+        QCOMPARE(fds[14][QStringLiteral("objectInfo")].toString(),
+                 QStringLiteral("TCPv6 socket, listening at [0:0:0:0:0:0:0:1]:8080, backlog 128, options 0xd"));
+        QCOMPARE(fds[15][QStringLiteral("objectInfo")].toString(), QStringLiteral("UDP socket, connected at 127.0.0.1:40000 to 127.0.0.2:53, options 0x20"));
         QCOMPARE(fds[11][QStringLiteral("objectInfo")].toString(), QStringLiteral("unix datagram socket, peer object 6, 703 bytes in 3 messages queued"));
         QCOMPARE(fds[5][QStringLiteral("kind")].toString(), QStringLiteral("pipe"));
         QCOMPARE(fds[6][QStringLiteral("object")].toInteger(), 1);
