@@ -158,6 +158,12 @@ Result<ImageInfo> ImageInfo::read(int fd, const ReaderLimits &limits)
                 } else if constexpr (std::is_same_v<T, FileObjectRecord>) {
                     info.fileObjects.push_back(std::move(r));
                     return "FileObject";
+                } else if constexpr (std::is_same_v<T, SharedMemoryRecord>) {
+                    raw = r.data.size();
+                    r.data.clear();
+                    r.data.shrink_to_fit();
+                    info.sharedMemory.push_back(std::move(r));
+                    return "SharedMemory";
                 } else if constexpr (std::is_same_v<T, PagesRecord>) {
                     raw = r.data.size();
                     accountPages(processOf(r.pid), r, info.header.pageSize, stored);

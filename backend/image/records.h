@@ -19,7 +19,7 @@ namespace cryopod::image
 // ---- stream framing ---------------------------------------------------------
 
 inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
-inline constexpr uint32_t kFormatVersion = 4; // 3: one Thread record per thread (robust list), FileObject and Timers records, fd kinds for kernel file objects; 4: process trees (zombies, fds sharing an open file description of another process)
+inline constexpr uint32_t kFormatVersion = 5; // 3: one Thread record per thread (robust list), FileObject and Timers records, fd kinds for kernel file objects; 4: process trees (zombies, fds sharing an open file description of another process); 5: SharedMemory records (MAP_SHARED anonymous memory), VmaRecord::shm, writable shared file mappings (kVmaMayWrite)
 
 enum class SectionType : uint32_t {
     ProcessTree = 1, // ProcessTreeRecord, exactly one, first after the header
@@ -33,6 +33,7 @@ enum class SectionType : uint32_t {
     Pages = 9, // PagesRecord: a batch of page runs of one address space, zstd
     FileObject = 10, // FileObjectRecord: a pipe, FIFO, eventfd, timerfd, signalfd or epoll set, before the Files records naming it
     Timers = 11, // TimersRecord, at most one per process: its interval timers
+    SharedMemory = 12, // SharedMemoryRecord (format 5): one shared memory object with its contents, before the Mm records naming it
     End = 0xffff, // EndRecord, exactly one, last
 };
 
@@ -206,6 +207,10 @@ inline constexpr uint32_t kVmaGrowsDown = 1 << 0; // flag bits
 inline constexpr uint32_t kVmaLocked = 1 << 1;
 inline constexpr uint32_t kVmaDontFork = 1 << 2;
 inline constexpr uint32_t kVmaWipeOnFork = 1 << 3;
+// Format 5: a shared file mapping whose file was opened for writing
+// (VM_MAYWRITE): restore opens the file read-write, so that mprotect can make
+// it writable later, as in the original.
+inline constexpr uint32_t kVmaMayWrite = 1 << 4;
 
 struct VmaRecord {
     uint64_t start = 0;
@@ -218,6 +223,9 @@ struct VmaRecord {
     uint64_t dev = 0; // st_dev of the file (makedev encoding)
     uint64_t ino = 0;
     uint64_t fileSize = 0; // at dump, to detect a changed file on restore
+    // Format 5: SharedAnonymous: the id of the SharedMemoryRecord holding the
+    // memory (pgoff is the offset of the VMA in it); 0 for the other kinds.
+    uint64_t shm = 0;
 
     friend bool operator==(const VmaRecord &, const VmaRecord &) = default;
 };
@@ -250,6 +258,31 @@ struct PagesRecord {
     std::vector<uint8_t> data; // sum(runs.pages) * pageSize bytes, uncompressed
 
     friend bool operator==(const PagesRecord &, const PagesRecord &) = default;
+};
+
+// ---- shared memory (format 5) ------------------------------------------------
+
+enum class SharedMemoryKind : uint32_t {
+    // MAP_SHARED|MAP_ANONYMOUS, or MAP_SHARED of /dev/zero: a shmem object
+    // that /proc/PID/maps shows as "/dev/zero (deleted)"; shared across fork.
+    Anonymous = 1,
+};
+
+inline constexpr uint64_t kMaxSharedMemoryBytes = 192ull << 20; // saved contents of one object (one section)
+
+// One shared memory object, captured once and named by id from every VMA
+// (VmaRecord::shm) of every process of the tree that maps it. Its contents
+// are stored sparsely: runs of pages by offset in the object (PageRun::vaddr
+// is the byte offset), all-zero and never-touched pages left out.
+struct SharedMemoryRecord {
+    uint64_t id = 0; // > 0, unique in the image
+    SharedMemoryKind kind = SharedMemoryKind::Anonymous;
+    uint64_t size = 0; // the object's size in bytes (page aligned)
+    uint64_t ino = 0; // its inode at dump (for readers)
+    std::vector<PageRun> runs; // ascending, inside [0, size)
+    std::vector<uint8_t> data; // the runs' pages back to back
+
+    friend bool operator==(const SharedMemoryRecord &, const SharedMemoryRecord &) = default;
 };
 
 // ---- files --------------------------------------------------------------------

@@ -47,6 +47,8 @@ const char *sectionTypeName(uint32_t type)
         return "FileObject";
     case SectionType::Timers:
         return "Timers";
+    case SectionType::SharedMemory:
+        return "SharedMemory";
     case SectionType::Pages:
         return "Pages";
     case SectionType::End:

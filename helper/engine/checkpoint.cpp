@@ -231,6 +231,14 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         }
     }
     CRYOPOD_PROPAGATE(linkSharedFiles(files));
+    // One object per shared anonymous memory across the tree; files mapped
+    // shared and writable are written back now, while nothing can change them.
+    std::vector<std::pair<pid_t, image::MmRecord *>> mms;
+    for (ProcessCapture &capture : ctx.processes) {
+        mms.emplace_back(capture.pid, &capture.mm);
+        CRYOPOD_PROPAGATE(syncSharedFileMappings(capture.pid, capture.mappings));
+    }
+    CRYOPOD_PROPAGATE(store(ctx.sharedMemory, linkSharedMemory(mms, scope.pids)));
     return {};
 }
 
@@ -302,6 +310,16 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
     // Process by process in the tree's order; the file objects (which fds of
     // any process may name) before the first Files record.
     CRYOPOD_PROPAGATE(written(w.write(ctx.tree)));
+    // Shared memory is read here, before any thaw (also with low pause: the
+    // copies of the address spaces share it with the running tree), one
+    // object at a time.
+    for (size_t i = 0; i < ctx.sharedMemory.records.size(); ++i) {
+        CRYOPOD_PROPAGATE(captureSharedMemory(ctx.sharedMemory, i));
+        image::SharedMemoryRecord &record = ctx.sharedMemory.records[i];
+        CRYOPOD_PROPAGATE(written(w.write(record)));
+        ctx.result.sharedMemoryBytes += record.data.size();
+        record.data = {};
+    }
     for (const ProcessCapture &p : ctx.processes) {
         CRYOPOD_PROPAGATE(written(w.write(p.task)));
         CRYOPOD_PROPAGATE(written(w.write(p.creds)));

@@ -52,6 +52,7 @@ struct CheckpointContext {
     FrozenTree frozen; // detaches on destruction: the whole tree runs on
     image::ProcessTreeRecord tree;
     std::vector<ProcessCapture> processes; // the live ones, in the tree's order
+    SharedMemoryDump sharedMemory; // the tree's shared anonymous memory (shmem.h)
 
     std::unique_ptr<image::ImageWriter> writer;
     PagesStats pages;

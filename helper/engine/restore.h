@@ -105,6 +105,8 @@ struct RestoreContext {
     // addresses: injectors point into them.
     std::vector<std::unique_ptr<ProcessRestore>> processes;
     std::map<int32_t, ProcessRestore *> byPid;
+    std::vector<image::SharedMemoryRecord> sharedMemory; // until the objects are made
+    std::optional<SharedMemoryObjects> sharedObjects; // the helper's fds on them
 
     uint64_t pagesRestored = 0;
     uint64_t injected = 0; // system calls injected
