@@ -519,6 +519,8 @@ void RecordCodec::encode(Encoder &e, const SharedMemoryRecord &r)
     e.u32(uint32_t(r.kind));
     e.u64(r.size);
     e.u64(r.ino);
+    e.string(r.path);
+    e.u32(r.mode);
     e.count(r.runs.size());
     for (const PageRun &run : r.runs) {
         e.u64(run.vaddr);
@@ -533,6 +535,8 @@ void RecordCodec::decode(Decoder &d, SharedMemoryRecord &r)
     r.kind = SharedMemoryKind(d.u32("kind"));
     r.size = d.u64("size");
     r.ino = d.u64("ino");
+    r.path = d.string("path");
+    r.mode = d.u32("mode");
     const uint32_t n = d.count("runs", kPageRunBytes);
     r.runs.reserve(n);
     for (uint32_t i = 0; i < n && !d.failed(); ++i) {

@@ -223,8 +223,9 @@ struct VmaRecord {
     uint64_t dev = 0; // st_dev of the file (makedev encoding)
     uint64_t ino = 0;
     uint64_t fileSize = 0; // at dump, to detect a changed file on restore
-    // Format 5: SharedAnonymous: the id of the SharedMemoryRecord holding the
-    // memory (pgoff is the offset of the VMA in it); 0 for the other kinds.
+    // Format 5: SharedAnonymous, and FileShared of a deleted file: the id of
+    // the SharedMemoryRecord holding the memory (pgoff is the offset of the
+    // VMA in it); 0 otherwise.
     uint64_t shm = 0;
 
     friend bool operator==(const VmaRecord &, const VmaRecord &) = default;
@@ -266,6 +267,11 @@ enum class SharedMemoryKind : uint32_t {
     // MAP_SHARED|MAP_ANONYMOUS, or MAP_SHARED of /dev/zero: a shmem object
     // that /proc/PID/maps shows as "/dev/zero (deleted)"; shared across fork.
     Anonymous = 1,
+    // A regular file mapped MAP_SHARED whose name is gone (unlinked, or the
+    // name it was mapped under renamed away, as glibc's sem_open does; maps
+    // says "(deleted)"): its contents are saved, restore makes a new unnamed
+    // file (O_TMPFILE) in the same directory. Its VMAs are FileShared.
+    DeletedFile = 2,
 };
 
 inline constexpr uint64_t kMaxSharedMemoryBytes = 192ull << 20; // saved contents of one object (one section)
@@ -277,8 +283,10 @@ inline constexpr uint64_t kMaxSharedMemoryBytes = 192ull << 20; // saved content
 struct SharedMemoryRecord {
     uint64_t id = 0; // > 0, unique in the image
     SharedMemoryKind kind = SharedMemoryKind::Anonymous;
-    uint64_t size = 0; // the object's size in bytes (page aligned)
+    uint64_t size = 0; // the object's size in bytes (page aligned for Anonymous; a file's size)
     uint64_t ino = 0; // its inode at dump (for readers)
+    std::string path; // DeletedFile: the path it was mapped by (without " (deleted)")
+    uint32_t mode = 0; // DeletedFile: its permission bits
     std::vector<PageRun> runs; // ascending, inside [0, size)
     std::vector<uint8_t> data; // the runs' pages back to back
 

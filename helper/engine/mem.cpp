@@ -140,8 +140,14 @@ MappingCheck checkMapping(pid_t pid, const procfs::Mapping &m)
         if (m.inode == 0 && !m.path.starts_with("/")) {
             return refuse("shared anonymous memory (MAP_SHARED) is not yet supported (engine v1)");
         }
-        if ((m.write || m.hasVmFlag("mw")) && m.deleted()) {
-            return refuse("a writable shared mapping (MAP_SHARED) of a deleted file is not yet supported");
+        if (m.deleted()) {
+            // Its name is gone: the contents are saved, restore makes a new
+            // unnamed file (shmem.h). Only for regular files.
+            auto mapped = statMappedFile(pid, m);
+            if (mapped && !S_ISREG(mapped->st_mode)) {
+                return refuse("a shared mapping of a deleted special file is not supported");
+            }
+            return {};
         }
         // Its contents are the file's (writable: written back while frozen),
         // restore maps the file again (see mem.h, shmem.h).
@@ -991,7 +997,7 @@ Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const
             }
             continue;
         }
-        if (vma.kind == image::VmaKind::SharedAnonymous) {
+        if (vma.shm != 0) {
             CRYOPOD_PROPAGATE(mapSharedMemory(injector, shared, vma, prot));
             continue;
         }

@@ -1150,7 +1150,7 @@ Result<void> run(RestoreContext &ctx, int inFd)
     pipeline.start(**reader, std::move(*pending));
     // The shared memory objects, made by us and filled before any process
     // maps them (shmem.h); their contents are not needed again.
-    auto sharedObjects = SharedMemoryObjects::create(ctx.sharedMemory);
+    auto sharedObjects = SharedMemoryObjects::create(ctx.sharedMemory, ctx.options.openAs);
     if (!sharedObjects) {
         return std::unexpected(sharedObjects.error());
     }

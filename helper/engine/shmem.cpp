@@ -2,6 +2,8 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 #include "shmem.h"
 
+#include "creds.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -49,10 +51,12 @@ Result<void> readFully(int fd, uint8_t *out, size_t bytes, uint64_t offset, cons
         if (n < 0 && errno == EINTR) {
             continue;
         }
-        if (n <= 0) {
-            if (n == 0) {
-                errno = EIO;
-            }
+        if (n == 0) {
+            // The end of a file inside its last page: the rest reads as zero.
+            std::memset(out + done, 0, bytes - done);
+            return {};
+        }
+        if (n < 0) {
             return sysError(what + ": read at offset " + std::to_string(offset + done));
         }
         done += size_t(n);
@@ -100,7 +104,7 @@ Result<SharedMemoryDump> linkSharedMemory(const std::vector<std::pair<pid_t, ima
     std::map<std::pair<dev_t, ino_t>, uint64_t> ids;
     for (const auto &[pid, mm] : mms) {
         for (image::VmaRecord &vma : mm->vmas) {
-            if (vma.kind != image::VmaKind::SharedAnonymous) {
+            if (vma.kind != image::VmaKind::SharedAnonymous && vma.kind != image::VmaKind::FileShared) {
                 continue;
             }
             const std::string link = mapFilesPath(pid, vma.start, vma.end);
@@ -108,6 +112,14 @@ Result<SharedMemoryDump> linkSharedMemory(const std::vector<std::pair<pid_t, ima
             struct stat st{};
             if (::stat(link.c_str(), &st) != 0) {
                 return sysError(what + ": stat");
+            }
+            if (vma.kind == image::VmaKind::FileShared) {
+                // Still at its path: the file is mapped again by path (mem.h).
+                struct stat byPath{};
+                const std::string viaRoot = procfs::path(pid, "root") + vma.path;
+                if (::stat(viaRoot.c_str(), &byPath) == 0 && byPath.st_dev == st.st_dev && byPath.st_ino == st.st_ino) {
+                    continue;
+                }
             }
             const auto known = ids.find({st.st_dev, st.st_ino});
             if (known != ids.end()) {
@@ -129,10 +141,17 @@ Result<SharedMemoryDump> linkSharedMemory(const std::vector<std::pair<pid_t, ima
             }
             image::SharedMemoryRecord record;
             record.id = dump.records.size() + 1;
-            record.kind = image::SharedMemoryKind::Anonymous;
-            record.size = (uint64_t(object.st_size) + kPage - 1) / kPage * kPage;
             record.ino = uint64_t(object.st_ino);
-            if (record.size < vma.pgoff + (vma.end - vma.start)) {
+            if (vma.kind == image::VmaKind::SharedAnonymous) {
+                record.kind = image::SharedMemoryKind::Anonymous;
+                record.size = (uint64_t(object.st_size) + kPage - 1) / kPage * kPage;
+            } else {
+                record.kind = image::SharedMemoryKind::DeletedFile;
+                record.size = uint64_t(object.st_size);
+                record.path = vma.path;
+                record.mode = uint32_t(object.st_mode) & 07777u;
+            }
+            if ((record.size + kPage - 1) / kPage * kPage < vma.pgoff + (vma.end - vma.start)) {
                 return fail(what + ": the mapping reaches beyond the object's size " + std::to_string(object.st_size), EINVAL);
             }
             ids.emplace(std::pair(st.st_dev, st.st_ino), record.id);
@@ -152,8 +171,9 @@ Result<void> captureSharedMemory(SharedMemoryDump &dump, size_t index)
     record.runs.clear();
     record.data.clear();
     std::vector<uint8_t> chunk(1 << 20);
+    const uint64_t pagedSize = (record.size + kPage - 1) / kPage * kPage;
     uint64_t at = 0;
-    while (at < record.size) {
+    while (at < pagedSize) {
         // The next populated range (a shmem file: SEEK_DATA finds pages in
         // memory or swapped out; never-touched ones are holes).
         const off_t data = ::lseek(fd, off_t(at), SEEK_DATA);
@@ -168,7 +188,7 @@ Result<void> captureSharedMemory(SharedMemoryDump &dump, size_t index)
             return sysError(what + ": SEEK_HOLE");
         }
         const uint64_t from = uint64_t(data) / kPage * kPage;
-        const uint64_t to = std::min<uint64_t>(record.size, (uint64_t(hole) + kPage - 1) / kPage * kPage);
+        const uint64_t to = std::min<uint64_t>(pagedSize, (uint64_t(hole) + kPage - 1) / kPage * kPage);
         for (uint64_t off = from; off < to;) {
             const size_t bytes = size_t(std::min<uint64_t>(chunk.size(), to - off));
             CRYOPOD_PROPAGATE(readFully(fd, chunk.data(), bytes, off, what));
@@ -222,32 +242,73 @@ Result<void> syncSharedFileMappings(pid_t pid, const std::vector<procfs::Mapping
 
 // ---- restore
 
-Result<SharedMemoryObjects> SharedMemoryObjects::create(const std::vector<image::SharedMemoryRecord> &records)
+namespace
+{
+// A MAP_SHARED|MAP_ANONYMOUS mapping of ours is a shmem file like the
+// original; map_files hands out the file, the mapping goes again.
+Result<UniqueFd> makeAnonymous(const image::SharedMemoryRecord &record, const std::string &what)
+{
+    void *p = ::mmap(nullptr, record.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        return sysError(what + ": mmap " + std::to_string(record.size) + " bytes");
+    }
+    const uint64_t start = reinterpret_cast<uint64_t>(p);
+    const std::string link = mapFilesPath(::getpid(), start, start + record.size);
+    UniqueFd fd(::open(link.c_str(), O_RDWR | O_CLOEXEC));
+    const int openErrno = errno;
+    ::munmap(p, record.size);
+    if (!fd) {
+        errno = openErrno;
+        return sysError(what + ": open " + link);
+    }
+    return fd;
+}
+
+// An unnamed file in the deleted file's directory, of its size.
+Result<UniqueFd> makeDeletedFile(const image::SharedMemoryRecord &record, const std::optional<FsIdentity> &identity, const std::string &what)
+{
+    const size_t slash = record.path.rfind('/');
+    const std::string dir = slash == 0 ? std::string("/") : record.path.substr(0, slash);
+    UniqueFd fd;
+    int openErrno = 0;
+    auto make = [&] {
+        fd.reset(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, record.mode & 07777u));
+        openErrno = errno;
+    };
+    if (identity) {
+        CRYOPOD_PROPAGATE(runWithFsIdentity(*identity, make));
+    } else {
+        make();
+    }
+    if (!fd) {
+        errno = openErrno;
+        return sysError(what + ": make an unnamed file (O_TMPFILE) in " + dir + " for the deleted " + record.path);
+    }
+    if (::ftruncate(fd.get(), off_t(record.size)) != 0) {
+        return sysError(what + ": ftruncate to " + std::to_string(record.size));
+    }
+    return fd;
+}
+} // namespace
+
+Result<SharedMemoryObjects> SharedMemoryObjects::create(const std::vector<image::SharedMemoryRecord> &records, const std::optional<FsIdentity> &identity)
 {
     SharedMemoryObjects objects;
     for (const image::SharedMemoryRecord &record : records) {
         const std::string what = "restore shared memory object " + std::to_string(record.id);
-        // A MAP_SHARED|MAP_ANONYMOUS mapping of ours is such a shmem file;
-        // map_files hands out the file, the mapping goes again.
-        void *p = ::mmap(nullptr, record.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED) {
-            return sysError(what + ": mmap " + std::to_string(record.size) + " bytes");
+        auto made = record.kind == image::SharedMemoryKind::DeletedFile ? makeDeletedFile(record, identity, what) : makeAnonymous(record, what);
+        if (!made) {
+            return std::unexpected(made.error());
         }
-        const uint64_t start = reinterpret_cast<uint64_t>(p);
-        const std::string link = mapFilesPath(::getpid(), start, start + record.size);
-        UniqueFd fd(::open(link.c_str(), O_RDWR | O_CLOEXEC));
-        const int openErrno = errno;
-        ::munmap(p, record.size);
-        if (!fd) {
-            errno = openErrno;
-            return sysError(what + ": open " + link);
-        }
+        UniqueFd fd = std::move(*made);
         size_t data = 0;
         for (const image::PageRun &run : record.runs) {
-            const size_t bytes = size_t(run.pages) * kPage;
-            if (data + bytes > record.data.size()) {
+            const size_t stored = size_t(run.pages) * kPage;
+            if (data + stored > record.data.size() || run.vaddr >= std::max<uint64_t>(record.size, 1) + kPage) {
                 return fail(what + ": the record's data is shorter than its runs", EINVAL);
             }
+            // Not past the end of a file (its last page holds zeros there).
+            const size_t bytes = size_t(std::min<uint64_t>(stored, record.size > run.vaddr ? record.size - run.vaddr : 0));
             size_t done = 0;
             while (done < bytes) {
                 const ssize_t n = ::pwrite(fd.get(), record.data.data() + data + done, bytes - done, off_t(run.vaddr + done));
@@ -259,7 +320,7 @@ Result<SharedMemoryObjects> SharedMemoryObjects::create(const std::vector<image:
                 }
                 done += size_t(n);
             }
-            data += bytes;
+            data += stored;
         }
         objects.m_fds.emplace(record.id, std::move(fd));
     }

@@ -3,7 +3,10 @@
 //
 // Shared memory objects (image::SharedMemoryRecord): MAP_SHARED anonymous
 // memory and MAP_SHARED mappings of /dev/zero, both a shmem file the kernel
-// names "/dev/zero (deleted)". One object per file, whichever processes of
+// names "/dev/zero (deleted)", and MAP_SHARED mappings of regular files whose
+// name is gone ("(deleted)": unlinked, as multiprocessing's heap arenas, or
+// renamed away, as glibc's sem_open does with its temporary name). One
+// object per file, whichever processes of
 // the tree map it (fork shares it): captured once, while the tree is frozen,
 // through /proc/PID/map_files (the object itself, read like a file: holes
 // skipped with SEEK_DATA/SEEK_HOLE, all-zero pages left out), and named by id
@@ -11,7 +14,9 @@
 //
 // On restore the helper makes each object itself (a MAP_SHARED|MAP_ANONYMOUS
 // mapping of the object's size, reopened through /proc/self/map_files, so it
-// is again a "/dev/zero" shmem file), writes the contents into it, and every
+// is again a "/dev/zero" shmem file; for a deleted file an O_TMPFILE file in
+// the same directory, made with the caller's filesystem identity when the
+// restore runs for one), writes the contents into it, and every
 // restored process that mapped it takes the helper's fd (pidfd_getfd) and
 // maps it MAP_SHARED at its VMAs' offsets: one object again, shared by all.
 //
@@ -22,6 +27,7 @@
 // the checkpoint, whatever happens to the machine afterwards.
 #pragma once
 
+#include "engine.h"
 #include "ptrace_inject.h"
 #include "procfs.h"
 #include "records.h"
@@ -30,6 +36,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <sys/types.h>
@@ -49,7 +56,8 @@ struct SharedMemoryDump {
 };
 
 // Gives every SharedAnonymous VMA of `mms` (the processes of a frozen tree,
-// in its order) the id of its object, one object per shmem file. An object
+// in its order), and every FileShared VMA whose file is no longer at its
+// path, the id of its object, one object per file. An object
 // that a process outside `tree` maps too is refused, naming that process: a
 // restore could not share it with that process again.
 Result<SharedMemoryDump> linkSharedMemory(const std::vector<std::pair<pid_t, image::MmRecord *>> &mms, const std::set<pid_t> &tree);
@@ -68,8 +76,9 @@ Result<void> syncSharedFileMappings(pid_t pid, const std::vector<procfs::Mapping
 class SharedMemoryObjects
 {
 public:
-    // Makes every object of `records` with its size and contents.
-    static Result<SharedMemoryObjects> create(const std::vector<image::SharedMemoryRecord> &records);
+    // Makes every object of `records` with its size and contents; deleted
+    // files with `identity` (when given) as their filesystem identity.
+    static Result<SharedMemoryObjects> create(const std::vector<image::SharedMemoryRecord> &records, const std::optional<FsIdentity> &identity);
 
     // The helper's fd on object `id` (-1: none).
     int fd(uint64_t id) const;
