@@ -102,7 +102,7 @@ std::vector<PathCheck> pathChecks(const ImageInfo &info)
                 c.kind = PathCheck::Kind::ReadOrExecute;
             } else {
                 c.kind = PathCheck::Kind::Open;
-                c.flags = vma.kind == VmaKind::FileShared && (vma.flags & kVmaMayWrite) ? O_RDWR : O_RDONLY;
+                c.flags = vma.kind == VmaKind::FileShared && ((vma.flags & kVmaMayWrite) || (vma.prot & kVmaWrite)) ? O_RDWR : O_RDONLY;
             }
             add(std::move(c));
         }

@@ -109,13 +109,13 @@ Result<SharedMemoryDump> linkSharedMemory(const std::vector<std::pair<pid_t, ima
             }
             const std::string link = mapFilesPath(pid, vma.start, vma.end);
             const std::string what = "shared memory at " + link;
-            struct stat st{};
+            struct stat st {};
             if (::stat(link.c_str(), &st) != 0) {
                 return sysError(what + ": stat");
             }
             if (vma.kind == image::VmaKind::FileShared) {
                 // Still at its path: the file is mapped again by path (mem.h).
-                struct stat byPath{};
+                struct stat byPath {};
                 const std::string viaRoot = procfs::path(pid, "root") + vma.path;
                 if (::stat(viaRoot.c_str(), &byPath) == 0 && byPath.st_dev == st.st_dev && byPath.st_ino == st.st_ino) {
                     continue;
@@ -127,15 +127,15 @@ Result<SharedMemoryDump> linkSharedMemory(const std::vector<std::pair<pid_t, ima
                 continue;
             }
             if (const std::vector<pid_t> others = outsideMappers(st.st_dev, st.st_ino, tree); !others.empty()) {
-                return fail(what + " (process " + std::to_string(pid) + "): the memory is shared with process " + std::to_string(others.front())
-                                + ", which is outside the checkpoint: a restore could not share it with that process again",
+                return fail(what + " (process " + std::to_string(pid) + "): the memory is shared with process " + std::to_string(others.front()) +
+                                ", which is outside the checkpoint: a restore could not share it with that process again",
                             EBUSY);
             }
             UniqueFd fd(::open(link.c_str(), O_RDONLY | O_CLOEXEC));
             if (!fd) {
                 return sysError(what + ": open");
             }
-            struct stat object{};
+            struct stat object {};
             if (::fstat(fd.get(), &object) != 0) {
                 return sysError(what + ": fstat");
             }
@@ -200,11 +200,11 @@ Result<void> captureSharedMemory(SharedMemoryDump &dump, size_t index)
                 if (!record.runs.empty() && record.runs.back().vaddr + uint64_t(record.runs.back().pages) * kPage == pageOffset) {
                     ++record.runs.back().pages;
                 } else {
-                    record.runs.push_back(image::PageRun{pageOffset, 1});
+                    record.runs.push_back(image::PageRun {pageOffset, 1});
                 }
                 if (record.data.size() + kPage > image::kMaxSharedMemoryBytes) {
-                    return fail(what + ": more than " + std::to_string(image::kMaxSharedMemoryBytes >> 20)
-                                    + " MiB of contents; larger shared memory objects are not supported yet",
+                    return fail(what + ": more than " + std::to_string(image::kMaxSharedMemoryBytes >> 20) +
+                                    " MiB of contents; larger shared memory objects are not supported yet",
                                 EFBIG);
                 }
                 record.data.insert(record.data.end(), chunk.begin() + ptrdiff_t(p), chunk.begin() + ptrdiff_t(p + kPage));
@@ -221,8 +221,8 @@ Result<void> syncSharedFileMappings(pid_t pid, const std::vector<procfs::Mapping
     std::set<std::pair<uint64_t, uint64_t>> synced;
     for (const procfs::Mapping &m : mappings) {
         const bool sharedWritable = (m.shared || m.hasVmFlag("sh")) && (m.write || m.hasVmFlag("mw"));
-        if (!sharedWritable || m.inode == 0 || !m.path.starts_with("/") || m.path.starts_with("/dev/zero") || m.path.starts_with("/SYSV")
-            || m.path.starts_with("/memfd:")) {
+        if (!sharedWritable || m.inode == 0 || !m.path.starts_with("/") || m.path.starts_with("/dev/zero") || m.path.starts_with("/SYSV") ||
+            m.path.starts_with("/memfd:")) {
             continue;
         }
         if (!synced.insert({(uint64_t(m.devMajor) << 32) | m.devMinor, m.inode}).second) {

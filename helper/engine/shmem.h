@@ -28,8 +28,8 @@
 #pragma once
 
 #include "engine.h"
-#include "ptrace_inject.h"
 #include "procfs.h"
+#include "ptrace_inject.h"
 #include "records.h"
 #include "result.h"
 #include "uniquefd.h"
