@@ -83,6 +83,15 @@ std::vector<PathCheck> pathChecks(const ImageInfo &info)
             }
             PathCheck c;
             c.what = "process " + pid + ": mapping at " + hex(vma.start);
+            if (vma.shm != 0) {
+                // A deleted file's shared memory: made anew from the image
+                // in its directory (shmem.h), as the caller.
+                c.kind = PathCheck::Kind::CreateIn;
+                c.what += " (deleted file " + vma.path + ")";
+                c.path = parentDirectory(vma.path);
+                add(std::move(c));
+                continue;
+            }
             c.path = vma.path;
             c.haveIdentity = true;
             c.dev = vma.dev;
@@ -93,7 +102,7 @@ std::vector<PathCheck> pathChecks(const ImageInfo &info)
                 c.kind = PathCheck::Kind::ReadOrExecute;
             } else {
                 c.kind = PathCheck::Kind::Open;
-                c.flags = vma.kind == VmaKind::FileShared && (vma.prot & kVmaWrite) ? O_RDWR : O_RDONLY;
+                c.flags = vma.kind == VmaKind::FileShared && ((vma.flags & kVmaMayWrite) || (vma.prot & kVmaWrite)) ? O_RDWR : O_RDONLY;
             }
             add(std::move(c));
         }

@@ -152,6 +152,9 @@ QStringList vmaFlagNames(uint32_t flags)
     if (flags & kVmaWipeOnFork) {
         out << QStringLiteral("wipeonfork");
     }
+    if (flags & kVmaMayWrite) {
+        out << QStringLiteral("maywrite");
+    }
     return out;
 }
 
@@ -524,8 +527,11 @@ QString textReport(const QString &path, const ImageInfo &info)
             if (!v.vma.path.empty()) {
                 pathParts << q(v.vma.path);
             }
-            if (v.vma.kind == VmaKind::FilePrivate || v.vma.kind == VmaKind::FileShared) {
+            if (v.vma.kind == VmaKind::FilePrivate || v.vma.kind == VmaKind::FileShared || v.vma.shm != 0) {
                 pathParts << QStringLiteral("@%1").arg(hex(v.vma.pgoff));
+            }
+            if (v.vma.shm != 0) {
+                pathParts << QStringLiteral("(shared memory %1)").arg(v.vma.shm);
             }
             const QStringList flags = vmaFlagNames(v.vma.flags);
             if (!flags.isEmpty()) {
@@ -751,6 +757,10 @@ QJsonObject jsonReport(const QString &path, const ImageInfo &info)
                 vo.insert(QStringLiteral("device"), QStringLiteral("%1:%2").arg(major(v.vma.dev)).arg(minor(v.vma.dev)));
                 vo.insert(QStringLiteral("inode"), QString::number(v.vma.ino));
                 vo.insert(QStringLiteral("fileSize"), qint64(v.vma.fileSize));
+            }
+            if (v.vma.shm != 0) {
+                vo.insert(QStringLiteral("offset"), qint64(v.vma.pgoff));
+                vo.insert(QStringLiteral("sharedMemory"), qint64(v.vma.shm));
             }
             vmas.append(vo);
         }

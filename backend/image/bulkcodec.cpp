@@ -214,7 +214,7 @@ Result<Section> decodeRecord(std::span<const uint8_t> payload, const Header &hea
     if constexpr (std::is_same_v<Record, MmRecord>) {
         ok = ImageValidator::check(record, header.pageSize, limits);
     } else if constexpr (std::is_same_v<Record, ProcessTreeRecord> || std::is_same_v<Record, FilesRecord>
-                         || std::is_same_v<Record, FileObjectRecord>) {
+                         || std::is_same_v<Record, FileObjectRecord> || std::is_same_v<Record, SharedMemoryRecord>) {
         ok = ImageValidator::check(record, limits);
     } else if constexpr (!std::is_same_v<Record, EndRecord>) {
         ok = ImageValidator::check(record);
@@ -265,6 +265,9 @@ Result<Section> SectionBytes::decode(std::span<const uint8_t> bytes, const Heade
         break;
     case SectionType::Terminal:
         section = decodeRecord<TerminalRecord>(payload, header, limits);
+        break;
+    case SectionType::SharedMemory:
+        section = decodeRecord<SharedMemoryRecord>(payload, header, limits);
         break;
     case SectionType::End:
         section = decodeRecord<EndRecord>(payload, header, limits);

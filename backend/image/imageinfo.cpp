@@ -161,6 +161,12 @@ Result<ImageInfo> ImageInfo::read(int fd, const ReaderLimits &limits)
                 } else if constexpr (std::is_same_v<T, TerminalRecord>) {
                     info.terminals.push_back(std::move(r));
                     return "Terminal";
+                } else if constexpr (std::is_same_v<T, SharedMemoryRecord>) {
+                    raw = r.data.size();
+                    r.data.clear();
+                    r.data.shrink_to_fit();
+                    info.sharedMemory.push_back(std::move(r));
+                    return "SharedMemory";
                 } else if constexpr (std::is_same_v<T, PagesRecord>) {
                     raw = r.data.size();
                     accountPages(processOf(r.pid), r, info.header.pageSize, stored);

@@ -64,6 +64,7 @@ struct ImageInfo {
     std::map<std::string, ImageSectionStats> sections; // by section type name
     std::vector<FileObjectRecord> fileObjects; // pipes, eventfds, ... (FdRecord::object names them)
     std::vector<TerminalRecord> terminals; // pseudo-terminals (Terminal fds name them by rdev)
+    std::vector<SharedMemoryRecord> sharedMemory; // without their data (VmaRecord::shm names them)
     EndRecord end;
     uint64_t imageBytes = 0; // header through End
     uint64_t pagesRawBytes = 0;

@@ -532,7 +532,7 @@ Result<Section> ImageReader::Private::decodeFields(std::span<const uint8_t> byte
     if constexpr (std::is_same_v<Record, MmRecord>) {
         ok = ImageValidator::check(record, header.pageSize, limits);
     } else if constexpr (std::is_same_v<Record, ProcessTreeRecord> || std::is_same_v<Record, FilesRecord>
-                         || std::is_same_v<Record, FileObjectRecord>) {
+                         || std::is_same_v<Record, FileObjectRecord> || std::is_same_v<Record, SharedMemoryRecord>) {
         ok = ImageValidator::check(record, limits);
     } else if constexpr (!std::is_same_v<Record, EndRecord>) {
         ok = ImageValidator::check(record);
@@ -796,6 +796,9 @@ Result<ImageReader::Item> ImageReader::Private::readSection(bool keepPagesStored
         break;
     case SectionType::Terminal:
         section = decodeFields<TerminalRecord>(bytes);
+        break;
+    case SectionType::SharedMemory:
+        section = decodeFields<SharedMemoryRecord>(bytes);
         break;
     case SectionType::End:
         section = decodeFields<EndRecord>(bytes);

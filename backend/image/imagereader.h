@@ -37,7 +37,20 @@ struct ReaderLimits {
     bool deferRawPages = false;
 };
 
-using Section = std::variant<ProcessTreeRecord, TaskRecord, ThreadRecord, CredsRecord, SignalsRecord, MmRecord, FilesRecord, FileDataRecord, PagesRecord, EndRecord, FileObjectRecord, TimersRecord, TerminalRecord>;
+using Section = std::variant<ProcessTreeRecord,
+                             TaskRecord,
+                             ThreadRecord,
+                             CredsRecord,
+                             SignalsRecord,
+                             MmRecord,
+                             FilesRecord,
+                             FileDataRecord,
+                             PagesRecord,
+                             EndRecord,
+                             FileObjectRecord,
+                             TimersRecord,
+                             TerminalRecord,
+                             SharedMemoryRecord>;
 
 // A Pages section as it is stored: its checksum verified, its fields decoded
 // and checked (alone and against the image so far: known pid, inside the

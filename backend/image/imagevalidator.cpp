@@ -329,7 +329,7 @@ Result<void> ImageValidator::check(const MmRecord &r, uint32_t pageSize, const R
         if ((v.prot & ~(kVmaRead | kVmaWrite | kVmaExec)) != 0) {
             return fail(std::format("{}: unknown protection bits {}", vma, hex(v.prot)));
         }
-        if ((v.flags & ~(kVmaGrowsDown | kVmaLocked | kVmaDontFork | kVmaWipeOnFork)) != 0) {
+        if ((v.flags & ~(kVmaGrowsDown | kVmaLocked | kVmaDontFork | kVmaWipeOnFork | kVmaMayWrite)) != 0) {
             return fail(std::format("{}: unknown flag bits {}", vma, hex(v.flags)));
         }
         if (uint32_t(v.kind) > uint32_t(VmaKind::Vsyscall)) {
@@ -343,6 +343,12 @@ Result<void> ImageValidator::check(const MmRecord &r, uint32_t pageSize, const R
             if ((v.pgoff & pageMask) != 0) {
                 return fail(std::format("{}: file offset {} is not page aligned", vma, hex(v.pgoff)));
             }
+        }
+        if (v.kind == VmaKind::SharedAnonymous ? v.shm == 0 : (v.shm != 0 && v.kind != VmaKind::FileShared)) {
+            return fail(vma + (v.shm != 0 ? ": names a shared memory object but is no shared VMA" : ": shared anonymous VMA without its shared memory object"));
+        }
+        if (v.kind == VmaKind::SharedAnonymous && (v.pgoff & pageMask) != 0) {
+            return fail(std::format("{}: offset {} in its shared memory object is not page aligned", vma, hex(v.pgoff)));
         }
     }
     return {};
@@ -711,6 +717,40 @@ Result<void> ImageValidator::check(const TerminalRecord &r)
     return {};
 }
 
+Result<void> ImageValidator::check(const SharedMemoryRecord &r, const ReaderLimits &limits)
+{
+    const std::string what = std::format("shared memory object {}", r.id);
+    if (r.id == 0) {
+        return fail("shared memory object with id 0");
+    }
+    if (r.kind != SharedMemoryKind::Anonymous && r.kind != SharedMemoryKind::DeletedFile) {
+        return fail(std::format("{}: unknown kind {}", what, uint32_t(r.kind)));
+    }
+    if (r.kind == SharedMemoryKind::Anonymous) {
+        // 4 KiB alignment at least (the page size is checked in accept()).
+        if (r.size == 0 || (r.size & 4095) != 0 || r.size > (uint64_t(1) << 47) || !r.path.empty() || r.mode != 0) {
+            return fail(std::format("{}: size {} is not a multiple of 4096 in 1..2^47, or a path or mode is set", what, r.size));
+        }
+    } else {
+        CRYOPOD_PROPAGATE(checkPath(r.path, what + ": path", false));
+        if (r.size > (uint64_t(1) << 47) || (r.mode & ~07777u) != 0) {
+            return fail(std::format("{}: size {} above 2^47 or mode {:o} beyond the permission bits", what, r.size, r.mode));
+        }
+    }
+    const uint64_t pagedSize = (r.size + 4095) / 4096 * 4096;
+    if (r.runs.size() > limits.maxVectorItems || r.data.size() > kMaxSharedMemoryBytes) {
+        return fail(std::format("{}: {} runs, {} bytes: more than the limits", what, r.runs.size(), r.data.size()));
+    }
+    uint64_t previousEnd = 0;
+    for (const PageRun &run : r.runs) {
+        if (run.pages == 0 || (run.vaddr & 4095) != 0 || run.vaddr < previousEnd || run.vaddr >= pagedSize || uint64_t(run.pages) > (pagedSize - run.vaddr) / 4096) {
+            return fail(std::format("{}: run at offset {} of {} pages: empty, unaligned, out of order or outside the object", what, hex(run.vaddr), run.pages));
+        }
+        previousEnd = run.vaddr + uint64_t(run.pages) * 4096;
+    }
+    return {};
+}
+
 Result<void> ImageValidator::check(const TimersRecord &r)
 {
     if (!validPid(r.pid)) {
@@ -990,6 +1030,16 @@ Result<void> ImageValidator::accept(const Section &section)
                 std::vector<VmaRecord> &vmas = m_vmas[r.pid];
                 vmas.reserve(r.vmas.size());
                 for (const VmaRecord &v : r.vmas) {
+                    if (v.shm != 0) {
+                        const auto object = m_sharedMemory.find(v.shm);
+                        if (object == m_sharedMemory.end()) {
+                            return fail(std::format("a VMA of pid {} names shared memory object {}, which no earlier SharedMemory record defines", r.pid, v.shm));
+                        }
+                        const uint64_t pagedSize = (object->second + m_header.pageSize - 1) / m_header.pageSize * m_header.pageSize;
+                        if (v.pgoff > pagedSize || v.end - v.start > pagedSize - v.pgoff) {
+                            return fail(std::format("a VMA of pid {} reaches beyond the end of shared memory object {}", r.pid, v.shm));
+                        }
+                    }
                     VmaRecord copy;
                     copy.start = v.start;
                     copy.end = v.end;
@@ -1005,6 +1055,18 @@ Result<void> ImageValidator::accept(const Section &section)
                 }
                 if (!m_terminals.insert(r.rdev).second) {
                     return fail(std::format("second Terminal record for {}", r.path));
+                }
+                return {};
+            } else if constexpr (std::is_same_v<T, SharedMemoryRecord>) {
+                uint64_t pages = 0;
+                for (const PageRun &run : r.runs) {
+                    pages += run.pages;
+                }
+                if (pages * m_header.pageSize != r.data.size() || (r.kind == SharedMemoryKind::Anonymous && (r.size % m_header.pageSize) != 0)) {
+                    return fail(std::format("shared memory object {}: {} bytes of data for {} pages (page size {})", r.id, r.data.size(), pages, m_header.pageSize));
+                }
+                if (!m_sharedMemory.emplace(r.id, r.size).second) {
+                    return fail(std::format("second SharedMemory record with id {}", r.id));
                 }
                 return {};
             } else if constexpr (std::is_same_v<T, FileObjectRecord>) {

@@ -41,6 +41,7 @@ public:
     static Result<void> check(const FileObjectRecord &record, const ReaderLimits &limits = {});
     static Result<void> check(const TimersRecord &record);
     static Result<void> check(const TerminalRecord &record);
+    static Result<void> check(const SharedMemoryRecord &record, const ReaderLimits &limits = {});
     // A Pages record: runs page aligned, ascending, non-overlapping, and
     // dataBytes == pages * pageSize within the section limit.
     static Result<void> checkPages(int32_t pid, std::span<const PageRun> runs, uint64_t dataBytes, uint32_t pageSize, const ReaderLimits &limits = {});
@@ -71,6 +72,7 @@ private:
     std::map<std::pair<int32_t, int32_t>, bool> m_unlinked; // (pid, fd) -> has FileData
     std::map<uint64_t, FileObjectKind> m_objects; // FileObject id -> kind
     std::set<uint64_t> m_terminals; // rdev of the Terminal records seen
+    std::map<uint64_t, uint64_t> m_sharedMemory; // SharedMemory id -> size
     std::set<int32_t> m_zombies; // pids of zombies: no record of their own
     std::set<int32_t> m_filesShared; // pids whose fd table is another process's: no Files record
     std::map<int32_t, size_t> m_order; // pid -> position in the tree

@@ -281,6 +281,11 @@ Result<void> ImageWriter::write(const FileObjectRecord &record)
     return d->writeChecked(SectionType::FileObject, record, ImageValidator::check(record, d->limits));
 }
 
+Result<void> ImageWriter::write(const SharedMemoryRecord &record)
+{
+    return d->writeChecked(SectionType::SharedMemory, record, ImageValidator::check(record, d->limits));
+}
+
 Result<void> ImageWriter::write(const TimersRecord &record)
 {
     return d->writeChecked(SectionType::Timers, record, ImageValidator::check(record));

@@ -50,6 +50,7 @@ public:
     Result<void> write(const FileObjectRecord &record);
     Result<void> write(const TimersRecord &record);
     Result<void> write(const TerminalRecord &record);
+    Result<void> write(const SharedMemoryRecord &record);
     Result<void> write(const FileDataRecord &record);
     Result<void> write(const PagesRecord &record);
     // Same as write(PagesRecord) without copying the page bytes.

@@ -215,7 +215,7 @@ Result<Section> RawImageReader::Private::decodeFields(std::span<const uint8_t> b
     if constexpr (std::is_same_v<Record, MmRecord>) {
         ok = ImageValidator::check(record, header.pageSize, limits);
     } else if constexpr (std::is_same_v<Record, ProcessTreeRecord> || std::is_same_v<Record, FilesRecord>
-                         || std::is_same_v<Record, FileObjectRecord>) {
+                         || std::is_same_v<Record, FileObjectRecord> || std::is_same_v<Record, SharedMemoryRecord>) {
         ok = ImageValidator::check(record, limits);
     } else if constexpr (!std::is_same_v<Record, EndRecord>) {
         ok = ImageValidator::check(record);
@@ -355,6 +355,9 @@ Result<void> RawImageReader::Private::readSection()
         break;
     case SectionType::Terminal:
         section = decodeFields<TerminalRecord>(payload);
+        break;
+    case SectionType::SharedMemory:
+        section = decodeFields<SharedMemoryRecord>(payload);
         break;
     case SectionType::End:
         section = decodeFields<EndRecord>(payload);

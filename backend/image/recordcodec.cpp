@@ -10,7 +10,7 @@ namespace
 {
 // Smallest encodings of repeated items, for Decoder::count().
 constexpr uint32_t kMinProcessEntryBytes = 4 * 4 + 4 + 1 + 4 + 4;
-constexpr uint32_t kMinVmaBytes = 8 + 8 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8;
+constexpr uint32_t kMinVmaBytes = 8 + 8 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8 + 8;
 constexpr uint32_t kMinFdBytes = 4 + 4 + 4 + 4 + 1 + 8 + 4 + 8 * 4 + 1 + 4 + 8 + 4 + 4;
 constexpr uint32_t kEpollTargetBytes = 4 + 4 + 8;
 constexpr uint32_t kMinPendingSignalBytes = 4 + 4;
@@ -301,6 +301,7 @@ void RecordCodec::encode(Encoder &e, const MmRecord &r)
         e.u64(v.dev);
         e.u64(v.ino);
         e.u64(v.fileSize);
+        e.u64(v.shm);
     }
 }
 
@@ -339,6 +340,7 @@ void RecordCodec::decode(Decoder &d, MmRecord &r)
         v.dev = d.u64("vmas.dev");
         v.ino = d.u64("vmas.ino");
         v.fileSize = d.u64("vmas.fileSize");
+        v.shm = d.u64("vmas.shm");
         r.vmas.push_back(std::move(v));
     }
 }
@@ -613,6 +615,41 @@ void RecordCodec::decode(Decoder &d, FileObjectRecord &r)
         w.ino = d.u64("watches.ino");
         r.watches.push_back(std::move(w));
     }
+}
+
+void RecordCodec::encode(Encoder &e, const SharedMemoryRecord &r)
+{
+    e.u64(r.id);
+    e.u32(uint32_t(r.kind));
+    e.u64(r.size);
+    e.u64(r.ino);
+    e.string(r.path);
+    e.u32(r.mode);
+    e.count(r.runs.size());
+    for (const PageRun &run : r.runs) {
+        e.u64(run.vaddr);
+        e.u32(run.pages);
+    }
+    e.bytes(r.data);
+}
+
+void RecordCodec::decode(Decoder &d, SharedMemoryRecord &r)
+{
+    r.id = d.u64("id");
+    r.kind = SharedMemoryKind(d.u32("kind"));
+    r.size = d.u64("size");
+    r.ino = d.u64("ino");
+    r.path = d.string("path");
+    r.mode = d.u32("mode");
+    const uint32_t n = d.count("runs", kPageRunBytes);
+    r.runs.reserve(n);
+    for (uint32_t i = 0; i < n && !d.failed(); ++i) {
+        PageRun run;
+        run.vaddr = d.u64("runs.vaddr");
+        run.pages = d.u32("runs.pages");
+        r.runs.push_back(run);
+    }
+    r.data = d.bytes("data", kMaxSharedMemoryBytes);
 }
 
 // ---- bulk records ---------------------------------------------------------------------------

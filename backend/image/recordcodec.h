@@ -36,6 +36,7 @@ public:
     static void encode(Encoder &e, const FileObjectRecord &record);
     static void encode(Encoder &e, const TimersRecord &record);
     static void encode(Encoder &e, const TerminalRecord &record);
+    static void encode(Encoder &e, const SharedMemoryRecord &record);
     static void encode(Encoder &e, const EndRecord &record);
     // Field blocks of the bulk records; the bulk data follows on the wire.
     static void encodePagesFields(Encoder &e, int32_t pid, std::span<const PageRun> runs, uint64_t dataLength);
@@ -52,6 +53,7 @@ public:
     static void decode(Decoder &d, FileObjectRecord &record);
     static void decode(Decoder &d, TimersRecord &record);
     static void decode(Decoder &d, TerminalRecord &record);
+    static void decode(Decoder &d, SharedMemoryRecord &record);
     static void decode(Decoder &d, EndRecord &record);
     // Leaves record.data empty and returns the bulk length.
     static uint64_t decodePagesFields(Decoder &d, PagesRecord &record);

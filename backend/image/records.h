@@ -23,7 +23,9 @@ inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
 // records, fd kinds for kernel file objects; 4: process trees (zombies, fds
 // sharing an open file description of another process); 5: Task:
 // childSubreaper; Terminal records and the Terminal fd kind (pseudo-terminal
-// slaves); TCP/UDP sockets, unix sockets that are no pair, inotify, file locks.
+// slaves); TCP/UDP sockets, unix sockets that are no pair, inotify, file
+// locks; SharedMemory records (MAP_SHARED anonymous memory), VmaRecord::shm,
+// writable shared file mappings (kVmaMayWrite).
 inline constexpr uint32_t kFormatVersion = 5;
 
 enum class SectionType : uint32_t {
@@ -39,6 +41,7 @@ enum class SectionType : uint32_t {
     FileObject = 10, // FileObjectRecord: a pipe, FIFO, eventfd, timerfd, signalfd or epoll set, before the Files records naming it
     Timers = 11, // TimersRecord, at most one per process: its interval timers
     Terminal = 12, // TerminalRecord (format 5): a pseudo-terminal the tree uses, before the Files records naming it
+    SharedMemory = 13, // SharedMemoryRecord (format 5): one shared memory object with its contents, before the Mm records naming it
     End = 0xffff, // EndRecord, exactly one, last
 };
 
@@ -213,6 +216,10 @@ inline constexpr uint32_t kVmaGrowsDown = 1 << 0; // flag bits
 inline constexpr uint32_t kVmaLocked = 1 << 1;
 inline constexpr uint32_t kVmaDontFork = 1 << 2;
 inline constexpr uint32_t kVmaWipeOnFork = 1 << 3;
+// Format 5: a shared file mapping whose file was opened for writing
+// (VM_MAYWRITE): restore opens the file read-write, so that mprotect can make
+// it writable later, as in the original.
+inline constexpr uint32_t kVmaMayWrite = 1 << 4;
 
 struct VmaRecord {
     uint64_t start = 0;
@@ -225,6 +232,10 @@ struct VmaRecord {
     uint64_t dev = 0; // st_dev of the file (makedev encoding)
     uint64_t ino = 0;
     uint64_t fileSize = 0; // at dump, to detect a changed file on restore
+    // Format 5: SharedAnonymous, and FileShared of a deleted file: the id of
+    // the SharedMemoryRecord holding the memory (pgoff is the offset of the
+    // VMA in it); 0 otherwise.
+    uint64_t shm = 0;
 
     friend bool operator==(const VmaRecord &, const VmaRecord &) = default;
 };
@@ -257,6 +268,38 @@ struct PagesRecord {
     std::vector<uint8_t> data; // sum(runs.pages) * pageSize bytes, uncompressed
 
     friend bool operator==(const PagesRecord &, const PagesRecord &) = default;
+};
+
+// ---- shared memory (format 5) ------------------------------------------------
+
+enum class SharedMemoryKind : uint32_t {
+    // MAP_SHARED|MAP_ANONYMOUS, or MAP_SHARED of /dev/zero: a shmem object
+    // that /proc/PID/maps shows as "/dev/zero (deleted)"; shared across fork.
+    Anonymous = 1,
+    // A regular file mapped MAP_SHARED whose name is gone (unlinked, or the
+    // name it was mapped under renamed away, as glibc's sem_open does; maps
+    // says "(deleted)"): its contents are saved, restore makes a new unnamed
+    // file (O_TMPFILE) in the same directory. Its VMAs are FileShared.
+    DeletedFile = 2,
+};
+
+inline constexpr uint64_t kMaxSharedMemoryBytes = 192ull << 20; // saved contents of one object (one section)
+
+// One shared memory object, captured once and named by id from every VMA
+// (VmaRecord::shm) of every process of the tree that maps it. Its contents
+// are stored sparsely: runs of pages by offset in the object (PageRun::vaddr
+// is the byte offset), all-zero and never-touched pages left out.
+struct SharedMemoryRecord {
+    uint64_t id = 0; // > 0, unique in the image
+    SharedMemoryKind kind = SharedMemoryKind::Anonymous;
+    uint64_t size = 0; // the object's size in bytes (page aligned for Anonymous; a file's size)
+    uint64_t ino = 0; // its inode at dump (for readers)
+    std::string path; // DeletedFile: the path it was mapped by (without " (deleted)")
+    uint32_t mode = 0; // DeletedFile: its permission bits
+    std::vector<PageRun> runs; // ascending, inside [0, size)
+    std::vector<uint8_t> data; // the runs' pages back to back
+
+    friend bool operator==(const SharedMemoryRecord &, const SharedMemoryRecord &) = default;
 };
 
 // ---- files --------------------------------------------------------------------

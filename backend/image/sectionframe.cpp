@@ -49,6 +49,8 @@ const char *sectionTypeName(uint32_t type)
         return "Timers";
     case SectionType::Terminal:
         return "Terminal";
+    case SectionType::SharedMemory:
+        return "SharedMemory";
     case SectionType::Pages:
         return "Pages";
     case SectionType::End:

@@ -260,6 +260,14 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         tables.push_back(&dump->files);
     }
     CRYOPOD_PROPAGATE(store(ctx.terminals, dumpTerminals(ctx.tree, tables)));
+    // One object per shared anonymous memory across the tree; files mapped
+    // shared and writable are written back now, while nothing can change them.
+    std::vector<std::pair<pid_t, image::MmRecord *>> mms;
+    for (ProcessCapture &capture : ctx.processes) {
+        mms.emplace_back(capture.pid, &capture.mm);
+        CRYOPOD_PROPAGATE(syncSharedFileMappings(capture.pid, capture.mappings));
+    }
+    CRYOPOD_PROPAGATE(store(ctx.sharedMemory, linkSharedMemory(mms, scope.pids)));
     return {};
 }
 
@@ -321,7 +329,11 @@ Result<void> checkpointCopyMemory(CheckpointContext &ctx)
     ctx.result.copyNs = monotonicNs() - copyStart;
     // Everything but the memory is captured and each address space has its
     // copy: the tree runs on while the image is written (at whatever speed
-    // the fd takes it).
+    // the fd takes it). Shared memory is the exception: the copies share it
+    // with the running tree, so it is read (checkpointWrite) before the thaw.
+    if (!ctx.sharedMemory.records.empty()) {
+        return {};
+    }
     return checkpointRelease(ctx);
 }
 
@@ -370,6 +382,16 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
     // Process by process in the tree's order; the file objects (which fds of
     // any process may name) before the first Files record.
     CRYOPOD_PROPAGATE(written(w.write(ctx.tree)));
+    // Shared memory is read here, before any thaw (also with low pause: the
+    // copies of the address spaces share it with the running tree), one
+    // object at a time.
+    for (size_t i = 0; i < ctx.sharedMemory.records.size(); ++i) {
+        CRYOPOD_PROPAGATE(captureSharedMemory(ctx.sharedMemory, i));
+        image::SharedMemoryRecord &record = ctx.sharedMemory.records[i];
+        CRYOPOD_PROPAGATE(written(w.write(record)));
+        ctx.result.sharedMemoryBytes += record.data.size();
+        record.data = {};
+    }
     for (const ProcessCapture &p : ctx.processes) {
         CRYOPOD_PROPAGATE(written(w.write(p.task)));
         CRYOPOD_PROPAGATE(written(w.write(p.creds)));
@@ -405,6 +427,9 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
     // space has its copy, so the tree runs on; the pages come from the copies.
     const bool fromCopies = !ctx.processes.empty() && ctx.processes.front().copy.pid() != 0;
     ctx.result.lowPause = fromCopies;
+    if (fromCopies) {
+        CRYOPOD_PROPAGATE(checkpointRelease(ctx)); // thawed already unless shared memory was read above
+    }
     for (ProcessCapture &p : ctx.processes) {
         auto pages = dumpPages(p.pid, p.mm, p.mappings, w, ctx.pagesOptions, fromCopies ? p.copy.pid() : 0);
         if (fromCopies) {
@@ -467,6 +492,7 @@ checkpointOnThisThread(pid_t pid, int outFd, const CheckpointOptions &options, c
     if (!ctx.retryFrozen.empty()) {
         // The layout changed between the analysis and the pause in a way
         // maps does not show. Nothing is written yet: again, frozen.
+        CRYOPOD_PROPAGATE(step(checkpointRelease(ctx)));
         CheckpointOptions frozenOptions = options;
         frozenOptions.lowPause = false;
         auto again = checkpointOnThisThread(pid, outFd, frozenOptions, pagesOptions, pagesStats);

@@ -64,6 +64,7 @@ struct CheckpointContext {
     image::ProcessTreeRecord tree;
     std::vector<ProcessCapture> processes; // the live ones, in the tree's order
     std::vector<image::TerminalRecord> terminals; // the ptys the tree uses (tty.h)
+    SharedMemoryDump sharedMemory; // the tree's shared anonymous memory (shmem.h)
 
     std::unique_ptr<image::ImageWriter> writer;
     PagesStats pages;

@@ -105,6 +105,7 @@ struct CheckpointResult {
     uint64_t imageBytes = 0; // written to the fd
     uint64_t rawBytes = 0; // uncompressed payload
     uint64_t pagesSaved = 0;
+    uint64_t sharedMemoryBytes = 0; // contents of shared anonymous memory saved (while frozen)
     uint64_t pauseNs = 0; // time the target was stopped
     uint64_t copyNs = 0; // of the pause: taking the copies of the memory (low pause)
     uint64_t totalNs = 0;

@@ -59,6 +59,13 @@ bool isPrivateDevZero(const procfs::Mapping &m)
     return !isSharedMapping(m) && m.inode != 0 && m.path == "/dev/zero";
 }
 
+// MAP_SHARED anonymous memory and MAP_SHARED of /dev/zero: a shmem file the
+// kernel names "dev/zero", unlinked (shmem.h).
+bool isSharedZero(const procfs::Mapping &m)
+{
+    return isSharedMapping(m) && m.inode != 0 && (m.path == "/dev/zero (deleted)" || m.path == "/dev/zero");
+}
+
 bool isAnonymousPath(const procfs::Mapping &m)
 {
     return m.inode == 0 && (m.path.empty() || m.path == "[heap]" || m.path == "[stack]" || m.path.starts_with("[anon:"));
@@ -84,7 +91,7 @@ image::VmaKind vmaKindOf(const procfs::Mapping &m)
         return *special;
     }
     const bool shared = isSharedMapping(m);
-    if ((m.inode == 0 && !m.path.starts_with("/")) || isPrivateDevZero(m)) {
+    if ((m.inode == 0 && !m.path.starts_with("/")) || isPrivateDevZero(m) || isSharedZero(m)) {
         return shared ? image::VmaKind::SharedAnonymous : image::VmaKind::Anonymous;
     }
     return shared ? image::VmaKind::FileShared : image::VmaKind::FilePrivate;
@@ -114,11 +121,14 @@ MappingCheck checkMapping(pid_t pid, const procfs::Mapping &m)
     if (m.path.starts_with("/memfd:")) {
         return refuse("memfd memory is not yet supported (engine v1)");
     }
-    if (isSharedMapping(m) && (m.path == "/dev/zero (deleted)" || m.path == "/dev/zero")) {
-        return refuse("a MAP_SHARED mapping of /dev/zero is shmem: shared anonymous memory (MAP_SHARED) is not yet supported (engine v1)");
+    if (isSharedZero(m)) {
+        // Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS or of /dev/zero):
+        // saved once per object (shmem.h). Shared with a process outside the
+        // checkpoint it is refused when the checkpoint links the objects.
+        return {};
     }
     if (m.path.starts_with("[anon_shmem:")) {
-        return refuse("shared anonymous memory (MAP_SHARED) is not yet supported (engine v1)");
+        return refuse("named shared anonymous memory (PR_SET_VMA on MAP_SHARED memory) is not yet supported");
     }
     if (m.hasVmFlag("io") || m.hasVmFlag("pf")) {
         return refuse("a device mapping (VM_IO/VM_PFNMAP) cannot be checkpointed");
@@ -130,11 +140,17 @@ MappingCheck checkMapping(pid_t pid, const procfs::Mapping &m)
         if (m.inode == 0 && !m.path.starts_with("/")) {
             return refuse("shared anonymous memory (MAP_SHARED) is not yet supported (engine v1)");
         }
-        if (m.write || m.hasVmFlag("mw")) {
-            return refuse("writable shared file mapping (MAP_SHARED) is not yet supported (engine v1)");
+        if (m.deleted()) {
+            // Its name is gone: the contents are saved, restore makes a new
+            // unnamed file (shmem.h). Only for regular files.
+            auto mapped = statMappedFile(pid, m);
+            if (mapped && !S_ISREG(mapped->st_mode)) {
+                return refuse("a shared mapping of a deleted special file is not supported");
+            }
+            return {};
         }
-        // Read-only for good (the file was opened read-only): its contents
-        // are the file's, restore maps the file again (see mem.h).
+        // Its contents are the file's (writable: written back while frozen),
+        // restore maps the file again (see mem.h, shmem.h).
     }
     if (m.inode == 0 && !m.path.starts_with("/")) {
         return {}; // private anonymous
@@ -215,11 +231,15 @@ Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &ma
         vma.end = m.end;
         vma.prot = (m.read ? image::kVmaRead : 0) | (m.write ? image::kVmaWrite : 0) | (m.exec ? image::kVmaExec : 0);
         vma.flags = (m.hasVmFlag("gd") ? image::kVmaGrowsDown : 0) | (m.hasVmFlag("lo") ? image::kVmaLocked : 0)
-            | (m.hasVmFlag("dc") ? image::kVmaDontFork : 0) | (m.hasVmFlag("wf") ? image::kVmaWipeOnFork : 0);
+            | (m.hasVmFlag("dc") ? image::kVmaDontFork : 0) | (m.hasVmFlag("wf") ? image::kVmaWipeOnFork : 0)
+            | (isSharedMapping(m) && m.hasVmFlag("mw") ? image::kVmaMayWrite : 0);
         vma.kind = vmaKindOf(m);
         // A private /dev/zero mapping is plain anonymous memory: no name, so
         // that it is recreated (and kept apart from its neighbours) as such.
         vma.path = isPrivateDevZero(m) ? std::string() : m.pathWithoutDeleted();
+        if (vma.kind == image::VmaKind::SharedAnonymous) {
+            vma.pgoff = m.offset; // in its shmem object (shmem.h)
+        }
         if (vma.kind == image::VmaKind::FilePrivate || vma.kind == image::VmaKind::FileShared) {
             vma.pgoff = m.offset;
             auto st = statMappedFile(pid, m);
@@ -818,12 +838,11 @@ Result<void> validateMmForRestore(const image::MmRecord &mm, uint32_t pageSize)
         previousEnd = vma.end;
         switch (vma.kind) {
         case image::VmaKind::FileShared:
-            // Read-only MAP_SHARED of a file opened read-only (glibc's
-            // gconv-modules.cache, locale archives): the dump side admits
-            // only those, without VM_MAYWRITE; mapped again from an
-            // O_RDONLY fd they get exactly that. No page data belongs to them.
-            if (vma.prot & image::kVmaWrite) {
-                return fail(what + ": writable shared file mappings are not supported by engine v1", ENOTSUP);
+            // MAP_SHARED of a file: mapped again from the file, opened
+            // read-write when the original could write (kVmaMayWrite). No
+            // page data belongs to them: the memory is the file.
+            if ((vma.prot & image::kVmaWrite) && !(vma.flags & image::kVmaMayWrite)) {
+                return fail(what + ": writable shared file mapping without VM_MAYWRITE", EINVAL);
             }
             [[fallthrough]];
         case image::VmaKind::Anonymous:
@@ -841,7 +860,10 @@ Result<void> validateMmForRestore(const image::MmRecord &mm, uint32_t pageSize)
         case image::VmaKind::Vsyscall:
             break;
         case image::VmaKind::SharedAnonymous:
-            return fail(what + ": shared anonymous memory is not supported by engine v1", ENOTSUP);
+            if (vma.shm == 0 || vma.end > kUserTop) {
+                return fail(what + ": shared anonymous memory without its object, or beyond the user address space", EINVAL);
+            }
+            break;
         default:
             return fail(what + ": unknown kind " + std::to_string(uint32_t(vma.kind)), EINVAL);
         }
@@ -916,7 +938,7 @@ bool kernelWouldMerge(const image::VmaRecord &prev, const image::VmaRecord &vma)
     return vma.kind == image::VmaKind::FilePrivate && prev.dev == vma.dev && prev.ino == vma.ino && prev.pgoff + (prev.end - prev.start) == vma.pgoff;
 }
 
-Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm)
+Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm, const SharedMemoryObjects &shared)
 {
     const pid_t pid = injector.tracee().tid();
     MappedVmas mapped;
@@ -925,6 +947,7 @@ Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const
     // One fd per file, opened in the target for as long as its VMAs need it.
     std::string openPath;
     int openFd = -1;
+    bool openWritable = false;
     auto closeOpen = [&]() -> Result<void> {
         if (openFd >= 0) {
             auto r = injector.call("close " + openPath, SYS_close, uint64_t(openFd));
@@ -974,20 +997,27 @@ Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const
             }
             continue;
         }
-        // A file mapping: private, or read-only shared.
-        if (vma.path != openPath || openFd < 0) {
+        if (vma.shm != 0) {
+            CRYOPOD_PROPAGATE(mapSharedMemory(injector, shared, vma, prot));
+            continue;
+        }
+        // A file mapping: private, or shared (read-write when the original
+        // could write to it).
+        const bool writable = vma.kind == image::VmaKind::FileShared && (vma.flags & image::kVmaMayWrite);
+        if (vma.path != openPath || openFd < 0 || writable != openWritable) {
             CRYOPOD_PROPAGATE(closeOpen());
             scratch.reset(scratchMark);
             auto pathAddr = scratch.putString(vma.path);
             if (!pathAddr) {
                 return std::unexpected(pathAddr.error().context(what));
             }
-            auto fd = injector.call(what + ": open", SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, uint64_t(O_RDONLY | O_CLOEXEC), 0);
+            auto fd = injector.call(what + ": open", SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, uint64_t((writable ? O_RDWR : O_RDONLY) | O_CLOEXEC), 0);
             if (!fd) {
                 return std::unexpected(fd.error());
             }
             openFd = int(*fd);
             openPath = vma.path;
+            openWritable = writable;
             struct stat st{};
             const std::string link = procfs::path(pid, "fd/" + std::to_string(openFd));
             if (::stat(link.c_str(), &st) != 0) {
@@ -1123,8 +1153,8 @@ Result<uint64_t> restorePages(pid_t pid,
             if (it == mm.vmas.begin() || (--it)->end <= at || isSpecialKind(it->kind)) {
                 return fail("restore pages at " + rangeText(at, end) + ": outside the image's VMAs", EINVAL);
             }
-            if (it->kind == image::VmaKind::FileShared) {
-                return fail("restore pages at " + rangeText(at, end) + ": page data for a shared file mapping (" + it->path + ")", EINVAL);
+            if (it->kind == image::VmaKind::FileShared || it->kind == image::VmaKind::SharedAnonymous) {
+                return fail("restore pages at " + rangeText(at, end) + ": page data for a shared mapping (" + it->path + ")", EINVAL);
             }
             const uint64_t partEnd = std::min(end, it->end);
             const size_t bytes = size_t(partEnd - at);

@@ -4,14 +4,13 @@
 // The address space of a process: its VMAs and mm fields (MmRecord) and the
 // contents of the pages that need saving (PagesRecord).
 //
-// NOTE (dump engineer -> restore engineer): v1 images contain VmaKind::FileShared
-// VMAs, but only read-only ones: MAP_SHARED of a file opened O_RDONLY (no
-// VM_MAYWRITE, so they can never become writable). glibc maps
-// /usr/lib/.../gconv/gconv-modules.cache that way in every program that calls
-// setlocale/iconv, /bin/sleep included. They have no pages in the image (the
-// contents are the file's): restore opens vma.path O_RDONLY and mmaps it
-// MAP_SHARED|MAP_FIXED with vma.prot at vma.pgoff. Writable shared mappings and
-// shared anonymous memory are refused at dump.
+// VmaKind::FileShared VMAs (MAP_SHARED of a file) have no pages in the image:
+// the contents are the file's. Restore opens vma.path (O_RDWR when the
+// original could write, kVmaMayWrite; else O_RDONLY, as glibc's
+// gconv-modules.cache) and mmaps it MAP_SHARED|MAP_FIXED with vma.prot at
+// vma.pgoff. Shared anonymous memory (VmaKind::SharedAnonymous) is one
+// SharedMemoryRecord per object (shmem.h); mappings of deleted files stay
+// refused at dump.
 #pragma once
 
 #include "engine.h"
@@ -21,6 +20,7 @@
 #include "uniquefd.h"
 #include "records.h"
 #include "result.h"
+#include "shmem.h"
 
 #include <cstdint>
 #include <span>
@@ -131,7 +131,8 @@ struct MappedVmas {
 // (O_RDONLY) and checked against the
 // image's device, inode and size (a changed file is refused). Uses
 // MAP_FIXED_NOREPLACE: nothing is silently replaced.
-Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm);
+// Shared anonymous VMAs map their object from `shared` (shmem.h).
+Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm, const SharedMemoryObjects &shared);
 
 // How page contents get in. The restored process opens a userfaultfd
 // (injected) and registers its writable anonymous VMAs; the restorer takes

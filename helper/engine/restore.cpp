@@ -161,7 +161,7 @@ Result<void> checkHeader(RestoreContext &ctx, const image::Header &header)
 
 const char *sectionName(const image::Section &section)
 {
-    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End", "FileObject", "Timers", "Terminal"};
+    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End", "FileObject", "Timers", "Terminal", "SharedMemory"};
     return names[section.index()];
 }
 
@@ -350,6 +350,10 @@ Result<void> readMetadata(RestoreContext &ctx, image::ImageReader &reader, std::
                 return fail("image: a Terminal section before the process tree", EINVAL);
             }
             ctx.terminals.push_back(std::move(*terminal));
+            continue;
+        }
+        if (auto *shm = std::get_if<image::SharedMemoryRecord>(&section)) {
+            ctx.sharedMemory.push_back(std::move(*shm));
             continue;
         }
         if (auto *timers = std::get_if<image::TimersRecord>(&section)) {
@@ -861,7 +865,7 @@ Result<void> emptyProcess(ProcessRestore &p)
 Result<void> prepareMemory(RestoreContext &ctx, ProcessRestore &p)
 {
     Injector &inj = *p.injector;
-    auto mapped = restoreVmas(inj, p.scratch, p.mm);
+    auto mapped = restoreVmas(inj, p.scratch, p.mm, *ctx.sharedObjects);
     if (!mapped) {
         return std::unexpected(mapped.error());
     }
@@ -1179,6 +1183,15 @@ Result<void> run(RestoreContext &ctx, int inFd)
     }
     PagePipeline pipeline;
     pipeline.start(**reader, std::move(*pending));
+    // The shared memory objects, made by us and filled before any process
+    // maps them (shmem.h); their contents are not needed again.
+    auto sharedObjects = SharedMemoryObjects::create(ctx.sharedMemory, ctx.options.openAs);
+    if (!sharedObjects) {
+        return std::unexpected(sharedObjects.error());
+    }
+    ctx.sharedObjects = std::move(*sharedObjects);
+    ctx.sharedMemory.clear();
+    ctx.step("shared memory objects");
     CRYOPOD_PROPAGATE(createTree(ctx));
     for (auto &p : ctx.processes) {
         if (p->entry.zombie) {

@@ -108,6 +108,8 @@ struct RestoreContext {
     std::map<int32_t, ProcessRestore *> byPid;
     std::vector<image::TerminalRecord> terminals; // the image's ptys
     std::vector<TerminalSetup> terminalSetups; // made or found for them (their masters go to the caller)
+    std::vector<image::SharedMemoryRecord> sharedMemory; // until the objects are made
+    std::optional<SharedMemoryObjects> sharedObjects; // the helper's fds on them
 
     uint64_t pagesRestored = 0;
     uint64_t injected = 0; // system calls injected

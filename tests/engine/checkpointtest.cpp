@@ -528,7 +528,7 @@ private Q_SLOTS:
         QTest::addColumn<QString>("expected");
         QTest::newRow("sockets") << QStringLiteral("sockets") << QStringLiteral("fd 3 is a TCP socket listening on 127.0.0.1:");
         QTest::newRow("thread creds") << QStringLiteral("threadcreds") << QStringLiteral("has its own Gid");
-        QTest::newRow("shmem") << QStringLiteral("shmem") << QStringLiteral("shared anonymous memory (MAP_SHARED) is not yet supported");
+        QTest::newRow("sysv shm") << QStringLiteral("sysvshm") << QStringLiteral("SysV shared memory is not yet supported");
     }
     void refusedCheckpointWritesNothing()
     {

@@ -37,6 +37,7 @@
 //   threadfiles      a second thread with a file descriptor table of its own
 //                    (unshare(CLONE_FILES))
 //   shmem            shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS)
+//   sysvshm          a SysV shared memory segment (shmget IPC_PRIVATE, attached, removed)
 //   sockets          TCP listener on 127.0.0.1 (fd 3, ready port=), a unix
 //                    socketpair (fds 4, 5), an eventfd (fd 6), a TCP connection
 //                    to fd 3 (fd 7) that fd 3 has not accepted
@@ -66,6 +67,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -372,6 +374,14 @@ int main(int argc, char **argv)
         void *p = ::mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) {
             die("mmap");
+        }
+        static_cast<char *>(p)[0] = 1;
+    } else if (mode == "sysvshm") {
+        // Removed at once: the segment goes when the process detaches (exits).
+        const int id = ::shmget(IPC_PRIVATE, 1 << 20, IPC_CREAT | 0600);
+        void *p = id < 0 ? reinterpret_cast<void *>(-1) : ::shmat(id, nullptr, 0);
+        if (p == reinterpret_cast<void *>(-1) || ::shmctl(id, IPC_RMID, nullptr) != 0) {
+            die("shmget/shmat");
         }
         static_cast<char *>(p)[0] = 1;
     } else if (mode == "sockets") {

@@ -4,7 +4,8 @@
 // Low-pause checkpoints (docs/low-pause.md) of workloads that keep writing
 // at full speed: many snapshots in a row, each one restored and checked by
 // the workload itself to hold one instant (wl_versions: every element the
-// same pass; wl_threads: threads writing during the snapshot). And the
+// same pass; wl_shmversions: the same in shared anonymous memory; wl_threads:
+// threads writing during the snapshot). And the
 // frozen dump with its reason where no copy is taken.
 #include "engine.h"
 #include "workloadrun.h"
@@ -74,6 +75,14 @@ private Q_SLOTS:
     void versionsWhileItWrites()
     {
         snapshotsInARow(WL_VERSIONS, 6);
+    }
+
+    // The same array in MAP_SHARED anonymous memory: the copy of the address
+    // space shares it with the running program, so it must be saved during
+    // the pause (shmem.h); the pass counter is private and comes from the copy.
+    void sharedVersionsWhileItWrites()
+    {
+        snapshotsInARow(WL_SHMVERSIONS, 4);
     }
 
     // Threads computing and writing while the snapshots are taken.

@@ -472,7 +472,12 @@ private Q_SLOTS:
                   vma(0x401000, VmaKind::FilePrivate, "/usr/bin/editor", 11, kVmaRead),
                   vma(0x7f0000000000, VmaKind::FilePrivate, "/usr/lib/libc.so.6", 12, kVmaRead),
                   vma(0x7f0000001000, VmaKind::FileShared, "/home/u/shared", 13, kVmaRead | kVmaWrite),
-                  vma(0x7f0000002000, VmaKind::Anonymous, "[heap]", 0, kVmaRead)};
+                  vma(0x7f0000002000, VmaKind::Anonymous, "[heap]", 0, kVmaRead),
+                  vma(0x7f0000003000, VmaKind::FileShared, "/home/u/mayw", 14, kVmaRead),
+                  vma(0x7f0000004000, VmaKind::FileShared, "/dev/shm/sem.gone", 15, kVmaRead | kVmaWrite)};
+        p.vmas[5].vma.flags = kVmaMayWrite; // read-only now, opened read-write
+        p.vmas[6].vma.flags = kVmaMayWrite;
+        p.vmas[6].vma.shm = 1; // deleted: made anew in its directory
         auto fd = [](int32_t n, FdKind kind, const std::string &path, uint32_t flags) {
             ImageFd f;
             f.fd.fd = n;
@@ -511,6 +516,10 @@ private Q_SLOTS:
         QVERIFY(lib && lib->flags == O_RDONLY && lib->ino == 12);
         const AsCaller::PathCheck *shared = find("/home/u/shared", Kind::Open);
         QVERIFY(shared && shared->flags == O_RDWR);
+        const AsCaller::PathCheck *mayWrite = find("/home/u/mayw", Kind::Open);
+        QVERIFY(mayWrite && mayWrite->flags == O_RDWR && mayWrite->ino == 14);
+        QVERIFY(find("/dev/shm", Kind::CreateIn));
+        QVERIFY(!find("/dev/shm/sem.gone", Kind::Open));
         QVERIFY(!find("[heap]", Kind::Open));
         const AsCaller::PathCheck *null0 = nullptr;
         int devnulls = 0;

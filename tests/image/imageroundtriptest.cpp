@@ -15,6 +15,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <csignal>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -66,7 +67,7 @@ std::vector<Section> readFd(int fd, Header *header = nullptr, uint64_t *bytesRea
 
 const char *typeName(const Section &s)
 {
-    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End", "FileObject", "Timers", "Terminal"};
+    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End", "FileObject", "Timers", "Terminal", "SharedMemory"};
     return names[s.index()];
 }
 
@@ -381,6 +382,113 @@ private Q_SLOTS:
         QVERIFY(got);
         QCOMPARE(got->size(), size_t(4));
         QVERIFY(std::get<PagesRecord>((*got)[2]) == sample.pages[0]);
+    }
+
+    // Format 5: a shared memory object and the VMAs naming it survive the
+    // round trip; the writer refuses bad ones.
+    void sharedMemory()
+    {
+        const SampleImage sample = SampleImage::make(8);
+        SharedMemoryRecord shm;
+        shm.id = 7;
+        shm.kind = SharedMemoryKind::Anonymous;
+        shm.size = 16 * 4096;
+        shm.ino = 1234;
+        shm.runs = {{0, 2}, {5 * 4096, 1}};
+        shm.data.resize(3 * 4096);
+        for (size_t i = 0; i < shm.data.size(); ++i) {
+            shm.data[i] = uint8_t(i * 7 + 3);
+        }
+        SharedMemoryRecord deleted;
+        deleted.id = 8;
+        deleted.kind = SharedMemoryKind::DeletedFile;
+        deleted.size = 32; // a file's size: not page aligned
+        deleted.path = "/dev/shm/sem.XYZ";
+        deleted.mode = 0600;
+        deleted.runs = {{0, 1}};
+        deleted.data.assign(4096, 0x11);
+        MmRecord mm = sample.mms[0];
+        VmaRecord vma;
+        vma.start = 0x7e0000000000;
+        vma.end = vma.start + 4 * 4096;
+        vma.prot = kVmaRead | kVmaWrite;
+        vma.kind = VmaKind::SharedAnonymous;
+        vma.pgoff = 12 * 4096;
+        vma.path = "/dev/zero";
+        vma.shm = 7;
+        VmaRecord file = vma;
+        file.start = vma.end;
+        file.end = file.start + 4096;
+        file.kind = VmaKind::FileShared;
+        file.flags = kVmaMayWrite;
+        file.pgoff = 0;
+        file.path = deleted.path;
+        file.shm = 8;
+        auto at = std::find_if(mm.vmas.begin(), mm.vmas.end(), [&](const VmaRecord &v) { return v.start > vma.start; });
+        at = mm.vmas.insert(at, vma);
+        mm.vmas.insert(at + 1, file);
+
+        const int fd = memfd_create("shm", MFD_CLOEXEC);
+        auto w = ImageWriter::create(fd, sample.header, WriterOptions {1, 0, false});
+        QVERIFY(w);
+        QVERIFY((*w)->write(sample.tree));
+        QVERIFY((*w)->write(shm));
+        QVERIFY((*w)->write(deleted));
+        auto wrote = (*w)->write(mm);
+        QVERIFY2(wrote, wrote ? "" : wrote.error().describe().c_str());
+        QVERIFY((*w)->finish());
+        std::vector<uint8_t> bytes(size_t(lseek(fd, 0, SEEK_END)));
+        QCOMPARE(pread(fd, bytes.data(), bytes.size(), 0), ssize_t(bytes.size()));
+        ::close(fd);
+        ReaderLimits lenient;
+        lenient.requireComplete = false;
+        auto got = readAll(bytes, lenient);
+        QVERIFY2(got, got ? "" : got.error().describe().c_str());
+        QCOMPARE(got->size(), size_t(5));
+        QVERIFY(std::get<SharedMemoryRecord>((*got)[1]) == shm);
+        QVERIFY(std::get<SharedMemoryRecord>((*got)[2]) == deleted);
+        QVERIFY(std::get<MmRecord>((*got)[3]) == mm);
+
+        const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+        auto expectError = [&](auto mutate, const char *part) {
+            auto bad = ImageWriter::create(null, sample.header);
+            QVERIFY((*bad)->write(sample.tree));
+            SharedMemoryRecord s = shm;
+            MmRecord m = mm;
+            mutate(s, m);
+            Result<void> r = (*bad)->write(s);
+            if (r) {
+                r = (*bad)->write(deleted);
+            }
+            if (r) {
+                r = (*bad)->write(m);
+            }
+            QVERIFY2(!r, part);
+            QVERIFY2(r.error().message.find(part) != std::string::npos, r.error().message.c_str());
+        };
+        expectError([](SharedMemoryRecord &s, MmRecord &) { s.size = 4097; }, "is not a multiple of 4096");
+        expectError([](SharedMemoryRecord &s, MmRecord &) { s.runs = {{15 * 4096, 2}}; }, "outside the object");
+        expectError([](SharedMemoryRecord &s, MmRecord &) { s.data.resize(4096); }, "bytes of data for 3 pages");
+        expectError([](SharedMemoryRecord &s, MmRecord &) { s.id = 9; }, "which no earlier SharedMemory record defines");
+        expectError(
+            [](SharedMemoryRecord &, MmRecord &m) {
+                for (VmaRecord &v : m.vmas) {
+                    if (v.shm == 7) {
+                        v.pgoff = 14 * 4096;
+                    }
+                }
+            },
+            "reaches beyond the end of shared memory object 7");
+        expectError(
+            [](SharedMemoryRecord &, MmRecord &m) {
+                for (VmaRecord &v : m.vmas) {
+                    if (v.shm == 7) {
+                        v.shm = 0;
+                    }
+                }
+            },
+            "shared anonymous VMA without its shared memory object");
+        ::close(null);
     }
 
     void imageInfo()

@@ -10,6 +10,9 @@
 // pass, so it covers the restored copy from its first instruction on. After
 // go: every element holds the last finished pass, and at least two passes
 // were checked since the last restore-visible pause (the loop ran).
+// wl_shmversions: the same with the array in MAP_SHARED anonymous memory
+// (the pass counter stays private): a keep-running snapshot must capture the
+// shared memory during the pause too, not from the running program.
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -46,8 +49,14 @@ static void sabotage(void)
 
 int main(int argc, char **argv)
 {
+#ifdef WL_VERSIONS_SHARED
+    wl_init(argc, argv, "shmversions");
+    const int share = MAP_SHARED;
+#else
     wl_init(argc, argv, "versions");
-    s_array = mmap(NULL, ELEMENTS * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    const int share = MAP_PRIVATE;
+#endif
+    s_array = mmap(NULL, ELEMENTS * sizeof(uint64_t), PROT_READ | PROT_WRITE, share | MAP_ANONYMOUS, -1, 0);
     if (s_array == MAP_FAILED) {
         wl_die("mmap of %zu bytes failed", (size_t)ELEMENTS * sizeof(uint64_t));
     }

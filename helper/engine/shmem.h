@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// Shared memory objects (image::SharedMemoryRecord): MAP_SHARED anonymous
+// memory and MAP_SHARED mappings of /dev/zero, both a shmem file the kernel
+// names "/dev/zero (deleted)", and MAP_SHARED mappings of regular files whose
+// name is gone ("(deleted)": unlinked, as multiprocessing's heap arenas, or
+// renamed away, as glibc's sem_open does with its temporary name). One
+// object per file, whichever processes of
+// the tree map it (fork shares it): captured once, while the tree is frozen,
+// through /proc/PID/map_files (the object itself, read like a file: holes
+// skipped with SEEK_DATA/SEEK_HOLE, all-zero pages left out), and named by id
+// from every VMA that maps it (VmaRecord::shm).
+//
+// On restore the helper makes each object itself (a MAP_SHARED|MAP_ANONYMOUS
+// mapping of the object's size, reopened through /proc/self/map_files, so it
+// is again a "/dev/zero" shmem file; for a deleted file an O_TMPFILE file in
+// the same directory, made with the caller's filesystem identity when the
+// restore runs for one), writes the contents into it, and every
+// restored process that mapped it takes the helper's fd (pidfd_getfd) and
+// maps it MAP_SHARED at its VMAs' offsets: one object again, shared by all.
+//
+// Also here: writable MAP_SHARED mappings of regular files (VmaKind::
+// FileShared). Their memory is the file (its page cache), so nothing is
+// saved; the file's dirty pages are written back (fdatasync) while the tree
+// is frozen, so that the file on disk holds what the processes had written at
+// the checkpoint, whatever happens to the machine afterwards.
+#pragma once
+
+#include "engine.h"
+#include "procfs.h"
+#include "ptrace_inject.h"
+#include "records.h"
+#include "result.h"
+#include "uniquefd.h"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <sys/types.h>
+#include <utility>
+#include <vector>
+
+namespace cryopod::engine
+{
+
+// ---- dump
+
+struct SharedMemoryDump {
+    // One per object, in the order first seen (the tree's order); data and
+    // runs are filled by captureSharedMemory().
+    std::vector<image::SharedMemoryRecord> records;
+    std::vector<UniqueFd> fds; // parallel: the object, read-only (map_files)
+};
+
+// Gives every SharedAnonymous VMA of `mms` (the processes of a frozen tree,
+// in its order), and every FileShared VMA whose file is no longer at its
+// path, the id of its object, one object per file. An object
+// that a process outside `tree` maps too is refused, naming that process: a
+// restore could not share it with that process again.
+Result<SharedMemoryDump> linkSharedMemory(const std::vector<std::pair<pid_t, image::MmRecord *>> &mms, const std::set<pid_t> &tree);
+
+// Reads the contents of object `index` into its record (sparse runs by
+// offset; all-zero pages left out). The tree must still be frozen.
+Result<void> captureSharedMemory(SharedMemoryDump &dump, size_t index);
+
+// Writes back the dirty pages of every file that `mappings` of `pid` map
+// MAP_SHARED and writable (fdatasync through /proc/PID/map_files).
+Result<void> syncSharedFileMappings(pid_t pid, const std::vector<procfs::Mapping> &mappings);
+
+// ---- restore
+
+// The helper's own fd on each recreated object, by id.
+class SharedMemoryObjects
+{
+public:
+    // Makes every object of `records` with its size and contents; deleted
+    // files with `identity` (when given) as their filesystem identity.
+    static Result<SharedMemoryObjects> create(const std::vector<image::SharedMemoryRecord> &records, const std::optional<FsIdentity> &identity);
+
+    // The helper's fd on object `id` (-1: none).
+    int fd(uint64_t id) const;
+
+private:
+    std::map<uint64_t, UniqueFd> m_fds;
+};
+
+// Maps object `vma.shm` into the process of `injector` at the VMA (MAP_SHARED,
+// MAP_FIXED_NOREPLACE, offset vma.pgoff, protection `prot`): the process takes
+// the helper's fd (pidfd_getfd), maps it and closes it again.
+Result<void> mapSharedMemory(Injector &injector, const SharedMemoryObjects &objects, const image::VmaRecord &vma, int prot);
+
+} // namespace cryopod::engine
