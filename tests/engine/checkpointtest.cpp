@@ -433,15 +433,15 @@ private Q_SLOTS:
     }
 
     // Detached fds (libcryopod's own, when a program checkpoints itself):
-    // whatever they are (here a listening TCP socket, which would be
-    // refused), a caveat in the report, and in the restored process the read
+    // whatever they are (here a TCP connection and the listener that has not
+    // accepted it, which would be refused), a caveat in the report, and in the restored process the read
     // end of a pipe whose writer is gone; the other fds are restored as ever.
     // Only fds open in the process can be detached.
     void detachedFdsRestoreAsHungUpPipes()
     {
         Target t;
         QVERIFY(start(t, outFile("detached"), {"sockets", "--then", "tick"}));
-        auto report = analyze(t.pid, {3});
+        auto report = analyze(t.pid, {3, 7}); // the listener and the connection to it it has not accepted
         QVERIFY(report);
         QCOMPARE(report->verdict, Verdict::Caveat);
         const FdReport &three = report->processes.front().fds[3];
@@ -459,7 +459,7 @@ private Q_SLOTS:
         QVERIFY(fd >= 0);
         CheckpointOptions options;
         options.leaveRunning = false;
-        options.detachedFds = {3};
+        options.detachedFds = {3, 7};
         auto result = checkpoint(t.pid, fd, options);
         QVERIFY2(result, result ? "" : result.error().describe().c_str());
         int status = 0;

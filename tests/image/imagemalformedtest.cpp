@@ -721,7 +721,7 @@ private Q_SLOTS:
         terminal.foregroundPgrp = 4242;
         EXPECT_ERROR(withSection(terminalAt, terminal), "session 0 / foreground group 4242 invalid");
         auto terminalFiles = s.files[0];
-        terminalFiles.fds.back().rdev = makedev(136, 9);
+        std::ranges::find(terminalFiles.fds, FdKind::Terminal, &FdRecord::kind)->rdev = makedev(136, 9);
         EXPECT_ERROR(withSection(filesAt, terminalFiles), "fd 18 of pid 4242 is a terminal no earlier Terminal record describes");
 
         // file objects and the fds naming them; timers
