@@ -17,6 +17,7 @@
 // usage: pause [--size MIB]... [--tmp DIR] [--no-criu]
 
 #include "benchsupport.h"
+#include "checkpoint.h"
 #include "engine.h"
 
 #include <cerrno>
@@ -85,7 +86,8 @@ Run engineRun(pid_t pid, uint64_t progressAddr, double baseline, const std::stri
     options.lowPause = lowPause;
     const uint64_t p0 = readProgress(pid, progressAddr);
     const double t0 = now();
-    auto result = engine::checkpoint(pid, fd, options);
+    engine::PagesStats stats;
+    auto result = engine::checkpointWith(pid, fd, options, engine::PagesOptions{}, &stats);
     const double t1 = now();
     const uint64_t p1 = readProgress(pid, progressAddr);
     close(fd);
@@ -105,6 +107,16 @@ Run engineRun(pid_t pid, uint64_t progressAddr, double baseline, const std::stri
         std::snprintf(copy, sizeof copy, "(of the pause, the copy: %.1f ms)", run.copy * 1e3);
         run.note = copy;
     }
+    char where[160];
+    std::snprintf(where,
+                  sizeof where,
+                  "\n%26s pages: pagemap %.2f s, read %.2f s, zero scan %.2f s, waiting for the writer %.2f s",
+                  "",
+                  double(stats.pagemapNs) / 1e9,
+                  double(stats.readNs) / 1e9,
+                  double(stats.scanNs) / 1e9,
+                  double(stats.writeWaitNs) / 1e9);
+    run.note += where;
     return run;
 }
 
