@@ -104,14 +104,18 @@ int main(int argc, char **argv)
     const std::string mibText = std::to_string(mib);
     const pid_t pid = ::fork();
     if (pid == 0) {
+        // An open file of its own: one shared with the bench would make the
+        // checkpoint refuse (shared with a process outside the tree).
         const int null = ::open("/dev/null", O_RDONLY);
+        const int own = ::open(outName, O_WRONLY | O_APPEND);
         ::dup2(null, 0);
-        ::dup2(outFd, 1);
-        ::dup2(outFd, 2);
+        ::dup2(own, 1);
+        ::dup2(own, 2);
         ::close_range(3, ~0u, 0);
         ::execl(DUMPTARGET_PATH, DUMPTARGET_PATH, "memory", mibText.c_str(), mapped, "--then", "pause", static_cast<char *>(nullptr));
         ::_exit(127);
     }
+    ::close(outFd);
     for (int i = 0; i < 6000; ++i) {
         auto text = procfs::readFile(outName);
         if (text && text->find('\n') != std::string::npos) {
