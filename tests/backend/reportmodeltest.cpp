@@ -21,7 +21,9 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <csignal>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 
 namespace
 {
@@ -96,6 +98,17 @@ private Q_SLOTS:
 
     void cleanupTestCase()
     {
+        // sh's child first: killed after its parent it would outlive the test.
+        QFile children(QStringLiteral("/proc/%1/task/%1/children").arg(m_parent.processId()));
+        if (children.open(QIODevice::ReadOnly)) {
+            const QList<QByteArray> pids = children.readAll().trimmed().split(' ');
+            for (const QByteArray &pid : pids) {
+                if (const pid_t child = pid_t(pid.toInt()); child > 0) {
+                    ::kill(child, SIGKILL);
+                    ::waitpid(child, nullptr, 0); // reparented to us (a subreaper) once sh is gone, or sh reaps it
+                }
+            }
+        }
         for (QProcess *process : {&m_quiet, &m_parent, &m_nocwd}) {
             process->kill();
             process->waitForFinished();

@@ -81,6 +81,19 @@ enter_root "$WORK/root" bash -s "$BUILD/bin/wl_anon" "$STATE" >"$WORK/run.log" 2
 set -euo pipefail
 WL="$1"
 STATE="$2"
+# Everything this run starts in its root (the bus, polkitd, the
+# bus-activated helper, the restored workload) shares this mount namespace:
+# all of it goes when the script ends, however it ends.
+stop_all() {
+    local me p
+    me="$(readlink /proc/$$/ns/mnt)"
+    for p in /proc/[0-9]*; do
+        if [ "${p#/proc/}" != "$$" ] && [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$me" ]; then
+            kill -9 "${p#/proc/}" 2>/dev/null || true
+        fi
+    done
+}
+trap stop_all EXIT
 # The workload must start with fds 0-2 only (tests/workloads/README.md):
 # close what the test runner handed down (the script itself comes on fd 0).
 for fd in /proc/$$/fd/*; do
