@@ -8,6 +8,7 @@
 #include "schedulematch.h"
 #include "snapshotjob.h"
 #include "snapshotstore.h"
+#include "sqlitedatabase.h"
 #include "targetprobe.h"
 
 #include <QLoggingCategory>
@@ -173,6 +174,12 @@ Result<ScheduleRun> ScheduleRunner::runOne(const Schedule &s, int64_t now)
             qCWarning(lcSchedule) << "schedule" << s.id << "failed" << failures << "times in a row:" << run.message.c_str();
         }
     }
+    // The run and the schedule's next time together: a reader never sees
+    // the run recorded with the schedule still due.
+    auto transaction = store::SqliteTransaction::begin(m_store.database());
+    if (!transaction) {
+        return std::unexpected(transaction.error().context(std::format("record a run of schedule {}", s.id)));
+    }
     if (record) {
         auto id = schedules.recordRun(run);
         if (!id) {
@@ -181,6 +188,7 @@ Result<ScheduleRun> ScheduleRunner::runOne(const Schedule &s, int64_t now)
         run.id = *id;
     }
     CRYOPOD_PROPAGATE(schedules.setRunState(s.id, next, failures, now));
+    CRYOPOD_PROPAGATE(transaction->commit());
     return run;
 }
 
