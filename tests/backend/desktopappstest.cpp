@@ -53,6 +53,7 @@ class DesktopAppsTest : public QObject
     QString m_home; // XDG_DATA_HOME/applications
     QString m_system; // the first of XDG_DATA_DIRS /applications
     QString m_script;
+    QString m_timer; // a copy of timeout under a name no ancestor of this test has
     QList<QProcess *> m_processes;
 
     QProcess *start(const QString &program, const QStringList &arguments)
@@ -73,10 +74,16 @@ private Q_SLOTS:
         qputenv("XDG_DATA_DIRS", (m_dir.filePath(QStringLiteral("system")) + QStringLiteral(":/nonexistent")).toUtf8());
         m_script = m_dir.filePath(QStringLiteral("bin/notes-app"));
         QVERIFY(writeFile(m_script, "#!/bin/sh\nread x\n"));
+        // The Timer app's program. Not timeout itself: this test may run under
+        // timeout (CI does), and an ancestor's app is inherited by its children.
+        m_timer = m_dir.filePath(QStringLiteral("bin/cryopod-test-timer"));
+        QVERIFY(QFile::copy(QStringLiteral("/usr/bin/timeout"), m_timer));
+        QVERIFY(QFile::setPermissions(m_timer, QFile::ReadOwner | QFile::ExeOwner | QFile::ReadUser | QFile::ExeUser));
+        qputenv("PATH", (m_dir.filePath(QStringLiteral("bin")) + QLatin1Char(':') + qEnvironmentVariable("PATH")).toUtf8());
         // Apps by executable (a name on $PATH, with env and field codes).
         QVERIFY(writeFile(m_system + QStringLiteral("/org.example.Timer.desktop"),
                           "[Desktop Entry]\nType=Application\nName=Test Timer\nName[de]=Testuhr\nIcon=chronometer\n"
-                          "Exec=env LANG=C timeout 60 %U\n\n[Desktop Action new]\nName=Other\nExec=other\n"));
+                          "Exec=env LANG=C cryopod-test-timer 60 %U\n\n[Desktop Action new]\nName=Other\nExec=other\n"));
         // A script run by sh: by its path.
         QVERIFY(writeFile(m_system + QStringLiteral("/kde/notes.desktop"),
                           "[Desktop Entry]\nType=Application\nName=Notes\\sApp\nIcon=knotes\nExec=\"" + m_script.toUtf8() + "\" --new\n"));
@@ -154,8 +161,8 @@ private Q_SLOTS:
     {
         DesktopApps apps;
         apps.load({m_home, m_system}, QStringLiteral("C"));
-        // timeout (an app by its executable) runs sleep (its helper).
-        QProcess *timer = start(QStringLiteral("timeout"), {QStringLiteral("60"), QStringLiteral("sleep"), QStringLiteral("61")});
+        // The timer (an app by its executable) runs sleep (its helper).
+        QProcess *timer = start(m_timer, {QStringLiteral("60"), QStringLiteral("sleep"), QStringLiteral("61")});
         QVERIFY(timer);
         QList<pid_t> children;
         QTRY_VERIFY((children = childrenOf(timer->processId())).size() == 1);
@@ -252,7 +259,7 @@ private Q_SLOTS:
 
     void onlyMyApps()
     {
-        QProcess *timer = start(QStringLiteral("timeout"), {QStringLiteral("60"), QStringLiteral("sleep"), QStringLiteral("63")});
+        QProcess *timer = start(m_timer, {QStringLiteral("60"), QStringLiteral("sleep"), QStringLiteral("63")});
         QVERIFY(timer);
         QTRY_VERIFY(childrenOf(timer->processId()).size() == 1);
         const pid_t helper = childrenOf(timer->processId()).first();
@@ -268,7 +275,7 @@ private Q_SLOTS:
         const QModelIndex timerRow = model.indexForPid(int(timer->processId()));
         QVERIFY(timerRow.isValid());
         QCOMPARE(timerRow.data(Qt::DisplayRole).toString(), QStringLiteral("Test Timer"));
-        QCOMPARE(timerRow.data(ProcessModel::NameRole).toString(), QStringLiteral("timeout"));
+        QCOMPARE(timerRow.data(ProcessModel::NameRole).toString(), QStringLiteral("cryopod-test-ti"));
         QCOMPARE(timerRow.data(ProcessModel::IconNameRole).toString(), QStringLiteral("chronometer"));
         QCOMPARE(timerRow.data(ProcessModel::AppNameRole).toString(), QStringLiteral("Test Timer"));
         const QModelIndex helperRow = model.indexForPid(helper);
