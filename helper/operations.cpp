@@ -7,6 +7,7 @@
 #include "ascaller.h"
 #include "authorizer.h"
 #include "caller.h"
+#include "cgroups.h"
 #include "checkpoint.h"
 #include "freezer.h"
 #include "helperjob.h"
@@ -303,14 +304,9 @@ HelperResult<QVariantMap> runCheckpoint(HelperJob &job, pid_t pid, const Target 
     // A tree frozen by Freeze: ptrace can neither stop nor inject into its
     // tasks, so the engine thaws and freezes its cgroup around the capture
     // (holding every thread in a ptrace stop meanwhile); it stays frozen.
-    std::optional<Freezer::Cgroups> cgroups;
-    std::string frozenCgroup;
-    if (auto detected = Freezer::Cgroups::detect()) {
-        if (auto hook = detected->outsideFreezer(pid)) {
-            ctx.options.outsideFreezer = std::move(*hook);
-            frozenCgroup = detected->cgroupOf(pid).value_or(std::string());
-            cgroups = std::move(*detected);
-        }
+    std::optional<engine::FreezerHold> hold = engine::freezerHold(pid);
+    if (hold) {
+        ctx.options.outsideFreezer = hold->hook;
     }
     job.sendProgress(QStringLiteral("analyze"), 0, 0);
     if (auto r = engine::checkpointPrecheck(ctx); !r) {
@@ -366,8 +362,8 @@ HelperResult<QVariantMap> runCheckpoint(HelperJob &job, pid_t pid, const Target 
     }
     // Killed: the cgroup Freeze made for it is empty now.
     QString leftover;
-    if (cgroups && !options.leaveRunning && !frozenCgroup.empty()) {
-        if (auto r = cgroups->removeEmptied(frozenCgroup); !r) {
+    if (hold && !options.leaveRunning && !hold->cgroup.empty()) {
+        if (auto r = engine::removeEmptiedFreezeCgroup(hold->cgroup); !r) {
             leftover = QString::fromStdString(r.error().describe());
         }
     }

@@ -8,6 +8,7 @@
 #include "helpercommands.h"
 
 #include "engine.h"
+#include "cgroups.h"
 
 #include <QByteArray>
 #include <QString>
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
 #include <string>
 #include <unistd.h>
 
@@ -177,7 +179,16 @@ int Cryopodctl::runCheckpoint(const QStringList &args)
     options.leaveRunning = !kill;
     options.lowPause = !fullPause;
     options.compressionLevel = level;
+    // A tree the cgroup freezer holds: thawed for the capture and frozen
+    // again, as the helper does; it stays frozen.
+    const std::optional<cryopod::engine::FreezerHold> hold = cryopod::engine::freezerHold(pid);
+    if (hold) {
+        options.outsideFreezer = hold->hook;
+    }
     const auto result = cryopod::engine::checkpoint(pid, fd, options);
+    if (result && hold && kill && !hold->cgroup.empty()) {
+        (void)cryopod::engine::removeEmptiedFreezeCgroup(hold->cgroup); // the child cgroup Freeze made: empty now
+    }
 
     if (!toStdout) {
         bool closed = ::close(fd) == 0;

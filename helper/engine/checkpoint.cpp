@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 #include "checkpoint.h"
 
+#include "cgroups.h"
 #include "creds.h"
 #include "epoll.h"
 #include "ptrace_inject.h"
@@ -107,6 +108,27 @@ Result<void> checkpointPrecheck(CheckpointContext &ctx)
     }
     if (report->verdict == Verdict::Refused) {
         return fail(refusalMessage(*report)); // not a system call's failure: no errno
+    }
+    // A task the cgroup freezer holds still stops for ptrace, but runs none
+    // of the system calls the capture injects until it is thawed: the
+    // checkpoint would wait for ever. Unless the caller thaws and freezes
+    // it again around the capture (outsideFreezer), refuse now.
+    if (!ctx.options.outsideFreezer) {
+        std::vector<pid_t> pids;
+        for (const ProcessReport &p : report->processes) {
+            pids.push_back(p.pid);
+        }
+        if (auto held = heldByCgroupFreezer(pids)) {
+            std::string comm = "?";
+            for (const ProcessReport &p : report->processes) {
+                if (p.pid == held->pid) {
+                    comm = p.comm;
+                }
+            }
+            return fail(std::to_string(held->pid) + " (" + comm + ") cannot be checkpointed while the cgroup freezer holds it (" + held->cgroup
+                            + "): nothing the checkpoint has to run in it could run before it is thawed (thaw it first)",
+                        EBUSY);
+        }
     }
     return {};
 }

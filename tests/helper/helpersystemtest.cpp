@@ -21,6 +21,7 @@
 #include <QFile>
 #include <QTemporaryDir>
 #include <QFileInfo>
+#include <QProcess>
 #include <QTest>
 #include <QThread>
 
@@ -240,6 +241,29 @@ struct Workload {
             return "no result";
         }
         return result.readAll().trimmed();
+    }
+    // Restores IMAGE as this workload and lets it finish: its result, or
+    // what went wrong.
+    QByteArray restoreAndFinish(const std::string &image)
+    {
+        const int in = ::open(image.c_str(), O_RDONLY | O_CLOEXEC);
+        if (in < 0) {
+            return "cannot open the image";
+        }
+        auto restored = cryopod::engine::restore(in, cryopod::engine::RestoreOptions{});
+        ::close(in);
+        if (!restored) {
+            return QByteArray::fromStdString(restored.error().describe());
+        }
+        root = restored->root;
+        pids = ProcStatus::processTree(root);
+        const QByteArray result = finish();
+        int status = 0;
+        if (::waitpid(root, &status, 0) != root || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            return result + " (but the restored root did not exit 0)";
+        }
+        pids.clear();
+        return result;
     }
     ~Workload()
     {
@@ -524,14 +548,15 @@ private Q_SLOTS:
         auto frozen = cgroups->freeze(wl.root);
         QVERIFY2(frozen, frozen ? "" : frozen.error().describe().c_str());
         const std::string cgroup = frozen->cgroup;
-        auto hook = cgroups->outsideFreezer(wl.root);
-        QVERIFY2(hook, hook ? "" : hook.error().describe().c_str());
+        auto hold = cryopod::engine::freezerHold(wl.root);
+        QVERIFY(hold);
+        QCOMPARE(hold->cgroup, cgroup);
 
         QTemporaryDir images;
         const std::string image = images.filePath(QStringLiteral("image")).toStdString();
         cryopod::engine::CheckpointOptions options;
         options.leaveRunning = !kill;
-        options.outsideFreezer = *hook;
+        options.outsideFreezer = hold->hook;
         options.freezeTimeoutMs = 5000;
         {
             const int fd = ::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -571,30 +596,57 @@ private Q_SLOTS:
         }
 
         // The copy works: its own pids, checks its whole state.
-        const int in = ::open(image.c_str(), O_RDONLY | O_CLOEXEC);
-        QVERIFY(in >= 0);
-        auto restored = cryopod::engine::restore(in, cryopod::engine::RestoreOptions{});
-        ::close(in);
-        QVERIFY2(restored, restored ? "" : restored.error().describe().c_str());
-        wl.root = restored->root;
-        wl.pids = ProcStatus::processTree(restored->root);
-        QCOMPARE(wl.finish(), QByteArray("ok"));
-        int status = 0;
-        QCOMPARE(::waitpid(restored->root, &status, 0), restored->root);
-        QVERIFY(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-        wl.pids.clear();
+        QCOMPARE(wl.restoreAndFinish(image), QByteArray("ok"));
+    }
+
+    void cryopodctlDirectOnAFrozenTree()
+    {
+        // cryopodctl checkpoint --direct holds a frozen tree as the helper
+        // does: the image is written, the tree stays frozen, and the image
+        // restores a working copy.
+        auto cgroups = Freezer::Cgroups::detect();
+        if (!cgroups) {
+            QSKIP(cgroups.error().describe().c_str());
+        }
+        Workload wl;
+        QVERIFY(wl.start(CRYOPOD_WL_TREE));
+        auto frozen = cgroups->freeze(wl.root);
+        QVERIFY2(frozen, frozen ? "" : frozen.error().describe().c_str());
+        QTemporaryDir images;
+        const QString image = images.filePath(QStringLiteral("image"));
+        QProcess ctl;
+        ctl.start(QStringLiteral(CRYOPODCTL), {QStringLiteral("checkpoint"), QStringLiteral("--direct"), QString::number(wl.root), QStringLiteral("-o"), image});
+        QVERIFY(ctl.waitForFinished(30000));
+        QVERIFY2(ctl.exitCode() == 0, ctl.readAllStandardError().constData());
+        QVERIFY(cgroupDirFrozen(frozen->cgroup));
+        QVERIFY(*cgroups->isFrozen(wl.root));
+        QVERIFY(!wl.traced());
+        QVERIFY(cgroups->thaw(wl.root));
+        wl.kill();
+
+        QCOMPARE(wl.restoreAndFinish(image.toStdString()), QByteArray("ok"));
     }
 
     void checkpointFrozenFails_data()
     {
-        freezer_data();
+        QTest::addColumn<int>("version");
+        QTest::addColumn<bool>("hold");
+        for (const auto &[name, version] : {std::pair{"v2", Freezer::Version::V2}, std::pair{"v1", Freezer::Version::V1}}) {
+            QTest::addRow("%s unwritable image", name) << int(version) << true;
+            QTest::addRow("%s no hold", name) << int(version) << false;
+        }
     }
 
     void checkpointFrozenFails()
     {
-        // The image cannot be written (a pipe nobody reads): the tree is
-        // left frozen, untraced and undamaged.
+        // The image cannot be written (a pipe nobody reads); or the caller
+        // gives no hook to thaw the tree for the capture, and the
+        // checkpoint would wait for ever on its first injected system call
+        // (a caller giving up then would leave that call's registers
+        // behind): it refuses before freezing anything, naming the cgroup.
+        // Either way the tree is left frozen, untraced and undamaged.
         QFETCH(int, version);
+        QFETCH(bool, hold);
         auto cgroups = Freezer::Cgroups::use(Freezer::Version(version));
         if (!cgroups) {
             QSKIP(cgroups.error().describe().c_str());
@@ -603,17 +655,32 @@ private Q_SLOTS:
         QVERIFY(wl.start(CRYOPOD_WL_TREE));
         auto frozen = cgroups->freeze(wl.root);
         QVERIFY2(frozen, frozen ? "" : frozen.error().describe().c_str());
-        auto hook = cgroups->outsideFreezer(wl.root);
-        QVERIFY(hook);
+        const auto held = cryopod::engine::heldByCgroupFreezer(wl.pids);
+        QVERIFY(held);
+        QCOMPARE(held->pid, wl.root);
+        QCOMPARE(held->cgroup, frozen->cgroup);
+        cryopod::engine::CheckpointOptions options;
+        options.freezeTimeoutMs = 5000;
+        if (hold) {
+            auto found = cryopod::engine::freezerHold(wl.root);
+            QVERIFY(found);
+            QCOMPARE(found->cgroup, frozen->cgroup);
+            options.outsideFreezer = found->hook;
+        }
         int fds[2];
         QCOMPARE(::pipe2(fds, O_CLOEXEC), 0);
         ::close(fds[0]);
-        cryopod::engine::CheckpointOptions options;
-        options.outsideFreezer = *hook;
+        QElapsedTimer took;
+        took.start();
         auto r = cryopod::engine::checkpoint(wl.root, fds[1], options);
         ::close(fds[1]);
         QVERIFY(!r);
         qInfo("failed as expected: %s", r.error().describe().c_str());
+        if (!hold) {
+            QVERIFY2(took.elapsed() < 4000, "the checkpoint waited instead of refusing");
+            QCOMPARE(r.error().code, EBUSY);
+            QVERIFY2(r.error().describe().find("cgroup freezer holds it (" + frozen->cgroup + ")") != std::string::npos, r.error().describe().c_str());
+        }
         QVERIFY(*cgroups->isFrozen(wl.root));
         QVERIFY(cgroupDirFrozen(frozen->cgroup));
         QVERIFY(!wl.traced());
