@@ -5,10 +5,11 @@
 // stdout, then let it run on (or end it).
 
 #include "commands.h"
+#include "deferredsignals.h"
 #include "helpercommands.h"
 
-#include "engine.h"
 #include "cgroups.h"
+#include "engine.h"
 
 #include <QByteArray>
 #include <QString>
@@ -179,6 +180,9 @@ int Cryopodctl::runCheckpoint(const QStringList &args)
     options.leaveRunning = !kill;
     options.lowPause = !fullPause;
     options.compressionLevel = level;
+    // Ctrl-C and the like wait until the tree is released and the image
+    // complete (or removed): see deferredsignals.h.
+    std::optional<DeferredSignals> held(std::in_place);
     // A tree the cgroup freezer holds: thawed for the capture and frozen
     // again, as the helper does; it stays frozen.
     const std::optional<cryopod::engine::FreezerHold> hold = cryopod::engine::freezerHold(pid);
@@ -202,6 +206,7 @@ int Cryopodctl::runCheckpoint(const QStringList &args)
     if (!result) {
         return failure(result.error().describe());
     }
+    held.reset(); // a signal that came meanwhile ends us now
 
     char line[512];
     std::snprintf(line,

@@ -5,6 +5,7 @@
 // as a child of this command (re-parented when the command exits).
 
 #include "commands.h"
+#include "deferredsignals.h"
 #include "helpercommands.h"
 #include "ptyrelay.h"
 
@@ -15,6 +16,7 @@
 
 #include <cstdio>
 #include <fcntl.h>
+#include <optional>
 #include <string>
 #include <unistd.h>
 
@@ -118,6 +120,7 @@ int Cryopodctl::runRestore(const QStringList &args)
     cryopod::engine::RestoreOptions options;
     options.frozen = frozen;
     options.pty = pty;
+    std::optional<DeferredSignals> held(std::in_place); // until the restore finished or undid itself
     auto result = cryopod::engine::restore(fd, options);
     if (fd != STDIN_FILENO) {
         ::close(fd);
@@ -125,6 +128,7 @@ int Cryopodctl::runRestore(const QStringList &args)
     if (!result) {
         return failure(result.error().describe());
     }
+    held.reset();
     std::printf("restored pid %d\n", int(result->root));
     std::vector<int> masters;
     for (const cryopod::engine::RestoredTerminal &t : result->terminals) {

@@ -7,9 +7,14 @@
 
 #include "../backend/testprocesses.h"
 
+#include <QFile>
 #include <QProcess>
 #include <QRegularExpression>
+#include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
+
+#include <csignal>
 
 using namespace TestProcesses;
 
@@ -35,6 +40,38 @@ Run cryopodctl(const QStringList &arguments)
             QString::fromUtf8(process.readAllStandardOutput()),
             QString::fromUtf8(process.readAllStandardError())};
 }
+
+// /proc/PID/status "TracerPid" and the one-letter state, as text.
+QByteArray statusField(qint64 pid, const QByteArray &key)
+{
+    QFile status(QStringLiteral("/proc/%1/status").arg(pid));
+    if (!status.open(QIODevice::ReadOnly)) {
+        return {};
+    }
+    for (const QByteArray &line : status.readAll().split('\n')) {
+        if (line.startsWith(QByteArray(key + ':'))) {
+            return line.mid(key.size() + 1).trimmed().left(1);
+        }
+    }
+    return {};
+}
+
+// A 1 GiB Python program that, on SIGUSR1, writes the sum of one byte of
+// each of its pages (each set to 1) to DIR/sum.
+const char kBigPython[] = R"(import os, signal, sys, time
+d = sys.argv[1]
+b = bytearray(1 << 30)
+for i in range(0, len(b), 4096):
+    b[i] = 1
+def answer(*_):
+    with open(os.path.join(d, 'sum.tmp'), 'w') as f:
+        f.write(str(sum(b[::4096])))
+    os.rename(os.path.join(d, 'sum.tmp'), os.path.join(d, 'sum'))
+signal.signal(signal.SIGUSR1, answer)
+open(os.path.join(d, 'ready'), 'w').close()
+while True:
+    time.sleep(0.05)
+)";
 
 // One line of `ps` output: "    PID USER          RSS  <tree>NAME".
 struct PsLine {
@@ -204,6 +241,65 @@ private Q_SLOTS:
         QVERIFY(run.out.isEmpty());
         QVERIFY2(run.err.contains(QLatin1String("usage: cryopodctl")), qPrintable(run.err));
         QVERIFY2(run.err.contains(message), qPrintable(run.err));
+    }
+
+    void terminationWaitsForTheRelease()
+    {
+        // SIGTERM to cryopodctl checkpoint --direct while the target is
+        // frozen: a tracer that died now would leave the target running with
+        // an injected call's registers, and a partial image. cryopodctl
+        // holds the signal back: it ends by it only once the target is
+        // released (untraced, running, its memory intact) and the image is
+        // complete.
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        QProcess target;
+        target.setStandardInputFile(QProcess::nullDevice());
+        target.setStandardOutputFile(QProcess::nullDevice());
+        target.setStandardErrorFile(QProcess::nullDevice());
+        // Nothing shared with us (the fds this test inherited are ours).
+        target.setUnixProcessParameters(QProcess::UnixProcessFlag::CloseFileDescriptors | QProcess::UnixProcessFlag::ResetSignalHandlers);
+        target.start(QStringLiteral("python3"), {QStringLiteral("-c"), QString::fromLatin1(kBigPython), dir.path()});
+        QVERIFY(target.waitForStarted());
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(dir.filePath(QStringLiteral("ready"))), 30000);
+        const qint64 pid = target.processId();
+        const QString image = dir.filePath(QStringLiteral("image"));
+        QProcess ctl;
+        ctl.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        ctl.start(
+            QStringLiteral(CRYOPODCTL_PATH),
+            {QStringLiteral("checkpoint"), QStringLiteral("--direct"), QString::number(pid), QStringLiteral("-o"), image, QStringLiteral("--full-pause")});
+        QVERIFY(ctl.waitForStarted());
+        bool frozen = false;
+        for (int i = 0; i < 20000 && !frozen; ++i) {
+            frozen = statusField(pid, "TracerPid") != "0";
+            if (!frozen) {
+                QThread::usleep(500);
+            }
+        }
+        QVERIFY2(frozen, "the checkpoint never froze the target");
+        QCOMPARE(::kill(pid_t(ctl.processId()), SIGTERM), 0);
+        QVERIFY(ctl.waitForFinished(60000));
+        if (ctl.exitStatus() == QProcess::NormalExit) {
+            // It was done before the signal came: nothing was held back.
+            QCOMPARE(ctl.exitCode(), 0);
+            qWarning("cryopodctl finished before SIGTERM arrived: this run did not test the hold");
+        } else {
+            QCOMPARE(ctl.error(), QProcess::Crashed); // ended by the signal, once done
+        }
+        QCOMPARE(statusField(pid, "TracerPid"), QByteArray("0"));
+        const QByteArray state = statusField(pid, "State");
+        QVERIFY2(state == "S" || state == "R", state.constData());
+        const Run inspect = cryopodctl({QStringLiteral("inspect"), image});
+        QVERIFY2(inspect.exitCode == 0, qPrintable(inspect.err));
+        QVERIFY(inspect.out.contains(QLatin1String("python3")));
+        QCOMPARE(::kill(pid_t(pid), SIGUSR1), 0);
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(dir.filePath(QStringLiteral("sum"))), 10000);
+        QFile sum(dir.filePath(QStringLiteral("sum")));
+        QVERIFY(sum.open(QIODevice::ReadOnly));
+        QCOMPARE(sum.readAll(), QByteArray::number((1 << 30) / 4096));
+        target.kill();
+        target.waitForFinished();
     }
 
     void testPsHelp()
