@@ -148,7 +148,23 @@ void HelperService::startWorker(std::function<void()> body)
 void HelperService::workerDone()
 {
     if (--m_workers == 0) {
-        m_idleTimer.start();
+        if (m_stopping) {
+            Q_EMIT stopped();
+        } else {
+            m_idleTimer.start();
+        }
+    }
+}
+
+void HelperService::stop()
+{
+    m_stopping = true;
+    m_idleTimer.stop();
+    for (HelperJob *job : std::as_const(m_jobs)) {
+        job->cancel();
+    }
+    if (m_workers == 0) {
+        Q_EMIT stopped();
     }
 }
 
@@ -171,6 +187,10 @@ HelperResult<HelperJob *> HelperService::createJob(const QString &owner, const Q
 
 HelperJob *HelperService::makeJob(const QString &owner, const QString &operation, QString *error)
 {
+    if (m_stopping) {
+        *error = QStringLiteral("the helper is stopping");
+        return nullptr;
+    }
     int mine = 0;
     for (const HelperJob *job : std::as_const(m_jobs)) {
         mine += job->owner() == owner ? 1 : 0;

@@ -44,6 +44,11 @@ public:
     void releaseJob(HelperJob *job) override;
     void adoptChild(pid_t pid) override;
 
+    // Cancels every job (a checkpoint lets its target go, a restore undoes
+    // itself), takes no new one, and emits stopped() once every worker
+    // has ended. Not a slot: slots are the D-Bus methods.
+    void stop();
+
 public Q_SLOTS:
     // The helper's version; answers every caller, authorizes nothing.
     QString Version();
@@ -62,6 +67,7 @@ public Q_SLOTS:
 
 Q_SIGNALS:
     void idleTimeout();
+    void stopped();
 
 private:
     // Runs body on a new worker thread, holding off the idle exit meanwhile.
@@ -79,6 +85,7 @@ private:
     QDBusConnection m_bus;
     QTimer m_idleTimer;
     int m_workers = 0;
+    bool m_stopping = false;
     quint64 m_nextJobId = 1;
     QHash<quint64, HelperJob *> m_jobs;
     QDBusServiceWatcher *m_callerWatcher = nullptr;

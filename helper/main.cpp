@@ -6,6 +6,7 @@
 #include "authorizer.h"
 #include "canceltoken.h"
 #include "helperservice.h"
+#include "terminationsignals.h"
 
 #include <QCoreApplication>
 #include <QDBusConnection>
@@ -47,6 +48,10 @@ int main(int argc, char **argv)
     const int idleMs = qEnvironmentVariableIntValue("CRYOPOD_HELPER_IDLE_MS");
     HelperService service(bus, idleMs > 0 ? idleMs : kIdleTimeoutMs);
     QObject::connect(&service, &HelperService::idleTimeout, &app, &QCoreApplication::quit);
+    // A stop request lets the jobs end cleanly first (terminationsignals.h).
+    TerminationSignals termination;
+    QObject::connect(&termination, &TerminationSignals::received, &service, &HelperService::stop);
+    QObject::connect(&service, &HelperService::stopped, &app, &QCoreApplication::quit);
     if (!bus.registerObject(QLatin1String(kObjectPath), &service, QDBusConnection::ExportAllSlots)) {
         std::fprintf(stderr, "cryopod-helper: cannot register %s\n", kObjectPath);
         return 1;

@@ -389,13 +389,20 @@ private Q_SLOTS:
     void helperKilledMidCheckpoint_data()
     {
         QTest::addColumn<bool>("lowPause");
-        QTest::newRow("stopped for the whole dump") << false;
-        QTest::newRow("low pause (the default)") << true;
+        QTest::addColumn<int>("signal");
+        QTest::newRow("stopped for the whole dump, SIGKILL") << false << int(SIGKILL);
+        QTest::newRow("low pause (the default), SIGKILL") << true << int(SIGKILL);
+        QTest::newRow("stopped for the whole dump, SIGTERM") << false << int(SIGTERM);
+        QTest::newRow("low pause (the default), SIGTERM") << true << int(SIGTERM);
     }
 
+    // SIGKILL: the kernel lets the target go. SIGTERM (a service manager
+    // stopping the helper): the helper cancels the job, the caller hears
+    // Cancelled, and the helper exits once the job has let the target go.
     void helperKilledMidCheckpoint()
     {
         QFETCH(bool, lowPause);
+        QFETCH(int, signal);
         auto t = bigTarget(kUser, 48);
         QTest::qWait(500);
         auto client = m_env.startClient(kUser,
@@ -420,8 +427,17 @@ private Q_SLOTS:
             // Mid-write, the engine holds the target stopped...
             QTRY_VERIFY_WITH_TIMEOUT(stopped(t->processId()), 5000);
         }
-        m_env.killHelper();
-        // ...and the kernel lets it go (kills the copy) when the helper dies.
+        if (signal == SIGKILL) {
+            m_env.killHelper();
+        } else {
+            QCOMPARE(::kill(pid_t(m_env.helperPid()), signal), 0);
+            QVERIFY(client->waitForFinished(30000));
+            const QString out = QString::fromLocal8Bit(client->readAllStandardOutput());
+            QVERIFY2(out.contains(QLatin1String("io.github.cryopod.Error.Cancelled")), qPrintable(out));
+            QTRY_VERIFY_WITH_TIMEOUT(!m_env.helperRunning(), 10000);
+            QCOMPARE(m_env.helperExitCode(), 0); // it quit, not killed by the signal
+        }
+        // ...and the target is let go (the copy killed) when the helper ends.
         QTRY_VERIFY_WITH_TIMEOUT(!stopped(t->processId()), 5000);
         for (qint64 copy : copies) {
             QTRY_VERIFY_WITH_TIMEOUT(processState(copy) == 0 || processState(copy) == 'Z', 5000);

@@ -343,6 +343,11 @@ bool HelperTestEnv::helperRunning() const
     return m_helper.state() == QProcess::Running;
 }
 
+int HelperTestEnv::helperExitCode() const
+{
+    return m_helper.exitStatus() == QProcess::NormalExit ? m_helper.exitCode() : -1;
+}
+
 QStringList HelperTestEnv::setprivArgs(const QString &userName) const
 {
     const TestUser u = user(userName);

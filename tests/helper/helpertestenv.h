@@ -69,6 +69,8 @@ public:
     void stopHelper();
     qint64 helperPid() const;
     bool helperRunning() const;
+    // Its exit code once it has exited by itself; -1 if a signal ended it.
+    int helperExitCode() const;
 
     TestUser user(const QString &name) const;
     // A directory owned by the user (removed with the environment).
