@@ -267,8 +267,10 @@ HelperResult<QVariantMap> runCheckpoint(HelperJob &job, pid_t pid, const Target 
     namespace engine = cryopod::engine;
     CancelToken &token = job.token();
     const QString who = QStringLiteral("process %1").arg(pid);
+    // What a failed or cancelled checkpoint leaves: the tree as it was.
+    QString leftAs = QStringLiteral("it runs on unchanged");
     auto cancelled = [&] {
-        return helperError(HelperErrorName::Cancelled, QStringLiteral("checkpoint of %1 cancelled; it runs on unchanged").arg(who));
+        return helperError(HelperErrorName::Cancelled, QStringLiteral("checkpoint of %1 cancelled; %2").arg(who, leftAs));
     };
     if (token.isCancelled()) {
         return cancelled();
@@ -307,6 +309,7 @@ HelperResult<QVariantMap> runCheckpoint(HelperJob &job, pid_t pid, const Target 
     std::optional<engine::FreezerHold> hold = engine::freezerHold(pid);
     if (hold) {
         ctx.options.outsideFreezer = hold->hook;
+        leftAs = QStringLiteral("it stays frozen, unchanged");
     }
     job.sendProgress(QStringLiteral("analyze"), 0, 0);
     if (auto r = engine::checkpointPrecheck(ctx); !r) {
@@ -342,7 +345,7 @@ HelperResult<QVariantMap> runCheckpoint(HelperJob &job, pid_t pid, const Target 
         const ImageStream::Outcome out = (*relay)->finish();
         if (out.error) {
             return abort(HelperError::make(HelperErrorName::Failed,
-                                           QStringLiteral("checkpoint of %1: %2; it runs on unchanged").arg(who, QString::fromStdString(out.error->describe()))));
+                                           QStringLiteral("checkpoint of %1: %2; %3").arg(who, QString::fromStdString(out.error->describe()), leftAs)));
         }
         return engineError(r.error());
     }
@@ -350,7 +353,7 @@ HelperResult<QVariantMap> runCheckpoint(HelperJob &job, pid_t pid, const Target 
     const uint64_t rawBytes = ctx.writer ? ctx.writer->rawBytes() : 0;
     const ImageStream::Outcome out = (*relay)->finish();
     if (out.error) {
-        return abort(HelperError::make(HelperErrorName::Failed, QStringLiteral("checkpoint of %1: %2; it runs on unchanged").arg(who, QString::fromStdString(out.error->describe()))));
+        return abort(HelperError::make(HelperErrorName::Failed, QStringLiteral("checkpoint of %1: %2; %3").arg(who, QString::fromStdString(out.error->describe()), leftAs)));
     }
     if (out.cancelled || token.isCancelled()) {
         return abort(cancelled().error());

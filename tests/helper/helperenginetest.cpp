@@ -205,6 +205,20 @@ private Q_SLOTS:
         } else {
             QVERIFY(frozen());
             QVERIFY(readFile(QStringLiteral("/proc/%1/status").arg(pid)).contains(QLatin1String("TracerPid:\t0")));
+            // Cancelled mid-write, it says what it left: frozen as it was.
+            const ClientRun cancelled = m_env.runClient(kUser,
+                                                        {QStringLiteral("checkpoint"),
+                                                         pid,
+                                                         QStringLiteral("-"),
+                                                         QStringLiteral("--fd"),
+                                                         QStringLiteral("pipe"),
+                                                         QStringLiteral("--stall"),
+                                                         QStringLiteral("--cancel-on"),
+                                                         QStringLiteral("write")});
+            QCOMPARE(cancelled.errorName(), QStringLiteral("io.github.cryopod.Error.Cancelled"));
+            QVERIFY2(cancelled.lines.join(QLatin1Char('\n')).contains(QLatin1String("it stays frozen, unchanged")), qPrintable(cancelled.lines.join(QLatin1Char('\n'))));
+            QVERIFY(frozen());
+            QVERIFY(readFile(QStringLiteral("/proc/%1/status").arg(pid)).contains(QLatin1String("TracerPid:\t0")));
             ClientRun th = m_env.runClient(kUser, {QStringLiteral("thaw"), pid});
             QVERIFY2(th.ok(), qPrintable(th.lines.join(QLatin1Char('\n')) + th.stderrText));
             ::kill(pid.toInt(), SIGKILL);
