@@ -102,7 +102,60 @@ void removeTree(const std::string &dir)
     runProgram({"/bin/rm", "-rf", dir}, {}, "/dev/null");
 }
 
-std::optional<DumpResult> criuDump(const std::string &criu, pid_t pid, const std::string &dir)
+double fsyncFiles(const std::string &dir)
+{
+    const double t0 = now();
+    std::error_code ec;
+    for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
+        if (entry.is_regular_file(ec)) {
+            const int fd = open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                fsync(fd);
+                close(fd);
+            }
+        }
+    }
+    return now() - t0;
+}
+
+std::string loadAverage()
+{
+    std::istringstream in(readFileText("/proc/loadavg"));
+    std::string a, b, c;
+    in >> a >> b >> c;
+    return "load " + a + " " + b + " " + c;
+}
+
+std::string fileSystemType(const std::string &dir)
+{
+    // The longest mount point in /proc/self/mounts that dir lies under.
+    std::error_code ec;
+    const std::string path = std::filesystem::weakly_canonical(dir, ec).string();
+    std::istringstream in(readFileText("/proc/self/mounts"));
+    std::string line, best, type;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string device, mountPoint, fsType;
+        fields >> device >> mountPoint >> fsType;
+        const bool under = path == mountPoint || mountPoint == "/" || path.starts_with(mountPoint + "/");
+        if (under && mountPoint.size() >= best.size()) {
+            best = mountPoint;
+            type = fsType;
+        }
+    }
+    return type.empty() ? "unknown" : type;
+}
+
+void settleStorage(const std::string &dir)
+{
+    const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        syncfs(fd);
+        close(fd);
+    }
+}
+
+std::optional<DumpResult> criuDump(const std::string &criu, pid_t pid, const std::string &dir, bool fsync)
 {
     mkdir(dir.c_str(), 0700);
     const double t0 = now();
@@ -116,6 +169,9 @@ std::optional<DumpResult> criuDump(const std::string &criu, pid_t pid, const std
     DumpResult r;
     r.seconds = t;
     r.pauseSeconds = t; // CRIU keeps the tree frozen for the whole dump
+    if (fsync) {
+        r.syncSeconds = fsyncFiles(dir);
+    }
     std::error_code ec;
     for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
         if (entry.path().extension() == ".img") {
