@@ -16,7 +16,7 @@
 // alone on the machine for meaningful numbers.
 //
 // usage: cr_throughput [--size MIB] [--level N] [--workers N] [--buffer MIB]
-//                      [--tmp DIR] [--fsync] [--no-criu] [--no-gcore]
+//                      [--tmp DIR] [--fsync] [--no-variants] [--no-criu] [--no-gcore]
 //        cr_throughput [--workers N] --read-back IMAGE   (read-back lines only)
 
 #include "benchengine.h"
@@ -65,6 +65,7 @@ struct Options {
     size_t bufferMiB = 8;
     std::string tmp = "/dev/shm"; // tmpfs for images
     bool fsync = false; // fsync every image (ours and CRIU's) after its dump
+    bool variants = true; // the limit's variants (worker counts, writePages, read back)
     bool criu = true;
     bool gcore = true;
 };
@@ -492,7 +493,8 @@ std::optional<DumpResult> gcoreDump(pid_t pid, const std::string &prefix)
 int usage(FILE *to, int code)
 {
     std::fprintf(to,
-                 "usage: cr_throughput [--size MIB] [--level N] [--workers N] [--buffer MIB] [--tmp DIR] [--fsync] [--no-criu] [--no-gcore]\n"
+                 "usage: cr_throughput [--size MIB] [--level N] [--workers N] [--buffer MIB] [--tmp DIR] [--fsync] [--no-variants] [--no-criu]\n"
+                 "                     [--no-gcore]\n"
                  "  --size MIB    workload size (default 1024)\n"
                  "  --level N     zstd level (default 1)\n"
                  "  --workers N   zstd workers (default: one per online CPU)\n"
@@ -500,6 +502,7 @@ int usage(FILE *to, int code)
                  "  --tmp DIR     directory for every image, ours and CRIU's (default /dev/shm, a tmpfs; a directory on a disk\n"
                  "                such as /var/tmp gives a steadier write speed); its file system is synced before each dump\n"
                  "  --fsync       fsync every image after its dump (ours and CRIU's alike) and print that time too\n"
+                 "  --no-variants only the limit itself (read + zstd, all workers), not its variants\n"
                  "  --read-back IMAGE  only the read-back measurements, on IMAGE\n");
     return code;
 }
@@ -522,6 +525,8 @@ int main(int argc, char **argv)
             o.bufferMiB = std::strtoull(v, nullptr, 10);
         } else if (a == "--tmp" && (v = value())) {
             o.tmp = v;
+        } else if (a == "--no-variants") {
+            o.variants = false;
         } else if (a == "--fsync") {
             o.fsync = true;
         } else if (a == "--no-criu") {
@@ -597,20 +602,24 @@ int main(int argc, char **argv)
     printMeasure(read);
     const Measure limit = measureRawZstd(pid, runs, buffer, o.level, workers);
     printMeasure(limit);
-    printMeasure(measureRawZstd(pid, runs, buffer, o.level, 0));
-    const Measure ours = measureWritePages(pid, regions, runs, buffer, o.level, o.workers, {});
-    printMeasure(ours);
-    printMeasure(measureWritePages(pid, regions, runs, buffer, o.level, -1, {}));
-    printMeasure(measureWritePages(pid, regions, runs, 64u << 20, o.level, o.workers, {}));
-    const std::string pagesImage = dir + "/pages.cryopod";
-    Measure toTmpfs = measureWritePages(pid, regions, runs, buffer, o.level, o.workers, pagesImage);
-    toTmpfs.name += " to tmpfs";
-    printMeasure(toTmpfs);
-    printMeasure(measureReadBack(pagesImage));
-    printMeasure(measureStoredReadBack(pagesImage, 0));
-    printMeasure(measureStoredReadBack(pagesImage, unsigned(workers)));
-    unlink(pagesImage.c_str());
-    std::printf("  writePages / raw zstd time: %.2f\n\n", ours.seconds / limit.seconds);
+    if (!o.variants) {
+        std::printf("  (the other limit lines skipped: --no-variants)\n\n");
+    } else {
+        printMeasure(measureRawZstd(pid, runs, buffer, o.level, 0));
+        const Measure ours = measureWritePages(pid, regions, runs, buffer, o.level, o.workers, {});
+        printMeasure(ours);
+        printMeasure(measureWritePages(pid, regions, runs, buffer, o.level, -1, {}));
+        printMeasure(measureWritePages(pid, regions, runs, 64u << 20, o.level, o.workers, {}));
+        const std::string pagesImage = dir + "/pages.cryopod";
+        Measure toTmpfs = measureWritePages(pid, regions, runs, buffer, o.level, o.workers, pagesImage);
+        toTmpfs.name += " to tmpfs";
+        printMeasure(toTmpfs);
+        printMeasure(measureReadBack(pagesImage));
+        printMeasure(measureStoredReadBack(pagesImage, 0));
+        printMeasure(measureStoredReadBack(pagesImage, unsigned(workers)));
+        unlink(pagesImage.c_str());
+        std::printf("  writePages / raw zstd time: %.2f\n\n", ours.seconds / limit.seconds);
+    }
 
     // ---- the engine: a zstd image (cryopodctl checkpoint --direct) and an
     // uncompressed one (what a snapshot into the store streams, and what CRIU writes)
