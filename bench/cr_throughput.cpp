@@ -637,6 +637,7 @@ int main(int argc, char **argv)
             std::printf("  dump %-5s %7.3f s  %6.2f GB/s  pause %.3f s  image %.1f MiB (ratio %.3f)  %.2fx the limit\n", what, d->seconds,
                         double(resident) / d->seconds / 1e9, d->pauseSeconds, double(d->imageBytes) / 1048576.0, double(d->imageBytes) / double(resident),
                         d->seconds / limit.seconds);
+            std::printf("             CPU %.3f s (ours and the target's)\n", d->cpuSeconds);
             if (o.fsync) {
                 std::printf("             + fsync %.3f s = %.3f s\n", d->syncSeconds, d->seconds + d->syncSeconds);
             }
@@ -696,6 +697,7 @@ int main(int argc, char **argv)
         criuRestored = criuRestore(criuPath, criuDir, workload, pid);
         std::printf("  criu dump    %7.3f s  %6.2f GB/s  (frozen throughout)  images %.1f MiB\n", criu->seconds, double(resident) / criu->seconds / 1e9,
                     double(criu->imageBytes) / 1048576.0);
+        std::printf("             CPU %.3f s (criu's and the target's, where its parasite runs)\n", criu->cpuSeconds);
         if (o.fsync) {
             std::printf("             + fsync %.3f s = %.3f s\n", criu->syncSeconds, criu->seconds + criu->syncSeconds);
         }
@@ -724,6 +726,7 @@ int main(int argc, char **argv)
                 if (o.fsync) {
                     std::printf("  %-5s dump+fsync / criu's    %.2f\n", what, (d->seconds + d->syncSeconds) / (criu->seconds + criu->syncSeconds));
                 }
+                std::printf("  %-5s dump CPU / criu's      %.2f\n", what, d->cpuSeconds / criu->cpuSeconds);
             }
         }
         if (r) {

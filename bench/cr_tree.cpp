@@ -108,7 +108,8 @@ void printDump(const char *what, const std::optional<DumpResult> &d, bool fsync)
         std::printf("  %-28s failed\n", what);
         return;
     }
-    std::printf("  %-28s %7.3f s  pause %7.3f s  image %7.1f MiB", what, d->seconds, d->pauseSeconds, double(d->imageBytes) / 1048576.0);
+    std::printf("  %-28s %7.3f s  pause %7.3f s  CPU %7.3f s  image %7.1f MiB", what, d->seconds, d->pauseSeconds, d->cpuSeconds,
+                double(d->imageBytes) / 1048576.0);
     if (fsync) {
         std::printf("  + fsync %.3f s", d->syncSeconds);
     }

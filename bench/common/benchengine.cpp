@@ -25,9 +25,11 @@ std::optional<DumpResult> engineDump(pid_t pid, const std::string &imagePath, co
     co.compressionLevel = options.level;
     co.compress = options.compress;
     co.workers = options.workers;
+    const double cpu0 = selfCpuSeconds() + processCpuSeconds(pid);
     const double t0 = now();
     const auto result = engine::checkpoint(pid, fd, co);
     const double t = now() - t0;
+    const double cpu = selfCpuSeconds() + processCpuSeconds(pid) - cpu0;
     double sync = 0;
     if (result && options.fsync) {
         const double s0 = now();
@@ -41,6 +43,7 @@ std::optional<DumpResult> engineDump(pid_t pid, const std::string &imagePath, co
     }
     DumpResult r;
     r.seconds = t;
+    r.cpuSeconds = cpu;
     r.syncSeconds = sync;
     r.pauseSeconds = double(result->pauseNs) / 1e9;
     r.imageBytes = result->imageBytes;

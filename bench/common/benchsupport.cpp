@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -118,6 +119,43 @@ double fsyncFiles(const std::string &dir)
     return now() - t0;
 }
 
+namespace
+{
+double rusageSeconds(int who)
+{
+    rusage ru{};
+    getrusage(who, &ru);
+    return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+} // namespace
+
+double selfCpuSeconds()
+{
+    return rusageSeconds(RUSAGE_SELF);
+}
+
+double childrenCpuSeconds()
+{
+    return rusageSeconds(RUSAGE_CHILDREN);
+}
+
+double processCpuSeconds(pid_t pid)
+{
+    const std::string stat = readFileText("/proc/" + std::to_string(pid) + "/stat");
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) {
+        return 0;
+    }
+    std::istringstream fields(stat.substr(close + 2));
+    std::string skip;
+    for (int i = 3; i < 14; ++i) {
+        fields >> skip; // state .. cmajflt
+    }
+    unsigned long long utime = 0, stime = 0;
+    fields >> utime >> stime;
+    return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
+
 std::string loadAverage()
 {
     std::istringstream in(readFileText("/proc/loadavg"));
@@ -158,6 +196,7 @@ void settleStorage(const std::string &dir)
 std::optional<DumpResult> criuDump(const std::string &criu, pid_t pid, const std::string &dir, bool fsync)
 {
     mkdir(dir.c_str(), 0700);
+    const double cpu0 = childrenCpuSeconds() + processCpuSeconds(pid);
     const double t0 = now();
     const int rc =
         runProgram({criu, "dump", "--leave-running", "-t", std::to_string(pid), "-D", dir, "-o", "dump.log"}, {"CRIU_FAULT=130"}, dir + "/run.log");
@@ -168,6 +207,7 @@ std::optional<DumpResult> criuDump(const std::string &criu, pid_t pid, const std
     }
     DumpResult r;
     r.seconds = t;
+    r.cpuSeconds = childrenCpuSeconds() + processCpuSeconds(pid) - cpu0;
     r.pauseSeconds = t; // CRIU keeps the tree frozen for the whole dump
     if (fsync) {
         r.syncSeconds = fsyncFiles(dir);

@@ -73,6 +73,10 @@ struct DumpResult {
     double seconds = 0; // whole dump
     double pauseSeconds = 0; // the target was stopped
     double syncSeconds = 0; // fsync of the images afterwards (when asked for; not in seconds)
+    // CPU time (user + system) of the dumper and of the target during the
+    // dump: CRIU's parasite works in the target. Steadier than the wall time
+    // on a loaded machine.
+    double cpuSeconds = 0;
     uint64_t imageBytes = 0;
 };
 
@@ -85,6 +89,11 @@ void settleStorage(const std::string &dir);
 // "load 1.23 0.98 0.80" (/proc/loadavg), and "tmpfs" / "ext4" / ... for dir:
 // the benches print both with their figures.
 std::string loadAverage();
+// User + system CPU seconds: of this process (all threads), of its reaped
+// children, of process pid (from /proc/PID/stat).
+double selfCpuSeconds();
+double childrenCpuSeconds();
+double processCpuSeconds(pid_t pid);
 std::string fileSystemType(const std::string &dir);
 
 struct RestoreResult {
