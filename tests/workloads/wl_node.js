@@ -52,6 +52,21 @@ function chain(start, steps)
     return h;
 }
 
+// A chain that grows by 100 steps every periodMs on a timer; chain(start,
+// c.steps) must give c.h. stop() ends the growth.
+function growingChain(start, periodMs)
+{
+    const c = { h: start, steps: 0 };
+    const timer = setInterval(() => {
+        for (let k = 0; k < 100; ++k) {
+            c.h = sha(c.h, u64(c.steps));
+            ++c.steps;
+        }
+    }, periodMs);
+    c.stop = () => clearInterval(timer);
+    return c;
+}
+
 function answer(seed, n)
 {
     return sha(u64(seed), Buffer.from('answer'), u64(n)).toString('hex');
@@ -100,18 +115,11 @@ function childMain(seed)
 
 function workerMain(seed)
 {
-    let h = sha(u64(seed), Buffer.from('worker'));
-    let steps = 0;
-    const timer = setInterval(() => {
-        for (let k = 0; k < 100; ++k) {
-            h = sha(h, u64(steps));
-            ++steps;
-        }
-    }, 7);
+    const c = growingChain(sha(u64(seed), Buffer.from('worker')), 7);
     parentPort.on('message', (msg) => {
         if (msg === 'state?') {
-            clearInterval(timer);
-            parentPort.postMessage({ steps, hex: h.toString('hex'), threadId: require('worker_threads').threadId });
+            c.stop();
+            parentPort.postMessage({ steps: c.steps, hex: c.h.toString('hex') });
         }
     });
     parentPort.postMessage('started');
@@ -134,14 +142,7 @@ function main()
     const start = Date.now();
     const failures = [];
 
-    let h = sha(u64(seed), Buffer.from('main'));
-    let steps = 0;
-    const chainTimer = setInterval(() => {
-        for (let k = 0; k < 100; ++k) {
-            h = sha(h, u64(steps));
-            ++steps;
-        }
-    }, 10);
+    const mainChain = growingChain(sha(u64(seed), Buffer.from('main')), 10);
     let ticks = 0;
     setInterval(() => ++ticks, 20);
 
@@ -186,11 +187,11 @@ function main()
     let ready = false;
     let goTicks = -1;
     const finish = () => {
-        clearInterval(chainTimer);
+        mainChain.stop();
         clearInterval(requests);
         // The main chain, recomputed from the seed.
-        if (!chain(sha(u64(seed), Buffer.from('main')), steps).equals(h)) {
-            failures.push(`main chain of ${steps} steps differs`);
+        if (!chain(sha(u64(seed), Buffer.from('main')), mainChain.steps).equals(mainChain.h)) {
+            failures.push(`main chain of ${mainChain.steps} steps differs`);
         }
         worker.postMessage('state?');
         const waitWorker = setInterval(() => {
@@ -238,7 +239,7 @@ function main()
                 ready = true;
                 writeState(statedir, 'ready', `${process.pid}\n`);
                 if (!['', '0'].includes(process.env.WL_SABOTAGE || '')) {
-                    h[0] ^= 1;
+                    mainChain.h[0] ^= 1;
                 }
             }
             return;
