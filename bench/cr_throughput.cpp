@@ -16,9 +16,10 @@
 // alone on the machine for meaningful numbers.
 //
 // usage: cr_throughput [--size MIB] [--level N] [--workers N] [--buffer MIB]
-//                      [--tmp DIR] [--no-criu] [--no-gcore]
+//                      [--tmp DIR] [--fsync] [--no-variants] [--no-criu] [--no-gcore]
 //        cr_throughput [--workers N] --read-back IMAGE   (read-back lines only)
 
+#include "benchengine.h"
 #include "benchsupport.h"
 #include "engine.h"
 #include "imagereader.h"
@@ -63,6 +64,8 @@ struct Options {
     int workers = 0; // 0 = one per online CPU
     size_t bufferMiB = 8;
     std::string tmp = "/dev/shm"; // tmpfs for images
+    bool fsync = false; // fsync every image (ours and CRIU's) after its dump
+    bool variants = true; // the limit's variants (worker counts, writePages, read back)
     bool criu = true;
     bool gcore = true;
 };
@@ -461,62 +464,6 @@ Measure measureStoredReadBack(const std::string &imagePath, unsigned decoders)
     return m;
 }
 
-// ---- the engine ---------------------------------------------------------
-
-// Checkpoint `pid` with the engine into imagePath, leaving it running: the
-// library behind `cryopodctl checkpoint --direct PID -o IMAGE --leave-running`.
-// compress == false streams the pages uncompressed, as a snapshot into the
-// store does (the store compresses what it keeps after the target runs on).
-std::optional<DumpResult> engineDump(pid_t pid, const std::string &imagePath, const Options &options, bool compress)
-{
-    const int fd = open(imagePath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        std::fprintf(stderr, "engine dump: open %s: %s\n", imagePath.c_str(), std::strerror(errno));
-        return std::nullopt;
-    }
-    cryopod::engine::CheckpointOptions co;
-    co.leaveRunning = true;
-    co.compressionLevel = options.level;
-    co.compress = compress;
-    co.workers = options.workers;
-    const double t0 = now();
-    const auto result = cryopod::engine::checkpoint(pid, fd, co);
-    const double t = now() - t0;
-    close(fd);
-    if (!result) {
-        std::fprintf(stderr, "engine dump: %s\n", result.error().describe().c_str());
-        return std::nullopt;
-    }
-    DumpResult r;
-    r.seconds = t;
-    r.pauseSeconds = double(result->pauseNs) / 1e9;
-    r.imageBytes = result->imageBytes;
-    return r;
-}
-
-// Restore imagePath with the engine (the original is gone by then); returns
-// once the restored process runs (it is our child), without waiting for it.
-std::optional<RestoreResult> engineRestore(const std::string &imagePath, const Options &options)
-{
-    (void)options;
-    const int fd = open(imagePath.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        std::fprintf(stderr, "engine restore: open %s: %s\n", imagePath.c_str(), std::strerror(errno));
-        return std::nullopt;
-    }
-    const double t0 = now();
-    const auto result = cryopod::engine::restore(fd, {});
-    const double t = now() - t0;
-    close(fd);
-    if (!result) {
-        std::fprintf(stderr, "engine restore: %s\n", result.error().describe().c_str());
-        return std::nullopt;
-    }
-    RestoreResult r;
-    r.seconds = t;
-    return r;
-}
-
 // ---- the peers ------------------------------------------------------------------------------------
 
 std::optional<DumpResult> gcoreDump(pid_t pid, const std::string &prefix)
@@ -546,12 +493,16 @@ std::optional<DumpResult> gcoreDump(pid_t pid, const std::string &prefix)
 int usage(FILE *to, int code)
 {
     std::fprintf(to,
-                 "usage: cr_throughput [--size MIB] [--level N] [--workers N] [--buffer MIB] [--tmp DIR] [--no-criu] [--no-gcore]\n"
+                 "usage: cr_throughput [--size MIB] [--level N] [--workers N] [--buffer MIB] [--tmp DIR] [--fsync] [--no-variants] [--no-criu]\n"
+                 "                     [--no-gcore]\n"
                  "  --size MIB    workload size (default 1024)\n"
                  "  --level N     zstd level (default 1)\n"
                  "  --workers N   zstd workers (default: one per online CPU)\n"
                  "  --buffer MIB  process_vm_readv buffer (default 8)\n"
-                 "  --tmp DIR     tmpfs directory for images (default /dev/shm)\n"
+                 "  --tmp DIR     directory for every image, ours and CRIU's (default /dev/shm, a tmpfs; a directory on a disk\n"
+                 "                such as /var/tmp gives a steadier write speed); its file system is synced before each dump\n"
+                 "  --fsync       fsync every image after its dump (ours and CRIU's alike) and print that time too\n"
+                 "  --no-variants only the limit itself (read + zstd, all workers), not its variants\n"
                  "  --read-back IMAGE  only the read-back measurements, on IMAGE\n");
     return code;
 }
@@ -574,6 +525,10 @@ int main(int argc, char **argv)
             o.bufferMiB = std::strtoull(v, nullptr, 10);
         } else if (a == "--tmp" && (v = value())) {
             o.tmp = v;
+        } else if (a == "--no-variants") {
+            o.variants = false;
+        } else if (a == "--fsync") {
+            o.fsync = true;
         } else if (a == "--no-criu") {
             o.criu = false;
         } else if (a == "--no-gcore") {
@@ -620,6 +575,8 @@ int main(int argc, char **argv)
     Workload workload(selfDir() + "/cr_bigmem", dir + "/workload.out");
     std::printf("cr_throughput: %llu MiB workload (half random, half text), zstd level %d, %d online CPUs\n", static_cast<unsigned long long>(o.sizeMiB),
                 o.level, onlineCpus());
+    std::printf("images in %s (%s)%s; %s at the start\n", dir.c_str(), fileSystemType(dir).c_str(), o.fsync ? ", fsync'd after each dump" : "",
+                loadAverage().c_str());
     double t0 = now();
     if (!workload.start(o.sizeMiB)) {
         std::fprintf(stderr, "the workload did not become ready; see %s\n", workload.outPath().c_str());
@@ -645,33 +602,45 @@ int main(int argc, char **argv)
     printMeasure(read);
     const Measure limit = measureRawZstd(pid, runs, buffer, o.level, workers);
     printMeasure(limit);
-    printMeasure(measureRawZstd(pid, runs, buffer, o.level, 0));
-    const Measure ours = measureWritePages(pid, regions, runs, buffer, o.level, o.workers, {});
-    printMeasure(ours);
-    printMeasure(measureWritePages(pid, regions, runs, buffer, o.level, -1, {}));
-    printMeasure(measureWritePages(pid, regions, runs, 64u << 20, o.level, o.workers, {}));
-    const std::string pagesImage = dir + "/pages.cryopod";
-    Measure toTmpfs = measureWritePages(pid, regions, runs, buffer, o.level, o.workers, pagesImage);
-    toTmpfs.name += " to tmpfs";
-    printMeasure(toTmpfs);
-    printMeasure(measureReadBack(pagesImage));
-    printMeasure(measureStoredReadBack(pagesImage, 0));
-    printMeasure(measureStoredReadBack(pagesImage, unsigned(workers)));
-    unlink(pagesImage.c_str());
-    std::printf("  writePages / raw zstd time: %.2f\n\n", ours.seconds / limit.seconds);
+    if (!o.variants) {
+        std::printf("  (the other limit lines skipped: --no-variants)\n\n");
+    } else {
+        printMeasure(measureRawZstd(pid, runs, buffer, o.level, 0));
+        const Measure ours = measureWritePages(pid, regions, runs, buffer, o.level, o.workers, {});
+        printMeasure(ours);
+        printMeasure(measureWritePages(pid, regions, runs, buffer, o.level, -1, {}));
+        printMeasure(measureWritePages(pid, regions, runs, 64u << 20, o.level, o.workers, {}));
+        const std::string pagesImage = dir + "/pages.cryopod";
+        Measure toTmpfs = measureWritePages(pid, regions, runs, buffer, o.level, o.workers, pagesImage);
+        toTmpfs.name += " to tmpfs";
+        printMeasure(toTmpfs);
+        printMeasure(measureReadBack(pagesImage));
+        printMeasure(measureStoredReadBack(pagesImage, 0));
+        printMeasure(measureStoredReadBack(pagesImage, unsigned(workers)));
+        unlink(pagesImage.c_str());
+        std::printf("  writePages / raw zstd time: %.2f\n\n", ours.seconds / limit.seconds);
+    }
 
     // ---- the engine: a zstd image (cryopodctl checkpoint --direct) and an
     // uncompressed one (what a snapshot into the store streams, and what CRIU writes)
     const std::string image = dir + "/engine.cryopod";
     const std::string rawImage = dir + "/engine-raw.cryopod";
-    const std::optional<DumpResult> dump = engineDump(pid, image, o, true);
-    const std::optional<DumpResult> rawDump = engineDump(pid, rawImage, o, false);
+    EngineDumpOptions dumpOptions{o.level, true, o.workers, o.fsync};
+    settleStorage(dir);
+    const std::optional<DumpResult> dump = engineDump(pid, image, dumpOptions);
+    dumpOptions.compress = false;
+    settleStorage(dir);
+    const std::optional<DumpResult> rawDump = engineDump(pid, rawImage, dumpOptions);
     std::printf("engine:\n");
     const auto printDump = [&](const char *what, const std::optional<DumpResult> &d) {
         if (d) {
             std::printf("  dump %-5s %7.3f s  %6.2f GB/s  pause %.3f s  image %.1f MiB (ratio %.3f)  %.2fx the limit\n", what, d->seconds,
                         double(resident) / d->seconds / 1e9, d->pauseSeconds, double(d->imageBytes) / 1048576.0, double(d->imageBytes) / double(resident),
                         d->seconds / limit.seconds);
+            std::printf("             CPU %.3f s (ours and the target's)\n", d->cpuSeconds);
+            if (o.fsync) {
+                std::printf("             + fsync %.3f s = %.3f s\n", d->syncSeconds, d->seconds + d->syncSeconds);
+            }
         } else {
             std::printf("  dump %-5s failed\n", what);
         }
@@ -684,7 +653,8 @@ int main(int argc, char **argv)
     const std::string criuDir = dir + "/criu";
     std::string criuPath;
     if (o.criu && findProgram("criu", &criuPath)) {
-        criu = criuDump(criuPath, pid, criuDir);
+        settleStorage(dir);
+        criu = criuDump(criuPath, pid, criuDir, o.fsync);
     }
     std::optional<DumpResult> gcore;
     if (o.gcore) {
@@ -697,7 +667,8 @@ int main(int argc, char **argv)
             return std::nullopt;
         }
         workload.kill();
-        std::optional<RestoreResult> r = engineRestore(path, o);
+        settleStorage(dir);
+        std::optional<RestoreResult> r = engineRestore(path);
         if (r) {
             workload.adopt(pid);
             r->verified = workload.verifyAndReap();
@@ -722,9 +693,14 @@ int main(int argc, char **argv)
     std::optional<RestoreResult> criuRestored;
     if (criu) {
         workload.kill();
+        settleStorage(dir);
         criuRestored = criuRestore(criuPath, criuDir, workload, pid);
         std::printf("  criu dump    %7.3f s  %6.2f GB/s  (frozen throughout)  images %.1f MiB\n", criu->seconds, double(resident) / criu->seconds / 1e9,
                     double(criu->imageBytes) / 1048576.0);
+        std::printf("             CPU %.3f s (criu's and the target's, where its parasite runs)\n", criu->cpuSeconds);
+        if (o.fsync) {
+            std::printf("             + fsync %.3f s = %.3f s\n", criu->syncSeconds, criu->seconds + criu->syncSeconds);
+        }
         if (criuRestored) {
             std::printf("  criu restore %7.3f s  %6.2f GB/s  memory %s\n", criuRestored->seconds, double(resident) / criuRestored->seconds / 1e9,
                         criuRestored->verified ? "verified" : "NOT verified");
@@ -747,6 +723,10 @@ int main(int argc, char **argv)
             std::printf("  %-5s dump / limit           %.2f (target <= 1.5)\n", what, d->seconds / limit.seconds);
             if (criu) {
                 std::printf("  %-5s dump / criu dump       %.2f (target <= 0.5)\n", what, d->seconds / criu->seconds);
+                if (o.fsync) {
+                    std::printf("  %-5s dump+fsync / criu's    %.2f\n", what, (d->seconds + d->syncSeconds) / (criu->seconds + criu->syncSeconds));
+                }
+                std::printf("  %-5s dump CPU / criu's      %.2f\n", what, d->cpuSeconds / criu->cpuSeconds);
             }
         }
         if (r) {
@@ -759,6 +739,7 @@ int main(int argc, char **argv)
     printRatios("zstd", dump, restore);
     printRatios("raw", rawDump, rawRestore);
 
+    std::printf("\n%s at the end\n", loadAverage().c_str());
     workload.kill();
     removeTree(dir);
     return 0;

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,9 +103,100 @@ void removeTree(const std::string &dir)
     runProgram({"/bin/rm", "-rf", dir}, {}, "/dev/null");
 }
 
-std::optional<DumpResult> criuDump(const std::string &criu, pid_t pid, const std::string &dir)
+double fsyncFiles(const std::string &dir)
+{
+    const double t0 = now();
+    std::error_code ec;
+    for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
+        if (entry.is_regular_file(ec)) {
+            const int fd = open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                fsync(fd);
+                close(fd);
+            }
+        }
+    }
+    return now() - t0;
+}
+
+namespace
+{
+double rusageSeconds(int who)
+{
+    rusage ru{};
+    getrusage(who, &ru);
+    return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+} // namespace
+
+double selfCpuSeconds()
+{
+    return rusageSeconds(RUSAGE_SELF);
+}
+
+double childrenCpuSeconds()
+{
+    return rusageSeconds(RUSAGE_CHILDREN);
+}
+
+double processCpuSeconds(pid_t pid)
+{
+    const std::string stat = readFileText("/proc/" + std::to_string(pid) + "/stat");
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) {
+        return 0;
+    }
+    std::istringstream fields(stat.substr(close + 2));
+    std::string skip;
+    for (int i = 3; i < 14; ++i) {
+        fields >> skip; // state .. cmajflt
+    }
+    unsigned long long utime = 0, stime = 0;
+    fields >> utime >> stime;
+    return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
+
+std::string loadAverage()
+{
+    std::istringstream in(readFileText("/proc/loadavg"));
+    std::string a, b, c;
+    in >> a >> b >> c;
+    return "load " + a + " " + b + " " + c;
+}
+
+std::string fileSystemType(const std::string &dir)
+{
+    // The longest mount point in /proc/self/mounts that dir lies under.
+    std::error_code ec;
+    const std::string path = std::filesystem::weakly_canonical(dir, ec).string();
+    std::istringstream in(readFileText("/proc/self/mounts"));
+    std::string line, best, type;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string device, mountPoint, fsType;
+        fields >> device >> mountPoint >> fsType;
+        const bool under = path == mountPoint || mountPoint == "/" || path.starts_with(mountPoint + "/");
+        if (under && mountPoint.size() >= best.size()) {
+            best = mountPoint;
+            type = fsType;
+        }
+    }
+    return type.empty() ? "unknown" : type;
+}
+
+void settleStorage(const std::string &dir)
+{
+    const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        syncfs(fd);
+        close(fd);
+    }
+}
+
+std::optional<DumpResult> criuDump(const std::string &criu, pid_t pid, const std::string &dir, bool fsync)
 {
     mkdir(dir.c_str(), 0700);
+    const double cpu0 = childrenCpuSeconds() + processCpuSeconds(pid);
     const double t0 = now();
     const int rc =
         runProgram({criu, "dump", "--leave-running", "-t", std::to_string(pid), "-D", dir, "-o", "dump.log"}, {"CRIU_FAULT=130"}, dir + "/run.log");
@@ -115,7 +207,11 @@ std::optional<DumpResult> criuDump(const std::string &criu, pid_t pid, const std
     }
     DumpResult r;
     r.seconds = t;
+    r.cpuSeconds = childrenCpuSeconds() + processCpuSeconds(pid) - cpu0;
     r.pauseSeconds = t; // CRIU keeps the tree frozen for the whole dump
+    if (fsync) {
+        r.syncSeconds = fsyncFiles(dir);
+    }
     std::error_code ec;
     for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
         if (entry.path().extension() == ".img") {

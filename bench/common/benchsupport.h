@@ -72,8 +72,29 @@ private:
 struct DumpResult {
     double seconds = 0; // whole dump
     double pauseSeconds = 0; // the target was stopped
+    double syncSeconds = 0; // fsync of the images afterwards (when asked for; not in seconds)
+    // CPU time (user + system) of the dumper and of the target during the
+    // dump: CRIU's parasite works in the target. Steadier than the wall time
+    // on a loaded machine.
+    double cpuSeconds = 0;
     uint64_t imageBytes = 0;
 };
+
+// fsync of every regular file in dir (CRIU's images); returns the seconds it took.
+double fsyncFiles(const std::string &dir);
+// syncfs of the file system holding dir: what an earlier dump left dirty is
+// written before the next one starts (not timed), so that no dump pays for
+// another's writeback.
+void settleStorage(const std::string &dir);
+// "load 1.23 0.98 0.80" (/proc/loadavg), and "tmpfs" / "ext4" / ... for dir:
+// the benches print both with their figures.
+std::string loadAverage();
+// User + system CPU seconds: of this process (all threads), of its reaped
+// children, of process pid (from /proc/PID/stat).
+double selfCpuSeconds();
+double childrenCpuSeconds();
+double processCpuSeconds(pid_t pid);
+std::string fileSystemType(const std::string &dir);
 
 struct RestoreResult {
     double seconds = 0; // until the restored process runs
@@ -82,6 +103,7 @@ struct RestoreResult {
 
 // CRIU (at `criu`) dumping pid with --leave-running into dir, and restoring
 // it from there (-d); CRIU_FAULT=130: no hardware breakpoints here.
-std::optional<DumpResult> criuDump(const std::string &criu, pid_t pid, const std::string &dir);
+// fsync: fsync the images afterwards, timed into syncSeconds.
+std::optional<DumpResult> criuDump(const std::string &criu, pid_t pid, const std::string &dir, bool fsync = false);
 std::optional<RestoreResult> criuRestore(const std::string &criu, const std::string &dir, Workload &workload, pid_t pid);
 } // namespace cryopod::bench

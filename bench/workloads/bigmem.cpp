@@ -17,14 +17,27 @@
 // when every page held the previous pass (the rest of the memory is not
 // hashed: its first bytes change).
 //
-// usage: cr_bigmem [SIZE_MIB [SEED [write]]]
+// With "tree FANOUT" it is a process tree instead (bench/cr_tree): the root
+// has FANOUT children, each with FANOUT children of its own, and SIZE MiB are
+// shared out among all of them (each its own pages, half random, half text,
+// from its own seed). Every parent holds a pipe down to each child and one
+// up from it; the children wait in read() on the pipe down. "ready" comes
+// once the whole tree is set up; on SIGUSR1 the root sends "v" down, every
+// process checks its memory and its children's answers and answers up, and
+// the root prints "verified ok" only if all of the tree is intact.
+//
+// usage: cr_bigmem [SIZE_MIB [SEED [write | tree FANOUT]]]
 
+#include <cerrno>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <vector>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -114,6 +127,156 @@ int writeForever(uint8_t *mem, size_t size)
     std::fflush(stdout);
     return bad == 0 ? 0 : 1;
 }
+// ---- tree mode ---------------------------------------------------------------
+
+struct Memory {
+    uint8_t *mem = nullptr;
+    size_t size = 0;
+    uint64_t hash = 0;
+};
+
+Memory makeMemory(size_t size, uint64_t seed)
+{
+    Memory m;
+    m.size = size;
+    m.mem = static_cast<uint8_t *>(mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (m.mem == MAP_FAILED) {
+        std::perror("cr_bigmem: mmap");
+        _exit(1);
+    }
+    madvise(m.mem, size, MADV_NOHUGEPAGE);
+    fillRandom(m.mem, size / 2, seed);
+    fillText(m.mem + size / 2, size - size / 2, seed + 1);
+    m.hash = XXH3_64bits(m.mem, size);
+    return m;
+}
+
+bool readByte(int fd, char *c)
+{
+    for (;;) {
+        const ssize_t n = read(fd, c, 1);
+        if (n == 1) {
+            return true;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        return false;
+    }
+}
+
+bool writeByte(int fd, char c)
+{
+    while (write(fd, &c, 1) != 1) {
+        if (errno != EINTR) {
+            return false;
+        }
+    }
+    return true;
+}
+
+struct Child {
+    pid_t pid = -1;
+    int down = -1; // we write commands
+    int up = -1; // we read answers
+};
+
+[[noreturn]] void treeNode(size_t share, uint64_t seed, unsigned fanout, int levelsBelow, int in, int out);
+
+// Forks FANOUT children (each running treeNode) before the caller allocates
+// its own memory, so that no page is shared copy-on-write.
+std::vector<Child> spawnChildren(size_t share, uint64_t seed, unsigned fanout, int levelsBelow)
+{
+    std::vector<Child> children;
+    for (unsigned i = 0; i < fanout; ++i) {
+        int down[2], up[2];
+        if (pipe(down) != 0 || pipe(up) != 0) {
+            std::perror("cr_bigmem: pipe");
+            _exit(1);
+        }
+        const pid_t pid = fork();
+        if (pid == 0) {
+            // Only 0-2 and our two ends (as 3 and 4).
+            const int in = fcntl(down[0], F_DUPFD, 100);
+            const int out = fcntl(up[1], F_DUPFD, 100);
+            dup2(in, 3);
+            dup2(out, 4);
+            close_range(5, ~0u, 0);
+            treeNode(share, seed * 31 + i + 1, fanout, levelsBelow - 1, 3, 4);
+        }
+        close(down[0]);
+        close(up[1]);
+        children.push_back({pid, down[1], up[0]});
+    }
+    return children;
+}
+
+// Sends "v" to every child and collects the answers: true when all said ok.
+bool verifyChildren(std::vector<Child> &children)
+{
+    bool ok = true;
+    for (const Child &c : children) {
+        ok = writeByte(c.down, 'v') && ok;
+    }
+    for (const Child &c : children) {
+        char answer = 0;
+        ok = readByte(c.up, &answer) && answer == 'o' && ok;
+        int status = 0;
+        ok = waitpid(c.pid, &status, 0) == c.pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 && ok;
+    }
+    return ok;
+}
+
+bool waitReady(std::vector<Child> &children)
+{
+    bool ok = true;
+    for (const Child &c : children) {
+        char r = 0;
+        ok = readByte(c.up, &r) && r == 'r' && ok;
+    }
+    return ok;
+}
+
+[[noreturn]] void treeNode(size_t share, uint64_t seed, unsigned fanout, int levelsBelow, int in, int out)
+{
+    std::vector<Child> children = levelsBelow > 0 ? spawnChildren(share, seed, fanout, levelsBelow) : std::vector<Child>{};
+    const Memory m = makeMemory(share, seed);
+    if (!waitReady(children) || !writeByte(out, 'r')) {
+        _exit(1);
+    }
+    char command = 0;
+    if (!readByte(in, &command) || command != 'v') {
+        _exit(1);
+    }
+    const bool ok = verifyChildren(children) && XXH3_64bits(m.mem, m.size) == m.hash;
+    writeByte(out, ok ? 'o' : 'b');
+    _exit(ok ? 0 : 1);
+}
+
+int treeMain(size_t size, uint64_t seed, unsigned fanout)
+{
+    const size_t processes = 1 + fanout + size_t(fanout) * fanout;
+    const size_t share = size / processes / 4096 * 4096;
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, &old); // inherited: the children ignore a stray SIGUSR1
+    std::vector<Child> children = spawnChildren(share, seed, fanout, 2);
+    const Memory m = makeMemory(share, seed);
+    if (!waitReady(children)) {
+        std::printf("cr_bigmem: the tree did not come up\n");
+        return 1;
+    }
+    std::printf("ready %d %zu %zu processes %zu bytes each\n", int(getpid()), share * processes, processes, share);
+    std::fflush(stdout);
+    while (!g_verify) {
+        sigsuspend(&old);
+    }
+    const bool ok = verifyChildren(children) && XXH3_64bits(m.mem, m.size) == m.hash;
+    std::printf("verified %s (tree of %zu processes)\n", ok ? "ok" : "BAD", processes);
+    std::fflush(stdout);
+    return ok ? 0 : 1;
+}
 } // namespace
 
 int main(int argc, char **argv)
@@ -135,6 +298,10 @@ int main(int argc, char **argv)
     if (mem == MAP_FAILED) {
         std::perror("cr_bigmem: mmap");
         return 1;
+    }
+    if (argc > 4 && std::strcmp(argv[3], "tree") == 0) {
+        munmap(mem, size);
+        return treeMain(size, seed, unsigned(std::strtoul(argv[4], nullptr, 10)));
     }
     madvise(mem, size, MADV_NOHUGEPAGE); // 4 KiB pages, like most programs' heaps
     const size_t half = size / 2;

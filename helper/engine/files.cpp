@@ -377,6 +377,14 @@ FdReport classify(pid_t pid, const FdFacts &f, const FdContext &context)
             return report;
         }
         default:
+            if (describeAnonInode(f.link) == "an io_uring instance") {
+                // What users meet first: Node.js (libuv >= 1.49 batches epoll_ctl through a ring per event loop).
+                return refuse(fdName + " is an io_uring instance (" + f.link
+                              + "): not supported: its submission and completion rings are kernel state the engine cannot recreate. "
+                                "Node.js and other libuv programs make one per event loop, even with UV_USE_IO_URING=0 (which only turns off "
+                                "io_uring for file operations); start them where io_uring_setup fails (sysctl kernel.io_uring_disabled=2, or a "
+                                "preload making it fail with ENOSYS) and libuv uses plain epoll, which can be checkpointed");
+            }
             return refuse(fdName + " is " + describeAnonInode(f.link) + " (" + f.link + "): not supported by engine v2");
         }
     }

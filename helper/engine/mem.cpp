@@ -164,6 +164,10 @@ MappingCheck checkMapping(pid_t pid, const procfs::Mapping &m)
         }
         return {}; // (without CAP_SYS_ADMIN map_files is closed: the name has to do)
     }
+    if (m.path.starts_with("anon_inode:")) {
+        // Kernel objects' memory (an io_uring's rings): refused with the fd that made it.
+        return refuse("the memory of a kernel object (" + m.path + ", see the fd refused for it) is not supported");
+    }
     // A file mapping: restore maps the file again by path.
     if (m.deleted()) {
         return refuse("the mapped file was deleted, engine v1 cannot map it again");

@@ -7,7 +7,7 @@
 //
 //   cr_cycles --cryopodctl PATH --cycles N --mode leave-running|kill|mixed
 //             [--keep DIR] [--frozen] [--plain] [--min-runtime S]
-//             [--timeout S] [--expect-fail] -- WORKLOAD ARGS...
+//             [--timeout S] [--expect-fail] [--leak-check] -- WORKLOAD ARGS...
 //
 // Plain C++ (no Qt), no exceptions: every step returns false with a message.
 
@@ -61,6 +61,14 @@ struct Options {
     // leading its session with it as the controlling terminal; restores put
     // it on a new pty whose master cryopodctl sends us, or on the original.
     std::string pty;
+    // After every restore: the same fds (numbers and kinds) in every process
+    // of the tree as at ready, the same number of zombies in it, our own fd
+    // table unchanged, and its mappings and resident memory not growing from
+    // restore to restore (the stress tests).
+    bool leakCheck = false;
+    // How long the workload may take to verify itself after go (a long run
+    // gives a workload that recomputes its work from the seed more to do).
+    double finalTimeout = 10;
     std::vector<std::string> workload;
 };
 
@@ -69,7 +77,6 @@ constexpr double ReadyTimeout = 15;
 constexpr double CryopodctlTimeout = 20;
 constexpr double ReapTimeout = 5;
 constexpr double ProgressTimeout = 3;
-constexpr double FinalTimeout = 10;
 
 void say(const std::string &line)
 {
@@ -245,6 +252,47 @@ std::map<pid_t, TreeEntry> descendants(pid_t root)
     return out;
 }
 
+// What --leak-check compares: a process's fds as "number=kind" ("pipe",
+// "socket", "anon_inode:[eventfd]", or the path), without the inode numbers
+// a restore changes; its mapping count and resident KiB.
+struct Footprint {
+    std::map<pid_t, std::string> fds;
+    size_t zombies = 0;
+    size_t vmas = 0;
+    uint64_t rssKiB = 0;
+};
+
+std::string fdKinds(pid_t pid)
+{
+    std::vector<std::pair<int, std::string>> list;
+    std::error_code ec;
+    for (const auto &e : std::filesystem::directory_iterator(std::format("/proc/{}/fd", pid), ec)) {
+        std::error_code lec;
+        std::string target = std::filesystem::read_symlink(e.path(), lec).string();
+        if (target.starts_with("pipe:") || target.starts_with("socket:")) {
+            target = target.substr(0, target.find(':'));
+        }
+        list.emplace_back(std::atoi(e.path().filename().c_str()), target);
+    }
+    std::sort(list.begin(), list.end());
+    std::string out;
+    for (const auto &[fd, target] : list) {
+        out += std::format(" {}={}", fd, target);
+    }
+    return out;
+}
+
+size_t countFds(pid_t pid)
+{
+    size_t n = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(std::format("/proc/{}/fd", pid), ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec)) {
+        ++n;
+    }
+    return n;
+}
+
 std::string describeTree(const std::map<pid_t, TreeEntry> &tree)
 {
     std::string out;
@@ -386,6 +434,8 @@ private:
     bool checkNoStrayChildren();
     bool waitTreeGone(const std::map<pid_t, TreeEntry> &tree);
     bool checkTree();
+    Footprint footprint();
+    bool checkLeaks(int index);
     void cleanUp();
     void printDiagnostics();
     double remaining() const;
@@ -413,6 +463,9 @@ private:
     Clock::time_point m_workloadStart;
     struct stat m_ready {}; // STATEDIR/ready as the original wrote it
     std::map<pid_t, TreeEntry> m_tree; // --tree: the descendants at ready
+    Footprint m_readyFootprint; // --leak-check: at ready
+    std::optional<Footprint> m_firstRestore; // ... after the first restore
+    size_t m_ownFds = 0; // ... our own fds at ready
     int m_master = -1; // --pty: the master of the pty the workload runs on
     int m_ptySocket[2] = {-1, -1}; // --pty new: cryopodctl sends the new master over [1]
 };
@@ -452,6 +505,65 @@ bool Harness::checkTree()
     const auto now = descendants(m_pid);
     if (now != m_tree) {
         return fail(std::format("the restored tree differs: was{}, is{}", describeTree(m_tree), describeTree(now)));
+    }
+    return true;
+}
+
+Footprint Harness::footprint()
+{
+    Footprint f;
+    std::vector<pid_t> pids{m_pid};
+    for (const auto &[pid, e] : descendants(m_pid)) {
+        if (e.state == 'Z') {
+            ++f.zombies;
+        } else {
+            pids.push_back(pid);
+        }
+    }
+    for (const pid_t pid : pids) {
+        f.fds[pid] = fdKinds(pid);
+        const std::string maps = readFile(std::format("/proc/{}/maps", pid), 16 << 20);
+        f.vmas += size_t(std::count(maps.begin(), maps.end(), '\n'));
+        std::istringstream status(readFile(std::format("/proc/{}/status", pid)));
+        std::string line;
+        while (std::getline(status, line)) {
+            if (line.starts_with("VmRSS:")) {
+                f.rssKiB += std::strtoull(line.c_str() + 6, nullptr, 10);
+            }
+        }
+    }
+    return f;
+}
+
+bool Harness::checkLeaks(int index)
+{
+    const Footprint now = footprint();
+    for (const auto &[pid, fds] : m_readyFootprint.fds) {
+        const auto it = now.fds.find(pid);
+        if (it == now.fds.end()) {
+            return fail(std::format("leak check: pid {} of the tree is gone or a zombie", pid));
+        }
+        if (it->second != fds) {
+            return fail(std::format("leak check: the fds of pid {} differ from ready: were{}, are{}", pid, fds, it->second));
+        }
+    }
+    if (now.fds.size() != m_readyFootprint.fds.size() || now.zombies != m_readyFootprint.zombies) {
+        return fail(std::format("leak check: the tree has {} processes and {} zombies, at ready {} and {}", now.fds.size(), now.zombies,
+                                m_readyFootprint.fds.size(), m_readyFootprint.zombies));
+    }
+    if (const size_t own = countFds(getpid()); own != m_ownFds) {
+        return fail(std::format("leak check: cr_cycles has {} fds, {} at ready:{}", own, m_ownFds, fdKinds(getpid())));
+    }
+    if (!m_firstRestore) {
+        m_firstRestore = now;
+    } else if (now.vmas > m_firstRestore->vmas + 8 || now.rssKiB > m_firstRestore->rssKiB + m_firstRestore->rssKiB / 4 + 16384) {
+        return fail(std::format("leak check: after restore {} the tree has {} mappings and {} KiB resident, after the first {} and {} KiB", index, now.vmas,
+                                now.rssKiB, m_firstRestore->vmas, m_firstRestore->rssKiB));
+    }
+    if (index == m_opt.cycles) {
+        say(std::format("{}: leak check after {} restores: {} processes with the fds of ready, {} zombies as at ready, {} mappings and {} KiB resident (first "
+                        "restore: {} and {} KiB), cr_cycles {} fds as at ready",
+                        m_name, index, now.fds.size(), now.zombies, now.vmas, now.rssKiB, m_firstRestore->vmas, m_firstRestore->rssKiB, m_ownFds));
     }
     return true;
 }
@@ -548,6 +660,10 @@ bool Harness::startWorkload()
     if (m_opt.tree) {
         m_tree = descendants(m_pid);
         say(std::format("{}: tree of {}:{}", m_name, m_pid, describeTree(m_tree)));
+    }
+    if (m_opt.leakCheck) {
+        m_readyFootprint = footprint();
+        m_ownFds = countFds(getpid());
     }
     return true;
 }
@@ -858,6 +974,9 @@ bool Harness::cycle(int index, bool leaveRunning)
     if (!checkNoStrayChildren()) {
         return false;
     }
+    if (m_opt.leakCheck && !checkLeaks(index)) {
+        return false;
+    }
     if (m_opt.keepDir.empty()) {
         unlink(image.c_str());
     }
@@ -892,7 +1011,7 @@ bool Harness::finish()
         return fail(std::format("create {}: {}", go, std::strerror(errno)));
     }
     close(fd);
-    const double limit = cap(FinalTimeout);
+    const double limit = cap(m_opt.finalTimeout);
     const auto status = waitChild(m_pid, limit);
     if (!status) {
         return fail(std::format("workload pid {} did not exit within {:.1f} s of go (state {})", m_pid, limit, stateName(procInfo(m_pid).state)));
@@ -1013,7 +1132,8 @@ int Harness::run()
     std::fprintf(stderr,
                  "usage: cr_cycles --cryopodctl PATH --cycles N --mode leave-running|kill|mixed\n"
                  "                 [--keep DIR] [--frozen] [--plain] [--min-runtime S] [--timeout S]\n"
-                 "                 [--expect-fail] [--tree | --tree-changes] [--pty new|original] -- WORKLOAD ARGS...\n");
+                 "                 [--expect-fail] [--tree | --tree-changes] [--pty new|original] [--leak-check] [--final-timeout S]\n"
+                 "                 -- WORKLOAD ARGS...\n");
     std::exit(2);
 }
 
@@ -1068,6 +1188,10 @@ int main(int argc, char **argv)
             if (opt.pty != "new" && opt.pty != "original") {
                 usage("--pty needs new or original");
             }
+        } else if (arg == "--final-timeout") {
+            opt.finalTimeout = std::atof(value("--final-timeout").c_str());
+        } else if (arg == "--leak-check") {
+            opt.leakCheck = true;
         } else if (arg == "--tree-changes") {
             opt.tree = true;
             opt.treeChanges = true;

@@ -19,7 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+// 90 s, or WL_LIFETIME seconds (the stress tests run longer than 90 s).
 #define WL_LIFETIME_NS (90ull * 1000000000ull)
+static uint64_t s_lifetimeNs = WL_LIFETIME_NS;
 
 static const char *s_name = "wl";
 static char s_statedir[PATH_MAX];
@@ -109,6 +111,10 @@ void wl_init(int argc, char **argv, const char *name)
     const char *seed = getenv("WL_SEED");
     if (seed && *seed) {
         s_seed = strtoull(seed, NULL, 0);
+    }
+    const char *lifetime = getenv("WL_LIFETIME");
+    if (lifetime && strtoull(lifetime, NULL, 10) > 0) {
+        s_lifetimeNs = strtoull(lifetime, NULL, 10) * 1000000000ull;
     }
     const char *sab = getenv("WL_SABOTAGE");
     s_sabotage = sab && *sab && strcmp(sab, "0") != 0;
@@ -266,7 +272,7 @@ bool wl_go(void)
 
 bool wl_expired(void)
 {
-    return wl_now_ns() - s_startNs > WL_LIFETIME_NS;
+    return wl_now_ns() - s_startNs > s_lifetimeNs;
 }
 
 void wl_sleep_ms(unsigned ms)

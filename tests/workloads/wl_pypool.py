@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-LIFETIME = 90.0
+LIFETIME = float(os.environ.get("WL_LIFETIME", "") or 90)  # the stress tests run longer
 STEPS = 500
 BATCH = 8
 

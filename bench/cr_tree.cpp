@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-FileCopyrightText: 2026 Cryopod developers
+//
+// cr_tree: checkpoint/restore of a process tree (issue 5): cr_bigmem in tree
+// mode, a root with FANOUT children, each with FANOUT children (8 x 8: 73
+// processes), a pipe down to every child and one up from it, SIZE MiB shared
+// out among them (half random, half text). In one run, on the same tree:
+//   - the engine: dumps with zstd and uncompressed (--leave-running), the
+//     pause, restores of both, each verified by the tree itself;
+//   - CRIU (the peer, CRIU_FAULT=130): dump --leave-running of the same tree
+//     into the same directory, restore -d, verified the same way;
+//   - the engine on the same amount of memory in one process (cr_bigmem
+//     SIZE), uncompressed: what the tree's restore is compared with.
+// Prints the times side by side and the ratios against issue 5's targets:
+// the tree's restore within 1.5x of the one-process restore; the tree's dump
+// and restore each at most two thirds of CRIU's.
+//
+// usage: cr_tree [--size MIB] [--fanout N] [--tmp DIR] [--fsync] [--no-criu]
+// A program, not a test: run it as root, alone on the machine.
+
+#include "benchengine.h"
+#include "benchsupport.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <format>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+using namespace cryopod::bench;
+
+namespace
+{
+struct Options {
+    uint64_t sizeMiB = 512;
+    unsigned fanout = 8;
+    std::string tmp = "/dev/shm";
+    bool fsync = false;
+    bool criu = true;
+};
+
+// root and every descendant, through /proc/PID/task/*/children.
+std::vector<pid_t> treeOf(pid_t root)
+{
+    std::vector<pid_t> out {root};
+    for (size_t i = 0; i < out.size(); ++i) {
+        std::error_code ec;
+        for (const auto &task : std::filesystem::directory_iterator(std::format("/proc/{}/task", out[i]), ec)) {
+            std::istringstream in(readFileText(task.path().string() + "/children"));
+            pid_t child;
+            while (in >> child) {
+                out.push_back(child);
+            }
+        }
+    }
+    return out;
+}
+
+uint64_t residentKiB(const std::vector<pid_t> &pids)
+{
+    uint64_t kib = 0;
+    for (const pid_t pid : pids) {
+        std::istringstream in(readFileText(std::format("/proc/{}/status", pid)));
+        std::string line;
+        while (std::getline(in, line)) {
+            if (line.starts_with("VmRSS:")) {
+                kib += std::strtoull(line.c_str() + 6, nullptr, 10);
+            }
+        }
+    }
+    return kib;
+}
+
+// Kills the whole tree (its own process group: Workload::start made it a
+// session) and reaps it; its orphans come to us, the subreaper.
+void killTree(Workload &workload, pid_t pid)
+{
+    const std::vector<pid_t> pids = treeOf(pid);
+    kill(-pid, SIGKILL);
+    workload.kill();
+    for (int i = 0; i < 500; ++i) {
+        while (waitpid(-1, nullptr, WNOHANG) > 0) { }
+        bool left = false;
+        for (const pid_t p : pids) {
+            left = left || std::filesystem::exists(std::format("/proc/{}", p));
+        }
+        if (!left) {
+            return;
+        }
+        usleep(10000);
+    }
+    std::fprintf(stderr, "cr_tree: processes of the tree are still there\n");
+}
+
+void printDump(const char *what, const std::optional<DumpResult> &d, bool fsync)
+{
+    if (!d) {
+        std::printf("  %-28s failed\n", what);
+        return;
+    }
+    std::printf("  %-28s %7.3f s  pause %7.3f s  CPU %7.3f s  image %7.1f MiB", what, d->seconds, d->pauseSeconds, d->cpuSeconds,
+                double(d->imageBytes) / 1048576.0);
+    if (fsync) {
+        std::printf("  + fsync %.3f s", d->syncSeconds);
+    }
+    std::printf("\n");
+}
+
+void printRestore(const char *what, const std::optional<RestoreResult> &r)
+{
+    if (!r) {
+        std::printf("  %-28s failed\n", what);
+        return;
+    }
+    std::printf("  %-28s %7.3f s  %s\n", what, r->seconds, r->verified ? "verified" : "NOT verified");
+}
+
+void printRatio(const char *what, double a, double b, const char *target)
+{
+    std::printf("  %-44s %.2f  (target %s: %s)\n", what, a / b, target,
+                (std::strcmp(target, "<= 1.5") == 0 ? a / b <= 1.5 : a / b <= 2.0 / 3.0) ? "met" : "NOT met");
+}
+
+int usage(FILE *to, int code)
+{
+    std::fprintf(to,
+                 "usage: cr_tree [--size MIB] [--fanout N] [--tmp DIR] [--fsync] [--no-criu]\n"
+                 "  --size MIB    memory of the whole tree (default 512)\n"
+                 "  --fanout N    children of the root, and of each child (default 8: 73 processes)\n"
+                 "  --tmp DIR     directory for every image, ours and CRIU's (default /dev/shm)\n"
+                 "  --fsync       fsync every image after its dump and print that time\n");
+    return code;
+}
+} // namespace
+
+int main(int argc, char **argv)
+{
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : nullptr;
+        if (a == "--size" && v) {
+            o.sizeMiB = std::strtoull(v, nullptr, 10);
+            ++i;
+        } else if (a == "--fanout" && v) {
+            o.fanout = unsigned(std::strtoul(v, nullptr, 10));
+            ++i;
+        } else if (a == "--tmp" && v) {
+            o.tmp = v;
+            ++i;
+        } else if (a == "--fsync") {
+            o.fsync = true;
+        } else if (a == "--no-criu") {
+            o.criu = false;
+        } else if (a == "-h" || a == "--help") {
+            return usage(stdout, 0);
+        } else {
+            return usage(stderr, 2);
+        }
+    }
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    std::string dir = o.tmp + "/cr_tree-XXXXXX";
+    if (!mkdtemp(dir.data())) {
+        std::perror("mkdtemp");
+        return 1;
+    }
+    std::printf("cr_tree: %llu MiB over a tree of %u x %u children, %d online CPUs\n", static_cast<unsigned long long>(o.sizeMiB), o.fanout, o.fanout,
+                onlineCpus());
+    std::printf("images in %s (%s)%s; %s at the start\n\n", dir.c_str(), fileSystemType(dir).c_str(), o.fsync ? ", fsync'd after each dump" : "",
+                loadAverage().c_str());
+
+    const std::string program = selfDir() + "/cr_bigmem";
+    Workload tree(program, dir + "/tree.out");
+    double t0 = now();
+    if (!tree.start({std::to_string(o.sizeMiB), "4242", "tree", std::to_string(o.fanout)})) {
+        std::fprintf(stderr, "the tree did not become ready; see %s\n", tree.outPath().c_str());
+        removeTree(dir);
+        return 1;
+    }
+    const pid_t pid = tree.pid();
+    const std::vector<pid_t> pids = treeOf(pid);
+    const uint64_t kib = residentKiB(pids);
+    std::printf("tree: root %d, %zu processes, %.1f MiB resident, ready after %.2f s\n\n", int(pid), pids.size(), double(kib) / 1024.0, now() - t0);
+
+    // Dumps of the running tree: ours (zstd, uncompressed), then CRIU's.
+    EngineDumpOptions dumpOptions;
+    dumpOptions.fsync = o.fsync;
+    settleStorage(dir);
+    const std::optional<DumpResult> zstdDump = engineDump(pid, dir + "/tree.cryopod", dumpOptions);
+    dumpOptions.compress = false;
+    settleStorage(dir);
+    const std::optional<DumpResult> rawDump = engineDump(pid, dir + "/tree-raw.cryopod", dumpOptions);
+    std::optional<DumpResult> criuDumped;
+    std::string criu;
+    if (o.criu && findProgram("criu", &criu)) {
+        settleStorage(dir);
+        criuDumped = criuDump(criu, pid, dir + "/criu", o.fsync);
+    }
+
+    // Restores, each after the tree before it is gone; each copy verifies itself and exits.
+    const auto restoreEngine = [&](const std::optional<DumpResult> &d, const std::string &image) -> std::optional<RestoreResult> {
+        if (!d) {
+            return std::nullopt;
+        }
+        killTree(tree, pid);
+        settleStorage(dir);
+        std::optional<RestoreResult> r = engineRestore(image);
+        if (r) {
+            tree.adopt(pid);
+            r->verified = tree.verifyAndReap();
+        }
+        killTree(tree, pid);
+        unlink(image.c_str());
+        return r;
+    };
+    const std::optional<RestoreResult> zstdRestore = restoreEngine(zstdDump, dir + "/tree.cryopod");
+    const std::optional<RestoreResult> rawRestore = restoreEngine(rawDump, dir + "/tree-raw.cryopod");
+    std::optional<RestoreResult> criuRestored;
+    if (criuDumped) {
+        killTree(tree, pid);
+        settleStorage(dir);
+        criuRestored = criuRestore(criu, dir + "/criu", tree, pid);
+        killTree(tree, pid);
+    }
+    removeTree(dir + "/criu");
+    tree.kill();
+
+    // The same memory in one process, uncompressed.
+    Workload single(program, dir + "/single.out");
+    std::optional<DumpResult> singleDump;
+    std::optional<RestoreResult> singleRestore;
+    uint64_t singleKiB = 0;
+    if (single.start(o.sizeMiB)) {
+        singleKiB = residentKiB({single.pid()});
+        settleStorage(dir);
+        singleDump = engineDump(single.pid(), dir + "/single-raw.cryopod", dumpOptions);
+        if (singleDump) {
+            const pid_t singlePid = single.pid();
+            single.kill();
+            settleStorage(dir);
+            singleRestore = engineRestore(dir + "/single-raw.cryopod");
+            if (singleRestore) {
+                single.adopt(singlePid);
+                singleRestore->verified = single.verifyAndReap();
+            }
+        }
+    }
+    single.kill();
+
+    std::printf("tree (%zu processes, %.1f MiB):\n", pids.size(), double(kib) / 1024.0);
+    printDump("engine dump, zstd", zstdDump, o.fsync);
+    printDump("engine dump, uncompressed", rawDump, o.fsync);
+    printDump("criu dump (frozen throughout)", criuDumped, o.fsync);
+    printRestore("engine restore, zstd", zstdRestore);
+    printRestore("engine restore, uncompressed", rawRestore);
+    printRestore("criu restore", criuRestored);
+    std::printf("one process (%.1f MiB):\n", double(singleKiB) / 1024.0);
+    printDump("engine dump, uncompressed", singleDump, o.fsync);
+    printRestore("engine restore, uncompressed", singleRestore);
+
+    std::printf("\nratios (targets from issue 5):\n");
+    if (rawRestore && singleRestore) {
+        printRatio("tree restore / one-process restore (raw)", rawRestore->seconds, singleRestore->seconds, "<= 1.5");
+    }
+    if (criuDumped) {
+        if (rawDump) {
+            printRatio("tree dump / criu dump (uncompressed)", rawDump->seconds, criuDumped->seconds, "<= 0.67");
+        }
+        if (zstdDump) {
+            printRatio("tree dump / criu dump (zstd)", zstdDump->seconds, criuDumped->seconds, "<= 0.67");
+        }
+    }
+    if (criuRestored) {
+        if (rawRestore) {
+            printRatio("tree restore / criu restore (uncompressed)", rawRestore->seconds, criuRestored->seconds, "<= 0.67");
+        }
+        if (zstdRestore) {
+            printRatio("tree restore / criu restore (zstd)", zstdRestore->seconds, criuRestored->seconds, "<= 0.67");
+        }
+    }
+    std::printf("\n%s at the end\n", loadAverage().c_str());
+    removeTree(dir);
+    return 0;
+}
