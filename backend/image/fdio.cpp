@@ -3,10 +3,13 @@
 
 #include "fdio.h"
 
+#include <algorithm>
+#include <climits>
 #include <csignal>
 #include <ctime>
 #include <pthread.h>
 #include <unistd.h>
+#include <vector>
 
 namespace cryopod::image
 {
@@ -73,6 +76,42 @@ Result<void> writeAll(int fd, const void *data, size_t size)
         }
         p += n;
         size -= size_t(n);
+    }
+    return {};
+}
+
+Result<void> writeAllV(int fd, std::span<const iovec> pieces)
+{
+    SigpipeGuard guard;
+    std::vector<iovec> left(pieces.begin(), pieces.end());
+    size_t first = 0;
+    while (first < left.size()) {
+        const int count = int(std::min<size_t>(left.size() - first, IOV_MAX));
+        const ssize_t n = ::writev(fd, left.data() + first, count);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            const int saved = errno;
+            if (saved == EPIPE) {
+                guard.gotEpipe();
+            }
+            errno = saved;
+            return sysError("write image");
+        }
+        if (n == 0) {
+            return fail("write image: the fd accepted no bytes", EIO);
+        }
+        // Drop what went out: whole pieces, then the start of the next.
+        size_t done = size_t(n);
+        while (first < left.size() && done >= left[first].iov_len) {
+            done -= left[first].iov_len;
+            ++first;
+        }
+        if (done > 0) {
+            left[first].iov_base = static_cast<uint8_t *>(left[first].iov_base) + done;
+            left[first].iov_len -= done;
+        }
     }
     return {};
 }
