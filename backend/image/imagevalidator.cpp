@@ -238,8 +238,8 @@ Result<void> ImageValidator::check(const ThreadRecord &r)
             return fail(std::format("{}: seccomp filter {} has unknown flags {}", what, i, hex(f.flags)));
         }
         if (f.program.empty() || f.program.size() % 8 != 0 || f.program.size() > size_t(kMaxSeccompInstructions) * 8) {
-            return fail(std::format("{}: seccomp filter {} is {} bytes, must be 1..{} instructions of 8 bytes", what, i, f.program.size(),
-                                    kMaxSeccompInstructions));
+            return fail(
+                std::format("{}: seccomp filter {} is {} bytes, must be 1..{} instructions of 8 bytes", what, i, f.program.size(), kMaxSeccompInstructions));
         }
     }
     return {};

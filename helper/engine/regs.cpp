@@ -51,8 +51,8 @@ bool readableAt(pid_t tid, uint64_t addr, size_t bytes)
         return false;
     }
     std::vector<uint8_t> buf(bytes);
-    const iovec local{buf.data(), bytes};
-    const iovec remote{reinterpret_cast<void *>(addr), bytes};
+    const iovec local {buf.data(), bytes};
+    const iovec remote {reinterpret_cast<void *>(addr), bytes};
     auto n = vmRead(tid, {&local, 1}, {&remote, 1});
     return n && *n == bytes;
 }
@@ -60,8 +60,8 @@ bool readableAt(pid_t tid, uint64_t addr, size_t bytes)
 uint32_t u32At(pid_t tid, uint64_t addr)
 {
     uint32_t v = 0;
-    const iovec local{&v, sizeof v};
-    const iovec remote{reinterpret_cast<void *>(addr), sizeof v};
+    const iovec local {&v, sizeof v};
+    const iovec remote {reinterpret_cast<void *>(addr), sizeof v};
     (void)vmRead(tid, {&local, 1}, {&remote, 1});
     return v;
 }

@@ -321,8 +321,10 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
             auto threadStatus = procfs::readStatus(pid, tid);
             auto seccomp = threadStatus ? procfs::statusNumbers(*threadStatus, "Seccomp") : decltype(procfs::statusNumbers(*status, "Seccomp"))();
             if (seccomp && !seccomp->empty() && (*seccomp)[0] == 1) {
-                note(report, Verdict::Refused, "thread " + std::to_string(tid)
-                         + " runs in seccomp strict mode, which allows only read, write, _exit and sigreturn: the checkpoint has to inject other system calls into it");
+                note(report, Verdict::Refused,
+                     "thread " + std::to_string(tid) +
+                         " runs in seccomp strict mode, which allows only read, write, _exit and sigreturn: the checkpoint has to inject other system calls "
+                         "into it");
             }
         }
     }

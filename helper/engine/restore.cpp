@@ -1094,7 +1094,7 @@ Result<void> restoreState(RestoreContext &ctx, ProcessRestore &p)
     inj.dismiss();
     // Seccomp filters last of all that runs in the process: they may forbid
     // any of the calls above. Through the vDSO's `syscall` instruction.
-    std::vector<Tracee *> tracees{&p.process.tracee()};
+    std::vector<Tracee *> tracees {&p.process.tracee()};
     for (Tracee &thread : p.process.threads()) {
         tracees.push_back(&thread);
     }

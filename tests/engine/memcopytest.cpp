@@ -93,7 +93,7 @@ void *g_toWipe = nullptr; // extra 4: made MADV_WIPEONFORK on SIGUSR1
             BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
             BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         };
-        sock_fprog prog{4, killClone};
+        sock_fprog prog {4, killClone};
         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
     }
@@ -427,8 +427,7 @@ private Q_SLOTS:
             QVERIFY(ctx.processes.front().copy.pid() > 0);
         } else {
             const std::string &why = ctx.result.lowPauseFallback;
-            QVERIFY2(why.find("seccomp") != std::string::npos && why.find("kill the process") != std::string::npos
-                         && why.find("clone") != std::string::npos,
+            QVERIFY2(why.find("seccomp") != std::string::npos && why.find("kill the process") != std::string::npos && why.find("clone") != std::string::npos,
                      why.c_str());
             QCOMPARE(ctx.processes.front().copy.pid(), 0);
         }
