@@ -86,10 +86,10 @@ void *g_toWipe = nullptr; // extra 4: made MADV_WIPEONFORK on SIGUSR1
         sock_fprog prog{1, allow};
         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
-    } else if (extra == 5) { // a seccomp filter that kills the process on clone()
+    } else if (extra == 5 || extra == 6) { // a seccomp filter that kills the process on clone() (sigaltstack())
         sock_filter killClone[] = {
             BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 1),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, uint32_t(extra == 5 ? SYS_clone : SYS_sigaltstack), 0, 1),
             BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
             BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         };
@@ -436,6 +436,30 @@ private Q_SLOTS:
             (void)p.copy.release();
         }
         // Alive, running on, not killed by its filter.
+        QTest::qWait(100);
+        QCOMPARE(::kill(child.pid, 0), 0);
+        const QString state = statField(child.pid, 3);
+        QVERIFY2(state == QLatin1String("R") || state == QLatin1String("S"), qPrintable(state));
+    }
+
+    // A filter that would kill the process on a call the dump itself injects
+    // (sigaltstack, for the alternate stack): the call is not injected, the
+    // checkpoint fails naming the filter, and the process runs on.
+    void seccompFilterStopsTheDumpNotTheProcess()
+    {
+        Child child;
+        QVERIFY(start(child, 6));
+        CheckpointContext ctx;
+        ctx.pid = child.pid;
+        ctx.outFd = -1;
+        ctx.options.leaveRunning = true;
+        QVERIFY(checkpointPrecheck(ctx));
+        QVERIFY(checkpointFreeze(ctx));
+        auto captured = checkpointCapture(ctx);
+        QVERIFY(!captured);
+        const std::string why = captured.error().describe();
+        QVERIFY2(why.find("seccomp filters that would kill the process") != std::string::npos && why.find("not injected") != std::string::npos, why.c_str());
+        QVERIFY(checkpointRelease(ctx));
         QTest::qWait(100);
         QCOMPARE(::kill(child.pid, 0), 0);
         const QString state = statField(child.pid, 3);
