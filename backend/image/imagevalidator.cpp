@@ -225,6 +225,23 @@ Result<void> ImageValidator::check(const ThreadRecord &r)
     if (r.robustListHead != 0 && r.robustListLen == 0) {
         return fail(std::format("{}: robust list {} without a length", what, hex(r.robustListHead)));
     }
+    if (r.seccompMode > kSeccompModeFilter) {
+        return fail(std::format("{}: unknown seccomp mode {}", what, r.seccompMode));
+    }
+    if ((r.seccompMode == kSeccompModeFilter) != !r.seccompFilters.empty()) {
+        return fail(std::format("{}: seccomp mode {} with {} filters (filter mode needs at least one, other modes none)", what, r.seccompMode,
+                                r.seccompFilters.size()));
+    }
+    for (size_t i = 0; i < r.seccompFilters.size(); ++i) {
+        const SeccompFilter &f = r.seccompFilters[i];
+        if ((f.flags & ~kSeccompFilterFlagLog) != 0) {
+            return fail(std::format("{}: seccomp filter {} has unknown flags {}", what, i, hex(f.flags)));
+        }
+        if (f.program.empty() || f.program.size() % 8 != 0 || f.program.size() > size_t(kMaxSeccompInstructions) * 8) {
+            return fail(
+                std::format("{}: seccomp filter {} is {} bytes, must be 1..{} instructions of 8 bytes", what, i, f.program.size(), kMaxSeccompInstructions));
+        }
+    }
     return {};
 }
 

@@ -170,6 +170,12 @@ void RecordCodec::encode(Encoder &e, const ThreadRecord &r)
     e.u32(r.rseqSignature);
     e.u64(r.robustListHead);
     e.u64(r.robustListLen);
+    e.u32(r.seccompMode);
+    e.count(r.seccompFilters.size());
+    for (const SeccompFilter &f : r.seccompFilters) {
+        e.u32(f.flags);
+        e.bytes(f.program);
+    }
 }
 
 void RecordCodec::decode(Decoder &d, ThreadRecord &r)
@@ -194,6 +200,15 @@ void RecordCodec::decode(Decoder &d, ThreadRecord &r)
     r.rseqSignature = d.u32("rseqSignature");
     r.robustListHead = d.u64("robustListHead");
     r.robustListLen = d.u64("robustListLen");
+    r.seccompMode = d.u32("seccompMode");
+    const uint32_t filters = d.count("seccompFilters", 4 + 4, kMaxSeccompFilters);
+    r.seccompFilters.reserve(filters);
+    for (uint32_t i = 0; i < filters && !d.failed(); ++i) {
+        SeccompFilter f;
+        f.flags = d.u32("seccompFilters.flags");
+        f.program = d.bytes("seccompFilters.program", uint64_t(kMaxSeccompInstructions) * 8);
+        r.seccompFilters.push_back(std::move(f));
+    }
 }
 
 // ---- credentials -------------------------------------------------------------------

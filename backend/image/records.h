@@ -25,8 +25,9 @@ inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
 // childSubreaper; Terminal records and the Terminal fd kind (pseudo-terminal
 // slaves); TCP/UDP sockets, unix sockets that are no pair, inotify, file
 // locks; SharedMemory records (MAP_SHARED anonymous memory), VmaRecord::shm,
-// writable shared file mappings (kVmaMayWrite).
-inline constexpr uint32_t kFormatVersion = 5;
+// writable shared file mappings (kVmaMayWrite); 6: Thread: seccompMode,
+// seccompFilters.
+inline constexpr uint32_t kFormatVersion = 6;
 
 enum class SectionType : uint32_t {
     ProcessTree = 1, // ProcessTreeRecord, exactly one, first after the header
@@ -170,6 +171,19 @@ struct X86Regs {
     friend bool operator==(const X86Regs &, const X86Regs &) = default;
 };
 
+// Format 6: one classic BPF seccomp filter of a thread's chain, as
+// PTRACE_SECCOMP_GET_FILTER returns it.
+inline constexpr uint32_t kSeccompModeStrict = 1, kSeccompModeFilter = 2;
+inline constexpr uint32_t kSeccompFilterFlagLog = 1 << 1; // SECCOMP_FILTER_FLAG_LOG (PTRACE_GET_SECCOMP_METADATA)
+inline constexpr uint32_t kMaxSeccompInstructions = 4096; // BPF_MAXINSNS
+inline constexpr uint32_t kMaxSeccompFilters = 512; // the kernel's limit is 32768 instructions in all
+struct SeccompFilter {
+    uint32_t flags = 0; // kSeccompFilterFlagLog or 0
+    std::vector<uint8_t> program; // struct sock_filter[], 8 bytes each, host byte order
+
+    friend bool operator==(const SeccompFilter &, const SeccompFilter &) = default;
+};
+
 // Why a thread was in a system call when frozen; the restore side uses it to
 // restart the call the way the kernel would have.
 struct ThreadRecord {
@@ -194,6 +208,12 @@ struct ThreadRecord {
     // in its thread descriptor and the size of struct robust_list_head; 0: none.
     uint64_t robustListHead = 0;
     uint64_t robustListLen = 0;
+    // Format 6: the thread's seccomp mode (0 none, kSeccompModeStrict,
+    // kSeccompModeFilter) and, in filter mode, its filter chain, the oldest
+    // (first installed) first. Threads that share filters (installed before
+    // they were cloned, or with SECCOMP_FILTER_FLAG_TSYNC) each list them.
+    uint32_t seccompMode = 0;
+    std::vector<SeccompFilter> seccompFilters;
 
     friend bool operator==(const ThreadRecord &, const ThreadRecord &) = default;
 };

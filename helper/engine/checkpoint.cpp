@@ -7,6 +7,7 @@
 #include "epoll.h"
 #include "ptrace_inject.h"
 #include "report.h"
+#include "seccomp.h"
 #include "sharing.h"
 #include "signals.h"
 #include "task.h"
@@ -208,6 +209,8 @@ Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, con
         if (!injector) {
             return std::unexpected(injector.error().context("inject into " + std::to_string(pid)));
         }
+        const image::ThreadRecord &leader = capture.threads.front();
+        injector->setGuard(seccompGuard(leader.tid, leader.seccompMode, leader.seccompFilters));
         auto scratch = RemoteScratch::map(*injector);
         if (!scratch) {
             return std::unexpected(scratch.error().context("inject into " + std::to_string(pid)));
@@ -330,6 +333,10 @@ Result<void> checkpointCopyMemory(CheckpointContext &ctx)
     for (ProcessCapture &p : ctx.processes) {
         FrozenProcess *process = ctx.frozen.find(p.pid);
         auto injector = Injector::create(process->leader());
+        if (injector) {
+            const image::ThreadRecord &leader = p.threads.front();
+            injector->setGuard(seccompGuard(leader.tid, leader.seccompMode, leader.seccompFilters));
+        }
         Result<MemoryCopy> copy = injector ? MemoryCopy::take(*injector, p.mappings) : Result<MemoryCopy>(std::unexpected(injector.error()));
         if (injector) {
             if (auto finished = injector->finish(); !finished) {

@@ -589,6 +589,7 @@ Injector::Injector(Injector &&other) noexcept
     , m_count(other.m_count)
     , m_active(other.m_active)
     , m_suppressedSignals(std::move(other.m_suppressedSignals))
+    , m_guard(std::move(other.m_guard))
 {
     other.m_active = false;
     other.m_tracee = nullptr;
@@ -687,6 +688,10 @@ Result<int64_t> Injector::syscall(long nr, uint64_t a0, uint64_t a1, uint64_t a2
         return fail("inject syscall " + std::to_string(nr) + ": injector finished", EINVAL);
     }
     const pid_t tid = m_tracee->tid();
+    if (m_guard) {
+        // The kernel reports the address after the 2-byte `syscall` instruction.
+        CRYOPOD_PROPAGATE(m_guard(nr, {a0, a1, a2, a3, a4, a5}, m_syscallInsn + 2));
+    }
     user_regs_struct regs = m_savedRegs;
     regs.rip = m_syscallInsn;
     regs.rax = static_cast<uint64_t>(nr);

@@ -50,6 +50,10 @@
 //                            by the kernel exactly as if nothing had happened.
 //                            The destructor does it too (best effort).
 //   inj.dismiss()            forget the saved state (restore sets its own).
+//   inj.setGuard(g)          every later syscall() first asks g (nr, args,
+//                            the address after the instruction); an error
+//                            is returned without running the call (a
+//                            seccomp filter that would kill or fail it).
 //
 //   RemoteScratch s = RemoteScratch::map(inj)   injected mmap of anonymous RW
 //                            memory (one page by default) for syscall arguments;
@@ -76,6 +80,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -246,6 +251,19 @@ public:
     // Forget the saved state: the caller sets the final registers and mask.
     void dismiss();
 
+    // Asked before each injected system call with its number, arguments and
+    // the instruction pointer the kernel reports for it; an error stops the
+    // call from running and is returned by syscall()/call().
+    using Guard = std::function<Result<void>(long nr, const std::array<uint64_t, 6> &args, uint64_t ip)>;
+    void setGuard(Guard guard)
+    {
+        m_guard = std::move(guard);
+    }
+    const Guard &guard() const
+    {
+        return m_guard;
+    }
+
     Tracee &tracee()
     {
         return *m_tracee;
@@ -278,6 +296,7 @@ private:
     uint64_t m_count = 0;
     bool m_active = false; // saved state not yet restored
     std::vector<int> m_suppressedSignals; // signal-delivery-stops seen while injecting: re-sent at finish()
+    Guard m_guard;
 };
 
 // ---- remote scratch memory --------------------------------------------------

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <vector>
 
 namespace cryopod::engine
 {
@@ -44,20 +45,84 @@ bool validTimespecAt(pid_t tid, uint64_t addr)
     return n && *n == sizeof ts && ts.tv_sec >= 0 && ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L;
 }
 
+bool readableAt(pid_t tid, uint64_t addr, size_t bytes)
+{
+    if (addr < 4096) {
+        return false;
+    }
+    std::vector<uint8_t> buf(bytes);
+    const iovec local {buf.data(), bytes};
+    const iovec remote {reinterpret_cast<void *>(addr), bytes};
+    auto n = vmRead(tid, {&local, 1}, {&remote, 1});
+    return n && *n == bytes;
+}
+
+uint32_t u32At(pid_t tid, uint64_t addr)
+{
+    uint32_t v = 0;
+    const iovec local {&v, sizeof v};
+    const iovec remote {reinterpret_cast<void *>(addr), sizeof v};
+    (void)vmRead(tid, {&local, 1}, {&remote, 1});
+    return v;
+}
+
+constexpr uint64_t kFutexCmdMask = ~uint64_t(128 | 256); // FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME
+constexpr uint64_t kFutexWait = 0, kFutexWaitBitset = 9;
+constexpr uint64_t kMaxPollFds = 1u << 20; // the kernel's nr_open ceiling
+
+// The calls that return -ERESTART_RESTARTBLOCK when interrupted, told
+// apart by their arguments (a, b, c, d: rdi, rsi, rdx, r10).
+bool looksLikeClockNanosleep(pid_t tid, const user_regs_struct &r)
+{
+    return r.rdi <= kMaxClockId && r.rsi == 0 && validTimespecAt(tid, r.rdx);
+}
+// futex(uaddr, FUTEX_WAIT or FUTEX_WAIT_BITSET [| PRIVATE | CLOCK_REALTIME], val, timeout, ...).
+// Plain FUTEX_WAIT (op 0) also fits nanosleep(req, NULL): it counts as a
+// futex wait only when the word still holds the value waited for.
+bool looksLikeFutexWait(pid_t tid, const user_regs_struct &r)
+{
+    const uint64_t cmd = r.rsi & kFutexCmdMask;
+    if ((cmd != kFutexWait && cmd != kFutexWaitBitset) || (r.rdi & 3) != 0 || !readableAt(tid, r.rdi, 4) || !validTimespecAt(tid, r.r10)) {
+        return false;
+    }
+    return r.rsi != 0 || u32At(tid, r.rdi) == uint32_t(r.rdx);
+}
+// nanosleep(req, rem): rem is NULL or an address, never a small count.
+bool looksLikeNanosleep(pid_t tid, const user_regs_struct &r)
+{
+    return (r.rsi == 0 || r.rsi >= 4096) && validTimespecAt(tid, r.rdi);
+}
+// poll(fds, nfds, timeout >= 0): a timeout < 0 never uses the restart block.
+bool looksLikePoll(pid_t tid, const user_regs_struct &r)
+{
+    return r.rsi <= kMaxPollFds && int32_t(r.rdx) >= 0 && (r.rsi == 0 || readableAt(tid, r.rdi, size_t(r.rsi) * 8));
+}
+
 // A thread whose interrupted call the kernel had already restarted once
 // (after any stop: SIGSTOP/SIGCONT, a debugger, an earlier checkpoint that
 // let it run on) sits in restart_syscall: orig_rax is SYS_restart_syscall and
 // what to do lives in the kernel's restart block, which the restored thread
 // does not have (its restart_syscall returns EINTR). The argument registers
-// still hold the original call's. The one restart-block call recognised
-// without doubt from them is a relative clock_nanosleep (what glibc's
-// nanosleep, usleep and sleep make): a clock id, flags 0, a readable
-// timespec. Returns its number, or -1 when it is not that one (poll, futex
-// waits, a raw nanosleep: left as they are, they see EINTR after a restore).
+// still hold the original call's, and only four calls use a restart block
+// on x86-64 (nanosleep, clock_nanosleep relative, poll with a timeout, futex
+// waits with a timeout): which one it was is told from those arguments, in
+// this order: a relative clock_nanosleep (a clock id, flags 0, a readable
+// timespec: glibc's nanosleep, usleep and sleep), a futex wait, a raw
+// nanosleep, a poll. Returns its number, or -1 when none fits (left as it
+// is, the call sees EINTR after a restore).
 int64_t callBehindRestartSyscall(pid_t tid, const user_regs_struct &regs)
 {
-    if (regs.rdi <= kMaxClockId && regs.rsi == 0 && validTimespecAt(tid, regs.rdx)) {
+    if (looksLikeClockNanosleep(tid, regs)) {
         return SYS_clock_nanosleep;
+    }
+    if (looksLikeFutexWait(tid, regs)) {
+        return SYS_futex;
+    }
+    if (looksLikeNanosleep(tid, regs)) {
+        return SYS_nanosleep;
+    }
+    if (looksLikePoll(tid, regs)) {
+        return SYS_poll;
     }
     return -1;
 }

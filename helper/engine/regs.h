@@ -12,8 +12,9 @@
 // One exception: a thread inside restart_syscall (its call was interrupted and
 // restarted before, e.g. by an earlier checkpoint that let it run on) gets
 // the call behind it as orig_rax in the image when that can be told from its
-// arguments (a relative clock_nanosleep), since the restored thread has no
-// restart block for restart_syscall to run.
+// arguments (a relative clock_nanosleep, a futex wait with a timeout, a raw
+// nanosleep, a poll with a timeout: the four calls with a restart block),
+// since the restored thread has no restart block for restart_syscall to run.
 #pragma once
 
 #include "ptrace_inject.h"
@@ -44,9 +45,10 @@ Result<void> dumpRegs(const Tracee &tracee, image::ThreadRecord &thread);
 // what the kernel does when no handler runs. -516 ERESTART_RESTARTBLOCK
 // (nanosleep, clock_nanosleep, poll, futex waits with a timeout) would need the
 // kernel's restart block, which is gone with the old process: the original
-// call is issued again the same way. An absolute sleep (TIMER_ABSTIME) thus
-// ends when it should; a relative one starts over with its full duration,
-// which a program cannot tell from a late wakeup.
+// call is issued again the same way. An absolute sleep (TIMER_ABSTIME,
+// FUTEX_WAIT_BITSET) thus ends when it should; a relative one (nanosleep,
+// poll, FUTEX_WAIT) starts over with its full duration, which a program
+// cannot tell from a late wakeup; none returns EINTR, none returns early.
 user_regs_struct restartedRegs(const user_regs_struct &regs);
 
 // Sets the FPU/SSE/AVX state (NT_X86_XSTATE when the image has it and its

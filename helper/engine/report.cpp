@@ -105,7 +105,7 @@ void checkThreads(pid_t pid, const procfs::Status &leader, ProcessReport &report
     }
     // Lines of /proc/PID/task/TID/status that are per thread in the kernel
     // but restored per process.
-    const char *const sameAsLeader[] = {"Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp"};
+    const char *const sameAsLeader[] = {"Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs"};
     const char *const namespaces[] = {"mnt", "pid_for_children", "user", "net", "ipc", "uts", "cgroup", "time_for_children"};
     constexpr int kKcmpFiles = 2, kKcmpFs = 3, kKcmpSysvsem = 6; // enum kcmp_type
     const std::pair<int, const char *> shared[] = {
@@ -314,8 +314,19 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
         const pid_t t = pid_t((*tracer)[0]);
         note(report, Verdict::Refused, "is being traced by " + std::to_string(t) + " (" + commOf(t) + "), so it cannot be frozen with ptrace");
     }
-    if (auto seccomp = procfs::statusNumbers(*status, "Seccomp"); seccomp && !seccomp->empty() && (*seccomp)[0] != 0) {
-        note(report, Verdict::Refused, std::string("runs under seccomp (") + ((*seccomp)[0] == 1 ? "strict" : "filter") + " mode): not supported by engine v1");
+    // Seccomp filters are captured and restored per thread (seccomp.h);
+    // strict mode allows only read, write, _exit and sigreturn.
+    if (auto tids = procfs::listThreads(pid)) {
+        for (const pid_t tid : *tids) {
+            auto threadStatus = procfs::readStatus(pid, tid);
+            auto seccomp = threadStatus ? procfs::statusNumbers(*threadStatus, "Seccomp") : decltype(procfs::statusNumbers(*status, "Seccomp"))();
+            if (seccomp && !seccomp->empty() && (*seccomp)[0] == 1) {
+                note(report, Verdict::Refused,
+                     "thread " + std::to_string(tid) +
+                         " runs in seccomp strict mode, which allows only read, write, _exit and sigreturn: the checkpoint has to inject other system calls "
+                         "into it");
+            }
+        }
     }
     if ((state == 'T' || state == 't') && context.ourTracer == 0) {
         note(report, Verdict::Caveat, "is stopped (job control); the restored copy will be running");

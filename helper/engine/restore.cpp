@@ -28,6 +28,8 @@
 // - chroot after everything that opens paths, credentials after everything
 //   that needs privileges, the blocked mask and registers from outside last
 //   (every thread's), then all threads are detached one right after another;
+// - seccomp filters after the injection area is gone (seccomp.h): nothing
+//   but register writes from outside follows them;
 // - pending signals after the dispositions (SIG_IGN would discard them) and
 //   while the injector still blocks everything, so none is delivered before
 //   the process runs and the blocked ones stay pending.
@@ -40,6 +42,7 @@
 #include "mem.h"
 #include "procfs.h"
 #include "regs.h"
+#include "seccomp.h"
 #include "signals.h"
 #include "task.h"
 #include "threads.h"
@@ -1089,6 +1092,14 @@ Result<void> restoreState(RestoreContext &ctx, ProcessRestore &p)
     // stop and no thread runs there again.
     CRYOPOD_PROPAGATE(p.scratch.unmap());
     inj.dismiss();
+    // Seccomp filters last of all that runs in the process: they may forbid
+    // any of the calls above. Through the vDSO's `syscall` instruction.
+    std::vector<Tracee *> tracees {&p.process.tracee()};
+    for (Tracee &thread : p.process.threads()) {
+        tracees.push_back(&thread);
+    }
+    CRYOPOD_PROPAGATE(restoreSeccomp(tracees, p.threads, p.mm, &ctx.injected));
+    ctx.step("seccomp");
     CRYOPOD_PROPAGATE(restoreThreadState(p.process.tracee(), leader));
     for (size_t i = 1; i < p.threads.size(); ++i) {
         CRYOPOD_PROPAGATE(restoreThreadState(p.process.threads()[i - 1], p.threads[i]));

@@ -5,6 +5,7 @@
 #include "procfs.h"
 #include "pstree.h"
 #include "regs.h"
+#include "seccomp.h"
 #include "signals.h"
 
 #include <cstring>
@@ -68,6 +69,7 @@ Result<image::ThreadRecord> dumpThread(pid_t pid, const Tracee &tracee)
         thread.robustListHead = head;
         thread.robustListLen = len;
     }
+    CRYOPOD_PROPAGATE(dumpSeccomp(pid, tracee, thread));
     return thread;
 }
 
@@ -112,6 +114,7 @@ Result<void> dumpOtherThreadInjected(Tracee &tracee, Injector &leader, RemoteScr
     if (!injector) {
         return std::unexpected(injector.error().context("inject into thread " + std::to_string(tracee.tid())));
     }
+    injector->setGuard(seccompGuard(thread.tid, thread.seccompMode, thread.seccompFilters));
     RemoteScratch scratch = RemoteScratch::adopt(*injector, leaderScratch.base(), leaderScratch.size());
     auto r = dumpThreadInjected(*injector, scratch, thread);
     scratch.release(); // the leader's: it unmaps it

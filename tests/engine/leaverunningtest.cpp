@@ -104,6 +104,15 @@ private Q_SLOTS:
     {
         checkpointsInARow(WL_THREADS, nullptr, 3, 30);
     }
+
+    // Raw nanosleep, poll with a timeout and a futex wait with a timeout, back
+    // to back: from the second checkpoint on each is inside restart_syscall,
+    // and the image must name the call behind it (regs.cpp), or the restored
+    // thread sees EINTR.
+    void restartBlockCallsBackToBack()
+    {
+        checkpointsInARow(WL_RESTARTCALLS, nullptr, 4, 0);
+    }
 };
 
 QTEST_GUILESS_MAIN(LeaveRunningTest)

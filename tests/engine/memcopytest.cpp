@@ -16,11 +16,13 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstddef>
 #include <cstring>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,6 +86,16 @@ void *g_toWipe = nullptr; // extra 4: made MADV_WIPEONFORK on SIGUSR1
         sock_fprog prog{1, allow};
         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+    } else if (extra == 5 || extra == 6) { // a seccomp filter that kills the process on clone() (sigaltstack())
+        sock_filter killClone[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, uint32_t(extra == 5 ? SYS_clone : SYS_sigaltstack), 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        sock_fprog prog {4, killClone};
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
     }
     auto *buf = static_cast<uint64_t *>(mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     for (size_t i = 0; i < kBytes / 8; ++i) {
@@ -94,7 +106,7 @@ void *g_toWipe = nullptr; // extra 4: made MADV_WIPEONFORK on SIGUSR1
     if (write(out, &shared, sizeof shared) != sizeof shared) {
         _exit(2);
     }
-    if (extra == 4) {
+    if (extra >= 4 || extra == 2) {
         close_range(0, ~0u, 0); // checkpointed whole: nothing shared with the test
     }
     for (uint64_t pass = 1;; ++pass) {
@@ -367,10 +379,9 @@ private Q_SLOTS:
 
     void obstaclesAreNamed()
     {
-        Child plain, big, seccomp;
+        Child plain, big;
         QVERIFY(start(plain, 0));
         QVERIFY(start(big, 3));
-        QVERIFY(start(seccomp, 2));
         auto smapsOf = [](pid_t pid) {
             auto m = procfs::readSmaps(pid);
             return m ? *m : std::vector<procfs::Mapping>{};
@@ -378,8 +389,81 @@ private Q_SLOTS:
         QCOMPARE(memoryCopyObstacle(plain.pid, smapsOf(plain.pid)), std::string());
         const std::string dc = memoryCopyObstacle(big.pid, smapsOf(big.pid));
         QVERIFY2(dc.find("MADV_DONTFORK or MADV_WIPEONFORK") != std::string::npos, dc.c_str());
-        const std::string sc = memoryCopyObstacle(seccomp.pid, smapsOf(seccomp.pid));
-        QVERIFY2(sc.find("seccomp") != std::string::npos, sc.c_str());
+    }
+
+    // A process under seccomp: the copy is made by clone() injected into it,
+    // which its filters judge. A filter that allows clone() keeps the low
+    // pause; one that would kill the process on clone() makes the checkpoint
+    // fall back to the frozen dump, naming the filter, and the process lives.
+    void seccompFilterDecidesTheCopy_data()
+    {
+        QTest::addColumn<int>("extra");
+        QTest::addColumn<bool>("copied");
+        QTest::newRow("allows clone") << 2 << true;
+        QTest::newRow("kills on clone") << 5 << false;
+    }
+    void seccompFilterDecidesTheCopy()
+    {
+        QFETCH(int, extra);
+        QFETCH(bool, copied);
+        Child child;
+        QVERIFY(start(child, extra));
+        CheckpointContext ctx;
+        ctx.pid = child.pid;
+        ctx.outFd = -1;
+        ctx.options.lowPause = true;
+        ctx.options.leaveRunning = true;
+        auto checked = checkpointPrecheck(ctx);
+        QVERIFY2(checked, checked ? "" : checked.error().describe().c_str());
+        QVERIFY(checkpointFreeze(ctx));
+        auto captured = checkpointCapture(ctx);
+        QVERIFY2(captured, captured ? "" : captured.error().describe().c_str());
+        QCOMPARE(ctx.processes.front().threads.front().seccompMode, uint32_t(2));
+        QCOMPARE(ctx.processes.front().threads.front().seccompFilters.size(), size_t(1));
+        auto copiedOk = checkpointCopyMemory(ctx);
+        QVERIFY2(copiedOk, copiedOk ? "" : copiedOk.error().describe().c_str());
+        if (copied) {
+            QVERIFY2(ctx.result.lowPauseFallback.empty(), ctx.result.lowPauseFallback.c_str());
+            QVERIFY(ctx.processes.front().copy.pid() > 0);
+        } else {
+            const std::string &why = ctx.result.lowPauseFallback;
+            QVERIFY2(why.find("seccomp") != std::string::npos && why.find("kill the process") != std::string::npos && why.find("clone") != std::string::npos,
+                     why.c_str());
+            QCOMPARE(ctx.processes.front().copy.pid(), 0);
+        }
+        QVERIFY(checkpointRelease(ctx));
+        for (ProcessCapture &p : ctx.processes) {
+            (void)p.copy.release();
+        }
+        // Alive, running on, not killed by its filter.
+        QTest::qWait(100);
+        QCOMPARE(::kill(child.pid, 0), 0);
+        const QString state = statField(child.pid, 3);
+        QVERIFY2(state == QLatin1String("R") || state == QLatin1String("S"), qPrintable(state));
+    }
+
+    // A filter that would kill the process on a call the dump itself injects
+    // (sigaltstack, for the alternate stack): the call is not injected, the
+    // checkpoint fails naming the filter, and the process runs on.
+    void seccompFilterStopsTheDumpNotTheProcess()
+    {
+        Child child;
+        QVERIFY(start(child, 6));
+        CheckpointContext ctx;
+        ctx.pid = child.pid;
+        ctx.outFd = -1;
+        ctx.options.leaveRunning = true;
+        QVERIFY(checkpointPrecheck(ctx));
+        QVERIFY(checkpointFreeze(ctx));
+        auto captured = checkpointCapture(ctx);
+        QVERIFY(!captured);
+        const std::string why = captured.error().describe();
+        QVERIFY2(why.find("seccomp filters that would kill the process") != std::string::npos && why.find("not injected") != std::string::npos, why.c_str());
+        QVERIFY(checkpointRelease(ctx));
+        QTest::qWait(100);
+        QCOMPARE(::kill(child.pid, 0), 0);
+        const QString state = statField(child.pid, 3);
+        QVERIFY2(state == QLatin1String("R") || state == QLatin1String("S"), qPrintable(state));
     }
 };
 

@@ -580,6 +580,18 @@ private Q_SLOTS:
         thread.robustListLen = 0;
         EXPECT_ERROR(withSection(threadAt, thread), "without a length");
         thread = s.threads[0];
+        thread.seccompMode = 3;
+        EXPECT_ERROR(withSection(threadAt, thread), "unknown seccomp mode 3");
+        thread = s.threads[0];
+        thread.seccompFilters.clear();
+        EXPECT_ERROR(withSection(threadAt, thread), "seccomp mode 2 with 0 filters");
+        thread = s.threads[0];
+        thread.seccompFilters[1].program.resize(12);
+        EXPECT_ERROR(withSection(threadAt, thread), "seccomp filter 1 is 12 bytes, must be 1..4096 instructions of 8 bytes");
+        thread = s.threads[0];
+        thread.seccompFilters[0].flags = 1; // TSYNC is no property of a filter
+        EXPECT_ERROR(withSection(threadAt, thread), "seccomp filter 0 has unknown flags 0x1");
+        thread = s.threads[0];
         thread.pending[0].siginfo[0] = 12;
         EXPECT_ERROR(withSection(threadAt, thread), "pending signal #0: siginfo names signal 12, the record 10");
         thread = s.threads[1];

@@ -151,6 +151,9 @@ ThreadRecord makeThread(int32_t pid, int32_t tid, bool withXstate)
         t.rseqAddr = 0x7f00000019e0 + 0x20 * uint64_t(tid % 4);
         t.rseqSize = 32;
         t.rseqSignature = 0x53053053;
+        // Format 6: two seccomp filters (ret ALLOW; ret ERRNO|1), the second logged.
+        t.seccompMode = kSeccompModeFilter;
+        t.seccompFilters = {SeccompFilter {0, {0x06, 0, 0, 0, 0, 0, 0xff, 0x7f}}, SeccompFilter {kSeccompFilterFlagLog, {0x06, 0, 0, 0, 1, 0, 5, 0}}};
     }
     return t;
 }
