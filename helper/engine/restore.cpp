@@ -1241,6 +1241,8 @@ Result<void> run(RestoreContext &ctx, int inFd)
             CRYOPOD_PROPAGATE(restoreControllingTerminal(*leader.injector, leader.scratch, terminal));
         }
     }
+    // Every memfd is mapped and open where it was: its seals now.
+    CRYOPOD_PROPAGATE(ctx.sharedObjects->seal());
     ctx.step("fd tables");
     for (auto &p : ctx.processes) {
         if (!p->entry.zombie) {

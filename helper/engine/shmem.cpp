@@ -458,9 +458,8 @@ Result<SharedMemoryObjects> SharedMemoryObjects::create(const std::vector<image:
             }
             data += stored;
         }
-        // The seals last: F_SEAL_WRITE would stop the writes above.
-        if (record.kind == image::SharedMemoryKind::Memfd && record.seals != 0 && ::fcntl(fd.get(), F_ADD_SEALS, int(record.seals)) != 0) {
-            return sysError(what + ": add the seals " + std::to_string(record.seals));
+        if (record.kind == image::SharedMemoryKind::Memfd && record.seals != 0) {
+            objects.m_seals.emplace(record.id, record.seals);
         }
         objects.m_fds.emplace(record.id, std::move(fd));
     }
@@ -471,6 +470,16 @@ int SharedMemoryObjects::fd(uint64_t id) const
 {
     const auto it = m_fds.find(id);
     return it == m_fds.end() ? -1 : it->second.get();
+}
+
+Result<void> SharedMemoryObjects::seal() const
+{
+    for (const auto &[id, seals] : m_seals) {
+        if (::fcntl(fd(id), F_ADD_SEALS, int(seals)) != 0) {
+            return sysError("restore shared memory object " + std::to_string(id) + ": add the memfd's seals " + std::to_string(seals));
+        }
+    }
+    return {};
 }
 
 Result<void> mapSharedMemory(Injector &injector, const SharedMemoryObjects &objects, const image::VmaRecord &vma, int prot)

@@ -87,15 +87,21 @@ class SharedMemoryObjects
 {
 public:
     // Makes every object of `records` with its size and contents (a memfd
-    // with its name, mode and then its seals); deleted files and memfds
-    // with `identity` (when given) as their filesystem identity.
+    // with its name and mode; its seals come with seal()); deleted files and
+    // memfds with `identity` (when given) as their filesystem identity.
     static Result<SharedMemoryObjects> create(const std::vector<image::SharedMemoryRecord> &records, const std::optional<FsIdentity> &identity);
 
     // The helper's fd on object `id` (-1: none).
     int fd(uint64_t id) const;
 
+    // Adds each memfd's seals, once every process has mapped it and opened
+    // its fds: F_SEAL_FUTURE_WRITE refuses new writable mappings, which the
+    // original's writable mappings made before the seal were not.
+    Result<void> seal() const;
+
 private:
     std::map<uint64_t, UniqueFd> m_fds;
+    std::map<uint64_t, uint32_t> m_seals; // memfds with seals: id -> F_SEAL_* bits
 };
 
 // Maps object `vma.shm` into the process of `injector` at the VMA (MAP_SHARED,

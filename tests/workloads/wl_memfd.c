@@ -51,7 +51,8 @@ enum {
     kOwnOffset = 4096,
 };
 
-static const unsigned kASeals = F_SEAL_SHRINK | F_SEAL_GROW;
+// F_SEAL_FUTURE_WRITE: the writable mappings made before stay writable.
+static const unsigned kASeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE;
 static const unsigned kCSeals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
 
 static int s_afd = -1, s_cfd = -1;
