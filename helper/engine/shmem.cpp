@@ -66,27 +66,33 @@ Result<void> readFully(int fd, uint8_t *out, size_t bytes, uint64_t offset, cons
     return {};
 }
 
-// Whether fd table of `pid` holds the file (dev, ino).
-bool holdsFile(pid_t pid, dev_t dev, ino_t ino)
+using FileKey = std::pair<dev_t, ino_t>;
+
+// The first fd of `pid` that is a memfd among `memfds` (found by its
+// "/memfd:" link first: a stat of every fd of the system would be slow).
+std::optional<FileKey> heldMemfd(pid_t pid, const std::set<FileKey> &memfds)
 {
     auto fds = procfs::listFds(pid);
     if (!fds) {
-        return false;
+        return std::nullopt;
     }
     for (const int fd : *fds) {
+        const std::string link = procfs::path(pid, "fd/" + std::to_string(fd));
+        auto target = procfs::readLink(link);
         struct stat st {};
-        if (::stat(procfs::path(pid, "fd/" + std::to_string(fd)).c_str(), &st) == 0 && st.st_dev == dev && st.st_ino == ino) {
-            return true;
+        if (target && target->starts_with("/memfd:") && ::stat(link.c_str(), &st) == 0 && memfds.contains({st.st_dev, st.st_ino})) {
+            return FileKey {st.st_dev, st.st_ino};
         }
     }
-    return false;
+    return std::nullopt;
 }
 
-// The processes outside `tree` that map the shmem file (dev, ino), or with
-// `fdsToo` hold an fd of it.
-std::vector<pid_t> outsideMappers(dev_t dev, ino_t ino, const std::set<pid_t> &tree, bool fdsToo)
+// For each object of `objects` (shmem files) that a process outside `tree`
+// maps (or, for the memfds among them, holds an fd of): one such process.
+// One pass over /proc for all of them.
+std::map<FileKey, pid_t> outsideHolders(const std::set<FileKey> &objects, const std::set<FileKey> &memfds, const std::set<pid_t> &tree)
 {
-    std::vector<pid_t> found;
+    std::map<FileKey, pid_t> found;
     DIR *dir = ::opendir("/proc");
     if (!dir) {
         return found;
@@ -102,11 +108,16 @@ std::vector<pid_t> outsideMappers(dev_t dev, ino_t ino, const std::set<pid_t> &t
         if (!maps) {
             continue; // gone, or a kernel thread
         }
-        const bool mapsIt = std::any_of(maps->begin(), maps->end(), [&](const procfs::Mapping &m) {
-            return m.inode == uint64_t(ino) && m.devMajor == major(dev) && m.devMinor == minor(dev);
-        });
-        if (mapsIt || (fdsToo && holdsFile(pid_t(pid), dev, ino))) {
-            found.push_back(pid_t(pid));
+        for (const procfs::Mapping &m : *maps) {
+            const FileKey key {makedev(m.devMajor, m.devMinor), ino_t(m.inode)};
+            if (m.inode != 0 && objects.contains(key)) {
+                found.emplace(key, pid_t(pid));
+            }
+        }
+        if (!memfds.empty()) {
+            if (const auto held = heldMemfd(pid_t(pid), memfds)) {
+                found.emplace(*held, pid_t(pid));
+            }
         }
     }
     ::closedir(dir);
@@ -126,26 +137,23 @@ namespace
 {
 
 // The object behind `link` (a map_files or fd link of a process of the
-// tree): its id in `dump`, made on first sight. `pathOf` is the path /proc
+// tree): its id in `dump`, made on first sight. `path` is the path /proc
 // shows for it (without " (deleted)"); `kind` what it is when new.
 struct ObjectLinker {
     SharedMemoryDump &dump;
-    const std::set<pid_t> &tree;
-    std::map<std::pair<dev_t, ino_t>, uint64_t> ids;
+    std::map<FileKey, uint64_t> ids;
+    std::set<FileKey> memfds;
+    std::map<FileKey, std::string> firstSeen; // where, for messages
 
     Result<uint64_t> link(const std::string &link, const struct stat &st, image::SharedMemoryKind kind, const std::string &path, pid_t pid,
                           const std::string &what)
     {
-        const auto known = ids.find({st.st_dev, st.st_ino});
+        const FileKey key {st.st_dev, st.st_ino};
+        const auto known = ids.find(key);
         if (known != ids.end()) {
             return known->second;
         }
         const bool memfd = kind == image::SharedMemoryKind::Memfd;
-        if (const std::vector<pid_t> others = outsideMappers(st.st_dev, st.st_ino, tree, memfd); !others.empty()) {
-            return fail(what + " (process " + std::to_string(pid) + "): the " + (memfd ? "memfd" : "memory") + " is shared with process " +
-                            std::to_string(others.front()) + ", which is outside the checkpoint: a restore could not share it with that process again",
-                        EBUSY);
-        }
         UniqueFd fd(::open(link.c_str(), O_RDONLY | O_CLOEXEC));
         if (!fd) {
             return sysError(what + ": open");
@@ -175,11 +183,30 @@ struct ObjectLinker {
                 return sysError(what + ": F_GET_SEALS");
             }
             record.seals = uint32_t(seals);
+            memfds.insert(key);
         }
-        ids.emplace(std::pair(st.st_dev, st.st_ino), record.id);
+        ids.emplace(key, record.id);
+        firstSeen.emplace(key, (memfd ? "memfd " + path : what) + " (process " + std::to_string(pid) + ")");
         dump.records.push_back(std::move(record));
         dump.fds.push_back(std::move(fd));
         return dump.records.back().id;
+    }
+
+    // Refuses an object that a process outside `tree` shares.
+    Result<void> checkOutside(const std::set<pid_t> &tree) const
+    {
+        std::set<FileKey> objects;
+        for (const auto &[key, id] : ids) {
+            objects.insert(key);
+        }
+        const std::map<FileKey, pid_t> outside = outsideHolders(objects, memfds, tree);
+        if (outside.empty()) {
+            return {};
+        }
+        const auto &[key, pid] = *outside.begin();
+        return fail(firstSeen.at(key) + ": the " + (memfds.contains(key) ? "memfd" : "memory") + " is shared with process " + std::to_string(pid) +
+                        ", which is outside the checkpoint: a restore could not share it with that process again",
+                    EBUSY);
     }
 };
 
@@ -189,7 +216,7 @@ Result<SharedMemoryDump> linkSharedMemory(const std::vector<std::pair<pid_t, ima
                                           const std::vector<std::pair<pid_t, image::FilesRecord *>> &files, const std::set<pid_t> &tree)
 {
     SharedMemoryDump dump;
-    ObjectLinker linker {dump, tree, {}};
+    ObjectLinker linker {dump, {}, {}, {}};
     for (const auto &[pid, mm] : mms) {
         for (image::VmaRecord &vma : mm->vmas) {
             if (vma.kind != image::VmaKind::SharedAnonymous && vma.kind != image::VmaKind::FileShared && vma.kind != image::VmaKind::FilePrivate) {
@@ -248,6 +275,7 @@ Result<SharedMemoryDump> linkSharedMemory(const std::vector<std::pair<pid_t, ima
             fd.object = *id;
         }
     }
+    CRYOPOD_PROPAGATE(linker.checkOutside(tree));
     return dump;
 }
 
