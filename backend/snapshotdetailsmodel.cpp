@@ -76,6 +76,8 @@ QString fdKind(image::FdKind kind)
         return SnapshotDetailsModel::tr("network socket");
     case image::FdKind::Inotify:
         return SnapshotDetailsModel::tr("file watcher");
+    case image::FdKind::Memfd:
+        return SnapshotDetailsModel::tr("memory file");
     }
     return SnapshotDetailsModel::tr("unknown");
 }

@@ -45,6 +45,13 @@ std::vector<PathCheck> pathChecks(const ImageInfo &info)
             checks.push_back(std::move(check));
         }
     };
+    // memfds are made anew by memfd_create, in no directory: nothing to check.
+    std::set<uint64_t> memfds;
+    for (const SharedMemoryRecord &object : info.sharedMemory) {
+        if (object.kind == SharedMemoryKind::Memfd) {
+            memfds.insert(object.id);
+        }
+    }
     for (const ImageProcess &process : info.processes) {
         const std::string pid = std::to_string(process.entry.pid);
         if (process.task && !process.task->cwd.empty()) {
@@ -78,7 +85,7 @@ std::vector<PathCheck> pathChecks(const ImageInfo &info)
         }
         for (const ImageVma &v : process.vmas) {
             const VmaRecord &vma = v.vma;
-            if (vma.kind != VmaKind::FilePrivate && vma.kind != VmaKind::FileShared) {
+            if ((vma.kind != VmaKind::FilePrivate && vma.kind != VmaKind::FileShared) || memfds.contains(vma.shm)) {
                 continue;
             }
             PathCheck c;
@@ -138,6 +145,7 @@ std::vector<PathCheck> pathChecks(const ImageInfo &info)
             case FdKind::Terminal: // a new pty, or the original one opened with the caller's rights
             case FdKind::InetSocket:
             case FdKind::Inotify:
+            case FdKind::Memfd:
                 continue; // made anew, no path
             case FdKind::CharDevice:
             case FdKind::Fifo:

@@ -187,6 +187,8 @@ QString fdKindName(FdKind kind)
         return QStringLiteral("inet");
     case FdKind::Inotify:
         return QStringLiteral("inotify");
+    case FdKind::Memfd:
+        return QStringLiteral("memfd");
     }
     return QStringLiteral("kind-%1").arg(uint32_t(kind));
 }

@@ -361,7 +361,7 @@ Result<void> ImageValidator::check(const MmRecord &r, uint32_t pageSize, const R
                 return fail(std::format("{}: file offset {} is not page aligned", vma, hex(v.pgoff)));
             }
         }
-        if (v.kind == VmaKind::SharedAnonymous ? v.shm == 0 : (v.shm != 0 && v.kind != VmaKind::FileShared)) {
+        if (v.kind == VmaKind::SharedAnonymous ? v.shm == 0 : (v.shm != 0 && v.kind != VmaKind::FileShared && v.kind != VmaKind::FilePrivate)) {
             return fail(vma + (v.shm != 0 ? ": names a shared memory object but is no shared VMA" : ": shared anonymous VMA without its shared memory object"));
         }
         if (v.kind == VmaKind::SharedAnonymous && (v.pgoff & pageMask) != 0) {
@@ -436,6 +436,14 @@ Result<void> ImageValidator::check(const FilesRecord &r, const ReaderLimits &lim
             objectKind = fileObjectKindOf(f.kind);
             byPath = false;
             break;
+        case FdKind::Memfd:
+            // Names its SharedMemoryRecord (checked in accept()).
+            expectedType = S_IFREG;
+            byPath = false;
+            if (f.object == 0 || f.unlinked) {
+                return fail(fd + ": a memfd without its shared memory object, or marked unlinked");
+            }
+            break;
         default:
             return fail(std::format("{}: unknown kind {}", fd, uint32_t(f.kind)));
         }
@@ -447,7 +455,7 @@ Result<void> ImageValidator::check(const FilesRecord &r, const ReaderLimits &lim
         if (expectedType != 0 && (f.mode & S_IFMT) != expectedType) {
             return fail(std::format("{}: mode {:#o} does not match its kind", fd, f.mode));
         }
-        if (objectKind.has_value() != (f.object != 0)) {
+        if (f.kind != FdKind::Memfd && objectKind.has_value() != (f.object != 0)) {
             return fail(objectKind ? fd + ": names no file object" : std::format("{}: a file of its kind names no file object, but names {}", fd, f.object));
         }
         if ((f.openFlags & kOCloexec) != 0) {
@@ -740,13 +748,23 @@ Result<void> ImageValidator::check(const SharedMemoryRecord &r, const ReaderLimi
     if (r.id == 0) {
         return fail("shared memory object with id 0");
     }
-    if (r.kind != SharedMemoryKind::Anonymous && r.kind != SharedMemoryKind::DeletedFile) {
+    if (r.kind != SharedMemoryKind::Anonymous && r.kind != SharedMemoryKind::DeletedFile && r.kind != SharedMemoryKind::Memfd) {
         return fail(std::format("{}: unknown kind {}", what, uint32_t(r.kind)));
+    }
+    constexpr uint32_t kSealsKnown = 0x3f; // F_SEAL_SEAL ... F_SEAL_EXEC
+    if (r.kind == SharedMemoryKind::Memfd ? (r.seals & ~kSealsKnown) != 0 : r.seals != 0) {
+        return fail(std::format("{}: seals {:#x} unknown, or set on an object that is no memfd", what, r.seals));
     }
     if (r.kind == SharedMemoryKind::Anonymous) {
         // 4 KiB alignment at least (the page size is checked in accept()).
         if (r.size == 0 || (r.size & 4095) != 0 || r.size > (uint64_t(1) << 47) || !r.path.empty() || r.mode != 0) {
             return fail(std::format("{}: size {} is not a multiple of 4096 in 1..2^47, or a path or mode is set", what, r.size));
+        }
+    } else if (r.kind == SharedMemoryKind::Memfd) {
+        // memfd_create's name: at most 249 bytes, no NUL, no slash needed.
+        if (r.path.size() > 249 || r.path.find('\0') != std::string::npos || r.size > (uint64_t(1) << 47) || (r.mode & ~07777u) != 0) {
+            return fail(std::format("{}: memfd name of {} bytes (or with a NUL byte), size {} above 2^47 or mode {:o} beyond the permission bits", what,
+                                    r.path.size(), r.size, r.mode));
         }
     } else {
         CRYOPOD_PROPAGATE(checkPath(r.path, what + ": path", false));
@@ -1101,7 +1119,13 @@ Result<void> ImageValidator::accept(const Section &section)
                     if (f.kind == FdKind::Terminal && !m_terminals.contains(f.rdev)) {
                         return fail(std::format("fd {} of pid {} is a terminal no earlier Terminal record describes", f.fd, r.pid));
                     }
-                    if (f.object != 0) {
+                    if (f.kind == FdKind::Memfd) {
+                        const auto object = m_sharedMemory.find(f.object);
+                        if (object == m_sharedMemory.end()) {
+                            return fail(std::format("fd {} of pid {} is a memfd whose shared memory object {} no earlier SharedMemory record defines", f.fd,
+                                                    r.pid, f.object));
+                        }
+                    } else if (f.object != 0) {
                         const auto object = m_objects.find(f.object);
                         if (object == m_objects.end()) {
                             return fail(std::format("fd {} of pid {} names file object {}, which no earlier FileObject record defines", f.fd, r.pid, f.object));

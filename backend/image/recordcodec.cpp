@@ -646,6 +646,7 @@ void RecordCodec::encode(Encoder &e, const SharedMemoryRecord &r)
         e.u32(run.pages);
     }
     e.bytes(r.data);
+    e.u32(r.seals);
 }
 
 void RecordCodec::decode(Decoder &d, SharedMemoryRecord &r)
@@ -665,6 +666,7 @@ void RecordCodec::decode(Decoder &d, SharedMemoryRecord &r)
         r.runs.push_back(run);
     }
     r.data = d.bytes("data", kMaxSharedMemoryBytes);
+    r.seals = d.u32("seals");
 }
 
 // ---- bulk records ---------------------------------------------------------------------------

@@ -26,7 +26,9 @@ inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
 // slaves); TCP/UDP sockets, unix sockets that are no pair, inotify, file
 // locks; SharedMemory records (MAP_SHARED anonymous memory), VmaRecord::shm,
 // writable shared file mappings (kVmaMayWrite); 6: Thread: seccompMode,
-// seccompFilters.
+// seccompFilters; memfd (SharedMemoryKind::Memfd with
+// SharedMemoryRecord::seals, FdKind::Memfd, VmaRecord::shm on private
+// mappings of a memfd).
 inline constexpr uint32_t kFormatVersion = 6;
 
 enum class SectionType : uint32_t {
@@ -254,7 +256,9 @@ struct VmaRecord {
     uint64_t fileSize = 0; // at dump, to detect a changed file on restore
     // Format 5: SharedAnonymous, and FileShared of a deleted file: the id of
     // the SharedMemoryRecord holding the memory (pgoff is the offset of the
-    // VMA in it); 0 otherwise.
+    // VMA in it); format 6: also FileShared and FilePrivate of a memfd
+    // (FilePrivate: the pages written privately are in Pages records); 0
+    // otherwise.
     uint64_t shm = 0;
 
     friend bool operator==(const VmaRecord &, const VmaRecord &) = default;
@@ -301,6 +305,14 @@ enum class SharedMemoryKind : uint32_t {
     // says "(deleted)"): its contents are saved, restore makes a new unnamed
     // file (O_TMPFILE) in the same directory. Its VMAs are FileShared.
     DeletedFile = 2,
+    // Format 6: a memfd (memfd_create), whether mapped (MAP_SHARED: FileShared
+    // VMAs, MAP_PRIVATE: FilePrivate VMAs, both naming it by shm), held by
+    // fds (FdKind::Memfd naming it by object), or both. `path` is its name
+    // (as given to memfd_create, without "/memfd:"), `size` its size,
+    // `mode` its permission bits, `seals` its seals (F_GET_SEALS). Restore
+    // makes it with memfd_create(path, MFD_ALLOW_SEALING), chmods it, writes
+    // the contents and adds the seals.
+    Memfd = 3,
 };
 
 inline constexpr uint64_t kMaxSharedMemoryBytes = 192ull << 20; // saved contents of one object (one section)
@@ -315,9 +327,10 @@ struct SharedMemoryRecord {
     uint64_t size = 0; // the object's size in bytes (page aligned for Anonymous; a file's size)
     uint64_t ino = 0; // its inode at dump (for readers)
     std::string path; // DeletedFile: the path it was mapped by (without " (deleted)")
-    uint32_t mode = 0; // DeletedFile: its permission bits
+    uint32_t mode = 0; // DeletedFile, Memfd: its permission bits
     std::vector<PageRun> runs; // ascending, inside [0, size)
     std::vector<uint8_t> data; // the runs' pages back to back
+    uint32_t seals = 0; // format 6, Memfd: F_SEAL_* bits (F_GET_SEALS); 0 otherwise
 
     friend bool operator==(const SharedMemoryRecord &, const SharedMemoryRecord &) = default;
 };
@@ -342,6 +355,10 @@ enum class FdKind : uint32_t {
     Terminal = 10,
     InetSocket = 11, // format 5: a TCP or UDP socket (IPv4 or IPv6) that is not a TCP connection
     Inotify = 12, // format 5: an inotify instance
+    // Format 6: a memfd; `object` names its SharedMemoryRecord (kind Memfd),
+    // `path` is "/memfd:NAME" as /proc shows it. Restore reopens that object
+    // (a new open file description, with openFlags and pos).
+    Memfd = 13,
 };
 
 // Format 5: a file lock held through an fd, as /proc/PID/fdinfo shows it.

@@ -285,14 +285,18 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         tables.push_back(&dump->files);
     }
     CRYOPOD_PROPAGATE(store(ctx.terminals, dumpTerminals(ctx.tree, tables)));
-    // One object per shared anonymous memory across the tree; files mapped
+    // One object per shared anonymous memory or memfd across the tree; files mapped
     // shared and writable are written back now, while nothing can change them.
     std::vector<std::pair<pid_t, image::MmRecord *>> mms;
     for (ProcessCapture &capture : ctx.processes) {
         mms.emplace_back(capture.pid, &capture.mm);
         CRYOPOD_PROPAGATE(syncSharedFileMappings(capture.pid, capture.mappings));
     }
-    CRYOPOD_PROPAGATE(store(ctx.sharedMemory, linkSharedMemory(mms, scope.pids)));
+    std::vector<std::pair<pid_t, image::FilesRecord *>> fdTables;
+    for (const auto &[pid, dump] : files) {
+        fdTables.emplace_back(pid, &dump->files);
+    }
+    CRYOPOD_PROPAGATE(store(ctx.sharedMemory, linkSharedMemory(mms, fdTables, scope.pids)));
     return {};
 }
 

@@ -43,6 +43,13 @@ Result<void> dumpFileObjects(pid_t pid, image::FilesRecord &files, std::vector<i
 // its fd table is laid out: each at a temporary fd, a number no fd of the
 // image has (the lowest such, so that they stay below RLIMIT_NOFILE where
 // the image's fds do), so that nothing placed later collides with them.
+// Whether fd's `object` is the id of a FileObjectRecord (a memfd's names
+// its SharedMemoryRecord instead, shmem.h).
+inline bool namesFileObject(const image::FdRecord &fd)
+{
+    return fd.object != 0 && fd.kind != image::FdKind::Memfd;
+}
+
 struct ObjectFds {
     std::map<int32_t, int32_t> byFd; // image fd owning a description -> temporary fd holding it
     std::vector<int32_t> temporaries; // every temporary fd, closed by finishFileObjects()

@@ -10,6 +10,7 @@
 #include "inotify.h"
 #include "pipes.h"
 #include "procfs.h"
+#include "shmem.h"
 #include "tty.h"
 #include "uniquefd.h"
 #include "unixsockets.h"
@@ -426,8 +427,10 @@ FdReport classify(pid_t pid, const FdFacts &f, const FdContext &context)
     if (type != S_IFREG && type != S_IFDIR && type != S_IFIFO) {
         return refuse(fdName + " (" + f.link + ") is a kind of file engine v1 does not support");
     }
-    if (f.link.starts_with("/memfd:")) {
-        return refuse(fdName + " is a memfd (" + f.link + "): not yet supported (engine v1)");
+    if (isMemfd(withoutDeleted(f.link), uint64_t(f.st.st_nlink))) {
+        // Its name, size, mode, seals and contents are saved once per memfd
+        // (shmem.h); held outside the checkpoint too, it is refused there.
+        return report;
     }
     if (auto fs = pseudoFilesystem(pid, f.fd)) {
         return refuse(fdName + " is a file on " + *fs + " (" + f.link + "): files of pseudo file systems are not supported by engine v1");
@@ -700,6 +703,8 @@ Result<FilesDump> dumpFiles(pid_t pid, const TreeScope *scope)
             record.kind = anonFileKind(facts->link);
         } else if (type == S_IFCHR && isPtySlave(facts->st.st_rdev)) {
             record.kind = image::FdKind::Terminal; // its TerminalRecord comes from dumpTerminals()
+        } else if (type == S_IFREG && isMemfd(withoutDeleted(facts->link), uint64_t(facts->st.st_nlink))) {
+            record.kind = image::FdKind::Memfd; // its object comes from linkSharedMemory()
         }
         record.path = withoutDeleted(facts->link);
         record.cloexec = facts->info.flags & O_CLOEXEC;
@@ -749,7 +754,7 @@ Result<void> validateFilesForRestore(const image::FilesRecord &files)
             return fail(what + ": fds not unique and in order", EINVAL);
         }
         previous = fd.fd;
-        if (uint32_t(fd.kind) > uint32_t(image::FdKind::Inotify)) {
+        if (uint32_t(fd.kind) > uint32_t(image::FdKind::Memfd)) {
             return fail(what + ": unknown fd kind " + std::to_string(uint32_t(fd.kind)), EINVAL);
         }
         const bool byPath = fd.kind == image::FdKind::Regular || fd.kind == image::FdKind::Directory || fd.kind == image::FdKind::CharDevice

@@ -118,8 +118,12 @@ MappingCheck checkMapping(pid_t pid, const procfs::Mapping &m)
     if (m.path.starts_with("/SYSV")) {
         return refuse("SysV shared memory is not yet supported (engine v1)");
     }
-    if (m.path.starts_with("/memfd:")) {
-        return refuse("memfd memory is not yet supported (engine v1)");
+    if (m.path.starts_with("/memfd:") && m.deleted()) {
+        // A memfd, mapped shared or private: saved once per memfd (shmem.h).
+        auto mapped = statMappedFile(pid, m);
+        if (!mapped || isMemfd(m.pathWithoutDeleted(), uint64_t(mapped->st_nlink))) {
+            return {}; // (without CAP_SYS_ADMIN map_files is closed: the name has to do)
+        }
     }
     if (isSharedZero(m)) {
         // Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS or of /dev/zero):

@@ -229,7 +229,7 @@ Result<void> validate(RestoreContext &ctx)
             continue;
         }
         for (const image::FdRecord &fd : p->files.fds) {
-            if (fd.object != 0 && !objectOwners.contains(fd.object)) {
+            if (namesFileObject(fd) && !objectOwners.contains(fd.object)) {
                 return fail("image fd " + std::to_string(fd.fd) + " of " + std::to_string(p->entry.pid) + ": names file object " + std::to_string(fd.object)
                                 + ", which the image does not hold",
                             EINVAL);
@@ -972,10 +972,23 @@ Result<void> restoreFileTable(ProcessRestore &p, RestoreContext &ctx)
         const std::string what = "restore fd " + std::to_string(fd.fd) + " of " + std::to_string(p.entry.pid);
         pid_t srcPid = 0;
         int32_t srcFd = -1;
+        if (fd.kind == image::FdKind::Memfd && fd.sharedPid == 0) {
+            // Its own description of the memfd the helper made (shmem.h).
+            auto opened = openSharedMemory(inj, *ctx.sharedObjects, fd);
+            if (!opened) {
+                return std::unexpected(opened.error());
+            }
+            auto kept = p.objectFds->adopt(inj, *opened, what);
+            if (!kept) {
+                return std::unexpected(kept.error());
+            }
+            p.objectFds->byFd[fd.fd] = *kept;
+            continue;
+        }
         if (fd.sharedPid != 0) {
             srcPid = fd.sharedPid;
             srcFd = fd.sharedFd;
-        } else if (fd.object != 0 && !std::any_of(p.fileObjects.begin(), p.fileObjects.end(), [&](const image::FileObjectRecord &o) {
+        } else if (namesFileObject(fd) && !std::any_of(p.fileObjects.begin(), p.fileObjects.end(), [&](const image::FileObjectRecord &o) {
                        return o.id == fd.object;
                    })) {
             // A description another process made for this fd.
@@ -1239,6 +1252,8 @@ Result<void> run(RestoreContext &ctx, int inFd)
             CRYOPOD_PROPAGATE(restoreControllingTerminal(*leader.injector, leader.scratch, terminal));
         }
     }
+    // Every memfd is mapped and open where it was: its seals now.
+    CRYOPOD_PROPAGATE(ctx.sharedObjects->seal());
     ctx.step("fd tables");
     for (auto &p : ctx.processes) {
         if (!p->entry.zombie) {

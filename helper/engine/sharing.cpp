@@ -205,7 +205,7 @@ image::FilesRecord ownerView(pid_t pid, const std::vector<const image::FilesReco
     for (const image::FilesRecord *files : allFiles) {
         if (files->pid == pid) {
             for (image::FdRecord fd : files->fds) {
-                if (fd.object != 0 && ownerOf(fd.object) != pid) {
+                if (!namesFileObject(fd) || ownerOf(fd.object) != pid) {
                     fd.object = 0;
                 }
                 if (fd.sharedPid != 0) {
@@ -222,7 +222,7 @@ image::FilesRecord ownerView(pid_t pid, const std::vector<const image::FilesReco
             continue;
         }
         for (const image::FdRecord &fd : files->fds) {
-            if (fd.object == 0 || fd.dupOf != -1 || fd.sharedPid != 0 || ownerOf(fd.object) != pid) {
+            if (!namesFileObject(fd) || fd.dupOf != -1 || fd.sharedPid != 0 || ownerOf(fd.object) != pid) {
                 continue;
             }
             image::FdRecord copy = fd;

@@ -11,7 +11,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -64,10 +66,33 @@ Result<void> readFully(int fd, uint8_t *out, size_t bytes, uint64_t offset, cons
     return {};
 }
 
-// The processes outside `tree` that map the shmem file (dev, ino).
-std::vector<pid_t> outsideMappers(dev_t dev, ino_t ino, const std::set<pid_t> &tree)
+using FileKey = std::pair<dev_t, ino_t>;
+
+// The first fd of `pid` that is a memfd among `memfds` (found by its
+// "/memfd:" link first: a stat of every fd of the system would be slow).
+std::optional<FileKey> heldMemfd(pid_t pid, const std::set<FileKey> &memfds)
 {
-    std::vector<pid_t> found;
+    auto fds = procfs::listFds(pid);
+    if (!fds) {
+        return std::nullopt;
+    }
+    for (const int fd : *fds) {
+        const std::string link = procfs::path(pid, "fd/" + std::to_string(fd));
+        auto target = procfs::readLink(link);
+        struct stat st {};
+        if (target && target->starts_with("/memfd:") && ::stat(link.c_str(), &st) == 0 && memfds.contains({st.st_dev, st.st_ino})) {
+            return FileKey {st.st_dev, st.st_ino};
+        }
+    }
+    return std::nullopt;
+}
+
+// For each object of `objects` (shmem files) that a process outside `tree`
+// maps (or, for the memfds among them, holds an fd of): one such process.
+// One pass over /proc for all of them.
+std::map<FileKey, pid_t> outsideHolders(const std::set<FileKey> &objects, const std::set<FileKey> &memfds, const std::set<pid_t> &tree)
+{
+    std::map<FileKey, pid_t> found;
     DIR *dir = ::opendir("/proc");
     if (!dir) {
         return found;
@@ -84,9 +109,14 @@ std::vector<pid_t> outsideMappers(dev_t dev, ino_t ino, const std::set<pid_t> &t
             continue; // gone, or a kernel thread
         }
         for (const procfs::Mapping &m : *maps) {
-            if (m.inode == uint64_t(ino) && m.devMajor == major(dev) && m.devMinor == minor(dev)) {
-                found.push_back(pid_t(pid));
-                break;
+            const FileKey key {makedev(m.devMajor, m.devMinor), ino_t(m.inode)};
+            if (m.inode != 0 && objects.contains(key)) {
+                found.emplace(key, pid_t(pid));
+            }
+        }
+        if (!memfds.empty()) {
+            if (const auto held = heldMemfd(pid_t(pid), memfds)) {
+                found.emplace(*held, pid_t(pid));
             }
         }
     }
@@ -98,14 +128,102 @@ std::vector<pid_t> outsideMappers(dev_t dev, ino_t ino, const std::set<pid_t> &t
 
 // ---- dump
 
-Result<SharedMemoryDump> linkSharedMemory(const std::vector<std::pair<pid_t, image::MmRecord *>> &mms, const std::set<pid_t> &tree)
+bool isMemfd(const std::string &path, uint64_t links)
+{
+    return path.starts_with("/memfd:") && links == 0;
+}
+
+namespace
+{
+
+// The object behind `link` (a map_files or fd link of a process of the
+// tree): its id in `dump`, made on first sight. `path` is the path /proc
+// shows for it (without " (deleted)"); `kind` what it is when new.
+struct ObjectLinker {
+    SharedMemoryDump &dump;
+    std::map<FileKey, uint64_t> ids;
+    std::set<FileKey> memfds;
+    std::map<FileKey, std::string> firstSeen; // where, for messages
+
+    Result<uint64_t> link(const std::string &link, const struct stat &st, image::SharedMemoryKind kind, const std::string &path, pid_t pid,
+                          const std::string &what)
+    {
+        const FileKey key {st.st_dev, st.st_ino};
+        const auto known = ids.find(key);
+        if (known != ids.end()) {
+            return known->second;
+        }
+        const bool memfd = kind == image::SharedMemoryKind::Memfd;
+        UniqueFd fd(::open(link.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) {
+            return sysError(what + ": open");
+        }
+        struct stat object {};
+        if (::fstat(fd.get(), &object) != 0) {
+            return sysError(what + ": fstat");
+        }
+        image::SharedMemoryRecord record;
+        record.id = dump.records.size() + 1;
+        record.ino = uint64_t(object.st_ino);
+        record.kind = kind;
+        if (kind == image::SharedMemoryKind::Anonymous) {
+            record.size = (uint64_t(object.st_size) + kPage - 1) / kPage * kPage;
+        } else {
+            record.size = uint64_t(object.st_size);
+            record.path = memfd ? path.substr(std::strlen("/memfd:")) : path;
+            record.mode = uint32_t(object.st_mode) & 07777u;
+        }
+        if (memfd) {
+            struct statfs fs {};
+            if (::fstatfs(fd.get(), &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC) {
+                return fail(what + ": a hugetlb memfd (MFD_HUGETLB) is not supported", ENOTSUP);
+            }
+            const int seals = ::fcntl(fd.get(), F_GET_SEALS);
+            if (seals < 0) {
+                return sysError(what + ": F_GET_SEALS");
+            }
+            record.seals = uint32_t(seals);
+            memfds.insert(key);
+        }
+        ids.emplace(key, record.id);
+        firstSeen.emplace(key, (memfd ? "memfd " + path : what) + " (process " + std::to_string(pid) + ")");
+        dump.records.push_back(std::move(record));
+        dump.fds.push_back(std::move(fd));
+        return dump.records.back().id;
+    }
+
+    // Refuses an object that a process outside `tree` shares.
+    Result<void> checkOutside(const std::set<pid_t> &tree) const
+    {
+        std::set<FileKey> objects;
+        for (const auto &[key, id] : ids) {
+            objects.insert(key);
+        }
+        const std::map<FileKey, pid_t> outside = outsideHolders(objects, memfds, tree);
+        if (outside.empty()) {
+            return {};
+        }
+        const auto &[key, pid] = *outside.begin();
+        return fail(firstSeen.at(key) + ": the " + (memfds.contains(key) ? "memfd" : "memory") + " is shared with process " + std::to_string(pid) +
+                        ", which is outside the checkpoint: a restore could not share it with that process again",
+                    EBUSY);
+    }
+};
+
+} // namespace
+
+Result<SharedMemoryDump> linkSharedMemory(const std::vector<std::pair<pid_t, image::MmRecord *>> &mms,
+                                          const std::vector<std::pair<pid_t, image::FilesRecord *>> &files, const std::set<pid_t> &tree)
 {
     SharedMemoryDump dump;
-    std::map<std::pair<dev_t, ino_t>, uint64_t> ids;
+    ObjectLinker linker {dump, {}, {}, {}};
     for (const auto &[pid, mm] : mms) {
         for (image::VmaRecord &vma : mm->vmas) {
-            if (vma.kind != image::VmaKind::SharedAnonymous && vma.kind != image::VmaKind::FileShared) {
+            if (vma.kind != image::VmaKind::SharedAnonymous && vma.kind != image::VmaKind::FileShared && vma.kind != image::VmaKind::FilePrivate) {
                 continue;
+            }
+            if (vma.kind == image::VmaKind::FilePrivate && !vma.path.starts_with("/memfd:")) {
+                continue; // a file mapped again by path (mem.h)
             }
             const std::string link = mapFilesPath(pid, vma.start, vma.end);
             const std::string what = "shared memory at " + link;
@@ -113,53 +231,51 @@ Result<SharedMemoryDump> linkSharedMemory(const std::vector<std::pair<pid_t, ima
             if (::stat(link.c_str(), &st) != 0) {
                 return sysError(what + ": stat");
             }
-            if (vma.kind == image::VmaKind::FileShared) {
-                // Still at its path: the file is mapped again by path (mem.h).
-                struct stat byPath {};
-                const std::string viaRoot = procfs::path(pid, "root") + vma.path;
-                if (::stat(viaRoot.c_str(), &byPath) == 0 && byPath.st_dev == st.st_dev && byPath.st_ino == st.st_ino) {
-                    continue;
+            auto kind = image::SharedMemoryKind::Anonymous;
+            if (vma.kind != image::VmaKind::SharedAnonymous) {
+                if (isMemfd(vma.path, st.st_nlink)) {
+                    kind = image::SharedMemoryKind::Memfd;
+                } else if (vma.kind == image::VmaKind::FilePrivate) {
+                    continue; // a file named /memfd:...: mapped by path
+                } else {
+                    // Still at its path: the file is mapped again by path (mem.h).
+                    struct stat byPath {};
+                    const std::string viaRoot = procfs::path(pid, "root") + vma.path;
+                    if (::stat(viaRoot.c_str(), &byPath) == 0 && byPath.st_dev == st.st_dev && byPath.st_ino == st.st_ino) {
+                        continue;
+                    }
+                    kind = image::SharedMemoryKind::DeletedFile;
                 }
             }
-            const auto known = ids.find({st.st_dev, st.st_ino});
-            if (known != ids.end()) {
-                vma.shm = known->second;
-                continue;
+            auto id = linker.link(link, st, kind, vma.path, pid, what);
+            if (!id) {
+                return std::unexpected(id.error());
             }
-            if (const std::vector<pid_t> others = outsideMappers(st.st_dev, st.st_ino, tree); !others.empty()) {
-                return fail(what + " (process " + std::to_string(pid) + "): the memory is shared with process " + std::to_string(others.front()) +
-                                ", which is outside the checkpoint: a restore could not share it with that process again",
-                            EBUSY);
-            }
-            UniqueFd fd(::open(link.c_str(), O_RDONLY | O_CLOEXEC));
-            if (!fd) {
-                return sysError(what + ": open");
-            }
-            struct stat object {};
-            if (::fstat(fd.get(), &object) != 0) {
-                return sysError(what + ": fstat");
-            }
-            image::SharedMemoryRecord record;
-            record.id = dump.records.size() + 1;
-            record.ino = uint64_t(object.st_ino);
-            if (vma.kind == image::VmaKind::SharedAnonymous) {
-                record.kind = image::SharedMemoryKind::Anonymous;
-                record.size = (uint64_t(object.st_size) + kPage - 1) / kPage * kPage;
-            } else {
-                record.kind = image::SharedMemoryKind::DeletedFile;
-                record.size = uint64_t(object.st_size);
-                record.path = vma.path;
-                record.mode = uint32_t(object.st_mode) & 07777u;
-            }
+            const image::SharedMemoryRecord &record = dump.records.at(*id - 1);
             if ((record.size + kPage - 1) / kPage * kPage < vma.pgoff + (vma.end - vma.start)) {
-                return fail(what + ": the mapping reaches beyond the object's size " + std::to_string(object.st_size), EINVAL);
+                return fail(what + ": the mapping reaches beyond the object's size " + std::to_string(record.size), EINVAL);
             }
-            ids.emplace(std::pair(st.st_dev, st.st_ino), record.id);
-            vma.shm = record.id;
-            dump.records.push_back(std::move(record));
-            dump.fds.push_back(std::move(fd));
+            vma.shm = *id;
         }
     }
+    for (const auto &[pid, table] : files) {
+        for (image::FdRecord &fd : table->fds) {
+            if (fd.kind != image::FdKind::Memfd) {
+                continue;
+            }
+            const std::string link = procfs::path(pid, "fd/" + std::to_string(fd.fd));
+            struct stat st {};
+            if (::stat(link.c_str(), &st) != 0) {
+                return sysError("memfd " + link + ": stat");
+            }
+            auto id = linker.link(link, st, image::SharedMemoryKind::Memfd, fd.path, pid, "memfd " + link + " (" + fd.path + ")");
+            if (!id) {
+                return std::unexpected(id.error());
+            }
+            fd.object = *id;
+        }
+    }
+    CRYOPOD_PROPAGATE(linker.checkOutside(tree));
     return dump;
 }
 
@@ -289,6 +405,52 @@ Result<UniqueFd> makeDeletedFile(const image::SharedMemoryRecord &record, const 
     }
     return fd;
 }
+// A memfd of the record's name and size (its mode set, not yet sealed),
+// made with `identity` (its owner) when given.
+Result<UniqueFd> makeMemfd(const image::SharedMemoryRecord &record, const std::optional<FsIdentity> &identity, const std::string &what)
+{
+    UniqueFd fd;
+    int madeErrno = 0;
+    auto make = [&] {
+        fd.reset(::memfd_create(record.path.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
+        madeErrno = errno;
+    };
+    if (identity) {
+        CRYOPOD_PROPAGATE(runWithFsIdentity(*identity, make));
+    } else {
+        make();
+    }
+    if (!fd) {
+        errno = madeErrno;
+        return sysError(what + ": memfd_create \"" + record.path + "\"");
+    }
+    if (::ftruncate(fd.get(), off_t(record.size)) != 0) {
+        return sysError(what + ": ftruncate to " + std::to_string(record.size));
+    }
+    if (::fchmod(fd.get(), mode_t(record.mode & 07777u)) != 0) {
+        return sysError(what + ": chmod to " + std::to_string(record.mode));
+    }
+    return fd;
+}
+
+// The fd in the process of `injector` of the helper's fd `local` (pidfd_getfd).
+Result<uint64_t> takeHelperFd(Injector &injector, int local, const std::string &what)
+{
+    auto pidfd = injector.call(what + ": pidfd_open of the restorer", SYS_pidfd_open, uint64_t(::getpid()), 0);
+    if (!pidfd) {
+        return std::unexpected(pidfd.error());
+    }
+    auto fd = injector.call(what + ": pidfd_getfd", SYS_pidfd_getfd, *pidfd, uint64_t(local), 0);
+    auto closedPidfd = injector.call(what + ": close pidfd", SYS_close, *pidfd);
+    if (!fd) {
+        return std::unexpected(fd.error());
+    }
+    if (!closedPidfd) {
+        (void)injector.call(what + ": close", SYS_close, *fd);
+        return std::unexpected(closedPidfd.error());
+    }
+    return *fd;
+}
 } // namespace
 
 Result<SharedMemoryObjects> SharedMemoryObjects::create(const std::vector<image::SharedMemoryRecord> &records, const std::optional<FsIdentity> &identity)
@@ -296,7 +458,9 @@ Result<SharedMemoryObjects> SharedMemoryObjects::create(const std::vector<image:
     SharedMemoryObjects objects;
     for (const image::SharedMemoryRecord &record : records) {
         const std::string what = "restore shared memory object " + std::to_string(record.id);
-        auto made = record.kind == image::SharedMemoryKind::DeletedFile ? makeDeletedFile(record, identity, what) : makeAnonymous(record, what);
+        auto made = record.kind == image::SharedMemoryKind::DeletedFile ? makeDeletedFile(record, identity, what)
+            : record.kind == image::SharedMemoryKind::Memfd             ? makeMemfd(record, identity, what)
+                                                                        : makeAnonymous(record, what);
         if (!made) {
             return std::unexpected(made.error());
         }
@@ -322,6 +486,9 @@ Result<SharedMemoryObjects> SharedMemoryObjects::create(const std::vector<image:
             }
             data += stored;
         }
+        if (record.kind == image::SharedMemoryKind::Memfd && record.seals != 0) {
+            objects.m_seals.emplace(record.id, record.seals);
+        }
         objects.m_fds.emplace(record.id, std::move(fd));
     }
     return objects;
@@ -333,6 +500,16 @@ int SharedMemoryObjects::fd(uint64_t id) const
     return it == m_fds.end() ? -1 : it->second.get();
 }
 
+Result<void> SharedMemoryObjects::seal() const
+{
+    for (const auto &[id, seals] : m_seals) {
+        if (::fcntl(fd(id), F_ADD_SEALS, int(seals)) != 0) {
+            return sysError("restore shared memory object " + std::to_string(id) + ": add the memfd's seals " + std::to_string(seals));
+        }
+    }
+    return {};
+}
+
 Result<void> mapSharedMemory(Injector &injector, const SharedMemoryObjects &objects, const image::VmaRecord &vma, int prot)
 {
     char range[64];
@@ -342,17 +519,13 @@ Result<void> mapSharedMemory(Injector &injector, const SharedMemoryObjects &obje
     if (local < 0) {
         return fail(what + ": the image holds no such object", EINVAL);
     }
-    auto pidfd = injector.call(what + ": pidfd_open of the restorer", SYS_pidfd_open, uint64_t(::getpid()), 0);
-    if (!pidfd) {
-        return std::unexpected(pidfd.error());
-    }
-    auto fd = injector.call(what + ": pidfd_getfd", SYS_pidfd_getfd, *pidfd, uint64_t(local), 0);
-    auto closedPidfd = injector.call(what + ": close pidfd", SYS_close, *pidfd);
+    auto fd = takeHelperFd(injector, local, what);
     if (!fd) {
         return std::unexpected(fd.error());
     }
     const uint64_t length = vma.end - vma.start;
-    auto mapped = injector.call(what + ": mmap", SYS_mmap, vma.start, length, uint64_t(prot), uint64_t(MAP_SHARED | MAP_FIXED_NOREPLACE), *fd, vma.pgoff);
+    const uint64_t share = vma.kind == image::VmaKind::FilePrivate ? MAP_PRIVATE : MAP_SHARED;
+    auto mapped = injector.call(what + ": mmap", SYS_mmap, vma.start, length, uint64_t(prot), share | MAP_FIXED_NOREPLACE, *fd, vma.pgoff);
     auto closed = injector.call(what + ": close", SYS_close, *fd);
     if (!mapped) {
         return std::unexpected(mapped.error());
@@ -360,13 +533,34 @@ Result<void> mapSharedMemory(Injector &injector, const SharedMemoryObjects &obje
     if (*mapped != vma.start) {
         return fail(what + ": mmap placed it elsewhere", EEXIST);
     }
-    if (!closedPidfd) {
-        return std::unexpected(closedPidfd.error());
-    }
     if (!closed) {
         return std::unexpected(closed.error());
     }
     return {};
+}
+
+Result<int32_t> openSharedMemory(Injector &injector, const SharedMemoryObjects &objects, const image::FdRecord &fd)
+{
+    const std::string what = "restore fd " + std::to_string(fd.fd) + " (" + fd.path + ", shared memory object " + std::to_string(fd.object) + ")";
+    const int local = objects.fd(fd.object);
+    if (local < 0) {
+        return fail(what + ": the image holds no such object", EINVAL);
+    }
+    // Its own open file description, as the process had it.
+    const std::string self = "/proc/self/fd/" + std::to_string(local);
+    const int flags = int(fd.openFlags & ~uint32_t(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)) | O_CLOEXEC;
+    UniqueFd description(::open(self.c_str(), flags));
+    if (!description) {
+        return sysError(what + ": reopen " + self);
+    }
+    if (::lseek(description.get(), off_t(fd.pos), SEEK_SET) != off_t(fd.pos)) {
+        return sysError(what + ": lseek to " + std::to_string(fd.pos));
+    }
+    auto taken = takeHelperFd(injector, description.get(), what);
+    if (!taken) {
+        return std::unexpected(taken.error());
+    }
+    return int32_t(*taken);
 }
 
 } // namespace cryopod::engine

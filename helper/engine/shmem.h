@@ -2,7 +2,10 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 //
 // Shared memory objects (image::SharedMemoryRecord): MAP_SHARED anonymous
-// memory and MAP_SHARED mappings of /dev/zero, both a shmem file the kernel
+// memory, memfds (format 6: mapped shared or private, or only held by fds:
+// their name, size, mode, seals and contents; restore makes them with
+// memfd_create in the helper, as it makes the other objects, and the
+// processes take them from there), and MAP_SHARED mappings of /dev/zero, both a shmem file the kernel
 // names "/dev/zero (deleted)", and MAP_SHARED mappings of regular files whose
 // name is gone ("(deleted)": unlinked, as multiprocessing's heap arenas, or
 // renamed away, as glibc's sem_open does with its temporary name). One
@@ -56,11 +59,18 @@ struct SharedMemoryDump {
 };
 
 // Gives every SharedAnonymous VMA of `mms` (the processes of a frozen tree,
-// in its order), and every FileShared VMA whose file is no longer at its
-// path, the id of its object, one object per file. An object
-// that a process outside `tree` maps too is refused, naming that process: a
-// restore could not share it with that process again.
-Result<SharedMemoryDump> linkSharedMemory(const std::vector<std::pair<pid_t, image::MmRecord *>> &mms, const std::set<pid_t> &tree);
+// in its order), every FileShared VMA whose file is no longer at its
+// path, every VMA (shared or private) of a memfd and every memfd fd of
+// `files` (the fd tables of the tree) the id of its object, one object per
+// file. An object that a process outside `tree` maps (or, for a memfd, holds
+// an fd of) too is refused, naming that process: a restore could not share
+// it with that process again.
+Result<SharedMemoryDump> linkSharedMemory(const std::vector<std::pair<pid_t, image::MmRecord *>> &mms,
+                                          const std::vector<std::pair<pid_t, image::FilesRecord *>> &files, const std::set<pid_t> &tree);
+
+// Whether a file mapped or opened under `path` ("/memfd:NAME", as /proc
+// shows it without " (deleted)") with `links` hard links is a memfd.
+bool isMemfd(const std::string &path, uint64_t links);
 
 // Reads the contents of object `index` into its record (sparse runs by
 // offset; all-zero pages left out). The tree must still be frozen.
@@ -76,20 +86,34 @@ Result<void> syncSharedFileMappings(pid_t pid, const std::vector<procfs::Mapping
 class SharedMemoryObjects
 {
 public:
-    // Makes every object of `records` with its size and contents; deleted
-    // files with `identity` (when given) as their filesystem identity.
+    // Makes every object of `records` with its size and contents (a memfd
+    // with its name and mode; its seals come with seal()); deleted files and
+    // memfds with `identity` (when given) as their filesystem identity.
     static Result<SharedMemoryObjects> create(const std::vector<image::SharedMemoryRecord> &records, const std::optional<FsIdentity> &identity);
 
     // The helper's fd on object `id` (-1: none).
     int fd(uint64_t id) const;
 
+    // Adds each memfd's seals, once every process has mapped it and opened
+    // its fds: F_SEAL_FUTURE_WRITE refuses new writable mappings, which the
+    // original's writable mappings made before the seal were not.
+    Result<void> seal() const;
+
 private:
     std::map<uint64_t, UniqueFd> m_fds;
+    std::map<uint64_t, uint32_t> m_seals; // memfds with seals: id -> F_SEAL_* bits
 };
 
 // Maps object `vma.shm` into the process of `injector` at the VMA (MAP_SHARED,
-// MAP_FIXED_NOREPLACE, offset vma.pgoff, protection `prot`): the process takes
-// the helper's fd (pidfd_getfd), maps it and closes it again.
+// MAP_PRIVATE for a private memfd mapping; MAP_FIXED_NOREPLACE, offset
+// vma.pgoff, protection `prot`): the process takes the helper's fd
+// (pidfd_getfd), maps it and closes it again.
 Result<void> mapSharedMemory(Injector &injector, const SharedMemoryObjects &objects, const image::VmaRecord &vma, int prot);
+
+// A new open file description of the memfd object `fd.object` with fd's
+// open flags and offset, made by the helper (reopened through /proc/self/fd)
+// and taken by the process of `injector` (pidfd_getfd): returns its number
+// there (O_CLOEXEC; the caller moves it into place).
+Result<int32_t> openSharedMemory(Injector &injector, const SharedMemoryObjects &objects, const image::FdRecord &fd);
 
 } // namespace cryopod::engine

@@ -550,6 +550,47 @@ private Q_SLOTS:
         QVERIFY(runsOn(t, false));
     }
 
+    // A memfd that a process outside the tree holds too (a child of this
+    // test) is refused, naming that process; nothing is written, the target
+    // runs on.
+    void memfdSharedOutsideIsRefused()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("memfd"), {"memfd", "--then", "tick"}));
+        const std::string link = "/proc/" + std::to_string(t.pid) + "/fd/3";
+        int ready[2];
+        QCOMPARE(::pipe2(ready, O_CLOEXEC), 0);
+        const pid_t holder = ::fork();
+        if (holder == 0) {
+            const int held = ::open(link.c_str(), O_RDONLY | O_CLOEXEC);
+            const char c = held >= 0 ? 'y' : 'n';
+            (void)::write(ready[1], &c, 1);
+            ::pause();
+            ::_exit(0);
+        }
+        QVERIFY(holder > 0);
+        ::close(ready[1]);
+        char c = 0;
+        QCOMPARE(::read(ready[0], &c, 1), ssize_t(1));
+        ::close(ready[0]);
+        const int fd = tempImageFd();
+        auto result = checkpoint(t.pid, fd, CheckpointOptions{});
+        ::kill(holder, SIGKILL);
+        ::waitpid(holder, nullptr, 0);
+        QCOMPARE(c, 'y');
+        QVERIFY(fd >= 0);
+        QVERIFY(!result);
+        const std::string message = result.error().describe();
+        QVERIFY2(message.find("memfd /memfd:dumptarget (process " + std::to_string(t.pid) + ")") != std::string::npos, message.c_str());
+        QVERIFY2(message.find("the memfd is shared with process " + std::to_string(holder) + ", which is outside the checkpoint") != std::string::npos,
+                 message.c_str());
+        struct stat st{};
+        QCOMPARE(::fstat(fd, &st), 0);
+        QCOMPARE(st.st_size, off_t(0));
+        ::close(fd);
+        QVERIFY(runsOn(t, false));
+    }
+
     void registersAndLayout()
     {
         Target t;

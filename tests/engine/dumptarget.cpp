@@ -38,6 +38,7 @@
 //                    (unshare(CLONE_FILES))
 //   shmem            shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS)
 //   sysvshm          a SysV shared memory segment (shmget IPC_PRIVATE, attached, removed)
+//   memfd            a memfd "dumptarget" of 64 KiB (fd 3), mapped MAP_SHARED
 //   sockets          TCP listener on 127.0.0.1 (fd 3, ready port=), a unix
 //                    socketpair (fds 4, 5), an eventfd (fd 6), a TCP connection
 //                    to fd 3 (fd 7) that fd 3 has not accepted
@@ -374,6 +375,13 @@ int main(int argc, char **argv)
         void *p = ::mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) {
             die("mmap");
+        }
+        static_cast<char *>(p)[0] = 1;
+    } else if (mode == "memfd") {
+        const int fd = ::memfd_create("dumptarget", MFD_CLOEXEC);
+        void *p = fd != 3 || ::ftruncate(fd, 1 << 16) != 0 ? MAP_FAILED : ::mmap(nullptr, 1 << 16, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) {
+            die("memfd");
         }
         static_cast<char *>(p)[0] = 1;
     } else if (mode == "sysvshm") {

@@ -4,7 +4,8 @@
 // Low-pause checkpoints (docs/low-pause.md) of workloads that keep writing
 // at full speed: many snapshots in a row, each one restored and checked by
 // the workload itself to hold one instant (wl_versions: every element the
-// same pass; wl_shmversions: the same in shared anonymous memory; wl_threads:
+// same pass; wl_shmversions: the same in shared anonymous memory; wl_memfd:
+// the same in a memfd that a parent and its child share; wl_threads:
 // threads writing during the snapshot). And the
 // frozen dump with its reason where no copy is taken.
 #include "engine.h"
@@ -83,6 +84,14 @@ private Q_SLOTS:
     void sharedVersionsWhileItWrites()
     {
         snapshotsInARow(WL_SHMVERSIONS, 4);
+    }
+
+    // A parent and its child sharing memfds (mapped shared and private, and
+    // by fd only) while the parent rewrites a versions array in one of them:
+    // the memfds are saved during the pause, as shared anonymous memory.
+    void memfdTreeWhileItWrites()
+    {
+        snapshotsInARow(WL_MEMFD, 4);
     }
 
     // Threads computing and writing while the snapshots are taken.

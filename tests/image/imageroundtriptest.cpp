@@ -491,6 +491,91 @@ private Q_SLOTS:
         ::close(null);
     }
 
+    // Format 6: a memfd (name, size, mode, seals) and a private mapping of
+    // it survive the round trip; bad seals and names are refused.
+    void memfdObject()
+    {
+        const SampleImage sample = SampleImage::make(8);
+        SharedMemoryRecord memfd;
+        memfd.id = 3;
+        memfd.kind = SharedMemoryKind::Memfd;
+        memfd.size = 3 * 4096 + 100; // a file's size
+        memfd.path = "wl-memfd a/b"; // memfd names may hold anything but NUL
+        memfd.mode = 0640;
+        memfd.seals = 0x1 | 0x2 | 0x4; // F_SEAL_SEAL | SHRINK | GROW
+        memfd.runs = {{4096, 1}};
+        memfd.data.assign(4096, 0x5a);
+        MmRecord mm = sample.mms[0];
+        VmaRecord vma;
+        vma.start = 0x7e0000000000;
+        vma.end = vma.start + 2 * 4096;
+        vma.prot = kVmaRead | kVmaWrite;
+        vma.kind = VmaKind::FilePrivate;
+        vma.pgoff = 4096;
+        vma.path = "/memfd:" + memfd.path;
+        vma.shm = 3;
+        mm.vmas.insert(std::find_if(mm.vmas.begin(), mm.vmas.end(), [&](const VmaRecord &v) { return v.start > vma.start; }), vma);
+
+        auto writeAll = [&](const SharedMemoryRecord &object, const MmRecord &m, int fd) -> Result<void> {
+            auto w = ImageWriter::create(fd, sample.header, WriterOptions {1, 0, false});
+            if (!w) {
+                return std::unexpected(w.error());
+            }
+            CRYOPOD_PROPAGATE((*w)->write(sample.tree));
+            CRYOPOD_PROPAGATE((*w)->write(object));
+            CRYOPOD_PROPAGATE((*w)->write(m));
+            return (*w)->finish();
+        };
+        const int fd = memfd_create("memfd", MFD_CLOEXEC);
+        auto wrote = writeAll(memfd, mm, fd);
+        QVERIFY2(wrote, wrote ? "" : wrote.error().describe().c_str());
+        std::vector<uint8_t> bytes(size_t(lseek(fd, 0, SEEK_END)));
+        QCOMPARE(pread(fd, bytes.data(), bytes.size(), 0), ssize_t(bytes.size()));
+        ::close(fd);
+        ReaderLimits lenient;
+        lenient.requireComplete = false;
+        auto got = readAll(bytes, lenient);
+        QVERIFY2(got, got ? "" : got.error().describe().c_str());
+        QCOMPARE(got->size(), size_t(4));
+        QVERIFY(std::get<SharedMemoryRecord>((*got)[1]) == memfd);
+        QVERIFY(std::get<MmRecord>((*got)[2]) == mm);
+
+        const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+        auto expectError = [&](auto mutate, const char *part) {
+            SharedMemoryRecord object = memfd;
+            MmRecord m = mm;
+            mutate(object, m);
+            Result<void> r = writeAll(object, m, null);
+            QVERIFY2(!r, part);
+            QVERIFY2(r.error().message.find(part) != std::string::npos, r.error().message.c_str());
+        };
+        expectError([](SharedMemoryRecord &s, MmRecord &) { s.seals = 0x40; }, "seals 0x40 unknown");
+        expectError(
+            [](SharedMemoryRecord &s, MmRecord &) {
+                s.kind = SharedMemoryKind::DeletedFile;
+                s.path = "/dev/shm/x";
+            },
+            "set on an object that is no memfd");
+        expectError([](SharedMemoryRecord &s, MmRecord &) { s.path.assign(250, 'n'); }, "memfd name of 250 bytes");
+        expectError(
+            [](SharedMemoryRecord &s, MmRecord &) {
+                s.size = 4096;
+                s.runs = {{0, 1}};
+            },
+            "reaches beyond the end of shared memory object 3");
+        expectError(
+            [](SharedMemoryRecord &, MmRecord &m) {
+                for (VmaRecord &v : m.vmas) {
+                    if (v.shm == 3) {
+                        v.kind = VmaKind::Anonymous;
+                        v.path.clear();
+                    }
+                }
+            },
+            "names a shared memory object but is no shared VMA");
+        ::close(null);
+    }
+
     void imageInfo()
     {
         const SampleImage sample = SampleImage::make(40);
