@@ -8,19 +8,23 @@
 #include "busvalue.h"
 #include "errors.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
 #include <new>
+#include <set>
 #include <string>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <vector>
 
 #define CRYOPOD_EXPORT __attribute__((visibility("default")))
 
@@ -278,6 +282,46 @@ bool isRestoredCopy(int busFd, const struct stat &before)
     return !S_ISSOCK(now.st_mode) || now.st_ino != before.st_ino || now.st_dev != before.st_dev;
 }
 
+// The pidfds open in this process. sd-bus keeps one of the bus daemon
+// (SO_PEERPIDFD) beside the bus socket: the fds the connection opened are
+// those two.
+std::set<int> openPidfds()
+{
+    std::set<int> fds;
+    DIR *dir = ::opendir("/proc/self/fd");
+    if (!dir) {
+        return fds;
+    }
+    while (const dirent *e = ::readdir(dir)) {
+        char *end = nullptr;
+        const long fd = std::strtol(e->d_name, &end, 10);
+        if (!end || *end || end == e->d_name || fd == ::dirfd(dir)) {
+            continue;
+        }
+        char link[64] = {};
+        const std::string path = std::string("/proc/self/fd/") + e->d_name;
+        const ssize_t n = ::readlink(path.c_str(), link, sizeof link - 1);
+        if (n > 0 && std::string(link, size_t(n)) == "anon_inode:[pidfd]") {
+            fds.insert(int(fd));
+        }
+    }
+    ::closedir(dir);
+    return fds;
+}
+
+// The fds of the bus connection: its socket and the pidfds that were not
+// open before it (`before`).
+std::vector<int> busFdsOf(sd_bus *bus, const std::set<int> &before)
+{
+    std::vector<int> fds = {sd_bus_get_fd(bus)};
+    for (const int fd : openPidfds()) {
+        if (!before.contains(fd)) {
+            fds.push_back(fd);
+        }
+    }
+    return fds;
+}
+
 // The fd that the next F_DUPFD_CLOEXEC from 3 up will take, or -1.
 int nextFreeFd(int fd)
 {
@@ -300,21 +344,22 @@ bool sameOpenFile(int a, int b)
 }
 
 // Checkpoint(i target, a{sv} options, h image). Checkpointing itself
-// (busFd >= 0), the process holds the image's open file while the helper
+// (`busFds` not empty: the connection's fds, detached), the process holds the image's open file while the helper
 // writes to it, and so does the call's duplicate of `fd` that sd-bus passes
 // (the lowest free fd from 3 up): both are detached like the bus connection
 // (in the copy, hung-up pipe ends that the caller closes), so that the image
 // restores whatever became of its file since. Null when the duplicate did
 // not land where it was foreseen (another thread took that fd: try again) or
 // the message cannot be built.
-BusMessage checkpointCall(sd_bus *bus, pid_t target, int fd, unsigned flags, int busFd)
+BusMessage checkpointCall(sd_bus *bus, pid_t target, int fd, unsigned flags, const std::vector<int> &busFds)
 {
-    const bool own = busFd >= 0;
+    const bool own = !busFds.empty();
     const int copy = own ? nextFreeFd(fd) : -1;
     if (own && copy < 0) {
         return nullptr;
     }
-    const int detached[] = {fd, copy, busFd};
+    std::vector<int32_t> detached = {fd, copy};
+    detached.insert(detached.end(), busFds.begin(), busFds.end());
     int r = 0;
     BusMessage m = helperCall(bus, "Checkpoint", r);
     sd_bus_message *c = m.get();
@@ -336,7 +381,7 @@ BusMessage checkpointCall(sd_bus *bus, pid_t target, int fd, unsigned flags, int
             r = sd_bus_message_open_container(c, SD_BUS_TYPE_VARIANT, "ai");
         }
         if (r >= 0) {
-            r = sd_bus_message_append_array(c, SD_BUS_TYPE_INT32, detached, sizeof detached);
+            r = sd_bus_message_append_array(c, SD_BUS_TYPE_INT32, detached.data(), detached.size() * sizeof(int32_t));
         }
         if (r >= 0) {
             r = sd_bus_message_close_container(c);
@@ -373,6 +418,7 @@ long checkpoint(pid_t pid, int fd, unsigned flags, int logfd)
     const bool own = pid == 0 || pid == self;
     const pid_t target = own ? self : pid;
 
+    const std::set<int> pidfdsBefore = own ? openPidfds() : std::set<int> {};
     auto bus = connectHelperBus(logfd, what);
     if (!bus) {
         return -1;
@@ -381,6 +427,7 @@ long checkpoint(pid_t pid, int fd, unsigned flags, int logfd)
         return failWith(logfd, ECONNRESET, "checkpoint: the system bus closed the connection: " + error);
     }
     const int busFd = sd_bus_get_fd(bus.get());
+    const std::vector<int> busFds = own ? busFdsOf(bus.get(), pidfdsBefore) : std::vector<int> {};
     struct stat busStat {};
     ::fstat(busFd, &busStat);
 
@@ -388,7 +435,7 @@ long checkpoint(pid_t pid, int fd, unsigned flags, int logfd)
     // the job ends.
     BusMessage call;
     for (int attempt = 0; attempt < 3 && !call; ++attempt) {
-        call = checkpointCall(bus.get(), target, fd, flags, own ? busFd : -1);
+        call = checkpointCall(bus.get(), target, fd, flags, busFds);
     }
     if (!call) {
         return failWith(logfd, EIO, "checkpoint: cannot build the call to cryopod-helper");
@@ -481,7 +528,7 @@ pid_t restart(int fd, unsigned flags, int logfd)
 // In a report of the caller itself, its own bus connection (the one the
 // Report call came on) is what a checkpoint would detach: a caveat, not a
 // refusal. The verdicts are recomputed where that was the only refusal.
-void detachOwnConnection(Value &report, pid_t self, int busFd)
+void detachOwnConnection(Value &report, pid_t self, const std::vector<int> &busFds)
 {
     auto rank = [](const std::string &v) { return v == "refused" ? 2 : v == "caveat" ? 1 : 0; };
     static const char *names[] = {"ok", "caveat", "refused"};
@@ -515,9 +562,11 @@ void detachOwnConnection(Value &report, pid_t self, int busFd)
                 Value *number = entry(fdMap, "fd");
                 Value *fdVerdict = entry(fdMap, "verdict");
                 Value *reason = entry(fdMap, "reason");
-                if (number && fdVerdict && reason && number->integer == busFd) {
+                const auto own = number ? std::find(busFds.begin(), busFds.end(), number->integer) : busFds.end();
+                if (own != busFds.end() && fdVerdict && reason) {
                     fdVerdict->text = "caveat";
-                    reason->text = "fd " + std::to_string(busFd) + " is libcryopod's own bus connection: a checkpoint of the process by itself detaches it";
+                    reason->text = "fd " + std::to_string(*own) + " is libcryopod's own bus connection" +
+                        (own == busFds.begin() ? "" : " (the pidfd sd-bus keeps of the bus)") + ": a checkpoint of the process by itself detaches it";
                 }
                 if (fdVerdict) {
                     processWorst = std::max(processWorst, rank(fdVerdict->text));
@@ -544,6 +593,7 @@ int checkpointable(pid_t pid, char **reportJson)
     }
     const pid_t self = ::getpid();
     const pid_t target = pid == 0 ? self : pid;
+    const std::set<int> pidfdsBefore = target == self ? openPidfds() : std::set<int> {};
     auto bus = connectHelperBus(-1, "report");
     if (!bus) {
         return -1;
@@ -571,7 +621,7 @@ int checkpointable(pid_t pid, char **reportJson)
         return int(failWith(-1, EPROTO, "report: the helper answered " + orEmpty(sd_bus_message_get_signature(reply.get(), true)) + ", not a{sv}"));
     }
     if (target == self) {
-        detachOwnConnection(report, self, sd_bus_get_fd(bus.get()));
+        detachOwnConnection(report, self, busFdsOf(bus.get(), pidfdsBefore));
     }
     const Value *verdict = report.find("verdict");
     const int answer = verdict && verdict->text != "refused" ? 1 : 0;
