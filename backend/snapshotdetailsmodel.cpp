@@ -141,15 +141,8 @@ QList<SnapshotDetailsModel::Row> rowsOf(const image::ImageInfo &info)
 } // namespace
 
 SnapshotDetailsModel::SnapshotDetailsModel(QObject *parent)
-    : QAbstractListModel(parent)
+    : SnapshotImageModel(parent)
 {
-}
-
-SnapshotDetailsModel::~SnapshotDetailsModel()
-{
-    if (m_worker) {
-        m_worker->wait();
-    }
 }
 
 int SnapshotDetailsModel::rowCount(const QModelIndex &parent) const
@@ -186,20 +179,6 @@ QHash<int, QByteArray> SnapshotDetailsModel::roleNames() const
     };
 }
 
-QString SnapshotDetailsModel::storePath() const
-{
-    return m_storePath;
-}
-
-void SnapshotDetailsModel::setStorePath(const QString &path)
-{
-    if (m_storePath != path) {
-        m_storePath = path;
-        Q_EMIT storePathChanged();
-        load();
-    }
-}
-
 qint64 SnapshotDetailsModel::snapshotId() const
 {
     return m_id;
@@ -214,65 +193,25 @@ void SnapshotDetailsModel::setSnapshotId(qint64 id)
     }
 }
 
-bool SnapshotDetailsModel::isLoading() const
+std::function<SnapshotImageModel::Loaded(const std::string &)> SnapshotDetailsModel::reader()
 {
-    return m_loading;
-}
-
-QString SnapshotDetailsModel::errorString() const
-{
-    return m_error;
-}
-
-void SnapshotDetailsModel::load()
-{
-    if (m_worker) {
-        m_reloadWhenDone = true; // the running read's answer is for an earlier id
-        return;
-    }
     if (m_id <= 0) {
-        apply(Result {});
-        return;
+        return {};
     }
-    if (!m_loading) {
-        m_loading = true;
-        Q_EMIT loadingChanged();
-    }
-    const std::string dir = m_storePath.isEmpty() ? store::SnapshotStore::defaultLocation() : m_storePath.toStdString();
-    const qint64 id = m_id;
-    m_worker.reset(QThread::create([this, dir, id] {
-        const Result result = read(dir, id);
-        QMetaObject::invokeMethod(this, [this, result] {
-            m_worker->wait();
-            m_worker.reset();
-            if (m_reloadWhenDone || result.id != m_id) {
-                m_reloadWhenDone = false;
-                load();
-                return;
-            }
-            apply(result);
-        });
-    }));
-    m_worker->start();
+    return [this, id = m_id](const std::string &storeDir) {
+        Result result = read(storeDir, id);
+        return Loaded {[this, rows = std::move(result.rows)] { m_rows = rows; }, result.error};
+    };
 }
 
-void SnapshotDetailsModel::apply(const Result &result)
+void SnapshotDetailsModel::clearRows()
 {
-    beginResetModel();
-    m_rows = result.rows;
-    endResetModel();
-    m_error = result.error;
-    if (m_loading) {
-        m_loading = false;
-        Q_EMIT loadingChanged();
-    }
-    Q_EMIT loaded();
+    m_rows.clear();
 }
 
 SnapshotDetailsModel::Result SnapshotDetailsModel::read(const std::string &storeDir, qint64 id)
 {
     Result result;
-    result.id = id;
     const ImageRead image = readImage(storeDir, id);
     if (!image.info) {
         result.error = image.error;

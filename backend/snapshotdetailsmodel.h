@@ -8,8 +8,8 @@
 // section ("processes", "memory", "files", "credentials").
 #pragma once
 
-#include <QAbstractListModel>
-#include <QThread>
+#include "snapshotimagemodel.h"
+
 #include <QtQmlIntegration>
 
 #include <memory>
@@ -20,18 +20,13 @@ namespace cryopod::image
 struct ImageInfo;
 }
 
-class SnapshotDetailsModel : public QAbstractListModel
+class SnapshotDetailsModel : public SnapshotImageModel
 {
     Q_OBJECT
     QML_ELEMENT
 
-    // The store's directory; empty: SnapshotStore::defaultLocation().
-    Q_PROPERTY(QString storePath READ storePath WRITE setStorePath NOTIFY storePathChanged)
     // The snapshot to show; setting it reads its image (0: nothing).
     Q_PROPERTY(qint64 snapshotId READ snapshotId WRITE setSnapshotId NOTIFY snapshotIdChanged)
-    Q_PROPERTY(bool loading READ isLoading NOTIFY loadingChanged)
-    Q_PROPERTY(QString errorString READ errorString NOTIFY loaded)
-    Q_PROPERTY(int count READ rowCount NOTIFY loaded)
 
 public:
     enum Role {
@@ -60,42 +55,29 @@ public:
     static ImageRead readImage(const std::string &storeDir, qint64 id);
 
     explicit SnapshotDetailsModel(QObject *parent = nullptr);
-    ~SnapshotDetailsModel() override;
 
     int rowCount(const QModelIndex &parent = {}) const override;
     QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
     QHash<int, QByteArray> roleNames() const override;
 
-    QString storePath() const;
-    void setStorePath(const QString &path);
     qint64 snapshotId() const;
     void setSnapshotId(qint64 id);
-    bool isLoading() const;
-    QString errorString() const;
 
 Q_SIGNALS:
-    void storePathChanged();
     void snapshotIdChanged();
-    void loadingChanged();
-    // The rows (or errorString) of snapshotId are in.
-    void loaded();
+
+protected:
+    std::function<Loaded(const std::string &storeDir)> reader() override;
+    void clearRows() override;
 
 private:
     struct Result {
-        qint64 id = 0;
         QList<Row> rows;
         QString error;
     };
     // On a worker thread.
     static Result read(const std::string &storeDir, qint64 id);
-    void load();
-    void apply(const Result &result);
 
-    QString m_storePath;
     qint64 m_id = 0;
-    bool m_loading = false;
-    QString m_error;
     QList<Row> m_rows;
-    std::unique_ptr<QThread> m_worker;
-    bool m_reloadWhenDone = false;
 };

@@ -5,7 +5,6 @@
 
 #include "imageinfo.h"
 #include "snapshotdetailsmodel.h"
-#include "snapshotstore.h"
 
 #include <QLocale>
 
@@ -178,15 +177,8 @@ SnapshotDiffModel::Diff SnapshotDiffModel::compare(const image::ImageInfo &befor
 }
 
 SnapshotDiffModel::SnapshotDiffModel(QObject *parent)
-    : QAbstractListModel(parent)
+    : SnapshotImageModel(parent)
 {
-}
-
-SnapshotDiffModel::~SnapshotDiffModel()
-{
-    if (m_worker) {
-        m_worker->wait();
-    }
 }
 
 int SnapshotDiffModel::rowCount(const QModelIndex &parent) const
@@ -243,20 +235,6 @@ QHash<int, QByteArray> SnapshotDiffModel::roleNames() const
     };
 }
 
-QString SnapshotDiffModel::storePath() const
-{
-    return m_storePath;
-}
-
-void SnapshotDiffModel::setStorePath(const QString &path)
-{
-    if (m_storePath != path) {
-        m_storePath = path;
-        Q_EMIT storePathChanged();
-        load();
-    }
-}
-
 qint64 SnapshotDiffModel::beforeId() const
 {
     return m_before;
@@ -298,19 +276,9 @@ void SnapshotDiffModel::comparePair(qint64 one, qint64 other)
     load();
 }
 
-bool SnapshotDiffModel::isLoading() const
-{
-    return m_loading;
-}
-
-QString SnapshotDiffModel::errorString() const
-{
-    return m_error;
-}
-
 QString SnapshotDiffModel::summary() const
 {
-    if (m_before <= 0 || m_after <= 0 || !m_error.isEmpty() || m_loading) {
+    if (m_before <= 0 || m_after <= 0 || !errorString().isEmpty() || isLoading()) {
         return {};
     }
     return tr("%n difference(s) in %1 processes, %2 memory regions and %3 open files", nullptr, int(m_diff.rows.size()))
@@ -319,57 +287,25 @@ QString SnapshotDiffModel::summary() const
         .arg(m_diff.files);
 }
 
-void SnapshotDiffModel::load()
+std::function<SnapshotImageModel::Loaded(const std::string &)> SnapshotDiffModel::reader()
 {
-    if (m_worker) {
-        m_reloadWhenDone = true; // the running read's answer is for other ids
-        return;
-    }
     if (m_before <= 0 || m_after <= 0) {
-        apply(Result {});
-        return;
+        return {};
     }
-    if (!m_loading) {
-        m_loading = true;
-        Q_EMIT loadingChanged();
-    }
-    const std::string dir = m_storePath.isEmpty() ? store::SnapshotStore::defaultLocation() : m_storePath.toStdString();
-    const qint64 before = m_before;
-    const qint64 after = m_after;
-    m_worker.reset(QThread::create([this, dir, before, after] {
-        const Result result = read(dir, before, after);
-        QMetaObject::invokeMethod(this, [this, result] {
-            m_worker->wait();
-            m_worker.reset();
-            if (m_reloadWhenDone || result.before != m_before || result.after != m_after) {
-                m_reloadWhenDone = false;
-                load();
-                return;
-            }
-            apply(result);
-        });
-    }));
-    m_worker->start();
+    return [this, before = m_before, after = m_after](const std::string &storeDir) {
+        Result result = read(storeDir, before, after);
+        return Loaded {[this, diff = std::move(result.diff)] { m_diff = diff; }, result.error};
+    };
 }
 
-void SnapshotDiffModel::apply(const Result &result)
+void SnapshotDiffModel::clearRows()
 {
-    beginResetModel();
-    m_diff = result.diff;
-    endResetModel();
-    m_error = result.error;
-    if (m_loading) {
-        m_loading = false;
-        Q_EMIT loadingChanged();
-    }
-    Q_EMIT loaded();
+    m_diff = Diff {};
 }
 
 SnapshotDiffModel::Result SnapshotDiffModel::read(const std::string &storeDir, qint64 before, qint64 after)
 {
     Result result;
-    result.before = before;
-    result.after = after;
     const SnapshotDetailsModel::ImageRead a = SnapshotDetailsModel::readImage(storeDir, before);
     if (!a.info) {
         result.error = a.error;

@@ -10,8 +10,8 @@
 // One row per difference; nothing that is the same.
 #pragma once
 
-#include <QAbstractListModel>
-#include <QThread>
+#include "snapshotimagemodel.h"
+
 #include <QtQmlIntegration>
 
 #include <memory>
@@ -21,19 +21,14 @@ namespace cryopod::image
 struct ImageInfo;
 }
 
-class SnapshotDiffModel : public QAbstractListModel
+class SnapshotDiffModel : public SnapshotImageModel
 {
     Q_OBJECT
     QML_ELEMENT
 
-    // The store's directory; empty: SnapshotStore::defaultLocation().
-    Q_PROPERTY(QString storePath READ storePath WRITE setStorePath NOTIFY storePathChanged)
     // The older ("before") and the newer ("after") snapshot; both > 0 to compare.
     Q_PROPERTY(qint64 beforeId READ beforeId WRITE setBeforeId NOTIFY idsChanged)
     Q_PROPERTY(qint64 afterId READ afterId WRITE setAfterId NOTIFY idsChanged)
-    Q_PROPERTY(bool loading READ isLoading NOTIFY loadingChanged)
-    Q_PROPERTY(QString errorString READ errorString NOTIFY loaded)
-    Q_PROPERTY(int count READ rowCount NOTIFY loaded)
     // "3 processes, 41 memory regions, 12 files compared": what was looked at.
     Q_PROPERTY(QString summary READ summary NOTIFY loaded)
 
@@ -82,48 +77,34 @@ public:
     static Diff compare(const cryopod::image::ImageInfo &before, const cryopod::image::ImageInfo &after);
 
     explicit SnapshotDiffModel(QObject *parent = nullptr);
-    ~SnapshotDiffModel() override;
 
     int rowCount(const QModelIndex &parent = {}) const override;
     QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
     QHash<int, QByteArray> roleNames() const override;
 
-    QString storePath() const;
-    void setStorePath(const QString &path);
     qint64 beforeId() const;
     void setBeforeId(qint64 id);
     qint64 afterId() const;
     void setAfterId(qint64 id);
-    bool isLoading() const;
-    QString errorString() const;
     QString summary() const;
     // Compares two snapshots, the older (the smaller id) as before.
     Q_INVOKABLE void comparePair(qint64 one, qint64 other);
 
 Q_SIGNALS:
-    void storePathChanged();
     void idsChanged();
-    void loadingChanged();
-    // The rows (or errorString) of beforeId and afterId are in.
-    void loaded();
+
+protected:
+    std::function<Loaded(const std::string &storeDir)> reader() override;
+    void clearRows() override;
 
 private:
     struct Result {
-        qint64 before = 0;
-        qint64 after = 0;
         Diff diff;
         QString error;
     };
     static Result read(const std::string &storeDir, qint64 before, qint64 after);
-    void load();
-    void apply(const Result &result);
 
-    QString m_storePath;
     qint64 m_before = 0;
     qint64 m_after = 0;
-    bool m_loading = false;
-    QString m_error;
     Diff m_diff;
-    std::unique_ptr<QThread> m_worker;
-    bool m_reloadWhenDone = false;
 };

@@ -229,6 +229,23 @@ Result<UniqueFd> takeTheirFd(pid_t pid, int32_t fd, const std::string &what)
     return theirs;
 }
 
+Result<MadeSocket> makeSocketIn(Injector &injector, ObjectFds &fds, int family, int type, int protocol, const std::string &what)
+{
+    auto made = injector.call(what + ": socket", SYS_socket, family, type | SOCK_CLOEXEC, protocol);
+    if (!made) {
+        return std::unexpected(made.error());
+    }
+    auto fd = fds.adopt(injector, int32_t(*made), what);
+    if (!fd) {
+        return std::unexpected(fd.error());
+    }
+    auto sock = takeTheirFd(injector.tracee().tid(), *fd, what);
+    if (!sock) {
+        return std::unexpected(sock.error());
+    }
+    return MadeSocket {*fd, std::move(*sock)};
+}
+
 Result<void> setSocketBuffer(int sock, int option, uint32_t reported, const std::string &what)
 {
     const int value = int(std::min<uint32_t>(reported / 2, INT32_MAX));

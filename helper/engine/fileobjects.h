@@ -71,6 +71,15 @@ struct ObjectFds {
 // that the engine can read or set what a socket holds from its own side.
 Result<UniqueFd> takeTheirFd(pid_t pid, int32_t fd, const std::string &what);
 
+// A socket made by the process itself (an injected socket(family, type |
+// SOCK_CLOEXEC, protocol): with its rights, in its network namespace), kept
+// as a temporary fd, and the engine's own dup of it to set its options.
+struct MadeSocket {
+    int32_t fd = -1; // the temporary fd in the process
+    UniqueFd sock; // the same socket, on the engine's side
+};
+Result<MadeSocket> makeSocketIn(Injector &injector, ObjectFds &fds, int family, int type, int protocol, const std::string &what);
+
 // SO_SNDBUF or SO_RCVBUF (`option`) of `sock` back to what getsockopt
 // `reported` (twice what was set), without the *BUFFORCE options: an image
 // must not get more than net.core.[wr]mem_max through the restorer's

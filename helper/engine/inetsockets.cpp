@@ -386,32 +386,26 @@ Result<void> restoreInetSocket(Injector &injector, RemoteScratch &scratch, const
     const bool tcp = object.protocol == IPPROTO_TCP;
     const std::string what =
         "restore " + std::string(tcp ? "TCP" : "UDP") + (object.family == AF_INET6 ? "v6" : "") + " socket at fd " + std::to_string(owner.fd);
-    auto made = injector.call(what + ": socket", SYS_socket, object.family, object.socketType | SOCK_CLOEXEC, object.protocol);
+    auto made = makeSocketIn(injector, fds, object.family, object.socketType, object.protocol, what);
     if (!made) {
         return std::unexpected(made.error());
     }
-    auto fd = fds.adopt(injector, int32_t(*made), what);
-    if (!fd) {
-        return std::unexpected(fd.error());
-    }
-    auto sock = takeTheirFd(injector.tracee().tid(), *fd, what);
-    if (!sock) {
-        return std::unexpected(sock.error());
-    }
+    const int32_t fd = made->fd;
+    const UniqueFd &sock = made->sock;
     for (const OptionBit &o : kOptions) {
         if (!optionApplies(o, object.family, tcp)) {
             continue;
         }
         const int value = (object.socketOptions & o.bit) ? 1 : 0;
-        if (::setsockopt(sock->get(), o.level, o.option, &value, sizeof value) != 0) {
+        if (::setsockopt(sock.get(), o.level, o.option, &value, sizeof value) != 0) {
             return sysError(what + ": setsockopt " + o.name);
         }
     }
     if (object.sndbuf != 0) {
-        CRYOPOD_PROPAGATE(setSocketBuffer(sock->get(), SO_SNDBUF, object.sndbuf, what));
+        CRYOPOD_PROPAGATE(setSocketBuffer(sock.get(), SO_SNDBUF, object.sndbuf, what));
     }
     if (object.rcvbuf != 0) {
-        CRYOPOD_PROPAGATE(setSocketBuffer(sock->get(), SO_RCVBUF, object.rcvbuf, what));
+        CRYOPOD_PROPAGATE(setSocketBuffer(sock.get(), SO_RCVBUF, object.rcvbuf, what));
     }
     // The process binds, listens and connects itself: with its own rights.
     auto withAddress = [&](const char *step, long nr, const std::vector<uint8_t> &address, uint32_t port) -> Result<void> {
@@ -421,7 +415,7 @@ Result<void> restoreInetSocket(Injector &injector, RemoteScratch &scratch, const
         if (!at) {
             return std::unexpected(at.error().context(what));
         }
-        auto r = injector.call(what + ": " + step + " " + addressText(address, port), nr, uint64_t(*fd), *at, sa.size());
+        auto r = injector.call(what + ": " + step + " " + addressText(address, port), nr, uint64_t(fd), *at, sa.size());
         scratch.reset(mark);
         if (!r && r.error().code == EADDRINUSE) {
             return fail(what + ": " + step + " " + addressText(address, port) +
@@ -438,7 +432,7 @@ Result<void> restoreInetSocket(Injector &injector, RemoteScratch &scratch, const
         CRYOPOD_PROPAGATE(withAddress("bind", SYS_bind, object.localAddress, object.localPort));
     }
     if (object.inetState == image::InetState::Listening) {
-        auto listened = injector.call(what + ": listen", SYS_listen, uint64_t(*fd), object.backlog);
+        auto listened = injector.call(what + ": listen", SYS_listen, uint64_t(fd), object.backlog);
         if (!listened) {
             return std::unexpected(listened.error());
         }
@@ -446,8 +440,8 @@ Result<void> restoreInetSocket(Injector &injector, RemoteScratch &scratch, const
     if (object.inetState == image::InetState::Connected) {
         CRYOPOD_PROPAGATE(withAddress("connect", SYS_connect, object.peerAddress, object.peerPort));
     }
-    CRYOPOD_PROPAGATE(setStatusFlags(injector, *fd, owner.openFlags, what));
-    fds.byFd[owner.fd] = *fd;
+    CRYOPOD_PROPAGATE(setStatusFlags(injector, fd, owner.openFlags, what));
+    fds.byFd[owner.fd] = fd;
     return {};
 }
 

@@ -415,22 +415,15 @@ Result<void> restoreUnixSocketAlone(Injector &injector, RemoteScratch &scratch, 
 {
     const std::string what = "restore unix " + std::string(typeName(object.socketType)) + " socket at fd " + std::to_string(owner.fd) +
         (object.unixName.empty() ? std::string() : " (" + object.unixName + ")");
-    auto made = injector.call(what + ": socket", SYS_socket, AF_UNIX, object.socketType | SOCK_CLOEXEC, 0);
+    auto made = makeSocketIn(injector, fds, AF_UNIX, object.socketType, 0, what);
     if (!made) {
         return std::unexpected(made.error());
     }
-    auto fd = fds.adopt(injector, int32_t(*made), what);
-    if (!fd) {
-        return std::unexpected(fd.error());
-    }
-    auto sock = takeTheirFd(injector.tracee().tid(), *fd, what);
-    if (!sock) {
-        return std::unexpected(sock.error());
-    }
-    CRYOPOD_PROPAGATE(setSocketBuffer(sock->get(), SO_SNDBUF, object.sndbuf, what));
-    CRYOPOD_PROPAGATE(setSocketBuffer(sock->get(), SO_RCVBUF, object.rcvbuf, what));
+    const int32_t fd = made->fd;
+    CRYOPOD_PROPAGATE(setSocketBuffer(made->sock.get(), SO_SNDBUF, object.sndbuf, what));
+    CRYOPOD_PROPAGATE(setSocketBuffer(made->sock.get(), SO_RCVBUF, object.rcvbuf, what));
     const int passcred = object.passcred ? 1 : 0;
-    if (::setsockopt(sock->get(), SOL_SOCKET, SO_PASSCRED, &passcred, sizeof passcred) != 0) {
+    if (::setsockopt(made->sock.get(), SOL_SOCKET, SO_PASSCRED, &passcred, sizeof passcred) != 0) {
         return sysError(what + ": SO_PASSCRED");
     }
     if (!object.unixName.empty()) {
@@ -470,20 +463,20 @@ Result<void> restoreUnixSocketAlone(Injector &injector, RemoteScratch &scratch, 
         if (!at) {
             return std::unexpected(at.error().context(what));
         }
-        auto bound = injector.call(what + ": bind", SYS_bind, uint64_t(*fd), *at, len);
+        auto bound = injector.call(what + ": bind", SYS_bind, uint64_t(fd), *at, len);
         scratch.reset(mark);
         if (!bound) {
             return std::unexpected(bound.error());
         }
     }
     if (object.unixState == 2) {
-        auto listened = injector.call(what + ": listen", SYS_listen, uint64_t(*fd), object.backlog);
+        auto listened = injector.call(what + ": listen", SYS_listen, uint64_t(fd), object.backlog);
         if (!listened) {
             return std::unexpected(listened.error());
         }
     }
-    CRYOPOD_PROPAGATE(setStatusFlags(injector, *fd, owner.openFlags, what));
-    fds.byFd[owner.fd] = *fd;
+    CRYOPOD_PROPAGATE(setStatusFlags(injector, fd, owner.openFlags, what));
+    fds.byFd[owner.fd] = fd;
     return {};
 }
 

@@ -109,7 +109,7 @@ private:
                 .section(QLatin1Char('.'), 0, 0)
                 .toInt();
         };
-        QTRY_VERIFY_WITH_TIMEOUT(latestNumber() >= 2, 30000);
+        QTRY_VERIFY2_WITH_TIMEOUT(latestNumber() >= 2, qPrintable(readFile(state + QStringLiteral("/log"))), 30000);
         QVERIFY2(!QFile::exists(state + QStringLiteral("/result")), qPrintable(readFile(state + QStringLiteral("/result"))));
         ::kill(pid_t(pid), SIGKILL);
         QVERIFY(workload->waitForFinished(10000));

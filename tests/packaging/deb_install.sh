@@ -52,6 +52,10 @@ for f in ./usr/bin/cryopodctl /libexec/cryopod-helper /libexec/cryopod-restore-s
     ./usr/share/polkit-1/actions/io.github.cryopod.policy; do
     grep -q -- "$f\$" "$WORK/contents" || fail "the package lacks $f" "$WORK/contents"
 done
+# libcryopod speaks D-Bus through sd-bus: dpkg-shlibdeps must have named
+# its library among the package's dependencies.
+dpkg-deb -f "$DEB" Depends >"$WORK/depends"
+grep -q '\blibsystemd0\b' "$WORK/depends" || fail "the package does not depend on libsystemd0 (libcryopod's sd-bus)" "$WORK/depends"
 
 echo "== fresh Debian root"
 if [ ! -x "$FRESH/bin/bash" ]; then

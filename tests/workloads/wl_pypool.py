@@ -13,29 +13,15 @@
 # of tasks run, the Lock must be free. WL_SABOTAGE=1: one result is
 # corrupted after ready.
 
-import hashlib
 import multiprocessing
 import os
 import sys
 import time
 
-LIFETIME = float(os.environ.get("WL_LIFETIME", "") or 90)  # the stress tests run longer
+import wl
+
 STEPS = 500
 BATCH = 8
-
-
-def chain(seed, steps):
-    h = seed.to_bytes(8, "little")
-    for i in range(steps):
-        h = hashlib.sha256(h + i.to_bytes(8, "little")).digest()
-    return h
-
-
-def write_state(statedir, name, text):
-    tmp = os.path.join(statedir, name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, os.path.join(statedir, name))
 
 
 counter = None
@@ -49,7 +35,7 @@ def init(c, l):
 
 
 def task(item):
-    digest = chain(item, STEPS)
+    digest = wl.chain(item, STEPS)
     with counter.get_lock():
         counter.value += 1
     with lock:
@@ -58,13 +44,8 @@ def task(item):
 
 
 def main():
-    if len(sys.argv) < 2:
-        print("usage: wl_pypool.py STATEDIR", file=sys.stderr)
-        return 2
-    statedir = os.path.realpath(sys.argv[1])
-    go = os.path.join(statedir, "go")
-    seed = int(os.environ.get("WL_SEED", "0") or "0", 0) or 0x9E3779B9
-    start = time.monotonic()
+    w = wl.start(0x9E3779B9)
+    seed = w.seed
     ctx = multiprocessing.get_context("fork")
     shared_counter = ctx.Value("q", 0)
     shared_lock = ctx.Lock()
@@ -83,13 +64,13 @@ def main():
             workers.add(pid)
 
     run_batch()
-    write_state(statedir, "ready", f"{os.getpid()}\n")
-    if os.environ.get("WL_SABOTAGE", "0") not in ("", "0"):
+    w.ready()
+    if w.sabotage:
         first = min(results)
         results[first] = bytes(32)
     # Batches until go: the checkpoint comes while the workers compute.
-    while not os.path.exists(go):
-        if time.monotonic() - start > LIFETIME:
+    while not w.go_given():
+        if w.expired():
             failures.append("no go within the workload's lifetime")
             break
         run_batch()
@@ -99,7 +80,7 @@ def main():
     pool.join()
 
     for item, digest in sorted(results.items()):
-        if chain(item, STEPS) != digest:
+        if wl.chain(item, STEPS) != digest:
             failures.append(f"task {item}: the chain differs")
             break
     if shared_counter.value != len(results):
@@ -110,8 +91,7 @@ def main():
         shared_lock.release()
     if len(workers) < 1:
         failures.append("no worker process ran a task")
-    write_state(statedir, "result", "ok\n" if not failures else "FAIL: " + "; ".join(failures) + "\n")
-    return 0 if not failures else 1
+    return w.finish(failures)
 
 
 if __name__ == "__main__":

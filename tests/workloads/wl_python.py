@@ -9,11 +9,10 @@
 # WL_SABOTAGE=1 corrupts the list after ready.
 
 import hashlib
-import os
 import sys
 import time
 
-LIFETIME = float(os.environ.get("WL_LIFETIME", "") or 90)  # the stress tests run longer
+import wl
 
 
 def rng(seed):
@@ -52,28 +51,9 @@ def make_closure(base):
     return bump
 
 
-def write_state(statedir, name, text):
-    tmp = os.path.join(statedir, name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, os.path.join(statedir, name))
-
-
-def chain(seed, steps):
-    h = seed.to_bytes(8, "little")
-    for i in range(steps):
-        h = hashlib.sha256(h + i.to_bytes(8, "little")).digest()
-    return h
-
-
 def main():
-    if len(sys.argv) < 2:
-        print("usage: wl_python.py STATEDIR", file=sys.stderr)
-        return 2
-    statedir = os.path.realpath(sys.argv[1])
-    go = os.path.join(statedir, "go")
-    seed = int(os.environ.get("WL_SEED", "0") or "0", 0) or 0x5EED5EED
-    start = time.monotonic()
+    w = wl.start(0x5EED5EED)
+    seed = w.seed
 
     numbers, table, blob = build(seed)
     gen = counter_gen(seed)
@@ -83,15 +63,15 @@ def main():
         bump()
     pi_approx = sum(1.0 / (k * k) for k in range(1, 100001))
 
-    write_state(statedir, "ready", f"{os.getpid()}\n")
-    if os.environ.get("WL_SABOTAGE", "0") not in ("", "0"):
+    w.ready()
+    if w.sabotage:
         numbers[1234] ^= 1
 
     h = seed.to_bytes(8, "little")
     steps = 0
     failures = []
-    while not os.path.exists(go):
-        if time.monotonic() - start > LIFETIME:
+    while not w.go_given():
+        if w.expired():
             failures.append("no go within the workload's lifetime")
             break
         for _ in range(2000):
@@ -100,7 +80,7 @@ def main():
         time.sleep(0.005)
 
     # Verify everything against fresh computations from the seed.
-    if chain(seed, steps) != h:
+    if wl.chain(seed, steps) != h:
         failures.append(f"hash chain of {steps} steps differs")
     numbers2, table2, blob2 = build(seed)
     if numbers != numbers2:
@@ -118,8 +98,7 @@ def main():
     if pi_approx != sum(1.0 / (k * k) for k in range(1, 100001)):
         failures.append("float result differs")
 
-    write_state(statedir, "result", "ok\n" if not failures else "FAIL: " + "; ".join(failures) + "\n")
-    return 0 if not failures else 1
+    return w.finish(failures)
 
 
 if __name__ == "__main__":

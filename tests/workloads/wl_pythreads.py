@@ -23,27 +23,13 @@ import sys
 import threading
 import time
 
-LIFETIME = float(os.environ.get("WL_LIFETIME", "") or 90)  # the stress tests run longer
-
-
-def chain(seed, steps):
-    h = seed.to_bytes(8, "little")
-    for i in range(steps):
-        h = hashlib.sha256(h + i.to_bytes(8, "little")).digest()
-    return h
-
-
-def write_state(statedir, name, text):
-    tmp = os.path.join(statedir, name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, os.path.join(statedir, name))
+import wl
 
 
 class Shared:
-    def __init__(self, seed, start):
-        self.seed = seed
-        self.start = start
+    def __init__(self, workload):
+        self.workload = workload
+        self.seed = workload.seed
         self.go = threading.Event()
         self.release = threading.Event()
         self.sabotage = threading.Event()
@@ -60,7 +46,7 @@ class Shared:
             self.failures.append(text)
 
     def expired(self):
-        return time.monotonic() - self.start > LIFETIME
+        return self.workload.expired()
 
     def set_up(self, name, index):
         self.tls.value = (self.seed * 31 + index) & 0xFFFFFFFFFFFFFFFF
@@ -134,13 +120,9 @@ def sleeper(shared, name, index):
 
 
 def main():
-    if len(sys.argv) < 2:
-        print("usage: wl_pythreads.py STATEDIR", file=sys.stderr)
-        return 2
-    statedir = os.path.realpath(sys.argv[1])
-    go = os.path.join(statedir, "go")
-    seed = int(os.environ.get("WL_SEED", "0") or "0", 0) or 0x7EAD5EED
-    shared = Shared(seed, time.monotonic())
+    w = wl.start(0x7EAD5EED)
+    seed = w.seed
+    shared = Shared(w)
     results = [None, None]
     total = []
     threads = [
@@ -155,12 +137,12 @@ def main():
     shared.set_up("MainThread", 5)
     time.sleep(0.05)
 
-    write_state(statedir, "ready", f"{os.getpid()}\n")
-    if os.environ.get("WL_SABOTAGE", "0") not in ("", "0"):
+    w.ready()
+    if w.sabotage:
         shared.sabotage.set()
         shared.sabotaged.wait(5)
 
-    while not os.path.exists(go):
+    while not w.go_given():
         if shared.expired():
             shared.fail("no go within the workload's lifetime")
             break
@@ -182,15 +164,13 @@ def main():
     for index, result in enumerate(results):
         if result is None:
             shared.fail(f"worker{index}: no result")
-        elif chain(seed + index, result[0]) != result[1]:
+        elif wl.chain(seed + index, result[0]) != result[1]:
             shared.fail(f"worker{index}: hash chain of {result[0]} steps differs")
     if total != [sum(items)]:
         shared.fail(f"consumer: got {total}, expected {sum(items)}")
     shared.check_self("MainThread", 5)
 
-    failures = shared.failures
-    write_state(statedir, "result", "ok\n" if not failures else "FAIL: " + "; ".join(failures) + "\n")
-    return 0 if not failures else 1
+    return w.finish(shared.failures)
 
 
 if __name__ == "__main__":

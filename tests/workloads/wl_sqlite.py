@@ -14,21 +14,18 @@ import random
 import sqlite3
 import subprocess
 import sys
-import time
 
-statedir = sys.argv[1]
-os.chdir(statedir)
-seed = int(os.environ.get("WL_SEED", "1234"))
+import wl
+
+w = wl.start(1234)
+os.chdir(w.statedir)
+seed = w.seed
 rows = [(i, random.Random(seed * 1000003 + i).getrandbits(48)) for i in range(500)]
 failures = []
 
 
 def finish(status_failures):
-    text = "ok\n" if not status_failures else "FAIL: " + "; ".join(status_failures) + "\n"
-    with open("result.tmp", "w") as f:
-        f.write(text)
-    os.rename("result.tmp", "result")
-    sys.exit(0 if not status_failures else 1)
+    sys.exit(w.finish(status_failures))
 
 
 def other_process(code):
@@ -44,16 +41,11 @@ db.commit()
 db.executemany("INSERT INTO t VALUES (?, ?)", rows[300:])  # opens the transaction, not committed
 if not db.in_transaction or not os.path.exists("db.sqlite-journal"):
     finish(["setup: no open transaction with its journal"])
-with open("ready.tmp", "w") as f:
-    f.write(f"{os.getpid()}\n")
-os.rename("ready.tmp", "ready")
-if os.environ.get("WL_SABOTAGE") == "1":
+w.ready()
+if w.sabotage:
     db.rollback()
-start = time.monotonic()
-while not os.path.exists("go"):
-    if time.monotonic() - start > 90:
-        finish(["no go within the workload's lifetime"])
-    time.sleep(0.05)
+if not w.wait_go():
+    finish(["no go within the workload's lifetime"])
 
 status, out, err = other_process(
     "import sqlite3, sys\n"

@@ -15,21 +15,15 @@ import socket
 import sys
 import time
 
-statedir = sys.argv[1]
+import wl
+
+w = wl.start(777)
+statedir = w.statedir
 os.chdir(statedir)
-seed = int(os.environ.get("WL_SEED", "777"))
+seed = w.seed
 to_root = random.Random(seed).randbytes(5000)
 to_child = random.Random(seed + 1).randbytes(3000)
 path = os.path.join(statedir, "srv.sock")
-
-
-def wait_go():
-    start = time.monotonic()
-    while not os.path.exists("go"):
-        if time.monotonic() - start > 90:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def recv_exactly(sock, n):
@@ -42,14 +36,6 @@ def recv_exactly(sock, n):
     return data
 
 
-def finish(failures, name="result"):
-    text = "ok\n" if not failures else "FAIL: " + "; ".join(failures) + "\n"
-    with open(name + ".tmp", "w") as f:
-        f.write(text)
-    os.rename(name + ".tmp", name)
-    return 0 if not failures else 1
-
-
 listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 listener.bind(path)
 listener.listen(4)
@@ -59,21 +45,19 @@ if child == 0:
     c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     c.connect(path)
     c.sendall(to_root)
-    failures = [] if wait_go() else ["child: no go within the workload's lifetime"]
+    failures = [] if w.wait_go() else ["child: no go within the workload's lifetime"]
     c.settimeout(5)
     if recv_exactly(c, len(to_child)) != to_child:
         failures.append("child: the root's bytes differ")
     c.sendall(b"second")
-    os._exit(finish(failures, "child-result"))
+    os._exit(w.finish(failures, "child-result"))
 conn, _ = listener.accept()
 conn.sendall(to_child)
-if os.environ.get("WL_SABOTAGE") == "1":
+if w.sabotage:
     recv_exactly(conn, 100)
 time.sleep(0.1)
-with open("ready.tmp", "w") as f:
-    f.write(f"{os.getpid()}\n")
-os.rename("ready.tmp", "ready")
-failures = [] if wait_go() else ["no go within the workload's lifetime"]
+w.ready()
+failures = [] if w.wait_go() else ["no go within the workload's lifetime"]
 conn.settimeout(5)
 if recv_exactly(conn, len(to_root)) != to_root:
     failures.append("the child's bytes differ")
@@ -96,4 +80,4 @@ try:
     listener.accept()[0].close()
 except OSError as e:
     failures.append(f"the listener is not reachable by its path: {e}")
-sys.exit(finish(failures))
+sys.exit(w.finish(failures))
