@@ -6,3 +6,4 @@
 Q_LOGGING_CATEGORY(lcProc, "cryopod.backend.proc", QtWarningMsg)
 Q_LOGGING_CATEGORY(lcProcessModel, "cryopod.backend.model", QtWarningMsg)
 Q_LOGGING_CATEGORY(lcTimeline, "cryopod.backend.timeline", QtWarningMsg)
+Q_LOGGING_CATEGORY(lcTerminal, "cryopod.backend.terminal", QtWarningMsg)

@@ -10,3 +10,4 @@
 Q_DECLARE_LOGGING_CATEGORY(lcProc) // cryopod.backend.proc: reading /proc
 Q_DECLARE_LOGGING_CATEGORY(lcProcessModel) // cryopod.backend.model: the process tree model
 Q_DECLARE_LOGGING_CATEGORY(lcTimeline) // cryopod.backend.timeline: the snapshot timeline and its actions
+Q_DECLARE_LOGGING_CATEGORY(lcTerminal) // cryopod.backend.terminal: the terminal view of a restored program

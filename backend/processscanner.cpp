@@ -15,14 +15,17 @@
 #include <charconv>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace
@@ -46,6 +49,11 @@ public:
     }
     Fd(const Fd &) = delete;
     Fd &operator=(const Fd &) = delete;
+    Fd &operator=(Fd &&other) noexcept
+    {
+        std::swap(m_fd, other.m_fd);
+        return *this;
+    }
 
     int get() const
     {
@@ -372,28 +380,82 @@ bool frozenBy(const FreezerFiles &files, std::unordered_map<std::string, bool> &
            });
 }
 
-std::optional<ProcessInfo> readProcessAt(int procFd, pid_t pid, std::unordered_map<std::string, bool> &freezerCache)
+} // namespace
+
+// What a scan read of each process that changes only with exec or the
+// credentials, for the next scan of the same source.
+struct ProcfsScanCache {
+    struct Entry {
+        quint64 startTicks = 0;
+        std::string comm;
+        uid_t dirUid = 0; // /proc/PID's owner: the euid of a dumpable process
+        gid_t dirGid = 0;
+        int age = 0; // scans since the files were read
+        uid_t uid = 0;
+        uid_t euid = 0;
+        QStringList arguments;
+        QString executable;
+        FreezerFiles freezer;
+        QString flatpakAppId;
+    };
+    std::unordered_map<pid_t, Entry> entries;
+};
+
+namespace
+{
+// Reads one process. With a cache: cmdline, the exe link and cgroup are
+// read only when the process is new to the cache, its start time, comm
+// (exec sets it) or the owner of /proc/PID changed, or they were read
+// kMaxCacheAge scans ago; else they come from the cache. status (the uids)
+// is skipped the same way for a process whose /proc/PID is not root's: that
+// owner is its effective uid, and a change of its effective ids makes the
+// process undumpable, which makes /proc/PID root's. A root-owned one (root's
+// processes, undumpable ones) could change its ids unseen, so its status is
+// read every time. stat (state, CPU time, memory) is always read, and the
+// freezer state is the current one.
+constexpr int kMaxCacheAge = 10;
+
+std::optional<ProcessInfo> readProcessAt(int procFd, pid_t pid, std::unordered_map<std::string, bool> &freezerCache, const ProcfsScanCache *cache = nullptr,
+                                         ProcfsScanCache *next = nullptr)
 {
     static const long ticksPerSecond = ::sysconf(_SC_CLK_TCK);
     static const long pageSize = ::sysconf(_SC_PAGESIZE);
 
+    const std::string name = std::to_string(pid);
+    const ProcfsScanCache::Entry *entry = nullptr;
+    if (cache) {
+        const auto it = cache->entries.find(pid);
+        entry = it != cache->entries.end() && it->second.age < kMaxCacheAge ? &it->second : nullptr;
+    }
+    struct ::stat owner = {};
+    std::optional<std::string> statText;
     // Holding the directory open pins this process: if it exits meanwhile,
     // reads fail instead of returning a successor's data under a reused pid.
-    const std::string name = std::to_string(pid);
-    Fd dir(::openat(procFd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dir.valid()) {
-        return std::nullopt;
+    // A process the cache knows that is not root's needs only its stat: it
+    // is read by path, with the directory's owner (fewer calls); when either
+    // differs from the cache (a successor under a reused pid has another
+    // start time) it is read again in full.
+    Fd dir(-1);
+    if (entry && entry->dirUid != 0) {
+        statText = ::fstatat(procFd, name.c_str(), &owner, 0) == 0 ? readFileAt(procFd, (name + "/stat").c_str()) : std::nullopt;
+    } else {
+        dir = Fd(::openat(procFd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!dir.valid() || ::fstat(dir.get(), &owner) != 0) {
+            return std::nullopt;
+        }
+        statText = readFileAt(dir.get(), "stat");
     }
-    const auto statText = readFileAt(dir.get(), "stat");
     const auto stat = statText ? parseStat(*statText) : std::nullopt;
     if (!stat) {
         return std::nullopt;
     }
-    const auto status = readFileAt(dir.get(), "status");
-    ProcessInfo info;
-    if (!status || !parseUids(*status, info.uid, info.euid)) {
-        return std::nullopt;
+    const bool same =
+        entry && entry->startTicks == stat->startTicks && entry->comm == stat->comm && entry->dirUid == owner.st_uid && entry->dirGid == owner.st_gid;
+    if (!same && !dir.valid()) {
+        return readProcessAt(procFd, pid, freezerCache, nullptr, next);
     }
+    const ProcfsScanCache::Entry *known = same ? entry : nullptr;
+    ProcessInfo info;
     info.pid = pid;
     info.ppid = stat->ppid;
     info.name = QString::fromUtf8(stat->comm.data(), qsizetype(stat->comm.size()));
@@ -403,26 +465,69 @@ std::optional<ProcessInfo> readProcessAt(int procFd, pid_t pid, std::unordered_m
     info.cpuTimeNs = (stat->utime + stat->stime) * (1000000000ULL / quint64(ticksPerSecond));
     info.startTicks = stat->startTicks;
     info.startTimeMs = bootTimeSeconds() * 1000 + qint64(stat->startTicks * 1000 / quint64(ticksPerSecond));
+    FreezerFiles freezer;
+    if (known && owner.st_uid != 0) {
+        info.uid = known->uid;
+        info.euid = known->euid;
+    } else {
+        const auto status = readFileAt(dir.get(), "status");
+        if (!status || !parseUids(*status, info.uid, info.euid)) {
+            return std::nullopt;
+        }
+    }
+    if (known) {
+        info.arguments = known->arguments;
+        info.executable = known->executable;
+        info.flatpakAppId = known->flatpakAppId;
+        freezer = known->freezer;
+    } else {
+        if (!info.kernelThread) {
+            // cmdline is read from the process's memory, and that read waits as
+            // long as the memory cannot be read: for a process in the middle of
+            // a restore (ours, or CRIU's), whose pages a tracer fills through
+            // userfaultfd while the process is stopped, until its page is filled
+            // (under load, seconds; for a page the image does not hold, until
+            // the restore ends). One such process would stall the whole scan, so
+            // the command line of a traced, stopped process is not read.
+            if (stat->state == 't') {
+                info.argumentsRead = false;
+            } else if (const auto cmdline = readFileAt(dir.get(), "cmdline")) {
+                // Legitimately unreadable for zombies and other users' processes.
+                info.arguments = parseCmdline(*cmdline);
+            }
+            info.executable = readLinkAt(dir.get(), "exe");
+            if (const auto cgroup = readFileAt(dir.get(), "cgroup")) {
+                freezer = freezerFilesOf(*cgroup);
+                info.flatpakAppId = flatpakAppIdOf(*cgroup);
+            }
+        }
+    }
     info.userName = userNameOf(info.euid);
     if (!info.kernelThread) {
-        // cmdline is read from the process's memory, and that read waits as
-        // long as the memory cannot be read: for a process in the middle of
-        // a restore (ours, or CRIU's), whose pages a tracer fills through
-        // userfaultfd while the process is stopped, until its page is filled
-        // (under load, seconds; for a page the image does not hold, until
-        // the restore ends). One such process would stall the whole scan, so
-        // the command line of a traced, stopped process is not read.
-        if (stat->state == 't') {
-            info.argumentsRead = false;
-        } else if (const auto cmdline = readFileAt(dir.get(), "cmdline")) {
-            // Legitimately unreadable for zombies and other users' processes.
-            info.arguments = parseCmdline(*cmdline);
+        info.frozen = frozenBy(freezer, freezerCache);
+    }
+    // A zombie's or a traced, stopped process's files are read again next time.
+    if (next && info.argumentsRead && stat->state != 'Z') {
+        ProcfsScanCache::Entry entry;
+        if (known) {
+            entry = *known;
+            entry.uid = info.uid;
+            entry.euid = info.euid;
+            ++entry.age;
+        } else {
+            entry.startTicks = stat->startTicks;
+            entry.comm = stat->comm;
+            entry.dirUid = owner.st_uid;
+            entry.dirGid = owner.st_gid;
+            entry.age = int(pid % kMaxCacheAge); // spread the re-reads over the scans
+            entry.uid = info.uid;
+            entry.euid = info.euid;
+            entry.arguments = info.arguments;
+            entry.executable = info.executable;
+            entry.freezer = freezer;
+            entry.flatpakAppId = info.flatpakAppId;
         }
-        info.executable = readLinkAt(dir.get(), "exe");
-        if (const auto cgroup = readFileAt(dir.get(), "cgroup")) {
-            info.frozen = frozenBy(freezerFilesOf(*cgroup), freezerCache);
-            info.flatpakAppId = flatpakAppIdOf(*cgroup);
-        }
+        next->entries.emplace(pid, std::move(entry));
     }
     return info;
 }
@@ -459,9 +564,16 @@ private:
     DesktopApps m_apps;
 };
 
+ProcfsProcessSource::ProcfsProcessSource()
+    : m_cache(std::make_unique<ProcfsScanCache>())
+{
+}
+
+ProcfsProcessSource::~ProcfsProcessSource() = default;
+
 ProcessSnapshot ProcfsProcessSource::scan()
 {
-    return ProcessScanner::scan();
+    return ProcessScanner::scan(m_cache.get());
 }
 
 QString ProcfsProcessSource::name() const
@@ -503,7 +615,7 @@ std::optional<ProcessInfo> ProcessScanner::readProcess(pid_t pid)
     return readProcessAt(proc.get(), pid, freezerCache);
 }
 
-ProcessSnapshot ProcessScanner::scan()
+ProcessSnapshot ProcessScanner::scan(ProcfsScanCache *cache)
 {
     ProcessSnapshot snapshot;
     QElapsedTimer timer;
@@ -538,12 +650,16 @@ ProcessSnapshot ProcessScanner::scan()
     snapshot.processes.reserve(qsizetype(pids.size()));
     int vanished = 0;
     std::unordered_map<std::string, bool> freezerCache;
+    ProcfsScanCache next; // what this scan saw: processes gone are dropped
     for (pid_t pid : pids) {
-        if (auto info = readProcessAt(procFd, pid, freezerCache)) {
+        if (auto info = readProcessAt(procFd, pid, freezerCache, cache, cache ? &next : nullptr)) {
             snapshot.processes.append(std::move(*info));
         } else {
             ++vanished;
         }
+    }
+    if (cache) {
+        *cache = std::move(next);
     }
     snapshot.scanDurationUs = timer.nsecsElapsed() / 1000;
     qCDebug(lcProc) << "scanned" << snapshot.processes.size() << "processes in" << snapshot.scanDurationUs << "us," << vanished << "vanished or unreadable";

@@ -31,8 +31,11 @@ public:
     ~ProcessScanner() override;
 
     // Reads every process in /proc, in the calling thread. Never call it from
-    // the UI thread: use requestScan() there.
-    static ProcessSnapshot scan();
+    // the UI thread: use requestScan() there. cache (optional): what the
+    // previous scan with it read; the files that change only with exec or
+    // the credentials are not read again for a process it knows
+    // (processscanner.cpp, readProcessAt), and it is updated.
+    static ProcessSnapshot scan(ProcfsScanCache *cache = nullptr);
 
     // Reads one process; nullopt when it does not exist (or vanished while
     // being read).

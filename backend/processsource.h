@@ -25,9 +25,17 @@ public:
     virtual QString name() const = 0;
 };
 
+struct ProcfsScanCache;
+
+// Keeps what each scan read for the next (ProcessScanner::scan's cache).
 class ProcfsProcessSource : public ProcessSource
 {
 public:
+    ProcfsProcessSource();
+    ~ProcfsProcessSource() override;
     ProcessSnapshot scan() override;
     QString name() const override;
+
+private:
+    std::unique_ptr<ProcfsScanCache> m_cache;
 };

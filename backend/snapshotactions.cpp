@@ -8,7 +8,9 @@
 #include "helperengine.h"
 #include "snapshotjob.h"
 #include "snapshotstore.h"
+#include "imagereader.h"
 #include "targetprobe.h"
+#include "terminalsession.h"
 #include "timelinemodel.h"
 
 #include <QDBusConnection>
@@ -38,6 +40,12 @@ struct SnapshotActions::Outcome {
     qint64 targetId = 0;
     int pid = 0;
     QString timing; // a snapshot's pause and total
+    // A restore that asked: the image's terminal, nothing restored.
+    QString terminalChoice;
+    bool replaceRunning = false;
+    // A restore onto a new pty: its master and slave.
+    std::shared_ptr<UniqueFd> ptyMaster;
+    QString ptyPath;
 };
 
 namespace
@@ -370,8 +378,12 @@ bool SnapshotActions::snapshot(int pid, const QString &label, bool keepRunning)
     return true;
 }
 
-bool SnapshotActions::restore(qint64 snapshotId, bool replaceRunning)
+bool SnapshotActions::restore(qint64 snapshotId, bool replaceRunning, const QString &terminal)
 {
+    if (!terminal.isEmpty() && terminal != QLatin1String("new") && terminal != QLatin1String("original")) {
+        qCWarning(lcTimeline) << "restore: unknown terminal choice" << terminal;
+        return false;
+    }
     if (snapshotId <= 0 || !begin(0, tr("Restoring snapshot %1…").arg(snapshotId))) {
         return false;
     }
@@ -385,8 +397,8 @@ bool SnapshotActions::restore(qint64 snapshotId, bool replaceRunning)
             }
         });
     };
-    m_worker.reset(QThread::create([this, dir, snapshotId, replaceRunning, observer = jobObserver(), imageBytes] {
-        const Outcome outcome = restoreSnapshot(dir, snapshotId, replaceRunning, observer, imageBytes);
+    m_worker.reset(QThread::create([this, dir, snapshotId, replaceRunning, terminal, observer = jobObserver(), imageBytes] {
+        const Outcome outcome = restoreSnapshot(dir, snapshotId, replaceRunning, terminal, observer, imageBytes);
         QMetaObject::invokeMethod(this, [this, outcome] { finish(outcome); });
     }));
     m_worker->start();
@@ -408,6 +420,10 @@ void SnapshotActions::finish(const Outcome &outcome)
                                                            : tr("Restore cancelled: nothing of it was left running."));
         return;
     }
+    if (!outcome.terminalChoice.isEmpty()) {
+        Q_EMIT terminalChoiceNeeded(outcome.snapshotId, outcome.replaceRunning, outcome.terminalChoice, QFile::exists(outcome.terminalChoice));
+        return;
+    }
     if (!outcome.ok) {
         qCWarning(lcTimeline) << outcome.error;
         m_error = outcome.error;
@@ -421,7 +437,20 @@ void SnapshotActions::finish(const Outcome &outcome)
     } else if (outcome.kind == Outcome::Export) {
         Q_EMIT exported(outcome.snapshotId, outcome.path);
     } else {
+        if (outcome.ptyMaster && *outcome.ptyMaster) {
+            auto *session = new TerminalSession(std::move(*outcome.ptyMaster), outcome.ptyPath, this);
+            session->setTitle(tr("Process %1").arg(outcome.pid));
+            Q_EMIT terminalOpened(session, outcome.snapshotId, outcome.pid);
+        }
         Q_EMIT restored(outcome.snapshotId, outcome.pid);
+    }
+}
+
+void SnapshotActions::closeTerminal(TerminalSession *session)
+{
+    if (session && session->parent() == this) {
+        session->close();
+        session->deleteLater();
     }
 }
 
@@ -627,7 +656,38 @@ void SnapshotActions::applyRetention(SnapshotStore &store, qint64 targetId, int 
     }
 }
 
-SnapshotActions::Outcome SnapshotActions::restoreSnapshot(const std::string &storeDir, qint64 id, bool replaceRunning,
+Result<std::string> SnapshotActions::terminalOfImage(SnapshotStore &store, qint64 id)
+{
+    Result<std::string> found = fail("not read");
+    auto rebuilt = SnapshotJob::read(store, id, [&found](int fd) {
+        found = [fd]() -> Result<std::string> {
+            auto reader = image::ImageReader::open(fd);
+            if (!reader) {
+                return std::unexpected(reader.error());
+            }
+            for (;;) {
+                auto section = (*reader)->next();
+                if (!section) {
+                    return std::unexpected(section.error());
+                }
+                if (const auto *terminal = std::get_if<image::TerminalRecord>(&*section)) {
+                    return terminal->path;
+                }
+                // Every Terminal comes before the first Files record.
+                if (std::holds_alternative<image::FilesRecord>(*section) || std::holds_alternative<image::PagesRecord>(*section)
+                    || std::holds_alternative<image::EndRecord>(*section)) {
+                    return std::string();
+                }
+            }
+        }();
+    });
+    if (!found && !rebuilt) {
+        return std::unexpected(rebuilt.error());
+    }
+    return found;
+}
+
+SnapshotActions::Outcome SnapshotActions::restoreSnapshot(const std::string &storeDir, qint64 id, bool replaceRunning, const QString &terminal,
                                                           const std::function<void(const QString &)> &observer, const std::function<void(quint64)> &imageBytes)
 {
     Outcome outcome;
@@ -641,6 +701,19 @@ SnapshotActions::Outcome SnapshotActions::restoreSnapshot(const std::string &sto
     if (auto info = store->snapshot(id)) {
         imageBytes(info->imageBytes);
     }
+    if (terminal.isEmpty()) {
+        // Ask first (before a running copy is stopped) when it ran on a terminal.
+        auto path = terminalOfImage(*store, id);
+        if (!path) {
+            outcome.error = tr("Snapshot %1's image cannot be read: %2").arg(id).arg(q(path.error().describe()));
+            return outcome;
+        }
+        if (!path->empty()) {
+            outcome.terminalChoice = q(*path);
+            outcome.replaceRunning = replaceRunning;
+            return outcome;
+        }
+    }
     if (replaceRunning) {
         if (const int running = runningPidOf(*store, id); running > 0) {
             outcome.error = stopAndWait(running);
@@ -651,6 +724,9 @@ SnapshotActions::Outcome SnapshotActions::restoreSnapshot(const std::string &sto
     }
     HelperEngine::Consumer consumer(client);
     consumer.setJobObserver(observer);
+    if (!terminal.isEmpty()) {
+        consumer.setPty(terminal);
+    }
     auto restored = SnapshotJob::restore(*store, id, consumer);
     if (!restored) {
         outcome.cancelled = restored.error().code == ECANCELED;
@@ -659,5 +735,11 @@ SnapshotActions::Outcome SnapshotActions::restoreSnapshot(const std::string &sto
     }
     outcome.ok = true;
     outcome.pid = int(restored->consumer.pid);
+    for (HelperEngine::Terminal &t : consumer.takeTerminals()) {
+        if (t.master && !outcome.ptyMaster) { // one terminal view (the first)
+            outcome.ptyMaster = std::make_shared<UniqueFd>(std::move(t.master));
+            outcome.ptyPath = q(t.path);
+        }
+    }
     return outcome;
 }

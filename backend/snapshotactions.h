@@ -17,6 +17,8 @@
 #include <QThread>
 #include <QtQmlIntegration>
 
+#include "result.h"
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -26,11 +28,13 @@ namespace cryopod::store
 class SnapshotStore;
 }
 class HelperClient;
+class TerminalSession;
 
 class SnapshotActions : public QObject
 {
     Q_OBJECT
     QML_ELEMENT
+    Q_MOC_INCLUDE("terminalsession.h")
 
     // The store's directory; empty: SnapshotStore::defaultLocation().
     Q_PROPERTY(QString storePath READ storePath WRITE setStorePath NOTIFY storePathChanged)
@@ -99,7 +103,12 @@ public:
     // Restores a snapshot with its original pid; restored() or failed().
     // replaceRunning: when the snapshot's program still runs with that pid
     // (runningPidOf), it is stopped (SIGKILL) and gone before the restore.
-    Q_INVOKABLE bool restore(qint64 snapshotId, bool replaceRunning = false);
+    // terminal: where a program that ran on a terminal goes: "" (ask:
+    // when the snapshot's image has a terminal, nothing is restored and
+    // terminalChoiceNeeded() follows), "new" (a new pty whose master a
+    // TerminalSession holds: terminalOpened()) or "original" (its
+    // /dev/pts/N, when that still exists).
+    Q_INVOKABLE bool restore(qint64 snapshotId, bool replaceRunning = false, const QString &terminal = QString());
     // Pauses the process tree of pid with the cgroup freezer through the
     // helper (it stays paused until thaw(), also when Cryopod exits), or
     // lets it run again; asynchronous: freezeChanged() or failed() follows.
@@ -121,6 +130,9 @@ public:
     // it built. cancelled() follows (or the operation's end, if it was
     // done first).
     Q_INVOKABLE void cancel();
+    // Hangs up a terminal of terminalOpened() (its program gets SIGHUP, as
+    // when a terminal window closes) and deletes it.
+    Q_INVOKABLE void closeTerminal(TerminalSession *session);
 
 Q_SIGNALS:
     void storePathChanged();
@@ -129,6 +141,13 @@ Q_SIGNALS:
     void errorStringChanged();
     void snapshotTaken(qint64 snapshotId, qint64 targetId);
     void restored(qint64 snapshotId, int pid);
+    // The snapshot's program ran on the terminal originalPath: restore()
+    // again with "new" or "original". originalExists: that terminal is
+    // still there.
+    void terminalChoiceNeeded(qint64 snapshotId, bool replaceRunning, const QString &originalPath, bool originalExists);
+    // A restore onto a new pty: its master, in session (a child of this
+    // object until closeTerminal()), before restored().
+    void terminalOpened(TerminalSession *session, qint64 snapshotId, int pid);
     void exported(qint64 snapshotId, const QString &path);
     void freezeChanged(int pid, bool frozen);
     void failed(const QString &message);
@@ -163,8 +182,11 @@ private:
     static Outcome takeSnapshot(const std::string &storeDir, const SnapshotRequest &request, const std::function<void(const QString &)> &observer);
     // Deletes the target's unpinned snapshots beyond the newest keepLast.
     static void applyRetention(cryopod::store::SnapshotStore &store, qint64 targetId, int keepLast);
-    static Outcome restoreSnapshot(const std::string &storeDir, qint64 id, bool replaceRunning, const std::function<void(const QString &)> &observer,
-                                   const std::function<void(quint64)> &imageBytes);
+    static Outcome restoreSnapshot(const std::string &storeDir, qint64 id, bool replaceRunning, const QString &terminal,
+                                   const std::function<void(const QString &)> &observer, const std::function<void(quint64)> &imageBytes);
+    // The first terminal the snapshot's image names ("" when none), from
+    // the image's head (Terminal records come before the first Files record).
+    static cryopod::Result<std::string> terminalOfImage(cryopod::store::SnapshotStore &store, qint64 id);
     // On this thread: the worker's job is known.
     void jobStarted(const QString &path);
     void applyProgress(const Progress &progress);

@@ -4,6 +4,7 @@
 #include "snapshotdetailsmodel.h"
 
 #include "imageinfo.h"
+#include "snapshotjob.h"
 #include "snapshotstore.h"
 #include "uniquefd.h"
 
@@ -11,8 +12,6 @@
 
 #include <algorithm>
 
-#include <fcntl.h>
-#include <thread>
 #include <unistd.h>
 
 using namespace cryopod;
@@ -229,26 +228,13 @@ SnapshotDetailsModel::ImageRead SnapshotDetailsModel::readImage(const std::strin
         result.error = tr("Cannot open the snapshot store: %1").arg(q(store.error().describe()));
         return result;
     }
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) {
-        result.error = tr("Cannot read snapshot %1: no pipe").arg(id);
-        return result;
-    }
-    UniqueFd readEnd(fds[0]);
-    UniqueFd writeEnd(fds[1]);
-    // The stored image, rebuilt byte for byte into the pipe, read beside it.
-    cryopod::Result<store::RebuildResult> rebuilt = fail("not rebuilt");
-    std::thread rebuilder([&] {
-        // As a restore reads it: a snapshot stored before a zstd upgrade
-        // comes out re-encoded, not refused.
-        store::RebuildOptions options;
-        options.exact = false;
-        rebuilt = (*store)->rebuild(id, writeEnd.get(), options);
-        writeEnd.reset();
+    // The stored image, rebuilt into a pipe, read beside it. As a restore
+    // reads it: a snapshot stored before a zstd upgrade comes out
+    // re-encoded, not refused.
+    cryopod::Result<image::ImageInfo> info = fail("not read");
+    auto rebuilt = store::SnapshotJob::read(**store, id, [&](int fd) {
+        info = image::ImageInfo::read(fd);
     });
-    auto info = image::ImageInfo::read(readEnd.get());
-    readEnd.reset(); // a rebuild still writing stops (EPIPE)
-    rebuilder.join();
     if (!rebuilt) {
         result.error = tr("Cannot read snapshot %1 from the store: %2").arg(id).arg(q(rebuilt.error().describe()));
         return result;

@@ -87,6 +87,11 @@ Kirigami.ApplicationWindow {
         function onRestored(snapshotId: var, pid: int) {
             root.notify("restored", i18nc("@title notification", "Snapshot restored"), i18nc("@info notification", "Snapshot %1 runs again as process %2.", String(snapshotId), String(pid)));
         }
+        function onTerminalOpened(session: TerminalSession, snapshotId: var, pid: int) {
+            root.pageStack.layers.push(terminalPage, {
+                session: session
+            });
+        }
         function onFailed(message: string) {
             root.notify("operationFailed", i18nc("@title notification", "Cryopod could not finish"), message);
         }
@@ -211,6 +216,21 @@ Kirigami.ApplicationWindow {
 
         SettingsPage {
             settings: settings
+        }
+    }
+
+    Component {
+        id: terminalPage
+
+        TerminalPage {
+            id: terminal
+
+            snapshotActions: snapshotter
+            onCloseRequested: {
+                if (root.pageStack.layers.currentItem === terminal) {
+                    root.pageStack.layers.pop();
+                }
+            }
         }
     }
 

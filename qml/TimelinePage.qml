@@ -164,6 +164,13 @@ Kirigami.ScrollablePage {
             restoredMessage.text = i18nc("@info", "Snapshot %1 exported to %2.", String(snapshotId), path);
             restoredMessage.visible = true;
         }
+        function onTerminalChoiceNeeded(snapshotId, replaceRunning, originalPath, originalExists) {
+            terminalDialog.snapshotId = snapshotId;
+            terminalDialog.replaceRunning = replaceRunning;
+            terminalDialog.originalPath = originalPath;
+            terminalDialog.originalExists = originalExists;
+            terminalDialog.open();
+        }
         function onRestored(snapshotId, pid) {
             restoredMessage.type = Kirigami.MessageType.Positive;
             restoredMessage.text = i18nc("@info", "Snapshot %1 restored: it runs again as process %2.", String(snapshotId), String(pid));
@@ -208,6 +215,42 @@ Kirigami.ScrollablePage {
                 onTriggered: {
                     page.snapshotActions.restore(replaceDialog.snapshotId, true);
                     replaceDialog.close();
+                }
+            }
+        ]
+    }
+
+    // The snapshot's program ran on a terminal: where it goes now.
+    Kirigami.PromptDialog {
+        id: terminalDialog
+
+        property var snapshotId: 0
+        property bool replaceRunning
+        property string originalPath
+        property bool originalExists
+
+        objectName: "terminalChoiceDialog"
+        title: i18nc("@title:window", "Restore a Program That Ran on a Terminal")
+        subtitle: terminalDialog.originalExists ? i18nc("@info", "It ran on the terminal %1. Restore it onto a new terminal shown here in Cryopod, where you see what it prints and type to it; or onto %1, which still exists (for example a terminal window that is still open).", terminalDialog.originalPath) : i18nc("@info", "It ran on the terminal %1, which no longer exists. Restore it onto a new terminal shown here in Cryopod, where you see what it prints and type to it.", terminalDialog.originalPath)
+        standardButtons: Kirigami.Dialog.Cancel
+        customFooterActions: [
+            Kirigami.Action {
+                objectName: "restoreOnNewTerminalAction"
+                text: i18nc("@action:button", "Restore in a Terminal View")
+                icon.name: "utilities-terminal"
+                onTriggered: {
+                    page.snapshotActions.restore(terminalDialog.snapshotId, terminalDialog.replaceRunning, "new");
+                    terminalDialog.close();
+                }
+            },
+            Kirigami.Action {
+                objectName: "restoreOnOriginalTerminalAction"
+                text: i18nc("@action:button, %1 a terminal device", "Restore on %1", terminalDialog.originalPath)
+                icon.name: "cryopod-restore"
+                visible: terminalDialog.originalExists
+                onTriggered: {
+                    page.snapshotActions.restore(terminalDialog.snapshotId, terminalDialog.replaceRunning, "original");
+                    terminalDialog.close();
                 }
             }
         ]

@@ -80,6 +80,25 @@ RebuildOptions SnapshotJob::restoreOptions()
     return options;
 }
 
+Result<RebuildResult> SnapshotJob::read(SnapshotStore &store, int64_t id, const std::function<void(int fd)> &reader)
+{
+    auto pipe = makePipe();
+    if (!pipe) {
+        return std::unexpected(pipe.error());
+    }
+    UniqueFd readEnd = std::move(pipe->first);
+    UniqueFd writeEnd = std::move(pipe->second);
+    Result<RebuildResult> rebuilt = fail("not rebuilt");
+    std::thread rebuilder([&] {
+        rebuilt = SnapshotRebuilder::rebuild(store, id, writeEnd.get(), restoreOptions());
+        writeEnd.reset();
+    });
+    reader(readEnd.get());
+    readEnd.reset(); // a rebuild still writing stops (EPIPE)
+    rebuilder.join();
+    return rebuilt;
+}
+
 Result<RestoreResult> SnapshotJob::restore(SnapshotStore &store, int64_t id, ImageConsumer &consumer, const RebuildOptions &options)
 {
     if (auto s = store.snapshot(id); !s) {

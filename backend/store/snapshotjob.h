@@ -18,6 +18,7 @@
 #include "storetypes.h"
 
 #include <cstdint>
+#include <functional>
 #include <sys/types.h>
 
 namespace cryopod::store
@@ -45,6 +46,11 @@ public:
     // out re-encoded (RebuildOptions::exact off, see there).
     static Result<RestoreResult> restore(SnapshotStore &store, int64_t id, ImageConsumer &consumer, const RebuildOptions &options = restoreOptions());
     static RebuildOptions restoreOptions();
+    // The stored image as a restore gets it, for reading it: rebuilt into a
+    // pipe on a second thread while reader reads the other end (fd, not
+    // owned) on this one. The reader may stop early: the rebuild then ends
+    // with EPIPE. Returns the rebuild's result; the reader keeps its own.
+    static Result<RebuildResult> read(SnapshotStore &store, int64_t id, const std::function<void(int fd)> &reader);
 };
 
 } // namespace cryopod::store

@@ -148,6 +148,22 @@ inline bool waitForFrame(QQuickWindow *window)
     return swapped.wait(kTimeout);
 }
 
+// The object named objectName among the window's QObject descendants.
+template<typename T = QObject>
+T *findObject(QQuickWindow *window, const char *objectName)
+{
+    return window->findChild<T *>(QString::fromLatin1(objectName));
+}
+
+// The page on top of the window's layers, when it is named objectName.
+inline QObject *currentPage(QQuickWindow *window, const char *objectName)
+{
+    auto *pageStack = window->property("pageStack").value<QObject *>();
+    auto *layers = pageStack ? pageStack->property("layers").value<QObject *>() : nullptr;
+    QObject *current = layers ? layers->property("currentItem").value<QObject *>() : nullptr;
+    return current && current->objectName() == QLatin1String(objectName) ? current : nullptr;
+}
+
 // No page transition running in the window's page stack layers.
 inline bool layersIdle(QQuickWindow *window)
 {

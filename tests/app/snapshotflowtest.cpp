@@ -93,15 +93,12 @@ class SnapshotFlowTest : public QObject
     template<typename T = QObject>
     T *find(const char *objectName) const
     {
-        return m_window->findChild<T *>(QString::fromLatin1(objectName));
+        return findObject<T>(m_window, objectName);
     }
 
     QObject *page(const char *objectName) const
     {
-        auto *pageStack = m_window->property("pageStack").value<QObject *>();
-        auto *layers = pageStack ? pageStack->property("layers").value<QObject *>() : nullptr;
-        QObject *current = layers ? layers->property("currentItem").value<QObject *>() : nullptr;
-        return current && current->objectName() == QLatin1String(objectName) ? current : nullptr;
+        return currentPage(m_window, objectName);
     }
 
 private Q_SLOTS:

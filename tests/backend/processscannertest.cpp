@@ -16,7 +16,9 @@
 #include <QTest>
 #include <QThread>
 
+#include <fcntl.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 using namespace TestProcesses;
 
@@ -263,6 +265,93 @@ private Q_SLOTS:
         const auto snapshot = spy.at(0).at(0).value<ProcessSnapshot>();
         QVERIFY(find(snapshot, ::getpid()));
         QVERIFY(snapshot.monotonicNs < spy.at(1).at(0).value<ProcessSnapshot>().monotonicNs);
+    }
+
+    // A source that keeps what it read (the GUI's): the same answers as a
+    // full scan, and an exec or a change of credentials is seen at the next scan.
+    void testCachedScan()
+    {
+        int go[2];
+        QCOMPARE(::pipe2(go, O_CLOEXEC), 0);
+        const pid_t child = ::fork();
+        QVERIFY(child >= 0);
+        if (child == 0) {
+            ::close(go[1]);
+            char byte = 0;
+            // First byte: become nobody; second: exec sleep.
+            // Dumpable again after the change of ids: /proc/PID becomes nobody's
+            // (a user's process, which a cached scan reads by stat alone).
+            if (::read(go[0], &byte, 1) != 1 || ::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0
+                || ::prctl(PR_SET_DUMPABLE, 1) != 0) {
+                ::_exit(1);
+            }
+            if (::read(go[0], &byte, 1) != 1) {
+                ::_exit(1);
+            }
+            ::execl("/bin/sleep", "sleep", "100", static_cast<char *>(nullptr));
+            ::_exit(127);
+        }
+        ::close(go[0]);
+        ProcfsProcessSource source;
+        for (int i = 0; i < 3; ++i) {
+            const ProcessSnapshot cached = source.scan();
+            const ProcessSnapshot full = ProcessScanner::scan();
+            QVERIFY(cached.error.isEmpty());
+            // Every process in both (not started or gone in between) reads the same.
+            int compared = 0;
+            for (const ProcessInfo &info : full.processes) {
+                const ProcessInfo *other = find(cached, info.pid);
+                if (!other || other->startTicks != info.startTicks || other->name != info.name) {
+                    continue;
+                }
+                QCOMPARE(other->uid, info.uid);
+                QCOMPARE(other->euid, info.euid);
+                QCOMPARE(other->userName, info.userName);
+                QCOMPARE(other->arguments, info.arguments);
+                QCOMPARE(other->executable, info.executable);
+                QCOMPARE(other->flatpakAppId, info.flatpakAppId);
+                QCOMPARE(other->frozen, info.frozen);
+                ++compared;
+            }
+            QVERIFY(compared > 10);
+        }
+        const ProcessSnapshot first = source.scan();
+        const ProcessInfo *before = find(first, child);
+        QVERIFY(before);
+        QCOMPARE(before->euid, uid_t(0));
+        const QStringList ourArguments = before->arguments;
+        QVERIFY(!ourArguments.isEmpty());
+
+        QCOMPARE(::write(go[1], "u", 1), ssize_t(1));
+        QTRY_VERIFY_WITH_TIMEOUT(find(ProcessScanner::scan(), child)->euid == 65534, 10000);
+        const ProcessSnapshot afterSetuid = source.scan();
+        QCOMPARE(find(afterSetuid, child)->euid, uid_t(65534));
+        QCOMPARE(find(afterSetuid, child)->uid, uid_t(65534));
+
+        QCOMPARE(::write(go[1], "x", 1), ssize_t(1));
+        ::close(go[1]);
+        QTRY_VERIFY_WITH_TIMEOUT(find(ProcessScanner::scan(), child)->name == QLatin1String("sleep"), 10000);
+        const ProcessSnapshot execed = source.scan();
+        const ProcessInfo *afterExec = find(execed, child);
+        QVERIFY(afterExec);
+        QCOMPARE(afterExec->arguments, (QStringList{QStringLiteral("sleep"), QStringLiteral("100")}));
+        QCOMPARE(QFileInfo(afterExec->executable).fileName(), QStringLiteral("sleep"));
+        QCOMPARE(afterExec->euid, uid_t(65534));
+        QCOMPARE(QFileInfo(QStringLiteral("/proc/%1").arg(child)).ownerId(), uint(65534));
+        // Scans after that read it from its stat and the cache: the same.
+        for (int i = 0; i < 12; ++i) {
+            const ProcessSnapshot later = source.scan();
+            const ProcessInfo *again = find(later, child);
+            QVERIFY(again);
+            QCOMPARE(again->arguments, afterExec->arguments);
+            QCOMPARE(again->executable, afterExec->executable);
+            QCOMPARE(again->uid, uid_t(65534));
+            QCOMPARE(again->userName, afterExec->userName);
+            QCOMPARE(again->name, QStringLiteral("sleep"));
+            QCOMPARE(again->startTicks, afterExec->startTicks);
+        }
+        killAndReap(child);
+        QVERIFY(!find(source.scan(), child));
     }
 
     void benchmarkScan()
