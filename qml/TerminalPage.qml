@@ -25,9 +25,10 @@ Kirigami.Page {
     // The page is done with (the window takes it away).
     signal closeRequested
 
-    // Hangs up and leaves the page.
+    // Hangs up and leaves the page. The session itself goes with the page
+    // (Component.onDestruction): until then the page's bindings read it.
     function closeTerminal() {
-        page.snapshotActions.closeTerminal(page.session);
+        page.session.close();
         page.closeRequested();
     }
 
@@ -44,6 +45,7 @@ Kirigami.Page {
     title: i18nc("@title page, %1 a process", "Terminal of %1", page.session.title)
     padding: 0
     Component.onCompleted: textArea.forceActiveFocus()
+    Component.onDestruction: page.snapshotActions.closeTerminal(page.session)
     QQC2.StackView.onActivated: textArea.forceActiveFocus()
 
     actions: [
@@ -111,7 +113,7 @@ Kirigami.Page {
             persistentSelection: true
             wrapMode: TextEdit.NoWrap
             textFormat: TextEdit.PlainText
-            font: Kirigami.Theme.fixedWidthFont
+            font: Kirigami.Theme.fixedWidthFont ?? Qt.application.font // undefined while the page is destroyed
             text: page.session.text
             // The program's cursor; the view scrolls to keep it in sight.
             onTextChanged: cursorPosition = Math.min(page.session.cursorPosition, length)

@@ -64,6 +64,9 @@ bool expect(int fd, QByteArray &seen, const QByteArray &want, int timeoutMs)
         }
         seen.append(buffer, n);
     }
+    // Consumed through the match: what came after it in the same read (the
+    // next prompt, say) stays for the next expect.
+    seen.remove(0, seen.indexOf(want) + want.size());
     return true;
 }
 
@@ -182,11 +185,16 @@ private Q_SLOTS:
             ::_exit(127);
         }
         QByteArray seen;
-        QVERIFY2(expect(m_master.get(), seen, "$ ", kTimeout), seen.constData());
+        if (!expect(m_master.get(), seen, "$ ", kTimeout)) {
+            int status = 0;
+            const pid_t gone = ::waitpid(m_bash, &status, WNOHANG);
+            QFAIL(qPrintable(QStringLiteral("no prompt from bash (%1), output \"%2\"")
+                                 .arg(gone == m_bash ? QStringLiteral("it exited, status %1").arg(status) : QStringLiteral("still running"),
+                                      QString::fromLocal8Bit(seen))));
+        }
         const char *command = "x=41; echo val=$((x+1))\n";
         QCOMPARE(::write(m_master.get(), command, std::strlen(command)), ssize_t(std::strlen(command)));
         QVERIFY2(expect(m_master.get(), seen, "val=42", kTimeout), seen.constData());
-        seen.clear();
         QVERIFY2(expect(m_master.get(), seen, "$ ", kTimeout), seen.constData());
 
         m_engine = new QQmlApplicationEngine(this);
