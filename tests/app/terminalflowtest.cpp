@@ -239,8 +239,14 @@ private Q_SLOTS:
         QMetaObject::invokeMethod(m_window, "showTimeline", Q_ARG(QVariant, QVariant(m_targetId)), Q_ARG(QString, QStringLiteral("bash")));
         QTRY_VERIFY_WITH_TIMEOUT(page("timelinePage"), kTimeout);
         QTRY_VERIFY_WITH_TIMEOUT(layersIdle(m_window), kTimeout);
+        // The list loaded and its snapshot selected: a click before that
+        // reaches a button with nothing to restore yet.
+        auto *list = page("timelinePage")->findChild<QObject *>(QStringLiteral("timelineList"));
+        QVERIFY(list);
+        QTRY_COMPARE_WITH_TIMEOUT(list->property("count").toInt(), 1, kTimeout);
         QQuickItem *restore = nullptr;
-        QTRY_VERIFY_WITH_TIMEOUT((restore = findItem(m_window->contentItem(), QStringLiteral("restoreButton"))), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT((restore = findItem(m_window->contentItem(), QStringLiteral("restoreButton"))) && restore->isEnabled(), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(layersIdle(m_window), kTimeout);
         QVERIFY(waitForFrame(m_window));
 
         // Restore: the image has a terminal, so the window asks first and
@@ -307,9 +313,12 @@ private Q_SLOTS:
 
         // Ctrl+C from the keyboard interrupts a foreground job; backspace and
         // the arrows edit the line.
+        // Typed before the prompt, the keys would be echoed by the line
+        // discipline and then again by readline's redraw.
+        QTRY_VERIFY_WITH_TIMEOUT(lastLineIsPrompt(view), kTimeout);
         type(m_window, QStringLiteral("sleep 100; echo not-interrupted"));
         QTest::keyClick(m_window, Qt::Key_Return);
-        QTRY_VERIFY_WITH_TIMEOUT(viewHasLine(view, QStringLiteral("$ sleep 100; echo not-interrupted")), kTimeout);
+        QTRY_VERIFY2_WITH_TIMEOUT(viewHasLine(view, QStringLiteral("$ sleep 100; echo not-interrupted")), qPrintable(view->property("text").toString()), kTimeout);
         QTest::qWait(500);
         QTest::keyClick(m_window, Qt::Key_C, Qt::ControlModifier);
         QTRY_VERIFY_WITH_TIMEOUT(lastLineIsPrompt(view), kTimeout);
