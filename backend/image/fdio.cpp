@@ -56,28 +56,8 @@ private:
 
 Result<void> writeAll(int fd, const void *data, size_t size)
 {
-    SigpipeGuard guard;
-    const auto *p = static_cast<const uint8_t *>(data);
-    while (size > 0) {
-        const ssize_t n = ::write(fd, p, size);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            const int saved = errno;
-            if (saved == EPIPE) {
-                guard.gotEpipe();
-            }
-            errno = saved;
-            return sysError("write image");
-        }
-        if (n == 0) {
-            return fail("write image: the fd accepted no bytes", EIO);
-        }
-        p += n;
-        size -= size_t(n);
-    }
-    return {};
+    const iovec piece {const_cast<void *>(data), size};
+    return writeAllV(fd, std::span<const iovec>(&piece, 1));
 }
 
 Result<void> writeAllV(int fd, std::span<const iovec> pieces)
@@ -85,7 +65,13 @@ Result<void> writeAllV(int fd, std::span<const iovec> pieces)
     SigpipeGuard guard;
     std::vector<iovec> left(pieces.begin(), pieces.end());
     size_t first = 0;
-    while (first < left.size()) {
+    for (;;) {
+        while (first < left.size() && left[first].iov_len == 0) {
+            ++first; // nothing to write there (writev would return 0)
+        }
+        if (first == left.size()) {
+            break;
+        }
         const int count = int(std::min<size_t>(left.size() - first, IOV_MAX));
         const ssize_t n = ::writev(fd, left.data() + first, count);
         if (n < 0) {
