@@ -263,7 +263,9 @@ private Q_SLOTS:
         const qint64 pid = workload->processId();
         QTRY_VERIFY_WITH_TIMEOUT(readFile(state + QStringLiteral("/log")).contains(QLatin1String("original: checkpoint 1 ")), 30000);
         ::kill(pid_t(pid), SIGKILL);
-        QTRY_VERIFY_WITH_TIMEOUT(!alive(pid), 10000);
+        // Reaped, not only dead: a zombie still holds the pid the restore needs.
+        QVERIFY(workload->waitForFinished(10000));
+        QTRY_VERIFY_WITH_TIMEOUT(gone(pid), 10000);
         const ClientRun rs =
             tool(kUser, {QStringLiteral("restart"), state + QLatin1Char('/') + readFile(state + QStringLiteral("/latest")).section(QLatin1Char(' '), 0, 0)});
         QVERIFY2(rs.exitCode == 0, qPrintable(describe(rs)));
