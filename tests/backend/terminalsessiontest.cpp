@@ -205,11 +205,14 @@ private Q_SLOTS:
         QCOMPARE(resized.count(), 1);
         QCOMPARE(s.columns(), 100);
         QCOMPARE(s.rows(), 30);
+        QTRY_VERIFY_WITH_TIMEOUT(atPrompt(s), kTimeout);
         s.sendText(QStringLiteral("stty size\r"));
         QTRY_VERIFY_WITH_TIMEOUT(hasLine(s, QStringLiteral("30 100")), kTimeout);
         s.setWindowSize(0, 10); // ignored
         QCOMPARE(resized.count(), 1);
-        // Long output wraps at the window's width.
+        // Long output wraps at the window's width. Typed before the prompt,
+        // the output would start behind it and wrap elsewhere.
+        QTRY_VERIFY_WITH_TIMEOUT(atPrompt(s), kTimeout);
         s.sendText(QStringLiteral("printf '%0150d\\n' 0\r"));
         QTRY_VERIFY_WITH_TIMEOUT(hasLine(s, QString(50, QLatin1Char('0'))), kTimeout);
         QVERIFY(hasLine(s, QString(100, QLatin1Char('0'))));
