@@ -207,20 +207,31 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(viewAtRest(m_tree), kTimeout); // the shrunken content settles
         auto *selection = m_tree->property("selectionModel").value<QItemSelectionModel *>();
         QVERIFY(selection);
-        // One click.
-        QMetaObject::invokeMethod(m_tree, "forceLayout");
-        waitForFrame();
-        const QList<QQuickItem *> labels = visibleTextItems(treeItem(), m_probeName, windowRect);
-        QVERIFY(!labels.isEmpty());
-        const QPointF center = labels.constFirst()->mapToScene(QPointF(labels.constFirst()->width() / 2, labels.constFirst()->height() / 2));
-        QTest::mouseClick(m_window, Qt::LeftButton, Qt::NoModifier, center.toPoint());
-        QTRY_VERIFY2_WITH_TIMEOUT(selection->hasSelection(),
-                                  qPrintable(QStringLiteral("no selection after a click at %1,%2; the tree at rest: %3, contentY %4")
-                                                 .arg(center.x())
-                                                 .arg(center.y())
-                                                 .arg(viewAtRest(m_tree))
-                                                 .arg(m_tree->property("contentY").toDouble())),
-                                  kTimeout);
+        // One click on the probe's label. A click that lands while the
+        // delegates are being rebuilt (a report's verdict arriving, seen once
+        // in CI with "TreeViewDelegate.qml: Unable to assign [undefined]")
+        // selects nothing: the label is found again and clicked again, at
+        // most three times; every attempt is logged.
+        QPointF center;
+        for (int attempt = 1; attempt <= 3 && !selection->hasSelection(); ++attempt) {
+            QMetaObject::invokeMethod(m_tree, "forceLayout");
+            waitForFrame();
+            QTRY_VERIFY_WITH_TIMEOUT(viewAtRest(m_tree), kTimeout);
+            const QList<QQuickItem *> labels = visibleTextItems(treeItem(), m_probeName, windowRect);
+            QVERIFY(!labels.isEmpty());
+            center = labels.constFirst()->mapToScene(QPointF(labels.constFirst()->width() / 2, labels.constFirst()->height() / 2));
+            if (attempt > 1) {
+                qInfo("click %d on the probe's row at %g,%g: the one before selected nothing", attempt, center.x(), center.y());
+            }
+            QTest::mouseClick(m_window, Qt::LeftButton, Qt::NoModifier, center.toPoint());
+            QTest::qWaitFor([selection] { return selection->hasSelection(); }, 5000);
+        }
+        QVERIFY2(selection->hasSelection(),
+                 qPrintable(QStringLiteral("no selection after three clicks, the last at %1,%2; the tree at rest: %3, contentY %4")
+                                .arg(center.x())
+                                .arg(center.y())
+                                .arg(viewAtRest(m_tree))
+                                .arg(m_tree->property("contentY").toDouble())));
         auto selectedPid = [selection] {
             const QModelIndexList rows = selection->selectedRows();
             return rows.size() == 1 ? rows.constFirst().data(ProcessModel::PidRole).toInt() : -1;
