@@ -325,6 +325,44 @@ QString describeTimers(const TimersRecord &t)
     return out.isEmpty() ? QStringLiteral("none armed") : out.join(QStringLiteral("; "));
 }
 
+// A thread's seccomp state in one line: "strict", or its filters (oldest
+// first) with their sizes in BPF instructions.
+QString describeSeccomp(const ThreadRecord &t)
+{
+    if (t.seccompMode == kSeccompModeStrict) {
+        return QStringLiteral("strict");
+    }
+    QStringList filters;
+    for (const SeccompFilter &f : t.seccompFilters) {
+        filters << QStringLiteral("%1 instructions%2").arg(f.program.size() / 8).arg(f.flags & kSeccompFilterFlagLog ? QStringLiteral(" (logged)") : QString());
+    }
+    return QStringLiteral("%1 filter%2: %3").arg(filters.size()).arg(filters.size() == 1 ? QString() : QStringLiteral("s"), filters.join(QStringLiteral(", ")));
+}
+
+// The same for --json, with each filter's program as {code, jt, jf, k}
+// instructions (struct sock_filter, host byte order).
+QJsonObject seccompJson(const ThreadRecord &t)
+{
+    static const QString modes[] = {QStringLiteral("none"), QStringLiteral("strict"), QStringLiteral("filter")};
+    QJsonArray filters;
+    for (const SeccompFilter &f : t.seccompFilters) {
+        QJsonArray program;
+        for (size_t i = 0; i + 8 <= f.program.size(); i += 8) {
+            uint16_t code;
+            uint32_t k;
+            std::memcpy(&code, f.program.data() + i, sizeof code);
+            std::memcpy(&k, f.program.data() + i + 4, sizeof k);
+            program.append(QJsonObject {{QStringLiteral("code"), qint64(code)},
+                                        {QStringLiteral("jt"), qint64(f.program[i + 2])},
+                                        {QStringLiteral("jf"), qint64(f.program[i + 3])},
+                                        {QStringLiteral("k"), hex(k)}});
+        }
+        filters.append(QJsonObject {{QStringLiteral("log"), bool(f.flags & kSeccompFilterFlagLog)}, {QStringLiteral("program"), program}});
+    }
+    const QString mode = t.seccompMode < 3 ? modes[t.seccompMode] : QString::number(t.seccompMode);
+    return QJsonObject {{QStringLiteral("mode"), mode}, {QStringLiteral("filters"), filters}};
+}
+
 // O_* flags of fdinfo (x86-64 values), by name.
 QString openFlagNames(uint32_t flags)
 {
@@ -494,6 +532,9 @@ QString textReport(const QString &path, const ImageInfo &info)
                 out += QStringLiteral("    %1 %2  rip %3  rsp %4  sigmask %5  altstack %6\n")
                            .arg(QString::number(t.tid), q(t.name).leftJustified(15), hex(t.regs.gpr[16]), hex(t.regs.gpr[19]), hex(t.sigmask),
                                 t.altstackFlags & 2 ? QStringLiteral("disabled") : QStringLiteral("%1+%2").arg(hex(t.altstackSp), hex(t.altstackSize)));
+                if (t.seccompMode != 0) {
+                    out += QStringLiteral("      seccomp: %1\n").arg(describeSeccomp(t));
+                }
             }
         }
         if (p.signals) {
@@ -717,7 +758,8 @@ QJsonObject jsonReport(const QString &path, const ImageInfo &info)
                                                       {QStringLiteral("flags"), hex(t.altstackFlags)}}},
                                         {QStringLiteral("clearChildTid"), hex(t.clearChildTid)},
                                         {QStringLiteral("robustList"),
-                                         QJsonObject {{QStringLiteral("head"), hex(t.robustListHead)}, {QStringLiteral("length"), qint64(t.robustListLen)}}}});
+                                         QJsonObject {{QStringLiteral("head"), hex(t.robustListHead)}, {QStringLiteral("length"), qint64(t.robustListLen)}}},
+                                        {QStringLiteral("seccomp"), seccompJson(t)}});
         }
         o.insert(QStringLiteral("threads"), threads);
         if (p.signals) {

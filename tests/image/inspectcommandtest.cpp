@@ -96,6 +96,7 @@ private Q_SLOTS:
             QStringLiteral("bounding:    all except CAP_SYS_RESOURCE (0x1fffeffffff)"),
             QStringLiteral("securebits:  0x10   no_new_privs: yes"),
             QStringLiteral("4243 worker#4243"),
+            QStringLiteral("      seccomp: 2 filters: 1 instructions, 1 instructions (logged)\n"),
             QStringLiteral("SIGINT    0x401234"),
             QStringLiteral("SIGPIPE   ignored"),
             QStringLiteral("SIG64"),
@@ -170,6 +171,19 @@ private Q_SLOTS:
         QCOMPARE(threads[1][QStringLiteral("robustList")][QStringLiteral("head")].toString(),
                  QStringLiteral("0x") + QString::number(m_sample.threads[1].robustListHead, 16));
         QCOMPARE(threads[1][QStringLiteral("robustList")][QStringLiteral("length")].toInt(), 24);
+        // The main thread has two seccomp filters (ret ALLOW; ret ERRNO|1, logged), the worker none.
+        const QJsonObject seccomp = threads[0][QStringLiteral("seccomp")].toObject();
+        QCOMPARE(seccomp[QStringLiteral("mode")].toString(), QStringLiteral("filter"));
+        const QJsonArray filters = seccomp[QStringLiteral("filters")].toArray();
+        QCOMPARE(filters.size(), 2);
+        QCOMPARE(filters[0][QStringLiteral("log")].toBool(), false);
+        QCOMPARE(filters[1][QStringLiteral("log")].toBool(), true);
+        const QJsonObject ret = filters[1][QStringLiteral("program")].toArray().at(0).toObject();
+        QCOMPARE(ret[QStringLiteral("code")].toInt(), 0x06); // BPF_RET | BPF_K
+        QCOMPARE(ret[QStringLiteral("k")].toString(), QStringLiteral("0x50001")); // SECCOMP_RET_ERRNO | 1
+        QCOMPARE(filters[0][QStringLiteral("program")].toArray().at(0)[QStringLiteral("k")].toString(), QStringLiteral("0x7fff0000")); // SECCOMP_RET_ALLOW
+        QCOMPARE(threads[1][QStringLiteral("seccomp")][QStringLiteral("mode")].toString(), QStringLiteral("none"));
+        QVERIFY(threads[1][QStringLiteral("seccomp")][QStringLiteral("filters")].toArray().isEmpty());
         QCOMPARE(p[QStringLiteral("signals")].toArray()[1][QStringLiteral("handler")].toString(), QStringLiteral("ignored"));
 
         const QJsonArray vmas = p[QStringLiteral("vmas")].toArray();
