@@ -108,7 +108,9 @@ Result<void> checkpointPrecheck(CheckpointContext &ctx)
         return std::unexpected(report.error());
     }
     if (report->verdict == Verdict::Refused) {
-        return fail(refusalMessage(*report)); // not a system call's failure: no errno
+        // Not a system call's failure: something Cryopod does not do (the
+        // helper answers Unsupported, libcryopod sets ENOTSUP).
+        return fail(refusalMessage(*report), ENOTSUP);
     }
     // A task the cgroup freezer holds still stops for ptrace, but runs none
     // of the system calls the capture injects until it is thawed: the
@@ -243,7 +245,9 @@ Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, con
         return std::unexpected(report.error());
     }
     if (report->verdict == Verdict::Refused) {
-        return fail(refusalMessage(*report)); // not a system call's failure: no errno
+        // Not a system call's failure: something Cryopod does not do (the
+        // helper answers Unsupported, libcryopod sets ENOTSUP).
+        return fail(refusalMessage(*report), ENOTSUP);
     }
 
     CRYOPOD_PROPAGATE(store(capture.task, dumpTask(pid, capture.status, capture.stat)));

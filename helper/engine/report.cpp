@@ -341,7 +341,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
         note(report, Verdict::Refused, std::move(why));
     }
     if (auto cwd = procfs::readLink(procfs::path(pid, "cwd")); cwd && cwd->ends_with(" (deleted)")) {
-        note(report, Verdict::Refused, "its working directory " + *cwd + " was removed: engine v1 cannot enter it again");
+        note(report, Verdict::Refused, "its working directory " + cwd->substr(0, cwd->size() - 10) + " was removed: engine v1 cannot enter it again");
     }
     if (auto exe = procfs::readLink(procfs::path(pid, "exe")); exe && exe->ends_with(" (deleted)")) {
         note(report, Verdict::Refused, "its executable " + *exe + " was deleted or replaced (an upgrade?): engine v1 cannot map it again");

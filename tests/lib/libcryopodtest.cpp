@@ -370,6 +370,19 @@ private Q_SLOTS:
             --unused;
         }
         expectError(tool(kUser, {QStringLiteral("checkpoint"), QString::number(unused), image}), QStringLiteral("ESRCH"), QStringLiteral("NoSuchProcess"));
+        // What the engine does not capture (here a removed working directory):
+        // ENOTSUP with the engine's reason, and the process runs on.
+        const QString goneDir = state + QStringLiteral("/gone");
+        QVERIFY(QDir().mkpath(goneDir));
+        auto cwdless = m_env.startProcess(kUser, QStringLiteral("/bin/sleep"), {QStringLiteral("600")}, goneDir);
+        QTRY_COMPARE_WITH_TIMEOUT(QFileInfo(QStringLiteral("/proc/%1/cwd").arg(cwdless->processId())).symLinkTarget(), goneDir, 15000);
+        QVERIFY(QDir().rmdir(goneDir));
+        expectError(tool(kUser, {QStringLiteral("checkpoint"), QString::number(cwdless->processId()), image}), QStringLiteral("EOPNOTSUPP"),
+                    QStringLiteral("its working directory %1 was removed").arg(goneDir));
+        QVERIFY(alive(cwdless->processId()));
+        const QString stat = readFile(QStringLiteral("/proc/%1/stat").arg(cwdless->processId()));
+        QVERIFY2(!stat.contains(QLatin1String(") t ")) && !stat.contains(QLatin1String(") T ")), qPrintable(stat)); // not left stopped
+        ::kill(pid_t(cwdless->processId()), SIGKILL);
         // Restart: a copy beside the original, not an image.
         QFile garbage(state + QStringLiteral("/garbage.img"));
         QVERIFY(garbage.open(QIODevice::WriteOnly));
