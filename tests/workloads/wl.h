@@ -93,3 +93,9 @@ void wl_place_pair(const int made[2], int want0, int want1);
 
 // Dies with a message in the result file (for setup errors).
 void wl_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+// Installs one seccomp filter on the calling thread (SECCOMP_SET_MODE_FILTER
+// with FLAGS): system call NR on x86-64 (and, when ARG0 >= 0, with args[0] ==
+// ARG0) returns RET; everything else is allowed. Returns the seccomp() result
+// (-1 with errno on failure; with SECCOMP_FILTER_FLAG_TSYNC, a thread id).
+long wl_seccomp_rule(int nr, long arg0, unsigned ret, unsigned flags);

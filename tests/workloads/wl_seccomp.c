@@ -20,8 +20,6 @@
 #include "wl.h"
 
 #include <errno.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <stddef.h>
@@ -35,34 +33,6 @@
 #include <unistd.h>
 
 #define NOT_A_PGID 424242
-
-static int install(struct sock_filter *insns, unsigned short n, unsigned flags)
-{
-    struct sock_fprog prog = {n, insns};
-    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
-}
-
-// nr == NR (and, when ARG0 >= 0, args[0] == ARG0): RET; else allow.
-static int installRule(int nr, long arg0, unsigned ret, unsigned flags)
-{
-    struct sock_filter insns[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 4),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)arg0, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_RET | BPF_K, ret),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    if (arg0 < 0) {
-        // Skip the argument test: jump straight to RET.
-        insns[5] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, 2, 0, 0);
-    }
-    return install(insns, sizeof insns / sizeof insns[0], flags);
-}
 
 static const char *statusLine(const char *key)
 {
@@ -91,7 +61,7 @@ static const char *statusLine(const char *key)
 
 static void sabotage(void)
 {
-    installRule(SYS_getppid, -1, SECCOMP_RET_ERRNO | EACCES, 0);
+    wl_seccomp_rule(SYS_getppid, -1, SECCOMP_RET_ERRNO | EACCES, 0);
 }
 
 int main(int argc, char **argv)
@@ -100,9 +70,9 @@ int main(int argc, char **argv)
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         wl_die("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
     }
-    if (installRule(SYS_getppid, -1, SECCOMP_RET_ERRNO | EPERM, 0) != 0 ||
-        installRule(SYS_getpgid, NOT_A_PGID, SECCOMP_RET_ERRNO | ENOTTY, SECCOMP_FILTER_FLAG_LOG) != 0 ||
-        installRule(SYS_acct, -1, SECCOMP_RET_KILL_PROCESS, 0) != 0) {
+    if (wl_seccomp_rule(SYS_getppid, -1, SECCOMP_RET_ERRNO | EPERM, 0) != 0 ||
+        wl_seccomp_rule(SYS_getpgid, NOT_A_PGID, SECCOMP_RET_ERRNO | ENOTTY, SECCOMP_FILTER_FLAG_LOG) != 0 ||
+        wl_seccomp_rule(SYS_acct, -1, SECCOMP_RET_KILL_PROCESS, 0) != 0) {
         wl_die("seccomp: %s", strerror(errno));
     }
     if (syscall(SYS_getppid) != -1 || errno != EPERM) {

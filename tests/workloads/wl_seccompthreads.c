@@ -21,8 +21,6 @@
 #include "wl.h"
 
 #include <errno.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -41,27 +39,6 @@ static atomic_int g_own; // threads that installed their own filter
 static atomic_int g_sabotage;
 static atomic_int g_verified; // threads done with their checks
 static atomic_bool g_release; // main's TSYNC check is done: the threads may end
-
-static long installRule(int nr, long arg0, unsigned ret, unsigned flags)
-{
-    struct sock_filter insns[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 4),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)arg0, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_RET | BPF_K, ret),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    if (arg0 < 0) {
-        insns[5] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, 2, 0, 0);
-    }
-    struct sock_fprog prog = {sizeof insns / sizeof insns[0], insns};
-    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
-}
 
 static void threadStatus(const char *key, char *out, size_t size)
 {
@@ -123,16 +100,16 @@ static void *threadMain(void *arg)
     while (atomic_load(&g_stage) < 1) {
         wl_sleep_ms(1);
     }
-    if (which == 1 && installRule(SYS_getuid, -1, SECCOMP_RET_ERRNO | EXDEV, 0) != 0) {
+    if (which == 1 && wl_seccomp_rule(SYS_getuid, -1, SECCOMP_RET_ERRNO | EXDEV, 0) != 0) {
         wl_fail("thread 1: filter C: %s", strerror(errno));
     }
-    if (which == 2 && installRule(SYS_getgid, -1, SECCOMP_RET_ERRNO | EXDEV, SECCOMP_FILTER_FLAG_LOG) != 0) {
+    if (which == 2 && wl_seccomp_rule(SYS_getgid, -1, SECCOMP_RET_ERRNO | EXDEV, SECCOMP_FILTER_FLAG_LOG) != 0) {
         wl_fail("thread 2: filter D: %s", strerror(errno));
     }
     atomic_fetch_add(&g_own, 1);
     while (!wl_go()) {
         if (which == 2 && atomic_exchange(&g_sabotage, 0)) {
-            installRule(SYS_getuid, -1, SECCOMP_RET_ERRNO | EXDEV, 0);
+            wl_seccomp_rule(SYS_getuid, -1, SECCOMP_RET_ERRNO | EXDEV, 0);
         }
         if (wl_expired()) {
             break;
@@ -140,7 +117,7 @@ static void *threadMain(void *arg)
         wl_sleep_ms(100);
     }
     if (which == 2 && atomic_exchange(&g_sabotage, 0)) { // go came first
-        installRule(SYS_getuid, -1, SECCOMP_RET_ERRNO | EXDEV, 0);
+        wl_seccomp_rule(SYS_getuid, -1, SECCOMP_RET_ERRNO | EXDEV, 0);
     }
     verify(which);
     atomic_fetch_add(&g_verified, 1);
@@ -161,7 +138,7 @@ int main(int argc, char **argv)
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         wl_die("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
     }
-    if (installRule(SYS_getppid, -1, SECCOMP_RET_ERRNO | EPERM, 0) != 0) {
+    if (wl_seccomp_rule(SYS_getppid, -1, SECCOMP_RET_ERRNO | EPERM, 0) != 0) {
         wl_die("filter A: %s", strerror(errno));
     }
     pthread_t threads[THREADS];
@@ -170,7 +147,7 @@ int main(int argc, char **argv)
             wl_die("pthread_create");
         }
     }
-    long r = installRule(SYS_getpgid, NOT_A_PGID, SECCOMP_RET_ERRNO | ENOTTY, SECCOMP_FILTER_FLAG_TSYNC);
+    long r = wl_seccomp_rule(SYS_getpgid, NOT_A_PGID, SECCOMP_RET_ERRNO | ENOTTY, SECCOMP_FILTER_FLAG_TSYNC);
     if (r != 0) {
         wl_die("filter B with TSYNC: %ld (%s)", r, strerror(errno));
     }
@@ -185,7 +162,7 @@ int main(int argc, char **argv)
     }
     // Threads 1 and 2 (alive until released) hold filters main does not:
     // TSYNC must fail, naming one of them.
-    r = installRule(SYS_getpgid, NOT_A_PGID + 1, SECCOMP_RET_ERRNO | ENOTTY, SECCOMP_FILTER_FLAG_TSYNC);
+    r = wl_seccomp_rule(SYS_getpgid, NOT_A_PGID + 1, SECCOMP_RET_ERRNO | ENOTTY, SECCOMP_FILTER_FLAG_TSYNC);
     wl_check(r > 0, "a TSYNC filter from main returned %ld (%s), not the tid of a thread with filters of its own", r, strerror(errno));
     atomic_store(&g_release, true);
     for (int i = 0; i < THREADS; ++i) {
