@@ -7,11 +7,14 @@
 #include "helperjob.h"
 
 #include <QDBusConnectionInterface>
+#include <QDateTime>
 #include <QDBusPendingCallWatcher>
 #include <QDBusPendingReply>
 #include <QDBusServiceWatcher>
 #include <QSocketNotifier>
 #include <QThread>
+
+#include <algorithm>
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -203,7 +206,8 @@ HelperJob *HelperService::makeJob(const QString &owner, const QString &operation
         *error = QStringLiteral("the helper runs %1 jobs already, its limit").arg(m_jobs.size());
         return nullptr;
     }
-    const quint64 id = m_nextJobId++;
+    m_lastJobId = std::max(m_lastJobId + 1, quint64(QDateTime::currentMSecsSinceEpoch()));
+    const quint64 id = m_lastJobId;
     auto *job = new HelperJob(id, owner, operation, m_bus, this);
     if (!m_bus.registerObject(job->path(), job, QDBusConnection::ExportAllSlots | QDBusConnection::ExportAllSignals)) {
         *error = QStringLiteral("cannot export %1").arg(job->path());

@@ -86,7 +86,11 @@ private:
     QTimer m_idleTimer;
     int m_workers = 0;
     bool m_stopping = false;
-    quint64 m_nextJobId = 1;
+    // Job ids are milliseconds since the epoch at the job's start (one more
+    // than the last when two start in the same millisecond): they keep
+    // growing when the helper restarts, so a checkpoint id libcryopod hands
+    // out names one job for good.
+    quint64 m_lastJobId = 0;
     QHash<quint64, HelperJob *> m_jobs;
     QDBusServiceWatcher *m_callerWatcher = nullptr;
 };

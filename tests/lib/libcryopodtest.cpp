@@ -282,6 +282,30 @@ private Q_SLOTS:
         selfCheckpointCycle(QStringLiteral("python3"), {QStringLiteral("-S"), QStringLiteral(LIB_SELFCHECKPOINT_PY)}, 700, 2000);
     }
 
+    void checkpointIdsOutliveTheHelper()
+    {
+        // A checkpoint id names one checkpoint for good: the next helper
+        // (restarted, as after its idle exit) hands out larger ids, not 1 again.
+        const QString state = m_env.userDirectory(kUser);
+        auto workload = m_env.startProcess(kUser, QStringLiteral(WL_HEAP), {state}, state);
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(state + QStringLiteral("/ready")), 15000);
+        const QString pid = QString::number(workload->processId());
+        auto checkpointId = [&](const QString &name) -> long {
+            const ClientRun cp = tool(kUser, {QStringLiteral("checkpoint"), pid, state + name});
+            return cp.exitCode == 0 && cp.lines.value(0).startsWith(QLatin1String("id ")) ? cp.lines.value(0).mid(3).toLong() : -1;
+        };
+        const long first = checkpointId(QStringLiteral("/ids-1.img"));
+        const long second = checkpointId(QStringLiteral("/ids-2.img"));
+        QVERIFY2(first > 0 && second > first, qPrintable(QStringLiteral("%1, %2").arg(first).arg(second)));
+        m_env.stopHelper();
+        QString error;
+        QVERIFY2(m_env.startHelper(&error), qPrintable(error));
+        const long third = checkpointId(QStringLiteral("/ids-3.img"));
+        QVERIFY2(third > second, qPrintable(QStringLiteral("%1 after %2").arg(third).arg(second)));
+        QVERIFY(alive(workload->processId()));
+        ::kill(pid_t(workload->processId()), SIGKILL);
+    }
+
     void checkpointAndRestartAnotherProcess()
     {
         const QString state = m_env.userDirectory(kUser);

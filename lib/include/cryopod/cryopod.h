@@ -42,10 +42,10 @@ extern "C" {
  * Returns the checkpoint id (> 0) in the process that made the checkpoint, and
  * 0 when the caller is the copy restored from that very checkpoint, returning
  * from the same call. The id is the helper's job number (as its log and
- * D-Bus job path show it): it counts from 1 again when the helper restarts
- * (it exits after 60 s without work), so it names a checkpoint only for a
- * while; keep your own name for the image (cryopod_snapshot's ids are the
- * store's, for good). pid 0: the calling thread waits inside the call while
+ * D-Bus job path show it): the milliseconds since the epoch when the job
+ * started, made unique, so ids keep growing across restarts of the helper
+ * (it exits after 60 s without work). cryopod_snapshot's ids are the
+ * store's. pid 0: the calling thread waits inside the call while
  * the engine stops every thread of the process; the fds the library holds for
  * the call are restored as the read ends of hung-up pipes and closed by the
  * library in the copy; so is `fd` (the helper writes to it meanwhile), which
@@ -54,9 +54,8 @@ extern "C" {
  * Errors: ENOENT / ECONNREFUSED no system bus or no helper, EPERM not
  * authorized (polkit, or a process the caller may not checkpoint), ESRCH no
  * such process, EBADF `fd` is not open for writing, EINVAL bad flags or fd
- * kind, ENOTSUP a target the helper does not handle (pid 1, ...), EIO what
- * the engine cannot checkpoint (the message names every reason) and anything
- * else. */
+ * kind, ENOTSUP what Cryopod does not checkpoint (pid 1, ..., and what the
+ * engine refuses: the message names every reason), EIO anything else. */
 long cryopod_checkpoint(pid_t pid, int fd, unsigned flags, int logfd);
 
 /* Restores the image read from `fd` (open for reading, from its position to
