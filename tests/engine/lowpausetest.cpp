@@ -13,8 +13,11 @@
 
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <algorithm>
 
 #include <csignal>
 #include <fcntl.h>
@@ -134,7 +137,17 @@ private Q_SLOTS:
                 pause();
             }
         }
-        QTest::qWait(500);
+        // Ready once its memory is touched and it holds nothing but /dev/null
+        // (its inherited fds, shared with ctest, would be refused).
+        auto onlyDevNull = [pid] {
+            const QDir fds(QStringLiteral("/proc/%1/fd").arg(pid));
+            const QFileInfoList entries = fds.entryInfoList(QDir::AllEntries | QDir::System | QDir::NoDotAndDotDot);
+            return entries.size() == 3
+                && std::all_of(entries.begin(), entries.end(), [](const QFileInfo &f) {
+                       return f.symLinkTarget() == QLatin1String("/dev/null");
+                   });
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(onlyDevNull(), 60000);
         QTemporaryDir images;
         const QString image = images.filePath(QStringLiteral("big.cryopod"));
         const int fd = open(image.toLocal8Bit().constData(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
