@@ -7,6 +7,8 @@
 #include "pipes.h"
 #include "procfs.h"
 #include "report.h"
+
+#include "shmem.h"
 #include "timers.h"
 #include "tty.h"
 
@@ -438,6 +440,19 @@ Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, std::map
         report.processes.push_back(std::move(*process));
         if (smaps) {
             (*smaps)[p] = std::move(read);
+        }
+    }
+    // Shared memory a process outside the tree maps or holds too: a restore
+    // could not share it with that process again.
+    for (const SharedOutside &shared : sharedMemoryOutside(tree)) {
+        for (ProcessReport &p : report.processes) {
+            if (p.pid == shared.pid) {
+                note(p,
+                     Verdict::Refused,
+                     shared.what + " is shared with process " + std::to_string(shared.outsider) + " (" + commOf(shared.outsider)
+                         + ") outside the checkpoint: a restore could not share it with that process again; checkpoint a tree that holds both");
+                report.verdict = worse(report.verdict, p.verdict);
+            }
         }
     }
     return report;

@@ -133,6 +133,57 @@ bool isMemfd(const std::string &path, uint64_t links)
     return path.starts_with("/memfd:") && links == 0;
 }
 
+std::vector<SharedOutside> sharedMemoryOutside(const std::set<pid_t> &tree)
+{
+    std::set<FileKey> objects, memfds;
+    std::map<FileKey, std::pair<pid_t, std::string>> firstSeen;
+    auto seen = [&](const FileKey &key, pid_t pid, std::string what) {
+        objects.insert(key);
+        firstSeen.emplace(key, std::pair(pid, std::move(what)));
+    };
+    for (const pid_t pid : tree) {
+        if (auto maps = procfs::readMaps(pid)) {
+            for (const procfs::Mapping &m : *maps) {
+                if (m.inode == 0) {
+                    continue;
+                }
+                const FileKey key {makedev(m.devMajor, m.devMinor), ino_t(m.inode)};
+                char range[48];
+                std::snprintf(range, sizeof range, "%llx-%llx", static_cast<unsigned long long>(m.start), static_cast<unsigned long long>(m.end));
+                if (m.path.starts_with("/memfd:") && m.deleted()) {
+                    memfds.insert(key);
+                    seen(key, pid, "memfd " + m.pathWithoutDeleted().substr(std::strlen("/memfd:")) + " mapped at " + range);
+                } else if (m.shared && (m.path == "/dev/zero (deleted)" || m.path == "/dev/zero")) {
+                    seen(key, pid, std::string("shared anonymous memory at ") + range);
+                } else if (m.shared && m.deleted()) {
+                    seen(key, pid, "shared memory of the deleted file " + m.pathWithoutDeleted() + " at " + range);
+                }
+            }
+        }
+        if (auto fds = procfs::listFds(pid)) {
+            for (const int fd : *fds) {
+                const std::string link = procfs::path(pid, "fd/" + std::to_string(fd));
+                auto target = procfs::readLink(link);
+                struct stat st {};
+                if (target && target->starts_with("/memfd:") && ::stat(link.c_str(), &st) == 0 && st.st_nlink == 0) {
+                    const FileKey key {st.st_dev, st.st_ino};
+                    memfds.insert(key);
+                    seen(key, pid, "fd " + std::to_string(fd) + " (memfd " + target->substr(std::strlen("/memfd:")) + ")");
+                }
+            }
+        }
+    }
+    std::vector<SharedOutside> out;
+    if (objects.empty()) {
+        return out;
+    }
+    for (const auto &[key, outsider] : outsideHolders(objects, memfds, tree)) {
+        const auto &[pid, what] = firstSeen.at(key);
+        out.push_back(SharedOutside {pid, what, outsider});
+    }
+    return out;
+}
+
 namespace
 {
 

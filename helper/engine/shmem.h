@@ -68,6 +68,19 @@ struct SharedMemoryDump {
 Result<SharedMemoryDump> linkSharedMemory(const std::vector<std::pair<pid_t, image::MmRecord *>> &mms,
                                           const std::vector<std::pair<pid_t, image::FilesRecord *>> &files, const std::set<pid_t> &tree);
 
+// For the report, before anything is frozen: the shared memory objects of
+// `tree` (MAP_SHARED anonymous memory, shared mappings of deleted files,
+// memfds mapped or held by an fd) that a process outside `tree` maps or holds
+// too, each once: the first process of the tree seen with it, what it is
+// there ("shared memory at 7f..-7f.." / "memfd NAME ..."), and one outsider.
+// linkSharedMemory() refuses the same objects during the checkpoint.
+struct SharedOutside {
+    pid_t pid = 0;
+    std::string what;
+    pid_t outsider = 0;
+};
+std::vector<SharedOutside> sharedMemoryOutside(const std::set<pid_t> &tree);
+
 // Whether a file mapped or opened under `path` ("/memfd:NAME", as /proc
 // shows it without " (deleted)") with `links` hard links is a memfd.
 bool isMemfd(const std::string &path, uint64_t links);

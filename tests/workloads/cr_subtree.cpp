@@ -11,8 +11,12 @@
 // engine::checkpoint(R) fails with those reasons, writes nothing, and every
 // process runs on untraced; the whole tree is then checkpointed fine and the
 // workload passes its checks at go.
+// With WL_SHMEM and WL_MEMFD (a root and its child K sharing MAP_SHARED
+// anonymous memory, or memfds): the sub-tree of K is refused by the report
+// (before anything is frozen), naming the memory and the root outside, and by
+// the checkpoint, which writes nothing; then both pass their checks at go.
 //
-//   cr_subtree WL_PIPELINE
+//   cr_subtree WL_PIPELINE [WL_SHMEM WL_MEMFD]
 //
 // Plain C++ without QtTest: exits 0 on success, 1 with a message otherwise.
 
@@ -56,12 +60,76 @@ void expectIn(const std::string &text, const std::string &part, const char *what
     }
 }
 
+// The child of WORKLOAD's root shares memory with the root: its sub-tree is
+// refused, in the report and by the checkpoint, naming the root and `what`.
+void sharedMemorySubtree(const char *workload, const std::string &what)
+{
+    char tmpl[] = "/tmp/cr_subtree.XXXXXX";
+    if (!::mkdtemp(tmpl)) {
+        failTest(std::string("mkdtemp: ") + std::strerror(errno));
+    }
+    const std::string stateDir = tmpl;
+    const pid_t root = crtest::startWorkload("cr_subtree", workload, stateDir);
+    const std::vector<pid_t> children = childrenOf(root);
+    if (children.size() != 1) {
+        failTest(std::string(workload) + " has " + std::to_string(children.size()) + " children, expected 1");
+    }
+    const pid_t k = children[0];
+    auto report = cryopod::engine::analyze(k);
+    if (!report) {
+        failTest("analyze: " + report.error().describe());
+    }
+    const std::string summary = report->summary();
+    std::printf("report of the sub-tree of %d (%s):\n%s", int(k), workload, summary.c_str());
+    if (report->verdict != cryopod::engine::Verdict::Refused) {
+        failTest(std::string("the sub-tree of ") + workload + "'s child is not refused");
+    }
+    expectIn(summary, what, "the report");
+    expectIn(summary, "is shared with process " + std::to_string(root) + " (", "the report");
+    expectIn(summary, "outside the checkpoint", "the report");
+    // The whole tree is not refused for it.
+    auto whole = cryopod::engine::analyze(root);
+    if (!whole || whole->summary().find("is shared with process") != std::string::npos) {
+        failTest("the whole tree's report: " + (whole ? whole->summary() : whole.error().describe()));
+    }
+
+    const std::string image = stateDir + "/image";
+    const int out = ::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    cryopod::engine::CheckpointOptions options;
+    options.leaveRunning = false;
+    auto refused = cryopod::engine::checkpoint(k, out, options);
+    ::close(out);
+    if (refused) {
+        failTest("the checkpoint of the child's sub-tree succeeded");
+    }
+    std::printf("checkpoint refused: %s\n", refused.error().describe().c_str());
+    expectIn(refused.error().describe(), "outside the checkpoint", "the refusal");
+    struct stat st {};
+    if (::stat(image.c_str(), &st) != 0 || st.st_size != 0) {
+        failTest("the refused checkpoint wrote to its output");
+    }
+    for (const pid_t pid : {root, k}) {
+        if (const long tracer = tracerOf(pid); tracer != 0) {
+            failTest("process " + std::to_string(pid) + " is traced by " + std::to_string(tracer));
+        }
+    }
+    const int go = ::open((stateDir + "/go").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    ::close(go);
+    int status = 0;
+    if (::waitpid(root, &status, 0) != root || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        failTest(std::string(workload) + " did not pass its checks: " + readFile(stateDir + "/result"));
+    }
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
+    std::error_code ec;
+    std::filesystem::remove_all(stateDir, ec);
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: cr_subtree WL_PIPELINE\n");
+    if (argc != 2 && argc != 4) {
+        std::fprintf(stderr, "usage: cr_subtree WL_PIPELINE [WL_SHMEM WL_MEMFD]\n");
         return 2;
     }
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -134,6 +202,10 @@ int main(int argc, char **argv)
     while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
     std::error_code ec;
     std::filesystem::remove_all(stateDir, ec);
+    if (argc == 4) {
+        sharedMemorySubtree(argv[2], "shared anonymous memory at ");
+        sharedMemorySubtree(argv[3], "memfd wl-memfd-a");
+    }
     std::printf("cr_subtree: ok\n");
     return 0;
 }
