@@ -20,6 +20,7 @@
 //        cr_throughput [--workers N] --read-back IMAGE   (read-back lines only)
 
 #include "benchengine.h"
+#include "benchoptions.h"
 #include "benchsupport.h"
 #include "engine.h"
 #include "imagereader.h"
@@ -490,87 +491,59 @@ std::optional<DumpResult> gcoreDump(pid_t pid, const std::string &prefix)
 }
 
 
-int usage(FILE *to, int code)
-{
-    std::fprintf(to,
-                 "usage: cr_throughput [--size MIB] [--level N] [--workers N] [--buffer MIB] [--tmp DIR] [--fsync] [--no-variants] [--no-criu]\n"
-                 "                     [--no-gcore]\n"
-                 "  --size MIB    workload size (default 1024)\n"
-                 "  --level N     zstd level (default 1)\n"
-                 "  --workers N   zstd workers (default: one per online CPU)\n"
-                 "  --buffer MIB  process_vm_readv buffer (default 8)\n"
-                 "  --tmp DIR     directory for every image, ours and CRIU's (default /dev/shm, a tmpfs; a directory on a disk\n"
-                 "                such as /var/tmp gives a steadier write speed); its file system is synced before each dump\n"
-                 "  --fsync       fsync every image after its dump (ours and CRIU's alike) and print that time too\n"
-                 "  --no-variants only the limit itself (read + zstd, all workers), not its variants\n"
-                 "  --read-back IMAGE  only the read-back measurements, on IMAGE\n");
-    return code;
-}
 } // namespace
 
 int main(int argc, char **argv)
 {
     Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&]() -> const char * { return i + 1 < argc ? argv[++i] : nullptr; };
-        const char *v = nullptr;
-        if (a == "--size" && (v = value())) {
-            o.sizeMiB = std::strtoull(v, nullptr, 10);
-        } else if (a == "--level" && (v = value())) {
-            o.level = std::atoi(v);
-        } else if (a == "--workers" && (v = value())) {
-            o.workers = std::atoi(v);
-        } else if (a == "--buffer" && (v = value())) {
-            o.bufferMiB = std::strtoull(v, nullptr, 10);
-        } else if (a == "--tmp" && (v = value())) {
-            o.tmp = v;
-        } else if (a == "--no-variants") {
-            o.variants = false;
-        } else if (a == "--fsync") {
-            o.fsync = true;
-        } else if (a == "--no-criu") {
-            o.criu = false;
-        } else if (a == "--no-gcore") {
-            o.gcore = false;
-        } else if (a == "--read-back" && (v = value())) {
-            // Only the read-back measurements, on an existing image.
-            // With the CPU time of the whole process beside the wall time:
-            // on a shared machine that is the steadier figure.
-            const int n = o.workers > 0 ? o.workers : onlineCpus();
-            auto cpu = [] {
-                timespec ts{};
-                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-                return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
-            };
-            auto withCpu = [&](auto measure) {
-                const double c0 = cpu();
-                const Measure m = measure();
-                printMeasure(m);
-                std::printf("  %-64s %7.3f s CPU\n", "", cpu() - c0);
-            };
-            withCpu([&] { return measureReadBack(v); });
-            withCpu([&] { return measureStoredReadBack(v, 0); });
-            for (int k = 1; k <= n; ++k) {
-                withCpu([&] { return measureStoredReadBack(v, unsigned(k)); });
-            }
-            return 0;
-        } else if (a == "-h" || a == "--help") {
-            return usage(stdout, 0);
-        } else {
-            return usage(stderr, 2);
+    std::string readBack;
+    OptionParser options("cr_throughput", "Dump and restore of 1 GiB: the limit, the engine (zstd and uncompressed), CRIU and gcore on the same memory.");
+    options.value("size", "MIB", &o.sizeMiB, "workload size (default 1024)")
+        .value("level", "N", &o.level, "zstd level (default 1)")
+        .value("workers", "N", &o.workers, "zstd workers (default: one per online CPU)")
+        .value("buffer", "MIB", &o.bufferMiB, "process_vm_readv buffer (default 8)")
+        .value("tmp", "DIR", &o.tmp,
+               "directory for every image, ours and CRIU's (default /dev/shm, a tmpfs; a directory on a disk such as /var/tmp gives a steadier "
+               "write speed); its file system is synced before each dump")
+        .flag("fsync", &o.fsync, true, "fsync every image after its dump (ours and CRIU's alike) and print that time too")
+        .flag("no-variants", &o.variants, false, "only the limit itself (read + zstd, all workers), not its variants")
+        .flag("no-criu", &o.criu, false, "without CRIU")
+        .flag("no-gcore", &o.gcore, false, "without gcore")
+        .value("read-back", "IMAGE", &readBack, "only the read-back measurements, on IMAGE");
+    if (const auto exit = options.parse(argc, argv)) {
+        return *exit;
+    }
+    if (!readBack.empty()) {
+        // Only the read-back measurements, on an existing image.
+        // With the CPU time of the whole process beside the wall time:
+        // on a shared machine that is the steadier figure.
+        const int n = o.workers > 0 ? o.workers : onlineCpus();
+        auto cpu = [] {
+            timespec ts{};
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+            return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+        };
+        auto withCpu = [&](auto measure) {
+            const double c0 = cpu();
+            const Measure m = measure();
+            printMeasure(m);
+            std::printf("  %-64s %7.3f s CPU\n", "", cpu() - c0);
+        };
+        withCpu([&] { return measureReadBack(readBack); });
+        withCpu([&] { return measureStoredReadBack(readBack, 0); });
+        for (int k = 1; k <= n; ++k) {
+            withCpu([&] { return measureStoredReadBack(readBack, unsigned(k)); });
         }
+        return 0;
     }
     const int workers = o.workers > 0 ? o.workers : onlineCpus();
     prctl(PR_SET_CHILD_SUBREAPER, 1);
 
-    char dirTemplate[4096];
-    std::snprintf(dirTemplate, sizeof dirTemplate, "%s/cr_throughput-XXXXXX", o.tmp.c_str());
-    if (!mkdtemp(dirTemplate)) {
-        std::perror("mkdtemp");
+    const auto made = makeBenchDirectory(o.tmp, "cr_throughput");
+    if (!made) {
         return 1;
     }
-    const std::string dir = dirTemplate;
+    const std::string dir = *made;
 
     Workload workload(selfDir() + "/cr_bigmem", dir + "/workload.out");
     std::printf("cr_throughput: %llu MiB workload (half random, half text), zstd level %d, %d online CPUs\n", static_cast<unsigned long long>(o.sizeMiB),

@@ -19,6 +19,7 @@
 // A program, not a test: run it as root, alone on the machine.
 
 #include "benchengine.h"
+#include "benchoptions.h"
 #include "benchsupport.h"
 
 #include <cerrno>
@@ -131,49 +132,26 @@ void printRatio(const char *what, double a, double b, const char *target)
                 (std::strcmp(target, "<= 1.5") == 0 ? a / b <= 1.5 : a / b <= 2.0 / 3.0) ? "met" : "NOT met");
 }
 
-int usage(FILE *to, int code)
-{
-    std::fprintf(to,
-                 "usage: cr_tree [--size MIB] [--fanout N] [--tmp DIR] [--fsync] [--no-criu]\n"
-                 "  --size MIB    memory of the whole tree (default 512)\n"
-                 "  --fanout N    children of the root, and of each child (default 8: 73 processes)\n"
-                 "  --tmp DIR     directory for every image, ours and CRIU's (default /dev/shm)\n"
-                 "  --fsync       fsync every image after its dump and print that time\n");
-    return code;
-}
 } // namespace
 
 int main(int argc, char **argv)
 {
     Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : nullptr;
-        if (a == "--size" && v) {
-            o.sizeMiB = std::strtoull(v, nullptr, 10);
-            ++i;
-        } else if (a == "--fanout" && v) {
-            o.fanout = unsigned(std::strtoul(v, nullptr, 10));
-            ++i;
-        } else if (a == "--tmp" && v) {
-            o.tmp = v;
-            ++i;
-        } else if (a == "--fsync") {
-            o.fsync = true;
-        } else if (a == "--no-criu") {
-            o.criu = false;
-        } else if (a == "-h" || a == "--help") {
-            return usage(stdout, 0);
-        } else {
-            return usage(stderr, 2);
-        }
+    OptionParser options("cr_tree", "An 8 x 8 process tree with pipes: the engine's dump and restore beside CRIU's.");
+    options.value("size", "MIB", &o.sizeMiB, "memory of the whole tree (default 512)")
+        .value("fanout", "N", &o.fanout, "children of the root, and of each child (default 8: 73 processes)")
+        .value("tmp", "DIR", &o.tmp, "directory for every image, ours and CRIU's (default /dev/shm)")
+        .flag("fsync", &o.fsync, true, "fsync every image after its dump and print that time")
+        .flag("no-criu", &o.criu, false, "without CRIU");
+    if (const auto exit = options.parse(argc, argv)) {
+        return *exit;
     }
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    std::string dir = o.tmp + "/cr_tree-XXXXXX";
-    if (!mkdtemp(dir.data())) {
-        std::perror("mkdtemp");
+    const auto made = makeBenchDirectory(o.tmp, "cr_tree");
+    if (!made) {
         return 1;
     }
+    const std::string dir = *made;
     std::printf("cr_tree: %llu MiB over a tree of %u x %u children, %d online CPUs\n", static_cast<unsigned long long>(o.sizeMiB), o.fanout, o.fanout,
                 onlineCpus());
     std::printf("images in %s (%s)%s; %s at the start\n\n", dir.c_str(), fileSystemType(dir).c_str(), o.fsync ? ", fsync'd after each dump" : "",

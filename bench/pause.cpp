@@ -16,6 +16,7 @@
 //
 // usage: pause [--size MIB]... [--tmp DIR] [--no-criu]
 
+#include "benchoptions.h"
 #include "benchsupport.h"
 #include "checkpoint.h"
 #include "engine.h"
@@ -171,29 +172,17 @@ void print(const char *what, uint64_t mib, const Run &r)
                 r.pause * 1e3 / gib, r.total, r.progress * 100, r.note.empty() ? "" : "  ", r.note.c_str());
 }
 
-int usage(FILE *to, int code)
-{
-    std::fprintf(to, "usage: pause [--size MIB]... [--tmp DIR] [--no-criu]\n");
-    return code;
-}
 } // namespace
 
 int main(int argc, char **argv)
 {
     Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--size" && i + 1 < argc) {
-            o.sizesMiB.push_back(std::strtoull(argv[++i], nullptr, 10));
-        } else if (a == "--tmp" && i + 1 < argc) {
-            o.tmp = argv[++i];
-        } else if (a == "--no-criu") {
-            o.criu = false;
-        } else if (a == "--help") {
-            return usage(stdout, 0);
-        } else {
-            return usage(stderr, 2);
-        }
+    OptionParser options("pause", "The pause of a keep-running snapshot of a program writing its memory: frozen, low pause, CRIU.");
+    options.values("size", "MIB", &o.sizesMiB, "memory of the program, repeatable (default 1024 and 4096)")
+        .value("tmp", "DIR", &o.tmp, "directory for the images (default /dev/shm)")
+        .flag("no-criu", &o.criu, false, "without CRIU");
+    if (const auto exit = options.parse(argc, argv)) {
+        return *exit;
     }
     if (o.sizesMiB.empty()) {
         o.sizesMiB = {1024, 4096};
@@ -209,13 +198,11 @@ int main(int argc, char **argv)
     std::printf("pause: a program writing its memory as fast as it can; %d online CPUs; images uncompressed in %s\n", onlineCpus(), o.tmp.c_str());
 
     for (uint64_t mib : o.sizesMiB) {
-        char dirTemplate[4096];
-        std::snprintf(dirTemplate, sizeof dirTemplate, "%s/cryopod-pause.XXXXXX", o.tmp.c_str());
-        if (!mkdtemp(dirTemplate)) {
-            std::perror("mkdtemp");
+        const auto made = makeBenchDirectory(o.tmp, "cryopod-pause");
+        if (!made) {
             return 1;
         }
-        const std::string dir = dirTemplate;
+        const std::string dir = *made;
         Workload workload(selfDir() + "/cr_bigmem", dir + "/workload.out");
         if (!workload.start({std::to_string(mib), "12345", "write"})) {
             std::fprintf(stderr, "the workload did not become ready; see %s\n", workload.outPath().c_str());

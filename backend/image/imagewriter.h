@@ -12,6 +12,7 @@
 #include "records.h"
 #include "result.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -29,6 +30,23 @@ struct WriterOptions {
     // consumer that compresses what it keeps by itself (the store): the
     // stream then costs neither side compression time.
     bool compress = true;
+    // Bulk sections are written in pieces of this many bytes: on ext4 here a
+    // write() of 8 MiB costs the kernel about 15x the CPU time of the same
+    // bytes in pieces of 1 MiB or less (docs/performance.md, cr_throughput).
+    // Uncompressed data is also checksummed piece by piece, each piece
+    // written right after its checksum while it is still in the cache.
+    // 0: a section in one write. The bytes are the same.
+    size_t pieceBytes = 256u << 10;
+    // Measure the CPU time of the checksums and writes of bulk data (times()).
+    bool measureTimes = false;
+};
+
+// CPU time of the calling threads in the parts of writing bulk data
+// (WriterOptions::measureTimes), for $CRYOPOD_DUMP_TRACE.
+struct WriterTimes {
+    uint64_t checksumCpuNs = 0; // XXH3 of uncompressed bulk data
+    uint64_t writeCpuNs = 0; // write()/writev() of bulk sections (the kernel's copy into the fd)
+    uint64_t compressCpuNs = 0; // zstd, this thread's part
 };
 
 class ImageWriter
@@ -60,6 +78,7 @@ public:
 
     uint64_t bytesWritten() const; // bytes written to the fd so far
     uint64_t rawBytes() const; // uncompressed payload bytes so far
+    WriterTimes times() const; // zero unless WriterOptions::measureTimes
 
 private:
     ImageWriter();

@@ -16,6 +16,8 @@
 #include "tty.h"
 
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <optional>
 #include <set>
@@ -401,6 +403,17 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
     writerOptions.compressionLevel = ctx.options.compressionLevel;
     writerOptions.compress = ctx.options.compress;
     writerOptions.workers = ctx.options.workers;
+    // $CRYOPOD_DUMP_TRACE: the CPU time of each part of the page dump on
+    // stderr; $CRYOPOD_DUMP_PIECE_KIB: the piece size of reading and of
+    // checksumming and writing (0: whole batches, for comparisons).
+    PagesOptions pagesOptions = ctx.pagesOptions;
+    const char *trace = std::getenv("CRYOPOD_DUMP_TRACE");
+    pagesOptions.cpuTimes = pagesOptions.cpuTimes || (trace && *trace && *trace != '0');
+    writerOptions.measureTimes = pagesOptions.cpuTimes;
+    if (const char *piece = std::getenv("CRYOPOD_DUMP_PIECE_KIB"); piece && *piece) {
+        pagesOptions.pieceBytes = size_t(std::strtoull(piece, nullptr, 10)) << 10;
+        writerOptions.pieceBytes = pagesOptions.pieceBytes;
+    }
     auto writer = image::ImageWriter::create(ctx.outFd, makeHeader(), writerOptions);
     if (!writer) {
         return std::unexpected(writer.error().context("write image"));
@@ -468,23 +481,32 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
         CRYOPOD_PROPAGATE(checkpointRelease(ctx)); // thawed already unless shared memory was read above
     }
     for (ProcessCapture &p : ctx.processes) {
-        auto pages = dumpPages(p.pid, p.mm, p.mappings, w, ctx.pagesOptions, fromCopies ? p.copy.pid() : 0);
+        auto pages = dumpPages(p.pid, p.mm, p.mappings, w, pagesOptions, fromCopies ? p.copy.pid() : 0);
         if (fromCopies) {
             (void)p.copy.release(); // as soon as its pages are saved
         }
         if (!pages) {
             return std::unexpected(pages.error().context("write image"));
         }
-        ctx.pages.pagesSaved += pages->pagesSaved;
-        ctx.pages.zeroPages += pages->zeroPages;
-        ctx.pages.guardPages += pages->guardPages;
-        ctx.pages.batches += pages->batches;
-        ctx.pages.pagemapNs += pages->pagemapNs;
-        ctx.pages.readNs += pages->readNs;
-        ctx.pages.scanNs += pages->scanNs;
-        ctx.pages.writeWaitNs += pages->writeWaitNs;
+        ctx.pages += *pages;
     }
     CRYOPOD_PROPAGATE(written(w.finish()));
+    if (trace && *trace && *trace != '0') {
+        const PagesStats &st = ctx.pages;
+        const image::WriterTimes times = w.times();
+        auto ms = [](uint64_t ns) {
+            return double(ns) / 1e6;
+        };
+        std::fprintf(stderr,
+                     "cryopod dump trace: %.1f MiB in %llu pages saved, %llu zero pages, %llu batches, pieces of %zu KiB; "
+                     "reading thread CPU: pagemap %.1f ms, process_vm_readv %.1f ms, zero scan %.1f ms; "
+                     "writing thread CPU: %.1f ms in writePages (checksum %.1f ms, write %.1f ms, zstd %.1f ms); "
+                     "wall: process_vm_readv %.1f ms, zero scan %.1f ms, waiting for the writer %.1f ms\n",
+                     double(st.pagesSaved) * 4096 / 1048576.0, static_cast<unsigned long long>(st.pagesSaved),
+                     static_cast<unsigned long long>(st.zeroPages), static_cast<unsigned long long>(st.batches), pagesOptions.pieceBytes >> 10,
+                     ms(st.pagemapCpuNs), ms(st.readCpuNs), ms(st.scanCpuNs), ms(st.writerCpuNs), ms(times.checksumCpuNs), ms(times.writeCpuNs),
+                     ms(times.compressCpuNs), ms(st.readNs), ms(st.scanNs), ms(st.writeWaitNs));
+    }
     return {};
 }
 

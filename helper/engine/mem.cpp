@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 #include "mem.h"
 
+#include "cputime.h"
 #include "pstree.h"
 #include "uniquefd.h"
 #include "vdso.h"
@@ -322,6 +323,12 @@ struct Range {
     bool readable = true; // else read through /proc/PID/mem
 };
 
+// A piece of a Range, as one read takes it.
+struct Slice {
+    Range range;
+    bool continues = false; // goes on with the range the previous slice ended in
+};
+
 struct Batch {
     MappedBuffer buffer;
     size_t capacityPages = 0;
@@ -362,18 +369,67 @@ public:
     {
     }
 
-    Result<void> read(Batch &batch, PagesStats &stats)
+    // In pieces of `pieceBytes` (0: all at once): each piece is scanned
+    // right after it is read, while it is still in the cache.
+    Result<void> read(Batch &batch, PagesStats &stats, size_t pieceBytes, bool cpuTimes)
     {
-        const uint64_t t0 = monotonicNs();
-        CRYOPOD_PROPAGATE(readRanges(batch));
-        const uint64_t t1 = monotonicNs();
-        compact(batch, stats.zeroPages);
-        stats.readNs += t1 - t0;
-        stats.scanNs += monotonicNs() - t1;
+        uint8_t *const base = batch.buffer.data();
+        const uint64_t piecePages = pieceBytes == 0 ? batch.pages : std::max<uint64_t>(pieceBytes / kPage, 1);
+        batch.runs.clear();
+        Cursor cursor;
+        Scan scan;
+        for (uint64_t done = 0; done < batch.pages;) {
+            const uint64_t pages = std::min<uint64_t>(piecePages, batch.pages - done);
+            sliceRanges(batch, cursor, pages);
+            const uint64_t t0 = monotonicNs(), c0 = cpuTimes ? image::threadCpuNs() : 0;
+            CRYOPOD_PROPAGATE(readRanges(m_slices, base + done * kPage));
+            const uint64_t t1 = monotonicNs(), c1 = cpuTimes ? image::threadCpuNs() : 0;
+            compact(batch, m_slices, scan, stats.zeroPages);
+            stats.readNs += t1 - t0;
+            stats.scanNs += monotonicNs() - t1;
+            if (cpuTimes) {
+                stats.readCpuNs += c1 - c0;
+                stats.scanCpuNs += image::threadCpuNs() - c1;
+            }
+            done += pages;
+        }
+        batch.dataBytes = scan.dst;
         return {};
     }
 
 private:
+    // Where the next piece starts: a range of the batch and a page in it.
+    struct Cursor {
+        size_t range = 0;
+        uint64_t page = 0;
+    };
+    // The compaction so far: bytes kept at the start of the buffer, and
+    // whether the last page kept ends a run that the next page may extend.
+    struct Scan {
+        size_t src = 0;
+        size_t dst = 0;
+        bool runOpen = false;
+    };
+
+    // m_slices = the next `pages` pages of the batch's ranges from `cursor`,
+    // split where a range ends; `continues` marks a slice that goes on with
+    // the range the previous piece ended in.
+    void sliceRanges(const Batch &batch, Cursor &cursor, uint64_t pages)
+    {
+        m_slices.clear();
+        while (pages > 0) {
+            const Range &r = batch.ranges[cursor.range];
+            const uint64_t take = std::min(r.pages - cursor.page, pages);
+            m_slices.push_back(Slice{Range{r.addr + cursor.page * kPage, take, r.readable}, cursor.page != 0});
+            cursor.page += take;
+            pages -= take;
+            if (cursor.page == r.pages) {
+                ++cursor.range;
+                cursor.page = 0;
+            }
+        }
+    }
+
     Result<int> memFd()
     {
         if (!m_mem) {
@@ -410,13 +466,13 @@ private:
         return {};
     }
 
-    Result<void> readRanges(Batch &batch)
+    // Reads the slices, back to back, into `base`.
+    Result<void> readRanges(std::span<const Slice> slices, uint8_t *const base)
     {
-        uint8_t *const base = batch.buffer.data();
-        size_t offset = 0; // in the buffer, of ranges[i]
+        size_t offset = 0; // in the buffer, of slices[i]
         size_t i = 0;
-        while (i < batch.ranges.size()) {
-            const Range &first = batch.ranges[i];
+        while (i < slices.size()) {
+            const Range &first = slices[i].range;
             if (!first.readable) {
                 CRYOPOD_PROPAGATE(readThroughMem(first.addr, base + offset, first.pages * kPage));
                 offset += first.pages * kPage;
@@ -426,9 +482,9 @@ private:
             // Up to IOV_MAX readable ranges in one call, into one local iovec.
             m_remote.clear();
             size_t bytes = 0;
-            for (size_t j = i; j < batch.ranges.size() && m_remote.size() < IOV_MAX && batch.ranges[j].readable; ++j) {
-                m_remote.push_back(iovec{reinterpret_cast<void *>(batch.ranges[j].addr), batch.ranges[j].pages * kPage});
-                bytes += batch.ranges[j].pages * kPage;
+            for (size_t j = i; j < slices.size() && m_remote.size() < IOV_MAX && slices[j].range.readable; ++j) {
+                m_remote.push_back(iovec{reinterpret_cast<void *>(slices[j].range.addr), slices[j].range.pages * kPage});
+                bytes += slices[j].range.pages * kPage;
             }
             iovec local{base + offset, bytes};
             ssize_t n = ::process_vm_readv(m_pid, &local, 1, m_remote.data(), m_remote.size(), 0);
@@ -450,7 +506,7 @@ private:
             if (j < m_remote.size()) {
                 // Range i stopped after `got` bytes: take the rest through
                 // /proc/PID/mem, which also reads what process_vm_readv refuses.
-                const Range &r = batch.ranges[i];
+                const Range &r = slices[i].range;
                 CRYOPOD_PROPAGATE(readThroughMem(r.addr + got, base + offset + got, r.pages * kPage - got));
                 offset += r.pages * kPage;
                 ++i;
@@ -459,36 +515,39 @@ private:
         return {};
     }
 
-    static void compact(Batch &batch, uint64_t &zeroPages)
+    // Drops the zero pages of the slices just read (the buffer from
+    // scan.src on): the pages kept move down to scan.dst, and the batch's
+    // runs grow. A run never spans two ranges.
+    static void compact(Batch &batch, std::span<const Slice> slices, Scan &scan, uint64_t &zeroPages)
     {
         uint8_t *const base = batch.buffer.data();
-        size_t src = 0, dst = 0;
-        batch.runs.clear();
-        for (const Range &r : batch.ranges) {
-            bool runOpen = false;
-            for (uint64_t p = 0; p < r.pages; ++p, src += kPage) {
-                if (isZeroPage(base + src)) {
+        for (const Slice &slice : slices) {
+            if (!slice.continues) {
+                scan.runOpen = false;
+            }
+            for (uint64_t p = 0; p < slice.range.pages; ++p, scan.src += kPage) {
+                if (isZeroPage(base + scan.src)) {
                     ++zeroPages;
-                    runOpen = false;
+                    scan.runOpen = false;
                     continue;
                 }
-                if (dst != src) {
-                    std::memcpy(base + dst, base + src, kPage);
+                if (scan.dst != scan.src) {
+                    std::memcpy(base + scan.dst, base + scan.src, kPage);
                 }
-                dst += kPage;
-                if (runOpen) {
+                scan.dst += kPage;
+                if (scan.runOpen) {
                     ++batch.runs.back().pages;
                 } else {
-                    batch.runs.push_back(image::PageRun{r.addr + p * kPage, 1});
-                    runOpen = true;
+                    batch.runs.push_back(image::PageRun{slice.range.addr + p * kPage, 1});
+                    scan.runOpen = true;
                 }
             }
         }
-        batch.dataBytes = dst;
     }
 
     pid_t m_pid;
     UniqueFd m_mem;
+    std::vector<Slice> m_slices;
     std::vector<iovec> m_remote;
 };
 
@@ -496,9 +555,10 @@ private:
 class BatchWriter
 {
 public:
-    BatchWriter(image::ImageWriter &writer, int32_t pid, bool threaded)
+    BatchWriter(image::ImageWriter &writer, int32_t pid, bool threaded, bool cpuTimes)
         : m_writer(writer)
         , m_pid(pid)
+        , m_cpuTimes(cpuTimes)
     {
         if (threaded) {
             m_thread = std::thread([this] {
@@ -551,6 +611,12 @@ public:
         return {};
     }
 
+    // CPU time spent in writePages (with cpuTimes; read after finish()).
+    uint64_t cpuNs() const
+    {
+        return m_cpuNs;
+    }
+
     // Writes everything queued and stops the thread; the first error, if any.
     Result<void> finish()
     {
@@ -567,7 +633,12 @@ private:
         if (batch.runs.empty()) {
             return {};
         }
-        return m_writer.writePages(m_pid, batch.runs, std::span<const uint8_t>(batch.buffer.data(), batch.dataBytes));
+        const uint64_t c0 = m_cpuTimes ? image::threadCpuNs() : 0;
+        auto r = m_writer.writePages(m_pid, batch.runs, std::span<const uint8_t>(batch.buffer.data(), batch.dataBytes));
+        if (m_cpuTimes) {
+            m_cpuNs += image::threadCpuNs() - c0;
+        }
+        return r;
     }
 
     void run()
@@ -613,6 +684,8 @@ private:
 
     image::ImageWriter &m_writer;
     int32_t m_pid;
+    bool m_cpuTimes;
+    uint64_t m_cpuNs = 0; // only the writing thread adds to it
     std::thread m_thread;
     std::mutex m_mutex;
     std::condition_variable m_cv;
@@ -678,7 +751,7 @@ Result<PagesStats> dumpPages(pid_t pid,
         b.capacityPages = bufferBytes / kPage;
     }
     BatchReader reader(source);
-    BatchWriter batchWriter(writer, pid, options.overlap);
+    BatchWriter batchWriter(writer, pid, options.overlap, options.cpuTimes);
     int current = 0;
 
     auto flush = [&]() -> Result<void> {
@@ -686,7 +759,7 @@ Result<PagesStats> dumpPages(pid_t pid,
         if (batch.pages == 0) {
             return {};
         }
-        auto r = reader.read(batch, stats);
+        auto r = reader.read(batch, stats, options.pieceBytes, options.cpuTimes);
         if (!r) {
             return std::unexpected(r.error().context(what));
         }
@@ -741,7 +814,7 @@ Result<PagesStats> dumpPages(pid_t pid,
         for (uint64_t addr = vma.start; addr < vma.end;) {
             const size_t count = size_t(std::min<uint64_t>(entries.size(), (vma.end - addr) / kPage));
             const size_t bytes = count * sizeof(uint64_t);
-            const uint64_t t0 = monotonicNs();
+            const uint64_t t0 = monotonicNs(), c0 = options.cpuTimes ? image::threadCpuNs() : 0;
             size_t done = 0;
             while (done < bytes) {
                 const ssize_t n = ::pread(pagemap.get(), reinterpret_cast<uint8_t *>(entries.data()) + done, bytes - done, off_t((addr / kPage) * 8 + done));
@@ -757,6 +830,9 @@ Result<PagesStats> dumpPages(pid_t pid,
                 done += size_t(n);
             }
             stats.pagemapNs += monotonicNs() - t0;
+            if (options.cpuTimes) {
+                stats.pagemapCpuNs += image::threadCpuNs() - c0;
+            }
             for (size_t k = 0; k < count; ++k) {
                 const uint64_t e = entries[k];
                 const bool want = (e & (kPmPresent | kPmSwap)) && !(e & kPmGuardRegion) && (anonymous || !(e & kPmFile));
@@ -785,7 +861,25 @@ Result<PagesStats> dumpPages(pid_t pid,
     if (!finished) {
         return std::unexpected(finished.error().context(what));
     }
+    stats.writerCpuNs = batchWriter.cpuNs();
     return stats;
+}
+
+PagesStats &PagesStats::operator+=(const PagesStats &other)
+{
+    pagesSaved += other.pagesSaved;
+    zeroPages += other.zeroPages;
+    guardPages += other.guardPages;
+    batches += other.batches;
+    pagemapNs += other.pagemapNs;
+    readNs += other.readNs;
+    scanNs += other.scanNs;
+    writeWaitNs += other.writeWaitNs;
+    pagemapCpuNs += other.pagemapCpuNs;
+    readCpuNs += other.readCpuNs;
+    scanCpuNs += other.scanCpuNs;
+    writerCpuNs += other.writerCpuNs;
+    return *this;
 }
 
 // ---- restore

@@ -56,6 +56,11 @@ Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &ma
 struct PagesOptions {
     size_t batchBytes = 8u << 20; // size of each of the two read buffers
     bool overlap = true; // compress and write one batch while reading the next
+    // A batch is read in pieces of this many bytes, each scanned for zero
+    // pages right after its process_vm_readv, while it is in the cache; 0:
+    // the whole batch is read, then scanned.
+    size_t pieceBytes = 256u << 10;
+    bool cpuTimes = false; // fill the *CpuNs figures (costs a system call per piece)
 };
 
 struct PagesStats {
@@ -67,6 +72,15 @@ struct PagesStats {
     uint64_t readNs = 0; // process_vm_readv (and /proc/PID/mem)
     uint64_t scanNs = 0; // finding zero pages and closing the gaps they leave
     uint64_t writeWaitNs = 0; // time the reader waited for the writer
+    // CPU time (with PagesOptions::cpuTimes): the reading thread in each of
+    // its parts, the writing thread in ImageWriter::writePages (checksum,
+    // compression and the write itself from the ImageWriter's times()).
+    uint64_t pagemapCpuNs = 0;
+    uint64_t readCpuNs = 0;
+    uint64_t scanCpuNs = 0;
+    uint64_t writerCpuNs = 0;
+
+    PagesStats &operator+=(const PagesStats &other);
 };
 
 // Writes the pages that need saving as PagesRecords: for private anonymous

@@ -49,6 +49,7 @@
 #include "timers.h"
 #include "vdso.h"
 
+#include "cputime.h"
 #include "imagereader.h"
 
 #include <atomic>
@@ -130,14 +131,7 @@ TempFile::~TempFile()
 namespace
 {
 
-// CPU time of the calling thread (for $CRYOPOD_RESTORE_TRACE): unlike wall
-// time it does not grow when other processes take the CPUs.
-uint64_t threadCpuNs()
-{
-    timespec ts{};
-    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
+using image::threadCpuNs; // for $CRYOPOD_RESTORE_TRACE
 
 std::string hexAddr(uint64_t v)
 {

@@ -191,6 +191,27 @@ private Q_SLOTS:
         }
     }
 
+    void uncompressedPiecesMakeTheSameBytes()
+    {
+        // Uncompressed bulk data is checksummed and written in pieces
+        // (WriterOptions::pieceBytes): the bytes may not depend on the piece
+        // size, also where it does not divide the data.
+        const SampleImage sample = SampleImage::make(40);
+        WriterOptions whole;
+        whole.compress = false;
+        whole.pieceBytes = 0;
+        const std::vector<uint8_t> reference = writeToBytes(sample, whole);
+        QVERIFY(reference.size() > 40 * 4096);
+        auto all = readAll(reference);
+        QVERIFY2(all, all ? "" : all.error().describe().c_str());
+        compareSections(*all, sample);
+        for (const size_t piece : {size_t(100), size_t(4096), size_t(3 * 4096), size_t(256) << 10}) {
+            WriterOptions options = whole;
+            options.pieceBytes = piece;
+            QVERIFY2(writeToBytes(sample, options) == reference, qPrintable(QStringLiteral("piece size %1").arg(piece)));
+        }
+    }
+
     void roundTripPipe()
     {
         // A small pipe buffer makes the writer and reader go through many
