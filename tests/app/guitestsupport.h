@@ -186,6 +186,100 @@ inline void click(QQuickWindow *window, QQuickItem *item)
     QTest::mouseClick(window, Qt::LeftButton, Qt::NoModifier, center.toPoint());
 }
 
+// The popups open in the window (dialogs, sheets, drawers), and whether
+// one of them is modal: then a click outside them reaches none of the rest.
+inline QList<QObject *> openPopups(QQuickWindow *window)
+{
+    QList<QObject *> open;
+    const auto objects = window->findChildren<QObject *>();
+    for (QObject *object : objects) {
+        if (object->inherits("QQuickPopup") && object->property("visible").toBool()) {
+            open.append(object);
+        }
+    }
+    return open;
+}
+
+inline bool modalPopupOpen(QQuickWindow *window)
+{
+    const QList<QObject *> open = openPopups(window);
+    return std::any_of(open.cbegin(), open.cend(), [](QObject *popup) {
+        return popup->property("modal").toBool();
+    });
+}
+
+// The topmost and deepest visible item at scenePoint (for a failure's
+// message: what a click there would meet). Children may lie outside their
+// parent unless it clips. The popups' layer (QQuickOverlay, over the whole
+// window while any popup is open) counts only where a popup is, or while a
+// modal one is open: elsewhere presses go through it.
+inline QQuickItem *itemAt(QQuickWindow *window, const QPointF &scenePoint)
+{
+    const bool modal = modalPopupOpen(window);
+    const std::function<QQuickItem *(QQuickItem *)> topmost = [&](QQuickItem *item) -> QQuickItem * {
+        if (!item->isVisible()) {
+            return nullptr;
+        }
+        const bool inside = item->contains(item->mapFromScene(scenePoint));
+        if (item->clip() && !inside) {
+            return nullptr;
+        }
+        QList<QQuickItem *> children = item->childItems();
+        std::stable_sort(children.begin(), children.end(), [](const QQuickItem *a, const QQuickItem *b) {
+            return a->z() < b->z();
+        });
+        for (auto it = children.crbegin(); it != children.crend(); ++it) {
+            if (QQuickItem *found = topmost(*it)) {
+                return found;
+            }
+        }
+        if (item->inherits("QQuickOverlay") && !modal) {
+            return nullptr;
+        }
+        return inside ? item : nullptr;
+    };
+    return topmost(window->contentItem());
+}
+
+// What is under a point of the window, for a failure's message: the chain
+// of items from the content item down to the one itemAt() finds (class,
+// "objectName", scene rectangle), and the popups open.
+inline QString itemsAt(QQuickWindow *window, const QPointF &scenePoint)
+{
+    QStringList chain;
+    for (QQuickItem *item = itemAt(window, scenePoint); item; item = item->parentItem()) {
+        const QRectF rect = item->mapRectToScene(QRectF(0, 0, item->width(), item->height()));
+        chain.prepend(QStringLiteral("%1%2[%3,%4 %5x%6]")
+                          .arg(QString::fromLatin1(item->metaObject()->className()),
+                               item->objectName().isEmpty() ? QString() : QStringLiteral(" \"%1\"").arg(item->objectName()))
+                          .arg(rect.x())
+                          .arg(rect.y())
+                          .arg(rect.width())
+                          .arg(rect.height()));
+    }
+    QStringList popups;
+    const QList<QObject *> open = openPopups(window);
+    for (QObject *popup : open) {
+        popups.append(QStringLiteral("%1 \"%2\"%3").arg(QString::fromLatin1(popup->metaObject()->className()), popup->objectName(),
+                                                        popup->property("modal").toBool() ? QStringLiteral(" (modal)") : QString()));
+    }
+    return chain.join(QLatin1String(" > ")) + QStringLiteral("; popups open: ") + (popups.isEmpty() ? QStringLiteral("none") : popups.join(QLatin1String(", ")));
+}
+
+// The middle of item, in the window.
+inline QPointF sceneCenter(QQuickItem *item)
+{
+    return item->mapToScene(QPointF(item->width() / 2, item->height() / 2));
+}
+
+// A click in the middle of item would reach it now: it is enabled and
+// shown there, inside the window, and no modal popup (a dialog, a sheet)
+// takes the click.
+inline bool clickable(QQuickWindow *window, QQuickItem *item)
+{
+    return item->isVisible() && item->isEnabled() && QRectF(0, 0, window->width(), window->height()).contains(sceneCenter(item)) && !modalPopupOpen(window);
+}
+
 // The pointer away from the window: no hover, no tooltip in screenshots.
 inline void movePointerAway(QQuickWindow *window)
 {

@@ -247,15 +247,43 @@ private Q_SLOTS:
         QQuickItem *restore = nullptr;
         QTRY_VERIFY_WITH_TIMEOUT((restore = findItem(m_window->contentItem(), QStringLiteral("restoreButton"))) && restore->isEnabled(), kTimeout);
         QTRY_VERIFY_WITH_TIMEOUT(layersIdle(m_window), kTimeout);
-        QVERIFY(waitForFrame(m_window));
+        // Where the click goes: the button, with nothing over it, in the
+        // same place a frame later (a click reaches what is there now).
+        const auto steady = [this, restore] {
+            const QPointF before = sceneCenter(restore);
+            return clickable(m_window, restore) && waitForFrame(m_window) && sceneCenter(restore) == before && clickable(m_window, restore);
+        };
+        QTRY_VERIFY2_WITH_TIMEOUT(steady(), qPrintable(itemsAt(m_window, sceneCenter(restore))), kTimeout);
 
         // Restore: the image has a terminal, so the window asks first and
         // nothing is restored yet.
         QSignalSpy restored(m_actions.data(), &SnapshotActions::restored);
         QSignalSpy choice(m_actions.data(), &SnapshotActions::terminalChoiceNeeded);
+        QSignalSpy failed(m_actions.data(), &SnapshotActions::failed);
+        QSignalSpy busy(m_actions.data(), &SnapshotActions::busyChanged);
+        auto *replaceDialog = find("replaceRunningDialog");
+        QVERIFY(replaceDialog);
+        const QPointF at = sceneCenter(restore);
+        const QString under = itemsAt(m_window, at);
         click(m_window, restore);
+        const QString underAfter = itemsAt(m_window, at);
         movePointerAway(m_window);
-        QVERIFY2(choice.wait(5 * kTimeout), qPrintable(m_actions->errorString()));
+        // The window's answer to the click: the choice, or something else
+        // that says what went wrong (below the test function's 300 s).
+        const bool answered = QTest::qWaitFor(
+            [&] {
+                return choice.count() > 0 || failed.count() > 0 || restored.count() > 0 || replaceDialog->property("opened").toBool();
+            },
+            3 * kTimeout);
+        QVERIFY2(answered && choice.count() == 1,
+                 qPrintable(QStringLiteral("no terminal choice after the click at %1,%2: busy changes %3, error \"%4\", replace dialog %5; under the "
+                                           "point before the click: %6; after: %7")
+                                .arg(at.x())
+                                .arg(at.y())
+                                .arg(busy.count())
+                                .arg(m_actions->errorString())
+                                .arg(replaceDialog->property("opened").toBool())
+                                .arg(under, underAfter)));
         QCOMPARE(choice.at(0).at(2).toString(), m_slaveName);
         QCOMPARE(choice.at(0).at(3).toBool(), true); // we still hold its master: the original is there
         QCOMPARE(restored.count(), 0);
