@@ -9,11 +9,14 @@
 #pragma once
 
 #include "application.h"
+#include "snapshotactions.h"
 #include "xvfbserver.h"
 
 #include <QApplication>
 #include <QCursor>
 #include <QDir>
+#include <QFile>
+#include <QPointer>
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
 #include <QQuickWindow>
@@ -24,6 +27,8 @@
 
 #include <algorithm>
 #include <functional>
+
+#include <sys/prctl.h>
 
 namespace GuiTest
 {
@@ -318,6 +323,81 @@ inline QQuickWindow *loadMainWindow(QQmlApplicationEngine &engine)
     movePointerAway(window);
     return window;
 }
+
+// The fixture of a test of the whole window, for the test class to derive
+// from (its test slots are its own): a temporary directory with the run's
+// own store ($CRYOPOD_STORE), the window loaded from the module with its
+// SnapshotActions, and the window's objects found by name.
+// initTestCase: QVERIFY(startFixture(...)) first, QVERIFY(openWindow())
+// once what the test starts before the window runs; cleanupTestCase:
+// endFixture() (closeWindow() before, to close the window earlier).
+class WindowTest : public QObject
+{
+protected:
+    QTemporaryDir m_dir;
+    QQmlApplicationEngine *m_engine = nullptr;
+    QQuickWindow *m_window = nullptr;
+    QPointer<SnapshotActions> m_actions;
+
+    template<typename T = QObject>
+    T *find(const char *objectName) const
+    {
+        return findObject<T>(m_window, objectName);
+    }
+
+    // The page on top, when it is named objectName.
+    QObject *page(const char *objectName) const
+    {
+        return currentPage(m_window, objectName);
+    }
+
+    QString storePath() const
+    {
+        return m_dir.filePath(QStringLiteral("store"));
+    }
+
+    // The test's start: it reaps what it starts and what restores leave to
+    // it (a subreaper), QML warnings are collected, the store is its own.
+    // throughHelper: it needs cryopod-helper on the private system bus of
+    // scripts/run. False, with a warning saying why, when it cannot run.
+    bool startFixture(bool throughHelper)
+    {
+        if (throughHelper && qEnvironmentVariableIsEmpty("DBUS_SYSTEM_BUS_ADDRESS")) {
+            qWarning("run through scripts/run --no-build --exec (private system bus with the helper)");
+            return false;
+        }
+        if (!m_dir.isValid()) {
+            qWarning("no temporary directory: %s", qPrintable(m_dir.errorString()));
+            return false;
+        }
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        installWarningCollector();
+        qputenv("CRYOPOD_STORE", QFile::encodeName(storePath()));
+        return true;
+    }
+
+    // The window, shown and exposed, and its SnapshotActions.
+    bool openWindow()
+    {
+        m_engine = new QQmlApplicationEngine(this);
+        m_window = loadMainWindow(*m_engine);
+        m_actions = m_window ? findObject<SnapshotActions>(m_window, "snapshotActions") : nullptr;
+        return m_window && m_actions;
+    }
+
+    void closeWindow()
+    {
+        delete m_engine;
+        m_engine = nullptr;
+        m_window = nullptr;
+    }
+
+    void endFixture()
+    {
+        closeWindow();
+        removeWarningCollector();
+    }
+};
 
 // main() of a GUI test: our own X server, whatever DISPLAY the caller has,
 // the KDE style, then the test object.

@@ -75,40 +75,21 @@ struct ProgressRecorder {
 };
 } // namespace
 
-class SnapshotFlowTest : public QObject
+class SnapshotFlowTest : public WindowTest
 {
     Q_OBJECT
 
-    QTemporaryDir m_dir;
     QString m_stateDir;
     QProcess m_workload;
     qint64 m_pid = 0;
     qint64 m_restoredPid = 0;
     qint64 m_snapshotId = 0;
     qint64 m_targetId = 0;
-    QQmlApplicationEngine *m_engine = nullptr;
-    QQuickWindow *m_window = nullptr;
-    QPointer<SnapshotActions> m_actions;
-
-    template<typename T = QObject>
-    T *find(const char *objectName) const
-    {
-        return findObject<T>(m_window, objectName);
-    }
-
-    QObject *page(const char *objectName) const
-    {
-        return currentPage(m_window, objectName);
-    }
 
 private Q_SLOTS:
     void initTestCase()
     {
-        QVERIFY2(!qEnvironmentVariableIsEmpty("DBUS_SYSTEM_BUS_ADDRESS"), "run through scripts/run --no-build --exec (private system bus with the helper)");
-        QVERIFY(m_dir.isValid());
-        TestProcesses::becomeSubreaper();
-        installWarningCollector();
-        qputenv("CRYOPOD_STORE", m_dir.filePath(QStringLiteral("store")).toLocal8Bit());
+        QVERIFY(startFixture(true));
 
         // The workload, under the contract of tests/workloads/README.md.
         m_stateDir = m_dir.filePath(QStringLiteral("state"));
@@ -124,11 +105,7 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(m_stateDir + QStringLiteral("/ready")), kTimeout);
         QCOMPARE(readText(m_stateDir + QStringLiteral("/ready")).toLongLong(), m_pid);
 
-        m_engine = new QQmlApplicationEngine(this);
-        m_window = loadMainWindow(*m_engine);
-        QVERIFY(m_window);
-        m_actions = find<SnapshotActions>("snapshotActions");
-        QVERIFY(m_actions);
+        QVERIFY(openWindow());
         auto *model = find("processModel");
         QVERIFY(model);
         QTRY_VERIFY_WITH_TIMEOUT(!model->property("loading").toBool(), kTimeout);
@@ -136,8 +113,7 @@ private Q_SLOTS:
 
     void cleanupTestCase()
     {
-        delete m_engine;
-        m_engine = nullptr;
+        closeWindow();
         if (m_restoredPid > 0 && alive(m_restoredPid)) {
             ::kill(pid_t(m_restoredPid), SIGKILL);
         }
@@ -145,7 +121,7 @@ private Q_SLOTS:
             m_workload.kill();
             m_workload.waitForFinished(kTimeout);
         }
-        removeWarningCollector();
+        endFixture();
     }
 
     void testSnapshotFromTheProcessesPage()

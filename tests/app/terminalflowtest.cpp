@@ -108,40 +108,21 @@ bool lastLineIsPrompt(QQuickItem *view)
 }
 } // namespace
 
-class TerminalFlowTest : public QObject
+class TerminalFlowTest : public WindowTest
 {
     Q_OBJECT
 
-    QTemporaryDir m_dir;
     cryopod::UniqueFd m_master; // the original pty, ours
     QString m_slaveName;
     pid_t m_bash = -1;
     qint64 m_restoredPid = 0;
     qint64 m_snapshotId = 0;
     qint64 m_targetId = 0;
-    QQmlApplicationEngine *m_engine = nullptr;
-    QQuickWindow *m_window = nullptr;
-    QPointer<SnapshotActions> m_actions;
-
-    template<typename T = QObject>
-    T *find(const char *objectName) const
-    {
-        return findObject<T>(m_window, objectName);
-    }
-
-    QObject *page(const char *objectName) const
-    {
-        return currentPage(m_window, objectName);
-    }
 
 private Q_SLOTS:
     void initTestCase()
     {
-        QVERIFY2(!qEnvironmentVariableIsEmpty("DBUS_SYSTEM_BUS_ADDRESS"), "run through scripts/run --no-build --exec (private system bus with the helper)");
-        QVERIFY(m_dir.isValid());
-        TestProcesses::becomeSubreaper();
-        installWarningCollector();
-        qputenv("CRYOPOD_STORE", m_dir.filePath(QStringLiteral("store")).toLocal8Bit());
+        QVERIFY(startFixture(true));
 
         // bash -i leading its own session on a pty of ours, as in a terminal window.
         m_master = cryopod::UniqueFd(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
@@ -197,17 +178,12 @@ private Q_SLOTS:
         QVERIFY2(expect(m_master.get(), seen, "val=42", kTimeout), seen.constData());
         QVERIFY2(expect(m_master.get(), seen, "$ ", kTimeout), seen.constData());
 
-        m_engine = new QQmlApplicationEngine(this);
-        m_window = loadMainWindow(*m_engine);
-        QVERIFY(m_window);
-        m_actions = find<SnapshotActions>("snapshotActions");
-        QVERIFY(m_actions);
+        QVERIFY(openWindow());
     }
 
     void cleanupTestCase()
     {
-        delete m_engine;
-        m_engine = nullptr;
+        closeWindow();
         if (m_restoredPid > 0 && alive(m_restoredPid)) {
             ::kill(pid_t(m_restoredPid), SIGKILL);
         }
@@ -215,7 +191,7 @@ private Q_SLOTS:
             ::kill(m_bash, SIGKILL);
             ::waitpid(m_bash, nullptr, 0);
         }
-        removeWarningCollector();
+        endFixture();
     }
 
     void testSnapshotAndKill()
