@@ -9,6 +9,7 @@
 #include "snapshotjob.h"
 #include "snapshotstore.h"
 #include "imagereader.h"
+#include "processscanner.h"
 #include "targetprobe.h"
 #include "terminalsession.h"
 #include "timelinemodel.h"
@@ -34,6 +35,9 @@ struct SnapshotActions::Outcome {
     enum Kind { Snapshot, Restore, Export } kind = Snapshot;
     bool ok = false;
     bool cancelled = false;
+    // A cancelled snapshot's process is held by a cgroup freezer (Freeze):
+    // it stays frozen, where another one runs on.
+    bool frozen = false;
     QString error;
     QString path;
     qint64 snapshotId = 0;
@@ -416,8 +420,13 @@ void SnapshotActions::finish(const Outcome &outcome)
     Q_EMIT phaseChanged();
     Q_EMIT busyChanged();
     if (outcome.cancelled) {
-        Q_EMIT cancelled(outcome.kind == Outcome::Snapshot ? tr("Snapshot cancelled: the process runs on unchanged, nothing was stored.")
-                                                           : tr("Restore cancelled: nothing of it was left running."));
+        if (outcome.kind != Outcome::Snapshot) {
+            Q_EMIT cancelled(tr("Restore cancelled: nothing of it was left running."));
+        } else if (outcome.frozen) {
+            Q_EMIT cancelled(tr("Snapshot cancelled: the process stays frozen, unchanged; nothing was stored."));
+        } else {
+            Q_EMIT cancelled(tr("Snapshot cancelled: the process runs on unchanged, nothing was stored."));
+        }
         return;
     }
     if (!outcome.terminalChoice.isEmpty()) {
@@ -618,6 +627,11 @@ SnapshotActions::Outcome SnapshotActions::takeSnapshot(const std::string &storeD
     auto taken = SnapshotJob::take(*store, producer, pid_t(pid), options);
     if (!taken) {
         outcome.cancelled = taken.error().code == ECANCELED;
+        if (outcome.cancelled) {
+            // As the helper left it: a frozen tree is frozen again after the capture.
+            const std::optional<ProcessInfo> now = ProcessScanner::readProcess(pid_t(pid));
+            outcome.frozen = now && now->frozen;
+        }
         outcome.error = tr("The snapshot of process %1 failed: %2").arg(pid).arg(q(taken.error().describe()));
         return outcome;
     }

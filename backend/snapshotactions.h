@@ -126,9 +126,10 @@ public:
     Q_INVOKABLE qint64 targetIdOf(int pid) const;
     Q_INVOKABLE void clearError();
     // Asks the helper to stop the running operation: a snapshot leaves the
-    // process running unchanged and stores nothing, a restore removes what
-    // it built. cancelled() follows (or the operation's end, if it was
-    // done first).
+    // process unchanged (running, or frozen when Freeze holds it; the
+    // message says which) and stores nothing, a restore removes what it
+    // built. cancelled() follows (or the operation's end, if it was done
+    // first).
     Q_INVOKABLE void cancel();
     // Hangs up a terminal of terminalOpened() (its program gets SIGHUP, as
     // when a terminal window closes) and deletes it.

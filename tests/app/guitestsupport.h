@@ -9,11 +9,14 @@
 #pragma once
 
 #include "application.h"
+#include "snapshotactions.h"
 #include "xvfbserver.h"
 
 #include <QApplication>
 #include <QCursor>
 #include <QDir>
+#include <QFile>
+#include <QPointer>
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
 #include <QQuickWindow>
@@ -24,6 +27,8 @@
 
 #include <algorithm>
 #include <functional>
+
+#include <sys/prctl.h>
 
 namespace GuiTest
 {
@@ -186,6 +191,100 @@ inline void click(QQuickWindow *window, QQuickItem *item)
     QTest::mouseClick(window, Qt::LeftButton, Qt::NoModifier, center.toPoint());
 }
 
+// The popups open in the window (dialogs, sheets, drawers), and whether
+// one of them is modal: then a click outside them reaches none of the rest.
+inline QList<QObject *> openPopups(QQuickWindow *window)
+{
+    QList<QObject *> open;
+    const auto objects = window->findChildren<QObject *>();
+    for (QObject *object : objects) {
+        if (object->inherits("QQuickPopup") && object->property("visible").toBool()) {
+            open.append(object);
+        }
+    }
+    return open;
+}
+
+inline bool modalPopupOpen(QQuickWindow *window)
+{
+    const QList<QObject *> open = openPopups(window);
+    return std::any_of(open.cbegin(), open.cend(), [](QObject *popup) {
+        return popup->property("modal").toBool();
+    });
+}
+
+// The topmost and deepest visible item at scenePoint (for a failure's
+// message: what a click there would meet). Children may lie outside their
+// parent unless it clips. The popups' layer (QQuickOverlay, over the whole
+// window while any popup is open) counts only where a popup is, or while a
+// modal one is open: elsewhere presses go through it.
+inline QQuickItem *itemAt(QQuickWindow *window, const QPointF &scenePoint)
+{
+    const bool modal = modalPopupOpen(window);
+    const std::function<QQuickItem *(QQuickItem *)> topmost = [&](QQuickItem *item) -> QQuickItem * {
+        if (!item->isVisible()) {
+            return nullptr;
+        }
+        const bool inside = item->contains(item->mapFromScene(scenePoint));
+        if (item->clip() && !inside) {
+            return nullptr;
+        }
+        QList<QQuickItem *> children = item->childItems();
+        std::stable_sort(children.begin(), children.end(), [](const QQuickItem *a, const QQuickItem *b) {
+            return a->z() < b->z();
+        });
+        for (auto it = children.crbegin(); it != children.crend(); ++it) {
+            if (QQuickItem *found = topmost(*it)) {
+                return found;
+            }
+        }
+        if (item->inherits("QQuickOverlay") && !modal) {
+            return nullptr;
+        }
+        return inside ? item : nullptr;
+    };
+    return topmost(window->contentItem());
+}
+
+// What is under a point of the window, for a failure's message: the chain
+// of items from the content item down to the one itemAt() finds (class,
+// "objectName", scene rectangle), and the popups open.
+inline QString itemsAt(QQuickWindow *window, const QPointF &scenePoint)
+{
+    QStringList chain;
+    for (QQuickItem *item = itemAt(window, scenePoint); item; item = item->parentItem()) {
+        const QRectF rect = item->mapRectToScene(QRectF(0, 0, item->width(), item->height()));
+        chain.prepend(QStringLiteral("%1%2[%3,%4 %5x%6]")
+                          .arg(QString::fromLatin1(item->metaObject()->className()),
+                               item->objectName().isEmpty() ? QString() : QStringLiteral(" \"%1\"").arg(item->objectName()))
+                          .arg(rect.x())
+                          .arg(rect.y())
+                          .arg(rect.width())
+                          .arg(rect.height()));
+    }
+    QStringList popups;
+    const QList<QObject *> open = openPopups(window);
+    for (QObject *popup : open) {
+        popups.append(QStringLiteral("%1 \"%2\"%3").arg(QString::fromLatin1(popup->metaObject()->className()), popup->objectName(),
+                                                        popup->property("modal").toBool() ? QStringLiteral(" (modal)") : QString()));
+    }
+    return chain.join(QLatin1String(" > ")) + QStringLiteral("; popups open: ") + (popups.isEmpty() ? QStringLiteral("none") : popups.join(QLatin1String(", ")));
+}
+
+// The middle of item, in the window.
+inline QPointF sceneCenter(QQuickItem *item)
+{
+    return item->mapToScene(QPointF(item->width() / 2, item->height() / 2));
+}
+
+// A click in the middle of item would reach it now: it is enabled and
+// shown there, inside the window, and no modal popup (a dialog, a sheet)
+// takes the click.
+inline bool clickable(QQuickWindow *window, QQuickItem *item)
+{
+    return item->isVisible() && item->isEnabled() && QRectF(0, 0, window->width(), window->height()).contains(sceneCenter(item)) && !modalPopupOpen(window);
+}
+
 // The pointer away from the window: no hover, no tooltip in screenshots.
 inline void movePointerAway(QQuickWindow *window)
 {
@@ -224,6 +323,81 @@ inline QQuickWindow *loadMainWindow(QQmlApplicationEngine &engine)
     movePointerAway(window);
     return window;
 }
+
+// The fixture of a test of the whole window, for the test class to derive
+// from (its test slots are its own): a temporary directory with the run's
+// own store ($CRYOPOD_STORE), the window loaded from the module with its
+// SnapshotActions, and the window's objects found by name.
+// initTestCase: QVERIFY(startFixture(...)) first, QVERIFY(openWindow())
+// once what the test starts before the window runs; cleanupTestCase:
+// endFixture() (closeWindow() before, to close the window earlier).
+class WindowTest : public QObject
+{
+protected:
+    QTemporaryDir m_dir;
+    QQmlApplicationEngine *m_engine = nullptr;
+    QQuickWindow *m_window = nullptr;
+    QPointer<SnapshotActions> m_actions;
+
+    template<typename T = QObject>
+    T *find(const char *objectName) const
+    {
+        return findObject<T>(m_window, objectName);
+    }
+
+    // The page on top, when it is named objectName.
+    QObject *page(const char *objectName) const
+    {
+        return currentPage(m_window, objectName);
+    }
+
+    QString storePath() const
+    {
+        return m_dir.filePath(QStringLiteral("store"));
+    }
+
+    // The test's start: it reaps what it starts and what restores leave to
+    // it (a subreaper), QML warnings are collected, the store is its own.
+    // throughHelper: it needs cryopod-helper on the private system bus of
+    // scripts/run. False, with a warning saying why, when it cannot run.
+    bool startFixture(bool throughHelper)
+    {
+        if (throughHelper && qEnvironmentVariableIsEmpty("DBUS_SYSTEM_BUS_ADDRESS")) {
+            qWarning("run through scripts/run --no-build --exec (private system bus with the helper)");
+            return false;
+        }
+        if (!m_dir.isValid()) {
+            qWarning("no temporary directory: %s", qPrintable(m_dir.errorString()));
+            return false;
+        }
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        installWarningCollector();
+        qputenv("CRYOPOD_STORE", QFile::encodeName(storePath()));
+        return true;
+    }
+
+    // The window, shown and exposed, and its SnapshotActions.
+    bool openWindow()
+    {
+        m_engine = new QQmlApplicationEngine(this);
+        m_window = loadMainWindow(*m_engine);
+        m_actions = m_window ? findObject<SnapshotActions>(m_window, "snapshotActions") : nullptr;
+        return m_window && m_actions;
+    }
+
+    void closeWindow()
+    {
+        delete m_engine;
+        m_engine = nullptr;
+        m_window = nullptr;
+    }
+
+    void endFixture()
+    {
+        closeWindow();
+        removeWarningCollector();
+    }
+};
 
 // main() of a GUI test: our own X server, whatever DISPLAY the caller has,
 // the KDE style, then the test object.

@@ -40,12 +40,10 @@ int treeDepth(QObject *tree, int row)
 }
 } // namespace
 
-class ProcessesPageTest : public QObject
+class ProcessesPageTest : public WindowTest
 {
     Q_OBJECT
 
-    QQmlApplicationEngine *m_engine = nullptr;
-    QQuickWindow *m_window = nullptr;
     QPointer<QObject> m_model;
     QPointer<QObject> m_tree;
 
@@ -113,8 +111,7 @@ class ProcessesPageTest : public QObject
 private Q_SLOTS:
     void initTestCase()
     {
-        becomeSubreaper();
-        installWarningCollector();
+        QVERIFY(startFixture(false));
         // Named after this test process: another run of this test beside it
         // has its own probe (at most 15 bytes: the kernel's comm).
         m_probeName = QStringLiteral("cptgui-%1").arg(::getpid());
@@ -124,9 +121,7 @@ private Q_SLOTS:
         // Breeze icons are there (qt6-svg-plugins renders them).
         QVERIFY2(!QIcon::fromTheme(QStringLiteral("system-run")).isNull(), "no Breeze icons: is qt6-svg-plugins installed?");
 
-        m_engine = new QQmlApplicationEngine(this);
-        m_window = loadMainWindow(*m_engine);
-        QVERIFY(m_window);
+        QVERIFY(openWindow());
 
         m_model = m_window->findChild<QObject *>(QStringLiteral("processModel"));
         m_tree = m_window->findChild<QObject *>(QStringLiteral("processTree"));
@@ -136,10 +131,9 @@ private Q_SLOTS:
 
     void cleanupTestCase()
     {
-        delete m_engine;
-        m_engine = nullptr;
+        closeWindow();
         killAndReap(m_probe);
-        removeWarningCollector();
+        endFixture();
     }
 
     void testWindow()

@@ -14,6 +14,7 @@
 #include "../backend/testprocesses.h"
 #include "guitestsupport.h"
 #include "processmodel.h"
+#include "processscanner.h"
 #include "snapshotactions.h"
 #include "snapshotdetailsmodel.h"
 #include "timelinemodel.h"
@@ -75,40 +76,21 @@ struct ProgressRecorder {
 };
 } // namespace
 
-class SnapshotFlowTest : public QObject
+class SnapshotFlowTest : public WindowTest
 {
     Q_OBJECT
 
-    QTemporaryDir m_dir;
     QString m_stateDir;
     QProcess m_workload;
     qint64 m_pid = 0;
     qint64 m_restoredPid = 0;
     qint64 m_snapshotId = 0;
     qint64 m_targetId = 0;
-    QQmlApplicationEngine *m_engine = nullptr;
-    QQuickWindow *m_window = nullptr;
-    QPointer<SnapshotActions> m_actions;
-
-    template<typename T = QObject>
-    T *find(const char *objectName) const
-    {
-        return findObject<T>(m_window, objectName);
-    }
-
-    QObject *page(const char *objectName) const
-    {
-        return currentPage(m_window, objectName);
-    }
 
 private Q_SLOTS:
     void initTestCase()
     {
-        QVERIFY2(!qEnvironmentVariableIsEmpty("DBUS_SYSTEM_BUS_ADDRESS"), "run through scripts/run --no-build --exec (private system bus with the helper)");
-        QVERIFY(m_dir.isValid());
-        TestProcesses::becomeSubreaper();
-        installWarningCollector();
-        qputenv("CRYOPOD_STORE", m_dir.filePath(QStringLiteral("store")).toLocal8Bit());
+        QVERIFY(startFixture(true));
 
         // The workload, under the contract of tests/workloads/README.md.
         m_stateDir = m_dir.filePath(QStringLiteral("state"));
@@ -124,11 +106,7 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(m_stateDir + QStringLiteral("/ready")), kTimeout);
         QCOMPARE(readText(m_stateDir + QStringLiteral("/ready")).toLongLong(), m_pid);
 
-        m_engine = new QQmlApplicationEngine(this);
-        m_window = loadMainWindow(*m_engine);
-        QVERIFY(m_window);
-        m_actions = find<SnapshotActions>("snapshotActions");
-        QVERIFY(m_actions);
+        QVERIFY(openWindow());
         auto *model = find("processModel");
         QVERIFY(model);
         QTRY_VERIFY_WITH_TIMEOUT(!model->property("loading").toBool(), kTimeout);
@@ -136,8 +114,7 @@ private Q_SLOTS:
 
     void cleanupTestCase()
     {
-        delete m_engine;
-        m_engine = nullptr;
+        closeWindow();
         if (m_restoredPid > 0 && alive(m_restoredPid)) {
             ::kill(pid_t(m_restoredPid), SIGKILL);
         }
@@ -145,7 +122,7 @@ private Q_SLOTS:
             m_workload.kill();
             m_workload.waitForFinished(kTimeout);
         }
-        removeWarningCollector();
+        endFixture();
     }
 
     void testSnapshotFromTheProcessesPage()
@@ -392,21 +369,36 @@ private Q_SLOTS:
         QCOMPARE(readText(m_stateDir + QStringLiteral("/result")), QStringLiteral("ok"));
     }
 
+    void testCancelSnapshot_data()
+    {
+        QTest::addColumn<bool>("frozen");
+        QTest::newRow("running") << false;
+        // Held by the cgroup freezer (Freeze): it stays frozen.
+        QTest::newRow("frozen") << true;
+    }
+
     void testCancelSnapshot()
     {
+        QFETCH(bool, frozen);
         // A process with enough memory that its snapshot takes a while.
         QProcess big;
         big.setStandardInputFile(QProcess::nullDevice());
         big.setStandardOutputFile(QProcess::nullDevice());
         big.setStandardErrorFile(QProcess::nullDevice());
         big.setUnixProcessParameters(QProcess::UnixProcessFlag::CloseFileDescriptors | QProcess::UnixProcessFlag::ResetSignalHandlers);
-        const QString ready = m_dir.filePath(QStringLiteral("big-ready"));
+        const QString ready = m_dir.filePath(QStringLiteral("big-ready-%1").arg(QString::fromLatin1(QTest::currentDataTag())));
         big.start(QStringLiteral("/usr/bin/python3"),
                   {QStringLiteral("-c"), QStringLiteral("import os, sys, time\nb = os.urandom(384 << 20)\nopen(sys.argv[1], 'w').close()\ntime.sleep(3600)\n"),
                    ready});
         QVERIFY(big.waitForStarted(kTimeout));
         QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(ready), kTimeout);
         const qint64 pid = big.processId();
+        QSignalSpy freezeChanged(m_actions.data(), &SnapshotActions::freezeChanged);
+        if (frozen) {
+            m_actions->freeze(int(pid));
+            QVERIFY2(freezeChanged.wait(kTimeout), qPrintable(m_actions->errorString()));
+            QVERIFY(ProcessScanner::readProcess(pid_t(pid))->frozen);
+        }
 
         TimelineModel timeline;
         QVERIFY(timeline.reload());
@@ -421,7 +413,9 @@ private Q_SLOTS:
         QVERIFY(m_actions->progress() > 0 && m_actions->progress() < 1);
         QVERIFY(!m_actions->progressText().isEmpty());
         QVERIFY(waitForFrame(m_window));
-        QVERIFY(saveScreenshot(m_window, QStringLiteral("snapshot-progress.png")));
+        if (!frozen) {
+            QVERIFY(saveScreenshot(m_window, QStringLiteral("snapshot-progress.png")));
+        }
         auto *cancel = find("cancelOperationAction");
         QVERIFY(cancel && cancel->property("enabled").toBool());
         QMetaObject::invokeMethod(cancel, "trigger");
@@ -430,13 +424,21 @@ private Q_SLOTS:
         QCOMPARE(taken.count(), 0);
         QVERIFY(m_actions->errorString().isEmpty());
         QCOMPARE(m_window->property("lastNotification").toString(), QStringLiteral("operationCancelled"));
+        // The message says how the process was left: frozen still, or running.
+        QCOMPARE(cancelled.at(0).at(0).toString(), frozen ? QStringLiteral("Snapshot cancelled: the process stays frozen, unchanged; nothing was stored.")
+                                                           : QStringLiteral("Snapshot cancelled: the process runs on unchanged, nothing was stored."));
+        QCOMPARE(ProcessScanner::readProcess(pid_t(pid))->frozen, frozen);
 
-        // The process runs on, unchanged; nothing was stored.
+        // The process is there, unchanged; nothing was stored.
         QVERIFY(alive(pid));
         QTRY_VERIFY_WITH_TIMEOUT(
             QStringLiteral("SR").contains(readText(QStringLiteral("/proc/%1/stat").arg(pid)).section(QLatin1Char(')'), -1).trimmed().left(1)), kTimeout);
         QVERIFY(timeline.reload());
         QCOMPARE(timeline.count(), snapshotsBefore);
+        if (frozen) {
+            m_actions->thaw(int(pid));
+            QVERIFY2(freezeChanged.wait(kTimeout), qPrintable(m_actions->errorString()));
+        }
         big.kill();
         big.waitForFinished(kTimeout);
     }

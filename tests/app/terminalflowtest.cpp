@@ -108,40 +108,21 @@ bool lastLineIsPrompt(QQuickItem *view)
 }
 } // namespace
 
-class TerminalFlowTest : public QObject
+class TerminalFlowTest : public WindowTest
 {
     Q_OBJECT
 
-    QTemporaryDir m_dir;
     cryopod::UniqueFd m_master; // the original pty, ours
     QString m_slaveName;
     pid_t m_bash = -1;
     qint64 m_restoredPid = 0;
     qint64 m_snapshotId = 0;
     qint64 m_targetId = 0;
-    QQmlApplicationEngine *m_engine = nullptr;
-    QQuickWindow *m_window = nullptr;
-    QPointer<SnapshotActions> m_actions;
-
-    template<typename T = QObject>
-    T *find(const char *objectName) const
-    {
-        return findObject<T>(m_window, objectName);
-    }
-
-    QObject *page(const char *objectName) const
-    {
-        return currentPage(m_window, objectName);
-    }
 
 private Q_SLOTS:
     void initTestCase()
     {
-        QVERIFY2(!qEnvironmentVariableIsEmpty("DBUS_SYSTEM_BUS_ADDRESS"), "run through scripts/run --no-build --exec (private system bus with the helper)");
-        QVERIFY(m_dir.isValid());
-        TestProcesses::becomeSubreaper();
-        installWarningCollector();
-        qputenv("CRYOPOD_STORE", m_dir.filePath(QStringLiteral("store")).toLocal8Bit());
+        QVERIFY(startFixture(true));
 
         // bash -i leading its own session on a pty of ours, as in a terminal window.
         m_master = cryopod::UniqueFd(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
@@ -197,17 +178,12 @@ private Q_SLOTS:
         QVERIFY2(expect(m_master.get(), seen, "val=42", kTimeout), seen.constData());
         QVERIFY2(expect(m_master.get(), seen, "$ ", kTimeout), seen.constData());
 
-        m_engine = new QQmlApplicationEngine(this);
-        m_window = loadMainWindow(*m_engine);
-        QVERIFY(m_window);
-        m_actions = find<SnapshotActions>("snapshotActions");
-        QVERIFY(m_actions);
+        QVERIFY(openWindow());
     }
 
     void cleanupTestCase()
     {
-        delete m_engine;
-        m_engine = nullptr;
+        closeWindow();
         if (m_restoredPid > 0 && alive(m_restoredPid)) {
             ::kill(pid_t(m_restoredPid), SIGKILL);
         }
@@ -215,7 +191,7 @@ private Q_SLOTS:
             ::kill(m_bash, SIGKILL);
             ::waitpid(m_bash, nullptr, 0);
         }
-        removeWarningCollector();
+        endFixture();
     }
 
     void testSnapshotAndKill()
@@ -247,15 +223,43 @@ private Q_SLOTS:
         QQuickItem *restore = nullptr;
         QTRY_VERIFY_WITH_TIMEOUT((restore = findItem(m_window->contentItem(), QStringLiteral("restoreButton"))) && restore->isEnabled(), kTimeout);
         QTRY_VERIFY_WITH_TIMEOUT(layersIdle(m_window), kTimeout);
-        QVERIFY(waitForFrame(m_window));
+        // Where the click goes: the button, with nothing over it, in the
+        // same place a frame later (a click reaches what is there now).
+        const auto steady = [this, restore] {
+            const QPointF before = sceneCenter(restore);
+            return clickable(m_window, restore) && waitForFrame(m_window) && sceneCenter(restore) == before && clickable(m_window, restore);
+        };
+        QTRY_VERIFY2_WITH_TIMEOUT(steady(), qPrintable(itemsAt(m_window, sceneCenter(restore))), kTimeout);
 
         // Restore: the image has a terminal, so the window asks first and
         // nothing is restored yet.
         QSignalSpy restored(m_actions.data(), &SnapshotActions::restored);
         QSignalSpy choice(m_actions.data(), &SnapshotActions::terminalChoiceNeeded);
+        QSignalSpy failed(m_actions.data(), &SnapshotActions::failed);
+        QSignalSpy busy(m_actions.data(), &SnapshotActions::busyChanged);
+        auto *replaceDialog = find("replaceRunningDialog");
+        QVERIFY(replaceDialog);
+        const QPointF at = sceneCenter(restore);
+        const QString under = itemsAt(m_window, at);
         click(m_window, restore);
+        const QString underAfter = itemsAt(m_window, at);
         movePointerAway(m_window);
-        QVERIFY2(choice.wait(5 * kTimeout), qPrintable(m_actions->errorString()));
+        // The window's answer to the click: the choice, or something else
+        // that says what went wrong (below the test function's 300 s).
+        const bool answered = QTest::qWaitFor(
+            [&] {
+                return choice.count() > 0 || failed.count() > 0 || restored.count() > 0 || replaceDialog->property("opened").toBool();
+            },
+            3 * kTimeout);
+        QVERIFY2(answered && choice.count() == 1,
+                 qPrintable(QStringLiteral("no terminal choice after the click at %1,%2: busy changes %3, error \"%4\", replace dialog %5; under the "
+                                           "point before the click: %6; after: %7")
+                                .arg(at.x())
+                                .arg(at.y())
+                                .arg(busy.count())
+                                .arg(m_actions->errorString())
+                                .arg(replaceDialog->property("opened").toBool())
+                                .arg(under, underAfter)));
         QCOMPARE(choice.at(0).at(2).toString(), m_slaveName);
         QCOMPARE(choice.at(0).at(3).toBool(), true); // we still hold its master: the original is there
         QCOMPARE(restored.count(), 0);

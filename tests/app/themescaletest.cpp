@@ -77,12 +77,9 @@ void collectTexts(QQuickItem *item, QList<QQuickItem *> &texts)
 }
 } // namespace
 
-class ThemeScaleTest : public QObject
+class ThemeScaleTest : public WindowTest
 {
     Q_OBJECT
-
-    QQmlApplicationEngine *m_engine = nullptr;
-    QQuickWindow *m_window = nullptr;
 
     void showPage(const char *action, const QString &objectName)
     {
@@ -183,10 +180,8 @@ class ThemeScaleTest : public QObject
 private Q_SLOTS:
     void initTestCase()
     {
-        installWarningCollector();
-        m_engine = new QQmlApplicationEngine(this);
-        m_window = loadMainWindow(*m_engine);
-        QVERIFY(m_window);
+        QVERIFY(startFixture(false));
+        QVERIFY(openWindow());
         if (mode() == QLatin1String("dark")) {
             // The scheme reached the app: a dark window color.
             QVERIFY2(QGuiApplication::palette().color(QPalette::Window).lightness() < 100,
@@ -196,8 +191,7 @@ private Q_SLOTS:
 
     void cleanupTestCase()
     {
-        delete m_engine;
-        removeWarningCollector();
+        endFixture();
     }
 
     void processesPage()

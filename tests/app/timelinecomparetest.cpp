@@ -28,28 +28,14 @@
 using namespace GuiTest;
 using StoreTestSupport::Churn;
 
-class TimelineCompareTest : public QObject
+class TimelineCompareTest : public WindowTest
 {
     Q_OBJECT
 
-    QTemporaryDir m_dir;
     QString m_storePath;
     Churn m_churn;
     QList<qint64> m_ids; // oldest first
     qint64 m_targetId = 0;
-    QQmlApplicationEngine *m_engine = nullptr;
-    QQuickWindow *m_window = nullptr;
-
-    template<typename T = QObject>
-    T *find(const char *objectName) const
-    {
-        return findObject<T>(m_window, objectName);
-    }
-
-    QObject *page(const char *objectName) const
-    {
-        return currentPage(m_window, objectName);
-    }
 
     qint64 snapshot(const std::string &name, bool compress)
     {
@@ -91,11 +77,8 @@ private Q_SLOTS:
         if (::geteuid() != 0) {
             QSKIP("checkpoints a real process: run as root");
         }
-        StoreTestSupport::becomeSubreaper();
-        QVERIFY(m_dir.isValid());
-        installWarningCollector();
-        m_storePath = m_dir.filePath(QStringLiteral("store"));
-        qputenv("CRYOPOD_STORE", m_storePath.toLocal8Bit());
+        QVERIFY(startFixture(false));
+        m_storePath = storePath();
         QVERIFY(m_churn.start(m_dir.path().toStdString(), 4, 10.0, 41));
         m_ids.append(snapshot("one.img", false));
         QVERIFY(m_churn.change());
@@ -116,9 +99,7 @@ private Q_SLOTS:
         }
         sqlite3_close(db);
 
-        m_engine = new QQmlApplicationEngine(this);
-        m_window = loadMainWindow(*m_engine);
-        QVERIFY(m_window);
+        QVERIFY(openWindow());
         QMetaObject::invokeMethod(m_window, "showTimeline", Q_ARG(QVariant, QVariant(m_targetId)), Q_ARG(QString, QStringLiteral("store_churn")));
         QTRY_VERIFY_WITH_TIMEOUT(page("timelinePage") && layersIdle(m_window), kTimeout);
         auto *list = page("timelinePage")->findChild<QObject *>(QStringLiteral("timelineList"));
@@ -129,9 +110,7 @@ private Q_SLOTS:
 
     void cleanupTestCase()
     {
-        delete m_engine;
-        m_engine = nullptr;
-        removeWarningCollector();
+        endFixture();
     }
 
     void testZoomWithKeyboardAndWheel()

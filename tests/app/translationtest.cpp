@@ -58,6 +58,11 @@ private Q_SLOTS:
                      .arg(8),
                  QStringLiteral("UID 1/2/3 · GID 4/5/6 · Gruppen 7 · Capabilities 0x8"));
         QCOMPARE(QCoreApplication::translate("TimelineAxis", "%n hour(s)", nullptr, 3), QStringLiteral("3 Stunde(n)"));
+        // A cancelled snapshot of a frozen process, and of a running one.
+        QCOMPARE(QCoreApplication::translate("SnapshotActions", "Snapshot cancelled: the process stays frozen, unchanged; nothing was stored."),
+                 QStringLiteral("Schnappschuss abgebrochen: Der Prozess bleibt unverändert eingefroren, nichts wurde gespeichert."));
+        QCOMPARE(QCoreApplication::translate("SnapshotActions", "Snapshot cancelled: the process runs on unchanged, nothing was stored."),
+                 QStringLiteral("Schnappschuss abgebrochen: Der Prozess läuft unverändert weiter, nichts wurde gespeichert."));
         // Not one of the backend's classes: left to Qt.
         QCOMPARE(QCoreApplication::translate("QObject", "paused %1 ms, %2 s in all"), QStringLiteral("paused %1 ms, %2 s in all"));
         // A string the catalog lacks: the source text.

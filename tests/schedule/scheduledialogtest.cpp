@@ -33,33 +33,27 @@ using namespace cryopod;
 using namespace cryopod::schedule;
 using namespace ScheduleTestSupport;
 
-class ScheduleDialogTest : public QObject
+class ScheduleDialogTest : public WindowTest
 {
     Q_OBJECT
 
-    QTemporaryDir m_dir;
-    QQmlApplicationEngine *m_engine = nullptr;
-    QQuickWindow *m_window = nullptr;
     pid_t m_probe = -1;
 
 private Q_SLOTS:
     void initTestCase()
     {
-        TestProcesses::becomeSubreaper();
-        installWarningCollector();
-        qputenv("CRYOPOD_STORE", m_dir.filePath(QStringLiteral("store")).toLocal8Bit());
+        QVERIFY(startFixture(false));
         qputenv("XDG_CONFIG_HOME", m_dir.filePath(QStringLiteral("config")).toLocal8Bit());
         m_probe = TestProcesses::forkNamed(QStringLiteral("cptsch-%1").arg(::getpid()).toLatin1().constData());
         QVERIFY(m_probe > 0);
-        m_engine = new QQmlApplicationEngine(this);
-        m_window = loadMainWindow(*m_engine);
-        QVERIFY(m_window);
+        QVERIFY(openWindow());
     }
 
     void cleanupTestCase()
     {
-        delete m_engine;
+        closeWindow();
         TestProcesses::killAndReap(m_probe);
+        endFixture();
     }
 
     void createFromTheProcessesPage()
