@@ -6,7 +6,9 @@
 // the workload itself to hold one instant (wl_versions: every element the
 // same pass; wl_shmversions: the same in shared anonymous memory; wl_memfd:
 // the same in a memfd that a parent and its child share; wl_threads:
-// threads writing during the snapshot). And the
+// threads writing during the snapshot; wl_waitloop, wl_waitnone: programs
+// that wait for children and must never see a copy; wl_pipeeof: a reader
+// that expects EOF). And the
 // frozen dump with its reason where no copy is taken.
 #include "engine.h"
 #include "workloadrun.h"
@@ -105,6 +107,14 @@ private Q_SLOTS:
     void waitLoopOfASubreaper()
     {
         snapshotsInARow(WL_WAITLOOP, 6);
+    }
+
+    // A program without children asking for them in every way (waitpid,
+    // waitid __WALL, a blocking wait(), its children file) and counting
+    // SIGCHLD: it never sees the copy nor the intermediate process.
+    void waitWithoutChildren()
+    {
+        snapshotsInARow(WL_WAITNONE, 6);
     }
 
     // Writers ending one after the other while the snapshots are taken: the
