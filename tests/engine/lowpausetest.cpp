@@ -15,6 +15,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QScopeGuard>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -130,21 +131,42 @@ private Q_SLOTS:
         const size_t big = (256u << 20) + (8u << 20);
         const pid_t pid = fork();
         if (pid == 0) {
-            auto *p = static_cast<char *>(mmap(nullptr, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-            madvise(p, big, MADV_DONTFORK);
-            for (size_t i = 0; i < big; i += 4096) {
-                p[i] = 1;
-            }
+            // Only /dev/null first: under load a checkpoint may come before the memory is touched.
             const int null = open("/dev/null", O_RDWR);
             dup2(null, 0);
             dup2(null, 1);
             dup2(null, 2);
             close_range(3, ~0u, 0);
+            auto *p = static_cast<char *>(mmap(nullptr, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+            madvise(p, big, MADV_DONTFORK);
+            for (size_t i = 0; i < big; i += 4096) {
+                p[i] = 1;
+            }
             for (;;) {
                 pause();
             }
         }
-        QTest::qWait(500);
+        auto reap = qScopeGuard([pid] {
+            ::kill(pid, SIGKILL);
+            waitpid(pid, nullptr, 0);
+        });
+        // Until every page of the DONTFORK mapping (VmFlags "dc") is resident:
+        // a fixed wait was too short at load 14.
+        const auto dontforkResidentKiB = [pid] {
+            QFile smaps(QStringLiteral("/proc/%1/smaps").arg(pid));
+            qulonglong rss = 0, found = 0;
+            if (smaps.open(QIODevice::ReadOnly)) {
+                for (const QByteArray &line : smaps.readAll().split('\n')) {
+                    if (line.startsWith("Rss:")) {
+                        rss = line.mid(4).trimmed().split(' ').value(0).toULongLong();
+                    } else if (line.startsWith("VmFlags:") && line.split(' ').contains("dc")) {
+                        found += rss;
+                    }
+                }
+            }
+            return found;
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(dontforkResidentKiB() >= big / 1024, 60000);
         QTemporaryDir images;
         const QString image = images.filePath(QStringLiteral("big.cryopod"));
         const int fd = open(image.toLocal8Bit().constData(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -152,6 +174,7 @@ private Q_SLOTS:
         options.lowPause = true;
         auto result = engine::checkpoint(pid, fd, options);
         close(fd);
+        reap.dismiss();
         ::kill(pid, SIGKILL);
         waitpid(pid, nullptr, 0);
         QVERIFY2(result, result ? "" : result.error().describe().c_str());
