@@ -452,3 +452,38 @@ void wl_place_pair(const int made[2], int want0, int want1)
     close(a);
     close(b);
 }
+
+void wl_versions_pass(struct wl_versions *v)
+{
+    const uint64_t next = v->pass + 1;
+    for (size_t i = 0; i < v->elements; ++i) {
+        if (v->array[i] != v->pass && v->mismatches++ < 4) {
+            wl_fail("pass %llu: %s element %zu holds %llu, expected %llu (the memory mixes instants)", (unsigned long long)next, v->what, i,
+                    (unsigned long long)v->array[i], (unsigned long long)v->pass);
+        }
+        v->array[i] = next;
+    }
+    v->pass = next;
+}
+
+void wl_versions_check(const struct wl_versions *v, const char *who)
+{
+    for (size_t i = 0; i < v->elements; ++i) {
+        if (v->array[i] != v->pass) {
+            wl_fail("%s: after go %s element %zu holds %llu, the last pass was %llu", who, v->what, i, (unsigned long long)v->array[i],
+                    (unsigned long long)v->pass);
+            break;
+        }
+    }
+}
+
+bool wl_await_token(volatile uint64_t *p, uint64_t token)
+{
+    for (int i = 0; i < 300; ++i) {
+        if (*p == token) {
+            return true;
+        }
+        wl_sleep_ms(10);
+    }
+    return false;
+}

@@ -93,3 +93,25 @@ void wl_place_pair(const int made[2], int want0, int want1);
 
 // Dies with a message in the result file (for setup errors).
 void wl_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+// A versions array (wl_versions, wl_shmversions, wl_memfd, wl_sysvshm):
+// ELEMENTS uint64_t at ARRAY that the writer sets, pass after pass, every
+// element to the pass number; before it is set each one must still hold the
+// previous pass. A snapshot taken while it runs must hold one instant of it:
+// a restored copy whose memory mixes instants fails the next pass (the
+// first few mismatches are listed, named WHAT).
+struct wl_versions {
+    uint64_t *array;
+    size_t elements;
+    const char *what; // "A's versions", for the messages
+    uint64_t pass; // the last finished pass
+    unsigned mismatches;
+};
+// One whole pass.
+void wl_versions_pass(struct wl_versions *v);
+// After go: every element holds the last pass (WHO: who checks).
+void wl_versions_check(const struct wl_versions *v, const char *who);
+
+// Waits up to 3 s for the 8-byte TOKEN at P (written by another process);
+// true if it came.
+bool wl_await_token(volatile uint64_t *p, uint64_t token);

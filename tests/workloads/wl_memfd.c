@@ -57,8 +57,7 @@ static const unsigned kCSeals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_S
 
 static int s_afd = -1, s_cfd = -1;
 static unsigned char *s_a, *s_bPrivate, *s_bShared;
-static uint64_t s_pass; // the last finished pass over A's versions array
-static unsigned s_mismatches;
+static struct wl_versions s_versions = {.elements = kVersionsPages * WL_PAGE / 8, .what = "A's versions"};
 
 static uint64_t tag(uint64_t t)
 {
@@ -70,25 +69,9 @@ static unsigned char *page(unsigned char *base, unsigned i)
     return base + (size_t)i * WL_PAGE;
 }
 
-static uint64_t *versions(void)
-{
-    return (uint64_t *)page(s_a, kVersionsFirst);
-}
-
-enum { kElements = kVersionsPages * WL_PAGE / 8 };
-
 static void step(void)
 {
-    uint64_t *v = versions();
-    const uint64_t next = s_pass + 1;
-    for (size_t i = 0; i < kElements; ++i) {
-        if (v[i] != s_pass && s_mismatches++ < 4) {
-            wl_fail("pass %llu: A's versions element %zu holds %llu, expected %llu (the memory mixes instants)", (unsigned long long)next, i,
-                    (unsigned long long)v[i], (unsigned long long)s_pass);
-        }
-        v[i] = next;
-    }
-    s_pass = next;
+    wl_versions_pass(&s_versions);
 }
 
 static void checkPattern(const char *who, const char *what, const unsigned char *p, size_t n, uint64_t seed)
@@ -177,18 +160,6 @@ static void checkC(const char *who)
     wl_check(pwrite(s_cfd, buf, 1, 0) < 0 && errno == EPERM, "%s: C takes a write despite F_SEAL_WRITE", who);
 }
 
-// Waits up to 3 s for the 8-byte token at P.
-static bool awaitToken(volatile uint64_t *p, uint64_t token)
-{
-    for (int i = 0; i < 300; ++i) {
-        if (*p == token) {
-            return true;
-        }
-        wl_sleep_ms(10);
-    }
-    return false;
-}
-
 static void childK(void)
 {
     wl_fill(page(s_a, 64), 64 * (size_t)WL_PAGE, tag(2));
@@ -207,7 +178,7 @@ static void childK(void)
     checkFd("K", "K's own description of A", own, "wl-memfd-a", (off_t)kAPages * WL_PAGE + kATail, 0640, kASeals, kOwnOffset, O_RDONLY, &ownInode);
     checkFd("K", "A", s_afd, "wl-memfd-a", (off_t)kAPages * WL_PAGE + kATail, 0640, kASeals, kAOffset, O_RDWR, &aInode);
     wl_check(ownInode == aInode, "K: its own description is of another file (inodes %lu, %lu)", ownInode, aInode);
-    if (!awaitToken((volatile uint64_t *)page(s_a, kTokenPage), tag(8))) {
+    if (!wl_await_token((volatile uint64_t *)page(s_a, kTokenPage), tag(8))) {
         wl_fail("K: the root's token did not arrive in A: A is not shared any more");
     }
     __atomic_store_n((uint64_t *)page(s_a, kAnswerPage), tag(9), __ATOMIC_SEQ_CST);
@@ -238,6 +209,7 @@ int main(int argc, char **argv)
     if (s_a == MAP_FAILED) {
         wl_die("mmap A: %s", strerror(errno));
     }
+    s_versions.array = (uint64_t *)page(s_a, kVersionsFirst);
     wl_fill(s_a, 64 * (size_t)WL_PAGE, tag(1));
     wl_fill(page(s_a, 192), 8 * (size_t)WL_PAGE, tag(3));
     wl_fill(page(s_a, 202), 54 * (size_t)WL_PAGE, wl_derive(tag(3), 202));
@@ -282,22 +254,16 @@ int main(int argc, char **argv)
     if (k == 0) {
         childK();
     }
-    if (!awaitToken((volatile uint64_t *)page(s_a, kAnswerPage), 1)) {
+    if (!wl_await_token((volatile uint64_t *)page(s_a, kAnswerPage), 1)) {
         wl_die("K did not set up A");
     }
     __atomic_store_n((uint64_t *)page(s_a, kAnswerPage), 0, __ATOMIC_SEQ_CST);
     wl_run(step, sabotage, 1);
-    for (size_t i = 0; i < kElements; ++i) {
-        if (versions()[i] != s_pass) {
-            wl_fail("root: after go A's versions element %zu holds %llu, the last pass was %llu", i, (unsigned long long)versions()[i],
-                    (unsigned long long)s_pass);
-            break;
-        }
-    }
+    wl_versions_check(&s_versions, "root");
     checkShared("root");
     checkC("root");
     __atomic_store_n((uint64_t *)page(s_a, kTokenPage), tag(8), __ATOMIC_SEQ_CST);
-    if (!awaitToken((volatile uint64_t *)page(s_a, kAnswerPage), tag(9))) {
+    if (!wl_await_token((volatile uint64_t *)page(s_a, kAnswerPage), tag(9))) {
         wl_fail("root: K's answer did not arrive in A: A is not shared any more");
     }
     wl_collect(k, "K", "memfd.K");
