@@ -487,3 +487,19 @@ bool wl_await_token(volatile uint64_t *p, uint64_t token)
     }
     return false;
 }
+
+void wl_check_pattern(const char *who, const char *what, const void *p, size_t n, uint64_t seed)
+{
+    const size_t bad = wl_mismatch(p, n, seed);
+    wl_check(bad == n, "%s: %s: byte %zu differs", who, what, bad);
+}
+
+void wl_note_sysv(const char *kind, int id, int key)
+{
+    char path[4096];
+    wl_path(path, sizeof path, "sysv");
+    FILE *f = fopen(path, "a");
+    if (!f || fprintf(f, "%s %d %d\n", kind, id, key) < 0 || fclose(f) != 0) {
+        wl_die("note %s %d in %s", kind, id, path);
+    }
+}

@@ -115,3 +115,10 @@ void wl_versions_check(const struct wl_versions *v, const char *who);
 // Waits up to 3 s for the 8-byte TOKEN at P (written by another process);
 // true if it came.
 bool wl_await_token(volatile uint64_t *p, uint64_t token);
+
+// WHO's check of WHAT: the N bytes at P hold the stream of SEED.
+void wl_check_pattern(const char *who, const char *what, const void *p, size_t n, uint64_t seed);
+
+// Notes a SysV IPC object of the workload in STATEDIR/sysv ("shm|msg|sem ID
+// KEY" per line): the harness removes it once the original is gone.
+void wl_note_sysv(const char *kind, int id, int key);

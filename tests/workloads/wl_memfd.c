@@ -74,12 +74,6 @@ static void step(void)
     wl_versions_pass(&s_versions);
 }
 
-static void checkPattern(const char *who, const char *what, const unsigned char *p, size_t n, uint64_t seed)
-{
-    const size_t bad = wl_mismatch(p, n, seed);
-    wl_check(bad == n, "%s: %s: byte %zu differs", who, what, bad);
-}
-
 static void checkMapping(const char *who, const char *what, void *addr, const char *perms, const char *path, unsigned long *inode)
 {
     struct wl_mapping m;
@@ -130,23 +124,23 @@ static void checkShared(const char *who)
     checkFd(who, "A", s_afd, "wl-memfd-a", (off_t)kAPages * WL_PAGE + kATail, 0640, kASeals, kAOffset, O_RDWR, &fdInode);
     checkMapping(who, "A", s_a, "rw-s", "/memfd:wl-memfd-a (deleted)", &mapInode);
     wl_check(fdInode == mapInode, "%s: A's fd and mapping are different files (inodes %lu, %lu)", who, fdInode, mapInode);
-    checkPattern(who, "A pages 0..63", s_a, 64 * (size_t)WL_PAGE, tag(1));
-    checkPattern(who, "A pages 64..127", page(s_a, 64), 64 * (size_t)WL_PAGE, tag(2));
-    checkPattern(who, "A pages 192..199", page(s_a, 192), 8 * (size_t)WL_PAGE, tag(3));
-    checkPattern(who, "A pages 202..255", page(s_a, 202), 54 * (size_t)WL_PAGE, wl_derive(tag(3), 202));
+    wl_check_pattern(who, "A pages 0..63", s_a, 64 * (size_t)WL_PAGE, tag(1));
+    wl_check_pattern(who, "A pages 64..127", page(s_a, 64), 64 * (size_t)WL_PAGE, tag(2));
+    wl_check_pattern(who, "A pages 192..199", page(s_a, 192), 8 * (size_t)WL_PAGE, tag(3));
+    wl_check_pattern(who, "A pages 202..255", page(s_a, 202), 54 * (size_t)WL_PAGE, wl_derive(tag(3), 202));
     unsigned char tail[kATail];
     const ssize_t n = pread(s_afd, tail, sizeof tail, (off_t)kAPages * WL_PAGE);
     wl_check(n == kATail, "%s: A's tail: pread returned %zd", who, n);
-    checkPattern(who, "A's tail", tail, sizeof tail, tag(4));
+    wl_check_pattern(who, "A's tail", tail, sizeof tail, tag(4));
 
     unsigned long privateInode = 0, sharedInode = 1;
     checkMapping(who, "B (private)", s_bPrivate, "rw-p", "/memfd:wl-memfd-b (deleted)", &privateInode);
     checkMapping(who, "B (shared)", s_bShared, "r--s", "/memfd:wl-memfd-b (deleted)", &sharedInode);
     wl_check(privateInode == sharedInode, "%s: B's two mappings are different files (inodes %lu, %lu)", who, privateInode, sharedInode);
-    checkPattern(who, "B's private pages", s_bPrivate, kBPrivatePages * (size_t)WL_PAGE, tag(6));
-    checkPattern(who, "B's file pages (private mapping)", page(s_bPrivate, kBPrivatePages), (kBPages - kBPrivatePages) * (size_t)WL_PAGE,
+    wl_check_pattern(who, "B's private pages", s_bPrivate, kBPrivatePages * (size_t)WL_PAGE, tag(6));
+    wl_check_pattern(who, "B's file pages (private mapping)", page(s_bPrivate, kBPrivatePages), (kBPages - kBPrivatePages) * (size_t)WL_PAGE,
                  wl_derive(tag(5), kBPrivatePages));
-    checkPattern(who, "B's file (shared mapping)", s_bShared, kBPrivatePages * (size_t)WL_PAGE, tag(5));
+    wl_check_pattern(who, "B's file (shared mapping)", s_bShared, kBPrivatePages * (size_t)WL_PAGE, tag(5));
     wl_check(wl_write_faults(s_bShared), "%s: a write to B's read-only mapping does not fault", who);
 }
 
@@ -156,7 +150,7 @@ static void checkC(const char *who)
     unsigned char buf[kCBytes];
     const ssize_t n = pread(s_cfd, buf, sizeof buf, 0);
     wl_check(n == kCBytes, "%s: C: pread returned %zd", who, n);
-    checkPattern(who, "C", buf, sizeof buf, tag(7));
+    wl_check_pattern(who, "C", buf, sizeof buf, tag(7));
     wl_check(pwrite(s_cfd, buf, 1, 0) < 0 && errno == EPERM, "%s: C takes a write despite F_SEAL_WRITE", who);
 }
 

@@ -144,11 +144,7 @@ int main(int argc, char **argv)
     if (s_q < 0) {
         wl_die("msgget: %s", strerror(errno));
     }
-    char list[64];
-    snprintf(list, sizeof list, "msg %d %d\n", s_q, (int)s_key);
-    char listPath[4096];
-    wl_path(listPath, sizeof listPath, "sysv");
-    wl_write_file(listPath, list, strlen(list));
+    wl_note_sysv("msg", s_q, (int)s_key);
     struct msqid_ds ds;
     if (msgctl(s_q, IPC_STAT, &ds) != 0) {
         wl_die("IPC_STAT: %s", strerror(errno));

@@ -109,11 +109,7 @@ int main(int argc, char **argv)
     if (s_s < 0) {
         wl_die("semget: %s", strerror(errno));
     }
-    char list[64];
-    snprintf(list, sizeof list, "sem %d %d\n", s_s, (int)s_key);
-    char listPath[4096];
-    wl_path(listPath, sizeof listPath, "sysv");
-    wl_write_file(listPath, list, strlen(list));
+    wl_note_sysv("sem", s_s, (int)s_key);
     struct semid_ds ds;
     if (semctl(s_s, 0, IPC_STAT, &ds) != 0) {
         wl_die("IPC_STAT: %s", strerror(errno));

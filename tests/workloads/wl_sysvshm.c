@@ -70,12 +70,6 @@ static void step(void)
     wl_versions_pass(&s_versions);
 }
 
-static void checkPattern(const char *who, const char *what, const unsigned char *p, size_t n, uint64_t seed)
-{
-    const size_t bad = wl_mismatch(p, n, seed);
-    wl_check(bad == n, "%s: %s: byte %zu differs", who, what, bad);
-}
-
 static void checkZero(const char *who, const char *what, const unsigned char *p, size_t n)
 {
     for (size_t k = 0; k < n; ++k) {
@@ -107,11 +101,11 @@ static void checkAttach(const char *who, const char *what, const void *addr, uin
 // State both processes check.
 static void checkShared(const char *who)
 {
-    checkPattern(who, "A pages 0..63", s_a, 64 * (size_t)WL_PAGE, tag(1));
-    checkPattern(who, "A pages 64..127", page(s_a, 64), 64 * (size_t)WL_PAGE, tag(2));
+    wl_check_pattern(who, "A pages 0..63", s_a, 64 * (size_t)WL_PAGE, tag(1));
+    wl_check_pattern(who, "A pages 64..127", page(s_a, 64), 64 * (size_t)WL_PAGE, tag(2));
     checkZero(who, "A pages 192..199", page(s_a, 192), 8 * (size_t)WL_PAGE);
-    checkPattern(who, "A's 100 bytes after 1 MiB", page(s_a, kAPages), kATail, tag(3));
-    checkPattern(who, "B", s_b, kBPages * (size_t)WL_PAGE, tag(4));
+    wl_check_pattern(who, "A's 100 bytes after 1 MiB", page(s_a, kAPages), kATail, tag(3));
+    wl_check_pattern(who, "B", s_b, kBPages * (size_t)WL_PAGE, tag(4));
     checkAttach(who, "A", s_a, s_aAt, "rw-s", s_akey, s_aid, kAPages + 1);
     checkAttach(who, "B", s_b, s_bAt, "rw-s", IPC_PRIVATE, s_bid, kBPages);
 }
@@ -128,7 +122,7 @@ static void childK(void)
     wl_wait_go();
     checkShared("K");
     checkAttach("K", "A's read-only attach", s_aRdonly, s_aRdonlyAt, "r--s", s_akey, s_aid, kAPages + 1);
-    checkPattern("K", "A pages 0..63 through the read-only attach", s_aRdonly, 64 * (size_t)WL_PAGE, tag(1));
+    wl_check_pattern("K", "A pages 0..63 through the read-only attach", s_aRdonly, 64 * (size_t)WL_PAGE, tag(1));
     wl_check(wl_write_faults(page(s_aRdonly, 3)), "K: a write to A's read-only attach does not fault");
     if (!wl_await_token((volatile uint64_t *)page(s_a, kTokenPage), tag(6))) {
         wl_fail("K: the root's token did not arrive in A: A is not shared any more");
@@ -170,11 +164,8 @@ int main(int argc, char **argv)
     if (s_aid < 0 || s_bid < 0) {
         wl_die("shmget: %s", strerror(errno));
     }
-    char list[128];
-    snprintf(list, sizeof list, "shm %d %d\nshm %d 0\n", s_aid, (int)s_akey, s_bid);
-    char listPath[4096];
-    wl_path(listPath, sizeof listPath, "sysv");
-    wl_write_file(listPath, list, strlen(list));
+    wl_note_sysv("shm", s_aid, (int)s_akey);
+    wl_note_sysv("shm", s_bid, 0);
     struct shmid_ds ds;
     if (shmctl(s_aid, IPC_STAT, &ds) != 0) {
         wl_die("IPC_STAT: %s", strerror(errno));
