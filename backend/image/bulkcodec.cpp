@@ -269,6 +269,9 @@ Result<Section> SectionBytes::decode(std::span<const uint8_t> bytes, const Heade
     case SectionType::SharedMemory:
         section = decodeRecord<SharedMemoryRecord>(payload, header, limits);
         break;
+    case SectionType::SysvIpc:
+        section = decodeRecord<SysvIpcRecord>(payload, header, limits);
+        break;
     case SectionType::End:
         section = decodeRecord<EndRecord>(payload, header, limits);
         break;

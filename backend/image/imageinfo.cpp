@@ -167,6 +167,9 @@ Result<ImageInfo> ImageInfo::read(int fd, const ReaderLimits &limits)
                     r.data.shrink_to_fit();
                     info.sharedMemory.push_back(std::move(r));
                     return "SharedMemory";
+                } else if constexpr (std::is_same_v<T, SysvIpcRecord>) {
+                    info.sysvIpc.push_back(std::move(r));
+                    return "SysvIpc";
                 } else if constexpr (std::is_same_v<T, PagesRecord>) {
                     raw = r.data.size();
                     accountPages(processOf(r.pid), r, info.header.pageSize, stored);

@@ -65,6 +65,7 @@ struct ImageInfo {
     std::vector<FileObjectRecord> fileObjects; // pipes, eventfds, ... (FdRecord::object names them)
     std::vector<TerminalRecord> terminals; // pseudo-terminals (Terminal fds name them by rdev)
     std::vector<SharedMemoryRecord> sharedMemory; // without their data (VmaRecord::shm names them)
+    std::vector<SysvIpcRecord> sysvIpc; // SysV IPC objects (format 7)
     EndRecord end;
     uint64_t imageBytes = 0; // header through End
     uint64_t pagesRawBytes = 0;

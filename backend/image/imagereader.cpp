@@ -800,6 +800,9 @@ Result<ImageReader::Item> ImageReader::Private::readSection(bool keepPagesStored
     case SectionType::SharedMemory:
         section = decodeFields<SharedMemoryRecord>(bytes);
         break;
+    case SectionType::SysvIpc:
+        section = decodeFields<SysvIpcRecord>(bytes);
+        break;
     case SectionType::End:
         section = decodeFields<EndRecord>(bytes);
         break;

@@ -50,7 +50,8 @@ using Section = std::variant<ProcessTreeRecord,
                              FileObjectRecord,
                              TimersRecord,
                              TerminalRecord,
-                             SharedMemoryRecord>;
+                             SharedMemoryRecord,
+                             SysvIpcRecord>;
 
 // A Pages section as it is stored: its checksum verified, its fields decoded
 // and checked (alone and against the image so far: known pid, inside the

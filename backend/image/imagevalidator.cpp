@@ -7,6 +7,7 @@
 #include "sectionframe.h"
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <format>
 #include <sys/stat.h>
@@ -748,7 +749,7 @@ Result<void> ImageValidator::check(const SharedMemoryRecord &r, const ReaderLimi
     if (r.id == 0) {
         return fail("shared memory object with id 0");
     }
-    if (r.kind != SharedMemoryKind::Anonymous && r.kind != SharedMemoryKind::DeletedFile && r.kind != SharedMemoryKind::Memfd) {
+    if (r.kind != SharedMemoryKind::Anonymous && r.kind != SharedMemoryKind::DeletedFile && r.kind != SharedMemoryKind::Memfd && r.kind != SharedMemoryKind::SysvShm) {
         return fail(std::format("{}: unknown kind {}", what, uint32_t(r.kind)));
     }
     constexpr uint32_t kSealsKnown = 0x3f; // F_SEAL_SEAL ... F_SEAL_EXEC
@@ -759,6 +760,11 @@ Result<void> ImageValidator::check(const SharedMemoryRecord &r, const ReaderLimi
         // 4 KiB alignment at least (the page size is checked in accept()).
         if (r.size == 0 || (r.size & 4095) != 0 || r.size > (uint64_t(1) << 47) || !r.path.empty() || r.mode != 0) {
             return fail(std::format("{}: size {} is not a multiple of 4096 in 1..2^47, or a path or mode is set", what, r.size));
+        }
+    } else if (r.kind == SharedMemoryKind::SysvShm) {
+        // Named by its SysvIpcRecord; the segment's size, up to SHMMAX's range.
+        if (r.size == 0 || r.size > (uint64_t(1) << 47) || !r.path.empty() || r.mode != 0 || r.ino > uint64_t(std::numeric_limits<int32_t>::max())) {
+            return fail(std::format("{}: SysV segment {} of size {} (0 or above 2^47), or a path or mode is set", what, r.ino, r.size));
         }
     } else if (r.kind == SharedMemoryKind::Memfd) {
         // memfd_create's name: at most 249 bytes, no NUL, no slash needed.
@@ -782,6 +788,41 @@ Result<void> ImageValidator::check(const SharedMemoryRecord &r, const ReaderLimi
             return fail(std::format("{}: run at offset {} of {} pages: empty, unaligned, out of order or outside the object", what, hex(run.vaddr), run.pages));
         }
         previousEnd = run.vaddr + uint64_t(run.pages) * 4096;
+    }
+    return {};
+}
+
+Result<void> ImageValidator::check(const SysvIpcRecord &r)
+{
+    const std::string what = std::format("SysV IPC object {}", r.id);
+    if (r.kind != SysvIpcKind::Shm && r.kind != SysvIpcKind::Msg && r.kind != SysvIpcKind::Sem) {
+        return fail(std::format("{}: unknown kind {}", what, uint32_t(r.kind)));
+    }
+    if (r.id < 0 || (r.mode & ~0777u) != 0) {
+        return fail(std::format("{}: negative id, or mode {:o} beyond the permission bits", what, r.mode));
+    }
+    const bool shm = r.kind == SysvIpcKind::Shm, msg = r.kind == SysvIpcKind::Msg, sem = r.kind == SysvIpcKind::Sem;
+    if (shm != (r.object != 0) || shm != (r.size != 0) || (!shm && r.destroyed) || (!msg && (r.qbytes != 0 || !r.messages.empty()))
+        || sem == r.semValues.empty() || r.semPids.size() != r.semValues.size() || (!msg && (r.lspid != 0 || r.lrpid != 0)) || r.lspid < 0 || r.lrpid < 0) {
+        return fail(std::format("{}: fields of another kind set, or its own missing (object, size, messages, semaphores)", what));
+    }
+    if (r.destroyed && r.key != 0) {
+        return fail(std::format("{}: removed (IPC_RMID) but still with key {}", what, r.key));
+    }
+    uint64_t bytes = 0;
+    for (const SysvMessage &m : r.messages) {
+        bytes += m.text.size();
+        if (m.type <= 0) {
+            return fail(std::format("{}: a message of type {} (must be > 0)", what, m.type));
+        }
+    }
+    if (r.messages.size() > kMaxSysvMessages || bytes > kMaxSysvMessageBytes || r.semValues.size() > kMaxSysvSemaphores) {
+        return fail(std::format("{}: {} messages of {} bytes, or {} semaphores: more than the limits", what, r.messages.size(), bytes, r.semValues.size()));
+    }
+    for (const uint32_t value : r.semValues) {
+        if (value > 32767) { // SEMVMX
+            return fail(std::format("{}: semaphore value {} above 32767", what, value));
+        }
     }
     return {};
 }
@@ -960,6 +1001,11 @@ Result<void> ImageValidator::acceptEnd()
             }
         }
     }
+    for (const auto &[object, segment] : m_sysvShmObjects) {
+        if (segment == 0) {
+            return fail(std::format("image incomplete: SysV shared memory object {} has no SysvIpc record naming it", object));
+        }
+    }
     for (const auto &[key, haveData] : m_unlinked) {
         if (!haveData) {
             return fail(std::format("image incomplete: fd {} of pid {} is an unlinked file but no FileData record follows", key.second, key.first));
@@ -1074,6 +1120,11 @@ Result<void> ImageValidator::accept(const Section &section)
                         if (v.pgoff > pagedSize || v.end - v.start > pagedSize - v.pgoff) {
                             return fail(std::format("a VMA of pid {} reaches beyond the end of shared memory object {}", r.pid, v.shm));
                         }
+                        const auto sysv = m_sysvShmObjects.find(v.shm);
+                        if (sysv != m_sysvShmObjects.end() && (sysv->second == 0 || v.kind != VmaKind::FileShared || v.pgoff != 0 || v.end - v.start != pagedSize)) {
+                            return fail(std::format("a VMA of pid {} attaches SysV shared memory object {} other than whole and shared, or before its SysvIpc record",
+                                                    r.pid, v.shm));
+                        }
                     }
                     VmaRecord copy;
                     copy.start = v.start;
@@ -1102,6 +1153,23 @@ Result<void> ImageValidator::accept(const Section &section)
                 }
                 if (!m_sharedMemory.emplace(r.id, r.size).second) {
                     return fail(std::format("second SharedMemory record with id {}", r.id));
+                }
+                if (r.kind == SharedMemoryKind::SysvShm) {
+                    m_sysvShmObjects.emplace(r.id, 0);
+                }
+                return {};
+            } else if constexpr (std::is_same_v<T, SysvIpcRecord>) {
+                if (!m_sysvIds.insert({uint32_t(r.kind), r.id}).second) {
+                    return fail(std::format("second SysvIpc record for id {} of kind {}", r.id, uint32_t(r.kind)));
+                }
+                if (r.kind == SysvIpcKind::Shm) {
+                    const auto object = m_sysvShmObjects.find(r.object);
+                    if (object == m_sysvShmObjects.end() || object->second != 0 || m_sharedMemory.at(r.object) != r.size) {
+                        return fail(std::format("SysV segment {} names shared memory object {}, which is no earlier SysV SharedMemory record of its size, or "
+                                                "another segment's",
+                                                r.id, r.object));
+                    }
+                    object->second = uint64_t(r.id) + 1;
                 }
                 return {};
             } else if constexpr (std::is_same_v<T, FileObjectRecord>) {

@@ -42,6 +42,7 @@ public:
     static Result<void> check(const TimersRecord &record);
     static Result<void> check(const TerminalRecord &record);
     static Result<void> check(const SharedMemoryRecord &record, const ReaderLimits &limits = {});
+    static Result<void> check(const SysvIpcRecord &record);
     // A Pages record: runs page aligned, ascending, non-overlapping, and
     // dataBytes == pages * pageSize within the section limit.
     static Result<void> checkPages(int32_t pid, std::span<const PageRun> runs, uint64_t dataBytes, uint32_t pageSize, const ReaderLimits &limits = {});
@@ -73,6 +74,8 @@ private:
     std::map<uint64_t, FileObjectKind> m_objects; // FileObject id -> kind
     std::set<uint64_t> m_terminals; // rdev of the Terminal records seen
     std::map<uint64_t, uint64_t> m_sharedMemory; // SharedMemory id -> size
+    std::map<uint64_t, uint64_t> m_sysvShmObjects; // SharedMemory id of kind SysvShm -> its segment id + 1 once a SysvIpc record names it (0: not yet)
+    std::set<std::pair<uint32_t, int32_t>> m_sysvIds; // (kind, id) of the SysvIpc records
     std::set<int32_t> m_zombies; // pids of zombies: no record of their own
     std::set<int32_t> m_filesShared; // pids whose fd table is another process's: no Files record
     std::map<int32_t, size_t> m_order; // pid -> position in the tree

@@ -364,6 +364,11 @@ Result<void> ImageWriter::write(const SharedMemoryRecord &record)
     return d->writeChecked(SectionType::SharedMemory, record, ImageValidator::check(record, d->limits));
 }
 
+Result<void> ImageWriter::write(const SysvIpcRecord &record)
+{
+    return d->writeChecked(SectionType::SysvIpc, record, ImageValidator::check(record));
+}
+
 Result<void> ImageWriter::write(const TimersRecord &record)
 {
     return d->writeChecked(SectionType::Timers, record, ImageValidator::check(record));

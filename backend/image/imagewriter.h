@@ -69,6 +69,7 @@ public:
     Result<void> write(const TimersRecord &record);
     Result<void> write(const TerminalRecord &record);
     Result<void> write(const SharedMemoryRecord &record);
+    Result<void> write(const SysvIpcRecord &record);
     Result<void> write(const FileDataRecord &record);
     Result<void> write(const PagesRecord &record);
     // Same as write(PagesRecord) without copying the page bytes.

@@ -359,6 +359,9 @@ Result<void> RawImageReader::Private::readSection()
     case SectionType::SharedMemory:
         section = decodeFields<SharedMemoryRecord>(payload);
         break;
+    case SectionType::SysvIpc:
+        section = decodeFields<SysvIpcRecord>(payload);
+        break;
     case SectionType::End:
         section = decodeFields<EndRecord>(payload);
         break;

@@ -669,6 +669,73 @@ void RecordCodec::decode(Decoder &d, SharedMemoryRecord &r)
     r.seals = d.u32("seals");
 }
 
+void RecordCodec::encode(Encoder &e, const SysvIpcRecord &r)
+{
+    e.u32(uint32_t(r.kind));
+    e.i32(r.id);
+    e.i32(r.key);
+    e.u32(r.mode);
+    e.u32(r.uid);
+    e.u32(r.gid);
+    e.u32(r.cuid);
+    e.u32(r.cgid);
+    e.boolean(r.destroyed);
+    e.u64(r.object);
+    e.u64(r.size);
+    e.u64(r.qbytes);
+    e.count(r.messages.size());
+    for (const SysvMessage &m : r.messages) {
+        e.u64(uint64_t(m.type));
+        e.bytes(m.text);
+    }
+    e.i32(r.lspid);
+    e.i32(r.lrpid);
+    e.count(r.semValues.size());
+    for (const uint32_t value : r.semValues) {
+        e.u32(value);
+    }
+    e.count(r.semPids.size());
+    for (const int32_t pid : r.semPids) {
+        e.i32(pid);
+    }
+}
+
+void RecordCodec::decode(Decoder &d, SysvIpcRecord &r)
+{
+    r.kind = SysvIpcKind(d.u32("kind"));
+    r.id = d.i32("id");
+    r.key = d.i32("key");
+    r.mode = d.u32("mode");
+    r.uid = d.u32("uid");
+    r.gid = d.u32("gid");
+    r.cuid = d.u32("cuid");
+    r.cgid = d.u32("cgid");
+    r.destroyed = d.boolean("destroyed");
+    r.object = d.u64("object");
+    r.size = d.u64("size");
+    r.qbytes = d.u64("qbytes");
+    const uint32_t messages = d.count("messages", 8 + 4, kMaxSysvMessages);
+    r.messages.reserve(messages);
+    for (uint32_t i = 0; i < messages && !d.failed(); ++i) {
+        SysvMessage m;
+        m.type = int64_t(d.u64("messages.type"));
+        m.text = d.bytes("messages.text", kMaxSysvMessageBytes);
+        r.messages.push_back(std::move(m));
+    }
+    r.lspid = d.i32("lspid");
+    r.lrpid = d.i32("lrpid");
+    const uint32_t values = d.count("semValues", 4, kMaxSysvSemaphores);
+    r.semValues.reserve(values);
+    for (uint32_t i = 0; i < values && !d.failed(); ++i) {
+        r.semValues.push_back(d.u32("semValues"));
+    }
+    const uint32_t pids = d.count("semPids", 4, kMaxSysvSemaphores);
+    r.semPids.reserve(pids);
+    for (uint32_t i = 0; i < pids && !d.failed(); ++i) {
+        r.semPids.push_back(d.i32("semPids"));
+    }
+}
+
 // ---- bulk records ---------------------------------------------------------------------------
 
 void RecordCodec::encodePagesFields(Encoder &e, int32_t pid, std::span<const PageRun> runs, uint64_t dataLength)

@@ -37,6 +37,7 @@ public:
     static void encode(Encoder &e, const TimersRecord &record);
     static void encode(Encoder &e, const TerminalRecord &record);
     static void encode(Encoder &e, const SharedMemoryRecord &record);
+    static void encode(Encoder &e, const SysvIpcRecord &record);
     static void encode(Encoder &e, const EndRecord &record);
     // Field blocks of the bulk records; the bulk data follows on the wire.
     static void encodePagesFields(Encoder &e, int32_t pid, std::span<const PageRun> runs, uint64_t dataLength);
@@ -54,6 +55,7 @@ public:
     static void decode(Decoder &d, TimersRecord &record);
     static void decode(Decoder &d, TerminalRecord &record);
     static void decode(Decoder &d, SharedMemoryRecord &record);
+    static void decode(Decoder &d, SysvIpcRecord &record);
     static void decode(Decoder &d, EndRecord &record);
     // Leaves record.data empty and returns the bulk length.
     static uint64_t decodePagesFields(Decoder &d, PagesRecord &record);

@@ -28,8 +28,9 @@ inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
 // writable shared file mappings (kVmaMayWrite); 6: Thread: seccompMode,
 // seccompFilters; memfd (SharedMemoryKind::Memfd with
 // SharedMemoryRecord::seals, FdKind::Memfd, VmaRecord::shm on private
-// mappings of a memfd).
-inline constexpr uint32_t kFormatVersion = 6;
+// mappings of a memfd); 7: SysvIpc records (section 14: SysV shared memory,
+// message queues, semaphore sets) and SharedMemoryKind::SysvShm.
+inline constexpr uint32_t kFormatVersion = 7;
 
 enum class SectionType : uint32_t {
     ProcessTree = 1, // ProcessTreeRecord, exactly one, first after the header
@@ -45,6 +46,7 @@ enum class SectionType : uint32_t {
     Timers = 11, // TimersRecord, at most one per process: its interval timers
     Terminal = 12, // TerminalRecord (format 5): a pseudo-terminal the tree uses, before the Files records naming it
     SharedMemory = 13, // SharedMemoryRecord (format 5): one shared memory object with its contents, before the Mm records naming it
+    SysvIpc = 14, // SysvIpcRecord (format 7): one SysV IPC object of the tree, after the SharedMemory records, before the Task records
     End = 0xffff, // EndRecord, exactly one, last
 };
 
@@ -313,6 +315,14 @@ enum class SharedMemoryKind : uint32_t {
     // makes it with memfd_create(path, MFD_ALLOW_SEALING), chmods it, writes
     // the contents and adds the seals.
     Memfd = 3,
+    // Format 7: the memory of a SysV shared memory segment (shmget), attached
+    // by processes of the tree (FileShared VMAs naming it by shm, each one
+    // whole attach: pgoff 0, the segment's size rounded up to pages). `ino`
+    // is the segment's id, `size` its size; the segment itself (id, key,
+    // owner, mode) is the SysvIpcRecord naming this object. Restore makes the
+    // segment, writes the contents through it and attaches it (shmat) at
+    // each VMA.
+    SysvShm = 4,
 };
 
 inline constexpr uint64_t kMaxSharedMemoryBytes = 192ull << 20; // saved contents of one object (one section)
@@ -333,6 +343,51 @@ struct SharedMemoryRecord {
     uint32_t seals = 0; // format 6, Memfd: F_SEAL_* bits (F_GET_SEALS); 0 otherwise
 
     friend bool operator==(const SharedMemoryRecord &, const SharedMemoryRecord &) = default;
+};
+
+// ---- SysV IPC (format 7) ----------------------------------------------------------
+
+enum class SysvIpcKind : uint32_t {
+    Shm = 1, // a shared memory segment: its memory is SharedMemoryRecord `object` (kind SysvShm)
+    Msg = 2, // a message queue, with its messages
+    Sem = 3, // a semaphore set, with its values
+};
+
+inline constexpr uint32_t kMaxSysvMessages = 1u << 16; // messages of one queue
+inline constexpr uint64_t kMaxSysvMessageBytes = 64ull << 20; // their text, in all
+inline constexpr uint32_t kMaxSysvSemaphores = 32000; // the kernel's SEMMSL
+
+struct SysvMessage {
+    int64_t type = 0; // > 0
+    std::vector<uint8_t> text;
+
+    friend bool operator==(const SysvMessage &, const SysvMessage &) = default;
+};
+
+// One SysV IPC object of the host's IPC namespace that the tree uses (see
+// docs/image-format.md for which ones): restore makes it again with the same
+// id (kernel.{shm,msg,sem}_next_id) and key, then sets owner and mode.
+struct SysvIpcRecord {
+    SysvIpcKind kind = SysvIpcKind::Shm;
+    int32_t id = 0; // the IPC id (>= 0)
+    int32_t key = 0; // 0: IPC_PRIVATE
+    uint32_t mode = 0; // permission bits (0777)
+    uint32_t uid = 0, gid = 0; // owner
+    uint32_t cuid = 0, cgid = 0; // creator (informational: restore creates as itself)
+    // Shm: marked for removal (IPC_RMID, SHM_DEST) while still attached:
+    // restore removes it again once every process has attached it.
+    bool destroyed = false;
+    uint64_t object = 0; // Shm: the SharedMemoryRecord (kind SysvShm) with its memory
+    uint64_t size = 0; // Shm: shm_segsz
+    uint64_t qbytes = 0; // Msg: msg_qbytes
+    std::vector<SysvMessage> messages; // Msg: oldest first
+    // Msg: the last process that sent to it / received from it (0: none);
+    // restore sends and receives as them when they are in the tree.
+    int32_t lspid = 0, lrpid = 0;
+    std::vector<uint32_t> semValues; // Sem: semval of each semaphore
+    std::vector<int32_t> semPids; // Sem: the last process that changed each one (sempid; restore sets the value as it)
+
+    friend bool operator==(const SysvIpcRecord &, const SysvIpcRecord &) = default;
 };
 
 // ---- files --------------------------------------------------------------------

@@ -51,6 +51,8 @@ const char *sectionTypeName(uint32_t type)
         return "Terminal";
     case SectionType::SharedMemory:
         return "SharedMemory";
+    case SectionType::SysvIpc:
+        return "SysvIpc";
     case SectionType::Pages:
         return "Pages";
     case SectionType::End:

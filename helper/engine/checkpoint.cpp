@@ -303,6 +303,9 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         fdTables.emplace_back(pid, &dump->files);
     }
     CRYOPOD_PROPAGATE(store(ctx.sharedMemory, linkSharedMemory(mms, fdTables, scope.pids)));
+    // The SysV objects: the segments among that memory, the queues and
+    // semaphore sets the tree used.
+    CRYOPOD_PROPAGATE(store(ctx.sysv, dumpSysvIpc(ctx.sharedMemory, mms, scope.pids)));
     return {};
 }
 
@@ -442,6 +445,9 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
         ctx.result.sharedMemoryBytes += record.data.size();
         record.data = {};
     }
+    for (const image::SysvIpcRecord &record : ctx.sysv.records) {
+        CRYOPOD_PROPAGATE(written(w.write(record)));
+    }
     for (const ProcessCapture &p : ctx.processes) {
         CRYOPOD_PROPAGATE(written(w.write(p.task)));
         CRYOPOD_PROPAGATE(written(w.write(p.creds)));
@@ -519,6 +525,9 @@ Result<void> checkpointRelease(CheckpointContext &ctx)
     auto r = ctx.options.leaveRunning ? ctx.frozen.thaw() : ctx.frozen.kill();
     if (!r) {
         return std::unexpected(r.error());
+    }
+    if (!ctx.options.leaveRunning) {
+        removeSysvIpc(ctx.sysv); // they are in the image, and go with the tree
     }
     return {};
 }

@@ -14,6 +14,7 @@
 #include "procfs.h"
 #include "pstree.h"
 #include "records.h"
+#include "sysvipc.h"
 
 #include <map>
 #include <memory>
@@ -65,6 +66,7 @@ struct CheckpointContext {
     std::vector<ProcessCapture> processes; // the live ones, in the tree's order
     std::vector<image::TerminalRecord> terminals; // the ptys the tree uses (tty.h)
     SharedMemoryDump sharedMemory; // the tree's shared anonymous memory (shmem.h)
+    SysvIpcDump sysv; // the tree's SysV IPC objects (sysvipc.h)
 
     std::unique_ptr<image::ImageWriter> writer;
     PagesStats pages;

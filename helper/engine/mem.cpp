@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -116,8 +117,18 @@ MappingCheck checkMapping(pid_t pid, const procfs::Mapping &m)
     if (m.hasVmFlag("uw") || m.hasVmFlag("ui")) {
         return refuse("memory registered with userfaultfd is not supported by engine v1");
     }
-    if (m.path.starts_with("/SYSV")) {
-        return refuse("SysV shared memory is not yet supported (engine v1)");
+    if (m.path.starts_with("/SYSV") && m.deleted() && (m.shared || m.hasVmFlag("sh"))) {
+        // A SysV shared memory attach: the segment is saved once, with its id
+        // (sysvipc.h); attached by a process outside the checkpoint too, it
+        // is refused when the checkpoint links the objects. Only whole
+        // attaches are restored (shmat attaches the whole segment).
+        shmid_ds ds{};
+        const uint64_t paged = ::shmctl(int(m.inode), IPC_STAT, &ds) == 0 ? (uint64_t(ds.shm_segsz) + kPage - 1) / kPage * kPage : 0;
+        if (paged != 0 && (m.offset != 0 || m.end - m.start != paged)) {
+            return refuse("only a part of SysV shared memory segment " + std::to_string(m.inode) +
+                          " is attached here (unmapped or mprotected in part): not supported");
+        }
+        return {};
     }
     if (m.path.starts_with("/memfd:") && m.deleted()) {
         // A memfd, mapped shared or private: saved once per memfd (shmem.h).

@@ -158,7 +158,7 @@ Result<void> checkHeader(RestoreContext &ctx, const image::Header &header)
 
 const char *sectionName(const image::Section &section)
 {
-    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End", "FileObject", "Timers", "Terminal", "SharedMemory"};
+    static const char *const names[] = {"ProcessTree", "Task", "Thread", "Creds", "Signals", "Mm", "Files", "FileData", "Pages", "End", "FileObject", "Timers", "Terminal", "SharedMemory", "SysvIpc"};
     return names[section.index()];
 }
 
@@ -351,6 +351,10 @@ Result<void> readMetadata(RestoreContext &ctx, image::ImageReader &reader, std::
         }
         if (auto *shm = std::get_if<image::SharedMemoryRecord>(&section)) {
             ctx.sharedMemory.push_back(std::move(*shm));
+            continue;
+        }
+        if (auto *sysv = std::get_if<image::SysvIpcRecord>(&section)) {
+            ctx.sysvIpc.push_back(std::move(*sysv));
             continue;
         }
         if (auto *timers = std::get_if<image::TimersRecord>(&section)) {
@@ -1201,9 +1205,16 @@ Result<void> run(RestoreContext &ctx, int inFd)
     }
     PagePipeline pipeline;
     pipeline.start(**reader, std::move(*pending));
-    // The shared memory objects, made by us and filled before any process
-    // maps them (shmem.h); their contents are not needed again.
-    auto sharedObjects = SharedMemoryObjects::create(ctx.sharedMemory, ctx.options.openAs);
+    // The SysV objects with their ids (sysvipc.h), removed again if the
+    // restore fails; then the shared memory objects (a segment's memory among
+    // them), made by us and filled before any process maps them (shmem.h);
+    // their contents are not needed again.
+    auto sysvObjects = SysvObjects::create(ctx.sysvIpc, ctx.options.openAs);
+    if (!sysvObjects) {
+        return std::unexpected(sysvObjects.error());
+    }
+    ctx.sysvObjects = std::move(*sysvObjects);
+    auto sharedObjects = SharedMemoryObjects::create(ctx.sharedMemory, ctx.options.openAs, *ctx.sysvObjects);
     if (!sharedObjects) {
         return std::unexpected(sharedObjects.error());
     }
@@ -1246,8 +1257,19 @@ Result<void> run(RestoreContext &ctx, int inFd)
             CRYOPOD_PROPAGATE(restoreControllingTerminal(*leader.injector, leader.scratch, terminal));
         }
     }
-    // Every memfd is mapped and open where it was: its seals now.
+    // Every memfd is mapped and open where it was: its seals now. Every
+    // segment is attached: those the tree had removed go again; the queues
+    // and semaphore sets get their messages and values, sent and set as the
+    // processes that did so last.
     CRYOPOD_PROPAGATE(ctx.sharedObjects->seal());
+    CRYOPOD_PROPAGATE(ctx.sysvObjects->removeDestroyed());
+    CRYOPOD_PROPAGATE(ctx.sysvObjects->fill([&ctx](int32_t pid) -> std::optional<SysvActor> {
+        const auto it = ctx.byPid.find(pid);
+        if (it == ctx.byPid.end() || it->second->entry.zombie || !it->second->injector) {
+            return std::nullopt;
+        }
+        return SysvActor{&*it->second->injector, &it->second->scratch};
+    }));
     ctx.step("fd tables");
     for (auto &p : ctx.processes) {
         if (!p->entry.zombie) {
@@ -1255,6 +1277,7 @@ Result<void> run(RestoreContext &ctx, int inFd)
         }
     }
     CRYOPOD_PROPAGATE(letGo(ctx));
+    ctx.sysvObjects->keep();
     ctx.step("detached");
     if (ctx.trace) {
         std::fprintf(stderr, "restore: %zu processes, %llu pages, %llu injected system calls\n", ctx.processes.size(),

@@ -15,6 +15,7 @@
 #include "records.h"
 #include "result.h"
 #include "sharing.h"
+#include "sysvipc.h"
 #include "tty.h"
 
 #include <cstdint>
@@ -110,6 +111,8 @@ struct RestoreContext {
     std::vector<TerminalSetup> terminalSetups; // made or found for them (their masters go to the caller)
     std::vector<image::SharedMemoryRecord> sharedMemory; // until the objects are made
     std::optional<SharedMemoryObjects> sharedObjects; // the helper's fds on them
+    std::vector<image::SysvIpcRecord> sysvIpc; // the SysV objects (the records outlive sysvObjects)
+    std::optional<SysvObjects> sysvObjects; // made by this restore; removed again if it fails
 
     uint64_t pagesRestored = 0;
     uint64_t injected = 0; // system calls injected

@@ -3,6 +3,7 @@
 #include "shmem.h"
 
 #include "creds.h"
+#include "sysvipc.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -155,6 +156,8 @@ std::vector<SharedOutside> sharedMemoryOutside(const std::set<pid_t> &tree)
                     seen(key, pid, "memfd " + m.pathWithoutDeleted().substr(std::strlen("/memfd:")) + " mapped at " + range);
                 } else if (m.shared && (m.path == "/dev/zero (deleted)" || m.path == "/dev/zero")) {
                     seen(key, pid, std::string("shared anonymous memory at ") + range);
+                } else if (m.shared && m.path.starts_with("/SYSV")) {
+                    seen(key, pid, "SysV shared memory " + m.pathWithoutDeleted().substr(1) + " attached at " + range);
                 } else if (m.shared && m.deleted()) {
                     seen(key, pid, "shared memory of the deleted file " + m.pathWithoutDeleted() + " at " + range);
                 }
@@ -182,6 +185,12 @@ std::vector<SharedOutside> sharedMemoryOutside(const std::set<pid_t> &tree)
         out.push_back(SharedOutside {pid, what, outsider});
     }
     return out;
+}
+
+bool isSysvShm(const std::string &path, uint64_t links)
+{
+    // "/SYSV" and the key as 8 hex digits (ipc/shm.c names the file so).
+    return path.starts_with("/SYSV") && path.size() == 13 && links == 0;
 }
 
 namespace
@@ -219,6 +228,8 @@ struct ObjectLinker {
         record.kind = kind;
         if (kind == image::SharedMemoryKind::Anonymous) {
             record.size = (uint64_t(object.st_size) + kPage - 1) / kPage * kPage;
+        } else if (kind == image::SharedMemoryKind::SysvShm) {
+            record.size = uint64_t(object.st_size); // the segment's size; ino is its id (sysvipc.h)
         } else {
             record.size = uint64_t(object.st_size);
             record.path = memfd ? path.substr(std::strlen("/memfd:")) : path;
@@ -237,7 +248,8 @@ struct ObjectLinker {
             memfds.insert(key);
         }
         ids.emplace(key, record.id);
-        firstSeen.emplace(key, (memfd ? "memfd " + path : what) + " (process " + std::to_string(pid) + ")");
+        firstSeen.emplace(key, (memfd ? "memfd " + path : kind == image::SharedMemoryKind::SysvShm ? "SysV shared memory segment " + std::to_string(object.st_ino) : what) +
+                                   " (process " + std::to_string(pid) + ")");
         dump.records.push_back(std::move(record));
         dump.fds.push_back(std::move(fd));
         return dump.records.back().id;
@@ -286,6 +298,8 @@ Result<SharedMemoryDump> linkSharedMemory(const std::vector<std::pair<pid_t, ima
             if (vma.kind != image::VmaKind::SharedAnonymous) {
                 if (isMemfd(vma.path, st.st_nlink)) {
                     kind = image::SharedMemoryKind::Memfd;
+                } else if (vma.kind == image::VmaKind::FileShared && isSysvShm(vma.path, st.st_nlink)) {
+                    kind = image::SharedMemoryKind::SysvShm;
                 } else if (vma.kind == image::VmaKind::FilePrivate) {
                     continue; // a file named /memfd:...: mapped by path
                 } else {
@@ -504,14 +518,23 @@ Result<uint64_t> takeHelperFd(Injector &injector, int local, const std::string &
 }
 } // namespace
 
-Result<SharedMemoryObjects> SharedMemoryObjects::create(const std::vector<image::SharedMemoryRecord> &records, const std::optional<FsIdentity> &identity)
+Result<SharedMemoryObjects>
+SharedMemoryObjects::create(const std::vector<image::SharedMemoryRecord> &records, const std::optional<FsIdentity> &identity, const SysvObjects &sysv)
 {
     SharedMemoryObjects objects;
     for (const image::SharedMemoryRecord &record : records) {
         const std::string what = "restore shared memory object " + std::to_string(record.id);
+        const int32_t segment = sysv.segment(record.id);
+        if ((record.kind == image::SharedMemoryKind::SysvShm) != (segment >= 0)) {
+            return fail(what + ": a SysV segment's memory without its SysvIpc record, or the other way round", EINVAL);
+        }
         auto made = record.kind == image::SharedMemoryKind::DeletedFile ? makeDeletedFile(record, identity, what)
             : record.kind == image::SharedMemoryKind::Memfd             ? makeMemfd(record, identity, what)
+            : record.kind == image::SharedMemoryKind::SysvShm           ? openSysvSegment(segment, what)
                                                                         : makeAnonymous(record, what);
+        if (segment >= 0) {
+            objects.m_segments.emplace(record.id, segment);
+        }
         if (!made) {
             return std::unexpected(made.error());
         }
@@ -569,6 +592,9 @@ Result<void> mapSharedMemory(Injector &injector, const SharedMemoryObjects &obje
     const int local = objects.fd(vma.shm);
     if (local < 0) {
         return fail(what + ": the image holds no such object", EINVAL);
+    }
+    if (const auto segment = objects.m_segments.find(vma.shm); segment != objects.m_segments.end()) {
+        return attachSysvSegment(injector, segment->second, vma, prot); // an attach, not a mapping of the file
     }
     auto fd = takeHelperFd(injector, local, what);
     if (!fd) {

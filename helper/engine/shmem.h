@@ -23,6 +23,13 @@
 // restored process that mapped it takes the helper's fd (pidfd_getfd) and
 // maps it MAP_SHARED at its VMAs' offsets: one object again, shared by all.
 //
+// SysV shared memory (format 7): the memory of a segment that processes of
+// the tree attach is one more object of this kind (SysvShm, read the same
+// way through an attach's map_files link, also during a low-pause pause);
+// the segment itself (id, key, owner) is sysvipc.h's, which makes it again
+// on restore; its memory is filled here through an attach of the helper's
+// and each process attaches it with shmat at its VMA.
+//
 // Also here: writable MAP_SHARED mappings of regular files (VmaKind::
 // FileShared). Their memory is the file (its page cache), so nothing is
 // saved; the file's dirty pages are written back (fdatasync) while the tree
@@ -48,6 +55,8 @@
 
 namespace cryopod::engine
 {
+
+class SysvObjects; // sysvipc.h
 
 // ---- dump
 
@@ -85,6 +94,10 @@ std::vector<SharedOutside> sharedMemoryOutside(const std::set<pid_t> &tree);
 // shows it without " (deleted)") with `links` hard links is a memfd.
 bool isMemfd(const std::string &path, uint64_t links);
 
+// Whether a shared mapping of `path` ("/SYSVKKKKKKKK", without " (deleted)")
+// with `links` hard links is a SysV shared memory attach (sysvipc.h).
+bool isSysvShm(const std::string &path, uint64_t links);
+
 // Reads the contents of object `index` into its record (sparse runs by
 // offset; all-zero pages left out). The tree must still be frozen.
 Result<void> captureSharedMemory(SharedMemoryDump &dump, size_t index);
@@ -102,7 +115,9 @@ public:
     // Makes every object of `records` with its size and contents (a memfd
     // with its name and mode; its seals come with seal()); deleted files and
     // memfds with `identity` (when given) as their filesystem identity.
-    static Result<SharedMemoryObjects> create(const std::vector<image::SharedMemoryRecord> &records, const std::optional<FsIdentity> &identity);
+    // A SysV segment's memory (kind SysvShm) is the segment `sysv` made.
+    static Result<SharedMemoryObjects>
+    create(const std::vector<image::SharedMemoryRecord> &records, const std::optional<FsIdentity> &identity, const SysvObjects &sysv);
 
     // The helper's fd on object `id` (-1: none).
     int fd(uint64_t id) const;
@@ -115,6 +130,9 @@ public:
 private:
     std::map<uint64_t, UniqueFd> m_fds;
     std::map<uint64_t, uint32_t> m_seals; // memfds with seals: id -> F_SEAL_* bits
+    std::map<uint64_t, int32_t> m_segments; // SysV memory: id -> segment id (attached with shmat)
+
+    friend Result<void> mapSharedMemory(Injector &injector, const SharedMemoryObjects &objects, const image::VmaRecord &vma, int prot);
 };
 
 // Maps object `vma.shm` into the process of `injector` at the VMA (MAP_SHARED,

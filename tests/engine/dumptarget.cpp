@@ -37,7 +37,7 @@
 //   threadfiles      a second thread with a file descriptor table of its own
 //                    (unshare(CLONE_FILES))
 //   shmem            shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS)
-//   sysvshm          a SysV shared memory segment (shmget IPC_PRIVATE, attached, removed)
+//   sysvshm          a SysV shared memory segment (shmget IPC_PRIVATE, attached, removed), half of it unmapped
 //   memfd            a memfd "dumptarget" of 64 KiB (fd 3), mapped MAP_SHARED
 //   sockets          TCP listener on 127.0.0.1 (fd 3, ready port=), a unix
 //                    socketpair (fds 4, 5), an eventfd (fd 6), a TCP connection
@@ -385,11 +385,12 @@ int main(int argc, char **argv)
         }
         static_cast<char *>(p)[0] = 1;
     } else if (mode == "sysvshm") {
-        // Removed at once: the segment goes when the process detaches (exits).
+        // Removed at once: the segment goes when the process detaches
+        // (exits). Its second half is unmapped: a part of an attach.
         const int id = ::shmget(IPC_PRIVATE, 1 << 20, IPC_CREAT | 0600);
         void *p = id < 0 ? reinterpret_cast<void *>(-1) : ::shmat(id, nullptr, 0);
-        if (p == reinterpret_cast<void *>(-1) || ::shmctl(id, IPC_RMID, nullptr) != 0) {
-            die("shmget/shmat");
+        if (p == reinterpret_cast<void *>(-1) || ::shmctl(id, IPC_RMID, nullptr) != 0 || ::munmap(static_cast<char *>(p) + (1 << 19), 1 << 19) != 0) {
+            die("shmget/shmat/munmap");
         }
         static_cast<char *>(p)[0] = 1;
     } else if (mode == "sockets") {

@@ -597,6 +597,118 @@ private Q_SLOTS:
         ::close(null);
     }
 
+    // Format 7: a SysV segment (its memory a SharedMemory record of kind 4,
+    // attached whole), a message queue and a semaphore set survive the round
+    // trip; the writer refuses bad ones.
+    void sysvIpc()
+    {
+        const SampleImage sample = SampleImage::make(8);
+        SharedMemoryRecord memory;
+        memory.id = 4;
+        memory.kind = SharedMemoryKind::SysvShm;
+        memory.size = 2 * 4096 + 100; // the segment's size
+        memory.ino = 32769; // its id
+        memory.runs = {{4096, 1}};
+        memory.data.assign(4096, 0x3c);
+        SysvIpcRecord segment;
+        segment.kind = SysvIpcKind::Shm;
+        segment.id = 32769;
+        segment.key = 0x5c001234;
+        segment.mode = 0640;
+        segment.uid = 1000;
+        segment.gid = 4242;
+        segment.object = 4;
+        segment.size = memory.size;
+        SysvIpcRecord queue;
+        queue.kind = SysvIpcKind::Msg;
+        queue.id = 5;
+        queue.mode = 0600;
+        queue.qbytes = 16384;
+        queue.messages = {{7, {1, 2, 3}}, {1, {}}};
+        queue.lspid = 100;
+        SysvIpcRecord set;
+        set.kind = SysvIpcKind::Sem;
+        set.id = 65536;
+        set.key = 42;
+        set.mode = 0666;
+        set.semValues = {0, 3, 32767};
+        set.semPids = {0, 100, 0};
+        MmRecord mm = sample.mms[0];
+        VmaRecord vma;
+        vma.start = 0x7e0000000000;
+        vma.end = vma.start + 3 * 4096;
+        vma.prot = kVmaRead;
+        vma.kind = VmaKind::FileShared;
+        vma.path = "/SYSV5c001234";
+        vma.shm = 4;
+        mm.vmas.insert(std::find_if(mm.vmas.begin(), mm.vmas.end(), [&](const VmaRecord &v) { return v.start > vma.start; }), vma);
+
+        auto writeAll = [&](const SharedMemoryRecord &object, const std::vector<SysvIpcRecord> &records, const MmRecord &m, int fd) -> Result<void> {
+            auto w = ImageWriter::create(fd, sample.header, WriterOptions {1, 0, false});
+            if (!w) {
+                return std::unexpected(w.error());
+            }
+            CRYOPOD_PROPAGATE((*w)->write(sample.tree));
+            CRYOPOD_PROPAGATE((*w)->write(object));
+            for (const SysvIpcRecord &r : records) {
+                CRYOPOD_PROPAGATE((*w)->write(r));
+            }
+            CRYOPOD_PROPAGATE((*w)->write(m));
+            return (*w)->finish();
+        };
+        const int fd = memfd_create("sysv", MFD_CLOEXEC);
+        auto wrote = writeAll(memory, {segment, queue, set}, mm, fd);
+        QVERIFY2(wrote, wrote ? "" : wrote.error().describe().c_str());
+        std::vector<uint8_t> bytes(size_t(lseek(fd, 0, SEEK_END)));
+        QCOMPARE(pread(fd, bytes.data(), bytes.size(), 0), ssize_t(bytes.size()));
+        ::close(fd);
+        ReaderLimits lenient;
+        lenient.requireComplete = false;
+        auto got = readAll(bytes, lenient);
+        QVERIFY2(got, got ? "" : got.error().describe().c_str());
+        QCOMPARE(got->size(), size_t(7));
+        QVERIFY(std::get<SharedMemoryRecord>((*got)[1]) == memory);
+        QVERIFY(std::get<SysvIpcRecord>((*got)[2]) == segment);
+        QVERIFY(std::get<SysvIpcRecord>((*got)[3]) == queue);
+        QVERIFY(std::get<SysvIpcRecord>((*got)[4]) == set);
+        QVERIFY(std::get<MmRecord>((*got)[5]) == mm);
+
+        const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+        auto expectError = [&](auto mutate, const char *part) {
+            SharedMemoryRecord object = memory;
+            std::vector<SysvIpcRecord> records {segment, queue, set};
+            MmRecord m = mm;
+            mutate(object, records, m);
+            Result<void> r = writeAll(object, records, m, null);
+            QVERIFY2(!r, part);
+            QVERIFY2(r.error().message.find(part) != std::string::npos, r.error().message.c_str());
+        };
+        using Records = std::vector<SysvIpcRecord>;
+        expectError([](SharedMemoryRecord &, Records &r, MmRecord &) { r[0].object = 9; }, "which is no earlier SysV SharedMemory record");
+        expectError([](SharedMemoryRecord &, Records &r, MmRecord &) { r[0].size = 4096; }, "which is no earlier SysV SharedMemory record");
+        expectError([](SharedMemoryRecord &, Records &r, MmRecord &) { r[2].id = r[0].id, r[2].kind = SysvIpcKind::Shm; }, "fields of another kind");
+        expectError([](SharedMemoryRecord &, Records &r, MmRecord &) { r[1].messages[1].type = 0; }, "a message of type 0");
+        expectError([](SharedMemoryRecord &, Records &r, MmRecord &) { r[2].semValues[0] = 40000; }, "above 32767");
+        expectError([](SharedMemoryRecord &, Records &r, MmRecord &) { r[2].semPids.pop_back(); }, "fields of another kind");
+        expectError([](SharedMemoryRecord &, Records &r, MmRecord &) { r[0].destroyed = true; }, "removed (IPC_RMID) but still with key");
+        expectError([](SharedMemoryRecord &, Records &r, MmRecord &) { r[0].mode = 01640; }, "beyond the permission bits");
+        expectError(
+            [](SharedMemoryRecord &, Records &, MmRecord &m) {
+                for (VmaRecord &v : m.vmas) {
+                    if (v.shm == 4) {
+                        v.end -= 4096;
+                    }
+                }
+            },
+            "other than whole and shared");
+        expectError(
+            [](SharedMemoryRecord &, Records &r, MmRecord &) {
+                r.erase(r.begin()); // the memory without its segment
+            },
+            "other than whole and shared, or before its SysvIpc record");
+        ::close(null);
+    }
+
     void imageInfo()
     {
         const SampleImage sample = SampleImage::make(40);

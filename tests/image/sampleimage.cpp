@@ -688,6 +688,10 @@ std::vector<uint8_t> sectionBytes(const Section &section)
                     type = SectionType::Timers;
                 } else if constexpr (std::is_same_v<T, TerminalRecord>) {
                     type = SectionType::Terminal;
+                } else if constexpr (std::is_same_v<T, SharedMemoryRecord>) {
+                    type = SectionType::SharedMemory;
+                } else if constexpr (std::is_same_v<T, SysvIpcRecord>) {
+                    type = SectionType::SysvIpc;
                 }
                 const std::vector<uint8_t> f = fields(r);
                 return frame(uint32_t(type), 0, f, f.size());

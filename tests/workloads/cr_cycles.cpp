@@ -28,6 +28,9 @@
 #include <poll.h>
 #include <set>
 #include <sstream>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <string>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -426,6 +429,7 @@ private:
     bool setUp();
     bool startWorkload();
     bool cycle(int index, bool leaveRunning);
+    void removeSysvObjects();
     bool finish();
     bool runCryopodctl(const std::vector<std::string> &args, const std::string &tag, std::string *out, int passFd = -1);
     bool receiveMaster();
@@ -886,6 +890,11 @@ bool Harness::cycle(int index, bool leaveRunning)
             return false;
         }
     }
+    if (leaveRunning) {
+        // What the original holds by id goes with it too, as the user would
+        // remove it (a --kill checkpoint removes it itself).
+        removeSysvObjects();
+    }
     m_step = std::format("cycle {}/{} ({}): pid free", index, m_opt.cycles, modeName);
     if (kill(m_pid, 0) == 0 || errno != ESRCH || fileExists(std::format("/proc/{}", m_pid))) {
         return fail(std::format("pid {} is still in use after the original was reaped", m_pid));
@@ -1062,6 +1071,34 @@ void Harness::printDiagnostics()
     }
 }
 
+// The SysV IPC objects the workload lists in STATEDIR/sysv ("shm|msg|sem ID
+// KEY" per line), each removed while it still has that key.
+void Harness::removeSysvObjects()
+{
+    std::istringstream in(readFile(m_stateDir + "/sysv"));
+    std::string kind;
+    int id = -1;
+    long long key = 0;
+    while (in >> kind >> id >> key) {
+        if (kind == "shm") {
+            shmid_ds ds{};
+            if (shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_perm.__key == key_t(key)) {
+                shmctl(id, IPC_RMID, nullptr);
+            }
+        } else if (kind == "msg") {
+            msqid_ds ds{};
+            if (msgctl(id, IPC_STAT, &ds) == 0 && ds.msg_perm.__key == key_t(key)) {
+                msgctl(id, IPC_RMID, nullptr);
+            }
+        } else if (kind == "sem") {
+            semid_ds ds{};
+            if (semctl(id, 0, IPC_STAT, &ds) == 0 && ds.sem_perm.__key == key_t(key)) {
+                semctl(id, 0, IPC_RMID);
+            }
+        }
+    }
+}
+
 void Harness::cleanUp()
 {
     // Kill only what we started: a running cryopodctl, then every child of
@@ -1085,6 +1122,9 @@ void Harness::cleanUp()
         }
     }
     while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    if (!m_stateDir.empty()) {
+        removeSysvObjects();
     }
     if (m_opt.keepDir.empty() && !m_stateDir.empty()) {
         std::error_code ec;

@@ -479,3 +479,54 @@ long wl_seccomp_rule(int nr, long arg0, unsigned ret, unsigned flags)
     struct sock_fprog prog = {sizeof insns / sizeof insns[0], insns};
     return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
 }
+
+void wl_versions_pass(struct wl_versions *v)
+{
+    const uint64_t next = v->pass + 1;
+    for (size_t i = 0; i < v->elements; ++i) {
+        if (v->array[i] != v->pass && v->mismatches++ < 4) {
+            wl_fail("pass %llu: %s element %zu holds %llu, expected %llu (the memory mixes instants)", (unsigned long long)next, v->what, i,
+                    (unsigned long long)v->array[i], (unsigned long long)v->pass);
+        }
+        v->array[i] = next;
+    }
+    v->pass = next;
+}
+
+void wl_versions_check(const struct wl_versions *v, const char *who)
+{
+    for (size_t i = 0; i < v->elements; ++i) {
+        if (v->array[i] != v->pass) {
+            wl_fail("%s: after go %s element %zu holds %llu, the last pass was %llu", who, v->what, i, (unsigned long long)v->array[i],
+                    (unsigned long long)v->pass);
+            break;
+        }
+    }
+}
+
+bool wl_await_token(volatile uint64_t *p, uint64_t token)
+{
+    for (int i = 0; i < 300; ++i) {
+        if (*p == token) {
+            return true;
+        }
+        wl_sleep_ms(10);
+    }
+    return false;
+}
+
+void wl_check_pattern(const char *who, const char *what, const void *p, size_t n, uint64_t seed)
+{
+    const size_t bad = wl_mismatch(p, n, seed);
+    wl_check(bad == n, "%s: %s: byte %zu differs", who, what, bad);
+}
+
+void wl_note_sysv(const char *kind, int id, int key)
+{
+    char path[4096];
+    wl_path(path, sizeof path, "sysv");
+    FILE *f = fopen(path, "a");
+    if (!f || fprintf(f, "%s %d %d\n", kind, id, key) < 0 || fclose(f) != 0) {
+        wl_die("note %s %d in %s", kind, id, path);
+    }
+}

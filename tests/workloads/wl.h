@@ -99,3 +99,32 @@ void wl_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
 // ARG0) returns RET; everything else is allowed. Returns the seccomp() result
 // (-1 with errno on failure; with SECCOMP_FILTER_FLAG_TSYNC, a thread id).
 long wl_seccomp_rule(int nr, long arg0, unsigned ret, unsigned flags);
+
+// A versions array (wl_versions, wl_shmversions, wl_memfd, wl_sysvshm):
+// ELEMENTS uint64_t at ARRAY that the writer sets, pass after pass, every
+// element to the pass number; before it is set each one must still hold the
+// previous pass. A snapshot taken while it runs must hold one instant of it:
+// a restored copy whose memory mixes instants fails the next pass (the
+// first few mismatches are listed, named WHAT).
+struct wl_versions {
+    uint64_t *array;
+    size_t elements;
+    const char *what; // "A's versions", for the messages
+    uint64_t pass; // the last finished pass
+    unsigned mismatches;
+};
+// One whole pass.
+void wl_versions_pass(struct wl_versions *v);
+// After go: every element holds the last pass (WHO: who checks).
+void wl_versions_check(const struct wl_versions *v, const char *who);
+
+// Waits up to 3 s for the 8-byte TOKEN at P (written by another process);
+// true if it came.
+bool wl_await_token(volatile uint64_t *p, uint64_t token);
+
+// WHO's check of WHAT: the N bytes at P hold the stream of SEED.
+void wl_check_pattern(const char *who, const char *what, const void *p, size_t n, uint64_t seed);
+
+// Notes a SysV IPC object of the workload in STATEDIR/sysv ("shm|msg|sem ID
+// KEY" per line): the harness removes it once the original is gone.
+void wl_note_sysv(const char *kind, int id, int key);

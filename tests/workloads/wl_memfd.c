@@ -57,8 +57,7 @@ static const unsigned kCSeals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_S
 
 static int s_afd = -1, s_cfd = -1;
 static unsigned char *s_a, *s_bPrivate, *s_bShared;
-static uint64_t s_pass; // the last finished pass over A's versions array
-static unsigned s_mismatches;
+static struct wl_versions s_versions = {.elements = kVersionsPages * WL_PAGE / 8, .what = "A's versions"};
 
 static uint64_t tag(uint64_t t)
 {
@@ -70,31 +69,9 @@ static unsigned char *page(unsigned char *base, unsigned i)
     return base + (size_t)i * WL_PAGE;
 }
 
-static uint64_t *versions(void)
-{
-    return (uint64_t *)page(s_a, kVersionsFirst);
-}
-
-enum { kElements = kVersionsPages * WL_PAGE / 8 };
-
 static void step(void)
 {
-    uint64_t *v = versions();
-    const uint64_t next = s_pass + 1;
-    for (size_t i = 0; i < kElements; ++i) {
-        if (v[i] != s_pass && s_mismatches++ < 4) {
-            wl_fail("pass %llu: A's versions element %zu holds %llu, expected %llu (the memory mixes instants)", (unsigned long long)next, i,
-                    (unsigned long long)v[i], (unsigned long long)s_pass);
-        }
-        v[i] = next;
-    }
-    s_pass = next;
-}
-
-static void checkPattern(const char *who, const char *what, const unsigned char *p, size_t n, uint64_t seed)
-{
-    const size_t bad = wl_mismatch(p, n, seed);
-    wl_check(bad == n, "%s: %s: byte %zu differs", who, what, bad);
+    wl_versions_pass(&s_versions);
 }
 
 static void checkMapping(const char *who, const char *what, void *addr, const char *perms, const char *path, unsigned long *inode)
@@ -147,23 +124,23 @@ static void checkShared(const char *who)
     checkFd(who, "A", s_afd, "wl-memfd-a", (off_t)kAPages * WL_PAGE + kATail, 0640, kASeals, kAOffset, O_RDWR, &fdInode);
     checkMapping(who, "A", s_a, "rw-s", "/memfd:wl-memfd-a (deleted)", &mapInode);
     wl_check(fdInode == mapInode, "%s: A's fd and mapping are different files (inodes %lu, %lu)", who, fdInode, mapInode);
-    checkPattern(who, "A pages 0..63", s_a, 64 * (size_t)WL_PAGE, tag(1));
-    checkPattern(who, "A pages 64..127", page(s_a, 64), 64 * (size_t)WL_PAGE, tag(2));
-    checkPattern(who, "A pages 192..199", page(s_a, 192), 8 * (size_t)WL_PAGE, tag(3));
-    checkPattern(who, "A pages 202..255", page(s_a, 202), 54 * (size_t)WL_PAGE, wl_derive(tag(3), 202));
+    wl_check_pattern(who, "A pages 0..63", s_a, 64 * (size_t)WL_PAGE, tag(1));
+    wl_check_pattern(who, "A pages 64..127", page(s_a, 64), 64 * (size_t)WL_PAGE, tag(2));
+    wl_check_pattern(who, "A pages 192..199", page(s_a, 192), 8 * (size_t)WL_PAGE, tag(3));
+    wl_check_pattern(who, "A pages 202..255", page(s_a, 202), 54 * (size_t)WL_PAGE, wl_derive(tag(3), 202));
     unsigned char tail[kATail];
     const ssize_t n = pread(s_afd, tail, sizeof tail, (off_t)kAPages * WL_PAGE);
     wl_check(n == kATail, "%s: A's tail: pread returned %zd", who, n);
-    checkPattern(who, "A's tail", tail, sizeof tail, tag(4));
+    wl_check_pattern(who, "A's tail", tail, sizeof tail, tag(4));
 
     unsigned long privateInode = 0, sharedInode = 1;
     checkMapping(who, "B (private)", s_bPrivate, "rw-p", "/memfd:wl-memfd-b (deleted)", &privateInode);
     checkMapping(who, "B (shared)", s_bShared, "r--s", "/memfd:wl-memfd-b (deleted)", &sharedInode);
     wl_check(privateInode == sharedInode, "%s: B's two mappings are different files (inodes %lu, %lu)", who, privateInode, sharedInode);
-    checkPattern(who, "B's private pages", s_bPrivate, kBPrivatePages * (size_t)WL_PAGE, tag(6));
-    checkPattern(who, "B's file pages (private mapping)", page(s_bPrivate, kBPrivatePages), (kBPages - kBPrivatePages) * (size_t)WL_PAGE,
+    wl_check_pattern(who, "B's private pages", s_bPrivate, kBPrivatePages * (size_t)WL_PAGE, tag(6));
+    wl_check_pattern(who, "B's file pages (private mapping)", page(s_bPrivate, kBPrivatePages), (kBPages - kBPrivatePages) * (size_t)WL_PAGE,
                  wl_derive(tag(5), kBPrivatePages));
-    checkPattern(who, "B's file (shared mapping)", s_bShared, kBPrivatePages * (size_t)WL_PAGE, tag(5));
+    wl_check_pattern(who, "B's file (shared mapping)", s_bShared, kBPrivatePages * (size_t)WL_PAGE, tag(5));
     wl_check(wl_write_faults(s_bShared), "%s: a write to B's read-only mapping does not fault", who);
 }
 
@@ -173,20 +150,8 @@ static void checkC(const char *who)
     unsigned char buf[kCBytes];
     const ssize_t n = pread(s_cfd, buf, sizeof buf, 0);
     wl_check(n == kCBytes, "%s: C: pread returned %zd", who, n);
-    checkPattern(who, "C", buf, sizeof buf, tag(7));
+    wl_check_pattern(who, "C", buf, sizeof buf, tag(7));
     wl_check(pwrite(s_cfd, buf, 1, 0) < 0 && errno == EPERM, "%s: C takes a write despite F_SEAL_WRITE", who);
-}
-
-// Waits up to 3 s for the 8-byte token at P.
-static bool awaitToken(volatile uint64_t *p, uint64_t token)
-{
-    for (int i = 0; i < 300; ++i) {
-        if (*p == token) {
-            return true;
-        }
-        wl_sleep_ms(10);
-    }
-    return false;
 }
 
 static void childK(void)
@@ -207,7 +172,7 @@ static void childK(void)
     checkFd("K", "K's own description of A", own, "wl-memfd-a", (off_t)kAPages * WL_PAGE + kATail, 0640, kASeals, kOwnOffset, O_RDONLY, &ownInode);
     checkFd("K", "A", s_afd, "wl-memfd-a", (off_t)kAPages * WL_PAGE + kATail, 0640, kASeals, kAOffset, O_RDWR, &aInode);
     wl_check(ownInode == aInode, "K: its own description is of another file (inodes %lu, %lu)", ownInode, aInode);
-    if (!awaitToken((volatile uint64_t *)page(s_a, kTokenPage), tag(8))) {
+    if (!wl_await_token((volatile uint64_t *)page(s_a, kTokenPage), tag(8))) {
         wl_fail("K: the root's token did not arrive in A: A is not shared any more");
     }
     __atomic_store_n((uint64_t *)page(s_a, kAnswerPage), tag(9), __ATOMIC_SEQ_CST);
@@ -238,6 +203,7 @@ int main(int argc, char **argv)
     if (s_a == MAP_FAILED) {
         wl_die("mmap A: %s", strerror(errno));
     }
+    s_versions.array = (uint64_t *)page(s_a, kVersionsFirst);
     wl_fill(s_a, 64 * (size_t)WL_PAGE, tag(1));
     wl_fill(page(s_a, 192), 8 * (size_t)WL_PAGE, tag(3));
     wl_fill(page(s_a, 202), 54 * (size_t)WL_PAGE, wl_derive(tag(3), 202));
@@ -282,22 +248,16 @@ int main(int argc, char **argv)
     if (k == 0) {
         childK();
     }
-    if (!awaitToken((volatile uint64_t *)page(s_a, kAnswerPage), 1)) {
+    if (!wl_await_token((volatile uint64_t *)page(s_a, kAnswerPage), 1)) {
         wl_die("K did not set up A");
     }
     __atomic_store_n((uint64_t *)page(s_a, kAnswerPage), 0, __ATOMIC_SEQ_CST);
     wl_run(step, sabotage, 1);
-    for (size_t i = 0; i < kElements; ++i) {
-        if (versions()[i] != s_pass) {
-            wl_fail("root: after go A's versions element %zu holds %llu, the last pass was %llu", i, (unsigned long long)versions()[i],
-                    (unsigned long long)s_pass);
-            break;
-        }
-    }
+    wl_versions_check(&s_versions, "root");
     checkShared("root");
     checkC("root");
     __atomic_store_n((uint64_t *)page(s_a, kTokenPage), tag(8), __ATOMIC_SEQ_CST);
-    if (!awaitToken((volatile uint64_t *)page(s_a, kAnswerPage), tag(9))) {
+    if (!wl_await_token((volatile uint64_t *)page(s_a, kAnswerPage), tag(9))) {
         wl_fail("root: K's answer did not arrive in A: A is not shared any more");
     }
     wl_collect(k, "K", "memfd.K");

@@ -107,18 +107,6 @@ static void checkShared(const char *who)
     wl_check(wl_write_faults(page(s_b, 9)), "%s: a write to B's read-only part does not fault", who);
 }
 
-// Waits up to 3 s for the 8-byte token at P.
-static bool awaitToken(volatile uint64_t *p, uint64_t token)
-{
-    for (int i = 0; i < 300; ++i) {
-        if (*p == token) {
-            return true;
-        }
-        wl_sleep_ms(10);
-    }
-    return false;
-}
-
 static void childK(void)
 {
     // A's pages 64..127 (the hole's two pages are in the object too).
@@ -134,7 +122,7 @@ static void childK(void)
     checkShared("K");
     checkPattern("K", "C", s_c, 0, kCPages, tag(5));
     checkMapping("K", "C", s_c, "rw-s", NULL);
-    if (!awaitToken((volatile uint64_t *)page(s_a, kTokenPage), tag(6))) {
+    if (!wl_await_token((volatile uint64_t *)page(s_a, kTokenPage), tag(6))) {
         wl_fail("K: the root's token did not arrive in A: A is not shared any more");
     }
     __atomic_store_n((uint64_t *)page(s_a, kAnswerPage), tag(7), __ATOMIC_SEQ_CST);
@@ -180,14 +168,14 @@ int main(int argc, char **argv)
     if (k == 0) {
         childK();
     }
-    if (!awaitToken((volatile uint64_t *)page(s_a, kAnswerPage), 1)) {
+    if (!wl_await_token((volatile uint64_t *)page(s_a, kAnswerPage), 1)) {
         wl_die("K did not set up A");
     }
     __atomic_store_n((uint64_t *)page(s_a, kAnswerPage), 0, __ATOMIC_SEQ_CST);
     wl_run(NULL, sabotage, 50);
     checkShared("root");
     __atomic_store_n((uint64_t *)page(s_a, kTokenPage), tag(6), __ATOMIC_SEQ_CST);
-    if (!awaitToken((volatile uint64_t *)page(s_a, kAnswerPage), tag(7))) {
+    if (!wl_await_token((volatile uint64_t *)page(s_a, kAnswerPage), tag(7))) {
         wl_fail("root: K's answer did not arrive in A: A is not shared any more");
     }
     wl_collect(k, "K", "shmem.K");
