@@ -585,6 +585,9 @@ Result<void> checkInetSocket(const FileObjectRecord &r, const std::string &what)
         return fail(std::format("{}: a TCP connection from port {} with {} bytes to send ({} of them unsent) and {} received", what, r.localPort,
                                 r.tcpSendQueue.size(), r.tcpUnsent, r.tcpRecvQueue.size()));
     }
+    if (r.sndbuf > (1u << 30) || r.rcvbuf > (1u << 30)) {
+        return fail(std::format("{}: a TCP connection with buffers of {} and {} bytes, more than 1 GiB", what, r.sndbuf, r.rcvbuf));
+    }
     if ((r.tcpOptions & ~kTcpOptionsKnown) != 0 || r.tcpMss == 0 || r.tcpMss > 65535 ||
         (!(r.tcpOptions & kTcpOptWscale) && (r.tcpSndWscale != 0 || r.tcpRcvWscale != 0)) || r.tcpSndWscale > 14 || r.tcpRcvWscale > 14) {
         return fail(std::format("{}: TCP options {:#x}, MSS {}, window scales {}/{} out of range", what, r.tcpOptions, r.tcpMss, r.tcpSndWscale,

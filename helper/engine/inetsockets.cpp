@@ -348,6 +348,20 @@ Result<void> setQueueSeq(int sock, int queue, uint32_t seq, const std::string &w
     return {};
 }
 
+// A connection's buffer: what getsockopt `reported` at dump (the queue
+// fitted in it), and never less than twice the queue (the kernel doubles
+// the value set and charges segments with their overhead). Not more: each
+// cycle would let the queues grow.
+Result<void> forceSocketBuffer(int sock, int option, uint32_t reported, size_t queued, const std::string &what)
+{
+    const uint64_t wanted = std::max<uint64_t>(reported / 2, uint64_t(queued));
+    const int value = int(std::min<uint64_t>(wanted, INT32_MAX / 2));
+    if (::setsockopt(sock, SOL_SOCKET, option, &value, sizeof value) != 0) {
+        return sysError(what + ": set its buffer size to " + std::to_string(value));
+    }
+    return {};
+}
+
 // Sends `bytes` on `sock` without blocking (a repaired socket's queues).
 Result<void> sendAll(int sock, std::span<const uint8_t> bytes, const std::string &what)
 {
@@ -619,8 +633,9 @@ Result<image::FileObjectRecord> dumpInetSocket(pid_t pid, const image::FdRecord 
         return std::unexpected(rcvbuf.error());
     }
     if (record.inetState == image::InetState::Established) {
-        // TCP tunes a connection's buffers itself: whether the program set
-        // them cannot be told from outside; the restored one is tuned anew.
+        // As they are now (TCP may have tuned them): the queues fit in them.
+        record.sndbuf = uint32_t(*sndbuf);
+        record.rcvbuf = uint32_t(*rcvbuf);
         return record;
     }
     // A size the program never set stays the kernel's (TCP tunes it then).
@@ -659,10 +674,16 @@ Result<void> restoreInetSocket(Injector &injector, RemoteScratch &scratch, const
         CRYOPOD_PROPAGATE(setQueueSeq(sock.get(), TCP_SEND_QUEUE, object.tcpSendSeq - uint32_t(object.tcpSendQueue.size()), what));
         CRYOPOD_PROPAGATE(setQueueSeq(sock.get(), TCP_RECV_QUEUE, object.tcpRecvSeq - uint32_t(object.tcpRecvQueue.size()), what));
     }
-    if (object.sndbuf != 0) {
+    if (established) {
+        // Big enough for both queues, beyond net.core.[wr]mem_max if need be
+        // (an image with a connection is restored with CAP_NET_ADMIN only,
+        // imagecheck.cpp): a queue that does not fit cannot be put back.
+        CRYOPOD_PROPAGATE(forceSocketBuffer(sock.get(), SO_SNDBUFFORCE, object.sndbuf, object.tcpSendQueue.size(), what));
+        CRYOPOD_PROPAGATE(forceSocketBuffer(sock.get(), SO_RCVBUFFORCE, object.rcvbuf, object.tcpRecvQueue.size(), what));
+    } else if (object.sndbuf != 0) {
         CRYOPOD_PROPAGATE(setSocketBuffer(sock.get(), SO_SNDBUF, object.sndbuf, what));
     }
-    if (object.rcvbuf != 0) {
+    if (!established && object.rcvbuf != 0) {
         CRYOPOD_PROPAGATE(setSocketBuffer(sock.get(), SO_RCVBUF, object.rcvbuf, what));
     }
     // The process binds, listens and connects itself: with its own rights.

@@ -24,8 +24,9 @@
 // part of the send queue and the window follow; once every socket of the
 // tree exists it leaves repair mode (a window probe) and sends the unsent
 // part. The peer must still hold its end (it is in the tree, or it kept
-// talking). Not carried: SO_SNDBUF/SO_RCVBUF of a connection (TCP tunes
-// them anew), urgent data, TCP_CORK and the congestion state.
+// talking). Its buffer sizes are set as they were (at least big enough
+// for the queues, with the *BUFFORCE options), which ends TCP's own tuning
+// of them. Not carried: urgent data, TCP_CORK, the congestion state.
 //
 // Refused, and said so before anything is frozen: a TCP connection without
 // the opt-in, or in any state but established or listening (closing,
