@@ -175,6 +175,19 @@ std::vector<PathCheck> pathChecks(const ImageInfo &info)
 QStringList policyReasons(const ImageInfo &info, const AccessPolicy::CallerCreds &caller)
 {
     QStringList reasons;
+    // An established TCP connection is restored with TCP_REPAIR: its
+    // addresses and sequence numbers come from the image, which in other
+    // hands makes forged traffic (CAP_NET_ADMIN is what the kernel asks).
+    constexpr uint64_t kCapNetAdmin = uint64_t(1) << 12;
+    if (!(caller.capEff & kCapNetAdmin)) {
+        for (const FileObjectRecord &object : info.fileObjects) {
+            if (object.kind == FileObjectKind::InetSocket && object.inetState == InetState::Established) {
+                reasons << QStringLiteral("the image has an established TCP connection (file object %1), restored with TCP_REPAIR, which needs CAP_NET_ADMIN")
+                               .arg(object.id);
+                break;
+            }
+        }
+    }
     for (const ImageProcess &process : info.processes) {
         if (process.entry.pid < AccessPolicy::kFirstUserPid) {
             reasons << QStringLiteral("the image's process wants PID %1, below %2, which are system PIDs").arg(process.entry.pid).arg(AccessPolicy::kFirstUserPid);

@@ -136,7 +136,9 @@ HelperResult<void> checkPidExists(pid_t pid)
 
 HelperResult<cryopod::engine::CheckpointOptions> parseCheckpointOptions(const QVariantMap &options)
 {
-    if (auto r = rejectUnknown(options, {"leave-running", "low-pause", "compression-level", "compress", "workers", "include-file-contents", "detached-fds"},
+    if (auto r = rejectUnknown(options,
+                               {"leave-running", "low-pause", "compression-level", "compress", "workers", "include-file-contents", "detached-fds",
+                                "tcp-established"},
                                "Checkpoint");
         !r) {
         return std::unexpected(r.error());
@@ -191,6 +193,12 @@ HelperResult<cryopod::engine::CheckpointOptions> parseCheckpointOptions(const QV
                 return std::unexpected(fds.error());
             }
             result.detachedFds = std::move(*fds);
+        } else if (key == QLatin1String("tcp-established")) {
+            auto b = boolOption(key, it.value());
+            if (!b) {
+                return std::unexpected(b.error());
+            }
+            result.tcpEstablished = *b;
         }
     }
     return result;

@@ -41,6 +41,9 @@ HelperResult<void> checkPidExists(pid_t pid);
 //                     (engine::CheckpointOptions::detachedFds): 1..16
 //                     distinct fd numbers; a caller checkpointing itself
 //                     names the fds it holds for the call
+//   tcp-established b  false (default): an established TCP connection is
+//                     refused; true: captured with TCP_REPAIR
+//                     (engine::CheckpointOptions::tcpEstablished)
 HelperResult<cryopod::engine::CheckpointOptions> parseCheckpointOptions(const QVariantMap &options);
 
 inline constexpr int kMaxDetachedFds = 16;

@@ -26,6 +26,7 @@ namespace
 {
 const char checkpointUsage[] =
     "usage: cryopodctl checkpoint [--direct] PID -o IMAGE [--leave-running|--kill] [--full-pause] [--level N]\n"
+    "                             [--tcp-established]\n"
     "\n"
     "Freezes process PID, writes its image to IMAGE (\"-\" for stdout) and then\n"
     "lets it run on, unchanged. Processes engine v1 cannot capture faithfully\n"
@@ -41,6 +42,10 @@ const char checkpointUsage[] =
     "                   that runs on is stopped only while its state and a\n"
     "                   copy-on-write copy of its memory are taken\n"
     "  --level N        zstd level for page data (default 1)\n"
+    "  --tcp-established  capture established TCP connections with TCP_REPAIR\n"
+    "                   (restored as they were; the peer must still be there,\n"
+    "                   the original must be stopped first); without it a\n"
+    "                   process with one is refused\n"
     "  -h, --help       this text\n";
 
 } // namespace
@@ -103,6 +108,7 @@ int Cryopodctl::runCheckpoint(const QStringList &args)
     bool kill = false;
     bool leaveRunning = false;
     bool fullPause = false;
+    bool tcpEstablished = false;
     int level = 1;
     QString output;
     bool haveOutput = false;
@@ -121,6 +127,8 @@ int Cryopodctl::runCheckpoint(const QStringList &args)
             leaveRunning = true;
         } else if (arg == QLatin1String("--full-pause")) {
             fullPause = true;
+        } else if (arg == QLatin1String("--tcp-established")) {
+            tcpEstablished = true;
         } else if (arg == QLatin1String("-o") || arg == QLatin1String("--output")) {
             if (++i >= args.size()) {
                 return usageError("-o needs a file name (or - for stdout)");
@@ -161,7 +169,7 @@ int Cryopodctl::runCheckpoint(const QStringList &args)
         return usageError("--kill and --leave-running exclude each other");
     }
     if (!direct) {
-        return Cryopodctl::checkpointThroughHelper(pidValue, output, kill, !fullPause, level);
+        return Cryopodctl::checkpointThroughHelper(pidValue, output, kill, !fullPause, level, tcpEstablished);
     }
 
     const pid_t pid = pid_t(pidValue);
@@ -180,6 +188,7 @@ int Cryopodctl::runCheckpoint(const QStringList &args)
     options.leaveRunning = !kill;
     options.lowPause = !fullPause;
     options.compressionLevel = level;
+    options.tcpEstablished = tcpEstablished;
     // Ctrl-C and the like wait until the tree is released and the image
     // complete (or removed): see deferredsignals.h.
     std::optional<DeferredSignals> held(std::in_place);

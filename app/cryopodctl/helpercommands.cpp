@@ -75,7 +75,7 @@ bool connected(const char *command)
 
 } // namespace
 
-int Cryopodctl::checkpointThroughHelper(int pid, const QString &output, bool kill, bool lowPause, int level)
+int Cryopodctl::checkpointThroughHelper(int pid, const QString &output, bool kill, bool lowPause, int level, bool tcpEstablished)
 {
     if (!connected("checkpoint")) {
         return 1;
@@ -94,6 +94,9 @@ int Cryopodctl::checkpointThroughHelper(int pid, const QString &output, bool kil
     options.insert(QStringLiteral("leave-running"), !kill);
     options.insert(QStringLiteral("low-pause"), lowPause);
     options.insert(QStringLiteral("compression-level"), level);
+    if (tcpEstablished) {
+        options.insert(QStringLiteral("tcp-established"), true);
+    }
     HelperCall *call = client.checkpoint(pid, options, fd);
     const bool ok = run(call);
     if (!toStdout) {

@@ -17,7 +17,7 @@ namespace Cryopodctl
 // output: a file to create (removed again on failure) or "-" for stdout.
 // lowPause: a process that runs on is stopped only while its state and a
 // copy of its memory are taken (docs/low-pause.md).
-int checkpointThroughHelper(int pid, const QString &output, bool kill, bool lowPause, int level);
+int checkpointThroughHelper(int pid, const QString &output, bool kill, bool lowPause, int level, bool tcpEstablished);
 // ", low pause" or ", stopped for the whole dump: FALLBACK" (when a low pause
 // was asked for) for the "checkpointed ..." line of both paths.
 std::string pauseNote(bool lowPause, const std::string &fallback, bool asked);

@@ -23,6 +23,7 @@
 #include <bit>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -240,7 +241,8 @@ QString describeObject(const FileObjectRecord &o)
             .arg(o.shutdown ? QStringLiteral(", shut down %1").arg(o.shutdown) : QString());
     }
     case FileObjectKind::InetSocket: {
-        static const QString states[] = {QStringLiteral("unbound"), QStringLiteral("bound"), QStringLiteral("listening"), QStringLiteral("connected")};
+        static const QString states[] = {QStringLiteral("unbound"), QStringLiteral("bound"), QStringLiteral("listening"), QStringLiteral("connected"),
+                                         QStringLiteral("established")};
         auto address = [&](const std::vector<uint8_t> &a, uint32_t port) {
             QStringList parts;
             if (a.size() == 4) {
@@ -256,12 +258,21 @@ QString describeObject(const FileObjectRecord &o)
         };
         QString s = QStringLiteral("%1%2 socket, %3")
                         .arg(o.protocol == 6 ? QStringLiteral("TCP") : QStringLiteral("UDP"), o.family == 10 ? QStringLiteral("v6") : QString())
-                        .arg(uint32_t(o.inetState) < 4 ? states[uint32_t(o.inetState)] : QStringLiteral("?"));
+                        .arg(uint32_t(o.inetState) < std::size(states) ? states[uint32_t(o.inetState)] : QStringLiteral("?"));
         if (o.inetState != InetState::Unbound) {
             s += QStringLiteral(" at ") + address(o.localAddress, o.localPort);
         }
-        if (o.inetState == InetState::Connected) {
+        if (o.inetState == InetState::Connected || o.inetState == InetState::Established) {
             s += QStringLiteral(" to ") + address(o.peerAddress, o.peerPort);
+        }
+        if (o.inetState == InetState::Established) {
+            s += QStringLiteral(", send seq %1 (%2 bytes queued, %3 unsent), receive seq %4 (%5 bytes queued), mss %6")
+                     .arg(o.tcpSendSeq)
+                     .arg(o.tcpSendQueue.size())
+                     .arg(o.tcpUnsent)
+                     .arg(o.tcpRecvSeq)
+                     .arg(o.tcpRecvQueue.size())
+                     .arg(o.tcpMss);
         }
         if (o.inetState == InetState::Listening) {
             s += QStringLiteral(", backlog %1").arg(o.backlog);

@@ -19,13 +19,15 @@
 namespace
 {
 const char reportUsage[] =
-    "usage: cryopodctl report PID [--json]\n"
+    "usage: cryopodctl report PID [--json] [--tcp-established]\n"
     "\n"
     "Says whether process PID can be checkpointed by engine v1, and for each\n"
     "open fd and each problem, why not. The process is not stopped.\n"
     "\n"
     "options:\n"
     "  --json     machine-readable output\n"
+    "  --tcp-established  as checkpoint --tcp-established would take it: an\n"
+    "             established TCP connection is a caveat, not a refusal\n"
     "  -h, --help this text\n";
 
 using cryopod::engine::Verdict;
@@ -110,6 +112,7 @@ QString toText(const cryopod::engine::Report &report)
 int Cryopodctl::runReport(const QStringList &args)
 {
     bool json = false;
+    bool tcpEstablished = false;
     QString pidText;
     for (const QString &arg : args) {
         if (arg == QLatin1String("-h") || arg == QLatin1String("--help")) {
@@ -117,6 +120,8 @@ int Cryopodctl::runReport(const QStringList &args)
             return 0;
         } else if (arg == QLatin1String("--json")) {
             json = true;
+        } else if (arg == QLatin1String("--tcp-established")) {
+            tcpEstablished = true;
         } else if (arg.startsWith(QLatin1Char('-'))) {
             print(QStringLiteral("cryopodctl: report: unknown option '%1'\n\n").arg(arg) + QString::fromLatin1(reportUsage), stderr);
             return 2;
@@ -133,7 +138,7 @@ int Cryopodctl::runReport(const QStringList &args)
         print(QStringLiteral("cryopodctl: report: a PID is needed\n\n") + QString::fromLatin1(reportUsage), stderr);
         return 2;
     }
-    const auto report = cryopod::engine::analyze(pid_t(pid));
+    const auto report = cryopod::engine::analyze(pid_t(pid), {}, tcpEstablished);
     if (!report) {
         print(QStringLiteral("cryopodctl: report: %1\n").arg(fromStd(report.error().describe())), stderr);
         return 1;

@@ -518,6 +518,14 @@ Result<void> ImageValidator::check(const FilesRecord &r, const ReaderLimits &lim
 namespace
 {
 
+// Whether any field of an established TCP connection (format 7) is set.
+bool hasTcpConnectionFields(const FileObjectRecord &r)
+{
+    return r.tcpSendSeq != 0 || r.tcpRecvSeq != 0 || !r.tcpSendQueue.empty() || r.tcpUnsent != 0 || !r.tcpRecvQueue.empty() || r.tcpMss != 0
+        || r.tcpOptions != 0 || r.tcpSndWscale != 0 || r.tcpRcvWscale != 0 || r.tcpTimestamp != 0 || r.tcpSndWl1 != 0 || r.tcpSndWnd != 0
+        || r.tcpMaxWindow != 0 || r.tcpRcvWnd != 0 || r.tcpRcvWup != 0;
+}
+
 // The fields of an InetSocket object: a TCP stream or UDP datagram socket of
 // either family whose addresses have that family's length, in a state its
 // protocol can be restored in.
@@ -544,7 +552,12 @@ Result<void> checkInetSocket(const FileObjectRecord &r, const std::string &what)
         break;
     case InetState::Connected:
         if (!udp) {
-            return fail(what + ": only a UDP socket is restored connected (TCP connections are not)");
+            return fail(what + ": only a UDP socket is restored connected (a TCP connection is Established)");
+        }
+        break;
+    case InetState::Established:
+        if (!tcp) {
+            return fail(what + ": only a TCP socket is an established connection");
         }
         break;
     default:
@@ -553,7 +566,7 @@ Result<void> checkInetSocket(const FileObjectRecord &r, const std::string &what)
     if (r.localAddress.size() != (bound ? addressBytes : 0) || r.localPort > 65535 || (!bound && r.localPort != 0)) {
         return fail(std::format("{}: local address of {} bytes, port {}, for its state and family", what, r.localAddress.size(), r.localPort));
     }
-    const bool connected = r.inetState == InetState::Connected;
+    const bool connected = r.inetState == InetState::Connected || r.inetState == InetState::Established;
     if (r.peerAddress.size() != (connected ? addressBytes : 0) || r.peerPort > 65535 || (!connected && r.peerPort != 0) || (connected && r.peerPort == 0)) {
         return fail(std::format("{}: peer address of {} bytes, port {}, for its state and family", what, r.peerAddress.size(), r.peerPort));
     }
@@ -562,6 +575,24 @@ Result<void> checkInetSocket(const FileObjectRecord &r, const std::string &what)
     }
     if ((r.socketOptions & ~kSockOptionsKnown) != 0 || (r.family == 2 && (r.socketOptions & kSockV6Only)) || (!tcp && (r.socketOptions & kSockNoDelay))) {
         return fail(std::format("{}: options {:#x} unknown or not for its family and protocol", what, r.socketOptions));
+    }
+    if (r.inetState != InetState::Established) {
+        if (hasTcpConnectionFields(r)) {
+            return fail(what + ": TCP connection fields set on a socket that is no established connection");
+        }
+        return {};
+    }
+    if (r.localPort == 0 || r.tcpUnsent > r.tcpSendQueue.size() || r.tcpSendQueue.size() + r.tcpRecvQueue.size() > kMaxPipeDataBytes) {
+        return fail(std::format("{}: a TCP connection from port {} with {} bytes to send ({} of them unsent) and {} received", what, r.localPort,
+                                r.tcpSendQueue.size(), r.tcpUnsent, r.tcpRecvQueue.size()));
+    }
+    if (r.sndbuf > (1u << 30) || r.rcvbuf > (1u << 30)) {
+        return fail(std::format("{}: a TCP connection with buffers of {} and {} bytes, more than 1 GiB", what, r.sndbuf, r.rcvbuf));
+    }
+    if ((r.tcpOptions & ~kTcpOptionsKnown) != 0 || r.tcpMss == 0 || r.tcpMss > 65535 ||
+        (!(r.tcpOptions & kTcpOptWscale) && (r.tcpSndWscale != 0 || r.tcpRcvWscale != 0)) || r.tcpSndWscale > 14 || r.tcpRcvWscale > 14) {
+        return fail(std::format("{}: TCP options {:#x}, MSS {}, window scales {}/{} out of range", what, r.tcpOptions, r.tcpMss, r.tcpSndWscale,
+                                r.tcpRcvWscale));
     }
     return {};
 }
@@ -620,7 +651,7 @@ Result<void> ImageValidator::check(const FileObjectRecord &r, const ReaderLimits
     }
     if (r.kind != FileObjectKind::InetSocket &&
         (r.family != 0 || r.protocol != 0 || r.inetState != InetState::Unbound || !r.localAddress.empty() || r.localPort != 0 || !r.peerAddress.empty() ||
-         r.peerPort != 0 || (r.backlog != 0 && r.kind != FileObjectKind::UnixSocket) || r.socketOptions != 0)) {
+         r.peerPort != 0 || (r.backlog != 0 && r.kind != FileObjectKind::UnixSocket) || r.socketOptions != 0 || hasTcpConnectionFields(r))) {
         return fail(what + ": inet socket fields set on an object that is no inet socket");
     }
     if (r.kind == FileObjectKind::InetSocket) {

@@ -484,6 +484,21 @@ void RecordCodec::encode(Encoder &e, const FileObjectRecord &r)
         e.u64(w.dev);
         e.u64(w.ino);
     }
+    e.u32(r.tcpSendSeq);
+    e.u32(r.tcpRecvSeq);
+    e.bytes(r.tcpSendQueue);
+    e.u32(r.tcpUnsent);
+    e.bytes(r.tcpRecvQueue);
+    e.u32(r.tcpMss);
+    e.u32(r.tcpOptions);
+    e.u32(r.tcpSndWscale);
+    e.u32(r.tcpRcvWscale);
+    e.u32(r.tcpTimestamp);
+    e.u32(r.tcpSndWl1);
+    e.u32(r.tcpSndWnd);
+    e.u32(r.tcpMaxWindow);
+    e.u32(r.tcpRcvWnd);
+    e.u32(r.tcpRcvWup);
 }
 
 void RecordCodec::encode(Encoder &e, const TimersRecord &r)
@@ -630,6 +645,21 @@ void RecordCodec::decode(Decoder &d, FileObjectRecord &r)
         w.ino = d.u64("watches.ino");
         r.watches.push_back(std::move(w));
     }
+    r.tcpSendSeq = d.u32("tcpSendSeq");
+    r.tcpRecvSeq = d.u32("tcpRecvSeq");
+    r.tcpSendQueue = d.bytes("tcpSendQueue", kMaxPipeDataBytes);
+    r.tcpUnsent = d.u32("tcpUnsent");
+    r.tcpRecvQueue = d.bytes("tcpRecvQueue", kMaxPipeDataBytes);
+    r.tcpMss = d.u32("tcpMss");
+    r.tcpOptions = d.u32("tcpOptions");
+    r.tcpSndWscale = d.u32("tcpSndWscale");
+    r.tcpRcvWscale = d.u32("tcpRcvWscale");
+    r.tcpTimestamp = d.u32("tcpTimestamp");
+    r.tcpSndWl1 = d.u32("tcpSndWl1");
+    r.tcpSndWnd = d.u32("tcpSndWnd");
+    r.tcpMaxWindow = d.u32("tcpMaxWindow");
+    r.tcpRcvWnd = d.u32("tcpRcvWnd");
+    r.tcpRcvWup = d.u32("tcpRcvWup");
 }
 
 void RecordCodec::encode(Encoder &e, const SharedMemoryRecord &r)

@@ -29,7 +29,9 @@ inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
 // seccompFilters; memfd (SharedMemoryKind::Memfd with
 // SharedMemoryRecord::seals, FdKind::Memfd, VmaRecord::shm on private
 // mappings of a memfd); 7: SysvIpc records (section 14: SysV shared memory,
-// message queues, semaphore sets) and SharedMemoryKind::SysvShm.
+// message queues, semaphore sets) and SharedMemoryKind::SysvShm; established
+// TCP connections (InetState::Established with the FileObjectRecord tcp*
+// fields, TCP_REPAIR).
 inline constexpr uint32_t kFormatVersion = 7;
 
 enum class SectionType : uint32_t {
@@ -408,7 +410,7 @@ enum class FdKind : uint32_t {
     // TerminalRecord (the same rdev). Restore opens the terminal the restore
     // chose for that record (a new pty, or the original one) by its path.
     Terminal = 10,
-    InetSocket = 11, // format 5: a TCP or UDP socket (IPv4 or IPv6) that is not a TCP connection
+    InetSocket = 11, // format 5: a TCP or UDP socket (IPv4 or IPv6); format 7: also an established TCP connection
     Inotify = 12, // format 5: an inotify instance
     // Format 6: a memfd; `object` names its SharedMemoryRecord (kind Memfd),
     // `path` is "/memfd:NAME" as /proc shows it. Restore reopens that object
@@ -495,7 +497,7 @@ enum class FileObjectKind : uint32_t {
     SignalFd = 5,
     Epoll = 6,
     UnixSocket = 7, // one socket of a connected pair (socketpair) inside the image
-    InetSocket = 8, // format 5: a TCP or UDP socket, unbound, bound, listening (TCP) or connected (UDP)
+    InetSocket = 8, // format 5: a TCP or UDP socket, unbound, bound, listening (TCP) or connected (UDP); format 7: established (TCP)
     Inotify = 9, // format 5: an inotify instance with its watches
 };
 
@@ -518,7 +520,16 @@ enum class InetState : uint32_t {
     Bound = 1, // bound to localAddress:localPort
     Listening = 2, // TCP, bound and listening with `backlog`
     Connected = 3, // UDP, bound and connected to peerAddress:peerPort
+    // Format 7: an established TCP connection from localAddress:localPort to
+    // peerAddress:peerPort, restored with TCP_REPAIR (the tcp* fields).
+    Established = 4,
 };
+
+// Format 7: TCP options an established connection negotiated (FileObjectRecord::tcpOptions).
+inline constexpr uint32_t kTcpOptSack = 1u << 0; // SACK permitted
+inline constexpr uint32_t kTcpOptTimestamps = 1u << 1; // timestamps (RFC 7323)
+inline constexpr uint32_t kTcpOptWscale = 1u << 2; // window scaling: tcpSndWscale, tcpRcvWscale
+inline constexpr uint32_t kTcpOptionsKnown = (1u << 3) - 1;
 
 // InetSocket option bits (FileObjectRecord::socketOptions).
 inline constexpr uint32_t kSockReuseAddr = 1u << 0; // SO_REUSEADDR
@@ -634,6 +645,22 @@ struct FileObjectRecord {
 
     // Inotify (format 5): its watches, ascending wd
     std::vector<InotifyWatch> watches;
+
+    // InetSocket in state Established (format 7), read in TCP_REPAIR mode.
+    uint32_t tcpSendSeq = 0; // the sequence number after the last byte queued to send (write_seq)
+    uint32_t tcpRecvSeq = 0; // the sequence number after the last byte received (rcv_nxt)
+    // The send queue, oldest first: bytes written and not yet acknowledged
+    // by the peer; its last `tcpUnsent` bytes were never sent.
+    std::vector<uint8_t> tcpSendQueue;
+    uint32_t tcpUnsent = 0;
+    std::vector<uint8_t> tcpRecvQueue; // bytes received, not yet read by the program
+    uint32_t tcpMss = 0; // the MSS the peer announced (mss_clamp)
+    uint32_t tcpOptions = 0; // kTcpOpt* bits
+    uint32_t tcpSndWscale = 0; // window scale shifts (kTcpOptWscale), 0..14
+    uint32_t tcpRcvWscale = 0;
+    uint32_t tcpTimestamp = 0; // TCP_TIMESTAMP: the connection's timestamp clock at dump
+    // TCP_REPAIR_WINDOW (struct tcp_repair_window)
+    uint32_t tcpSndWl1 = 0, tcpSndWnd = 0, tcpMaxWindow = 0, tcpRcvWnd = 0, tcpRcvWup = 0;
 
     friend bool operator==(const FileObjectRecord &, const FileObjectRecord &) = default;
 };

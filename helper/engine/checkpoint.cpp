@@ -5,6 +5,7 @@
 #include "cgroups.h"
 #include "creds.h"
 #include "epoll.h"
+#include "inetsockets.h"
 #include "ptrace_inject.h"
 #include "report.h"
 #include "seccomp.h"
@@ -105,7 +106,7 @@ Result<void> checkpointPrecheck(CheckpointContext &ctx)
     // Low pause: the smaps of the analysis give the VmFlags, so that only
     // the cheap /proc/PID/maps is read during the pause (smaps walks every
     // page table to count what is resident).
-    auto report = analyzeTree(ctx.pid, ctx.options.detachedFds, ctx.lowPauseWanted() ? &ctx.earlySmaps : nullptr);
+    auto report = analyzeTree(ctx.pid, ctx.options.detachedFds, ctx.options.tcpEstablished, ctx.lowPauseWanted() ? &ctx.earlySmaps : nullptr);
     if (!report) {
         return std::unexpected(report.error());
     }
@@ -268,6 +269,7 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
     CRYOPOD_PROPAGATE(store(ctx.tree, dumpProcessTree(ctx.frozen)));
     // What the rest of the system holds of the tree, now that it cannot change.
     TreeScope scope = TreeScope::scan(std::set<pid_t>(ctx.frozen.order.begin(), ctx.frozen.order.end()));
+    scope.tcpEstablished = ctx.options.tcpEstablished;
     CRYOPOD_PROPAGATE(scope.detach(ctx.pid, ctx.options.detachedFds));
     for (const image::ProcessEntry &entry : ctx.tree.processes) {
         if (entry.zombie) {
@@ -522,6 +524,11 @@ Result<void> checkpointRelease(CheckpointContext &ctx)
         return {}; // thawed already (low pause)
     }
     ctx.thawNs = monotonicNs();
+    if (!ctx.options.leaveRunning && ctx.options.tcpEstablished) {
+        for (const ProcessCapture &p : ctx.processes) {
+            quietTcpConnections(p.pid, p.files.files, p.files.objects);
+        }
+    }
     auto r = ctx.options.leaveRunning ? ctx.frozen.thaw() : ctx.frozen.kill();
     if (!r) {
         return std::unexpected(r.error());

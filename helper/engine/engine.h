@@ -56,8 +56,10 @@ struct Report {
 // socket, an fd table, an address space) is named and refused.
 // `detachedFds` are fds of PID itself (not of its descendants) that the
 // checkpoint would save as detached (CheckpointOptions::detachedFds): they
-// are a caveat, whatever they are.
-Result<Report> analyze(pid_t pid, const std::set<int> &detachedFds = {});
+// are a caveat, whatever they are. With `tcpEstablished`
+// (CheckpointOptions::tcpEstablished) an established TCP connection is a
+// caveat; without, it is refused.
+Result<Report> analyze(pid_t pid, const std::set<int> &detachedFds = {}, bool tcpEstablished = false);
 
 // ---- checkpoint -------------------------------------------------------------
 
@@ -98,6 +100,11 @@ struct CheckpointOptions {
     // for the call (its bus connection), whatever they are. An fd that is
     // not open in the root process fails the checkpoint (EBADF).
     std::set<int> detachedFds = {};
+    // Established TCP connections are captured with TCP_REPAIR and restored
+    // as they were (inetsockets.h); without it the checkpoint refuses them.
+    // Opt-in: the restored connection needs its peer (in the tree, or still
+    // holding its end), and the original must be stopped before a restore.
+    bool tcpEstablished = false;
 };
 
 struct CheckpointResult {

@@ -332,7 +332,17 @@ Result<ObjectFds> createFileObjects(Injector &injector, RemoteScratch &scratch, 
     }
     fds.open.insert(open->begin(), open->end());
     std::set<uint64_t> done; // sockets made with their peer
-    for (const image::FileObjectRecord &object : objects) {
+    // TCP connections last: one accepted from a listener of the process
+    // shares its port, which the listener must bind first.
+    std::vector<const image::FileObjectRecord *> order;
+    for (const image::FileObjectRecord &o : objects) {
+        order.push_back(&o);
+    }
+    std::stable_partition(order.begin(), order.end(), [](const image::FileObjectRecord *o) {
+        return o->inetState != image::InetState::Established;
+    });
+    for (const image::FileObjectRecord *next : order) {
+        const image::FileObjectRecord &object = *next;
         const auto owners = ownersOf(files, object.id);
         if (owners.empty()) {
             return fail("restore file object " + std::to_string(object.id) + ": no fd of the image has it open", EINVAL);
@@ -391,6 +401,7 @@ Result<void> finishFileObjects(Injector &injector, RemoteScratch &scratch, const
         }
         CRYOPOD_PROPAGATE(restoreEpollTargets(injector, scratch, object, ownersOf(files, object.id).front()->fd));
     }
+    CRYOPOD_PROPAGATE(leaveTcpRepair(fds.tcpRepairs));
     for (const int32_t fd : fds.temporaries) {
         auto closed = injector.call("restore: close temporary fd " + std::to_string(fd), SYS_close, uint64_t(fd));
         if (!closed) {

@@ -50,7 +50,18 @@ inline bool namesFileObject(const image::FdRecord &fd)
     return fd.object != 0 && fd.kind != image::FdKind::Memfd;
 }
 
+// An established TCP connection restored in repair mode (inetsockets.h):
+// it leaves repair mode, and sends what was never sent, once every socket of
+// the tree exists.
+struct RepairedTcp {
+    UniqueFd sock; // the engine's own dup
+    std::vector<uint8_t> unsent; // the end of the send queue that was never sent
+    bool reuseAddr = false; // SO_REUSEADDR again after repair mode (which clears it)
+    std::string what;
+};
+
 struct ObjectFds {
+    std::vector<RepairedTcp> tcpRepairs; // leaveTcpRepair() in finishFileObjects()
     std::map<int32_t, int32_t> byFd; // image fd owning a description -> temporary fd holding it
     std::vector<int32_t> temporaries; // every temporary fd, closed by finishFileObjects()
     std::set<int32_t> imageFds; // numbers a temporary fd must not take
@@ -103,7 +114,8 @@ Result<void> validateFileObjectsForRestore(const image::FilesRecord &files, cons
 Result<ObjectFds> createFileObjects(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files,
                                     const std::vector<image::FileObjectRecord> &objects);
 
-// Once every fd of the image is in place: the epoll registrations, then the
+// Once every fd of the image is in place (of every process of the tree): the
+// epoll registrations, TCP connections out of repair mode, then the
 // temporary fds are closed.
 Result<void> finishFileObjects(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::vector<image::FileObjectRecord> &objects,
                                ObjectFds &fds);

@@ -328,7 +328,7 @@ FdReport classify(pid_t pid, const FdFacts &f, const FdContext &context)
         return report;
     }
     if (type == S_IFSOCK) {
-        if (const auto inet = checkInetSocket(pid, f.fd, uint64_t(f.st.st_ino), fdName)) {
+        if (const auto inet = checkInetSocket(pid, f.fd, uint64_t(f.st.st_ino), fdName, context.scope && context.scope->tcpEstablished)) {
             if (const auto outside = holders.find({uint64_t(f.st.st_dev), uint64_t(f.st.st_ino)}); outside != holders.end()) {
                 return refuse(pipeRefusal(fdName, f.link, false, 0, outside->second));
             }
@@ -698,7 +698,7 @@ Result<FilesDump> dumpFiles(pid_t pid, const TreeScope *scope)
             record.kind = facts->link.starts_with("pipe:") ? image::FdKind::Pipe : image::FdKind::Fifo;
         } else if (type == S_IFSOCK) {
             // classify() let only those through
-            record.kind = checkInetSocket(pid, fd, uint64_t(facts->st.st_ino), fdName) ? image::FdKind::InetSocket : image::FdKind::UnixSocket;
+            record.kind = checkInetSocket(pid, fd, uint64_t(facts->st.st_ino), fdName, true) ? image::FdKind::InetSocket : image::FdKind::UnixSocket;
         } else if (!facts->link.starts_with("/")) {
             record.kind = anonFileKind(facts->link);
         } else if (type == S_IFCHR && isPtySlave(facts->st.st_rdev)) {

@@ -46,6 +46,7 @@ struct TreeScope {
     // (pid, fd) saved as detached (CheckpointOptions::detachedFds): a pipe
     // read end whose writer is gone, whatever the fd is.
     std::set<std::pair<pid_t, int>> detached;
+    bool tcpEstablished = false; // CheckpointOptions::tcpEstablished
     static TreeScope scan(std::set<pid_t> pids);
     // The root's detached fds; EBADF when one is not open in it.
     Result<void> detach(pid_t root, const std::set<int> &fds);

@@ -5,16 +5,20 @@
 #include "procfs.h"
 #include "uniquefd.h"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <span>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -26,7 +30,15 @@ namespace cryopod::engine
 namespace
 {
 
+constexpr uint32_t kTcpEstablished = 1;
 constexpr uint32_t kTcpListen = 10;
+
+const char *tcpStateName(unsigned state)
+{
+    static constexpr const char *kNames[] = {"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
+                                             "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV"};
+    return state < std::size(kNames) ? kNames[state] : "?";
+}
 
 struct Protocol {
     bool tcp = false;
@@ -181,6 +193,234 @@ Result<int> intOption(int sock, int level, int option, const char *name, const s
     return value;
 }
 
+// ---- TCP_REPAIR (established connections)
+
+Result<void> setRepair(int sock, int mode, const std::string &what)
+{
+    if (::setsockopt(sock, IPPROTO_TCP, TCP_REPAIR, &mode, sizeof mode) == 0) {
+        return {};
+    }
+    if (errno == EPERM) {
+        return fail(what + ": TCP_REPAIR needs CAP_NET_ADMIN in the socket's network namespace, which this process lacks", EPERM);
+    }
+    return sysError(what + ": TCP_REPAIR " + std::to_string(mode));
+}
+
+Result<void> setRepairQueue(int sock, int queue, const std::string &what)
+{
+    if (::setsockopt(sock, IPPROTO_TCP, TCP_REPAIR_QUEUE, &queue, sizeof queue) != 0) {
+        return sysError(what + ": TCP_REPAIR_QUEUE " + std::to_string(queue));
+    }
+    return {};
+}
+
+// One queue of a socket in repair mode: its sequence number (TCP_QUEUE_SEQ)
+// and its bytes, peeked (MSG_PEEK: nothing is taken out of it). The kernel
+// still takes ACKs and segments for the socket meanwhile: read again until
+// the size before and after agrees with what was peeked.
+Result<uint32_t> peekQueue(int sock, int queue, unsigned long sizeRequest, std::vector<uint8_t> &bytes, const std::string &what)
+{
+    const std::string name = what + (queue == TCP_SEND_QUEUE ? ": send queue" : ": receive queue");
+    CRYOPOD_PROPAGATE(setRepairQueue(sock, queue, what));
+    auto sizeNow = [&]() -> Result<size_t> {
+        int size = 0;
+        if (::ioctl(sock, sizeRequest, &size) != 0) {
+            return sysError(name + ": its size");
+        }
+        if (size < 0 || uint64_t(size) > image::kMaxPipeDataBytes) {
+            return fail(name + ": " + std::to_string(size) + " bytes, more than an image keeps", EFBIG);
+        }
+        return size_t(size);
+    };
+    for (int attempt = 0; attempt < 8; ++attempt) {
+        auto before = sizeNow();
+        if (!before) {
+            return std::unexpected(before.error());
+        }
+        // Room for whole segments (the send queue is copied segment by segment).
+        bytes.resize(*before + (64u << 10));
+        ssize_t n = 0;
+        if (*before > 0) {
+            n = ::recv(sock, bytes.data(), bytes.size(), MSG_PEEK | MSG_DONTWAIT);
+            if (n < 0 && errno != EAGAIN) {
+                return sysError(name + ": peek");
+            }
+            n = std::max<ssize_t>(n, 0);
+        }
+        uint32_t seq = 0;
+        socklen_t len = sizeof seq;
+        if (::getsockopt(sock, IPPROTO_TCP, TCP_QUEUE_SEQ, &seq, &len) != 0) {
+            return sysError(name + ": TCP_QUEUE_SEQ");
+        }
+        auto after = sizeNow();
+        if (!after) {
+            return std::unexpected(after.error());
+        }
+        if (*before == size_t(n) && *after == size_t(n)) {
+            bytes.resize(size_t(n));
+            return seq;
+        }
+    }
+    return fail(name + ": it kept changing while it was read (the peer is still sending?)", EAGAIN);
+}
+
+// What TCP_REPAIR tells of an established connection `sock` (the process
+// frozen): sequence numbers, both queues, negotiated options, timestamp
+// clock and window. The socket leaves repair mode before this returns,
+// without a window probe (nothing is sent): a process left running goes on
+// with the connection as it was.
+Result<void> dumpTcpConnection(int sock, image::FileObjectRecord &record, const std::string &what)
+{
+    tcp_info info {};
+    socklen_t len = sizeof info;
+    if (::getsockopt(sock, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) {
+        return sysError(what + ": TCP_INFO");
+    }
+    if (info.tcpi_state != kTcpEstablished) {
+        return fail(what + ": a TCP connection in state " + tcpStateName(info.tcpi_state) + ": only established connections can be restored", ENOTSUP);
+    }
+    CRYOPOD_PROPAGATE(setRepair(sock, TCP_REPAIR_ON, what));
+    auto capture = [&]() -> Result<void> {
+        auto sendSeq = peekQueue(sock, TCP_SEND_QUEUE, SIOCOUTQ, record.tcpSendQueue, what);
+        if (!sendSeq) {
+            return std::unexpected(sendSeq.error());
+        }
+        int unsent = 0;
+        if (::ioctl(sock, SIOCOUTQNSD, &unsent) != 0) {
+            return sysError(what + ": send queue: its unsent part");
+        }
+        if (unsent < 0 || size_t(unsent) > record.tcpSendQueue.size()) {
+            return fail(what + ": send queue: " + std::to_string(unsent) + " unsent bytes of " + std::to_string(record.tcpSendQueue.size()), EIO);
+        }
+        auto recvSeq = peekQueue(sock, TCP_RECV_QUEUE, SIOCINQ, record.tcpRecvQueue, what);
+        if (!recvSeq) {
+            return std::unexpected(recvSeq.error());
+        }
+        CRYOPOD_PROPAGATE(setRepairQueue(sock, TCP_NO_QUEUE, what));
+        record.tcpSendSeq = *sendSeq;
+        record.tcpUnsent = uint32_t(unsent);
+        record.tcpRecvSeq = *recvSeq;
+        auto mss = intOption(sock, IPPROTO_TCP, TCP_MAXSEG, "TCP_MAXSEG", what); // the peer's MSS (mss_clamp) in repair mode
+        if (!mss) {
+            return std::unexpected(mss.error());
+        }
+        record.tcpMss = uint32_t(*mss);
+        record.tcpOptions = ((info.tcpi_options & TCPI_OPT_SACK) ? image::kTcpOptSack : 0u) |
+            ((info.tcpi_options & TCPI_OPT_TIMESTAMPS) ? image::kTcpOptTimestamps : 0u) | ((info.tcpi_options & TCPI_OPT_WSCALE) ? image::kTcpOptWscale : 0u);
+        if (info.tcpi_options & TCPI_OPT_WSCALE) {
+            record.tcpSndWscale = info.tcpi_snd_wscale;
+            record.tcpRcvWscale = info.tcpi_rcv_wscale;
+        }
+        if (info.tcpi_options & TCPI_OPT_TIMESTAMPS) {
+            uint32_t ts = 0;
+            socklen_t tsLen = sizeof ts;
+            if (::getsockopt(sock, IPPROTO_TCP, TCP_TIMESTAMP, &ts, &tsLen) != 0) {
+                return sysError(what + ": TCP_TIMESTAMP");
+            }
+            record.tcpTimestamp = ts;
+        }
+        tcp_repair_window window {};
+        socklen_t windowLen = sizeof window;
+        if (::getsockopt(sock, IPPROTO_TCP, TCP_REPAIR_WINDOW, &window, &windowLen) != 0) {
+            return sysError(what + ": TCP_REPAIR_WINDOW");
+        }
+        record.tcpSndWl1 = window.snd_wl1;
+        record.tcpSndWnd = window.snd_wnd;
+        record.tcpMaxWindow = window.max_window;
+        record.tcpRcvWnd = window.rcv_wnd;
+        record.tcpRcvWup = window.rcv_wup;
+        return {};
+    };
+    auto r = capture();
+    auto off = setRepair(sock, TCP_REPAIR_OFF_NO_WP, what);
+    if (!r) {
+        return r;
+    }
+    return off;
+}
+
+Result<void> setQueueSeq(int sock, int queue, uint32_t seq, const std::string &what)
+{
+    CRYOPOD_PROPAGATE(setRepairQueue(sock, queue, what));
+    if (::setsockopt(sock, IPPROTO_TCP, TCP_QUEUE_SEQ, &seq, sizeof seq) != 0) {
+        return sysError(what + ": TCP_QUEUE_SEQ of the " + (queue == TCP_SEND_QUEUE ? "send" : "receive") + " queue");
+    }
+    return {};
+}
+
+// A connection's buffer: what getsockopt `reported` at dump (the queue
+// fitted in it), and never less than twice the queue (the kernel doubles
+// the value set and charges segments with their overhead). Not more: each
+// cycle would let the queues grow.
+Result<void> forceSocketBuffer(int sock, int option, uint32_t reported, size_t queued, const std::string &what)
+{
+    const uint64_t wanted = std::max<uint64_t>(reported / 2, uint64_t(queued));
+    const int value = int(std::min<uint64_t>(wanted, INT32_MAX / 2));
+    if (::setsockopt(sock, SOL_SOCKET, option, &value, sizeof value) != 0) {
+        return sysError(what + ": set its buffer size to " + std::to_string(value));
+    }
+    return {};
+}
+
+// Sends `bytes` on `sock` without blocking (a repaired socket's queues).
+Result<void> sendAll(int sock, std::span<const uint8_t> bytes, const std::string &what)
+{
+    while (!bytes.empty()) {
+        const ssize_t n = ::send(sock, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return sysError(what + ": " + std::to_string(bytes.size()) + " bytes left");
+        }
+        bytes = bytes.subspan(size_t(n));
+    }
+    return {};
+}
+
+// A socket in repair mode, connected (established, nothing sent): its
+// options, timestamp clock, receive queue, the sent part of its send queue
+// (as sent and not acknowledged: retransmitted if the peer did not get it)
+// and its window, in the order the kernel accepts them.
+Result<void> repairConnection(int sock, const image::FileObjectRecord &object, const std::string &what)
+{
+    std::vector<tcp_repair_opt> options {{TCPOPT_MAXSEG, object.tcpMss}};
+    if (object.tcpOptions & image::kTcpOptWscale) {
+        options.push_back({TCPOPT_WINDOW, object.tcpSndWscale | (object.tcpRcvWscale << 16)});
+    }
+    if (object.tcpOptions & image::kTcpOptSack) {
+        options.push_back({TCPOPT_SACK_PERMITTED, 0});
+    }
+    if (object.tcpOptions & image::kTcpOptTimestamps) {
+        options.push_back({TCPOPT_TIMESTAMP, 0});
+    }
+    if (::setsockopt(sock, IPPROTO_TCP, TCP_REPAIR_OPTIONS, options.data(), socklen_t(options.size() * sizeof options[0])) != 0) {
+        return sysError(what + ": TCP_REPAIR_OPTIONS");
+    }
+    if (object.tcpOptions & image::kTcpOptTimestamps) {
+        const uint32_t ts = object.tcpTimestamp;
+        if (::setsockopt(sock, IPPROTO_TCP, TCP_TIMESTAMP, &ts, sizeof ts) != 0) {
+            return sysError(what + ": TCP_TIMESTAMP");
+        }
+    }
+    CRYOPOD_PROPAGATE(setRepairQueue(sock, TCP_RECV_QUEUE, what));
+    CRYOPOD_PROPAGATE(sendAll(sock, object.tcpRecvQueue, what + ": refill the receive queue"));
+    CRYOPOD_PROPAGATE(setRepairQueue(sock, TCP_SEND_QUEUE, what));
+    const size_t sent = object.tcpSendQueue.size() - object.tcpUnsent;
+    CRYOPOD_PROPAGATE(sendAll(sock, std::span(object.tcpSendQueue).first(sent), what + ": refill the send queue"));
+    CRYOPOD_PROPAGATE(setRepairQueue(sock, TCP_NO_QUEUE, what));
+    tcp_repair_window window {};
+    window.snd_wl1 = object.tcpSndWl1;
+    window.snd_wnd = object.tcpSndWnd;
+    window.max_window = object.tcpMaxWindow;
+    window.rcv_wnd = object.tcpRcvWnd;
+    window.rcv_wup = object.tcpRcvWup;
+    if (::setsockopt(sock, IPPROTO_TCP, TCP_REPAIR_WINDOW, &window, sizeof window) != 0) {
+        return sysError(what + ": TCP_REPAIR_WINDOW");
+    }
+    return {};
+}
+
 struct Address {
     std::vector<uint8_t> bytes;
     uint32_t port = 0;
@@ -249,7 +489,7 @@ bool optionApplies(const OptionBit &o, uint32_t family, bool tcp)
 
 // ---- dump
 
-std::optional<InetSocketCheck> checkInetSocket(pid_t pid, int fd, uint64_t inode, const std::string &fdName)
+std::optional<InetSocketCheck> checkInetSocket(pid_t pid, int fd, uint64_t inode, const std::string &fdName, bool tcpEstablished)
 {
     const auto protocol = protocolOf(pid, fd);
     if (!protocol) {
@@ -277,9 +517,22 @@ std::optional<InetSocketCheck> checkInetSocket(pid_t pid, int fd, uint64_t inode
         return check;
     }
     if (protocol->tcp) {
-        check.verdict = Verdict::Refused;
-        check.reason = fdName + " is a TCP connection from " + local + " to " + remote +
-            ": established TCP connections cannot be restored (that needs TCP_REPAIR, which cryopod does not implement yet)";
+        const std::string connection = fdName + " is a TCP connection from " + local + " to " + remote;
+        if (state != kTcpEstablished) {
+            check.verdict = Verdict::Refused;
+            check.reason = connection + " in state " + tcpStateName(state) +
+                ": only established TCP connections can be restored (with TCP_REPAIR); try again once it is established or closed";
+        } else if (!tcpEstablished) {
+            check.verdict = Verdict::Refused;
+            check.reason = connection +
+                ": established TCP connections cannot be restored (that needs TCP_REPAIR, which cryopod uses only when asked: cryopodctl checkpoint "
+                "--tcp-established, the helper's tcp-established option)";
+        } else {
+            check.verdict = Verdict::Caveat;
+            check.reason = connection +
+                ": restored with TCP_REPAIR (sequence numbers, queued data, options and window carried); the peer must still hold its end when the "
+                "copy runs, and the original must be stopped before the restore (one connection cannot exist twice)";
+        }
         return check;
     }
     if (queued != 0) {
@@ -332,9 +585,15 @@ Result<image::FileObjectRecord> dumpInetSocket(pid_t pid, const image::FdRecord 
         return sysError(what + ": getpeername");
     }
     if (connected && tcp) {
-        return fail(what + ": a TCP connection: established TCP connections cannot be restored (TCP_REPAIR is not implemented)", ENOTSUP);
-    }
-    if (*listening) {
+        record.inetState = image::InetState::Established;
+        auto remote = addressOf(peer, what);
+        if (!remote) {
+            return std::unexpected(remote.error());
+        }
+        record.peerAddress = std::move(remote->bytes);
+        record.peerPort = remote->port;
+        CRYOPOD_PROPAGATE(dumpTcpConnection(s, record, what));
+    } else if (*listening) {
         record.inetState = image::InetState::Listening;
         auto backlog = listenBacklog(record.family, fd.ino, what);
         if (!backlog) {
@@ -373,6 +632,12 @@ Result<image::FileObjectRecord> dumpInetSocket(pid_t pid, const image::FdRecord 
     if (!rcvbuf) {
         return std::unexpected(rcvbuf.error());
     }
+    if (record.inetState == image::InetState::Established) {
+        // As they are now (TCP may have tuned them): the queues fit in them.
+        record.sndbuf = uint32_t(*sndbuf);
+        record.rcvbuf = uint32_t(*rcvbuf);
+        return record;
+    }
     // A size the program never set stays the kernel's (TCP tunes it then).
     record.sndbuf = uint32_t(*sndbuf) == defaultBuffer(tcp, true) ? 0 : uint32_t(*sndbuf);
     record.rcvbuf = uint32_t(*rcvbuf) == defaultBuffer(tcp, false) ? 0 : uint32_t(*rcvbuf);
@@ -401,10 +666,24 @@ Result<void> restoreInetSocket(Injector &injector, RemoteScratch &scratch, const
             return sysError(what + ": setsockopt " + o.name);
         }
     }
-    if (object.sndbuf != 0) {
+    const bool established = object.inetState == image::InetState::Established;
+    if (established) {
+        // In repair mode bind() may share the port with the restored
+        // listener it was accepted from, and connect() sends nothing.
+        CRYOPOD_PROPAGATE(setRepair(sock.get(), TCP_REPAIR_ON, what));
+        CRYOPOD_PROPAGATE(setQueueSeq(sock.get(), TCP_SEND_QUEUE, object.tcpSendSeq - uint32_t(object.tcpSendQueue.size()), what));
+        CRYOPOD_PROPAGATE(setQueueSeq(sock.get(), TCP_RECV_QUEUE, object.tcpRecvSeq - uint32_t(object.tcpRecvQueue.size()), what));
+    }
+    if (established) {
+        // Big enough for both queues, beyond net.core.[wr]mem_max if need be
+        // (an image with a connection is restored with CAP_NET_ADMIN only,
+        // imagecheck.cpp): a queue that does not fit cannot be put back.
+        CRYOPOD_PROPAGATE(forceSocketBuffer(sock.get(), SO_SNDBUFFORCE, object.sndbuf, object.tcpSendQueue.size(), what));
+        CRYOPOD_PROPAGATE(forceSocketBuffer(sock.get(), SO_RCVBUFFORCE, object.rcvbuf, object.tcpRecvQueue.size(), what));
+    } else if (object.sndbuf != 0) {
         CRYOPOD_PROPAGATE(setSocketBuffer(sock.get(), SO_SNDBUF, object.sndbuf, what));
     }
-    if (object.rcvbuf != 0) {
+    if (!established && object.rcvbuf != 0) {
         CRYOPOD_PROPAGATE(setSocketBuffer(sock.get(), SO_RCVBUF, object.rcvbuf, what));
     }
     // The process binds, listens and connects itself: with its own rights.
@@ -417,6 +696,13 @@ Result<void> restoreInetSocket(Injector &injector, RemoteScratch &scratch, const
         }
         auto r = injector.call(what + ": " + step + " " + addressText(address, port), nr, uint64_t(fd), *at, sa.size());
         scratch.reset(mark);
+        if (!r && established && (r.error().code == EADDRINUSE || r.error().code == EADDRNOTAVAIL)) {
+            return fail(what + ": " + step + " " + addressText(address, port) + ": the connection from " + addressText(object.localAddress, object.localPort) +
+                            " to " + addressText(object.peerAddress, object.peerPort) +
+                            " exists already: the checkpointed program (or another one) still holds it; stop the original before restoring (a "
+                            "--leave-running checkpoint leaves it running)",
+                        r.error().code);
+        }
         if (!r && r.error().code == EADDRINUSE) {
             return fail(what + ": " + step + " " + addressText(address, port) +
                             ": the address is in use: the checkpointed program (or another one) still holds it; stop the original before restoring (a "
@@ -437,12 +723,58 @@ Result<void> restoreInetSocket(Injector &injector, RemoteScratch &scratch, const
             return std::unexpected(listened.error());
         }
     }
-    if (object.inetState == image::InetState::Connected) {
+    if (object.inetState == image::InetState::Connected || established) {
         CRYOPOD_PROPAGATE(withAddress("connect", SYS_connect, object.peerAddress, object.peerPort));
+    }
+    if (established) {
+        CRYOPOD_PROPAGATE(repairConnection(sock.get(), object, what));
+        // Still in repair mode: it leaves it once every socket of the tree
+        // exists (leaveTcpRepair), so that nothing it sends meets a port
+        // whose socket is not there yet (which would reset the connection).
+        const size_t sent = object.tcpSendQueue.size() - object.tcpUnsent;
+        fds.tcpRepairs.push_back(RepairedTcp {std::move(made->sock), std::vector<uint8_t>(object.tcpSendQueue.begin() + ptrdiff_t(sent), object.tcpSendQueue.end()),
+                                              (object.socketOptions & image::kSockReuseAddr) != 0, what});
     }
     CRYOPOD_PROPAGATE(setStatusFlags(injector, fd, owner.openFlags, what));
     fds.byFd[owner.fd] = fd;
     return {};
+}
+
+Result<void> leaveTcpRepair(std::vector<RepairedTcp> &repairs)
+{
+    for (RepairedTcp &r : repairs) {
+        // TCP_REPAIR_OFF sends a window probe: the peer answers with its window.
+        CRYOPOD_PROPAGATE(setRepair(r.sock.get(), TCP_REPAIR_OFF, r.what));
+        if (r.reuseAddr) { // leaving repair mode clears it
+            const int on = 1;
+            if (::setsockopt(r.sock.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
+                return sysError(r.what + ": setsockopt SO_REUSEADDR");
+            }
+        }
+        // What was never sent goes out now, as the program's own write would have.
+        CRYOPOD_PROPAGATE(sendAll(r.sock.get(), r.unsent, r.what + ": send what was not sent yet"));
+    }
+    repairs.clear();
+    return {};
+}
+
+void quietTcpConnections(pid_t pid, const image::FilesRecord &files, const std::vector<image::FileObjectRecord> &objects)
+{
+    for (const image::FdRecord &fd : files.fds) {
+        if (fd.kind != image::FdKind::InetSocket || fd.dupOf != -1 || fd.sharedPid != 0) {
+            continue;
+        }
+        const auto object = std::find_if(objects.begin(), objects.end(), [&](const image::FileObjectRecord &o) {
+            return o.id == fd.object;
+        });
+        if (object == objects.end() || object->inetState != image::InetState::Established) {
+            continue;
+        }
+        const std::string what = "quiet the TCP connection at fd " + std::to_string(fd.fd) + " of " + std::to_string(pid);
+        if (auto sock = takeTheirFd(pid, fd.fd, what)) {
+            (void)setRepair(sock->get(), TCP_REPAIR_ON, what); // best effort: see the header
+        }
+    }
 }
 
 } // namespace cryopod::engine

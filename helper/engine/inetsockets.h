@@ -2,23 +2,44 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 //
 // TCP and UDP sockets, IPv4 and IPv6 (FileObjectRecord of kind InetSocket):
-// one that was never bound, one bound to an address, a listening TCP socket
-// and a connected UDP socket. The dump reads the socket through its own file
+// one that was never bound, one bound to an address, a listening TCP socket,
+// a connected UDP socket and (format 7, when the user asks for it) an
+// established TCP connection. The dump reads the socket through its own file
 // (pidfd_getfd): name, peer, options (SO_REUSEADDR, SO_REUSEPORT,
 // IPV6_V6ONLY, TCP_NODELAY, SO_KEEPALIVE, SO_BROADCAST, buffer sizes set
 // by the program) and, from sock_diag, a listener's backlog. Restore makes
 // the socket in the process, sets the options, and the process itself binds,
 // listens and connects again (its own privileges for a port below 1024).
 //
-// Not restored, and said so before anything is frozen: a TCP connection
-// (any state but listening or closed: restoring one needs TCP_REPAIR, which
-// cryopod does not implement); a listening socket with connections waiting
-// to be accepted (refused: they would be reset). Datagrams waiting in a UDP
-// socket are dropped (a caveat: UDP may lose them anyway).
+// An established TCP connection (CheckpointOptions::tcpEstablished) is read
+// in TCP_REPAIR mode, set by the engine on its own dup of the socket (it
+// needs CAP_NET_ADMIN, which the helper and cryopodctl --direct have as
+// root): both sequence numbers, both queues (peeked, MSG_PEEK), the unsent
+// part of the send queue (SIOCOUTQNSD), the MSS, window scales, SACK and
+// timestamps, the timestamp clock (TCP_TIMESTAMP) and the window
+// (TCP_REPAIR_WINDOW); then it leaves repair mode without a window probe,
+// so a process left running goes on as before. Restore makes the socket in
+// repair mode, sets both sequence numbers, the process binds and connects
+// (nothing is sent), the options, timestamp clock, receive queue, the sent
+// part of the send queue and the window follow; once every socket of the
+// tree exists it leaves repair mode (a window probe) and sends the unsent
+// part. The peer must still hold its end (it is in the tree, or it kept
+// talking). Its buffer sizes are set as they were (at least big enough
+// for the queues, with the *BUFFORCE options), which ends TCP's own tuning
+// of them. Not carried: urgent data, TCP_CORK, the congestion state.
+//
+// Refused, and said so before anything is frozen: a TCP connection without
+// the opt-in, or in any state but established or listening (closing,
+// half-closed, connecting); a listening socket with connections waiting to
+// be accepted (they would be reset). Datagrams waiting in a UDP socket are
+// dropped (a caveat: UDP may lose them anyway).
 //
 // The address must be free when the restore binds it: after a
 // --leave-running checkpoint the original still holds it until it is
-// stopped (SO_REUSEPORT on both would let them share it).
+// stopped (SO_REUSEPORT on both would let them share it); a connection
+// cannot exist twice at all. A connection accepted from a listener shares
+// its port: restore makes the connections of a process after its other
+// sockets, so that the listener binds first.
 #pragma once
 
 #include "engine.h"
@@ -45,16 +66,31 @@ struct InetSocketCheck {
     Verdict verdict = Verdict::Ok;
     std::string reason;
 };
-std::optional<InetSocketCheck> checkInetSocket(pid_t pid, int fd, uint64_t inode, const std::string &fdName);
+// An established TCP connection is a caveat with `tcpEstablished`, refused without.
+std::optional<InetSocketCheck> checkInetSocket(pid_t pid, int fd, uint64_t inode, const std::string &fdName, bool tcpEstablished);
 
 // The socket at fd `fd` (the process frozen, checkInetSocket not Refused).
 Result<image::FileObjectRecord> dumpInetSocket(pid_t pid, const image::FdRecord &fd, uint64_t id);
+
+// Before a checkpointed tree is killed: its established TCP connections
+// (those of `files`, a process still stopped) go into repair mode, so that
+// closing them sends nothing (no FIN or RST to a peer outside, no
+// TIME_WAIT left behind); the restore takes them over. Best effort: one that
+// cannot be put there closes as any socket does, which the restore copes
+// with (a TIME_WAIT of the same addresses is taken over in repair mode).
+void quietTcpConnections(pid_t pid, const image::FilesRecord &files, const std::vector<image::FileObjectRecord> &objects);
 
 // ---- restore
 
 // Makes the socket of `object` in the process at a temporary fd for `owner`
 // (registered in `fds`), with its options, bound, listening or connected as
 // it was, and the status flags of `owner`.
+// An established connection stays in repair mode, in fds.tcpRepairs.
 Result<void> restoreInetSocket(Injector &injector, RemoteScratch &scratch, const image::FileObjectRecord &object, const image::FdRecord &owner, ObjectFds &fds);
+
+// Once every socket of the tree exists: each connection of `repairs` leaves
+// repair mode (a window probe to its peer), gets SO_REUSEADDR back when it
+// had it, and sends the part of its send queue that had never been sent.
+Result<void> leaveTcpRepair(std::vector<RepairedTcp> &repairs);
 
 } // namespace cryopod::engine

@@ -382,12 +382,12 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
     return report;
 }
 
-Result<Report> analyze(pid_t pid, const std::set<int> &detachedFds)
+Result<Report> analyze(pid_t pid, const std::set<int> &detachedFds, bool tcpEstablished)
 {
-    return analyzeTree(pid, detachedFds, nullptr);
+    return analyzeTree(pid, detachedFds, tcpEstablished, nullptr);
 }
 
-Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, std::map<pid_t, std::vector<procfs::Mapping>> *smaps)
+Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcpEstablished, std::map<pid_t, std::vector<procfs::Mapping>> *smaps)
 {
     // The tree as it is now; the checkpoint finds it again while frozen.
     std::vector<pid_t> order{pid};
@@ -402,6 +402,7 @@ Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, std::map
         }
     }
     TreeScope scope = TreeScope::scan(tree);
+    scope.tcpEstablished = tcpEstablished;
     CRYOPOD_PROPAGATE(scope.detach(pid, detachedFds));
     Report report;
     report.root = pid;

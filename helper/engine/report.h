@@ -35,7 +35,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context = 
 
 // engine::analyze(pid, detachedFds), also leaving the smaps each live process showed in
 // `smaps` (when not null).
-Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, std::map<pid_t, std::vector<procfs::Mapping>> *smaps);
+Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcpEstablished, std::map<pid_t, std::vector<procfs::Mapping>> *smaps);
 
 // "1234 (comm) cannot be checkpointed: fd 3 is a pipe ...; thread 1235 has
 // ..." for an error message.

@@ -6,7 +6,12 @@
 // terminal of a session the tree leads, with its foreground process group.
 // The master side is never part of the tree. Restore puts the tree on a new
 // pty whose master goes to the caller, or back on the original one when it
-// still exists. Typed input still waiting in the pty is not carried.
+// still exists. Data still waiting in the pty is not carried, either way:
+// typed input (it could only be read by taking it from the program; TIOCSTI
+// would run it through echo and signal processing again, after any partial
+// line) nor output the master has not read (it waits on the master side,
+// the terminal emulator's, outside the tree). The original pty keeps both
+// (docs/image-format.md, "Terminal").
 #pragma once
 
 #include "engine.h"

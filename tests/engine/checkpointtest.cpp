@@ -411,6 +411,13 @@ private Q_SLOTS:
         QVERIFY2(reasonOf(7).starts_with("fd 7 is a TCP connection from 127.0.0.1:") &&
                      reasonOf(7).find("to 127.0.0.1:" + port + ": established TCP connections cannot be restored (that needs TCP_REPAIR") != std::string::npos,
                  reasonOf(7).c_str());
+        // ... unless the user asks for TCP_REPAIR (format 7): then a caveat.
+        auto optedIn = analyze(t.pid, {}, true);
+        QVERIFY(optedIn);
+        const FdReport &seven = optedIn->processes.front().fds[7];
+        QCOMPARE(seven.verdict, Verdict::Caveat);
+        QVERIFY2(seven.reason.find(": restored with TCP_REPAIR") != std::string::npos, seven.reason.c_str());
+        QCOMPARE(optedIn->processes.front().fds[3].verdict, Verdict::Refused); // the waiting connection still is
         // A socket pair inside the process is restored (engine v2)...
         QCOMPARE(fds[4].verdict, Verdict::Ok);
         QCOMPARE(fds[5].verdict, Verdict::Ok);

@@ -16,7 +16,9 @@
 #include <csignal>
 #include <fcntl.h>
 #include <functional>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -251,6 +253,81 @@ private Q_SLOTS:
         pty.master = -1;
         auto closed = openTerminals({record}, PtyMode::Original, std::nullopt);
         QVERIFY(!closed);
+    }
+
+    // What waits in a pty at a checkpoint: output the program wrote that the
+    // master side has not read, and typed input the program has not read.
+    // Neither can be read from outside without taking it from its reader
+    // (no tty has a peek; the output sits in the master's buffer, which is
+    // the terminal emulator's), so neither is carried: on a new pty both are
+    // gone; the original pty still holds both (the input as long as a
+    // process outside, as a shell, keeps the slave open).
+    void queuedDataStaysWithTheOriginalPty()
+    {
+        Pty pty;
+        QVERIFY(!pty.slave.empty());
+        const std::string output = "written, not read by the master"; // no newline: ONLCR would make it CR LF
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            ::close_range(3, ~0u, 0);
+            sessionOn(pty.slave);
+            (void)!::write(1, output.data(), output.size());
+            ::execl("/bin/sleep", "sleep", "600", static_cast<char *>(nullptr));
+            ::_exit(127);
+        }
+        QVERIFY(pid > 0);
+        // A shell outside the tree keeps the slave open too.
+        const int held = ::open(pty.slave.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        QVERIFY(held >= 0);
+        QTRY_VERIFY_WITH_TIMEOUT(QFile::symLinkTarget(QStringLiteral("/proc/%1/exe").arg(pid)).endsWith(QLatin1String("/sleep")), 5000);
+        const std::string typed = "typed, not read\n";
+        QCOMPARE(::write(pty.master, typed.data(), typed.size()), ssize_t(typed.size()));
+        auto queued = [](int fd) {
+            int n = -1;
+            return ::ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
+        };
+        QTRY_COMPARE_WITH_TIMEOUT(queued(held), int(typed.size()), 2000);
+        QTRY_VERIFY_WITH_TIMEOUT(queued(pty.master) >= int(output.size() + typed.size()), 2000); // the output and the echo
+        auto report = analyze(pid);
+        QVERIFY(report);
+        const FdReport *zero = fdOf(only(*report), 0);
+        QVERIFY(zero);
+        QCOMPARE(zero->verdict, Verdict::Caveat);
+        QVERIFY2(zero->reason.find(std::to_string(typed.size()) + " bytes typed into the terminal are not read yet: they are not carried") != std::string::npos,
+                 zero->reason.c_str());
+
+        const int image = ::memfd_create("tty-image", MFD_CLOEXEC);
+        CheckpointOptions options;
+        options.leaveRunning = false;
+        auto done = checkpoint(pid, image, options);
+        QVERIFY2(done, done ? "" : done.error().describe().c_str());
+        int status = 0;
+        QCOMPARE(::waitpid(pid, &status, 0), pid);
+        QCOMPARE(::lseek(image, 0, SEEK_SET), off_t(0));
+        RestoreOptions restoreOptions;
+        restoreOptions.pty = PtyMode::New;
+        auto restored = restore(image, restoreOptions);
+        ::close(image);
+        QVERIFY2(restored, restored ? "" : restored.error().describe().c_str());
+        QCOMPARE(restored->terminals.size(), size_t(1));
+        const int master = restored->terminals.front().master.get();
+        // The new pty: nothing to read for the relay, nothing typed for the program.
+        pollfd p {master, POLLIN, 0};
+        QCOMPARE(::poll(&p, 1, 300), 0);
+        const int newSlave = ::open(restored->terminals.front().path.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        QVERIFY(newSlave >= 0);
+        QCOMPARE(queued(newSlave), 0);
+        ::close(newSlave);
+        // The original pty: both still there.
+        QCOMPARE(queued(held), int(typed.size()));
+        std::string left(4096, '\0');
+        const ssize_t n = ::read(pty.master, left.data(), left.size());
+        QVERIFY(n > 0);
+        left.resize(size_t(n));
+        QVERIFY2(left.starts_with(output), left.c_str());
+        ::close(held);
+        ::kill(pid, SIGKILL);
+        QCOMPARE(::waitpid(pid, &status, 0), pid);
     }
 };
 

@@ -136,6 +136,15 @@ private Q_SLOTS:
         QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("include-file-contents"), true}}).error().name, kUnsupported);
     }
 
+    void tcpEstablishedOption()
+    {
+        // Off unless asked for; a boolean only.
+        QVERIFY(!Validation::parseCheckpointOptions({})->tcpEstablished);
+        QVERIFY(Validation::parseCheckpointOptions({{QStringLiteral("tcp-established"), true}})->tcpEstablished);
+        QVERIFY(!Validation::parseCheckpointOptions({{QStringLiteral("tcp-established"), false}})->tcpEstablished);
+        QCOMPARE(Validation::parseCheckpointOptions({{QStringLiteral("tcp-established"), 1}}).error().name, kInvalid);
+    }
+
     void detachedFdsOption()
     {
         // Only a list of distinct fd numbers (as the service converts "ai").

@@ -778,6 +778,9 @@ private Q_SLOTS:
         object = s.fileObjects[0];
         object.localPort = 80;
         EXPECT_ERROR(withSection(objectAt, object), "inet socket fields set on an object that is no inet socket");
+        object = s.fileObjects[0];
+        object.tcpRecvQueue = {1, 2, 3};
+        EXPECT_ERROR(withSection(objectAt, object), "inet socket fields set on an object that is no inet socket");
         object = s.fileObjects[6];
         object.protocol = 17; // a listening UDP "stream"
         EXPECT_ERROR(withSection(objectAt + 6, object), "file object 7: protocol 17 with socket type 1 is neither TCP stream nor UDP datagram");

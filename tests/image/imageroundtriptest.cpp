@@ -709,6 +709,95 @@ private Q_SLOTS:
         ::close(null);
     }
 
+    // Format 7: an established TCP connection with its TCP_REPAIR state.
+    void tcpConnectionObject()
+    {
+        const SampleImage sample = SampleImage::make(8);
+        FileObjectRecord tcp;
+        tcp.id = 1;
+        tcp.kind = FileObjectKind::InetSocket;
+        tcp.ownerPid = sample.tree.processes.front().pid;
+        tcp.family = 2; // AF_INET
+        tcp.socketType = 1;
+        tcp.protocol = 6;
+        tcp.inetState = InetState::Established;
+        tcp.localAddress = {127, 0, 0, 1};
+        tcp.localPort = 8080;
+        tcp.peerAddress = {127, 0, 0, 1};
+        tcp.peerPort = 41000;
+        tcp.socketOptions = kSockNoDelay;
+        tcp.tcpSendSeq = 0xfffffff0u; // the queue wraps around 2^32
+        tcp.tcpRecvSeq = 12345;
+        tcp.tcpSendQueue.assign(3000, 0xa5);
+        tcp.tcpUnsent = 1000;
+        tcp.tcpRecvQueue.assign(70000, 0x3c);
+        tcp.tcpMss = 65483;
+        tcp.tcpOptions = kTcpOptSack | kTcpOptTimestamps | kTcpOptWscale;
+        tcp.tcpSndWscale = 7;
+        tcp.tcpRcvWscale = 7;
+        tcp.tcpTimestamp = 987654321;
+        tcp.tcpSndWl1 = 12000;
+        tcp.tcpSndWnd = 65536;
+        tcp.tcpMaxWindow = 65536;
+        tcp.tcpRcvWnd = 65483;
+        tcp.tcpRcvWup = 12000;
+        auto writeAll = [&](const FileObjectRecord &object, int fd) -> Result<void> {
+            auto w = ImageWriter::create(fd, sample.header, WriterOptions {1, 0, false});
+            if (!w) {
+                return std::unexpected(w.error());
+            }
+            CRYOPOD_PROPAGATE((*w)->write(sample.tree));
+            CRYOPOD_PROPAGATE((*w)->write(object));
+            return (*w)->finish();
+        };
+        const int fd = memfd_create("tcp", MFD_CLOEXEC);
+        auto wrote = writeAll(tcp, fd);
+        QVERIFY2(wrote, wrote ? "" : wrote.error().describe().c_str());
+        std::vector<uint8_t> bytes(size_t(lseek(fd, 0, SEEK_END)));
+        QCOMPARE(pread(fd, bytes.data(), bytes.size(), 0), ssize_t(bytes.size()));
+        ::close(fd);
+        ReaderLimits lenient;
+        lenient.requireComplete = false;
+        auto got = readAll(bytes, lenient);
+        QVERIFY2(got, got ? "" : got.error().describe().c_str());
+        QCOMPARE(got->size(), size_t(3));
+        QVERIFY(std::get<FileObjectRecord>((*got)[1]) == tcp);
+
+        const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+        auto expectError = [&](auto mutate, const char *part) {
+            FileObjectRecord object = tcp;
+            mutate(object);
+            Result<void> r = writeAll(object, null);
+            QVERIFY2(!r, part);
+            QVERIFY2(r.error().message.find(part) != std::string::npos, r.error().message.c_str());
+        };
+        expectError([](FileObjectRecord &o) { o.tcpUnsent = 3001; }, "with 3000 bytes to send (3001 of them unsent)");
+        expectError([](FileObjectRecord &o) { o.tcpMss = 0; }, "MSS 0");
+        expectError([](FileObjectRecord &o) { o.tcpRcvWscale = 15; }, "window scales 7/15 out of range");
+        expectError([](FileObjectRecord &o) { o.tcpOptions = 8; }, "TCP options 0x8");
+        expectError(
+            [](FileObjectRecord &o) {
+                o.tcpOptions = kTcpOptSack;
+            },
+            "window scales 7/7 out of range"); // scales without the option
+        expectError(
+            [](FileObjectRecord &o) {
+                o.protocol = 17;
+                o.socketType = 2;
+                o.socketOptions = 0;
+            },
+            "only a TCP socket is an established connection");
+        expectError([](FileObjectRecord &o) { o.peerPort = 0; }, "peer address of 4 bytes, port 0");
+        expectError(
+            [](FileObjectRecord &o) {
+                o.inetState = InetState::Bound;
+                o.peerAddress.clear();
+                o.peerPort = 0;
+            },
+            "TCP connection fields set on a socket that is no established connection");
+        ::close(null);
+    }
+
     void imageInfo()
     {
         const SampleImage sample = SampleImage::make(40);

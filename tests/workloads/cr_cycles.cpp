@@ -7,7 +7,8 @@
 //
 //   cr_cycles --cryopodctl PATH --cycles N --mode leave-running|kill|mixed
 //             [--keep DIR] [--frozen] [--plain] [--min-runtime S]
-//             [--timeout S] [--expect-fail] [--leak-check] -- WORKLOAD ARGS...
+//             [--timeout S] [--expect-fail] [--leak-check]
+//             [--checkpoint-option OPT]... -- WORKLOAD ARGS...
 //
 // Plain C++ (no Qt), no exceptions: every step returns false with a message.
 
@@ -72,6 +73,8 @@ struct Options {
     // How long the workload may take to verify itself after go (a long run
     // gives a workload that recomputes its work from the seed more to do).
     double finalTimeout = 10;
+    // More options for every `cryopodctl checkpoint` (--tcp-established).
+    std::vector<std::string> checkpointOptions;
     std::vector<std::string> workload;
 };
 
@@ -845,8 +848,9 @@ bool Harness::cycle(int index, bool leaveRunning)
     const std::string image = std::format("{}/image.{}", m_stateDir, index);
     std::string out;
     auto t0 = Clock::now();
-    if (!runCryopodctl({"checkpoint", "--direct", std::to_string(m_pid), "-o", image, leaveRunning ? "--leave-running" : "--kill"},
-                       std::format("{}.checkpoint", index), &out)) {
+    std::vector<std::string> checkpointArgs{"checkpoint", "--direct", std::to_string(m_pid), "-o", image, leaveRunning ? "--leave-running" : "--kill"};
+    checkpointArgs.insert(checkpointArgs.end(), m_opt.checkpointOptions.begin(), m_opt.checkpointOptions.end());
+    if (!runCryopodctl(checkpointArgs, std::format("{}.checkpoint", index), &out)) {
         return false;
     }
     const double checkpointSec = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -1173,6 +1177,7 @@ int Harness::run()
                  "usage: cr_cycles --cryopodctl PATH --cycles N --mode leave-running|kill|mixed\n"
                  "                 [--keep DIR] [--frozen] [--plain] [--min-runtime S] [--timeout S]\n"
                  "                 [--expect-fail] [--tree | --tree-changes] [--pty new|original] [--leak-check] [--final-timeout S]\n"
+                 "                 [--checkpoint-option OPT]...\n"
                  "                 -- WORKLOAD ARGS...\n");
     std::exit(2);
 }
@@ -1232,6 +1237,8 @@ int main(int argc, char **argv)
             opt.finalTimeout = std::atof(value("--final-timeout").c_str());
         } else if (arg == "--leak-check") {
             opt.leakCheck = true;
+        } else if (arg == "--checkpoint-option") {
+            opt.checkpointOptions.push_back(value("--checkpoint-option"));
         } else if (arg == "--tree-changes") {
             opt.tree = true;
             opt.treeChanges = true;
