@@ -614,6 +614,9 @@ bool Harness::startWorkload()
         }
         slave = name;
     }
+    // Before the spawn: it returns once the program runs, and a plain
+    // workload's own clock (sleep 1) starts at its exec.
+    const Clock::time_point spawned = Clock::now();
     Child child = spawn(argv, m_stateDir, {}, {}, &error, slave);
     if (child.pid < 0) {
         return fail(error);
@@ -622,7 +625,7 @@ bool Harness::startWorkload()
         close(child.pidfd);
     }
     m_pid = child.pid;
-    m_workloadStart = Clock::now();
+    m_workloadStart = spawned;
 
     if (m_opt.plain) {
         // No contract: ready once it sleeps (or after a short while).
