@@ -64,11 +64,7 @@ void expectIn(const std::string &text, const std::string &part, const char *what
 // refused, in the report and by the checkpoint, naming the root and `what`.
 void sharedMemorySubtree(const char *workload, const std::string &what)
 {
-    char tmpl[] = "/tmp/cr_subtree.XXXXXX";
-    if (!::mkdtemp(tmpl)) {
-        failTest(std::string("mkdtemp: ") + std::strerror(errno));
-    }
-    const std::string stateDir = tmpl;
+    const std::string stateDir = crtest::makeStateDir("cr_subtree");
     const pid_t root = crtest::startWorkload("cr_subtree", workload, stateDir);
     const std::vector<pid_t> children = childrenOf(root);
     if (children.size() != 1) {
@@ -133,11 +129,7 @@ int main(int argc, char **argv)
         return 2;
     }
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    char tmpl[] = "/tmp/cr_subtree.XXXXXX";
-    if (!::mkdtemp(tmpl)) {
-        failTest(std::string("mkdtemp: ") + std::strerror(errno));
-    }
-    const std::string stateDir = tmpl;
+    const std::string stateDir = crtest::makeStateDir("cr_subtree");
     const pid_t root = crtest::startWorkload("cr_subtree", argv[1], stateDir);
     const std::vector<pid_t> children = childrenOf(root); // W, R
     if (children.size() != 2) {

@@ -184,11 +184,7 @@ int main(int argc, char **argv)
     }
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     std::signal(SIGPIPE, SIG_IGN);
-    char tmpl[] = "/tmp/cr_sysv_sabotage.XXXXXX";
-    if (!::mkdtemp(tmpl)) {
-        failTest(std::string("mkdtemp: ") + std::strerror(errno));
-    }
-    s_stateDir = tmpl;
+    s_stateDir = crtest::makeStateDir("cr_sysv_sabotage");
     const pid_t root = crtest::startWorkload("cr_sysv_sabotage", argv[1], s_stateDir);
     s_objects = listed();
     const std::vector<Object> &objects = s_objects;

@@ -82,11 +82,7 @@ int main(int argc, char **argv)
     }
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     std::signal(SIGPIPE, SIG_IGN);
-    char tmpl[] = "/tmp/cr_tree_sabotage.XXXXXX";
-    if (!::mkdtemp(tmpl)) {
-        failTest(std::string("mkdtemp: ") + std::strerror(errno));
-    }
-    s_stateDir = tmpl;
+    s_stateDir = crtest::makeStateDir("cr_tree_sabotage");
     const pid_t root = crtest::startWorkload("cr_tree_sabotage", argv[1], s_stateDir);
     const std::vector<pid_t> children = childrenOf(root); // A, B, C
     if (children.size() != 3) {

@@ -2,10 +2,12 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 #include "crtest.h"
 
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -65,6 +67,15 @@ char stateOf(pid_t pid)
     const std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
     const size_t close = stat.rfind(')');
     return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
+}
+
+std::string makeStateDir(const char *name)
+{
+    std::string path = std::string("/tmp/") + name + ".XXXXXX";
+    if (!::mkdtemp(path.data())) {
+        fail(name, std::string("mkdtemp: ") + std::strerror(errno));
+    }
+    return path;
 }
 
 pid_t startWorkload(const char *name, const std::string &program, const std::string &stateDir)

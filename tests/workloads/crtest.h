@@ -26,6 +26,10 @@ long tracerOf(pid_t pid);
 // The state letter from /proc/PID/stat; '?' when gone.
 char stateOf(pid_t pid);
 
+// A new state directory /tmp/NAME.XXXXXX; fails the test NAME when none
+// can be made.
+std::string makeStateDir(const char *name);
+
 // Starts PROGRAM STATEDIR as a workload does (fds 0-2 on /dev/null, nothing
 // else, cwd STATEDIR) and waits up to 15 s for STATEDIR/ready; fails the
 // test NAME otherwise.
