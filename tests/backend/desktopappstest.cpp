@@ -61,7 +61,21 @@ class DesktopAppsTest : public QObject
         auto *process = new QProcess(this);
         process->start(program, arguments);
         m_processes.append(process);
-        return process->waitForStarted() ? process : nullptr;
+        if (!process->waitForStarted()) {
+            return nullptr;
+        }
+        // The start is reported once the child has exec'd, but the kernel
+        // sets the new program's arguments up a moment later: a reader of
+        // /proc/PID/cmdline in between sees none (failed once in CI). Wait
+        // for them.
+        QFile cmdline(QStringLiteral("/proc/%1/cmdline").arg(process->processId()));
+        const bool hasArguments = QTest::qWaitFor(
+            [&cmdline] {
+                cmdline.close();
+                return cmdline.open(QIODevice::ReadOnly) && !cmdline.readAll().isEmpty();
+            },
+            10000);
+        return hasArguments ? process : nullptr;
     }
 
 private Q_SLOTS:
