@@ -109,15 +109,7 @@ void sharedMemorySubtree(const char *workload, const std::string &what)
             failTest("process " + std::to_string(pid) + " is traced by " + std::to_string(tracer));
         }
     }
-    const int go = ::open((stateDir + "/go").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    ::close(go);
-    int status = 0;
-    if (::waitpid(root, &status, 0) != root || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        failTest(std::string(workload) + " did not pass its checks: " + readFile(stateDir + "/result"));
-    }
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
-    std::error_code ec;
-    std::filesystem::remove_all(stateDir, ec);
+    crtest::letGoAndCheck("cr_subtree", root, stateDir);
 }
 
 } // namespace
@@ -178,22 +170,10 @@ int main(int argc, char **argv)
     }
 
     // The whole tree is fine.
-    const int whole = ::open(image.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-    options.leaveRunning = true;
-    auto done = cryopod::engine::checkpoint(root, whole, options);
-    ::close(whole);
-    if (!done) {
+    if (auto done = crtest::checkpointToFile(root, image, true); !done) {
         failTest("the checkpoint of the whole tree: " + done.error().describe());
     }
-    const int go = ::open((stateDir + "/go").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    ::close(go);
-    int status = 0;
-    if (::waitpid(root, &status, 0) != root || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        failTest("the workload did not pass its checks: " + readFile(stateDir + "/result"));
-    }
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
-    std::error_code ec;
-    std::filesystem::remove_all(stateDir, ec);
+    crtest::letGoAndCheck("cr_subtree", root, stateDir);
     if (argc == 4) {
         sharedMemorySubtree(argv[2], "shared anonymous memory at ");
         sharedMemorySubtree(argv[3], "memfd wl-memfd-a");

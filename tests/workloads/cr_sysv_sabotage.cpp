@@ -57,7 +57,9 @@ std::string s_stateDir;
 }
 
 using crtest::childrenOf;
+using crtest::exists;
 using crtest::readFile;
+using crtest::treeOf;
 
 struct Object {
     std::string kind; // shm, msg, sem
@@ -126,22 +128,6 @@ int makeObject(const std::string &kind, key_t key)
 }
 
 // The pids of pid's tree (pid first).
-std::vector<pid_t> treeOf(pid_t pid)
-{
-    std::vector<pid_t> tree {pid};
-    for (size_t i = 0; i < tree.size(); ++i) {
-        for (const pid_t child : childrenOf(tree[i])) {
-            tree.push_back(child);
-        }
-    }
-    return tree;
-}
-
-bool exists(pid_t pid)
-{
-    return std::filesystem::exists("/proc/" + std::to_string(pid));
-}
-
 // The restore must fail with EEXIST, saying `says`, and leave everything as
 // it was: the namespace's objects of the workload's ids and keys, the
 // next_id sysctls, our children.
@@ -197,16 +183,9 @@ int main(int argc, char **argv)
         }
     };
     const std::string image = s_stateDir + "/image";
-    {
-        const int out = ::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        cryopod::engine::CheckpointOptions options;
-        options.leaveRunning = true;
-        auto result = cryopod::engine::checkpoint(root, out, options);
-        ::close(out);
-        if (!result) {
-            removeListed();
-            failTest("checkpoint: " + result.error().describe());
-        }
+    if (auto result = crtest::checkpointToFile(root, image, true); !result) {
+        removeListed();
+        failTest("checkpoint: " + result.error().describe());
     }
 
     // 1. The original runs on and holds its ids.
@@ -222,25 +201,7 @@ int main(int argc, char **argv)
     }
 
     // 2. The original goes, another object takes a key.
-    for (const pid_t pid : tree) {
-        ::kill(pid, SIGKILL);
-    }
-    const auto killedAt = std::chrono::steady_clock::now();
-    for (;;) {
-        while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
-        bool left = false;
-        for (const pid_t pid : tree) {
-            left = left || exists(pid);
-        }
-        if (!left) {
-            break;
-        }
-        if (std::chrono::steady_clock::now() - killedAt > std::chrono::seconds(5)) {
-            removeListed();
-            failTest("the killed processes did not go away");
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    crtest::killAndWaitGone("cr_sysv_sabotage", tree, removeListed);
     removeListed();
     for (const Object &o : objects) {
         if (o.key == IPC_PRIVATE) {
@@ -264,23 +225,10 @@ int main(int argc, char **argv)
     }
 
     // 3. Everything free: the same image restores and passes.
-    const int in = ::open(image.c_str(), O_RDONLY | O_CLOEXEC);
-    auto restored = cryopod::engine::restore(in, cryopod::engine::RestoreOptions {});
-    ::close(in);
-    if (!restored) {
+    if (auto restored = crtest::restoreFromFile(image); !restored) {
         failTest("restore once every id and key is free: " + restored.error().describe());
     }
-    const int go = ::open((s_stateDir + "/go").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    ::close(go);
-    int status = 0;
-    const bool passed = ::waitpid(root, &status, 0) == root && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    removeListed();
-    if (!passed) {
-        failTest("the restored tree did not pass its checks: " + readFile(s_stateDir + "/result"));
-    }
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
-    std::error_code ec;
-    std::filesystem::remove_all(s_stateDir, ec);
+    crtest::letGoAndCheck("cr_sysv_sabotage", root, s_stateDir, removeListed);
     std::printf("cr_sysv_sabotage: ok\n");
     return 0;
 }

@@ -26,7 +26,6 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <sstream>
 #include <string>
 #include <sys/prctl.h>
@@ -95,45 +94,21 @@ int main(int argc, char **argv)
     const pid_t g = grandchildren.front();
 
     const std::string image = s_stateDir + "/image";
-    {
-        const int out = ::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        cryopod::engine::CheckpointOptions options;
-        options.leaveRunning = true;
-        auto result = cryopod::engine::checkpoint(root, out, options);
-        ::close(out);
-        if (!result) {
-            failTest("checkpoint: " + result.error().describe());
-        }
+    if (auto result = crtest::checkpointToFile(root, image, true); !result) {
+        failTest("checkpoint: " + result.error().describe());
     }
-    // Everything but G goes; G becomes our child.
-    std::set<pid_t> gone {root, children[0], children[1], children[2]};
-    for (const pid_t pid : gone) {
-        ::kill(pid, SIGKILL);
-    }
-    const auto killedAt = std::chrono::steady_clock::now();
-    for (;;) {
-        while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
-        bool left = false;
-        for (const pid_t pid : gone) {
-            left = left || procState(pid).exists;
-        }
-        if (!left && procState(g).ppid == ::getpid()) {
-            break;
-        }
-        if (std::chrono::steady_clock::now() - killedAt > std::chrono::seconds(5)) {
-            failTest("the killed processes did not go away");
+    // Everything but G goes; G becomes our child (we are its subreaper).
+    const std::vector<pid_t> gone {root, children[0], children[1], children[2]};
+    crtest::killAndWaitGone("cr_tree_sabotage", gone);
+    for (int waited = 0; procState(g).ppid != ::getpid(); ++waited) {
+        if (waited == 1000) {
+            failTest("G was not re-parented to us");
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     const ProcState before = procState(g);
 
-    auto restoreImage = [&image] {
-        const int in = ::open(image.c_str(), O_RDONLY | O_CLOEXEC);
-        auto result = cryopod::engine::restore(in, cryopod::engine::RestoreOptions {});
-        ::close(in);
-        return result;
-    };
-    auto failed = restoreImage();
+    auto failed = crtest::restoreFromFile(image);
     if (failed) {
         failTest("the restore succeeded although pid " + std::to_string(g) + " is taken");
     }
@@ -162,19 +137,10 @@ int main(int argc, char **argv)
     // Once G is gone the same image restores, and the tree is whole.
     ::kill(g, SIGKILL);
     ::waitpid(g, nullptr, 0);
-    auto restored = restoreImage();
-    if (!restored) {
+    if (auto restored = crtest::restoreFromFile(image); !restored) {
         failTest("restore once every pid is free: " + restored.error().describe());
     }
-    const int go = ::open((s_stateDir + "/go").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    ::close(go);
-    int status = 0;
-    if (::waitpid(root, &status, 0) != root || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        failTest("the restored tree did not pass its checks: " + readFile(s_stateDir + "/result"));
-    }
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
-    std::error_code ec;
-    std::filesystem::remove_all(s_stateDir, ec);
+    crtest::letGoAndCheck("cr_tree_sabotage", root, s_stateDir);
     std::printf("cr_tree_sabotage: ok\n");
     return 0;
 }

@@ -106,4 +106,86 @@ pid_t startWorkload(const char *name, const std::string &program, const std::str
     return pid;
 }
 
+std::vector<pid_t> treeOf(pid_t pid)
+{
+    std::vector<pid_t> tree {pid};
+    for (size_t i = 0; i < tree.size(); ++i) {
+        for (const pid_t child : childrenOf(tree[i])) {
+            tree.push_back(child);
+        }
+    }
+    return tree;
+}
+
+bool exists(pid_t pid)
+{
+    return std::filesystem::exists("/proc/" + std::to_string(pid));
+}
+
+cryopod::Result<cryopod::engine::CheckpointResult> checkpointToFile(pid_t root, const std::string &image, bool leaveRunning)
+{
+    const int out = ::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    cryopod::engine::CheckpointOptions options;
+    options.leaveRunning = leaveRunning;
+    auto result = cryopod::engine::checkpoint(root, out, options);
+    if (out >= 0) {
+        ::close(out);
+    }
+    return result;
+}
+
+cryopod::Result<cryopod::engine::RestoreResult> restoreFromFile(const std::string &image)
+{
+    const int in = ::open(image.c_str(), O_RDONLY | O_CLOEXEC);
+    auto result = cryopod::engine::restore(in, cryopod::engine::RestoreOptions {});
+    if (in >= 0) {
+        ::close(in);
+    }
+    return result;
+}
+
+void killAndWaitGone(const char *name, const std::vector<pid_t> &pids, const std::function<void()> &cleanup)
+{
+    for (const pid_t pid : pids) {
+        ::kill(pid, SIGKILL);
+    }
+    const auto killedAt = std::chrono::steady_clock::now();
+    for (;;) {
+        while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
+        bool left = false;
+        for (const pid_t pid : pids) {
+            left = left || exists(pid);
+        }
+        if (!left) {
+            return;
+        }
+        if (std::chrono::steady_clock::now() - killedAt > std::chrono::seconds(5)) {
+            if (cleanup) {
+                cleanup();
+            }
+            fail(name, "the killed processes did not go away");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+}
+
+void letGoAndCheck(const char *name, pid_t root, const std::string &stateDir, const std::function<void()> &cleanup)
+{
+    const int go = ::open((stateDir + "/go").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (go >= 0) {
+        ::close(go);
+    }
+    int status = 0;
+    const bool passed = ::waitpid(root, &status, 0) == root && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (cleanup) {
+        cleanup();
+    }
+    if (!passed) {
+        fail(name, "the workload did not pass its checks: " + readFile(stateDir + "/result"));
+    }
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
+    std::error_code ec;
+    std::filesystem::remove_all(stateDir, ec);
+}
+
 } // namespace crtest

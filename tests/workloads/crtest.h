@@ -7,6 +7,9 @@
 // (they are child subreapers).
 #pragma once
 
+#include "engine.h"
+
+#include <functional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -34,5 +37,24 @@ std::string makeStateDir(const char *name);
 // else, cwd STATEDIR) and waits up to 15 s for STATEDIR/ready; fails the
 // test NAME otherwise.
 pid_t startWorkload(const char *name, const std::string &program, const std::string &stateDir);
+
+// pid and its descendants, breadth first (the children of each main thread).
+std::vector<pid_t> treeOf(pid_t pid);
+// /proc/PID exists (a zombie counts).
+bool exists(pid_t pid);
+
+// Checkpoints the tree of root into the file image (created or truncated).
+cryopod::Result<cryopod::engine::CheckpointResult> checkpointToFile(pid_t root, const std::string &image, bool leaveRunning);
+// Restores the file image with default options.
+cryopod::Result<cryopod::engine::RestoreResult> restoreFromFile(const std::string &image);
+
+// Kills every pid with SIGKILL and reaps until none exists; after 5 s runs
+// cleanup and fails the test NAME.
+void killAndWaitGone(const char *name, const std::vector<pid_t> &pids, const std::function<void()> &cleanup = {});
+
+// Lets the workload at root go (STATEDIR/go) and waits for it. Unless it
+// exits 0, runs cleanup and fails the test NAME with STATEDIR/result;
+// otherwise runs cleanup, reaps what is left and removes STATEDIR.
+void letGoAndCheck(const char *name, pid_t root, const std::string &stateDir, const std::function<void()> &cleanup = {});
 
 } // namespace crtest

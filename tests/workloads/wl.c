@@ -515,6 +515,28 @@ bool wl_await_token(volatile uint64_t *p, uint64_t token)
     return false;
 }
 
+pid_t wl_fork_sharing(void (*child)(void), volatile uint64_t *answer, uint64_t token, const char *who)
+{
+    const pid_t pid = fork();
+    if (pid < 0) {
+        wl_die("fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        child();
+        wl_die("%s returned", who);
+    }
+    if (!wl_await_token(answer, token)) {
+        wl_die("%s did not set up its memory", who);
+    }
+    __atomic_store_n(answer, 0, __ATOMIC_SEQ_CST);
+    return pid;
+}
+
+uint64_t wl_tag(uint64_t t)
+{
+    return wl_derive(wl_seed(), t);
+}
+
 void wl_check_pattern(const char *who, const char *what, const void *p, size_t n, uint64_t seed)
 {
     const size_t bad = wl_mismatch(p, n, seed);

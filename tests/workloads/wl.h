@@ -122,6 +122,21 @@ void wl_versions_check(const struct wl_versions *v, const char *who);
 // true if it came.
 bool wl_await_token(volatile uint64_t *p, uint64_t token);
 
+// Forks a child that runs CHILD (which must not return) and waits until the
+// child stores TOKEN at ANSWER (in memory both share), then sets ANSWER back
+// to 0; dies with "WHO did not set up its memory" when it does not come.
+pid_t wl_fork_sharing(void (*child)(void), volatile uint64_t *answer, uint64_t token, const char *who);
+
+// Page I of BASE.
+static inline unsigned char *wl_page(unsigned char *base, unsigned i)
+{
+    return base + (size_t)i * WL_PAGE;
+}
+
+// wl_derive() of the workload's seed and T: a value every process of the
+// workload, and the restored copy, recomputes.
+uint64_t wl_tag(uint64_t t);
+
 // WHO's check of WHAT: the N bytes at P hold the stream of SEED.
 void wl_check_pattern(const char *who, const char *what, const void *p, size_t n, uint64_t seed);
 

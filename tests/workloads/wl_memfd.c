@@ -59,16 +59,6 @@ static int s_afd = -1, s_cfd = -1;
 static unsigned char *s_a, *s_bPrivate, *s_bShared;
 static struct wl_versions s_versions = {.elements = kVersionsPages * WL_PAGE / 8, .what = "A's versions"};
 
-static uint64_t tag(uint64_t t)
-{
-    return wl_derive(wl_seed(), t);
-}
-
-static unsigned char *page(unsigned char *base, unsigned i)
-{
-    return base + (size_t)i * WL_PAGE;
-}
-
 static void step(void)
 {
     wl_versions_pass(&s_versions);
@@ -124,23 +114,23 @@ static void checkShared(const char *who)
     checkFd(who, "A", s_afd, "wl-memfd-a", (off_t)kAPages * WL_PAGE + kATail, 0640, kASeals, kAOffset, O_RDWR, &fdInode);
     checkMapping(who, "A", s_a, "rw-s", "/memfd:wl-memfd-a (deleted)", &mapInode);
     wl_check(fdInode == mapInode, "%s: A's fd and mapping are different files (inodes %lu, %lu)", who, fdInode, mapInode);
-    wl_check_pattern(who, "A pages 0..63", s_a, 64 * (size_t)WL_PAGE, tag(1));
-    wl_check_pattern(who, "A pages 64..127", page(s_a, 64), 64 * (size_t)WL_PAGE, tag(2));
-    wl_check_pattern(who, "A pages 192..199", page(s_a, 192), 8 * (size_t)WL_PAGE, tag(3));
-    wl_check_pattern(who, "A pages 202..255", page(s_a, 202), 54 * (size_t)WL_PAGE, wl_derive(tag(3), 202));
+    wl_check_pattern(who, "A pages 0..63", s_a, 64 * (size_t)WL_PAGE, wl_tag(1));
+    wl_check_pattern(who, "A pages 64..127", wl_page(s_a, 64), 64 * (size_t)WL_PAGE, wl_tag(2));
+    wl_check_pattern(who, "A pages 192..199", wl_page(s_a, 192), 8 * (size_t)WL_PAGE, wl_tag(3));
+    wl_check_pattern(who, "A pages 202..255", wl_page(s_a, 202), 54 * (size_t)WL_PAGE, wl_derive(wl_tag(3), 202));
     unsigned char tail[kATail];
     const ssize_t n = pread(s_afd, tail, sizeof tail, (off_t)kAPages * WL_PAGE);
     wl_check(n == kATail, "%s: A's tail: pread returned %zd", who, n);
-    wl_check_pattern(who, "A's tail", tail, sizeof tail, tag(4));
+    wl_check_pattern(who, "A's tail", tail, sizeof tail, wl_tag(4));
 
     unsigned long privateInode = 0, sharedInode = 1;
     checkMapping(who, "B (private)", s_bPrivate, "rw-p", "/memfd:wl-memfd-b (deleted)", &privateInode);
     checkMapping(who, "B (shared)", s_bShared, "r--s", "/memfd:wl-memfd-b (deleted)", &sharedInode);
     wl_check(privateInode == sharedInode, "%s: B's two mappings are different files (inodes %lu, %lu)", who, privateInode, sharedInode);
-    wl_check_pattern(who, "B's private pages", s_bPrivate, kBPrivatePages * (size_t)WL_PAGE, tag(6));
-    wl_check_pattern(who, "B's file pages (private mapping)", page(s_bPrivate, kBPrivatePages), (kBPages - kBPrivatePages) * (size_t)WL_PAGE,
-                 wl_derive(tag(5), kBPrivatePages));
-    wl_check_pattern(who, "B's file (shared mapping)", s_bShared, kBPrivatePages * (size_t)WL_PAGE, tag(5));
+    wl_check_pattern(who, "B's private pages", s_bPrivate, kBPrivatePages * (size_t)WL_PAGE, wl_tag(6));
+    wl_check_pattern(who, "B's file pages (private mapping)", wl_page(s_bPrivate, kBPrivatePages), (kBPages - kBPrivatePages) * (size_t)WL_PAGE,
+                 wl_derive(wl_tag(5), kBPrivatePages));
+    wl_check_pattern(who, "B's file (shared mapping)", s_bShared, kBPrivatePages * (size_t)WL_PAGE, wl_tag(5));
     wl_check(wl_write_faults(s_bShared), "%s: a write to B's read-only mapping does not fault", who);
 }
 
@@ -150,13 +140,13 @@ static void checkC(const char *who)
     unsigned char buf[kCBytes];
     const ssize_t n = pread(s_cfd, buf, sizeof buf, 0);
     wl_check(n == kCBytes, "%s: C: pread returned %zd", who, n);
-    wl_check_pattern(who, "C", buf, sizeof buf, tag(7));
+    wl_check_pattern(who, "C", buf, sizeof buf, wl_tag(7));
     wl_check(pwrite(s_cfd, buf, 1, 0) < 0 && errno == EPERM, "%s: C takes a write despite F_SEAL_WRITE", who);
 }
 
 static void childK(void)
 {
-    wl_fill(page(s_a, 64), 64 * (size_t)WL_PAGE, tag(2));
+    wl_fill(wl_page(s_a, 64), 64 * (size_t)WL_PAGE, wl_tag(2));
     // A description of its own, read-only.
     char self[64];
     snprintf(self, sizeof self, "/proc/self/fd/%d", s_afd);
@@ -164,7 +154,7 @@ static void childK(void)
     if (own < 0 || lseek(own, kOwnOffset, SEEK_SET) != kOwnOffset) {
         _exit(3);
     }
-    __atomic_store_n((uint64_t *)page(s_a, kAnswerPage), 1, __ATOMIC_SEQ_CST); // set up
+    __atomic_store_n((uint64_t *)wl_page(s_a, kAnswerPage), 1, __ATOMIC_SEQ_CST); // set up
     wl_wait_go();
     checkShared("K");
     checkC("K");
@@ -172,10 +162,10 @@ static void childK(void)
     checkFd("K", "K's own description of A", own, "wl-memfd-a", (off_t)kAPages * WL_PAGE + kATail, 0640, kASeals, kOwnOffset, O_RDONLY, &ownInode);
     checkFd("K", "A", s_afd, "wl-memfd-a", (off_t)kAPages * WL_PAGE + kATail, 0640, kASeals, kAOffset, O_RDWR, &aInode);
     wl_check(ownInode == aInode, "K: its own description is of another file (inodes %lu, %lu)", ownInode, aInode);
-    if (!wl_await_token((volatile uint64_t *)page(s_a, kTokenPage), tag(8))) {
+    if (!wl_await_token((volatile uint64_t *)wl_page(s_a, kTokenPage), wl_tag(8))) {
         wl_fail("K: the root's token did not arrive in A: A is not shared any more");
     }
-    __atomic_store_n((uint64_t *)page(s_a, kAnswerPage), tag(9), __ATOMIC_SEQ_CST);
+    __atomic_store_n((uint64_t *)wl_page(s_a, kAnswerPage), wl_tag(9), __ATOMIC_SEQ_CST);
     _exit(wl_finish_as("memfd.K"));
 }
 
@@ -203,12 +193,12 @@ int main(int argc, char **argv)
     if (s_a == MAP_FAILED) {
         wl_die("mmap A: %s", strerror(errno));
     }
-    s_versions.array = (uint64_t *)page(s_a, kVersionsFirst);
-    wl_fill(s_a, 64 * (size_t)WL_PAGE, tag(1));
-    wl_fill(page(s_a, 192), 8 * (size_t)WL_PAGE, tag(3));
-    wl_fill(page(s_a, 202), 54 * (size_t)WL_PAGE, wl_derive(tag(3), 202));
+    s_versions.array = (uint64_t *)wl_page(s_a, kVersionsFirst);
+    wl_fill(s_a, 64 * (size_t)WL_PAGE, wl_tag(1));
+    wl_fill(wl_page(s_a, 192), 8 * (size_t)WL_PAGE, wl_tag(3));
+    wl_fill(wl_page(s_a, 202), 54 * (size_t)WL_PAGE, wl_derive(wl_tag(3), 202));
     unsigned char tail[kATail];
-    wl_fill(tail, sizeof tail, tag(4));
+    wl_fill(tail, sizeof tail, wl_tag(4));
     if (pwrite(s_afd, tail, sizeof tail, (off_t)kAPages * WL_PAGE) != kATail || fcntl(s_afd, F_ADD_SEALS, kASeals) != 0 ||
         lseek(s_afd, kAOffset, SEEK_SET) != kAOffset) {
         wl_die("memfd A: tail, seals, offset: %s", strerror(errno));
@@ -216,8 +206,8 @@ int main(int argc, char **argv)
     // B
     const int bfd = memfd_create("wl-memfd-b", MFD_CLOEXEC);
     static unsigned char bData[kBPages * WL_PAGE];
-    wl_fill(bData, kBPrivatePages * (size_t)WL_PAGE, tag(5));
-    wl_fill(page(bData, kBPrivatePages), (kBPages - kBPrivatePages) * (size_t)WL_PAGE, wl_derive(tag(5), kBPrivatePages));
+    wl_fill(bData, kBPrivatePages * (size_t)WL_PAGE, wl_tag(5));
+    wl_fill(wl_page(bData, kBPrivatePages), (kBPages - kBPrivatePages) * (size_t)WL_PAGE, wl_derive(wl_tag(5), kBPrivatePages));
     if (bfd < 0) {
         wl_die("memfd B: %s", strerror(errno));
     }
@@ -228,11 +218,11 @@ int main(int argc, char **argv)
     if (s_bPrivate == MAP_FAILED || s_bShared == MAP_FAILED) {
         wl_die("mmap B: %s", strerror(errno));
     }
-    wl_fill(s_bPrivate, kBPrivatePages * (size_t)WL_PAGE, tag(6));
+    wl_fill(s_bPrivate, kBPrivatePages * (size_t)WL_PAGE, wl_tag(6));
     // C
     s_cfd = memfd_create("wl-memfd-c", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     static unsigned char cData[kCBytes];
-    wl_fill(cData, sizeof cData, tag(7));
+    wl_fill(cData, sizeof cData, wl_tag(7));
     if (s_cfd < 0 || fchmod(s_cfd, 0600) != 0) {
         wl_die("memfd C: %s", strerror(errno));
     }
@@ -241,23 +231,13 @@ int main(int argc, char **argv)
         wl_die("memfd C: seals: %s", strerror(errno));
     }
     step(); // pass 1
-    const pid_t k = fork();
-    if (k < 0) {
-        wl_die("fork: %s", strerror(errno));
-    }
-    if (k == 0) {
-        childK();
-    }
-    if (!wl_await_token((volatile uint64_t *)page(s_a, kAnswerPage), 1)) {
-        wl_die("K did not set up A");
-    }
-    __atomic_store_n((uint64_t *)page(s_a, kAnswerPage), 0, __ATOMIC_SEQ_CST);
+    const pid_t k = wl_fork_sharing(childK, (volatile uint64_t *)wl_page(s_a, kAnswerPage), 1, "K");
     wl_run(step, sabotage, 1);
     wl_versions_check(&s_versions, "root");
     checkShared("root");
     checkC("root");
-    __atomic_store_n((uint64_t *)page(s_a, kTokenPage), tag(8), __ATOMIC_SEQ_CST);
-    if (!wl_await_token((volatile uint64_t *)page(s_a, kAnswerPage), tag(9))) {
+    __atomic_store_n((uint64_t *)wl_page(s_a, kTokenPage), wl_tag(8), __ATOMIC_SEQ_CST);
+    if (!wl_await_token((volatile uint64_t *)wl_page(s_a, kAnswerPage), wl_tag(9))) {
         wl_fail("root: K's answer did not arrive in A: A is not shared any more");
     }
     wl_collect(k, "K", "memfd.K");

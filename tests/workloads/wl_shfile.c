@@ -43,16 +43,6 @@ static unsigned char *s_f, *s_r, *s_p;
 static sem_t *s_sem;
 static char s_shmName[64], s_semName[64];
 
-static uint64_t tag(uint64_t t)
-{
-    return wl_derive(wl_seed(), t);
-}
-
-static unsigned char *page(unsigned char *base, unsigned i)
-{
-    return base + (size_t)i * WL_PAGE;
-}
-
 static void checkRange(const char *who, const char *what, const unsigned char *p, size_t n, uint64_t seed)
 {
     const size_t bad = wl_mismatch(p, n, seed);
@@ -81,14 +71,14 @@ static void checkAll(const char *who)
 {
     char path[4096];
     wl_path(path, sizeof path, "shared");
-    checkRange(who, "F pages 0..15", s_f, 16 * (size_t)WL_PAGE, tag(1));
-    checkRange(who, "F pages 16..31", page(s_f, 16), 16 * (size_t)WL_PAGE, tag(2));
-    checkRange(who, "F pages 32..62", page(s_f, 32), (kControlPage - 32) * (size_t)WL_PAGE, tag(3));
+    checkRange(who, "F pages 0..15", s_f, 16 * (size_t)WL_PAGE, wl_tag(1));
+    checkRange(who, "F pages 16..31", wl_page(s_f, 16), 16 * (size_t)WL_PAGE, wl_tag(2));
+    checkRange(who, "F pages 32..62", wl_page(s_f, 32), (kControlPage - 32) * (size_t)WL_PAGE, wl_tag(3));
     checkIsFile(who, "F", path, s_f, kFPages * (size_t)WL_PAGE);
     checkMapping(who, "F", s_f, "rw-s");
     char shm[128];
     snprintf(shm, sizeof shm, "/dev/shm%s", s_shmName);
-    checkRange(who, "P", s_p, kPPages * (size_t)WL_PAGE, tag(4));
+    checkRange(who, "P", s_p, kPPages * (size_t)WL_PAGE, wl_tag(4));
     checkIsFile(who, "P", shm, s_p, kPPages * (size_t)WL_PAGE);
     checkMapping(who, "P", s_p, "rw-s");
 }
@@ -106,16 +96,16 @@ static bool await(uint64_t *p, uint64_t token)
 
 static void childK(void)
 {
-    wl_fill(page(s_f, 16), 16 * (size_t)WL_PAGE, tag(2));
-    uint64_t *control = (uint64_t *)page(s_f, kControlPage);
+    wl_fill(wl_page(s_f, 16), 16 * (size_t)WL_PAGE, wl_tag(2));
+    uint64_t *control = (uint64_t *)wl_page(s_f, kControlPage);
     __atomic_store_n(&control[2], 1, __ATOMIC_SEQ_CST); // set up
     wl_wait_go();
     checkAll("K");
-    if (!await(&control[0], tag(5))) {
+    if (!await(&control[0], wl_tag(5))) {
         wl_fail("K: the root's token did not arrive through the file mapping");
     }
     wl_check(sem_trywait(s_sem) == 0, "K: sem_trywait: %s", strerror(errno));
-    __atomic_store_n(&control[1], tag(6), __ATOMIC_SEQ_CST);
+    __atomic_store_n(&control[1], wl_tag(6), __ATOMIC_SEQ_CST);
     _exit(wl_finish_as("shfile.K"));
 }
 
@@ -130,7 +120,7 @@ int main(int argc, char **argv)
     char path[4096];
     wl_path(path, sizeof path, "shared");
     static unsigned char contents[kFPages * WL_PAGE];
-    wl_fill(page(contents, 32), (kControlPage - 32) * (size_t)WL_PAGE, tag(3));
+    wl_fill(wl_page(contents, 32), (kControlPage - 32) * (size_t)WL_PAGE, wl_tag(3));
     wl_write_file(path, contents, sizeof contents);
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
@@ -142,7 +132,7 @@ int main(int argc, char **argv)
     if (s_f == MAP_FAILED || s_r == MAP_FAILED) {
         wl_die("mmap %s: %s", path, strerror(errno));
     }
-    wl_fill(s_f, 16 * (size_t)WL_PAGE, tag(1));
+    wl_fill(s_f, 16 * (size_t)WL_PAGE, wl_tag(1));
 
     snprintf(s_shmName, sizeof s_shmName, "/cryopod-wl-shfile-%d", (int)getpid());
     snprintf(s_semName, sizeof s_semName, "/cryopod-wl-shfile-%d", (int)getpid());
@@ -160,7 +150,7 @@ int main(int argc, char **argv)
     if (s_p == MAP_FAILED || s_sem == SEM_FAILED) {
         wl_die("mmap shm / sem_open: %s", strerror(errno));
     }
-    wl_fill(s_p, kPPages * (size_t)WL_PAGE, tag(4));
+    wl_fill(s_p, kPPages * (size_t)WL_PAGE, wl_tag(4));
 
     const pid_t k = fork();
     if (k < 0) {
@@ -169,19 +159,19 @@ int main(int argc, char **argv)
     if (k == 0) {
         childK();
     }
-    uint64_t *control = (uint64_t *)page(s_f, kControlPage);
+    uint64_t *control = (uint64_t *)wl_page(s_f, kControlPage);
     if (!await(&control[2], 1)) {
         wl_die("K did not set up");
     }
     wl_run(NULL, sabotage, 50);
     checkAll("root");
     checkMapping("root", "R", s_r, "r--s");
-    checkRange("root", "R (the file through the read-only mapping)", s_r, 16 * (size_t)WL_PAGE, tag(1));
+    checkRange("root", "R (the file through the read-only mapping)", s_r, 16 * (size_t)WL_PAGE, wl_tag(1));
     wl_check(mprotect(s_r, WL_PAGE, PROT_READ | PROT_WRITE) == 0, "root: R cannot be made writable (mprotect: %s)", strerror(errno));
     int value = -1;
     wl_check(sem_getvalue(s_sem, &value) == 0 && value == 3, "root: the semaphore's value is %d, expected 3", value);
-    __atomic_store_n(&control[0], tag(5), __ATOMIC_SEQ_CST);
-    if (!await(&control[1], tag(6))) {
+    __atomic_store_n(&control[0], wl_tag(5), __ATOMIC_SEQ_CST);
+    if (!await(&control[1], wl_tag(6))) {
         wl_fail("root: K's answer did not arrive through the file mapping");
     }
     wl_check(sem_getvalue(s_sem, &value) == 0 && value == 2, "root: after K's sem_trywait the value is %d, expected 2", value);

@@ -42,27 +42,17 @@ enum {
 
 static unsigned char *s_a, *s_b, *s_c;
 
-static uint64_t tag(uint64_t t)
-{
-    return wl_derive(wl_seed(), t);
-}
-
-static unsigned char *page(unsigned char *base, unsigned i)
-{
-    return base + (size_t)i * WL_PAGE;
-}
-
 static void checkPattern(const char *who, const char *what, unsigned char *base, unsigned first, unsigned count, uint64_t seed)
 {
     const size_t n = (size_t)count * WL_PAGE;
-    const size_t bad = wl_mismatch(page(base, first), n, seed);
+    const size_t bad = wl_mismatch(wl_page(base, first), n, seed);
     wl_check(bad == n, "%s: %s pages %u..%u: byte %zu differs", who, what, first, first + count - 1, bad);
 }
 
 static void checkZero(const char *who, const char *what, unsigned char *base, unsigned first, unsigned count)
 {
     for (unsigned i = first; i < first + count; ++i) {
-        const unsigned char *p = page(base, i);
+        const unsigned char *p = wl_page(base, i);
         for (size_t k = 0; k < WL_PAGE; ++k) {
             if (p[k] != 0) {
                 wl_fail("%s: %s page %u byte %zu is %u, expected 0", who, what, i, k, p[k]);
@@ -89,43 +79,43 @@ static void checkMapping(const char *who, const char *what, void *addr, const ch
 // State both processes check (A and B are shared by them).
 static void checkShared(const char *who)
 {
-    checkPattern(who, "A", s_a, 0, 64, tag(1));
-    checkPattern(who, "A", s_a, 64, 36, tag(2));
-    checkPattern(who, "A", s_a, kHoleFirst + kHolePages, 128 - kHoleFirst - kHolePages, wl_derive(tag(2), 102));
+    checkPattern(who, "A", s_a, 0, 64, wl_tag(1));
+    checkPattern(who, "A", s_a, 64, 36, wl_tag(2));
+    checkPattern(who, "A", s_a, kHoleFirst + kHolePages, 128 - kHoleFirst - kHolePages, wl_derive(wl_tag(2), 102));
     checkZero(who, "A", s_a, 128, kTokenPage - 128);
     checkZero(who, "A", s_a, kAnswerPage + 1, kAPages - kAnswerPage - 1);
     unsigned long first = 0, second = 1;
     checkMapping(who, "A's first part", s_a, "rw-s", &first);
-    checkMapping(who, "A's second part", page(s_a, kHoleFirst + kHolePages), "rw-s", &second);
+    checkMapping(who, "A's second part", wl_page(s_a, kHoleFirst + kHolePages), "rw-s", &second);
     wl_check(first == second, "%s: A's two parts are different objects (inodes %lu, %lu)", who, first, second);
     struct wl_mapping hole;
-    wl_check(!wl_find_mapping((uintptr_t)page(s_a, kHoleFirst), &hole), "%s: A's hole is mapped", who);
-    checkPattern(who, "B", s_b, 0, 8, tag(3));
-    checkPattern(who, "B", s_b, 8, 8, tag(4));
+    wl_check(!wl_find_mapping((uintptr_t)wl_page(s_a, kHoleFirst), &hole), "%s: A's hole is mapped", who);
+    checkPattern(who, "B", s_b, 0, 8, wl_tag(3));
+    checkPattern(who, "B", s_b, 8, 8, wl_tag(4));
     checkMapping(who, "B", s_b, "rw-s", NULL);
-    checkMapping(who, "B's read-only part", page(s_b, 8), "r--s", NULL);
-    wl_check(wl_write_faults(page(s_b, 9)), "%s: a write to B's read-only part does not fault", who);
+    checkMapping(who, "B's read-only part", wl_page(s_b, 8), "r--s", NULL);
+    wl_check(wl_write_faults(wl_page(s_b, 9)), "%s: a write to B's read-only part does not fault", who);
 }
 
 static void childK(void)
 {
     // A's pages 64..127 (the hole's two pages are in the object too).
-    wl_fill(page(s_a, 64), 36 * (size_t)WL_PAGE, tag(2));
-    wl_fill(page(s_a, kHoleFirst + kHolePages), (128 - kHoleFirst - kHolePages) * (size_t)WL_PAGE, wl_derive(tag(2), 102));
+    wl_fill(wl_page(s_a, 64), 36 * (size_t)WL_PAGE, wl_tag(2));
+    wl_fill(wl_page(s_a, kHoleFirst + kHolePages), (128 - kHoleFirst - kHolePages) * (size_t)WL_PAGE, wl_derive(wl_tag(2), 102));
     s_c = mmap(NULL, kCPages * WL_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (s_c == MAP_FAILED) {
         _exit(3);
     }
-    wl_fill(s_c, kCPages * (size_t)WL_PAGE, tag(5));
-    __atomic_store_n((uint64_t *)page(s_a, kAnswerPage), 1, __ATOMIC_SEQ_CST); // set up
+    wl_fill(s_c, kCPages * (size_t)WL_PAGE, wl_tag(5));
+    __atomic_store_n((uint64_t *)wl_page(s_a, kAnswerPage), 1, __ATOMIC_SEQ_CST); // set up
     wl_wait_go();
     checkShared("K");
-    checkPattern("K", "C", s_c, 0, kCPages, tag(5));
+    checkPattern("K", "C", s_c, 0, kCPages, wl_tag(5));
     checkMapping("K", "C", s_c, "rw-s", NULL);
-    if (!wl_await_token((volatile uint64_t *)page(s_a, kTokenPage), tag(6))) {
+    if (!wl_await_token((volatile uint64_t *)wl_page(s_a, kTokenPage), wl_tag(6))) {
         wl_fail("K: the root's token did not arrive in A: A is not shared any more");
     }
-    __atomic_store_n((uint64_t *)page(s_a, kAnswerPage), tag(7), __ATOMIC_SEQ_CST);
+    __atomic_store_n((uint64_t *)wl_page(s_a, kAnswerPage), wl_tag(7), __ATOMIC_SEQ_CST);
     _exit(wl_finish_as("shmem.K"));
 }
 
@@ -147,35 +137,25 @@ int main(int argc, char **argv)
     if (s_b == MAP_FAILED) {
         wl_die("mmap B: %s", strerror(errno));
     }
-    wl_fill(s_a, 64 * (size_t)WL_PAGE, tag(1));
+    wl_fill(s_a, 64 * (size_t)WL_PAGE, wl_tag(1));
     volatile unsigned char sink = 0;
     for (unsigned i = 128; i < 192; ++i) {
-        sink ^= *page(s_a, i);
+        sink ^= *wl_page(s_a, i);
     }
     (void)sink;
-    if (munmap(page(s_a, kHoleFirst), kHolePages * WL_PAGE) != 0) {
+    if (munmap(wl_page(s_a, kHoleFirst), kHolePages * WL_PAGE) != 0) {
         wl_die("munmap A's hole: %s", strerror(errno));
     }
-    wl_fill(s_b, 8 * (size_t)WL_PAGE, tag(3));
-    wl_fill(page(s_b, 8), 8 * (size_t)WL_PAGE, tag(4));
-    if (mprotect(page(s_b, 8), 8 * WL_PAGE, PROT_READ) != 0) {
+    wl_fill(s_b, 8 * (size_t)WL_PAGE, wl_tag(3));
+    wl_fill(wl_page(s_b, 8), 8 * (size_t)WL_PAGE, wl_tag(4));
+    if (mprotect(wl_page(s_b, 8), 8 * WL_PAGE, PROT_READ) != 0) {
         wl_die("mprotect B: %s", strerror(errno));
     }
-    const pid_t k = fork();
-    if (k < 0) {
-        wl_die("fork: %s", strerror(errno));
-    }
-    if (k == 0) {
-        childK();
-    }
-    if (!wl_await_token((volatile uint64_t *)page(s_a, kAnswerPage), 1)) {
-        wl_die("K did not set up A");
-    }
-    __atomic_store_n((uint64_t *)page(s_a, kAnswerPage), 0, __ATOMIC_SEQ_CST);
+    const pid_t k = wl_fork_sharing(childK, (volatile uint64_t *)wl_page(s_a, kAnswerPage), 1, "K");
     wl_run(NULL, sabotage, 50);
     checkShared("root");
-    __atomic_store_n((uint64_t *)page(s_a, kTokenPage), tag(6), __ATOMIC_SEQ_CST);
-    if (!wl_await_token((volatile uint64_t *)page(s_a, kAnswerPage), tag(7))) {
+    __atomic_store_n((uint64_t *)wl_page(s_a, kTokenPage), wl_tag(6), __ATOMIC_SEQ_CST);
+    if (!wl_await_token((volatile uint64_t *)wl_page(s_a, kAnswerPage), wl_tag(7))) {
         wl_fail("root: K's answer did not arrive in A: A is not shared any more");
     }
     wl_collect(k, "K", "shmem.K");

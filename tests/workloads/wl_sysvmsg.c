@@ -46,27 +46,22 @@ struct message {
 static int s_q = -1;
 static key_t s_key;
 
-static uint64_t tag(uint64_t t)
-{
-    return wl_derive(wl_seed(), t);
-}
-
 // Message I of the root (type 1..5) or of K (I >= 1000: type 9).
 static long typeOf(unsigned i)
 {
-    return i >= 1000 ? kKType : (long)(1 + tag(10 + i) % 5);
+    return i >= 1000 ? kKType : (long)(1 + wl_tag(10 + i) % 5);
 }
 
 static size_t lengthOf(unsigned i)
 {
-    return (size_t)(tag(20000 + i) % (kMaxText + 1));
+    return (size_t)(wl_tag(20000 + i) % (kMaxText + 1));
 }
 
 static void make(unsigned i, struct message *m, size_t *length)
 {
     m->type = typeOf(i);
     *length = lengthOf(i);
-    wl_fill(m->text, *length, tag(40000 + i));
+    wl_fill(m->text, *length, wl_tag(40000 + i));
 }
 
 // Takes the next message (of TYPE, or not of type EXCEPT) out without

@@ -35,15 +35,10 @@ enum {
 static int s_s = -1;
 static key_t s_key;
 
-static uint64_t tag(uint64_t t)
-{
-    return wl_derive(wl_seed(), t);
-}
-
 // The value semaphore I holds once K has changed it.
 static unsigned short valueOf(unsigned i)
 {
-    unsigned short v = i < 2 ? 0 : (unsigned short)(tag(10 + i) % 1000 + 1);
+    unsigned short v = i < 2 ? 0 : (unsigned short)(wl_tag(10 + i) % 1000 + 1);
     if (i == 2) {
         v += 7;
     } else if (i == 3) {
@@ -120,7 +115,7 @@ int main(int argc, char **argv)
     }
     unsigned short initial[kSems];
     for (unsigned i = 0; i < kSems; ++i) {
-        initial[i] = i < 2 ? 0 : (unsigned short)(tag(10 + i) % 1000 + 1);
+        initial[i] = i < 2 ? 0 : (unsigned short)(wl_tag(10 + i) % 1000 + 1);
     }
     if (semctl(s_s, 0, SETALL, initial) != 0) {
         wl_die("SETALL: %s", strerror(errno));

@@ -55,16 +55,6 @@ static unsigned char *s_a, *s_aRdonly, *s_b;
 static uintptr_t s_aAt, s_aRdonlyAt, s_bAt; // where they were attached
 static struct wl_versions s_versions = {.elements = kVersionsPages * WL_PAGE / 8, .what = "A's versions"};
 
-static uint64_t tag(uint64_t t)
-{
-    return wl_derive(wl_seed(), t);
-}
-
-static unsigned char *page(unsigned char *base, unsigned i)
-{
-    return base + (size_t)i * WL_PAGE;
-}
-
 static void step(void)
 {
     wl_versions_pass(&s_versions);
@@ -101,34 +91,34 @@ static void checkAttach(const char *who, const char *what, const void *addr, uin
 // State both processes check.
 static void checkShared(const char *who)
 {
-    wl_check_pattern(who, "A pages 0..63", s_a, 64 * (size_t)WL_PAGE, tag(1));
-    wl_check_pattern(who, "A pages 64..127", page(s_a, 64), 64 * (size_t)WL_PAGE, tag(2));
-    checkZero(who, "A pages 192..199", page(s_a, 192), 8 * (size_t)WL_PAGE);
-    wl_check_pattern(who, "A's 100 bytes after 1 MiB", page(s_a, kAPages), kATail, tag(3));
-    wl_check_pattern(who, "B", s_b, kBPages * (size_t)WL_PAGE, tag(4));
+    wl_check_pattern(who, "A pages 0..63", s_a, 64 * (size_t)WL_PAGE, wl_tag(1));
+    wl_check_pattern(who, "A pages 64..127", wl_page(s_a, 64), 64 * (size_t)WL_PAGE, wl_tag(2));
+    checkZero(who, "A pages 192..199", wl_page(s_a, 192), 8 * (size_t)WL_PAGE);
+    wl_check_pattern(who, "A's 100 bytes after 1 MiB", wl_page(s_a, kAPages), kATail, wl_tag(3));
+    wl_check_pattern(who, "B", s_b, kBPages * (size_t)WL_PAGE, wl_tag(4));
     checkAttach(who, "A", s_a, s_aAt, "rw-s", s_akey, s_aid, kAPages + 1);
     checkAttach(who, "B", s_b, s_bAt, "rw-s", IPC_PRIVATE, s_bid, kBPages);
 }
 
 static void childK(void)
 {
-    wl_fill(page(s_a, 64), 64 * (size_t)WL_PAGE, tag(2));
+    wl_fill(wl_page(s_a, 64), 64 * (size_t)WL_PAGE, wl_tag(2));
     s_aRdonly = shmat(s_aid, NULL, SHM_RDONLY);
     if (s_aRdonly == (void *)-1) {
         _exit(3);
     }
     s_aRdonlyAt = (uintptr_t)s_aRdonly;
-    __atomic_store_n((uint64_t *)page(s_a, kAnswerPage), 1, __ATOMIC_SEQ_CST); // set up
+    __atomic_store_n((uint64_t *)wl_page(s_a, kAnswerPage), 1, __ATOMIC_SEQ_CST); // set up
     wl_wait_go();
     checkShared("K");
     checkAttach("K", "A's read-only attach", s_aRdonly, s_aRdonlyAt, "r--s", s_akey, s_aid, kAPages + 1);
-    wl_check_pattern("K", "A pages 0..63 through the read-only attach", s_aRdonly, 64 * (size_t)WL_PAGE, tag(1));
-    wl_check(wl_write_faults(page(s_aRdonly, 3)), "K: a write to A's read-only attach does not fault");
-    if (!wl_await_token((volatile uint64_t *)page(s_a, kTokenPage), tag(6))) {
+    wl_check_pattern("K", "A pages 0..63 through the read-only attach", s_aRdonly, 64 * (size_t)WL_PAGE, wl_tag(1));
+    wl_check(wl_write_faults(wl_page(s_aRdonly, 3)), "K: a write to A's read-only attach does not fault");
+    if (!wl_await_token((volatile uint64_t *)wl_page(s_a, kTokenPage), wl_tag(6))) {
         wl_fail("K: the root's token did not arrive in A: A is not shared any more");
     }
-    wl_check(*(volatile uint64_t *)page(s_aRdonly, kTokenPage) == tag(6), "K: the token is not seen through the read-only attach of A");
-    __atomic_store_n((uint64_t *)page(s_a, kAnswerPage), tag(7), __ATOMIC_SEQ_CST);
+    wl_check(*(volatile uint64_t *)wl_page(s_aRdonly, kTokenPage) == wl_tag(6), "K: the token is not seen through the read-only attach of A");
+    __atomic_store_n((uint64_t *)wl_page(s_a, kAnswerPage), wl_tag(7), __ATOMIC_SEQ_CST);
     _exit(wl_finish_as("sysvshm.K"));
 }
 
@@ -181,25 +171,15 @@ int main(int argc, char **argv)
     }
     s_aAt = (uintptr_t)s_a;
     s_bAt = (uintptr_t)s_b;
-    s_versions.array = (uint64_t *)page(s_a, kVersionsFirst);
-    wl_fill(s_a, 64 * (size_t)WL_PAGE, tag(1));
-    wl_fill(page(s_a, kAPages), kATail, tag(3));
-    wl_fill(s_b, kBPages * (size_t)WL_PAGE, tag(4));
+    s_versions.array = (uint64_t *)wl_page(s_a, kVersionsFirst);
+    wl_fill(s_a, 64 * (size_t)WL_PAGE, wl_tag(1));
+    wl_fill(wl_page(s_a, kAPages), kATail, wl_tag(3));
+    wl_fill(s_b, kBPages * (size_t)WL_PAGE, wl_tag(4));
     if (shmctl(s_bid, IPC_RMID, NULL) != 0) {
         wl_die("IPC_RMID of B: %s", strerror(errno));
     }
     step();
-    const pid_t k = fork();
-    if (k < 0) {
-        wl_die("fork: %s", strerror(errno));
-    }
-    if (k == 0) {
-        childK();
-    }
-    if (!wl_await_token((volatile uint64_t *)page(s_a, kAnswerPage), 1)) {
-        wl_die("K did not set up A");
-    }
-    __atomic_store_n((uint64_t *)page(s_a, kAnswerPage), 0, __ATOMIC_SEQ_CST);
+    const pid_t k = wl_fork_sharing(childK, (volatile uint64_t *)wl_page(s_a, kAnswerPage), 1, "K");
     wl_run(step, sabotage, 1);
     wl_versions_check(&s_versions, "root");
     checkShared("root");
@@ -207,8 +187,8 @@ int main(int argc, char **argv)
     checkSegment("B", s_bid, IPC_PRIVATE, kBPages * WL_PAGE, 0600, getgid(), 2, true);
     const int found = shmget(s_akey, 0, 0);
     wl_check(found == s_aid, "root: shmget of A's key finds %d, expected %d", found, s_aid);
-    __atomic_store_n((uint64_t *)page(s_a, kTokenPage), tag(6), __ATOMIC_SEQ_CST);
-    if (!wl_await_token((volatile uint64_t *)page(s_a, kAnswerPage), tag(7))) {
+    __atomic_store_n((uint64_t *)wl_page(s_a, kTokenPage), wl_tag(6), __ATOMIC_SEQ_CST);
+    if (!wl_await_token((volatile uint64_t *)wl_page(s_a, kAnswerPage), wl_tag(7))) {
         wl_fail("root: K's answer did not arrive in A: A is not shared any more");
     }
     wl_collect(k, "K", "sysvshm.K");
