@@ -112,8 +112,9 @@ Result<void> checkpointPrecheck(CheckpointContext &ctx)
     }
     if (report->verdict == Verdict::Refused) {
         // Not a system call's failure: something Cryopod does not do (the
-        // helper answers Unsupported, libcryopod sets ENOTSUP).
-        return fail(refusalMessage(*report), ENOTSUP);
+        // helper answers Unsupported, libcryopod sets ENOTSUP), or a state
+        // that passes in a moment (EAGAIN: checkpoint() tries again).
+        return fail(refusalMessage(*report), report->passing() ? EAGAIN : ENOTSUP);
     }
     // A task the cgroup freezer holds still stops for ptrace, but runs none
     // of the system calls the capture injects until it is thawed: the
@@ -249,8 +250,9 @@ Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, con
     }
     if (report->verdict == Verdict::Refused) {
         // Not a system call's failure: something Cryopod does not do (the
-        // helper answers Unsupported, libcryopod sets ENOTSUP).
-        return fail(refusalMessage(*report), ENOTSUP);
+        // helper answers Unsupported, libcryopod sets ENOTSUP), or a state
+        // that passes in a moment (EAGAIN: checkpoint() tries again).
+        return fail(refusalMessage(*report), report->passing ? EAGAIN : ENOTSUP);
     }
 
     CRYOPOD_PROPAGATE(store(capture.task, dumpTask(pid, capture.status, capture.stat)));
@@ -542,7 +544,7 @@ Result<void> checkpointRelease(CheckpointContext &ctx)
 namespace
 {
 Result<CheckpointResult>
-checkpointOnThisThread(pid_t pid, int outFd, const CheckpointOptions &options, const PagesOptions &pagesOptions, PagesStats *pagesStats)
+checkpointOnThisThread(pid_t pid, int outFd, const CheckpointOptions &options, const PagesOptions &pagesOptions, PagesStats *pagesStats, bool *written)
 {
     CheckpointContext ctx;
     ctx.pid = pid;
@@ -570,11 +572,14 @@ checkpointOnThisThread(pid_t pid, int outFd, const CheckpointOptions &options, c
         CRYOPOD_PROPAGATE(step(checkpointRelease(ctx)));
         CheckpointOptions frozenOptions = options;
         frozenOptions.lowPause = false;
-        auto again = checkpointOnThisThread(pid, outFd, frozenOptions, pagesOptions, pagesStats);
+        auto again = checkpointOnThisThread(pid, outFd, frozenOptions, pagesOptions, pagesStats, written);
         if (again) {
             again->lowPauseFallback = "the memory layout changed during the snapshot: " + ctx.retryFrozen;
         }
         return again;
+    }
+    if (written) {
+        *written = true;
     }
     CRYOPOD_PROPAGATE(step(checkpointWrite(ctx)));
     CRYOPOD_PROPAGATE(step(checkpointRelease(ctx)));
@@ -601,12 +606,24 @@ Result<CheckpointResult> checkpointWith(pid_t pid, int outFd, const CheckpointOp
     // cannot be detached by PTRACE_DETACH; running the checkpoint on a thread
     // of its own means it is detached (and runs on untouched) when this
     // thread ends, instead of stopping for good once it wakes up.
-    std::optional<Result<CheckpointResult>> result;
-    std::thread worker([&] {
-        result.emplace(checkpointOnThisThread(pid, outFd, options, pagesOptions, pagesStats));
-    });
-    worker.join();
-    return std::move(*result);
+    //
+    // A refusal for a passing state (EAGAIN: a vfork child caught before its
+    // exec, which it cannot reach while the tree is frozen) comes before
+    // anything is written and after the tree is let go again: the whole
+    // checkpoint is tried again, every 10 ms, for at most a second in all.
+    const uint64_t giveUpNs = monotonicNs() + 1'000'000'000ull;
+    for (;;) {
+        std::optional<Result<CheckpointResult>> result;
+        bool written = false;
+        std::thread worker([&] {
+            result.emplace(checkpointOnThisThread(pid, outFd, options, pagesOptions, pagesStats, &written));
+        });
+        worker.join();
+        if (*result || written || result->error().code != EAGAIN || monotonicNs() >= giveUpNs) {
+            return std::move(*result);
+        }
+        ::usleep(10000);
+    }
 }
 
 Result<CheckpointResult> checkpoint(pid_t pid, int outFd, const CheckpointOptions &options)

@@ -41,6 +41,10 @@ struct ProcessReport {
     Verdict verdict = Verdict::Ok;
     std::vector<std::string> reasons; // process-level ("thread 1235 has its own Uid ...")
     std::vector<FdReport> fds;
+    // Refused for a state that passes by itself in a moment: a vfork child
+    // (or posix_spawn's) caught before its exec, sharing its parent's
+    // address space. A checkpoint tries again for a while.
+    bool passing = false;
 };
 
 struct Report {
@@ -48,6 +52,7 @@ struct Report {
     Verdict verdict = Verdict::Ok; // the worst of all processes
     std::vector<ProcessReport> processes;
     std::string summary() const; // one line per refused or caveat item
+    bool passing() const; // some process is refused for a passing state (ProcessReport::passing)
 };
 
 // Analyses PID and all its descendants (the tree a checkpoint of PID

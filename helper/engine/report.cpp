@@ -170,6 +170,10 @@ void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, ProcessReport
     if (!hasMm(pid)) {
         return;
     }
+    auto parentOf = [](pid_t p) {
+        auto stat = procfs::readStat(p);
+        return stat ? pid_t(stat->number(4)) : pid_t(0);
+    };
     std::unique_ptr<DIR, int (*)(DIR *)> proc(::opendir("/proc"), ::closedir);
     if (!proc) {
         return;
@@ -188,15 +192,20 @@ void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, ProcessReport
         const bool inside = tree && inTree(pid_t(other), *tree);
         const std::string who = "process " + std::to_string(other) + " (" + commOf(pid_t(other)) + ")" + (inside ? "" : " outside the checkpoint");
         if (sameVm) {
-            note(report, Verdict::Refused, "shares its address space with " + who + " (CLONE_VM or vfork): not supported");
+            // A vfork child (posix_spawn's too) shares its parent's address
+            // space only until it calls exec or exits, moments later.
+            const bool vfork = parentOf(pid) == pid_t(other) || parentOf(pid_t(other)) == pid;
+            if (vfork) {
+                report.passing = true;
+                note(report, Verdict::Refused,
+                     "shares its address space with " + who + ": a vfork child that has not called exec yet (a checkpoint waits for the exec)");
+            } else {
+                note(report, Verdict::Refused, "shares its address space with " + who + " (CLONE_VM): not supported");
+            }
         }
         if (sameFiles) {
             // Restored by creating the process with CLONE_FILES from its
             // parent: fine inside the tree when the parent has that table.
-            auto parentOf = [](pid_t p) {
-                auto stat = procfs::readStat(p);
-                return stat ? pid_t(stat->number(4)) : pid_t(0);
-            };
             const pid_t parent = parentOf(pid);
             const bool viaParent = ::syscall(SYS_kcmp, pid, parent, kKcmpFiles, 0, 0) == 0 && tree && tree->contains(parent);
             const bool viaChild = parentOf(pid_t(other)) == pid;
@@ -221,6 +230,13 @@ bool isZombieProcess(pid_t pid)
 }
 
 } // namespace
+
+bool Report::passing() const
+{
+    return std::any_of(processes.cbegin(), processes.cend(), [](const ProcessReport &p) {
+        return p.passing;
+    });
+}
 
 std::string Report::summary() const
 {

@@ -150,6 +150,15 @@ uint64_t tracerOf(pid_t pid)
     return tracer && !tracer->empty() ? (*tracer)[0] : ~0ull;
 }
 
+// The one child of pid (0: none or several).
+pid_t onlyChild(pid_t pid)
+{
+    const std::string children = fileContents("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+    char *end = nullptr;
+    const long child = std::strtol(children.c_str(), &end, 10);
+    return child > 0 && std::string(end).find_first_not_of(' ') == std::string::npos ? pid_t(child) : 0;
+}
+
 uint64_t cpuTicks(pid_t pid)
 {
     auto st = procfs::readStat(pid);
@@ -600,6 +609,60 @@ private Q_SLOTS:
         QCOMPARE(st.st_size, off_t(0));
         ::close(fd);
         QVERIFY(runsOn(t, false));
+    }
+
+    void vforkChildBeforeExec_data()
+    {
+        QTest::addColumn<int>("childMs");
+        QTest::addColumn<bool>("passes");
+        // The child execs while the checkpoint tries again: it succeeds.
+        QTest::newRow("execs soon") << 300 << true;
+        // It does not within the second the checkpoint waits: refused with
+        // EAGAIN, nothing written, the target untouched.
+        QTest::newRow("execs late") << 5000 << false;
+    }
+
+    void vforkChildBeforeExec()
+    {
+        QFETCH(int, childMs);
+        QFETCH(bool, passes);
+        Target t;
+        QVERIFY(start(t, outFile("vfork"), {"plain", "--then", "vfork" + std::to_string(childMs)}));
+        // Its vfork child is there and shares its address space.
+        pid_t child = 0;
+        QTRY_VERIFY_WITH_TIMEOUT((child = onlyChild(t.pid)) > 0, 5000);
+        QCOMPARE(::syscall(SYS_kcmp, t.pid, child, 1 /* KCMP_VM */, 0, 0), 0L);
+        const int fd = tempImageFd();
+        CheckpointOptions options;
+        options.leaveRunning = true;
+        auto result = checkpoint(t.pid, fd, options);
+        struct stat st{};
+        QCOMPARE(::fstat(fd, &st), 0);
+        ::close(fd);
+        if (passes) {
+            QVERIFY2(result, result ? "" : result.error().describe().c_str());
+            QVERIFY(st.st_size > 0);
+            QCOMPARE(procfs::readStat(child)->fields[1], std::string("sleep")); // it went on to its exec
+        } else {
+            QVERIFY(!result);
+            const std::string message = result.error().describe();
+            QVERIFY2(message.find(std::to_string(child) + " (dumptarget) cannot be checkpointed: shares its address space with process " + std::to_string(t.pid)
+                                  + " (dumptarget): a vfork child that has not called exec yet")
+                         != std::string::npos,
+                     message.c_str());
+            QCOMPARE(result.error().code, EAGAIN);
+            QCOMPARE(st.st_size, off_t(0));
+            QCOMPARE(stateOf(child), 'S');
+            QCOMPARE(tracerOf(child), uint64_t(0));
+            QCOMPARE(tracerOf(t.pid), uint64_t(0));
+        }
+        ::kill(child, SIGKILL);
+        QVERIFY(runsOn(t, false));
+        // The child comes to us (the subreaper) once the target is gone: reap it.
+        ::kill(t.pid, SIGKILL);
+        ::waitpid(t.pid, nullptr, 0);
+        t.pid = -1;
+        QTRY_VERIFY_WITH_TIMEOUT(::waitpid(child, nullptr, WNOHANG) == child || ::kill(child, 0) != 0, 5000);
     }
 
     void registersAndLayout()

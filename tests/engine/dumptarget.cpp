@@ -3,12 +3,14 @@
 //
 // A process for the dump-side engine tests to checkpoint. No Qt.
 //
-//   dumptarget MODE [ARG] [--then pause|spin|tick]
+//   dumptarget MODE [ARG] [--then pause|spin|tick|vforkMS]
 //
 // It sets up what MODE says, writes one line "ready key=value ..." to stdout
 // (the test reads it to know what to expect), then waits in the --then way:
 //   pause  blocked in pause(); SIGUSR1 makes it print "usr1" (if MODE installed it)
 //   tick   nanosleep 10 ms, then write "." to stdout, forever (progress is visible)
+//   vforkMS  vfork a child that sleeps MS milliseconds before it execs
+//          /bin/sleep 60 (sharing the address space until then), then tick
 //   spin   a register-only loop: r12..r15 hold known values, rbx counts, xmm8
 //          holds a known pattern (CPU time grows)
 //
@@ -322,7 +324,7 @@ void *threadMain(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: dumptarget MODE [ARG] [--then pause|spin|tick]\n");
+        std::fprintf(stderr, "usage: dumptarget MODE [ARG] [--then pause|spin|tick|vforkMS]\n");
         return 2;
     }
     std::string then = "pause";
@@ -458,6 +460,17 @@ int main(int argc, char **argv)
     }
     if (then == "spin") {
         spin();
+    }
+    if (then.starts_with("vfork")) {
+        const long ms = std::strtol(then.c_str() + 5, nullptr, 10);
+        const pid_t child = ::vfork();
+        if (child == 0) {
+            const timespec delay{ms / 1000, (ms % 1000) * 1000 * 1000};
+            ::nanosleep(&delay, nullptr);
+            ::execl("/bin/sleep", "sleep", "60", static_cast<char *>(nullptr));
+            ::_exit(127);
+        }
+        then = "tick";
     }
     if (then == "tick") {
         for (;;) {

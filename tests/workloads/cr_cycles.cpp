@@ -754,35 +754,59 @@ bool Harness::waitProgress(const char *what)
 {
     // Progress: the process got cpu time or was scheduled since the first
     // look. Sleepers wake every 200 ms at most, spinners always run. A tree
-    // progresses when any of its processes does (a shell just waits).
+    // progresses when any of its processes does (a shell just waits), or
+    // when a process starts in it. Each process is compared with itself: a
+    // sum over the tree falls when a process that ran much exits, and then
+    // stayed below the first look for seconds while a make tree went on.
     auto look = [this] {
-        ProcInfo info = procInfo(m_pid);
-        if (m_opt.tree && info.exists) {
+        std::map<pid_t, ProcInfo> infos;
+        infos[m_pid] = procInfo(m_pid);
+        if (m_opt.tree && infos[m_pid].exists) {
             for (const auto &[pid, e] : descendants(m_pid)) {
-                const ProcInfo child = procInfo(pid);
-                info.runNs += child.runNs;
-                info.slices += child.slices;
-                info.switches += child.switches;
+                infos[pid] = procInfo(pid);
             }
         }
-        return info;
+        return infos;
     };
-    const ProcInfo first = look();
+    auto progressed = [](const std::map<pid_t, ProcInfo> &first, const std::map<pid_t, ProcInfo> &now) {
+        for (const auto &[pid, info] : now) {
+            const auto before = first.find(pid);
+            if (!info.exists) {
+                continue;
+            }
+            if (before == first.end() || !before->second.exists) {
+                return true;
+            }
+            if (info.runNs > before->second.runNs || info.slices > before->second.slices || info.switches > before->second.switches) {
+                return true;
+            }
+        }
+        return false;
+    };
+    const std::map<pid_t, ProcInfo> first = look();
     const double limit = cap(ProgressTimeout);
     const auto until = Clock::now() + std::chrono::duration<double>(limit);
     while (Clock::now() < until) {
         usleep(10000);
-        const ProcInfo now = look();
-        if (!now.exists) {
+        const std::map<pid_t, ProcInfo> now = look();
+        if (!now.at(m_pid).exists) {
             return fail(std::format("{} pid {} vanished", what, m_pid));
         }
-        if (now.runNs > first.runNs || now.slices > first.slices || now.switches > first.switches) {
+        if (progressed(first, now)) {
             return true;
         }
     }
-    const ProcInfo now = procInfo(m_pid);
-    return fail(std::format("{} pid {} made no progress in {:.1f} s (state {}, cpu {} ns, scheduled {} times, unchanged)", what, m_pid, limit,
-                            stateName(now.state), now.runNs, now.slices));
+    // Each process as it is now, with where it sleeps in the kernel, so that
+    // a restore that left one asleep for good can be told from a slow tree.
+    std::string processes;
+    for (const auto &[pid, info] : look()) {
+        if (info.exists) {
+            std::string wchan = readFile(std::format("/proc/{}/wchan", pid));
+            processes += std::format("; {} ({}) {}{}, cpu {} ns, scheduled {} times, {} switches", pid, info.comm, stateName(info.state),
+                                     wchan.empty() || wchan == "0" ? std::string() : " in " + wchan, info.runNs, info.slices, info.switches);
+        }
+    }
+    return fail(std::format("{} pid {} made no progress in {:.1f} s, nor did any process of its tree, and none started{}", what, m_pid, limit, processes));
 }
 
 bool Harness::checkRunning(const char *what, bool expectProgress)
