@@ -377,6 +377,22 @@ Result<void> setPerm(const image::SysvIpcRecord &record)
 
 // ---- dump
 
+std::string semUndoCaveat(pid_t pid)
+{
+    // kthreadd, a kernel thread, never has one. (The engine's own process
+    // may: a Qt program can have made one.) Without it (another pid
+    // namespace) nothing is said.
+    constexpr int kKcmpSysvsem = 6; // enum kcmp_type
+    constexpr pid_t kKthreadd = 2;
+    constexpr uint64_t kPfKthread = 0x00200000;
+    const auto reference = procfs::readStat(kKthreadd);
+    if (!reference || (reference->number(9) & kPfKthread) == 0 || ::syscall(SYS_kcmp, pid, kKthreadd, kKcmpSysvsem, 0, 0) <= 0) {
+        return {}; // none (or it is gone)
+    }
+    return "has used SEM_UNDO (it has a SysV semaphore undo list): the semaphore adjustments it holds (semadj) cannot be read from outside the "
+           "kernel and are not restored: what it did to semaphores with SEM_UNDO is not undone when the restored copy exits";
+}
+
 Result<SysvIpcDump> dumpSysvIpc(const SharedMemoryDump &shm, const std::vector<std::pair<pid_t, image::MmRecord *>> &mms, const std::set<pid_t> &tree)
 {
     SysvIpcDump dump;
