@@ -69,9 +69,12 @@ Result<SysvIpcDump> dumpSysvIpc(const SharedMemoryDump &shm, const std::vector<s
 // with SEM_UNDO plus the compensating semop without; there is nothing to
 // re-create from.) So the report names a process that has an undo list:
 // kcmp(KCMP_SYSVSEM) against kthreadd's (pid 2, a kernel thread: none)
-// tells whether it has one (it did a semop with SEM_UNDO, or shares the
-// list of one that did through CLONE_SYSVSEM); whether an adjustment in it
-// is not zero it cannot tell. A caveat, "" when it has none.
+// tells whether it has one; but it has one after its first semop with
+// SEM_UNDO and also after it made its first thread (CLONE_SYSVSEM shares
+// the list, and the kernel makes one to share), and what is in it is not
+// shown. So the report names a process that has a list and changed a
+// semaphore last (semctl GETPID): a caveat, "" otherwise. A process that
+// used SEM_UNDO on a set another process changed after it is missed.
 std::string semUndoCaveat(pid_t pid);
 
 // After checkpoint --kill: the objects leave with the tree (each one only
