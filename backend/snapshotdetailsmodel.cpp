@@ -77,6 +77,8 @@ QString fdKind(image::FdKind kind)
         return SnapshotDetailsModel::tr("file watcher");
     case image::FdKind::Memfd:
         return SnapshotDetailsModel::tr("memory file");
+    case image::FdKind::ProcFile:
+        return SnapshotDetailsModel::tr("process information file");
     }
     return SnapshotDetailsModel::tr("unknown");
 }

@@ -147,6 +147,13 @@ std::vector<PathCheck> pathChecks(const ImageInfo &info)
             case FdKind::Inotify:
             case FdKind::Memfd:
                 continue; // made anew, no path
+            case FdKind::ProcFile:
+                if (fd.path.size() > 6 && fd.path[6] >= '0' && fd.path[6] <= '9') {
+                    continue; // a file of a process of the restored tree, which is the caller's
+                }
+                c.kind = PathCheck::Kind::Open; // a file of the system (/proc/meminfo): new inodes, no identity
+                c.flags = int(fd.openFlags) | (S_ISDIR(fd.mode) ? O_DIRECTORY : 0);
+                break;
             case FdKind::CharDevice:
             case FdKind::Fifo:
                 c.kind = fd.kind == FdKind::Fifo ? PathCheck::Kind::Fifo : PathCheck::Kind::CharDevice;

@@ -190,6 +190,8 @@ QString fdKindName(FdKind kind)
         return QStringLiteral("inotify");
     case FdKind::Memfd:
         return QStringLiteral("memfd");
+    case FdKind::ProcFile:
+        return QStringLiteral("proc");
     }
     return QStringLiteral("kind-%1").arg(uint32_t(kind));
 }
@@ -314,6 +316,174 @@ QString describeTerminal(const TerminalRecord &t)
         s += QStringLiteral(", %1 bytes typed not carried").arg(t.inputQueued);
     }
     return s;
+}
+
+QString sharedMemoryKindName(SharedMemoryKind kind)
+{
+    switch (kind) {
+    case SharedMemoryKind::Anonymous:
+        return QStringLiteral("anonymous");
+    case SharedMemoryKind::DeletedFile:
+        return QStringLiteral("deleted-file");
+    case SharedMemoryKind::Memfd:
+        return QStringLiteral("memfd");
+    case SharedMemoryKind::SysvShm:
+        return QStringLiteral("sysv-shm");
+    }
+    return QStringLiteral("kind-%1").arg(uint32_t(kind));
+}
+
+quint64 savedPages(const SharedMemoryRecord &r)
+{
+    quint64 pages = 0;
+    for (const PageRun &run : r.runs) {
+        pages += run.pages;
+    }
+    return pages;
+}
+
+// "3: sysv-shm, SysV segment 32769, 1.0 MiB, 2 pages saved"
+QString describeSharedMemory(const SharedMemoryRecord &r)
+{
+    QString s = QStringLiteral("%1: %2").arg(r.id).arg(sharedMemoryKindName(r.kind));
+    if (r.kind == SharedMemoryKind::SysvShm) {
+        s += QStringLiteral(", SysV segment %1").arg(r.ino);
+    } else if (!r.path.empty()) {
+        s += QStringLiteral(" %1").arg(q(r.path));
+    }
+    s += QStringLiteral(", %1, %2 pages saved").arg(humanSize(r.size)).arg(savedPages(r));
+    if (r.kind == SharedMemoryKind::DeletedFile || r.kind == SharedMemoryKind::Memfd) {
+        s += QStringLiteral(", mode %1").arg(octal(r.mode));
+    }
+    if (r.seals != 0) {
+        s += QStringLiteral(", seals %1").arg(hex(r.seals));
+    }
+    return s;
+}
+
+QString sysvKindName(SysvIpcKind kind)
+{
+    switch (kind) {
+    case SysvIpcKind::Shm:
+        return QStringLiteral("shm");
+    case SysvIpcKind::Msg:
+        return QStringLiteral("msg");
+    case SysvIpcKind::Sem:
+        return QStringLiteral("sem");
+    }
+    return QStringLiteral("kind-%1").arg(uint32_t(kind));
+}
+
+QString keyString(int32_t key)
+{
+    return key == 0 ? QStringLiteral("IPC_PRIVATE") : QStringLiteral("0x%1").arg(quint32(key), 8, 16, QLatin1Char('0'));
+}
+
+// "shm 32769 key 0x5e001234 mode 0600 owner 1000:1000 (creator 0:0): 1.0 MiB, memory in shared memory 3, removed"
+QString describeSysvIpc(const SysvIpcRecord &r)
+{
+    QString s = QStringLiteral("%1 %2 key %3 mode %4 owner %5:%6 (creator %7:%8): ")
+                    .arg(sysvKindName(r.kind), QString::number(r.id), keyString(r.key), octal(r.mode), QString::number(r.uid), QString::number(r.gid),
+                         QString::number(r.cuid), QString::number(r.cgid));
+    switch (r.kind) {
+    case SysvIpcKind::Shm:
+        s += QStringLiteral("%1, memory in shared memory %2").arg(humanSize(r.size)).arg(r.object);
+        if (r.destroyed) {
+            s += QStringLiteral(", removed (IPC_RMID) while attached");
+        }
+        break;
+    case SysvIpcKind::Msg: {
+        quint64 bytes = 0;
+        for (const SysvMessage &m : r.messages) {
+            bytes += m.text.size();
+        }
+        s += QStringLiteral("%1 messages (%2 bytes), qbytes %3, last sent by %4, last received by %5")
+                 .arg(r.messages.size())
+                 .arg(bytes)
+                 .arg(r.qbytes)
+                 .arg(r.lspid)
+                 .arg(r.lrpid);
+        break;
+    }
+    case SysvIpcKind::Sem: {
+        constexpr size_t kShown = 32;
+        QStringList values;
+        for (size_t i = 0; i < r.semValues.size() && i < kShown; ++i) {
+            values << QStringLiteral("%1 (pid %2)").arg(r.semValues[i]).arg(i < r.semPids.size() ? r.semPids[i] : 0);
+        }
+        if (r.semValues.size() > kShown) {
+            values << QStringLiteral("...");
+        }
+        s += QStringLiteral("%1 semaphores: %2").arg(r.semValues.size()).arg(values.join(QStringLiteral(", ")));
+        break;
+    }
+    }
+    return s;
+}
+
+QJsonObject sharedMemoryJson(const SharedMemoryRecord &r)
+{
+    QJsonObject o {{QStringLiteral("id"), qint64(r.id)},
+                   {QStringLiteral("kind"), sharedMemoryKindName(r.kind)},
+                   {QStringLiteral("size"), qint64(r.size)},
+                   {QStringLiteral("inode"), QString::number(r.ino)},
+                   {QStringLiteral("pagesSaved"), qint64(savedPages(r))},
+                   {QStringLiteral("summary"), describeSharedMemory(r)}};
+    if (r.kind == SharedMemoryKind::SysvShm) {
+        o.insert(QStringLiteral("segment"), qint64(r.ino));
+    }
+    if (!r.path.empty()) {
+        o.insert(QStringLiteral("path"), q(r.path));
+    }
+    if (r.kind == SharedMemoryKind::DeletedFile || r.kind == SharedMemoryKind::Memfd) {
+        o.insert(QStringLiteral("mode"), octal(r.mode));
+        o.insert(QStringLiteral("seals"), hex(r.seals));
+    }
+    return o;
+}
+
+QJsonObject sysvIpcJson(const SysvIpcRecord &r)
+{
+    QJsonObject o {{QStringLiteral("kind"), sysvKindName(r.kind)},
+                   {QStringLiteral("id"), r.id},
+                   {QStringLiteral("key"), keyString(r.key)},
+                   {QStringLiteral("mode"), octal(r.mode)},
+                   {QStringLiteral("uid"), qint64(r.uid)},
+                   {QStringLiteral("gid"), qint64(r.gid)},
+                   {QStringLiteral("cuid"), qint64(r.cuid)},
+                   {QStringLiteral("cgid"), qint64(r.cgid)},
+                   {QStringLiteral("summary"), describeSysvIpc(r)}};
+    switch (r.kind) {
+    case SysvIpcKind::Shm:
+        o.insert(QStringLiteral("size"), qint64(r.size));
+        o.insert(QStringLiteral("sharedMemory"), qint64(r.object));
+        o.insert(QStringLiteral("destroyed"), r.destroyed);
+        break;
+    case SysvIpcKind::Msg: {
+        QJsonArray messages;
+        for (const SysvMessage &m : r.messages) {
+            messages.append(QJsonObject {{QStringLiteral("type"), qint64(m.type)}, {QStringLiteral("bytes"), qint64(m.text.size())}});
+        }
+        o.insert(QStringLiteral("qbytes"), qint64(r.qbytes));
+        o.insert(QStringLiteral("messages"), messages);
+        o.insert(QStringLiteral("lastSender"), r.lspid);
+        o.insert(QStringLiteral("lastReceiver"), r.lrpid);
+        break;
+    }
+    case SysvIpcKind::Sem: {
+        QJsonArray values, pids;
+        for (const uint32_t v : r.semValues) {
+            values.append(qint64(v));
+        }
+        for (const int32_t pid : r.semPids) {
+            pids.append(pid);
+        }
+        o.insert(QStringLiteral("values"), values);
+        o.insert(QStringLiteral("lastChangedBy"), pids);
+        break;
+    }
+    }
+    return o;
 }
 
 QString describeTimers(const TimersRecord &t)
@@ -495,6 +665,12 @@ QString textReport(const QString &path, const ImageInfo &info)
 
     for (const TerminalRecord &t : info.terminals) {
         out += QStringLiteral("  terminal:    %1\n").arg(describeTerminal(t));
+    }
+    for (const SharedMemoryRecord &m : info.sharedMemory) {
+        out += QStringLiteral("  shared mem:  %1\n").arg(describeSharedMemory(m));
+    }
+    for (const SysvIpcRecord &r : info.sysvIpc) {
+        out += QStringLiteral("  SysV IPC:    %1\n").arg(describeSysvIpc(r));
     }
 
     out += QStringLiteral("\nProcess tree (root %1)\n").arg(info.rootPid);
@@ -688,6 +864,16 @@ QJsonObject jsonReport(const QString &path, const ImageInfo &info)
                                       {QStringLiteral("summary"), describeTerminal(t)}});
     }
     root.insert(QStringLiteral("terminals"), terminals);
+    QJsonArray sharedMemory;
+    for (const SharedMemoryRecord &m : info.sharedMemory) {
+        sharedMemory.append(sharedMemoryJson(m));
+    }
+    root.insert(QStringLiteral("sharedMemory"), sharedMemory);
+    QJsonArray sysvIpc;
+    for (const SysvIpcRecord &r : info.sysvIpc) {
+        sysvIpc.append(sysvIpcJson(r));
+    }
+    root.insert(QStringLiteral("sysvIpc"), sysvIpc);
 
     QJsonArray processes;
     for (const ImageProcess &p : info.processes) {

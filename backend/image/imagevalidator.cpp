@@ -445,6 +445,14 @@ Result<void> ImageValidator::check(const FilesRecord &r, const ReaderLimits &lim
                 return fail(fd + ": a memfd without its shared memory object, or marked unlinked");
             }
             break;
+        case FdKind::ProcFile:
+            if ((f.mode & S_IFMT) != S_IFREG && (f.mode & S_IFMT) != S_IFDIR) {
+                return fail(std::format("{}: mode {:#o} is neither a file nor a directory of /proc", fd, f.mode));
+            }
+            if (!f.path.starts_with("/proc/") || (f.openFlags & kOAccMode) != 0) {
+                return fail(fd + ": a file of /proc outside /proc, or not read-only");
+            }
+            break;
         default:
             return fail(std::format("{}: unknown kind {}", fd, uint32_t(f.kind)));
         }

@@ -31,8 +31,9 @@ inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
 // mappings of a memfd); 7: SysvIpc records (section 14: SysV shared memory,
 // message queues, semaphore sets) and SharedMemoryKind::SysvShm; established
 // TCP connections (InetState::Established with the FileObjectRecord tcp*
-// fields, TCP_REPAIR).
-inline constexpr uint32_t kFormatVersion = 7;
+// fields, TCP_REPAIR); 8: FdKind::ProcFile (read-only files and directories
+// of /proc).
+inline constexpr uint32_t kFormatVersion = 8;
 
 enum class SectionType : uint32_t {
     ProcessTree = 1, // ProcessTreeRecord, exactly one, first after the header
@@ -416,6 +417,13 @@ enum class FdKind : uint32_t {
     // `path` is "/memfd:NAME" as /proc shows it. Restore reopens that object
     // (a new open file description, with openFlags and pos).
     Memfd = 13,
+    // Format 8: a file or directory of /proc, open read-only: one of a
+    // process of the image (/proc/PID/..., /proc/PID/task/TID/...; `path` as
+    // the kernel resolves it, never /proc/self) or of the system
+    // (/proc/meminfo). Restore opens `path` again (PIDs are the same) and
+    // sets `pos` once the tree is complete; `dev`, `ino` are informational
+    // (procfs makes new inodes).
+    ProcFile = 14,
 };
 
 // Format 5: a file lock held through an fd, as /proc/PID/fdinfo shows it.

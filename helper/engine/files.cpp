@@ -9,6 +9,7 @@
 #include "inetsockets.h"
 #include "inotify.h"
 #include "pipes.h"
+#include "procfiles.h"
 #include "procfs.h"
 #include "shmem.h"
 #include "tty.h"
@@ -433,6 +434,10 @@ FdReport classify(pid_t pid, const FdFacts &f, const FdContext &context)
         return report;
     }
     if (auto fs = pseudoFilesystem(pid, f.fd)) {
+        if (*fs == "procfs") {
+            // Reopened by path (procfiles.h), or refused with the reason.
+            return checkProcFile(pid, f.fd, f.link, type, f.info.flags, f.info.pos, context.scope ? context.scope->pids : std::set<pid_t>{pid});
+        }
         return refuse(fdName + " is a file on " + *fs + " (" + f.link + "): files of pseudo file systems are not supported by engine v1");
     }
     if (isUnlinked(f)) {
@@ -705,6 +710,8 @@ Result<FilesDump> dumpFiles(pid_t pid, const TreeScope *scope)
             record.kind = image::FdKind::Terminal; // its TerminalRecord comes from dumpTerminals()
         } else if (type == S_IFREG && isMemfd(withoutDeleted(facts->link), uint64_t(facts->st.st_nlink))) {
             record.kind = image::FdKind::Memfd; // its object comes from linkSharedMemory()
+        } else if ((type == S_IFREG || type == S_IFDIR) && isOnProcfs(pid, fd)) {
+            record.kind = image::FdKind::ProcFile; // reopened by path, positioned last (procfiles.h)
         }
         record.path = withoutDeleted(facts->link);
         record.cloexec = facts->info.flags & O_CLOEXEC;
@@ -754,13 +761,13 @@ Result<void> validateFilesForRestore(const image::FilesRecord &files)
             return fail(what + ": fds not unique and in order", EINVAL);
         }
         previous = fd.fd;
-        if (uint32_t(fd.kind) > uint32_t(image::FdKind::Memfd)) {
+        if (uint32_t(fd.kind) > uint32_t(image::FdKind::ProcFile)) {
             return fail(what + ": unknown fd kind " + std::to_string(uint32_t(fd.kind)), EINVAL);
         }
         const bool byPath = fd.kind == image::FdKind::Regular || fd.kind == image::FdKind::Directory || fd.kind == image::FdKind::CharDevice
-            || fd.kind == image::FdKind::Fifo || fd.kind == image::FdKind::Terminal;
+            || fd.kind == image::FdKind::Fifo || fd.kind == image::FdKind::Terminal || fd.kind == image::FdKind::ProcFile;
         if (fd.kind != image::FdKind::Regular && fd.kind != image::FdKind::Directory && fd.kind != image::FdKind::CharDevice
-            && fd.kind != image::FdKind::Terminal && fd.object == 0) {
+            && fd.kind != image::FdKind::Terminal && fd.kind != image::FdKind::ProcFile && fd.object == 0) {
             return fail(what + ": a kernel file object without its object", EINVAL);
         }
         if (byPath && !fd.path.starts_with("/")) {
@@ -831,7 +838,7 @@ Result<std::string> createUnlinkedFileCopy(const image::FdRecord &fd, const imag
 }
 
 Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::map<int32_t, std::string> &unlinkedCopies,
-                          const std::map<int32_t, int32_t> &objectFds)
+                          const std::map<int32_t, int32_t> &objectFds, const std::set<int32_t> &skip)
 {
     const pid_t pid = injector.tracee().tid();
     const size_t mark = scratch.used();
@@ -839,6 +846,9 @@ Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const imag
     // most the one wanted, and never one a later record needs (all lower
     // wanted fds are already in place).
     for (const image::FdRecord &fd : files.fds) {
+        if (skip.contains(fd.fd)) {
+            continue;
+        }
         const std::string what = "restore fd " + std::to_string(fd.fd) + " (" + fd.path + ")";
         if (fd.dupOf != -1) {
             // The owner (a lower fd) is open already: one description, shared.
@@ -915,6 +925,10 @@ Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const imag
                             ESTALE);
             }
             continue; // no offset to speak of
+        }
+        if (fd.kind == image::FdKind::ProcFile) {
+            CRYOPOD_PROPAGATE(checkReopenedProcFile(fd, link, what));
+            continue; // positioned once the tree is complete (positionProcFiles)
         }
         if (!fd.unlinked && (uint64_t(st.st_dev) != fd.dev || uint64_t(st.st_ino) != fd.ino)) {
             return fail(what + ": another file is at that path now (device/inode differ from the checkpoint)", ESTALE);

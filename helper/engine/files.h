@@ -94,7 +94,10 @@ Result<std::string> createUnlinkedFileCopy(const image::FdRecord &fd, const imag
 // process's description (`sharedPid` set) are dup3()ed from the temporary
 // fds createFileObjects() made or takeDescription() took (`objectFds`:
 // image fd -> temporary fd).
+// Files of /proc (ProcFile) are opened like regular files, checked to be on
+// procfs again and positioned later (procfiles.h). Fds in `skip` are left
+// out (a later call opens them).
 Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::map<int32_t, std::string> &unlinkedCopies,
-                          const std::map<int32_t, int32_t> &objectFds = {});
+                          const std::map<int32_t, int32_t> &objectFds = {}, const std::set<int32_t> &skip = {});
 
 } // namespace cryopod::engine

@@ -9,6 +9,7 @@
 #include "report.h"
 
 #include "shmem.h"
+#include "sysvipc.h"
 #include "timers.h"
 #include "tty.h"
 
@@ -350,6 +351,9 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
         note(report, Verdict::Caveat, "is stopped (job control); the restored copy will be running");
     }
     checkNamespaces(pid, report);
+    if (std::string why = semUndoCaveat(pid); !why.empty()) {
+        note(report, Verdict::Caveat, std::move(why));
+    }
     for (std::string &why : controllingTerminalCaveats(pid, *stat, context.scope ? &context.scope->pids : nullptr)) {
         note(report, Verdict::Caveat, std::move(why));
     }

@@ -40,6 +40,7 @@
 #include "fileobjects.h"
 #include "files.h"
 #include "mem.h"
+#include "procfiles.h"
 #include "procfs.h"
 #include "regs.h"
 #include "seccomp.h"
@@ -52,6 +53,7 @@
 #include "cputime.h"
 #include "imagereader.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
@@ -59,6 +61,7 @@
 #include <ctime>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <sched.h>
@@ -1014,7 +1017,12 @@ Result<void> restoreFileTable(ProcessRestore &p, RestoreContext &ctx)
         }
         p.objectFds->byFd[fd.fd] = *taken;
     }
-    CRYOPOD_PROPAGATE(restoreFiles(inj, p.scratch, p.files, copies, p.objectFds->byFd));
+    std::vector<pid_t> tids;
+    for (const image::ThreadRecord &thread : p.threads) {
+        tids.push_back(thread.tid);
+    }
+    p.lateProcFiles = lateProcFiles(p.files, tids);
+    CRYOPOD_PROPAGATE(restoreFiles(inj, p.scratch, p.files, copies, p.objectFds->byFd, p.lateProcFiles));
     CRYOPOD_PROPAGATE(restoreFileLocks(inj, p.scratch, p.files));
     p.unlinkedFiles.clear(); // opened: the names go, as they were gone before
     return {};
@@ -1094,6 +1102,15 @@ Result<void> restoreState(RestoreContext &ctx, ProcessRestore &p)
     // still choose tids (CAP_CHECKPOINT_RESTORE) and set theirs themselves.
     CRYOPOD_PROPAGATE(createThreads(ctx, p));
     ctx.step(p.threads.size() > 1 ? "threads created" : "single thread");
+    if (!p.lateProcFiles.empty()) {
+        // The /proc files of its threads, now that they exist.
+        image::FilesRecord late;
+        late.pid = p.files.pid;
+        std::copy_if(p.files.fds.begin(), p.files.fds.end(), std::back_inserter(late.fds), [&](const image::FdRecord &fd) {
+            return p.lateProcFiles.contains(fd.fd);
+        });
+        CRYOPOD_PROPAGATE(restoreFiles(inj, p.scratch, late, {}));
+    }
     // After the threads: a POSIX timer may signal one of them (SIGEV_THREAD_ID).
     CRYOPOD_PROPAGATE(restoreTimers(inj, p.scratch, p.timers));
     CRYOPOD_PROPAGATE(restoreCreds(inj, p.scratch, p.creds));
@@ -1274,6 +1291,13 @@ Result<void> run(RestoreContext &ctx, int inFd)
     for (auto &p : ctx.processes) {
         if (!p->entry.zombie) {
             CRYOPOD_PROPAGATE(restoreState(ctx, *p));
+        }
+    }
+    // Every process is what it was but for the ptrace stop: the /proc files
+    // get their offsets (procfiles.h).
+    for (auto &p : ctx.processes) {
+        if (!p->entry.zombie && p->entry.filesOf == 0) {
+            CRYOPOD_PROPAGATE(positionProcFiles(p->entry.pid, p->files));
         }
     }
     CRYOPOD_PROPAGATE(letGo(ctx));

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -92,6 +93,7 @@ struct ProcessRestore {
     image::FilesRecord ownerView; // what its createFileObjects() sees (sharing.h)
     ForeignFds foreign;
     std::optional<ObjectFds> objectFds;
+    std::set<int32_t> lateProcFiles; // files of its own threads' /proc, opened once they exist (procfiles.h)
 };
 
 // Everything one restore works with; passed explicitly, no globals.

@@ -377,6 +377,38 @@ Result<void> setPerm(const image::SysvIpcRecord &record)
 
 // ---- dump
 
+std::string semUndoCaveat(pid_t pid)
+{
+    // kthreadd, a kernel thread, never has one. (The engine's own process
+    // may: a Qt program can have made one.) Without it (another pid
+    // namespace) nothing is said.
+    constexpr int kKcmpSysvsem = 6; // enum kcmp_type
+    constexpr pid_t kKthreadd = 2;
+    constexpr uint64_t kPfKthread = 0x00200000;
+    const auto reference = procfs::readStat(kKthreadd);
+    if (!reference || (reference->number(9) & kPfKthread) == 0 || ::syscall(SYS_kcmp, pid, kKthreadd, kKcmpSysvsem, 0, 0) <= 0) {
+        return {}; // none (or it is gone)
+    }
+    // Every process that ever made a thread has one too (pthread_create
+    // passes CLONE_SYSVSEM, and the kernel makes the list to share it): only
+    // one that changed a semaphore last (GETPID) is named.
+    auto ids = listIds("sem");
+    for (const int32_t id : ids ? *ids : std::vector<int32_t>{}) {
+        semid_ds ds{};
+        if (::semctl(id, 0, IPC_STAT, &ds) != 0) {
+            continue;
+        }
+        for (unsigned long i = 0; i < ds.sem_nsems; ++i) {
+            if (::semctl(id, int(i), GETPID) == pid) {
+                return "has a SysV semaphore undo list and changed semaphore " + std::to_string(i) + " of "
+                    + describe(image::SysvIpcKind::Sem, id, ds.sem_perm.__key) + " last: adjustments it may hold under SEM_UNDO (semadj) cannot be read from outside the kernel and are not restored: what it did "
+                      "to semaphores with SEM_UNDO is not undone when the restored copy exits";
+            }
+        }
+    }
+    return {};
+}
+
 Result<SysvIpcDump> dumpSysvIpc(const SharedMemoryDump &shm, const std::vector<std::pair<pid_t, image::MmRecord *>> &mms, const std::set<pid_t> &tree)
 {
     SysvIpcDump dump;

@@ -58,6 +58,25 @@ struct SysvIpcDump {
 // carried, with the reason.
 Result<SysvIpcDump> dumpSysvIpc(const SharedMemoryDump &shm, const std::vector<std::pair<pid_t, image::MmRecord *>> &mms, const std::set<pid_t> &tree);
 
+// Semaphore adjustments (SEM_UNDO): the kernel keeps what each semop with
+// SEM_UNDO did (semadj) in the process's undo list, applies it when the
+// process exits and shows it nowhere: not in /proc, not through semctl.
+// The only way to see it is to let the kernel apply it (exit, or
+// unshare(CLONE_SYSVSEM)), which changes the semaphores for every other
+// user of the set, drops the list, and loses what the clamping to
+// [0, SEMVMX] cut off: a checkpoint must not do that to a process that runs
+// on. (A restore could re-create a known adjustment, semop of its negation
+// with SEM_UNDO plus the compensating semop without; there is nothing to
+// re-create from.) So the report names a process that has an undo list:
+// kcmp(KCMP_SYSVSEM) against kthreadd's (pid 2, a kernel thread: none)
+// tells whether it has one; but it has one after its first semop with
+// SEM_UNDO and also after it made its first thread (CLONE_SYSVSEM shares
+// the list, and the kernel makes one to share), and what is in it is not
+// shown. So the report names a process that has a list and changed a
+// semaphore last (semctl GETPID): a caveat, "" otherwise. A process that
+// used SEM_UNDO on a set another process changed after it is missed.
+std::string semUndoCaveat(pid_t pid);
+
 // After checkpoint --kill: the objects leave with the tree (each one only
 // while it is still the object of the image: same kind, id and key).
 void removeSysvIpc(const SysvIpcDump &dump);

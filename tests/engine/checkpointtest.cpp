@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/sem.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -307,7 +308,7 @@ private Q_SLOTS:
         QVERIFY(start(t, outFile("plain"), {"plain"}));
         auto report = analyze(t.pid);
         QVERIFY2(report, report ? "" : report.error().describe().c_str());
-        QCOMPARE(report->verdict, Verdict::Ok);
+        QVERIFY2(report->verdict == Verdict::Ok, report->summary().c_str());
         QCOMPARE(report->processes.size(), size_t(1));
         const ProcessReport &p = report->processes.front();
         QCOMPARE(p.pid, t.pid);
@@ -446,6 +447,58 @@ private Q_SLOTS:
         QCOMPARE(again->processes.front().fds[4].verdict, Verdict::Ok);
         QCOMPARE(fds[6].verdict, Verdict::Ok); // eventfds are restored (engine v2)
         QVERIFY2(reasonOf(6).empty(), reasonOf(6).c_str());
+    }
+
+    // Files of /proc (format 8): read-only ones of the process itself and
+    // of the system are reopened at restore (one read partway: a caveat);
+    // one of a process outside the tree and one open for writing are
+    // refused, saying why.
+    void reportNamesProcFiles()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("procfiles"), {"procfiles"}));
+        auto report = analyze(t.pid);
+        QVERIFY(report);
+        QCOMPARE(report->verdict, Verdict::Refused);
+        const auto &fds = report->processes.front().fds;
+        QCOMPARE(fds.size(), size_t(7));
+        const std::string self = "/proc/" + std::to_string(t.pid);
+        const std::string test = std::to_string(::getpid());
+        QCOMPARE(fds[3].target, self + "/maps"); // /proc/self resolved
+        QCOMPARE(fds[3].verdict, Verdict::Ok);
+        QVERIFY2(fds[3].reason.empty(), fds[3].reason.c_str());
+        QCOMPARE(fds[4].verdict, Verdict::Caveat);
+        QVERIFY2(fds[4].reason.starts_with("fd 4 (/proc/meminfo) is a file of /proc read up to offset 10: reopened at restore and positioned there"),
+                 fds[4].reason.c_str());
+        QCOMPARE(fds[5].verdict, Verdict::Refused);
+        QVERIFY2(fds[5].reason.starts_with("fd 5 (/proc/" + test + "/status) is a file of /proc: it belongs to process " + test + " (")
+                     && fds[5].reason.find(") outside the checkpoint: a restored copy would find another process at that pid, or none") != std::string::npos,
+                 fds[5].reason.c_str());
+        QCOMPARE(fds[6].verdict, Verdict::Refused);
+        QVERIFY2(fds[6].reason.starts_with("fd 6 (" + self + "/comm) is a file of /proc: open for writing: only read-only fds on /proc are reopened"),
+                 fds[6].reason.c_str());
+        QVERIFY(report->summary().find("fd 5 (/proc/" + test + "/status)") != std::string::npos);
+        QCOMPARE(stateOf(t.pid), 'S'); // analysis does not stop it
+    }
+
+    // A process with a SysV semaphore undo list (SEM_UNDO) that changed a
+    // semaphore last: its adjustments cannot be read, the report says so (a
+    // caveat). A process without a list (reportOfPlainProcess) or with the
+    // list every threaded process has (reportAcceptsThreads) has no such line.
+    void reportNamesSemUndo()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("semundo"), {"semundo"}));
+        const int semid = int(t.ready["semid"]);
+        auto report = analyze(t.pid);
+        QCOMPARE(::semctl(semid, 0, IPC_RMID), 0);
+        QVERIFY(report);
+        QCOMPARE(report->verdict, Verdict::Caveat);
+        const std::vector<std::string> &reasons = report->processes.front().reasons;
+        QCOMPARE(reasons.size(), size_t(1));
+        QVERIFY2(reasons[0].starts_with("has a SysV semaphore undo list and changed semaphore 0 of SysV semaphore set " + std::to_string(semid)
+                                        + " (key 0x00000000) last: adjustments it may hold under SEM_UNDO (semadj) cannot be read"),
+                 reasons[0].c_str());
     }
 
     // Detached fds (libcryopod's own, when a program checkpoints itself):

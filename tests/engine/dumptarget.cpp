@@ -50,6 +50,11 @@
 //                    socket listening on /tmp/dumptarget-PID.sock (fd 5) with
 //                    a connection (fd 6) not accepted, a file (fd 7) with a
 //                    lease (F_SETLEASE)
+//   procfiles        files of /proc: its own maps (fd 3), /proc/meminfo read
+//                    10 bytes (fd 4), its parent's status (fd 5, a process
+//                    outside), its own comm open for writing (fd 6)
+//   semundo          a SysV semaphore set (ready semid=) raised by a semop
+//                    with SEM_UNDO (an undo list with an adjustment)
 #include <arpa/inet.h>
 #include <atomic>
 #include <cerrno>
@@ -70,6 +75,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -447,6 +453,20 @@ int main(int argc, char **argv)
             die("lease");
         }
         add("port", ntohs(addr.sin_port));
+    } else if (mode == "procfiles") {
+        char ten[10];
+        const std::string parent = "/proc/" + std::to_string(::getppid()) + "/status";
+        if (::open("/proc/self/maps", O_RDONLY) != 3 || ::open("/proc/meminfo", O_RDONLY) != 4 || ::read(4, ten, sizeof ten) != sizeof ten
+            || ::open(parent.c_str(), O_RDONLY) != 5 || ::open("/proc/self/comm", O_WRONLY) != 6) {
+            die("procfiles");
+        }
+    } else if (mode == "semundo") {
+        const int id = ::semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+        sembuf up{0, 1, SEM_UNDO};
+        if (id < 0 || ::semop(id, &up, 1) != 0) {
+            die("semget/semop");
+        }
+        add("semid", (unsigned long long)id);
     } else if (mode != "plain") {
         std::fprintf(stderr, "dumptarget: unknown mode %s\n", mode.c_str());
         return 2;

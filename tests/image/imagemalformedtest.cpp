@@ -539,6 +539,14 @@ private Q_SLOTS:
         files = s.files[0];
         files.fds[0].kind = FdKind(77);
         EXPECT_ERROR(withSection(filesAt, files), "fd 0: unknown kind 77");
+        files = s.files[0]; // fd 1: /tmp/out.log, O_WRONLY|O_APPEND, S_IFREG
+        files.fds[1].kind = FdKind::ProcFile;
+        EXPECT_ERROR(withSection(filesAt, files), "fd 1: a file of /proc outside /proc, or not read-only");
+        files.fds[1].path = "/proc/4242/maps";
+        EXPECT_ERROR(withSection(filesAt, files), "fd 1: a file of /proc outside /proc, or not read-only");
+        files.fds[1].openFlags = 0;
+        files.fds[1].mode = S_IFCHR | 0444;
+        EXPECT_ERROR(withSection(filesAt, files), "fd 1: mode 020444 is neither a file nor a directory of /proc");
         files = s.files[0];
         files.fds[1].mode = S_IFDIR | 0755;
         EXPECT_ERROR(withSection(filesAt, files), "fd 1: mode 040755 does not match its kind");

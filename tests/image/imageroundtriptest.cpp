@@ -603,36 +603,7 @@ private Q_SLOTS:
     void sysvIpc()
     {
         const SampleImage sample = SampleImage::make(8);
-        SharedMemoryRecord memory;
-        memory.id = 4;
-        memory.kind = SharedMemoryKind::SysvShm;
-        memory.size = 2 * 4096 + 100; // the segment's size
-        memory.ino = 32769; // its id
-        memory.runs = {{4096, 1}};
-        memory.data.assign(4096, 0x3c);
-        SysvIpcRecord segment;
-        segment.kind = SysvIpcKind::Shm;
-        segment.id = 32769;
-        segment.key = 0x5c001234;
-        segment.mode = 0640;
-        segment.uid = 1000;
-        segment.gid = 4242;
-        segment.object = 4;
-        segment.size = memory.size;
-        SysvIpcRecord queue;
-        queue.kind = SysvIpcKind::Msg;
-        queue.id = 5;
-        queue.mode = 0600;
-        queue.qbytes = 16384;
-        queue.messages = {{7, {1, 2, 3}}, {1, {}}};
-        queue.lspid = 100;
-        SysvIpcRecord set;
-        set.kind = SysvIpcKind::Sem;
-        set.id = 65536;
-        set.key = 42;
-        set.mode = 0666;
-        set.semValues = {0, 3, 32767};
-        set.semPids = {0, 100, 0};
+        const auto [memory, segment, queue, set] = sysvSample();
         MmRecord mm = sample.mms[0];
         VmaRecord vma;
         vma.start = 0x7e0000000000;

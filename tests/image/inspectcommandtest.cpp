@@ -15,6 +15,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <sys/stat.h>
+
 using namespace cryopod::image;
 using namespace cryopod::image::test;
 
@@ -227,6 +229,76 @@ private Q_SLOTS:
         QCOMPARE(fds[3][QStringLiteral("unlinked")].toBool(), true);
         QCOMPARE(fds[3][QStringLiteral("dataRawBytes")].toInteger(), 3000);
         QCOMPARE(fds[4][QStringLiteral("cloexec")].toBool(), true);
+    }
+
+    // SysV IPC objects (section 14) with the SharedMemory record (kind 4)
+    // of a segment's memory, and a file of /proc (fd kind 14), in text and
+    // JSON.
+    void sysvIpcAndSharedMemory()
+    {
+        SampleImage sample = SampleImage::make(8);
+        const SysvSample sysv = sysvSample();
+        sample.sharedMemory = {sysv.memory};
+        sample.sysvIpc = {sysv.segment, sysv.queue, sysv.set};
+        FdRecord proc;
+        proc.fd = 40;
+        proc.kind = FdKind::ProcFile;
+        proc.path = "/proc/4250/maps";
+        proc.pos = 77;
+        proc.mode = S_IFREG | 0444;
+        sample.files[0].fds.push_back(proc);
+        const std::vector<uint8_t> bytes = writeToBytes(sample);
+        QVERIFY(!bytes.empty());
+        const QString image = m_dir.filePath(QStringLiteral("sysv.cryopod"));
+        QVERIFY(writeFile(image, bytes));
+
+        const Run text = cryopodctl({QStringLiteral("inspect"), image});
+        QVERIFY2(text.exitCode == 0, qPrintable(text.err));
+        const QStringList expected = {
+            QStringLiteral("  shared mem:  4: sysv-shm, SysV segment 32769, 8.1 KiB, 1 pages saved\n"),
+            QStringLiteral("  SysV IPC:    shm 32769 key 0x5c001234 mode 0640 owner 1000:4242 (creator 0:0): 8.1 KiB, memory in shared memory 4\n"),
+            QStringLiteral("  SysV IPC:    msg 5 key IPC_PRIVATE mode 0600 owner 0:0 (creator 0:0): 2 messages (3 bytes), qbytes 16384, last sent by 100, "
+                           "last received by 0\n"),
+            QStringLiteral("  SysV IPC:    sem 65536 key 0x0000002a mode 0666 owner 0:0 (creator 0:0): 3 semaphores: 0 (pid 0), 3 (pid 100), 32767 (pid 0)\n"),
+            QStringLiteral("  40 proc O_RDONLY"),
+            QStringLiteral(" pos 77  mode 100444  /proc/4250/maps"),
+        };
+        for (const QString &part : expected) {
+            QVERIFY2(text.out.contains(part), qPrintable(QStringLiteral("missing '%1' in:\n%2").arg(part, text.out)));
+        }
+
+        const Run json = cryopodctl({QStringLiteral("inspect"), image, QStringLiteral("--json")});
+        QVERIFY2(json.exitCode == 0, qPrintable(json.err));
+        const QJsonObject root = QJsonDocument::fromJson(json.out.toUtf8()).object();
+        QCOMPARE(root[QStringLiteral("sections")][QStringLiteral("SysvIpc")][QStringLiteral("count")].toInt(), 3);
+        const QJsonArray shared = root[QStringLiteral("sharedMemory")].toArray();
+        QCOMPARE(shared.size(), 1);
+        QCOMPARE(shared[0][QStringLiteral("id")].toInteger(), 4);
+        QCOMPARE(shared[0][QStringLiteral("kind")].toString(), QStringLiteral("sysv-shm"));
+        QCOMPARE(shared[0][QStringLiteral("segment")].toInteger(), 32769);
+        QCOMPARE(shared[0][QStringLiteral("size")].toInteger(), 2 * 4096 + 100);
+        QCOMPARE(shared[0][QStringLiteral("pagesSaved")].toInteger(), 1);
+        const QJsonArray sysvIpc = root[QStringLiteral("sysvIpc")].toArray();
+        QCOMPARE(sysvIpc.size(), 3);
+        QCOMPARE(sysvIpc[0][QStringLiteral("kind")].toString(), QStringLiteral("shm"));
+        QCOMPARE(sysvIpc[0][QStringLiteral("key")].toString(), QStringLiteral("0x5c001234"));
+        QCOMPARE(sysvIpc[0][QStringLiteral("mode")].toString(), QStringLiteral("0640"));
+        QCOMPARE(sysvIpc[0][QStringLiteral("gid")].toInteger(), 4242);
+        QCOMPARE(sysvIpc[0][QStringLiteral("sharedMemory")].toInteger(), 4);
+        QCOMPARE(sysvIpc[0][QStringLiteral("destroyed")].toBool(), false);
+        QCOMPARE(sysvIpc[1][QStringLiteral("kind")].toString(), QStringLiteral("msg"));
+        QCOMPARE(sysvIpc[1][QStringLiteral("key")].toString(), QStringLiteral("IPC_PRIVATE"));
+        QCOMPARE(sysvIpc[1][QStringLiteral("messages")].toArray().size(), 2);
+        QCOMPARE(sysvIpc[1][QStringLiteral("messages")][0][QStringLiteral("type")].toInteger(), 7);
+        QCOMPARE(sysvIpc[1][QStringLiteral("messages")][0][QStringLiteral("bytes")].toInteger(), 3);
+        QCOMPARE(sysvIpc[1][QStringLiteral("lastSender")].toInt(), 100);
+        QCOMPARE(sysvIpc[2][QStringLiteral("kind")].toString(), QStringLiteral("sem"));
+        QCOMPARE(sysvIpc[2][QStringLiteral("values")].toArray(), (QJsonArray {0, 3, 32767}));
+        QCOMPARE(sysvIpc[2][QStringLiteral("lastChangedBy")].toArray(), (QJsonArray {0, 100, 0}));
+        const QJsonArray fds = root[QStringLiteral("processes")][0][QStringLiteral("fds")].toArray();
+        QCOMPARE(fds.last()[QStringLiteral("kind")].toString(), QStringLiteral("proc"));
+        QCOMPARE(fds.last()[QStringLiteral("path")].toString(), QStringLiteral("/proc/4250/maps"));
+        QCOMPARE(fds.last()[QStringLiteral("pos")].toInteger(), 77);
     }
 
     void fromStandardInput()

@@ -470,6 +470,12 @@ std::vector<Section> SampleImage::sections() const
 {
     std::vector<Section> out;
     out.emplace_back(tree);
+    for (const SharedMemoryRecord &m : sharedMemory) {
+        out.emplace_back(m);
+    }
+    for (const SysvIpcRecord &r : sysvIpc) {
+        out.emplace_back(r);
+    }
     for (const ProcessEntry &p : tree.processes) {
         auto add = [&](const auto &records) {
             for (const auto &r : records) {
@@ -499,6 +505,38 @@ std::vector<Section> SampleImage::sections() const
         add(pages);
     }
     return out;
+}
+
+SysvSample sysvSample()
+{
+    SysvSample s;
+    s.memory.id = 4;
+    s.memory.kind = SharedMemoryKind::SysvShm;
+    s.memory.size = 2 * 4096 + 100; // the segment's size
+    s.memory.ino = 32769; // its id
+    s.memory.runs = {{4096, 1}};
+    s.memory.data.assign(4096, 0x3c);
+    s.segment.kind = SysvIpcKind::Shm;
+    s.segment.id = 32769;
+    s.segment.key = 0x5c001234;
+    s.segment.mode = 0640;
+    s.segment.uid = 1000;
+    s.segment.gid = 4242;
+    s.segment.object = 4;
+    s.segment.size = s.memory.size;
+    s.queue.kind = SysvIpcKind::Msg;
+    s.queue.id = 5;
+    s.queue.mode = 0600;
+    s.queue.qbytes = 16384;
+    s.queue.messages = {{7, {1, 2, 3}}, {1, {}}};
+    s.queue.lspid = 100;
+    s.set.kind = SysvIpcKind::Sem;
+    s.set.id = 65536;
+    s.set.key = 42;
+    s.set.mode = 0666;
+    s.set.semValues = {0, 3, 32767};
+    s.set.semPids = {0, 100, 0};
+    return s;
 }
 
 Result<void> SampleImage::write(ImageWriter &writer) const

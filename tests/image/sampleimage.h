@@ -31,6 +31,9 @@ struct SampleImage {
     std::vector<ThreadRecord> threads;
     std::vector<MmRecord> mms;
     std::vector<PagesRecord> pages;
+    // Empty in make(): before every process's records, in this order.
+    std::vector<SharedMemoryRecord> sharedMemory;
+    std::vector<SysvIpcRecord> sysvIpc;
 
     // Two processes (the root with two threads, a child with one), every
     // record kind (the root's Timers and its pipe, eventfd and epoll set), pagesPerProcess pages of mixed random and text data in
@@ -41,6 +44,17 @@ struct SampleImage {
     // All sections in that order (End not included).
     std::vector<Section> sections() const;
 };
+
+// Format 7's SysV objects: a segment of 2 pages + 100 bytes (id 32769) whose
+// memory is SharedMemory record 4 (kind SysvShm, page 1 saved), a message
+// queue with two messages and a set of three semaphores.
+struct SysvSample {
+    SharedMemoryRecord memory;
+    SysvIpcRecord segment;
+    SysvIpcRecord queue;
+    SysvIpcRecord set;
+};
+SysvSample sysvSample();
 
 // Fills `out` with n bytes: the first half random, the second text-like.
 void fillMixed(uint8_t *out, size_t n, uint64_t seed);
