@@ -893,7 +893,23 @@ bool Harness::cycle(int index, bool leaveRunning)
         }
         m_step = std::format("cycle {}/{} ({}): kill the original", index, m_opt.cycles, modeName);
         if (m_opt.tree) {
-            for (const auto &[pid, e] : descendants(m_pid)) {
+            // Everything stopped first, the root first: a root that saw a
+            // child die before its own SIGKILL landed would go on (a shell
+            // writing its result and exiting 1), and a process that forks
+            // meanwhile would leave an orphan.
+            kill(m_pid, SIGSTOP);
+            std::set<pid_t> stopped;
+            for (bool more = true; more;) {
+                more = false;
+                for (const auto &[pid, e] : descendants(m_pid)) {
+                    if (stopped.insert(pid).second) {
+                        kill(pid, SIGSTOP);
+                        more = true;
+                    }
+                }
+            }
+            kill(m_pid, SIGKILL);
+            for (const pid_t pid : stopped) {
                 kill(pid, SIGKILL);
             }
         }
