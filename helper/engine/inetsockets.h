@@ -72,6 +72,29 @@ std::optional<InetSocketCheck> checkInetSocket(pid_t pid, int fd, uint64_t inode
 // The socket at fd `fd` (the process frozen, checkInetSocket not Refused).
 Result<image::FileObjectRecord> dumpInetSocket(pid_t pid, const image::FdRecord &fd, uint64_t id);
 
+// An established connection of the captured tree: the process and fd
+// holding it, and its record.
+struct CapturedTcp {
+    pid_t pid = 0;
+    int32_t fd = -1;
+    image::FileObjectRecord *record = nullptr;
+};
+// The established connections among `objects`, each at the fd of `files` that owns it.
+std::vector<CapturedTcp> capturedTcpConnections(pid_t pid, const image::FilesRecord &files, std::vector<image::FileObjectRecord> &objects);
+
+// Once every process of the tree is captured (still frozen): makes the
+// records of `connections` hold at one instant. The kernel goes on for a
+// frozen process (it sends what the window allows, acknowledges what
+// arrives, delayed ACKs open the peer's window): an end captured before its
+// peer may have sent or received more by the time the peer was read, and a
+// restored pair that disagrees stalls (an end drops every segment whose ACK
+// covers data it counts as unsent) or loses data (acknowledged to its peer,
+// missing from its own receive queue). Each connection whose queues moved
+// since it was read (its sequence numbers only grow) is read again, until
+// a whole pass finds none moved; then every record is what its socket
+// holds at the start of that pass.
+Result<void> settleTcpConnections(std::vector<CapturedTcp> &connections);
+
 // Before a checkpointed tree is killed: its established TCP connections
 // (those of `files`, a process still stopped) go into repair mode, so that
 // closing them sends nothing (no FIN or RST to a peer outside, no
@@ -81,6 +104,13 @@ Result<image::FileObjectRecord> dumpInetSocket(pid_t pid, const image::FdRecord 
 void quietTcpConnections(pid_t pid, const image::FilesRecord &files, const std::vector<image::FileObjectRecord> &objects);
 
 // ---- restore
+
+// Before anything is made: each established connection of `connections`
+// (InetSocket records of the whole image) whose peer is among them too
+// counts as sent what its peer has received (a peer captured after the
+// kernel sent more than the connection's own record says; an image of an
+// earlier engine). Refuses two ends that cannot belong to one instant.
+Result<void> matchTcpPeers(const std::vector<image::FileObjectRecord *> &connections);
 
 // Makes the socket of `object` in the process at a temporary fd for `owner`
 // (registered in `fds`), with its options, bound, listening or connected as
