@@ -18,8 +18,11 @@
 // part of the send queue (SIOCOUTQNSD), the MSS, window scales, SACK and
 // timestamps, the timestamp clock (TCP_TIMESTAMP) and the window
 // (TCP_REPAIR_WINDOW); then it leaves repair mode without a window probe,
-// so a process left running goes on as before. Restore makes the socket in
-// repair mode, sets both sequence numbers, the process binds and connects
+// so a process left running goes on as before (SO_REUSEADDR, which repair
+// mode clears, given back). Once the whole tree is captured the connections
+// are read again until they hold one instant (settleTcpConnections).
+// Restore makes the socket in repair mode, sets both sequence numbers and
+// TCP_MAXSEG (the segment size connect derives), the process binds and connects
 // (nothing is sent), the options, timestamp clock, receive queue, the sent
 // part of the send queue and the window follow; once every socket of the
 // tree exists it leaves repair mode (a window probe) and sends the unsent
