@@ -26,8 +26,14 @@
 // (nothing is sent), the options, timestamp clock, receive queue, the sent
 // part of the send queue and the window follow; once every socket of the
 // tree exists it leaves repair mode (a window probe) and sends the unsent
-// part. The peer must still hold its end (it is in the tree, or it kept
-// talking). Its buffer sizes are set as they were (at least big enough
+// part. The peer must still hold its end. A peer in the tree works; a peer
+// outside it does not survive a --kill checkpoint in practice: until the
+// restore no socket holds the connection's addresses, so whatever the peer
+// sends meanwhile (data, a delayed ACK, the answer to a window probe) is
+// answered with a reset, and the restore then fails on the reset
+// connection (tried with wl_tcp's WL_TCP_PEER mode, a busy and a quiet peer;
+// holding the addresses, as a netfilter rule would, is not done). A
+// --leave-running checkpoint leaves such a connection working. Its buffer sizes are set as they were (at least big enough
 // for the queues, with the *BUFFORCE options), which ends TCP's own tuning
 // of them. Not carried: urgent data, TCP_CORK, the congestion state.
 //
