@@ -818,9 +818,8 @@ bool seqBefore(uint32_t a, uint32_t b)
 std::vector<CapturedTcp> capturedTcpConnections(pid_t pid, const image::FilesRecord &files, std::vector<image::FileObjectRecord> &objects)
 {
     std::vector<CapturedTcp> out;
-    forEachOwnedConnection(files, objects, [&](const image::FdRecord &fd, image::FileObjectRecord &object) {
-        out.push_back(CapturedTcp {pid, fd.fd, &object});
-    });
+    forEachOwnedConnection(files, objects,
+                           [&](const image::FdRecord &fd, image::FileObjectRecord &object) { out.push_back(CapturedTcp {pid, fd.fd, &object}); });
     return out;
 }
 
@@ -870,16 +869,14 @@ Result<void> settleTcpConnections(std::vector<CapturedTcp> &connections)
 
 Result<void> matchTcpPeers(const std::vector<image::FileObjectRecord *> &connections)
 {
-    auto text = [](const image::FileObjectRecord &o) {
-        return addressText(o.localAddress, o.localPort) + " to " + addressText(o.peerAddress, o.peerPort);
-    };
+    auto text = [](const image::FileObjectRecord &o) { return addressText(o.localAddress, o.localPort) + " to " + addressText(o.peerAddress, o.peerPort); };
     for (image::FileObjectRecord *a : connections) {
         if (a->kind != image::FileObjectKind::InetSocket || a->inetState != image::InetState::Established) {
             continue;
         }
         for (const image::FileObjectRecord *b : connections) {
-            if (b == a || b->kind != image::FileObjectKind::InetSocket || b->inetState != image::InetState::Established || b->family != a->family
-                || b->localAddress != a->peerAddress || b->localPort != a->peerPort || b->peerAddress != a->localAddress || b->peerPort != a->localPort) {
+            if (b == a || b->kind != image::FileObjectKind::InetSocket || b->inetState != image::InetState::Established || b->family != a->family ||
+                b->localAddress != a->peerAddress || b->localPort != a->peerPort || b->peerAddress != a->localAddress || b->peerPort != a->localPort) {
                 continue;
             }
             // a's send queue runs from snd_una to write_seq; b received up to its rcv_nxt.
