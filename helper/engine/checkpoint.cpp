@@ -16,10 +16,12 @@
 #include "timers.h"
 #include "tty.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <iterator>
 #include <optional>
 #include <set>
 #include <pthread.h>
@@ -310,6 +312,17 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
     // The SysV objects: the segments among that memory, the queues and
     // semaphore sets the tree used.
     CRYOPOD_PROPAGATE(store(ctx.sysv, dumpSysvIpc(ctx.sharedMemory, mms, scope.pids)));
+    // Last: the tree's TCP connections as they are now, at one instant
+    // (the kernel moved data on them while the processes were captured).
+    if (ctx.options.tcpEstablished) {
+        std::vector<CapturedTcp> connections;
+        for (ProcessCapture &capture : ctx.processes) {
+            if (capture.ownFiles) {
+                std::ranges::move(capturedTcpConnections(capture.pid, capture.files.files, capture.files.objects), std::back_inserter(connections));
+            }
+        }
+        CRYOPOD_PROPAGATE(settleTcpConnections(connections));
+    }
     return {};
 }
 

@@ -3,6 +3,7 @@
 #include "inetsockets.h"
 
 #include "procfs.h"
+#include "pstree.h"
 #include "uniquefd.h"
 
 #include <algorithm>
@@ -333,6 +334,13 @@ Result<void> dumpTcpConnection(int sock, image::FileObjectRecord &record, const 
     };
     auto r = capture();
     auto off = setRepair(sock, TCP_REPAIR_OFF_NO_WP, what);
+    if (off && (record.socketOptions & image::kSockReuseAddr)) {
+        // Repair mode cleared it (sk_reuse): the program keeps its option.
+        const int on = 1;
+        if (::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
+            off = sysError(what + ": setsockopt SO_REUSEADDR after repair mode");
+        }
+    }
     if (!r) {
         return r;
     }
@@ -374,6 +382,27 @@ Result<void> sendAll(int sock, std::span<const uint8_t> bytes, const std::string
             return sysError(what + ": " + std::to_string(bytes.size()) + " bytes left");
         }
         bytes = bytes.subspan(size_t(n));
+    }
+    return {};
+}
+
+// connect() in repair mode computes the segment size the connection sends
+// (mss_cache) from the route's MTU, clamped by TCP_MAXSEG or else by the
+// default of 536: TCP_REPAIR_OPTIONS later sets the peer's MSS (mss_clamp)
+// but not what is derived from it. So the restore clamps with TCP_MAXSEG
+// before connect(), which takes at most 32767 (MAX_TCP_WINDOW): loopback's
+// 65483 becomes 32767 (minus the options), an Ethernet MSS stays as it was.
+uint32_t repairSegmentSize(uint32_t mss)
+{
+    constexpr uint32_t kMinMss = 88, kMaxUserMss = 32767; // TCP_MIN_MSS, MAX_TCP_WINDOW
+    return mss < kMinMss ? 0 : std::min(mss, kMaxUserMss);
+}
+
+Result<void> setUserMss(int sock, uint32_t mss, const std::string &what)
+{
+    const int value = int(mss);
+    if (::setsockopt(sock, IPPROTO_TCP, TCP_MAXSEG, &value, sizeof value) != 0) {
+        return sysError(what + ": TCP_MAXSEG " + std::to_string(value));
     }
     return {};
 }
@@ -578,6 +607,19 @@ Result<image::FileObjectRecord> dumpInetSocket(pid_t pid, const image::FdRecord 
     if (!local) {
         return std::unexpected(local.error());
     }
+    // The options before a connection's repair mode, which clears SO_REUSEADDR.
+    for (const OptionBit &o : kOptions) {
+        if (!optionApplies(o, record.family, tcp)) {
+            continue;
+        }
+        auto value = intOption(s, o.level, o.option, o.name, what);
+        if (!value) {
+            return std::unexpected(value.error());
+        }
+        if (*value != 0) {
+            record.socketOptions |= o.bit;
+        }
+    }
     sockaddr_storage peer {};
     len = sizeof peer;
     const bool connected = ::getpeername(s, reinterpret_cast<sockaddr *>(&peer), &len) == 0;
@@ -614,18 +656,6 @@ Result<image::FileObjectRecord> dumpInetSocket(pid_t pid, const image::FdRecord 
     if (record.inetState != image::InetState::Unbound) {
         record.localAddress = std::move(local->bytes);
         record.localPort = local->port;
-    }
-    for (const OptionBit &o : kOptions) {
-        if (!optionApplies(o, record.family, tcp)) {
-            continue;
-        }
-        auto value = intOption(s, o.level, o.option, o.name, what);
-        if (!value) {
-            return std::unexpected(value.error());
-        }
-        if (*value != 0) {
-            record.socketOptions |= o.bit;
-        }
     }
     auto sndbuf = intOption(s, SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF", what);
     auto rcvbuf = sndbuf ? intOption(s, SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF", what) : Result<int>(std::unexpected(sndbuf.error()));
@@ -673,6 +703,7 @@ Result<void> restoreInetSocket(Injector &injector, RemoteScratch &scratch, const
         CRYOPOD_PROPAGATE(setRepair(sock.get(), TCP_REPAIR_ON, what));
         CRYOPOD_PROPAGATE(setQueueSeq(sock.get(), TCP_SEND_QUEUE, object.tcpSendSeq - uint32_t(object.tcpSendQueue.size()), what));
         CRYOPOD_PROPAGATE(setQueueSeq(sock.get(), TCP_RECV_QUEUE, object.tcpRecvSeq - uint32_t(object.tcpRecvQueue.size()), what));
+        CRYOPOD_PROPAGATE(setUserMss(sock.get(), repairSegmentSize(object.tcpMss), what));
     }
     if (established) {
         // Big enough for both queues, beyond net.core.[wr]mem_max if need be
@@ -727,6 +758,7 @@ Result<void> restoreInetSocket(Injector &injector, RemoteScratch &scratch, const
         CRYOPOD_PROPAGATE(withAddress("connect", SYS_connect, object.peerAddress, object.peerPort));
     }
     if (established) {
+        CRYOPOD_PROPAGATE(setUserMss(sock.get(), 0, what)); // the segment size is set: the program had no TCP_MAXSEG
         CRYOPOD_PROPAGATE(repairConnection(sock.get(), object, what));
         // Still in repair mode: it leaves it once every socket of the tree
         // exists (leaveTcpRepair), so that nothing it sends meets a port
@@ -758,7 +790,11 @@ Result<void> leaveTcpRepair(std::vector<RepairedTcp> &repairs)
     return {};
 }
 
-void quietTcpConnections(pid_t pid, const image::FilesRecord &files, const std::vector<image::FileObjectRecord> &objects)
+namespace
+{
+// The established connections among `objects` each owned by an fd of `files` (not a dup, not another process's).
+template<typename Objects, typename Fn>
+void forEachOwnedConnection(const image::FilesRecord &files, Objects &objects, Fn &&fn)
 {
     for (const image::FdRecord &fd : files.fds) {
         if (fd.kind != image::FdKind::InetSocket || fd.dupOf != -1 || fd.sharedPid != 0) {
@@ -767,14 +803,109 @@ void quietTcpConnections(pid_t pid, const image::FilesRecord &files, const std::
         const auto object = std::find_if(objects.begin(), objects.end(), [&](const image::FileObjectRecord &o) {
             return o.id == fd.object;
         });
-        if (object == objects.end() || object->inetState != image::InetState::Established) {
+        if (object != objects.end() && object->inetState == image::InetState::Established) {
+            fn(fd, *object);
+        }
+    }
+}
+
+bool seqBefore(uint32_t a, uint32_t b)
+{
+    return int32_t(a - b) < 0;
+}
+} // namespace
+
+std::vector<CapturedTcp> capturedTcpConnections(pid_t pid, const image::FilesRecord &files, std::vector<image::FileObjectRecord> &objects)
+{
+    std::vector<CapturedTcp> out;
+    forEachOwnedConnection(files, objects,
+                           [&](const image::FdRecord &fd, image::FileObjectRecord &object) { out.push_back(CapturedTcp {pid, fd.fd, &object}); });
+    return out;
+}
+
+Result<void> settleTcpConnections(std::vector<CapturedTcp> &connections)
+{
+    std::vector<UniqueFd> socks;
+    for (const CapturedTcp &c : connections) {
+        auto sock = takeTheirFd(c.pid, c.fd, "TCP connection at fd " + std::to_string(c.fd) + " of " + std::to_string(c.pid));
+        if (!sock) {
+            return std::unexpected(sock.error());
+        }
+        socks.push_back(std::move(*sock));
+    }
+    // A frozen tree's connections come to rest within a few delayed ACKs
+    // (once the windows are full or the queues empty).
+    constexpr uint64_t kSettleNs = 3'000'000'000;
+    const uint64_t deadline = monotonicNs() + kSettleNs;
+    for (int pass = 1;; ++pass) {
+        bool moved = false;
+        for (size_t i = 0; i < connections.size(); ++i) {
+            const CapturedTcp &c = connections[i];
+            const int sock = socks[i].get();
+            const std::string what = "TCP connection at fd " + std::to_string(c.fd) + " of " + std::to_string(c.pid);
+            // rcv_nxt, snd_una and snd_nxt against the frozen copied_seq and write_seq.
+            int inq = 0, outq = 0, unsent = 0;
+            if (::ioctl(sock, SIOCINQ, &inq) != 0 || ::ioctl(sock, SIOCOUTQ, &outq) != 0 || ::ioctl(sock, SIOCOUTQNSD, &unsent) != 0) {
+                return sysError(what + ": the sizes of its queues");
+            }
+            image::FileObjectRecord &r = *c.record;
+            if (size_t(inq) == r.tcpRecvQueue.size() && size_t(outq) == r.tcpSendQueue.size() && uint32_t(unsent) == r.tcpUnsent) {
+                continue;
+            }
+            moved = true;
+            CRYOPOD_PROPAGATE(dumpTcpConnection(sock, r, what + " (read again: it moved since)"));
+        }
+        if (!moved) {
+            return {};
+        }
+        if (monotonicNs() > deadline) {
+            return fail("the tree's TCP connections kept moving data while it was frozen (" + std::to_string(pass) + " passes in " +
+                            std::to_string(kSettleNs / 1'000'000'000) + " s)",
+                        EAGAIN);
+        }
+        ::usleep(1000);
+    }
+}
+
+Result<void> matchTcpPeers(const std::vector<image::FileObjectRecord *> &connections)
+{
+    auto text = [](const image::FileObjectRecord &o) { return addressText(o.localAddress, o.localPort) + " to " + addressText(o.peerAddress, o.peerPort); };
+    for (image::FileObjectRecord *a : connections) {
+        if (a->kind != image::FileObjectKind::InetSocket || a->inetState != image::InetState::Established) {
             continue;
         }
+        for (const image::FileObjectRecord *b : connections) {
+            if (b == a || b->kind != image::FileObjectKind::InetSocket || b->inetState != image::InetState::Established || b->family != a->family ||
+                b->localAddress != a->peerAddress || b->localPort != a->peerPort || b->peerAddress != a->localAddress || b->peerPort != a->localPort) {
+                continue;
+            }
+            // a's send queue runs from snd_una to write_seq; b received up to its rcv_nxt.
+            const uint32_t writeSeq = a->tcpSendSeq;
+            const uint32_t una = writeSeq - uint32_t(a->tcpSendQueue.size());
+            const uint32_t received = b->tcpRecvSeq;
+            if (seqBefore(received, una) || seqBefore(writeSeq, received)) {
+                return fail("restore TCP connection from " + text(*a) + ": its peer in the image received up to sequence number " + std::to_string(received) +
+                                ", outside what it had queued to send (" + std::to_string(una) + " to " + std::to_string(writeSeq) +
+                                "): the two ends were not captured at one instant",
+                            EINVAL);
+            }
+            const uint32_t sentEnd = writeSeq - a->tcpUnsent;
+            if (seqBefore(sentEnd, received)) {
+                a->tcpUnsent = writeSeq - received;
+            }
+        }
+    }
+    return {};
+}
+
+void quietTcpConnections(pid_t pid, const image::FilesRecord &files, const std::vector<image::FileObjectRecord> &objects)
+{
+    forEachOwnedConnection(files, objects, [&](const image::FdRecord &fd, const image::FileObjectRecord &) {
         const std::string what = "quiet the TCP connection at fd " + std::to_string(fd.fd) + " of " + std::to_string(pid);
         if (auto sock = takeTheirFd(pid, fd.fd, what)) {
             (void)setRepair(sock->get(), TCP_REPAIR_ON, what); // best effort: see the header
         }
-    }
+    });
 }
 
 } // namespace cryopod::engine

@@ -18,13 +18,22 @@
 // part of the send queue (SIOCOUTQNSD), the MSS, window scales, SACK and
 // timestamps, the timestamp clock (TCP_TIMESTAMP) and the window
 // (TCP_REPAIR_WINDOW); then it leaves repair mode without a window probe,
-// so a process left running goes on as before. Restore makes the socket in
-// repair mode, sets both sequence numbers, the process binds and connects
+// so a process left running goes on as before (SO_REUSEADDR, which repair
+// mode clears, given back). Once the whole tree is captured the connections
+// are read again until they hold one instant (settleTcpConnections).
+// Restore makes the socket in repair mode, sets both sequence numbers and
+// TCP_MAXSEG (the segment size connect derives), the process binds and connects
 // (nothing is sent), the options, timestamp clock, receive queue, the sent
 // part of the send queue and the window follow; once every socket of the
 // tree exists it leaves repair mode (a window probe) and sends the unsent
-// part. The peer must still hold its end (it is in the tree, or it kept
-// talking). Its buffer sizes are set as they were (at least big enough
+// part. The peer must still hold its end. A peer in the tree works; a peer
+// outside it does not survive a --kill checkpoint in practice: until the
+// restore no socket holds the connection's addresses, so whatever the peer
+// sends meanwhile (data, a delayed ACK, the answer to a window probe) is
+// answered with a reset, and the restore then fails on the reset
+// connection (tried with wl_tcp's WL_TCP_PEER mode, a busy and a quiet peer;
+// holding the addresses, as a netfilter rule would, is not done). A
+// --leave-running checkpoint leaves such a connection working. Its buffer sizes are set as they were (at least big enough
 // for the queues, with the *BUFFORCE options), which ends TCP's own tuning
 // of them. Not carried: urgent data, TCP_CORK, the congestion state.
 //
@@ -72,6 +81,29 @@ std::optional<InetSocketCheck> checkInetSocket(pid_t pid, int fd, uint64_t inode
 // The socket at fd `fd` (the process frozen, checkInetSocket not Refused).
 Result<image::FileObjectRecord> dumpInetSocket(pid_t pid, const image::FdRecord &fd, uint64_t id);
 
+// An established connection of the captured tree: the process and fd
+// holding it, and its record.
+struct CapturedTcp {
+    pid_t pid = 0;
+    int32_t fd = -1;
+    image::FileObjectRecord *record = nullptr;
+};
+// The established connections among `objects`, each at the fd of `files` that owns it.
+std::vector<CapturedTcp> capturedTcpConnections(pid_t pid, const image::FilesRecord &files, std::vector<image::FileObjectRecord> &objects);
+
+// Once every process of the tree is captured (still frozen): makes the
+// records of `connections` hold at one instant. The kernel goes on for a
+// frozen process (it sends what the window allows, acknowledges what
+// arrives, delayed ACKs open the peer's window): an end captured before its
+// peer may have sent or received more by the time the peer was read, and a
+// restored pair that disagrees stalls (an end drops every segment whose ACK
+// covers data it counts as unsent) or loses data (acknowledged to its peer,
+// missing from its own receive queue). Each connection whose queues moved
+// since it was read (its sequence numbers only grow) is read again, until
+// a whole pass finds none moved; then every record is what its socket
+// holds at the start of that pass.
+Result<void> settleTcpConnections(std::vector<CapturedTcp> &connections);
+
 // Before a checkpointed tree is killed: its established TCP connections
 // (those of `files`, a process still stopped) go into repair mode, so that
 // closing them sends nothing (no FIN or RST to a peer outside, no
@@ -81,6 +113,13 @@ Result<image::FileObjectRecord> dumpInetSocket(pid_t pid, const image::FdRecord 
 void quietTcpConnections(pid_t pid, const image::FilesRecord &files, const std::vector<image::FileObjectRecord> &objects);
 
 // ---- restore
+
+// Before anything is made: each established connection of `connections`
+// (InetSocket records of the whole image) whose peer is among them too
+// counts as sent what its peer has received (a peer captured after the
+// kernel sent more than the connection's own record says; an image of an
+// earlier engine). Refuses two ends that cannot belong to one instant.
+Result<void> matchTcpPeers(const std::vector<image::FileObjectRecord *> &connections);
 
 // Makes the socket of `object` in the process at a temporary fd for `owner`
 // (registered in `fds`), with its options, bound, listening or connected as

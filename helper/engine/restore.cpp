@@ -39,6 +39,7 @@
 #include "filelocks.h"
 #include "fileobjects.h"
 #include "files.h"
+#include "inetsockets.h"
 #include "mem.h"
 #include "procfiles.h"
 #include "procfs.h"
@@ -247,6 +248,14 @@ Result<void> validate(RestoreContext &ctx)
         CRYOPOD_PROPAGATE(validateFileObjectsForRestore(p->ownerView, p->fileObjects));
     }
     CRYOPOD_PROPAGATE(validateTerminalsForRestore(ctx.terminals, ctx.tree, allFiles));
+    // Both ends of a TCP connection inside the tree agree on what was sent.
+    std::vector<image::FileObjectRecord *> sockets;
+    for (const auto &p : ctx.processes) {
+        for (image::FileObjectRecord &object : p->fileObjects) {
+            sockets.push_back(&object);
+        }
+    }
+    CRYOPOD_PROPAGATE(matchTcpPeers(sockets));
     return {};
 }
 

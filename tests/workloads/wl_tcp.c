@@ -17,6 +17,11 @@
 // its sending side down and reads to end-of-file: the peer's stream must
 // have gone on by at least 128 KiB after go.
 // Sabotage: the root drops one byte of C's stream without counting it.
+//
+// With WL_TCP_PEER=PORT the root alone, its fd 3 connected to
+// 127.0.0.1:PORT (TCP_NODELAY, O_NONBLOCK): the peer outside the tree (the
+// test cr_tcp_peer) plays C's part with C's stream, and after go writes
+// 256 KiB more and shuts its sending side down as C would.
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -30,6 +35,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -115,11 +121,14 @@ static void checkAddresses(const struct End *e)
     len = sizeof peer;
     wl_check(getpeername(e->fd, (struct sockaddr *)&peer, &len) == 0 && sameAddress(&peer, &e->peer), "%s: peer port %u, expected %u (%s)", e->who,
              ntohs(peer.sin_port), ntohs(e->peer.sin_port), strerror(errno));
+    // Established, or close-wait when the peer got to go first and has
+    // finished its part already (its end-of-file is here).
     struct tcp_info info;
     len = sizeof info;
     memset(&info, 0, sizeof info);
-    wl_check(getsockopt(e->fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_state == 1, "%s: TCP state %u, expected 1 (established)", e->who,
-             info.tcpi_state);
+    const int got = getsockopt(e->fd, IPPROTO_TCP, TCP_INFO, &info, &len);
+    wl_check(got == 0 && (info.tcpi_state == 1 || info.tcpi_state == 8), "%s: TCP state %u, expected 1 (established) or 8 (close-wait)%s", e->who,
+             info.tcpi_state, got == 0 ? "" : ": TCP_INFO failed");
 }
 
 // After go: the rest of the conversation, eagerly, to end-of-file both ways.
@@ -169,10 +178,40 @@ static struct sockaddr_in nameOf(int fd, bool peer)
     return in;
 }
 
+// WL_TCP_PEER: the root's end of a connection to a peer outside the tree.
+static int peerMain(unsigned port, uint64_t rootSeed, uint64_t childSeed)
+{
+    struct sockaddr_in peer;
+    memset(&peer, 0, sizeof peer);
+    peer.sin_family = AF_INET;
+    peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    peer.sin_port = htons((uint16_t)port);
+    const int c = socket(AF_INET, SOCK_STREAM, 0);
+    const int one = 1;
+    if (c != 3 || setsockopt(3, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 || connect(3, (const struct sockaddr *)&peer, sizeof peer) != 0 ||
+        fcntl(3, F_SETFL, O_NONBLOCK) != 0) {
+        wl_die("connect fd 3 (got fd %d) to port %u: %s", c, port, strerror(errno));
+    }
+    s_end = (struct End) {.who = "root", .fd = 3, .mySeed = rootSeed, .peerSeed = childSeed};
+    s_end.local = nameOf(3, false);
+    s_end.peer = nameOf(3, true);
+    wl_run(step, sabotage, 5);
+    int nodelay = 0;
+    socklen_t len = sizeof nodelay;
+    wl_check(getsockopt(3, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len) == 0 && nodelay == 1, "root: TCP_NODELAY lost");
+    wl_check((fcntl(3, F_GETFL) & O_NONBLOCK) != 0, "root: fd 3 lost O_NONBLOCK");
+    finish(&s_end);
+    return wl_finish();
+}
+
 int main(int argc, char **argv)
 {
     wl_init(argc, argv, "tcp");
     const uint64_t rootSeed = wl_derive(wl_seed(), 1), childSeed = wl_derive(wl_seed(), 2);
+    const char *peerPort = getenv("WL_TCP_PEER");
+    if (peerPort && *peerPort) {
+        return peerMain((unsigned)strtoul(peerPort, NULL, 10), rootSeed, childSeed);
+    }
 
     const int listener = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr;
