@@ -539,9 +539,10 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
         CRYOPOD_PROPAGATE(checkpointRelease(ctx)); // thawed already unless shared memory was read above
     }
     step.end();
+    PageBuffers buffers; // one pair for all processes
     for (ProcessCapture &p : ctx.processes) {
         auto pageStep = ctx.trace.scope("write: pages", p.pid);
-        auto pages = dumpPages(p.pid, p.mm, p.mappings, w, pagesOptions, fromCopies ? p.copy.pid() : 0);
+        auto pages = dumpPages(p.pid, p.mm, p.mappings, w, pagesOptions, fromCopies ? p.copy.pid() : 0, &buffers);
         pageStep.end();
         if (fromCopies) {
             (void)p.copy.release(); // as soon as its pages are saved
