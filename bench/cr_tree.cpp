@@ -16,7 +16,7 @@
 // and restore each at most two thirds of CRIU's.
 //
 // With --threads N every process of the tree runs N threads (N - 1 of them
-// waking every 2 ms to work), as issue 5 asks (8 x 8 threads); each restored
+// waking every 20 ms to work), as issue 5 asks (8 x 8 threads); each restored
 // process then also checks that its threads run on with their state.
 //
 // usage: cr_tree [--size MIB] [--fanout N] [--threads N] [--tmp DIR] [--fsync] [--no-criu]

@@ -26,7 +26,7 @@
 // process checks its memory and its children's answers and answers up, and
 // the root prints "verified ok" only if all of the tree is intact.
 // With "tree FANOUT THREADS" every process of the tree also runs THREADS - 1
-// more threads that keep working (every 2 ms each counts a pass and rewrites
+// more threads that keep working (every 20 ms each counts a pass and rewrites
 // a small block of its own); at "v" every process checks that each of its
 // threads' blocks holds its last pass and that every thread still makes
 // progress.
@@ -190,7 +190,7 @@ struct Child {
     int up = -1; // we read answers
 };
 
-// The extra threads of a tree process: each wakes every 2 ms, counts a
+// The extra threads of a tree process: each wakes every 20 ms, counts a
 // pass and rewrites its block with it.
 struct Worker {
     std::atomic<uint64_t> passes{0};
@@ -205,7 +205,7 @@ void *workerMain(void *opaque)
             w->block[i] = pass * 64 + i;
         }
         w->passes.store(pass, std::memory_order_release);
-        const timespec pause{0, 2 * 1000 * 1000};
+        const timespec pause{0, 20 * 1000 * 1000};
         nanosleep(&pause, nullptr);
     }
     return nullptr;
