@@ -1086,10 +1086,16 @@ Result<void> createThreads(RestoreContext &ctx, ProcessRestore &p)
 }
 
 // Trap stops (ptrace_inject.h) leave SIGTRAP unblocked while injecting: not
-// once the process ignores SIGTRAP (an int3 would reset that to SIG_DFL) or
-// has one pending (it would be delivered).
+// once the process ignores SIGTRAP (an int3 would reset that to SIG_DFL), has
+// one pending or a POSIX timer that sends one (it would be delivered).
 bool trapStopsAllowed(const ProcessRestore &p)
 {
+    const bool trapTimer = std::any_of(p.timers.posix.begin(), p.timers.posix.end(), [](const image::PosixTimer &t) {
+        return t.notify != 1 /* SIGEV_NONE */ && t.signo == SIGTRAP;
+    });
+    if (trapTimer) {
+        return false;
+    }
     auto pendingTrap = [](const std::vector<image::PendingSignal> &pending) {
         return std::any_of(pending.begin(), pending.end(), [](const image::PendingSignal &s) {
             return s.signo == SIGTRAP;
