@@ -25,16 +25,25 @@
 // once the whole tree is set up; on SIGUSR1 the root sends "v" down, every
 // process checks its memory and its children's answers and answers up, and
 // the root prints "verified ok" only if all of the tree is intact.
+// With "tree FANOUT THREADS" every process of the tree also runs THREADS - 1
+// more threads that keep working (every 20 ms each counts a pass and rewrites
+// a small block of its own); at "v" every process checks that each of its
+// threads' blocks holds its last pass and that every thread still makes
+// progress.
 //
-// usage: cr_bigmem [SIZE_MIB [SEED [write | tree FANOUT]]]
+// usage: cr_bigmem [SIZE_MIB [SEED [write | tree FANOUT [THREADS]]]]
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <vector>
@@ -181,11 +190,93 @@ struct Child {
     int up = -1; // we read answers
 };
 
-[[noreturn]] void treeNode(size_t share, uint64_t seed, unsigned fanout, int levelsBelow, int in, int out);
+// The extra threads of a tree process: each wakes every 20 ms, counts a
+// pass and rewrites its block with it.
+struct Worker {
+    std::atomic<uint64_t> passes{0};
+    uint64_t block[64] = {};
+};
+
+void *workerMain(void *opaque)
+{
+    auto *w = static_cast<Worker *>(opaque);
+    for (uint64_t pass = 1;; ++pass) {
+        for (uint64_t i = 0; i < 64; ++i) {
+            w->block[i] = pass * 64 + i;
+        }
+        w->passes.store(pass, std::memory_order_release);
+        const timespec pause{0, 20 * 1000 * 1000};
+        nanosleep(&pause, nullptr);
+    }
+    return nullptr;
+}
+
+std::vector<Worker> *g_workers = nullptr; // the process's extra threads (tree mode)
+
+void startWorkers(unsigned threads)
+{
+    if (threads < 2) {
+        return;
+    }
+    g_workers = new std::vector<Worker>(threads - 1);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); // signals go to the main thread
+    for (Worker &w : *g_workers) {
+        pthread_t t;
+        if (pthread_create(&t, nullptr, workerMain, &w) != 0) {
+            std::perror("cr_bigmem: pthread_create");
+            _exit(1);
+        }
+        pthread_detach(t);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+// Every extra thread's block holds a whole pass, and every thread passes
+// again within a second.
+bool workersOk()
+{
+    if (!g_workers) {
+        return true;
+    }
+    std::vector<uint64_t> seen;
+    for (Worker &w : *g_workers) {
+        seen.push_back(w.passes.load(std::memory_order_acquire));
+    }
+    for (int waited = 0; waited < 100; ++waited) {
+        bool all = true;
+        for (size_t i = 0; i < seen.size(); ++i) {
+            all = all && (*g_workers)[i].passes.load(std::memory_order_acquire) > seen[i] + 1;
+        }
+        if (all) {
+            break;
+        }
+        const timespec pause{0, 10 * 1000 * 1000};
+        nanosleep(&pause, nullptr);
+    }
+    for (size_t i = 0; i < seen.size(); ++i) {
+        Worker &w = (*g_workers)[i];
+        const uint64_t now = w.passes.load(std::memory_order_acquire);
+        if (now <= seen[i] + 1) {
+            return false; // stuck
+        }
+        // Every word of the block is from a pass at least as recent as seen[i].
+        for (uint64_t j = 0; j < 64; ++j) {
+            const uint64_t v = w.block[j];
+            if (v % 64 != j || v / 64 < seen[i]) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+[[noreturn]] void treeNode(size_t share, uint64_t seed, unsigned fanout, int levelsBelow, int in, int out, unsigned threads);
 
 // Forks FANOUT children (each running treeNode) before the caller allocates
 // its own memory, so that no page is shared copy-on-write.
-std::vector<Child> spawnChildren(size_t share, uint64_t seed, unsigned fanout, int levelsBelow)
+std::vector<Child> spawnChildren(size_t share, uint64_t seed, unsigned fanout, int levelsBelow, unsigned threads)
 {
     std::vector<Child> children;
     for (unsigned i = 0; i < fanout; ++i) {
@@ -202,7 +293,7 @@ std::vector<Child> spawnChildren(size_t share, uint64_t seed, unsigned fanout, i
             dup2(in, 3);
             dup2(out, 4);
             close_range(5, ~0u, 0);
-            treeNode(share, seed * 31 + i + 1, fanout, levelsBelow - 1, 3, 4);
+            treeNode(share, seed * 31 + i + 1, fanout, levelsBelow - 1, 3, 4, threads);
         }
         close(down[0]);
         close(up[1]);
@@ -237,10 +328,11 @@ bool waitReady(std::vector<Child> &children)
     return ok;
 }
 
-[[noreturn]] void treeNode(size_t share, uint64_t seed, unsigned fanout, int levelsBelow, int in, int out)
+[[noreturn]] void treeNode(size_t share, uint64_t seed, unsigned fanout, int levelsBelow, int in, int out, unsigned threads)
 {
-    std::vector<Child> children = levelsBelow > 0 ? spawnChildren(share, seed, fanout, levelsBelow) : std::vector<Child>{};
+    std::vector<Child> children = levelsBelow > 0 ? spawnChildren(share, seed, fanout, levelsBelow, threads) : std::vector<Child>{};
     const Memory m = makeMemory(share, seed);
+    startWorkers(threads);
     if (!waitReady(children) || !writeByte(out, 'r')) {
         _exit(1);
     }
@@ -248,12 +340,12 @@ bool waitReady(std::vector<Child> &children)
     if (!readByte(in, &command) || command != 'v') {
         _exit(1);
     }
-    const bool ok = verifyChildren(children) && XXH3_64bits(m.mem, m.size) == m.hash;
+    const bool ok = verifyChildren(children) && XXH3_64bits(m.mem, m.size) == m.hash && workersOk();
     writeByte(out, ok ? 'o' : 'b');
     _exit(ok ? 0 : 1);
 }
 
-int treeMain(size_t size, uint64_t seed, unsigned fanout)
+int treeMain(size_t size, uint64_t seed, unsigned fanout, unsigned threads)
 {
     const size_t processes = 1 + fanout + size_t(fanout) * fanout;
     const size_t share = size / processes / 4096 * 4096;
@@ -261,18 +353,19 @@ int treeMain(size_t size, uint64_t seed, unsigned fanout)
     sigemptyset(&usr1);
     sigaddset(&usr1, SIGUSR1);
     sigprocmask(SIG_BLOCK, &usr1, &old); // inherited: the children ignore a stray SIGUSR1
-    std::vector<Child> children = spawnChildren(share, seed, fanout, 2);
+    std::vector<Child> children = spawnChildren(share, seed, fanout, 2, threads);
     const Memory m = makeMemory(share, seed);
+    startWorkers(threads);
     if (!waitReady(children)) {
         std::printf("cr_bigmem: the tree did not come up\n");
         return 1;
     }
-    std::printf("ready %d %zu %zu processes %zu bytes each\n", int(getpid()), share * processes, processes, share);
+    std::printf("ready %d %zu %zu processes %zu bytes each, %u threads each\n", int(getpid()), share * processes, processes, share, std::max(threads, 1u));
     std::fflush(stdout);
     while (!g_verify) {
         sigsuspend(&old);
     }
-    const bool ok = verifyChildren(children) && XXH3_64bits(m.mem, m.size) == m.hash;
+    const bool ok = verifyChildren(children) && XXH3_64bits(m.mem, m.size) == m.hash && workersOk();
     std::printf("verified %s (tree of %zu processes)\n", ok ? "ok" : "BAD", processes);
     std::fflush(stdout);
     return ok ? 0 : 1;
@@ -301,7 +394,7 @@ int main(int argc, char **argv)
     }
     if (argc > 4 && std::strcmp(argv[3], "tree") == 0) {
         munmap(mem, size);
-        return treeMain(size, seed, unsigned(std::strtoul(argv[4], nullptr, 10)));
+        return treeMain(size, seed, unsigned(std::strtoul(argv[4], nullptr, 10)), argc > 5 ? unsigned(std::strtoul(argv[5], nullptr, 10)) : 1);
     }
     madvise(mem, size, MADV_NOHUGEPAGE); // 4 KiB pages, like most programs' heaps
     const size_t half = size / 2;

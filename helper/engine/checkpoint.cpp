@@ -108,7 +108,9 @@ Result<void> checkpointPrecheck(CheckpointContext &ctx)
     // Low pause: the smaps of the analysis give the VmFlags, so that only
     // the cheap /proc/PID/maps is read during the pause (smaps walks every
     // page table to count what is resident).
+    auto analysis = ctx.trace.scope("precheck: analyze tree");
     auto report = analyzeTree(ctx.pid, ctx.options.detachedFds, ctx.options.tcpEstablished, ctx.lowPauseWanted() ? &ctx.earlySmaps : nullptr);
+    analysis.end();
     if (!report) {
         return std::unexpected(report.error());
     }
@@ -145,7 +147,8 @@ Result<void> checkpointPrecheck(CheckpointContext &ctx)
 Result<void> checkpointFreeze(CheckpointContext &ctx)
 {
     ctx.freezeNs = monotonicNs();
-    auto frozen = FrozenTree::freeze(ctx.pid, ctx.options.freezeTimeoutMs, ctx.options.outsideFreezer);
+    auto scope = ctx.trace.scope("freeze tree");
+    auto frozen = FrozenTree::freeze(ctx.pid, ctx.options.freezeTimeoutMs, ctx.options.outsideFreezer, &ctx.trace);
     if (!frozen) {
         return std::unexpected(frozen.error());
     }
@@ -172,14 +175,18 @@ Result<std::vector<procfs::Mapping>> readLayout(pid_t pid, const std::vector<pro
     return procfs::readSmaps(pid);
 }
 
-Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, const TreeScope &scope, bool ownFiles, const std::vector<procfs::Mapping> *early)
+Result<void>
+captureProcess(FrozenProcess &process, ProcessCapture &capture, const TreeScope &scope, bool ownFiles, const std::vector<procfs::Mapping> *early, StepTrace &trace)
 {
     const pid_t pid = process.pid();
     capture.pid = pid;
+    auto step = trace.scope("capture: status, stat", pid);
     CRYOPOD_PROPAGATE(store(capture.status, procfs::readStatus(pid)));
     CRYOPOD_PROPAGATE(store(capture.stat, procfs::readStat(pid)));
+    step.end();
 
     // What the threads show by ptrace alone, before anything runs in them.
+    auto threadsStep = trace.scope("capture: threads by ptrace", pid);
     for (const Tracee &thread : process.threads()) {
         auto record = dumpThread(pid, thread);
         if (!record) {
@@ -208,11 +215,13 @@ Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, con
         }
         CRYOPOD_PROPAGATE(restartInterruptedEpollWait(thread, capture.threads[i], pending & ~*blocked));
     }
+    threadsStep.end();
 
     // What only the process can tell, by injected system calls. The scratch
     // page is unmapped and the registers put back before the memory layout
     // is read.
     {
+        auto setup = trace.scope("inject: create, map scratch", pid);
         auto injector = Injector::create(process.leader());
         if (!injector) {
             return std::unexpected(injector.error().context("inject into " + std::to_string(pid)));
@@ -223,30 +232,59 @@ Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, con
         if (!scratch) {
             return std::unexpected(scratch.error().context("inject into " + std::to_string(pid)));
         }
-        CRYOPOD_PROPAGATE(dumpThreadInjected(*injector, *scratch, capture.threads.front()));
-        // The other threads, one after the other, through the same `syscall`
-        // instruction and scratch page (one address space).
-        for (size_t i = 1; i < capture.threads.size(); ++i) {
-            CRYOPOD_PROPAGATE(dumpOtherThreadInjected(process.threads()[i], *injector, *scratch, capture.threads[i]));
-        }
-        CRYOPOD_PROPAGATE(store(capture.signals, dumpSignals(pid, capture.status, *injector, *scratch)));
-        CRYOPOD_PROPAGATE(store(capture.timers, dumpTimers(pid, *injector, *scratch)));
-        CRYOPOD_PROPAGATE(store(capture.creds, dumpCreds(pid, capture.status, &*injector)));
-        CRYOPOD_PROPAGATE(store(capture.childSubreaper, dumpChildSubreaper(*injector, *scratch)));
-        auto brk = injector->call("brk(0) in " + std::to_string(pid), SYS_brk, 0);
-        if (!brk) {
-            return std::unexpected(brk.error());
-        }
-        capture.brk = *brk;
-        CRYOPOD_PROPAGATE(scratch->unmap());
-        CRYOPOD_PROPAGATE(injector->finish());
+        setup.setCount(injector->injectedCount());
+        setup.end();
+        // One step of the trace, with the system calls it injected.
+        uint64_t injected = injector->injectedCount();
+        auto injectedStep = [&](std::string_view name, auto &&fn) -> Result<void> {
+            auto s = trace.scope(name, pid);
+            auto r = fn();
+            s.setCount(injector->injectedCount() - injected);
+            injected = injector->injectedCount();
+            return r;
+        };
+        CRYOPOD_PROPAGATE(injectedStep("inject: thread state", [&] {
+            auto r = dumpThreadInjected(*injector, *scratch, capture.threads.front());
+            // The other threads, one after the other, through the same `syscall`
+            // instruction and scratch page (one address space).
+            for (size_t i = 1; r && i < capture.threads.size(); ++i) {
+                r = dumpOtherThreadInjected(process.threads()[i], *injector, *scratch, capture.threads[i]);
+            }
+            return r;
+        }));
+        CRYOPOD_PROPAGATE(injectedStep("inject: signals", [&] {
+            return store(capture.signals, dumpSignals(pid, capture.status, *injector, *scratch));
+        }));
+        CRYOPOD_PROPAGATE(injectedStep("inject: timers", [&] {
+            return store(capture.timers, dumpTimers(pid, *injector, *scratch));
+        }));
+        CRYOPOD_PROPAGATE(injectedStep("inject: creds", [&] {
+            return store(capture.creds, dumpCreds(pid, capture.status, &*injector));
+        }));
+        CRYOPOD_PROPAGATE(injectedStep("inject: subreaper, brk", [&]() -> Result<void> {
+            CRYOPOD_PROPAGATE(store(capture.childSubreaper, dumpChildSubreaper(*injector, *scratch)));
+            auto brk = injector->call("brk(0) in " + std::to_string(pid), SYS_brk, 0);
+            if (!brk) {
+                return std::unexpected(brk.error());
+            }
+            capture.brk = *brk;
+            return {};
+        }));
+        CRYOPOD_PROPAGATE(injectedStep("inject: unmap scratch, finish", [&]() -> Result<void> {
+            CRYOPOD_PROPAGATE(scratch->unmap());
+            return injector->finish();
+        }));
     }
 
+    step.next("capture: memory layout");
     CRYOPOD_PROPAGATE(store(capture.mappings, readLayout(pid, early)));
+    step.end();
 
     // Again, now that it cannot change: a thread, an fd or a mapping may have
     // appeared since the precheck.
+    step.next("capture: analyze again");
     auto report = analyzeProcess(pid, AnalyzeContext{pid_t(::gettid()), &capture.mappings, &scope});
+    step.end();
     if (!report) {
         return std::unexpected(report.error());
     }
@@ -257,11 +295,15 @@ Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, con
         return fail(refusalMessage(*report), report->passing ? EAGAIN : ENOTSUP);
     }
 
+    step.next("capture: task, mm");
     CRYOPOD_PROPAGATE(store(capture.task, dumpTask(pid, capture.status, capture.stat)));
     capture.task.childSubreaper = capture.childSubreaper;
     CRYOPOD_PROPAGATE(store(capture.mm, dumpMm(pid, capture.mappings, capture.stat, capture.brk)));
+    step.end();
     if (ownFiles) {
+        step.next("capture: files");
         CRYOPOD_PROPAGATE(store(capture.files, dumpFiles(pid, &scope)));
+        step.end();
     }
     capture.ownFiles = ownFiles;
     return {};
@@ -270,11 +312,14 @@ Result<void> captureProcess(FrozenProcess &process, ProcessCapture &capture, con
 
 Result<void> checkpointCapture(CheckpointContext &ctx)
 {
+    auto step = ctx.trace.scope("tree record");
     CRYOPOD_PROPAGATE(store(ctx.tree, dumpProcessTree(ctx.frozen)));
     // What the rest of the system holds of the tree, now that it cannot change.
+    step.next("scan the system for the tree's files");
     TreeScope scope = TreeScope::scan(std::set<pid_t>(ctx.frozen.order.begin(), ctx.frozen.order.end()));
     scope.tcpEstablished = ctx.options.tcpEstablished;
     CRYOPOD_PROPAGATE(scope.detach(ctx.pid, ctx.options.detachedFds));
+    step.end();
     for (const image::ProcessEntry &entry : ctx.tree.processes) {
         if (entry.zombie) {
             continue;
@@ -282,8 +327,9 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         FrozenProcess *process = ctx.frozen.find(entry.pid);
         ProcessCapture &capture = ctx.processes.emplace_back();
         const auto early = ctx.earlySmaps.find(entry.pid);
-        CRYOPOD_PROPAGATE(captureProcess(*process, capture, scope, entry.filesOf == 0, early == ctx.earlySmaps.end() ? nullptr : &early->second));
+        CRYOPOD_PROPAGATE(captureProcess(*process, capture, scope, entry.filesOf == 0, early == ctx.earlySmaps.end() ? nullptr : &early->second, ctx.trace));
     }
+    step.next("link shared files, terminals");
     // One object per pipe, socket or shared open file across the tree.
     std::vector<std::pair<pid_t, FilesDump *>> files;
     for (ProcessCapture &capture : ctx.processes) {
@@ -297,6 +343,7 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         tables.push_back(&dump->files);
     }
     CRYOPOD_PROPAGATE(store(ctx.terminals, dumpTerminals(ctx.tree, tables)));
+    step.next("sync shared file mappings");
     // One object per shared anonymous memory or memfd across the tree; files mapped
     // shared and writable are written back now, while nothing can change them.
     std::vector<std::pair<pid_t, image::MmRecord *>> mms;
@@ -304,6 +351,7 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         mms.emplace_back(capture.pid, &capture.mm);
         CRYOPOD_PROPAGATE(syncSharedFileMappings(capture.pid, capture.mappings));
     }
+    step.next("link shared memory, SysV");
     std::vector<std::pair<pid_t, image::FilesRecord *>> fdTables;
     for (const auto &[pid, dump] : files) {
         fdTables.emplace_back(pid, &dump->files);
@@ -323,6 +371,7 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         }
         CRYOPOD_PROPAGATE(settleTcpConnections(connections));
     }
+    step.end();
     return {};
 }
 
@@ -451,6 +500,7 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
     };
     // Process by process in the tree's order; the file objects (which fds of
     // any process may name) before the first Files record.
+    auto step = ctx.trace.scope("write: records");
     CRYOPOD_PROPAGATE(written(w.write(ctx.tree)));
     // Shared memory is read here, before any thaw (also with low pause: the
     // copies of the address spaces share it with the running tree), one
@@ -503,8 +553,12 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
     if (fromCopies) {
         CRYOPOD_PROPAGATE(checkpointRelease(ctx)); // thawed already unless shared memory was read above
     }
+    step.end();
+    PageBuffers buffers; // one pair for all processes
     for (ProcessCapture &p : ctx.processes) {
-        auto pages = dumpPages(p.pid, p.mm, p.mappings, w, pagesOptions, fromCopies ? p.copy.pid() : 0);
+        auto pageStep = ctx.trace.scope("write: pages", p.pid);
+        auto pages = dumpPages(p.pid, p.mm, p.mappings, w, pagesOptions, fromCopies ? p.copy.pid() : 0, &buffers);
+        pageStep.end();
         if (fromCopies) {
             (void)p.copy.release(); // as soon as its pages are saved
         }
@@ -513,7 +567,9 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
         }
         ctx.pages += *pages;
     }
+    step.next("write: finish");
     CRYOPOD_PROPAGATE(written(w.finish()));
+    step.end();
     if (trace && *trace && *trace != '0') {
         const PagesStats &st = ctx.pages;
         const image::WriterTimes times = w.times();
@@ -539,6 +595,7 @@ Result<void> checkpointRelease(CheckpointContext &ctx)
         return {}; // thawed already (low pause)
     }
     ctx.thawNs = monotonicNs();
+    auto step = ctx.trace.scope(ctx.options.leaveRunning ? "thaw" : "kill");
     if (!ctx.options.leaveRunning && ctx.options.tcpEstablished) {
         for (const ProcessCapture &p : ctx.processes) {
             quietTcpConnections(p.pid, p.files.files, p.files.objects);
@@ -565,6 +622,7 @@ checkpointOnThisThread(pid_t pid, int outFd, const CheckpointOptions &options, c
     ctx.options = options;
     ctx.pagesOptions = pagesOptions;
     ctx.startNs = monotonicNs();
+    ctx.trace.setLevel(StepTrace::levelOf("CRYOPOD_DUMP_TRACE"));
     const ScopedSigpipeBlock sigpipe;
 
     const std::string what = "checkpoint " + std::to_string(pid);
@@ -604,6 +662,7 @@ checkpointOnThisThread(pid_t pid, int outFd, const CheckpointOptions &options, c
     ctx.result.pagesSaved = ctx.pages.pagesSaved;
     ctx.result.pauseNs = (ctx.result.lowPause ? ctx.thawNs : end) - ctx.freezeNs;
     ctx.result.totalNs = end - ctx.startNs;
+    ctx.trace.print("cryopod dump steps", ctx.result.totalNs);
     if (pagesStats) {
         *pagesStats = ctx.pages;
     }

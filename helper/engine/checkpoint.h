@@ -14,6 +14,7 @@
 #include "procfs.h"
 #include "pstree.h"
 #include "records.h"
+#include "steptrace.h"
 #include "sysvipc.h"
 
 #include <map>
@@ -71,6 +72,7 @@ struct CheckpointContext {
     std::unique_ptr<image::ImageWriter> writer;
     PagesStats pages;
     CheckpointResult result;
+    StepTrace trace; // $CRYOPOD_DUMP_TRACE (steptrace.h)
 
     // Low pause was asked for and the tree runs on after the checkpoint.
     bool lowPauseWanted() const

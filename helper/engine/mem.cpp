@@ -28,6 +28,7 @@
 #include <sys/uio.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 
 namespace cryopod::engine
 {
@@ -320,6 +321,16 @@ public:
     size_t size() const
     {
         return m_size;
+    }
+    // Takes over / gives up a mapping (PageBuffers).
+    void adopt(PageBuffers::Area area)
+    {
+        m_data = area.data;
+        m_size = area.size;
+    }
+    PageBuffers::Area release()
+    {
+        return {std::exchange(m_data, nullptr), std::exchange(m_size, 0)};
     }
 
 private:
@@ -721,7 +732,8 @@ Result<PagesStats> dumpPages(pid_t pid,
                              const std::vector<procfs::Mapping> &mappings,
                              image::ImageWriter &writer,
                              const PagesOptions &options,
-                             pid_t source)
+                             pid_t source,
+                             PageBuffers *buffers)
 {
     const std::string what = "pages of " + std::to_string(pid) + (source ? " (from its copy " + std::to_string(source) + ")" : std::string());
     if (source == 0) {
@@ -754,10 +766,32 @@ Result<PagesStats> dumpPages(pid_t pid,
     }
 
     Batch batches[2];
-    for (Batch &b : batches) {
-        auto r = b.buffer.allocate(bufferBytes);
-        if (!r) {
-            return std::unexpected(r.error().context(what));
+    // Kept buffers go back on every way out, after the writer has stopped
+    // (declared before it: destroyed after it).
+    struct GiveBack {
+        PageBuffers *buffers;
+        Batch *batches;
+        ~GiveBack()
+        {
+            for (int i = 0; buffers && i < 2; ++i) {
+                buffers->areas[i] = batches[i].buffer.release();
+            }
+        }
+    } giveBack{buffers, batches};
+    for (int i = 0; i < 2; ++i) {
+        Batch &b = batches[i];
+        if (buffers && buffers->areas[i].size >= bufferBytes) {
+            b.buffer.adopt(std::exchange(buffers->areas[i], {}));
+        } else {
+            if (buffers && buffers->areas[i].data) {
+                ::munmap(buffers->areas[i].data, buffers->areas[i].size); // too small
+                buffers->areas[i] = {};
+            }
+            // Kept buffers are made big enough for any process.
+            auto r = b.buffer.allocate(buffers ? batchBytes : bufferBytes);
+            if (!r) {
+                return std::unexpected(r.error().context(what));
+            }
         }
         b.capacityPages = bufferBytes / kPage;
     }
@@ -874,6 +908,15 @@ Result<PagesStats> dumpPages(pid_t pid,
     }
     stats.writerCpuNs = batchWriter.cpuNs();
     return stats;
+}
+
+PageBuffers::~PageBuffers()
+{
+    for (const Area &area : areas) {
+        if (area.data) {
+            ::munmap(area.data, area.size);
+        }
+    }
 }
 
 PagesStats &PagesStats::operator+=(const PagesStats &other)

@@ -83,6 +83,21 @@ struct PagesStats {
     PagesStats &operator+=(const PagesStats &other);
 };
 
+// The two page buffers of dumpPages(), kept from one call to the next (the
+// processes of a tree one after the other): mapped and faulted in once, not
+// once per process (for small processes that cost more than reading them).
+struct PageBuffers {
+    struct Area {
+        uint8_t *data = nullptr;
+        size_t size = 0;
+    };
+    Area areas[2];
+    PageBuffers() = default;
+    PageBuffers(const PageBuffers &) = delete;
+    PageBuffers &operator=(const PageBuffers &) = delete;
+    ~PageBuffers();
+};
+
 // Writes the pages that need saving as PagesRecords: for private anonymous
 // VMAs every present or swapped page, for private file mappings only the
 // anonymous (copy-on-write) pages; all-zero pages are left out (holes).
@@ -93,12 +108,14 @@ struct PagesStats {
 // Rss/Anonymous/Swap counters let VMAs without such pages be skipped.
 // The process must be frozen. With `source`, the pages are read from that
 // process instead (a MemoryCopy of pid's address space) and recorded as pid's.
+// With `buffers`, the page buffers come from there and go back there.
 Result<PagesStats> dumpPages(pid_t pid,
                              const image::MmRecord &mm,
                              const std::vector<procfs::Mapping> &mappings,
                              image::ImageWriter &writer,
                              const PagesOptions &options = {},
-                             pid_t source = 0);
+                             pid_t source = 0,
+                             PageBuffers *buffers = nullptr);
 
 // ---- restore
 

@@ -400,8 +400,10 @@ Result<FrozenTree> freezeHeld(pid_t root, pid_t rootParent, int timeoutMs, Outsi
 }
 } // namespace
 
-Result<FrozenTree> FrozenTree::freeze(pid_t root, int timeoutMs, OutsideFreezer outside)
+Result<FrozenTree> FrozenTree::freeze(pid_t root, int timeoutMs, OutsideFreezer outside, StepTrace *trace)
 {
+    StepTrace none;
+    StepTrace &steps = trace ? *trace : none;
     FrozenTree tree;
     auto rootStat = procfs::readStat(root);
     if (!rootStat) {
@@ -413,7 +415,9 @@ Result<FrozenTree> FrozenTree::freeze(pid_t root, int timeoutMs, OutsideFreezer 
     if (outside) {
         return freezeHeld(root, pid_t(rootStat->number(4)), timeoutMs, std::move(outside));
     }
+    auto rootStep = steps.scope("freeze: seize process", root);
     auto frozenRoot = FrozenProcess::freeze(root, timeoutMs);
+    rootStep.end();
     if (!frozenRoot) {
         return std::unexpected(frozenRoot.error());
     }
@@ -426,7 +430,9 @@ Result<FrozenTree> FrozenTree::freeze(pid_t root, int timeoutMs, OutsideFreezer 
         bool added = false;
         for (size_t i = 0; i < tree.processes.size(); ++i) {
             const pid_t parent = tree.processes[i].pid();
+            auto listStep = steps.scope("freeze: list children", parent);
             auto children = procfs::listChildren(parent);
+            listStep.end();
             if (!children) {
                 return std::unexpected(children.error().context("freeze the children of " + std::to_string(parent)));
             }
@@ -437,7 +443,9 @@ Result<FrozenTree> FrozenTree::freeze(pid_t root, int timeoutMs, OutsideFreezer 
                 if (auto status = zombieStatus(child)) {
                     tree.zombies[child] = *status;
                 } else {
+                    auto seizeStep = steps.scope("freeze: seize process", child);
                     auto frozen = FrozenProcess::freeze(child, timeoutMs);
+                    seizeStep.end();
                     if (!frozen) {
                         if (auto late = zombieStatus(child)) {
                             tree.zombies[child] = *late; // exited meanwhile

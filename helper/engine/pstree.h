@@ -11,6 +11,7 @@
 #include "ptrace_inject.h"
 #include "records.h"
 #include "result.h"
+#include "steptrace.h"
 
 #include <cstdint>
 #include <deque>
@@ -139,7 +140,8 @@ struct FrozenTree {
     // With `outside` (the tree is frozen by it): every thread of the tree is
     // seized and interrupted while frozen, then the freezer thawed and each
     // thread's stop awaited; the tree is walked while frozen.
-    static Result<FrozenTree> freeze(pid_t root, int timeoutMs = -1, OutsideFreezer outside = {});
+    // `trace`: the time of each process's freeze ($CRYOPOD_DUMP_TRACE).
+    static Result<FrozenTree> freeze(pid_t root, int timeoutMs = -1, OutsideFreezer outside = {}, StepTrace *trace = nullptr);
     FrozenProcess *find(pid_t pid);
     // Detaches every process (children first); with an outside freezer, it
     // freezes the tree again first.

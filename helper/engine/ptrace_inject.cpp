@@ -588,6 +588,7 @@ Injector::Injector(Injector &&other) noexcept
     , m_syscallInsn(other.m_syscallInsn)
     , m_count(other.m_count)
     , m_active(other.m_active)
+    , m_trapStops(other.m_trapStops)
     , m_suppressedSignals(std::move(other.m_suppressedSignals))
     , m_guard(std::move(other.m_guard))
 {
@@ -645,6 +646,7 @@ Result<void> Injector::init(uint64_t syscallInsn)
 
 Result<void> Injector::setSyscallAddress(uint64_t syscallInsn)
 {
+    CRYOPOD_PROPAGATE(disableTrapStops()); // enableTrapStops() again for the new one
     uint8_t insn[2] = {};
     if (auto r = m_memory.read(syscallInsn, insn); !r) {
         return std::unexpected(r.error().context("syscall instruction"));
@@ -704,6 +706,9 @@ Result<int64_t> Injector::syscall(long nr, uint64_t a0, uint64_t a1, uint64_t a2
     regs.r9 = a5;
     CRYOPOD_PROPAGATE(m_tracee->setRegs(regs));
 
+    if (m_trapStops) {
+        return trapStopSyscall(nr);
+    }
     // Two syscall stops: enter, then exit. A group stop (SIGSTOP from outside)
     // or a signal-delivery-stop of an unblockable signal can come in between;
     // resume through them (remembering the signal, see finish()).
@@ -733,6 +738,73 @@ Result<int64_t> Injector::syscall(long nr, uint64_t a0, uint64_t a1, uint64_t a2
     }
     ++m_count;
     return static_cast<int64_t>(after->rax);
+}
+
+Result<int64_t> Injector::trapStopSyscall(long nr)
+{
+    // Runs to the int3 right after the instruction: a SIGTRAP
+    // signal-delivery-stop at m_syscallInsn + 3, suppressed by the next
+    // resume. Any other signal-delivery-stop (SIGSTOP, a SIGTRAP sent from
+    // outside, seen before the int3) is remembered as in syscall().
+    const pid_t tid = m_tracee->tid();
+    for (;;) {
+        if (::ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) {
+            return sysError("inject syscall " + std::to_string(nr) + ": ptrace cont");
+        }
+        auto status = m_tracee->waitStop();
+        if (!status) {
+            m_active = false;
+            return std::unexpected(status.error().context("inject syscall " + std::to_string(nr)));
+        }
+        if (!isSignalDeliveryStop(*status)) {
+            continue; // a ptrace event (fork, clone) or group stop
+        }
+        const int sig = WSTOPSIG(*status);
+        if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE) {
+            // A fault at the instruction or the int3 (the area is gone): it
+            // would come again at every resume.
+            m_active = false;
+            return fail("inject syscall " + std::to_string(nr) + ": the thread faulted (signal " + std::to_string(sig) + ") instead of reaching the int3", EFAULT);
+        }
+        if (sig == SIGTRAP) {
+            auto after = m_tracee->getRegs();
+            if (!after) {
+                return std::unexpected(after.error());
+            }
+            if (after->rip == m_syscallInsn + 3) {
+                ++m_count;
+                return static_cast<int64_t>(after->rax);
+            }
+            if (after->rip != m_syscallInsn + 2) {
+                return fail("inject syscall " + std::to_string(nr) + ": thread stopped at " + hex(after->rip) + ", expected " + hex(m_syscallInsn + 3),
+                            EFAULT);
+            }
+        }
+        m_suppressedSignals.push_back(sig);
+    }
+}
+
+Result<void> Injector::enableTrapStops()
+{
+    uint8_t next = 0;
+    if (auto r = m_memory.read(m_syscallInsn + 2, std::span(&next, 1)); !r) {
+        return std::unexpected(r.error().context("trap stops"));
+    }
+    if (next != 0xcc) {
+        return fail("trap stops: no int3 after the syscall instruction at " + hex(m_syscallInsn), EINVAL);
+    }
+    CRYOPOD_PROPAGATE(m_tracee->setSigmask(~(uint64_t(1) << (SIGTRAP - 1))));
+    m_trapStops = true;
+    return {};
+}
+
+Result<void> Injector::disableTrapStops()
+{
+    if (!m_trapStops) {
+        return {};
+    }
+    m_trapStops = false;
+    return m_tracee->setSigmask(~uint64_t(0));
 }
 
 Result<uint64_t> Injector::call(std::string_view what, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)

@@ -50,6 +50,14 @@
 //                            by the kernel exactly as if nothing had happened.
 //                            The destructor does it too (best effort).
 //   inj.dismiss()            forget the saved state (restore sets its own).
+//   inj.enableTrapStops()    when the instruction is followed by int3 (0f 05 cc,
+//                            the restore's injection area): one stop per system
+//                            call instead of two (PTRACE_CONT to the int3's
+//                            SIGTRAP instead of syscall-enter and -exit stops).
+//                            SIGTRAP is then left unblocked while injecting: a
+//                            forced SIGTRAP that is blocked or ignored would
+//                            reset its disposition. Not for a process whose
+//                            SIGTRAP is ignored or pending (disableTrapStops()).
 //   inj.setGuard(g)          every later syscall() first asks g (nr, args,
 //                            the address after the instruction); an error
 //                            is returned without running the call (a
@@ -251,6 +259,16 @@ public:
     // Forget the saved state: the caller sets the final registers and mask.
     void dismiss();
 
+    // One stop per injected call (see the top of this file); EINVAL when the
+    // instruction is not followed by int3.
+    Result<void> enableTrapStops();
+    // Back to syscall-enter and -exit stops, with every signal blocked.
+    Result<void> disableTrapStops();
+    bool trapStops() const
+    {
+        return m_trapStops;
+    }
+
     // Asked before each injected system call with its number, arguments and
     // the instruction pointer the kernel reports for it; an error stops the
     // call from running and is returned by syscall()/call().
@@ -288,6 +306,7 @@ public:
 private:
     Injector() = default;
     Result<void> init(uint64_t syscallInsn);
+    Result<int64_t> trapStopSyscall(long nr);
     Tracee *m_tracee = nullptr;
     RemoteMemory m_memory;
     user_regs_struct m_savedRegs{};
@@ -295,6 +314,7 @@ private:
     uint64_t m_syscallInsn = 0;
     uint64_t m_count = 0;
     bool m_active = false; // saved state not yet restored
+    bool m_trapStops = false; // enableTrapStops()
     std::vector<int> m_suppressedSignals; // signal-delivery-stops seen while injecting: re-sent at finish()
     Guard m_guard;
 };

@@ -779,6 +779,7 @@ unsigned pageWorkers()
 Result<void> createTree(RestoreContext &ctx)
 {
     for (auto &p : ctx.processes) {
+        auto step = ctx.steps.scope(p->entry.pid == ctx.tree.rootPid ? "create: spawn the root" : "create: clone3 in its parent", p->entry.pid);
         if (p->entry.pid == ctx.tree.rootPid) {
             auto process = RestoredProcess::spawn(p->entry.pid, ctx.stubPath);
             if (!process) {
@@ -796,6 +797,7 @@ Result<void> createTree(RestoreContext &ctx)
             p->process = std::move(*process);
         }
         p->created = true;
+        step.next("create: session, group, terminal");
         CRYOPOD_PROPAGATE(restoreProcessGroup(p->process, p->entry));
         // Its children inherit the session's controlling terminal.
         for (const TerminalSetup &terminal : ctx.terminalSetups) {
@@ -805,10 +807,12 @@ Result<void> createTree(RestoreContext &ctx)
         }
     }
     for (auto &p : ctx.processes) {
+        auto step = ctx.steps.scope("create: join group", p->entry.pid);
         CRYOPOD_PROPAGATE(joinProcessGroup(p->process, p->entry, ctx.tree));
     }
     for (auto &p : ctx.processes) {
         if (p->entry.zombie) {
+            auto step = ctx.steps.scope("create: zombie exits", p->entry.pid);
             CRYOPOD_PROPAGATE(p->process.exitAs(p->entry.exitStatus));
             ctx.byPid.at(p->entry.ppid)->zombieChildren = true;
         }
@@ -856,6 +860,9 @@ Result<void> emptyProcess(ProcessRestore &p)
     const uint8_t code[] = {0x0f, 0x05, 0xcc};
     CRYOPOD_PROPAGATE(inj.memory().write(*area, code));
     CRYOPOD_PROPAGATE(inj.setSyscallAddress(*area));
+    // One stop per injected call from here on, until the process's own
+    // SIGTRAP disposition or pending signals need it blocked (restoreState).
+    CRYOPOD_PROPAGATE(inj.enableTrapStops());
     p.scratch = RemoteScratch::adopt(inj, *area, kInjectionAreaSize);
     p.scratch.reset(kScratchOffset);
 
@@ -878,12 +885,16 @@ Result<void> emptyProcess(ProcessRestore &p)
 Result<void> prepareMemory(RestoreContext &ctx, ProcessRestore &p)
 {
     Injector &inj = *p.injector;
+    auto step = ctx.steps.scope("memory: vmas", p.entry.pid);
+    const uint64_t injected = inj.injectedCount();
     auto mapped = restoreVmas(inj, p.scratch, p.mm, *ctx.sharedObjects);
+    step.setCount(inj.injectedCount() - injected);
     if (!mapped) {
         return std::unexpected(mapped.error());
     }
     p.mapped = std::move(*mapped);
     ctx.step("vmas mapped");
+    step.next("memory: prepare page fill");
     auto fill = preparePageFill(inj, p.scratch, p.mm, *p.mapped);
     if (!fill) {
         return std::unexpected(fill.error());
@@ -899,6 +910,7 @@ Result<void> restoreMemory(RestoreContext &ctx, PagePipeline &pipeline)
 {
     const unsigned workers = pageWorkers();
     const size_t chunk = pageChunkBytes(ctx.pageSize);
+    auto pagesStep = ctx.steps.scope("memory: pages of the tree");
     auto written = pipeline.run(workers,
                                 chunk,
                                 ctx.pageSize,
@@ -913,6 +925,7 @@ Result<void> restoreMemory(RestoreContext &ctx, PagePipeline &pipeline)
     if (!written) {
         return std::unexpected(written.error());
     }
+    pagesStep.end();
     ctx.pagesRestored = written->first;
     if (written->second.pagesStored != ctx.pagesRestored) {
         return fail("image: the end record counts " + std::to_string(written->second.pagesStored) + " pages, the image held "
@@ -940,6 +953,7 @@ Result<void> restoreMemory(RestoreContext &ctx, PagePipeline &pipeline)
             continue;
         }
         Injector &inj = *p->injector;
+        auto step = ctx.steps.scope("memory: finish fill, vmas, mm", p->entry.pid);
         CRYOPOD_PROPAGATE(finishPageFill(inj, *p->fill));
         CRYOPOD_PROPAGATE(finishVmas(inj, p->mm, *p->mapped));
         CRYOPOD_PROPAGATE(restoreMmFields(inj, p->scratch, p->mm));
@@ -1065,7 +1079,13 @@ Result<void> createThreads(RestoreContext &ctx, ProcessRestore &p)
         }
         RemoteScratch scratch = RemoteScratch::adopt(*injector, p.injectionArea, kInjectionAreaSize);
         scratch.reset(kScratchOffset);
-        auto r = restoreThreadInjected(*injector, scratch, thread);
+        Result<void> r;
+        if (leader.trapStops()) {
+            r = injector->enableTrapStops();
+        }
+        if (r) {
+            r = restoreThreadInjected(*injector, scratch, thread);
+        }
         if (r) {
             // Its mask blocks everything while injecting (inherited from
             // the leader's injector): they stay pending.
@@ -1082,15 +1102,53 @@ Result<void> createThreads(RestoreContext &ctx, ProcessRestore &p)
     return {};
 }
 
+// Trap stops (ptrace_inject.h) leave SIGTRAP unblocked while injecting: not
+// once the process ignores SIGTRAP (an int3 would reset that to SIG_DFL), has
+// one pending or a POSIX timer that sends one (it would be delivered).
+bool trapStopsAllowed(const ProcessRestore &p)
+{
+    const bool trapTimer = std::any_of(p.timers.posix.begin(), p.timers.posix.end(), [](const image::PosixTimer &t) {
+        return t.notify != 1 /* SIGEV_NONE */ && t.signo == SIGTRAP;
+    });
+    if (trapTimer) {
+        return false;
+    }
+    auto pendingTrap = [](const std::vector<image::PendingSignal> &pending) {
+        return std::any_of(pending.begin(), pending.end(), [](const image::PendingSignal &s) {
+            return s.signo == SIGTRAP;
+        });
+    };
+    const bool ignored = std::any_of(p.signals.actions.begin(), p.signals.actions.end(), [](const image::SigactionEntry &a) {
+        return a.signo == SIGTRAP && a.handler == uint64_t(1); // SIG_IGN
+    });
+    return !ignored && !pendingTrap(p.signals.pending) && std::none_of(p.threads.begin(), p.threads.end(), [&](const image::ThreadRecord &t) {
+        return pendingTrap(t.pending);
+    });
+}
+
 // Everything after the fd table, up to the registers.
 Result<void> restoreState(RestoreContext &ctx, ProcessRestore &p)
 {
     Injector &inj = *p.injector;
     const image::ThreadRecord &leader = p.threads.front();
+    uint64_t injected = inj.injectedCount();
+    auto step = ctx.steps.scope("state: task, rlimits", p.entry.pid);
+    // Each step with the system calls it injected.
+    auto next = [&](std::string_view name) {
+        step.setCount(inj.injectedCount() - injected);
+        injected = inj.injectedCount();
+        step.next(name);
+    };
     CRYOPOD_PROPAGATE(restoreTask(inj, p.scratch, p.task));
     CRYOPOD_PROPAGATE(restoreRlimits(inj, p.scratch, p.task));
+    next("state: dispositions");
+    if (!trapStopsAllowed(p)) {
+        CRYOPOD_PROPAGATE(inj.disableTrapStops());
+    }
     CRYOPOD_PROPAGATE(restoreSignals(inj, p.scratch, p.signals));
+    next("state: leader thread");
     CRYOPOD_PROPAGATE(restoreThreadInjected(inj, p.scratch, leader));
+    next("state: pending signals, root");
     if (p.zombieChildren) {
         // The placeholders' SIGCHLD (blocked, so queued): it was delivered
         // before the checkpoint, or is among the pending signals below.
@@ -1109,7 +1167,9 @@ Result<void> restoreState(RestoreContext &ctx, ProcessRestore &p)
     // Threads share cwd, root and fs identity with the leader (CLONE_FS) but
     // have credentials of their own: they are created while the leader may
     // still choose tids (CAP_CHECKPOINT_RESTORE) and set theirs themselves.
+    next("state: other threads");
     CRYOPOD_PROPAGATE(createThreads(ctx, p));
+    next("state: timers, creds");
     ctx.step(p.threads.size() > 1 ? "threads created" : "single thread");
     if (!p.lateProcFiles.empty()) {
         // The /proc files of its threads, now that they exist.
@@ -1124,11 +1184,17 @@ Result<void> restoreState(RestoreContext &ctx, ProcessRestore &p)
     CRYOPOD_PROPAGATE(restoreTimers(inj, p.scratch, p.timers));
     CRYOPOD_PROPAGATE(restoreCreds(inj, p.scratch, p.creds));
     ctx.step("files, task, signals, creds");
-    ctx.injected += inj.injectedCount();
     // The injection area goes last: the munmap returns at its syscall-exit
     // stop and no thread runs there again.
+    next("state: unmap injection area");
+    // Its munmap must stop at the syscall-exit stop: the int3 after the
+    // instruction goes with the area.
+    CRYOPOD_PROPAGATE(inj.disableTrapStops());
     CRYOPOD_PROPAGATE(p.scratch.unmap());
+    ctx.injected += inj.injectedCount();
+    step.setCount(inj.injectedCount() - injected);
     inj.dismiss();
+    step.next("state: seccomp, registers");
     // Seccomp filters last of all that runs in the process: they may forbid
     // any of the calls above. Through the vDSO's `syscall` instruction.
     std::vector<Tracee *> tracees {&p.process.tracee()};
@@ -1166,6 +1232,7 @@ Result<void> letGo(RestoreContext &ctx)
         if (p.entry.zombie) {
             continue;
         }
+        auto step = ctx.steps.scope("detach", p.entry.pid);
         for (Tracee &thread : p.process.threads()) {
             auto r = thread.detach(0);
             if (!r) {
@@ -1216,7 +1283,9 @@ Result<void> run(RestoreContext &ctx, int inFd)
     CRYOPOD_PROPAGATE(checkHeader(ctx, (*reader)->header()));
     ctx.step("image header");
     std::optional<image::ImageReader::Item> pending;
+    auto step = ctx.steps.scope("read metadata, validate");
     CRYOPOD_PROPAGATE(readMetadata(ctx, **reader, pending));
+    step.next("terminals, SysV and shared memory objects");
     ctx.step("metadata read, validated");
     // From here on only the pipeline's thread reads the image; it reads
     // ahead while the processes are created.
@@ -1247,12 +1316,16 @@ Result<void> run(RestoreContext &ctx, int inFd)
     ctx.sharedObjects = std::move(*sharedObjects);
     ctx.sharedMemory.clear();
     ctx.step("shared memory objects");
+    step.end();
     CRYOPOD_PROPAGATE(createTree(ctx));
     for (auto &p : ctx.processes) {
         if (p->entry.zombie) {
             continue;
         }
+        auto emptied = ctx.steps.scope("empty the stub, vdso", p->entry.pid);
         CRYOPOD_PROPAGATE(emptyProcess(*p));
+        emptied.setCount(p->injector->injectedCount());
+        emptied.end();
         // Every path the image names (mapped files, exe, fds, cwd, root) is
         // opened by the process itself, from here on with the caller's rights.
         if (ctx.options.openAs) {
@@ -1265,18 +1338,25 @@ Result<void> run(RestoreContext &ctx, int inFd)
     // A process sharing another's fd table (CLONE_FILES) has it by now.
     for (auto &p : ctx.processes) {
         if (!p->entry.zombie && p->entry.filesOf == 0) {
+            auto filesStep = ctx.steps.scope("files: fd table", p->entry.pid);
+            const uint64_t injected = p->injector->injectedCount();
             CRYOPOD_PROPAGATE(restoreFileTable(*p, ctx));
+            filesStep.setCount(p->injector->injectedCount() - injected);
         }
     }
     // Every fd table is complete: the epoll registrations, then the
     // temporary fds go (later processes took what they needed of them).
     for (auto &p : ctx.processes) {
         if (!p->entry.zombie && p->entry.filesOf == 0) {
+            auto filesStep = ctx.steps.scope("files: finish objects", p->entry.pid);
+            const uint64_t injected = p->injector->injectedCount();
             CRYOPOD_PROPAGATE(finishFileObjects(*p->injector, p->scratch, p->ownerView, p->fileObjects, *p->objectFds));
+            filesStep.setCount(p->injector->injectedCount() - injected);
         }
     }
     // Each session's controlling terminal and foreground group, now that
     // every process group exists.
+    step.next("terminals, seals, SysV contents");
     for (const TerminalSetup &terminal : ctx.terminalSetups) {
         if (terminal.record.sid != 0) {
             ProcessRestore &leader = *ctx.byPid.at(terminal.record.sid);
@@ -1297,6 +1377,7 @@ Result<void> run(RestoreContext &ctx, int inFd)
         return SysvActor{&*it->second->injector, &it->second->scratch};
     }));
     ctx.step("fd tables");
+    step.end();
     for (auto &p : ctx.processes) {
         if (!p->entry.zombie) {
             CRYOPOD_PROPAGATE(restoreState(ctx, *p));
@@ -1315,6 +1396,7 @@ Result<void> run(RestoreContext &ctx, int inFd)
     if (ctx.trace) {
         std::fprintf(stderr, "restore: %zu processes, %llu pages, %llu injected system calls\n", ctx.processes.size(),
                      static_cast<unsigned long long>(ctx.pagesRestored), static_cast<unsigned long long>(ctx.injected));
+        ctx.steps.print("cryopod restore steps", monotonicNs() - ctx.startNs);
     }
     return {};
 }
@@ -1329,6 +1411,7 @@ Result<RestoreResult> restore(int inFd, const RestoreOptions &options)
     ctx.lastNs = ctx.startNs;
     const char *trace = std::getenv("CRYOPOD_RESTORE_TRACE");
     ctx.trace = trace && *trace && *trace != '0';
+    ctx.steps.setLevel(StepTrace::levelOf("CRYOPOD_RESTORE_TRACE"));
     auto stub = findRestoreStub();
     if (!stub) {
         return std::unexpected(stub.error());

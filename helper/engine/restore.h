@@ -15,6 +15,7 @@
 #include "records.h"
 #include "result.h"
 #include "sharing.h"
+#include "steptrace.h"
 #include "sysvipc.h"
 #include "tty.h"
 
@@ -123,6 +124,7 @@ struct RestoreContext {
     uint64_t lastNs = 0;
     bool trace = false; // $CRYOPOD_RESTORE_TRACE: step timings on stderr
     void step(const char *name);
+    StepTrace steps; // $CRYOPOD_RESTORE_TRACE: per step and process, the table at the end
 };
 
 // Size of the injection area: one page for the `syscall` instruction and the

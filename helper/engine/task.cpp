@@ -197,14 +197,18 @@ Result<void> restoreRlimits(Injector &injector, RemoteScratch &scratch, const im
             scratch.reset(mark);
             return fail(what + ": image " + name + " has soft limit above hard limit", EINVAL);
         }
-        // Read the current limit (inherited from the restorer) first.
-        auto got = injector.call(what + ": get " + name, SYS_prlimit64, 0, uint64_t(resource), 0, oldAddr);
-        if (!got) {
-            scratch.reset(mark);
-            return std::unexpected(got.error());
-        }
+        // Read the current limit (inherited from the restorer) first: from
+        // outside (prlimit on the process, no round trip into it) while it
+        // still has our credentials; injected where that is refused.
         struct rlimit64 current{};
-        CRYOPOD_PROPAGATE(scratch.read(oldAddr, {reinterpret_cast<uint8_t *>(&current), sizeof current}));
+        if (::syscall(SYS_prlimit64, injector.tracee().tid(), resource, nullptr, &current) != 0) {
+            auto got = injector.call(what + ": get " + name, SYS_prlimit64, 0, uint64_t(resource), 0, oldAddr);
+            if (!got) {
+                scratch.reset(mark);
+                return std::unexpected(got.error());
+            }
+            CRYOPOD_PROPAGATE(scratch.read(oldAddr, {reinterpret_cast<uint8_t *>(&current), sizeof current}));
+        }
         if (current.rlim_cur == want.cur && current.rlim_max == want.max) {
             continue;
         }
