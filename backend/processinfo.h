@@ -55,6 +55,9 @@ struct ProcessSnapshot {
     int cpuCount = 1; // online CPUs, to turn CPU time into a share of the machine
     qint64 scanDurationUs = 0; // how long reading /proc took
     QString error; // empty, or why /proc could not be read at all
+    // Processes listed with their stat and owner only so far (argumentsRead
+    // false): a details pass follows (ProcessSource::readPendingDetails).
+    int detailsPending = 0;
 };
 
 Q_DECLARE_METATYPE(ProcessInfo)

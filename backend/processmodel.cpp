@@ -318,6 +318,11 @@ void ProcessModel::setActive(bool active)
     }
     m_active = active;
     updateTimer();
+    // Shown again (or for the first time): current figures now, not at the
+    // next tick.
+    if (m_active && m_refreshInterval > 0) {
+        refresh();
+    }
     Q_EMIT activeChanged();
 }
 
@@ -702,5 +707,10 @@ void ProcessModel::applySnapshot(const ProcessSnapshot &snapshot)
         m_loading = false;
         Q_EMIT loadingChanged();
     }
-    Q_EMIT refreshed();
+    Q_EMIT snapshotApplied();
+    // The tree shows as soon as it is read; refreshed() waits for the
+    // details of its new processes (arguments, apps), which follow.
+    if (snapshot.detailsPending == 0) {
+        Q_EMIT refreshed();
+    }
 }

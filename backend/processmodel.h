@@ -123,7 +123,8 @@ public:
     Q_INVOKABLE void refreshCheckpointability(int pid);
 
     // Scans /proc on a worker thread and applies the result; refreshed()
-    // follows. Requests while a scan runs are coalesced.
+    // follows once the details of new processes are in too. Requests while
+    // a scan runs are coalesced.
     Q_INVOKABLE void refresh();
     QString scanError() const
     {
@@ -143,8 +144,11 @@ Q_SIGNALS:
     void processCountChanged();
     void scanErrorChanged();
     void checkpointReportsChanged();
-    // A snapshot has been applied.
+    // A snapshot has been applied, with every process's details (a scan's
+    // new processes show before them: ProcessSnapshot::detailsPending).
     void refreshed();
+    // A snapshot has been applied (a scan's, or a details pass's after it).
+    void snapshotApplied();
 
 private:
     struct Node;

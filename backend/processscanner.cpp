@@ -383,7 +383,8 @@ bool frozenBy(const FreezerFiles &files, std::unordered_map<std::string, bool> &
 } // namespace
 
 // What a scan read of each process that changes only with exec or the
-// credentials, for the next scan of the same source.
+// credentials, for the next scan of the same source, and the processes
+// whose details (below) are still to be read.
 struct ProcfsScanCache {
     struct Entry {
         quint64 startTicks = 0;
@@ -391,6 +392,9 @@ struct ProcfsScanCache {
         uid_t dirUid = 0; // /proc/PID's owner: the euid of a dumpable process
         gid_t dirGid = 0;
         int age = 0; // scans since the files were read
+        // The details below were read (else uid and euid are the owner's
+        // of /proc/PID until they are).
+        bool detailed = false;
         uid_t uid = 0;
         uid_t euid = 0;
         QStringList arguments;
@@ -399,20 +403,68 @@ struct ProcfsScanCache {
         QString flatpakAppId;
     };
     std::unordered_map<pid_t, Entry> entries;
+    // Processes (pid, start time) whose details a details pass reads, in
+    // pid order.
+    std::vector<std::pair<pid_t, quint64>> pending;
 };
 
 namespace
 {
-// Reads one process. With a cache: cmdline, the exe link and cgroup are
-// read only when the process is new to the cache, its start time, comm
-// (exec sets it) or the owner of /proc/PID changed, or they were read
-// kMaxCacheAge scans ago; else they come from the cache. status (the uids)
-// is skipped the same way for a process whose /proc/PID is not root's: that
-// owner is its effective uid, and a change of its effective ids makes the
-// process undumpable, which makes /proc/PID root's. A root-owned one (root's
-// processes, undumpable ones) could change its ids unseen, so its status is
-// read every time. stat (state, CPU time, memory) is always read, and the
-// freezer state is the current one.
+// What a process's details are: the files that change only with exec or
+// a change of credentials (status: the uids; cmdline, the exe link,
+// cgroup) and what follows from them. Reads them through the process's
+// /proc/PID directory (dirFd, which pins the process). False when it is
+// gone. A kernel thread has none (it is root's).
+bool readDetailsAt(int dirFd, const StatFields &stat, ProcessInfo &info, FreezerFiles &freezer)
+{
+    if (info.kernelThread) {
+        return true;
+    }
+    const auto status = readFileAt(dirFd, "status");
+    if (!status || !parseUids(*status, info.uid, info.euid)) {
+        return false;
+    }
+    // cmdline is read from the process's memory, and that read waits as
+    // long as the memory cannot be read: for a process in the middle of
+    // a restore (ours, or CRIU's), whose pages a tracer fills through
+    // userfaultfd while the process is stopped, until its page is filled
+    // (under load, seconds; for a page the image does not hold, until
+    // the restore ends). One such process would stall the whole scan, so
+    // the command line of a traced, stopped process is not read.
+    if (stat.state == 't') {
+        info.argumentsRead = false;
+    } else if (const auto cmdline = readFileAt(dirFd, "cmdline")) {
+        // Legitimately unreadable for zombies and other users' processes.
+        info.arguments = parseCmdline(*cmdline);
+        info.argumentsRead = true;
+    } else {
+        info.argumentsRead = true;
+    }
+    info.executable = readLinkAt(dirFd, "exe");
+    if (const auto cgroup = readFileAt(dirFd, "cgroup")) {
+        freezer = freezerFilesOf(*cgroup);
+        info.flatpakAppId = flatpakAppIdOf(*cgroup);
+    }
+    return true;
+}
+
+// Reads one process. Without a cache (CLI, tests): every file. With one
+// (the GUI's scans, ProcfsProcessSource), a scan reads what changes all
+// the time: stat (state, CPU time, memory) and the owner of /proc/PID;
+// its details (readDetailsAt) come from the cache for a process it knows
+// (same start time, comm, which exec sets, and owner), and for a new one
+// they are left to the details pass that follows the scan
+// (readPendingDetails): the scan lists it with its stat, its owner as its
+// user and no arguments (argumentsRead false) yet. A known process's
+// details are read again by that pass every kMaxCacheAge scans (a process
+// may rewrite its arguments or move to another cgroup).
+// The uids: for a process whose /proc/PID is not root's, that owner is its
+// effective uid, and a change of its effective ids makes the process
+// undumpable, which makes /proc/PID root's: so its status is read by the
+// details pass only. A root-owned one (root's processes, undumpable ones)
+// could change its ids unseen, so its status is read every time, except
+// for kernel threads (always root's). The freezer state is the current one
+// (of the cgroup the details say).
 constexpr int kMaxCacheAge = 10;
 
 std::optional<ProcessInfo> readProcessAt(int procFd, pid_t pid, std::unordered_map<std::string, bool> &freezerCache, const ProcfsScanCache *cache = nullptr,
@@ -425,19 +477,23 @@ std::optional<ProcessInfo> readProcessAt(int procFd, pid_t pid, std::unordered_m
     const ProcfsScanCache::Entry *entry = nullptr;
     if (cache) {
         const auto it = cache->entries.find(pid);
-        entry = it != cache->entries.end() && it->second.age < kMaxCacheAge ? &it->second : nullptr;
+        entry = it != cache->entries.end() ? &it->second : nullptr;
     }
     struct ::stat owner = {};
     std::optional<std::string> statText;
-    // Holding the directory open pins this process: if it exits meanwhile,
-    // reads fail instead of returning a successor's data under a reused pid.
-    // A process the cache knows that is not root's needs only its stat: it
-    // is read by path, with the directory's owner (fewer calls); when either
-    // differs from the cache (a successor under a reused pid has another
-    // start time) it is read again in full.
+    // Without a cache the directory is held open: it pins this process, so
+    // that if it exits meanwhile, reads fail instead of returning a
+    // successor's data under a reused pid. With one, the files are read by
+    // path (fewer calls), after the directory's owner: a successor under a
+    // reused pid has another start time, so what the cache holds is not
+    // mixed up with it (and a root-owned one's status, read every scan,
+    // is right again in the next).
     Fd dir(-1);
-    if (entry && entry->dirUid != 0) {
-        statText = ::fstatat(procFd, name.c_str(), &owner, 0) == 0 ? readFileAt(procFd, (name + "/stat").c_str()) : std::nullopt;
+    if (cache) {
+        if (::fstatat(procFd, name.c_str(), &owner, 0) != 0) {
+            return std::nullopt;
+        }
+        statText = readFileAt(procFd, (name + "/stat").c_str());
     } else {
         dir = Fd(::openat(procFd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!dir.valid() || ::fstat(dir.get(), &owner) != 0) {
@@ -451,9 +507,6 @@ std::optional<ProcessInfo> readProcessAt(int procFd, pid_t pid, std::unordered_m
     }
     const bool same =
         entry && entry->startTicks == stat->startTicks && entry->comm == stat->comm && entry->dirUid == owner.st_uid && entry->dirGid == owner.st_gid;
-    if (!same && !dir.valid()) {
-        return readProcessAt(procFd, pid, freezerCache, nullptr, next);
-    }
     const ProcfsScanCache::Entry *known = same ? entry : nullptr;
     ProcessInfo info;
     info.pid = pid;
@@ -466,74 +519,130 @@ std::optional<ProcessInfo> readProcessAt(int procFd, pid_t pid, std::unordered_m
     info.startTicks = stat->startTicks;
     info.startTimeMs = bootTimeSeconds() * 1000 + qint64(stat->startTicks * 1000 / quint64(ticksPerSecond));
     FreezerFiles freezer;
-    if (known && owner.st_uid != 0) {
-        info.uid = known->uid;
-        info.euid = known->euid;
-    } else {
-        const auto status = readFileAt(dir.get(), "status");
-        if (!status || !parseUids(*status, info.uid, info.euid)) {
+    bool detailed = true;
+    if (!cache) {
+        if (!readDetailsAt(dir.get(), *stat, info, freezer)) {
             return std::nullopt;
         }
-    }
-    if (known) {
-        info.arguments = known->arguments;
-        info.executable = known->executable;
-        info.flatpakAppId = known->flatpakAppId;
-        freezer = known->freezer;
     } else {
-        if (!info.kernelThread) {
-            // cmdline is read from the process's memory, and that read waits as
-            // long as the memory cannot be read: for a process in the middle of
-            // a restore (ours, or CRIU's), whose pages a tracer fills through
-            // userfaultfd while the process is stopped, until its page is filled
-            // (under load, seconds; for a page the image does not hold, until
-            // the restore ends). One such process would stall the whole scan, so
-            // the command line of a traced, stopped process is not read.
-            if (stat->state == 't') {
-                info.argumentsRead = false;
-            } else if (const auto cmdline = readFileAt(dir.get(), "cmdline")) {
-                // Legitimately unreadable for zombies and other users' processes.
-                info.arguments = parseCmdline(*cmdline);
+        if (info.kernelThread) {
+            // Always root's; nothing else to read.
+        } else if (owner.st_uid != 0) {
+            info.uid = known && known->detailed ? known->uid : owner.st_uid;
+            info.euid = known && known->detailed ? known->euid : owner.st_uid;
+        } else {
+            const auto status = readFileAt(procFd, (name + "/status").c_str());
+            if (!status || !parseUids(*status, info.uid, info.euid)) {
+                return std::nullopt;
             }
-            info.executable = readLinkAt(dir.get(), "exe");
-            if (const auto cgroup = readFileAt(dir.get(), "cgroup")) {
-                freezer = freezerFilesOf(*cgroup);
-                info.flatpakAppId = flatpakAppIdOf(*cgroup);
-            }
+        }
+        if (known && known->detailed) {
+            info.arguments = known->arguments;
+            info.executable = known->executable;
+            info.flatpakAppId = known->flatpakAppId;
+            freezer = known->freezer;
+        } else if (!info.kernelThread) {
+            detailed = false;
+            info.argumentsRead = false; // not read yet: the details pass reads them
         }
     }
     info.userName = userNameOf(info.euid);
     if (!info.kernelThread) {
         info.frozen = frozenBy(freezer, freezerCache);
     }
-    // A zombie's or a traced, stopped process's files are read again next time.
-    if (next && info.argumentsRead && stat->state != 'Z') {
-        ProcfsScanCache::Entry entry;
+    if (!next) {
+        return info;
+    }
+    // A zombie is not kept (its files are read again next time); its
+    // details are read by the pass all the same.
+    const bool due = !detailed || (known && known->age + 1 >= kMaxCacheAge);
+    if (due) {
+        next->pending.emplace_back(pid, stat->startTicks);
+    }
+    if (stat->state != 'Z') {
+        ProcfsScanCache::Entry fresh;
         if (known) {
-            entry = *known;
-            entry.uid = info.uid;
-            entry.euid = info.euid;
-            ++entry.age;
+            fresh = *known;
+            fresh.uid = info.uid;
+            fresh.euid = info.euid;
+            ++fresh.age;
         } else {
-            entry.startTicks = stat->startTicks;
-            entry.comm = stat->comm;
-            entry.dirUid = owner.st_uid;
-            entry.dirGid = owner.st_gid;
-            entry.age = int(pid % kMaxCacheAge); // spread the re-reads over the scans
-            entry.uid = info.uid;
-            entry.euid = info.euid;
-            entry.arguments = info.arguments;
-            entry.executable = info.executable;
-            entry.freezer = freezer;
-            entry.flatpakAppId = info.flatpakAppId;
+            fresh.startTicks = stat->startTicks;
+            fresh.comm = stat->comm;
+            fresh.dirUid = owner.st_uid;
+            fresh.dirGid = owner.st_gid;
+            // Spread the re-reads over the scans.
+            fresh.age = int(pid % kMaxCacheAge);
+            fresh.detailed = detailed;
+            fresh.uid = info.uid;
+            fresh.euid = info.euid;
         }
-        next->entries.emplace(pid, std::move(entry));
+        next->entries.emplace(pid, std::move(fresh));
     }
     return info;
 }
+
+// The details pass: reads the details of up to budgetNs worth of the
+// pending processes into snapshot (the last scan's) and the cache.
+// Returns how many it read.
+int readDetailsPass(ProcfsScanCache &cache, ProcessSnapshot &snapshot, qint64 budgetNs)
+{
+    QElapsedTimer timer;
+    timer.start();
+    Fd proc(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!proc.valid()) {
+        cache.pending.clear();
+        return 0;
+    }
+    std::unordered_map<std::string, bool> freezerCache;
+    size_t done = 0;
+    int read = 0;
+    for (; done < cache.pending.size() && (done == 0 || timer.nsecsElapsed() < budgetNs); ++done) {
+        const auto [pid, startTicks] = cache.pending[done];
+        const auto it = std::lower_bound(snapshot.processes.begin(), snapshot.processes.end(), pid, [](const ProcessInfo &info, pid_t p) {
+            return info.pid < p;
+        });
+        if (it == snapshot.processes.end() || it->pid != pid || it->startTicks != startTicks) {
+            continue;
+        }
+        // Through the directory, which pins the process: the same one as
+        // the scan's when its stat has the same start time.
+        Fd dir(::openat(proc.get(), std::to_string(pid).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        const auto statText = dir.valid() ? readFileAt(dir.get(), "stat") : std::nullopt;
+        const auto stat = statText ? parseStat(*statText) : std::nullopt;
+        if (!stat || stat->startTicks != startTicks) {
+            continue; // gone: the next scan says so
+        }
+        ProcessInfo info = *it;
+        FreezerFiles freezer;
+        if (!readDetailsAt(dir.get(), *stat, info, freezer)) {
+            continue;
+        }
+        info.userName = userNameOf(info.euid);
+        info.frozen = frozenBy(freezer, freezerCache);
+        *it = info;
+        ++read;
+        const auto entry = cache.entries.find(pid);
+        if (entry != cache.entries.end() && entry->second.startTicks == startTicks && info.argumentsRead) {
+            ProcfsScanCache::Entry &e = entry->second;
+            e.detailed = true;
+            e.age = 0;
+            e.uid = info.uid;
+            e.euid = info.euid;
+            e.arguments = info.arguments;
+            e.executable = info.executable;
+            e.freezer = freezer;
+            e.flatpakAppId = info.flatpakAppId;
+        }
+    }
+    cache.pending.erase(cache.pending.begin(), cache.pending.begin() + qsizetype(done));
+    return read;
+}
 } // namespace
 
-// Lives in the scanner's thread: scans when asked, answers with the snapshot.
+// Lives in the scanner's thread: scans when asked, answers with the
+// snapshot, then reads what the scan left to a details pass, answering
+// after each pass.
 class ProcessScanWorker : public QObject
 {
     Q_OBJECT
@@ -546,22 +655,46 @@ public:
 
     void scan()
     {
-        ProcessSnapshot snapshot = m_source->scan();
+        deliver(m_source->scan(), false);
+    }
+
+    void readDetails()
+    {
+        m_detailsQueued = false;
+        if (m_source->hasPendingDetails()) {
+            deliver(m_source->readPendingDetails(), true);
+        }
+    }
+
+Q_SIGNALS:
+    void scanned(const ProcessSnapshot &snapshot);
+    void detailsRead(const ProcessSnapshot &snapshot);
+
+private:
+    void deliver(ProcessSnapshot snapshot, bool details)
+    {
         // Which app each process belongs to: the desktop files are read
         // once, here, off the UI thread.
         if (!m_apps.isLoaded()) {
             m_apps.loadDefault();
         }
         m_apps.annotate(snapshot.processes);
-        Q_EMIT scanned(snapshot);
+        if (details) {
+            Q_EMIT detailsRead(snapshot);
+        } else {
+            Q_EMIT scanned(snapshot);
+        }
+        // The next pass after what is queued now (a scan asked for meanwhile
+        // comes first).
+        if (m_source->hasPendingDetails() && !m_detailsQueued) {
+            m_detailsQueued = true;
+            QMetaObject::invokeMethod(this, &ProcessScanWorker::readDetails, Qt::QueuedConnection);
+        }
     }
 
-Q_SIGNALS:
-    void scanned(const ProcessSnapshot &snapshot);
-
-private:
     std::shared_ptr<ProcessSource> m_source;
     DesktopApps m_apps;
+    bool m_detailsQueued = false;
 };
 
 ProcfsProcessSource::ProcfsProcessSource()
@@ -573,7 +706,24 @@ ProcfsProcessSource::~ProcfsProcessSource() = default;
 
 ProcessSnapshot ProcfsProcessSource::scan()
 {
-    return ProcessScanner::scan(m_cache.get());
+    m_last = ProcessScanner::scan(m_cache.get());
+    m_last.detailsPending = int(m_cache->pending.size());
+    return m_last;
+}
+
+bool ProcfsProcessSource::hasPendingDetails() const
+{
+    return !m_cache->pending.empty();
+}
+
+ProcessSnapshot ProcfsProcessSource::readPendingDetails()
+{
+    QElapsedTimer timer;
+    timer.start();
+    const int read = readDetailsPass(*m_cache, m_last, kDetailsPassNs);
+    m_last.detailsPending = int(m_cache->pending.size());
+    qCDebug(lcProc) << "details of" << read << "processes read in" << timer.nsecsElapsed() / 1000 << "us," << m_last.detailsPending << "to go";
+    return m_last;
 }
 
 QString ProcfsProcessSource::name() const
@@ -594,6 +744,7 @@ ProcessScanner::ProcessScanner(std::shared_ptr<ProcessSource> source, QObject *p
     m_worker->moveToThread(&m_thread);
     connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
     connect(m_worker, &ProcessScanWorker::scanned, this, &ProcessScanner::onScanned);
+    connect(m_worker, &ProcessScanWorker::detailsRead, this, &ProcessScanner::snapshotReady);
     m_thread.start(QThread::LowPriority);
 }
 

@@ -32,9 +32,10 @@ public:
 
     // Reads every process in /proc, in the calling thread. Never call it from
     // the UI thread: use requestScan() there. cache (optional): what the
-    // previous scan with it read; the files that change only with exec or
-    // the credentials are not read again for a process it knows
-    // (processscanner.cpp, readProcessAt), and it is updated.
+    // previous scan with it read, updated; with it the files that change
+    // only with exec or the credentials are not read for a process it knows,
+    // and are left to a details pass for a new one (processscanner.cpp,
+    // readProcessAt; ProcfsProcessSource runs the passes).
     static ProcessSnapshot scan(ProcfsScanCache *cache = nullptr);
 
     // Reads one process; nullopt when it does not exist (or vanished while
@@ -42,8 +43,9 @@ public:
     static std::optional<ProcessInfo> readProcess(pid_t pid);
 
     // Starts a scan on this scanner's worker thread; snapshotReady() follows
-    // in this object's thread. A request while a scan runs is coalesced into
-    // one more scan after it.
+    // in this object's thread, and again after each details pass the source
+    // runs (ProcessSnapshot::detailsPending). A request while a scan runs is
+    // coalesced into one more scan after it.
     void requestScan();
     bool isScanning() const;
 

@@ -10,10 +10,12 @@ import QtQuick
 import QtQuick.Controls as QQC2
 import QtQuick.Layouts
 import org.kde.kirigami as Kirigami
-import org.kde.kirigamiaddons.formcard as FormCard
-import org.kde.notification
 
 // The main window: a sidebar of pages and the page stack.
+// Only the Processes page is made at start. The other pages, their modules
+// (Kirigami Addons' FormCard, KNotifications' QML) and their types are
+// loaded when first shown (pageComponent), so that the start does not pay
+// for them.
 Kirigami.ApplicationWindow {
     id: root
 
@@ -50,17 +52,23 @@ Kirigami.ApplicationWindow {
         objectName: "settings"
     }
 
+    // The components of the pages and objects not made at start, by
+    // "module/Type", each loaded once, when first needed.
+    property var components: ({})
+    function pageComponent(module: string, type: string): Component {
+        const key = module + "/" + type;
+        if (!root.components[key]) {
+            const component = Qt.createComponent(module, type);
+            if (component.status === Component.Error) {
+                console.warn(component.errorString());
+            }
+            root.components[key] = component;
+        }
+        return root.components[key];
+    }
+
     // A desktop notification when an operation ends while the window is not
     // the one in use (in view, the pages' inline messages tell).
-    Component {
-        id: notificationComponent
-
-        Notification {
-            componentName: "cryopod"
-            iconName: "io.github.cryopod.Cryopod"
-            autoDelete: true
-        }
-    }
     // The last event sent (or that would have been, in the window): for tests.
     property string lastNotification
     property string lastNotificationText
@@ -70,11 +78,14 @@ Kirigami.ApplicationWindow {
         if (root.active) {
             return;
         }
-        const notification = notificationComponent.createObject(root, {
+        const notification = root.pageComponent("org.kde.notification", "Notification").createObject(root, {
+            componentName: "cryopod",
+            iconName: "io.github.cryopod.Cryopod",
+            autoDelete: true,
             eventId: eventId,
             title: title,
             text: text
-        }) as Notification;
+        });
         notification.sendEvent();
     }
 
@@ -88,8 +99,14 @@ Kirigami.ApplicationWindow {
             root.notify("restored", i18nc("@title notification", "Snapshot restored"), i18nc("@info notification", "Snapshot %1 runs again as process %2.", String(snapshotId), String(pid)));
         }
         function onTerminalOpened(session: TerminalSession, snapshotId: var, pid: int) {
-            root.pageStack.layers.push(terminalPage, {
+            const terminal = root.pageStack.layers.push(root.pageComponent("io.github.cryopod", "TerminalPage"), {
+                snapshotActions: snapshotter,
                 session: session
+            });
+            terminal.closeRequested.connect(() => {
+                if (root.pageStack.layers.currentItem === terminal) {
+                    root.pageStack.layers.pop();
+                }
             });
         }
         function onFailed(message: string) {
@@ -103,7 +120,8 @@ Kirigami.ApplicationWindow {
     // A timeline on top of the Processes page (which keeps its state below).
     function showTimeline(targetId: var, name: string) {
         root.pageStack.layers.clear();
-        root.pageStack.layers.push(timelinePage, {
+        root.pageStack.layers.push(root.pageComponent("io.github.cryopod", "TimelinePage"), {
+            snapshotActions: snapshotter,
             targetId: targetId,
             targetName: name
         });
@@ -166,7 +184,7 @@ Kirigami.ApplicationWindow {
                 checked: root.pageStack.layers.depth > 1 && root.pageStack.layers.currentItem?.objectName === "schedulesPage"
                 onTriggered: {
                     root.pageStack.layers.clear();
-                    root.pageStack.layers.push(schedulesPage);
+                    root.pageStack.layers.push(root.pageComponent("io.github.cryopod", "SchedulesPage"));
                 }
             },
             Kirigami.Action {
@@ -177,7 +195,9 @@ Kirigami.ApplicationWindow {
                 checked: root.pageStack.layers.depth > 1 && root.pageStack.layers.currentItem?.objectName === "settingsPage"
                 onTriggered: {
                     root.pageStack.layers.clear();
-                    root.pageStack.layers.push(settingsPage);
+                    root.pageStack.layers.push(root.pageComponent("io.github.cryopod", "SettingsPage"), {
+                        settings: settings
+                    });
                 }
             },
             Kirigami.Action {
@@ -191,54 +211,11 @@ Kirigami.ApplicationWindow {
                 checked: root.pageStack.layers.depth > 1 && root.pageStack.layers.currentItem?.objectName === "aboutPage"
                 onTriggered: {
                     root.pageStack.layers.clear();
-                    root.pageStack.layers.push(aboutPage);
+                    root.pageStack.layers.push(root.pageComponent("org.kde.kirigamiaddons.formcard", "AboutPage"), {
+                        objectName: "aboutPage"
+                    });
                 }
             }
         ]
-    }
-
-    Component {
-        id: aboutPage
-
-        FormCard.AboutPage {
-            objectName: "aboutPage"
-        }
-    }
-
-    Component {
-        id: schedulesPage
-
-        SchedulesPage {}
-    }
-
-    Component {
-        id: settingsPage
-
-        SettingsPage {
-            settings: settings
-        }
-    }
-
-    Component {
-        id: terminalPage
-
-        TerminalPage {
-            id: terminal
-
-            snapshotActions: snapshotter
-            onCloseRequested: {
-                if (root.pageStack.layers.currentItem === terminal) {
-                    root.pageStack.layers.pop();
-                }
-            }
-        }
-    }
-
-    Component {
-        id: timelinePage
-
-        TimelinePage {
-            snapshotActions: snapshotter
-        }
     }
 }

@@ -27,11 +27,42 @@ Kirigami.Page {
     // Asks the window to show a target's timeline (targetId -1: none yet).
     signal timelineRequested(var targetId, string name)
 
+    // The dialogs, made when first opened (not at start): the report
+    // sheet, the snapshot dialog, the schedule dialog.
+    property ReportSheet reportSheet: null
+    // (a PromptDialog with pid and name)
+    property var snapshotDialog: null
+    property ScheduleDialog scheduleDialog: null
+
     // Opens the checkpointability report of a process.
     function showReport(pid: int, name: string) {
-        reportSheet.pid = pid;
-        reportSheet.name = name;
-        reportSheet.open();
+        if (!page.reportSheet) {
+            page.reportSheet = reportSheetComponent.createObject(page) as ReportSheet;
+        }
+        page.reportSheet.pid = pid;
+        page.reportSheet.name = name;
+        page.reportSheet.open();
+    }
+
+    // Asks for a label and takes a snapshot of a process.
+    function openSnapshotDialog(pid: int, name: string) {
+        if (!page.snapshotDialog) {
+            page.snapshotDialog = snapshotDialogComponent.createObject(page);
+        }
+        page.snapshotDialog.pid = pid;
+        page.snapshotDialog.name = name;
+        page.snapshotDialog.open();
+    }
+
+    // Schedules snapshots of a process.
+    function openScheduleDialog(pid: int, name: string) {
+        if (!page.scheduleDialog) {
+            page.scheduleDialog = scheduleDialogComponent.createObject(page) as ScheduleDialog;
+        }
+        page.scheduleDialog.pid = pid;
+        page.scheduleDialog.name = name;
+        page.scheduleDialog.executable = "";
+        page.scheduleDialog.open();
     }
 
     objectName: "processesPage"
@@ -68,11 +99,7 @@ Kirigami.Page {
             icon.name: "cryopod-snapshot"
             tooltip: i18nc("@info:tooltip", "Save the selected process as it is now; it keeps running")
             enabled: treeView.selectedPid > 0 && !page.snapshotActions.busy
-            onTriggered: {
-                snapshotDialog.pid = treeView.selectedPid;
-                snapshotDialog.name = treeView.selectedName;
-                snapshotDialog.open();
-            }
+            onTriggered: page.openSnapshotDialog(treeView.selectedPid, treeView.selectedName)
         },
         Kirigami.Action {
             objectName: "scheduleAction"
@@ -80,12 +107,7 @@ Kirigami.Page {
             icon.name: "chronometer"
             tooltip: i18nc("@info:tooltip", "Snapshot the selected process again and again, keeping the newest")
             enabled: treeView.selectedPid > 0
-            onTriggered: {
-                scheduleDialog.pid = treeView.selectedPid;
-                scheduleDialog.name = treeView.selectedName;
-                scheduleDialog.executable = "";
-                scheduleDialog.open();
-            }
+            onTriggered: page.openScheduleDialog(treeView.selectedPid, treeView.selectedName)
         },
         Kirigami.Action {
             objectName: "freezeAction"
@@ -160,13 +182,26 @@ Kirigami.Page {
         }
     ]
 
+    // The window has shown its first frame: only then the first scan, so
+    // that the tree's rows are not made, laid out and rendered before the
+    // window first shows (it shows "Reading processes…" meanwhile).
+    property bool windowShown: false
+    Connections {
+        target: page.Window.window
+        enabled: !page.windowShown
+
+        function onFrameSwapped() {
+            page.windowShown = true;
+        }
+    }
+
     ProcessModel {
         id: processModel
 
         objectName: "processModel"
         showOnlyMine: true
         // No refreshes while the page is not shown.
-        active: page.visible
+        active: page.visible && page.windowShown
     }
 
     ProcessFilterModel {
@@ -294,62 +329,72 @@ Kirigami.Page {
         }
     }
 
-    ScheduleDialog {
-        id: scheduleDialog
+    Component {
+        id: scheduleDialogComponent
+
+        ScheduleDialog {}
     }
 
-    Kirigami.PromptDialog {
-        id: snapshotDialog
+    Component {
+        id: snapshotDialogComponent
 
-        property int pid
-        property string name
+        Kirigami.PromptDialog {
+            id: snapshotDialog
 
-        objectName: "snapshotDialog"
-        title: i18nc("@title:window", "Snapshot %1", name)
-        subtitle: i18nc("@info", "A label helps you find the snapshot of process %1 later.", String(pid))
-        standardButtons: Kirigami.Dialog.Cancel
-        customFooterActions: [
-            Kirigami.Action {
-                objectName: "takeSnapshotAction"
-                text: i18nc("@action:button", "Take Snapshot")
-                icon.name: "cryopod-snapshot"
-                onTriggered: {
-                    takenMessage.name = snapshotDialog.name;
-                    page.snapshotActions.snapshot(snapshotDialog.pid, labelField.text, keepRunningBox.checked);
-                    snapshotDialog.close();
+            property int pid
+            property string name
+
+            objectName: "snapshotDialog"
+            title: i18nc("@title:window", "Snapshot %1", name)
+            subtitle: i18nc("@info", "A label helps you find the snapshot of process %1 later.", String(pid))
+            standardButtons: Kirigami.Dialog.Cancel
+            customFooterActions: [
+                Kirigami.Action {
+                    objectName: "takeSnapshotAction"
+                    text: i18nc("@action:button", "Take Snapshot")
+                    icon.name: "cryopod-snapshot"
+                    onTriggered: {
+                        takenMessage.name = snapshotDialog.name;
+                        page.snapshotActions.snapshot(snapshotDialog.pid, labelField.text, keepRunningBox.checked);
+                        snapshotDialog.close();
+                    }
+                }
+            ]
+
+            ColumnLayout {
+                spacing: Kirigami.Units.smallSpacing
+
+                QQC2.TextField {
+                    id: labelField
+
+                    objectName: "snapshotLabelField"
+                    placeholderText: i18nc("@info:placeholder", "Label (optional)")
+                    Accessible.name: i18nc("@label:textbox", "Label")
+                    Layout.fillWidth: true
+                }
+                QQC2.CheckBox {
+                    id: keepRunningBox
+
+                    objectName: "keepRunningCheckBox"
+                    text: i18nc("@option:check", "Keep it running (else it is stopped once its snapshot is stored)")
                 }
             }
-        ]
-
-        ColumnLayout {
-            spacing: Kirigami.Units.smallSpacing
-
-            QQC2.TextField {
-                id: labelField
-
-                objectName: "snapshotLabelField"
-                placeholderText: i18nc("@info:placeholder", "Label (optional)")
-                Accessible.name: i18nc("@label:textbox", "Label")
-                Layout.fillWidth: true
+            onOpened: {
+                labelField.text = "";
+                keepRunningBox.checked = page.settings.keepRunning;
+                labelField.forceActiveFocus();
             }
-            QQC2.CheckBox {
-                id: keepRunningBox
-
-                objectName: "keepRunningCheckBox"
-                text: i18nc("@option:check", "Keep it running (else it is stopped once its snapshot is stored)")
-            }
-        }
-        onOpened: {
-            labelField.text = "";
-            keepRunningBox.checked = page.settings.keepRunning;
-            labelField.forceActiveFocus();
         }
     }
 
-    ReportSheet {
-        id: reportSheet
+    Component {
+        id: reportSheetComponent
 
-        onClosed: processModel.refreshCheckpointability(reportSheet.pid)
+        ReportSheet {
+            id: reportSheet
+
+            onClosed: processModel.refreshCheckpointability(reportSheet.pid)
+        }
     }
 
     ProcessTreeView {

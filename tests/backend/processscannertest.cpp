@@ -33,6 +33,17 @@ const ProcessInfo *find(const ProcessSnapshot &snapshot, pid_t pid)
     }
     return nullptr;
 }
+
+// A scan of the source and the details passes after it: every process
+// read in full.
+ProcessSnapshot scanWithDetails(ProcfsProcessSource &source)
+{
+    ProcessSnapshot snapshot = source.scan();
+    while (source.hasPendingDetails()) {
+        snapshot = source.readPendingDetails();
+    }
+    return snapshot;
+}
 } // namespace
 
 class ProcessScannerTest : public QObject
@@ -259,12 +270,23 @@ private Q_SLOTS:
         scanner.requestScan();
         QVERIFY(spy.wait(10000));
         QTRY_VERIFY(!scanner.isScanning());
+        // Each scan's snapshot, and after it those of its details passes
+        // (the same scan time), the last with every detail read.
+        QTRY_VERIFY(spy.last().at(0).value<ProcessSnapshot>().detailsPending == 0);
         QTest::qWait(100);
-        QCOMPARE(spy.count(), 2);
         QCOMPARE(deliveredOn, QThread::currentThread());
+        QList<qint64> scanTimes;
+        for (const QList<QVariant> &delivered : std::as_const(spy)) {
+            const qint64 at = delivered.at(0).value<ProcessSnapshot>().monotonicNs;
+            if (scanTimes.isEmpty() || scanTimes.last() != at) {
+                QVERIFY(scanTimes.isEmpty() || scanTimes.last() < at);
+                scanTimes.append(at);
+            }
+        }
+        QCOMPARE(scanTimes.size(), 2);
+        QCOMPARE(spy.last().at(0).value<ProcessSnapshot>().detailsPending, 0);
         const auto snapshot = spy.at(0).at(0).value<ProcessSnapshot>();
         QVERIFY(find(snapshot, ::getpid()));
-        QVERIFY(snapshot.monotonicNs < spy.at(1).at(0).value<ProcessSnapshot>().monotonicNs);
     }
 
     // A source that keeps what it read (the GUI's): the same answers as a
@@ -300,7 +322,8 @@ private Q_SLOTS:
         // scan before the cache was filled and after are compared.
         const ProcessSnapshot unfilled = ProcessScanner::scan();
         for (int i = 0; i < 3; ++i) {
-            const ProcessSnapshot cached = source.scan();
+            const ProcessSnapshot cached = scanWithDetails(source);
+            QCOMPARE(cached.detailsPending, 0);
             const ProcessSnapshot full = ProcessScanner::scan();
             QVERIFY(cached.error.isEmpty());
             // Every process in both (not started or gone in between) reads the same.
@@ -325,7 +348,7 @@ private Q_SLOTS:
             }
             QVERIFY(compared > 10);
         }
-        const ProcessSnapshot first = source.scan();
+        const ProcessSnapshot first = scanWithDetails(source);
         const ProcessInfo *before = find(first, child);
         QVERIFY(before);
         QCOMPARE(before->euid, uid_t(0));
@@ -334,23 +357,24 @@ private Q_SLOTS:
 
         QCOMPARE(::write(go[1], "u", 1), ssize_t(1));
         QTRY_VERIFY_WITH_TIMEOUT(find(ProcessScanner::scan(), child)->euid == 65534, 10000);
-        const ProcessSnapshot afterSetuid = source.scan();
+        const ProcessSnapshot afterSetuid = scanWithDetails(source);
         QCOMPARE(find(afterSetuid, child)->euid, uid_t(65534));
         QCOMPARE(find(afterSetuid, child)->uid, uid_t(65534));
 
         QCOMPARE(::write(go[1], "x", 1), ssize_t(1));
         ::close(go[1]);
         QTRY_VERIFY_WITH_TIMEOUT(find(ProcessScanner::scan(), child)->name == QLatin1String("sleep"), 10000);
-        const ProcessSnapshot execed = source.scan();
+        const ProcessSnapshot execed = scanWithDetails(source);
         const ProcessInfo *afterExec = find(execed, child);
         QVERIFY(afterExec);
         QCOMPARE(afterExec->arguments, (QStringList{QStringLiteral("sleep"), QStringLiteral("100")}));
         QCOMPARE(QFileInfo(afterExec->executable).fileName(), QStringLiteral("sleep"));
         QCOMPARE(afterExec->euid, uid_t(65534));
         QCOMPARE(QFileInfo(QStringLiteral("/proc/%1").arg(child)).ownerId(), uint(65534));
-        // Scans after that read it from its stat and the cache: the same.
+        // Scans after that read it from its stat and the cache: the same
+        // (also in the scans whose details pass reads it again).
         for (int i = 0; i < 12; ++i) {
-            const ProcessSnapshot later = source.scan();
+            const ProcessSnapshot later = i % 2 == 0 ? source.scan() : scanWithDetails(source);
             const ProcessInfo *again = find(later, child);
             QVERIFY(again);
             QCOMPARE(again->arguments, afterExec->arguments);
@@ -362,6 +386,63 @@ private Q_SLOTS:
         }
         killAndReap(child);
         QVERIFY(!find(source.scan(), child));
+    }
+
+    // A process new to the source is listed by the scan with its stat and
+    // owner; its arguments, executable and real uid come with the details
+    // pass after it, which changes nothing else of the snapshot.
+    void testDetailsFollowTheScan()
+    {
+        ProcfsProcessSource source;
+        (void)scanWithDetails(source);
+        QVERIFY(!source.hasPendingDetails());
+        Tree running;
+        QVERIFY(running.start());
+        const Tree tree = running;
+        const ProcessSnapshot listed = source.scan();
+        const ProcessInfo *sleeper = find(listed, tree.sleeper);
+        const ProcessInfo *nobody = find(listed, tree.nobody);
+        QVERIFY(sleeper && nobody);
+        QVERIFY(listed.detailsPending >= 4);
+        QVERIFY(source.hasPendingDetails());
+        QCOMPARE(sleeper->name, QStringLiteral("sleep"));
+        QCOMPARE(sleeper->ppid, tree.parent);
+        QVERIFY(!sleeper->argumentsRead);
+        QVERIFY(sleeper->arguments.isEmpty());
+        QVERIFY(sleeper->executable.isEmpty());
+        // Its ids changed (from root's): undumpable, /proc/PID is root's, so
+        // its status is read by every scan.
+        QCOMPARE(nobody->euid, uid_t(65534));
+        QCOMPARE(nobody->userName, QStringLiteral("nobody"));
+
+        ProcessSnapshot detailed = listed;
+        int passes = 0;
+        while (source.hasPendingDetails()) {
+            detailed = source.readPendingDetails();
+            ++passes;
+            QVERIFY(passes < 1000);
+        }
+        QCOMPARE(detailed.detailsPending, 0);
+        QCOMPARE(detailed.monotonicNs, listed.monotonicNs);
+        QCOMPARE(detailed.processes.size(), listed.processes.size());
+        const ProcessInfo *after = find(detailed, tree.sleeper);
+        QVERIFY(after);
+        QVERIFY(after->argumentsRead);
+        QCOMPARE(after->arguments, QStringList({QStringLiteral("sleep"), QStringLiteral("3600")}));
+        QCOMPARE(QFileInfo(after->executable).fileName(), QStringLiteral("sleep"));
+        QCOMPARE(after->cpuTimeNs, sleeper->cpuTimeNs);
+        QCOMPARE(after->startTicks, sleeper->startTicks);
+        const ProcessInfo *nobodyAfter = find(detailed, tree.nobody);
+        QCOMPARE(nobodyAfter->uid, uid_t(65534));
+        QCOMPARE(nobodyAfter->euid, uid_t(65534));
+        // The next scan has them from the cache.
+        const ProcessSnapshot again = source.scan();
+        running.stop();
+        const ProcessInfo *cached = find(again, tree.sleeper);
+        QVERIFY(cached);
+        QVERIFY(cached->argumentsRead);
+        QCOMPARE(cached->arguments, after->arguments);
+        QCOMPARE(cached->executable, after->executable);
     }
 
     void benchmarkScan()

@@ -58,15 +58,17 @@ private Q_SLOTS:
 
     void createFromTheProcessesPage()
     {
+        // Made when first opened, not with the page.
+        QVERIFY(!m_window->findChild<QObject *>(QStringLiteral("scheduleDialog")));
+        // what the Schedule… action does for the selected process
+        QObject *processesPage = m_window->findChild<QObject *>(QStringLiteral("processesPage"));
+        QVERIFY(processesPage);
+        QVERIFY(QMetaObject::invokeMethod(processesPage, "openScheduleDialog", Q_ARG(int, int(m_probe)), Q_ARG(QString, QStringLiteral("probe"))));
         QObject *dialog = m_window->findChild<QObject *>(QStringLiteral("scheduleDialog"));
         QVERIFY(dialog);
         QObject *model = dialog->findChild<QObject *>(QStringLiteral("scheduleModel"));
         QVERIFY(model);
-        // what the Schedule… action does for the selected process
-        dialog->setProperty("pid", int(m_probe));
-        dialog->setProperty("name", QStringLiteral("probe"));
-        dialog->setProperty("executable", QString());
-        QMetaObject::invokeMethod(dialog, "open");
+        QCOMPARE(dialog->property("pid").toInt(), int(m_probe));
         QTRY_VERIFY_WITH_TIMEOUT(dialog->property("opened").toBool(), kTimeout);
         QVERIFY(waitForFrame(m_window));
         // the rule option knows the executable (this test's)
