@@ -483,6 +483,11 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
         pagesOptions.pieceBytes = size_t(std::strtoull(piece, nullptr, 10)) << 10;
         writerOptions.pieceBytes = pagesOptions.pieceBytes;
     }
+    // $CRYOPOD_DUMP_ZEROPFN=0: shared zero pages are read and found by
+    // their contents (PagesOptions::zeroPfnHoles), for A/B runs.
+    if (const char *zeroPfn = std::getenv("CRYOPOD_DUMP_ZEROPFN"); zeroPfn && *zeroPfn) {
+        pagesOptions.zeroPfnHoles = *zeroPfn != '0';
+    }
     auto writer = image::ImageWriter::create(ctx.outFd, makeHeader(), writerOptions);
     if (!writer) {
         return std::unexpected(writer.error().context("write image"));
@@ -577,14 +582,16 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
             return double(ns) / 1e6;
         };
         std::fprintf(stderr,
-                     "cryopod dump trace: %.1f MiB in %llu pages saved, %llu zero pages, %llu batches, pieces of %zu KiB; "
+                     "cryopod dump trace: %.1f MiB in %llu pages saved, %llu zero pages, %llu mapped to the zero page (not read), %llu batches, "
+                     "pieces of %zu KiB; "
                      "reading thread CPU: pagemap %.1f ms, process_vm_readv %.1f ms, zero scan %.1f ms; "
                      "writing thread CPU: %.1f ms in writePages (checksum %.1f ms, write %.1f ms, zstd %.1f ms); "
-                     "wall: process_vm_readv %.1f ms, zero scan %.1f ms, waiting for the writer %.1f ms\n",
+                     "wall: pages %.1f ms, process_vm_readv %.1f ms, zero scan %.1f ms, waiting for the writer %.1f ms\n",
                      double(st.pagesSaved) * 4096 / 1048576.0, static_cast<unsigned long long>(st.pagesSaved),
-                     static_cast<unsigned long long>(st.zeroPages), static_cast<unsigned long long>(st.batches), pagesOptions.pieceBytes >> 10,
+                     static_cast<unsigned long long>(st.zeroPages), static_cast<unsigned long long>(st.zeroMappedPages),
+                     static_cast<unsigned long long>(st.batches), pagesOptions.pieceBytes >> 10,
                      ms(st.pagemapCpuNs), ms(st.readCpuNs), ms(st.scanCpuNs), ms(st.writerCpuNs), ms(times.checksumCpuNs), ms(times.writeCpuNs),
-                     ms(times.compressCpuNs), ms(st.readNs), ms(st.scanNs), ms(st.writeWaitNs));
+                     ms(times.compressCpuNs), ms(st.wallNs), ms(st.readNs), ms(st.scanNs), ms(st.writeWaitNs));
     }
     return {};
 }

@@ -343,6 +343,9 @@ struct Range {
     uint64_t addr = 0;
     uint64_t pages = 0;
     bool readable = true; // else read through /proc/PID/mem
+    // A copy-on-write page of a private file mapping is kept even when it
+    // is all zero: a hole there is the file's page on restore.
+    bool keepZero = false;
 };
 
 // A piece of a Range, as one read takes it.
@@ -442,7 +445,7 @@ private:
         while (pages > 0) {
             const Range &r = batch.ranges[cursor.range];
             const uint64_t take = std::min(r.pages - cursor.page, pages);
-            m_slices.push_back(Slice{Range{r.addr + cursor.page * kPage, take, r.readable}, cursor.page != 0});
+            m_slices.push_back(Slice{Range{r.addr + cursor.page * kPage, take, r.readable, r.keepZero}, cursor.page != 0});
             cursor.page += take;
             pages -= take;
             if (cursor.page == r.pages) {
@@ -548,7 +551,7 @@ private:
                 scan.runOpen = false;
             }
             for (uint64_t p = 0; p < slice.range.pages; ++p, scan.src += kPage) {
-                if (isZeroPage(base + scan.src)) {
+                if (!slice.range.keepZero && isZeroPage(base + scan.src)) {
                     ++zeroPages;
                     scan.runOpen = false;
                     continue;
@@ -724,6 +727,29 @@ constexpr uint64_t kPmFile = 1ull << 61; // file page or shared anonymous
 // A guard region (MADV_GUARD_INSTALL, Linux 6.13) shows as a swap entry with
 // this bit: there is nothing to read. v1 does not recreate guard regions.
 constexpr uint64_t kPmGuardRegion = 1ull << 58;
+constexpr uint64_t kPmPfnMask = (1ull << 55) - 1;
+
+// The frame number of the kernel's shared zero page, or 0 where pagemap
+// hides frame numbers (not root). Two pages of our own, only read, both
+// map it; two pages of the same frame prove that it is the shared one.
+uint64_t sharedZeroPfn()
+{
+    void *m = ::mmap(nullptr, 2 * kPage, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        return 0;
+    }
+    const volatile uint8_t *bytes = static_cast<const volatile uint8_t *>(m);
+    (void)bytes[0];
+    (void)bytes[kPage];
+    uint64_t e[2] = {};
+    UniqueFd fd(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
+    const ssize_t n = fd ? ::pread(fd.get(), e, sizeof e, off_t(uintptr_t(m) / kPage * 8)) : -1;
+    ::munmap(m, 2 * kPage);
+    if (n != ssize_t(sizeof e) || !(e[0] & kPmPresent) || !(e[1] & kPmPresent) || (e[0] & kPmPfnMask) == 0 || (e[0] & kPmPfnMask) != (e[1] & kPmPfnMask)) {
+        return 0;
+    }
+    return e[0] & kPmPfnMask;
+}
 
 } // namespace
 
@@ -740,7 +766,9 @@ Result<PagesStats> dumpPages(pid_t pid,
         source = pid;
     }
     PagesStats stats;
+    const uint64_t startNs = monotonicNs();
     const size_t batchBytes = std::max<size_t>(options.batchBytes / kPage * kPage, 64 * kPage);
+    const uint64_t zeroPfn = options.zeroPfnHoles ? sharedZeroPfn() : 0;
 
     const std::string pagemapFile = procfs::path(source, "pagemap");
     UniqueFd pagemap(::open(pagemapFile.c_str(), O_RDONLY | O_CLOEXEC));
@@ -817,12 +845,12 @@ Result<PagesStats> dumpPages(pid_t pid,
         stats.writeWaitNs += monotonicNs() - t1;
         return idle;
     };
-    auto addRange = [&](uint64_t addr, uint64_t pages, bool readable) -> Result<void> {
+    auto addRange = [&](uint64_t addr, uint64_t pages, bool readable, bool keepZero) -> Result<void> {
         while (pages > 0) {
             Batch &batch = batches[current];
             const uint64_t room = batch.capacityPages - batch.pages;
             const uint64_t take = std::min(room, pages);
-            batch.ranges.push_back(Range{addr, take, readable});
+            batch.ranges.push_back(Range{addr, take, readable, keepZero});
             batch.pages += take;
             addr += take * kPage;
             pages -= take;
@@ -880,15 +908,19 @@ Result<PagesStats> dumpPages(pid_t pid,
             }
             for (size_t k = 0; k < count; ++k) {
                 const uint64_t e = entries[k];
-                const bool want = (e & (kPmPresent | kPmSwap)) && !(e & kPmGuardRegion) && (anonymous || !(e & kPmFile));
+                // The shared zero page: a hole, only in anonymous memory
+                // (a hole of a file mapping is the file's page on restore).
+                const bool zeroMapped = zeroPfn != 0 && anonymous && (e & kPmPresent) && (e & kPmPfnMask) == zeroPfn;
+                const bool want = (e & (kPmPresent | kPmSwap)) && !(e & kPmGuardRegion) && (anonymous || !(e & kPmFile)) && !zeroMapped;
                 stats.guardPages += (e & kPmGuardRegion) ? 1 : 0;
+                stats.zeroMappedPages += zeroMapped ? 1 : 0;
                 const uint64_t page = addr + k * kPage;
                 if (want) {
                     if (runPages > 0 && runStart + runPages * kPage == page) {
                         ++runPages;
                     } else {
                         if (runPages > 0) {
-                            CRYOPOD_PROPAGATE(addRange(runStart, runPages, readable));
+                            CRYOPOD_PROPAGATE(addRange(runStart, runPages, readable, !anonymous));
                         }
                         runStart = page;
                         runPages = 1;
@@ -898,7 +930,7 @@ Result<PagesStats> dumpPages(pid_t pid,
             addr += count * kPage;
         }
         if (runPages > 0) {
-            CRYOPOD_PROPAGATE(addRange(runStart, runPages, readable));
+            CRYOPOD_PROPAGATE(addRange(runStart, runPages, readable, !anonymous));
         }
     }
     CRYOPOD_PROPAGATE(flush());
@@ -907,6 +939,7 @@ Result<PagesStats> dumpPages(pid_t pid,
         return std::unexpected(finished.error().context(what));
     }
     stats.writerCpuNs = batchWriter.cpuNs();
+    stats.wallNs = monotonicNs() - startNs;
     return stats;
 }
 
@@ -923,6 +956,7 @@ PagesStats &PagesStats::operator+=(const PagesStats &other)
 {
     pagesSaved += other.pagesSaved;
     zeroPages += other.zeroPages;
+    zeroMappedPages += other.zeroMappedPages;
     guardPages += other.guardPages;
     batches += other.batches;
     pagemapNs += other.pagemapNs;
@@ -933,6 +967,7 @@ PagesStats &PagesStats::operator+=(const PagesStats &other)
     readCpuNs += other.readCpuNs;
     scanCpuNs += other.scanCpuNs;
     writerCpuNs += other.writerCpuNs;
+    wallNs += other.wallNs;
     return *this;
 }
 

@@ -61,17 +61,24 @@ struct PagesOptions {
     // the whole batch is read, then scanned.
     size_t pieceBytes = 256u << 10;
     bool cpuTimes = false; // fill the *CpuNs figures (costs a system call per piece)
+    // Pages that pagemap shows mapped to the kernel's shared zero page (a
+    // read of never-written anonymous memory) are holes without being read.
+    // Needs the frame numbers in pagemap (root); without them every present
+    // page is read and the zero ones are found by their contents.
+    bool zeroPfnHoles = true;
 };
 
 struct PagesStats {
     uint64_t pagesSaved = 0; // non-zero pages written
     uint64_t zeroPages = 0; // present pages found all-zero: holes, not written
+    uint64_t zeroMappedPages = 0; // pages mapped to the shared zero page: holes, not even read
     uint64_t guardPages = 0; // MADV_GUARD_INSTALL pages: skipped, not recreated by v1
     uint64_t batches = 0;
     uint64_t pagemapNs = 0; // reading /proc/PID/pagemap
     uint64_t readNs = 0; // process_vm_readv (and /proc/PID/mem)
     uint64_t scanNs = 0; // finding zero pages and closing the gaps they leave
     uint64_t writeWaitNs = 0; // time the reader waited for the writer
+    uint64_t wallNs = 0; // the whole of dumpPages
     // CPU time (with PagesOptions::cpuTimes): the reading thread in each of
     // its parts, the writing thread in ImageWriter::writePages (checksum,
     // compression and the write itself from the ImageWriter's times()).

@@ -880,7 +880,8 @@ private Q_SLOTS:
         const int fd = tempImageFd();
         PagesOptions pages;
         pages.batchBytes = 1 << 20;
-        auto result = checkpointWith(t.pid, fd, CheckpointOptions{}, pages);
+        PagesStats stats;
+        auto result = checkpointWith(t.pid, fd, CheckpointOptions{}, pages, &stats);
         QVERIFY2(result, result ? "" : result.error().describe().c_str());
         QVERIFY(runsOn(t, false));
         auto img = readImage(fd);
@@ -933,6 +934,13 @@ private Q_SLOTS:
         QVERIFY(pageAt.count(filemap));
         QCOMPARE(pageAt[filemap][100], uint8_t(0x5a));
         QVERIFY(!pageAt.count(filemap + kPage));
+        // A copy-on-write page of the file made all zero: saved, not a hole
+        // (a hole there would be the file's bytes again on restore).
+        const uint64_t filezero = t.ready["filezero"];
+        QVERIFY(filezero && pageAt.count(filezero));
+        QVERIFY(std::all_of(pageAt[filezero], pageAt[filezero] + kPage, [](uint8_t b) {
+            return b == 0;
+        }));
         // The read-only shared mapping of the file: recorded, no pages.
         const uint64_t shared = t.ready["shared"];
         QVERIFY(shared && !pageAt.count(shared));
@@ -964,6 +972,16 @@ private Q_SLOTS:
             });
             QVERIFY(vma != mm->vmas.end());
             QVERIFY(vma->kind == image::VmaKind::Anonymous || vma->kind == image::VmaKind::FilePrivate);
+        }
+        // Anonymous memory only read: the shared zero page, a hole not even
+        // read (pagemap shows frame numbers to root).
+        const uint64_t zeroRead = t.ready["zeroread"];
+        QVERIFY(zeroRead);
+        for (uint64_t p = 0; p < 8; ++p) {
+            QVERIFY(!pageAt.count(zeroRead + p * kPage));
+        }
+        if (::geteuid() == 0) {
+            QVERIFY(stats.zeroMappedPages >= 8);
         }
         QVERIFY(result->rawBytes >= stored * kPage);
         QVERIFY(result->imageBytes < result->rawBytes); // compressed

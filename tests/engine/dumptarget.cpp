@@ -164,6 +164,17 @@ void setupMemory(long mib, const char *file)
     add("mem", uint64_t(mem));
     add("memsize", size);
 
+    // Anonymous memory only read: every page maps the shared zero page.
+    auto *zeroRead = static_cast<uint8_t *>(::mmap(nullptr, 8 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (zeroRead == MAP_FAILED) {
+        die("mmap");
+    }
+    for (size_t p = 0; p < 8; ++p) {
+        volatile uint8_t read = zeroRead[p * 4096];
+        (void)read;
+    }
+    add("zeroread", uint64_t(zeroRead));
+
     // A page with data that is then made inaccessible (PROT_NONE):
     // process_vm_readv refuses it, /proc/PID/mem reads it.
     auto *hidden = static_cast<uint8_t *>(::mmap(nullptr, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
@@ -203,11 +214,19 @@ void setupMemory(long mib, const char *file)
     volatile uint8_t first = shared[0];
     (void)first;
     add("shared", uint64_t(shared));
+    // A copy-on-write page of the file made all zero (below): restore must
+    // not bring back the file's bytes there.
+    auto *zeroed = static_cast<uint8_t *>(::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0));
+    if (zeroed == MAP_FAILED) {
+        die("mmap file again");
+    }
     ::close(fd);
     std::memset(map, 0x5a, 4096);
     volatile uint8_t sink = map[4096];
     (void)sink;
     add("filemap", uint64_t(map));
+    std::memset(zeroed, 0, 4096);
+    add("filezero", uint64_t(zeroed));
 }
 
 void setupFiles(const char *dir)
