@@ -30,16 +30,6 @@ pid_t leadingPid(std::string_view s)
     return ec == std::errc() && ptr == part.data() + part.size() && n > 0 ? n : 0;
 }
 
-std::string commOf(pid_t pid)
-{
-    auto comm = procfs::readFile(procfs::path(pid, "comm"));
-    std::string name = comm ? *comm : std::string("?");
-    while (!name.empty() && name.back() == '\n') {
-        name.pop_back();
-    }
-    return name;
-}
-
 // The thread group of task `tid` (a process or a thread), 0 when it is gone.
 pid_t threadGroupOf(pid_t tid)
 {
@@ -119,7 +109,7 @@ FdReport checkProcFile(pid_t pid, int fd, const std::string &link, mode_t type, 
             return refuse("its path is not one the restored tree would have");
         }
         if (!tree.contains(process)) {
-            return refuse("it belongs to process " + std::to_string(process) + " (" + commOf(process) +
+            return refuse("it belongs to process " + std::to_string(process) + " (" + procfs::commOf(process) +
                           ") outside the checkpoint: a restored copy would find another process at that pid, or none; checkpoint a tree that holds both");
         }
         if (named != process && process != pid) {

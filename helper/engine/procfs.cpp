@@ -272,6 +272,18 @@ char Stat::state() const
     return fields.size() > 2 && !fields[2].empty() ? fields[2][0] : '?';
 }
 
+std::string commOf(pid_t pid)
+{
+    auto stat = readStat(pid);
+    return stat && stat->fields.size() > 1 ? stat->fields[1] : std::string("?");
+}
+
+bool Stat::kernelThread() const
+{
+    constexpr uint64_t kPfKthread = 0x00200000;
+    return (number(9) & kPfKthread) != 0;
+}
+
 uint64_t Stat::number(size_t n) const
 {
     if (n == 0 || n > fields.size()) {

@@ -43,8 +43,12 @@ struct Stat {
     char state() const;
     // Field N of proc(5) (1-based) as a number, 0 when missing.
     uint64_t number(size_t n) const;
+    // PF_KTHREAD in the flags (field 9): a kernel thread.
+    bool kernelThread() const;
 };
 Result<Stat> readStat(pid_t pid, pid_t tid = 0);
+// The command name of pid (from its stat), "?" when it is gone: for messages.
+std::string commOf(pid_t pid);
 
 // One line of /proc/PID/maps, plus what smaps adds when it was read.
 struct Mapping {

@@ -50,12 +50,6 @@ void note(ProcessReport &report, Verdict verdict, std::string reason)
     report.reasons.push_back(std::move(reason));
 }
 
-std::string commOf(pid_t pid)
-{
-    auto stat = procfs::readStat(pid);
-    return stat && stat->fields.size() > 1 ? stat->fields[1] : std::string("?");
-}
-
 void checkNamespaces(pid_t pid, ProcessReport &report)
 {
     struct Ns {
@@ -164,9 +158,8 @@ void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, ProcessReport
     // address space and fd table already let go) and a kernel thread both
     // have none, and "share" that. Only processes with an address space count.
     auto hasMm = [](pid_t p) {
-        constexpr uint64_t kPfKthread = 0x00200000;
         auto stat = procfs::readStat(p);
-        return stat && stat->number(23) != 0 && (stat->number(9) & kPfKthread) == 0 && stat->state() != 'Z' && stat->state() != 'X';
+        return stat && stat->number(23) != 0 && !stat->kernelThread() && stat->state() != 'Z' && stat->state() != 'X';
     };
     if (!hasMm(pid)) {
         return;
@@ -191,7 +184,7 @@ void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, ProcessReport
             continue;
         }
         const bool inside = tree && inTree(pid_t(other), *tree);
-        const std::string who = "process " + std::to_string(other) + " (" + commOf(pid_t(other)) + ")" + (inside ? "" : " outside the checkpoint");
+        const std::string who = "process " + std::to_string(other) + " (" + procfs::commOf(pid_t(other)) + ")" + (inside ? "" : " outside the checkpoint");
         if (sameVm) {
             // A vfork child (posix_spawn's too) shares its parent's address
             // space only until it calls exec or exits, moments later.
@@ -317,8 +310,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
         note(report, Verdict::Refused, "has exited (zombie, not yet reaped by its parent)");
         return report;
     }
-    constexpr uint64_t kPfKthread = 0x00200000;
-    if (stat->number(9) & kPfKthread) {
+    if (stat->kernelThread()) {
         note(report, Verdict::Refused, "is a kernel thread");
         return report;
     }
@@ -331,7 +323,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
     if (auto tracer = procfs::statusNumbers(*status, "TracerPid"); tracer && !tracer->empty() && (*tracer)[0] != 0
         && pid_t((*tracer)[0]) != context.ourTracer) {
         const pid_t t = pid_t((*tracer)[0]);
-        note(report, Verdict::Refused, "is being traced by " + std::to_string(t) + " (" + commOf(t) + "), so it cannot be frozen with ptrace");
+        note(report, Verdict::Refused, "is being traced by " + std::to_string(t) + " (" + procfs::commOf(t) + "), so it cannot be frozen with ptrace");
     }
     // Seccomp filters are captured and restored per thread (seccomp.h);
     // strict mode allows only read, write, _exit and sigreturn.
@@ -431,7 +423,7 @@ Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcp
             // Restored as a placeholder that its parent reaps as before.
             ProcessReport zombie;
             zombie.pid = p;
-            zombie.comm = commOf(p);
+            zombie.comm = procfs::commOf(p);
             if (auto stat = procfs::readStat(p)) {
                 zombie.ppid = pid_t(stat->number(4));
             }
@@ -446,7 +438,7 @@ Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcp
             // as a zombie, or not at all.
             ProcessReport gone;
             gone.pid = p;
-            gone.comm = process ? process->comm : commOf(p);
+            gone.comm = process ? process->comm : procfs::commOf(p);
             gone.ppid = process ? process->ppid : 0;
             report.processes.push_back(std::move(gone));
             continue;
@@ -470,7 +462,7 @@ Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcp
             if (p.pid == shared.pid) {
                 note(p,
                      Verdict::Refused,
-                     shared.what + " is shared with process " + std::to_string(shared.outsider) + " (" + commOf(shared.outsider)
+                     shared.what + " is shared with process " + std::to_string(shared.outsider) + " (" + procfs::commOf(shared.outsider)
                          + ") outside the checkpoint: a restore could not share it with that process again; checkpoint a tree that holds both");
                 report.verdict = worse(report.verdict, p.verdict);
             }

@@ -384,9 +384,8 @@ std::string semUndoCaveat(pid_t pid)
     // namespace) nothing is said.
     constexpr int kKcmpSysvsem = 6; // enum kcmp_type
     constexpr pid_t kKthreadd = 2;
-    constexpr uint64_t kPfKthread = 0x00200000;
     const auto reference = procfs::readStat(kKthreadd);
-    if (!reference || (reference->number(9) & kPfKthread) == 0 || ::syscall(SYS_kcmp, pid, kKthreadd, kKcmpSysvsem, 0, 0) <= 0) {
+    if (!reference || !reference->kernelThread() || ::syscall(SYS_kcmp, pid, kKthreadd, kKcmpSysvsem, 0, 0) <= 0) {
         return {}; // none (or it is gone)
     }
     // Every process that ever made a thread has one too (pthread_create
