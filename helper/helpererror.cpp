@@ -17,6 +17,8 @@ HelperError fromEngineError(const cryopod::Error &error)
         return HelperError::make(HelperErrorName::NoSuchProcess, message);
     case ECANCELED:
         return HelperError::make(HelperErrorName::Cancelled, message);
+    case EAGAIN: // a passing state: a vfork child before its exec, a tree that keeps changing
+        return HelperError::make(HelperErrorName::Busy, message);
     default:
         return HelperError::make(HelperErrorName::Failed, message);
     }

@@ -44,5 +44,8 @@ inline std::unexpected<HelperError> helperError(const char *name, const QString 
 
 // The error of an engine or image library call, with the error name chosen
 // by its errno (EEXIST: PidInUse, ENOTSUP: Unsupported, ESRCH: NoSuchProcess,
-// ECANCELED: Cancelled, anything else: Failed).
+// ECANCELED: Cancelled, EAGAIN: Busy, anything else: Failed). EAGAIN is a
+// state that passes by itself (a vfork child that has not exec'd within the
+// engine's second of retries, a tree that keeps forking while it is frozen):
+// the caller may try again.
 HelperError fromEngineError(const cryopod::Error &error);

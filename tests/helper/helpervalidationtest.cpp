@@ -7,6 +7,7 @@
 
 #include "accesspolicy.h"
 #include "freezer.h"
+#include "helpererror.h"
 #include "imagecheck.h"
 #include "processlist.h"
 #include "processsnapshotcodec.h"
@@ -82,6 +83,24 @@ private Q_SLOTS:
         QCOMPARE(*Validation::checkPidRange(2, 100000), 2);
         QCOMPARE(*Validation::checkPidRange(100000, 100000), 100000);
         QVERIFY(Validation::systemPidMax() > 300);
+    }
+
+    // The engine's errno picks the D-Bus error name; the message keeps the
+    // engine's words and the errno's text.
+    void engineErrorNames()
+    {
+        const auto nameOf = [](int code) {
+            return fromEngineError(cryopod::Error{code, "step: why"}).name;
+        };
+        QCOMPARE(nameOf(EEXIST), QString::fromLatin1(HelperErrorName::PidInUse));
+        QCOMPARE(nameOf(ENOTSUP), kUnsupported);
+        QCOMPARE(nameOf(ESRCH), QString::fromLatin1(HelperErrorName::NoSuchProcess));
+        QCOMPARE(nameOf(ECANCELED), QString::fromLatin1(HelperErrorName::Cancelled));
+        QCOMPARE(nameOf(EAGAIN), QString::fromLatin1(HelperErrorName::Busy));
+        QCOMPARE(nameOf(EIO), QString::fromLatin1(HelperErrorName::Failed));
+        QCOMPARE(nameOf(0), QString::fromLatin1(HelperErrorName::Failed));
+        const HelperError e = fromEngineError(cryopod::Error{EAGAIN, "process 42 is a vfork child before its exec"});
+        QVERIFY(e.message.startsWith(QLatin1String("process 42 is a vfork child before its exec: ")));
     }
 
     void pidExists()
