@@ -270,6 +270,48 @@ Measure measureRawZstd(pid_t pid, const std::vector<Run> &runs, size_t bufferByt
     return m;
 }
 
+// What storing `bytes` costs in `dir` at this moment: write() of a reused
+// 256 KiB buffer (the dump's piece size) into a new file there, then unlink.
+// A dump into a file cannot be faster than putting its bytes into the page
+// cache, and on this virtual machine that cost swings tenfold: memory the
+// guest has not used for a while costs up to ten times more to fill than
+// memory it freed a moment ago (docs/performance.md). Measured twice right
+// before each dump (the second write reuses what the first freed, as the dump
+// right after it does) so that each dumper's own work can be told from the
+// storage's.
+struct StoreFloor {
+    double seconds = 0;
+    double cpuSeconds = 0;
+};
+
+StoreFloor measureStoreFloor(const std::string &dir, uint64_t bytes)
+{
+    std::vector<uint8_t> piece(256u << 10);
+    for (size_t i = 0; i < piece.size(); ++i) {
+        piece[i] = uint8_t((i * 2654435761u) >> 13); // not zeros, not one repeated byte
+    }
+    const std::string path = dir + "/store-floor";
+    StoreFloor f;
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return f;
+    }
+    const double cpu0 = selfCpuSeconds();
+    const double t0 = now();
+    for (uint64_t done = 0; done < bytes;) {
+        const ssize_t n = write(fd, piece.data(), size_t(std::min<uint64_t>(piece.size(), bytes - done)));
+        if (n <= 0) {
+            break;
+        }
+        done += uint64_t(n);
+    }
+    f.seconds = now() - t0;
+    f.cpuSeconds = selfCpuSeconds() - cpu0;
+    close(fd);
+    unlink(path.c_str());
+    return f;
+}
+
 // The records that must precede Pages: a one-process tree and its Mm.
 bool writePrologue(ImageWriter &w, pid_t pid, const std::vector<Region> &regions)
 {
@@ -603,6 +645,9 @@ int main(int argc, char **argv)
     const std::optional<DumpResult> dump = engineDump(pid, image, dumpOptions);
     dumpOptions.compress = false;
     settleStorage(dir);
+    const StoreFloor rawColdFloor = measureStoreFloor(dir, resident);
+    const StoreFloor rawFloor = measureStoreFloor(dir, resident); // in the memory the first one just freed
+    settleStorage(dir);
     const std::optional<DumpResult> rawDump = engineDump(pid, rawImage, dumpOptions);
     std::printf("engine:\n");
     const auto printDump = [&](const char *what, const std::optional<DumpResult> &d) {
@@ -620,12 +665,19 @@ int main(int argc, char **argv)
     };
     printDump("zstd", dump);
     printDump("raw", rawDump);
+    std::printf("  storage floor before the raw dump: write() of %.1f MiB into %s %.3f s (CPU %.3f s), at once again %.3f s (CPU %.3f s)\n",
+                double(resident) / 1048576.0, fileSystemType(dir).c_str(), rawColdFloor.seconds, rawColdFloor.cpuSeconds, rawFloor.seconds,
+                rawFloor.cpuSeconds);
 
     // ---- the peers: dumps while the workload runs
     std::optional<DumpResult> criu;
     const std::string criuDir = dir + "/criu";
     std::string criuPath;
+    StoreFloor criuFloor, criuColdFloor;
     if (o.criu && findProgram("criu", &criuPath)) {
+        settleStorage(dir);
+        criuColdFloor = measureStoreFloor(dir, resident);
+        criuFloor = measureStoreFloor(dir, resident);
         settleStorage(dir);
         criu = criuDump(criuPath, pid, criuDir, o.fsync);
     }
@@ -671,6 +723,8 @@ int main(int argc, char **argv)
         std::printf("  criu dump    %7.3f s  %6.2f GB/s  (frozen throughout)  images %.1f MiB\n", criu->seconds, double(resident) / criu->seconds / 1e9,
                     double(criu->imageBytes) / 1048576.0);
         std::printf("             CPU %.3f s (criu's and the target's, where its parasite runs)\n", criu->cpuSeconds);
+        std::printf("  storage floor before criu's dump: write() of %.1f MiB %.3f s (CPU %.3f s), at once again %.3f s (CPU %.3f s)\n",
+                    double(resident) / 1048576.0, criuColdFloor.seconds, criuColdFloor.cpuSeconds, criuFloor.seconds, criuFloor.cpuSeconds);
         if (o.fsync) {
             std::printf("             + fsync %.3f s = %.3f s\n", criu->syncSeconds, criu->seconds + criu->syncSeconds);
         }
@@ -711,6 +765,16 @@ int main(int argc, char **argv)
     };
     printRatios("zstd", dump, restore);
     printRatios("raw", rawDump, rawRestore);
+    if (rawDump && criu && rawFloor.seconds > 0 && criuFloor.seconds > 0) {
+        // Each uncompressed dump stores the same bytes; what is left beside
+        // its own storage floor is the dumper's own work.
+        const double ours = rawDump->seconds - rawFloor.seconds;
+        const double theirs = criu->seconds - criuFloor.seconds;
+        std::printf("  raw   dump / its storage floor    %.2f;  criu dump / its storage floor  %.2f\n", rawDump->seconds / rawFloor.seconds,
+                    criu->seconds / criuFloor.seconds);
+        std::printf("  raw   dump beyond its floor       %.3f s;  criu's beyond its floor     %.3f s;  ratio %.2f\n", ours, theirs,
+                    theirs > 0 ? ours / theirs : 0.0);
+    }
 
     std::printf("\n%s at the end\n", loadAverage().c_str());
     workload.kill();
