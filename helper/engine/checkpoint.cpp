@@ -609,6 +609,7 @@ Result<void> checkpointRelease(CheckpointContext &ctx)
             CRYOPOD_PROPAGATE(quiet.add(p.pid, p.files.files, p.files.objects));
         }
     }
+    CRYOPOD_PROPAGATE(quiet.disconnect());
     auto r = ctx.options.leaveRunning ? ctx.frozen.thaw() : ctx.frozen.kill();
     if (!r) {
         return std::unexpected(r.error());

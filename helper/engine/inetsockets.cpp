@@ -943,9 +943,21 @@ Result<void> QuietTcpConnections::add(pid_t pid, const image::FilesRecord &files
     return result;
 }
 
+Result<void> QuietTcpConnections::disconnect()
+{
+    for (Quieted &q : m_sockets) {
+        sockaddr unspec {};
+        unspec.sa_family = AF_UNSPEC;
+        if (::connect(q.sock.get(), &unspec, sizeof unspec) != 0) {
+            return sysError(q.what + ": disconnect in repair mode");
+        }
+    }
+    return {};
+}
+
 void QuietTcpConnections::commit()
 {
-    m_sockets.clear(); // closing the dups drops nothing: the sockets close with the tree, in repair mode
+    m_sockets.clear(); // the sockets were dropped without a word (disconnect()), or close with the tree in repair mode
 }
 
 QuietTcpConnections::~QuietTcpConnections()

@@ -6,10 +6,12 @@
 // process (A with SO_REUSEADDR):
 // - not committed (a checkpoint failing before the tree is dead): A leaves
 //   repair mode again, has SO_REUSEADDR again and carries data both ways;
-// - committed: A stays in repair mode, and closing it sends nothing (the
-//   kernel's tcp_close() in repair mode): B sees no FIN or RST, stays
+// - disconnected and committed (the tree killed): A is dropped in repair
+//   mode (tcp_disconnect()) and then closed: B sees no FIN or RST, stays
 //   established, reads nothing; what B then sends (into the gap) is
-//   answered with a reset.
+//   answered with a reset;
+// - committed without disconnect(): closing A in repair mode (the kernel's
+//   tcp_close()) sends nothing either.
 //
 // Plain C++ without QtTest: exits 0 on success, 1 with a message otherwise.
 
@@ -125,6 +127,48 @@ void recordsFor(const Pair &pair, image::FilesRecord *files, std::vector<image::
     *objects = {object};
 }
 
+// A quieted (and with `disconnect` dropped) then closed, as the killed
+// process's close: B must see nothing, and be reset when it sends.
+void quietClose(const Pair &pair, const image::FilesRecord &files, const std::vector<image::FileObjectRecord> &objects, bool disconnect)
+{
+    const char *how = disconnect ? "disconnected in repair mode" : "closed in repair mode";
+    {
+        cryopod::engine::QuietTcpConnections quiet;
+        if (auto added = quiet.add(::getpid(), files, objects); !added) {
+            failTest("add: " + added.error().describe());
+        }
+        if (auto dropped = disconnect ? quiet.disconnect() : cryopod::Result<void>(); !dropped) {
+            failTest("disconnect: " + dropped.error().describe());
+        }
+        quiet.commit();
+    }
+    if (!disconnect && option(pair.a, IPPROTO_TCP, TCP_REPAIR) != 1) {
+        failTest("A left repair mode after commit()");
+    }
+    ::close(pair.a);
+    pollfd p {pair.b, POLLIN | POLLRDHUP, 0};
+    const int ready = ::poll(&p, 1, 500);
+    if (ready != 0) {
+        failTest(std::string("A ") + how + " told B something (poll events " + std::to_string(p.revents) + ")");
+    }
+    char byte;
+    if (::recv(pair.b, &byte, 1, MSG_DONTWAIT) != -1 || errno != EAGAIN || tcpState(pair.b) != 1) {
+        failTest(std::string("B is no longer an established connection with nothing to read after A was ") + how);
+    }
+    std::printf("A %s: B saw nothing and is established\n", how);
+    // B talks into the gap: no socket holds A's addresses, the kernel resets B.
+    if (::send(pair.b, "x", 1, MSG_NOSIGNAL) != 1) {
+        failTest(std::string("B: send into the gap: ") + std::strerror(errno));
+    }
+    p = pollfd {pair.b, POLLIN, 0};
+    ::poll(&p, 1, 1000);
+    if (::recv(pair.b, &byte, 1, MSG_DONTWAIT) != -1 || errno != ECONNRESET) {
+        failTest("B sent into the gap and was not reset");
+    }
+    std::printf("B sent into the gap and was reset\n");
+    ::close(pair.b);
+}
+
 } // namespace
 
 int main()
@@ -153,36 +197,12 @@ int main()
     carries(pair.b, pair.a, "and B to A", "B to A");
     std::printf("not committed: A out of repair mode, SO_REUSEADDR kept, data both ways\n");
 
-    {
-        cryopod::engine::QuietTcpConnections quiet;
-        if (auto added = quiet.add(::getpid(), files, objects); !added) {
-            failTest("add: " + added.error().describe());
-        }
-        quiet.commit();
-    }
-    if (option(pair.a, IPPROTO_TCP, TCP_REPAIR) != 1) {
-        failTest("A left repair mode after commit()");
-    }
-    ::close(pair.a); // as the killed process's close
-    pollfd p {pair.b, POLLIN | POLLRDHUP, 0};
-    const int ready = ::poll(&p, 1, 500);
-    if (ready != 0) {
-        failTest("closing A in repair mode told B something (poll events " + std::to_string(p.revents) + ")");
-    }
-    char byte;
-    if (::recv(pair.b, &byte, 1, MSG_DONTWAIT) != -1 || errno != EAGAIN || tcpState(pair.b) != 1) {
-        failTest("B is no longer an established connection with nothing to read after A closed in repair mode");
-    }
-    std::printf("committed: A closed in repair mode, B saw nothing and is established\n");
-    // B talks into the gap: no socket holds A's addresses, the kernel resets B.
-    if (::send(pair.b, "x", 1, MSG_NOSIGNAL) != 1) {
-        failTest(std::string("B: send into the gap: ") + std::strerror(errno));
-    }
-    p = pollfd {pair.b, POLLIN, 0};
-    ::poll(&p, 1, 1000);
-    if (::recv(pair.b, &byte, 1, MSG_DONTWAIT) != -1 || errno != ECONNRESET) {
-        failTest("B sent into the gap and was not reset");
-    }
-    std::printf("B sent into the gap and was reset\ncr_tcp_quiet: ok\n");
+    quietClose(pair, files, objects, true);
+    const Pair second = connectedPair();
+    image::FilesRecord secondFiles;
+    std::vector<image::FileObjectRecord> secondObjects;
+    recordsFor(second, &secondFiles, &secondObjects);
+    quietClose(second, secondFiles, secondObjects, false);
+    std::printf("cr_tcp_quiet: ok\n");
     return 0;
 }

@@ -325,11 +325,16 @@ bool quietTcpConnections(pid_t pid, std::string *error)
         sockaddr_storage peer {};
         socklen_t len = sizeof peer;
         const int on = 1;
-        if (ok && ::getpeername(sock, reinterpret_cast<sockaddr *>(&peer), &len) == 0 && ::setsockopt(sock, IPPROTO_TCP, TCP_REPAIR, &on, sizeof on) != 0) {
-            *error = std::format("TCP_REPAIR on fd {} of {}: {}", fd, pid, std::strerror(errno));
+        sockaddr unspec {};
+        unspec.sa_family = AF_UNSPEC;
+        // Disconnected at once in repair mode (nothing sent, timers stopped),
+        // as checkpoint --kill does, not when the process dies.
+        if (ok && ::getpeername(sock, reinterpret_cast<sockaddr *>(&peer), &len) == 0 &&
+            (::setsockopt(sock, IPPROTO_TCP, TCP_REPAIR, &on, sizeof on) != 0 || ::connect(sock, &unspec, sizeof unspec) != 0)) {
+            *error = std::format("TCP_REPAIR and disconnect of fd {} of {}: {}", fd, pid, std::strerror(errno));
             ok = false;
         }
-        ::close(sock); // the process holds the socket: it closes with it, in repair mode
+        ::close(sock);
     }
     return ok;
 }

@@ -77,8 +77,8 @@ private:
 };
 
 // Puts every connected TCP socket of `pid` into repair mode, on a
-// pidfd_getfd copy of it, so that its death sends nothing to the peer: what
-// a killing checkpoint does (inetsockets.h). For the original after a
+// pidfd_getfd copy of it, and disconnects it there, so that nothing is sent
+// to the peer: what a killing checkpoint does (inetsockets.h). For the original after a
 // --leave-running checkpoint with a peer outside the tree: a plain SIGKILL
 // would reset the peer. Stops the process first (SIGSTOP).
 bool quietTcpConnections(pid_t pid, std::string *error);
