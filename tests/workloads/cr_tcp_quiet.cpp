@@ -13,6 +13,8 @@
 // - committed without disconnect(): closing A in repair mode (the kernel's
 //   tcp_close()) sends nothing either.
 //
+//   cr_tcp_quiet [ANY]   (an argument, as the other cr_tcp_* tests get, is ignored)
+//
 // Plain C++ without QtTest: exits 0 on success, 1 with a message otherwise.
 
 #include "crtest.h"
