@@ -144,7 +144,7 @@ public:
     // with a reset. Closing at once leaves that race a round trip wide,
     // instead of the time the tree takes to die (closing at death, one
     // cr_tcp_peer run in 15 at load 7 failed on a peer reset in a --kill
-    // cycle; disconnecting here, 0 in 20 so far).
+    // cycle; disconnecting here, 0 in 40).
     Result<void> disconnect();
     // The tree is killed: nothing is undone.
     void commit();
