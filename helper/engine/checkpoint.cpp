@@ -603,15 +603,18 @@ Result<void> checkpointRelease(CheckpointContext &ctx)
     }
     ctx.thawNs = monotonicNs();
     auto step = ctx.trace.scope(ctx.options.leaveRunning ? "thaw" : "kill");
+    QuietTcpConnections quiet; // out of repair mode again unless the tree is killed
     if (!ctx.options.leaveRunning && ctx.options.tcpEstablished) {
         for (const ProcessCapture &p : ctx.processes) {
-            quietTcpConnections(p.pid, p.files.files, p.files.objects);
+            CRYOPOD_PROPAGATE(quiet.add(p.pid, p.files.files, p.files.objects));
         }
     }
+    CRYOPOD_PROPAGATE(quiet.disconnect());
     auto r = ctx.options.leaveRunning ? ctx.frozen.thaw() : ctx.frozen.kill();
     if (!r) {
         return std::unexpected(r.error());
     }
+    quiet.commit();
     if (!ctx.options.leaveRunning) {
         removeSysvIpc(ctx.sysv); // they are in the image, and go with the tree
     }

@@ -57,6 +57,7 @@ struct RepairedTcp {
     UniqueFd sock; // the engine's own dup
     std::vector<uint8_t> unsent; // the end of the send queue that was never sent
     bool reuseAddr = false; // SO_REUSEADDR again after repair mode (which clears it)
+    uint32_t sndbuf = 0; // SO_SNDBUF as the dump read it, once the whole send queue is in
     std::string what;
 };
 

@@ -265,6 +265,19 @@ Result<uint32_t> peekQueue(int sock, int queue, unsigned long sizeRequest, std::
     return fail(name + ": it kept changing while it was read (the peer is still sending?)", EAGAIN);
 }
 
+// Out of repair mode without a window probe (nothing is sent): the
+// connection goes on as before. Repair mode cleared SO_REUSEADDR (sk_reuse):
+// the program keeps its option.
+Result<void> leaveRepairQuietly(int sock, bool reuseAddr, const std::string &what)
+{
+    CRYOPOD_PROPAGATE(setRepair(sock, TCP_REPAIR_OFF_NO_WP, what));
+    const int on = 1;
+    if (reuseAddr && ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
+        return sysError(what + ": setsockopt SO_REUSEADDR after repair mode");
+    }
+    return {};
+}
+
 // What TCP_REPAIR tells of an established connection `sock` (the process
 // frozen): sequence numbers, both queues, negotiated options, timestamp
 // clock and window. The socket leaves repair mode before this returns,
@@ -333,14 +346,7 @@ Result<void> dumpTcpConnection(int sock, image::FileObjectRecord &record, const 
         return {};
     };
     auto r = capture();
-    auto off = setRepair(sock, TCP_REPAIR_OFF_NO_WP, what);
-    if (off && (record.socketOptions & image::kSockReuseAddr)) {
-        // Repair mode cleared it (sk_reuse): the program keeps its option.
-        const int on = 1;
-        if (::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
-            off = sysError(what + ": setsockopt SO_REUSEADDR after repair mode");
-        }
-    }
+    auto off = leaveRepairQuietly(sock, (record.socketOptions & image::kSockReuseAddr) != 0, what);
     if (!r) {
         return r;
     }
@@ -356,18 +362,28 @@ Result<void> setQueueSeq(int sock, int queue, uint32_t seq, const std::string &w
     return {};
 }
 
-// A connection's buffer: what getsockopt `reported` at dump (the queue
-// fitted in it), and never less than twice the queue (the kernel doubles
-// the value set and charges segments with their overhead). Not more: each
-// cycle would let the queues grow.
+// A connection's buffer while its queue is put back: what getsockopt
+// `reported` at dump (the queue fitted in it), and never less than twice
+// the queue (the kernel doubles the value set and charges segments with
+// their overhead; segments are cut differently than the original's were).
+// Once the queue is in, setReportedBuffer() gives it the reported size
+// again: a size kept at twice a full queue doubled at every cycle.
 Result<void> forceSocketBuffer(int sock, int option, uint32_t reported, size_t queued, const std::string &what)
 {
-    const uint64_t wanted = std::max<uint64_t>(reported / 2, uint64_t(queued));
+    const uint64_t wanted = std::max<uint64_t>((uint64_t(reported) + 1) / 2, uint64_t(queued));
     const int value = int(std::min<uint64_t>(wanted, INT32_MAX / 2));
     if (::setsockopt(sock, SOL_SOCKET, option, &value, sizeof value) != 0) {
         return sysError(what + ": set its buffer size to " + std::to_string(value));
     }
     return {};
+}
+
+Result<void> setReportedBuffer(int sock, int option, uint32_t reported, const std::string &what)
+{
+    if (reported == 0) {
+        return {}; // not recorded: the size the queue needed stays
+    }
+    return forceSocketBuffer(sock, option, reported, 0, what);
 }
 
 // Sends `bytes` on `sock` without blocking (a repaired socket's queues).
@@ -760,12 +776,16 @@ Result<void> restoreInetSocket(Injector &injector, RemoteScratch &scratch, const
     if (established) {
         CRYOPOD_PROPAGATE(setUserMss(sock.get(), 0, what)); // the segment size is set: the program had no TCP_MAXSEG
         CRYOPOD_PROPAGATE(repairConnection(sock.get(), object, what));
+        // The receive queue is in: the buffer the program had (leaveTcpRepair
+        // does the same for the send buffer once the unsent part is in).
+        CRYOPOD_PROPAGATE(setReportedBuffer(sock.get(), SO_RCVBUFFORCE, object.rcvbuf, what));
         // Still in repair mode: it leaves it once every socket of the tree
         // exists (leaveTcpRepair), so that nothing it sends meets a port
         // whose socket is not there yet (which would reset the connection).
         const size_t sent = object.tcpSendQueue.size() - object.tcpUnsent;
-        fds.tcpRepairs.push_back(RepairedTcp {std::move(made->sock), std::vector<uint8_t>(object.tcpSendQueue.begin() + ptrdiff_t(sent), object.tcpSendQueue.end()),
-                                              (object.socketOptions & image::kSockReuseAddr) != 0, what});
+        fds.tcpRepairs.push_back(RepairedTcp {std::move(made->sock),
+                                              std::vector<uint8_t>(object.tcpSendQueue.begin() + ptrdiff_t(sent), object.tcpSendQueue.end()),
+                                              (object.socketOptions & image::kSockReuseAddr) != 0, object.sndbuf, what});
     }
     CRYOPOD_PROPAGATE(setStatusFlags(injector, fd, owner.openFlags, what));
     fds.byFd[owner.fd] = fd;
@@ -785,6 +805,7 @@ Result<void> leaveTcpRepair(std::vector<RepairedTcp> &repairs)
         }
         // What was never sent goes out now, as the program's own write would have.
         CRYOPOD_PROPAGATE(sendAll(r.sock.get(), r.unsent, r.what + ": send what was not sent yet"));
+        CRYOPOD_PROPAGATE(setReportedBuffer(r.sock.get(), SO_SNDBUFFORCE, r.sndbuf, r.what));
     }
     repairs.clear();
     return {};
@@ -898,14 +919,56 @@ Result<void> matchTcpPeers(const std::vector<image::FileObjectRecord *> &connect
     return {};
 }
 
-void quietTcpConnections(pid_t pid, const image::FilesRecord &files, const std::vector<image::FileObjectRecord> &objects)
+Result<void> QuietTcpConnections::add(pid_t pid, const image::FilesRecord &files, const std::vector<image::FileObjectRecord> &objects)
 {
-    forEachOwnedConnection(files, objects, [&](const image::FdRecord &fd, const image::FileObjectRecord &) {
-        const std::string what = "quiet the TCP connection at fd " + std::to_string(fd.fd) + " of " + std::to_string(pid);
-        if (auto sock = takeTheirFd(pid, fd.fd, what)) {
-            (void)setRepair(sock->get(), TCP_REPAIR_ON, what); // best effort: see the header
+    Result<void> result;
+    forEachOwnedConnection(files, objects, [&](const image::FdRecord &fd, const image::FileObjectRecord &object) {
+        if (!result) {
+            return;
         }
+        const std::string what = "keep the TCP connection at fd " + std::to_string(fd.fd) + " of " + std::to_string(pid) + " from " +
+            addressText(object.localAddress, object.localPort) + " to " + addressText(object.peerAddress, object.peerPort) + " quiet while the tree is killed";
+        auto sock = takeTheirFd(pid, fd.fd, what);
+        if (!sock) {
+            result = std::unexpected(sock.error());
+            return;
+        }
+        auto on = setRepair(sock->get(), TCP_REPAIR_ON, what);
+        if (!on) {
+            result = std::unexpected(on.error());
+            return;
+        }
+        m_sockets.push_back(Quieted {std::move(*sock), (object.socketOptions & image::kSockReuseAddr) != 0, what});
     });
+    return result;
+}
+
+Result<void> QuietTcpConnections::disconnect()
+{
+    for (Quieted &q : m_sockets) {
+        sockaddr unspec {};
+        unspec.sa_family = AF_UNSPEC;
+        if (::connect(q.sock.get(), &unspec, sizeof unspec) != 0) {
+            return sysError(q.what + ": disconnect in repair mode");
+        }
+    }
+    return {};
+}
+
+void QuietTcpConnections::commit()
+{
+    m_sockets.clear(); // the sockets were dropped without a word (disconnect()), or close with the tree in repair mode
+}
+
+QuietTcpConnections::~QuietTcpConnections()
+{
+    // Not committed: the checkpoint failed and the tree runs on (or dies as
+    // the failure left it). Each socket as it was, without a window probe.
+    // A failure here cannot be reported any more: the error that brought
+    // us here is.
+    for (Quieted &q : m_sockets) {
+        (void)leaveRepairQuietly(q.sock.get(), q.reuseAddr, q.what);
+    }
 }
 
 } // namespace cryopod::engine

@@ -26,16 +26,24 @@
 // (nothing is sent), the options, timestamp clock, receive queue, the sent
 // part of the send queue and the window follow; once every socket of the
 // tree exists it leaves repair mode (a window probe) and sends the unsent
-// part. The peer must still hold its end. A peer in the tree works; a peer
-// outside it does not survive a --kill checkpoint in practice: until the
-// restore no socket holds the connection's addresses, so whatever the peer
-// sends meanwhile (data, a delayed ACK, the answer to a window probe) is
-// answered with a reset, and the restore then fails on the reset
-// connection (tried with wl_tcp's WL_TCP_PEER mode, a busy and a quiet peer;
-// holding the addresses, as a netfilter rule would, is not done). A
-// --leave-running checkpoint leaves such a connection working. Its buffer sizes are set as they were (at least big enough
-// for the queues, with the *BUFFORCE options), which ends TCP's own tuning
-// of them. Not carried: urgent data, TCP_CORK, the congestion state.
+// part. The peer must still hold its end. A peer in the tree works, and so
+// does a peer outside it that stays silent between a --kill checkpoint and
+// the restore: before the tree is killed (the image complete) its
+// connections go into repair mode and are dropped there (QuietTcpConnections:
+// the kernel's tcp_disconnect() sends nothing in repair mode), so the peer sees no FIN
+// or RST and the restored socket carries on (cr_tcp_peer). Until the restore
+// no socket holds the connection's addresses: whatever the peer sends
+// meanwhile (data, an ACK it owed, a window update, a keepalive) is answered
+// by the kernel with a reset, and the restored connection is then reset
+// too (cr_tcp_peer_gap_sabotage). Holding the addresses meanwhile (a
+// firewall rule dropping the peer's segments) would hide the gap; nothing
+// does (no nftables here). A --leave-running checkpoint leaves such a
+// connection working; restoring its image needs the original gone without
+// a word to the peer and the peer silent since the checkpoint. Its buffer
+// sizes are restored as the dump read them (forced: the queues are put back
+// in buffers big enough for them, then set to the dumped size, so ten
+// cycles keep the same sizes), which ends TCP's own tuning of them. Not
+// carried: urgent data, TCP_CORK, the congestion state.
 //
 // Refused, and said so before anything is frozen: a TCP connection without
 // the opt-in, or in any state but established or listening (closing,
@@ -55,6 +63,7 @@
 #include "fileobjects.h"
 #include "records.h"
 #include "result.h"
+#include "uniquefd.h"
 
 #include "ptrace_inject.h"
 
@@ -62,6 +71,7 @@
 #include <optional>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 namespace cryopod::engine
 {
@@ -104,13 +114,53 @@ std::vector<CapturedTcp> capturedTcpConnections(pid_t pid, const image::FilesRec
 // holds at the start of that pass.
 Result<void> settleTcpConnections(std::vector<CapturedTcp> &connections);
 
-// Before a checkpointed tree is killed: its established TCP connections
-// (those of `files`, a process still stopped) go into repair mode, so that
-// closing them sends nothing (no FIN or RST to a peer outside, no
-// TIME_WAIT left behind); the restore takes them over. Best effort: one that
-// cannot be put there closes as any socket does, which the restore copes
-// with (a TIME_WAIT of the same addresses is taken over in repair mode).
-void quietTcpConnections(pid_t pid, const image::FilesRecord &files, const std::vector<image::FileObjectRecord> &objects);
+// Before a checkpointed tree is killed (with the opt-in, once the image is
+// complete): its established TCP connections go into repair mode, each on
+// the engine's own dup of it (pidfd_getfd: the same socket). A socket
+// closed in repair mode is dropped without a segment (tcp_close() calls
+// tcp_disconnect(), which sends no RST or FIN in repair mode and leaves no
+// TIME_WAIT): a peer outside the tree sees nothing, and the restore takes
+// the connection over. Until commit() (the tree is dead) the destructor
+// takes every socket out of repair mode again, without a window probe and
+// with SO_REUSEADDR given back: a checkpoint that fails after add() leaves
+// the tree's connections as they were.
+class QuietTcpConnections
+{
+public:
+    QuietTcpConnections() = default;
+    ~QuietTcpConnections();
+    QuietTcpConnections(const QuietTcpConnections &) = delete;
+    QuietTcpConnections &operator=(const QuietTcpConnections &) = delete;
+
+    // The connections of one process (still stopped) whose fd table is
+    // `files`. Fails, naming the socket, when one cannot enter repair mode
+    // (killing the tree would then reset its peer).
+    Result<void> add(pid_t pid, const image::FilesRecord &files, const std::vector<image::FileObjectRecord> &objects);
+    // The point of no return, right before the tree is killed: each socket
+    // is disconnected now, in repair mode (tcp_disconnect(): nothing sent,
+    // its timers stopped), rather than when its process dies. The kernel
+    // goes on for a frozen tree: a zero-window probe it sends is answered by
+    // the peer, and an answer arriving once the socket is gone is answered
+    // with a reset. Closing at once leaves that race a round trip wide,
+    // instead of the time the tree takes to die (closing at death, one
+    // cr_tcp_peer run in 15 at load 7 failed on a peer reset in a --kill
+    // cycle; disconnecting here, 0 in 40).
+    Result<void> disconnect();
+    // The tree is killed: nothing is undone.
+    void commit();
+    size_t size() const
+    {
+        return m_sockets.size();
+    }
+
+private:
+    struct Quieted {
+        UniqueFd sock;
+        bool reuseAddr = false;
+        std::string what;
+    };
+    std::vector<Quieted> m_sockets;
+};
 
 // ---- restore
 

@@ -8,9 +8,12 @@
 //   cr_cycles --cryopodctl PATH --cycles N --mode leave-running|kill|mixed
 //             [--keep DIR] [--frozen] [--plain] [--min-runtime S]
 //             [--timeout S] [--expect-fail] [--leak-check]
-//             [--checkpoint-option OPT]... -- WORKLOAD ARGS...
+//             [--checkpoint-option OPT]... [--tcp-peer [--tcp-peer-sabotage]]
+//             [--same-tcp-buffers] -- WORKLOAD ARGS...
 //
 // Plain C++ (no Qt), no exceptions: every step returns false with a message.
+
+#include "tcppeer.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -25,6 +28,7 @@
 #include <format>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <poll.h>
 #include <set>
@@ -75,6 +79,16 @@ struct Options {
     double finalTimeout = 10;
     // More options for every `cryopodctl checkpoint` (--tcp-established).
     std::vector<std::string> checkpointOptions;
+    // The harness holds the other end of the workload's TCP connection
+    // (tcppeer.h; wl_tcp with WL_TCP_PEER): a peer outside the tree, silent
+    // during every checkpoint and restore, talking both ways after each.
+    bool tcpPeer = false;
+    // ... and it sends into the gap of the first cycle: the reset must be
+    // reported (by the restore or by the workload), never silent.
+    bool tcpPeerSabotage = false;
+    // After every restore the TCP sockets of the tree have the buffer sizes
+    // they had after the first one.
+    bool sameTcpBuffers = false;
     std::vector<std::string> workload;
 };
 
@@ -443,6 +457,7 @@ private:
     bool checkTree();
     Footprint footprint();
     bool checkLeaks(int index);
+    bool checkTcpBuffers(int index);
     void cleanUp();
     void printDiagnostics();
     double remaining() const;
@@ -475,6 +490,9 @@ private:
     size_t m_ownFds = 0; // ... our own fds at ready
     int m_master = -1; // --pty: the master of the pty the workload runs on
     int m_ptySocket[2] = {-1, -1}; // --pty new: cryopodctl sends the new master over [1]
+    std::unique_ptr<TcpPeer> m_peer; // --tcp-peer
+    bool m_sabotageReported = false; // --tcp-peer-sabotage: the reset was reported by the restore
+    std::map<std::pair<pid_t, int>, TcpBuffers> m_firstBuffers; // --same-tcp-buffers: after the first restore
 };
 
 bool Harness::waitTreeGone(const std::map<pid_t, TreeEntry> &tree)
@@ -519,7 +537,7 @@ bool Harness::checkTree()
 Footprint Harness::footprint()
 {
     Footprint f;
-    std::vector<pid_t> pids{m_pid};
+    std::vector<pid_t> pids {m_pid};
     for (const auto &[pid, e] : descendants(m_pid)) {
         if (e.state == 'Z') {
             ++f.zombies;
@@ -614,6 +632,17 @@ bool Harness::startWorkload()
         }
         slave = name;
     }
+    if (m_opt.tcpPeer) {
+        // The workload connects to us before ready; its streams come from WL_SEED.
+        if (!getenv("WL_SEED")) {
+            setenv("WL_SEED", "0x7c9d2e41", 1);
+        }
+        m_peer = std::make_unique<TcpPeer>();
+        if (!m_peer->listen(std::strtoull(getenv("WL_SEED"), nullptr, 0), &error)) {
+            return fail(error);
+        }
+        setenv("WL_TCP_PEER", std::to_string(m_peer->port()).c_str(), 1);
+    }
     // Before the spawn: it returns once the program runs, and a plain
     // workload's own clock (sleep 1) starts at its exec.
     const Clock::time_point spawned = Clock::now();
@@ -670,6 +699,14 @@ bool Harness::startWorkload()
     if (m_opt.tree) {
         m_tree = descendants(m_pid);
         say(std::format("{}: tree of {}:{}", m_name, m_pid, describeTree(m_tree)));
+    }
+    if (m_opt.tcpPeer) {
+        m_step = "tcp peer: accept, talk, fall silent";
+        std::string what;
+        if (!m_peer->accept(cap(5), &error) || !m_peer->exchange(cap(10), &what, &error)) {
+            return fail(error);
+        }
+        say(std::format("{}: {}", m_name, what));
     }
     if (m_opt.leakCheck) {
         m_readyFootprint = footprint();
@@ -913,6 +950,14 @@ bool Harness::cycle(int index, bool leaveRunning)
                 kill(pid, SIGKILL);
             }
         }
+        if (m_opt.tcpPeer) {
+            // A plain kill would close its end with a reset or FIN to us:
+            // stopped the way checkpoint --kill stops a tree, repair mode first.
+            std::string error;
+            if (!quietTcpConnections(m_pid, &error)) {
+                return fail(error);
+            }
+        }
         kill(m_pid, SIGKILL);
         const auto status = waitChild(m_pid, cap(ReapTimeout));
         if (!status) {
@@ -947,6 +992,14 @@ bool Harness::cycle(int index, bool leaveRunning)
         return fail(std::format("pid {} is still in use after the original was reaped", m_pid));
     }
 
+    if (m_opt.tcpPeerSabotage && index == 1) {
+        m_step = std::format("cycle {}/{} ({}): tcp peer sends into the gap", index, m_opt.cycles, modeName);
+        std::string error;
+        if (!m_peer->sendIntoGap(cap(3), &error)) {
+            return fail(error);
+        }
+        say(std::format("{}: the peer sent into the gap and was reset, as expected", m_name));
+    }
     m_step = std::format("cycle {}/{} ({}): restore", index, m_opt.cycles, modeName);
     t0 = Clock::now();
     std::vector<std::string> restoreArgs{"restore", "--direct", "-i", image};
@@ -963,7 +1016,18 @@ bool Harness::cycle(int index, bool leaveRunning)
     } else if (m_opt.pty == "original") {
         restoreArgs.insert(restoreArgs.end(), {"--pty", "original"});
     }
-    if (!runCryopodctl(restoreArgs, std::format("{}.restore", index), &out, passFd) || (m_opt.pty == "new" && !receiveMaster())) {
+    const bool restoreOk = runCryopodctl(restoreArgs, std::format("{}.restore", index), &out, passFd);
+    if (!restoreOk && m_opt.tcpPeerSabotage && !procInfo(m_pid).exists) {
+        // The restored connection met the reset: fine if the restore says so.
+        const std::string err = readFile(m_lastErrPath);
+        if (err.find("reset") != std::string::npos || err.find("Broken pipe") != std::string::npos) {
+            say(std::format("{}: the restore failed on the reset, as expected: {}", m_name, trimmed(err)));
+            m_sabotageReported = true;
+            return true;
+        }
+        return fail(std::format("{} (the restore failed after the peer's reset, without naming it)", m_error));
+    }
+    if (!restoreOk || (m_opt.pty == "new" && !receiveMaster())) {
         // The engine must leave nothing behind; if it did, it is ours now.
         if (procInfo(m_pid).exists) {
             m_error += std::format(" (and pid {} exists after the failed restore)", m_pid);
@@ -1033,6 +1097,17 @@ bool Harness::cycle(int index, bool leaveRunning)
     if (m_opt.leakCheck && !checkLeaks(index)) {
         return false;
     }
+    if (m_opt.sameTcpBuffers && !checkTcpBuffers(index)) {
+        return false;
+    }
+    if (m_opt.tcpPeer && !m_opt.tcpPeerSabotage) {
+        m_step = std::format("cycle {}/{} ({}): tcp peer talks to the restored copy", index, m_opt.cycles, modeName);
+        std::string what, error;
+        if (!m_peer->exchange(cap(10), &what, &error)) {
+            return fail(error);
+        }
+        say(std::format("{}: {}", m_name, what));
+    }
     if (m_opt.keepDir.empty()) {
         unlink(image.c_str());
     }
@@ -1067,12 +1142,29 @@ bool Harness::finish()
         return fail(std::format("create {}: {}", go, std::strerror(errno)));
     }
     close(fd);
+    if (m_opt.tcpPeer) {
+        m_step = "final: tcp peer finishes the conversation";
+        std::string error;
+        const bool talked = m_peer->converse(cap(m_opt.finalTimeout), &error);
+        if (m_opt.tcpPeerSabotage) {
+            if (talked || !m_peer->wasReset()) {
+                return fail(std::format("the peer was reset in the gap, yet after the restore the connection {}",
+                                        talked ? std::string("went on") : "failed otherwise: " + error));
+            }
+            say(std::format("{}: after the restore the peer's connection is reset, as expected: {}", m_name, error));
+        } else if (!talked) {
+            return fail(error);
+        }
+    }
     const double limit = cap(m_opt.finalTimeout);
     const auto status = waitChild(m_pid, limit);
     if (!status) {
         return fail(std::format("workload pid {} did not exit within {:.1f} s of go (state {})", m_pid, limit, stateName(procInfo(m_pid).state)));
     }
     const std::string result = trimmed(readFile(m_stateDir + "/result"));
+    if (m_opt.tcpPeerSabotage && result.find("reset") == std::string::npos) {
+        return fail(std::format("after the peer's reset the workload {} without naming a reset: '{}'", describeStatus(*status), result));
+    }
     if (m_opt.expectFail) {
         if (WIFEXITED(*status) && WEXITSTATUS(*status) == 1 && result.starts_with("FAIL:")) {
             say(std::format("{}: final: the workload noticed the sabotage, as expected: {}", m_name, result));
@@ -1087,6 +1179,41 @@ bool Harness::finish()
         return fail(std::format("workload exited 0 but result is '{}'", result));
     }
     say(std::format("{}: final: exit 0, result ok", m_name));
+    return true;
+}
+
+// The buffer sizes of the tree's TCP sockets: after the first restore, as
+// they will stay (a restore locks them); later restores keep them.
+bool Harness::checkTcpBuffers(int index)
+{
+    m_step = std::format("cycle {}/{}: TCP buffer sizes", index, m_opt.cycles);
+    std::map<std::pair<pid_t, int>, TcpBuffers> now;
+    std::string error;
+    std::vector<pid_t> pids {m_pid};
+    for (const auto &[pid, e] : descendants(m_pid)) {
+        pids.push_back(pid);
+    }
+    for (const pid_t pid : pids) {
+        if (!tcpBuffersOf(pid, &now, &error)) {
+            return fail(error);
+        }
+    }
+    std::string text;
+    for (const auto &[key, b] : now) {
+        text += std::format(" {}/fd {}: rcvbuf {} sndbuf {};", key.first, key.second, b.rcvbuf, b.sndbuf);
+    }
+    say(std::format("{}: cycle {}: TCP buffers{}", m_name, index, text));
+    if (m_firstBuffers.empty()) {
+        m_firstBuffers = now;
+        return true;
+    }
+    if (now != m_firstBuffers) {
+        std::string first;
+        for (const auto &[key, b] : m_firstBuffers) {
+            first += std::format(" {}/fd {}: rcvbuf {} sndbuf {};", key.first, key.second, b.rcvbuf, b.sndbuf);
+        }
+        return fail(std::format("the TCP buffer sizes changed since the first restore: now{} then{}", text, first));
+    }
     return true;
 }
 
@@ -1196,8 +1323,11 @@ int Harness::run()
         const bool leaveRunning = m_opt.mode == Mode::LeaveRunning || (m_opt.mode == Mode::Mixed && i % 2 == 1);
         ok = cycle(i, leaveRunning);
         passed += ok ? 1 : 0;
+        if (m_sabotageReported) {
+            break; // nothing was restored: no workload to let go
+        }
     }
-    if (ok) {
+    if (ok && !m_sabotageReported) {
         ok = finish();
         passed += ok ? 1 : 0;
     }
@@ -1220,7 +1350,7 @@ int Harness::run()
                  "usage: cr_cycles --cryopodctl PATH --cycles N --mode leave-running|kill|mixed\n"
                  "                 [--keep DIR] [--frozen] [--plain] [--min-runtime S] [--timeout S]\n"
                  "                 [--expect-fail] [--tree | --tree-changes] [--pty new|original] [--leak-check] [--final-timeout S]\n"
-                 "                 [--checkpoint-option OPT]...\n"
+                 "                 [--checkpoint-option OPT]... [--tcp-peer [--tcp-peer-sabotage]] [--same-tcp-buffers]\n"
                  "                 -- WORKLOAD ARGS...\n");
     std::exit(2);
 }
@@ -1282,6 +1412,13 @@ int main(int argc, char **argv)
             opt.leakCheck = true;
         } else if (arg == "--checkpoint-option") {
             opt.checkpointOptions.push_back(value("--checkpoint-option"));
+        } else if (arg == "--tcp-peer") {
+            opt.tcpPeer = true;
+        } else if (arg == "--tcp-peer-sabotage") {
+            opt.tcpPeer = true;
+            opt.tcpPeerSabotage = true;
+        } else if (arg == "--same-tcp-buffers") {
+            opt.sameTcpBuffers = true;
         } else if (arg == "--tree-changes") {
             opt.tree = true;
             opt.treeChanges = true;

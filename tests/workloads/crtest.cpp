@@ -122,11 +122,12 @@ bool exists(pid_t pid)
     return std::filesystem::exists("/proc/" + std::to_string(pid));
 }
 
-cryopod::Result<cryopod::engine::CheckpointResult> checkpointToFile(pid_t root, const std::string &image, bool leaveRunning)
+cryopod::Result<cryopod::engine::CheckpointResult> checkpointToFile(pid_t root, const std::string &image, bool leaveRunning, bool tcpEstablished)
 {
     const int out = ::open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     cryopod::engine::CheckpointOptions options;
     options.leaveRunning = leaveRunning;
+    options.tcpEstablished = tcpEstablished;
     auto result = cryopod::engine::checkpoint(root, out, options);
     if (out >= 0) {
         ::close(out);

@@ -43,8 +43,9 @@ std::vector<pid_t> treeOf(pid_t pid);
 // /proc/PID exists (a zombie counts).
 bool exists(pid_t pid);
 
-// Checkpoints the tree of root into the file image (created or truncated).
-cryopod::Result<cryopod::engine::CheckpointResult> checkpointToFile(pid_t root, const std::string &image, bool leaveRunning);
+// Checkpoints the tree of root into the file image (created or truncated);
+// its established TCP connections too with tcpEstablished.
+cryopod::Result<cryopod::engine::CheckpointResult> checkpointToFile(pid_t root, const std::string &image, bool leaveRunning, bool tcpEstablished = false);
 // Restores the file image with default options.
 cryopod::Result<cryopod::engine::RestoreResult> restoreFromFile(const std::string &image);
 

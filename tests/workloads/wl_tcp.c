@@ -20,8 +20,9 @@
 //
 // With WL_TCP_PEER=PORT the root alone, its fd 3 connected to
 // 127.0.0.1:PORT (TCP_NODELAY, O_NONBLOCK): the peer outside the tree (the
-// test cr_tcp_peer) plays C's part with C's stream, and after go writes
-// 256 KiB more and shuts its sending side down as C would.
+// harness, cr_cycles --tcp-peer, tests cr_tcp_peer*) plays C's part with
+// C's stream, and after go writes 256 KiB more and shuts its sending side
+// down as C would.
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
