@@ -402,14 +402,12 @@ Result<void> finishFileObjects(Injector &injector, RemoteScratch &scratch, const
         CRYOPOD_PROPAGATE(restoreEpollTargets(injector, scratch, object, ownersOf(files, object.id).front()->fd));
     }
     CRYOPOD_PROPAGATE(leaveTcpRepair(fds.tcpRepairs));
+    InjectBatch closes;
     for (const int32_t fd : fds.temporaries) {
-        auto closed = injector.call("restore: close temporary fd " + std::to_string(fd), SYS_close, uint64_t(fd));
-        if (!closed) {
-            return std::unexpected(closed.error());
-        }
+        closes.add("restore: close temporary fd " + std::to_string(fd), SYS_close, uint64_t(fd));
     }
     fds.temporaries.clear();
-    return {};
+    return injector.run(closes, scratch);
 }
 
 } // namespace cryopod::engine

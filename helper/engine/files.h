@@ -96,7 +96,9 @@ Result<std::string> createUnlinkedFileCopy(const image::FdRecord &fd, const imag
 // image fd -> temporary fd).
 // Files of /proc (ProcFile) are opened like regular files, checked to be on
 // procfs again and positioned later (procfiles.h). Fds in `skip` are left
-// out (a later call opens them).
+// out (a later call opens them). The calls go in batches (Injector::run):
+// each open's fd is the lowest free one, known in advance from
+// /proc/PID/fd; the checks follow each batch.
 Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::map<int32_t, std::string> &unlinkedCopies,
                           const std::map<int32_t, int32_t> &objectFds = {}, const std::set<int32_t> &skip = {});
 
