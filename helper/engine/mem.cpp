@@ -1313,10 +1313,44 @@ Result<PageFill> preparePageFill(Injector &injector, RemoteScratch &scratch, con
     if (!r) {
         return std::unexpected(r.error());
     }
+    // The registrations in batches; a VMA the kernel refuses is filled the
+    // other way, and the batch goes on after it.
+    std::vector<size_t> pending; // VMA index of each call of the batch
+    InjectBatch batch;
+    auto flush = [&]() -> Result<void> {
+        for (size_t from = 0; from < pending.size();) {
+            InjectBatch rest;
+            for (size_t k = from; k < pending.size(); ++k) {
+                rest.add(batch.entries()[k].what, SYS_ioctl, batch.entries()[k].args[0], batch.entries()[k].args[1], batch.entries()[k].args[2]);
+            }
+            auto r = injector.run(rest, scratch);
+            for (size_t k = 0; k < rest.results().size(); ++k) {
+                fill.registered[pending[from + k]] = rest.results()[k] == 0;
+            }
+            if (!r && !rest.failed()) {
+                return std::unexpected(r.error());
+            }
+            if (!r && r.error().code == 0) {
+                return std::unexpected(r.error()); // not the kernel's refusal
+            }
+            from += rest.results().size();
+            if (rest.results().empty()) {
+                return std::unexpected(r.error()); // a guard, or the runner itself
+            }
+        }
+        pending.clear();
+        batch.clear();
+        scratch.reset(mark);
+        return {};
+    };
+    constexpr size_t kEntryBytes = 80; // the runner's table entry (ptrace_inject.cpp)
     for (size_t i = 0; i < mm.vmas.size(); ++i) {
         const image::VmaRecord &vma = mm.vmas[i];
         if (vma.kind != image::VmaKind::Anonymous || !(mapped.prot[i] & image::kVmaWrite)) {
             continue;
+        }
+        if (scratch.used() + sizeof(uffdio_register) + 16 + (batch.size() + 2) * kEntryBytes + 16 > scratch.size()) {
+            CRYOPOD_PROPAGATE(flush());
         }
         struct uffdio_register reg{};
         reg.range.start = vma.start;
@@ -1326,13 +1360,10 @@ Result<PageFill> preparePageFill(Injector &injector, RemoteScratch &scratch, con
         if (!regAddr) {
             return std::unexpected(regAddr.error().context(what));
         }
-        auto registered = injector.syscall(SYS_ioctl, uint64_t(fill.remoteFd), UFFDIO_REGISTER, *regAddr);
-        scratch.reset(mark);
-        if (!registered) {
-            return std::unexpected(registered.error().context(what));
-        }
-        fill.registered[i] = *registered == 0; // a VMA the kernel refuses is filled the other way
+        batch.add(what + ": UFFDIO_REGISTER " + vmaText(vma), SYS_ioctl, uint64_t(fill.remoteFd), UFFDIO_REGISTER, *regAddr);
+        pending.push_back(i);
     }
+    CRYOPOD_PROPAGATE(flush());
     const int pidfd = int(::syscall(SYS_pidfd_open, injector.tracee().tid(), 0));
     if (pidfd < 0) {
         return sysError(what + ": pidfd_open");
@@ -1470,16 +1501,22 @@ Result<void> finishVmas(Injector &injector, RemoteScratch &scratch, const image:
 
 Result<void> restoreMmFields(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm)
 {
+    // One batch of injected calls: open the exe, PR_SET_MM_MAP with its fd
+    // (the lowest free one, known from /proc/PID/fd and checked after), close.
     const std::string what = "restore mm fields (PR_SET_MM_MAP)";
+    const pid_t pid = injector.tracee().tid();
+    auto listed = procfs::listFds(pid);
+    if (!listed) {
+        return std::unexpected(listed.error().context(what));
+    }
+    int exeFd = 0;
+    while (std::find(listed->begin(), listed->end(), exeFd) != listed->end()) {
+        ++exeFd;
+    }
     const size_t mark = scratch.used();
     auto pathAddr = scratch.putString(mm.exePath);
     if (!pathAddr) {
         return std::unexpected(pathAddr.error().context(what));
-    }
-    auto exeFd = injector.call(what + ": open exe " + mm.exePath, SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, uint64_t(O_RDONLY | O_CLOEXEC), 0);
-    if (!exeFd) {
-        scratch.reset(mark);
-        return std::unexpected(exeFd.error());
     }
     uint64_t auxvAddr = 0;
     if (!mm.auxv.empty()) {
@@ -1504,19 +1541,27 @@ Result<void> restoreMmFields(Injector &injector, RemoteScratch &scratch, const i
     map.envEnd = mm.envEnd;
     map.auxv = auxvAddr;
     map.auxvSize = uint32_t(mm.auxv.size() * 8);
-    map.exeFd = uint32_t(*exeFd);
+    map.exeFd = uint32_t(exeFd);
     auto mapAddr = scratch.put(std::span(reinterpret_cast<const uint8_t *>(&map), sizeof map));
-    Result<uint64_t> r = mapAddr ? injector.call(what, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, *mapAddr, sizeof map, 0)
-                                 : Result<uint64_t>(std::unexpected(mapAddr.error().context(what)));
-    auto closed = injector.call(what + ": close exe", SYS_close, *exeFd);
+    if (!mapAddr) {
+        scratch.reset(mark);
+        return std::unexpected(mapAddr.error().context(what));
+    }
+    InjectBatch batch;
+    const size_t opened = batch.add(what + ": open exe " + mm.exePath, SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, uint64_t(O_RDONLY | O_CLOEXEC), 0);
+    batch.add(what, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, *mapAddr, sizeof map, 0);
+    const size_t closed = batch.add(what + ": close exe", SYS_close, uint64_t(exeFd));
+    auto r = injector.run(batch, scratch);
     scratch.reset(mark);
-    if (!r) {
-        return std::unexpected(r.error());
+    if (!batch.results().empty() && int64_t(batch.result(opened)) >= 0 && batch.result(opened) != uint64_t(exeFd)) {
+        return fail(what + ": open exe returned fd " + std::to_string(int64_t(batch.result(opened))) + ", not the lowest free one (" + std::to_string(exeFd) + ")",
+                    EBADF);
     }
-    if (!closed) {
-        return std::unexpected(closed.error());
+    if (!r && batch.failed() && *batch.failed() != closed && batch.results().size() > opened && int64_t(batch.result(opened)) >= 0) {
+        // The exe stays open only when PR_SET_MM_MAP failed: close it again.
+        (void)injector.syscall(SYS_close, uint64_t(exeFd));
     }
-    return {};
+    return r;
 }
 
 } // namespace cryopod::engine

@@ -942,57 +942,73 @@ Result<void> Injector::run(InjectBatch &batch, RemoteScratch &scratch)
             }
         }
     }
+    // The table goes where the scratch space is free; a batch larger than
+    // that runs in parts (a link into an earlier part takes its value).
     const size_t n = batch.m_entries.size();
     const size_t mark = scratch.used();
-    auto table = scratch.reserve(n * kEntryWords * 8);
-    if (!table) {
-        return std::unexpected(table.error().context("inject batch of " + std::to_string(n) + " calls"));
-    }
+    const size_t entryBytes = kEntryWords * 8;
+    auto probe = scratch.reserve(0);
     scratch.reset(mark);
-    std::vector<uint64_t> words(n * kEntryWords, 0);
-    for (size_t i = 0; i < n; ++i) {
-        const InjectBatch::Entry &e = batch.m_entries[i];
-        uint64_t *w = &words[i * kEntryWords];
-        w[0] = uint64_t(e.nr);
-        std::copy(e.args.begin(), e.args.end(), w + 1);
-        if (e.linkArg > 5) {
-            batch.m_failed = i;
-            return fail(e.what + ": bad argument link", EINVAL);
+    if (!probe) {
+        return std::unexpected(probe.error().context("inject batch"));
+    }
+    const uint64_t table = *probe;
+    const size_t room = size_t(scratch.base() + scratch.size() - table) / entryBytes;
+    if (room == 0) {
+        return fail("inject batch of " + std::to_string(n) + " calls: no scratch space for its table", ENOSPC);
+    }
+    std::vector<uint64_t> words;
+    for (size_t start = 0; start < n;) {
+        const size_t count = std::min(room, n - start);
+        words.assign(count * kEntryWords, 0);
+        for (size_t i = 0; i < count; ++i) {
+            const InjectBatch::Entry &e = batch.m_entries[start + i];
+            uint64_t *w = &words[i * kEntryWords];
+            w[0] = uint64_t(e.nr);
+            std::copy(e.args.begin(), e.args.end(), w + 1);
+            if (e.linkArg > 5) {
+                batch.m_failed = start + i;
+                return fail(e.what + ": bad argument link", EINVAL);
+            }
+            if (e.linkArg >= 0 && e.linkFrom < start) {
+                w[1 + e.linkArg] = uint64_t(batch.m_results.at(e.linkFrom));
+            } else if (e.linkArg >= 0) {
+                w[8] = table + ((e.linkFrom - start) * kEntryWords + 7) * 8;
+                w[9] = uint64_t(1 + e.linkArg) * 8;
+            }
         }
-        if (e.linkArg >= 0) {
-            w[8] = *table + (e.linkFrom * kEntryWords + 7) * 8;
-            w[9] = uint64_t(1 + e.linkArg) * 8;
+        CRYOPOD_PROPAGATE(m_memory.write(table, {reinterpret_cast<const uint8_t *>(words.data()), words.size() * 8}));
+        user_regs_struct regs = m_savedRegs;
+        regs.rip = m_runner;
+        regs.orig_rax = ~0ull; // no restart logic on our way out of the current stop
+        regs.rbx = table;
+        regs.r12 = table + count * entryBytes;
+        CRYOPOD_PROPAGATE(m_tracee->setRegs(regs));
+        const std::string what = "inject batch of " + std::to_string(count) + " calls (" + batch.m_entries[start].what + ", ...)";
+        auto after = runToTrap(m_runner + kRunnerTrap + 1, what);
+        if (!after) {
+            return std::unexpected(after.error());
         }
-    }
-    CRYOPOD_PROPAGATE(m_memory.write(*table, {reinterpret_cast<const uint8_t *>(words.data()), words.size() * 8}));
-    user_regs_struct regs = m_savedRegs;
-    regs.rip = m_runner;
-    regs.orig_rax = ~0ull; // no restart logic on our way out of the current stop
-    regs.rbx = *table;
-    regs.r12 = *table + n * kEntryWords * 8;
-    CRYOPOD_PROPAGATE(m_tracee->setRegs(regs));
-    const std::string what = "inject batch of " + std::to_string(n) + " calls (" + batch.m_entries.front().what + ", ...)";
-    auto after = runToTrap(m_runner + kRunnerTrap + 1, what);
-    if (!after) {
-        return std::unexpected(after.error());
-    }
-    if (after->rbx < *table || after->rbx > regs.r12 || (after->rbx - *table) % (kEntryWords * 8) != 0) {
-        return fail(what + ": the runner stopped with rbx " + hex(after->rbx) + ", outside its table", EFAULT);
-    }
-    const size_t done = size_t((after->rbx - *table) / (kEntryWords * 8)); // calls that succeeded
-    const size_t ran = std::min(n, done + 1);
-    CRYOPOD_PROPAGATE(m_memory.read(*table, {reinterpret_cast<uint8_t *>(words.data()), ran * kEntryWords * 8}));
-    m_count += ran;
-    for (size_t i = 0; i < ran; ++i) {
-        batch.m_results.push_back(int64_t(words[i * kEntryWords + 7]));
-    }
-    if (done < n) {
-        const int64_t r = batch.m_results.back();
-        batch.m_failed = done;
-        if (!isError(r)) {
-            return fail(batch.m_entries[done].what + ": the runner stopped at a result that is no error (" + hex(uint64_t(r)) + ")", EFAULT);
+        if (after->rbx < table || after->rbx > regs.r12 || (after->rbx - table) % entryBytes != 0) {
+            return fail(what + ": the runner stopped with rbx " + hex(after->rbx) + ", outside its table", EFAULT);
         }
-        return fail(batch.m_entries[done].what, int(-r));
+        const size_t done = size_t((after->rbx - table) / entryBytes); // calls that succeeded
+        const size_t ran = std::min(count, done + 1);
+        CRYOPOD_PROPAGATE(m_memory.read(table, {reinterpret_cast<uint8_t *>(words.data()), ran * entryBytes}));
+        m_count += ran;
+        for (size_t i = 0; i < ran; ++i) {
+            batch.m_results.push_back(int64_t(words[i * kEntryWords + 7]));
+        }
+        if (done < count) {
+            const int64_t r = batch.m_results.back();
+            const size_t failed = start + done;
+            batch.m_failed = failed;
+            if (!isError(r)) {
+                return fail(batch.m_entries[failed].what + ": the runner stopped at a result that is no error (" + hex(uint64_t(r)) + ")", EFAULT);
+            }
+            return fail(batch.m_entries[failed].what, int(-r));
+        }
+        start += count;
     }
     return {};
 }

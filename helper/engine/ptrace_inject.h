@@ -356,7 +356,8 @@ public:
     }
     // Runs the calls of `batch` (see the top of this file); its table takes
     // scratch space from `scratch`'s current position, which is given back.
-    // An empty batch costs nothing.
+    // A batch whose table does not fit runs in parts, one stop each. An
+    // empty batch costs nothing.
     Result<void> run(InjectBatch &batch, RemoteScratch &scratch);
 
     // Asked before each injected system call with its number, arguments and

@@ -904,7 +904,9 @@ Result<void> prepareMemory(RestoreContext &ctx, ProcessRestore &p)
     p.mapped = std::move(*mapped);
     ctx.step("vmas mapped");
     step.next("memory: prepare page fill");
+    const uint64_t filling = ctx.counted(inj);
     auto fill = preparePageFill(inj, p.scratch, p.mm, *p.mapped);
+    step.setCount(ctx.counted(inj) - filling);
     if (!fill) {
         return std::unexpected(fill.error());
     }
@@ -963,11 +965,74 @@ Result<void> restoreMemory(RestoreContext &ctx, PagePipeline &pipeline)
         }
         Injector &inj = *p->injector;
         auto step = ctx.steps.scope("memory: finish fill, vmas, mm", p->entry.pid);
+        const uint64_t before = ctx.counted(inj);
         CRYOPOD_PROPAGATE(finishPageFill(inj, *p->fill));
         CRYOPOD_PROPAGATE(finishVmas(inj, p->scratch, p->mm, *p->mapped));
         CRYOPOD_PROPAGATE(restoreMmFields(inj, p->scratch, p->mm));
+        step.setCount(ctx.counted(inj) - before);
     }
     ctx.step("vmas finished, mm fields");
+    return {};
+}
+
+// An open file description a process takes over from another one of the tree.
+struct Take {
+    const image::FdRecord *fd;
+    pid_t srcPid;
+    int32_t srcFd;
+    std::string what;
+};
+
+// The descriptions a process takes over (as takeDescription(), sharing.h,
+// does one by one: pidfd_open, pidfd_getfd, close, then the move out of
+// the image's numbers), all in one batch of injected calls: each new fd is
+// the lowest free one, known in advance from /proc/PID/fd and the calls
+// before it, and checked once the batch ran.
+Result<void> takeDescriptions(ProcessRestore &p, const std::vector<Take> &takes)
+{
+    if (takes.empty()) {
+        return {};
+    }
+    Injector &inj = *p.injector;
+    auto listed = procfs::listFds(p.entry.pid);
+    if (!listed) {
+        return std::unexpected(listed.error().context("restore the fd table of " + std::to_string(p.entry.pid)));
+    }
+    std::set<int> open(listed->begin(), listed->end());
+    auto lowestFree = [&open] {
+        int n = 0;
+        while (open.contains(n)) {
+            ++n;
+        }
+        return n;
+    };
+    struct Expected {
+        size_t entry;
+        int fd;
+    };
+    std::vector<Expected> expected;
+    InjectBatch batch;
+    for (const Take &t : takes) {
+        const int pidfd = lowestFree();
+        expected.push_back({batch.add(t.what + ": pidfd_open " + std::to_string(t.srcPid), SYS_pidfd_open, uint64_t(t.srcPid), 0), pidfd});
+        open.insert(pidfd);
+        const int taken = lowestFree();
+        expected.push_back({batch.add(t.what + ": pidfd_getfd of fd " + std::to_string(t.srcFd) + " of " + std::to_string(t.srcPid), SYS_pidfd_getfd,
+                                      uint64_t(pidfd), uint64_t(t.srcFd), 0),
+                            taken});
+        open.insert(taken);
+        batch.add(t.what + ": close pidfd", SYS_close, uint64_t(pidfd));
+        open.erase(pidfd);
+        p.objectFds->byFd[t.fd->fd] = p.objectFds->adoptInBatch(batch, open, taken, t.what);
+    }
+    CRYOPOD_PROPAGATE(inj.run(batch, p.scratch));
+    for (const Expected &e : expected) {
+        if (batch.result(e.entry) != uint64_t(e.fd)) {
+            return fail(batch.entries()[e.entry].what + ": returned fd " + std::to_string(int64_t(batch.result(e.entry))) + ", not the lowest free one ("
+                            + std::to_string(e.fd) + ")",
+                        EBADF);
+        }
+    }
     return {};
 }
 
@@ -998,6 +1063,7 @@ Result<void> restoreFileTable(ProcessRestore &p, RestoreContext &ctx)
         return std::unexpected(objectFds.error());
     }
     p.objectFds = std::move(*objectFds);
+    std::vector<Take> takes;
     for (const image::FdRecord &fd : p.files.fds) {
         if (fd.dupOf != -1) {
             continue;
@@ -1043,12 +1109,9 @@ Result<void> restoreFileTable(ProcessRestore &p, RestoreContext &ctx)
         } else {
             continue;
         }
-        auto taken = takeDescription(inj, *p.objectFds, srcPid, srcFd, what);
-        if (!taken) {
-            return std::unexpected(taken.error());
-        }
-        p.objectFds->byFd[fd.fd] = *taken;
+        takes.push_back({&fd, srcPid, srcFd, what});
     }
+    CRYOPOD_PROPAGATE(takeDescriptions(p, takes));
     std::vector<pid_t> tids;
     for (const image::ThreadRecord &thread : p.threads) {
         tids.push_back(thread.tid);

@@ -328,6 +328,35 @@ private Q_SLOTS:
         inj.dismiss();
     }
 
+    // More calls than the scratch space holds entries for: parts, one stop
+    // each; a call takes the result of one in an earlier part all the same.
+    void batchLargerThanTheScratchRunsInParts()
+    {
+        auto started = BatchStub::start(m_stub);
+        QVERIFY2(started.has_value(), started ? "" : started.error().describe().c_str());
+        BatchStub &stub = **started;
+        Injector &inj = *stub.injector;
+        auto path = stub.scratch.putString("/dev/null");
+        QVERIFY(path.has_value());
+        InjectBatch batch;
+        const size_t opened = batch.add("open /dev/null", SYS_openat, uint64_t(int64_t(AT_FDCWD)), *path, O_RDONLY, 0);
+        for (int i = 0; i < 2000; ++i) {
+            batch.add("getpid " + std::to_string(i), SYS_getpid);
+        }
+        const size_t dup = batch.add("dup3 to 43", SYS_dup3, 0, 43, 0);
+        batch.useResult(dup, 0, opened);
+        const uint64_t stops = inj.roundTrips();
+        auto r = inj.run(batch, stub.scratch);
+        QVERIFY2(r.has_value(), r ? "" : r.error().describe().c_str());
+        QCOMPARE(batch.results().size(), size_t(2002));
+        const size_t perPart = (kInjectionAreaSize - kScratchOffset - 16) / 80;
+        QCOMPARE(inj.roundTrips() - stops, uint64_t((2002 + perPart - 1) / perPart));
+        QVERIFY(inj.roundTrips() - stops >= 2);
+        QCOMPARE(pid_t(batch.result(1999)), stub.process->pid());
+        QCOMPARE(batch.result(dup), uint64_t(43));
+        QCOMPARE(readLink("/proc/" + std::to_string(stub.process->pid()) + "/fd/43"), std::string("/dev/null"));
+    }
+
     void batchStopsAtTheFirstError()
     {
         auto started = BatchStub::start(m_stub);
