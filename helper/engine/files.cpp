@@ -837,6 +837,25 @@ Result<std::string> createUnlinkedFileCopy(const image::FdRecord &fd, const imag
     return path;
 }
 
+Result<std::set<int>> openFdNumbers(pid_t pid, const std::string &what)
+{
+    auto listed = procfs::listFds(pid);
+    if (!listed) {
+        return std::unexpected(listed.error().context(what));
+    }
+    return std::set<int>(listed->begin(), listed->end());
+}
+
+int takeLowestFree(std::set<int> &open)
+{
+    int n = 0;
+    while (open.contains(n)) {
+        ++n;
+    }
+    open.insert(n);
+    return n;
+}
+
 Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::map<int32_t, std::string> &unlinkedCopies,
                           const std::map<int32_t, int32_t> &objectFds, const std::set<int32_t> &skip)
 {
@@ -847,18 +866,11 @@ Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const imag
     // calls before it, so the dup3 to the wanted number and the close of
     // the one it got are in the same batch (checked once it ran). The checks
     // of what was opened come after the batch.
-    auto listed = procfs::listFds(pid);
+    auto listed = openFdNumbers(pid, "restore the fd table of " + std::to_string(pid));
     if (!listed) {
-        return std::unexpected(listed.error().context("restore the fd table of " + std::to_string(pid)));
+        return std::unexpected(listed.error());
     }
-    std::set<int> open(listed->begin(), listed->end());
-    auto lowestFree = [&open] {
-        int n = 0;
-        while (open.contains(n)) {
-            ++n;
-        }
-        return n;
-    };
+    std::set<int> &open = *listed;
     struct Opened {
         const image::FdRecord *fd;
         std::string what;
@@ -962,8 +974,7 @@ Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const imag
         // (restoreControllingTerminal() makes it one where it was).
         const uint32_t flags = (fd.openFlags & ~uint32_t(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC)) | (fd.cloexec ? O_CLOEXEC : 0)
             | (fd.kind == image::FdKind::Terminal ? O_NOCTTY : 0);
-        Opened o{&fd, what, batch.add(what + ": open", SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, flags, 0), lowestFree()};
-        open.insert(o.expected);
+        Opened o{&fd, what, batch.add(what + ": open", SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, flags, 0), takeLowestFree(open)};
         if (o.expected != fd.fd) {
             batch.add(what + ": dup3", SYS_dup3, uint64_t(o.expected), uint64_t(fd.fd), fd.cloexec ? O_CLOEXEC : 0);
             batch.add(what + ": close", SYS_close, uint64_t(o.expected));

@@ -84,6 +84,12 @@ Result<void> validateFilesForRestore(const image::FilesRecord &files);
 // the restored process has opened it (restoreFiles). On failure nothing is left.
 Result<std::string> createUnlinkedFileCopy(const image::FdRecord &fd, const image::FileDataRecord &data);
 
+// The fds open in the process now (/proc/PID/fd), as a model a batch of
+// injected calls keeps up to date: a call that makes an fd gets the lowest
+// free number (takeLowestFree() says which and marks it open).
+Result<std::set<int>> openFdNumbers(pid_t pid, const std::string &what);
+int takeLowestFree(std::set<int> &open);
+
 // Opens every fd of the record in the process (injected openat, then dup3 to
 // its number), with its flags (O_APPEND, O_NONBLOCK, ...; never O_CREAT or
 // O_TRUNC), O_CLOEXEC and offset. Each path must still name the same file

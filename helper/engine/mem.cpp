@@ -3,6 +3,7 @@
 #include "mem.h"
 
 #include "cputime.h"
+#include "files.h"
 #include "pstree.h"
 #include "uniquefd.h"
 #include "vdso.h"
@@ -1505,14 +1506,11 @@ Result<void> restoreMmFields(Injector &injector, RemoteScratch &scratch, const i
     // (the lowest free one, known from /proc/PID/fd and checked after), close.
     const std::string what = "restore mm fields (PR_SET_MM_MAP)";
     const pid_t pid = injector.tracee().tid();
-    auto listed = procfs::listFds(pid);
+    auto listed = openFdNumbers(pid, what);
     if (!listed) {
-        return std::unexpected(listed.error().context(what));
+        return std::unexpected(listed.error());
     }
-    int exeFd = 0;
-    while (std::find(listed->begin(), listed->end(), exeFd) != listed->end()) {
-        ++exeFd;
-    }
+    const int exeFd = takeLowestFree(*listed);
     const size_t mark = scratch.used();
     auto pathAddr = scratch.putString(mm.exePath);
     if (!pathAddr) {

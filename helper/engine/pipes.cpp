@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 #include "pipes.h"
 
+#include "files.h"
 #include "procfs.h"
 #include "uniquefd.h"
 
@@ -292,15 +293,7 @@ Result<void> restorePipeInBatch(Injector &injector, RemoteScratch &scratch, cons
 {
     const pid_t pid = injector.tracee().tid();
     std::set<int> inProcess(fds.open.begin(), fds.open.end());
-    auto lowestFree = [&inProcess] {
-        int n = 0;
-        while (inProcess.contains(n)) {
-            ++n;
-        }
-        inProcess.insert(n);
-        return n;
-    };
-    const int made[2] = {lowestFree(), lowestFree()};
+    const int made[2] = {takeLowestFree(inProcess), takeLowestFree(inProcess)};
     const size_t mark = scratch.used();
     auto pair = scratch.reserve(2 * sizeof(int32_t));
     if (!pair) {

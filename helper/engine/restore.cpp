@@ -994,18 +994,11 @@ Result<void> takeDescriptions(ProcessRestore &p, const std::vector<Take> &takes)
         return {};
     }
     Injector &inj = *p.injector;
-    auto listed = procfs::listFds(p.entry.pid);
+    auto listed = openFdNumbers(p.entry.pid, "restore the fd table of " + std::to_string(p.entry.pid));
     if (!listed) {
-        return std::unexpected(listed.error().context("restore the fd table of " + std::to_string(p.entry.pid)));
+        return std::unexpected(listed.error());
     }
-    std::set<int> open(listed->begin(), listed->end());
-    auto lowestFree = [&open] {
-        int n = 0;
-        while (open.contains(n)) {
-            ++n;
-        }
-        return n;
-    };
+    std::set<int> &open = *listed;
     struct Expected {
         size_t entry;
         int fd;
@@ -1013,14 +1006,12 @@ Result<void> takeDescriptions(ProcessRestore &p, const std::vector<Take> &takes)
     std::vector<Expected> expected;
     InjectBatch batch;
     for (const Take &t : takes) {
-        const int pidfd = lowestFree();
+        const int pidfd = takeLowestFree(open);
         expected.push_back({batch.add(t.what + ": pidfd_open " + std::to_string(t.srcPid), SYS_pidfd_open, uint64_t(t.srcPid), 0), pidfd});
-        open.insert(pidfd);
-        const int taken = lowestFree();
+        const int taken = takeLowestFree(open);
         expected.push_back({batch.add(t.what + ": pidfd_getfd of fd " + std::to_string(t.srcFd) + " of " + std::to_string(t.srcPid), SYS_pidfd_getfd,
                                       uint64_t(pidfd), uint64_t(t.srcFd), 0),
                             taken});
-        open.insert(taken);
         batch.add(t.what + ": close pidfd", SYS_close, uint64_t(pidfd));
         open.erase(pidfd);
         p.objectFds->byFd[t.fd->fd] = p.objectFds->adoptInBatch(batch, open, taken, t.what);

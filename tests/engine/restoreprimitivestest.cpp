@@ -287,11 +287,10 @@ private Q_SLOTS:
     // batch runner in an RWX area as the restore sets it up.
     void batchRunsEveryCallWithOneStop()
     {
-        auto started = BatchStub::start(m_stub);
-        QVERIFY2(started.has_value(), started ? "" : started.error().describe().c_str());
-        BatchStub &stub = **started;
-        Injector &inj = *stub.injector;
-        auto path = stub.scratch.putString("/dev/null");
+        auto stub = startBatchStub();
+        QVERIFY(stub);
+        Injector &inj = *stub->injector;
+        auto path = stub->scratch.putString("/dev/null");
         QVERIFY(path.has_value());
         for (const bool runner : {true, false}) {
             if (!runner) {
@@ -307,11 +306,11 @@ private Q_SLOTS:
             batch.useResult(closed, 0, opened);
             const uint64_t stops = inj.roundTrips();
             const uint64_t calls = inj.injectedCount();
-            auto r = inj.run(batch, stub.scratch);
+            auto r = inj.run(batch, stub->scratch);
             QVERIFY2(r.has_value(), r ? "" : r.error().describe().c_str());
             QCOMPARE(batch.results().size(), size_t(5));
             QVERIFY(!batch.failed().has_value());
-            QCOMPARE(pid_t(batch.result(0)), stub.process->pid());
+            QCOMPARE(pid_t(batch.result(0)), stub->process->pid());
             QCOMPARE(pid_t(batch.result(1)), ::getpid());
             QVERIFY(int64_t(batch.result(2)) >= 0 && batch.result(2) != 42);
             QCOMPARE(batch.result(3), uint64_t(42));
@@ -319,24 +318,21 @@ private Q_SLOTS:
             QCOMPARE(inj.injectedCount() - calls, uint64_t(5));
             // With the runner one stop for all five; else two per call.
             QCOMPARE(inj.roundTrips() - stops, runner ? uint64_t(1) : uint64_t(10));
-            const std::string fdDir = "/proc/" + std::to_string(stub.process->pid()) + "/fd/";
+            const std::string fdDir = "/proc/" + std::to_string(stub->process->pid()) + "/fd/";
             QCOMPARE(readLink(fdDir + "42"), std::string("/dev/null"));
             QCOMPARE(readLink(fdDir + std::to_string(batch.result(2))), std::string()); // closed again
             QVERIFY(inj.call("close 42", SYS_close, 42).has_value());
         }
-        stub.scratch.release();
-        inj.dismiss();
     }
 
     // More calls than the scratch space holds entries for: parts, one stop
     // each; a call takes the result of one in an earlier part all the same.
     void batchLargerThanTheScratchRunsInParts()
     {
-        auto started = BatchStub::start(m_stub);
-        QVERIFY2(started.has_value(), started ? "" : started.error().describe().c_str());
-        BatchStub &stub = **started;
-        Injector &inj = *stub.injector;
-        auto path = stub.scratch.putString("/dev/null");
+        auto stub = startBatchStub();
+        QVERIFY(stub);
+        Injector &inj = *stub->injector;
+        auto path = stub->scratch.putString("/dev/null");
         QVERIFY(path.has_value());
         InjectBatch batch;
         const size_t opened = batch.add("open /dev/null", SYS_openat, uint64_t(int64_t(AT_FDCWD)), *path, O_RDONLY, 0);
@@ -346,30 +342,29 @@ private Q_SLOTS:
         const size_t dup = batch.add("dup3 to 43", SYS_dup3, 0, 43, 0);
         batch.useResult(dup, 0, opened);
         const uint64_t stops = inj.roundTrips();
-        auto r = inj.run(batch, stub.scratch);
+        auto r = inj.run(batch, stub->scratch);
         QVERIFY2(r.has_value(), r ? "" : r.error().describe().c_str());
         QCOMPARE(batch.results().size(), size_t(2002));
         const size_t perPart = (kInjectionAreaSize - kScratchOffset - 16) / 80;
         QCOMPARE(inj.roundTrips() - stops, uint64_t((2002 + perPart - 1) / perPart));
         QVERIFY(inj.roundTrips() - stops >= 2);
-        QCOMPARE(pid_t(batch.result(1999)), stub.process->pid());
+        QCOMPARE(pid_t(batch.result(1999)), stub->process->pid());
         QCOMPARE(batch.result(dup), uint64_t(43));
-        QCOMPARE(readLink("/proc/" + std::to_string(stub.process->pid()) + "/fd/43"), std::string("/dev/null"));
+        QCOMPARE(readLink("/proc/" + std::to_string(stub->process->pid()) + "/fd/43"), std::string("/dev/null"));
     }
 
     void batchStopsAtTheFirstError()
     {
-        auto started = BatchStub::start(m_stub);
-        QVERIFY2(started.has_value(), started ? "" : started.error().describe().c_str());
-        BatchStub &stub = **started;
-        Injector &inj = *stub.injector;
+        auto stub = startBatchStub();
+        QVERIFY(stub);
+        Injector &inj = *stub->injector;
         const uint64_t a = 0x5b5b0000000, b = 0x5c5c0000000;
         InjectBatch batch;
         batch.add("map a", SYS_mmap, a, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, ~0ull, 0);
         batch.add("unaligned munmap", SYS_munmap, a + 1, 4096);
         batch.add("map b", SYS_mmap, b, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, ~0ull, 0);
         const uint64_t stops = inj.roundTrips();
-        auto r = inj.run(batch, stub.scratch);
+        auto r = inj.run(batch, stub->scratch);
         QVERIFY(!r.has_value());
         QCOMPARE(r.error().code, EINVAL);
         QCOMPARE(r.error().message, std::string("unaligned munmap")); // names the exact call
@@ -379,18 +374,15 @@ private Q_SLOTS:
         QCOMPARE(int64_t(batch.result(1)), int64_t(-EINVAL));
         QCOMPARE(inj.roundTrips() - stops, uint64_t(1));
         // The call after it did not run.
-        QVERIFY(stub.mapped(a));
-        QVERIFY(!stub.mapped(b));
-        stub.scratch.release();
-        inj.dismiss();
+        QVERIFY(stub->mapped(a));
+        QVERIFY(!stub->mapped(b));
     }
 
     void batchGuardRefusalRunsNothing()
     {
-        auto started = BatchStub::start(m_stub);
-        QVERIFY2(started.has_value(), started ? "" : started.error().describe().c_str());
-        BatchStub &stub = **started;
-        Injector &inj = *stub.injector;
+        auto stub = startBatchStub();
+        QVERIFY(stub);
+        Injector &inj = *stub->injector;
         std::vector<long> asked;
         inj.setGuard([&asked](long nr, const std::array<uint64_t, 6> &, uint64_t) -> Result<void> {
             asked.push_back(nr);
@@ -406,7 +398,7 @@ private Q_SLOTS:
         batch.add("getpid", SYS_getpid);
         const uint64_t calls = inj.injectedCount();
         const uint64_t stops = inj.roundTrips();
-        auto r = inj.run(batch, stub.scratch);
+        auto r = inj.run(batch, stub->scratch);
         QVERIFY(!r.has_value());
         QCOMPARE(r.error().code, EPERM);
         QVERIFY2(r.error().message.starts_with("getppid: "), r.error().message.c_str());
@@ -415,10 +407,8 @@ private Q_SLOTS:
         // Nothing ran: the first call is refused with the rest.
         QCOMPARE(inj.injectedCount(), calls);
         QCOMPARE(inj.roundTrips(), stops);
-        QVERIFY(!stub.mapped(a));
+        QVERIFY(!stub->mapped(a));
         inj.setGuard({});
-        stub.scratch.release();
-        inj.dismiss();
     }
 
     // A signal arriving while the runner works: SIGTRAP (left unblocked for
@@ -426,18 +416,17 @@ private Q_SLOTS:
     // a blocked one stays pending. The batch completes with its results.
     void batchSurvivesASignal()
     {
-        auto started = BatchStub::start(m_stub);
-        QVERIFY2(started.has_value(), started ? "" : started.error().describe().c_str());
-        BatchStub &stub = **started;
-        Injector &inj = *stub.injector;
+        auto stub = startBatchStub();
+        QVERIFY(stub);
+        Injector &inj = *stub->injector;
         const timespec sleep{0, 300 * 1000 * 1000};
-        auto ts = stub.scratch.put({reinterpret_cast<const uint8_t *>(&sleep), sizeof sleep});
+        auto ts = stub->scratch.put({reinterpret_cast<const uint8_t *>(&sleep), sizeof sleep});
         QVERIFY(ts.has_value());
         InjectBatch batch;
         batch.add("getpid", SYS_getpid);
         batch.add("nanosleep", SYS_nanosleep, *ts, 0);
         batch.add("getppid", SYS_getppid);
-        const pid_t pid = stub.process->pid();
+        const pid_t pid = stub->process->pid();
         std::thread sender([pid] {
             ::usleep(100 * 1000);
             ::kill(pid, SIGTRAP);
@@ -445,7 +434,7 @@ private Q_SLOTS:
         });
         timespec t0{}, t1{};
         ::clock_gettime(CLOCK_MONOTONIC, &t0);
-        auto r = inj.run(batch, stub.scratch);
+        auto r = inj.run(batch, stub->scratch);
         ::clock_gettime(CLOCK_MONOTONIC, &t1);
         sender.join();
         QVERIFY2(r.has_value(), r ? "" : r.error().describe().c_str());
@@ -467,8 +456,6 @@ private Q_SLOTS:
         // The injector still works after it.
         auto again = inj.call("getpid", SYS_getpid);
         QVERIFY(again.has_value());
-        stub.scratch.release();
-        inj.dismiss();
     }
 
     // Moving [vvar]/[vvar_vclock]/[vdso] one page up: old and new ranges
@@ -644,6 +631,17 @@ private Q_SLOTS:
     }
 
 private:
+    // The stub set up for batches, or null (with the reason printed).
+    std::unique_ptr<BatchStub> startBatchStub()
+    {
+        auto started = BatchStub::start(m_stub);
+        if (!started) {
+            qWarning("%s", started.error().describe().c_str());
+            return nullptr;
+        }
+        return std::move(*started);
+    }
+
     std::string m_stub;
 };
 
