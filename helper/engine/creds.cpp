@@ -168,13 +168,26 @@ Result<void> restoreCreds(Injector &injector, RemoteScratch &scratch, const imag
     auto restoreScratch = [&scratch, mark] {
         scratch.reset(mark);
     };
+    // The bounding set the thread has now, read from outside: the
+    // capabilities this kernel knows and the thread still holds.
+    auto status = procfs::readStatus(injector.tracee().tid());
+    if (!status) {
+        return std::unexpected(status.error().context(what));
+    }
+    auto bounding = procfs::statusHex(*status, "CapBnd");
+    if (!bounding) {
+        return std::unexpected(bounding.error().context(what));
+    }
 
     // 1. keep the capability sets through the uid changes
     auto bits = injector.call(what + ": PR_GET_SECUREBITS", SYS_prctl, PR_GET_SECUREBITS);
     if (!bits) {
         return std::unexpected(bits.error());
     }
-    CRYOPOD_PROPAGATE(injector.call(what + ": PR_SET_SECUREBITS (no setuid fixup)", SYS_prctl, PR_SET_SECUREBITS, *bits | kSecbitNoSetuidFixup));
+    // The rest in one batch of injected calls, in this order; what needs
+    // their results is checked after it.
+    InjectBatch batch;
+    batch.add(what + ": PR_SET_SECUREBITS (no setuid fixup)", SYS_prctl, PR_SET_SECUREBITS, *bits | kSecbitNoSetuidFixup);
 
     // 2. ids
     std::vector<uint8_t> groups(creds.groups.size() * 4);
@@ -190,25 +203,15 @@ Result<void> restoreCreds(Injector &injector, RemoteScratch &scratch, const imag
         }
         groupsAddr = *g;
     }
-    auto r = injector.call(what + ": setgroups", SYS_setgroups, creds.groups.size(), groupsAddr);
-    restoreScratch();
-    if (!r) {
-        return std::unexpected(r.error());
-    }
-    CRYOPOD_PROPAGATE(injector.call(what + ": setresgid", SYS_setresgid, creds.gid, creds.egid, creds.sgid));
-    // setfsgid/setfsuid return the previous value, never an error: check
+    batch.add(what + ": setgroups", SYS_setgroups, creds.groups.size(), groupsAddr);
+    batch.add(what + ": setresgid", SYS_setresgid, creds.gid, creds.egid, creds.sgid);
+    // setfsgid/setfsuid return the previous value, never an error: checked
     // with a second call that reads the current one.
-    (void)injector.syscall(SYS_setfsgid, creds.fsgid);
-    auto fsgid = injector.syscall(SYS_setfsgid, ~0u);
-    if (!fsgid || uint32_t(*fsgid) != creds.fsgid) {
-        return fail(what + ": setfsgid " + std::to_string(creds.fsgid) + " was not accepted", EPERM);
-    }
-    CRYOPOD_PROPAGATE(injector.call(what + ": setresuid", SYS_setresuid, creds.uid, creds.euid, creds.suid));
-    (void)injector.syscall(SYS_setfsuid, creds.fsuid);
-    auto fsuid = injector.syscall(SYS_setfsuid, ~0u);
-    if (!fsuid || uint32_t(*fsuid) != creds.fsuid) {
-        return fail(what + ": setfsuid " + std::to_string(creds.fsuid) + " was not accepted", EPERM);
-    }
+    batch.add(what + ": setfsgid", SYS_setfsgid, creds.fsgid);
+    const size_t fsgid = batch.add(what + ": setfsgid (read)", SYS_setfsgid, ~0u);
+    batch.add(what + ": setresuid", SYS_setresuid, creds.uid, creds.euid, creds.suid);
+    batch.add(what + ": setfsuid", SYS_setfsuid, creds.fsuid);
+    const size_t fsuid = batch.add(what + ": setfsuid (read)", SYS_setfsuid, ~0u);
 
     auto capset = [&](uint64_t permitted, uint64_t effective, uint64_t inheritable, const std::string &step) -> Result<void> {
         CapsetArgs args;
@@ -220,11 +223,7 @@ Result<void> restoreCreds(Injector &injector, RemoteScratch &scratch, const imag
             return std::unexpected(addr.error().context(what));
         }
         // header at addr, data right behind it (the kernel reads both)
-        auto c = injector.call(what + ": " + step, SYS_capset, *addr, *addr + 8);
-        restoreScratch();
-        if (!c) {
-            return std::unexpected(c.error());
-        }
+        batch.add(what + ": " + step, SYS_capset, *addr, *addr + 8);
         return {};
     };
     // 3. the image's sets plus CAP_SETPCAP for the next steps
@@ -233,39 +232,36 @@ Result<void> restoreCreds(Injector &injector, RemoteScratch &scratch, const imag
     // 4. ambient
     for (int cap = 0; cap < 64; ++cap) {
         if (creds.capAmbient & (uint64_t(1) << cap)) {
-            CRYOPOD_PROPAGATE(injector.call(what + ": ambient " + capabilityName(cap), SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0));
+            batch.add(what + ": ambient " + capabilityName(cap), SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
         }
     }
-    // 5. bounding set: drop what the image does not have (PR_CAPBSET_READ
-    // tells which capabilities this kernel knows)
+    // 5. bounding set: drop what the image does not have
     for (int cap = 0; cap < 64; ++cap) {
-        if (creds.capBounding & (uint64_t(1) << cap)) {
-            continue;
-        }
-        auto known = injector.syscall(SYS_prctl, PR_CAPBSET_READ, cap);
-        if (!known) {
-            return std::unexpected(known.error().context(what));
-        }
-        if (*known < 0) {
-            break; // EINVAL: beyond the last capability
-        }
-        if (*known == 1) {
-            CRYOPOD_PROPAGATE(injector.call(what + ": bounding set drop " + capabilityName(cap), SYS_prctl, PR_CAPBSET_DROP, cap));
+        if (!(creds.capBounding & (uint64_t(1) << cap)) && (*bounding & (uint64_t(1) << cap))) {
+            batch.add(what + ": bounding set drop " + capabilityName(cap), SYS_prctl, PR_CAPBSET_DROP, cap);
         }
     }
     // 6. securebits
-    CRYOPOD_PROPAGATE(injector.call(what + ": PR_SET_SECUREBITS", SYS_prctl, PR_SET_SECUREBITS, creds.securebits));
+    batch.add(what + ": PR_SET_SECUREBITS", SYS_prctl, PR_SET_SECUREBITS, creds.securebits);
     // 7. exactly the image's sets
     CRYOPOD_PROPAGATE(capset(creds.capPermitted, creds.capEffective, creds.capInheritable, "capset (final)"));
     // 8.
     if (creds.noNewPrivs) {
-        CRYOPOD_PROPAGATE(injector.call(what + ": PR_SET_NO_NEW_PRIVS", SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+        batch.add(what + ": PR_SET_NO_NEW_PRIVS", SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     }
     const bool noSetId = creds.uid == creds.euid && creds.euid == creds.suid && creds.gid == creds.egid && creds.egid == creds.sgid;
     if (noSetId) {
-        CRYOPOD_PROPAGATE(injector.call(what + ": PR_SET_DUMPABLE", SYS_prctl, PR_SET_DUMPABLE, 1));
+        batch.add(what + ": PR_SET_DUMPABLE", SYS_prctl, PR_SET_DUMPABLE, 1);
     }
-    return {};
+    auto r = injector.run(batch, scratch);
+    restoreScratch();
+    if (batch.results().size() > fsgid && uint32_t(batch.result(fsgid)) != creds.fsgid) {
+        return fail(what + ": setfsgid " + std::to_string(creds.fsgid) + " was not accepted", EPERM);
+    }
+    if (batch.results().size() > fsuid && uint32_t(batch.result(fsuid)) != creds.fsuid) {
+        return fail(what + ": setfsuid " + std::to_string(creds.fsuid) + " was not accepted", EPERM);
+    }
+    return r;
 }
 
 // ---- filesystem identity

@@ -162,6 +162,15 @@ Result<void> dumpFileObjects(pid_t pid, image::FilesRecord &files, std::vector<i
 
 // ---- restore
 
+int32_t ObjectFds::freeNumber(int32_t fd, int32_t alsoOpen, const std::set<int> *inProcess) const
+{
+    int32_t target = 0;
+    while (imageFds.contains(target) || open.contains(target) || target == fd || target == alsoOpen || (inProcess && inProcess->contains(target))) {
+        ++target;
+    }
+    return target;
+}
+
 Result<int32_t> ObjectFds::adopt(Injector &injector, int32_t fd, const std::string &what, int32_t alsoOpen)
 {
     // A number the image does not use can stay where it is.
@@ -170,10 +179,7 @@ Result<int32_t> ObjectFds::adopt(Injector &injector, int32_t fd, const std::stri
         temporaries.push_back(fd);
         return fd;
     }
-    int32_t target = 0;
-    while (imageFds.contains(target) || open.contains(target) || target == fd || target == alsoOpen) {
-        ++target;
-    }
+    const int32_t target = freeNumber(fd, alsoOpen);
     auto moved = injector.call(what + ": move fd " + std::to_string(fd) + " to " + std::to_string(target), SYS_dup3, uint64_t(fd), uint64_t(target), O_CLOEXEC);
     auto closed = injector.call(what + ": close fd " + std::to_string(fd), SYS_close, uint64_t(fd));
     if (!moved) {
@@ -182,6 +188,23 @@ Result<int32_t> ObjectFds::adopt(Injector &injector, int32_t fd, const std::stri
     if (!closed) {
         return std::unexpected(closed.error());
     }
+    open.insert(target);
+    temporaries.push_back(target);
+    return target;
+}
+
+int32_t ObjectFds::adoptInBatch(InjectBatch &batch, std::set<int> &inProcess, int32_t fd, const std::string &what)
+{
+    if (!imageFds.contains(fd)) {
+        open.insert(fd);
+        temporaries.push_back(fd);
+        return fd;
+    }
+    const int32_t target = freeNumber(fd, -1, &inProcess);
+    batch.add(what + ": move fd " + std::to_string(fd) + " to " + std::to_string(target), SYS_dup3, uint64_t(fd), uint64_t(target), O_CLOEXEC);
+    batch.add(what + ": close fd " + std::to_string(fd), SYS_close, uint64_t(fd));
+    inProcess.insert(target);
+    inProcess.erase(fd);
     open.insert(target);
     temporaries.push_back(target);
     return target;
@@ -402,14 +425,12 @@ Result<void> finishFileObjects(Injector &injector, RemoteScratch &scratch, const
         CRYOPOD_PROPAGATE(restoreEpollTargets(injector, scratch, object, ownersOf(files, object.id).front()->fd));
     }
     CRYOPOD_PROPAGATE(leaveTcpRepair(fds.tcpRepairs));
+    InjectBatch closes;
     for (const int32_t fd : fds.temporaries) {
-        auto closed = injector.call("restore: close temporary fd " + std::to_string(fd), SYS_close, uint64_t(fd));
-        if (!closed) {
-            return std::unexpected(closed.error());
-        }
+        closes.add("restore: close temporary fd " + std::to_string(fd), SYS_close, uint64_t(fd));
     }
     fds.temporaries.clear();
-    return {};
+    return injector.run(closes, scratch);
 }
 
 } // namespace cryopod::engine

@@ -73,6 +73,13 @@ struct ObjectFds {
     // nor open (nor `alsoOpen`, an fd just made with it) when it is an image
     // fd; returns its number.
     Result<int32_t> adopt(Injector &injector, int32_t fd, const std::string &what, int32_t alsoOpen = -1);
+    // The same for an fd that a call of `batch` will return: adds the move
+    // (dup3 + close) to the batch when one is needed; `inProcess` is every
+    // number open in the process at that point of the batch (kept up to
+    // date). Returns the number the fd ends up at.
+    int32_t adoptInBatch(InjectBatch &batch, std::set<int> &inProcess, int32_t fd, const std::string &what);
+    // The lowest number a temporary fd may move to.
+    int32_t freeNumber(int32_t fd, int32_t alsoOpen, const std::set<int> *inProcess = nullptr) const;
     // Runs `call` (pipe2, socketpair: it gets the address of an int[2] in the
     // process) and adopts the two fds it returns there.
     Result<std::array<int32_t, 2>> adoptPair(Injector &injector, RemoteScratch &scratch, const std::function<Result<uint64_t>(uint64_t pairAddress)> &call,

@@ -837,11 +837,92 @@ Result<std::string> createUnlinkedFileCopy(const image::FdRecord &fd, const imag
     return path;
 }
 
+Result<std::set<int>> openFdNumbers(pid_t pid, const std::string &what)
+{
+    auto listed = procfs::listFds(pid);
+    if (!listed) {
+        return std::unexpected(listed.error().context(what));
+    }
+    return std::set<int>(listed->begin(), listed->end());
+}
+
+int takeLowestFree(std::set<int> &open)
+{
+    int n = 0;
+    while (open.contains(n)) {
+        ++n;
+    }
+    open.insert(n);
+    return n;
+}
+
 Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::map<int32_t, std::string> &unlinkedCopies,
                           const std::map<int32_t, int32_t> &objectFds, const std::set<int32_t> &skip)
 {
     const pid_t pid = injector.tracee().tid();
     const size_t mark = scratch.used();
+    // The calls go in batches (Injector::run). An open returns the lowest
+    // free fd; which one that is follows from the fds open now and the
+    // calls before it, so the dup3 to the wanted number and the close of
+    // the one it got are in the same batch (checked once it ran). The checks
+    // of what was opened come after the batch.
+    auto listed = openFdNumbers(pid, "restore the fd table of " + std::to_string(pid));
+    if (!listed) {
+        return std::unexpected(listed.error());
+    }
+    std::set<int> &open = *listed;
+    struct Opened {
+        const image::FdRecord *fd;
+        std::string what;
+        size_t openEntry;
+        int expected; // the fd the open returns
+        size_t lseekEntry = SIZE_MAX;
+    };
+    std::vector<Opened> opened;
+    InjectBatch batch;
+    constexpr size_t kEntryBytes = 80; // the runner's table entry (ptrace_inject.cpp)
+    auto flush = [&]() -> Result<void> {
+        CRYOPOD_PROPAGATE(injector.run(batch, scratch));
+        for (const Opened &o : opened) {
+            const image::FdRecord &fd = *o.fd;
+            const std::string &what = o.what;
+            if (batch.result(o.openEntry) != uint64_t(o.expected)) {
+                return fail(what + ": open returned fd " + std::to_string(int64_t(batch.result(o.openEntry))) + ", not the lowest free one ("
+                                + std::to_string(o.expected) + ")",
+                            EBADF);
+            }
+            struct stat st{};
+            const std::string link = procfs::path(pid, "fd/" + std::to_string(fd.fd));
+            if (::stat(link.c_str(), &st) != 0) {
+                return sysError(what + ": stat " + link);
+            }
+            if (fd.kind == image::FdKind::CharDevice || fd.kind == image::FdKind::Terminal) {
+                if (!S_ISCHR(st.st_mode) || uint64_t(st.st_rdev) != fd.rdev) {
+                    return fail(what + ": not the same character device any more (" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev))
+                                    + ")",
+                                ESTALE);
+                }
+                continue; // no offset to speak of
+            }
+            if (fd.kind == image::FdKind::ProcFile) {
+                CRYOPOD_PROPAGATE(checkReopenedProcFile(fd, link, what));
+                continue; // positioned once the tree is complete (positionProcFiles)
+            }
+            if (!fd.unlinked && (uint64_t(st.st_dev) != fd.dev || uint64_t(st.st_ino) != fd.ino)) {
+                return fail(what + ": another file is at that path now (device/inode differ from the checkpoint)", ESTALE);
+            }
+            if (fd.kind == image::FdKind::Directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+                return fail(what + ": no longer a " + (fd.kind == image::FdKind::Directory ? "directory" : "regular file"), ESTALE);
+            }
+            if (o.lseekEntry != SIZE_MAX && batch.result(o.lseekEntry) != fd.pos) {
+                return fail(what + ": lseek to " + std::to_string(fd.pos) + " ended at " + std::to_string(batch.result(o.lseekEntry)), EIO);
+            }
+        }
+        opened.clear();
+        batch.clear();
+        scratch.reset(mark);
+        return {};
+    };
     // In ascending order: the fd openat returns is the lowest free one, at
     // most the one wanted, and never one a later record needs (all lower
     // wanted fds are already in place).
@@ -858,11 +939,8 @@ Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const imag
             if (owner == files.fds.end() || owner->fd >= fd.fd || owner->dupOf != -1) {
                 return fail(what + ": shares the open file of fd " + std::to_string(fd.dupOf) + ", which the image does not open", EINVAL);
             }
-            auto dup =
-                injector.call(what + ": dup3 of fd " + std::to_string(fd.dupOf), SYS_dup3, uint64_t(fd.dupOf), uint64_t(fd.fd), fd.cloexec ? O_CLOEXEC : 0);
-            if (!dup) {
-                return std::unexpected(dup.error());
-            }
+            batch.add(what + ": dup3 of fd " + std::to_string(fd.dupOf), SYS_dup3, uint64_t(fd.dupOf), uint64_t(fd.fd), fd.cloexec ? O_CLOEXEC : 0);
+            open.insert(fd.fd);
             continue;
         }
         if (fd.object != 0 || fd.sharedPid != 0) {
@@ -872,11 +950,9 @@ Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const imag
             if (temporary == objectFds.end()) {
                 return fail(what + ": its file object was not created", EINVAL);
             }
-            auto dup = injector.call(what + ": dup3 from fd " + std::to_string(temporary->second), SYS_dup3, uint64_t(temporary->second), uint64_t(fd.fd),
-                                     fd.cloexec ? O_CLOEXEC : 0);
-            if (!dup) {
-                return std::unexpected(dup.error());
-            }
+            batch.add(what + ": dup3 from fd " + std::to_string(temporary->second), SYS_dup3, uint64_t(temporary->second), uint64_t(fd.fd),
+                      fd.cloexec ? O_CLOEXEC : 0);
+            open.insert(fd.fd);
             continue;
         }
         std::string path = fd.path;
@@ -887,7 +963,9 @@ Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const imag
             }
             path = it->second;
         }
-        scratch.reset(mark);
+        if (scratch.used() + path.size() + 16 + (batch.size() + 8) * kEntryBytes + 16 > scratch.size()) {
+            CRYOPOD_PROPAGATE(flush());
+        }
         auto pathAddr = scratch.putString(path);
         if (!pathAddr) {
             return std::unexpected(pathAddr.error().context(what));
@@ -896,57 +974,20 @@ Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const imag
         // (restoreControllingTerminal() makes it one where it was).
         const uint32_t flags = (fd.openFlags & ~uint32_t(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC)) | (fd.cloexec ? O_CLOEXEC : 0)
             | (fd.kind == image::FdKind::Terminal ? O_NOCTTY : 0);
-        auto opened = injector.call(what + ": open", SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, flags, 0);
-        scratch.reset(mark);
-        if (!opened) {
-            return std::unexpected(opened.error());
+        Opened o{&fd, what, batch.add(what + ": open", SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, flags, 0), takeLowestFree(open)};
+        if (o.expected != fd.fd) {
+            batch.add(what + ": dup3", SYS_dup3, uint64_t(o.expected), uint64_t(fd.fd), fd.cloexec ? O_CLOEXEC : 0);
+            batch.add(what + ": close", SYS_close, uint64_t(o.expected));
+            open.erase(o.expected);
+            open.insert(fd.fd);
         }
-        int number = int(*opened);
-        if (number != fd.fd) {
-            auto dup = injector.call(what + ": dup3", SYS_dup3, uint64_t(number), uint64_t(fd.fd), fd.cloexec ? O_CLOEXEC : 0);
-            auto closed = injector.call(what + ": close", SYS_close, uint64_t(number));
-            if (!dup) {
-                return std::unexpected(dup.error());
-            }
-            if (!closed) {
-                return std::unexpected(closed.error());
-            }
-            number = fd.fd;
+        const bool positioned = fd.kind != image::FdKind::CharDevice && fd.kind != image::FdKind::Terminal && fd.kind != image::FdKind::ProcFile;
+        if (positioned && fd.pos != 0) {
+            o.lseekEntry = batch.add(what + ": lseek", SYS_lseek, uint64_t(fd.fd), fd.pos, SEEK_SET);
         }
-        struct stat st{};
-        const std::string link = procfs::path(pid, "fd/" + std::to_string(number));
-        if (::stat(link.c_str(), &st) != 0) {
-            return sysError(what + ": stat " + link);
-        }
-        if (fd.kind == image::FdKind::CharDevice || fd.kind == image::FdKind::Terminal) {
-            if (!S_ISCHR(st.st_mode) || uint64_t(st.st_rdev) != fd.rdev) {
-                return fail(what + ": not the same character device any more (" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev))
-                                + ")",
-                            ESTALE);
-            }
-            continue; // no offset to speak of
-        }
-        if (fd.kind == image::FdKind::ProcFile) {
-            CRYOPOD_PROPAGATE(checkReopenedProcFile(fd, link, what));
-            continue; // positioned once the tree is complete (positionProcFiles)
-        }
-        if (!fd.unlinked && (uint64_t(st.st_dev) != fd.dev || uint64_t(st.st_ino) != fd.ino)) {
-            return fail(what + ": another file is at that path now (device/inode differ from the checkpoint)", ESTALE);
-        }
-        if (fd.kind == image::FdKind::Directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
-            return fail(what + ": no longer a " + (fd.kind == image::FdKind::Directory ? "directory" : "regular file"), ESTALE);
-        }
-        if (fd.pos != 0) {
-            auto pos = injector.call(what + ": lseek", SYS_lseek, uint64_t(number), fd.pos, SEEK_SET);
-            if (!pos) {
-                return std::unexpected(pos.error());
-            }
-            if (*pos != fd.pos) {
-                return fail(what + ": lseek to " + std::to_string(fd.pos) + " ended at " + std::to_string(*pos), EIO);
-            }
-        }
+        opened.push_back(std::move(o));
     }
-    return {};
+    return flush();
 }
 
 } // namespace cryopod::engine

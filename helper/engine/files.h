@@ -84,6 +84,12 @@ Result<void> validateFilesForRestore(const image::FilesRecord &files);
 // the restored process has opened it (restoreFiles). On failure nothing is left.
 Result<std::string> createUnlinkedFileCopy(const image::FdRecord &fd, const image::FileDataRecord &data);
 
+// The fds open in the process now (/proc/PID/fd), as a model a batch of
+// injected calls keeps up to date: a call that makes an fd gets the lowest
+// free number (takeLowestFree() says which and marks it open).
+Result<std::set<int>> openFdNumbers(pid_t pid, const std::string &what);
+int takeLowestFree(std::set<int> &open);
+
 // Opens every fd of the record in the process (injected openat, then dup3 to
 // its number), with its flags (O_APPEND, O_NONBLOCK, ...; never O_CREAT or
 // O_TRUNC), O_CLOEXEC and offset. Each path must still name the same file
@@ -96,7 +102,9 @@ Result<std::string> createUnlinkedFileCopy(const image::FdRecord &fd, const imag
 // image fd -> temporary fd).
 // Files of /proc (ProcFile) are opened like regular files, checked to be on
 // procfs again and positioned later (procfiles.h). Fds in `skip` are left
-// out (a later call opens them).
+// out (a later call opens them). The calls go in batches (Injector::run):
+// each open's fd is the lowest free one, known in advance from
+// /proc/PID/fd; the checks follow each batch.
 Result<void> restoreFiles(Injector &injector, RemoteScratch &scratch, const image::FilesRecord &files, const std::map<int32_t, std::string> &unlinkedCopies,
                           const std::map<int32_t, int32_t> &objectFds = {}, const std::set<int32_t> &skip = {});
 

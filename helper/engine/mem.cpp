@@ -3,6 +3,7 @@
 #include "mem.h"
 
 #include "cputime.h"
+#include "files.h"
 #include "pstree.h"
 #include "uniquefd.h"
 #include "vdso.h"
@@ -1101,18 +1102,16 @@ Result<uint64_t> findFreeRange(const image::MmRecord &mm,
     return candidate;
 }
 
-Result<void> unmapStubMappings(Injector &injector, const std::vector<procfs::Mapping> &current, uint64_t keepStart, uint64_t keepEnd)
+Result<void> unmapStubMappings(Injector &injector, RemoteScratch &scratch, const std::vector<procfs::Mapping> &current, uint64_t keepStart, uint64_t keepEnd)
 {
+    InjectBatch batch;
     for (const procfs::Mapping &m : current) {
         if (specialMappingKind(m.path) || (m.start >= keepStart && m.end <= keepEnd)) {
             continue;
         }
-        auto r = injector.call("unmap stub mapping " + rangeText(m.start, m.end) + " (" + m.path + "): munmap", SYS_munmap, m.start, m.end - m.start);
-        if (!r) {
-            return std::unexpected(r.error());
-        }
+        batch.add("unmap stub mapping " + rangeText(m.start, m.end) + " (" + m.path + "): munmap", SYS_munmap, m.start, m.end - m.start);
     }
-    return {};
+    return injector.run(batch, scratch);
 }
 
 // Would the kernel merge `vma` into `prev` if both were mapped fresh?
@@ -1131,21 +1130,71 @@ bool kernelWouldMerge(const image::VmaRecord &prev, const image::VmaRecord &vma)
 
 Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm, const SharedMemoryObjects &shared)
 {
+    // One batch of injected calls for as many VMAs as the scratch space
+    // holds (paths, names and the batch's table): the mmaps, the opens of
+    // the mapped files (each file's fd stays open until every VMA is
+    // mapped: the fd a mmap takes is the result of the open before it in
+    // the same batch), then the checks that need the results, then the
+    // closes in one more batch.
     const pid_t pid = injector.tracee().tid();
     MappedVmas mapped;
     mapped.prot.reserve(mm.vmas.size());
     const size_t scratchMark = scratch.used();
-    // One fd per file, opened in the target for as long as its VMAs need it.
-    std::string openPath;
-    int openFd = -1;
-    bool openWritable = false;
-    auto closeOpen = [&]() -> Result<void> {
-        if (openFd >= 0) {
-            auto r = injector.call("close " + openPath, SYS_close, uint64_t(openFd));
-            openFd = -1;
-            if (!r) {
-                return std::unexpected(r.error());
+    struct OpenFile {
+        std::string path;
+        bool writable = false;
+        size_t entry = SIZE_MAX; // its open in the batch being collected
+        int fd = -1; // once known
+        const image::VmaRecord *vma = nullptr; // the first one mapped from it
+    };
+    std::vector<OpenFile> files;
+    struct Placed {
+        size_t entry;
+        const image::VmaRecord *vma;
+    };
+    std::vector<Placed> placed; // mmaps of the batch being collected
+    InjectBatch batch;
+    constexpr size_t kEntryBytes = 80; // the runner's table entry (ptrace_inject.cpp)
+    auto closeAll = [&]() -> Result<void> {
+        InjectBatch closes;
+        for (const OpenFile &f : files) {
+            if (f.fd >= 0) {
+                closes.add("close " + f.path, SYS_close, uint64_t(f.fd));
             }
+        }
+        files.clear();
+        return injector.run(closes, scratch);
+    };
+    auto flush = [&]() -> Result<void> {
+        auto r = injector.run(batch, scratch);
+        for (OpenFile &f : files) {
+            if (f.entry != SIZE_MAX && f.entry < batch.results().size() && batch.results()[f.entry] >= 0) {
+                f.fd = int(batch.results()[f.entry]);
+            }
+            f.entry = SIZE_MAX;
+        }
+        if (!r) {
+            (void)closeAll();
+            return r;
+        }
+        for (const Placed &m : placed) {
+            if (batch.result(m.entry) != m.vma->start) {
+                (void)closeAll();
+                const uint64_t at = batch.result(m.entry);
+                return fail("restore " + vmaText(*m.vma) + ": mmap placed it at " + rangeText(at, at + (m.vma->end - m.vma->start)), EEXIST);
+            }
+        }
+        placed.clear();
+        batch.clear();
+        scratch.reset(scratchMark);
+        return {};
+    };
+    // Room for `bytes` more in the scratch space beside the table of the
+    // batch and a few more entries; else the batch runs first.
+    auto makeRoom = [&](size_t bytes) -> Result<void> {
+        const size_t need = scratch.used() + bytes + 16 + (batch.size() + 4) * kEntryBytes + 16;
+        if (need > scratch.size() && !batch.empty()) {
+            CRYOPOD_PROPAGATE(flush());
         }
         return {};
     };
@@ -1167,73 +1216,72 @@ Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const
             if (vma.flags & image::kVmaGrowsDown) {
                 flags |= MAP_GROWSDOWN;
             }
-            auto r = injector.call(what + ": mmap", SYS_mmap, vma.start, length, uint64_t(prot), uint64_t(flags), ~0ull, 0);
-            if (!r) {
-                return std::unexpected(r.error());
-            }
-            if (*r != vma.start) {
-                return fail(what + ": mmap placed it at " + rangeText(*r, *r + length), EEXIST);
-            }
-            if (vma.path.starts_with("[anon:") && vma.path.ends_with("]")) {
+            const bool named = vma.path.starts_with("[anon:") && vma.path.ends_with("]");
+            CRYOPOD_PROPAGATE(makeRoom(named ? vma.path.size() : 0));
+            placed.push_back({batch.add(what + ": mmap", SYS_mmap, vma.start, length, uint64_t(prot), uint64_t(flags), ~0ull, 0), &vma});
+            if (named) {
                 const std::string name = vma.path.substr(6, vma.path.size() - 7);
-                scratch.reset(scratchMark);
                 auto nameAddr = scratch.putString(name);
                 if (!nameAddr) {
                     return std::unexpected(nameAddr.error().context(what));
                 }
-                auto named = injector.call(what + ": name", SYS_prctl, kPrSetVma, kPrSetVmaAnonName, vma.start, length, *nameAddr);
-                if (!named) {
-                    return std::unexpected(named.error());
-                }
+                batch.add(what + ": name", SYS_prctl, kPrSetVma, kPrSetVmaAnonName, vma.start, length, *nameAddr);
             }
             continue;
         }
         if (vma.shm != 0) {
+            CRYOPOD_PROPAGATE(flush());
             CRYOPOD_PROPAGATE(mapSharedMemory(injector, shared, vma, prot));
             continue;
         }
         // A file mapping: private, or shared (read-write when the original
         // could write to it).
         const bool writable = vma.kind == image::VmaKind::FileShared && (vma.flags & image::kVmaMayWrite);
-        if (vma.path != openPath || openFd < 0 || writable != openWritable) {
-            CRYOPOD_PROPAGATE(closeOpen());
-            scratch.reset(scratchMark);
+        CRYOPOD_PROPAGATE(makeRoom(vma.path.size()));
+        if (files.empty() || vma.path != files.back().path || writable != files.back().writable) {
             auto pathAddr = scratch.putString(vma.path);
             if (!pathAddr) {
                 return std::unexpected(pathAddr.error().context(what));
             }
-            auto fd = injector.call(what + ": open", SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, uint64_t((writable ? O_RDWR : O_RDONLY) | O_CLOEXEC), 0);
-            if (!fd) {
-                return std::unexpected(fd.error());
-            }
-            openFd = int(*fd);
-            openPath = vma.path;
-            openWritable = writable;
-            struct stat st{};
-            const std::string link = procfs::path(pid, "fd/" + std::to_string(openFd));
-            if (::stat(link.c_str(), &st) != 0) {
-                return sysError(what + ": stat " + link);
-            }
-            if (uint64_t(st.st_dev) != vma.dev || uint64_t(st.st_ino) != vma.ino) {
-                return fail(what + ": the file at that path is not the one that was mapped (device/inode differ): it was replaced since the checkpoint",
-                            ESTALE);
-            }
-            if (vma.fileSize != 0 && uint64_t(st.st_size) != vma.fileSize) {
-                return fail(what + ": the file changed since the checkpoint (size " + std::to_string(vma.fileSize) + " then, "
-                                + std::to_string(st.st_size) + " now)",
-                            ESTALE);
-            }
+            OpenFile f;
+            f.path = vma.path;
+            f.writable = writable;
+            f.vma = &vma;
+            f.entry = batch.add(what + ": open", SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, uint64_t((writable ? O_RDWR : O_RDONLY) | O_CLOEXEC), 0);
+            files.push_back(std::move(f));
         }
+        const OpenFile &f = files.back();
         const int share = vma.kind == image::VmaKind::FileShared ? MAP_SHARED : MAP_PRIVATE;
-        auto r = injector.call(what + ": mmap", SYS_mmap, vma.start, length, uint64_t(prot), uint64_t(share | MAP_FIXED_NOREPLACE), uint64_t(openFd), vma.pgoff);
-        if (!r) {
-            return std::unexpected(r.error());
+        const size_t index =
+            batch.add(what + ": mmap", SYS_mmap, vma.start, length, uint64_t(prot), uint64_t(share | MAP_FIXED_NOREPLACE), uint64_t(f.fd), vma.pgoff);
+        if (f.entry != SIZE_MAX) {
+            batch.useResult(index, 4, f.entry);
         }
-        if (*r != vma.start) {
-            return fail(what + ": mmap placed it at " + rangeText(*r, *r + length), EEXIST);
+        placed.push_back({index, &vma});
+    }
+    CRYOPOD_PROPAGATE(flush());
+    // Every file mapped is the one the checkpoint saw (checked through the
+    // fd that mapped it, before any page is written).
+    for (const OpenFile &f : files) {
+        const image::VmaRecord &vma = *f.vma;
+        const std::string what = "restore " + vmaText(vma);
+        struct stat st{};
+        const std::string link = procfs::path(pid, "fd/" + std::to_string(f.fd));
+        Result<void> bad;
+        if (::stat(link.c_str(), &st) != 0) {
+            bad = sysError(what + ": stat " + link);
+        } else if (uint64_t(st.st_dev) != vma.dev || uint64_t(st.st_ino) != vma.ino) {
+            bad = fail(what + ": the file at that path is not the one that was mapped (device/inode differ): it was replaced since the checkpoint", ESTALE);
+        } else if (vma.fileSize != 0 && uint64_t(st.st_size) != vma.fileSize) {
+            bad = fail(what + ": the file changed since the checkpoint (size " + std::to_string(vma.fileSize) + " then, " + std::to_string(st.st_size) + " now)",
+                       ESTALE);
+        }
+        if (!bad) {
+            (void)closeAll();
+            return std::unexpected(bad.error());
         }
     }
-    CRYOPOD_PROPAGATE(closeOpen());
+    CRYOPOD_PROPAGATE(closeAll());
     scratch.reset(scratchMark);
     return mapped;
 }
@@ -1266,10 +1314,44 @@ Result<PageFill> preparePageFill(Injector &injector, RemoteScratch &scratch, con
     if (!r) {
         return std::unexpected(r.error());
     }
+    // The registrations in batches; a VMA the kernel refuses is filled the
+    // other way, and the batch goes on after it.
+    std::vector<size_t> pending; // VMA index of each call of the batch
+    InjectBatch batch;
+    auto flush = [&]() -> Result<void> {
+        for (size_t from = 0; from < pending.size();) {
+            InjectBatch rest;
+            for (size_t k = from; k < pending.size(); ++k) {
+                rest.add(batch.entries()[k].what, SYS_ioctl, batch.entries()[k].args[0], batch.entries()[k].args[1], batch.entries()[k].args[2]);
+            }
+            auto r = injector.run(rest, scratch);
+            for (size_t k = 0; k < rest.results().size(); ++k) {
+                fill.registered[pending[from + k]] = rest.results()[k] == 0;
+            }
+            if (!r && !rest.failed()) {
+                return std::unexpected(r.error());
+            }
+            if (!r && r.error().code == 0) {
+                return std::unexpected(r.error()); // not the kernel's refusal
+            }
+            from += rest.results().size();
+            if (rest.results().empty()) {
+                return std::unexpected(r.error()); // a guard, or the runner itself
+            }
+        }
+        pending.clear();
+        batch.clear();
+        scratch.reset(mark);
+        return {};
+    };
+    constexpr size_t kEntryBytes = 80; // the runner's table entry (ptrace_inject.cpp)
     for (size_t i = 0; i < mm.vmas.size(); ++i) {
         const image::VmaRecord &vma = mm.vmas[i];
         if (vma.kind != image::VmaKind::Anonymous || !(mapped.prot[i] & image::kVmaWrite)) {
             continue;
+        }
+        if (scratch.used() + sizeof(uffdio_register) + 16 + (batch.size() + 2) * kEntryBytes + 16 > scratch.size()) {
+            CRYOPOD_PROPAGATE(flush());
         }
         struct uffdio_register reg{};
         reg.range.start = vma.start;
@@ -1279,13 +1361,10 @@ Result<PageFill> preparePageFill(Injector &injector, RemoteScratch &scratch, con
         if (!regAddr) {
             return std::unexpected(regAddr.error().context(what));
         }
-        auto registered = injector.syscall(SYS_ioctl, uint64_t(fill.remoteFd), UFFDIO_REGISTER, *regAddr);
-        scratch.reset(mark);
-        if (!registered) {
-            return std::unexpected(registered.error().context(what));
-        }
-        fill.registered[i] = *registered == 0; // a VMA the kernel refuses is filled the other way
+        batch.add(what + ": UFFDIO_REGISTER " + vmaText(vma), SYS_ioctl, uint64_t(fill.remoteFd), UFFDIO_REGISTER, *regAddr);
+        pending.push_back(i);
     }
+    CRYOPOD_PROPAGATE(flush());
     const int pidfd = int(::syscall(SYS_pidfd_open, injector.tracee().tid(), 0));
     if (pidfd < 0) {
         return sysError(what + ": pidfd_open");
@@ -1395,8 +1474,9 @@ Result<uint64_t> restorePages(pid_t pid,
     return totalPages;
 }
 
-Result<void> finishVmas(Injector &injector, const image::MmRecord &mm, const MappedVmas &mapped)
+Result<void> finishVmas(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm, const MappedVmas &mapped)
 {
+    InjectBatch batch;
     for (size_t i = 0; i < mm.vmas.size(); ++i) {
         const image::VmaRecord &vma = mm.vmas[i];
         if (isSpecialKind(vma.kind)) {
@@ -1405,42 +1485,36 @@ Result<void> finishVmas(Injector &injector, const image::MmRecord &mm, const Map
         const std::string what = "restore " + vmaText(vma);
         const uint64_t length = vma.end - vma.start;
         if (i < mapped.prot.size() && mapped.prot[i] != vma.prot) {
-            CRYOPOD_PROPAGATE(injector.call(what + ": mprotect", SYS_mprotect, vma.start, length, uint64_t(protOf(vma))));
+            batch.add(what + ": mprotect", SYS_mprotect, vma.start, length, uint64_t(protOf(vma)));
         }
         if (vma.flags & image::kVmaDontFork) {
-            auto r = injector.call(what + ": madvise MADV_DONTFORK", SYS_madvise, vma.start, length, MADV_DONTFORK);
-            if (!r) {
-                return std::unexpected(r.error());
-            }
+            batch.add(what + ": madvise MADV_DONTFORK", SYS_madvise, vma.start, length, MADV_DONTFORK);
         }
         if (vma.flags & image::kVmaWipeOnFork) {
-            auto r = injector.call(what + ": madvise MADV_WIPEONFORK", SYS_madvise, vma.start, length, MADV_WIPEONFORK);
-            if (!r) {
-                return std::unexpected(r.error());
-            }
+            batch.add(what + ": madvise MADV_WIPEONFORK", SYS_madvise, vma.start, length, MADV_WIPEONFORK);
         }
         if (vma.flags & image::kVmaLocked) {
-            auto r = injector.call(what + ": mlock", SYS_mlock, vma.start, length);
-            if (!r) {
-                return std::unexpected(r.error());
-            }
+            batch.add(what + ": mlock", SYS_mlock, vma.start, length);
         }
     }
-    return {};
+    return injector.run(batch, scratch);
 }
 
 Result<void> restoreMmFields(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm)
 {
+    // One batch of injected calls: open the exe, PR_SET_MM_MAP with its fd
+    // (the lowest free one, known from /proc/PID/fd and checked after), close.
     const std::string what = "restore mm fields (PR_SET_MM_MAP)";
+    const pid_t pid = injector.tracee().tid();
+    auto listed = openFdNumbers(pid, what);
+    if (!listed) {
+        return std::unexpected(listed.error());
+    }
+    const int exeFd = takeLowestFree(*listed);
     const size_t mark = scratch.used();
     auto pathAddr = scratch.putString(mm.exePath);
     if (!pathAddr) {
         return std::unexpected(pathAddr.error().context(what));
-    }
-    auto exeFd = injector.call(what + ": open exe " + mm.exePath, SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, uint64_t(O_RDONLY | O_CLOEXEC), 0);
-    if (!exeFd) {
-        scratch.reset(mark);
-        return std::unexpected(exeFd.error());
     }
     uint64_t auxvAddr = 0;
     if (!mm.auxv.empty()) {
@@ -1465,19 +1539,27 @@ Result<void> restoreMmFields(Injector &injector, RemoteScratch &scratch, const i
     map.envEnd = mm.envEnd;
     map.auxv = auxvAddr;
     map.auxvSize = uint32_t(mm.auxv.size() * 8);
-    map.exeFd = uint32_t(*exeFd);
+    map.exeFd = uint32_t(exeFd);
     auto mapAddr = scratch.put(std::span(reinterpret_cast<const uint8_t *>(&map), sizeof map));
-    Result<uint64_t> r = mapAddr ? injector.call(what, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, *mapAddr, sizeof map, 0)
-                                 : Result<uint64_t>(std::unexpected(mapAddr.error().context(what)));
-    auto closed = injector.call(what + ": close exe", SYS_close, *exeFd);
+    if (!mapAddr) {
+        scratch.reset(mark);
+        return std::unexpected(mapAddr.error().context(what));
+    }
+    InjectBatch batch;
+    const size_t opened = batch.add(what + ": open exe " + mm.exePath, SYS_openat, uint64_t(int64_t(AT_FDCWD)), *pathAddr, uint64_t(O_RDONLY | O_CLOEXEC), 0);
+    batch.add(what, SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, *mapAddr, sizeof map, 0);
+    const size_t closed = batch.add(what + ": close exe", SYS_close, uint64_t(exeFd));
+    auto r = injector.run(batch, scratch);
     scratch.reset(mark);
-    if (!r) {
-        return std::unexpected(r.error());
+    if (!batch.results().empty() && int64_t(batch.result(opened)) >= 0 && batch.result(opened) != uint64_t(exeFd)) {
+        return fail(what + ": open exe returned fd " + std::to_string(int64_t(batch.result(opened))) + ", not the lowest free one (" + std::to_string(exeFd) + ")",
+                    EBADF);
     }
-    if (!closed) {
-        return std::unexpected(closed.error());
+    if (!r && batch.failed() && *batch.failed() != closed && batch.results().size() > opened && int64_t(batch.result(opened)) >= 0) {
+        // The exe stays open only when PR_SET_MM_MAP failed: close it again.
+        (void)injector.syscall(SYS_close, uint64_t(exeFd));
     }
-    return {};
+    return r;
 }
 
 } // namespace cryopod::engine

@@ -148,8 +148,9 @@ Result<uint64_t> findFreeRange(const image::MmRecord &mm,
                                uint64_t size);
 
 // Unmaps every mapping of `current` except the kernel's special mappings
-// ([vdso], [vvar], [vvar_vclock], [vsyscall]) and [keepStart, keepEnd).
-Result<void> unmapStubMappings(Injector &injector, const std::vector<procfs::Mapping> &current, uint64_t keepStart, uint64_t keepEnd);
+// ([vdso], [vvar], [vvar_vclock], [vsyscall]) and [keepStart, keepEnd), in
+// one batch of injected calls (its table in `scratch`).
+Result<void> unmapStubMappings(Injector &injector, RemoteScratch &scratch, const std::vector<procfs::Mapping> &current, uint64_t keepStart, uint64_t keepEnd);
 
 // The protection restoreVmas mapped each VMA with (parallel to mm.vmas). A
 // VMA the kernel would merge with its predecessor (same file and contiguous
@@ -170,6 +171,8 @@ struct MappedVmas {
 // image's device, inode and size (a changed file is refused). Uses
 // MAP_FIXED_NOREPLACE: nothing is silently replaced.
 // Shared anonymous VMAs map their object from `shared` (shmem.h).
+// The calls go in batches (Injector::run): the files' checks come after
+// their mmaps, before any page is written.
 Result<MappedVmas> restoreVmas(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm, const SharedMemoryObjects &shared);
 
 // How page contents get in. The restored process opens a userfaultfd
@@ -204,8 +207,9 @@ Result<uint64_t> restorePages(pid_t pid,
                               uint32_t pageSize);
 
 // After the pages: the real protection where restoreVmas mapped differently,
-// then madvise(MADV_DONTFORK / MADV_WIPEONFORK) and mlock as recorded.
-Result<void> finishVmas(Injector &injector, const image::MmRecord &mm, const MappedVmas &mapped);
+// then madvise(MADV_DONTFORK / MADV_WIPEONFORK) and mlock as recorded, in
+// one batch of injected calls.
+Result<void> finishVmas(Injector &injector, RemoteScratch &scratch, const image::MmRecord &mm, const MappedVmas &mapped);
 
 // prctl(PR_SET_MM, PR_SET_MM_MAP): code/data/brk/stack/arg/env bounds, auxv,
 // and the exe file (opened in the target by path, closed again).

@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 #include "pipes.h"
 
+#include "files.h"
 #include "procfs.h"
 #include "uniquefd.h"
 
@@ -11,6 +12,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <memory>
+#include <set>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -282,6 +284,51 @@ Result<int32_t> openFifo(Injector &injector, RemoteScratch &scratch, ObjectFds &
     return fds.adopt(injector, int32_t(*opened), what);
 }
 
+// restorePipe() for a pipe whose descriptions are just its two ends: the
+// fds pipe2() returns are the two lowest free ones (fds.open knows what is
+// open), so their moves out of the image's numbers, the pipe's size and
+// the descriptions' flags go in the same batch; checked after it.
+Result<void> restorePipeInBatch(Injector &injector, RemoteScratch &scratch, const image::FileObjectRecord &pipe,
+                                const std::vector<const image::FdRecord *> &owners, ObjectFds &fds, const std::string &what)
+{
+    const pid_t pid = injector.tracee().tid();
+    std::set<int> inProcess(fds.open.begin(), fds.open.end());
+    const int made[2] = {takeLowestFree(inProcess), takeLowestFree(inProcess)};
+    const size_t mark = scratch.used();
+    auto pair = scratch.reserve(2 * sizeof(int32_t));
+    if (!pair) {
+        return std::unexpected(pair.error().context(what));
+    }
+    InjectBatch batch;
+    batch.add(what + ": pipe2", SYS_pipe2, *pair, O_CLOEXEC);
+    const int32_t readEnd = fds.adoptInBatch(batch, inProcess, made[0], what);
+    const int32_t writeEnd = fds.adoptInBatch(batch, inProcess, made[1], what);
+    const size_t size = batch.add(what + ": F_SETPIPE_SZ " + std::to_string(pipe.pipeSize), SYS_fcntl, uint64_t(readEnd), F_SETPIPE_SZ, pipe.pipeSize);
+    constexpr uint32_t kSettable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+    for (const image::FdRecord *owner : owners) {
+        const int32_t fd = (owner->openFlags & kAccMode) == O_RDONLY ? readEnd : writeEnd;
+        batch.add(what + " at fd " + std::to_string(owner->fd) + ": F_SETFL", SYS_fcntl, uint64_t(fd), F_SETFL, owner->openFlags & kSettable);
+        fds.byFd[owner->fd] = fd;
+    }
+    auto r = injector.run(batch, scratch);
+    int32_t ends[2] = {-1, -1};
+    auto got = batch.results().empty() ? Result<void>{} : scratch.read(*pair, std::span(reinterpret_cast<uint8_t *>(ends), sizeof ends));
+    scratch.reset(mark);
+    if (!batch.results().empty() && batch.result(0) == 0 && got && (ends[0] != made[0] || ends[1] != made[1])) {
+        return fail(what + ": pipe2 made fds " + std::to_string(ends[0]) + " and " + std::to_string(ends[1]) + ", not the lowest free ones ("
+                        + std::to_string(made[0]) + ", " + std::to_string(made[1]) + ")",
+                    EBADF);
+    }
+    CRYOPOD_PROPAGATE(r);
+    if (!got) {
+        return std::unexpected(got.error().context(what));
+    }
+    if (batch.result(size) != pipe.pipeSize) {
+        return fail(what + ": F_SETPIPE_SZ " + std::to_string(pipe.pipeSize) + " gave " + std::to_string(batch.result(size)) + " bytes", EIO);
+    }
+    return refill(pid, writeEnd, pipe.data, what);
+}
+
 } // namespace
 
 Result<void> restorePipe(Injector &injector, RemoteScratch &scratch, const image::FileObjectRecord &pipe, const std::vector<const image::FdRecord *> &owners,
@@ -324,6 +371,20 @@ Result<void> restorePipe(Injector &injector, RemoteScratch &scratch, const image
         return {}; // the keeper goes with the other temporary fds
     }
 
+    // Each description is one of the two ends pipe2() makes (the usual
+    // case): everything in one batch of injected calls, then the refill.
+    {
+        bool read = false, write = false, reopened = false;
+        for (const image::FdRecord *owner : owners) {
+            const uint32_t access = owner->openFlags & kAccMode;
+            bool &used = access == O_RDONLY ? read : write;
+            reopened = reopened || (access != O_RDONLY && access != O_WRONLY) || used;
+            used = true;
+        }
+        if (!reopened) {
+            return restorePipeInBatch(injector, scratch, pipe, owners, fds, what);
+        }
+    }
     auto ends = fds.adoptPair(
         injector,
         scratch,

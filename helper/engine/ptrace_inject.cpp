@@ -587,6 +587,8 @@ Injector::Injector(Injector &&other) noexcept
     , m_savedMask(other.m_savedMask)
     , m_syscallInsn(other.m_syscallInsn)
     , m_count(other.m_count)
+    , m_roundTrips(other.m_roundTrips)
+    , m_runner(other.m_runner)
     , m_active(other.m_active)
     , m_trapStops(other.m_trapStops)
     , m_suppressedSignals(std::move(other.m_suppressedSignals))
@@ -709,6 +711,7 @@ Result<int64_t> Injector::syscall(long nr, uint64_t a0, uint64_t a1, uint64_t a2
     if (m_trapStops) {
         return trapStopSyscall(nr);
     }
+    m_roundTrips += 2;
     // Two syscall stops: enter, then exit. A group stop (SIGSTOP from outside)
     // or a signal-delivery-stop of an unblockable signal can come in between;
     // resume through them (remembering the signal, see finish()).
@@ -747,6 +750,7 @@ Result<int64_t> Injector::trapStopSyscall(long nr)
     // resume. Any other signal-delivery-stop (SIGSTOP, a SIGTRAP sent from
     // outside, seen before the int3) is remembered as in syscall().
     const pid_t tid = m_tracee->tid();
+    ++m_roundTrips;
     for (;;) {
         if (::ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) {
             return sysError("inject syscall " + std::to_string(nr) + ": ptrace cont");
@@ -805,6 +809,244 @@ Result<void> Injector::disableTrapStops()
     }
     m_trapStops = false;
     return m_tracee->setSigmask(~uint64_t(0));
+}
+
+// ---- batches --------------------------------------------------------------------
+
+size_t InjectBatch::add(std::string what, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    Entry e;
+    e.nr = nr;
+    e.args = {a0, a1, a2, a3, a4, a5};
+    e.what = std::move(what);
+    m_entries.push_back(std::move(e));
+    return m_entries.size() - 1;
+}
+
+void InjectBatch::useResult(size_t index, int arg, size_t from)
+{
+    Entry &e = m_entries.at(index);
+    if (arg < 0 || arg > 5 || from >= index) {
+        // A programming error, not a runtime condition: the call fails when run.
+        e.linkArg = 6;
+        return;
+    }
+    e.linkArg = arg;
+    e.linkFrom = from;
+}
+
+namespace
+{
+// The batch runner. On entry rbx points at the first entry of a table in
+// the tracee's memory and r12 at its end; each entry is 10 quadwords:
+//   nr, a0..a5, result, link (address of an earlier entry's result, or 0),
+//   link offset (byte offset in this entry of the argument it replaces).
+// It makes the calls in order, stores each result, and runs into the int3
+// at the first result in [-4095, -1] (rbx then points at that entry) or at
+// the end (rbx == r12). Only rax, rcx, r11 (the kernel's), rdi, rsi, rdx,
+// r8-r10 and rbx change; no stack is used.
+//
+//   0: cmp %r12,%rbx           ; 19: mov (%rbx),%rax      ; 36: mov %rax,0x38(%rbx)
+//      jae 48                  ;     mov 0x8(%rbx),%rdi   ;     cmp $-4095,%rax
+//      mov 0x40(%rbx),%rax     ;     mov 0x10(%rbx),%rsi  ;     jae 48
+//      test %rax,%rax          ;     mov 0x18(%rbx),%rdx  ;     add $0x50,%rbx
+//      je 19                   ;     mov 0x20(%rbx),%r10  ;     jmp 0
+//      mov (%rax),%rax         ;     mov 0x28(%rbx),%r8   ; 48: int3
+//      mov 0x48(%rbx),%rcx     ;     mov 0x30(%rbx),%r9
+//      mov %rax,(%rbx,%rcx,1)  ; 34: syscall
+constexpr uint8_t kBatchRunner[] = {
+    0x4c, 0x39, 0xe3, 0x73, 0x43, 0x48, 0x8b, 0x43, 0x40, 0x48, 0x85, 0xc0, 0x74, 0x0b, 0x48, 0x8b, 0x00, 0x48, 0x8b,
+    0x4b, 0x48, 0x48, 0x89, 0x04, 0x0b, 0x48, 0x8b, 0x03, 0x48, 0x8b, 0x7b, 0x08, 0x48, 0x8b, 0x73, 0x10, 0x48, 0x8b,
+    0x53, 0x18, 0x4c, 0x8b, 0x53, 0x20, 0x4c, 0x8b, 0x43, 0x28, 0x4c, 0x8b, 0x4b, 0x30, 0x0f, 0x05, 0x48, 0x89, 0x43,
+    0x38, 0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff, 0x73, 0x06, 0x48, 0x83, 0xc3, 0x50, 0xeb, 0xb8, 0xcc,
+};
+constexpr size_t kRunnerSyscall = 0x34; // offset of its `syscall`
+constexpr size_t kRunnerTrap = 0x48; // offset of its int3
+constexpr size_t kEntryWords = 10;
+static_assert(sizeof kBatchRunner == kRunnerTrap + 1);
+
+bool isError(int64_t result)
+{
+    return result < 0 && result >= -4095;
+}
+} // namespace
+
+std::span<const uint8_t> batchRunnerCode()
+{
+    return kBatchRunner;
+}
+
+Result<void> Injector::enableBatches(uint64_t runnerAddr)
+{
+    uint8_t code[sizeof kBatchRunner] = {};
+    if (auto r = m_memory.read(runnerAddr, code); !r) {
+        return std::unexpected(r.error().context("batch runner"));
+    }
+    if (std::memcmp(code, kBatchRunner, sizeof code) != 0) {
+        return fail("batch runner: not at " + hex(runnerAddr), EINVAL);
+    }
+    m_runner = runnerAddr;
+    return {};
+}
+
+Result<void> Injector::runOneByOne(InjectBatch &batch)
+{
+    for (size_t i = 0; i < batch.m_entries.size(); ++i) {
+        InjectBatch::Entry &e = batch.m_entries[i];
+        if (e.linkArg > 5) {
+            batch.m_failed = i;
+            return fail(e.what + ": bad argument link", EINVAL);
+        }
+        if (e.linkArg >= 0) {
+            e.args[size_t(e.linkArg)] = uint64_t(batch.m_results.at(e.linkFrom));
+        }
+        auto r = syscall(e.nr, e.args[0], e.args[1], e.args[2], e.args[3], e.args[4], e.args[5]);
+        if (!r) {
+            batch.m_failed = i;
+            return std::unexpected(r.error().context(e.what));
+        }
+        batch.m_results.push_back(*r);
+        if (isError(*r)) {
+            batch.m_failed = i;
+            return fail(e.what, int(-*r));
+        }
+    }
+    return {};
+}
+
+Result<void> Injector::run(InjectBatch &batch, RemoteScratch &scratch)
+{
+    batch.m_results.clear();
+    batch.m_failed.reset();
+    if (batch.m_entries.empty()) {
+        return {};
+    }
+    if (!m_active) {
+        return fail("inject batch: injector finished", EINVAL);
+    }
+    bool linked = false;
+    for (const InjectBatch::Entry &e : batch.m_entries) {
+        linked = linked || e.linkArg >= 0;
+    }
+    // A guard must see the arguments a call really gets: with links, it sees
+    // each call just before it runs.
+    if (m_runner == 0 || !m_trapStops || (m_guard && linked) || batch.m_entries.size() == 1) {
+        return runOneByOne(batch);
+    }
+    if (m_guard) {
+        for (size_t i = 0; i < batch.m_entries.size(); ++i) {
+            const InjectBatch::Entry &e = batch.m_entries[i];
+            if (auto g = m_guard(e.nr, e.args, m_runner + kRunnerSyscall + 2); !g) {
+                batch.m_failed = i;
+                return std::unexpected(g.error().context(e.what));
+            }
+        }
+    }
+    // The table goes where the scratch space is free; a batch larger than
+    // that runs in parts (a link into an earlier part takes its value).
+    const size_t n = batch.m_entries.size();
+    const size_t mark = scratch.used();
+    const size_t entryBytes = kEntryWords * 8;
+    auto probe = scratch.reserve(0);
+    scratch.reset(mark);
+    if (!probe) {
+        return std::unexpected(probe.error().context("inject batch"));
+    }
+    const uint64_t table = *probe;
+    const size_t room = size_t(scratch.base() + scratch.size() - table) / entryBytes;
+    if (room == 0) {
+        return fail("inject batch of " + std::to_string(n) + " calls: no scratch space for its table", ENOSPC);
+    }
+    std::vector<uint64_t> words;
+    for (size_t start = 0; start < n;) {
+        const size_t count = std::min(room, n - start);
+        words.assign(count * kEntryWords, 0);
+        for (size_t i = 0; i < count; ++i) {
+            const InjectBatch::Entry &e = batch.m_entries[start + i];
+            uint64_t *w = &words[i * kEntryWords];
+            w[0] = uint64_t(e.nr);
+            std::copy(e.args.begin(), e.args.end(), w + 1);
+            if (e.linkArg > 5) {
+                batch.m_failed = start + i;
+                return fail(e.what + ": bad argument link", EINVAL);
+            }
+            if (e.linkArg >= 0 && e.linkFrom < start) {
+                w[1 + e.linkArg] = uint64_t(batch.m_results.at(e.linkFrom));
+            } else if (e.linkArg >= 0) {
+                w[8] = table + ((e.linkFrom - start) * kEntryWords + 7) * 8;
+                w[9] = uint64_t(1 + e.linkArg) * 8;
+            }
+        }
+        CRYOPOD_PROPAGATE(m_memory.write(table, {reinterpret_cast<const uint8_t *>(words.data()), words.size() * 8}));
+        user_regs_struct regs = m_savedRegs;
+        regs.rip = m_runner;
+        regs.orig_rax = ~0ull; // no restart logic on our way out of the current stop
+        regs.rbx = table;
+        regs.r12 = table + count * entryBytes;
+        CRYOPOD_PROPAGATE(m_tracee->setRegs(regs));
+        const std::string what = "inject batch of " + std::to_string(count) + " calls (" + batch.m_entries[start].what + ", ...)";
+        auto after = runToTrap(m_runner + kRunnerTrap + 1, what);
+        if (!after) {
+            return std::unexpected(after.error());
+        }
+        if (after->rbx < table || after->rbx > regs.r12 || (after->rbx - table) % entryBytes != 0) {
+            return fail(what + ": the runner stopped with rbx " + hex(after->rbx) + ", outside its table", EFAULT);
+        }
+        const size_t done = size_t((after->rbx - table) / entryBytes); // calls that succeeded
+        const size_t ran = std::min(count, done + 1);
+        CRYOPOD_PROPAGATE(m_memory.read(table, {reinterpret_cast<uint8_t *>(words.data()), ran * entryBytes}));
+        m_count += ran;
+        for (size_t i = 0; i < ran; ++i) {
+            batch.m_results.push_back(int64_t(words[i * kEntryWords + 7]));
+        }
+        if (done < count) {
+            const int64_t r = batch.m_results.back();
+            const size_t failed = start + done;
+            batch.m_failed = failed;
+            if (!isError(r)) {
+                return fail(batch.m_entries[failed].what + ": the runner stopped at a result that is no error (" + hex(uint64_t(r)) + ")", EFAULT);
+            }
+            return fail(batch.m_entries[failed].what, int(-r));
+        }
+        start += count;
+    }
+    return {};
+}
+
+Result<user_regs_struct> Injector::runToTrap(uint64_t stopIp, const std::string &what)
+{
+    // As trapStopSyscall(): PTRACE_CONT to the int3; a SIGTRAP anywhere
+    // else was sent from outside and is remembered like any other signal.
+    const pid_t tid = m_tracee->tid();
+    ++m_roundTrips;
+    for (;;) {
+        if (::ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) {
+            return sysError(what + ": ptrace cont");
+        }
+        auto status = m_tracee->waitStop();
+        if (!status) {
+            m_active = false;
+            return std::unexpected(status.error().context(what));
+        }
+        if (!isSignalDeliveryStop(*status)) {
+            continue; // a ptrace event (fork, clone) or group stop
+        }
+        const int sig = WSTOPSIG(*status);
+        if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE) {
+            m_active = false;
+            return fail(what + ": the thread faulted (signal " + std::to_string(sig) + ") instead of reaching the int3", EFAULT);
+        }
+        if (sig == SIGTRAP) {
+            auto after = m_tracee->getRegs();
+            if (!after) {
+                return std::unexpected(after.error());
+            }
+            if (after->rip == stopIp) {
+                return *after;
+            }
+        }
+        m_suppressedSignals.push_back(sig);
+    }
 }
 
 Result<uint64_t> Injector::call(std::string_view what, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)

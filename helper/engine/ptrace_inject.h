@@ -62,6 +62,20 @@
 //                            the address after the instruction); an error
 //                            is returned without running the call (a
 //                            seccomp filter that would kill or fail it).
+//   inj.enableBatches(addr)  the batch runner (batchRunnerCode(), copied by
+//                            the caller into RWX memory of the tracee at
+//                            addr: the restore's injection area) runs whole
+//                            lists of calls with one resume and one stop.
+//   inj.run(batch, scratch)  runs an InjectBatch: its table goes into the
+//                            scratch area, the runner makes the calls in
+//                            order and stops at the first error (then
+//                            Error{errno, that call's "what"}, batch.failed()
+//                            names its index, nothing after it ran) or at the
+//                            end. Every result comes back. Without the runner,
+//                            without trap stops, or with a guard and calls
+//                            that take an earlier call's result: one call at
+//                            a time, with the same results and errors. A
+//                            guard sees every call before any of them runs.
 //
 //   RemoteScratch s = RemoteScratch::map(inj)   injected mmap of anonymous RW
 //                            memory (one page by default) for syscall arguments;
@@ -225,6 +239,71 @@ Result<uint64_t> findSyscallInstruction(pid_t pid, const RemoteMemory &memory);
 
 // ---- injected system calls --------------------------------------------------
 
+class RemoteScratch;
+
+// A list of system calls for Injector::run(), made in order in the tracee.
+class InjectBatch
+{
+public:
+    // Adds a call; returns its index. `what` names it in an error.
+    size_t
+    add(std::string what, long nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0);
+    // Argument `arg` (0-5) of the call `index` is the result of the earlier
+    // call `from` (open -> mmap(fd) -> close(fd)); one such argument per call.
+    void useResult(size_t index, int arg, size_t from);
+
+    size_t size() const
+    {
+        return m_entries.size();
+    }
+    bool empty() const
+    {
+        return m_entries.empty();
+    }
+    void clear()
+    {
+        m_entries.clear();
+        m_results.clear();
+        m_failed.reset();
+    }
+    // After Injector::run(): the result of every call that ran (the failed
+    // one last, as the kernel's -errno), and the index of the failed call.
+    const std::vector<int64_t> &results() const
+    {
+        return m_results;
+    }
+    uint64_t result(size_t index) const
+    {
+        return uint64_t(m_results.at(index));
+    }
+    std::optional<size_t> failed() const
+    {
+        return m_failed;
+    }
+
+    struct Entry {
+        long nr = 0;
+        std::array<uint64_t, 6> args{};
+        std::string what;
+        int linkArg = -1; // argument taken from the result of call linkFrom
+        size_t linkFrom = 0;
+    };
+    const std::vector<Entry> &entries() const
+    {
+        return m_entries;
+    }
+
+private:
+    friend class Injector;
+    std::vector<Entry> m_entries;
+    std::vector<int64_t> m_results;
+    std::optional<size_t> m_failed;
+};
+
+// The batch runner, position-independent x86-64 code (see ptrace_inject.cpp),
+// to be copied into executable memory of the tracee for enableBatches().
+std::span<const uint8_t> batchRunnerCode();
+
 class Injector
 {
 public:
@@ -269,6 +348,18 @@ public:
         return m_trapStops;
     }
 
+    // The batch runner is at `runnerAddr` (checked: it holds batchRunnerCode()).
+    Result<void> enableBatches(uint64_t runnerAddr);
+    bool batches() const
+    {
+        return m_runner != 0;
+    }
+    // Runs the calls of `batch` (see the top of this file); its table takes
+    // scratch space from `scratch`'s current position, which is given back.
+    // A batch whose table does not fit runs in parts, one stop each. An
+    // empty batch costs nothing.
+    Result<void> run(InjectBatch &batch, RemoteScratch &scratch);
+
     // Asked before each injected system call with its number, arguments and
     // the instruction pointer the kernel reports for it; an error stops the
     // call from running and is returned by syscall()/call().
@@ -302,17 +393,29 @@ public:
     {
         return m_count;
     }
+    // The ptrace stops injected code took (resumes of the tracee and waits
+    // for it): two per call with syscall stops, one with trap stops, one per
+    // batch with the runner.
+    uint64_t roundTrips() const
+    {
+        return m_roundTrips;
+    }
 
 private:
     Injector() = default;
     Result<void> init(uint64_t syscallInsn);
     Result<int64_t> trapStopSyscall(long nr);
+    // PTRACE_CONT until the int3 whose SIGTRAP stops at `stopIp`; `what` for errors.
+    Result<user_regs_struct> runToTrap(uint64_t stopIp, const std::string &what);
+    Result<void> runOneByOne(InjectBatch &batch);
     Tracee *m_tracee = nullptr;
     RemoteMemory m_memory;
     user_regs_struct m_savedRegs{};
     uint64_t m_savedMask = 0;
     uint64_t m_syscallInsn = 0;
     uint64_t m_count = 0;
+    uint64_t m_roundTrips = 0;
+    uint64_t m_runner = 0; // enableBatches()
     bool m_active = false; // saved state not yet restored
     bool m_trapStops = false; // enableTrapStops()
     std::vector<int> m_suppressedSignals; // signal-delivery-stops seen while injecting: re-sent at finish()

@@ -856,17 +856,26 @@ Result<void> emptyProcess(ProcessRestore &p)
         return fail("restore injection area: mmap placed it at " + hexAddr(*mapped), EEXIST);
     }
     p.injectionArea = *area;
-    // syscall; int3 (a stray resume traps instead of running off)
+    // syscall; int3 (a stray resume traps instead of running off), and the
+    // batch runner (one stop for a whole list of calls).
     const uint8_t code[] = {0x0f, 0x05, 0xcc};
     CRYOPOD_PROPAGATE(inj.memory().write(*area, code));
+    static_assert(kRunnerOffset >= sizeof code);
+    CRYOPOD_PROPAGATE(inj.memory().write(*area + kRunnerOffset, batchRunnerCode()));
+    static_assert(kScratchOffset >= kRunnerOffset + 80);
     CRYOPOD_PROPAGATE(inj.setSyscallAddress(*area));
-    // One stop per injected call from here on, until the process's own
-    // SIGTRAP disposition or pending signals need it blocked (restoreState).
+    // ($CRYOPOD_RESTORE_NO_BATCH=1: one call at a time, to compare.)
+    if (const char *off = std::getenv("CRYOPOD_RESTORE_NO_BATCH"); !(off && *off && *off != '0')) {
+        CRYOPOD_PROPAGATE(inj.enableBatches(*area + kRunnerOffset));
+    }
+    // One stop per injected call (and per batch) from here on, until the
+    // process's own SIGTRAP disposition or pending signals need it blocked
+    // (restoreState).
     CRYOPOD_PROPAGATE(inj.enableTrapStops());
     p.scratch = RemoteScratch::adopt(inj, *area, kInjectionAreaSize);
     p.scratch.reset(kScratchOffset);
 
-    CRYOPOD_PROPAGATE(unmapStubMappings(inj, *stubMaps, *area, *area + kInjectionAreaSize));
+    CRYOPOD_PROPAGATE(unmapStubMappings(inj, p.scratch, *stubMaps, *area, *area + kInjectionAreaSize));
     uint64_t specialsSize = 0;
     for (const procfs::Mapping &m : *stubMaps) {
         if (specialMappingKind(m.path)) {
@@ -886,16 +895,18 @@ Result<void> prepareMemory(RestoreContext &ctx, ProcessRestore &p)
 {
     Injector &inj = *p.injector;
     auto step = ctx.steps.scope("memory: vmas", p.entry.pid);
-    const uint64_t injected = inj.injectedCount();
+    const uint64_t injected = ctx.counted(inj);
     auto mapped = restoreVmas(inj, p.scratch, p.mm, *ctx.sharedObjects);
-    step.setCount(inj.injectedCount() - injected);
+    step.setCount(ctx.counted(inj) - injected);
     if (!mapped) {
         return std::unexpected(mapped.error());
     }
     p.mapped = std::move(*mapped);
     ctx.step("vmas mapped");
     step.next("memory: prepare page fill");
+    const uint64_t filling = ctx.counted(inj);
     auto fill = preparePageFill(inj, p.scratch, p.mm, *p.mapped);
+    step.setCount(ctx.counted(inj) - filling);
     if (!fill) {
         return std::unexpected(fill.error());
     }
@@ -954,11 +965,65 @@ Result<void> restoreMemory(RestoreContext &ctx, PagePipeline &pipeline)
         }
         Injector &inj = *p->injector;
         auto step = ctx.steps.scope("memory: finish fill, vmas, mm", p->entry.pid);
+        const uint64_t before = ctx.counted(inj);
         CRYOPOD_PROPAGATE(finishPageFill(inj, *p->fill));
-        CRYOPOD_PROPAGATE(finishVmas(inj, p->mm, *p->mapped));
+        CRYOPOD_PROPAGATE(finishVmas(inj, p->scratch, p->mm, *p->mapped));
         CRYOPOD_PROPAGATE(restoreMmFields(inj, p->scratch, p->mm));
+        step.setCount(ctx.counted(inj) - before);
     }
     ctx.step("vmas finished, mm fields");
+    return {};
+}
+
+// An open file description a process takes over from another one of the tree.
+struct Take {
+    const image::FdRecord *fd;
+    pid_t srcPid;
+    int32_t srcFd;
+    std::string what;
+};
+
+// The descriptions a process takes over (as takeDescription(), sharing.h,
+// does one by one: pidfd_open, pidfd_getfd, close, then the move out of
+// the image's numbers), all in one batch of injected calls: each new fd is
+// the lowest free one, known in advance from /proc/PID/fd and the calls
+// before it, and checked once the batch ran.
+Result<void> takeDescriptions(ProcessRestore &p, const std::vector<Take> &takes)
+{
+    if (takes.empty()) {
+        return {};
+    }
+    Injector &inj = *p.injector;
+    auto listed = openFdNumbers(p.entry.pid, "restore the fd table of " + std::to_string(p.entry.pid));
+    if (!listed) {
+        return std::unexpected(listed.error());
+    }
+    std::set<int> &open = *listed;
+    struct Expected {
+        size_t entry;
+        int fd;
+    };
+    std::vector<Expected> expected;
+    InjectBatch batch;
+    for (const Take &t : takes) {
+        const int pidfd = takeLowestFree(open);
+        expected.push_back({batch.add(t.what + ": pidfd_open " + std::to_string(t.srcPid), SYS_pidfd_open, uint64_t(t.srcPid), 0), pidfd});
+        const int taken = takeLowestFree(open);
+        expected.push_back({batch.add(t.what + ": pidfd_getfd of fd " + std::to_string(t.srcFd) + " of " + std::to_string(t.srcPid), SYS_pidfd_getfd,
+                                      uint64_t(pidfd), uint64_t(t.srcFd), 0),
+                            taken});
+        batch.add(t.what + ": close pidfd", SYS_close, uint64_t(pidfd));
+        open.erase(pidfd);
+        p.objectFds->byFd[t.fd->fd] = p.objectFds->adoptInBatch(batch, open, taken, t.what);
+    }
+    CRYOPOD_PROPAGATE(inj.run(batch, p.scratch));
+    for (const Expected &e : expected) {
+        if (batch.result(e.entry) != uint64_t(e.fd)) {
+            return fail(batch.entries()[e.entry].what + ": returned fd " + std::to_string(int64_t(batch.result(e.entry))) + ", not the lowest free one ("
+                            + std::to_string(e.fd) + ")",
+                        EBADF);
+        }
+    }
     return {};
 }
 
@@ -989,6 +1054,7 @@ Result<void> restoreFileTable(ProcessRestore &p, RestoreContext &ctx)
         return std::unexpected(objectFds.error());
     }
     p.objectFds = std::move(*objectFds);
+    std::vector<Take> takes;
     for (const image::FdRecord &fd : p.files.fds) {
         if (fd.dupOf != -1) {
             continue;
@@ -1034,12 +1100,9 @@ Result<void> restoreFileTable(ProcessRestore &p, RestoreContext &ctx)
         } else {
             continue;
         }
-        auto taken = takeDescription(inj, *p.objectFds, srcPid, srcFd, what);
-        if (!taken) {
-            return std::unexpected(taken.error());
-        }
-        p.objectFds->byFd[fd.fd] = *taken;
+        takes.push_back({&fd, srcPid, srcFd, what});
     }
+    CRYOPOD_PROPAGATE(takeDescriptions(p, takes));
     std::vector<pid_t> tids;
     for (const image::ThreadRecord &thread : p.threads) {
         tids.push_back(thread.tid);
@@ -1083,6 +1146,9 @@ Result<void> createThreads(RestoreContext &ctx, ProcessRestore &p)
         if (leader.trapStops()) {
             r = injector->enableTrapStops();
         }
+        if (r && leader.batches()) {
+            r = injector->enableBatches(p.injectionArea + kRunnerOffset);
+        }
         if (r) {
             r = restoreThreadInjected(*injector, scratch, thread);
         }
@@ -1096,6 +1162,7 @@ Result<void> createThreads(RestoreContext &ctx, ProcessRestore &p)
         }
         scratch.release(); // the leader unmaps the area
         ctx.injected += injector->injectedCount();
+        ctx.roundTrips += injector->roundTrips();
         injector->dismiss(); // restoreThreadState() sets the final registers and mask
         CRYOPOD_PROPAGATE(r);
     }
@@ -1131,12 +1198,12 @@ Result<void> restoreState(RestoreContext &ctx, ProcessRestore &p)
 {
     Injector &inj = *p.injector;
     const image::ThreadRecord &leader = p.threads.front();
-    uint64_t injected = inj.injectedCount();
+    uint64_t injected = ctx.counted(inj);
     auto step = ctx.steps.scope("state: task, rlimits", p.entry.pid);
     // Each step with the system calls it injected.
     auto next = [&](std::string_view name) {
-        step.setCount(inj.injectedCount() - injected);
-        injected = inj.injectedCount();
+        step.setCount(ctx.counted(inj) - injected);
+        injected = ctx.counted(inj);
         step.next(name);
     };
     CRYOPOD_PROPAGATE(restoreTask(inj, p.scratch, p.task));
@@ -1192,7 +1259,8 @@ Result<void> restoreState(RestoreContext &ctx, ProcessRestore &p)
     CRYOPOD_PROPAGATE(inj.disableTrapStops());
     CRYOPOD_PROPAGATE(p.scratch.unmap());
     ctx.injected += inj.injectedCount();
-    step.setCount(inj.injectedCount() - injected);
+    ctx.roundTrips += inj.roundTrips();
+    step.setCount(ctx.counted(inj) - injected);
     inj.dismiss();
     step.next("state: seccomp, registers");
     // Seccomp filters last of all that runs in the process: they may forbid
@@ -1324,7 +1392,7 @@ Result<void> run(RestoreContext &ctx, int inFd)
         }
         auto emptied = ctx.steps.scope("empty the stub, vdso", p->entry.pid);
         CRYOPOD_PROPAGATE(emptyProcess(*p));
-        emptied.setCount(p->injector->injectedCount());
+        emptied.setCount(ctx.counted(*p->injector));
         emptied.end();
         // Every path the image names (mapped files, exe, fds, cwd, root) is
         // opened by the process itself, from here on with the caller's rights.
@@ -1339,9 +1407,9 @@ Result<void> run(RestoreContext &ctx, int inFd)
     for (auto &p : ctx.processes) {
         if (!p->entry.zombie && p->entry.filesOf == 0) {
             auto filesStep = ctx.steps.scope("files: fd table", p->entry.pid);
-            const uint64_t injected = p->injector->injectedCount();
+            const uint64_t injected = ctx.counted(*p->injector);
             CRYOPOD_PROPAGATE(restoreFileTable(*p, ctx));
-            filesStep.setCount(p->injector->injectedCount() - injected);
+            filesStep.setCount(ctx.counted(*p->injector) - injected);
         }
     }
     // Every fd table is complete: the epoll registrations, then the
@@ -1349,9 +1417,9 @@ Result<void> run(RestoreContext &ctx, int inFd)
     for (auto &p : ctx.processes) {
         if (!p->entry.zombie && p->entry.filesOf == 0) {
             auto filesStep = ctx.steps.scope("files: finish objects", p->entry.pid);
-            const uint64_t injected = p->injector->injectedCount();
+            const uint64_t injected = ctx.counted(*p->injector);
             CRYOPOD_PROPAGATE(finishFileObjects(*p->injector, p->scratch, p->ownerView, p->fileObjects, *p->objectFds));
-            filesStep.setCount(p->injector->injectedCount() - injected);
+            filesStep.setCount(ctx.counted(*p->injector) - injected);
         }
     }
     // Each session's controlling terminal and foreground group, now that
@@ -1394,8 +1462,9 @@ Result<void> run(RestoreContext &ctx, int inFd)
     ctx.sysvObjects->keep();
     ctx.step("detached");
     if (ctx.trace) {
-        std::fprintf(stderr, "restore: %zu processes, %llu pages, %llu injected system calls\n", ctx.processes.size(),
-                     static_cast<unsigned long long>(ctx.pagesRestored), static_cast<unsigned long long>(ctx.injected));
+        std::fprintf(stderr, "restore: %zu processes, %llu pages, %llu injected system calls, %llu ptrace stops for them\n", ctx.processes.size(),
+                     static_cast<unsigned long long>(ctx.pagesRestored), static_cast<unsigned long long>(ctx.injected),
+                     static_cast<unsigned long long>(ctx.roundTrips));
         ctx.steps.print("cryopod restore steps", monotonicNs() - ctx.startNs);
     }
     return {};
@@ -1412,6 +1481,8 @@ Result<RestoreResult> restore(int inFd, const RestoreOptions &options)
     const char *trace = std::getenv("CRYOPOD_RESTORE_TRACE");
     ctx.trace = trace && *trace && *trace != '0';
     ctx.steps.setLevel(StepTrace::levelOf("CRYOPOD_RESTORE_TRACE"));
+    const char *count = std::getenv("CRYOPOD_RESTORE_TRACE_COUNT");
+    ctx.countStops = count && std::string_view(count) == "stops";
     auto stub = findRestoreStub();
     if (!stub) {
         return std::unexpected(stub.error());

@@ -119,18 +119,29 @@ struct RestoreContext {
 
     uint64_t pagesRestored = 0;
     uint64_t injected = 0; // system calls injected
+    uint64_t roundTrips = 0; // ptrace stops they took (Injector::roundTrips)
 
     uint64_t startNs = 0;
     uint64_t lastNs = 0;
     bool trace = false; // $CRYOPOD_RESTORE_TRACE: step timings on stderr
     void step(const char *name);
     StepTrace steps; // $CRYOPOD_RESTORE_TRACE: per step and process, the table at the end
+    // What the table counts per step: the injected calls, or with
+    // $CRYOPOD_RESTORE_TRACE_COUNT=stops the ptrace stops they took.
+    bool countStops = false;
+    uint64_t counted(const Injector &injector) const
+    {
+        return countStops ? injector.roundTrips() : injector.injectedCount();
+    }
 };
 
 // Size of the injection area: one page for the `syscall` instruction and the
 // small arguments, plus room for a path (PATH_MAX) and PR_SET_MM_MAP's auxv.
 inline constexpr size_t kInjectionAreaSize = 64 * 1024;
-// Offset of the scratch space in the area (the instruction lives at offset 0).
-inline constexpr size_t kScratchOffset = 64;
+// Offsets in the area: `syscall; int3` at 0, the batch runner
+// (batchRunnerCode(), ptrace_inject.h) at kRunnerOffset, the scratch space
+// from kScratchOffset.
+inline constexpr size_t kRunnerOffset = 16;
+inline constexpr size_t kScratchOffset = 128;
 
 } // namespace cryopod::engine

@@ -85,12 +85,10 @@ Result<std::vector<image::PendingSignal>> dumpPendingSignals(const Tracee &trace
 
 Result<void> restoreSignals(Injector &injector, RemoteScratch &scratch, const image::SignalsRecord &record)
 {
+    // One batch of injected calls, each disposition in the scratch space.
     const std::string what = "restore signals of " + std::to_string(record.pid);
     const size_t mark = scratch.used();
-    auto buf = scratch.reserve(sizeof(KernelSigaction));
-    if (!buf) {
-        return std::unexpected(buf.error().context(what));
-    }
+    InjectBatch batch;
     for (const image::SigactionEntry &entry : record.actions) {
         const std::string sig = "signal " + std::to_string(entry.signo);
         if (entry.signo < 1 || entry.signo > 64) {
@@ -105,15 +103,16 @@ Result<void> restoreSignals(Injector &injector, RemoteScratch &scratch, const im
             return fail(what + ": image gives " + sig + " a disposition", EINVAL);
         }
         const KernelSigaction ka{entry.handler, entry.flags, entry.restorer, entry.mask};
-        CRYOPOD_PROPAGATE(injector.memory().write(*buf, {reinterpret_cast<const uint8_t *>(&ka), sizeof ka}));
-        auto r = injector.call(what + ": rt_sigaction " + sig, SYS_rt_sigaction, entry.signo, *buf, 0, 8);
-        if (!r) {
+        auto buf = scratch.put({reinterpret_cast<const uint8_t *>(&ka), sizeof ka});
+        if (!buf) {
             scratch.reset(mark);
-            return std::unexpected(r.error());
+            return std::unexpected(buf.error().context(what));
         }
+        batch.add(what + ": rt_sigaction " + sig, SYS_rt_sigaction, entry.signo, *buf, 0, 8);
     }
+    auto r = injector.run(batch, scratch);
     scratch.reset(mark);
-    return {};
+    return r;
 }
 
 Result<void> restorePendingSignals(Injector &injector, RemoteScratch &scratch, pid_t pid, pid_t tid, const std::vector<image::PendingSignal> &pending,

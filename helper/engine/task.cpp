@@ -120,43 +120,37 @@ Result<bool> dumpChildSubreaper(Injector &injector, RemoteScratch &scratch)
 
 Result<void> restoreTask(Injector &injector, RemoteScratch &scratch, const image::TaskRecord &task)
 {
+    // One batch of injected calls; the personality is checked after it.
     const std::string what = "restore task " + std::to_string(task.pid);
     const size_t mark = scratch.used();
-    CRYOPOD_PROPAGATE(injector.call(what + ": umask", SYS_umask, task.umask & 0777));
-    CRYOPOD_PROPAGATE(injector.call(what + ": personality", SYS_personality, task.personality));
+    InjectBatch batch;
+    batch.add(what + ": umask", SYS_umask, task.umask & 0777);
+    batch.add(what + ": personality", SYS_personality, task.personality);
     // personality() returns the previous value: check that the new one took.
-    auto now = injector.call(what + ": personality", SYS_personality, 0xffffffffu);
-    if (!now) {
-        return std::unexpected(now.error());
-    }
-    if (uint32_t(*now) != task.personality) {
-        return fail(what + ": personality 0x" + std::to_string(task.personality) + " was not accepted", EINVAL);
-    }
+    const size_t now = batch.add(what + ": personality", SYS_personality, 0xffffffffu);
     if (task.childSubreaper) {
-        CRYOPOD_PROPAGATE(injector.call(what + ": prctl(PR_SET_CHILD_SUBREAPER)", SYS_prctl, PR_SET_CHILD_SUBREAPER, 1));
+        batch.add(what + ": prctl(PR_SET_CHILD_SUBREAPER)", SYS_prctl, PR_SET_CHILD_SUBREAPER, 1);
     }
     if (!task.cwd.empty()) {
         auto path = scratch.putString(task.cwd);
         if (!path) {
             return std::unexpected(path.error().context(what + ": cwd"));
         }
-        auto r = injector.call(what + ": chdir " + task.cwd, SYS_chdir, *path);
-        scratch.reset(mark);
-        if (!r) {
-            return std::unexpected(r.error());
-        }
+        batch.add(what + ": chdir " + task.cwd, SYS_chdir, *path);
     }
     std::string comm = task.comm.substr(0, 15);
     auto name = scratch.putString(comm);
     if (!name) {
+        scratch.reset(mark);
         return std::unexpected(name.error().context(what + ": comm"));
     }
-    auto r = injector.call(what + ": comm (PR_SET_NAME)", SYS_prctl, PR_SET_NAME, *name);
+    batch.add(what + ": comm (PR_SET_NAME)", SYS_prctl, PR_SET_NAME, *name);
+    auto r = injector.run(batch, scratch);
     scratch.reset(mark);
-    if (!r) {
-        return std::unexpected(r.error());
+    if (batch.results().size() > now && uint32_t(batch.result(now)) != task.personality) {
+        return fail(what + ": personality 0x" + std::to_string(task.personality) + " was not accepted", EINVAL);
     }
-    return {};
+    return r;
 }
 
 Result<void> restoreRoot(Injector &injector, RemoteScratch &scratch, const image::TaskRecord &task)

@@ -177,18 +177,16 @@ Result<pid_t> cloneThread(Injector &leader, RemoteScratch &scratch, const image:
 
 Result<void> restoreThreadInjected(Injector &injector, RemoteScratch &scratch, const image::ThreadRecord &thread)
 {
+    // One batch of injected calls.
     const std::string what = "restore thread " + std::to_string(thread.tid);
     const size_t mark = scratch.used();
+    InjectBatch batch;
     if (!thread.name.empty()) {
         auto name = scratch.putString(thread.name.substr(0, 15));
         if (!name) {
             return std::unexpected(name.error().context(what));
         }
-        auto r = injector.call(what + ": name (PR_SET_NAME)", SYS_prctl, PR_SET_NAME, *name);
-        scratch.reset(mark);
-        if (!r) {
-            return std::unexpected(r.error());
-        }
+        batch.add(what + ": name (PR_SET_NAME)", SYS_prctl, PR_SET_NAME, *name);
     }
     if (!(thread.altstackFlags & SS_DISABLE)) {
         // SS_ONSTACK only reports that the thread ran on the stack; the
@@ -200,28 +198,27 @@ Result<void> restoreThreadInjected(Injector &injector, RemoteScratch &scratch, c
         ss.ss_flags = int(thread.altstackFlags & kSsAutodisarm);
         auto addr = scratch.put({reinterpret_cast<const uint8_t *>(&ss), sizeof ss});
         if (!addr) {
+            scratch.reset(mark);
             return std::unexpected(addr.error().context(what));
         }
-        auto r = injector.call(what + ": sigaltstack", SYS_sigaltstack, *addr, 0);
-        scratch.reset(mark);
-        if (!r) {
-            return std::unexpected(r.error());
-        }
+        batch.add(what + ": sigaltstack", SYS_sigaltstack, *addr, 0);
     }
     if (thread.clearChildTid != 0) {
-        CRYOPOD_PROPAGATE(injector.call(what + ": set_tid_address", SYS_set_tid_address, thread.clearChildTid));
+        batch.add(what + ": set_tid_address", SYS_set_tid_address, thread.clearChildTid);
     }
     if (thread.robustListHead != 0) {
-        CRYOPOD_PROPAGATE(injector.call(what + ": set_robust_list", SYS_set_robust_list, thread.robustListHead, thread.robustListLen));
+        batch.add(what + ": set_robust_list", SYS_set_robust_list, thread.robustListHead, thread.robustListLen);
     }
     if (thread.rseqSize != 0) {
         // The same area, length, flags and signature as glibc (or whoever)
         // registered: the kernel fills in cpu_id and friends again on the
         // way back to user space, and aborts critical sections to the same
         // signature-checked handlers.
-        CRYOPOD_PROPAGATE(injector.call(what + ": rseq", SYS_rseq, thread.rseqAddr, thread.rseqSize, thread.rseqFlags, thread.rseqSignature));
+        batch.add(what + ": rseq", SYS_rseq, thread.rseqAddr, thread.rseqSize, thread.rseqFlags, thread.rseqSignature);
     }
-    return {};
+    auto r = injector.run(batch, scratch);
+    scratch.reset(mark);
+    return r;
 }
 
 Result<void> restoreThreadState(const Tracee &tracee, const image::ThreadRecord &thread)

@@ -23,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace cryopod;
@@ -108,6 +109,65 @@ std::string readWithTimeout(int fd, size_t n, int ms)
     }
     return out;
 }
+// The restore stub with an RWX area as the restore makes it: `syscall;
+// int3` at its start, the batch runner after it, scratch space behind.
+struct BatchStub {
+    std::optional<RestoredProcess> process;
+    std::optional<Injector> injector;
+    RemoteScratch scratch;
+
+    static Result<std::unique_ptr<BatchStub>> start(const std::string &stubPath)
+    {
+        auto stub = std::make_unique<BatchStub>();
+        auto process = RestoredProcess::spawn(freePid(), stubPath);
+        if (!process) {
+            return std::unexpected(process.error());
+        }
+        stub->process.emplace(std::move(*process));
+        auto injector = Injector::create(stub->process->tracee(), stub->process->entry() + 5);
+        if (!injector) {
+            return std::unexpected(injector.error());
+        }
+        stub->injector.emplace(std::move(*injector));
+        Injector &inj = *stub->injector;
+        const uint64_t area = 0x5e5e0000000;
+        auto mapped = inj.call("area", SYS_mmap, area, kInjectionAreaSize, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                               ~0ull, 0);
+        if (!mapped) {
+            return std::unexpected(mapped.error());
+        }
+        const uint8_t code[] = {0x0f, 0x05, 0xcc};
+        CRYOPOD_PROPAGATE(inj.memory().write(area, code));
+        CRYOPOD_PROPAGATE(inj.memory().write(area + kRunnerOffset, batchRunnerCode()));
+        CRYOPOD_PROPAGATE(inj.setSyscallAddress(area));
+        CRYOPOD_PROPAGATE(inj.enableBatches(area + kRunnerOffset));
+        CRYOPOD_PROPAGATE(inj.enableTrapStops());
+        stub->scratch = RemoteScratch::adopt(inj, area, kInjectionAreaSize);
+        stub->scratch.reset(kScratchOffset);
+        return stub;
+    }
+
+    bool mapped(uint64_t addr) const
+    {
+        std::ifstream maps("/proc/" + std::to_string(process->pid()) + "/maps");
+        char prefix[32];
+        std::snprintf(prefix, sizeof prefix, "%llx-", static_cast<unsigned long long>(addr));
+        for (std::string line; std::getline(maps, line);) {
+            if (line.starts_with(prefix)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    ~BatchStub()
+    {
+        scratch.release();
+        if (injector) {
+            injector->dismiss();
+        }
+    }
+};
 } // namespace
 
 class RestorePrimitivesTest : public QObject
@@ -221,6 +281,181 @@ private Q_SLOTS:
         QCOMPARE(*mask & (1ull << (SIGTERM - 1)), 1ull << (SIGTERM - 1));
         QVERIFY(injector->injectedCount() >= 4);
         injector->dismiss();
+    }
+
+    // Batches of injected calls (Injector::run) in the stub, through the
+    // batch runner in an RWX area as the restore sets it up.
+    void batchRunsEveryCallWithOneStop()
+    {
+        auto stub = startBatchStub();
+        QVERIFY(stub);
+        Injector &inj = *stub->injector;
+        auto path = stub->scratch.putString("/dev/null");
+        QVERIFY(path.has_value());
+        for (const bool runner : {true, false}) {
+            if (!runner) {
+                QVERIFY(inj.disableTrapStops().has_value()); // one call at a time, same results
+            }
+            InjectBatch batch;
+            batch.add("getpid", SYS_getpid);
+            batch.add("getppid", SYS_getppid);
+            const size_t opened = batch.add("open /dev/null", SYS_openat, uint64_t(int64_t(AT_FDCWD)), *path, O_RDONLY, 0);
+            const size_t dup = batch.add("dup3 to 42", SYS_dup3, 0, 42, 0);
+            batch.useResult(dup, 0, opened);
+            const size_t closed = batch.add("close the opened fd", SYS_close);
+            batch.useResult(closed, 0, opened);
+            const uint64_t stops = inj.roundTrips();
+            const uint64_t calls = inj.injectedCount();
+            auto r = inj.run(batch, stub->scratch);
+            QVERIFY2(r.has_value(), r ? "" : r.error().describe().c_str());
+            QCOMPARE(batch.results().size(), size_t(5));
+            QVERIFY(!batch.failed().has_value());
+            QCOMPARE(pid_t(batch.result(0)), stub->process->pid());
+            QCOMPARE(pid_t(batch.result(1)), ::getpid());
+            QVERIFY(int64_t(batch.result(2)) >= 0 && batch.result(2) != 42);
+            QCOMPARE(batch.result(3), uint64_t(42));
+            QCOMPARE(batch.result(4), uint64_t(0));
+            QCOMPARE(inj.injectedCount() - calls, uint64_t(5));
+            // With the runner one stop for all five; else two per call.
+            QCOMPARE(inj.roundTrips() - stops, runner ? uint64_t(1) : uint64_t(10));
+            const std::string fdDir = "/proc/" + std::to_string(stub->process->pid()) + "/fd/";
+            QCOMPARE(readLink(fdDir + "42"), std::string("/dev/null"));
+            QCOMPARE(readLink(fdDir + std::to_string(batch.result(2))), std::string()); // closed again
+            QVERIFY(inj.call("close 42", SYS_close, 42).has_value());
+        }
+    }
+
+    // More calls than the scratch space holds entries for: parts, one stop
+    // each; a call takes the result of one in an earlier part all the same.
+    void batchLargerThanTheScratchRunsInParts()
+    {
+        auto stub = startBatchStub();
+        QVERIFY(stub);
+        Injector &inj = *stub->injector;
+        auto path = stub->scratch.putString("/dev/null");
+        QVERIFY(path.has_value());
+        InjectBatch batch;
+        const size_t opened = batch.add("open /dev/null", SYS_openat, uint64_t(int64_t(AT_FDCWD)), *path, O_RDONLY, 0);
+        for (int i = 0; i < 2000; ++i) {
+            batch.add("getpid " + std::to_string(i), SYS_getpid);
+        }
+        const size_t dup = batch.add("dup3 to 43", SYS_dup3, 0, 43, 0);
+        batch.useResult(dup, 0, opened);
+        const uint64_t stops = inj.roundTrips();
+        auto r = inj.run(batch, stub->scratch);
+        QVERIFY2(r.has_value(), r ? "" : r.error().describe().c_str());
+        QCOMPARE(batch.results().size(), size_t(2002));
+        const size_t perPart = (kInjectionAreaSize - kScratchOffset - 16) / 80;
+        QCOMPARE(inj.roundTrips() - stops, uint64_t((2002 + perPart - 1) / perPart));
+        QVERIFY(inj.roundTrips() - stops >= 2);
+        QCOMPARE(pid_t(batch.result(1999)), stub->process->pid());
+        QCOMPARE(batch.result(dup), uint64_t(43));
+        QCOMPARE(readLink("/proc/" + std::to_string(stub->process->pid()) + "/fd/43"), std::string("/dev/null"));
+    }
+
+    void batchStopsAtTheFirstError()
+    {
+        auto stub = startBatchStub();
+        QVERIFY(stub);
+        Injector &inj = *stub->injector;
+        const uint64_t a = 0x5b5b0000000, b = 0x5c5c0000000;
+        InjectBatch batch;
+        batch.add("map a", SYS_mmap, a, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, ~0ull, 0);
+        batch.add("unaligned munmap", SYS_munmap, a + 1, 4096);
+        batch.add("map b", SYS_mmap, b, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, ~0ull, 0);
+        const uint64_t stops = inj.roundTrips();
+        auto r = inj.run(batch, stub->scratch);
+        QVERIFY(!r.has_value());
+        QCOMPARE(r.error().code, EINVAL);
+        QCOMPARE(r.error().message, std::string("unaligned munmap")); // names the exact call
+        QVERIFY(batch.failed() == std::optional<size_t>(1));
+        QCOMPARE(batch.results().size(), size_t(2));
+        QCOMPARE(batch.result(0), a);
+        QCOMPARE(int64_t(batch.result(1)), int64_t(-EINVAL));
+        QCOMPARE(inj.roundTrips() - stops, uint64_t(1));
+        // The call after it did not run.
+        QVERIFY(stub->mapped(a));
+        QVERIFY(!stub->mapped(b));
+    }
+
+    void batchGuardRefusalRunsNothing()
+    {
+        auto stub = startBatchStub();
+        QVERIFY(stub);
+        Injector &inj = *stub->injector;
+        std::vector<long> asked;
+        inj.setGuard([&asked](long nr, const std::array<uint64_t, 6> &, uint64_t) -> Result<void> {
+            asked.push_back(nr);
+            if (nr == SYS_getppid) {
+                return fail("seccomp would kill getppid", EPERM);
+            }
+            return {};
+        });
+        const uint64_t a = 0x5d5d0000000;
+        InjectBatch batch;
+        batch.add("map a", SYS_mmap, a, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, ~0ull, 0);
+        batch.add("getppid", SYS_getppid);
+        batch.add("getpid", SYS_getpid);
+        const uint64_t calls = inj.injectedCount();
+        const uint64_t stops = inj.roundTrips();
+        auto r = inj.run(batch, stub->scratch);
+        QVERIFY(!r.has_value());
+        QCOMPARE(r.error().code, EPERM);
+        QVERIFY2(r.error().message.starts_with("getppid: "), r.error().message.c_str());
+        QVERIFY(batch.failed() == std::optional<size_t>(1));
+        QVERIFY(asked == (std::vector<long>{SYS_mmap, SYS_getppid}));
+        // Nothing ran: the first call is refused with the rest.
+        QCOMPARE(inj.injectedCount(), calls);
+        QCOMPARE(inj.roundTrips(), stops);
+        QVERIFY(!stub->mapped(a));
+        inj.setGuard({});
+    }
+
+    // A signal arriving while the runner works: SIGTRAP (left unblocked for
+    // the int3) interrupts a sleep, is held back and the sleep restarted;
+    // a blocked one stays pending. The batch completes with its results.
+    void batchSurvivesASignal()
+    {
+        auto stub = startBatchStub();
+        QVERIFY(stub);
+        Injector &inj = *stub->injector;
+        const timespec sleep{0, 300 * 1000 * 1000};
+        auto ts = stub->scratch.put({reinterpret_cast<const uint8_t *>(&sleep), sizeof sleep});
+        QVERIFY(ts.has_value());
+        InjectBatch batch;
+        batch.add("getpid", SYS_getpid);
+        batch.add("nanosleep", SYS_nanosleep, *ts, 0);
+        batch.add("getppid", SYS_getppid);
+        const pid_t pid = stub->process->pid();
+        std::thread sender([pid] {
+            ::usleep(100 * 1000);
+            ::kill(pid, SIGTRAP);
+            ::kill(pid, SIGUSR1);
+        });
+        timespec t0{}, t1{};
+        ::clock_gettime(CLOCK_MONOTONIC, &t0);
+        auto r = inj.run(batch, stub->scratch);
+        ::clock_gettime(CLOCK_MONOTONIC, &t1);
+        sender.join();
+        QVERIFY2(r.has_value(), r ? "" : r.error().describe().c_str());
+        QCOMPARE(batch.results().size(), size_t(3));
+        QCOMPARE(pid_t(batch.result(0)), pid);
+        QCOMPARE(batch.result(1), uint64_t(0)); // restarted, not EINTR
+        QCOMPARE(pid_t(batch.result(2)), ::getpid());
+        const double ms = double(t1.tv_sec - t0.tv_sec) * 1e3 + double(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        QVERIFY2(ms >= 290, std::to_string(ms).c_str());
+        // SIGUSR1 is blocked while injecting: still pending.
+        std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+        bool pending = false;
+        for (std::string line; std::getline(status, line);) {
+            if (line.starts_with("ShdPnd:")) {
+                pending = std::stoull(line.substr(7), nullptr, 16) & (1ull << (SIGUSR1 - 1));
+            }
+        }
+        QVERIFY(pending);
+        // The injector still works after it.
+        auto again = inj.call("getpid", SYS_getpid);
+        QVERIFY(again.has_value());
     }
 
     // Moving [vvar]/[vvar_vclock]/[vdso] one page up: old and new ranges
@@ -396,6 +631,17 @@ private Q_SLOTS:
     }
 
 private:
+    // The stub set up for batches, or null (with the reason printed).
+    std::unique_ptr<BatchStub> startBatchStub()
+    {
+        auto started = BatchStub::start(m_stub);
+        if (!started) {
+            qWarning("%s", started.error().describe().c_str());
+            return nullptr;
+        }
+        return std::move(*started);
+    }
+
     std::string m_stub;
 };
 
