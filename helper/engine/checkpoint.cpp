@@ -176,7 +176,13 @@ Result<std::vector<procfs::Mapping>> readLayout(pid_t pid, const std::vector<pro
 }
 
 Result<void>
-captureProcess(FrozenProcess &process, ProcessCapture &capture, const TreeScope &scope, bool ownFiles, const std::vector<procfs::Mapping> *early, StepTrace &trace)
+captureProcess(FrozenProcess &process,
+               ProcessCapture &capture,
+               const TreeScope &scope,
+               const TaskSharing &sharing,
+               bool ownFiles,
+               const std::vector<procfs::Mapping> *early,
+               StepTrace &trace)
 {
     const pid_t pid = process.pid();
     capture.pid = pid;
@@ -283,7 +289,7 @@ captureProcess(FrozenProcess &process, ProcessCapture &capture, const TreeScope 
     // Again, now that it cannot change: a thread, an fd or a mapping may have
     // appeared since the precheck.
     step.next("capture: analyze again");
-    auto report = analyzeProcess(pid, AnalyzeContext{pid_t(::gettid()), &capture.mappings, &scope});
+    auto report = analyzeProcess(pid, AnalyzeContext{pid_t(::gettid()), &capture.mappings, &scope, nullptr, &sharing});
     step.end();
     if (!report) {
         return std::unexpected(report.error());
@@ -319,6 +325,8 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
     TreeScope scope = TreeScope::scan(std::set<pid_t>(ctx.frozen.order.begin(), ctx.frozen.order.end()));
     scope.tcpEstablished = ctx.options.tcpEstablished;
     CRYOPOD_PROPAGATE(scope.detach(ctx.pid, ctx.options.detachedFds));
+    step.next("scan the system for shared address spaces, fd tables");
+    const TaskSharing sharing = TaskSharing::scan(ctx.frozen.order);
     step.end();
     for (const image::ProcessEntry &entry : ctx.tree.processes) {
         if (entry.zombie) {
@@ -327,7 +335,8 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         FrozenProcess *process = ctx.frozen.find(entry.pid);
         ProcessCapture &capture = ctx.processes.emplace_back();
         const auto early = ctx.earlySmaps.find(entry.pid);
-        CRYOPOD_PROPAGATE(captureProcess(*process, capture, scope, entry.filesOf == 0, early == ctx.earlySmaps.end() ? nullptr : &early->second, ctx.trace));
+        CRYOPOD_PROPAGATE(
+            captureProcess(*process, capture, scope, sharing, entry.filesOf == 0, early == ctx.earlySmaps.end() ? nullptr : &early->second, ctx.trace));
     }
     step.next("link shared files, terminals");
     // One object per pipe, socket or shared open file across the tree.
