@@ -180,6 +180,7 @@ captureProcess(FrozenProcess &process,
                ProcessCapture &capture,
                const TreeScope &scope,
                const TaskSharing &sharing,
+               MappedFiles &mappedFiles,
                bool ownFiles,
                const std::vector<procfs::Mapping> *early,
                StepTrace &trace)
@@ -289,7 +290,7 @@ captureProcess(FrozenProcess &process,
     // Again, now that it cannot change: a thread, an fd or a mapping may have
     // appeared since the precheck.
     step.next("capture: analyze again");
-    auto report = analyzeProcess(pid, AnalyzeContext{pid_t(::gettid()), &capture.mappings, &scope, nullptr, &sharing});
+    auto report = analyzeProcess(pid, AnalyzeContext{pid_t(::gettid()), &capture.mappings, &scope, nullptr, &sharing, &mappedFiles});
     step.end();
     if (!report) {
         return std::unexpected(report.error());
@@ -327,6 +328,7 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
     CRYOPOD_PROPAGATE(scope.detach(ctx.pid, ctx.options.detachedFds));
     step.next("scan the system for shared address spaces, fd tables");
     const TaskSharing sharing = TaskSharing::scan(ctx.frozen.order);
+    MappedFiles mappedFiles; // looked at once for the whole tree
     step.end();
     for (const image::ProcessEntry &entry : ctx.tree.processes) {
         if (entry.zombie) {
@@ -336,7 +338,7 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         ProcessCapture &capture = ctx.processes.emplace_back();
         const auto early = ctx.earlySmaps.find(entry.pid);
         CRYOPOD_PROPAGATE(
-            captureProcess(*process, capture, scope, sharing, entry.filesOf == 0, early == ctx.earlySmaps.end() ? nullptr : &early->second, ctx.trace));
+            captureProcess(*process, capture, scope, sharing, mappedFiles, entry.filesOf == 0, early == ctx.earlySmaps.end() ? nullptr : &early->second, ctx.trace));
     }
     step.next("link shared files, terminals");
     // One object per pipe, socket or shared open file across the tree.

@@ -468,7 +468,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
         mappings = &ownMappings;
     }
     for (const procfs::Mapping &m : *mappings) {
-        const MappingCheck check = checkMapping(pid, m);
+        const MappingCheck check = checkMapping(pid, m, context.mappedFiles);
         if (check.verdict != Verdict::Ok) {
             note(report, check.verdict, check.reason);
         }
@@ -512,6 +512,7 @@ Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcp
     scope.tcpEstablished = tcpEstablished;
     CRYOPOD_PROPAGATE(scope.detach(pid, detachedFds));
     const TaskSharing sharing = TaskSharing::scan(order);
+    MappedFiles mappedFiles;
     Report report;
     report.root = pid;
     for (const pid_t p : order) {
@@ -527,7 +528,7 @@ Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcp
             continue;
         }
         std::vector<procfs::Mapping> read;
-        auto process = analyzeProcess(p, AnalyzeContext{0, nullptr, &scope, smaps ? &read : nullptr, &sharing});
+        auto process = analyzeProcess(p, AnalyzeContext{0, nullptr, &scope, smaps ? &read : nullptr, &sharing, &mappedFiles});
         if (p != pid && exiting(p, p)) {
             // It exited while we looked (what it showed on its way out - no
             // files, no mappings - says nothing); the checkpoint finds it

@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "files.h"
+#include "mem.h"
 #include "procfs.h"
 
 #include <map>
@@ -50,6 +51,9 @@ struct AnalyzeContext {
     // The sharing of the whole tree, scanned once (TaskSharing::scan of the
     // scope's processes); null: pid's own, scanned now.
     const TaskSharing *sharing = nullptr;
+    // The files the tree maps, each looked at once (mem.h); null: every
+    // mapping's file looked at.
+    MappedFiles *mappedFiles = nullptr;
 };
 
 // One process, without stopping it.
