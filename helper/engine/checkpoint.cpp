@@ -158,7 +158,8 @@ Result<void> checkpointFreeze(CheckpointContext &ctx)
 
 namespace
 {
-// Everything of one frozen process but its pages.
+// Everything of one frozen process but its pages: captureProcessInjected(),
+// then captureProcessRest().
 // The memory layout as at the pause. With `early` smaps (low pause) only
 // maps is read now; a layout that changed since falls back to smaps.
 Result<std::vector<procfs::Mapping>> readLayout(pid_t pid, const std::vector<procfs::Mapping> *early)
@@ -175,15 +176,13 @@ Result<std::vector<procfs::Mapping>> readLayout(pid_t pid, const std::vector<pro
     return procfs::readSmaps(pid);
 }
 
-Result<void>
-captureProcess(FrozenProcess &process,
-               ProcessCapture &capture,
-               const TreeScope &scope,
-               const TaskSharing &sharing,
-               MappedFiles &mappedFiles,
-               bool ownFiles,
-               const std::vector<procfs::Mapping> *early,
-               StepTrace &trace)
+// The first half: what ptrace and the injected system calls tell. All
+// processes go through it one after the other before any goes through the
+// second half, so that the injected calls of the tree come in one run: each
+// process's first call waits for the scheduler to run it (behind whatever
+// else wants the CPU), and the less the checkpoint itself computes between
+// two processes' calls, the shorter that wait.
+Result<void> captureProcessInjected(FrozenProcess &process, ProcessCapture &capture, StepTrace &trace)
 {
     const pid_t pid = process.pid();
     capture.pid = pid;
@@ -283,7 +282,20 @@ captureProcess(FrozenProcess &process,
         }));
     }
 
-    step.next("capture: memory layout");
+    return {};
+}
+
+// The second half: what /proc tells, the second analysis, the records.
+Result<void> captureProcessRest(ProcessCapture &capture,
+                                const TreeScope &scope,
+                                const TaskSharing &sharing,
+                                MappedFiles &mappedFiles,
+                                bool ownFiles,
+                                const std::vector<procfs::Mapping> *early,
+                                StepTrace &trace)
+{
+    const pid_t pid = capture.pid;
+    auto step = trace.scope("capture: memory layout", pid);
     CRYOPOD_PROPAGATE(store(capture.mappings, readLayout(pid, early)));
     step.end();
 
@@ -335,10 +347,17 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
             continue;
         }
         FrozenProcess *process = ctx.frozen.find(entry.pid);
-        ProcessCapture &capture = ctx.processes.emplace_back();
+        CRYOPOD_PROPAGATE(captureProcessInjected(*process, ctx.processes.emplace_back(), ctx.trace));
+    }
+    size_t next = 0;
+    for (const image::ProcessEntry &entry : ctx.tree.processes) {
+        if (entry.zombie) {
+            continue;
+        }
+        ProcessCapture &capture = ctx.processes[next++];
         const auto early = ctx.earlySmaps.find(entry.pid);
-        CRYOPOD_PROPAGATE(
-            captureProcess(*process, capture, scope, sharing, mappedFiles, entry.filesOf == 0, early == ctx.earlySmaps.end() ? nullptr : &early->second, ctx.trace));
+        CRYOPOD_PROPAGATE(captureProcessRest(capture, scope, sharing, mappedFiles, entry.filesOf == 0, early == ctx.earlySmaps.end() ? nullptr : &early->second,
+                                             ctx.trace));
     }
     step.next("link shared files, terminals");
     // One object per pipe, socket or shared open file across the tree.
