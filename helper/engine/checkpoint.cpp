@@ -109,8 +109,15 @@ Result<void> checkpointPrecheck(CheckpointContext &ctx)
     // the cheap /proc/PID/maps is read during the pause (smaps walks every
     // page table to count what is resident).
     auto analysis = ctx.trace.scope("precheck: analyze tree");
-    auto report = analyzeTree(ctx.pid, ctx.options.detachedFds, ctx.options.tcpEstablished, ctx.lowPauseWanted() ? &ctx.earlySmaps : nullptr);
+    // Otherwise only maps: the second analysis, frozen, reads smaps and
+    // looks at what only they show.
+    auto report = analyzeTree(ctx.pid, ctx.options.detachedFds, ctx.options.tcpEstablished, ctx.lowPauseWanted() ? &ctx.earlySmaps : nullptr, true);
     analysis.end();
+    if (report && report->verdict == Verdict::Refused && !ctx.lowPauseWanted()) {
+        // Refused: the whole analysis, smaps too, so that the refusal names
+        // everything it always named.
+        report = analyzeTree(ctx.pid, ctx.options.detachedFds, ctx.options.tcpEstablished, nullptr);
+    }
     if (!report) {
         return std::unexpected(report.error());
     }
@@ -311,6 +318,7 @@ Result<void> captureProcessRest(ProcessCapture &capture,
         // Not a system call's failure: something Cryopod does not do (the
         // helper answers Unsupported, libcryopod sets ENOTSUP), or a state
         // that passes in a moment (EAGAIN: checkpoint() tries again).
+        capture.refused = true;
         return fail(refusalMessage(*report), report->passing ? EAGAIN : ENOTSUP);
     }
 
@@ -671,7 +679,26 @@ checkpointOnThisThread(pid_t pid, int outFd, const CheckpointOptions &options, c
     };
     CRYOPOD_PROPAGATE(checkpointPrecheck(ctx)); // "1234 (comm) cannot be checkpointed: ..." needs no prefix
     CRYOPOD_PROPAGATE(step(checkpointFreeze(ctx)));
-    CRYOPOD_PROPAGATE(step(checkpointCapture(ctx)));
+    if (auto captured = checkpointCapture(ctx); !captured) {
+        // A refusal of the second analysis reads as the precheck's would
+        // ("1234 (comm) cannot be checkpointed: ..."): what only smaps shows
+        // is first looked at there (AnalyzeContext::mapsOnly).
+        const bool refused = std::ranges::any_of(ctx.processes, [](const ProcessCapture &p) {
+            return p.refused;
+        });
+        if (!refused) {
+            return std::unexpected(captured.error().context(what));
+        }
+        // Let go of the tree, and name everything the precheck would have
+        // named had it read smaps (the whole tree, not just the first
+        // process refused).
+        CRYOPOD_PROPAGATE(step(ctx.frozen.thaw()));
+        auto again = analyzeTree(pid, options.detachedFds, options.tcpEstablished, nullptr);
+        if (again && again->verdict == Verdict::Refused) {
+            return fail(refusalMessage(*again), again->passing() ? EAGAIN : ENOTSUP);
+        }
+        return std::unexpected(captured.error());
+    }
     CRYOPOD_PROPAGATE(step(checkpointCopyMemory(ctx)));
     CRYOPOD_PROPAGATE(step(checkpointVerifyCopies(ctx)));
     if (!ctx.retryFrozen.empty()) {

@@ -460,7 +460,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
     std::vector<procfs::Mapping> ownMappings;
     const std::vector<procfs::Mapping> *mappings = context.mappings;
     if (!mappings) {
-        auto smaps = procfs::readSmaps(pid);
+        auto smaps = context.mapsOnly && !context.smapsRead ? procfs::readMaps(pid) : procfs::readSmaps(pid);
         if (!smaps) {
             return std::unexpected(smaps.error().context("analyze " + std::to_string(pid)));
         }
@@ -494,7 +494,7 @@ Result<Report> analyze(pid_t pid, const std::set<int> &detachedFds, bool tcpEsta
     return analyzeTree(pid, detachedFds, tcpEstablished, nullptr);
 }
 
-Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcpEstablished, std::map<pid_t, std::vector<procfs::Mapping>> *smaps)
+Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcpEstablished, std::map<pid_t, std::vector<procfs::Mapping>> *smaps, bool mapsOnly)
 {
     // The tree as it is now; the checkpoint finds it again while frozen.
     std::vector<pid_t> order{pid};
@@ -528,7 +528,7 @@ Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcp
             continue;
         }
         std::vector<procfs::Mapping> read;
-        auto process = analyzeProcess(p, AnalyzeContext{0, nullptr, &scope, smaps ? &read : nullptr, &sharing, &mappedFiles});
+        auto process = analyzeProcess(p, AnalyzeContext{0, nullptr, &scope, smaps ? &read : nullptr, &sharing, &mappedFiles, mapsOnly});
         if (p != pid && exiting(p, p)) {
             // It exited while we looked (what it showed on its way out - no
             // files, no mappings - says nothing); the checkpoint finds it

@@ -54,14 +54,21 @@ struct AnalyzeContext {
     // The files the tree maps, each looked at once (mem.h); null: every
     // mapping's file looked at.
     MappedFiles *mappedFiles = nullptr;
+    // When `mappings` is null and smaps are not asked for: /proc/PID/maps
+    // is read instead of smaps (which walks every page table to count what
+    // is resident), so what only smaps shows (the VmFlags: hugetlb, shadow
+    // stack, userfaultfd, device mappings) is not looked at. For the
+    // precheck of a checkpoint, whose second analysis, frozen, reads smaps.
+    bool mapsOnly = false;
 };
 
 // One process, without stopping it.
 Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context = {});
 
 // engine::analyze(pid, detachedFds), also leaving the smaps each live process showed in
-// `smaps` (when not null).
-Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcpEstablished, std::map<pid_t, std::vector<procfs::Mapping>> *smaps);
+// `smaps` (when not null). `mapsOnly` (without `smaps`): see AnalyzeContext.
+Result<Report>
+analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcpEstablished, std::map<pid_t, std::vector<procfs::Mapping>> *smaps, bool mapsOnly = false);
 
 // "1234 (comm) cannot be checkpointed: fd 3 is a pipe ...; thread 1235 has
 // ..." for an error message.
