@@ -198,8 +198,11 @@ MappingCheck checkMapping(pid_t pid, const procfs::Mapping &m, MappedFiles *file
         auto root = files->roots.find(pid);
         if (root == files->roots.end()) {
             struct stat st{};
-            root = files->roots.emplace(pid, ::stat(procfs::path(pid, "root").c_str(), &st) == 0 ? std::optional(std::pair<uint64_t, uint64_t>(st.st_dev, st.st_ino))
-                                                                                                  : std::nullopt).first;
+            std::optional<std::pair<uint64_t, uint64_t>> id;
+            if (::stat(procfs::path(pid, "root").c_str(), &st) == 0) {
+                id.emplace(st.st_dev, st.st_ino);
+            }
+            root = files->roots.emplace(pid, id).first;
         }
         if (root->second) {
             const auto key = std::tuple(root->second->first, root->second->second, m.path, (uint64_t(m.devMajor) << 32) | m.devMinor, m.inode);

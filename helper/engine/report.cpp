@@ -494,7 +494,8 @@ Result<Report> analyze(pid_t pid, const std::set<int> &detachedFds, bool tcpEsta
     return analyzeTree(pid, detachedFds, tcpEstablished, nullptr);
 }
 
-Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcpEstablished, std::map<pid_t, std::vector<procfs::Mapping>> *smaps, bool mapsOnly)
+Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcpEstablished, std::map<pid_t, std::vector<procfs::Mapping>> *smaps,
+                           bool mapsOnly)
 {
     // The tree as it is now; the checkpoint finds it again while frozen.
     std::vector<pid_t> order{pid};

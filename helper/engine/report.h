@@ -67,8 +67,8 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context = 
 
 // engine::analyze(pid, detachedFds), also leaving the smaps each live process showed in
 // `smaps` (when not null). `mapsOnly` (without `smaps`): see AnalyzeContext.
-Result<Report>
-analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcpEstablished, std::map<pid_t, std::vector<procfs::Mapping>> *smaps, bool mapsOnly = false);
+Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcpEstablished, std::map<pid_t, std::vector<procfs::Mapping>> *smaps,
+                           bool mapsOnly = false);
 
 // "1234 (comm) cannot be checkpointed: fd 3 is a pipe ...; thread 1235 has
 // ..." for an error message.
