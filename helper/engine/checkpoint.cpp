@@ -109,8 +109,15 @@ Result<void> checkpointPrecheck(CheckpointContext &ctx)
     // the cheap /proc/PID/maps is read during the pause (smaps walks every
     // page table to count what is resident).
     auto analysis = ctx.trace.scope("precheck: analyze tree");
-    auto report = analyzeTree(ctx.pid, ctx.options.detachedFds, ctx.options.tcpEstablished, ctx.lowPauseWanted() ? &ctx.earlySmaps : nullptr);
+    // Otherwise only maps: the second analysis, frozen, reads smaps and
+    // looks at what only they show.
+    auto report = analyzeTree(ctx.pid, ctx.options.detachedFds, ctx.options.tcpEstablished, ctx.lowPauseWanted() ? &ctx.earlySmaps : nullptr, true);
     analysis.end();
+    if (report && report->verdict == Verdict::Refused && !ctx.lowPauseWanted()) {
+        // Refused: the whole analysis, smaps too, so that the refusal names
+        // everything it always named.
+        report = analyzeTree(ctx.pid, ctx.options.detachedFds, ctx.options.tcpEstablished, nullptr);
+    }
     if (!report) {
         return std::unexpected(report.error());
     }
@@ -158,7 +165,8 @@ Result<void> checkpointFreeze(CheckpointContext &ctx)
 
 namespace
 {
-// Everything of one frozen process but its pages.
+// Everything of one frozen process but its pages: captureProcessInjected(),
+// then captureProcessRest().
 // The memory layout as at the pause. With `early` smaps (low pause) only
 // maps is read now; a layout that changed since falls back to smaps.
 Result<std::vector<procfs::Mapping>> readLayout(pid_t pid, const std::vector<procfs::Mapping> *early)
@@ -175,8 +183,13 @@ Result<std::vector<procfs::Mapping>> readLayout(pid_t pid, const std::vector<pro
     return procfs::readSmaps(pid);
 }
 
-Result<void>
-captureProcess(FrozenProcess &process, ProcessCapture &capture, const TreeScope &scope, bool ownFiles, const std::vector<procfs::Mapping> *early, StepTrace &trace)
+// The first half: what ptrace and the injected system calls tell. All
+// processes go through it one after the other before any goes through the
+// second half, so that the injected calls of the tree come in one run: each
+// process's first call waits for the scheduler to run it (behind whatever
+// else wants the CPU), and the less the checkpoint itself computes between
+// two processes' calls, the shorter that wait.
+Result<void> captureProcessInjected(FrozenProcess &process, ProcessCapture &capture, StepTrace &trace)
 {
     const pid_t pid = process.pid();
     capture.pid = pid;
@@ -276,14 +289,27 @@ captureProcess(FrozenProcess &process, ProcessCapture &capture, const TreeScope 
         }));
     }
 
-    step.next("capture: memory layout");
+    return {};
+}
+
+// The second half: what /proc tells, the second analysis, the records.
+Result<void> captureProcessRest(ProcessCapture &capture,
+                                const TreeScope &scope,
+                                const TaskSharing &sharing,
+                                MappedFiles &mappedFiles,
+                                bool ownFiles,
+                                const std::vector<procfs::Mapping> *early,
+                                StepTrace &trace)
+{
+    const pid_t pid = capture.pid;
+    auto step = trace.scope("capture: memory layout", pid);
     CRYOPOD_PROPAGATE(store(capture.mappings, readLayout(pid, early)));
     step.end();
 
     // Again, now that it cannot change: a thread, an fd or a mapping may have
     // appeared since the precheck.
     step.next("capture: analyze again");
-    auto report = analyzeProcess(pid, AnalyzeContext{pid_t(::gettid()), &capture.mappings, &scope});
+    auto report = analyzeProcess(pid, AnalyzeContext{pid_t(::gettid()), &capture.mappings, &scope, nullptr, &sharing, &mappedFiles});
     step.end();
     if (!report) {
         return std::unexpected(report.error());
@@ -292,6 +318,7 @@ captureProcess(FrozenProcess &process, ProcessCapture &capture, const TreeScope 
         // Not a system call's failure: something Cryopod does not do (the
         // helper answers Unsupported, libcryopod sets ENOTSUP), or a state
         // that passes in a moment (EAGAIN: checkpoint() tries again).
+        capture.refused = true;
         return fail(refusalMessage(*report), report->passing ? EAGAIN : ENOTSUP);
     }
 
@@ -319,15 +346,26 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
     TreeScope scope = TreeScope::scan(std::set<pid_t>(ctx.frozen.order.begin(), ctx.frozen.order.end()));
     scope.tcpEstablished = ctx.options.tcpEstablished;
     CRYOPOD_PROPAGATE(scope.detach(ctx.pid, ctx.options.detachedFds));
+    step.next("scan the system for shared address spaces, fd tables");
+    const TaskSharing sharing = TaskSharing::scan(ctx.frozen.order);
+    MappedFiles mappedFiles; // looked at once for the whole tree
     step.end();
     for (const image::ProcessEntry &entry : ctx.tree.processes) {
         if (entry.zombie) {
             continue;
         }
         FrozenProcess *process = ctx.frozen.find(entry.pid);
-        ProcessCapture &capture = ctx.processes.emplace_back();
+        CRYOPOD_PROPAGATE(captureProcessInjected(*process, ctx.processes.emplace_back(), ctx.trace));
+    }
+    size_t next = 0;
+    for (const image::ProcessEntry &entry : ctx.tree.processes) {
+        if (entry.zombie) {
+            continue;
+        }
+        ProcessCapture &capture = ctx.processes[next++];
         const auto early = ctx.earlySmaps.find(entry.pid);
-        CRYOPOD_PROPAGATE(captureProcess(*process, capture, scope, entry.filesOf == 0, early == ctx.earlySmaps.end() ? nullptr : &early->second, ctx.trace));
+        CRYOPOD_PROPAGATE(captureProcessRest(capture, scope, sharing, mappedFiles, entry.filesOf == 0, early == ctx.earlySmaps.end() ? nullptr : &early->second,
+                                             ctx.trace));
     }
     step.next("link shared files, terminals");
     // One object per pipe, socket or shared open file across the tree.
@@ -644,7 +682,26 @@ checkpointOnThisThread(pid_t pid, int outFd, const CheckpointOptions &options, c
     };
     CRYOPOD_PROPAGATE(checkpointPrecheck(ctx)); // "1234 (comm) cannot be checkpointed: ..." needs no prefix
     CRYOPOD_PROPAGATE(step(checkpointFreeze(ctx)));
-    CRYOPOD_PROPAGATE(step(checkpointCapture(ctx)));
+    if (auto captured = checkpointCapture(ctx); !captured) {
+        // A refusal of the second analysis reads as the precheck's would
+        // ("1234 (comm) cannot be checkpointed: ..."): what only smaps shows
+        // is first looked at there (AnalyzeContext::mapsOnly).
+        const bool refused = std::ranges::any_of(ctx.processes, [](const ProcessCapture &p) {
+            return p.refused;
+        });
+        if (!refused) {
+            return std::unexpected(captured.error().context(what));
+        }
+        // Let go of the tree, and name everything the precheck would have
+        // named had it read smaps (the whole tree, not just the first
+        // process refused).
+        CRYOPOD_PROPAGATE(step(ctx.frozen.thaw()));
+        auto again = analyzeTree(pid, options.detachedFds, options.tcpEstablished, nullptr);
+        if (again && again->verdict == Verdict::Refused) {
+            return fail(refusalMessage(*again), again->passing() ? EAGAIN : ENOTSUP);
+        }
+        return std::unexpected(captured.error());
+    }
     CRYOPOD_PROPAGATE(step(checkpointCopyMemory(ctx)));
     CRYOPOD_PROPAGATE(step(checkpointVerifyCopies(ctx)));
     if (!ctx.retryFrozen.empty()) {

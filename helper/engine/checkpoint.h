@@ -44,6 +44,7 @@ struct ProcessCapture {
     image::MmRecord mm;
     FilesDump files; // empty when it shares another process's fd table
     bool ownFiles = true;
+    bool refused = false; // by the second analysis (its message is the refusal)
     MemoryCopy copy; // low pause: its memory as at the pause (pid 0: none)
 };
 

@@ -101,7 +101,7 @@ image::VmaKind vmaKindOf(const procfs::Mapping &m)
     return shared ? image::VmaKind::FileShared : image::VmaKind::FilePrivate;
 }
 
-MappingCheck checkMapping(pid_t pid, const procfs::Mapping &m)
+MappingCheck checkMapping(pid_t pid, const procfs::Mapping &m, MappedFiles *files)
 {
     const std::string where = "mapping " + hexRange(m.start, m.end) + (m.path.empty() ? std::string() : " (" + m.path + ")");
     auto refuse = [&where](const std::string &why) {
@@ -190,12 +190,41 @@ MappingCheck checkMapping(pid_t pid, const procfs::Mapping &m)
     if (m.deleted()) {
         return refuse("the mapped file was deleted, engine v1 cannot map it again");
     }
-    struct stat byPath{};
-    const std::string viaRoot = procfs::path(pid, "root") + m.path;
-    if (::stat(viaRoot.c_str(), &byPath) != 0) {
-        return refuse("the mapped file is no longer at that path: " + std::string(std::strerror(errno)));
+    // What a process of the same tree with the same root showed of the
+    // same file, or looked up now.
+    MappedFiles::Facts own;
+    MappedFiles::Facts *facts = &own;
+    bool known = false;
+    if (files) {
+        auto root = files->roots.find(pid);
+        if (root == files->roots.end()) {
+            struct stat st{};
+            std::optional<std::pair<uint64_t, uint64_t>> id;
+            if (::stat(procfs::path(pid, "root").c_str(), &st) == 0) {
+                id.emplace(st.st_dev, st.st_ino);
+            }
+            root = files->roots.emplace(pid, id).first;
+        }
+        if (root->second) {
+            const auto key = std::tuple(root->second->first, root->second->second, m.path, (uint64_t(m.devMajor) << 32) | m.devMinor, m.inode);
+            const auto [it, inserted] = files->facts.try_emplace(key);
+            facts = &it->second;
+            known = !inserted;
+        }
     }
-    auto mapped = statMappedFile(pid, m);
+    if (!known) {
+        const std::string viaRoot = procfs::path(pid, "root") + m.path;
+        facts->pathErrno = ::stat(viaRoot.c_str(), &facts->byPath) != 0 ? errno : 0;
+    }
+    if (facts->pathErrno != 0) {
+        return refuse("the mapped file is no longer at that path: " + std::string(std::strerror(facts->pathErrno)));
+    }
+    const struct stat &byPath = facts->byPath;
+    Result<struct stat> mapped = facts->mappedKnown ? Result<struct stat>(facts->mapped) : statMappedFile(pid, m);
+    if (mapped && !facts->mappedKnown) {
+        facts->mapped = *mapped;
+        facts->mappedKnown = true;
+    }
     if (!mapped) {
         if (mapped.error().code != EPERM && mapped.error().code != EACCES) {
             return refuse("cannot inspect the mapped file: " + mapped.error().describe());

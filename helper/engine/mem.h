@@ -23,9 +23,13 @@
 #include "shmem.h"
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <span>
 #include <string>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <tuple>
 #include <vector>
 
 namespace cryopod::engine
@@ -43,7 +47,24 @@ struct MappingCheck {
     Verdict verdict = Verdict::Ok;
     std::string reason;
 };
-MappingCheck checkMapping(pid_t pid, const procfs::Mapping &mapping);
+// The files the processes of a tree map, looked at once for all of them
+// (processes of one program map the same libraries): for each file mapping
+// (the process's root, its path, the device and inode maps shows), the stat
+// of that path through the root and of the mapped file (map_files).
+struct MappedFiles {
+    struct Facts {
+        int pathErrno = 0; // stat by path failed with it
+        struct stat byPath {};
+        bool mappedKnown = false; // map_files could be read (failures are not kept: they name the process)
+        struct stat mapped {};
+    };
+    // (root dev, root inode, path, maps device, maps inode) -> facts
+    std::map<std::tuple<uint64_t, uint64_t, std::string, uint64_t, uint64_t>, Facts> facts;
+    std::map<pid_t, std::optional<std::pair<uint64_t, uint64_t>>> roots; // pid -> its root directory (dev, inode)
+};
+// With `files`, what it knows of a file mapping is not looked up again
+// (and what is looked up is kept there).
+MappingCheck checkMapping(pid_t pid, const procfs::Mapping &mapping, MappedFiles *files = nullptr);
 
 // The VMA kind of a mapping (FileShared/SharedAnonymous for what v1 refuses).
 image::VmaKind vmaKindOf(const procfs::Mapping &mapping);

@@ -148,47 +148,42 @@ void checkThreads(pid_t pid, const procfs::Status &leader, ProcessReport &report
     }
 }
 
+// kcmp compares the kernel's pointers: a process on its way out (its
+// address space and fd table already let go) and a kernel thread both have
+// none, and "share" that. Only processes with an address space count.
+bool hasMm(pid_t p)
+{
+    auto stat = procfs::readStat(p);
+    return stat && stat->number(23) != 0 && !stat->kernelThread() && stat->state() != 'Z' && stat->state() != 'X';
+}
+
 // An fd table or address space the process shares with another process
 // (CLONE_FILES, CLONE_VM, vfork): the engine restores neither; one shared
 // with a process outside the checkpoint could not be shared again anyway.
-void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, ProcessReport &report)
+void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, const TaskSharing &sharing, ProcessReport &report)
 {
-    constexpr int kKcmpVm = 1, kKcmpFiles = 2; // enum kcmp_type
-    // kcmp compares the kernel's pointers: a process on its way out (its
-    // address space and fd table already let go) and a kernel thread both
-    // have none, and "share" that. Only processes with an address space count.
-    auto hasMm = [](pid_t p) {
-        auto stat = procfs::readStat(p);
-        return stat && stat->number(23) != 0 && !stat->kernelThread() && stat->state() != 'Z' && stat->state() != 'X';
-    };
-    if (!hasMm(pid)) {
-        return;
+    constexpr int kKcmpFiles = 2; // enum kcmp_type
+    const auto found = sharing.of.find(pid);
+    if (found == sharing.of.end()) {
+        return; // no address space, or nothing shared
     }
     auto parentOf = [](pid_t p) {
         auto stat = procfs::readStat(p);
         return stat ? pid_t(stat->number(4)) : pid_t(0);
     };
-    std::unique_ptr<DIR, int (*)(DIR *)> proc(::opendir("/proc"), ::closedir);
-    if (!proc) {
-        return;
-    }
-    while (const dirent *entry = ::readdir(proc.get())) {
-        char *end = nullptr;
-        const long other = std::strtol(entry->d_name, &end, 10);
-        if (end == entry->d_name || *end != '\0' || other <= 0 || other == pid || other == ::getpid()) {
+    for (const TaskSharing::Sharer &sharer : found->second) {
+        const pid_t other = sharer.other;
+        const bool sameVm = sharer.sameVm;
+        const bool sameFiles = sharer.sameFiles;
+        if (!hasMm(other)) {
             continue;
         }
-        const bool sameVm = ::syscall(SYS_kcmp, pid, other, kKcmpVm, 0, 0) == 0;
-        const bool sameFiles = ::syscall(SYS_kcmp, pid, other, kKcmpFiles, 0, 0) == 0;
-        if ((!sameVm && !sameFiles) || !hasMm(pid_t(other))) {
-            continue;
-        }
-        const bool inside = tree && inTree(pid_t(other), *tree);
-        const std::string who = "process " + std::to_string(other) + " (" + procfs::commOf(pid_t(other)) + ")" + (inside ? "" : " outside the checkpoint");
+        const bool inside = tree && inTree(other, *tree);
+        const std::string who = "process " + std::to_string(other) + " (" + procfs::commOf(other) + ")" + (inside ? "" : " outside the checkpoint");
         if (sameVm) {
             // A vfork child (posix_spawn's too) shares its parent's address
             // space only until it calls exec or exits, moments later.
-            const bool vfork = parentOf(pid) == pid_t(other) || parentOf(pid_t(other)) == pid;
+            const bool vfork = parentOf(pid) == other || parentOf(other) == pid;
             if (vfork) {
                 report.passing = true;
                 note(report, Verdict::Refused,
@@ -202,7 +197,7 @@ void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, ProcessReport
             // parent: fine inside the tree when the parent has that table.
             const pid_t parent = parentOf(pid);
             const bool viaParent = ::syscall(SYS_kcmp, pid, parent, kKcmpFiles, 0, 0) == 0 && tree && tree->contains(parent);
-            const bool viaChild = parentOf(pid_t(other)) == pid;
+            const bool viaChild = parentOf(other) == pid;
             if (!inside) {
                 note(report, Verdict::Refused, "shares its fd table with " + who + " (CLONE_FILES): it cannot be shared again after a restore");
             } else if (!viaParent && !viaChild) {
@@ -224,6 +219,102 @@ bool isZombieProcess(pid_t pid)
 }
 
 } // namespace
+
+TaskSharing TaskSharing::scan(const std::vector<pid_t> &tree)
+{
+    constexpr int kKcmpVm = 1, kKcmpFiles = 2; // enum kcmp_type
+    // kcmp(a, b, type): 0 the same object, 1 a's before b's, 2 after, -1
+    // when either process is gone (or may not be looked at).
+    auto kcmp = [](pid_t a, pid_t b, int type) {
+        return ::syscall(SYS_kcmp, a, b, type, 0, 0);
+    };
+    // The tree's processes with an address space, sorted by the object of
+    // `type` (binary insertion: a process that vanishes meanwhile is left
+    // out, and an answer that contradicts an earlier one cannot upset a
+    // library sort).
+    auto sorted = [&](int type) {
+        std::vector<pid_t> order;
+        for (const pid_t p : tree) {
+            if (!hasMm(p)) {
+                continue;
+            }
+            size_t lo = 0, hi = order.size();
+            bool gone = false;
+            while (lo < hi) {
+                const size_t mid = lo + (hi - lo) / 2;
+                const long r = kcmp(order[mid], p, type);
+                if (r < 0) {
+                    gone = true;
+                    break;
+                }
+                if (r == 1) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid; // equal ones stay together
+                }
+            }
+            if (!gone) {
+                order.insert(order.begin() + ptrdiff_t(lo), p);
+            }
+        }
+        return order;
+    };
+    const std::vector<pid_t> byVm = sorted(kKcmpVm);
+    const std::vector<pid_t> byFiles = sorted(kKcmpFiles);
+    // The processes of `order` whose object of `type` is other's.
+    auto sharers = [&](const std::vector<pid_t> &order, pid_t other, int type, auto &&add) {
+        size_t lo = 0, hi = order.size();
+        while (lo < hi) {
+            const size_t mid = lo + (hi - lo) / 2;
+            const long r = kcmp(order[mid], other, type);
+            if (r < 0) {
+                return;
+            }
+            if (r == 1) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        // lo: the first not before other's object; the equal ones follow.
+        for (size_t i = lo; i < order.size() && kcmp(order[i], other, type) == 0; ++i) {
+            if (order[i] != other) {
+                add(order[i]);
+            }
+        }
+    };
+    TaskSharing sharing;
+    std::unique_ptr<DIR, int (*)(DIR *)> proc(::opendir("/proc"), ::closedir);
+    if (!proc) {
+        return sharing;
+    }
+    std::vector<pid_t> others;
+    while (const dirent *entry = ::readdir(proc.get())) {
+        char *end = nullptr;
+        const long other = std::strtol(entry->d_name, &end, 10);
+        if (end == entry->d_name || *end != '\0' || other <= 0 || other == ::getpid()) {
+            continue;
+        }
+        others.push_back(pid_t(other));
+    }
+    std::sort(others.begin(), others.end());
+    for (const pid_t other : others) {
+        auto entryFor = [&](pid_t p) -> Sharer & {
+            std::vector<Sharer> &list = sharing.of[p];
+            if (list.empty() || list.back().other != other) {
+                list.push_back(Sharer{other, false, false});
+            }
+            return list.back();
+        };
+        sharers(byVm, other, kKcmpVm, [&](pid_t p) {
+            entryFor(p).sameVm = true;
+        });
+        sharers(byFiles, other, kKcmpFiles, [&](pid_t p) {
+            entryFor(p).sameFiles = true;
+        });
+    }
+    return sharing;
+}
 
 bool Report::passing() const
 {
@@ -350,7 +441,11 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
         note(report, Verdict::Caveat, std::move(why));
     }
 
-    checkSharedWithOthers(pid, context.scope ? &context.scope->pids : nullptr, report);
+    if (context.sharing) {
+        checkSharedWithOthers(pid, context.scope ? &context.scope->pids : nullptr, *context.sharing, report);
+    } else {
+        checkSharedWithOthers(pid, context.scope ? &context.scope->pids : nullptr, TaskSharing::scan({pid}), report);
+    }
     for (std::string &why : posixTimerRefusals(pid)) {
         note(report, Verdict::Refused, std::move(why));
     }
@@ -365,7 +460,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
     std::vector<procfs::Mapping> ownMappings;
     const std::vector<procfs::Mapping> *mappings = context.mappings;
     if (!mappings) {
-        auto smaps = procfs::readSmaps(pid);
+        auto smaps = context.mapsOnly && !context.smapsRead ? procfs::readMaps(pid) : procfs::readSmaps(pid);
         if (!smaps) {
             return std::unexpected(smaps.error().context("analyze " + std::to_string(pid)));
         }
@@ -373,7 +468,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
         mappings = &ownMappings;
     }
     for (const procfs::Mapping &m : *mappings) {
-        const MappingCheck check = checkMapping(pid, m);
+        const MappingCheck check = checkMapping(pid, m, context.mappedFiles);
         if (check.verdict != Verdict::Ok) {
             note(report, check.verdict, check.reason);
         }
@@ -399,7 +494,8 @@ Result<Report> analyze(pid_t pid, const std::set<int> &detachedFds, bool tcpEsta
     return analyzeTree(pid, detachedFds, tcpEstablished, nullptr);
 }
 
-Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcpEstablished, std::map<pid_t, std::vector<procfs::Mapping>> *smaps)
+Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcpEstablished, std::map<pid_t, std::vector<procfs::Mapping>> *smaps,
+                           bool mapsOnly)
 {
     // The tree as it is now; the checkpoint finds it again while frozen.
     std::vector<pid_t> order{pid};
@@ -416,6 +512,8 @@ Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcp
     TreeScope scope = TreeScope::scan(tree);
     scope.tcpEstablished = tcpEstablished;
     CRYOPOD_PROPAGATE(scope.detach(pid, detachedFds));
+    const TaskSharing sharing = TaskSharing::scan(order);
+    MappedFiles mappedFiles;
     Report report;
     report.root = pid;
     for (const pid_t p : order) {
@@ -431,7 +529,7 @@ Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcp
             continue;
         }
         std::vector<procfs::Mapping> read;
-        auto process = analyzeProcess(p, AnalyzeContext{0, nullptr, &scope, smaps ? &read : nullptr});
+        auto process = analyzeProcess(p, AnalyzeContext{0, nullptr, &scope, smaps ? &read : nullptr, &sharing, &mappedFiles, mapsOnly});
         if (p != pid && exiting(p, p)) {
             // It exited while we looked (what it showed on its way out - no
             // files, no mappings - says nothing); the checkpoint finds it

@@ -10,6 +10,7 @@
 #include "procfs.h"
 #include "pstree.h"
 #include "records.h"
+#include "report.h"
 
 #include <QFile>
 #include <QTemporaryDir>
@@ -20,6 +21,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <functional>
 #include <sys/syscall.h>
 #include <grp.h>
 #include <map>
@@ -259,6 +261,20 @@ long holdTid(pid_t tid)
 int tempImageFd()
 {
     return ::memfd_create("cryopod-test-image", MFD_CLOEXEC);
+}
+
+// checkpoint() of pid, left running, into a memfd; `imageBytes`: how much
+// was written (-1: unknown).
+Result<CheckpointResult> checkpointLeftRunning(pid_t pid, off_t &imageBytes)
+{
+    const int fd = tempImageFd();
+    CheckpointOptions options;
+    options.leaveRunning = true;
+    auto result = checkpoint(pid, fd, options);
+    struct stat st{};
+    imageBytes = ::fstat(fd, &st) == 0 ? st.st_size : off_t(-1);
+    ::close(fd);
+    return result;
 }
 
 uint64_t patternWord(uint64_t page, uint64_t word)
@@ -685,16 +701,11 @@ private Q_SLOTS:
         pid_t child = 0;
         QTRY_VERIFY_WITH_TIMEOUT((child = onlyChild(t.pid)) > 0, 5000);
         QCOMPARE(::syscall(SYS_kcmp, t.pid, child, 1 /* KCMP_VM */, 0, 0), 0L);
-        const int fd = tempImageFd();
-        CheckpointOptions options;
-        options.leaveRunning = true;
-        auto result = checkpoint(t.pid, fd, options);
-        struct stat st{};
-        QCOMPARE(::fstat(fd, &st), 0);
-        ::close(fd);
+        off_t written = -1;
+        auto result = checkpointLeftRunning(t.pid, written);
         if (passes) {
             QVERIFY2(result, result ? "" : result.error().describe().c_str());
-            QVERIFY(st.st_size > 0);
+            QVERIFY(written > 0);
             QCOMPARE(procfs::readStat(child)->fields[1], std::string("sleep")); // it went on to its exec
         } else {
             QVERIFY(!result);
@@ -704,7 +715,7 @@ private Q_SLOTS:
                          != std::string::npos,
                      message.c_str());
             QCOMPARE(result.error().code, EAGAIN);
-            QCOMPARE(st.st_size, off_t(0));
+            QCOMPARE(written, off_t(0));
             QCOMPARE(stateOf(child), 'S');
             QCOMPARE(tracerOf(child), uint64_t(0));
             QCOMPARE(tracerOf(t.pid), uint64_t(0));
@@ -716,6 +727,57 @@ private Q_SLOTS:
         ::waitpid(t.pid, nullptr, 0);
         t.pid = -1;
         QTRY_VERIFY_WITH_TIMEOUT(::waitpid(child, nullptr, WNOHANG) == child || ::kill(child, 0) != 0, 5000);
+    }
+
+    // The precheck of a checkpoint reads maps, not smaps: what only smaps
+    // show (here hugetlb memory) is refused by the second analysis, with the
+    // tree frozen. The refusal still reads word for word as the analysis's,
+    // and the target runs on untouched.
+    void refusalOfWhatOnlySmapsShow()
+    {
+        const std::string knob = "/proc/sys/vm/nr_hugepages";
+        auto pagesNow = [&knob]() -> unsigned long {
+            auto text = procfs::readFile(knob);
+            return text ? std::stoul(*text) : 0;
+        };
+        auto setPages = [&knob](unsigned long n) {
+            const std::string text = std::to_string(n);
+            const int fd = ::open(knob.c_str(), O_WRONLY | O_CLOEXEC);
+            const bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == ssize_t(text.size());
+            if (fd >= 0) {
+                ::close(fd);
+            }
+            return ok;
+        };
+        const unsigned long had = pagesNow();
+        if (!setPages(had + 1) || pagesNow() < had + 1) {
+            setPages(had);
+            QSKIP("no huge page could be reserved here (vm.nr_hugepages)");
+        }
+        struct Reserved {
+            std::function<bool(unsigned long)> set;
+            unsigned long had;
+            ~Reserved()
+            {
+                set(had);
+            }
+        } reserved{setPages, had};
+        Target t;
+        QVERIFY(start(t, outFile("hugetlb"), {"hugetlb", "--then", "tick"}));
+        auto report = analyze(t.pid);
+        QVERIFY2(report, report ? "" : report.error().describe().c_str());
+        QCOMPARE(report->verdict, Verdict::Refused);
+        const std::string expected = refusalMessage(*report);
+        QVERIFY2(expected.find("hugetlb memory is not supported") != std::string::npos, expected.c_str());
+        off_t written = -1;
+        auto result = checkpointLeftRunning(t.pid, written);
+        QVERIFY(!result);
+        QCOMPARE(result.error().code, ENOTSUP);
+        QCOMPARE(result.error().message, expected);
+        QCOMPARE(written, off_t(0));
+        QCOMPARE(tracerOf(t.pid), uint64_t(0));
+        QCOMPARE(stateOf(t.pid), 'S');
+        QVERIFY(runsOn(t, false));
     }
 
     void registersAndLayout()

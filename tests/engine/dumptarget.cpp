@@ -486,6 +486,15 @@ int main(int argc, char **argv)
             die("semget/semop");
         }
         add("semid", (unsigned long long)id);
+    } else if (mode == "hugetlb") {
+        // One huge page of hugetlb memory (the test reserves it first).
+        constexpr size_t kHuge = 2u << 20;
+        void *huge = ::mmap(nullptr, kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+        if (huge == MAP_FAILED) {
+            die("mmap MAP_HUGETLB");
+        }
+        static_cast<volatile char *>(huge)[0] = 1;
+        add("huge", (unsigned long long)reinterpret_cast<uintptr_t>(huge));
     } else if (mode != "plain") {
         std::fprintf(stderr, "dumptarget: unknown mode %s\n", mode.c_str());
         return 2;
