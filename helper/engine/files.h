@@ -98,7 +98,7 @@ int takeLowestFree(std::set<int> &open);
 // (by fd number).
 // Fds of kernel file objects (`object` set) and fds sharing another
 // process's description (`sharedPid` set) are dup3()ed from the temporary
-// fds createFileObjects() made or takeDescription() took (`objectFds`:
+// fds createFileObjects() made or takeDescriptions() took (`objectFds`:
 // image fd -> temporary fd).
 // Files of /proc (ProcFile) are opened like regular files, checked to be on
 // procfs again and positioned later (procfiles.h). Fds in `skip` are left

@@ -983,9 +983,9 @@ struct Take {
     std::string what;
 };
 
-// The descriptions a process takes over (as takeDescription(), sharing.h,
-// does one by one: pidfd_open, pidfd_getfd, close, then the move out of
-// the image's numbers), all in one batch of injected calls: each new fd is
+// The descriptions a process takes over from processes made before it
+// (pidfd_open, pidfd_getfd, close, then the move out of the image's
+// numbers), all in one batch of injected calls: each new fd is
 // the lowest free one, known in advance from /proc/PID/fd and the calls
 // before it, and checked once the batch ran.
 Result<void> takeDescriptions(ProcessRestore &p, const std::vector<Take> &takes)

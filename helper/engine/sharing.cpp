@@ -235,22 +235,4 @@ image::FilesRecord ownerView(pid_t pid, const std::vector<const image::FilesReco
     return view;
 }
 
-Result<int32_t> takeDescription(Injector &injector, ObjectFds &fds, pid_t srcPid, int32_t srcFd, const std::string &what)
-{
-    auto pidfd = injector.call(what + ": pidfd_open " + std::to_string(srcPid), SYS_pidfd_open, uint64_t(srcPid), 0);
-    if (!pidfd) {
-        return std::unexpected(pidfd.error());
-    }
-    auto taken =
-        injector.call(what + ": pidfd_getfd of fd " + std::to_string(srcFd) + " of " + std::to_string(srcPid), SYS_pidfd_getfd, *pidfd, uint64_t(srcFd), 0);
-    auto closed = injector.call(what + ": close pidfd", SYS_close, *pidfd);
-    if (!taken) {
-        return std::unexpected(taken.error());
-    }
-    if (!closed) {
-        return std::unexpected(closed.error());
-    }
-    return fds.adopt(injector, int32_t(*taken), what);
-}
-
 } // namespace cryopod::engine

@@ -55,9 +55,4 @@ struct ForeignFds {
 image::FilesRecord ownerView(pid_t pid, const std::vector<const image::FilesRecord *> &allFiles, const std::map<uint64_t, pid_t> &objectOwners,
                              ForeignFds &foreign);
 
-// The description fd `srcFd` of process `srcPid` holds, taken into the
-// process of `injector` (pidfd_open + pidfd_getfd there) at a temporary fd
-// of `fds`; returns its number.
-Result<int32_t> takeDescription(Injector &injector, ObjectFds &fds, pid_t srcPid, int32_t srcFd, const std::string &what);
-
 } // namespace cryopod::engine
