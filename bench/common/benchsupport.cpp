@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -191,6 +192,23 @@ void settleStorage(const std::string &dir)
         syncfs(fd);
         close(fd);
     }
+}
+
+double warmFreeMemory(uint64_t bytes)
+{
+    void *area = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (area == MAP_FAILED) {
+        return 0;
+    }
+    madvise(area, bytes, MADV_NOHUGEPAGE); // page by page, as page-cache and process memory are filled
+    auto *p = static_cast<volatile char *>(area);
+    const double t0 = now();
+    for (uint64_t offset = 0; offset < bytes; offset += 4096) {
+        p[offset] = 1;
+    }
+    const double took = now() - t0;
+    munmap(area, bytes);
+    return took;
 }
 
 std::optional<DumpResult> criuDump(const std::string &criu, pid_t pid, const std::string &dir, bool fsync)

@@ -86,6 +86,15 @@ double fsyncFiles(const std::string &dir);
 // written before the next one starts (not timed), so that no dump pays for
 // another's writeback.
 void settleStorage(const std::string &dir);
+// Touches `bytes` of fresh anonymous memory page by page and frees it again;
+// returns the seconds the touching took. On these virtual machines memory
+// the guest has not used for a while costs up to twenty times more to fill
+// than memory it freed a moment ago (docs/performance.md, cr_throughput's
+// storage floor), and whichever dumper allocates first pays for it: a bench
+// calls this before each timed step so that every dumper starts on warm
+// memory, and prints the first figure (a cold machine shows there, not in
+// the dumps).
+double warmFreeMemory(uint64_t bytes);
 // "load 1.23 0.98 0.80" (/proc/loadavg), and "tmpfs" / "ext4" / ... for dir:
 // the benches print both with their figures.
 std::string loadAverage();
