@@ -274,7 +274,7 @@ Measure measureRawZstd(pid_t pid, const std::vector<Run> &runs, size_t bufferByt
 // 256 KiB buffer (the dump's piece size) into a new file there, then unlink.
 // A dump into a file cannot be faster than putting its bytes into the page
 // cache, and on this virtual machine that cost swings tenfold: memory the
-// guest has not used for a while costs up to ten times more to fill than
+// guest has not used for a while costs 16 to 27 times more to fill than
 // memory it freed a moment ago (docs/performance.md). Measured twice right
 // before each dump (the second write reuses what the first freed, as the dump
 // right after it does) so that each dumper's own work can be told from the

@@ -88,7 +88,7 @@ double fsyncFiles(const std::string &dir);
 void settleStorage(const std::string &dir);
 // Touches `bytes` of fresh anonymous memory page by page and frees it again;
 // returns the seconds the touching took. On these virtual machines memory
-// the guest has not used for a while costs up to twenty times more to fill
+// the guest has not used for a while costs 16 to 27 times more to fill
 // than memory it freed a moment ago (docs/performance.md, cr_throughput's
 // storage floor), and whichever dumper allocates first pays for it: a bench
 // calls this before each timed step so that every dumper starts on warm
