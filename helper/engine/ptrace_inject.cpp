@@ -749,43 +749,12 @@ Result<int64_t> Injector::trapStopSyscall(long nr)
     // signal-delivery-stop at m_syscallInsn + 3, suppressed by the next
     // resume. Any other signal-delivery-stop (SIGSTOP, a SIGTRAP sent from
     // outside, seen before the int3) is remembered as in syscall().
-    const pid_t tid = m_tracee->tid();
-    ++m_roundTrips;
-    for (;;) {
-        if (::ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) {
-            return sysError("inject syscall " + std::to_string(nr) + ": ptrace cont");
-        }
-        auto status = m_tracee->waitStop();
-        if (!status) {
-            m_active = false;
-            return std::unexpected(status.error().context("inject syscall " + std::to_string(nr)));
-        }
-        if (!isSignalDeliveryStop(*status)) {
-            continue; // a ptrace event (fork, clone) or group stop
-        }
-        const int sig = WSTOPSIG(*status);
-        if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE) {
-            // A fault at the instruction or the int3 (the area is gone): it
-            // would come again at every resume.
-            m_active = false;
-            return fail("inject syscall " + std::to_string(nr) + ": the thread faulted (signal " + std::to_string(sig) + ") instead of reaching the int3", EFAULT);
-        }
-        if (sig == SIGTRAP) {
-            auto after = m_tracee->getRegs();
-            if (!after) {
-                return std::unexpected(after.error());
-            }
-            if (after->rip == m_syscallInsn + 3) {
-                ++m_count;
-                return static_cast<int64_t>(after->rax);
-            }
-            if (after->rip != m_syscallInsn + 2) {
-                return fail("inject syscall " + std::to_string(nr) + ": thread stopped at " + hex(after->rip) + ", expected " + hex(m_syscallInsn + 3),
-                            EFAULT);
-            }
-        }
-        m_suppressedSignals.push_back(sig);
+    auto after = runToTrap(m_syscallInsn + 3, "inject syscall " + std::to_string(nr), m_syscallInsn + 2);
+    if (!after) {
+        return std::unexpected(after.error());
     }
+    ++m_count;
+    return static_cast<int64_t>(after->rax);
 }
 
 Result<void> Injector::enableTrapStops()
@@ -1013,10 +982,11 @@ Result<void> Injector::run(InjectBatch &batch, RemoteScratch &scratch)
     return {};
 }
 
-Result<user_regs_struct> Injector::runToTrap(uint64_t stopIp, const std::string &what)
+Result<user_regs_struct> Injector::runToTrap(uint64_t stopIp, const std::string &what, std::optional<uint64_t> outsideIp)
 {
-    // As trapStopSyscall(): PTRACE_CONT to the int3; a SIGTRAP anywhere
-    // else was sent from outside and is remembered like any other signal.
+    // PTRACE_CONT to the int3; a SIGTRAP elsewhere was sent from outside
+    // and is remembered like any other signal (only at `outsideIp` when
+    // given: a SIGTRAP anywhere else is an error).
     const pid_t tid = m_tracee->tid();
     ++m_roundTrips;
     for (;;) {
@@ -1043,6 +1013,9 @@ Result<user_regs_struct> Injector::runToTrap(uint64_t stopIp, const std::string 
             }
             if (after->rip == stopIp) {
                 return *after;
+            }
+            if (outsideIp && after->rip != *outsideIp) {
+                return fail(what + ": thread stopped at " + hex(after->rip) + ", expected " + hex(stopIp), EFAULT);
             }
         }
         m_suppressedSignals.push_back(sig);

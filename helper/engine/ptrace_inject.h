@@ -405,8 +405,9 @@ private:
     Injector() = default;
     Result<void> init(uint64_t syscallInsn);
     Result<int64_t> trapStopSyscall(long nr);
-    // PTRACE_CONT until the int3 whose SIGTRAP stops at `stopIp`; `what` for errors.
-    Result<user_regs_struct> runToTrap(uint64_t stopIp, const std::string &what);
+    // PTRACE_CONT until the int3 whose SIGTRAP stops at `stopIp`; `what` for
+    // errors. With `outsideIp`, a SIGTRAP from outside can only stop there.
+    Result<user_regs_struct> runToTrap(uint64_t stopIp, const std::string &what, std::optional<uint64_t> outsideIp = std::nullopt);
     Result<void> runOneByOne(InjectBatch &batch);
     Tracee *m_tracee = nullptr;
     RemoteMemory m_memory;
