@@ -30,8 +30,10 @@
 // a small block of its own); at "v" every process checks that each of its
 // threads' blocks holds its last pass and that every thread still makes
 // progress.
+// With "tree FANOUT THREADS LEVELS" the tree has LEVELS levels below the root
+// (default 2; 1 is a root with FANOUT children and no grandchildren).
 //
-// usage: cr_bigmem [SIZE_MIB [SEED [write | tree FANOUT [THREADS]]]]
+// usage: cr_bigmem [SIZE_MIB [SEED [write | tree FANOUT [THREADS [LEVELS]]]]]
 
 #include <algorithm>
 #include <atomic>
@@ -46,8 +48,8 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <vector>
 #include <unistd.h>
+#include <vector>
 #include <xxhash.h>
 
 namespace
@@ -193,7 +195,7 @@ struct Child {
 // The extra threads of a tree process: each wakes every 20 ms, counts a
 // pass and rewrites its block with it.
 struct Worker {
-    std::atomic<uint64_t> passes{0};
+    std::atomic<uint64_t> passes {0};
     uint64_t block[64] = {};
 };
 
@@ -205,7 +207,7 @@ void *workerMain(void *opaque)
             w->block[i] = pass * 64 + i;
         }
         w->passes.store(pass, std::memory_order_release);
-        const timespec pause{0, 20 * 1000 * 1000};
+        const timespec pause {0, 20 * 1000 * 1000};
         nanosleep(&pause, nullptr);
     }
     return nullptr;
@@ -252,7 +254,7 @@ bool workersOk()
         if (all) {
             break;
         }
-        const timespec pause{0, 10 * 1000 * 1000};
+        const timespec pause {0, 10 * 1000 * 1000};
         nanosleep(&pause, nullptr);
     }
     for (size_t i = 0; i < seen.size(); ++i) {
@@ -330,7 +332,7 @@ bool waitReady(std::vector<Child> &children)
 
 [[noreturn]] void treeNode(size_t share, uint64_t seed, unsigned fanout, int levelsBelow, int in, int out, unsigned threads)
 {
-    std::vector<Child> children = levelsBelow > 0 ? spawnChildren(share, seed, fanout, levelsBelow, threads) : std::vector<Child>{};
+    std::vector<Child> children = levelsBelow > 0 ? spawnChildren(share, seed, fanout, levelsBelow, threads) : std::vector<Child> {};
     const Memory m = makeMemory(share, seed);
     startWorkers(threads);
     if (!waitReady(children) || !writeByte(out, 'r')) {
@@ -345,15 +347,19 @@ bool waitReady(std::vector<Child> &children)
     _exit(ok ? 0 : 1);
 }
 
-int treeMain(size_t size, uint64_t seed, unsigned fanout, unsigned threads)
+int treeMain(size_t size, uint64_t seed, unsigned fanout, unsigned threads, int levels)
 {
-    const size_t processes = 1 + fanout + size_t(fanout) * fanout;
+    size_t processes = 1;
+    for (size_t level = 1, width = 1; int(level) <= levels; ++level) {
+        width *= fanout;
+        processes += width;
+    }
     const size_t share = size / processes / 4096 * 4096;
     sigset_t usr1, old;
     sigemptyset(&usr1);
     sigaddset(&usr1, SIGUSR1);
     sigprocmask(SIG_BLOCK, &usr1, &old); // inherited: the children ignore a stray SIGUSR1
-    std::vector<Child> children = spawnChildren(share, seed, fanout, 2, threads);
+    std::vector<Child> children = spawnChildren(share, seed, fanout, levels, threads);
     const Memory m = makeMemory(share, seed);
     startWorkers(threads);
     if (!waitReady(children)) {
@@ -381,8 +387,7 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "cr_bigmem: size must be at least 1 MiB\n");
         return 2;
     }
-    struct sigaction sa {
-    };
+    struct sigaction sa {};
     sa.sa_handler = onUsr1;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, nullptr);
@@ -394,7 +399,13 @@ int main(int argc, char **argv)
     }
     if (argc > 4 && std::strcmp(argv[3], "tree") == 0) {
         munmap(mem, size);
-        return treeMain(size, seed, unsigned(std::strtoul(argv[4], nullptr, 10)), argc > 5 ? unsigned(std::strtoul(argv[5], nullptr, 10)) : 1);
+        const unsigned threads = argc > 5 ? unsigned(std::strtoul(argv[5], nullptr, 10)) : 1;
+        const int levels = argc > 6 ? int(std::strtol(argv[6], nullptr, 10)) : 2;
+        if (levels < 1 || levels > 4) {
+            std::fprintf(stderr, "cr_bigmem: LEVELS must be 1 to 4\n");
+            return 2;
+        }
+        return treeMain(size, seed, unsigned(std::strtoul(argv[4], nullptr, 10)), threads, levels);
     }
     madvise(mem, size, MADV_NOHUGEPAGE); // 4 KiB pages, like most programs' heaps
     const size_t half = size / 2;
