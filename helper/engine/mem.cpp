@@ -759,9 +759,10 @@ constexpr uint64_t kPmFile = 1ull << 61; // file page or shared anonymous
 constexpr uint64_t kPmGuardRegion = 1ull << 58;
 constexpr uint64_t kPmPfnMask = (1ull << 55) - 1;
 
-// The frame number of the kernel's shared zero page, or 0 where pagemap
-// hides frame numbers (not root). Two pages of our own, only read, both
-// map it; two pages of the same frame prove that it is the shared one.
+} // namespace
+
+// Two pages of our own, only read, both map it; two pages of the same frame
+// prove that it is the shared one.
 uint64_t sharedZeroPfn()
 {
     void *m = ::mmap(nullptr, 2 * kPage, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -780,8 +781,6 @@ uint64_t sharedZeroPfn()
     }
     return e[0] & kPmPfnMask;
 }
-
-} // namespace
 
 Result<PagesStats> dumpPages(pid_t pid,
                              const image::MmRecord &mm,

@@ -89,6 +89,12 @@ struct PagesOptions {
     bool zeroPfnHoles = true;
 };
 
+// The frame number of the kernel's shared zero page, or 0 where pagemap
+// hides frame numbers (not root) or where a read fault of anonymous memory
+// does not map the zero page (some kernels give every such fault a page of
+// its own): then zero pages are found by their contents only.
+uint64_t sharedZeroPfn();
+
 struct PagesStats {
     uint64_t pagesSaved = 0; // non-zero pages written
     uint64_t zeroPages = 0; // present pages found all-zero: holes, not written

@@ -7,6 +7,7 @@
 #include "checkpoint.h"
 #include "engine.h"
 #include "imagereader.h"
+#include "mem.h"
 #include "procfs.h"
 #include "pstree.h"
 #include "records.h"
@@ -1042,8 +1043,13 @@ private Q_SLOTS:
         for (uint64_t p = 0; p < 8; ++p) {
             QVERIFY(!pageAt.count(zeroRead + p * kPage));
         }
-        if (::geteuid() == 0) {
+        // Not even read where the kernel maps its shared zero page on a
+        // read fault; found by their contents (the check above) where it
+        // gives every fault a page of its own (seen on 6.18.44-fc).
+        if (::geteuid() == 0 && engine::sharedZeroPfn() != 0) {
             QVERIFY(stats.zeroMappedPages >= 8);
+        } else {
+            QCOMPARE(stats.zeroMappedPages, uint64_t(0));
         }
         QVERIFY(result->rawBytes >= stored * kPage);
         QVERIFY(result->imageBytes < result->rawBytes); // compressed
