@@ -272,46 +272,6 @@ Measure measureRawZstd(pid_t pid, const std::vector<Run> &runs, size_t bufferByt
 
 // What storing `bytes` costs in `dir` at this moment: write() of a reused
 // 256 KiB buffer (the dump's piece size) into a new file there, then unlink.
-// A dump into a file cannot be faster than putting its bytes into the page
-// cache, and on this virtual machine that cost swings tenfold: memory the
-// guest has not used for a while costs 16 to 27 times more to fill than
-// memory it freed a moment ago (docs/performance.md). Measured twice right
-// before each dump (the second write reuses what the first freed, as the dump
-// right after it does) so that each dumper's own work can be told from the
-// storage's.
-struct StoreFloor {
-    double seconds = 0;
-    double cpuSeconds = 0;
-};
-
-StoreFloor measureStoreFloor(const std::string &dir, uint64_t bytes)
-{
-    std::vector<uint8_t> piece(256u << 10);
-    for (size_t i = 0; i < piece.size(); ++i) {
-        piece[i] = uint8_t((i * 2654435761u) >> 13); // not zeros, not one repeated byte
-    }
-    const std::string path = dir + "/store-floor";
-    StoreFloor f;
-    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        return f;
-    }
-    const double cpu0 = selfCpuSeconds();
-    const double t0 = now();
-    for (uint64_t done = 0; done < bytes;) {
-        const ssize_t n = write(fd, piece.data(), size_t(std::min<uint64_t>(piece.size(), bytes - done)));
-        if (n <= 0) {
-            break;
-        }
-        done += uint64_t(n);
-    }
-    f.seconds = now() - t0;
-    f.cpuSeconds = selfCpuSeconds() - cpu0;
-    close(fd);
-    unlink(path.c_str());
-    return f;
-}
-
 // The records that must precede Pages: a one-process tree and its Mm.
 bool writePrologue(ImageWriter &w, pid_t pid, const std::vector<Region> &regions)
 {

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 namespace cryopod::bench
 {
@@ -209,6 +210,34 @@ double warmFreeMemory(uint64_t bytes)
     const double took = now() - t0;
     munmap(area, bytes);
     return took;
+}
+
+StoreFloor measureStoreFloor(const std::string &dir, uint64_t bytes)
+{
+    std::vector<uint8_t> piece(256u << 10);
+    for (size_t i = 0; i < piece.size(); ++i) {
+        piece[i] = uint8_t((i * 2654435761u) >> 13); // not zeros, not one repeated byte
+    }
+    const std::string path = dir + "/store-floor";
+    StoreFloor f;
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return f;
+    }
+    const double cpu0 = selfCpuSeconds();
+    const double t0 = now();
+    for (uint64_t done = 0; done < bytes;) {
+        const ssize_t n = write(fd, piece.data(), size_t(std::min<uint64_t>(piece.size(), bytes - done)));
+        if (n <= 0) {
+            break;
+        }
+        done += uint64_t(n);
+    }
+    f.seconds = now() - t0;
+    f.cpuSeconds = selfCpuSeconds() - cpu0;
+    close(fd);
+    unlink(path.c_str());
+    return f;
 }
 
 std::optional<DumpResult> criuDump(const std::string &criu, pid_t pid, const std::string &dir, bool fsync)

@@ -95,6 +95,19 @@ void settleStorage(const std::string &dir);
 // memory, and prints the first figure (a cold machine shows there, not in
 // the dumps).
 double warmFreeMemory(uint64_t bytes);
+// A dump into a file cannot be faster than putting its bytes into the page
+// cache, and on this virtual machine that cost swings tenfold: memory the
+// guest has not used for a while costs 16 to 27 times more to fill than
+// memory it freed a moment ago (docs/performance.md). Measured twice right
+// before each dump (the second write reuses what the first freed, as the dump
+// right after it does) so that each dumper's own work can be told from the
+// storage's: `bytes` written in 256 KiB pieces into a new file in dir,
+// which is deleted again.
+struct StoreFloor {
+    double seconds = 0;
+    double cpuSeconds = 0;
+};
+StoreFloor measureStoreFloor(const std::string &dir, uint64_t bytes);
 // "load 1.23 0.98 0.80" (/proc/loadavg), and "tmpfs" / "ext4" / ... for dir:
 // the benches print both with their figures.
 std::string loadAverage();
