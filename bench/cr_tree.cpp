@@ -6,7 +6,8 @@
 // processes), a pipe down to every child and one up from it, SIZE MiB shared
 // out among them (half random, half text). In one run, on the same tree:
 //   - the engine: dumps with zstd and uncompressed (--leave-running), the
-//     pause, restores of both, each verified by the tree itself;
+//     pause, a low-pause dump (zstd; its pause is issue 11's), restores of
+//     all three, each verified by the tree itself;
 //   - CRIU (the peer, CRIU_FAULT=130): dump --leave-running of the same tree
 //     into the same directory, restore -d, verified the same way;
 //   - the engine on the same amount of memory in one process (cr_bigmem
@@ -126,6 +127,9 @@ void printDump(const char *what, const std::optional<DumpResult> &d, bool fsync)
     if (fsync) {
         std::printf("  + fsync %.3f s", d->syncSeconds);
     }
+    if (!d->lowPauseFallback.empty()) {
+        std::printf("  (frozen: %s)", d->lowPauseFallback.c_str());
+    }
     std::printf("\n");
 }
 
@@ -205,6 +209,11 @@ int main(int argc, char **argv)
     dumpOptions.fsync = o.fsync;
     settleStorage(dir);
     const std::optional<DumpResult> zstdDump = engineDump(pid, dir + "/tree.cryopod", dumpOptions);
+    // The tree's pause with issue 11's low-pause snapshot (zstd).
+    dumpOptions.lowPause = true;
+    settle();
+    const std::optional<DumpResult> lowPauseDump = engineDump(pid, dir + "/tree-lowpause.cryopod", dumpOptions);
+    dumpOptions.lowPause = false;
     dumpOptions.compress = false;
     // Right before each uncompressed dump, the storage floor: the tree's
     // bytes written into a file there (benchsupport.h), no dump can be
@@ -243,6 +252,7 @@ int main(int argc, char **argv)
     };
     const std::optional<RestoreResult> zstdRestore = restoreEngine(zstdDump, dir + "/tree.cryopod");
     const std::optional<RestoreResult> rawRestore = restoreEngine(rawDump, dir + "/tree-raw.cryopod");
+    const std::optional<RestoreResult> lowPauseRestore = restoreEngine(lowPauseDump, dir + "/tree-lowpause.cryopod");
     std::optional<RestoreResult> criuRestored;
     if (criuDumped) {
         killTree(tree, pid);
@@ -277,12 +287,14 @@ int main(int argc, char **argv)
 
     std::printf("tree (%zu processes, %.1f MiB):\n", pids.size(), double(kib) / 1024.0);
     printDump("engine dump, zstd", zstdDump, o.fsync);
+    printDump("engine dump, zstd, low pause", lowPauseDump, o.fsync);
     printDump("engine dump, uncompressed", rawDump, o.fsync);
     printDump("criu dump (frozen throughout)", criuDumped, o.fsync);
     std::printf("  storage floor (write() of %.1f MiB): %.3f s before our uncompressed dump, %.3f s before criu's\n", double(treeBytes) / 1048576.0,
                 rawFloor.seconds, criuFloor.seconds);
     printRestore("engine restore, zstd", zstdRestore);
     printRestore("engine restore, uncompressed", rawRestore);
+    printRestore("engine restore, low pause", lowPauseRestore);
     printRestore("criu restore", criuRestored);
     std::printf("one process (%.1f MiB):\n", double(singleKiB) / 1024.0);
     printDump("engine dump, uncompressed", singleDump, o.fsync);

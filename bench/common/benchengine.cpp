@@ -25,6 +25,7 @@ std::optional<DumpResult> engineDump(pid_t pid, const std::string &imagePath, co
     co.compressionLevel = options.level;
     co.compress = options.compress;
     co.workers = options.workers;
+    co.lowPause = options.lowPause;
     const double cpu0 = selfCpuSeconds() + processCpuSeconds(pid);
     const double t0 = now();
     const auto result = engine::checkpoint(pid, fd, co);
@@ -47,6 +48,9 @@ std::optional<DumpResult> engineDump(pid_t pid, const std::string &imagePath, co
     r.syncSeconds = sync;
     r.pauseSeconds = double(result->pauseNs) / 1e9;
     r.imageBytes = result->imageBytes;
+    if (options.lowPause && !result->lowPause) {
+        r.lowPauseFallback = result->lowPauseFallback.empty() ? std::string("not taken") : result->lowPauseFallback;
+    }
     return r;
 }
 

@@ -17,6 +17,7 @@ struct EngineDumpOptions {
     bool compress = true; // false: pages uncompressed (what the store gets, and what CRIU writes)
     int workers = 0; // zstd workers, 0: automatic
     bool fsync = false; // fsync the image; the time goes into DumpResult::syncSeconds
+    bool lowPause = false; // the memory saved from copies while the target runs on (docs/low-pause.md)
 };
 
 // `cryopodctl checkpoint --direct PID -o IMAGE --leave-running`, through the library.

@@ -78,6 +78,7 @@ struct DumpResult {
     // on a loaded machine.
     double cpuSeconds = 0;
     uint64_t imageBytes = 0;
+    std::string lowPauseFallback; // the engine's reason when a low pause was asked for and not taken
 };
 
 // fsync of every regular file in dir (CRIU's images); returns the seconds it took.
