@@ -623,6 +623,9 @@ void printTreeLine(const ImageInfo &info, const ImageProcess &p, const QString &
     if (p.entry.filesOf != 0) {
         extra += QStringLiteral(", fd table of %1").arg(p.entry.filesOf);
     }
+    if (p.entry.vmOf != 0) {
+        extra += QStringLiteral(", address space of %1").arg(p.entry.vmOf);
+    }
     // one multi-argument arg(): text from the image may contain "%1"
     out += QStringLiteral("  %1%2%3 %4  (ppid %5, pgid %6, sid %7, threads %8%9)\n")
                .arg(prefix, root ? QString() : (last ? QStringLiteral("└─ ") : QStringLiteral("├─ ")), QString::number(p.entry.pid),
@@ -892,6 +895,9 @@ QJsonObject jsonReport(const QString &path, const ImageInfo &info)
         }
         if (p.entry.filesOf != 0) {
             o.insert(QStringLiteral("filesOf"), p.entry.filesOf);
+        }
+        if (p.entry.vmOf != 0) {
+            o.insert(QStringLiteral("vmOf"), p.entry.vmOf);
         }
         if (p.task) {
             const TaskRecord &t = *p.task;

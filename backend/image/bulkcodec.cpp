@@ -202,6 +202,7 @@ template<typename Record>
 Result<Section> decodeRecord(std::span<const uint8_t> payload, const Header &header, const ReaderLimits &limits)
 {
     Decoder dec(payload, limits.maxStringBytes, limits.maxVectorItems);
+    dec.setFormatVersion(header.formatVersion);
     Record record;
     RecordCodec::decode(dec, record);
     if (!dec.failed() && !dec.atEnd()) {
@@ -344,8 +345,9 @@ Result<Header> SectionBytes::decodeHeader(std::span<const uint8_t> bytes)
         return fail("not a Cryopod image header");
     }
     const uint32_t version = loadU32(bytes.data() + 8);
-    if (version != kFormatVersion) {
-        return fail(std::format("image format version {} is not supported (this reader knows version {})", version, kFormatVersion));
+    if (version < kOldestReadableFormatVersion || version > kFormatVersion) {
+        return fail(std::format("image format version {} is not supported (this reader knows versions {} to {})", version, kOldestReadableFormatVersion,
+                                kFormatVersion));
     }
     const uint32_t fieldBytes = loadU32(bytes.data() + 12);
     if (bytes.size() != kHeaderPrefixBytes + fieldBytes + kChecksumBytes) {

@@ -9,6 +9,8 @@
 // record decoder reads all fields and checks error() once at the end.
 #pragma once
 
+#include "records.h"
+
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -44,6 +46,18 @@ public:
     bool failed() const;
     const std::optional<std::string> &error() const;
 
+    // The format version of the image the bytes come from (kFormatVersion
+    // unless the reader says otherwise): records decode the fields of that
+    // version, those added since keep their defaults.
+    void setFormatVersion(uint32_t version)
+    {
+        m_formatVersion = version;
+    }
+    uint32_t formatVersion() const
+    {
+        return m_formatVersion;
+    }
+
     uint64_t offset() const;
     uint64_t remaining() const;
     std::span<const uint8_t> rest() const;
@@ -57,6 +71,7 @@ private:
     uint64_t m_maxStringBytes;
     uint64_t m_maxVectorItems;
     std::optional<std::string> m_error;
+    uint32_t m_formatVersion = kFormatVersion;
 };
 
 // Little-endian loads from raw bytes (no bounds checks: the caller checked).

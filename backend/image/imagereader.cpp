@@ -416,9 +416,10 @@ Result<std::unique_ptr<ImageReader>> ImageReader::open(int fd, const ReaderLimit
     if (version > kFormatVersion) {
         return fail(std::format("image format version {} is newer than this reader supports (version {})", version, kFormatVersion));
     }
-    if (version < kFormatVersion) {
-        // The records' layouts differ between versions and only the current one is decoded.
-        return fail(std::format("image format version {} is older than this reader supports (version {}); take the snapshot again", version, kFormatVersion));
+    if (version < kOldestReadableFormatVersion) {
+        // The records' layouts differ between versions; those since kOldestReadableFormatVersion are decoded.
+        return fail(std::format("image format version {} is older than this reader supports (versions {} to {}); take the snapshot again", version,
+                                kOldestReadableFormatVersion, kFormatVersion));
     }
     const uint32_t fieldBytes = loadU32(prefix + 12);
     if (fieldBytes > kMaxHeaderFieldBytes) {
@@ -520,6 +521,7 @@ template<typename Record>
 Result<Section> ImageReader::Private::decodeFields(std::span<const uint8_t> bytes)
 {
     Decoder dec(bytes, limits.maxStringBytes, limits.maxVectorItems);
+    dec.setFormatVersion(header.formatVersion);
     Record record;
     RecordCodec::decode(dec, record);
     if (!dec.failed() && !dec.atEnd()) {

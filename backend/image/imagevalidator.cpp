@@ -137,6 +137,9 @@ Result<void> ImageValidator::check(const ProcessTreeRecord &r, const ReaderLimit
         if (p.filesOf != 0 && (p.zombie || p.filesOf == p.pid || !pids.contains(p.filesOf))) {
             return fail(std::format("process tree: pid {} shares the fd table of {}, which is no earlier process of the tree", p.pid, p.filesOf));
         }
+        if (p.vmOf != 0 && (p.zombie || p.vmOf == p.pid || !pids.contains(p.vmOf))) {
+            return fail(std::format("process tree: pid {} shares the address space of {}, which is no earlier process of the tree", p.pid, p.vmOf));
+        }
         if (p.zombie && (p.exitStatus & ~0xff7f) != 0) {
             return fail(std::format("process tree: zombie {}: invalid exit status {:#x}", p.pid, p.exitStatus));
         }
@@ -1004,6 +1007,9 @@ Result<void> ImageValidator::acceptTree(const ProcessTreeRecord &r)
         if (p.filesOf != 0) {
             m_filesShared.insert(p.pid);
         }
+        if (p.vmOf != 0) {
+            m_vmShared.insert(p.pid);
+        }
     }
     return {};
 }
@@ -1031,7 +1037,7 @@ Result<void> ImageValidator::acceptEnd()
                 return fail(std::format("image incomplete: no {} record for pid {}", name, pid));
             }
         }
-        if (!m_vmas.contains(pid)) {
+        if (!m_vmas.contains(pid) && !m_vmShared.contains(pid)) {
             return fail(std::format("image incomplete: no Mm record for pid {}", pid));
         }
         for (int32_t tid : tids) {
@@ -1059,6 +1065,9 @@ Result<void> ImageValidator::acceptPages(int32_t pid, std::span<const PageRun> r
         return fail("the first section must be the ProcessTree");
     }
     CRYOPOD_PROPAGATE(knownPid(pid, "Pages"));
+    if (m_vmShared.contains(pid)) {
+        return fail(std::format("Pages record for pid {}, which shares another process's address space", pid));
+    }
     const auto mm = m_vmas.find(pid);
     if (mm == m_vmas.end()) {
         return fail(std::format("Pages record for pid {} comes before its Mm record", pid));
@@ -1144,6 +1153,9 @@ Result<void> ImageValidator::accept(const Section &section)
                 return {};
             } else if constexpr (std::is_same_v<T, MmRecord>) {
                 CRYOPOD_PROPAGATE(knownPid(r.pid, "Mm"));
+                if (m_vmShared.contains(r.pid)) {
+                    return fail(std::format("Mm record for pid {}, which shares another process's address space", r.pid));
+                }
                 if (m_vmas.contains(r.pid)) {
                     return fail(std::format("second Mm record for pid {}", r.pid));
                 }

@@ -78,6 +78,7 @@ private:
     std::set<std::pair<uint32_t, int32_t>> m_sysvIds; // (kind, id) of the SysvIpc records
     std::set<int32_t> m_zombies; // pids of zombies: no record of their own
     std::set<int32_t> m_filesShared; // pids whose fd table is another process's: no Files record
+    std::set<int32_t> m_vmShared; // pids whose address space is another process's (format 9): no Mm record, no pages
     std::map<int32_t, size_t> m_order; // pid -> position in the tree
     std::map<std::pair<int32_t, int32_t>, std::pair<FdKind, uint64_t>> m_fds; // (pid, fd) -> kind, object of the Files records seen
 };

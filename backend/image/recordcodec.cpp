@@ -84,6 +84,7 @@ void RecordCodec::encode(Encoder &e, const ProcessTreeRecord &r)
         e.boolean(p.zombie);
         e.i32(p.exitStatus);
         e.i32(p.filesOf);
+        e.i32(p.vmOf);
     }
 }
 
@@ -106,6 +107,9 @@ void RecordCodec::decode(Decoder &d, ProcessTreeRecord &r)
         p.zombie = d.boolean("processes.zombie");
         p.exitStatus = d.i32("processes.exitStatus");
         p.filesOf = d.i32("processes.filesOf");
+        if (d.formatVersion() >= 9) {
+            p.vmOf = d.i32("processes.vmOf");
+        }
         r.processes.push_back(std::move(p));
     }
 }

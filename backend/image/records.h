@@ -32,8 +32,13 @@ inline constexpr char kMagic[8] = {'C', 'R', 'Y', 'O', 'P', 'O', 'D', '\0'};
 // message queues, semaphore sets) and SharedMemoryKind::SysvShm; established
 // TCP connections (InetState::Established with the FileObjectRecord tcp*
 // fields, TCP_REPAIR); 8: FdKind::ProcFile (read-only files and directories
-// of /proc).
-inline constexpr uint32_t kFormatVersion = 8;
+// of /proc); 9: ProcessEntry::vmOf (address spaces shared by clone(CLONE_VM)
+// without CLONE_THREAD).
+inline constexpr uint32_t kFormatVersion = 9;
+// The oldest version the readers still decode: a record of an older version
+// is read as the current one with the fields added since at their defaults
+// (8: ProcessEntry::vmOf = 0).
+inline constexpr uint32_t kOldestReadableFormatVersion = 8;
 
 enum class SectionType : uint32_t {
     ProcessTree = 1, // ProcessTreeRecord, exactly one, first after the header
@@ -83,6 +88,13 @@ struct ProcessEntry {
     // the tree (clone(CLONE_FILES) without CLONE_THREAD) names it here and
     // has no Files record of its own; 0: a table of its own.
     int32_t filesOf = 0;
+    // Format 9: a process sharing the address space of an earlier process of
+    // the tree (clone(CLONE_VM) without CLONE_THREAD, made by its parent, or
+    // by a process that shares it too) names the first process of that
+    // address space here and has no Mm record and no page data of its own:
+    // the VMAs, pages and PR_SET_MM_MAP fields are that process's. 0: an
+    // address space of its own.
+    int32_t vmOf = 0;
 
     friend bool operator==(const ProcessEntry &, const ProcessEntry &) = default;
 };

@@ -293,13 +293,8 @@ Result<void> captureProcessInjected(FrozenProcess &process, ProcessCapture &capt
 }
 
 // The second half: what /proc tells, the second analysis, the records.
-Result<void> captureProcessRest(ProcessCapture &capture,
-                                const TreeScope &scope,
-                                const TaskSharing &sharing,
-                                MappedFiles &mappedFiles,
-                                bool ownFiles,
-                                const std::vector<procfs::Mapping> *early,
-                                StepTrace &trace)
+Result<void> captureProcessRest(ProcessCapture &capture, const TreeScope &scope, const TaskSharing &sharing, MappedFiles &mappedFiles, bool ownFiles,
+                                bool ownMm, const std::vector<procfs::Mapping> *early, StepTrace &trace)
 {
     const pid_t pid = capture.pid;
     auto step = trace.scope("capture: memory layout", pid);
@@ -325,7 +320,10 @@ Result<void> captureProcessRest(ProcessCapture &capture,
     step.next("capture: task, mm");
     CRYOPOD_PROPAGATE(store(capture.task, dumpTask(pid, capture.status, capture.stat)));
     capture.task.childSubreaper = capture.childSubreaper;
-    CRYOPOD_PROPAGATE(store(capture.mm, dumpMm(pid, capture.mappings, capture.stat, capture.brk)));
+    if (ownMm) {
+        CRYOPOD_PROPAGATE(store(capture.mm, dumpMm(pid, capture.mappings, capture.stat, capture.brk)));
+    }
+    capture.ownMm = ownMm;
     step.end();
     if (ownFiles) {
         step.next("capture: files");
@@ -364,8 +362,8 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
         }
         ProcessCapture &capture = ctx.processes[next++];
         const auto early = ctx.earlySmaps.find(entry.pid);
-        CRYOPOD_PROPAGATE(captureProcessRest(capture, scope, sharing, mappedFiles, entry.filesOf == 0, early == ctx.earlySmaps.end() ? nullptr : &early->second,
-                                             ctx.trace));
+        CRYOPOD_PROPAGATE(captureProcessRest(capture, scope, sharing, mappedFiles, entry.filesOf == 0, entry.vmOf == 0,
+                                             early == ctx.earlySmaps.end() ? nullptr : &early->second, ctx.trace));
     }
     step.next("link shared files, terminals");
     // One object per pipe, socket or shared open file across the tree.
@@ -384,8 +382,12 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
     step.next("sync shared file mappings");
     // One object per shared anonymous memory or memfd across the tree; files mapped
     // shared and writable are written back now, while nothing can change them.
+    // An address space shared by several processes counts once.
     std::vector<std::pair<pid_t, image::MmRecord *>> mms;
     for (ProcessCapture &capture : ctx.processes) {
+        if (!capture.ownMm) {
+            continue;
+        }
         mms.emplace_back(capture.pid, &capture.mm);
         CRYOPOD_PROPAGATE(syncSharedFileMappings(capture.pid, capture.mappings));
     }
@@ -429,6 +431,9 @@ Result<void> checkpointCopyMemory(CheckpointContext &ctx)
         return {};
     }
     for (const ProcessCapture &p : ctx.processes) {
+        if (!p.ownMm) {
+            continue; // copied with the process whose address space it shares
+        }
         if (const std::string obstacle = memoryCopyObstacle(p.pid, p.mappings); !obstacle.empty()) {
             ctx.result.lowPauseFallback = "process " + std::to_string(p.pid) + ": " + obstacle;
             return {};
@@ -448,6 +453,9 @@ Result<void> checkpointCopyMemory(CheckpointContext &ctx)
         return std::unexpected(subreaperPause.error().context("memory copy"));
     }
     for (ProcessCapture &p : ctx.processes) {
+        if (!p.ownMm) {
+            continue;
+        }
         FrozenProcess *process = ctx.frozen.find(p.pid);
         auto injector = Injector::create(process->leader());
         if (injector) {
@@ -486,6 +494,9 @@ Result<void> checkpointCopyMemory(CheckpointContext &ctx)
 Result<void> checkpointVerifyCopies(CheckpointContext &ctx)
 {
     for (ProcessCapture &p : ctx.processes) {
+        if (!p.ownMm) {
+            continue;
+        }
         if (p.copy.pid() == 0) {
             return {};
         }
@@ -566,7 +577,9 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
         for (const image::ThreadRecord &thread : p.threads) {
             CRYOPOD_PROPAGATE(written(w.write(thread)));
         }
-        CRYOPOD_PROPAGATE(written(w.write(p.mm)));
+        if (p.ownMm) {
+            CRYOPOD_PROPAGATE(written(w.write(p.mm)));
+        }
     }
     for (const ProcessCapture &p : ctx.processes) {
         for (const image::FileObjectRecord &object : p.files.objects) {
@@ -599,6 +612,9 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
     step.end();
     PageBuffers buffers; // one pair for all processes
     for (ProcessCapture &p : ctx.processes) {
+        if (!p.ownMm) {
+            continue; // its pages are those of the process whose address space it shares
+        }
         auto pageStep = ctx.trace.scope("write: pages", p.pid);
         auto pages = dumpPages(p.pid, p.mm, p.mappings, w, pagesOptions, fromCopies ? p.copy.pid() : 0, &buffers);
         pageStep.end();

@@ -41,9 +41,10 @@ struct ProcessCapture {
     image::SignalsRecord signals;
     image::TimersRecord timers;
     std::vector<image::ThreadRecord> threads;
-    image::MmRecord mm;
+    image::MmRecord mm; // empty when it shares another process's address space
     FilesDump files; // empty when it shares another process's fd table
     bool ownFiles = true;
+    bool ownMm = true; // false: its address space is an earlier process's (ProcessEntry::vmOf), captured there
     bool refused = false; // by the second analysis (its message is the refusal)
     MemoryCopy copy; // low pause: its memory as at the pause (pid 0: none)
 };

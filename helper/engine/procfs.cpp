@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace cryopod::engine::procfs
@@ -400,6 +401,50 @@ Result<std::vector<pid_t>> listThreads(pid_t pid)
         std::rotate(out.begin(), it, it + 1);
     }
     return out;
+}
+
+bool waitsInVfork(pid_t pid)
+{
+    constexpr uint64_t kCloneVfork = 0x4000;
+    constexpr long kVfork = 58, kClone = 56, kClone3 = 435; // x86-64
+    auto tids = listThreads(pid);
+    if (!tids) {
+        return false;
+    }
+    for (const pid_t tid : *tids) {
+        auto stat = readStat(pid, tid);
+        if (!stat || stat->state() != 'D') {
+            continue;
+        }
+        // "NR ARG0 ARG1 ... SP PC" while in a system call; "-1 SP PC" or
+        // "running" otherwise.
+        auto text = readFile(path(pid, "task/" + std::to_string(tid) + "/syscall"));
+        if (!text) {
+            continue;
+        }
+        const std::vector<std::string_view> fields = words(*text);
+        if (fields.size() < 2) {
+            continue;
+        }
+        long nr = -1;
+        uint64_t arg0 = 0;
+        std::from_chars(fields[0].data(), fields[0].data() + fields[0].size(), nr);
+        const std::string_view hex = fields[1].starts_with("0x") ? fields[1].substr(2) : fields[1];
+        std::from_chars(hex.data(), hex.data() + hex.size(), arg0, 16);
+        if (nr == kVfork || (nr == kClone && (arg0 & kCloneVfork) != 0)) {
+            return true;
+        }
+        if (nr == kClone3) {
+            // struct clone_args starts with the flags.
+            uint64_t flags = 0;
+            iovec local {&flags, sizeof flags};
+            iovec remote {reinterpret_cast<void *>(arg0), sizeof flags};
+            if (::process_vm_readv(tid, &local, 1, &remote, 1, 0) == ssize_t(sizeof flags) && (flags & kCloneVfork) != 0) {
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 Result<std::vector<pid_t>> listChildren(pid_t pid)

@@ -83,6 +83,11 @@ Result<std::vector<int>> listFds(pid_t pid);
 Result<std::vector<pid_t>> listThreads(pid_t pid);
 // Direct children (/proc/PID/task/*/children).
 Result<std::vector<pid_t>> listChildren(pid_t pid);
+// Whether a thread of pid waits in vfork(), or in clone()/clone3() with
+// CLONE_VFORK, for its child to exec or exit (posix_spawn does so too): its
+// /proc/PID/task/TID/syscall names that call (for clone3, the flags are read
+// from the clone_args it points to) while it sleeps uninterruptibly (D).
+bool waitsInVfork(pid_t pid);
 
 // /proc/PID/fdinfo/N: pos, flags (octal in the file), mnt_id and the lines
 // after them ("lock:", "eventfd-count:", "inotify wd:", ...).

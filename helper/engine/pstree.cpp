@@ -523,6 +523,42 @@ Result<void> FrozenTree::kill()
     return frozen;
 }
 
+namespace
+{
+// The first process of `record` whose object of kcmp `type` `entry` shares
+// (0: none), as `field` names it: that process itself, or the one it
+// shares the object with in turn. ENOTSUP unless the parent of `entry`
+// has that object too.
+Result<int32_t> sharedWithEarlier(const image::ProcessTreeRecord &record, const image::ProcessEntry &entry, int type, int32_t image::ProcessEntry::*field,
+                                  const char *what)
+{
+    auto firstOf = [field](const image::ProcessEntry &e) { return e.*field != 0 ? e.*field : e.pid; };
+    for (const image::ProcessEntry &earlier : record.processes) {
+        if (earlier.zombie || entry.zombie || ::syscall(SYS_kcmp, earlier.pid, entry.pid, type, 0, 0) != 0) {
+            continue;
+        }
+        const int32_t first = firstOf(earlier);
+        const auto parent = std::find_if(record.processes.begin(), record.processes.end(), [&](const image::ProcessEntry &e) { return e.pid == entry.ppid; });
+        if (parent == record.processes.end() || firstOf(*parent) != first) {
+            return fail("process " + std::to_string(entry.pid) + " shares the " + what + " of process " + std::to_string(earlier.pid) +
+                            ", which is not its parent's: not supported",
+                        ENOTSUP);
+        }
+        return first;
+    }
+    return 0;
+}
+
+Result<void> store(int32_t &target, Result<int32_t> value)
+{
+    if (!value) {
+        return std::unexpected(value.error());
+    }
+    target = *value;
+    return {};
+}
+} // namespace
+
 Result<image::ProcessTreeRecord> dumpProcessTree(FrozenTree &tree)
 {
     image::ProcessTreeRecord record;
@@ -553,25 +589,13 @@ Result<image::ProcessTreeRecord> dumpProcessTree(FrozenTree &tree)
         if (pid != record.rootPid && entry.ppid != tree.parents.at(pid)) {
             return fail("process tree: the parent of " + std::to_string(pid) + " changed while frozen", EAGAIN);
         }
-        // An fd table shared with an earlier process (clone(CLONE_FILES)):
-        // restore shares it again by creating the process with CLONE_FILES
-        // from its parent, so the parent must have that very table.
-        constexpr int kKcmpFiles = 2;
-        for (const image::ProcessEntry &earlier : record.processes) {
-            if (earlier.zombie || entry.zombie || ::syscall(SYS_kcmp, earlier.pid, pid, kKcmpFiles, 0, 0) != 0) {
-                continue;
-            }
-            entry.filesOf = earlier.filesOf != 0 ? earlier.filesOf : earlier.pid;
-            const auto parent = std::find_if(record.processes.begin(), record.processes.end(), [&](const image::ProcessEntry &e) {
-                return e.pid == entry.ppid;
-            });
-            if (parent == record.processes.end() || (parent->filesOf != 0 ? parent->filesOf : parent->pid) != entry.filesOf) {
-                return fail("process " + std::to_string(pid) + " shares the fd table of process " + std::to_string(earlier.pid)
-                                + ", which is not its parent's: not supported",
-                            ENOTSUP);
-            }
-            break;
-        }
+        // An fd table (clone(CLONE_FILES)) or an address space (clone(CLONE_VM)
+        // without CLONE_THREAD) shared with an earlier process: restore
+        // shares it again by creating the process with that flag from its
+        // parent, so the parent must have that very table or address space.
+        constexpr int kKcmpVm = 1, kKcmpFiles = 2;
+        CRYOPOD_PROPAGATE(store(entry.filesOf, sharedWithEarlier(record, entry, kKcmpFiles, &image::ProcessEntry::filesOf, "fd table")));
+        CRYOPOD_PROPAGATE(store(entry.vmOf, sharedWithEarlier(record, entry, kKcmpVm, &image::ProcessEntry::vmOf, "address space")));
         record.processes.push_back(std::move(entry));
     }
     return record;

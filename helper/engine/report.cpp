@@ -158,11 +158,13 @@ bool hasMm(pid_t p)
 }
 
 // An fd table or address space the process shares with another process
-// (CLONE_FILES, CLONE_VM, vfork): the engine restores neither; one shared
-// with a process outside the checkpoint could not be shared again anyway.
+// (CLONE_FILES, CLONE_VM, vfork): restored inside the tree when the process
+// was made with that flag by its parent (or by a process that shares it
+// too), since restore creates it that way; one shared with a process
+// outside the checkpoint could not be shared again.
 void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, const TaskSharing &sharing, ProcessReport &report)
 {
-    constexpr int kKcmpFiles = 2; // enum kcmp_type
+    constexpr int kKcmpVm = 1, kKcmpFiles = 2; // enum kcmp_type
     const auto found = sharing.of.find(pid);
     if (found == sharing.of.end()) {
         return; // no address space, or nothing shared
@@ -171,36 +173,41 @@ void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, const TaskSha
         auto stat = procfs::readStat(p);
         return stat ? pid_t(stat->number(4)) : pid_t(0);
     };
+    // Made with `type` shared by its parent in the tree, or the parent of
+    // the process it shares it with.
+    auto throughParent = [&](pid_t other, int type) {
+        const pid_t parent = parentOf(pid);
+        const bool viaParent = ::syscall(SYS_kcmp, pid, parent, type, 0, 0) == 0 && tree && tree->contains(parent);
+        return viaParent || parentOf(other) == pid;
+    };
     for (const TaskSharing::Sharer &sharer : found->second) {
         const pid_t other = sharer.other;
-        const bool sameVm = sharer.sameVm;
-        const bool sameFiles = sharer.sameFiles;
         if (!hasMm(other)) {
             continue;
         }
         const bool inside = tree && inTree(other, *tree);
         const std::string who = "process " + std::to_string(other) + " (" + procfs::commOf(other) + ")" + (inside ? "" : " outside the checkpoint");
-        if (sameVm) {
+        if (sharer.sameVm) {
             // A vfork child (posix_spawn's too) shares its parent's address
-            // space only until it calls exec or exits, moments later.
-            const bool vfork = parentOf(pid) == other || parentOf(other) == pid;
+            // space only until it calls exec or exits, moments later; its
+            // parent waits for that in vfork(). Any other sharer lasts.
+            const bool vfork = (parentOf(pid) == other && procfs::waitsInVfork(other)) || (parentOf(other) == pid && procfs::waitsInVfork(pid));
             if (vfork) {
                 report.passing = true;
                 note(report, Verdict::Refused,
                      "shares its address space with " + who + ": a vfork child that has not called exec yet (a checkpoint waits for the exec)");
-            } else {
-                note(report, Verdict::Refused, "shares its address space with " + who + " (CLONE_VM): not supported");
+            } else if (!inside) {
+                note(report, Verdict::Refused, "shares its address space with " + who + " (CLONE_VM): it cannot be shared again after a restore");
+            } else if (!throughParent(other, kKcmpVm)) {
+                note(report, Verdict::Refused, "shares its address space with " + who + " (CLONE_VM), not through its parent: not supported");
             }
         }
-        if (sameFiles) {
+        if (sharer.sameFiles) {
             // Restored by creating the process with CLONE_FILES from its
             // parent: fine inside the tree when the parent has that table.
-            const pid_t parent = parentOf(pid);
-            const bool viaParent = ::syscall(SYS_kcmp, pid, parent, kKcmpFiles, 0, 0) == 0 && tree && tree->contains(parent);
-            const bool viaChild = parentOf(other) == pid;
             if (!inside) {
                 note(report, Verdict::Refused, "shares its fd table with " + who + " (CLONE_FILES): it cannot be shared again after a restore");
-            } else if (!viaParent && !viaChild) {
+            } else if (!throughParent(other, kKcmpFiles)) {
                 note(report, Verdict::Refused, "shares its fd table with " + who + " (CLONE_FILES), not through its parent: not supported");
             }
         }

@@ -29,7 +29,13 @@
 //   that needs privileges, the blocked mask and registers from outside last
 //   (every thread's), then all threads are detached one right after another;
 // - seccomp filters after the injection area is gone (seccomp.h): nothing
-//   but register writes from outside follows them;
+//   but register writes from outside follows them; in an address space
+//   several processes share (ProcessEntry::vmOf: made by clone3(CLONE_VM)
+//   in the parent while it is the bare stub, so both share the stub's
+//   address space from the start, which the first of them empties and
+//   fills), every one injects through the first one's area, and the last
+//   of them in the tree's order removes it; a filter stops only the calls
+//   of its own process;
 // - pending signals after the dispositions (SIG_IGN would discard them) and
 //   while the injector still blocks everything, so none is delivered before
 //   the process runs and the blocked ones stay pending.
@@ -175,6 +181,9 @@ Result<void> validateProcess(RestoreContext &ctx, ProcessRestore &p)
         if (i == 6 && p.entry.filesOf != 0) {
             continue; // its fd table is another process's
         }
+        if (i == 5 && p.entry.vmOf != 0) {
+            continue; // its address space is another process's
+        }
         if (!p.seen[i]) {
             return fail(std::string("image has no ") + required[i] + " section for process " + std::to_string(p.entry.pid) + " before its page data", EINVAL);
         }
@@ -197,8 +206,10 @@ Result<void> validateProcess(RestoreContext &ctx, ProcessRestore &p)
         return fail("image has a Thread record for " + std::to_string(p.threads.front().tid) + ", which is no thread of " + std::to_string(pid), EINVAL);
     }
     p.threads = std::move(ordered);
-    CRYOPOD_PROPAGATE(validateMmForRestore(p.mm, ctx.pageSize));
-    CRYOPOD_PROPAGATE(checkVdsoCompatible(p.mm));
+    if (p.entry.vmOf == 0) {
+        CRYOPOD_PROPAGATE(validateMmForRestore(p.mm, ctx.pageSize));
+        CRYOPOD_PROPAGATE(checkVdsoCompatible(p.mm));
+    }
     CRYOPOD_PROPAGATE(validateFilesForRestore(p.files));
     CRYOPOD_PROPAGATE(checkCredsRestorable(p.creds));
     return {};
@@ -287,6 +298,16 @@ Result<void> acceptTree(RestoreContext &ctx, image::ProcessTreeRecord &tree)
                             EINVAL);
             }
         }
+        if (entry.vmOf != 0) {
+            // Made by clone3(CLONE_VM) in its parent: only the parent's
+            // address space can be shared again.
+            const image::ProcessEntry *parent = entry.pid == tree.rootPid ? nullptr : &ctx.byPid.at(entry.ppid)->entry;
+            if (entry.zombie || !parent || parent->zombie || (parent->vmOf != 0 ? parent->vmOf : parent->pid) != entry.vmOf) {
+                return fail("image process " + std::to_string(entry.pid) + " shares the address space of " + std::to_string(entry.vmOf) +
+                                ", which its parent does not have",
+                            EINVAL);
+            }
+        }
         if (entry.zombie && (entry.pid == tree.rootPid || ctx.byPid.at(entry.ppid)->entry.zombie)) {
             return fail("image process " + std::to_string(entry.pid) + ": a zombie without a live parent in the tree", EINVAL);
         }
@@ -296,6 +317,19 @@ Result<void> acceptTree(RestoreContext &ctx, image::ProcessTreeRecord &tree)
         ctx.processes.push_back(std::move(p));
     }
     ctx.tree = std::move(tree);
+    return {};
+}
+
+// Fails for `what` (an Mm section, page data) of a process that shares
+// another process's address space: that process's are its.
+Result<void> checkOwnAddressSpace(const RestoreContext &ctx, int32_t pid, const char *what)
+{
+    const auto it = ctx.byPid.find(pid);
+    if (it != ctx.byPid.end() && it->second->entry.vmOf != 0) {
+        return fail(std::string("image: ") + what + " for process " + std::to_string(pid) + ", which shares the address space of " +
+                        std::to_string(it->second->entry.vmOf),
+                    EINVAL);
+    }
     return {};
 }
 
@@ -320,7 +354,8 @@ Result<void> readMetadata(RestoreContext &ctx, image::ImageReader &reader, std::
         if (!next) {
             return std::unexpected(next.error().context("read image"));
         }
-        if (std::holds_alternative<image::StoredPages>(*next)) {
+        if (const auto *pages = std::get_if<image::StoredPages>(&*next)) {
+            CRYOPOD_PROPAGATE(checkOwnAddressSpace(ctx, pages->pid, "page data"));
             if (!validated) {
                 ctx.step("metadata and 1st pages read");
                 CRYOPOD_PROPAGATE(validate(ctx));
@@ -412,6 +447,7 @@ Result<void> readMetadata(RestoreContext &ctx, image::ImageReader &reader, std::
         } else if (auto *signals = std::get_if<image::SignalsRecord>(&section)) {
             p.signals = std::move(*signals);
         } else if (auto *mm = std::get_if<image::MmRecord>(&section)) {
+            CRYOPOD_PROPAGATE(checkOwnAddressSpace(ctx, pid, "an Mm section"));
             p.mm = std::move(*mm);
         } else if (auto *files = std::get_if<image::FilesRecord>(&section)) {
             if (p.entry.filesOf != 0) {
@@ -790,7 +826,8 @@ Result<void> createTree(RestoreContext &ctx)
         } else {
             ProcessRestore &parent = *ctx.byPid.at(p->entry.ppid);
             const int exitSignal = p->entry.zombie ? SIGCHLD : p->task.exitSignal;
-            auto process = RestoredProcess::forkFrom(parent.process, p->entry.pid, exitSignal, p->entry.filesOf != 0 ? CLONE_FILES : 0);
+            const uint64_t flags = (p->entry.filesOf != 0 ? CLONE_FILES : 0) | (p->entry.vmOf != 0 ? CLONE_VM : 0);
+            auto process = RestoredProcess::forkFrom(parent.process, p->entry.pid, exitSignal, flags);
             if (!process) {
                 return std::unexpected(process.error());
             }
@@ -819,6 +856,62 @@ Result<void> createTree(RestoreContext &ctx)
     }
     ctx.step(ctx.processes.size() > 1 ? "process tree created" : "clone3 + exec stub");
     return {};
+}
+
+// From now on every call injected into p goes through the `syscall` of the
+// injection area at `area`, with the batch runner and the scratch space there.
+Result<void> useInjectionArea(ProcessRestore &p, uint64_t area)
+{
+    Injector &inj = *p.injector;
+    p.injectionArea = area;
+    CRYOPOD_PROPAGATE(inj.setSyscallAddress(area));
+    // ($CRYOPOD_RESTORE_NO_BATCH=1: one call at a time, to compare.)
+    if (const char *off = std::getenv("CRYOPOD_RESTORE_NO_BATCH"); !(off && *off && *off != '0')) {
+        CRYOPOD_PROPAGATE(inj.enableBatches(area + kRunnerOffset));
+    }
+    // One stop per injected call (and per batch) from here on, until the
+    // process's own SIGTRAP disposition or pending signals need it blocked
+    // (restoreState).
+    CRYOPOD_PROPAGATE(inj.enableTrapStops());
+    p.scratch = RemoteScratch::adopt(inj, area, kInjectionAreaSize);
+    p.scratch.reset(kScratchOffset);
+    return {};
+}
+
+// A process sharing the address space of `sharer` (ProcessEntry::vmOf),
+// which emptied it and has its injection area there: p injects through
+// that area too (one process at a time, so the scratch space is shared).
+Result<void> joinAddressSpace(ProcessRestore &p, const ProcessRestore &sharer)
+{
+    auto injector = Injector::create(p.process.tracee(), sharer.injectionArea);
+    if (!injector) {
+        return std::unexpected(
+            injector.error().context("restore " + std::to_string(p.entry.pid) + " in the address space of " + std::to_string(sharer.entry.pid)));
+    }
+    p.injector.emplace(std::move(*injector));
+    return useInjectionArea(p, sharer.injectionArea);
+}
+
+// The process whose Mm record, VMAs and pages are p's.
+const ProcessRestore &addressSpaceOf(const RestoreContext &ctx, const ProcessRestore &p)
+{
+    return p.entry.vmOf != 0 ? *ctx.byPid.at(p.entry.vmOf) : p;
+}
+
+// Whether p is the last live process of its address space in the tree's
+// order: the one that unmaps the injection area.
+bool lastOfAddressSpace(const RestoreContext &ctx, const ProcessRestore &p)
+{
+    const int32_t space = addressSpaceOf(ctx, p).entry.pid;
+    bool after = false;
+    for (const auto &q : ctx.processes) {
+        if (q.get() == &p) {
+            after = true;
+        } else if (after && !q->entry.zombie && addressSpaceOf(ctx, *q).entry.pid == space) {
+            return false;
+        }
+    }
+    return true;
 }
 
 // Empties a created process: the stub's mappings go, except the injection
@@ -855,7 +948,6 @@ Result<void> emptyProcess(ProcessRestore &p)
     if (*mapped != *area) {
         return fail("restore injection area: mmap placed it at " + hexAddr(*mapped), EEXIST);
     }
-    p.injectionArea = *area;
     // syscall; int3 (a stray resume traps instead of running off), and the
     // batch runner (one stop for a whole list of calls).
     const uint8_t code[] = {0x0f, 0x05, 0xcc};
@@ -863,17 +955,7 @@ Result<void> emptyProcess(ProcessRestore &p)
     static_assert(kRunnerOffset >= sizeof code);
     CRYOPOD_PROPAGATE(inj.memory().write(*area + kRunnerOffset, batchRunnerCode()));
     static_assert(kScratchOffset >= kRunnerOffset + 80);
-    CRYOPOD_PROPAGATE(inj.setSyscallAddress(*area));
-    // ($CRYOPOD_RESTORE_NO_BATCH=1: one call at a time, to compare.)
-    if (const char *off = std::getenv("CRYOPOD_RESTORE_NO_BATCH"); !(off && *off && *off != '0')) {
-        CRYOPOD_PROPAGATE(inj.enableBatches(*area + kRunnerOffset));
-    }
-    // One stop per injected call (and per batch) from here on, until the
-    // process's own SIGTRAP disposition or pending signals need it blocked
-    // (restoreState).
-    CRYOPOD_PROPAGATE(inj.enableTrapStops());
-    p.scratch = RemoteScratch::adopt(inj, *area, kInjectionAreaSize);
-    p.scratch.reset(kScratchOffset);
+    CRYOPOD_PROPAGATE(useInjectionArea(p, *area));
 
     CRYOPOD_PROPAGATE(unmapStubMappings(inj, p.scratch, *stubMaps, *area, *area + kInjectionAreaSize));
     uint64_t specialsSize = 0;
@@ -931,6 +1013,7 @@ Result<void> restoreMemory(RestoreContext &ctx, PagePipeline &pipeline)
                                         return fail("image: page data of pid " + std::to_string(stored.pid) + ", no live process of the tree", EINVAL);
                                     }
                                     const ProcessRestore &p = *it->second;
+                                    CRYOPOD_PROPAGATE(checkOwnAddressSpace(ctx, stored.pid, "page data"));
                                     return restorePages(p.entry.pid, p.injector->memory(), p.mm, *p.mapped, *p.fill, runs, data, ctx.pageSize);
                                 });
     if (!written) {
@@ -960,7 +1043,7 @@ Result<void> restoreMemory(RestoreContext &ctx, PagePipeline &pipeline)
     }
     ctx.step("pages written");
     for (auto &p : ctx.processes) {
-        if (p->entry.zombie) {
+        if (p->entry.zombie || p->entry.vmOf != 0) {
             continue;
         }
         Injector &inj = *p->injector;
@@ -1252,12 +1335,18 @@ Result<void> restoreState(RestoreContext &ctx, ProcessRestore &p)
     CRYOPOD_PROPAGATE(restoreCreds(inj, p.scratch, p.creds));
     ctx.step("files, task, signals, creds");
     // The injection area goes last: the munmap returns at its syscall-exit
-    // stop and no thread runs there again.
+    // stop and no thread runs there again. In an address space shared with
+    // other processes (ProcessEntry::vmOf) the last of them in the tree's
+    // order removes it: it is the last to inject anything.
     next("state: unmap injection area");
-    // Its munmap must stop at the syscall-exit stop: the int3 after the
-    // instruction goes with the area.
-    CRYOPOD_PROPAGATE(inj.disableTrapStops());
-    CRYOPOD_PROPAGATE(p.scratch.unmap());
+    if (lastOfAddressSpace(ctx, p)) {
+        // Its munmap must stop at the syscall-exit stop: the int3 after the
+        // instruction goes with the area.
+        CRYOPOD_PROPAGATE(inj.disableTrapStops());
+        CRYOPOD_PROPAGATE(p.scratch.unmap());
+    } else {
+        p.scratch.release();
+    }
     ctx.injected += inj.injectedCount();
     ctx.roundTrips += inj.roundTrips();
     step.setCount(ctx.counted(inj) - injected);
@@ -1269,7 +1358,7 @@ Result<void> restoreState(RestoreContext &ctx, ProcessRestore &p)
     for (Tracee &thread : p.process.threads()) {
         tracees.push_back(&thread);
     }
-    CRYOPOD_PROPAGATE(restoreSeccomp(tracees, p.threads, p.mm, &ctx.injected));
+    CRYOPOD_PROPAGATE(restoreSeccomp(tracees, p.threads, addressSpaceOf(ctx, p).mm, &ctx.injected));
     ctx.step("seccomp");
     CRYOPOD_PROPAGATE(restoreThreadState(p.process.tracee(), leader));
     for (size_t i = 1; i < p.threads.size(); ++i) {
@@ -1388,6 +1477,15 @@ Result<void> run(RestoreContext &ctx, int inFd)
     CRYOPOD_PROPAGATE(createTree(ctx));
     for (auto &p : ctx.processes) {
         if (p->entry.zombie) {
+            continue;
+        }
+        if (p->entry.vmOf != 0) {
+            // The address space is its sharer's, emptied and filled by it
+            // (an earlier process: an ancestor).
+            CRYOPOD_PROPAGATE(joinAddressSpace(*p, addressSpaceOf(ctx, *p)));
+            if (ctx.options.openAs) {
+                CRYOPOD_PROPAGATE(assumeFsIdentity(*p->injector, p->scratch, *ctx.options.openAs));
+            }
             continue;
         }
         auto emptied = ctx.steps.scope("empty the stub, vdso", p->entry.pid);

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
@@ -724,6 +725,45 @@ private Q_SLOTS:
         ::kill(child, SIGKILL);
         QVERIFY(runsOn(t, false));
         // The child comes to us (the subreaper) once the target is gone: reap it.
+        ::kill(t.pid, SIGKILL);
+        ::waitpid(t.pid, nullptr, 0);
+        t.pid = -1;
+        QTRY_VERIFY_WITH_TIMEOUT(::waitpid(child, nullptr, WNOHANG) == child || ::kill(child, 0) != 0, 5000);
+    }
+
+    // A child made by clone(CLONE_VM) that lasts (its parent is not in
+    // vfork()) is no vfork child: in its parent's tree it passes (format 9
+    // captures the address space once); alone, its sharer is outside the
+    // checkpoint: refused at once (ENOTSUP), not retried as a passing state.
+    void cloneVmChildIsNoVforkChild()
+    {
+        Target t;
+        QVERIFY(start(t, outFile("clonevm"), {"plain", "--then", "clonevm"}));
+        pid_t child = 0;
+        QTRY_VERIFY_WITH_TIMEOUT((child = onlyChild(t.pid)) > 0, 5000);
+        QCOMPARE(::syscall(SYS_kcmp, t.pid, child, 1 /* KCMP_VM */, 0, 0), 0L);
+        auto tree = analyze(t.pid);
+        QVERIFY2(tree, tree ? "" : tree.error().describe().c_str());
+        QVERIFY2(tree->verdict == Verdict::Ok, tree->summary().c_str());
+        QVERIFY(!tree->passing());
+        auto alone = analyze(child);
+        QVERIFY2(alone, alone ? "" : alone.error().describe().c_str());
+        QCOMPARE(alone->verdict, Verdict::Refused);
+        QVERIFY(!alone->passing());
+        const std::string expected = "shares its address space with process " + std::to_string(t.pid) +
+            " (dumptarget) outside the checkpoint (CLONE_VM): it cannot be shared again after a restore";
+        QVERIFY2(alone->summary().find(expected) != std::string::npos, alone->summary().c_str());
+        off_t written = -1;
+        const auto start = std::chrono::steady_clock::now();
+        auto result = checkpointLeftRunning(child, written);
+        QVERIFY(!result);
+        QCOMPARE(result.error().code, ENOTSUP);
+        QVERIFY2(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(900), "the refusal was retried as a passing state");
+        QCOMPARE(written, off_t(0));
+        QCOMPARE(tracerOf(child), uint64_t(0));
+        QCOMPARE(tracerOf(t.pid), uint64_t(0));
+        QVERIFY(runsOn(t, false));
+        ::kill(child, SIGKILL);
         ::kill(t.pid, SIGKILL);
         ::waitpid(t.pid, nullptr, 0);
         t.pid = -1;

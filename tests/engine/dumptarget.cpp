@@ -3,7 +3,7 @@
 //
 // A process for the dump-side engine tests to checkpoint. No Qt.
 //
-//   dumptarget MODE [ARG] [--then pause|spin|tick|vforkMS]
+//   dumptarget MODE [ARG] [--then pause|spin|tick|vforkMS|clonevm]
 //
 // It sets up what MODE says, writes one line "ready key=value ..." to stdout
 // (the test reads it to know what to expect), then waits in the --then way:
@@ -11,6 +11,8 @@
 //   tick   nanosleep 10 ms, then write "." to stdout, forever (progress is visible)
 //   vforkMS  vfork a child that sleeps MS milliseconds before it execs
 //          /bin/sleep 60 (sharing the address space until then), then tick
+//   clonevm  clone(CLONE_VM | SIGCHLD) a child that pauses for ever on a
+//          stack of its own in the address space it shares, then tick
 //   spin   a register-only loop: r12..r15 hold known values, rbx counts, xmm8
 //          holds a known pattern (CPU time grows)
 //
@@ -517,6 +519,21 @@ int main(int argc, char **argv)
             ::nanosleep(&delay, nullptr);
             ::execl("/bin/sleep", "sleep", "60", static_cast<char *>(nullptr));
             ::_exit(127);
+        }
+        then = "tick";
+    }
+    if (then == "clonevm") {
+        constexpr size_t kStack = 64 * 1024;
+        static char stack[kStack] alignas(16);
+        const pid_t child = ::clone(
+            [](void *) -> int {
+                for (;;) {
+                    ::syscall(SYS_pause);
+                }
+            },
+            stack + kStack, CLONE_VM | SIGCHLD, nullptr);
+        if (child < 0) {
+            return 3;
         }
         then = "tick";
     }

@@ -19,8 +19,6 @@
 
 #include "crtest.h"
 #include "engine.h"
-#include "imagereader.h"
-#include "imagewriter.h"
 #include "uniquefd.h"
 
 #include <cerrno>
@@ -47,53 +45,6 @@ std::string s_stateDir;
     crtest::fail("cr_tcp_mismatch", message);
 }
 
-std::vector<image::Section> readImage(const std::string &path, image::Header *header)
-{
-    cryopod::UniqueFd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    auto reader = image::ImageReader::open(in.get());
-    if (!reader) {
-        failTest("read " + path + ": " + reader.error().describe());
-    }
-    *header = (*reader)->header();
-    std::vector<image::Section> sections;
-    for (;;) {
-        auto section = (*reader)->next();
-        if (!section) {
-            failTest("read " + path + ": " + section.error().describe());
-        }
-        if (std::holds_alternative<image::EndRecord>(*section)) {
-            return sections;
-        }
-        sections.push_back(std::move(*section));
-    }
-}
-
-void writeImage(const std::string &path, const image::Header &header, const std::vector<image::Section> &sections)
-{
-    cryopod::UniqueFd out(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    auto writer = image::ImageWriter::create(out.get(), header);
-    if (!writer) {
-        failTest("write " + path + ": " + writer.error().describe());
-    }
-    for (const image::Section &section : sections) {
-        auto written = std::visit(
-            [&](const auto &record) -> cryopod::Result<void> {
-                if constexpr (std::is_same_v<std::decay_t<decltype(record)>, image::EndRecord>) {
-                    return {}; // not kept: finish() writes it
-                } else {
-                    return (*writer)->write(record);
-                }
-            },
-            section);
-        if (!written) {
-            failTest("write " + path + ": " + written.error().describe());
-        }
-    }
-    if (auto finished = (*writer)->finish(); !finished) {
-        failTest("write " + path + ": " + finished.error().describe());
-    }
-}
-
 image::FileObjectRecord *establishedEnd(std::vector<image::Section> &sections, uint32_t localPort)
 {
     for (image::Section &section : sections) {
@@ -111,14 +62,14 @@ template<typename Seq>
 uint32_t editedCopy(const std::string &from, const std::string &to, Seq seq)
 {
     image::Header header;
-    std::vector<image::Section> sections = readImage(from, &header);
+    std::vector<image::Section> sections = crtest::readImage("cr_tcp_mismatch", from, &header);
     image::FileObjectRecord *x = establishedEnd(sections, 0);
     image::FileObjectRecord *peer = x ? establishedEnd(sections, x->peerPort) : nullptr;
     if (!x || !peer || peer == x) {
         failTest("the image does not hold both ends of the connection");
     }
     x->tcpRecvSeq = seq(*peer);
-    writeImage(to, header, sections);
+    crtest::writeImage("cr_tcp_mismatch", to, header, sections);
     return x->tcpRecvSeq;
 }
 
@@ -134,15 +85,7 @@ void expectRefused(const std::string &path, uint32_t seq, const std::vector<pid_
         message.find("the two ends were not captured at one instant") == std::string::npos) {
         failTest(std::string("the refusal (") + what + ") does not name the sequence number " + std::to_string(seq) + " and the cause: " + message);
     }
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) { }
-    for (const pid_t pid : tree) {
-        if (crtest::exists(pid)) {
-            failTest("pid " + std::to_string(pid) + " exists after the refused restore");
-        }
-    }
-    if (!crtest::childrenOf(::getpid()).empty()) {
-        failTest("the refused restore left a child of ours");
-    }
+    crtest::expectNothingLeft("cr_tcp_mismatch", tree);
 }
 
 } // namespace

@@ -2,12 +2,14 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 //
 // What the plain C++ engine tests beside cr_cycles (cr_freeze_timeout,
-// cr_tree_sabotage, cr_subtree) share: /proc lookups, starting a workload
-// under the contract, and failing with everything started killed and reaped
-// (they are child subreapers).
+// cr_tree_sabotage, cr_subtree, cr_tcp_mismatch, cr_clonevm_image) share:
+// /proc lookups, starting a workload under the contract, reading and
+// writing (edited) images, and failing with everything started killed and
+// reaped (they are child subreapers).
 #pragma once
 
 #include "engine.h"
+#include "imagereader.h"
 
 #include <functional>
 #include <string>
@@ -48,6 +50,17 @@ bool exists(pid_t pid);
 cryopod::Result<cryopod::engine::CheckpointResult> checkpointToFile(pid_t root, const std::string &image, bool leaveRunning, bool tcpEstablished = false);
 // Restores the file image with default options.
 cryopod::Result<cryopod::engine::RestoreResult> restoreFromFile(const std::string &image);
+
+// After a refused restore: reaps what came to us, then fails the test NAME
+// when a pid of tree exists or we have a child left.
+void expectNothingLeft(const char *name, const std::vector<pid_t> &tree);
+
+// The sections of the image file at path (the End record left out: the
+// writer makes it) and its header; fails the test NAME when it cannot be read.
+std::vector<cryopod::image::Section> readImage(const char *name, const std::string &path, cryopod::image::Header *header);
+// Writes header and sections (edited ones) through backend/image's writer,
+// which checks them as it writes; fails the test NAME otherwise.
+void writeImage(const char *name, const std::string &path, const cryopod::image::Header &header, const std::vector<cryopod::image::Section> &sections);
 
 // Kills every pid with SIGKILL and reaps until none exists; after 5 s runs
 // cleanup and fails the test NAME.
