@@ -770,41 +770,110 @@ unsigned pageWorkers()
     return unsigned(std::clamp<long>(n, 1, 8));
 }
 
-// Creates every process of the tree with its pid, each a child of its
-// parent: the root by us (clone3 set_tid), every other one by a clone3
-// injected into its parent while that is still the bare stub. A session or
-// group leader becomes one right away, before its children are made (they
-// inherit its session); then every process joins its group; then the
-// placeholders of zombies exit with their status.
+// Runs `step` (`name` in errors) in every process of the tree that
+// `wanted` picks, all at once through ctx.drive (one process after the
+// other with $CRYOPOD_RESTORE_SERIAL=1); the first failure, naming its
+// process and the step, once every process's step has ended.
+Result<void> inEveryProcess(RestoreContext &ctx, std::string_view name, const std::function<bool(const ProcessRestore &)> &wanted,
+                            const std::function<Result<void>(ProcessRestore &)> &step)
+{
+    std::vector<ParallelDrive::Job> jobs;
+    for (auto &p : ctx.processes) {
+        if (wanted(*p)) {
+            ProcessRestore *process = p.get();
+            jobs.emplace_back([&step, name, process]() -> Result<void> {
+                auto done = step(*process);
+                if (!done) {
+                    return std::unexpected(done.error().context("restore process " + std::to_string(process->entry.pid) + " (" + std::string(name) + ")"));
+                }
+                return {};
+            });
+        }
+    }
+    return ctx.drive.run(jobs);
+}
+
+bool isLive(const ProcessRestore &p)
+{
+    return !p.entry.zombie;
+}
+
+// A live process with an fd table of its own.
+bool ownsFdTable(const ProcessRestore &p)
+{
+    return !p.entry.zombie && p.entry.filesOf == 0;
+}
+
+// Creates one process of the tree with its pid: the root by us (clone3
+// set_tid), every other one by a clone3 injected into its parent while that
+// is still the bare stub. A session or group leader becomes one right away,
+// before its children are made (they inherit its session).
+Result<void> createProcess(RestoreContext &ctx, ProcessRestore &p)
+{
+    auto step = ctx.steps.scope(p.entry.pid == ctx.tree.rootPid ? "create: spawn the root" : "create: clone3 in its parent", p.entry.pid);
+    if (p.entry.pid == ctx.tree.rootPid) {
+        auto process = RestoredProcess::spawn(p.entry.pid, ctx.stubPath);
+        if (!process) {
+            return std::unexpected(process.error());
+        }
+        p.process = std::move(*process);
+        p.created = true;
+        // Its children's and threads' tracees wait through the drive too.
+        p.process.tracee().setWaiter(&ctx.drive);
+    } else {
+        ProcessRestore &parent = *ctx.byPid.at(p.entry.ppid);
+        const int exitSignal = p.entry.zombie ? SIGCHLD : p.task.exitSignal;
+        auto process = RestoredProcess::forkFrom(parent.process, p.entry.pid, exitSignal, p.entry.filesOf != 0 ? CLONE_FILES : 0);
+        if (!process) {
+            return std::unexpected(process.error());
+        }
+        p.process = std::move(*process);
+    }
+    p.created = true;
+    step.next("create: session, group, terminal");
+    CRYOPOD_PROPAGATE(restoreProcessGroup(p.process, p.entry));
+    // Its children inherit the session's controlling terminal.
+    for (const TerminalSetup &terminal : ctx.terminalSetups) {
+        if (terminal.record.sid != 0 && terminal.record.sid == p.entry.pid) {
+            CRYOPOD_PROPAGATE(takeControllingTerminal(p.process, terminal));
+        }
+    }
+    return {};
+}
+
+// Creates every process of the tree, each a child of its parent: the root,
+// then level by level, every parent of a level making its children (one
+// after the other, in the tree's order) at the same time as the others
+// (ctx.drive). Then every process joins its group; then the placeholders of
+// zombies exit with their status.
 Result<void> createTree(RestoreContext &ctx)
 {
-    for (auto &p : ctx.processes) {
-        auto step = ctx.steps.scope(p->entry.pid == ctx.tree.rootPid ? "create: spawn the root" : "create: clone3 in its parent", p->entry.pid);
-        if (p->entry.pid == ctx.tree.rootPid) {
-            auto process = RestoredProcess::spawn(p->entry.pid, ctx.stubPath);
-            if (!process) {
-                return std::unexpected(process.error());
+    ProcessRestore &root = *ctx.processes.front();
+    CRYOPOD_PROPAGATE(createProcess(ctx, root));
+    std::vector<ProcessRestore *> level {&root};
+    while (!level.empty()) {
+        std::vector<ProcessRestore *> next;
+        std::vector<ParallelDrive::Job> jobs;
+        for (ProcessRestore *parent : level) {
+            std::vector<ProcessRestore *> children;
+            for (auto &p : ctx.processes) {
+                if (p.get() != &root && p->entry.ppid == parent->entry.pid) {
+                    children.push_back(p.get());
+                }
             }
-            p->process = std::move(*process);
-            p->created = true;
-        } else {
-            ProcessRestore &parent = *ctx.byPid.at(p->entry.ppid);
-            const int exitSignal = p->entry.zombie ? SIGCHLD : p->task.exitSignal;
-            auto process = RestoredProcess::forkFrom(parent.process, p->entry.pid, exitSignal, p->entry.filesOf != 0 ? CLONE_FILES : 0);
-            if (!process) {
-                return std::unexpected(process.error());
+            if (children.empty()) {
+                continue;
             }
-            p->process = std::move(*process);
+            next.insert(next.end(), children.begin(), children.end());
+            jobs.emplace_back([&ctx, children]() -> Result<void> {
+                for (ProcessRestore *child : children) {
+                    CRYOPOD_PROPAGATE(createProcess(ctx, *child));
+                }
+                return {};
+            });
         }
-        p->created = true;
-        step.next("create: session, group, terminal");
-        CRYOPOD_PROPAGATE(restoreProcessGroup(p->process, p->entry));
-        // Its children inherit the session's controlling terminal.
-        for (const TerminalSetup &terminal : ctx.terminalSetups) {
-            if (terminal.record.sid != 0 && terminal.record.sid == p->entry.pid) {
-                CRYOPOD_PROPAGATE(takeControllingTerminal(p->process, terminal));
-            }
-        }
+        CRYOPOD_PROPAGATE(ctx.drive.run(jobs));
+        level = std::move(next);
     }
     for (auto &p : ctx.processes) {
         auto step = ctx.steps.scope("create: join group", p->entry.pid);
@@ -959,18 +1028,16 @@ Result<void> restoreMemory(RestoreContext &ctx, PagePipeline &pipeline)
                      double(pipeline.writeCpuNs()) / 1e6);
     }
     ctx.step("pages written");
-    for (auto &p : ctx.processes) {
-        if (p->entry.zombie) {
-            continue;
-        }
-        Injector &inj = *p->injector;
-        auto step = ctx.steps.scope("memory: finish fill, vmas, mm", p->entry.pid);
+    CRYOPOD_PROPAGATE(inEveryProcess(ctx, "finish the memory", isLive, [&ctx](ProcessRestore &p) -> Result<void> {
+        Injector &inj = *p.injector;
+        auto step = ctx.steps.scope("memory: finish fill, vmas, mm", p.entry.pid);
         const uint64_t before = ctx.counted(inj);
-        CRYOPOD_PROPAGATE(finishPageFill(inj, *p->fill));
-        CRYOPOD_PROPAGATE(finishVmas(inj, p->scratch, p->mm, *p->mapped));
-        CRYOPOD_PROPAGATE(restoreMmFields(inj, p->scratch, p->mm));
+        CRYOPOD_PROPAGATE(finishPageFill(inj, *p.fill));
+        CRYOPOD_PROPAGATE(finishVmas(inj, p.scratch, p.mm, *p.mapped));
+        CRYOPOD_PROPAGATE(restoreMmFields(inj, p.scratch, p.mm));
         step.setCount(ctx.counted(inj) - before);
-    }
+        return {};
+    }));
     ctx.step("vmas finished, mm fields");
     return {};
 }
@@ -1386,26 +1453,26 @@ Result<void> run(RestoreContext &ctx, int inFd)
     ctx.step("shared memory objects");
     step.end();
     CRYOPOD_PROPAGATE(createTree(ctx));
-    for (auto &p : ctx.processes) {
-        if (p->entry.zombie) {
-            continue;
-        }
-        auto emptied = ctx.steps.scope("empty the stub, vdso", p->entry.pid);
-        CRYOPOD_PROPAGATE(emptyProcess(*p));
-        emptied.setCount(ctx.counted(*p->injector));
+    // From here on each step runs in every process at once (inEveryProcess),
+    // wherever the processes do not depend on each other.
+    CRYOPOD_PROPAGATE(inEveryProcess(ctx, "empty the stub, map the memory", isLive, [&ctx](ProcessRestore &p) -> Result<void> {
+        auto emptied = ctx.steps.scope("empty the stub, vdso", p.entry.pid);
+        CRYOPOD_PROPAGATE(emptyProcess(p));
+        emptied.setCount(ctx.counted(*p.injector));
         emptied.end();
         // Every path the image names (mapped files, exe, fds, cwd, root) is
         // opened by the process itself, from here on with the caller's rights.
         if (ctx.options.openAs) {
-            CRYOPOD_PROPAGATE(assumeFsIdentity(*p->injector, p->scratch, *ctx.options.openAs));
+            CRYOPOD_PROPAGATE(assumeFsIdentity(*p.injector, p.scratch, *ctx.options.openAs));
         }
-        CRYOPOD_PROPAGATE(prepareMemory(ctx, *p));
-    }
+        return prepareMemory(ctx, p);
+    }));
     ctx.step("processes created, emptied");
     CRYOPOD_PROPAGATE(restoreMemory(ctx, pipeline));
-    // A process sharing another's fd table (CLONE_FILES) has it by now.
+    // A process sharing another's fd table (CLONE_FILES) has it by now. One
+    // process after the other: each takes descriptions from those before it.
     for (auto &p : ctx.processes) {
-        if (!p->entry.zombie && p->entry.filesOf == 0) {
+        if (ownsFdTable(*p)) {
             auto filesStep = ctx.steps.scope("files: fd table", p->entry.pid);
             const uint64_t injected = ctx.counted(*p->injector);
             CRYOPOD_PROPAGATE(restoreFileTable(*p, ctx));
@@ -1414,14 +1481,13 @@ Result<void> run(RestoreContext &ctx, int inFd)
     }
     // Every fd table is complete: the epoll registrations, then the
     // temporary fds go (later processes took what they needed of them).
-    for (auto &p : ctx.processes) {
-        if (!p->entry.zombie && p->entry.filesOf == 0) {
-            auto filesStep = ctx.steps.scope("files: finish objects", p->entry.pid);
-            const uint64_t injected = ctx.counted(*p->injector);
-            CRYOPOD_PROPAGATE(finishFileObjects(*p->injector, p->scratch, p->ownerView, p->fileObjects, *p->objectFds));
-            filesStep.setCount(ctx.counted(*p->injector) - injected);
-        }
-    }
+    CRYOPOD_PROPAGATE(inEveryProcess(ctx, "finish the file objects", ownsFdTable, [&ctx](ProcessRestore &p) -> Result<void> {
+        auto filesStep = ctx.steps.scope("files: finish objects", p.entry.pid);
+        const uint64_t injected = ctx.counted(*p.injector);
+        CRYOPOD_PROPAGATE(finishFileObjects(*p.injector, p.scratch, p.ownerView, p.fileObjects, *p.objectFds));
+        filesStep.setCount(ctx.counted(*p.injector) - injected);
+        return {};
+    }));
     // Each session's controlling terminal and foreground group, now that
     // every process group exists.
     step.next("terminals, seals, SysV contents");
@@ -1446,11 +1512,8 @@ Result<void> run(RestoreContext &ctx, int inFd)
     }));
     ctx.step("fd tables");
     step.end();
-    for (auto &p : ctx.processes) {
-        if (!p->entry.zombie) {
-            CRYOPOD_PROPAGATE(restoreState(ctx, *p));
-        }
-    }
+    CRYOPOD_PROPAGATE(
+        inEveryProcess(ctx, "task, signals, threads, credentials, registers", isLive, [&ctx](ProcessRestore &p) { return restoreState(ctx, p); }));
     // Every process is what it was but for the ptrace stop: the /proc files
     // get their offsets (procfiles.h).
     for (auto &p : ctx.processes) {
@@ -1465,6 +1528,12 @@ Result<void> run(RestoreContext &ctx, int inFd)
         std::fprintf(stderr, "restore: %zu processes, %llu pages, %llu injected system calls, %llu ptrace stops for them\n", ctx.processes.size(),
                      static_cast<unsigned long long>(ctx.pagesRestored), static_cast<unsigned long long>(ctx.injected),
                      static_cast<unsigned long long>(ctx.roundTrips));
+        const ParallelDrive::Counts &drive = ctx.drive.counts();
+        std::fprintf(stderr, "restore: %s drive: %llu steps of %llu processes in all, %llu switches, %llu stops collected, %llu sleeps, %llu naps\n",
+                     ctx.drive.enabled() ? "parallel" : "serial ($CRYOPOD_RESTORE_SERIAL)", static_cast<unsigned long long>(drive.runs),
+                     static_cast<unsigned long long>(drive.jobs), static_cast<unsigned long long>(drive.switches),
+                     static_cast<unsigned long long>(drive.collected), static_cast<unsigned long long>(drive.sleeps),
+                     static_cast<unsigned long long>(drive.naps));
         ctx.steps.print("cryopod restore steps", monotonicNs() - ctx.startNs);
     }
     return {};
@@ -1481,6 +1550,8 @@ Result<RestoreResult> restore(int inFd, const RestoreOptions &options)
     const char *trace = std::getenv("CRYOPOD_RESTORE_TRACE");
     ctx.trace = trace && *trace && *trace != '0';
     ctx.steps.setLevel(StepTrace::levelOf("CRYOPOD_RESTORE_TRACE"));
+    const char *serial = std::getenv("CRYOPOD_RESTORE_SERIAL");
+    ctx.drive.setEnabled(!(serial && *serial && *serial != '0'));
     const char *count = std::getenv("CRYOPOD_RESTORE_TRACE_COUNT");
     ctx.countStops = count && std::string_view(count) == "stops";
     auto stub = findRestoreStub();

@@ -19,9 +19,6 @@
 
 #include "crtest.h"
 #include "engine.h"
-#include "imagereader.h"
-#include "imagewriter.h"
-#include "uniquefd.h"
 
 #include <cerrno>
 #include <csignal>
@@ -30,7 +27,6 @@
 #include <string>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <type_traits>
 #include <unistd.h>
 #include <variant>
 #include <vector>
@@ -45,53 +41,6 @@ std::string s_stateDir;
 [[noreturn]] void failTest(const std::string &message)
 {
     crtest::fail("cr_tcp_mismatch", message);
-}
-
-std::vector<image::Section> readImage(const std::string &path, image::Header *header)
-{
-    cryopod::UniqueFd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    auto reader = image::ImageReader::open(in.get());
-    if (!reader) {
-        failTest("read " + path + ": " + reader.error().describe());
-    }
-    *header = (*reader)->header();
-    std::vector<image::Section> sections;
-    for (;;) {
-        auto section = (*reader)->next();
-        if (!section) {
-            failTest("read " + path + ": " + section.error().describe());
-        }
-        if (std::holds_alternative<image::EndRecord>(*section)) {
-            return sections;
-        }
-        sections.push_back(std::move(*section));
-    }
-}
-
-void writeImage(const std::string &path, const image::Header &header, const std::vector<image::Section> &sections)
-{
-    cryopod::UniqueFd out(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    auto writer = image::ImageWriter::create(out.get(), header);
-    if (!writer) {
-        failTest("write " + path + ": " + writer.error().describe());
-    }
-    for (const image::Section &section : sections) {
-        auto written = std::visit(
-            [&](const auto &record) -> cryopod::Result<void> {
-                if constexpr (std::is_same_v<std::decay_t<decltype(record)>, image::EndRecord>) {
-                    return {}; // not kept: finish() writes it
-                } else {
-                    return (*writer)->write(record);
-                }
-            },
-            section);
-        if (!written) {
-            failTest("write " + path + ": " + written.error().describe());
-        }
-    }
-    if (auto finished = (*writer)->finish(); !finished) {
-        failTest("write " + path + ": " + finished.error().describe());
-    }
 }
 
 image::FileObjectRecord *establishedEnd(std::vector<image::Section> &sections, uint32_t localPort)
@@ -111,14 +60,14 @@ template<typename Seq>
 uint32_t editedCopy(const std::string &from, const std::string &to, Seq seq)
 {
     image::Header header;
-    std::vector<image::Section> sections = readImage(from, &header);
+    std::vector<image::Section> sections = crtest::readImageSections("cr_tcp_mismatch", from, &header);
     image::FileObjectRecord *x = establishedEnd(sections, 0);
     image::FileObjectRecord *peer = x ? establishedEnd(sections, x->peerPort) : nullptr;
     if (!x || !peer || peer == x) {
         failTest("the image does not hold both ends of the connection");
     }
     x->tcpRecvSeq = seq(*peer);
-    writeImage(to, header, sections);
+    crtest::writeImageSections("cr_tcp_mismatch", to, header, sections);
     return x->tcpRecvSeq;
 }
 

@@ -2,6 +2,10 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 #include "crtest.h"
 
+#include "imagereader.h"
+#include "imagewriter.h"
+#include "uniquefd.h"
+
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -14,7 +18,9 @@
 #include <sstream>
 #include <sys/wait.h>
 #include <thread>
+#include <type_traits>
 #include <unistd.h>
+#include <variant>
 
 namespace crtest
 {
@@ -143,6 +149,53 @@ cryopod::Result<cryopod::engine::RestoreResult> restoreFromFile(const std::strin
         ::close(in);
     }
     return result;
+}
+
+std::vector<cryopod::image::Section> readImageSections(const char *name, const std::string &path, cryopod::image::Header *header)
+{
+    cryopod::UniqueFd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    auto reader = cryopod::image::ImageReader::open(in.get());
+    if (!reader) {
+        fail(name, "read " + path + ": " + reader.error().describe());
+    }
+    *header = (*reader)->header();
+    std::vector<cryopod::image::Section> sections;
+    for (;;) {
+        auto section = (*reader)->next();
+        if (!section) {
+            fail(name, "read " + path + ": " + section.error().describe());
+        }
+        if (std::holds_alternative<cryopod::image::EndRecord>(*section)) {
+            return sections;
+        }
+        sections.push_back(std::move(*section));
+    }
+}
+
+void writeImageSections(const char *name, const std::string &path, const cryopod::image::Header &header, const std::vector<cryopod::image::Section> &sections)
+{
+    cryopod::UniqueFd out(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    auto writer = cryopod::image::ImageWriter::create(out.get(), header);
+    if (!writer) {
+        fail(name, "write " + path + ": " + writer.error().describe());
+    }
+    for (const cryopod::image::Section &section : sections) {
+        auto written = std::visit(
+            [&](const auto &record) -> cryopod::Result<void> {
+                if constexpr (std::is_same_v<std::decay_t<decltype(record)>, cryopod::image::EndRecord>) {
+                    return {}; // not kept: finish() writes it
+                } else {
+                    return (*writer)->write(record);
+                }
+            },
+            section);
+        if (!written) {
+            fail(name, "write " + path + ": " + written.error().describe());
+        }
+    }
+    if (auto finished = (*writer)->finish(); !finished) {
+        fail(name, "write " + path + ": " + finished.error().describe());
+    }
 }
 
 void killAndWaitGone(const char *name, const std::vector<pid_t> &pids, const std::function<void()> &cleanup)

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "engine.h"
+#include "imagereader.h"
 
 #include <functional>
 #include <string>
@@ -48,6 +49,13 @@ bool exists(pid_t pid);
 cryopod::Result<cryopod::engine::CheckpointResult> checkpointToFile(pid_t root, const std::string &image, bool leaveRunning, bool tcpEstablished = false);
 // Restores the file image with default options.
 cryopod::Result<cryopod::engine::RestoreResult> restoreFromFile(const std::string &image);
+
+// Every section of the image file before its End record, through
+// backend/image (checksums verified); fails the test NAME on any error.
+std::vector<cryopod::image::Section> readImageSections(const char *name, const std::string &path, cryopod::image::Header *header);
+// Writes them back as an image file (an edited copy); fails the test NAME
+// on any error.
+void writeImageSections(const char *name, const std::string &path, const cryopod::image::Header &header, const std::vector<cryopod::image::Section> &sections);
 
 // Kills every pid with SIGKILL and reaps until none exists; after 5 s runs
 // cleanup and fails the test NAME.
