@@ -770,25 +770,60 @@ unsigned pageWorkers()
     return unsigned(std::clamp<long>(n, 1, 8));
 }
 
+// The fd table a process uses: its own pid, or the pid of the process whose
+// table it shares (CLONE_FILES).
+int32_t fdTableOf(const ProcessRestore &p)
+{
+    return p.entry.filesOf != 0 ? p.entry.filesOf : p.entry.pid;
+}
+
+// `processes` in groups of the same `key`, each group and each process in
+// it in the order of `processes`.
+std::vector<std::vector<ProcessRestore *>> groupedBy(const std::vector<ProcessRestore *> &processes, const std::function<int32_t(const ProcessRestore &)> &key)
+{
+    std::vector<int32_t> keys;
+    std::vector<std::vector<ProcessRestore *>> groups;
+    for (ProcessRestore *p : processes) {
+        const auto at = std::find(keys.begin(), keys.end(), key(*p));
+        if (at == keys.end()) {
+            keys.push_back(key(*p));
+            groups.push_back({p});
+        } else {
+            groups[size_t(at - keys.begin())].push_back(p);
+        }
+    }
+    return groups;
+}
+
 // Runs `step` (`name` in errors) in every process of the tree that
 // `wanted` picks, all at once through ctx.drive (one process after the
 // other with $CRYOPOD_RESTORE_SERIAL=1); the first failure, naming its
-// process and the step, once every process's step has ended.
+// process and the step, once every process's step has ended. Processes
+// sharing an fd table take their turns in one job, in the tree's order:
+// every step knows in advance which fd number a call will get (the lowest
+// free one), which holds only while nobody else opens or closes fds in
+// that table.
 Result<void> inEveryProcess(RestoreContext &ctx, std::string_view name, const std::function<bool(const ProcessRestore &)> &wanted,
                             const std::function<Result<void>(ProcessRestore &)> &step)
 {
-    std::vector<ParallelDrive::Job> jobs;
+    std::vector<ProcessRestore *> picked;
     for (auto &p : ctx.processes) {
         if (wanted(*p)) {
-            ProcessRestore *process = p.get();
-            jobs.emplace_back([&step, name, process]() -> Result<void> {
+            picked.push_back(p.get());
+        }
+    }
+    auto groups = groupedBy(picked, fdTableOf);
+    std::vector<ParallelDrive::Job> jobs;
+    for (const std::vector<ProcessRestore *> &processes : groups) {
+        jobs.emplace_back([&step, name, &processes]() -> Result<void> {
+            for (ProcessRestore *process : processes) {
                 auto done = step(*process);
                 if (!done) {
                     return std::unexpected(done.error().context("restore process " + std::to_string(process->entry.pid) + " (" + std::string(name) + ")"));
                 }
-                return {};
-            });
-        }
+            }
+            return {};
+        });
     }
     return ctx.drive.run(jobs);
 }
@@ -852,20 +887,20 @@ Result<void> createTree(RestoreContext &ctx)
     CRYOPOD_PROPAGATE(createProcess(ctx, root));
     std::vector<ProcessRestore *> level {&root};
     while (!level.empty()) {
+        // The children of parents sharing an fd table (a controlling
+        // terminal opens an fd) in one job, as in inEveryProcess().
         std::vector<ProcessRestore *> next;
-        std::vector<ParallelDrive::Job> jobs;
         for (ProcessRestore *parent : level) {
-            std::vector<ProcessRestore *> children;
             for (auto &p : ctx.processes) {
                 if (p.get() != &root && p->entry.ppid == parent->entry.pid) {
-                    children.push_back(p.get());
+                    next.push_back(p.get());
                 }
             }
-            if (children.empty()) {
-                continue;
-            }
-            next.insert(next.end(), children.begin(), children.end());
-            jobs.emplace_back([&ctx, children]() -> Result<void> {
+        }
+        auto groups = groupedBy(next, [&ctx](const ProcessRestore &child) { return fdTableOf(*ctx.byPid.at(child.entry.ppid)); });
+        std::vector<ParallelDrive::Job> jobs;
+        for (const std::vector<ProcessRestore *> &children : groups) {
+            jobs.emplace_back([&ctx, &children]() -> Result<void> {
                 for (ProcessRestore *child : children) {
                     CRYOPOD_PROPAGATE(createProcess(ctx, *child));
                 }
