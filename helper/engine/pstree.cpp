@@ -753,8 +753,9 @@ Result<Tracee *> RestoredProcess::adoptThread(pid_t tid)
     m_threadTids.push_back(tid);
     // Every signal is blocked in it (it inherited the injector's mask), so
     // nothing else can come before its first stop.
-    CRYOPOD_PROPAGATE(waitForFirstStop(tid, what));
+    CRYOPOD_PROPAGATE(waitForFirstStop(tid, what, m_tracee.waiter()));
     m_threads.push_back(Tracee::adopt(tid));
+    m_threads.back().setWaiter(m_tracee.waiter());
     return &m_threads.back();
 }
 
@@ -921,8 +922,9 @@ Result<RestoredProcess> RestoredProcess::forkFrom(RestoredProcess &parent, pid_t
     if (process.m_pid != pid) {
         return fail(what + ": created " + std::to_string(*child) + " instead", EINVAL);
     }
-    CRYOPOD_PROPAGATE(waitForFirstStop(process.m_pid, what));
+    CRYOPOD_PROPAGATE(waitForFirstStop(process.m_pid, what, parent.m_tracee.waiter()));
     process.m_tracee = Tracee::adopt(process.m_pid);
+    process.m_tracee.setWaiter(parent.m_tracee.waiter());
     return process;
 }
 

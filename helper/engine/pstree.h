@@ -199,6 +199,7 @@ public:
     // stub, traced by us (PTRACE_O_TRACEFORK) from its first stop on, and
     // exits with `exitSignal` to its parent. `cloneFlags`: CLONE_FILES for a
     // process sharing its parent's fd table. EEXIST names the pid's holder.
+    // Its tracee waits through the parent's StopWaiter, if any.
     static Result<RestoredProcess> forkFrom(RestoredProcess &parent, pid_t pid, int exitSignal, uint64_t cloneFlags = 0);
 
     pid_t pid() const
@@ -221,7 +222,8 @@ public:
     Result<void> traceClones();
     // Takes thread tid, which an injected clone just created in the process,
     // into the object's care: from this call on kill() reaps it too, even
-    // when waiting for its first stop fails. Waits for that stop.
+    // when waiting for its first stop fails. Waits for that stop (through
+    // the leader's StopWaiter, which the thread's tracee gets too).
     Result<Tracee *> adoptThread(pid_t tid);
     // The threads adopted so far, in creation order (the leader is tracee()).
     std::deque<Tracee> &threads()

@@ -117,6 +117,7 @@ Tracee::~Tracee()
 
 Tracee::Tracee(Tracee &&other) noexcept
     : m_tid(other.release())
+    , m_waiter(other.m_waiter)
 {
 }
 
@@ -127,6 +128,7 @@ Tracee &Tracee::operator=(Tracee &&other) noexcept
             (void)detach(0);
         }
         m_tid = other.release();
+        m_waiter = other.m_waiter;
     }
     return *this;
 }
@@ -338,7 +340,14 @@ Result<int> Tracee::waitStop(int timeoutMs) const
 Result<int> Tracee::waitStop() const
 {
     int status = 0;
-    for (;;) {
+    if (m_waiter) {
+        auto waited = m_waiter->waitStatus(m_tid);
+        if (!waited) {
+            return std::unexpected(waited.error());
+        }
+        status = *waited;
+    }
+    while (!m_waiter) {
         const pid_t r = ::waitpid(m_tid, &status, __WALL);
         if (r == m_tid) {
             break;
@@ -663,11 +672,18 @@ Result<void> Injector::setSyscallAddress(uint64_t syscallInsn)
 // A task attached automatically (a thread or child of a tracee, with
 // PTRACE_O_TRACECLONE / TRACEFORK) starts in a PTRACE_EVENT_STOP, before its
 // first instruction; anything else first (a stray signal) is let through.
-Result<void> waitForFirstStop(pid_t tid, const std::string &what)
+Result<void> waitForFirstStop(pid_t tid, const std::string &what, StopWaiter *waiter)
 {
     for (;;) {
         int status = 0;
-        const pid_t r = ::waitpid(tid, &status, __WALL);
+        if (waiter) {
+            auto waited = waiter->waitStatus(tid);
+            if (!waited) {
+                return std::unexpected(waited.error().context(what));
+            }
+            status = *waited;
+        }
+        const pid_t r = waiter ? tid : ::waitpid(tid, &status, __WALL);
         if (r < 0) {
             if (errno == EINTR) {
                 continue;

@@ -124,6 +124,17 @@ std::string describeWaitStatus(int status);
 
 // ---- the ptrace attachment --------------------------------------------------
 
+// Where a tracee's waits go when it has one (Tracee::setWaiter): a caller
+// that drives many tracees at once from one thread (paralleldrive.h) lets
+// other work run until the stop comes.
+class StopWaiter
+{
+public:
+    virtual ~StopWaiter() = default;
+    // The next wait status of tid, as waitpid(tid, __WALL) would give it.
+    virtual Result<int> waitStatus(pid_t tid) = 0;
+};
+
 class Tracee
 {
 public:
@@ -180,7 +191,8 @@ public:
     };
     Result<RseqConfiguration> getRseqConfiguration() const;
 
-    // waitpid(tid, __WALL) for the next stop; an exit or death is an error.
+    // waitpid(tid, __WALL) for the next stop (through the waiter when it
+    // has one); an exit or death is an error.
     Result<int> waitStop() const;
     // The same, for at most timeoutMs (ETIMEDOUT after); < 0 waits forever.
     Result<int> waitStop(int timeoutMs) const;
@@ -195,18 +207,31 @@ public:
     // Forget the thread without detaching (it died, or someone else takes over).
     pid_t release();
 
+    // Its blocking waits (waitStop() without a timeout, reinterrupt()) go
+    // through `waiter` (nullptr: plain waitpid); it outlives the tracee.
+    void setWaiter(StopWaiter *waiter)
+    {
+        m_waiter = waiter;
+    }
+    StopWaiter *waiter() const
+    {
+        return m_waiter;
+    }
+
 private:
     explicit Tracee(pid_t tid)
         : m_tid(tid)
     {
     }
     pid_t m_tid = -1;
+    StopWaiter *m_waiter = nullptr;
 };
 
 // A task attached automatically (a thread or child of a tracee, with
 // PTRACE_O_TRACECLONE / TRACEFORK) starts in a PTRACE_EVENT_STOP before its
-// first instruction; waits for it, letting anything else (a stray signal) through.
-Result<void> waitForFirstStop(pid_t tid, const std::string &what);
+// first instruction; waits for it (through `waiter` when given), letting
+// anything else (a stray signal) through.
+Result<void> waitForFirstStop(pid_t tid, const std::string &what, StopWaiter *waiter = nullptr);
 
 // ---- remote memory ----------------------------------------------------------
 

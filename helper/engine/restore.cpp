@@ -806,42 +806,181 @@ unsigned pageWorkers()
     return unsigned(std::clamp<long>(n, 1, 8));
 }
 
-// Creates every process of the tree with its pid, each a child of its
-// parent: the root by us (clone3 set_tid), every other one by a clone3
-// injected into its parent while that is still the bare stub. A session or
-// group leader becomes one right away, before its children are made (they
-// inherit its session); then every process joins its group; then the
-// placeholders of zombies exit with their status.
+// The processes linked by a shared fd table (CLONE_FILES) or a shared
+// address space (CLONE_VM), directly or through others, have one key: the
+// drive runs them in one job, one after the other (inEveryProcess).
+std::map<int32_t, int32_t> sharingGroups(const RestoreContext &ctx)
+{
+    std::map<int32_t, int32_t> up;
+    for (const auto &p : ctx.processes) {
+        up[p->entry.pid] = p->entry.pid;
+    }
+    const auto find = [&up](int32_t pid) {
+        while (up.at(pid) != pid) {
+            pid = up[pid] = up.at(up.at(pid));
+        }
+        return pid;
+    };
+    for (const auto &p : ctx.processes) {
+        for (const int32_t other : {p->entry.filesOf, p->entry.vmOf}) {
+            if (other != 0 && up.contains(other)) {
+                up[find(p->entry.pid)] = find(other);
+            }
+        }
+    }
+    for (auto &[pid, key] : up) {
+        key = find(pid);
+    }
+    return up;
+}
+
+// `processes` in groups of the same `key`, each group and each process in
+// it in the order of `processes`.
+std::vector<std::vector<ProcessRestore *>> groupedBy(const std::vector<ProcessRestore *> &processes, const std::function<int32_t(const ProcessRestore &)> &key)
+{
+    std::vector<int32_t> keys;
+    std::vector<std::vector<ProcessRestore *>> groups;
+    for (ProcessRestore *p : processes) {
+        const auto at = std::find(keys.begin(), keys.end(), key(*p));
+        if (at == keys.end()) {
+            keys.push_back(key(*p));
+            groups.push_back({p});
+        } else {
+            groups[size_t(at - keys.begin())].push_back(p);
+        }
+    }
+    return groups;
+}
+
+// Runs `step` (`name` in errors) in every process of the tree that
+// `wanted` picks, all at once through ctx.drive (one process after the
+// other with $CRYOPOD_RESTORE_SERIAL=1); the first failure, naming its
+// process and the step, once every process's step has ended. Processes
+// sharing an fd table or an address space take their turns in one job, in
+// the tree's order: every step knows in advance which fd number a call will
+// get (the lowest free one), which holds only while nobody else opens or
+// closes fds in that table; and the processes of one address space inject
+// through one injection area and scratch space.
+Result<void> inEveryProcess(RestoreContext &ctx, std::string_view name, const std::function<bool(const ProcessRestore &)> &wanted,
+                            const std::function<Result<void>(ProcessRestore &)> &step)
+{
+    std::vector<ProcessRestore *> picked;
+    for (auto &p : ctx.processes) {
+        if (wanted(*p)) {
+            picked.push_back(p.get());
+        }
+    }
+    const std::map<int32_t, int32_t> sharing = sharingGroups(ctx);
+    auto groups = groupedBy(picked, [&sharing](const ProcessRestore &p) {
+        return sharing.at(p.entry.pid);
+    });
+    std::vector<ParallelDrive::Job> jobs;
+    for (const std::vector<ProcessRestore *> &processes : groups) {
+        jobs.emplace_back([&step, name, &processes]() -> Result<void> {
+            for (ProcessRestore *process : processes) {
+                auto done = step(*process);
+                if (!done) {
+                    return std::unexpected(done.error().context("restore process " + std::to_string(process->entry.pid) + " (" + std::string(name) + ")"));
+                }
+            }
+            return {};
+        });
+    }
+    return ctx.drive.run(jobs);
+}
+
+bool isLive(const ProcessRestore &p)
+{
+    return !p.entry.zombie;
+}
+
+// A live process with an fd table of its own.
+bool ownsFdTable(const ProcessRestore &p)
+{
+    return !p.entry.zombie && p.entry.filesOf == 0;
+}
+
+// A live process with an address space of its own.
+bool ownsAddressSpace(const ProcessRestore &p)
+{
+    return !p.entry.zombie && p.entry.vmOf == 0;
+}
+
+// Creates one process of the tree with its pid: the root by us (clone3
+// set_tid), every other one by a clone3 injected into its parent while that
+// is still the bare stub. A session or group leader becomes one right away,
+// before its children are made (they inherit its session).
+Result<void> createProcess(RestoreContext &ctx, ProcessRestore &p)
+{
+    auto step = ctx.steps.scope(p.entry.pid == ctx.tree.rootPid ? "create: spawn the root" : "create: clone3 in its parent", p.entry.pid);
+    if (p.entry.pid == ctx.tree.rootPid) {
+        auto process = RestoredProcess::spawn(p.entry.pid, ctx.stubPath);
+        if (!process) {
+            return std::unexpected(process.error());
+        }
+        p.process = std::move(*process);
+        p.created = true;
+        // Its children's and threads' tracees wait through the drive too.
+        p.process.tracee().setWaiter(&ctx.drive);
+    } else {
+        ProcessRestore &parent = *ctx.byPid.at(p.entry.ppid);
+        const int exitSignal = p.entry.zombie ? SIGCHLD : p.task.exitSignal;
+        const uint64_t flags = (p.entry.filesOf != 0 ? CLONE_FILES : 0) | (p.entry.vmOf != 0 ? CLONE_VM : 0);
+        auto process = RestoredProcess::forkFrom(parent.process, p.entry.pid, exitSignal, flags);
+        if (!process) {
+            return std::unexpected(process.error());
+        }
+        p.process = std::move(*process);
+    }
+    p.created = true;
+    step.next("create: session, group, terminal");
+    CRYOPOD_PROPAGATE(restoreProcessGroup(p.process, p.entry));
+    // Its children inherit the session's controlling terminal.
+    for (const TerminalSetup &terminal : ctx.terminalSetups) {
+        if (terminal.record.sid != 0 && terminal.record.sid == p.entry.pid) {
+            CRYOPOD_PROPAGATE(takeControllingTerminal(p.process, terminal));
+        }
+    }
+    return {};
+}
+
+// Creates every process of the tree, each a child of its parent: the root,
+// then level by level, every parent of a level making its children (one
+// after the other, in the tree's order) at the same time as the others
+// (ctx.drive). Then every process joins its group; then the placeholders of
+// zombies exit with their status.
 Result<void> createTree(RestoreContext &ctx)
 {
-    for (auto &p : ctx.processes) {
-        auto step = ctx.steps.scope(p->entry.pid == ctx.tree.rootPid ? "create: spawn the root" : "create: clone3 in its parent", p->entry.pid);
-        if (p->entry.pid == ctx.tree.rootPid) {
-            auto process = RestoredProcess::spawn(p->entry.pid, ctx.stubPath);
-            if (!process) {
-                return std::unexpected(process.error());
-            }
-            p->process = std::move(*process);
-            p->created = true;
-        } else {
-            ProcessRestore &parent = *ctx.byPid.at(p->entry.ppid);
-            const int exitSignal = p->entry.zombie ? SIGCHLD : p->task.exitSignal;
-            const uint64_t flags = (p->entry.filesOf != 0 ? CLONE_FILES : 0) | (p->entry.vmOf != 0 ? CLONE_VM : 0);
-            auto process = RestoredProcess::forkFrom(parent.process, p->entry.pid, exitSignal, flags);
-            if (!process) {
-                return std::unexpected(process.error());
-            }
-            p->process = std::move(*process);
-        }
-        p->created = true;
-        step.next("create: session, group, terminal");
-        CRYOPOD_PROPAGATE(restoreProcessGroup(p->process, p->entry));
-        // Its children inherit the session's controlling terminal.
-        for (const TerminalSetup &terminal : ctx.terminalSetups) {
-            if (terminal.record.sid != 0 && terminal.record.sid == p->entry.pid) {
-                CRYOPOD_PROPAGATE(takeControllingTerminal(p->process, terminal));
+    ProcessRestore &root = *ctx.processes.front();
+    CRYOPOD_PROPAGATE(createProcess(ctx, root));
+    const std::map<int32_t, int32_t> sharing = sharingGroups(ctx);
+    std::vector<ProcessRestore *> level {&root};
+    while (!level.empty()) {
+        // The children of parents sharing an fd table (a controlling
+        // terminal opens an fd) or an address space (the stub's injection
+        // area) in one job, as in inEveryProcess().
+        std::vector<ProcessRestore *> next;
+        for (ProcessRestore *parent : level) {
+            for (auto &p : ctx.processes) {
+                if (p.get() != &root && p->entry.ppid == parent->entry.pid) {
+                    next.push_back(p.get());
+                }
             }
         }
+        auto groups = groupedBy(next, [&sharing](const ProcessRestore &child) {
+            return sharing.at(child.entry.ppid);
+        });
+        std::vector<ParallelDrive::Job> jobs;
+        for (const std::vector<ProcessRestore *> &children : groups) {
+            jobs.emplace_back([&ctx, &children]() -> Result<void> {
+                for (ProcessRestore *child : children) {
+                    CRYOPOD_PROPAGATE(createProcess(ctx, *child));
+                }
+                return {};
+            });
+        }
+        CRYOPOD_PROPAGATE(ctx.drive.run(jobs));
+        level = std::move(next);
     }
     for (auto &p : ctx.processes) {
         auto step = ctx.steps.scope("create: join group", p->entry.pid);
@@ -1042,18 +1181,16 @@ Result<void> restoreMemory(RestoreContext &ctx, PagePipeline &pipeline)
                      double(pipeline.writeCpuNs()) / 1e6);
     }
     ctx.step("pages written");
-    for (auto &p : ctx.processes) {
-        if (p->entry.zombie || p->entry.vmOf != 0) {
-            continue;
-        }
-        Injector &inj = *p->injector;
-        auto step = ctx.steps.scope("memory: finish fill, vmas, mm", p->entry.pid);
+    CRYOPOD_PROPAGATE(inEveryProcess(ctx, "finish the memory", ownsAddressSpace, [&ctx](ProcessRestore &p) -> Result<void> {
+        Injector &inj = *p.injector;
+        auto step = ctx.steps.scope("memory: finish fill, vmas, mm", p.entry.pid);
         const uint64_t before = ctx.counted(inj);
-        CRYOPOD_PROPAGATE(finishPageFill(inj, *p->fill));
-        CRYOPOD_PROPAGATE(finishVmas(inj, p->scratch, p->mm, *p->mapped));
-        CRYOPOD_PROPAGATE(restoreMmFields(inj, p->scratch, p->mm));
+        CRYOPOD_PROPAGATE(finishPageFill(inj, *p.fill));
+        CRYOPOD_PROPAGATE(finishVmas(inj, p.scratch, p.mm, *p.mapped));
+        CRYOPOD_PROPAGATE(restoreMmFields(inj, p.scratch, p.mm));
         step.setCount(ctx.counted(inj) - before);
-    }
+        return {};
+    }));
     ctx.step("vmas finished, mm fields");
     return {};
 }
@@ -1475,35 +1612,35 @@ Result<void> run(RestoreContext &ctx, int inFd)
     ctx.step("shared memory objects");
     step.end();
     CRYOPOD_PROPAGATE(createTree(ctx));
-    for (auto &p : ctx.processes) {
-        if (p->entry.zombie) {
-            continue;
-        }
-        if (p->entry.vmOf != 0) {
+    // From here on each step runs in every process at once (inEveryProcess),
+    // wherever the processes do not depend on each other.
+    CRYOPOD_PROPAGATE(inEveryProcess(ctx, "empty the stub, map the memory", isLive, [&ctx](ProcessRestore &p) -> Result<void> {
+        if (p.entry.vmOf != 0) {
             // The address space is its sharer's, emptied and filled by it
-            // (an earlier process: an ancestor).
-            CRYOPOD_PROPAGATE(joinAddressSpace(*p, addressSpaceOf(ctx, *p)));
+            // (an earlier process of the same job: an ancestor).
+            CRYOPOD_PROPAGATE(joinAddressSpace(p, addressSpaceOf(ctx, p)));
             if (ctx.options.openAs) {
-                CRYOPOD_PROPAGATE(assumeFsIdentity(*p->injector, p->scratch, *ctx.options.openAs));
+                CRYOPOD_PROPAGATE(assumeFsIdentity(*p.injector, p.scratch, *ctx.options.openAs));
             }
-            continue;
+            return {};
         }
-        auto emptied = ctx.steps.scope("empty the stub, vdso", p->entry.pid);
-        CRYOPOD_PROPAGATE(emptyProcess(*p));
-        emptied.setCount(ctx.counted(*p->injector));
+        auto emptied = ctx.steps.scope("empty the stub, vdso", p.entry.pid);
+        CRYOPOD_PROPAGATE(emptyProcess(p));
+        emptied.setCount(ctx.counted(*p.injector));
         emptied.end();
         // Every path the image names (mapped files, exe, fds, cwd, root) is
         // opened by the process itself, from here on with the caller's rights.
         if (ctx.options.openAs) {
-            CRYOPOD_PROPAGATE(assumeFsIdentity(*p->injector, p->scratch, *ctx.options.openAs));
+            CRYOPOD_PROPAGATE(assumeFsIdentity(*p.injector, p.scratch, *ctx.options.openAs));
         }
-        CRYOPOD_PROPAGATE(prepareMemory(ctx, *p));
-    }
+        return prepareMemory(ctx, p);
+    }));
     ctx.step("processes created, emptied");
     CRYOPOD_PROPAGATE(restoreMemory(ctx, pipeline));
-    // A process sharing another's fd table (CLONE_FILES) has it by now.
+    // A process sharing another's fd table (CLONE_FILES) has it by now. One
+    // process after the other: each takes descriptions from those before it.
     for (auto &p : ctx.processes) {
-        if (!p->entry.zombie && p->entry.filesOf == 0) {
+        if (ownsFdTable(*p)) {
             auto filesStep = ctx.steps.scope("files: fd table", p->entry.pid);
             const uint64_t injected = ctx.counted(*p->injector);
             CRYOPOD_PROPAGATE(restoreFileTable(*p, ctx));
@@ -1512,14 +1649,13 @@ Result<void> run(RestoreContext &ctx, int inFd)
     }
     // Every fd table is complete: the epoll registrations, then the
     // temporary fds go (later processes took what they needed of them).
-    for (auto &p : ctx.processes) {
-        if (!p->entry.zombie && p->entry.filesOf == 0) {
-            auto filesStep = ctx.steps.scope("files: finish objects", p->entry.pid);
-            const uint64_t injected = ctx.counted(*p->injector);
-            CRYOPOD_PROPAGATE(finishFileObjects(*p->injector, p->scratch, p->ownerView, p->fileObjects, *p->objectFds));
-            filesStep.setCount(ctx.counted(*p->injector) - injected);
-        }
-    }
+    CRYOPOD_PROPAGATE(inEveryProcess(ctx, "finish the file objects", ownsFdTable, [&ctx](ProcessRestore &p) -> Result<void> {
+        auto filesStep = ctx.steps.scope("files: finish objects", p.entry.pid);
+        const uint64_t injected = ctx.counted(*p.injector);
+        CRYOPOD_PROPAGATE(finishFileObjects(*p.injector, p.scratch, p.ownerView, p.fileObjects, *p.objectFds));
+        filesStep.setCount(ctx.counted(*p.injector) - injected);
+        return {};
+    }));
     // Each session's controlling terminal and foreground group, now that
     // every process group exists.
     step.next("terminals, seals, SysV contents");
@@ -1544,11 +1680,8 @@ Result<void> run(RestoreContext &ctx, int inFd)
     }));
     ctx.step("fd tables");
     step.end();
-    for (auto &p : ctx.processes) {
-        if (!p->entry.zombie) {
-            CRYOPOD_PROPAGATE(restoreState(ctx, *p));
-        }
-    }
+    CRYOPOD_PROPAGATE(
+        inEveryProcess(ctx, "task, signals, threads, credentials, registers", isLive, [&ctx](ProcessRestore &p) { return restoreState(ctx, p); }));
     // Every process is what it was but for the ptrace stop: the /proc files
     // get their offsets (procfiles.h).
     for (auto &p : ctx.processes) {
@@ -1563,6 +1696,12 @@ Result<void> run(RestoreContext &ctx, int inFd)
         std::fprintf(stderr, "restore: %zu processes, %llu pages, %llu injected system calls, %llu ptrace stops for them\n", ctx.processes.size(),
                      static_cast<unsigned long long>(ctx.pagesRestored), static_cast<unsigned long long>(ctx.injected),
                      static_cast<unsigned long long>(ctx.roundTrips));
+        const ParallelDrive::Counts &drive = ctx.drive.counts();
+        std::fprintf(stderr, "restore: %s drive: %llu steps of %llu processes in all, %llu switches, %llu stops collected, %llu sleeps, %llu naps\n",
+                     ctx.drive.enabled() ? "parallel" : "serial ($CRYOPOD_RESTORE_SERIAL)", static_cast<unsigned long long>(drive.runs),
+                     static_cast<unsigned long long>(drive.jobs), static_cast<unsigned long long>(drive.switches),
+                     static_cast<unsigned long long>(drive.collected), static_cast<unsigned long long>(drive.sleeps),
+                     static_cast<unsigned long long>(drive.naps));
         ctx.steps.print("cryopod restore steps", monotonicNs() - ctx.startNs);
     }
     return {};
@@ -1579,6 +1718,8 @@ Result<RestoreResult> restore(int inFd, const RestoreOptions &options)
     const char *trace = std::getenv("CRYOPOD_RESTORE_TRACE");
     ctx.trace = trace && *trace && *trace != '0';
     ctx.steps.setLevel(StepTrace::levelOf("CRYOPOD_RESTORE_TRACE"));
+    const char *serial = std::getenv("CRYOPOD_RESTORE_SERIAL");
+    ctx.drive.setEnabled(!(serial && *serial && *serial != '0'));
     const char *count = std::getenv("CRYOPOD_RESTORE_TRACE_COUNT");
     ctx.countStops = count && std::string_view(count) == "stops";
     auto stub = findRestoreStub();

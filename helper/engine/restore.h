@@ -10,8 +10,9 @@
 #include "engine.h"
 #include "fileobjects.h"
 #include "mem.h"
-#include "ptrace_inject.h"
+#include "paralleldrive.h"
 #include "pstree.h"
+#include "ptrace_inject.h"
 #include "records.h"
 #include "result.h"
 #include "sharing.h"
@@ -21,9 +22,9 @@
 
 #include <cstdint>
 #include <map>
-#include <set>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,12 @@ struct RestoreContext {
     RestoreOptions options;
     uint32_t pageSize = 4096;
     std::string stubPath;
+
+    // Drives a step in every process at once (paralleldrive.h): each
+    // process's tracees wait through it. Declared before the processes, so
+    // that it outlives them. $CRYOPOD_RESTORE_SERIAL=1: one process after the
+    // other, to compare.
+    ParallelDrive drive;
 
     // The image's metadata, complete before anything is created.
     image::Header header;
