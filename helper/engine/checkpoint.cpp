@@ -537,6 +537,19 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
     if (const char *zeroPfn = std::getenv("CRYOPOD_DUMP_ZEROPFN"); zeroPfn && *zeroPfn) {
         pagesOptions.zeroPfnHoles = *zeroPfn != '0';
     }
+    // $CRYOPOD_DUMP_NO_PIPELINE=1: each process's pages written before the
+    // next process is read (PagesOptions::acrossProcesses), for A/B runs;
+    // $CRYOPOD_DUMP_BATCH_KIB, $CRYOPOD_DUMP_BUFFERS: the size and number
+    // of the page buffers (tests that want many batches per process).
+    if (const char *noPipeline = std::getenv("CRYOPOD_DUMP_NO_PIPELINE"); noPipeline && *noPipeline) {
+        pagesOptions.acrossProcesses = *noPipeline == '0';
+    }
+    if (const char *batch = std::getenv("CRYOPOD_DUMP_BATCH_KIB"); batch && *batch) {
+        pagesOptions.batchBytes = size_t(std::strtoull(batch, nullptr, 10)) << 10;
+    }
+    if (const char *buffers = std::getenv("CRYOPOD_DUMP_BUFFERS"); buffers && *buffers) {
+        pagesOptions.buffers = size_t(std::strtoull(buffers, nullptr, 10));
+    }
     auto writer = image::ImageWriter::create(ctx.outFd, makeHeader(), writerOptions);
     if (!writer) {
         return std::unexpected(writer.error().context("write image"));
@@ -610,21 +623,33 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
         CRYOPOD_PROPAGATE(checkpointRelease(ctx)); // thawed already unless shared memory was read above
     }
     step.end();
-    PageBuffers buffers; // one pair for all processes
-    for (ProcessCapture &p : ctx.processes) {
-        if (!p.ownMm) {
-            continue; // its pages are those of the process whose address space it shares
+    // One pipeline for the tree (mem.h): process k+1 is read while process
+    // k is written. A copy is let go as soon as its pages are read into the
+    // buffers (before they are written).
+    {
+        PageDump pageDump(w, pagesOptions);
+        for (ProcessCapture &p : ctx.processes) {
+            if (!p.ownMm) {
+                continue; // its pages are those of the process whose address space it shares
+            }
+            auto pageStep = ctx.trace.scope("write: pages (read, queued)", p.pid);
+            auto added = pageDump.add(p.pid, p.mm, p.mappings, fromCopies ? p.copy.pid() : 0);
+            pageStep.end();
+            if (fromCopies) {
+                auto copyStep = ctx.trace.scope("write: pages, let the copy go", p.pid);
+                (void)p.copy.release();
+            }
+            if (!added) {
+                return std::unexpected(added.error().context("write image"));
+            }
         }
-        auto pageStep = ctx.trace.scope("write: pages", p.pid);
-        auto pages = dumpPages(p.pid, p.mm, p.mappings, w, pagesOptions, fromCopies ? p.copy.pid() : 0, &buffers);
-        pageStep.end();
-        if (fromCopies) {
-            (void)p.copy.release(); // as soon as its pages are saved
+        auto tail = ctx.trace.scope("write: pages, the writer's rest");
+        auto finished = pageDump.finish();
+        tail.end();
+        ctx.pages = pageDump.stats();
+        if (!finished) {
+            return std::unexpected(finished.error().context("write image"));
         }
-        if (!pages) {
-            return std::unexpected(pages.error().context("write image"));
-        }
-        ctx.pages += *pages;
     }
     step.next("write: finish");
     CRYOPOD_PROPAGATE(written(w.finish()));
@@ -637,15 +662,16 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
         };
         std::fprintf(stderr,
                      "cryopod dump trace: %.1f MiB in %llu pages saved, %llu zero pages, %llu mapped to the zero page (not read), %llu batches, "
-                     "pieces of %zu KiB; "
+                     "pieces of %zu KiB, %zu buffers of %zu KiB, %s; "
                      "reading thread CPU: pagemap %.1f ms, process_vm_readv %.1f ms, zero scan %.1f ms; "
                      "writing thread CPU: %.1f ms in writePages (checksum %.1f ms, write %.1f ms, zstd %.1f ms); "
                      "wall: pages %.1f ms, process_vm_readv %.1f ms, zero scan %.1f ms, waiting for the writer %.1f ms\n",
-                     double(st.pagesSaved) * 4096 / 1048576.0, static_cast<unsigned long long>(st.pagesSaved),
-                     static_cast<unsigned long long>(st.zeroPages), static_cast<unsigned long long>(st.zeroMappedPages),
-                     static_cast<unsigned long long>(st.batches), pagesOptions.pieceBytes >> 10,
-                     ms(st.pagemapCpuNs), ms(st.readCpuNs), ms(st.scanCpuNs), ms(st.writerCpuNs), ms(times.checksumCpuNs), ms(times.writeCpuNs),
-                     ms(times.compressCpuNs), ms(st.wallNs), ms(st.readNs), ms(st.scanNs), ms(st.writeWaitNs));
+                     double(st.pagesSaved) * 4096 / 1048576.0, static_cast<unsigned long long>(st.pagesSaved), static_cast<unsigned long long>(st.zeroPages),
+                     static_cast<unsigned long long>(st.zeroMappedPages), static_cast<unsigned long long>(st.batches), pagesOptions.pieceBytes >> 10,
+                     pagesOptions.buffers, pagesOptions.batchBytes >> 10,
+                     pagesOptions.acrossProcesses ? "one pipeline for the tree" : "no pipeline across processes", ms(st.pagemapCpuNs), ms(st.readCpuNs),
+                     ms(st.scanCpuNs), ms(st.writerCpuNs), ms(times.checksumCpuNs), ms(times.writeCpuNs), ms(times.compressCpuNs), ms(st.wallNs), ms(st.readNs),
+                     ms(st.scanNs), ms(st.writeWaitNs));
     }
     return {};
 }

@@ -327,9 +327,7 @@ public:
     MappedBuffer() = default;
     ~MappedBuffer()
     {
-        if (m_data) {
-            ::munmap(m_data, m_size);
-        }
+        reset();
     }
     MappedBuffer(const MappedBuffer &) = delete;
     MappedBuffer &operator=(const MappedBuffer &) = delete;
@@ -344,6 +342,14 @@ public:
         m_size = size;
         return {};
     }
+    void reset()
+    {
+        if (m_data) {
+            ::munmap(m_data, m_size);
+        }
+        m_data = nullptr;
+        m_size = 0;
+    }
     uint8_t *data() const
     {
         return m_data;
@@ -351,16 +357,6 @@ public:
     size_t size() const
     {
         return m_size;
-    }
-    // Takes over / gives up a mapping (PageBuffers).
-    void adopt(PageBuffers::Area area)
-    {
-        m_data = area.data;
-        m_size = area.size;
-    }
-    PageBuffers::Area release()
-    {
-        return {std::exchange(m_data, nullptr), std::exchange(m_size, 0)};
     }
 
 private:
@@ -386,6 +382,7 @@ struct Slice {
 
 struct Batch {
     MappedBuffer buffer;
+    pid_t pid = 0; // whose pages: a batch holds one process's
     size_t capacityPages = 0;
     std::vector<Range> ranges; // what to read, in buffer order
     size_t pages = 0; // sum of ranges[].pages
@@ -606,13 +603,13 @@ private:
     std::vector<iovec> m_remote;
 };
 
-// Writes filled batches on its own thread while the caller reads the next.
+// Writes filled batches, in the order they come, on its own thread while
+// the caller reads the next ones.
 class BatchWriter
 {
 public:
-    BatchWriter(image::ImageWriter &writer, int32_t pid, bool threaded, bool cpuTimes)
+    BatchWriter(image::ImageWriter &writer, bool threaded, bool cpuTimes)
         : m_writer(writer)
-        , m_pid(pid)
         , m_cpuTimes(cpuTimes)
     {
         if (threaded) {
@@ -650,14 +647,18 @@ public:
         return {};
     }
 
-    // Waits until `batch` is no longer queued or being written.
-    Result<void> waitIdle(Batch *batch)
+    // Waits until `batch` is no longer queued or being written (nullptr:
+    // until nothing is); the writer's first error, if any.
+    Result<void> waitIdle(const Batch *batch)
     {
         if (!m_thread.joinable()) {
             return {};
         }
         std::unique_lock lock(m_mutex);
         m_cv.wait(lock, [&] {
+            if (batch == nullptr) {
+                return m_busy == nullptr && m_queue.empty();
+            }
             return m_busy != batch && std::find(m_queue.begin(), m_queue.end(), batch) == m_queue.end();
         });
         if (m_error) {
@@ -689,11 +690,14 @@ private:
             return {};
         }
         const uint64_t c0 = m_cpuTimes ? image::threadCpuNs() : 0;
-        auto r = m_writer.writePages(m_pid, batch.runs, std::span<const uint8_t>(batch.buffer.data(), batch.dataBytes));
+        auto r = m_writer.writePages(batch.pid, batch.runs, std::span<const uint8_t>(batch.buffer.data(), batch.dataBytes));
         if (m_cpuTimes) {
             m_cpuNs += image::threadCpuNs() - c0;
         }
-        return r;
+        if (!r) {
+            return std::unexpected(r.error().context("pages of " + std::to_string(batch.pid)));
+        }
+        return {};
     }
 
     void run()
@@ -738,7 +742,6 @@ private:
     }
 
     image::ImageWriter &m_writer;
-    int32_t m_pid;
     bool m_cpuTimes;
     uint64_t m_cpuNs = 0; // only the writing thread adds to it
     std::thread m_thread;
@@ -782,22 +785,126 @@ uint64_t sharedZeroPfn()
     return e[0] & kPmPfnMask;
 }
 
-Result<PagesStats> dumpPages(pid_t pid,
-                             const image::MmRecord &mm,
-                             const std::vector<procfs::Mapping> &mappings,
-                             image::ImageWriter &writer,
-                             const PagesOptions &options,
-                             pid_t source,
-                             PageBuffers *buffers)
+// One process's part of the page dump.
+struct ProcessPages {
+    pid_t pid;
+    const std::string &what; // "pages of PID ...", for errors
+    BatchReader &reader;
+    size_t capacityPages; // of each of its batches
+};
+
+} // namespace
+
+struct PageDump::Private {
+    Private(image::ImageWriter &imageWriter, const PagesOptions &opts)
+        : options(opts)
+        , batchBytes(std::max<size_t>(opts.batchBytes / kPage * kPage, 64 * kPage))
+        , zeroPfn(opts.zeroPfnHoles ? sharedZeroPfn() : 0)
+        , batchCount(std::clamp<size_t>(opts.buffers, 2, 16))
+        , batches(std::make_unique<Batch[]>(batchCount))
+        , writer(imageWriter, opts.overlap, opts.cpuTimes)
+    {
+    }
+
+    // Makes batches[current] the next batch of `process`: waits until the
+    // writer is done with it, and gives it a buffer big enough.
+    Result<void> openBatch(const ProcessPages &process)
+    {
+        Batch &batch = batches[current];
+        const uint64_t t0 = monotonicNs();
+        auto idle = writer.waitIdle(&batch);
+        stats.writeWaitNs += monotonicNs() - t0;
+        CRYOPOD_PROPAGATE(idle);
+        if (batch.buffer.size() < process.capacityPages * kPage) {
+            // The first process's need at first (a small process needs no
+            // batchBytes), the largest batch once a bigger one comes.
+            const size_t size = batch.buffer.data() ? batchBytes : process.capacityPages * kPage;
+            batch.buffer.reset();
+            auto r = batch.buffer.allocate(size);
+            if (!r) {
+                return std::unexpected(r.error().context(process.what));
+            }
+        }
+        batch.pid = process.pid;
+        batch.capacityPages = process.capacityPages;
+        batchOpen = true;
+        return {};
+    }
+
+    // Reads the open batch and queues it; the next buffer becomes current.
+    Result<void> flush(const ProcessPages &process)
+    {
+        Batch &batch = batches[current];
+        if (!batchOpen || batch.pages == 0) {
+            return {};
+        }
+        auto r = process.reader.read(batch, stats, options.pieceBytes, options.cpuTimes);
+        if (!r) {
+            return std::unexpected(r.error().context(process.what));
+        }
+        stats.pagesSaved += batch.dataBytes / kPage;
+        ++stats.batches;
+        batchOpen = false;
+        current = (current + 1) % batchCount;
+        return writer.submit(&batch);
+    }
+
+    Result<void> addRange(const ProcessPages &process, uint64_t addr, uint64_t pages, bool readable, bool keepZero)
+    {
+        while (pages > 0) {
+            if (!batchOpen) {
+                CRYOPOD_PROPAGATE(openBatch(process));
+            }
+            Batch &batch = batches[current];
+            const uint64_t room = batch.capacityPages - batch.pages;
+            const uint64_t take = std::min(room, pages);
+            batch.ranges.push_back(Range{addr, take, readable, keepZero});
+            batch.pages += take;
+            addr += take * kPage;
+            pages -= take;
+            if (batch.pages == batch.capacityPages || batch.ranges.size() >= 4 * IOV_MAX) {
+                CRYOPOD_PROPAGATE(flush(process));
+            }
+        }
+        return {};
+    }
+
+    PagesOptions options;
+    size_t batchBytes;
+    uint64_t zeroPfn; // looked up once for the whole dump
+    size_t batchCount;
+    // Declared before the writer: unmapped after its thread is joined.
+    std::unique_ptr<Batch[]> batches;
+    BatchWriter writer;
+    size_t current = 0; // the batch being filled
+    bool batchOpen = false; // batches[current] is waited for and belongs to the process being read
+    std::vector<uint64_t> entries; // pagemap entries, reused from process to process
+    PagesStats stats;
+    uint64_t startNs = 0;
+};
+
+PageDump::PageDump(image::ImageWriter &writer, const PagesOptions &options)
+    : d(std::make_unique<Private>(writer, options))
 {
+}
+
+PageDump::~PageDump() = default;
+
+const PagesStats &PageDump::stats() const
+{
+    return d->stats;
+}
+
+Result<void> PageDump::add(pid_t pid, const image::MmRecord &mm, const std::vector<procfs::Mapping> &mappings, pid_t source)
+{
+    Private &p = *d;
     const std::string what = "pages of " + std::to_string(pid) + (source ? " (from its copy " + std::to_string(source) + ")" : std::string());
     if (source == 0) {
         source = pid;
     }
-    PagesStats stats;
-    const uint64_t startNs = monotonicNs();
-    const size_t batchBytes = std::max<size_t>(options.batchBytes / kPage * kPage, 64 * kPage);
-    const uint64_t zeroPfn = options.zeroPfnHoles ? sharedZeroPfn() : 0;
+    if (p.startNs == 0) {
+        p.startNs = monotonicNs();
+    }
 
     const std::string pagemapFile = procfs::path(source, "pagemap");
     UniqueFd pagemap(::open(pagemapFile.c_str(), O_RDONLY | O_CLOEXEC));
@@ -805,9 +912,9 @@ Result<PagesStats> dumpPages(pid_t pid,
         return sysError(what + ": open " + pagemapFile);
     }
 
-    // A small process needs no 2 x 8 MiB of buffers: smaps says how many
+    // A small process needs no batchBytes per batch: smaps says how many
     // pages there can be at most.
-    size_t bufferBytes = batchBytes;
+    size_t capacityBytes = p.batchBytes;
     const bool haveCounters = mappings.size() == mm.vmas.size();
     if (haveCounters) {
         uint64_t upperKiB = 0;
@@ -819,83 +926,22 @@ Result<PagesStats> dumpPages(pid_t pid,
                 upperKiB += mappings[v].anonKiB + mappings[v].swapKiB;
             }
         }
-        bufferBytes = size_t(std::clamp<uint64_t>(upperKiB * 1024, 16 * kPage, batchBytes));
-    }
-
-    Batch batches[2];
-    // Kept buffers go back on every way out, after the writer has stopped
-    // (declared before it: destroyed after it).
-    struct GiveBack {
-        PageBuffers *buffers;
-        Batch *batches;
-        ~GiveBack()
-        {
-            for (int i = 0; buffers && i < 2; ++i) {
-                buffers->areas[i] = batches[i].buffer.release();
-            }
-        }
-    } giveBack{buffers, batches};
-    for (int i = 0; i < 2; ++i) {
-        Batch &b = batches[i];
-        if (buffers && buffers->areas[i].size >= bufferBytes) {
-            b.buffer.adopt(std::exchange(buffers->areas[i], {}));
-        } else {
-            if (buffers && buffers->areas[i].data) {
-                ::munmap(buffers->areas[i].data, buffers->areas[i].size); // too small
-                buffers->areas[i] = {};
-            }
-            // Kept buffers are made big enough for any process.
-            auto r = b.buffer.allocate(buffers ? batchBytes : bufferBytes);
-            if (!r) {
-                return std::unexpected(r.error().context(what));
-            }
-        }
-        b.capacityPages = bufferBytes / kPage;
+        capacityBytes = size_t(std::clamp<uint64_t>(upperKiB * 1024, 16 * kPage, p.batchBytes));
     }
     BatchReader reader(source);
-    BatchWriter batchWriter(writer, pid, options.overlap, options.cpuTimes);
-    int current = 0;
-
-    auto flush = [&]() -> Result<void> {
-        Batch &batch = batches[current];
-        if (batch.pages == 0) {
-            return {};
-        }
-        auto r = reader.read(batch, stats, options.pieceBytes, options.cpuTimes);
-        if (!r) {
-            return std::unexpected(r.error().context(what));
-        }
-        stats.pagesSaved += batch.dataBytes / kPage;
-        ++stats.batches;
-        CRYOPOD_PROPAGATE(batchWriter.submit(&batch));
-        current ^= 1;
-        const uint64_t t1 = monotonicNs();
-        auto idle = batchWriter.waitIdle(&batches[current]);
-        stats.writeWaitNs += monotonicNs() - t1;
-        return idle;
-    };
-    auto addRange = [&](uint64_t addr, uint64_t pages, bool readable, bool keepZero) -> Result<void> {
-        while (pages > 0) {
-            Batch &batch = batches[current];
-            const uint64_t room = batch.capacityPages - batch.pages;
-            const uint64_t take = std::min(room, pages);
-            batch.ranges.push_back(Range{addr, take, readable, keepZero});
-            batch.pages += take;
-            addr += take * kPage;
-            pages -= take;
-            if (batch.pages == batch.capacityPages || batch.ranges.size() >= 4 * IOV_MAX) {
-                CRYOPOD_PROPAGATE(flush());
-            }
-        }
-        return {};
-    };
+    const ProcessPages process {pid, what, reader, capacityBytes / kPage};
+    p.batchOpen = false; // a batch holds one process's pages
 
     constexpr size_t kEntries = 64 * 1024; // 512 KiB of pagemap per read: 256 MiB of address space
     uint64_t largestVmaPages = 1;
     for (const image::VmaRecord &vma : mm.vmas) {
         largestVmaPages = std::max<uint64_t>(largestVmaPages, (vma.end - vma.start) / kPage);
     }
-    std::vector<uint64_t> entries(size_t(std::min<uint64_t>(kEntries, largestVmaPages)));
+    const size_t chunkEntries = size_t(std::min<uint64_t>(kEntries, largestVmaPages));
+    if (p.entries.size() < chunkEntries) {
+        p.entries.resize(chunkEntries);
+    }
+    PagesStats &stats = p.stats;
 
     for (size_t v = 0; v < mm.vmas.size(); ++v) {
         const image::VmaRecord &vma = mm.vmas[v];
@@ -914,12 +960,12 @@ Result<PagesStats> dumpPages(pid_t pid,
         const bool readable = vma.prot & image::kVmaRead;
         uint64_t runStart = 0, runPages = 0;
         for (uint64_t addr = vma.start; addr < vma.end;) {
-            const size_t count = size_t(std::min<uint64_t>(entries.size(), (vma.end - addr) / kPage));
+            const size_t count = size_t(std::min<uint64_t>(chunkEntries, (vma.end - addr) / kPage));
             const size_t bytes = count * sizeof(uint64_t);
-            const uint64_t t0 = monotonicNs(), c0 = options.cpuTimes ? image::threadCpuNs() : 0;
+            const uint64_t t0 = monotonicNs(), c0 = p.options.cpuTimes ? image::threadCpuNs() : 0;
             size_t done = 0;
             while (done < bytes) {
-                const ssize_t n = ::pread(pagemap.get(), reinterpret_cast<uint8_t *>(entries.data()) + done, bytes - done, off_t((addr / kPage) * 8 + done));
+                const ssize_t n = ::pread(pagemap.get(), reinterpret_cast<uint8_t *>(p.entries.data()) + done, bytes - done, off_t((addr / kPage) * 8 + done));
                 if (n < 0 && errno == EINTR) {
                     continue;
                 }
@@ -932,14 +978,14 @@ Result<PagesStats> dumpPages(pid_t pid,
                 done += size_t(n);
             }
             stats.pagemapNs += monotonicNs() - t0;
-            if (options.cpuTimes) {
+            if (p.options.cpuTimes) {
                 stats.pagemapCpuNs += image::threadCpuNs() - c0;
             }
             for (size_t k = 0; k < count; ++k) {
-                const uint64_t e = entries[k];
+                const uint64_t e = p.entries[k];
                 // The shared zero page: a hole, only in anonymous memory
                 // (a hole of a file mapping is the file's page on restore).
-                const bool zeroMapped = zeroPfn != 0 && anonymous && (e & kPmPresent) && (e & kPmPfnMask) == zeroPfn;
+                const bool zeroMapped = p.zeroPfn != 0 && anonymous && (e & kPmPresent) && (e & kPmPfnMask) == p.zeroPfn;
                 const bool want = (e & (kPmPresent | kPmSwap)) && !(e & kPmGuardRegion) && (anonymous || !(e & kPmFile)) && !zeroMapped;
                 stats.guardPages += (e & kPmGuardRegion) ? 1 : 0;
                 stats.zeroMappedPages += zeroMapped ? 1 : 0;
@@ -949,7 +995,7 @@ Result<PagesStats> dumpPages(pid_t pid,
                         ++runPages;
                     } else {
                         if (runPages > 0) {
-                            CRYOPOD_PROPAGATE(addRange(runStart, runPages, readable, !anonymous));
+                            CRYOPOD_PROPAGATE(p.addRange(process, runStart, runPages, readable, !anonymous));
                         }
                         runStart = page;
                         runPages = 1;
@@ -959,26 +1005,29 @@ Result<PagesStats> dumpPages(pid_t pid,
             addr += count * kPage;
         }
         if (runPages > 0) {
-            CRYOPOD_PROPAGATE(addRange(runStart, runPages, readable, !anonymous));
+            CRYOPOD_PROPAGATE(p.addRange(process, runStart, runPages, readable, !anonymous));
         }
     }
-    CRYOPOD_PROPAGATE(flush());
-    auto finished = batchWriter.finish();
-    if (!finished) {
-        return std::unexpected(finished.error().context(what));
+    CRYOPOD_PROPAGATE(p.flush(process));
+    if (!p.options.acrossProcesses) {
+        // Each process written before the next one is read (A/B runs).
+        const uint64_t t0 = monotonicNs();
+        auto idle = p.writer.waitIdle(nullptr);
+        stats.writeWaitNs += monotonicNs() - t0;
+        CRYOPOD_PROPAGATE(idle);
     }
-    stats.writerCpuNs = batchWriter.cpuNs();
-    stats.wallNs = monotonicNs() - startNs;
-    return stats;
+    return {};
 }
 
-PageBuffers::~PageBuffers()
+Result<void> PageDump::finish()
 {
-    for (const Area &area : areas) {
-        if (area.data) {
-            ::munmap(area.data, area.size);
-        }
-    }
+    Private &p = *d;
+    const uint64_t t0 = monotonicNs();
+    auto finished = p.writer.finish();
+    p.stats.writeWaitNs += monotonicNs() - t0;
+    p.stats.writerCpuNs = p.writer.cpuNs();
+    p.stats.wallNs = p.startNs == 0 ? 0 : monotonicNs() - p.startNs;
+    return finished;
 }
 
 PagesStats &PagesStats::operator+=(const PagesStats &other)

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -75,8 +76,16 @@ image::VmaKind vmaKindOf(const procfs::Mapping &mapping);
 Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &mappings, const procfs::Stat &stat, uint64_t brk);
 
 struct PagesOptions {
-    size_t batchBytes = 8u << 20; // size of each of the two read buffers
+    size_t batchBytes = 8u << 20; // size of each read buffer
+    // Read buffers: one is read into while the others wait for the writer or
+    // are written. The memory of the page dump is buffers x batchBytes.
+    size_t buffers = 2;
     bool overlap = true; // compress and write one batch while reading the next
+    // With overlap: the processes of a tree go through one pipeline, so the
+    // next process is read while the previous one is written. false: each
+    // process waits until its pages are written before the next one is read
+    // (as before PageDump; $CRYOPOD_DUMP_NO_PIPELINE=1, for A/B runs).
+    bool acrossProcesses = true;
     // A batch is read in pieces of this many bytes, each scanned for zero
     // pages right after its process_vm_readv, while it is in the cache; 0:
     // the whole batch is read, then scanned.
@@ -105,7 +114,7 @@ struct PagesStats {
     uint64_t readNs = 0; // process_vm_readv (and /proc/PID/mem)
     uint64_t scanNs = 0; // finding zero pages and closing the gaps they leave
     uint64_t writeWaitNs = 0; // time the reader waited for the writer
-    uint64_t wallNs = 0; // the whole of dumpPages
+    uint64_t wallNs = 0; // from the first process's pages to the last written
     // CPU time (with PagesOptions::cpuTimes): the reading thread in each of
     // its parts, the writing thread in ImageWriter::writePages (checksum,
     // compression and the write itself from the ImageWriter's times()).
@@ -117,39 +126,50 @@ struct PagesStats {
     PagesStats &operator+=(const PagesStats &other);
 };
 
-// The two page buffers of dumpPages(), kept from one call to the next (the
-// processes of a tree one after the other): mapped and faulted in once, not
-// once per process (for small processes that cost more than reading them).
-struct PageBuffers {
-    struct Area {
-        uint8_t *data = nullptr;
-        size_t size = 0;
-    };
-    Area areas[2];
-    PageBuffers() = default;
-    PageBuffers(const PageBuffers &) = delete;
-    PageBuffers &operator=(const PageBuffers &) = delete;
-    ~PageBuffers();
-};
+// The pages of the processes of a tree, one process after the other, as
+// PagesRecords: for private anonymous VMAs every present or swapped page,
+// for private file mappings only the anonymous (copy-on-write) pages;
+// all-zero pages are left out (holes). Found with /proc/PID/pagemap, read
+// with process_vm_readv in large batches (/proc/PID/mem where that is
+// refused, e.g. PROT_NONE) on the caller's thread, written with
+// ImageWriter::writePages on a thread of its own, in the order they were
+// read. One pipeline for the whole tree: while the writer writes process
+// k's last batch, the caller already reads process k+1 into the next
+// buffer. The buffers (PagesOptions::buffers x batchBytes, mapped once)
+// are reused from batch to batch and process to process; a batch holds the
+// pages of one process only, so the records are those that one process at
+// a time would give.
+//
+// Nothing but the writer thread may use the ImageWriter from the first
+// add() until finish() returned (or the PageDump is gone). On an error the
+// PageDump stops where it is: the destructor drops what is queued and joins
+// the writer thread (the image is then incomplete).
+class PageDump
+{
+public:
+    PageDump(image::ImageWriter &writer, const PagesOptions &options = {});
+    ~PageDump();
+    PageDump(const PageDump &) = delete;
+    PageDump &operator=(const PageDump &) = delete;
 
-// Writes the pages that need saving as PagesRecords: for private anonymous
-// VMAs every present or swapped page, for private file mappings only the
-// anonymous (copy-on-write) pages; all-zero pages are left out (holes).
-// Found with /proc/PID/pagemap, read with process_vm_readv in large batches
-// (/proc/PID/mem where that is refused, e.g. PROT_NONE), written with
-// ImageWriter::writePages on a second thread while the next batch is read.
-// `mappings` are the smaps entries mm was built from (same order); their
-// Rss/Anonymous/Swap counters let VMAs without such pages be skipped.
-// The process must be frozen. With `source`, the pages are read from that
-// process instead (a MemoryCopy of pid's address space) and recorded as pid's.
-// With `buffers`, the page buffers come from there and go back there.
-Result<PagesStats> dumpPages(pid_t pid,
-                             const image::MmRecord &mm,
-                             const std::vector<procfs::Mapping> &mappings,
-                             image::ImageWriter &writer,
-                             const PagesOptions &options = {},
-                             pid_t source = 0,
-                             PageBuffers *buffers = nullptr);
+    // Reads the pages of `pid` (frozen) and queues them for the writer; when
+    // it returns they are all read (with `source`: that process is no longer
+    // needed) but may not be written yet. `mappings` are the smaps entries mm
+    // was built from (same order); their Rss/Anonymous/Swap counters let
+    // VMAs without such pages be skipped. With `source`, the pages are read
+    // from that process instead (a MemoryCopy of pid's address space) and
+    // recorded as pid's. An error names the process; one of the writer (a
+    // previous process's pages) may come back here too.
+    Result<void> add(pid_t pid, const image::MmRecord &mm, const std::vector<procfs::Mapping> &mappings, pid_t source = 0);
+    // Waits until every queued batch is written and stops the writer thread.
+    Result<void> finish();
+    // The figures so far (the writer's CPU time after finish()).
+    const PagesStats &stats() const;
+
+private:
+    struct Private;
+    std::unique_ptr<Private> d;
+};
 
 // ---- restore
 

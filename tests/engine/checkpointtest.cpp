@@ -288,6 +288,56 @@ uint64_t patternWord(uint64_t page, uint64_t word)
     return x;
 }
 
+// Word w of page p of process i's region in dumptarget's tree mode.
+uint64_t treeWord(uint64_t index, uint64_t page, uint64_t word)
+{
+    return patternWord(page + (index << 24), word) ^ (index * 0x0101010101010101ull);
+}
+
+// The processes of a dumptarget tree (the root first): the children are
+// killed (and, being the root's, reaped by the Target) when the test ends.
+struct TreeTarget {
+    Target root;
+    std::vector<pid_t> pids;
+    uint64_t mem = 0;
+    uint64_t regionBytes = 0;
+
+    TreeTarget() = default;
+    TreeTarget(const TreeTarget &) = delete;
+    TreeTarget &operator=(const TreeTarget &) = delete;
+    ~TreeTarget()
+    {
+        for (size_t i = 1; i < pids.size(); ++i) {
+            ::kill(pids[i], SIGKILL);
+        }
+    }
+    bool start(const std::string &out, int children, int kib, const std::string &then)
+    {
+        if (!::start(root, out, {"tree", std::to_string(children), std::to_string(kib), "--then", then})) {
+            return false;
+        }
+        mem = root.ready["mem"];
+        regionBytes = root.ready["memsize"];
+        pids = {root.pid};
+        for (int i = 1; i <= children; ++i) {
+            pids.push_back(pid_t(root.ready["child" + std::to_string(i)]));
+        }
+        return mem != 0 && regionBytes == uint64_t(kib) << 10 && std::ranges::all_of(pids, [](pid_t p) { return p > 0; });
+    }
+    // Every process of the tree running, none stopped or traced.
+    bool runsOn() const
+    {
+        for (pid_t pid : pids) {
+            const char state = stateOf(pid);
+            if (state == 't' || state == 'T' || state == 'Z' || state == 'X' || state == '?' || tracerOf(pid) != 0) {
+                qWarning("process %d of the tree: state %c, tracer %llu", pid, state, static_cast<unsigned long long>(tracerOf(pid)));
+                return false;
+            }
+        }
+        return ::runsOn(root, false);
+    }
+};
+
 // user_regs_struct indexes.
 constexpr size_t kR15 = offsetof(user_regs_struct, r15) / 8, kR14 = offsetof(user_regs_struct, r14) / 8, kR13 = offsetof(user_regs_struct, r13) / 8,
                  kR12 = offsetof(user_regs_struct, r12) / 8, kRip = offsetof(user_regs_struct, rip) / 8, kFsBase = offsetof(user_regs_struct, fs_base) / 8;
@@ -1492,6 +1542,234 @@ private Q_SLOTS:
         ::close(fd);
         QVERIFY2(result, result ? "" : result.error().describe().c_str());
         QVERIFY(runsOn(t, false));
+    }
+
+    // The page dump of a tree goes through one pipeline (mem.h PageDump):
+    // process k+1 is read while process k is written. With batches of 64
+    // pages every process has many, and with a pipe as the image's fd the
+    // writer is slow: every page of every process must still be in the
+    // image, in its own process's records, those in the tree's order, and
+    // the records must be exactly those of the dump without the pipeline
+    // (each process written before the next is read), frozen and low pause.
+    void treePagesThroughOnePipeline()
+    {
+        TreeTarget t;
+        QVERIFY(t.start(outFile("treepages"), 4, 1536, "tick"));
+        const uint64_t regionPages = t.regionBytes / kPage;
+
+        struct Dump {
+            std::vector<image::PagesRecord> pages;
+            uint64_t pagesSaved = 0;
+            PagesStats stats;
+        };
+        auto dump = [&](bool pipeline, bool lowPause) -> Result<Dump> {
+            int p[2];
+            if (::pipe2(p, O_CLOEXEC) != 0) {
+                return sysError("pipe");
+            }
+            ::fcntl(p[1], F_SETPIPE_SZ, 4096); // the writer waits for the reader again and again
+            const int fd = tempImageFd();
+            std::thread copier([&] {
+                char buf[16384];
+                ssize_t n;
+                while ((n = ::read(p[0], buf, sizeof buf)) > 0) {
+                    (void)!::write(fd, buf, size_t(n));
+                }
+            });
+            PagesOptions pages;
+            pages.batchBytes = 64 * kPage;
+            pages.acrossProcesses = pipeline;
+            CheckpointOptions options;
+            options.lowPause = lowPause;
+            Dump out;
+            auto result = checkpointWith(t.root.pid, p[1], options, pages, &out.stats);
+            ::close(p[1]);
+            copier.join();
+            ::close(p[0]);
+            if (!result) {
+                ::close(fd);
+                return std::unexpected(result.error());
+            }
+            if (result->lowPause != lowPause) {
+                ::close(fd);
+                return fail("low pause " + std::string(result->lowPause ? "taken" : "not taken: " + result->lowPauseFallback), EINVAL);
+            }
+            auto img = readImage(fd);
+            ::close(fd);
+            if (!img) {
+                return std::unexpected(img.error());
+            }
+            for (const auto *pr : img->all<image::PagesRecord>()) {
+                out.pages.push_back(*pr);
+            }
+            out.pagesSaved = result->pagesSaved;
+            return out;
+        };
+
+        // The records: by process in the tree's order, each process's pages
+        // ascending, none twice, all of its region there but the zero pages,
+        // every byte as the process wrote it.
+        auto checkRecords = [&t, regionPages](const Dump &d) {
+            size_t process = 0;
+            uint64_t lastAddr = 0, stored = 0;
+            std::vector<uint64_t> regionPagesSeen(t.pids.size());
+            for (const image::PagesRecord &record : d.pages) {
+                if (record.pid != t.pids[process]) {
+                    const auto next = std::find(t.pids.begin() + long(process) + 1, t.pids.end(), record.pid);
+                    QVERIFY2(next != t.pids.end(), qPrintable(QStringLiteral("pages of %1 out of the tree's order").arg(record.pid)));
+                    process = size_t(next - t.pids.begin());
+                    lastAddr = 0;
+                }
+                size_t offset = 0;
+                for (const image::PageRun &run : record.runs) {
+                    for (uint32_t i = 0; i < run.pages; ++i, offset += kPage) {
+                        const uint64_t addr = run.vaddr + i * kPage;
+                        QVERIFY2(addr > lastAddr || lastAddr == 0, "pages of a process not ascending");
+                        lastAddr = addr;
+                        if (addr < t.mem || addr >= t.mem + t.regionBytes * t.pids.size()) {
+                            continue; // the program's own memory (stack, libc)
+                        }
+                        const uint64_t region = (addr - t.mem) / t.regionBytes, page = (addr - t.mem) % t.regionBytes / kPage;
+                        QCOMPARE(region, uint64_t(process));
+                        QVERIFY(page % 16 != 15); // a hole
+                        uint64_t w[512];
+                        std::memcpy(w, record.data.data() + offset, kPage);
+                        for (size_t k = 0; k < 512; k += 31) {
+                            QCOMPARE(w[k], treeWord(process, page, k));
+                        }
+                        ++regionPagesSeen[process];
+                    }
+                }
+                QCOMPARE(offset, record.data.size());
+                stored += record.data.size() / kPage;
+            }
+            QCOMPARE(stored, d.pagesSaved);
+            for (size_t i = 0; i < t.pids.size(); ++i) {
+                QCOMPARE(regionPagesSeen[i], regionPages - regionPages / 16);
+            }
+        };
+
+        for (const bool lowPause : {false, true}) {
+            auto piped = dump(true, lowPause);
+            QVERIFY2(piped, piped ? "" : piped.error().describe().c_str());
+            QVERIFY(t.runsOn());
+            // Every process has several batches of its region alone.
+            QVERIFY2(piped->stats.batches >= 5 * (regionPages * 15 / 16) / 64, std::to_string(piped->stats.batches).c_str());
+            checkRecords(*piped);
+            if (QTest::currentTestFailed()) {
+                return;
+            }
+
+            // The same records as without the pipeline, for the children
+            // (waiting in pause(): their layout does not change; the root
+            // ticks on between the two dumps). The bytes outside the
+            // regions may differ (the kernel updates a thread's rseq area
+            // when it runs on another CPU).
+            auto plain = dump(false, lowPause);
+            QVERIFY2(plain, plain ? "" : plain.error().describe().c_str());
+            QVERIFY(t.runsOn());
+            checkRecords(*plain);
+            if (QTest::currentTestFailed()) {
+                return;
+            }
+            auto childRecords = [&t](const Dump &d) {
+                std::vector<const image::PagesRecord *> out;
+                for (const image::PagesRecord &r : d.pages) {
+                    if (r.pid != t.root.pid) {
+                        out.push_back(&r);
+                    }
+                }
+                return out;
+            };
+            const auto a = childRecords(*piped), b = childRecords(*plain);
+            QCOMPARE(a.size(), b.size());
+            for (size_t i = 0; i < a.size(); ++i) {
+                QCOMPARE(a[i]->pid, b[i]->pid);
+                QVERIFY(a[i]->runs == b[i]->runs);
+                QCOMPARE(a[i]->data.size(), b[i]->data.size());
+            }
+        }
+    }
+
+    // A process of the tree that dies while the pipeline reads the tree (the
+    // kernel frees its memory: pagemap and process_vm_readv fail): the
+    // checkpoint fails naming that process, the writer thread is stopped,
+    // every other process runs on. A reader of the image that goes away
+    // mid-tree (the writer fails) ends it the same way.
+    void treePageReadFailsMidDump()
+    {
+        TreeTarget t;
+        QVERIFY(t.start(outFile("treefail"), 4, 2048, "tick"));
+        PagesOptions pages;
+        pages.batchBytes = 64 * kPage;
+        CheckpointOptions options;
+        options.compress = false; // the image's offsets follow the pages
+
+        // The image's reader stops after 2.5 MiB: the writer is in the
+        // second child's pages and waits, the reader (a few batches ahead
+        // at most) too; meanwhile the fourth child is killed. Then the rest
+        // is read.
+        const pid_t victim = t.pids[4];
+        {
+            int p[2];
+            QCOMPARE(::pipe2(p, O_CLOEXEC), 0);
+            std::atomic<bool> killed {false};
+            std::thread reader([&] {
+                char buf[65536];
+                size_t got = 0;
+                ssize_t n;
+                while ((n = ::read(p[0], buf, sizeof buf)) > 0) {
+                    got += size_t(n);
+                    if (!killed && got >= (5u << 19)) {
+                        ::usleep(100 * 1000);
+                        ::kill(victim, SIGKILL);
+                        for (int i = 0; i < 200 && stateOf(victim) != 'Z' && stateOf(victim) != '?'; ++i) {
+                            ::usleep(5000);
+                        }
+                        killed = true;
+                    }
+                }
+                ::close(p[0]);
+            });
+            auto result = checkpointWith(t.root.pid, p[1], options, pages);
+            ::close(p[1]);
+            reader.join();
+            QVERIFY(killed);
+            QVERIFY(!result);
+            const std::string message = result.error().describe();
+            QVERIFY2(message.find("pages of " + std::to_string(victim)) != std::string::npos, message.c_str());
+            t.pids.pop_back(); // the victim is gone
+            QVERIFY(t.runsOn());
+        }
+        // The reader closes the pipe after 2.5 MiB: the writer fails (EPIPE).
+        {
+            int p[2];
+            QCOMPARE(::pipe2(p, O_CLOEXEC), 0);
+            std::thread reader([&] {
+                char buf[65536];
+                size_t got = 0;
+                ssize_t n;
+                while (got < (5u << 19) && (n = ::read(p[0], buf, sizeof buf)) > 0) {
+                    got += size_t(n);
+                }
+                ::close(p[0]);
+            });
+            auto result = checkpointWith(t.root.pid, p[1], options, pages);
+            reader.join();
+            ::close(p[1]);
+            QVERIFY(!result);
+            QCOMPARE(result.error().code, EPIPE);
+            const std::string message = result.error().describe();
+            QVERIFY2(message.find("write image") != std::string::npos && message.find("pages of ") != std::string::npos, message.c_str());
+            QVERIFY(t.runsOn());
+        }
+        // And then the tree (with the victim a zombie of the root) is
+        // checkpointed whole.
+        const int fd = tempImageFd();
+        auto result = checkpointWith(t.root.pid, fd, options, pages);
+        ::close(fd);
+        QVERIFY2(result, result ? "" : result.error().describe().c_str());
+        QVERIFY(t.runsOn());
     }
 
     void killMode()

@@ -55,6 +55,12 @@
 //   procfiles        files of /proc: its own maps (fd 3), /proc/meminfo read
 //                    10 bytes (fd 4), its parent's status (fd 5, a process
 //                    outside), its own comm open for writing (fd 6)
+//   tree N KIB       N children (each dies with the parent); the parent
+//                    maps N+1 regions of KIB KiB (ready mem=, memsize= the
+//                    size of one) before it forks, and process i (0: the
+//                    parent, ready child1= ... childN=) fills region i alone
+//                    with treeWord(i, page, word), every 16th page zero
+//                    again; the children wait in pause()
 //   semundo          a SysV semaphore set (ready semid=) raised by a semop
 //                    with SEM_UNDO (an undo list with an adjustment)
 #include <arpa/inet.h>
@@ -231,6 +237,64 @@ void setupMemory(long mib, const char *file)
     add("filezero", uint64_t(zeroed));
 }
 
+// Word w of page p of process i's region (mode tree): distinct per process.
+uint64_t treeWord(uint64_t index, uint64_t page, uint64_t word)
+{
+    return patternWord(page + (index << 24), word) ^ (index * 0x0101010101010101ull);
+}
+
+void fillTreeRegion(uint8_t *region, size_t size, uint64_t index)
+{
+    for (size_t p = 0; p < size / 4096; ++p) {
+        auto *w = reinterpret_cast<uint64_t *>(region + p * 4096);
+        if (p % 16 == 15) {
+            w[0] = 1; // present, then zero again: a hole in the image
+            w[0] = 0;
+            continue;
+        }
+        for (size_t i = 0; i < 512; ++i) {
+            w[i] = treeWord(index, p, i);
+        }
+    }
+}
+
+void setupTree(long children, long kib)
+{
+    const size_t size = size_t(kib) << 10;
+    auto *mem = static_cast<uint8_t *>(::mmap(nullptr, size * size_t(children + 1), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (mem == MAP_FAILED) {
+        die("mmap");
+    }
+    add("mem", uint64_t(mem));
+    add("memsize", size);
+    for (long i = 1; i <= children; ++i) {
+        int ready[2];
+        if (::pipe2(ready, O_CLOEXEC) != 0) {
+            die("pipe");
+        }
+        const pid_t child = ::fork();
+        if (child < 0) {
+            die("fork");
+        }
+        if (child == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            ::close(ready[0]);
+            fillTreeRegion(mem + size * size_t(i), size, uint64_t(i));
+            ::close(ready[1]);
+            for (;;) {
+                ::pause();
+            }
+        }
+        ::close(ready[1]);
+        char byte;
+        while (::read(ready[0], &byte, 1) < 0 && errno == EINTR) { }
+        ::close(ready[0]);
+        const std::string key = "child" + std::to_string(i);
+        add(key.c_str(), uint64_t(child));
+    }
+    fillTreeRegion(mem, size, 0);
+}
+
 void setupFiles(const char *dir)
 {
     const std::string d = dir;
@@ -374,6 +438,8 @@ int main(int argc, char **argv)
 
     if (mode == "memory") {
         setupMemory(std::atol(arg(0)), arg(1));
+    } else if (mode == "tree") {
+        setupTree(std::atol(arg(0)), std::atol(arg(1)));
     } else if (mode == "files") {
         setupFiles(arg(0));
     } else if (mode == "signals") {
