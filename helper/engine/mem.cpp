@@ -785,6 +785,9 @@ uint64_t sharedZeroPfn()
     return e[0] & kPmPfnMask;
 }
 
+namespace
+{
+
 // One process's part of the page dump.
 struct ProcessPages {
     pid_t pid;
