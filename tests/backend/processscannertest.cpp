@@ -337,6 +337,12 @@ private Q_SLOTS:
                 if (!earlier || earlier->startTicks != info.startTicks || earlier->arguments != info.arguments || earlier->executable != info.executable) {
                     continue; // started or exec'd since the cache was filled
                 }
+                if (other->arguments.isEmpty() != info.arguments.isEmpty()) {
+                    // Caught mid-exec, or being rebuilt by a restore of a
+                    // test beside this one (its arguments are unreadable
+                    // while its memory is replaced): seen once in CI.
+                    continue;
+                }
                 QCOMPARE(other->uid, info.uid);
                 QCOMPARE(other->euid, info.euid);
                 QCOMPARE(other->userName, info.userName);

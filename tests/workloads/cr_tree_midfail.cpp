@@ -11,7 +11,9 @@
 //     dispositions, threads (C's two) and credentials;
 //   - memory: C's first file mapping names another inode: the check after
 //     its VMAs' batch fails in the memory step, while the others map theirs.
-// Each copy is restored with the drive on and with $CRYOPOD_RESTORE_SERIAL=1;
+// Each copy is restored one process after the other (the default) and, with
+// $CRYOPOD_TEST_PARALLEL_DRIVE=1, also with the parallel drive
+// ($CRYOPOD_RESTORE_PARALLEL=1: off by default, it hung under load once);
 // every time the restore fails with the right errno, naming the process
 // and the step, and afterwards no pid or tid of the image exists (not even
 // as a zombie) and we have no child. Then the unedited image restores and
@@ -77,12 +79,12 @@ void expectFailure(const std::string &path, const std::vector<pid_t> &tids, pid_
 {
     const char *mode = serial ? "serial" : "parallel";
     if (serial) {
-        ::setenv("CRYOPOD_RESTORE_SERIAL", "1", 1);
+        ::unsetenv("CRYOPOD_RESTORE_PARALLEL");
     } else {
-        ::unsetenv("CRYOPOD_RESTORE_SERIAL");
+        ::setenv("CRYOPOD_RESTORE_PARALLEL", "1", 1);
     }
     auto restored = crtest::restoreFromFile(path);
-    ::unsetenv("CRYOPOD_RESTORE_SERIAL");
+    ::unsetenv("CRYOPOD_RESTORE_PARALLEL");
     if (restored) {
         failTest(std::string("the broken image ") + path + " was restored (" + mode + ")");
     }
@@ -158,7 +160,12 @@ int main(int argc, char **argv)
         }
         failTest("C maps no file");
     });
+    const char *withDrive = std::getenv("CRYOPOD_TEST_PARALLEL_DRIVE");
+    const bool parallelToo = withDrive && *withDrive && *withDrive != '0';
     for (const bool serial : {false, true}) {
+        if (!serial && !parallelToo) {
+            continue;
+        }
         expectFailure(noCwd, tids, b, ENOENT, "chdir " + missing, serial);
         expectFailure(otherInode, tids, c, ESTALE, "replaced since the checkpoint", serial);
     }
