@@ -3,6 +3,7 @@
 
 #include "bulkcodec.h"
 
+#include "checksum.h"
 #include "decoder.h"
 #include "encoder.h"
 #include "imagevalidator.h"
@@ -13,8 +14,6 @@
 #include <format>
 #include <unistd.h>
 #include <vector>
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
 #include <zstd.h>
 
 namespace cryopod::image

@@ -3,6 +3,7 @@
 
 #include "imagereader.h"
 
+#include "checksum.h"
 #include "decoder.h"
 #include "fdio.h"
 #include "imagevalidator.h"
@@ -17,8 +18,6 @@
 #include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
-#define XXH_STATIC_LINKING_ONLY // XXH3_state_t on the stack
-#include <xxhash.h>
 #include <zstd.h>
 
 namespace cryopod::image

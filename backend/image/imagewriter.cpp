@@ -3,6 +3,7 @@
 
 #include "imagewriter.h"
 
+#include "checksum.h"
 #include "cputime.h"
 #include "encoder.h"
 #include "fdio.h"
@@ -15,7 +16,6 @@
 #include <format>
 #include <optional>
 #include <unistd.h>
-#include <xxhash.h>
 #include <zstd.h>
 
 namespace cryopod::image
@@ -432,6 +432,11 @@ uint64_t ImageWriter::bytesWritten() const
 uint64_t ImageWriter::rawBytes() const
 {
     return d->rawBytes;
+}
+
+bool ImageWriter::compresses() const
+{
+    return d->options.compress;
 }
 
 WriterTimes ImageWriter::times() const

@@ -79,6 +79,7 @@ public:
 
     uint64_t bytesWritten() const; // bytes written to the fd so far
     uint64_t rawBytes() const; // uncompressed payload bytes so far
+    bool compresses() const; // WriterOptions::compress
     WriterTimes times() const; // zero unless WriterOptions::measureTimes
 
 private:

@@ -3,6 +3,7 @@
 
 #include "rawimagereader.h"
 
+#include "checksum.h"
 #include "decoder.h"
 #include "fdio.h"
 #include "imagevalidator.h"
@@ -13,8 +14,6 @@
 #include <format>
 #include <optional>
 #include <vector>
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
 
 namespace cryopod::image
 {

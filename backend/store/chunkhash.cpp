@@ -3,8 +3,9 @@
 
 #include "chunkhash.h"
 
+#include "checksum.h"
+
 #include <format>
-#include <xxhash.h>
 
 namespace cryopod::store
 {

@@ -3,6 +3,7 @@
 
 #include "packwriter.h"
 
+#include "checksum.h"
 #include "packformat.h"
 
 #include <cerrno>
@@ -11,7 +12,6 @@
 #include <format>
 #include <sys/random.h>
 #include <unistd.h>
-#include <xxhash.h>
 #include <zstd.h>
 
 namespace cryopod::store

@@ -4,6 +4,7 @@
 #include "snapshotingest.h"
 
 #include "bulkcodec.h"
+#include "checksum.h"
 #include "chunkhash.h"
 #include "manifest.h"
 #include "packformat.h"
@@ -23,8 +24,6 @@
 #include <set>
 #include <unistd.h>
 #include <unordered_map>
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
 
 namespace cryopod::store
 {

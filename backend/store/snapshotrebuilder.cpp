@@ -4,6 +4,7 @@
 #include "snapshotrebuilder.h"
 
 #include "bulkcodec.h"
+#include "checksum.h"
 #include "chunkreader.h"
 #include "fdio.h"
 #include "manifest.h"
@@ -15,8 +16,6 @@
 #include <cstring>
 #include <format>
 #include <unistd.h>
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
 
 namespace cryopod::store
 {

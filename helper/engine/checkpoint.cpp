@@ -668,7 +668,7 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
                      "wall: pages %.1f ms, process_vm_readv %.1f ms, zero scan %.1f ms, waiting for the writer %.1f ms\n",
                      double(st.pagesSaved) * 4096 / 1048576.0, static_cast<unsigned long long>(st.pagesSaved), static_cast<unsigned long long>(st.zeroPages),
                      static_cast<unsigned long long>(st.zeroMappedPages), static_cast<unsigned long long>(st.batches), pagesOptions.pieceBytes >> 10,
-                     pagesOptions.buffers, pagesOptions.batchBytes >> 10,
+                     pagesOptions.buffers, size_t(st.batchBytes >> 10),
                      pagesOptions.acrossProcesses ? "one pipeline for the tree" : "no pipeline across processes", ms(st.pagemapCpuNs), ms(st.readCpuNs),
                      ms(st.scanCpuNs), ms(st.writerCpuNs), ms(times.checksumCpuNs), ms(times.writeCpuNs), ms(times.compressCpuNs), ms(st.wallNs), ms(st.readNs),
                      ms(st.scanNs), ms(st.writeWaitNs));

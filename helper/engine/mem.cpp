@@ -798,15 +798,20 @@ struct ProcessPages {
 
 } // namespace
 
+constexpr size_t kZstdBatchBytes = 8u << 20;
+constexpr size_t kRawBatchBytes = 1u << 20;
+
 struct PageDump::Private {
     Private(image::ImageWriter &imageWriter, const PagesOptions &opts)
         : options(opts)
-        , batchBytes(std::max<size_t>(opts.batchBytes / kPage * kPage, 64 * kPage))
+        , batchBytes(std::max<size_t>((opts.batchBytes != 0 ? opts.batchBytes : imageWriter.compresses() ? kZstdBatchBytes : kRawBatchBytes) / kPage * kPage,
+                                      64 * kPage))
         , zeroPfn(opts.zeroPfnHoles ? sharedZeroPfn() : 0)
         , batchCount(std::clamp<size_t>(opts.buffers, 2, 16))
         , batches(std::make_unique<Batch[]>(batchCount))
         , writer(imageWriter, opts.overlap, opts.cpuTimes)
     {
+        stats.batchBytes = batchBytes;
     }
 
     // Makes batches[current] the next batch of `process`: waits until the
@@ -1040,6 +1045,7 @@ PagesStats &PagesStats::operator+=(const PagesStats &other)
     zeroMappedPages += other.zeroMappedPages;
     guardPages += other.guardPages;
     batches += other.batches;
+    batchBytes = std::max(batchBytes, other.batchBytes);
     pagemapNs += other.pagemapNs;
     readNs += other.readNs;
     scanNs += other.scanNs;

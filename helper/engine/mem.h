@@ -76,7 +76,12 @@ image::VmaKind vmaKindOf(const procfs::Mapping &mapping);
 Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &mappings, const procfs::Stat &stat, uint64_t brk);
 
 struct PagesOptions {
-    size_t batchBytes = 8u << 20; // size of each read buffer
+    // Size of each read buffer, and at most of a Pages section. 0: by the
+    // writer: 8 MiB when it compresses (zstd's workers share a frame out in
+    // jobs of MiBs), 1 MiB when it does not, where smaller batches keep the
+    // hand-over from reader to writer in the caches (docs/performance.md,
+    // "Batch size of an uncompressed dump").
+    size_t batchBytes = 0;
     // Read buffers: one is read into while the others wait for the writer or
     // are written. The memory of the page dump is buffers x batchBytes.
     size_t buffers = 2;
@@ -110,6 +115,7 @@ struct PagesStats {
     uint64_t zeroMappedPages = 0; // pages mapped to the shared zero page: holes, not even read
     uint64_t guardPages = 0; // MADV_GUARD_INSTALL pages: skipped, not recreated by v1
     uint64_t batches = 0;
+    uint64_t batchBytes = 0; // the size of each batch (PagesOptions::batchBytes resolved)
     uint64_t pagemapNs = 0; // reading /proc/PID/pagemap
     uint64_t readNs = 0; // process_vm_readv (and /proc/PID/mem)
     uint64_t scanNs = 0; // finding zero pages and closing the gaps they leave

@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 //
 // dumpbench [MIB] [LEVEL] [OUTPUT] [BATCH_MIB]: checkpoints a dumptarget holding MIB MiB
+// (LEVEL 0: uncompressed)
 // (half pseudo-random, half text-like, 1/16 zero pages) into OUTPUT
 // (/dev/null by default) a few times, with and without overlapping reads and
 // writes, and prints the dump time, throughput and pause. Not a test.
@@ -89,7 +90,7 @@ int main(int argc, char **argv)
     const long mib = argc > 1 ? std::atol(argv[1]) : 1024;
     const int level = argc > 2 ? std::atoi(argv[2]) : 1;
     const std::string output = argc > 3 ? argv[3] : "/dev/null";
-    const size_t batchMiB = argc > 4 ? size_t(std::atol(argv[4])) : 8;
+    const size_t batchMiB = argc > 4 ? size_t(std::atol(argv[4])) : 0; // 0: the engine's default
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
     char mapped[] = "/tmp/dumpbench-XXXXXX";
@@ -140,6 +141,7 @@ int main(int argc, char **argv)
         }
         CheckpointOptions options;
         options.compressionLevel = level;
+        options.compress = level != 0; // level 0: uncompressed, as a snapshot into the store
         PagesOptions pages;
         pages.overlap = overlap;
         pages.batchBytes = batchMiB << 20;
