@@ -270,6 +270,35 @@ Result<void> validate(RestoreContext &ctx)
     return {};
 }
 
+// The processes linked by a shared fd table (CLONE_FILES) or a shared
+// address space (CLONE_VM), directly or through others, have one key: the
+// drive runs them in one job, one after the other (inEveryProcess). Once,
+// when the tree is accepted (RestoreContext::sharing): the links never change.
+std::map<int32_t, int32_t> sharingGroups(const RestoreContext &ctx)
+{
+    std::map<int32_t, int32_t> up;
+    for (const auto &p : ctx.processes) {
+        up[p->entry.pid] = p->entry.pid;
+    }
+    const auto find = [&up](int32_t pid) {
+        while (up.at(pid) != pid) {
+            pid = up[pid] = up.at(up.at(pid));
+        }
+        return pid;
+    };
+    for (const auto &p : ctx.processes) {
+        for (const int32_t other : {p->entry.filesOf, p->entry.vmOf}) {
+            if (other != 0 && up.contains(other)) {
+                up[find(p->entry.pid)] = find(other);
+            }
+        }
+    }
+    for (auto &[pid, key] : up) {
+        key = find(pid);
+    }
+    return up;
+}
+
 Result<void> acceptTree(RestoreContext &ctx, image::ProcessTreeRecord &tree)
 {
     for (const image::ProcessEntry &entry : tree.processes) {
@@ -317,6 +346,7 @@ Result<void> acceptTree(RestoreContext &ctx, image::ProcessTreeRecord &tree)
         ctx.processes.push_back(std::move(p));
     }
     ctx.tree = std::move(tree);
+    ctx.sharing = sharingGroups(ctx);
     return {};
 }
 
@@ -806,34 +836,6 @@ unsigned pageWorkers()
     return unsigned(std::clamp<long>(n, 1, 8));
 }
 
-// The processes linked by a shared fd table (CLONE_FILES) or a shared
-// address space (CLONE_VM), directly or through others, have one key: the
-// drive runs them in one job, one after the other (inEveryProcess).
-std::map<int32_t, int32_t> sharingGroups(const RestoreContext &ctx)
-{
-    std::map<int32_t, int32_t> up;
-    for (const auto &p : ctx.processes) {
-        up[p->entry.pid] = p->entry.pid;
-    }
-    const auto find = [&up](int32_t pid) {
-        while (up.at(pid) != pid) {
-            pid = up[pid] = up.at(up.at(pid));
-        }
-        return pid;
-    };
-    for (const auto &p : ctx.processes) {
-        for (const int32_t other : {p->entry.filesOf, p->entry.vmOf}) {
-            if (other != 0 && up.contains(other)) {
-                up[find(p->entry.pid)] = find(other);
-            }
-        }
-    }
-    for (auto &[pid, key] : up) {
-        key = find(pid);
-    }
-    return up;
-}
-
 // `processes` in groups of the same `key`, each group and each process in
 // it in the order of `processes`.
 std::vector<std::vector<ProcessRestore *>> groupedBy(const std::vector<ProcessRestore *> &processes, const std::function<int32_t(const ProcessRestore &)> &key)
@@ -870,9 +872,8 @@ Result<void> inEveryProcess(RestoreContext &ctx, std::string_view name, const st
             picked.push_back(p.get());
         }
     }
-    const std::map<int32_t, int32_t> sharing = sharingGroups(ctx);
-    auto groups = groupedBy(picked, [&sharing](const ProcessRestore &p) {
-        return sharing.at(p.entry.pid);
+    auto groups = groupedBy(picked, [&ctx](const ProcessRestore &p) {
+        return ctx.sharing.at(p.entry.pid);
     });
     std::vector<ParallelDrive::Job> jobs;
     for (const std::vector<ProcessRestore *> &processes : groups) {
@@ -953,7 +954,6 @@ Result<void> createTree(RestoreContext &ctx)
 {
     ProcessRestore &root = *ctx.processes.front();
     CRYOPOD_PROPAGATE(createProcess(ctx, root));
-    const std::map<int32_t, int32_t> sharing = sharingGroups(ctx);
     std::vector<ProcessRestore *> level {&root};
     while (!level.empty()) {
         // The children of parents sharing an fd table (a controlling
@@ -967,8 +967,8 @@ Result<void> createTree(RestoreContext &ctx)
                 }
             }
         }
-        auto groups = groupedBy(next, [&sharing](const ProcessRestore &child) {
-            return sharing.at(child.entry.ppid);
+        auto groups = groupedBy(next, [&ctx](const ProcessRestore &child) {
+            return ctx.sharing.at(child.entry.ppid);
         });
         std::vector<ParallelDrive::Job> jobs;
         for (const std::vector<ProcessRestore *> &children : groups) {

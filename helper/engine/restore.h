@@ -118,6 +118,9 @@ struct RestoreContext {
     // addresses: injectors point into them.
     std::vector<std::unique_ptr<ProcessRestore>> processes;
     std::map<int32_t, ProcessRestore *> byPid;
+    // By pid, the key of the processes linked to it by a shared fd table or
+    // address space (one job of the drive): set once the tree is accepted.
+    std::map<int32_t, int32_t> sharing;
     std::vector<image::TerminalRecord> terminals; // the image's ptys
     std::vector<TerminalSetup> terminalSetups; // made or found for them (their masters go to the caller)
     std::vector<image::SharedMemoryRecord> sharedMemory; // until the objects are made
