@@ -856,7 +856,7 @@ std::vector<std::vector<ProcessRestore *>> groupedBy(const std::vector<ProcessRe
 
 // Runs `step` (`name` in errors) in every process of the tree that
 // `wanted` picks, all at once through ctx.drive (one process after the
-// other unless $CRYOPOD_RESTORE_PARALLEL=1); the first failure, naming its
+// other with $CRYOPOD_RESTORE_PARALLEL=0); the first failure, naming its
 // process and the step, once every process's step has ended. Processes
 // sharing an fd table or an address space take their turns in one job, in
 // the tree's order: every step knows in advance which fd number a call will
@@ -1698,7 +1698,7 @@ Result<void> run(RestoreContext &ctx, int inFd)
                      static_cast<unsigned long long>(ctx.roundTrips));
         const ParallelDrive::Counts &drive = ctx.drive.counts();
         std::fprintf(stderr, "restore: %s drive: %llu steps of %llu processes in all, %llu switches, %llu stops collected, %llu sleeps, %llu naps\n",
-                     ctx.drive.enabled() ? "parallel ($CRYOPOD_RESTORE_PARALLEL)" : "serial", static_cast<unsigned long long>(drive.runs),
+                     ctx.drive.enabled() ? "parallel" : "serial ($CRYOPOD_RESTORE_PARALLEL=0)", static_cast<unsigned long long>(drive.runs),
                      static_cast<unsigned long long>(drive.jobs), static_cast<unsigned long long>(drive.switches),
                      static_cast<unsigned long long>(drive.collected), static_cast<unsigned long long>(drive.sleeps),
                      static_cast<unsigned long long>(drive.naps));
@@ -1718,10 +1718,10 @@ Result<RestoreResult> restore(int inFd, const RestoreOptions &options)
     const char *trace = std::getenv("CRYOPOD_RESTORE_TRACE");
     ctx.trace = trace && *trace && *trace != '0';
     ctx.steps.setLevel(StepTrace::levelOf("CRYOPOD_RESTORE_TRACE"));
-    // The parallel drive is off unless asked for: under load it hung in a
-    // CI run (a wait for a stop that never came; cause not found yet).
+    // The parallel drive is on unless $CRYOPOD_RESTORE_PARALLEL=0 (one
+    // process after the other, to compare).
     const char *parallel = std::getenv("CRYOPOD_RESTORE_PARALLEL");
-    ctx.drive.setEnabled(parallel && *parallel && *parallel != '0');
+    ctx.drive.setEnabled(!(parallel && std::string_view(parallel) == "0"));
     const char *count = std::getenv("CRYOPOD_RESTORE_TRACE_COUNT");
     ctx.countStops = count && std::string_view(count) == "stops";
     auto stub = findRestoreStub();

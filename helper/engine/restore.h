@@ -106,9 +106,8 @@ struct RestoreContext {
 
     // Drives a step in every process at once (paralleldrive.h): each
     // process's tracees wait through it. Declared before the processes, so
-    // that it outlives them. Only with $CRYOPOD_RESTORE_PARALLEL=1: by default
-    // one process after the other (the drive hung once under load in CI, cause
-    // not found; docs/performance.md).
+    // that it outlives them. $CRYOPOD_RESTORE_PARALLEL=0: one process after
+    // the other, to compare.
     ParallelDrive drive;
 
     // The image's metadata, complete before anything is created.
