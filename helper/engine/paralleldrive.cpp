@@ -168,9 +168,6 @@ Result<void> ParallelDrive::run(std::vector<Job> &jobs)
                 m_cancelled = true;
             }
         }
-        if (m_cancelled) {
-            cancelWaiting(ready);
-        }
         if (live > 0 && ready.empty()) {
             collect(ready);
         }
@@ -191,16 +188,6 @@ ParallelDrive::Fiber *ParallelDrive::waitingFor(pid_t tid)
         }
     }
     return nullptr;
-}
-
-void ParallelDrive::cancelWaiting(std::vector<Fiber *> &ready)
-{
-    for (const auto &fiber : m_fibers) {
-        if (!fiber->done && fiber->waitingFor != 0) {
-            fiber->waitingFor = 0;
-            ready.push_back(fiber.get());
-        }
-    }
 }
 
 void ParallelDrive::collect(std::vector<Fiber *> &ready)
@@ -267,13 +254,18 @@ void ParallelDrive::collect(std::vector<Fiber *> &ready)
     }
 }
 
+Result<void> ParallelDrive::mayStart(pid_t tid)
+{
+    if (m_current && m_cancelled) {
+        return fail("inject into " + std::to_string(tid) + ": given up, another process of the restore failed", ECANCELED);
+    }
+    return {};
+}
+
 Result<int> ParallelDrive::waitStatus(pid_t tid)
 {
     int status = 0;
     Fiber *self = m_current;
-    if (self && m_cancelled) {
-        return fail("wait for " + std::to_string(tid) + ": given up, another process of the restore failed", ECANCELED);
-    }
     if (self) {
         const pid_t r = ::waitpid(tid, &status, __WALL | WNOHANG);
         if (r == tid) {
@@ -285,13 +277,11 @@ Result<int> ParallelDrive::waitStatus(pid_t tid)
         self->waitingFor = tid;
         self->status.reset();
         ::swapcontext(&self->context, &m_main);
-        // Back: the drive has its status, gave up on it, or found no child.
+        // Back: the drive has its status, or found it gone (the waitpid
+        // below says why).
         self->waitingFor = 0;
         if (self->status) {
             return *std::exchange(self->status, std::nullopt);
-        }
-        if (m_cancelled) {
-            return fail("wait for " + std::to_string(tid) + ": given up, another process of the restore failed", ECANCELED);
         }
     }
     for (;;) {

@@ -20,11 +20,17 @@
 //   drive.run(jobs);                   // every job to its end
 //
 // Failures: the first job that fails (in time) gives run() its error; from
-// then on every wait of the other jobs fails at once with ECANCELED, so
-// they unwind (RAII, errors as values) and end too: run() returns only when
-// every job has ended, nothing is left on a fiber's stack. Their tracees
-// may be left running an injected call: the caller kills them (the restore
-// kills everything it made on any failure).
+// then on the other jobs start no new injected call (mayStart() fails with
+// ECANCELED, before the tracee is resumed), so they unwind (RAII, errors as
+// values) and end too: run() returns only when every job has ended,
+// nothing is left on a fiber's stack. A wait already under way is never
+// given up: the drive still collects its stop, so the call that was running
+// ends and its outcome reaches its job, as it would without the drive (a
+// clone3 in flight gives the job its new thread's tid, which it records for
+// the clean-up: given up, that thread was known to nobody, and the caller's
+// waitpid for its leader waited forever, see cr_tree_midfail). The caller
+// then kills the tracees (the restore kills everything it made on any
+// failure).
 //
 // Outside run() (or from a job of a disabled drive) a wait is a plain
 // blocking waitpid().
@@ -72,6 +78,8 @@ public:
     // StopWaiter: inside a job, waits for tid's next wait status while the
     // other jobs run; elsewhere a blocking waitpid(tid, __WALL).
     Result<int> waitStatus(pid_t tid) override;
+    // StopWaiter: inside a job, ECANCELED once another job has failed.
+    Result<void> mayStart(pid_t tid) override;
 
     // For $CRYOPOD_RESTORE_TRACE, summed over every run(): the stops the
     // drive collected for waiting jobs, the times it slept in waitid() with
@@ -98,7 +106,6 @@ private:
     // for another reason); appends those to `ready`.
     void collect(std::vector<Fiber *> &ready);
     Fiber *waitingFor(pid_t tid);
-    void cancelWaiting(std::vector<Fiber *> &ready);
 
     bool m_enabled = true;
     bool m_cancelled = false;

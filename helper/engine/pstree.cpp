@@ -720,8 +720,19 @@ void RestoredProcess::kill()
     ::kill(pid, SIGKILL);
     // A traced thread stays a zombie until its tracer waits for it, and the
     // leader cannot be reaped before its threads are gone: the threads
-    // first, then the leader (we are its parent and tracer).
-    for (const pid_t tid : std::exchange(m_threadTids, {})) {
+    // first, then the leader (we are its parent and tracer). Those /proc
+    // lists too (none can be added once SIGKILL is pending): one we never
+    // heard of (an injected clone3 whose result was lost) would keep the
+    // wait for the leader waiting forever.
+    std::vector<pid_t> tids = std::exchange(m_threadTids, {});
+    if (auto listed = procfs::listThreads(pid)) {
+        for (const pid_t tid : *listed) {
+            if (tid != pid && std::find(tids.begin(), tids.end(), tid) == tids.end()) {
+                tids.push_back(tid);
+            }
+        }
+    }
+    for (const pid_t tid : tids) {
         reapTracee(tid);
     }
     reapTracee(pid);

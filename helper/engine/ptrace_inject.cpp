@@ -708,6 +708,9 @@ Result<int64_t> Injector::syscall(long nr, uint64_t a0, uint64_t a1, uint64_t a2
         return fail("inject syscall " + std::to_string(nr) + ": injector finished", EINVAL);
     }
     const pid_t tid = m_tracee->tid();
+    if (StopWaiter *waiter = m_tracee->waiter()) {
+        CRYOPOD_PROPAGATE(waiter->mayStart(tid));
+    }
     if (m_guard) {
         // The kernel reports the address after the 2-byte `syscall` instruction.
         CRYOPOD_PROPAGATE(m_guard(nr, {a0, a1, a2, a3, a4, a5}, m_syscallInsn + 2));
@@ -908,6 +911,9 @@ Result<void> Injector::run(InjectBatch &batch, RemoteScratch &scratch)
     }
     if (!m_active) {
         return fail("inject batch: injector finished", EINVAL);
+    }
+    if (StopWaiter *waiter = m_tracee->waiter()) {
+        CRYOPOD_PROPAGATE(waiter->mayStart(m_tracee->tid()));
     }
     bool linked = false;
     for (const InjectBatch::Entry &e : batch.m_entries) {

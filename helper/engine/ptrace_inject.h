@@ -133,6 +133,15 @@ public:
     virtual ~StopWaiter() = default;
     // The next wait status of tid, as waitpid(tid, __WALL) would give it.
     virtual Result<int> waitStatus(pid_t tid) = 0;
+    // Asked before tid is resumed into a new injected call or batch
+    // (Injector::syscall(), run()): an error is returned from there and
+    // nothing runs. So a caller ends its work between calls, never in the
+    // middle of one (whose effect, a new thread, would be lost).
+    virtual Result<void> mayStart(pid_t tid)
+    {
+        (void)tid;
+        return {};
+    }
 };
 
 class Tracee

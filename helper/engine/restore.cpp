@@ -270,6 +270,35 @@ Result<void> validate(RestoreContext &ctx)
     return {};
 }
 
+// The processes linked by a shared fd table (CLONE_FILES) or a shared
+// address space (CLONE_VM), directly or through others, have one key: the
+// drive runs them in one job, one after the other (inEveryProcess). Once,
+// when the tree is accepted (RestoreContext::sharing): the links never change.
+std::map<int32_t, int32_t> sharingGroups(const RestoreContext &ctx)
+{
+    std::map<int32_t, int32_t> up;
+    for (const auto &p : ctx.processes) {
+        up[p->entry.pid] = p->entry.pid;
+    }
+    const auto find = [&up](int32_t pid) {
+        while (up.at(pid) != pid) {
+            pid = up[pid] = up.at(up.at(pid));
+        }
+        return pid;
+    };
+    for (const auto &p : ctx.processes) {
+        for (const int32_t other : {p->entry.filesOf, p->entry.vmOf}) {
+            if (other != 0 && up.contains(other)) {
+                up[find(p->entry.pid)] = find(other);
+            }
+        }
+    }
+    for (auto &[pid, key] : up) {
+        key = find(pid);
+    }
+    return up;
+}
+
 Result<void> acceptTree(RestoreContext &ctx, image::ProcessTreeRecord &tree)
 {
     for (const image::ProcessEntry &entry : tree.processes) {
@@ -317,6 +346,7 @@ Result<void> acceptTree(RestoreContext &ctx, image::ProcessTreeRecord &tree)
         ctx.processes.push_back(std::move(p));
     }
     ctx.tree = std::move(tree);
+    ctx.sharing = sharingGroups(ctx);
     return {};
 }
 
@@ -806,34 +836,6 @@ unsigned pageWorkers()
     return unsigned(std::clamp<long>(n, 1, 8));
 }
 
-// The processes linked by a shared fd table (CLONE_FILES) or a shared
-// address space (CLONE_VM), directly or through others, have one key: the
-// drive runs them in one job, one after the other (inEveryProcess).
-std::map<int32_t, int32_t> sharingGroups(const RestoreContext &ctx)
-{
-    std::map<int32_t, int32_t> up;
-    for (const auto &p : ctx.processes) {
-        up[p->entry.pid] = p->entry.pid;
-    }
-    const auto find = [&up](int32_t pid) {
-        while (up.at(pid) != pid) {
-            pid = up[pid] = up.at(up.at(pid));
-        }
-        return pid;
-    };
-    for (const auto &p : ctx.processes) {
-        for (const int32_t other : {p->entry.filesOf, p->entry.vmOf}) {
-            if (other != 0 && up.contains(other)) {
-                up[find(p->entry.pid)] = find(other);
-            }
-        }
-    }
-    for (auto &[pid, key] : up) {
-        key = find(pid);
-    }
-    return up;
-}
-
 // `processes` in groups of the same `key`, each group and each process in
 // it in the order of `processes`.
 std::vector<std::vector<ProcessRestore *>> groupedBy(const std::vector<ProcessRestore *> &processes, const std::function<int32_t(const ProcessRestore &)> &key)
@@ -854,7 +856,7 @@ std::vector<std::vector<ProcessRestore *>> groupedBy(const std::vector<ProcessRe
 
 // Runs `step` (`name` in errors) in every process of the tree that
 // `wanted` picks, all at once through ctx.drive (one process after the
-// other unless $CRYOPOD_RESTORE_PARALLEL=1); the first failure, naming its
+// other with $CRYOPOD_RESTORE_PARALLEL=0); the first failure, naming its
 // process and the step, once every process's step has ended. Processes
 // sharing an fd table or an address space take their turns in one job, in
 // the tree's order: every step knows in advance which fd number a call will
@@ -870,9 +872,8 @@ Result<void> inEveryProcess(RestoreContext &ctx, std::string_view name, const st
             picked.push_back(p.get());
         }
     }
-    const std::map<int32_t, int32_t> sharing = sharingGroups(ctx);
-    auto groups = groupedBy(picked, [&sharing](const ProcessRestore &p) {
-        return sharing.at(p.entry.pid);
+    auto groups = groupedBy(picked, [&ctx](const ProcessRestore &p) {
+        return ctx.sharing.at(p.entry.pid);
     });
     std::vector<ParallelDrive::Job> jobs;
     for (const std::vector<ProcessRestore *> &processes : groups) {
@@ -953,7 +954,6 @@ Result<void> createTree(RestoreContext &ctx)
 {
     ProcessRestore &root = *ctx.processes.front();
     CRYOPOD_PROPAGATE(createProcess(ctx, root));
-    const std::map<int32_t, int32_t> sharing = sharingGroups(ctx);
     std::vector<ProcessRestore *> level {&root};
     while (!level.empty()) {
         // The children of parents sharing an fd table (a controlling
@@ -967,8 +967,8 @@ Result<void> createTree(RestoreContext &ctx)
                 }
             }
         }
-        auto groups = groupedBy(next, [&sharing](const ProcessRestore &child) {
-            return sharing.at(child.entry.ppid);
+        auto groups = groupedBy(next, [&ctx](const ProcessRestore &child) {
+            return ctx.sharing.at(child.entry.ppid);
         });
         std::vector<ParallelDrive::Job> jobs;
         for (const std::vector<ProcessRestore *> &children : groups) {
@@ -1698,7 +1698,7 @@ Result<void> run(RestoreContext &ctx, int inFd)
                      static_cast<unsigned long long>(ctx.roundTrips));
         const ParallelDrive::Counts &drive = ctx.drive.counts();
         std::fprintf(stderr, "restore: %s drive: %llu steps of %llu processes in all, %llu switches, %llu stops collected, %llu sleeps, %llu naps\n",
-                     ctx.drive.enabled() ? "parallel ($CRYOPOD_RESTORE_PARALLEL)" : "serial", static_cast<unsigned long long>(drive.runs),
+                     ctx.drive.enabled() ? "parallel" : "serial ($CRYOPOD_RESTORE_PARALLEL=0)", static_cast<unsigned long long>(drive.runs),
                      static_cast<unsigned long long>(drive.jobs), static_cast<unsigned long long>(drive.switches),
                      static_cast<unsigned long long>(drive.collected), static_cast<unsigned long long>(drive.sleeps),
                      static_cast<unsigned long long>(drive.naps));
@@ -1718,10 +1718,10 @@ Result<RestoreResult> restore(int inFd, const RestoreOptions &options)
     const char *trace = std::getenv("CRYOPOD_RESTORE_TRACE");
     ctx.trace = trace && *trace && *trace != '0';
     ctx.steps.setLevel(StepTrace::levelOf("CRYOPOD_RESTORE_TRACE"));
-    // The parallel drive is off unless asked for: under load it hung in a
-    // CI run (a wait for a stop that never came; cause not found yet).
+    // The parallel drive is on unless $CRYOPOD_RESTORE_PARALLEL=0 (one
+    // process after the other, to compare).
     const char *parallel = std::getenv("CRYOPOD_RESTORE_PARALLEL");
-    ctx.drive.setEnabled(parallel && *parallel && *parallel != '0');
+    ctx.drive.setEnabled(!(parallel && std::string_view(parallel) == "0"));
     const char *count = std::getenv("CRYOPOD_RESTORE_TRACE_COUNT");
     ctx.countStops = count && std::string_view(count) == "stops";
     auto stub = findRestoreStub();

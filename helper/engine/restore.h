@@ -106,9 +106,8 @@ struct RestoreContext {
 
     // Drives a step in every process at once (paralleldrive.h): each
     // process's tracees wait through it. Declared before the processes, so
-    // that it outlives them. Only with $CRYOPOD_RESTORE_PARALLEL=1: by default
-    // one process after the other (the drive hung once under load in CI, cause
-    // not found; docs/performance.md).
+    // that it outlives them. $CRYOPOD_RESTORE_PARALLEL=0: one process after
+    // the other, to compare.
     ParallelDrive drive;
 
     // The image's metadata, complete before anything is created.
@@ -118,6 +117,9 @@ struct RestoreContext {
     // addresses: injectors point into them.
     std::vector<std::unique_ptr<ProcessRestore>> processes;
     std::map<int32_t, ProcessRestore *> byPid;
+    // By pid, the key of the processes linked to it by a shared fd table or
+    // address space (one job of the drive): set once the tree is accepted.
+    std::map<int32_t, int32_t> sharing;
     std::vector<image::TerminalRecord> terminals; // the image's ptys
     std::vector<TerminalSetup> terminalSetups; // made or found for them (their masters go to the caller)
     std::vector<image::SharedMemoryRecord> sharedMemory; // until the objects are made

@@ -6,6 +6,7 @@
 // live, unrelated process (which must run on unchanged afterwards, including
 // a system call it was blocked in).
 #include "mem.h"
+#include "paralleldrive.h"
 #include "procfs.h"
 #include "pstree.h"
 #include "ptrace_inject.h"
@@ -15,6 +16,7 @@
 #include <QTest>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
@@ -628,6 +630,63 @@ private Q_SLOTS:
         QCOMPARE(readWithTimeout(fromChild[0], 1, 5000), std::string("S"));
         ::close(toChild[1]);
         ::close(fromChild[0]);
+    }
+
+    // When one job of the parallel drive fails, a call another job's
+    // tracee is running ends and its result reaches that job (a clone3 in
+    // flight must give its tid to the job, which records the thread for the
+    // clean-up); that job's next call then fails with ECANCELED without
+    // running in the tracee.
+    void driveFailureLetsACallUnderWayEnd()
+    {
+        const pid_t want = freePid();
+        auto process = RestoredProcess::spawn(want, m_stub);
+        QVERIFY2(process.has_value(), process ? "" : process.error().describe().c_str());
+        auto injector = Injector::create(process->tracee(), process->entry() + 5);
+        QVERIFY2(injector.has_value(), injector ? "" : injector.error().describe().c_str());
+        auto scratch = RemoteScratch::map(*injector);
+        QVERIFY(scratch.has_value());
+        const timespec pause{0, 300 * 1000 * 1000};
+        auto pauseAddr = scratch->put({reinterpret_cast<const uint8_t *>(&pause), sizeof pause});
+        QVERIFY(pauseAddr.has_value());
+        char dir[] = "/tmp/cryopod-drive-XXXXXX";
+        QVERIFY(::mkdtemp(dir) != nullptr);
+        QCOMPARE(::rmdir(dir), 0); // a free name, which the second call would make
+        auto dirAddr = scratch->putString(dir);
+        QVERIFY(dirAddr.has_value());
+
+        ParallelDrive drive(true);
+        process->tracee().setWaiter(&drive);
+        Result<int64_t> slept = 0;
+        Result<int64_t> made = 0;
+        std::vector<ParallelDrive::Job> jobs;
+        jobs.emplace_back([&]() -> Result<void> {
+            slept = injector->syscall(SYS_nanosleep, *pauseAddr, 0); // the other job fails meanwhile
+            made = injector->syscall(SYS_mkdir, *dirAddr, 0700);
+            return {};
+        });
+        jobs.emplace_back([]() -> Result<void> {
+            return fail("the other job fails", EIO);
+        });
+        auto ran = drive.run(jobs);
+        process->tracee().setWaiter(nullptr);
+        QVERIFY(!ran.has_value());
+        QCOMPARE(ran.error().code, EIO);
+        QVERIFY2(slept.has_value(), slept ? "" : slept.error().describe().c_str());
+        QCOMPARE(*slept, int64_t(0));
+        QVERIFY(!made.has_value());
+        QCOMPARE(made.error().code, ECANCELED);
+        const bool exists = ::access(dir, F_OK) == 0;
+        if (exists) {
+            ::rmdir(dir);
+        }
+        QVERIFY2(!exists, "the call after the failure ran");
+        // The tracee is still ours, in a stop, and takes calls again.
+        auto pid = injector->call("getpid", SYS_getpid);
+        QVERIFY2(pid.has_value(), pid ? "" : pid.error().describe().c_str());
+        QCOMPARE(pid_t(*pid), want);
+        scratch->release();
+        injector->dismiss();
     }
 
 private:

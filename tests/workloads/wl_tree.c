@@ -189,6 +189,19 @@ static pid_t spawn(const char *name, unsigned tag, bool computes, pid_t (*spawnM
 
 static pid_t s_children[3];
 
+// The number of threads /proc/PID/status gives (0 if unreadable).
+static int threadsOf(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    char text[4096] = {0};
+    if (wl_read_file_at(path, text, sizeof text - 1, 0) <= 0) {
+        return 0;
+    }
+    const char *at = strstr(text, "\nThreads:");
+    return at ? atoi(at + strlen("\nThreads:")) : 0;
+}
+
 static void sabotage(void)
 {
     // G's pid: A's only child.
@@ -209,12 +222,13 @@ int main(int argc, char **argv)
     s_children[0] = spawn("A", 1, false, spawnGrandchild);
     s_children[1] = spawn("B", 2, true, NULL);
     s_children[2] = spawn("C", 3, false, NULL);
-    // Ready once G exists too.
+    // Ready once G and C's two threads exist too (a checkpoint right after
+    // ready sees the whole tree, however loaded the machine).
     for (int i = 0; i < 500; ++i) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)s_children[0], (int)s_children[0]);
         char text[64] = {0};
-        if (wl_read_file_at(path, text, sizeof text - 1, 0) > 0 && atoi(text) > 0) {
+        if (wl_read_file_at(path, text, sizeof text - 1, 0) > 0 && atoi(text) > 0 && threadsOf(s_children[2]) == 3) {
             break;
         }
         wl_sleep_ms(10);
