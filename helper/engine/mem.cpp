@@ -87,7 +87,24 @@ Result<struct stat> statMappedFile(pid_t pid, const procfs::Mapping &m)
     return st;
 }
 
+// Where MappedFiles keeps what it knows of the file of mapping `m` of a
+// process whose root directory is `root`.
+decltype(MappedFiles::facts)::key_type mappedFileKey(const std::pair<uint64_t, uint64_t> &root, const procfs::Mapping &m)
+{
+    return {root.first, root.second, m.path, (uint64_t(m.devMajor) << 32) | m.devMinor, m.inode};
+}
+
 } // namespace
+
+const struct stat *MappedFiles::mappedOf(pid_t pid, const procfs::Mapping &mapping) const
+{
+    const auto root = roots.find(pid);
+    if (root == roots.end() || !root->second) {
+        return nullptr;
+    }
+    const auto it = facts.find(mappedFileKey(*root->second, mapping));
+    return it != facts.end() && it->second.mappedKnown ? &it->second.mapped : nullptr;
+}
 
 image::VmaKind vmaKindOf(const procfs::Mapping &m)
 {
@@ -206,8 +223,7 @@ MappingCheck checkMapping(pid_t pid, const procfs::Mapping &m, MappedFiles *file
             root = files->roots.emplace(pid, id).first;
         }
         if (root->second) {
-            const auto key = std::tuple(root->second->first, root->second->second, m.path, (uint64_t(m.devMajor) << 32) | m.devMinor, m.inode);
-            const auto [it, inserted] = files->facts.try_emplace(key);
+            const auto [it, inserted] = files->facts.try_emplace(mappedFileKey(*root->second, m));
             facts = &it->second;
             known = !inserted;
         }
@@ -243,7 +259,7 @@ MappingCheck checkMapping(pid_t pid, const procfs::Mapping &m, MappedFiles *file
     return {};
 }
 
-Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &mappings, const procfs::Stat &stat, uint64_t brk)
+Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &mappings, const procfs::Stat &stat, uint64_t brk, const MappedFiles *files)
 {
     const std::string what = "mm of " + std::to_string(pid);
     image::MmRecord mm;
@@ -293,7 +309,8 @@ Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &ma
         }
         if (vma.kind == image::VmaKind::FilePrivate || vma.kind == image::VmaKind::FileShared) {
             vma.pgoff = m.offset;
-            auto st = statMappedFile(pid, m);
+            const struct stat *known = files ? files->mappedOf(pid, m) : nullptr;
+            auto st = known ? Result<struct stat>(*known) : statMappedFile(pid, m);
             if (st) {
                 vma.dev = st->st_dev;
                 vma.ino = st->st_ino;

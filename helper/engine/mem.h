@@ -62,6 +62,9 @@ struct MappedFiles {
     // (root dev, root inode, path, maps device, maps inode) -> facts
     std::map<std::tuple<uint64_t, uint64_t, std::string, uint64_t, uint64_t>, Facts> facts;
     std::map<pid_t, std::optional<std::pair<uint64_t, uint64_t>>> roots; // pid -> its root directory (dev, inode)
+    // The stat of the file behind pid's file `mapping` (map_files) as a
+    // checkMapping() with this MappedFiles saw it, or null when none did.
+    const struct stat *mappedOf(pid_t pid, const procfs::Mapping &mapping) const;
 };
 // With `files`, what it knows of a file mapping is not looked up again
 // (and what is looked up is kept there).
@@ -73,7 +76,11 @@ image::VmaKind vmaKindOf(const procfs::Mapping &mapping);
 // MmRecord from the mappings (read from /proc/PID/smaps while the process was
 // frozen), the mm fields of /proc/PID/stat, /proc/PID/auxv, the exe link, the
 // vDSO hash, and brk (the current program break, read by an injected brk(0)).
-Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &mappings, const procfs::Stat &stat, uint64_t brk);
+// With `files` (filled by the analysis of the frozen process), the device,
+// inode and size of a mapped file it already looked at are not looked up
+// again through map_files.
+Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &mappings, const procfs::Stat &stat, uint64_t brk,
+                               const MappedFiles *files = nullptr);
 
 struct PagesOptions {
     // Size of each read buffer, and at most of a Pages section. 0: by the
