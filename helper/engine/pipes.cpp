@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -79,9 +80,19 @@ PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, 
     while (const dirent *entry = ::readdir(proc.get())) {
         char *end = nullptr;
         const long other = std::strtol(entry->d_name, &end, 10);
-        if (end == entry->d_name || *end != '\0' || other == pid || other <= 0 || (tree && inTree(pid_t(other), *tree))) {
+        if (end == entry->d_name || *end != '\0' || other == pid || other <= 0 || (tree && tree->contains(pid_t(other)))) {
             continue;
         }
+        // A process forked in the tree after it was listed is part of it:
+        // its ancestry is looked up only when it holds something of
+        // interest (most processes of the system hold nothing).
+        std::optional<bool> forkedInTree;
+        auto outside = [&] {
+            if (!forkedInTree) {
+                forkedInTree = tree && inTree(pid_t(other), *tree);
+            }
+            return !*forkedInTree;
+        };
         const std::string fdDir = "/proc/" + std::string(entry->d_name) + "/fd";
         std::unique_ptr<DIR, int (*)(DIR *)> fds(::opendir(fdDir.c_str()), ::closedir);
         if (!fds) {
@@ -113,7 +124,7 @@ PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, 
             }
             const std::pair<uint64_t, uint64_t> key{uint64_t(st.st_dev), uint64_t(st.st_ino)};
             if (S_ISREG(st.st_mode) && files) {
-                if (const auto file = files->find(key); file != files->end()) {
+                if (const auto file = files->find(key); file != files->end() && outside()) {
                     file->second.emplace_back(pid_t(other), std::atoi(fdEntry->d_name));
                 }
                 continue;
@@ -121,7 +132,7 @@ PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, 
             if (!(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
                 continue;
             }
-            if (std::find(pipes.begin(), pipes.end(), key) == pipes.end()) {
+            if (std::find(pipes.begin(), pipes.end(), key) == pipes.end() || !outside()) {
                 continue;
             }
             std::vector<pid_t> &list = holders[key];

@@ -14,6 +14,7 @@
 #include "tty.h"
 
 #include <algorithm>
+#include <array>
 #include <dirent.h>
 #include <memory>
 #include <sys/stat.h>
@@ -93,12 +94,14 @@ bool exiting(pid_t pid, pid_t tid)
 
 // What threads may have that the engine does not restore per thread: it
 // recreates every thread with the process's credentials, sharing its cwd,
-// root, umask, fd table and SysV undo list, in its namespaces.
-void checkThreads(pid_t pid, const procfs::Status &leader, ProcessReport &report)
+// root, umask, fd table and SysV undo list, in its namespaces. Returns the
+// status of every thread (the leader's is `leader`), for the checks after.
+std::vector<std::pair<pid_t, procfs::Status>> checkThreads(pid_t pid, const procfs::Status &leader, ProcessReport &report)
 {
+    std::vector<std::pair<pid_t, procfs::Status>> statuses;
     auto tids = procfs::listThreads(pid);
-    if (!tids || tids->size() < 2) {
-        return;
+    if (!tids) {
+        return statuses;
     }
     // Lines of /proc/PID/task/TID/status that are per thread in the kernel
     // but restored per process.
@@ -110,8 +113,16 @@ void checkThreads(pid_t pid, const procfs::Status &leader, ProcessReport &report
         {kKcmpFs, "a cwd, root and umask of its own (unshare(CLONE_FS))"},
         {kKcmpSysvsem, "a SysV semaphore undo list of its own"},
     };
+    // The process's namespaces, read once for all its threads.
+    std::array<Result<std::string>, std::size(namespaces)> processNs;
+    if (tids->size() > 1) {
+        for (size_t i = 0; i < std::size(namespaces); ++i) {
+            processNs[i] = procfs::readLink(procfs::path(pid, std::string("ns/") + namespaces[i]));
+        }
+    }
     for (const pid_t tid : *tids) {
         if (tid == pid) {
+            statuses.emplace_back(tid, leader);
             continue;
         }
         const std::string who = "thread " + std::to_string(tid);
@@ -138,14 +149,17 @@ void checkThreads(pid_t pid, const procfs::Status &leader, ProcessReport &report
                 note(report, Verdict::Refused, who + " has " + what + ": not supported");
             }
         }
-        for (const char *ns : namespaces) {
-            auto mine = procfs::readLink(procfs::path(pid, "task/" + std::to_string(tid) + "/ns/" + ns));
-            auto theirs = procfs::readLink(procfs::path(pid, std::string("ns/") + ns));
+        const std::string taskNs = procfs::path(pid, "task/" + std::to_string(tid) + "/ns/");
+        for (size_t i = 0; i < std::size(namespaces); ++i) {
+            auto mine = procfs::readLink(taskNs + namespaces[i]);
+            const Result<std::string> &theirs = processNs[i];
             if (mine && theirs && *mine != *theirs) {
-                note(report, Verdict::Refused, who + " runs in another " + ns + " namespace (" + *mine + ") than the process: not supported");
+                note(report, Verdict::Refused, who + " runs in another " + namespaces[i] + " namespace (" + *mine + ") than the process: not supported");
             }
         }
+        statuses.emplace_back(tid, std::move(*status));
     }
+    return statuses;
 }
 
 // kcmp compares the kernel's pointers: a process on its way out (its
@@ -417,7 +431,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
         return report;
     }
 
-    checkThreads(pid, *status, report);
+    const std::vector<std::pair<pid_t, procfs::Status>> threadStatuses = checkThreads(pid, *status, report);
     if (auto tracer = procfs::statusNumbers(*status, "TracerPid"); tracer && !tracer->empty() && (*tracer)[0] != 0
         && pid_t((*tracer)[0]) != context.ourTracer) {
         const pid_t t = pid_t((*tracer)[0]);
@@ -425,16 +439,13 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
     }
     // Seccomp filters are captured and restored per thread (seccomp.h);
     // strict mode allows only read, write, _exit and sigreturn.
-    if (auto tids = procfs::listThreads(pid)) {
-        for (const pid_t tid : *tids) {
-            auto threadStatus = procfs::readStatus(pid, tid);
-            auto seccomp = threadStatus ? procfs::statusNumbers(*threadStatus, "Seccomp") : decltype(procfs::statusNumbers(*status, "Seccomp"))();
-            if (seccomp && !seccomp->empty() && (*seccomp)[0] == 1) {
-                note(report, Verdict::Refused,
-                     "thread " + std::to_string(tid) +
-                         " runs in seccomp strict mode, which allows only read, write, _exit and sigreturn: the checkpoint has to inject other system calls "
-                         "into it");
-            }
+    for (const auto &[tid, threadStatus] : threadStatuses) {
+        auto seccomp = procfs::statusNumbers(threadStatus, "Seccomp");
+        if (seccomp && !seccomp->empty() && (*seccomp)[0] == 1) {
+            note(report, Verdict::Refused,
+                 "thread " + std::to_string(tid) +
+                     " runs in seccomp strict mode, which allows only read, write, _exit and sigreturn: the checkpoint has to inject other system calls "
+                     "into it");
         }
     }
     if ((state == 'T' || state == 't') && context.ourTracer == 0) {

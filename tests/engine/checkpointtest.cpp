@@ -438,6 +438,8 @@ private Q_SLOTS:
         QTest::addColumn<QString>("expected");
         QTest::newRow("creds") << QStringLiteral("threadcreds") << QStringLiteral(" has its own Gid (0 4242 0 4242, the process 0 0 0 0)");
         QTest::newRow("files") << QStringLiteral("threadfiles") << QStringLiteral(" has a file descriptor table of its own (unshare(CLONE_FILES))");
+        QTest::newRow("namespace") << QStringLiteral("threadns") << QStringLiteral(" runs in another uts namespace (uts:[");
+        QTest::newRow("seccomp strict") << QStringLiteral("threadstrict") << QStringLiteral(" runs in seccomp strict mode");
     }
 
     void reportNamesAnExitedMainThread()
@@ -665,6 +667,8 @@ private Q_SLOTS:
         QTest::addColumn<QString>("expected");
         QTest::newRow("sockets") << QStringLiteral("sockets") << QStringLiteral("fd 3 is a TCP socket listening on 127.0.0.1:");
         QTest::newRow("thread creds") << QStringLiteral("threadcreds") << QStringLiteral("has its own Gid");
+        QTest::newRow("thread namespace") << QStringLiteral("threadns") << QStringLiteral("runs in another uts namespace");
+        QTest::newRow("thread seccomp strict") << QStringLiteral("threadstrict") << QStringLiteral("runs in seccomp strict mode");
         QTest::newRow("sysv shm") << QStringLiteral("sysvshm") << QStringLiteral("only a part of SysV shared memory segment");
     }
     void refusedCheckpointWritesNothing()

@@ -40,6 +40,9 @@
 //                    setresgid: only that thread)
 //   threadfiles      a second thread with a file descriptor table of its own
 //                    (unshare(CLONE_FILES))
+//   threadns         a second thread in a UTS namespace of its own
+//                    (unshare(CLONE_NEWUTS))
+//   threadstrict     a second thread in seccomp strict mode, blocked in read
 //   shmem            shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS)
 //   sysvshm          a SysV shared memory segment (shmget IPC_PRIVATE, attached, removed), half of it unmapped
 //   memfd            a memfd "dumptarget" of 64 KiB (fd 3), mapped MAP_SHARED
@@ -77,6 +80,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string>
+#include <linux/seccomp.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
@@ -387,6 +391,26 @@ void *threadMain(void *arg)
     if (how == "threadfiles" && ::unshare(CLONE_FILES) != 0) {
         die("unshare");
     }
+    if (how == "threadns" && ::unshare(CLONE_NEWUTS) != 0) {
+        die("unshare");
+    }
+    if (how == "threadstrict") {
+        // Only read, write, _exit and sigreturn from here on: the tid is
+        // asked for before, and the thread waits in read() for ever.
+        int fds[2];
+        if (::pipe(fds) != 0) {
+            die("pipe");
+        }
+        const pid_t tid = pid_t(::syscall(SYS_gettid));
+        if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) != 0) {
+            die("prctl(PR_SET_SECCOMP)");
+        }
+        g_threadTid = tid;
+        char c;
+        for (;;) {
+            (void)::read(fds[0], &c, 1);
+        }
+    }
     g_threadTid = pid_t(::syscall(SYS_gettid));
     for (;;) {
         ::pause();
@@ -451,7 +475,8 @@ int main(int argc, char **argv)
         if (::pipe(fds) != 0) {
             die("pipe");
         }
-    } else if (mode == "threads" || mode == "threads3" || mode == "threadcreds" || mode == "threadfiles" || mode == "leaderexit") {
+    } else if (mode == "threads" || mode == "threads3" || mode == "threadcreds" || mode == "threadfiles" || mode == "threadns" || mode == "threadstrict"
+               || mode == "leaderexit") {
         static std::string how;
         how = mode;
         const char *const keys[] = {"tid", "tid2", "tid3"};
