@@ -25,7 +25,11 @@
 // processes x 8 threads, is `--fanout 7 --levels 1 --threads 8`; the default
 // 73-process tree is the harder case for the per-process costs.
 //
-// usage: cr_tree [--size MIB] [--fanout N] [--levels N] [--threads N] [--tmp DIR] [--fsync] [--no-criu]
+// With --repeat N the uncompressed dumps, ours and CRIU's, are taken N times
+// each, one after the other in turns, and the median of each is compared:
+// one run on a shared 2-core machine says little.
+//
+// usage: cr_tree [--size MIB] [--fanout N] [--levels N] [--threads N] [--tmp DIR] [--fsync] [--no-criu] [--repeat N]
 // A program, not a test: run it as root, alone on the machine.
 
 #include "benchengine.h"
@@ -61,7 +65,34 @@ struct Options {
     std::string tmp = "/dev/shm";
     bool fsync = false;
     bool criu = true;
+    unsigned repeat = 1;
 };
+
+// The median run of `runs` by its time (the lower of the two middle ones:
+// always a run that happened), nullopt when there is none.
+std::optional<DumpResult> medianRun(std::vector<DumpResult> runs)
+{
+    if (runs.empty()) {
+        return std::nullopt;
+    }
+    std::sort(runs.begin(), runs.end(), [](const DumpResult &a, const DumpResult &b) {
+        return a.seconds < b.seconds;
+    });
+    return runs[(runs.size() - 1) / 2];
+}
+
+// "  runs: 0.201 0.214 ... (median ...)" when there was more than one.
+void printRuns(const char *what, const std::vector<DumpResult> &runs)
+{
+    if (runs.size() < 2) {
+        return;
+    }
+    std::printf("    %s, %zu runs:", what, runs.size());
+    for (const DumpResult &r : runs) {
+        std::printf(" %.3f", r.seconds);
+    }
+    std::printf(" s (the median above)\n");
+}
 
 // root and every descendant, through /proc/PID/task/*/children.
 std::vector<pid_t> treeOf(pid_t root)
@@ -161,7 +192,8 @@ int main(int argc, char **argv)
                "levels of children below the root (default 2; --fanout 7 --levels 1 --threads 8 is issue 5's 8 processes x 8 threads)")
         .value("tmp", "DIR", &o.tmp, "directory for every image, ours and CRIU's (default /dev/shm)")
         .flag("fsync", &o.fsync, true, "fsync every image after its dump and print that time")
-        .flag("no-criu", &o.criu, false, "without CRIU");
+        .flag("no-criu", &o.criu, false, "without CRIU")
+        .value("repeat", "N", &o.repeat, "uncompressed dumps, ours and CRIU's, taken N times each in turns; the medians are compared (default 1)");
     if (const auto exit = options.parse(argc, argv)) {
         return *exit;
     }
@@ -224,15 +256,27 @@ int main(int argc, char **argv)
         measureStoreFloor(dir, treeBytes);
         return measureStoreFloor(dir, treeBytes);
     };
-    const StoreFloor rawFloor = settleWithFloor();
-    const std::optional<DumpResult> rawDump = engineDump(pid, dir + "/tree-raw.cryopod", dumpOptions);
-    std::optional<DumpResult> criuDumped;
+    StoreFloor rawFloor;
     StoreFloor criuFloor;
     std::string criu;
-    if (o.criu && findProgram("criu", &criu)) {
-        criuFloor = settleWithFloor();
-        criuDumped = criuDump(criu, pid, dir + "/criu", o.fsync);
+    const bool withCriu = o.criu && findProgram("criu", &criu);
+    std::vector<DumpResult> rawRuns;
+    std::vector<DumpResult> criuRuns;
+    for (unsigned run = 0; run < std::max(o.repeat, 1u); ++run) {
+        rawFloor = settleWithFloor();
+        if (auto d = engineDump(pid, dir + "/tree-raw.cryopod", dumpOptions)) {
+            rawRuns.push_back(*d);
+        }
+        if (withCriu) {
+            removeTree(dir + "/criu"); // the last one stays, for the restore
+            criuFloor = settleWithFloor();
+            if (auto d = criuDump(criu, pid, dir + "/criu", o.fsync)) {
+                criuRuns.push_back(*d);
+            }
+        }
     }
+    const std::optional<DumpResult> rawDump = medianRun(rawRuns);
+    const std::optional<DumpResult> criuDumped = medianRun(criuRuns);
 
     // Restores, each after the tree before it is gone; each copy verifies itself and exits.
     const auto restoreEngine = [&](const std::optional<DumpResult> &d, const std::string &image) -> std::optional<RestoreResult> {
@@ -290,6 +334,8 @@ int main(int argc, char **argv)
     printDump("engine dump, zstd, low pause", lowPauseDump, o.fsync);
     printDump("engine dump, uncompressed", rawDump, o.fsync);
     printDump("criu dump (frozen throughout)", criuDumped, o.fsync);
+    printRuns("engine dump, uncompressed", rawRuns);
+    printRuns("criu dump", criuRuns);
     std::printf("  storage floor (write() of %.1f MiB): %.3f s before our uncompressed dump, %.3f s before criu's\n", double(treeBytes) / 1048576.0,
                 rawFloor.seconds, criuFloor.seconds);
     printRestore("engine restore, zstd", zstdRestore);

@@ -17,12 +17,17 @@ namespace cryopod::image
 namespace
 {
 // Blocks SIGPIPE in this thread for its lifetime; a SIGPIPE raised by our own
-// write is consumed before the old mask comes back.
+// write is consumed before the old mask comes back. Does nothing when the
+// caller has it blocked (Sigpipe::Blocked).
 class SigpipeGuard
 {
 public:
-    SigpipeGuard()
+    explicit SigpipeGuard(Sigpipe sigpipe)
+        : m_active(sigpipe == Sigpipe::Guard)
     {
+        if (!m_active) {
+            return;
+        }
         sigset_t pipe;
         sigemptyset(&pipe);
         sigaddset(&pipe, SIGPIPE);
@@ -33,6 +38,9 @@ public:
     }
     ~SigpipeGuard()
     {
+        if (!m_active) {
+            return;
+        }
         if (m_gotEpipe && !m_wasPending) {
             sigset_t pipe;
             sigemptyset(&pipe);
@@ -48,21 +56,22 @@ public:
     }
 
 private:
+    const bool m_active;
     sigset_t m_old;
     bool m_wasPending = false;
     bool m_gotEpipe = false;
 };
 } // namespace
 
-Result<void> writeAll(int fd, const void *data, size_t size)
+Result<void> writeAll(int fd, const void *data, size_t size, Sigpipe sigpipe)
 {
     const iovec piece {const_cast<void *>(data), size};
-    return writeAllV(fd, std::span<const iovec>(&piece, 1));
+    return writeAllV(fd, std::span<const iovec>(&piece, 1), sigpipe);
 }
 
-Result<void> writeAllV(int fd, std::span<const iovec> pieces)
+Result<void> writeAllV(int fd, std::span<const iovec> pieces, Sigpipe sigpipe)
 {
-    SigpipeGuard guard;
+    SigpipeGuard guard(sigpipe);
     std::vector<iovec> left(pieces.begin(), pieces.end());
     size_t first = 0;
     for (;;) {

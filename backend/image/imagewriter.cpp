@@ -98,9 +98,14 @@ struct ImageWriter::Private {
         return {};
     }
 
+    Sigpipe sigpipe() const
+    {
+        return options.sigpipeBlocked ? Sigpipe::Blocked : Sigpipe::Guard;
+    }
+
     Result<void> emit(const uint8_t *data, size_t size)
     {
-        auto r = writeAll(fd, data, size);
+        auto r = writeAll(fd, data, size, sigpipe());
         if (!r) {
             failure = r.error();
             return r;
@@ -252,7 +257,7 @@ struct ImageWriter::Private {
             const iovec pieces[] = {{head, at == 0 ? kFrameHeaderBytes + fieldBytes : 0},
                                     {const_cast<uint8_t *>(data.data()) + at, n},
                                     {sum, last ? kChecksumBytes : 0}};
-            if (auto r = writeAllV(fd, pieces); !r) {
+            if (auto r = writeAllV(fd, pieces, sigpipe()); !r) {
                 failure = r.error();
                 return r;
             }

@@ -521,6 +521,9 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
     writerOptions.compressionLevel = ctx.options.compressionLevel;
     writerOptions.compress = ctx.options.compress;
     writerOptions.workers = ctx.options.workers;
+    // checkpointOnThisThread() blocked it before any thread that writes was
+    // started (they inherit the mask), until the image is done.
+    writerOptions.sigpipeBlocked = true;
     // $CRYOPOD_DUMP_TRACE: the CPU time of each part of the page dump on
     // stderr; $CRYOPOD_DUMP_PIECE_KIB: the piece size of reading and of
     // checksumming and writing (0: whole batches, for comparisons).
