@@ -200,20 +200,23 @@ Result<void> captureProcessInjected(FrozenProcess &process, ProcessCapture &capt
 
     // What the threads show by ptrace alone, before anything runs in them.
     auto threadsStep = trace.scope("capture: threads by ptrace", pid);
+    std::vector<procfs::Status> statuses; // of each thread, read once
     for (const Tracee &thread : process.threads()) {
-        auto record = dumpThread(pid, thread);
+        auto status = procfs::readStatus(pid, thread.tid());
+        if (!status) {
+            return std::unexpected(status.error().context("thread " + std::to_string(thread.tid())));
+        }
+        auto record = dumpThread(pid, thread, *status);
         if (!record) {
             return std::unexpected(record.error());
         }
         capture.threads.push_back(std::move(*record));
+        statuses.push_back(std::move(*status));
     }
     // A thread the freeze took out of epoll_wait (-EINTR) goes back in.
     for (size_t i = 0; i < capture.threads.size(); ++i) {
         const Tracee &thread = process.threads()[i];
-        auto status = procfs::readStatus(thread.tid());
-        if (!status) {
-            return std::unexpected(status.error().context("signals of thread " + std::to_string(thread.tid())));
-        }
+        const procfs::Status *status = &statuses[i];
         uint64_t pending = 0;
         for (const char *key : {"SigPnd", "ShdPnd"}) {
             auto mask = procfs::statusHex(*status, key);

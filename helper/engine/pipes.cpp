@@ -77,10 +77,11 @@ PipeHolders pipeHoldersOutside(pid_t pid, const std::vector<std::pair<uint64_t, 
     if (!proc) {
         return holders;
     }
+    const procfs::WithoutMm withoutMm = procfs::WithoutMm::find(); // kernel threads hold no fds
     while (const dirent *entry = ::readdir(proc.get())) {
         char *end = nullptr;
         const long other = std::strtol(entry->d_name, &end, 10);
-        if (end == entry->d_name || *end != '\0' || other == pid || other <= 0 || (tree && tree->contains(pid_t(other)))) {
+        if (end == entry->d_name || *end != '\0' || other == pid || other <= 0 || (tree && tree->contains(pid_t(other))) || withoutMm(pid_t(other))) {
             continue;
         }
         // A process forked in the tree after it was listed is part of it:

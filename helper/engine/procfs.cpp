@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -401,6 +402,22 @@ Result<std::vector<pid_t>> listThreads(pid_t pid)
         std::rotate(out.begin(), it, it + 1);
     }
     return out;
+}
+
+WithoutMm WithoutMm::find()
+{
+    constexpr pid_t kKthreadd = 2;
+    WithoutMm test;
+    if (auto stat = readStat(kKthreadd); stat && stat->kernelThread()) {
+        test.m_kthreadd = kKthreadd;
+    }
+    return test;
+}
+
+bool WithoutMm::operator()(pid_t pid) const
+{
+    constexpr int kKcmpVm = 1; // enum kcmp_type
+    return m_kthreadd != 0 && ::syscall(SYS_kcmp, m_kthreadd, pid, kKcmpVm, 0, 0) == 0;
 }
 
 bool waitsInVfork(pid_t pid)

@@ -89,6 +89,21 @@ Result<std::vector<pid_t>> listChildren(pid_t pid);
 // from the clone_args it points to) while it sleeps uninterruptibly (D).
 bool waitsInVfork(pid_t pid);
 
+// Tells the processes without an address space (kernel threads, and
+// processes on their way out) with one kcmp each: they share the NULL one
+// of kthreadd (pid 2), looked at once. Where pid 2 is not a kernel thread
+// (another pid namespace) it tells nothing: every process may have one.
+// For scans of the whole system, where most processes are kernel threads.
+class WithoutMm
+{
+public:
+    static WithoutMm find();
+    bool operator()(pid_t pid) const;
+
+private:
+    pid_t m_kthreadd = 0;
+};
+
 // /proc/PID/fdinfo/N: pos, flags (octal in the file), mnt_id and the lines
 // after them ("lock:", "eventfd-count:", "inotify wd:", ...).
 struct FdInfo {

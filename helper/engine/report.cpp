@@ -310,10 +310,11 @@ TaskSharing TaskSharing::scan(const std::vector<pid_t> &tree)
         return sharing;
     }
     std::vector<pid_t> others;
+    const procfs::WithoutMm withoutMm = procfs::WithoutMm::find(); // kernel threads share nothing
     while (const dirent *entry = ::readdir(proc.get())) {
         char *end = nullptr;
         const long other = std::strtol(entry->d_name, &end, 10);
-        if (end == entry->d_name || *end != '\0' || other <= 0 || other == ::getpid()) {
+        if (end == entry->d_name || *end != '\0' || other <= 0 || other == ::getpid() || withoutMm(pid_t(other))) {
             continue;
         }
         others.push_back(pid_t(other));

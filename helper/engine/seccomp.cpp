@@ -260,15 +260,11 @@ Injector::Guard seccompGuard(pid_t tid, uint32_t mode, std::vector<image::Seccom
 
 // ---- dump
 
-Result<void> dumpSeccomp(pid_t pid, const Tracee &tracee, image::ThreadRecord &thread)
+Result<void> dumpSeccomp(const procfs::Status &status, const Tracee &tracee, image::ThreadRecord &thread)
 {
     const pid_t tid = tracee.tid();
     const std::string what = "seccomp of thread " + std::to_string(tid);
-    auto status = procfs::readStatus(pid, tid);
-    if (!status) {
-        return std::unexpected(status.error().context(what));
-    }
-    auto mode = procfs::statusNumbers(*status, "Seccomp");
+    auto mode = procfs::statusNumbers(status, "Seccomp");
     if (!mode || mode->empty()) {
         return {}; // a kernel without seccomp
     }

@@ -20,6 +20,7 @@
 // behave alike).
 #pragma once
 
+#include "procfs.h"
 #include "ptrace_inject.h"
 #include "records.h"
 #include "result.h"
@@ -56,8 +57,9 @@ Injector::Guard seccompGuard(pid_t tid, uint32_t mode, std::vector<image::Seccom
 
 // ---- dump
 
-// Mode and filters of a stopped (traced) thread into `thread`.
-Result<void> dumpSeccomp(pid_t pid, const Tracee &tracee, image::ThreadRecord &thread);
+// Mode (the "Seccomp" line of the thread's `status`) and filters of a
+// stopped (traced) thread into `thread`.
+Result<void> dumpSeccomp(const procfs::Status &status, const Tracee &tracee, image::ThreadRecord &thread);
 
 // ---- restore
 

@@ -21,7 +21,7 @@ namespace cryopod::engine
 
 // ---- dump
 
-Result<image::ThreadRecord> dumpThread(pid_t pid, const Tracee &tracee)
+Result<image::ThreadRecord> dumpThread(pid_t pid, const Tracee &tracee, const procfs::Status &status)
 {
     const pid_t tid = tracee.tid();
     const std::string what = "thread " + std::to_string(tid);
@@ -69,7 +69,7 @@ Result<image::ThreadRecord> dumpThread(pid_t pid, const Tracee &tracee)
         thread.robustListHead = head;
         thread.robustListLen = len;
     }
-    CRYOPOD_PROPAGATE(dumpSeccomp(pid, tracee, thread));
+    CRYOPOD_PROPAGATE(dumpSeccomp(status, tracee, thread));
     return thread;
 }
 

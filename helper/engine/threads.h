@@ -6,6 +6,7 @@
 // rseq registration (ThreadRecord); on restore, its creation with its tid.
 #pragma once
 
+#include "procfs.h"
 #include "ptrace_inject.h"
 #include "records.h"
 #include "result.h"
@@ -21,8 +22,9 @@ namespace cryopod::engine
 // registers (regs.h), FPU/XSAVE state, blocked-signal mask, the signals
 // pending for it alone (PTRACE_PEEKSIGINFO), its rseq registration
 // (PTRACE_GET_RSEQ_CONFIGURATION) and robust futex list (get_robust_list). Call it before an Injector is created on
-// the thread (the injector changes registers and mask).
-Result<image::ThreadRecord> dumpThread(pid_t pid, const Tracee &tracee);
+// the thread (the injector changes registers and mask). `status`: the
+// thread's /proc/PID/task/TID/status, read by the caller (seccomp.h).
+Result<image::ThreadRecord> dumpThread(pid_t pid, const Tracee &tracee, const procfs::Status &status);
 
 // What only the thread itself can tell, read by injected system calls:
 // sigaltstack(NULL, &old) and prctl(PR_GET_TID_ADDRESS).
