@@ -75,9 +75,7 @@ std::optional<DumpResult> medianRun(std::vector<DumpResult> runs)
     if (runs.empty()) {
         return std::nullopt;
     }
-    std::sort(runs.begin(), runs.end(), [](const DumpResult &a, const DumpResult &b) {
-        return a.seconds < b.seconds;
-    });
+    std::sort(runs.begin(), runs.end(), [](const DumpResult &a, const DumpResult &b) { return a.seconds < b.seconds; });
     return runs[(runs.size() - 1) / 2];
 }
 

@@ -76,11 +76,11 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <string>
-#include <linux/seccomp.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
@@ -475,8 +475,8 @@ int main(int argc, char **argv)
         if (::pipe(fds) != 0) {
             die("pipe");
         }
-    } else if (mode == "threads" || mode == "threads3" || mode == "threadcreds" || mode == "threadfiles" || mode == "threadns" || mode == "threadstrict"
-               || mode == "leaderexit") {
+    } else if (mode == "threads" || mode == "threads3" || mode == "threadcreds" || mode == "threadfiles" || mode == "threadns" || mode == "threadstrict" ||
+               mode == "leaderexit") {
         static std::string how;
         how = mode;
         const char *const keys[] = {"tid", "tid2", "tid3"};
