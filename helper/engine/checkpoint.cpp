@@ -324,7 +324,7 @@ Result<void> captureProcessRest(ProcessCapture &capture, const TreeScope &scope,
     CRYOPOD_PROPAGATE(store(capture.task, dumpTask(pid, capture.status, capture.stat)));
     capture.task.childSubreaper = capture.childSubreaper;
     if (ownMm) {
-        CRYOPOD_PROPAGATE(store(capture.mm, dumpMm(pid, capture.mappings, capture.stat, capture.brk, &mappedFiles)));
+        CRYOPOD_PROPAGATE(store(capture.mm, dumpMm(pid, capture.mappings, capture.stat, capture.brk, mappedFiles)));
     }
     capture.ownMm = ownMm;
     step.end();

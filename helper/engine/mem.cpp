@@ -259,7 +259,7 @@ MappingCheck checkMapping(pid_t pid, const procfs::Mapping &m, MappedFiles *file
     return {};
 }
 
-Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &mappings, const procfs::Stat &stat, uint64_t brk, const MappedFiles *files)
+Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &mappings, const procfs::Stat &stat, uint64_t brk, const MappedFiles &files)
 {
     const std::string what = "mm of " + std::to_string(pid);
     image::MmRecord mm;
@@ -309,7 +309,7 @@ Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &ma
         }
         if (vma.kind == image::VmaKind::FilePrivate || vma.kind == image::VmaKind::FileShared) {
             vma.pgoff = m.offset;
-            const struct stat *known = files ? files->mappedOf(pid, m) : nullptr;
+            const struct stat *known = files.mappedOf(pid, m);
             auto st = known ? Result<struct stat>(*known) : statMappedFile(pid, m);
             if (st) {
                 vma.dev = st->st_dev;

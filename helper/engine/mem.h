@@ -76,11 +76,10 @@ image::VmaKind vmaKindOf(const procfs::Mapping &mapping);
 // MmRecord from the mappings (read from /proc/PID/smaps while the process was
 // frozen), the mm fields of /proc/PID/stat, /proc/PID/auxv, the exe link, the
 // vDSO hash, and brk (the current program break, read by an injected brk(0)).
-// With `files` (filled by the analysis of the frozen process), the device,
-// inode and size of a mapped file it already looked at are not looked up
-// again through map_files.
-Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &mappings, const procfs::Stat &stat, uint64_t brk,
-                               const MappedFiles *files = nullptr);
+// The device, inode and size of a mapped file come from `files` (filled by
+// the analysis of the frozen process); one it did not look at is looked up
+// through map_files.
+Result<image::MmRecord> dumpMm(pid_t pid, const std::vector<procfs::Mapping> &mappings, const procfs::Stat &stat, uint64_t brk, const MappedFiles &files);
 
 struct PagesOptions {
     // Size of each read buffer, and at most of a Pages section. 0: by the

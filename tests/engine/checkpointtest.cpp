@@ -442,6 +442,31 @@ private Q_SLOTS:
         QTest::newRow("seccomp strict") << QStringLiteral("threadstrict") << QStringLiteral(" runs in seccomp strict mode");
     }
 
+    // The scans of the whole system skip processes without an address space
+    // (procfs::WithoutMm): kernel threads and zombies, never a live process.
+    void withoutMmTellsKernelThreadsAndZombies()
+    {
+        const procfs::WithoutMm withoutMm = procfs::WithoutMm::find();
+        QVERIFY(!withoutMm(::getpid()));
+        auto kthreadd = procfs::readStat(2);
+        if (!kthreadd || !kthreadd->kernelThread()) {
+            QVERIFY(!withoutMm(2)); // tells nothing without a kthreadd
+            QSKIP("pid 2 is not kthreadd in this pid namespace");
+        }
+        QVERIFY(withoutMm(2));
+        const pid_t child = ::fork();
+        if (child == 0) {
+            ::_exit(0);
+        }
+        QVERIFY(child > 0);
+        QVERIFY(QTest::qWaitFor([&] {
+            return stateOf(child) == 'Z';
+        }));
+        const bool zombieWithoutMm = withoutMm(child);
+        QCOMPARE(::waitpid(child, nullptr, 0), child);
+        QVERIFY(zombieWithoutMm);
+    }
+
     void reportNamesAnExitedMainThread()
     {
         Target t;
