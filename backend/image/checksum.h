@@ -14,6 +14,6 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
-#if CRYOPOD_XXH_DISPATCH
+#ifdef CRYOPOD_XXH_DISPATCH // -Wundef: not defined at all without the dispatcher
 #include <xxh_x86dispatch.h>
 #endif

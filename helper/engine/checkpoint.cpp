@@ -216,16 +216,16 @@ Result<void> captureProcessInjected(FrozenProcess &process, ProcessCapture &capt
     // A thread the freeze took out of epoll_wait (-EINTR) goes back in.
     for (size_t i = 0; i < capture.threads.size(); ++i) {
         const Tracee &thread = process.threads()[i];
-        const procfs::Status *status = &statuses[i];
+        const procfs::Status &status = statuses[i];
         uint64_t pending = 0;
         for (const char *key : {"SigPnd", "ShdPnd"}) {
-            auto mask = procfs::statusHex(*status, key);
+            auto mask = procfs::statusHex(status, key);
             if (!mask) {
                 return std::unexpected(mask.error().context("signals of thread " + std::to_string(thread.tid())));
             }
             pending |= *mask;
         }
-        auto blocked = procfs::statusHex(*status, "SigBlk");
+        auto blocked = procfs::statusHex(status, "SigBlk");
         if (!blocked) {
             return std::unexpected(blocked.error().context("signals of thread " + std::to_string(thread.tid())));
         }

@@ -404,13 +404,17 @@ Result<std::vector<pid_t>> listThreads(pid_t pid)
     return out;
 }
 
-WithoutMm WithoutMm::find()
+pid_t kthreadd()
 {
     constexpr pid_t kKthreadd = 2;
+    auto stat = readStat(kKthreadd);
+    return stat && stat->kernelThread() ? kKthreadd : 0;
+}
+
+WithoutMm WithoutMm::find()
+{
     WithoutMm test;
-    if (auto stat = readStat(kKthreadd); stat && stat->kernelThread()) {
-        test.m_kthreadd = kKthreadd;
-    }
+    test.m_kthreadd = kthreadd();
     return test;
 }
 

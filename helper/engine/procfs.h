@@ -89,6 +89,10 @@ Result<std::vector<pid_t>> listChildren(pid_t pid);
 // from the clone_args it points to) while it sleeps uninterruptibly (D).
 bool waitsInVfork(pid_t pid);
 
+// kthreadd's pid (2) when pid 2 is that kernel thread; 0 where it is not
+// (another pid namespace). The reference for kcmp against a kernel thread.
+pid_t kthreadd();
+
 // Tells the processes without an address space (kernel threads, and
 // processes on their way out) with one kcmp each: they share the NULL one
 // of kthreadd (pid 2), looked at once. Where pid 2 is not a kernel thread

@@ -95,7 +95,7 @@ bool exiting(pid_t pid, pid_t tid)
 // What threads may have that the engine does not restore per thread: it
 // recreates every thread with the process's credentials, sharing its cwd,
 // root, umask, fd table and SysV undo list, in its namespaces. Returns the
-// status of every thread (the leader's is `leader`), for the checks after.
+// status of every other thread (the leader's is `leader`), for the checks after.
 std::vector<std::pair<pid_t, procfs::Status>> checkThreads(pid_t pid, const procfs::Status &leader, ProcessReport &report)
 {
     std::vector<std::pair<pid_t, procfs::Status>> statuses;
@@ -122,7 +122,6 @@ std::vector<std::pair<pid_t, procfs::Status>> checkThreads(pid_t pid, const proc
     }
     for (const pid_t tid : *tids) {
         if (tid == pid) {
-            statuses.emplace_back(tid, leader);
             continue;
         }
         const std::string who = "thread " + std::to_string(tid);
@@ -432,7 +431,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
         return report;
     }
 
-    const std::vector<std::pair<pid_t, procfs::Status>> threadStatuses = checkThreads(pid, *status, report);
+    const std::vector<std::pair<pid_t, procfs::Status>> otherThreads = checkThreads(pid, *status, report);
     if (auto tracer = procfs::statusNumbers(*status, "TracerPid"); tracer && !tracer->empty() && (*tracer)[0] != 0
         && pid_t((*tracer)[0]) != context.ourTracer) {
         const pid_t t = pid_t((*tracer)[0]);
@@ -440,7 +439,7 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
     }
     // Seccomp filters are captured and restored per thread (seccomp.h);
     // strict mode allows only read, write, _exit and sigreturn.
-    for (const auto &[tid, threadStatus] : threadStatuses) {
+    auto strictSeccomp = [&](pid_t tid, const procfs::Status &threadStatus) {
         auto seccomp = procfs::statusNumbers(threadStatus, "Seccomp");
         if (seccomp && !seccomp->empty() && (*seccomp)[0] == 1) {
             note(report, Verdict::Refused,
@@ -448,6 +447,10 @@ Result<ProcessReport> analyzeProcess(pid_t pid, const AnalyzeContext &context)
                      " runs in seccomp strict mode, which allows only read, write, _exit and sigreturn: the checkpoint has to inject other system calls "
                      "into it");
         }
+    };
+    strictSeccomp(pid, *status);
+    for (const auto &[tid, threadStatus] : otherThreads) {
+        strictSeccomp(tid, threadStatus);
     }
     if ((state == 'T' || state == 't') && context.ourTracer == 0) {
         note(report, Verdict::Caveat, "is stopped (job control); the restored copy will be running");

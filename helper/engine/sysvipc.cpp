@@ -383,9 +383,8 @@ std::string semUndoCaveat(pid_t pid)
     // may: a Qt program can have made one.) Without it (another pid
     // namespace) nothing is said.
     constexpr int kKcmpSysvsem = 6; // enum kcmp_type
-    constexpr pid_t kKthreadd = 2;
-    const auto reference = procfs::readStat(kKthreadd);
-    if (!reference || !reference->kernelThread() || ::syscall(SYS_kcmp, pid, kKthreadd, kKcmpSysvsem, 0, 0) <= 0) {
+    const pid_t reference = procfs::kthreadd();
+    if (reference == 0 || ::syscall(SYS_kcmp, pid, reference, kKcmpSysvsem, 0, 0) <= 0) {
         return {}; // none (or it is gone)
     }
     // Every process that ever made a thread has one too (pthread_create
