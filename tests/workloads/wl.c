@@ -504,6 +504,23 @@ void wl_versions_check(const struct wl_versions *v, const char *who)
     }
 }
 
+void wl_note(char *list, size_t size, const char *text)
+{
+    const size_t used = strlen(list);
+    if (used + 3 >= size) {
+        return;
+    }
+    size_t at = used;
+    if (used > 0) {
+        memcpy(list + at, "; ", 2);
+        at += 2;
+    }
+    size_t n = strlen(text);
+    n = n > size - at - 1 ? size - at - 1 : n;
+    memcpy(list + at, text, n);
+    list[at + n] = '\0';
+}
+
 bool wl_await_token(volatile uint64_t *p, uint64_t token)
 {
     for (int i = 0; i < 300; ++i) {

@@ -122,6 +122,12 @@ void wl_versions_check(const struct wl_versions *v, const char *who);
 // true if it came.
 bool wl_await_token(volatile uint64_t *p, uint64_t token);
 
+// Appends TEXT to the NUL-terminated list LIST (SIZE bytes), "; " between
+// entries, cut to fit; no malloc, stdio or errno: for children made by a raw
+// clone(CLONE_VM), which share the C library's state with their parent and
+// report failures in memory for it.
+void wl_note(char *list, size_t size, const char *text);
+
 // Forks a child that runs CHILD (which must not return) and waits until the
 // child stores TOKEN at ANSWER (in memory both share), then sets ANSWER back
 // to 0; dies with "WHO did not set up its memory" when it does not come.

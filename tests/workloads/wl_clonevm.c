@@ -66,28 +66,6 @@ static struct {
     unsigned char *vHeap; // V's pattern (tag 1)
 } *s;
 
-// Appends to a child's report without malloc or stdio locks (the child
-// shares the root's heap and C library state).
-static void noteFailure(struct ChildReport *r, const char *text)
-{
-    const size_t used = strlen(r->failures);
-    const size_t room = sizeof r->failures - used - 1;
-    if (room < 3) {
-        return;
-    }
-    size_t n = strlen(text);
-    if (used > 0) {
-        memcpy(r->failures + used, "; ", 2);
-        n = n > room - 2 ? room - 2 : n;
-        memcpy(r->failures + used + 2, text, n);
-        r->failures[used + 2 + n] = '\0';
-    } else {
-        n = n > room ? room : n;
-        memcpy(r->failures, text, n);
-        r->failures[n] = '\0';
-    }
-}
-
 static bool sameFile(int fd, const char *rel)
 {
     char path[4096];
@@ -126,7 +104,7 @@ static void countAndAnswer(struct ChildReport *r, const char *who)
     if (token == 0) {
         char text[96];
         snprintf(text, sizeof text, "%s: the root's token did not come through the shared memory", who);
-        noteFailure(r, text);
+        wl_note(r->failures, sizeof r->failures, text);
     }
     __atomic_store_n(&r->answer, token, __ATOMIC_SEQ_CST);
     while (!__atomic_load_n(&s->stop, __ATOMIC_SEQ_CST) && !wl_expired()) {
@@ -152,12 +130,12 @@ static void checkCommon(struct ChildReport *r, const char *who)
     char text[160];
     if (!sameObject(s->root, getpid(), KCMP_VM)) {
         snprintf(text, sizeof text, "%s: its address space is not the root's (kcmp)", who);
-        noteFailure(r, text);
+        wl_note(r->failures, sizeof r->failures, text);
     }
     const off_t at = lseek(3, 0, SEEK_CUR);
     if (at != kSharedBytes || !sameFile(3, "shared")) {
         snprintf(text, sizeof text, "%s: fd 3 is not STATEDIR/shared at offset %d (offset %lld)", who, kSharedBytes, (long long)at);
-        noteFailure(r, text);
+        wl_note(r->failures, sizeof r->failures, text);
     }
 }
 
@@ -169,7 +147,7 @@ static int childV(void *arg)
     unsigned char bytes[kOwnBytes];
     wl_fill(bytes, sizeof bytes, wl_tag(4));
     if (own != kOwnFd || write(own, bytes, sizeof bytes) != kOwnBytes) {
-        noteFailure(&s->v, "V: setup: open vown as fd 4");
+        wl_note(s->v.failures, sizeof s->v.failures, "V: setup: open vown as fd 4");
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -181,22 +159,22 @@ static int childV(void *arg)
     countAndAnswer(&s->v, "V");
     checkCommon(&s->v, "V");
     if (sameObject(s->root, getpid(), KCMP_FILES)) {
-        noteFailure(&s->v, "V: its fd table is the root's (kcmp)");
+        wl_note(s->v.failures, sizeof s->v.failures, "V: its fd table is the root's (kcmp)");
     }
     const off_t at = lseek(kOwnFd, 0, SEEK_CUR);
     if (at != kOwnBytes || !sameFile(kOwnFd, "vown")) {
         snprintf(text, sizeof text, "V: fd %d is not STATEDIR/vown at offset %d (offset %lld)", kOwnFd, kOwnBytes, (long long)at);
-        noteFailure(&s->v, text);
+        wl_note(s->v.failures, sizeof s->v.failures, text);
     }
     const size_t bad = wl_mismatch(s->vHeap, kHeap, wl_tag(1));
     if (bad != kHeap) {
         snprintf(text, sizeof text, "V: its pattern differs at byte %zu", bad);
-        noteFailure(&s->v, text);
+        wl_note(s->v.failures, sizeof s->v.failures, text);
     }
     const int late = lateFd();
     if (late >= 0 && sameFile(late, "late")) {
         snprintf(text, sizeof text, "V: fd %d the root opened after go is in its table", late);
-        noteFailure(&s->v, text);
+        wl_note(s->v.failures, sizeof s->v.failures, text);
     }
     _exit(s->v.failures[0] ? 1 : 0);
 }
@@ -209,12 +187,12 @@ static int childW(void *arg)
     countAndAnswer(&s->w, "W");
     checkCommon(&s->w, "W");
     if (!sameObject(s->root, getpid(), KCMP_FILES)) {
-        noteFailure(&s->w, "W: its fd table is not the root's (kcmp)");
+        wl_note(s->w.failures, sizeof s->w.failures, "W: its fd table is not the root's (kcmp)");
     }
     const int late = lateFd();
     if (late < 0 || !sameFile(late, "late")) {
         snprintf(text, sizeof text, "W: fd %d the root opened after go is not in its table", late);
-        noteFailure(&s->w, text);
+        wl_note(s->w.failures, sizeof s->w.failures, text);
     }
     _exit(s->w.failures[0] ? 1 : 0);
 }
