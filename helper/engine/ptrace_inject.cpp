@@ -562,11 +562,14 @@ Result<uint64_t> findSyscallInstruction(pid_t pid, const RemoteMemory &memory)
     std::stable_partition(ranges.begin(), ranges.end(), [](const Range &r) {
         return r.vdso;
     });
-    std::vector<uint8_t> buf(64 * 1024);
+    // Not zeroed: the vdso, searched first, is two pages, and zeroing 64 KiB
+    // for it cost more than reading it (see Tracee::getXState).
+    constexpr size_t kBufBytes = 64 * 1024;
+    const std::unique_ptr<uint8_t[]> buf(new uint8_t[kBufBytes]);
     for (const Range &range : ranges) {
-        for (uint64_t at = range.start; at < range.end; at += buf.size() - 1) {
-            const size_t len = std::min<uint64_t>(buf.size(), range.end - at);
-            if (!memory.read(at, std::span(buf.data(), len))) {
+        for (uint64_t at = range.start; at < range.end; at += kBufBytes - 1) {
+            const size_t len = std::min<uint64_t>(kBufBytes, range.end - at);
+            if (!memory.read(at, std::span(buf.get(), len))) {
                 break; // unreadable mapping: try the next one
             }
             for (size_t i = 0; i + 1 < len; ++i) {
@@ -574,7 +577,7 @@ Result<uint64_t> findSyscallInstruction(pid_t pid, const RemoteMemory &memory)
                     return at + i;
                 }
             }
-            if (len < buf.size()) {
+            if (len < kBufBytes) {
                 break;
             }
         }
