@@ -27,7 +27,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <memory>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -35,6 +34,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
