@@ -166,7 +166,7 @@ struct ImageWriter::Private {
     // Writes a section of a field block followed by `data`: as one zstd
     // frame, or as it is when the options say not to compress.
     template<typename EncodeFields>
-    Result<void> writeBulk(SectionType type, EncodeFields encodeFields, std::span<const uint8_t> data)
+    Result<void> writeBulk(SectionType type, EncodeFields encodeFields, std::span<const uint8_t> data, std::optional<uint64_t> checksum = std::nullopt)
     {
         ZSTD_CCtx *c = nullptr;
         if (options.compress) {
@@ -182,7 +182,7 @@ struct ImageWriter::Private {
         encodeFields(e);
         const size_t fieldBytes = small.size();
         if (!c) {
-            return writeUncompressed(type, fieldBytes, data);
+            return writeUncompressed(type, fieldBytes, data, checksum);
         }
         const size_t bound = c ? ZSTD_compressBound(data.size()) : data.size();
         uint8_t *out = bulk.reserve(kFrameHeaderBytes + fieldBytes + bound + kChecksumBytes);
@@ -227,9 +227,9 @@ struct ImageWriter::Private {
     // being copied behind the fields first. It goes in pieces of
     // options.pieceBytes, each written right after its checksum, while it is
     // still in the cache. The bytes are the same as writeBulk's.
-    Result<void> writeUncompressed(SectionType type, size_t fieldBytes, std::span<const uint8_t> data)
+    Result<void> writeUncompressed(SectionType type, size_t fieldBytes, std::span<const uint8_t> data, std::optional<uint64_t> checksum)
     {
-        if (!hash) {
+        if (!hash && !checksum) {
             hash.reset(XXH3_createState());
             if (!hash) {
                 return fail("create the section checksum state", ENOMEM);
@@ -239,8 +239,10 @@ struct ImageWriter::Private {
         std::memcpy(head + kFrameHeaderBytes, small.data(), fieldBytes);
         const uint64_t payload = fieldBytes + data.size();
         SectionFrame {uint32_t(type), 0u, payload, payload}.store(head);
-        XXH3_64bits_reset(hash.get());
-        XXH3_64bits_update(hash.get(), head, kFrameHeaderBytes + fieldBytes);
+        if (!checksum) {
+            XXH3_64bits_reset(hash.get());
+            XXH3_64bits_update(hash.get(), head, kFrameHeaderBytes + fieldBytes);
+        }
         const size_t step = options.pieceBytes == 0 ? data.size() : options.pieceBytes;
         uint8_t sum[kChecksumBytes];
         size_t at = 0;
@@ -248,9 +250,11 @@ struct ImageWriter::Private {
             const size_t n = std::min(step, data.size() - at);
             const bool last = at + n == data.size();
             const uint64_t c0 = options.measureTimes ? threadCpuNs() : 0;
-            XXH3_64bits_update(hash.get(), data.data() + at, n);
+            if (!checksum) {
+                XXH3_64bits_update(hash.get(), data.data() + at, n);
+            }
             if (last) {
-                Encoder::putU64(sum, XXH3_64bits_digest(hash.get()));
+                Encoder::putU64(sum, checksum ? *checksum : XXH3_64bits_digest(hash.get()));
             }
             const uint64_t c1 = options.measureTimes ? threadCpuNs() : 0;
             // the head before the first piece, the checksum after the last
@@ -402,7 +406,7 @@ Result<void> ImageWriter::write(const PagesRecord &record)
     return writePages(record.pid, record.runs, record.data);
 }
 
-Result<void> ImageWriter::writePages(int32_t pid, std::span<const PageRun> runs, std::span<const uint8_t> data)
+Result<void> ImageWriter::writePages(int32_t pid, std::span<const PageRun> runs, std::span<const uint8_t> data, std::optional<uint64_t> checksum)
 {
     CRYOPOD_PROPAGATE(d->usable("Pages"));
     if (auto ok = ImageValidator::checkPages(pid, runs, data.size(), d->header.pageSize, d->limits); !ok) {
@@ -412,9 +416,25 @@ Result<void> ImageWriter::writePages(int32_t pid, std::span<const PageRun> runs,
         return std::unexpected(ok.error().context("write Pages"));
     }
     CRYOPOD_PROPAGATE(d->writeBulk(
-        SectionType::Pages, [&](Encoder &e) { RecordCodec::encodePagesFields(e, pid, runs, data.size()); }, data));
+        SectionType::Pages, [&](Encoder &e) { RecordCodec::encodePagesFields(e, pid, runs, data.size()); }, data, checksum));
     d->pagesStored += data.size() / d->header.pageSize;
     return {};
+}
+
+uint64_t ImageWriter::uncompressedPagesChecksum(int32_t pid, std::span<const PageRun> runs, std::span<const uint8_t> data)
+{
+    // The frame and the field block as writeUncompressed() puts them in
+    // front of the data.
+    std::vector<uint8_t> head(kFrameHeaderBytes);
+    Encoder e(head);
+    RecordCodec::encodePagesFields(e, pid, runs, data.size());
+    const uint64_t payload = head.size() - kFrameHeaderBytes + data.size();
+    SectionFrame {uint32_t(SectionType::Pages), 0u, payload, payload}.store(head.data());
+    XXH3_state_t state;
+    XXH3_64bits_reset(&state);
+    XXH3_64bits_update(&state, head.data(), head.size());
+    XXH3_64bits_update(&state, data.data(), data.size());
+    return XXH3_64bits_digest(&state);
 }
 
 Result<void> ImageWriter::finish()

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 
 namespace cryopod::image
@@ -77,8 +78,16 @@ public:
     Result<void> write(const SysvIpcRecord &record);
     Result<void> write(const FileDataRecord &record);
     Result<void> write(const PagesRecord &record);
-    // Same as write(PagesRecord) without copying the page bytes.
-    Result<void> writePages(int32_t pid, std::span<const PageRun> runs, std::span<const uint8_t> data);
+    // Same as write(PagesRecord) without copying the page bytes. `checksum`:
+    // the section's, computed beforehand by uncompressedPagesChecksum() (on
+    // another thread), so that this call does not read the data a second
+    // time; used by a writer that does not compress, ignored by one that
+    // does.
+    Result<void> writePages(int32_t pid, std::span<const PageRun> runs, std::span<const uint8_t> data, std::optional<uint64_t> checksum = std::nullopt);
+    // The checksum of the Pages section that a writer that does not compress
+    // writes for these arguments. Reads nothing of any writer: any thread
+    // may call it, also while the writer writes something else.
+    static uint64_t uncompressedPagesChecksum(int32_t pid, std::span<const PageRun> runs, std::span<const uint8_t> data);
     // Writes the End record; nothing may be written after it.
     Result<void> finish();
 

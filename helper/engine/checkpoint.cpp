@@ -556,6 +556,11 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
     if (const char *buffers = std::getenv("CRYOPOD_DUMP_BUFFERS"); buffers && *buffers) {
         pagesOptions.buffers = size_t(std::strtoull(buffers, nullptr, 10));
     }
+    // $CRYOPOD_DUMP_READER_CHECKSUMS=1/0: the reader checksums every batch /
+    // none (PagesOptions::readerChecksums), for A/B runs.
+    if (const char *sums = std::getenv("CRYOPOD_DUMP_READER_CHECKSUMS"); sums && *sums) {
+        pagesOptions.readerChecksums = *sums == '0' ? PagesOptions::ReaderChecksums::Never : PagesOptions::ReaderChecksums::Always;
+    }
     auto writer = image::ImageWriter::create(ctx.outFd, makeHeader(), writerOptions);
     if (!writer) {
         return std::unexpected(writer.error().context("write image"));
@@ -669,15 +674,15 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
         std::fprintf(stderr,
                      "cryopod dump trace: %.1f MiB in %llu pages saved, %llu zero pages, %llu mapped to the zero page (not read), %llu batches, "
                      "pieces of %zu KiB, %zu buffers of %zu KiB, %s; "
-                     "reading thread CPU: pagemap %.1f ms, process_vm_readv %.1f ms, zero scan %.1f ms; "
+                     "reading thread CPU: pagemap %.1f ms, process_vm_readv %.1f ms, zero scan %.1f ms, checksum %.1f ms (%llu batches); "
                      "writing thread CPU: %.1f ms in writePages (checksum %.1f ms, write %.1f ms, zstd %.1f ms); "
                      "wall: pages %.1f ms, process_vm_readv %.1f ms, zero scan %.1f ms, waiting for the writer %.1f ms\n",
                      double(st.pagesSaved) * 4096 / 1048576.0, static_cast<unsigned long long>(st.pagesSaved), static_cast<unsigned long long>(st.zeroPages),
                      static_cast<unsigned long long>(st.zeroMappedPages), static_cast<unsigned long long>(st.batches), pagesOptions.pieceBytes >> 10,
                      pagesOptions.buffers, size_t(st.batchBytes >> 10),
                      pagesOptions.acrossProcesses ? "one pipeline for the tree" : "no pipeline across processes", ms(st.pagemapCpuNs), ms(st.readCpuNs),
-                     ms(st.scanCpuNs), ms(st.writerCpuNs), ms(times.checksumCpuNs), ms(times.writeCpuNs), ms(times.compressCpuNs), ms(st.wallNs), ms(st.readNs),
-                     ms(st.scanNs), ms(st.writeWaitNs));
+                     ms(st.scanCpuNs), ms(st.readerChecksumCpuNs), static_cast<unsigned long long>(st.readerChecksums), ms(st.writerCpuNs),
+                     ms(times.checksumCpuNs), ms(times.writeCpuNs), ms(times.compressCpuNs), ms(st.wallNs), ms(st.readNs), ms(st.scanNs), ms(st.writeWaitNs));
     }
     return {};
 }

@@ -405,6 +405,7 @@ struct Batch {
     size_t pages = 0; // sum of ranges[].pages
     std::vector<image::PageRun> runs; // after zero pages are removed
     size_t dataBytes = 0;
+    std::optional<uint64_t> checksum; // of its Pages section, when the reader made it
 
     void clear()
     {
@@ -412,6 +413,7 @@ struct Batch {
         pages = 0;
         runs.clear();
         dataBytes = 0;
+        checksum.reset();
     }
 };
 
@@ -684,6 +686,16 @@ public:
         return {};
     }
 
+    // Whether a batch is being written or waits to be (a moment's answer).
+    bool busy()
+    {
+        if (!m_thread.joinable()) {
+            return false;
+        }
+        std::lock_guard lock(m_mutex);
+        return m_busy != nullptr || !m_queue.empty();
+    }
+
     // CPU time spent in writePages (with cpuTimes; read after finish()).
     uint64_t cpuNs() const
     {
@@ -707,7 +719,7 @@ private:
             return {};
         }
         const uint64_t c0 = m_cpuTimes ? image::threadCpuNs() : 0;
-        auto r = m_writer.writePages(batch.pid, batch.runs, std::span<const uint8_t>(batch.buffer.data(), batch.dataBytes));
+        auto r = m_writer.writePages(batch.pid, batch.runs, std::span<const uint8_t>(batch.buffer.data(), batch.dataBytes), batch.checksum);
         if (m_cpuTimes) {
             m_cpuNs += image::threadCpuNs() - c0;
         }
@@ -827,6 +839,7 @@ struct PageDump::Private {
         , batchCount(std::clamp<size_t>(opts.buffers, 2, 16))
         , batches(std::make_unique<Batch[]>(batchCount))
         , writer(imageWriter, opts.overlap, opts.cpuTimes)
+        , compresses(imageWriter.compresses())
     {
         stats.batchBytes = batchBytes;
     }
@@ -871,7 +884,23 @@ struct PageDump::Private {
         ++stats.batches;
         batchOpen = false;
         current = (current + 1) % batchCount;
+        checksumIfWriterBusy(batch);
         return writer.submit(&batch);
+    }
+
+    // The reader's share of the writer's work (PagesOptions::readerChecksums).
+    void checksumIfWriterBusy(Batch &batch)
+    {
+        using Who = PagesOptions::ReaderChecksums;
+        if (compresses || batch.runs.empty() || options.readerChecksums == Who::Never || (options.readerChecksums == Who::WhenWriterBusy && !writer.busy())) {
+            return;
+        }
+        const uint64_t c0 = options.cpuTimes ? image::threadCpuNs() : 0;
+        batch.checksum = image::ImageWriter::uncompressedPagesChecksum(batch.pid, batch.runs, std::span<const uint8_t>(batch.buffer.data(), batch.dataBytes));
+        if (options.cpuTimes) {
+            stats.readerChecksumCpuNs += image::threadCpuNs() - c0;
+        }
+        ++stats.readerChecksums;
     }
 
     Result<void> addRange(const ProcessPages &process, uint64_t addr, uint64_t pages, bool readable, bool keepZero)
@@ -901,6 +930,7 @@ struct PageDump::Private {
     // Declared before the writer: unmapped after its thread is joined.
     std::unique_ptr<Batch[]> batches;
     BatchWriter writer;
+    bool compresses; // the image's: only an uncompressed one takes the reader's checksums
     size_t current = 0; // the batch being filled
     bool batchOpen = false; // batches[current] is waited for and belongs to the process being read
     std::vector<uint64_t> entries; // pagemap entries, reused from process to process
@@ -1071,6 +1101,8 @@ PagesStats &PagesStats::operator+=(const PagesStats &other)
     readCpuNs += other.readCpuNs;
     scanCpuNs += other.scanCpuNs;
     writerCpuNs += other.writerCpuNs;
+    readerChecksums += other.readerChecksums;
+    readerChecksumCpuNs += other.readerChecksumCpuNs;
     wallNs += other.wallNs;
     return *this;
 }

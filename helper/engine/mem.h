@@ -107,6 +107,13 @@ struct PagesOptions {
     // Needs the frame numbers in pagemap (root); without them every present
     // page is read and the zero ones are found by their contents.
     bool zeroPfnHoles = true;
+    // Who checksums a batch for an image that is not compressed: the writer
+    // as it writes it, or the reader right after reading it when the writer
+    // is still busy with the one before (WhenWriterBusy: the reader would
+    // otherwise wait for a free buffer, idle). Always and Never for tests and
+    // A/B runs ($CRYOPOD_DUMP_READER_CHECKSUMS=1 or 0).
+    enum class ReaderChecksums { WhenWriterBusy, Always, Never };
+    ReaderChecksums readerChecksums = ReaderChecksums::WhenWriterBusy;
 };
 
 // The frame number of the kernel's shared zero page, or 0 where pagemap
@@ -134,6 +141,10 @@ struct PagesStats {
     uint64_t readCpuNs = 0;
     uint64_t scanCpuNs = 0;
     uint64_t writerCpuNs = 0;
+    // Batches the reader checksummed (PagesOptions::readerChecksums), and
+    // the CPU time that took it (with cpuTimes).
+    uint64_t readerChecksums = 0;
+    uint64_t readerChecksumCpuNs = 0;
 
     PagesStats &operator+=(const PagesStats &other);
 };

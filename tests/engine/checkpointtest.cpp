@@ -1720,6 +1720,60 @@ private Q_SLOTS:
         }
     }
 
+    // The reader checksums a batch of an uncompressed image when the writer
+    // is still busy with the one before (PagesOptions::readerChecksums).
+    // Forced to every batch, and to none: the image reads back (every
+    // section's checksum verified) with every page of the tree's regions.
+    void readerChecksums()
+    {
+        TreeTarget t;
+        QVERIFY(t.start(outFile("readersums"), 2, 512, "tick"));
+        const uint64_t regionPages = t.regionBytes / kPage;
+        using Who = PagesOptions::ReaderChecksums;
+        for (const Who who : {Who::Always, Who::Never}) {
+            const int fd = tempImageFd();
+            PagesOptions pages;
+            pages.batchBytes = 64 * kPage; // the smallest batch: several per process
+            pages.readerChecksums = who;
+            CheckpointOptions options;
+            options.compress = false;
+            PagesStats stats;
+            auto result = checkpointWith(t.root.pid, fd, options, pages, &stats);
+            QVERIFY2(result, result ? "" : result.error().describe().c_str());
+            QVERIFY(t.runsOn());
+            auto img = readImage(fd);
+            ::close(fd);
+            QVERIFY2(img, img ? "" : img.error().describe().c_str());
+            const auto records = img->all<image::PagesRecord>();
+            QVERIFY(records.size() > 2 * t.pids.size());
+            QCOMPARE(stats.readerChecksums, who == Who::Always ? uint64_t(records.size()) : 0u);
+            std::vector<uint64_t> seen(t.pids.size());
+            for (const image::PagesRecord *record : records) {
+                const auto index = size_t(std::find(t.pids.begin(), t.pids.end(), record->pid) - t.pids.begin());
+                QVERIFY(index < t.pids.size());
+                size_t offset = 0;
+                for (const image::PageRun &run : record->runs) {
+                    for (uint32_t i = 0; i < run.pages; ++i, offset += kPage) {
+                        const uint64_t addr = run.vaddr + i * kPage;
+                        if (index == 0 || addr < t.mem + t.regionBytes * index || addr >= t.mem + t.regionBytes * (index + 1)) {
+                            continue; // the root ticks on; the children's own stacks and libc
+                        }
+                        const uint64_t page = (addr - t.mem) % t.regionBytes / kPage;
+                        uint64_t w[512];
+                        std::memcpy(w, record->data.data() + offset, kPage);
+                        for (size_t k = 0; k < 512; k += 31) {
+                            QCOMPARE(w[k], treeWord(index, page, k));
+                        }
+                        ++seen[index];
+                    }
+                }
+            }
+            for (size_t i = 1; i < t.pids.size(); ++i) {
+                QCOMPARE(seen[i], regionPages - regionPages / 16);
+            }
+        }
+    }
+
     // A process of the tree that dies while the pipeline reads the tree (the
     // kernel frees its memory: pagemap and process_vm_readv fail): the
     // checkpoint fails naming that process, the writer thread is stopped,

@@ -2,8 +2,9 @@
 // SPDX-FileCopyrightText: 2026 Cryopod developers
 //
 // Every record through ImageWriter and back through ImageReader, via a file
-// and via a pipe, at several compression settings; a large Pages record; the
-// writer's own refusals; ImageInfo and the capability names.
+// and via a pipe, at several compression settings; a large Pages record; a
+// Pages checksum computed before writePages; the writer's own refusals;
+// ImageInfo and the capability names.
 
 #include "capabilities.h"
 #include "imageinfo.h"
@@ -210,6 +211,83 @@ private Q_SLOTS:
             options.pieceBytes = piece;
             QVERIFY2(writeToBytes(sample, options) == reference, qPrintable(QStringLiteral("piece size %1").arg(piece)));
         }
+    }
+
+    void precomputedPagesChecksum()
+    {
+        // The page dump's reader may checksum a Pages section on its thread
+        // (ImageWriter::uncompressedPagesChecksum) and hand the sum to
+        // writePages: the bytes must be those the writer makes itself, and
+        // the sum given must be the one written (not computed again).
+        const SampleImage sample = SampleImage::make(40);
+        WriterOptions raw;
+        raw.compress = false;
+        const std::vector<uint8_t> reference = writeToBytes(sample, raw);
+        QVERIFY(!reference.empty());
+        int pagesSections = 0;
+        const auto withSums = [&](const WriterOptions &options, uint64_t flip) {
+            const int fd = memfd_create("cryopod-test-image", MFD_CLOEXEC);
+            {
+                auto writer = ImageWriter::create(fd, sample.header, options);
+                if (!writer) {
+                    ::close(fd);
+                    return std::vector<uint8_t>();
+                }
+                pagesSections = 0;
+                for (const Section &section : sample.sections()) {
+                    Result<void> r;
+                    if (const auto *pages = std::get_if<PagesRecord>(&section)) {
+                        const uint64_t sum = ImageWriter::uncompressedPagesChecksum(pages->pid, pages->runs, pages->data);
+                        r = (*writer)->writePages(pages->pid, pages->runs, pages->data, sum ^ flip);
+                        ++pagesSections;
+                    } else {
+                        r = std::visit(
+                            [&](const auto &record) -> Result<void> {
+                                if constexpr (std::is_same_v<std::decay_t<decltype(record)>, EndRecord>) {
+                                    return {};
+                                } else {
+                                    return (*writer)->write(record);
+                                }
+                            },
+                            section);
+                    }
+                    if (!r) {
+                        ::close(fd);
+                        return std::vector<uint8_t>();
+                    }
+                }
+                if (!(*writer)->finish()) {
+                    ::close(fd);
+                    return std::vector<uint8_t>();
+                }
+            }
+            struct stat st;
+            fstat(fd, &st);
+            std::vector<uint8_t> bytes(size_t(st.st_size));
+            if (pread(fd, bytes.data(), bytes.size(), 0) != ssize_t(bytes.size())) {
+                bytes.clear();
+            }
+            ::close(fd);
+            return bytes;
+        };
+        const std::vector<uint8_t> same = withSums(raw, 0);
+        size_t firstDiff = 0;
+        while (firstDiff < std::min(same.size(), reference.size()) && same[firstDiff] == reference[firstDiff]) {
+            ++firstDiff;
+        }
+        QVERIFY2(same == reference,
+                 qPrintable(QStringLiteral("%1 bytes against %2, first difference at %3").arg(same.size()).arg(reference.size()).arg(firstDiff)));
+        QVERIFY(pagesSections > 0);
+        // A wrong sum is written as given: the reader finds the section corrupted.
+        const std::string error = readError(withSums(raw, 1));
+        QVERIFY2(error.find("checksum mismatch") != std::string::npos, error.c_str());
+        QVERIFY2(error.find("Pages") != std::string::npos, error.c_str());
+        // A writer that compresses has sums of its own (the frame differs): it
+        // ignores the one given, wrong or not.
+        WriterOptions zstd;
+        auto all = readAll(withSums(zstd, 1));
+        QVERIFY2(all, all ? "" : all.error().describe().c_str());
+        compareSections(*all, sample);
     }
 
     void roundTripPipe()
