@@ -27,7 +27,8 @@
 //
 // With --repeat N the uncompressed dumps, ours and CRIU's, are taken N times
 // each, one after the other in turns, and the median of each is compared:
-// one run on a shared 2-core machine says little.
+// one run on a shared 2-core machine says little. So are the uncompressed
+// restores of the tree and of the one process.
 //
 // usage: cr_tree [--size MIB] [--fanout N] [--levels N] [--threads N] [--tmp DIR] [--fsync] [--no-criu] [--repeat N]
 // A program, not a test: run it as root, alone on the machine.
@@ -88,6 +89,29 @@ void printRuns(const char *what, const std::vector<DumpResult> &runs)
     std::printf("    %s, %zu runs:", what, runs.size());
     for (const DumpResult &r : runs) {
         std::printf(" %.3f", r.seconds);
+    }
+    std::printf(" s (the median above)\n");
+}
+
+std::optional<RestoreResult> medianRestore(std::vector<RestoreResult> runs)
+{
+    if (runs.empty()) {
+        return std::nullopt;
+    }
+    std::sort(runs.begin(), runs.end(), [](const RestoreResult &a, const RestoreResult &b) { return a.seconds < b.seconds; });
+    RestoreResult median = runs[(runs.size() - 1) / 2];
+    median.verified = std::ranges::all_of(runs, [](const RestoreResult &r) { return r.verified; });
+    return median;
+}
+
+void printRestoreRuns(const char *what, const std::vector<RestoreResult> &runs)
+{
+    if (runs.size() < 2) {
+        return;
+    }
+    std::printf("    %s, %zu runs:", what, runs.size());
+    for (const RestoreResult &r : runs) {
+        std::printf(" %.3f%s", r.seconds, r.verified ? "" : " (NOT verified)");
     }
     std::printf(" s (the median above)\n");
 }
@@ -191,7 +215,9 @@ int main(int argc, char **argv)
         .value("tmp", "DIR", &o.tmp, "directory for every image, ours and CRIU's (default /dev/shm)")
         .flag("fsync", &o.fsync, true, "fsync every image after its dump and print that time")
         .flag("no-criu", &o.criu, false, "without CRIU")
-        .value("repeat", "N", &o.repeat, "uncompressed dumps, ours and CRIU's, taken N times each in turns; the medians are compared (default 1)");
+        .value("repeat", "N", &o.repeat,
+               "uncompressed dumps, ours and CRIU's, taken N times each in turns, and so the uncompressed restores of the tree and of the one process; the "
+               "medians are compared (default 1)");
     if (const auto exit = options.parse(argc, argv)) {
         return *exit;
     }
@@ -277,7 +303,8 @@ int main(int argc, char **argv)
     const std::optional<DumpResult> criuDumped = medianRun(criuRuns);
 
     // Restores, each after the tree before it is gone; each copy verifies itself and exits.
-    const auto restoreEngine = [&](const std::optional<DumpResult> &d, const std::string &image) -> std::optional<RestoreResult> {
+    // (The uncompressed image stays for the restores in turns below.)
+    const auto restoreEngine = [&](const std::optional<DumpResult> &d, const std::string &image, bool keep = false) -> std::optional<RestoreResult> {
         if (!d) {
             return std::nullopt;
         }
@@ -289,11 +316,17 @@ int main(int argc, char **argv)
             r->verified = tree.verifyAndReap();
         }
         killTree(tree, pid);
-        unlink(image.c_str());
+        if (!keep) {
+            unlink(image.c_str());
+        }
         return r;
     };
     const std::optional<RestoreResult> zstdRestore = restoreEngine(zstdDump, dir + "/tree.cryopod");
-    const std::optional<RestoreResult> rawRestore = restoreEngine(rawDump, dir + "/tree-raw.cryopod");
+    const std::string rawImage = dir + "/tree-raw.cryopod";
+    std::vector<RestoreResult> rawRestores;
+    if (auto r = restoreEngine(rawDump, rawImage, true)) {
+        rawRestores.push_back(*r);
+    }
     const std::optional<RestoreResult> lowPauseRestore = restoreEngine(lowPauseDump, dir + "/tree-lowpause.cryopod");
     std::optional<RestoreResult> criuRestored;
     if (criuDumped) {
@@ -305,27 +338,48 @@ int main(int argc, char **argv)
     removeTree(dir + "/criu");
     tree.kill();
 
-    // The same memory in one process, uncompressed.
+    // The same memory in one process, uncompressed. With --repeat its
+    // restore and the tree's uncompressed one are taken N times in turns,
+    // their medians compared (as the dumps: both drift with the host).
     Workload single(program, dir + "/single.out");
     std::optional<DumpResult> singleDump;
-    std::optional<RestoreResult> singleRestore;
+    std::vector<RestoreResult> singleRestores;
     uint64_t singleKiB = 0;
+    pid_t singlePid = 0;
     if (single.start(o.sizeMiB)) {
         singleKiB = residentKiB({single.pid()});
         settle();
         singleDump = engineDump(single.pid(), dir + "/single-raw.cryopod", dumpOptions);
-        if (singleDump) {
-            const pid_t singlePid = single.pid();
-            single.kill();
-            settle();
-            singleRestore = engineRestore(dir + "/single-raw.cryopod");
-            if (singleRestore) {
-                single.adopt(singlePid);
-                singleRestore->verified = single.verifyAndReap();
+        singlePid = single.pid();
+    }
+    const auto restoreSingle = [&]() -> std::optional<RestoreResult> {
+        if (!singleDump) {
+            return std::nullopt;
+        }
+        single.kill();
+        settle();
+        std::optional<RestoreResult> r = engineRestore(dir + "/single-raw.cryopod");
+        if (r) {
+            single.adopt(singlePid);
+            r->verified = single.verifyAndReap();
+        }
+        single.kill();
+        return r;
+    };
+    for (unsigned run = 0; run < std::max(o.repeat, 1u); ++run) {
+        if (run > 0) {
+            if (auto r = restoreEngine(rawDump, rawImage, true)) {
+                rawRestores.push_back(*r);
             }
+        }
+        if (auto r = restoreSingle()) {
+            singleRestores.push_back(*r);
         }
     }
     single.kill();
+    unlink(rawImage.c_str());
+    const std::optional<RestoreResult> rawRestore = medianRestore(rawRestores);
+    const std::optional<RestoreResult> singleRestore = medianRestore(singleRestores);
 
     std::printf("tree (%zu processes, %.1f MiB):\n", pids.size(), double(kib) / 1024.0);
     printDump("engine dump, zstd", zstdDump, o.fsync);
@@ -338,11 +392,13 @@ int main(int argc, char **argv)
                 rawFloor.seconds, criuFloor.seconds);
     printRestore("engine restore, zstd", zstdRestore);
     printRestore("engine restore, uncompressed", rawRestore);
+    printRestoreRuns("engine restore, uncompressed", rawRestores);
     printRestore("engine restore, low pause", lowPauseRestore);
     printRestore("criu restore", criuRestored);
     std::printf("one process (%.1f MiB):\n", double(singleKiB) / 1024.0);
     printDump("engine dump, uncompressed", singleDump, o.fsync);
     printRestore("engine restore, uncompressed", singleRestore);
+    printRestoreRuns("engine restore, uncompressed", singleRestores);
 
     std::printf("\nratios (targets from issue 5):\n");
     if (rawRestore && singleRestore) {
