@@ -51,6 +51,7 @@
 #include <string>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <type_traits>
 #include <unistd.h>
 #include <vector>
 
@@ -70,48 +71,35 @@ struct Options {
 };
 
 // The median run of `runs` by its time (the lower of the two middle ones:
-// always a run that happened), nullopt when there is none.
-std::optional<DumpResult> medianRun(std::vector<DumpResult> runs)
+// always a run that happened), nullopt when there is none. A restore's
+// median counts as verified only when every run was.
+template<typename Run>
+std::optional<Run> medianRun(std::vector<Run> runs)
 {
     if (runs.empty()) {
         return std::nullopt;
     }
-    std::sort(runs.begin(), runs.end(), [](const DumpResult &a, const DumpResult &b) { return a.seconds < b.seconds; });
-    return runs[(runs.size() - 1) / 2];
-}
-
-// "  runs: 0.201 0.214 ... (median ...)" when there was more than one.
-void printRuns(const char *what, const std::vector<DumpResult> &runs)
-{
-    if (runs.size() < 2) {
-        return;
+    std::sort(runs.begin(), runs.end(), [](const Run &a, const Run &b) { return a.seconds < b.seconds; });
+    Run median = runs[(runs.size() - 1) / 2];
+    if constexpr (std::is_same_v<Run, RestoreResult>) {
+        median.verified = std::ranges::all_of(runs, [](const RestoreResult &r) { return r.verified; });
     }
-    std::printf("    %s, %zu runs:", what, runs.size());
-    for (const DumpResult &r : runs) {
-        std::printf(" %.3f", r.seconds);
-    }
-    std::printf(" s (the median above)\n");
-}
-
-std::optional<RestoreResult> medianRestore(std::vector<RestoreResult> runs)
-{
-    if (runs.empty()) {
-        return std::nullopt;
-    }
-    std::sort(runs.begin(), runs.end(), [](const RestoreResult &a, const RestoreResult &b) { return a.seconds < b.seconds; });
-    RestoreResult median = runs[(runs.size() - 1) / 2];
-    median.verified = std::ranges::all_of(runs, [](const RestoreResult &r) { return r.verified; });
     return median;
 }
 
-void printRestoreRuns(const char *what, const std::vector<RestoreResult> &runs)
+// "  runs: 0.201 0.214 ... (median ...)" when there was more than one.
+template<typename Run>
+void printRuns(const char *what, const std::vector<Run> &runs)
 {
     if (runs.size() < 2) {
         return;
     }
     std::printf("    %s, %zu runs:", what, runs.size());
-    for (const RestoreResult &r : runs) {
-        std::printf(" %.3f%s", r.seconds, r.verified ? "" : " (NOT verified)");
+    for (const Run &r : runs) {
+        std::printf(" %.3f", r.seconds);
+        if constexpr (std::is_same_v<Run, RestoreResult>) {
+            std::printf("%s", r.verified ? "" : " (NOT verified)");
+        }
     }
     std::printf(" s (the median above)\n");
 }
@@ -378,8 +366,8 @@ int main(int argc, char **argv)
     }
     single.kill();
     unlink(rawImage.c_str());
-    const std::optional<RestoreResult> rawRestore = medianRestore(rawRestores);
-    const std::optional<RestoreResult> singleRestore = medianRestore(singleRestores);
+    const std::optional<RestoreResult> rawRestore = medianRun(rawRestores);
+    const std::optional<RestoreResult> singleRestore = medianRun(singleRestores);
 
     std::printf("tree (%zu processes, %.1f MiB):\n", pids.size(), double(kib) / 1024.0);
     printDump("engine dump, zstd", zstdDump, o.fsync);
@@ -392,13 +380,13 @@ int main(int argc, char **argv)
                 rawFloor.seconds, criuFloor.seconds);
     printRestore("engine restore, zstd", zstdRestore);
     printRestore("engine restore, uncompressed", rawRestore);
-    printRestoreRuns("engine restore, uncompressed", rawRestores);
+    printRuns("engine restore, uncompressed", rawRestores);
     printRestore("engine restore, low pause", lowPauseRestore);
     printRestore("criu restore", criuRestored);
     std::printf("one process (%.1f MiB):\n", double(singleKiB) / 1024.0);
     printDump("engine dump, uncompressed", singleDump, o.fsync);
     printRestore("engine restore, uncompressed", singleRestore);
-    printRestoreRuns("engine restore, uncompressed", singleRestores);
+    printRuns("engine restore, uncompressed", singleRestores);
 
     std::printf("\nratios (targets from issue 5):\n");
     if (rawRestore && singleRestore) {

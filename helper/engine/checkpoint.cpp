@@ -200,7 +200,6 @@ Result<void> captureProcessInjected(FrozenProcess &process, ProcessCapture &capt
 
     // What the threads show by ptrace alone, before anything runs in them.
     auto threadsStep = trace.scope("capture: threads by ptrace", pid);
-    std::vector<procfs::Status> statuses; // of each thread, read once
     for (const Tracee &thread : process.threads()) {
         auto status = procfs::readStatus(pid, thread.tid());
         if (!status) {
@@ -210,26 +209,21 @@ Result<void> captureProcessInjected(FrozenProcess &process, ProcessCapture &capt
         if (!record) {
             return std::unexpected(record.error());
         }
-        capture.threads.push_back(std::move(*record));
-        statuses.push_back(std::move(*status));
-    }
-    // A thread the freeze took out of epoll_wait (-EINTR) goes back in.
-    for (size_t i = 0; i < capture.threads.size(); ++i) {
-        const Tracee &thread = process.threads()[i];
-        const procfs::Status &status = statuses[i];
+        // A thread the freeze took out of epoll_wait (-EINTR) goes back in.
         uint64_t pending = 0;
         for (const char *key : {"SigPnd", "ShdPnd"}) {
-            auto mask = procfs::statusHex(status, key);
+            auto mask = procfs::statusHex(*status, key);
             if (!mask) {
                 return std::unexpected(mask.error().context("signals of thread " + std::to_string(thread.tid())));
             }
             pending |= *mask;
         }
-        auto blocked = procfs::statusHex(status, "SigBlk");
+        auto blocked = procfs::statusHex(*status, "SigBlk");
         if (!blocked) {
             return std::unexpected(blocked.error().context("signals of thread " + std::to_string(thread.tid())));
         }
-        CRYOPOD_PROPAGATE(restartInterruptedEpollWait(thread, capture.threads[i], pending & ~*blocked));
+        CRYOPOD_PROPAGATE(restartInterruptedEpollWait(thread, *record, pending & ~*blocked));
+        capture.threads.push_back(std::move(*record));
     }
     threadsStep.end();
 

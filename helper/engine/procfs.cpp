@@ -8,6 +8,7 @@
 #include <charconv>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -420,8 +421,7 @@ WithoutMm WithoutMm::find()
 
 bool WithoutMm::operator()(pid_t pid) const
 {
-    constexpr int kKcmpVm = 1; // enum kcmp_type
-    return m_kthreadd != 0 && ::syscall(SYS_kcmp, m_kthreadd, pid, kKcmpVm, 0, 0) == 0;
+    return m_kthreadd != 0 && ::syscall(SYS_kcmp, m_kthreadd, pid, KCMP_VM, 0, 0) == 0;
 }
 
 bool waitsInVfork(pid_t pid)

@@ -5,6 +5,7 @@
 #include "procfs.h"
 
 #include <algorithm>
+#include <linux/kcmp.h>
 #include <optional>
 #include <csignal>
 #include <ctime>
@@ -593,9 +594,8 @@ Result<image::ProcessTreeRecord> dumpProcessTree(FrozenTree &tree)
         // without CLONE_THREAD) shared with an earlier process: restore
         // shares it again by creating the process with that flag from its
         // parent, so the parent must have that very table or address space.
-        constexpr int kKcmpVm = 1, kKcmpFiles = 2;
-        CRYOPOD_PROPAGATE(store(entry.filesOf, sharedWithEarlier(record, entry, kKcmpFiles, &image::ProcessEntry::filesOf, "fd table")));
-        CRYOPOD_PROPAGATE(store(entry.vmOf, sharedWithEarlier(record, entry, kKcmpVm, &image::ProcessEntry::vmOf, "address space")));
+        CRYOPOD_PROPAGATE(store(entry.filesOf, sharedWithEarlier(record, entry, KCMP_FILES, &image::ProcessEntry::filesOf, "fd table")));
+        CRYOPOD_PROPAGATE(store(entry.vmOf, sharedWithEarlier(record, entry, KCMP_VM, &image::ProcessEntry::vmOf, "address space")));
         record.processes.push_back(std::move(entry));
     }
     return record;

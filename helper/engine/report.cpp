@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <dirent.h>
+#include <linux/kcmp.h>
 #include <memory>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -107,11 +108,10 @@ std::vector<std::pair<pid_t, procfs::Status>> checkThreads(pid_t pid, const proc
     // but restored per process.
     const char *const sameAsLeader[] = {"Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs"};
     const char *const namespaces[] = {"mnt", "pid_for_children", "user", "net", "ipc", "uts", "cgroup", "time_for_children"};
-    constexpr int kKcmpFiles = 2, kKcmpFs = 3, kKcmpSysvsem = 6; // enum kcmp_type
     const std::pair<int, const char *> shared[] = {
-        {kKcmpFiles, "a file descriptor table of its own (unshare(CLONE_FILES))"},
-        {kKcmpFs, "a cwd, root and umask of its own (unshare(CLONE_FS))"},
-        {kKcmpSysvsem, "a SysV semaphore undo list of its own"},
+        {KCMP_FILES, "a file descriptor table of its own (unshare(CLONE_FILES))"},
+        {KCMP_FS, "a cwd, root and umask of its own (unshare(CLONE_FS))"},
+        {KCMP_SYSVSEM, "a SysV semaphore undo list of its own"},
     };
     // The process's namespaces, read once for all its threads.
     std::array<Result<std::string>, std::size(namespaces)> processNs;
@@ -177,7 +177,6 @@ bool hasMm(pid_t p)
 // outside the checkpoint could not be shared again.
 void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, const TaskSharing &sharing, ProcessReport &report)
 {
-    constexpr int kKcmpVm = 1, kKcmpFiles = 2; // enum kcmp_type
     const auto found = sharing.of.find(pid);
     if (found == sharing.of.end()) {
         return; // no address space, or nothing shared
@@ -211,7 +210,7 @@ void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, const TaskSha
                      "shares its address space with " + who + ": a vfork child that has not called exec yet (a checkpoint waits for the exec)");
             } else if (!inside) {
                 note(report, Verdict::Refused, "shares its address space with " + who + " (CLONE_VM): it cannot be shared again after a restore");
-            } else if (!throughParent(other, kKcmpVm)) {
+            } else if (!throughParent(other, KCMP_VM)) {
                 note(report, Verdict::Refused, "shares its address space with " + who + " (CLONE_VM), not through its parent: not supported");
             }
         }
@@ -220,7 +219,7 @@ void checkSharedWithOthers(pid_t pid, const std::set<pid_t> *tree, const TaskSha
             // parent: fine inside the tree when the parent has that table.
             if (!inside) {
                 note(report, Verdict::Refused, "shares its fd table with " + who + " (CLONE_FILES): it cannot be shared again after a restore");
-            } else if (!throughParent(other, kKcmpFiles)) {
+            } else if (!throughParent(other, KCMP_FILES)) {
                 note(report, Verdict::Refused, "shares its fd table with " + who + " (CLONE_FILES), not through its parent: not supported");
             }
         }
@@ -242,7 +241,6 @@ bool isZombieProcess(pid_t pid)
 
 TaskSharing TaskSharing::scan(const std::vector<pid_t> &tree)
 {
-    constexpr int kKcmpVm = 1, kKcmpFiles = 2; // enum kcmp_type
     // kcmp(a, b, type): 0 the same object, 1 a's before b's, 2 after, -1
     // when either process is gone (or may not be looked at).
     auto kcmp = [](pid_t a, pid_t b, int type) {
@@ -279,8 +277,8 @@ TaskSharing TaskSharing::scan(const std::vector<pid_t> &tree)
         }
         return order;
     };
-    const std::vector<pid_t> byVm = sorted(kKcmpVm);
-    const std::vector<pid_t> byFiles = sorted(kKcmpFiles);
+    const std::vector<pid_t> byVm = sorted(KCMP_VM);
+    const std::vector<pid_t> byFiles = sorted(KCMP_FILES);
     // The processes of `order` whose object of `type` is other's.
     auto sharers = [&](const std::vector<pid_t> &order, pid_t other, int type, auto &&add) {
         size_t lo = 0, hi = order.size();
@@ -327,10 +325,10 @@ TaskSharing TaskSharing::scan(const std::vector<pid_t> &tree)
             }
             return list.back();
         };
-        sharers(byVm, other, kKcmpVm, [&](pid_t p) {
+        sharers(byVm, other, KCMP_VM, [&](pid_t p) {
             entryFor(p).sameVm = true;
         });
-        sharers(byFiles, other, kKcmpFiles, [&](pid_t p) {
+        sharers(byFiles, other, KCMP_FILES, [&](pid_t p) {
             entryFor(p).sameFiles = true;
         });
     }

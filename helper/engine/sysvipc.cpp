@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <sstream>
 #include <sys/ipc.h>
 #include <sys/mman.h>
@@ -382,9 +383,8 @@ std::string semUndoCaveat(pid_t pid)
     // kthreadd, a kernel thread, never has one. (The engine's own process
     // may: a Qt program can have made one.) Without it (another pid
     // namespace) nothing is said.
-    constexpr int kKcmpSysvsem = 6; // enum kcmp_type
     const pid_t reference = procfs::kthreadd();
-    if (reference == 0 || ::syscall(SYS_kcmp, pid, reference, kKcmpSysvsem, 0, 0) <= 0) {
+    if (reference == 0 || ::syscall(SYS_kcmp, pid, reference, KCMP_SYSVSEM, 0, 0) <= 0) {
         return {}; // none (or it is gone)
     }
     // Every process that ever made a thread has one too (pthread_create
