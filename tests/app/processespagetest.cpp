@@ -25,24 +25,6 @@ using namespace GuiTest;
 
 namespace
 {
-QModelIndex treeIndex(QObject *tree, int row)
-{
-    QModelIndex index;
-    QMetaObject::invokeMethod(tree, "index", Q_RETURN_ARG(QModelIndex, index), Q_ARG(int, row), Q_ARG(int, 0));
-    return index;
-}
-
-// The row of the tree's delegate that holds item (-1: none).
-int delegateRow(QQuickItem *item)
-{
-    for (; item; item = item->parentItem()) {
-        if (item->property("treeView").isValid()) {
-            return item->property("row").toInt();
-        }
-    }
-    return -1;
-}
-
 int treeDepth(QObject *tree, int row)
 {
     int depth = -1;
@@ -212,52 +194,12 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(viewAtRest(m_tree), kTimeout); // the shrunken content settles
         auto *selection = m_tree->property("selectionModel").value<QItemSelectionModel *>();
         QVERIFY(selection);
-        // One click on the probe's label: the label in the delegate whose row
-        // holds the probe (a cell that shows the name but stands for another
-        // row would select nothing or another process). A click that lands
-        // while the delegates are being rebuilt (a report's verdict arriving,
-        // seen once in CI with "TreeViewDelegate.qml: Unable to assign
-        // [undefined]") selects nothing: the label is found again and
-        // clicked again, at most three times; every attempt is logged with
-        // what lay under the pointer, and a screenshot is kept.
-        QPointF center;
-        QString lastAttempt;
-        for (int attempt = 1; attempt <= 3 && !selection->hasSelection(); ++attempt) {
-            QMetaObject::invokeMethod(m_tree, "forceLayout");
-            waitForFrame();
-            QTRY_VERIFY_WITH_TIMEOUT(viewAtRest(m_tree), kTimeout);
-            const QList<QQuickItem *> labels = visibleTextItems(treeItem(), m_probeName, windowRect);
-            QStringList found;
-            QQuickItem *label = nullptr;
-            for (QQuickItem *candidate : labels) {
-                const int row = delegateRow(candidate);
-                const int pid = row >= 0 ? treeIndex(m_tree, row).data(ProcessModel::PidRole).toInt() : -1;
-                const QPointF at = sceneCenter(candidate);
-                found.append(QStringLiteral("row %1 pid %2 at %3,%4").arg(row).arg(pid).arg(at.x()).arg(at.y()));
-                if (!label && pid == m_probe) {
-                    label = candidate;
-                }
-            }
-            QVERIFY2(label, qPrintable(QStringLiteral("no cell of the probe's row among the labels showing its name: %1").arg(found.join(QLatin1String("; ")))));
-            center = sceneCenter(label);
-            lastAttempt = QStringLiteral("labels: %1; under the pointer: %2").arg(found.join(QLatin1String("; ")), itemsAt(m_window, center));
-            if (attempt > 1) {
-                qInfo("click %d on the probe's row at %g,%g: the one before selected nothing; %s", attempt, center.x(), center.y(), qPrintable(lastAttempt));
-            }
-            QTest::mouseClick(m_window, Qt::LeftButton, Qt::NoModifier, center.toPoint());
-            if (QTest::qWaitFor([selection] { return selection->hasSelection(); }, 5000)) {
-                break;
-            }
-            saveScreenshot(QStringLiteral("processes-click-%1.png").arg(attempt));
-        }
-        QVERIFY2(selection->hasSelection(),
-                 qPrintable(QStringLiteral("no selection after three clicks, the last at %1,%2; the tree at rest: %3, contentY %4; current index valid: %5; %6")
-                                .arg(center.x())
-                                .arg(center.y())
-                                .arg(viewAtRest(m_tree))
-                                .arg(m_tree->property("contentY").toDouble())
-                                .arg(selection->currentIndex().isValid())
-                                .arg(lastAttempt)));
+        // One click on the probe's label (GuiTest::selectTreeRow: clicked
+        // again when a click lands while the delegates are being rebuilt).
+        const QString failure = selectTreeRow(m_window, treeItem(), m_probeName, m_probe, [selection] {
+            return selection->hasSelection();
+        });
+        QVERIFY2(failure.isEmpty(), qPrintable(failure + QStringLiteral("; current index valid: %1").arg(selection->currentIndex().isValid())));
         auto selectedPid = [selection] {
             const QModelIndexList rows = selection->selectedRows();
             return rows.size() == 1 ? rows.constFirst().data(ProcessModel::PidRole).toInt() : -1;
