@@ -17,11 +17,15 @@
 #include "tty.h"
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <functional>
 #include <iterator>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <pthread.h>
@@ -200,6 +204,9 @@ Result<void> captureProcessInjected(FrozenProcess &process, ProcessCapture &capt
 
     // What the threads show by ptrace alone, before anything runs in them.
     auto threadsStep = trace.scope("capture: threads by ptrace", pid);
+    // Which threads may take the injector's trap stops: not one with a
+    // SIGTRAP pending (it would arrive at the first resume).
+    std::vector<bool> trapStops;
     for (const Tracee &thread : process.threads()) {
         auto status = procfs::readStatus(pid, thread.tid());
         if (!status) {
@@ -224,6 +231,7 @@ Result<void> captureProcessInjected(FrozenProcess &process, ProcessCapture &capt
         }
         CRYOPOD_PROPAGATE(restartInterruptedEpollWait(thread, *record, pending & ~*blocked));
         capture.threads.push_back(std::move(*record));
+        trapStops.push_back(!(pending & (uint64_t(1) << (SIGTRAP - 1))));
     }
     threadsStep.end();
 
@@ -238,7 +246,21 @@ Result<void> captureProcessInjected(FrozenProcess &process, ProcessCapture &capt
         }
         const image::ThreadRecord &leader = capture.threads.front();
         injector->setGuard(seccompGuard(leader.tid, leader.seccompMode, leader.seccompFilters));
-        auto scratch = RemoteScratch::map(*injector);
+        // One stop per injected call and per batch (the scratch's runner),
+        // unless the process ignores SIGTRAP: a trap it ignores would reset
+        // that disposition ($CRYOPOD_DUMP_NO_RUNNER=1: plain scratch and
+        // syscall stops, for A/B runs).
+        auto ignored = procfs::statusHex(capture.status, "SigIgn");
+        if (!ignored) {
+            return std::unexpected(ignored.error().context("signals of " + std::to_string(pid)));
+        }
+        const bool sigtrapIgnored = *ignored & (uint64_t(1) << (SIGTRAP - 1));
+        const char *noRunner = std::getenv("CRYOPOD_DUMP_NO_RUNNER");
+        auto scratch = noRunner && *noRunner && *noRunner != '0' ? RemoteScratch::map(*injector)
+                                                                 : RemoteScratch::mapWithRunner(*injector, 16384, !sigtrapIgnored && trapStops.front());
+        for (size_t i = 1; i < trapStops.size(); ++i) {
+            trapStops[i] = trapStops[i] && !sigtrapIgnored;
+        }
         if (!scratch) {
             return std::unexpected(scratch.error().context("inject into " + std::to_string(pid)));
         }
@@ -258,7 +280,7 @@ Result<void> captureProcessInjected(FrozenProcess &process, ProcessCapture &capt
             // The other threads, one after the other, through the same `syscall`
             // instruction and scratch page (one address space).
             for (size_t i = 1; r && i < capture.threads.size(); ++i) {
-                r = dumpOtherThreadInjected(process.threads()[i], *injector, *scratch, capture.threads[i]);
+                r = dumpOtherThreadInjected(process.threads()[i], *injector, *scratch, trapStops[i], capture.threads[i]);
             }
             return r;
         }));
@@ -290,8 +312,11 @@ Result<void> captureProcessInjected(FrozenProcess &process, ProcessCapture &capt
 }
 
 // The second half: what /proc tells, the second analysis, the records.
-Result<void> captureProcessRest(ProcessCapture &capture, const TreeScope &scope, const TaskSharing &sharing, MappedFiles &mappedFiles, bool ownFiles,
-                                bool ownMm, const std::vector<procfs::Mapping> *early, StepTrace &trace)
+// It only reads /proc and the records (no ptrace), so it may run on
+// another thread than the tracer's: `tracer` is the thread that froze the
+// tree.
+Result<void> captureProcessRest(ProcessCapture &capture, pid_t tracer, const TreeScope &scope, const TaskSharing &sharing, MappedFiles &mappedFiles,
+                                bool ownFiles, bool ownMm, const std::vector<procfs::Mapping> *early, StepTrace &trace)
 {
     const pid_t pid = capture.pid;
     auto step = trace.scope("capture: memory layout", pid);
@@ -301,7 +326,7 @@ Result<void> captureProcessRest(ProcessCapture &capture, const TreeScope &scope,
     // Again, now that it cannot change: a thread, an fd or a mapping may have
     // appeared since the precheck.
     step.next("capture: analyze again");
-    auto report = analyzeProcess(pid, AnalyzeContext{pid_t(::gettid()), &capture.mappings, &scope, nullptr, &sharing, &mappedFiles});
+    auto report = analyzeProcess(pid, AnalyzeContext{tracer, &capture.mappings, &scope, nullptr, &sharing, &mappedFiles});
     step.end();
     if (!report) {
         return std::unexpected(report.error());
@@ -330,38 +355,180 @@ Result<void> captureProcessRest(ProcessCapture &capture, const TreeScope &scope,
     capture.ownFiles = ownFiles;
     return {};
 }
+
+// Runs first(), then fn(0), fn(1), ... in order on a thread of its own,
+// each fn(i) once ready() has counted readyAfter[i] processes. Stops at the
+// first failure, or at finish() or destruction when it waits for a process
+// that will never be ready (the caller failed).
+class Follower
+{
+public:
+    Follower(std::function<Result<void>()> first, std::vector<size_t> readyAfter, std::function<Result<void>(size_t)> fn)
+        : m_first(std::move(first))
+        , m_readyAfter(std::move(readyAfter))
+        , m_fn(std::move(fn))
+        , m_thread([this] {
+            run();
+        })
+    {
+    }
+    ~Follower()
+    {
+        (void)finish();
+    }
+    Follower(const Follower &) = delete;
+    Follower &operator=(const Follower &) = delete;
+
+    // The first `count` processes are ready.
+    void ready(size_t count)
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_ready = count;
+        }
+        m_changed.notify_one();
+    }
+    bool failed() const
+    {
+        return m_failed.load(std::memory_order_acquire);
+    }
+    // Waits for the processes ready so far, and says how they went.
+    Result<void> finish()
+    {
+        if (m_thread.joinable()) {
+            {
+                std::lock_guard lock(m_mutex);
+                m_finishing = true;
+            }
+            m_changed.notify_one();
+            m_thread.join();
+        }
+        return m_result;
+    }
+
+private:
+    void run()
+    {
+        m_result = m_first();
+        if (!m_result) {
+            m_failed.store(true, std::memory_order_release);
+            return;
+        }
+        for (size_t i = 0; i < m_readyAfter.size(); ++i) {
+            {
+                std::unique_lock lock(m_mutex);
+                m_changed.wait(lock, [&] {
+                    return m_ready >= m_readyAfter[i] || m_finishing;
+                });
+                if (m_ready < m_readyAfter[i]) {
+                    return;
+                }
+            }
+            m_result = m_fn(i);
+            if (!m_result) {
+                m_failed.store(true, std::memory_order_release);
+                return;
+            }
+        }
+    }
+
+    const std::function<Result<void>()> m_first;
+    const std::vector<size_t> m_readyAfter;
+    const std::function<Result<void>(size_t)> m_fn;
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    size_t m_ready = 0;
+    bool m_finishing = false;
+    std::atomic<bool> m_failed{false};
+    Result<void> m_result;
+    std::thread m_thread; // last: started once the rest is set up
+};
 } // namespace
 
 Result<void> checkpointCapture(CheckpointContext &ctx)
 {
     auto step = ctx.trace.scope("tree record");
     CRYOPOD_PROPAGATE(store(ctx.tree, dumpProcessTree(ctx.frozen)));
-    // What the rest of the system holds of the tree, now that it cannot change.
-    step.next("scan the system for the tree's files");
-    TreeScope scope = TreeScope::scan(std::set<pid_t>(ctx.frozen.order.begin(), ctx.frozen.order.end()));
-    scope.tcpEstablished = ctx.options.tcpEstablished;
-    CRYOPOD_PROPAGATE(scope.detach(ctx.pid, ctx.options.detachedFds));
-    step.next("scan the system for shared address spaces, fd tables");
-    const TaskSharing sharing = TaskSharing::scan(ctx.frozen.order);
-    MappedFiles mappedFiles; // looked at once for the whole tree
     step.end();
+    // What the rest of the system holds of the tree, now that it cannot
+    // change: for the second halves, so scanned before them.
+    TreeScope scope;
+    TaskSharing sharing;
+    MappedFiles mappedFiles; // looked at once for the whole tree
+    auto scan = [&]() -> Result<void> {
+        auto s = ctx.trace.scope("scan the system for the tree's files");
+        scope = TreeScope::scan(std::set<pid_t>(ctx.frozen.order.begin(), ctx.frozen.order.end()));
+        scope.tcpEstablished = ctx.options.tcpEstablished;
+        CRYOPOD_PROPAGATE(scope.detach(ctx.pid, ctx.options.detachedFds));
+        s.next("scan the system for shared address spaces, fd tables");
+        sharing = TaskSharing::scan(ctx.frozen.order);
+        return {};
+    };
+    // The live processes in the tree's order, and for each how many of them
+    // must be through the first half before its second half may start: all
+    // that share its address space (one of them maps the scratch page, which
+    // the layout must not show).
+    std::vector<const image::ProcessEntry *> live;
     for (const image::ProcessEntry &entry : ctx.tree.processes) {
-        if (entry.zombie) {
-            continue;
+        if (!entry.zombie) {
+            live.push_back(&entry);
         }
-        FrozenProcess *process = ctx.frozen.find(entry.pid);
-        CRYOPOD_PROPAGATE(captureProcessInjected(*process, ctx.processes.emplace_back(), ctx.trace));
     }
-    size_t next = 0;
-    for (const image::ProcessEntry &entry : ctx.tree.processes) {
-        if (entry.zombie) {
-            continue;
+    std::vector<size_t> readyAfter(live.size());
+    for (size_t i = 0; i < live.size(); ++i) {
+        const pid_t mm = live[i]->vmOf != 0 ? live[i]->vmOf : live[i]->pid;
+        for (size_t j = 0; j < live.size(); ++j) {
+            if ((live[j]->vmOf != 0 ? live[j]->vmOf : live[j]->pid) == mm) {
+                readyAfter[i] = std::max(readyAfter[i], j + 1);
+            }
         }
-        ProcessCapture &capture = ctx.processes[next++];
-        const auto early = ctx.earlySmaps.find(entry.pid);
-        CRYOPOD_PROPAGATE(captureProcessRest(capture, scope, sharing, mappedFiles, entry.filesOf == 0, entry.vmOf == 0,
-                                             early == ctx.earlySmaps.end() ? nullptr : &early->second, ctx.trace));
     }
+    ctx.processes.resize(live.size());
+    const pid_t tracer = pid_t(::gettid());
+    auto rest = [&](size_t i) {
+        const auto early = ctx.earlySmaps.find(live[i]->pid);
+        return captureProcessRest(ctx.processes[i], tracer, scope, sharing, mappedFiles, live[i]->filesOf == 0, live[i]->vmOf == 0,
+                                  early == ctx.earlySmaps.end() ? nullptr : &early->second, ctx.trace);
+    };
+    // The scans and the second halves (smaps, the second analysis, the fd
+    // tables: /proc only) run on a thread of their own beside the first
+    // halves of the processes after them, on the CPU the tracer leaves idle
+    // while it waits for each injected call ($CRYOPOD_DUMP_SERIAL_CAPTURE=1:
+    // all on this thread, the scans first, the second halves after all first
+    // halves, for A/B runs).
+    const char *serial = std::getenv("CRYOPOD_DUMP_SERIAL_CAPTURE");
+    std::optional<Follower> follower;
+    if (!(serial && *serial && *serial != '0')) {
+        follower.emplace(scan, readyAfter, rest);
+    } else {
+        CRYOPOD_PROPAGATE(scan());
+    }
+    auto both = ctx.trace.scope("capture: both halves, all processes");
+    Result<void> injected;
+    size_t done = 0;
+    for (; done < live.size() && !(follower && follower->failed()); ++done) {
+        injected = captureProcessInjected(*ctx.frozen.find(live[done]->pid), ctx.processes[done], ctx.trace);
+        if (!injected) {
+            break;
+        }
+        if (follower) {
+            follower->ready(done + 1);
+        }
+    }
+    // The follower's failure first: it is of an earlier process than the
+    // tracer's (a refusal of the second analysis is named as the precheck
+    // would name it).
+    if (follower) {
+        CRYOPOD_PROPAGATE(follower->finish());
+    }
+    if (!injected) {
+        ctx.processes.resize(done);
+        return injected;
+    }
+    for (size_t i = 0; !follower && i < live.size(); ++i) {
+        CRYOPOD_PROPAGATE(rest(i));
+    }
+    both.end();
     step.next("link shared files, terminals");
     // One object per pipe, socket or shared open file across the tree.
     std::vector<std::pair<pid_t, FilesDump *>> files;

@@ -1094,7 +1094,9 @@ RemoteScratch::RemoteScratch(RemoteScratch &&other) noexcept
     : m_injector(other.m_injector)
     , m_base(other.m_base)
     , m_size(other.m_size)
+    , m_start(other.m_start)
     , m_used(other.m_used)
+    , m_ownInsn(other.m_ownInsn)
 {
     other.release();
 }
@@ -1106,7 +1108,9 @@ RemoteScratch &RemoteScratch::operator=(RemoteScratch &&other) noexcept
         m_injector = other.m_injector;
         m_base = other.m_base;
         m_size = other.m_size;
+        m_start = other.m_start;
         m_used = other.m_used;
+        m_ownInsn = other.m_ownInsn;
         other.release();
     }
     return *this;
@@ -1128,6 +1132,58 @@ Result<RemoteScratch> RemoteScratch::map(Injector &injector, size_t size, uint64
         return fail("mmap scratch at " + hex(hint) + ": got " + hex(*addr), EEXIST);
     }
     return adopt(injector, *addr, size);
+}
+
+namespace
+{
+// An area with a runner: `syscall; int3` at its start, the batch runner at
+// kAreaRunner, the scratch space from kAreaScratch.
+constexpr size_t kAreaRunner = 16;
+constexpr size_t kAreaScratch = 128;
+static_assert(kAreaScratch >= kAreaRunner + sizeof kBatchRunner);
+} // namespace
+
+Result<RemoteScratch> RemoteScratch::mapWithRunner(Injector &injector, size_t size, bool trapStops)
+{
+    const uint64_t own = injector.syscallAddress();
+    auto area = map(injector, size, 0, PROT_READ | PROT_WRITE | PROT_EXEC);
+    if (!area) {
+        if (area.error().code == ESRCH) {
+            return area; // the process is gone
+        }
+        return map(injector, size);
+    }
+    const uint8_t code[] = {0x0f, 0x05, 0xcc};
+    CRYOPOD_PROPAGATE(injector.memory().write(area->m_base, code));
+    CRYOPOD_PROPAGATE(injector.memory().write(area->m_base + kAreaRunner, batchRunnerCode()));
+    area->m_ownInsn = own;
+    area->m_start = kAreaScratch;
+    area->m_used = kAreaScratch;
+    CRYOPOD_PROPAGATE(area->enableRunner(injector, trapStops));
+    return area;
+}
+
+Result<void> RemoteScratch::enableRunner(Injector &injector, bool trapStops) const
+{
+    if (!hasRunner()) {
+        return {};
+    }
+    if (injector.syscallAddress() != m_base) {
+        CRYOPOD_PROPAGATE(injector.setSyscallAddress(m_base));
+    }
+    CRYOPOD_PROPAGATE(injector.enableBatches(m_base + kAreaRunner));
+    if (trapStops) {
+        CRYOPOD_PROPAGATE(injector.enableTrapStops());
+    }
+    return {};
+}
+
+RemoteScratch RemoteScratch::borrowFor(Injector &injector) const
+{
+    RemoteScratch scratch = adopt(injector, m_base, m_size);
+    scratch.m_start = m_start;
+    scratch.m_used = m_start;
+    return scratch;
 }
 
 RemoteScratch RemoteScratch::adopt(Injector &injector, uint64_t base, size_t size)
@@ -1179,6 +1235,9 @@ Result<void> RemoteScratch::unmap()
     Injector *injector = m_injector;
     const uint64_t base = m_base;
     const size_t size = m_size;
+    if (hasRunner() && injector->syscallAddress() >= base && injector->syscallAddress() < base + size) {
+        CRYOPOD_PROPAGATE(injector->setSyscallAddress(m_ownInsn)); // trap stops off too
+    }
     release();
     auto r = injector->call("munmap scratch", SYS_munmap, base, size);
     if (!r) {

@@ -99,6 +99,7 @@
 #include "result.h"
 #include "uniquefd.h"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -474,6 +475,28 @@ public:
     static Result<RemoteScratch> map(Injector &injector, size_t size = 4096, uint64_t hint = 0, int prot = 3);
     // Uses [base, base+size) of memory the caller mapped; unmap() removes it.
     static RemoteScratch adopt(Injector &injector, uint64_t base, size_t size);
+    // The dump side's scratch on the injector's fast path: RWX memory that
+    // starts with `syscall; int3` and the batch runner (as the restore's
+    // injection area), the scratch space after them, and the injector
+    // switched to that instruction and runner (enableRunner()). A process
+    // that may not map RWX memory (MDWE, a seccomp filter that refuses it)
+    // gets plain RW scratch instead, used through the injector's own
+    // instruction (hasRunner() false). unmap() first switches the injector
+    // back to its own instruction: nothing may run in the area as it goes.
+    static Result<RemoteScratch> mapWithRunner(Injector &injector, size_t size, bool trapStops);
+    bool hasRunner() const
+    {
+        return m_ownInsn != 0;
+    }
+    // `injector` (the area's, or another thread's of the same address space)
+    // makes its calls at the area's instruction, whole batches through its
+    // runner, and with `trapStops` one stop per call and per batch
+    // (Injector::enableTrapStops: not where the process's SIGTRAP is ignored
+    // or pending). Nothing without a runner.
+    Result<void> enableRunner(Injector &injector, bool trapStops) const;
+    // The same scratch space for another thread's injector (one address
+    // space): release() it before this one unmaps.
+    RemoteScratch borrowFor(Injector &injector) const;
 
     uint64_t base() const
     {
@@ -489,14 +512,15 @@ public:
     }
 
     // Bump allocation (16-byte aligned) inside the area; reset() rewinds to
-    // `offset` (default: the start).
+    // `offset` (default: the start of the scratch space, after the code of
+    // an area with a runner).
     Result<uint64_t> reserve(size_t bytes);
     Result<uint64_t> put(std::span<const uint8_t> bytes);
     Result<uint64_t> putString(std::string_view text); // NUL-terminated
     Result<void> read(uint64_t addr, std::span<uint8_t> out) const;
     void reset(size_t offset = 0)
     {
-        m_used = offset;
+        m_used = std::max(offset, m_start);
     }
     size_t used() const
     {
@@ -511,13 +535,18 @@ public:
         m_injector = nullptr;
         m_base = 0;
         m_size = 0;
+        m_start = 0;
+        m_used = 0;
+        m_ownInsn = 0;
     }
 
 private:
     Injector *m_injector = nullptr;
     uint64_t m_base = 0;
     size_t m_size = 0;
+    size_t m_start = 0; // where the scratch space begins (after a runner's code)
     size_t m_used = 0;
+    uint64_t m_ownInsn = 0; // with a runner: the injector's own syscall instruction
 };
 
 } // namespace cryopod::engine

@@ -18,9 +18,12 @@
 #include <dirent.h>
 #include <linux/kcmp.h>
 #include <memory>
+#include <optional>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace cryopod::engine
 {
@@ -533,11 +536,42 @@ Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcp
     scope.tcpEstablished = tcpEstablished;
     CRYOPOD_PROPAGATE(scope.detach(pid, detachedFds));
     const TaskSharing sharing = TaskSharing::scan(order);
-    MappedFiles mappedFiles;
+    // Each process's analysis only reads /proc: they run on two threads (the
+    // tree's processes taken in turns, each thread with its own MappedFiles),
+    // and the report is put together in the tree's order after.
+    struct Analyzed {
+        bool zombie = false;
+        std::optional<Result<ProcessReport>> process;
+        bool exited = false;
+        std::vector<procfs::Mapping> smaps;
+    };
+    std::vector<Analyzed> analyzed(order.size());
+    auto analyzeEvery = [&](size_t first, size_t step) {
+        MappedFiles mappedFiles;
+        for (size_t i = first; i < order.size(); i += step) {
+            const pid_t p = order[i];
+            Analyzed &a = analyzed[i];
+            if (p != pid && isZombieProcess(p)) {
+                a.zombie = true;
+                continue;
+            }
+            a.process = analyzeProcess(p, AnalyzeContext{0, nullptr, &scope, smaps ? &a.smaps : nullptr, &sharing, &mappedFiles, mapsOnly});
+            a.exited = p != pid && exiting(p, p);
+        }
+    };
+    if (order.size() > 1) {
+        std::thread second(analyzeEvery, 1, 2);
+        analyzeEvery(0, 2);
+        second.join();
+    } else {
+        analyzeEvery(0, 1);
+    }
     Report report;
     report.root = pid;
-    for (const pid_t p : order) {
-        if (p != pid && isZombieProcess(p)) {
+    for (size_t i = 0; i < order.size(); ++i) {
+        const pid_t p = order[i];
+        Analyzed &a = analyzed[i];
+        if (a.zombie) {
             // Restored as a placeholder that its parent reaps as before.
             ProcessReport zombie;
             zombie.pid = p;
@@ -548,9 +582,8 @@ Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcp
             report.processes.push_back(std::move(zombie));
             continue;
         }
-        std::vector<procfs::Mapping> read;
-        auto process = analyzeProcess(p, AnalyzeContext{0, nullptr, &scope, smaps ? &read : nullptr, &sharing, &mappedFiles, mapsOnly});
-        if (p != pid && exiting(p, p)) {
+        Result<ProcessReport> &process = *a.process;
+        if (a.exited) {
             // It exited while we looked (what it showed on its way out - no
             // files, no mappings - says nothing); the checkpoint finds it
             // as a zombie, or not at all.
@@ -570,7 +603,7 @@ Result<Report> analyzeTree(pid_t pid, const std::set<int> &detachedFds, bool tcp
         report.verdict = worse(report.verdict, process->verdict);
         report.processes.push_back(std::move(*process));
         if (smaps) {
-            (*smaps)[p] = std::move(read);
+            (*smaps)[p] = std::move(a.smaps);
         }
     }
     // Shared memory a process outside the tree maps or holds too: a restore

@@ -25,23 +25,36 @@ Result<image::SignalsRecord> dumpSignals(pid_t pid, const procfs::Status &status
     const uint64_t nonDefault = *caught | *ignored | (uint64_t(1) << (SIGCHLD - 1));
     image::SignalsRecord record;
     record.pid = pid;
-    scratch.reset();
-    auto addr = scratch.reserve(sizeof(KernelSigaction));
-    if (!addr) {
-        return std::unexpected(addr.error().context(what));
-    }
+    // One rt_sigaction per signal that may not be at its default, each into
+    // a slot of its own, all in one batch (one stop with a runner); then
+    // the slots are read at once.
+    std::vector<uint32_t> signals;
     for (uint32_t sig = 1; sig <= 64; ++sig) {
-        if (!(nonDefault & (uint64_t(1) << (sig - 1))) || sig == SIGKILL || sig == SIGSTOP) {
-            continue;
+        if ((nonDefault & (uint64_t(1) << (sig - 1))) && sig != SIGKILL && sig != SIGSTOP) {
+            signals.push_back(sig);
         }
-        CRYOPOD_PROPAGATE(injector.call(what + ": rt_sigaction(" + std::to_string(sig) + ")", SYS_rt_sigaction, sig, 0, *addr, sizeof(uint64_t)));
-        KernelSigaction ka;
-        CRYOPOD_PROPAGATE(scratch.read(*addr, {reinterpret_cast<uint8_t *>(&ka), sizeof ka}));
+    }
+    scratch.reset();
+    auto slots = scratch.reserve(signals.size() * sizeof(KernelSigaction));
+    if (!slots) {
+        return std::unexpected(slots.error().context(what));
+    }
+    InjectBatch batch;
+    for (size_t i = 0; i < signals.size(); ++i) {
+        batch.add(what + ": rt_sigaction(" + std::to_string(signals[i]) + ")", SYS_rt_sigaction, signals[i], 0, *slots + i * sizeof(KernelSigaction),
+                  sizeof(uint64_t));
+    }
+    CRYOPOD_PROPAGATE(injector.run(batch, scratch));
+    std::vector<KernelSigaction> actions(signals.size());
+    CRYOPOD_PROPAGATE(scratch.read(*slots, {reinterpret_cast<uint8_t *>(actions.data()), actions.size() * sizeof(KernelSigaction)}));
+    scratch.reset();
+    for (size_t i = 0; i < signals.size(); ++i) {
+        const KernelSigaction &ka = actions[i];
         if (ka.handler == 0 /* SIG_DFL */ && ka.flags == 0 && ka.mask == 0) {
             continue;
         }
         image::SigactionEntry entry;
-        entry.signo = sig;
+        entry.signo = signals[i];
         entry.handler = ka.handler;
         entry.flags = ka.flags;
         entry.restorer = ka.restorer;

@@ -8,6 +8,7 @@
 #include "seccomp.h"
 #include "signals.h"
 
+#include <cstddef>
 #include <cstring>
 #include <ctime>
 #include <sched.h>
@@ -86,36 +87,38 @@ Result<void> dumpThreadInjected(Injector &injector, RemoteScratch &scratch, imag
         uint64_t size;
     };
     static_assert(sizeof(KernelStack) == 24);
-    auto stackAddr = scratch.reserve(sizeof(KernelStack));
-    if (!stackAddr) {
-        return std::unexpected(stackAddr.error().context(what));
+    // Both answers in one block, read at once; both calls in one batch (one
+    // stop with the scratch's runner).
+    struct Answers {
+        KernelStack stack;
+        uint64_t clearChildTid;
+    };
+    auto addr = scratch.reserve(sizeof(Answers));
+    if (!addr) {
+        return std::unexpected(addr.error().context(what));
     }
-    CRYOPOD_PROPAGATE(injector.call(what + ": sigaltstack", SYS_sigaltstack, 0, *stackAddr));
-    KernelStack stack{};
-    CRYOPOD_PROPAGATE(scratch.read(*stackAddr, {reinterpret_cast<uint8_t *>(&stack), sizeof stack}));
-    thread.altstackSp = stack.sp;
-    thread.altstackSize = stack.size;
-    thread.altstackFlags = uint32_t(stack.flags);
-
-    auto tidAddr = scratch.reserve(sizeof(uint64_t));
-    if (!tidAddr) {
-        return std::unexpected(tidAddr.error().context(what));
-    }
-    CRYOPOD_PROPAGATE(injector.call(what + ": prctl(PR_GET_TID_ADDRESS)", SYS_prctl, PR_GET_TID_ADDRESS, *tidAddr));
-    uint64_t clearChildTid = 0;
-    CRYOPOD_PROPAGATE(scratch.read(*tidAddr, {reinterpret_cast<uint8_t *>(&clearChildTid), sizeof clearChildTid}));
-    thread.clearChildTid = clearChildTid;
+    InjectBatch batch;
+    batch.add(what + ": sigaltstack", SYS_sigaltstack, 0, *addr + offsetof(Answers, stack));
+    batch.add(what + ": prctl(PR_GET_TID_ADDRESS)", SYS_prctl, PR_GET_TID_ADDRESS, *addr + offsetof(Answers, clearChildTid));
+    CRYOPOD_PROPAGATE(injector.run(batch, scratch));
+    Answers answers{};
+    CRYOPOD_PROPAGATE(scratch.read(*addr, {reinterpret_cast<uint8_t *>(&answers), sizeof answers}));
+    thread.altstackSp = answers.stack.sp;
+    thread.altstackSize = answers.stack.size;
+    thread.altstackFlags = uint32_t(answers.stack.flags);
+    thread.clearChildTid = answers.clearChildTid;
     return {};
 }
 
-Result<void> dumpOtherThreadInjected(Tracee &tracee, Injector &leader, RemoteScratch &leaderScratch, image::ThreadRecord &thread)
+Result<void> dumpOtherThreadInjected(Tracee &tracee, Injector &leader, RemoteScratch &leaderScratch, bool trapStops, image::ThreadRecord &thread)
 {
     auto injector = Injector::create(tracee, leader.syscallAddress());
     if (!injector) {
         return std::unexpected(injector.error().context("inject into thread " + std::to_string(tracee.tid())));
     }
     injector->setGuard(seccompGuard(thread.tid, thread.seccompMode, thread.seccompFilters));
-    RemoteScratch scratch = RemoteScratch::adopt(*injector, leaderScratch.base(), leaderScratch.size());
+    CRYOPOD_PROPAGATE(leaderScratch.enableRunner(*injector, trapStops));
+    RemoteScratch scratch = leaderScratch.borrowFor(*injector);
     auto r = dumpThreadInjected(*injector, scratch, thread);
     scratch.release(); // the leader's: it unmaps it
     CRYOPOD_PROPAGATE(r);

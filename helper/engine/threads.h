@@ -32,9 +32,11 @@ Result<void> dumpThreadInjected(Injector &injector, RemoteScratch &scratch, imag
 
 // The same for a thread other than the leader while the leader's injector
 // and scratch page exist: injects through the leader's `syscall`
-// instruction and scratch page (one address space), then puts the thread
-// back exactly as it was (Injector::finish).
-Result<void> dumpOtherThreadInjected(Tracee &tracee, Injector &leader, RemoteScratch &leaderScratch, image::ThreadRecord &thread);
+// instruction and scratch page (one address space), with its runner when
+// it has one (RemoteScratch::enableRunner; `trapStops` false where the
+// thread's SIGTRAP is pending), then puts the thread back exactly as it
+// was (Injector::finish).
+Result<void> dumpOtherThreadInjected(Tracee &tracee, Injector &leader, RemoteScratch &leaderScratch, bool trapStops, image::ThreadRecord &thread);
 
 // ---- restore
 

@@ -165,24 +165,29 @@ Result<image::TimersRecord> dumpTimers(pid_t pid, Injector &injector, RemoteScra
 {
     image::TimersRecord record;
     record.pid = pid;
+    // The three getitimer calls in one batch (one stop with a runner), each
+    // into a slot of its own, read at once.
     const size_t mark = scratch.used();
-    auto addr = scratch.reserve(sizeof(KernelItimerval));
+    auto addr = scratch.reserve(3 * sizeof(KernelItimerval));
     if (!addr) {
         return std::unexpected(addr.error().context("timers of " + std::to_string(pid)));
     }
+    InjectBatch batch;
     for (int which = 0; which < 3; ++which) {
-        const std::string what = "timers of " + std::to_string(pid) + ": getitimer " + kNames[which];
-        auto got = injector.call(what, SYS_getitimer, uint64_t(which), *addr);
-        if (!got) {
-            scratch.reset(mark);
-            return std::unexpected(got.error());
-        }
-        KernelItimerval value{};
-        auto read = scratch.read(*addr, std::span(reinterpret_cast<uint8_t *>(&value), sizeof value));
-        if (!read) {
-            scratch.reset(mark);
-            return std::unexpected(read.error().context(what));
-        }
+        batch.add("timers of " + std::to_string(pid) + ": getitimer " + kNames[which], SYS_getitimer, uint64_t(which), *addr + which * sizeof(KernelItimerval));
+    }
+    if (auto got = injector.run(batch, scratch); !got) {
+        scratch.reset(mark);
+        return std::unexpected(got.error());
+    }
+    KernelItimerval values[3]{};
+    auto read = scratch.read(*addr, std::span(reinterpret_cast<uint8_t *>(values), sizeof values));
+    scratch.reset(mark);
+    if (!read) {
+        return std::unexpected(read.error().context("timers of " + std::to_string(pid)));
+    }
+    for (int which = 0; which < 3; ++which) {
+        const KernelItimerval &value = values[which];
         record.itimers[size_t(which)].valueNs = uint64_t(value.valueSec) * 1000000000ull + uint64_t(value.valueUsec) * 1000ull;
         record.itimers[size_t(which)].intervalNs = uint64_t(value.intervalSec) * 1000000000ull + uint64_t(value.intervalUsec) * 1000ull;
         if (record.itimers[size_t(which)].valueNs == 0 && record.itimers[size_t(which)].intervalNs != 0) {
@@ -193,7 +198,6 @@ Result<image::TimersRecord> dumpTimers(pid_t pid, Injector &injector, RemoteScra
             record.itimers[size_t(which)].valueNs = record.itimers[size_t(which)].intervalNs;
         }
     }
-    scratch.reset(mark);
 
     auto posix = readProcTimers(pid);
     if (!posix) {

@@ -852,9 +852,18 @@ private Q_SLOTS:
     // The precheck of a checkpoint reads maps, not smaps: what only smaps
     // show (here hugetlb memory) is refused by the second analysis, with the
     // tree frozen. The refusal still reads word for word as the analysis's,
-    // and the target runs on untouched.
+    // and the target runs on untouched. In a tree, the root's second half
+    // (on the capture's second thread) refuses while the tracer is still in
+    // the children's first halves: it stops there, and every process runs on.
+    void refusalOfWhatOnlySmapsShow_data()
+    {
+        QTest::addColumn<QString>("then");
+        QTest::newRow("one process") << QStringLiteral("tick");
+        QTest::newRow("a root refused before its children are captured") << QStringLiteral("fork3");
+    }
     void refusalOfWhatOnlySmapsShow()
     {
+        QFETCH(QString, then);
         const std::string knob = "/proc/sys/vm/nr_hugepages";
         auto pagesNow = [&knob]() -> unsigned long {
             auto text = procfs::readFile(knob);
@@ -883,7 +892,10 @@ private Q_SLOTS:
             }
         } reserved{setPages, had};
         Target t;
-        QVERIFY(start(t, outFile("hugetlb"), {"hugetlb", "--then", "tick"}));
+        QVERIFY(start(t, outFile("hugetlb"), {"hugetlb", "--then", then.toStdString()}));
+        auto children = procfs::listChildren(t.pid);
+        QVERIFY(children);
+        QCOMPARE(children->size(), then == QLatin1String("fork3") ? size_t(3) : size_t(0));
         auto report = analyze(t.pid);
         QVERIFY2(report, report ? "" : report.error().describe().c_str());
         QCOMPARE(report->verdict, Verdict::Refused);
@@ -898,6 +910,19 @@ private Q_SLOTS:
         QCOMPARE(tracerOf(t.pid), uint64_t(0));
         QCOMPARE(stateOf(t.pid), 'S');
         QVERIFY(runsOn(t, false));
+        for (const pid_t child : *children) {
+            QCOMPARE(tracerOf(child), uint64_t(0));
+            QCOMPARE(stateOf(child), 'S');
+        }
+        // The children die with the root and come to this process (the
+        // subreaper) to be reaped.
+        ::kill(t.pid, SIGKILL);
+        int status = 0;
+        QCOMPARE(::waitpid(t.pid, &status, 0), t.pid);
+        t.pid = -1;
+        for (const pid_t child : *children) {
+            QCOMPARE(::waitpid(child, &status, __WALL), child);
+        }
     }
 
     void registersAndLayout()
@@ -1229,10 +1254,26 @@ private Q_SLOTS:
         QCOMPARE(secret, std::string("secret contents of an unlinked file"));
     }
 
+    // With SIGTRAP ignored, or pending, the capture's injection takes no
+    // trap stops (a trap would reset the disposition, or the pending one
+    // would arrive): both stay as they were, in the image and in the
+    // process.
+    void signalsAndAltstack_data()
+    {
+        QTest::addColumn<QString>("trap");
+        QTest::newRow("SIGTRAP default") << QString();
+        QTest::newRow("SIGTRAP ignored") << QStringLiteral("ignored");
+        QTest::newRow("SIGTRAP pending") << QStringLiteral("pending");
+    }
     void signalsAndAltstack()
     {
+        QFETCH(QString, trap);
         Target t;
-        QVERIFY(start(t, outFile("signals"), {"signals"}));
+        std::vector<std::string> args{"signals"};
+        if (!trap.isEmpty()) {
+            args.push_back(trap.toStdString());
+        }
+        QVERIFY(start(t, outFile("signals"), args));
         const int fd = tempImageFd();
         auto result = checkpoint(t.pid, fd, CheckpointOptions{});
         QVERIFY2(result, result ? "" : result.error().describe().c_str());
@@ -1253,9 +1294,25 @@ private Q_SLOTS:
         QVERIFY(actions.count(SIGPIPE));
         QCOMPARE(actions[SIGPIPE].handler, uint64_t(1)); // SIG_IGN
         QVERIFY(!actions.count(SIGTERM));
+        QCOMPARE(actions.count(SIGTRAP), size_t(trap == QLatin1String("ignored") ? 1 : 0));
+        if (trap == QLatin1String("ignored")) {
+            QCOMPARE(actions[SIGTRAP].handler, uint64_t(1)); // SIG_IGN
+        }
         const auto *thread = img->one<image::ThreadRecord>();
         QVERIFY(thread);
-        QCOMPARE(thread->sigmask, uint64_t(1) << (SIGHUP - 1));
+        const uint64_t trapBit = uint64_t(1) << (SIGTRAP - 1);
+        QCOMPARE(thread->sigmask, (uint64_t(1) << (SIGHUP - 1)) | (trap == QLatin1String("pending") ? trapBit : 0));
+        QCOMPARE(thread->pending.size(), size_t(trap == QLatin1String("pending") ? 1 : 0));
+        if (trap == QLatin1String("pending")) {
+            QCOMPARE(thread->pending.front().signo, uint32_t(SIGTRAP));
+        }
+        auto status = procfs::readStatus(t.pid);
+        QVERIFY(status);
+        auto ignored = procfs::statusHex(*status, "SigIgn");
+        auto pending = procfs::statusHex(*status, "SigPnd");
+        QVERIFY(ignored && pending);
+        QCOMPARE(*ignored & trapBit, trap == QLatin1String("ignored") ? trapBit : 0);
+        QCOMPARE(*pending, trap == QLatin1String("pending") ? trapBit : 0);
         QCOMPARE(thread->altstackSp, t.ready["altstack"]);
         QCOMPARE(thread->altstackSize, uint64_t(64 * 1024));
         QCOMPARE(thread->altstackFlags, 0u);

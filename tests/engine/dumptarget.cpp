@@ -332,7 +332,9 @@ void setupFiles(const char *dir)
     openAt("/dev/null", O_WRONLY | O_CLOEXEC, 7);
 }
 
-void setupSignals()
+// `trap`: "ignored" (SIGTRAP ignored) or "pending" (blocked and raised: the
+// checkpoint's injection must not take trap stops in either case).
+void setupSignals(const std::string &trap)
 {
     struct sigaction sa{};
     sa.sa_sigaction = onUsr1;
@@ -347,7 +349,15 @@ void setupSignals()
     sigset_t block;
     sigemptyset(&block);
     sigaddset(&block, SIGHUP);
+    if (trap == "pending") {
+        sigaddset(&block, SIGTRAP);
+    }
     ::sigprocmask(SIG_BLOCK, &block, nullptr);
+    if (trap == "ignored") {
+        ::signal(SIGTRAP, SIG_IGN);
+    } else if (trap == "pending") {
+        ::raise(SIGTRAP);
+    }
     static uint8_t altstack[64 * 1024];
     stack_t ss{};
     ss.ss_sp = altstack;
@@ -439,7 +449,7 @@ void *threadMain(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: dumptarget MODE [ARG] [--then pause|spin|tick|vforkMS]\n");
+        std::fprintf(stderr, "usage: dumptarget MODE [ARG] [--then pause|spin|tick|vforkMS|forkN|clonevm]\n");
         return 2;
     }
     std::string then = "pause";
@@ -467,7 +477,7 @@ int main(int argc, char **argv)
     } else if (mode == "files") {
         setupFiles(arg(0));
     } else if (mode == "signals") {
-        setupSignals();
+        setupSignals(args.empty() ? std::string() : std::string(arg(0)));
     } else if (mode == "task") {
         setupTask(arg(0));
     } else if (mode == "pipe") {
@@ -593,6 +603,28 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (then.starts_with("fork")) {
+        // N children that hold what the mode set up (inherited) and pause;
+        // they die with it. Then it ticks.
+        const long n = std::strtol(then.c_str() + 4, nullptr, 10);
+        const pid_t parent = ::getpid();
+        for (long i = 0; i < n; ++i) {
+            const pid_t child = ::fork();
+            if (child < 0) {
+                die("fork");
+            }
+            if (child == 0) {
+                ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (::getppid() != parent) {
+                    ::_exit(0);
+                }
+                for (;;) {
+                    ::pause();
+                }
+            }
+        }
+        then = "tick";
+    }
     g_ready += "\n";
     writeAll(STDOUT_FILENO, g_ready.data(), g_ready.size());
 

@@ -15,6 +15,7 @@
 
 #include <QTest>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -64,6 +65,18 @@ void reap(pid_t pid)
     int status = 0;
     while (::waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
     }
+}
+
+// Injector::finish() put the tracee back as it was: its registers are
+// `before` again, and no signal is blocked.
+bool finishedAsBefore(Injector &injector, Tracee &tracee, const user_regs_struct &before)
+{
+    if (!injector.finish()) {
+        return false;
+    }
+    auto after = tracee.getRegs();
+    auto mask = tracee.getSigmask();
+    return after && mask && std::memcmp(&before, &*after, sizeof before) == 0 && *mask == 0;
 }
 
 // Kills and reaps the pid when the test function is left (also through a
@@ -594,14 +607,7 @@ private Q_SLOTS:
             QVERIFY(pid.has_value());
             QCOMPARE(pid_t(*pid), child);
             QVERIFY(scratch->unmap().has_value());
-            QVERIFY(injector->finish().has_value());
-            // Everything as before.
-            auto after = tracee->getRegs();
-            QVERIFY(after.has_value());
-            QVERIFY(std::memcmp(&*before, &*after, sizeof *before) == 0);
-            auto mask = tracee->getSigmask();
-            QVERIFY(mask.has_value());
-            QCOMPARE(*mask, uint64_t(0));
+            QVERIFY(finishedAsBefore(*injector, *tracee, *before));
         } // ~Tracee detaches
 
         // The handler still fires (and read() restarts after it: SA_RESTART).
@@ -630,6 +636,120 @@ private Q_SLOTS:
         QCOMPARE(readWithTimeout(fromChild[0], 1, 5000), std::string("S"));
         ::close(toChild[1]);
         ::close(fromChild[0]);
+    }
+
+    // The dump side's scratch with a runner (RemoteScratch::mapWithRunner)
+    // in a live process: RWX memory starting with `syscall; int3` and the
+    // batch runner, a batch in one stop; without trap stops where SIGTRAP
+    // is ignored (a trap would reset that), plain RW scratch where the
+    // process may not map RWX memory (MDWE). Unmapping switches the
+    // injector back to its own instruction; the process runs on with its
+    // registers, mask and SIGTRAP disposition as before.
+    void scratchWithRunner_data()
+    {
+        QTest::addColumn<bool>("ignoreTrap");
+        QTest::addColumn<bool>("mdwe");
+        QTest::newRow("runner, trap stops") << false << false;
+        QTest::newRow("SIGTRAP ignored: syscall stops") << true << false;
+        QTest::newRow("MDWE: plain scratch") << false << true;
+    }
+    void scratchWithRunner()
+    {
+        QFETCH(bool, ignoreTrap);
+        QFETCH(bool, mdwe);
+        int fromChild[2];
+        QVERIFY(::pipe(fromChild) == 0);
+        const pid_t child = ::fork();
+        if (child == 0) {
+            ::close(fromChild[0]);
+            ::signal(SIGTERM, SIG_DFL); // not QTest's crash handler
+            if (ignoreTrap) {
+                ::signal(SIGTRAP, SIG_IGN);
+            }
+            // PR_SET_MDWE (65), PR_MDWE_REFUSE_EXEC_GAIN (1): Linux 6.3.
+            const bool refused = mdwe && ::prctl(65, 1, 0, 0, 0) != 0;
+            (void)!::write(fromChild[1], refused ? "N" : "R", 1);
+            for (;;) {
+                ::pause();
+            }
+        }
+        ProcessGuard guard{child};
+        ::close(fromChild[1]);
+        const std::string ready = readWithTimeout(fromChild[0], 1, 5000);
+        ::close(fromChild[0]);
+        if (ready == "N") {
+            QSKIP("this kernel has no PR_SET_MDWE");
+        }
+        QCOMPARE(ready, std::string("R"));
+        auto mapsShow = [child](uint64_t base) {
+            auto maps = procfs::readMaps(child);
+            return maps && std::ranges::any_of(*maps, [base](const procfs::Mapping &m) {
+                       return m.start == base;
+                   });
+        };
+        uint64_t area = 0;
+        {
+            auto tracee = Tracee::seize(child);
+            QVERIFY2(tracee.has_value(), tracee ? "" : tracee.error().describe().c_str());
+            auto before = tracee->getRegs();
+            QVERIFY(before.has_value());
+            auto injector = Injector::create(*tracee);
+            QVERIFY2(injector.has_value(), injector ? "" : injector.error().describe().c_str());
+            const uint64_t own = injector->syscallAddress();
+            auto scratch = RemoteScratch::mapWithRunner(*injector, 16384, !ignoreTrap);
+            QVERIFY2(scratch.has_value(), scratch ? "" : scratch.error().describe().c_str());
+            area = scratch->base();
+            QCOMPARE(scratch->hasRunner(), !mdwe);
+            QCOMPARE(injector->syscallAddress(), mdwe ? own : area);
+            QCOMPARE(injector->trapStops(), !mdwe && !ignoreTrap);
+            QCOMPARE(injector->batches(), !mdwe);
+            QVERIFY(mapsShow(area));
+            // The scratch space begins after the code, and a reset keeps it.
+            scratch->reset();
+            auto slot = scratch->reserve(8);
+            QVERIFY(slot.has_value());
+            QVERIFY(*slot >= area + (mdwe ? 0 : 128));
+            if (!mdwe) {
+                uint8_t code[3] = {};
+                QVERIFY(scratch->read(area, code).has_value());
+                QCOMPARE(code[0], uint8_t(0x0f));
+                QCOMPARE(code[1], uint8_t(0x05));
+                QCOMPARE(code[2], uint8_t(0xcc));
+            }
+            InjectBatch batch;
+            batch.add("getpid", SYS_getpid);
+            batch.add("getppid", SYS_getppid);
+            batch.add("gettid", SYS_gettid);
+            const uint64_t trips = injector->roundTrips();
+            auto ran = injector->run(batch, *scratch);
+            QVERIFY2(ran.has_value(), ran ? "" : ran.error().describe().c_str());
+            QCOMPARE(batch.results(), (std::vector<int64_t>{child, ::getpid(), child}));
+            // One stop for the batch with trap stops; two per call otherwise.
+            QCOMPARE(injector->roundTrips() - trips, uint64_t(!mdwe && !ignoreTrap ? 1 : 6));
+            QVERIFY(scratch->unmap().has_value());
+            QCOMPARE(injector->syscallAddress(), own);
+            QVERIFY(!injector->trapStops());
+            QVERIFY(!mapsShow(area));
+            auto pid = injector->call("getpid after the unmap", SYS_getpid);
+            QVERIFY2(pid.has_value(), pid ? "" : pid.error().describe().c_str());
+            QCOMPARE(pid_t(*pid), child);
+            QVERIFY(finishedAsBefore(*injector, *tracee, *before));
+        } // ~Tracee detaches
+        // SIGTRAP as it was, nothing pending, and the process runs on (a
+        // signal it catches by default: SIGTERM ends it).
+        auto status = procfs::readStatus(child);
+        QVERIFY(status.has_value());
+        auto ignored = procfs::statusHex(*status, "SigIgn");
+        auto pending = procfs::statusHex(*status, "ShdPnd");
+        QVERIFY(ignored && pending);
+        QCOMPARE(bool(*ignored & (uint64_t(1) << (SIGTRAP - 1))), ignoreTrap);
+        QCOMPARE(*pending, uint64_t(0));
+        QCOMPARE(::kill(child, SIGTERM), 0);
+        int wstatus = 0;
+        QCOMPARE(::waitpid(child, &wstatus, 0), child);
+        QVERIFY(WIFSIGNALED(wstatus));
+        QCOMPARE(WTERMSIG(wstatus), SIGTERM);
+        guard.pid = 0;
     }
 
     // When one job of the parallel drive fails, a call another job's
