@@ -708,6 +708,9 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
     // next process is read (PagesOptions::acrossProcesses), for A/B runs;
     // $CRYOPOD_DUMP_BATCH_KIB, $CRYOPOD_DUMP_BUFFERS: the size and number
     // of the page buffers (tests that want many batches per process).
+    if (const char *read = std::getenv("CRYOPOD_DUMP_PAGEMAP_READ"); read && *read) {
+        pagesOptions.pagemapScan = *read == '0';
+    }
     if (const char *noPipeline = std::getenv("CRYOPOD_DUMP_NO_PIPELINE"); noPipeline && *noPipeline) {
         pagesOptions.acrossProcesses = *noPipeline == '0';
     }

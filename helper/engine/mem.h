@@ -107,6 +107,11 @@ struct PagesOptions {
     // Needs the frame numbers in pagemap (root); without them every present
     // page is read and the zero ones are found by their contents.
     bool zeroPfnHoles = true;
+    // Which pages are there is asked with PAGEMAP_SCAN (regions of equal
+    // kind, Linux 6.15: with guard regions) where the kernel can; false, or
+    // an older kernel: a pagemap entry per page is read
+    // ($CRYOPOD_DUMP_PAGEMAP_READ=1, for A/B runs).
+    bool pagemapScan = true;
     // Who checksums a batch for an image that is not compressed: the writer
     // as it writes it, or the reader right after reading it when the writer
     // is still busy with the one before (WhenWriterBusy: the reader would
@@ -127,6 +132,7 @@ struct PagesStats {
     uint64_t zeroPages = 0; // present pages found all-zero: holes, not written
     uint64_t zeroMappedPages = 0; // pages mapped to the shared zero page: holes, not even read
     uint64_t guardPages = 0; // MADV_GUARD_INSTALL pages: skipped, not recreated by v1
+    uint64_t pagemapScans = 0; // PAGEMAP_SCAN calls (0: pagemap read entry by entry)
     uint64_t batches = 0;
     uint64_t batchBytes = 0; // the size of each batch (PagesOptions::batchBytes resolved)
     uint64_t pagemapNs = 0; // reading /proc/PID/pagemap

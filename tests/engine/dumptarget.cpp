@@ -209,6 +209,21 @@ void setupMemory(long mib, const char *file)
     constexpr int kMadvGuardInstall = 102;
     add("guard", ::madvise(guarded + 4096, 4096, kMadvGuardInstall) == 0 ? uint64_t(guarded) : 0);
 
+    // Every other page of 12000 written: 6000 runs of one page, more than a
+    // PAGEMAP_SCAN of the page dump takes at once (4096), and more than
+    // the kernel's own buffer holds (512) in between.
+    constexpr size_t kSparsePages = 12000;
+    auto *sparse = static_cast<uint8_t *>(::mmap(nullptr, kSparsePages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (sparse == MAP_FAILED) {
+        die("mmap");
+    }
+    ::madvise(sparse, kSparsePages * 4096, MADV_NOHUGEPAGE);
+    for (size_t i = 0; i < kSparsePages; i += 2) {
+        std::memset(sparse + i * 4096, int(0x40 + i % 64), 4096);
+    }
+    add("sparse", uint64_t(sparse));
+    add("sparsepages", kSparsePages);
+
     // A private file mapping: page 0 written (copy-on-write), page 1 read only.
     const int fd = ::open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
