@@ -704,13 +704,15 @@ Result<void> checkpointWrite(CheckpointContext &ctx)
     if (const char *zeroPfn = std::getenv("CRYOPOD_DUMP_ZEROPFN"); zeroPfn && *zeroPfn) {
         pagesOptions.zeroPfnHoles = *zeroPfn != '0';
     }
+    // $CRYOPOD_DUMP_PAGEMAP_READ=1: a pagemap entry read per page instead
+    // of PAGEMAP_SCAN (PagesOptions::pagemapScan), for A/B runs.
+    if (const char *read = std::getenv("CRYOPOD_DUMP_PAGEMAP_READ"); read && *read) {
+        pagesOptions.pagemapScan = *read == '0';
+    }
     // $CRYOPOD_DUMP_NO_PIPELINE=1: each process's pages written before the
     // next process is read (PagesOptions::acrossProcesses), for A/B runs;
     // $CRYOPOD_DUMP_BATCH_KIB, $CRYOPOD_DUMP_BUFFERS: the size and number
     // of the page buffers (tests that want many batches per process).
-    if (const char *read = std::getenv("CRYOPOD_DUMP_PAGEMAP_READ"); read && *read) {
-        pagesOptions.pagemapScan = *read == '0';
-    }
     if (const char *noPipeline = std::getenv("CRYOPOD_DUMP_NO_PIPELINE"); noPipeline && *noPipeline) {
         pagesOptions.acrossProcesses = *noPipeline == '0';
     }
