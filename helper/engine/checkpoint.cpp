@@ -517,13 +517,12 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
     }
     // The follower's failure first: it is of an earlier process than the
     // tracer's (a refusal of the second analysis is named as the precheck
-    // would name it).
-    if (follower) {
-        CRYOPOD_PROPAGATE(follower->finish());
-    }
-    if (!injected) {
+    // would name it). Either way ctx.processes keeps the processes that went
+    // through their first half (the refused one among them).
+    const Result<void> followed = follower ? follower->finish() : Result<void>{};
+    if (!followed || !injected) {
         ctx.processes.resize(done);
-        return injected;
+        return !followed ? followed : injected;
     }
     for (size_t i = 0; !follower && i < live.size(); ++i) {
         CRYOPOD_PROPAGATE(rest(i));
