@@ -204,8 +204,15 @@ Result<void> captureProcessInjected(FrozenProcess &process, ProcessCapture &capt
 
     // What the threads show by ptrace alone, before anything runs in them.
     auto threadsStep = trace.scope("capture: threads by ptrace", pid);
-    // Which threads may take the injector's trap stops: not one with a
-    // SIGTRAP pending (it would arrive at the first resume).
+    // Which threads may take the injector's trap stops (one stop per call
+    // and per batch through the scratch's runner): not where SIGTRAP is
+    // ignored (a trap would reset that disposition) or pending (it would
+    // arrive at the first resume).
+    auto ignored = procfs::statusHex(capture.status, "SigIgn");
+    if (!ignored) {
+        return std::unexpected(ignored.error().context("signals of " + std::to_string(pid)));
+    }
+    const uint64_t sigtrap = uint64_t(1) << (SIGTRAP - 1);
     std::vector<bool> trapStops;
     for (const Tracee &thread : process.threads()) {
         auto status = procfs::readStatus(pid, thread.tid());
@@ -231,7 +238,7 @@ Result<void> captureProcessInjected(FrozenProcess &process, ProcessCapture &capt
         }
         CRYOPOD_PROPAGATE(restartInterruptedEpollWait(thread, *record, pending & ~*blocked));
         capture.threads.push_back(std::move(*record));
-        trapStops.push_back(!(pending & (uint64_t(1) << (SIGTRAP - 1))));
+        trapStops.push_back(!((pending | *ignored) & sigtrap));
     }
     threadsStep.end();
 
@@ -246,21 +253,11 @@ Result<void> captureProcessInjected(FrozenProcess &process, ProcessCapture &capt
         }
         const image::ThreadRecord &leader = capture.threads.front();
         injector->setGuard(seccompGuard(leader.tid, leader.seccompMode, leader.seccompFilters));
-        // One stop per injected call and per batch (the scratch's runner),
-        // unless the process ignores SIGTRAP: a trap it ignores would reset
-        // that disposition ($CRYOPOD_DUMP_NO_RUNNER=1: plain scratch and
-        // syscall stops, for A/B runs).
-        auto ignored = procfs::statusHex(capture.status, "SigIgn");
-        if (!ignored) {
-            return std::unexpected(ignored.error().context("signals of " + std::to_string(pid)));
-        }
-        const bool sigtrapIgnored = *ignored & (uint64_t(1) << (SIGTRAP - 1));
+        // The scratch with a runner ($CRYOPOD_DUMP_NO_RUNNER=1: plain
+        // scratch and syscall stops, for A/B runs).
         const char *noRunner = std::getenv("CRYOPOD_DUMP_NO_RUNNER");
         auto scratch = noRunner && *noRunner && *noRunner != '0' ? RemoteScratch::map(*injector)
-                                                                 : RemoteScratch::mapWithRunner(*injector, 16384, !sigtrapIgnored && trapStops.front());
-        for (size_t i = 1; i < trapStops.size(); ++i) {
-            trapStops[i] = trapStops[i] && !sigtrapIgnored;
-        }
+                                                                 : RemoteScratch::mapWithRunner(*injector, 16384, trapStops.front());
         if (!scratch) {
             return std::unexpected(scratch.error().context("inject into " + std::to_string(pid)));
         }
@@ -474,12 +471,14 @@ Result<void> checkpointCapture(CheckpointContext &ctx)
             live.push_back(&entry);
         }
     }
+    auto addressSpace = [](const image::ProcessEntry *entry) {
+        return entry->vmOf != 0 ? entry->vmOf : entry->pid;
+    };
     std::vector<size_t> readyAfter(live.size());
     for (size_t i = 0; i < live.size(); ++i) {
-        const pid_t mm = live[i]->vmOf != 0 ? live[i]->vmOf : live[i]->pid;
         for (size_t j = 0; j < live.size(); ++j) {
-            if ((live[j]->vmOf != 0 ? live[j]->vmOf : live[j]->pid) == mm) {
-                readyAfter[i] = std::max(readyAfter[i], j + 1);
+            if (addressSpace(live[j]) == addressSpace(live[i])) {
+                readyAfter[i] = j + 1;
             }
         }
     }

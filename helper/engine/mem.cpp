@@ -1032,17 +1032,6 @@ Result<void> PageDump::add(pid_t pid, const image::MmRecord &mm, const std::vect
     const ProcessPages process {pid, what, reader, capacityBytes / kPage};
     p.batchOpen = false; // a batch holds one process's pages
 
-    constexpr size_t kEntries = 64 * 1024; // 512 KiB of pagemap per read: 256 MiB of address space
-    uint64_t largestVmaPages = 1;
-    for (const image::VmaRecord &vma : mm.vmas) {
-        largestVmaPages = std::max<uint64_t>(largestVmaPages, (vma.end - vma.start) / kPage);
-    }
-    const size_t chunkEntries = size_t(std::min<uint64_t>(kEntries, largestVmaPages));
-    if (p.entries.size() < chunkEntries) {
-        p.entries.resize(chunkEntries);
-    }
-    PagesStats &stats = p.stats;
-
     if (!p.scan) {
         uint64_t next = 0;
         p.scan = p.options.pagemapScan && scanPagemap(pagemap.get(), 0, 0, true, {}, next).has_value();
@@ -1050,6 +1039,20 @@ Result<void> PageDump::add(pid_t pid, const image::MmRecord &mm, const std::vect
             p.regions.resize(4096);
         }
     }
+    // Without the scan: pagemap's entries, read in chunks.
+    constexpr size_t kEntries = 64 * 1024; // 512 KiB of pagemap per read: 256 MiB of address space
+    size_t chunkEntries = 0;
+    if (!*p.scan) {
+        uint64_t largestVmaPages = 1;
+        for (const image::VmaRecord &vma : mm.vmas) {
+            largestVmaPages = std::max<uint64_t>(largestVmaPages, (vma.end - vma.start) / kPage);
+        }
+        chunkEntries = size_t(std::min<uint64_t>(kEntries, largestVmaPages));
+        if (p.entries.size() < chunkEntries) {
+            p.entries.resize(chunkEntries);
+        }
+    }
+    PagesStats &stats = p.stats;
 
     for (size_t v = 0; v < mm.vmas.size(); ++v) {
         const image::VmaRecord &vma = mm.vmas[v];
@@ -1083,79 +1086,83 @@ Result<void> PageDump::add(pid_t pid, const image::MmRecord &mm, const std::vect
         // The page tables in regions (PAGEMAP_SCAN): in anonymous memory
         // the kernel looks at no page's frame, where a pagemap entry tells
         // whether each page is mapped once (~100 ns a page).
-        for (uint64_t addr = vma.start; *p.scan && addr < vma.end;) {
-            const uint64_t t0 = monotonicNs(), c0 = p.options.cpuTimes ? image::threadCpuNs() : 0;
-            uint64_t next = addr;
-            auto filled = scanPagemap(pagemap.get(), addr, vma.end, !anonymous, p.regions, next);
-            ++stats.pagemapScans;
-            stats.pagemapNs += monotonicNs() - t0;
-            if (p.options.cpuTimes) {
-                stats.pagemapCpuNs += image::threadCpuNs() - c0;
-            }
-            if (!filled) {
-                return std::unexpected(filled.error().context(what + ": " + pagemapFile + " at 0x" + hexRange(addr, vma.end)));
-            }
-            for (size_t k = 0; k < *filled; ++k) {
-                const page_region &region = p.regions[k];
-                const uint64_t savedEnd = runStart + runPages * kPage;
-                if (region.start < addr || region.end > vma.end || region.start >= region.end || (runPages > 0 && region.start < savedEnd)) {
-                    return fail(what + ": PAGEMAP_SCAN of " + pagemapFile + " at 0x" + hexRange(addr, vma.end) + " gave the region 0x"
-                                    + hexRange(region.start, region.end) + " out of order",
-                                EIO);
+        if (*p.scan) {
+            for (uint64_t addr = vma.start; addr < vma.end;) {
+                const uint64_t t0 = monotonicNs(), c0 = p.options.cpuTimes ? image::threadCpuNs() : 0;
+                uint64_t next = addr;
+                auto filled = scanPagemap(pagemap.get(), addr, vma.end, !anonymous, p.regions, next);
+                ++stats.pagemapScans;
+                stats.pagemapNs += monotonicNs() - t0;
+                if (p.options.cpuTimes) {
+                    stats.pagemapCpuNs += image::threadCpuNs() - c0;
                 }
-                const uint64_t pages = (region.end - region.start) / kPage;
-                const uint64_t c = region.categories;
-                // As below: the shared zero page is a hole of anonymous
-                // memory, a guard region nothing, a file's own page (not
-                // copied on write) the file's.
-                const bool guard = c & kPageIsGuard;
-                const bool zeroMapped = p.zeroPfn != 0 && anonymous && (c & PAGE_IS_PRESENT) && (c & PAGE_IS_PFNZERO);
-                stats.guardPages += guard ? pages : 0;
-                stats.zeroMappedPages += zeroMapped ? pages : 0;
-                if (!guard && !zeroMapped && (anonymous || !(c & PAGE_IS_FILE))) {
-                    CRYOPOD_PROPAGATE(save(region.start, pages));
+                if (!filled) {
+                    return std::unexpected(filled.error().context(what + ": " + pagemapFile + " at 0x" + hexRange(addr, vma.end)));
                 }
-            }
-            if (next <= addr) {
-                return fail(what + ": PAGEMAP_SCAN of " + pagemapFile + " at 0x" + hexRange(addr, vma.end) + " did not move on", EIO);
-            }
-            addr = next;
-        }
-        for (uint64_t addr = *p.scan ? vma.end : vma.start; addr < vma.end;) {
-            const size_t count = size_t(std::min<uint64_t>(chunkEntries, (vma.end - addr) / kPage));
-            const size_t bytes = count * sizeof(uint64_t);
-            const uint64_t t0 = monotonicNs(), c0 = p.options.cpuTimes ? image::threadCpuNs() : 0;
-            size_t done = 0;
-            while (done < bytes) {
-                const ssize_t n = ::pread(pagemap.get(), reinterpret_cast<uint8_t *>(p.entries.data()) + done, bytes - done, off_t((addr / kPage) * 8 + done));
-                if (n < 0 && errno == EINTR) {
-                    continue;
-                }
-                if (n <= 0) {
-                    if (n == 0) {
-                        errno = EIO;
+                for (size_t k = 0; k < *filled; ++k) {
+                    const page_region &region = p.regions[k];
+                    const uint64_t savedEnd = runStart + runPages * kPage;
+                    if (region.start < addr || region.end > vma.end || region.start >= region.end || (runPages > 0 && region.start < savedEnd)) {
+                        return fail(what + ": PAGEMAP_SCAN of " + pagemapFile + " at 0x" + hexRange(addr, vma.end) + " gave the region 0x"
+                                        + hexRange(region.start, region.end) + " out of order",
+                                    EIO);
                     }
-                    return sysError(what + ": read " + pagemapFile + " at 0x" + hexRange(addr, vma.end));
+                    const uint64_t pages = (region.end - region.start) / kPage;
+                    const uint64_t c = region.categories;
+                    // As below: the shared zero page is a hole of anonymous
+                    // memory, a guard region nothing, a file's own page (not
+                    // copied on write) the file's.
+                    const bool guard = c & kPageIsGuard;
+                    const bool zeroMapped = p.zeroPfn != 0 && anonymous && (c & PAGE_IS_PRESENT) && (c & PAGE_IS_PFNZERO);
+                    stats.guardPages += guard ? pages : 0;
+                    stats.zeroMappedPages += zeroMapped ? pages : 0;
+                    if (!guard && !zeroMapped && (anonymous || !(c & PAGE_IS_FILE))) {
+                        CRYOPOD_PROPAGATE(save(region.start, pages));
+                    }
                 }
-                done += size_t(n);
-            }
-            stats.pagemapNs += monotonicNs() - t0;
-            if (p.options.cpuTimes) {
-                stats.pagemapCpuNs += image::threadCpuNs() - c0;
-            }
-            for (size_t k = 0; k < count; ++k) {
-                const uint64_t e = p.entries[k];
-                // The shared zero page: a hole, only in anonymous memory
-                // (a hole of a file mapping is the file's page on restore).
-                const bool zeroMapped = p.zeroPfn != 0 && anonymous && (e & kPmPresent) && (e & kPmPfnMask) == p.zeroPfn;
-                const bool want = (e & (kPmPresent | kPmSwap)) && !(e & kPmGuardRegion) && (anonymous || !(e & kPmFile)) && !zeroMapped;
-                stats.guardPages += (e & kPmGuardRegion) ? 1 : 0;
-                stats.zeroMappedPages += zeroMapped ? 1 : 0;
-                if (want) {
-                    CRYOPOD_PROPAGATE(save(addr + k * kPage, 1));
+                if (next <= addr) {
+                    return fail(what + ": PAGEMAP_SCAN of " + pagemapFile + " at 0x" + hexRange(addr, vma.end) + " did not move on", EIO);
                 }
+                addr = next;
             }
-            addr += count * kPage;
+        } else {
+            for (uint64_t addr = vma.start; addr < vma.end;) {
+                const size_t count = size_t(std::min<uint64_t>(chunkEntries, (vma.end - addr) / kPage));
+                const size_t bytes = count * sizeof(uint64_t);
+                const uint64_t t0 = monotonicNs(), c0 = p.options.cpuTimes ? image::threadCpuNs() : 0;
+                size_t done = 0;
+                while (done < bytes) {
+                    const ssize_t n =
+                        ::pread(pagemap.get(), reinterpret_cast<uint8_t *>(p.entries.data()) + done, bytes - done, off_t((addr / kPage) * 8 + done));
+                    if (n < 0 && errno == EINTR) {
+                        continue;
+                    }
+                    if (n <= 0) {
+                        if (n == 0) {
+                            errno = EIO;
+                        }
+                        return sysError(what + ": read " + pagemapFile + " at 0x" + hexRange(addr, vma.end));
+                    }
+                    done += size_t(n);
+                }
+                stats.pagemapNs += monotonicNs() - t0;
+                if (p.options.cpuTimes) {
+                    stats.pagemapCpuNs += image::threadCpuNs() - c0;
+                }
+                for (size_t k = 0; k < count; ++k) {
+                    const uint64_t e = p.entries[k];
+                    // The shared zero page: a hole, only in anonymous memory
+                    // (a hole of a file mapping is the file's page on restore).
+                    const bool zeroMapped = p.zeroPfn != 0 && anonymous && (e & kPmPresent) && (e & kPmPfnMask) == p.zeroPfn;
+                    const bool want = (e & (kPmPresent | kPmSwap)) && !(e & kPmGuardRegion) && (anonymous || !(e & kPmFile)) && !zeroMapped;
+                    stats.guardPages += (e & kPmGuardRegion) ? 1 : 0;
+                    stats.zeroMappedPages += zeroMapped ? 1 : 0;
+                    if (want) {
+                        CRYOPOD_PROPAGATE(save(addr + k * kPage, 1));
+                    }
+                }
+                addr += count * kPage;
+            }
         }
         if (runPages > 0) {
             CRYOPOD_PROPAGATE(p.addRange(process, runStart, runPages, readable, !anonymous));
